@@ -1,0 +1,289 @@
+import {z} from 'zod'
+
+/**
+ * The bundle manifest (`bundle.yaml` or `bundle.json`): one versioned release unit.
+ * Every type the rest of the code uses for bundles comes from these schemas.
+ * Keys are snake_case in files and in the parsed objects alike, so that an error path
+ * (`tools.2.args.properties.amount.maximum`) is exactly what the user wrote.
+ */
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_]*$/, 'must be snake_case: a lowercase letter, then lowercase letters, digits or _')
+
+export const RiskLevel = z.enum(['read', 'write_low', 'write_high'])
+export type RiskLevel = z.infer<typeof RiskLevel>
+
+/** A JSON-schema-like argument schema, restricted to what tool contracts need. */
+export type ArgSchema = {
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array'
+  description?: string
+  enum?: (string | number | boolean)[]
+  max_length?: number
+  min_length?: number
+  pattern?: string
+  format?: 'email' | 'uri' | 'date-time'
+  minimum?: number
+  maximum?: number
+  properties?: Record<string, ArgSchema>
+  required?: string[]
+  additional_properties?: boolean
+  items?: ArgSchema
+  max_items?: number
+}
+
+export const ArgSchema: z.ZodType<ArgSchema> = z.lazy(() =>
+  z
+    .object({
+      type: z.enum(['string', 'number', 'integer', 'boolean', 'object', 'array']),
+      description: z.string().optional(),
+      enum: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+      max_length: z.number().int().nonnegative().optional(),
+      min_length: z.number().int().nonnegative().optional(),
+      pattern: z
+        .string()
+        .refine((p) => {
+          try {
+            new RegExp(p)
+            return true
+          } catch {
+            return false
+          }
+        }, 'is not a valid regular expression')
+        .optional(),
+      format: z.enum(['email', 'uri', 'date-time']).optional(),
+      minimum: z.number().optional(),
+      maximum: z.number().optional(),
+      properties: z.record(z.string(), ArgSchema).optional(),
+      required: z.array(z.string()).optional(),
+      additional_properties: z.boolean().optional(),
+      items: ArgSchema.optional(),
+      max_items: z.number().int().nonnegative().optional(),
+    })
+    .strict(),
+)
+
+export const ToolContract = z
+  .object({
+    name: identifier,
+    description: z.string().min(1),
+    risk: RiskLevel,
+    /** Must be an object schema: tool arguments are always a JSON object. */
+    args: ArgSchema,
+    /** tenant id (or "*" for every tenant) -> roles allowed to call this tool. */
+    roles: z.record(z.string(), z.array(z.string().min(1)).min(1)),
+    idempotency: z.enum(['required', 'none']).default('none'),
+    /** Argument fields (dotted paths into args) whose values never reach the store in the clear. */
+    sensitive_fields: z.array(z.string().min(1)).default([]),
+    budget: z
+      .object({max_calls_per_request: z.number().int().nonnegative()})
+      .strict()
+      .optional(),
+    rate_limits: z
+      .object({
+        per_user_per_minute: z.number().int().positive().optional(),
+        per_tenant_per_minute: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Disabled tools stay in the contract (so diffs show them) but every call is refused. */
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+export type ToolContract = z.infer<typeof ToolContract>
+
+export const PolicyEffect = z.enum(['allow', 'deny', 'require_approval'])
+export type PolicyEffect = z.infer<typeof PolicyEffect>
+
+export const ConditionOp = z.enum([
+  'eq',
+  'ne',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'in',
+  'not_in',
+  'contains',
+  'not_contains',
+  'matches',
+  'not_matches',
+  'exists',
+  'missing',
+])
+export type ConditionOp = z.infer<typeof ConditionOp>
+
+/**
+ * One test over the proposed action. `field` is a dotted path into the policy context:
+ * `tool`, `risk`, `tenant`, `user`, `role`, `step`, `tool_calls`, `args.<path>`,
+ * `signals.<name>` (guardrail findings such as `signals.injection_in_retrieved`).
+ */
+export const PolicyCondition = z
+  .object({
+    field: z.string().min(1),
+    op: ConditionOp,
+    value: z.unknown().optional(),
+  })
+  .strict()
+export type PolicyCondition = z.infer<typeof PolicyCondition>
+
+export const PolicyRule = z
+  .object({
+    id: z.string().min(1).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be lowercase letters, digits, _ . or -'),
+    description: z.string().optional(),
+    effect: PolicyEffect,
+    /** Reason code recorded with the decision, e.g. REFUND_OVER_LIMIT. */
+    reason: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an UPPER_SNAKE reason code'),
+    /** Which actions the rule looks at; every listed selector must match. Empty = every tool call. */
+    tools: z.array(z.string()).optional(),
+    risk: z.array(RiskLevel).optional(),
+    tenants: z.array(z.string()).optional(),
+    roles: z.array(z.string()).optional(),
+    /** Every condition must hold for the rule to fire. */
+    when: z.array(PolicyCondition).default([]),
+  })
+  .strict()
+export type PolicyRule = z.infer<typeof PolicyRule>
+
+export const Budgets = z
+  .object({
+    max_steps: z.number().int().nonnegative(),
+    max_tool_calls: z.number().int().nonnegative(),
+    max_total_tokens: z.number().int().nonnegative(),
+    max_retries: z.number().int().nonnegative(),
+    max_cost_usd: z.number().nonnegative().optional(),
+  })
+  .strict()
+export type Budgets = z.infer<typeof Budgets>
+
+export const TenantQuota = z
+  .object({
+    max_tokens_per_minute: z.number().int().positive().optional(),
+    max_tool_calls_per_minute: z.number().int().positive().optional(),
+    max_requests_per_minute: z.number().int().positive().optional(),
+  })
+  .strict()
+export type TenantQuota = z.infer<typeof TenantQuota>
+
+export const ModelConfig = z
+  .object({
+    provider: z.enum(['scripted', 'ollama']),
+    name: z.string().min(1),
+    temperature: z.number().min(0).max(2).default(0),
+    seed: z.number().int().default(0),
+    max_output_tokens: z.number().int().positive().default(1024),
+    timeout_ms: z.number().int().positive().default(30_000),
+    /** USD per 1,000 tokens, for cost estimates; a local model costs 0 unless you say otherwise. */
+    pricing: z
+      .object({input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative()})
+      .strict()
+      .default({input_per_1k: 0, output_per_1k: 0}),
+    /** Extra options passed through to the provider (Ollama's `options`). */
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+export type ModelConfig = z.infer<typeof ModelConfig>
+
+export const RetrievalConfig = z
+  .object({
+    index: z.string().min(1),
+    embedding_version: z.string().min(1),
+    top_k: z.number().int().positive().default(5),
+    chunking: z
+      .object({
+        strategy: z.enum(['fixed', 'sentence', 'semantic', 'none']),
+        size: z.number().int().positive().optional(),
+        overlap: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    /** Lowest trust level whose text may be quoted as evidence; lower is dropped. */
+    min_trust: z.enum(['untrusted', 'internal', 'trusted']).default('untrusted'),
+  })
+  .strict()
+export type RetrievalConfig = z.infer<typeof RetrievalConfig>
+
+export const MemoryField = z
+  .object({
+    key: z.string().min(1),
+    type: z.enum(['string', 'number', 'boolean', 'object']),
+    owner: z.string().min(1),
+    ttl_seconds: z.number().int().positive().optional(),
+  })
+  .strict()
+export type MemoryField = z.infer<typeof MemoryField>
+
+export const MemoryContract = z
+  .object({
+    fields: z.array(MemoryField).default([]),
+    default_ttl_seconds: z.number().int().positive(),
+    provenance_required: z.boolean().default(true),
+    /** Services allowed to write memory at all. */
+    owners: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+export type MemoryContract = z.infer<typeof MemoryContract>
+
+export const GuardrailConfig = z
+  .object({
+    max_input_chars: z.number().int().positive().default(20_000),
+    /** Extra regular expressions (case-insensitive) flagged as prompt injection. */
+    injection_patterns: z.array(z.string()).default([]),
+    /** Block the request outright when injection is found in user input (else only flag it). */
+    block_injection_in_input: z.boolean().default(false),
+    /** Final answers must not contain these (case-insensitive regex), e.g. internal codes. */
+    forbidden_output_patterns: z.array(z.string()).default([]),
+  })
+  .strict()
+export type GuardrailConfig = z.infer<typeof GuardrailConfig>
+
+export const BundleManifest = z
+  .object({
+    name: z.string().min(1).regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, . _ or -'),
+    version: z.string().min(1),
+    description: z.string().optional(),
+    model: ModelConfig,
+    agent: z
+      .object({mode: z.enum(['react', 'plan_first'])})
+      .strict()
+      .default({mode: 'react'}),
+    /** Template files, relative to the bundle directory. */
+    prompts: z
+      .object({
+        system: z.string().min(1),
+        plan: z.string().min(1).optional(),
+      })
+      .strict(),
+    tools: z.array(ToolContract).min(1),
+    policies: z.array(PolicyRule).default([]),
+    /** Decision when no rule fires. */
+    policy_default: PolicyEffect.default('allow'),
+    budgets: Budgets,
+    tenant_quotas: z.record(z.string(), TenantQuota).default({}),
+    retrieval: RetrievalConfig.optional(),
+    memory: MemoryContract.optional(),
+    guardrails: GuardrailConfig.default({
+      max_input_chars: 20_000,
+      injection_patterns: [],
+      block_injection_in_input: false,
+      forbidden_output_patterns: [],
+    }),
+  })
+  .strict()
+export type BundleManifest = z.infer<typeof BundleManifest>
+
+/** A loaded bundle: the manifest plus the text of every template it references. */
+export type Bundle = {
+  /** Absolute directory the bundle was loaded from. */
+  dir: string
+  /** `bundle.yaml` or `bundle.json`, relative to dir. */
+  manifestFile: string
+  manifest: BundleManifest
+  /** Template path (as written in the manifest) -> file text. */
+  templates: Record<string, string>
+  /** sha256 over the canonical form, hex. */
+  hash: string
+  /** `name@version#hash12`. */
+  ref: string
+}

@@ -1,0 +1,38 @@
+/**
+ * Errors that reach the user. Each carries the one-line, user-facing message (naming the file,
+ * line and field where there is one) and the process exit code; commands print `message` as is.
+ */
+export class UnderstudyError extends Error {
+  readonly exitCode: number
+  constructor(message: string, options: {exitCode?: number; cause?: unknown} = {}) {
+    super(message, {cause: options.cause})
+    this.name = new.target.name
+    this.exitCode = options.exitCode ?? 1
+  }
+}
+
+/** Input that does not validate: a bundle, a traffic line, a flag value. */
+export class ValidationError extends UnderstudyError {
+  /** Every problem, each already formatted as `file:location: message`. */
+  readonly problems: string[]
+  constructor(problems: string[], summary?: string) {
+    super(summary ?? problems[0] ?? 'validation failed')
+    this.problems = problems
+  }
+}
+
+/** The trace store refused to open or write (newer schema, corrupt file, locked). */
+export class StoreError extends UnderstudyError {}
+
+/** The model server is down, the model is missing, or the answer is malformed. */
+export class ModelError extends UnderstudyError {
+  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss'
+  constructor(code: ModelError['code'], message: string, options: {cause?: unknown} = {}) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+export function isUnderstudyError(e: unknown): e is UnderstudyError {
+  return e instanceof UnderstudyError
+}

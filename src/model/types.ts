@@ -1,0 +1,54 @@
+/**
+ * The model boundary. Shapes follow Ollama's /api/chat so that the scripted model, the cassette
+ * and the real `ollama` client are interchangeable, and so the scripted model can be served over
+ * the Ollama wire protocol by the sandbox server: it decides from the messages alone, never from
+ * anything the runtime could not also send to a real model.
+ */
+
+export type ModelToolCall = {
+  name: string
+  arguments: Record<string, unknown>
+}
+
+export type ChatMessage =
+  | {role: 'system' | 'user'; content: string}
+  | {role: 'assistant'; content: string; tool_calls?: ModelToolCall[]}
+  | {role: 'tool'; content: string; tool_name: string}
+
+/** A tool offered to the model, in Ollama's (OpenAI-style) function format. */
+export type ToolSpec = {
+  type: 'function'
+  function: {
+    name: string
+    description: string
+    parameters: Record<string, unknown>
+  }
+}
+
+export type ChatRequest = {
+  model: string
+  messages: ChatMessage[]
+  tools: ToolSpec[]
+  options: {
+    temperature: number
+    seed: number
+    num_predict: number
+    [key: string]: unknown
+  }
+}
+
+export type ChatResponse = {
+  message: {role: 'assistant'; content: string; tool_calls: ModelToolCall[]}
+  input_tokens: number
+  output_tokens: number
+  /** Wall time of the call as the client saw it. */
+  latency_ms: number
+  done_reason: string
+}
+
+export interface ModelClient {
+  /** e.g. `scripted:support-v2`, `ollama:llama3.1:8b`, `cassette:replay`. */
+  readonly id: string
+  chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse>
+  close?(): Promise<void>
+}

@@ -1,0 +1,130 @@
+import {z} from 'zod'
+import {Decision, DecisionStage, RequestOutcome} from '../traffic/schema.js'
+
+/**
+ * What the shadow runtime produces for one request on one side. The store persists exactly this
+ * (redacted before it gets here), and the diff engine reads it back; a recorded production request
+ * is converted into the same shape (`side: 'recorded'`) so that both sides compare alike.
+ */
+
+export const AgentState = z.enum(['plan', 'retrieve', 'act', 'observe', 'decide', 'finish'])
+export type AgentState = z.infer<typeof AgentState>
+
+export const StepTrace = z.object({
+  index: z.number().int().nonnegative(),
+  state: AgentState,
+  /** Short human-readable account of what happened in this step. */
+  detail: z.string(),
+  input_tokens: z.number().int().nonnegative().default(0),
+  output_tokens: z.number().int().nonnegative().default(0),
+  latency_ms: z.number().nonnegative().default(0),
+})
+export type StepTrace = z.infer<typeof StepTrace>
+
+export const ToolCallOutcome = z.enum([
+  /** Executed (mock) and answered. */
+  'ok',
+  /** Executed and the tool answered with an error. */
+  'error',
+  'timeout',
+  'rate_limited',
+  /** The write happened but its response was lost (fault injection). */
+  'partial_write',
+  /** Not executed: the policy engine or RBAC said no. */
+  'denied',
+  /** Not executed: approval required and the (simulated) approver did not approve. */
+  'needs_approval',
+  /** Not executed: arguments failed the tool's schema. */
+  'invalid_args',
+  /** Not executed: tool unknown to the bundle or disabled. */
+  'unknown_tool',
+  /** The candidate called something production never did and no fixture answers it. */
+  'unrecorded_call',
+  /** Not executed again: the idempotency ledger already holds this write's outcome. */
+  'deduplicated',
+  /** Not executed: a budget or rate limit was hit. */
+  'budget_exceeded',
+])
+export type ToolCallOutcome = z.infer<typeof ToolCallOutcome>
+
+export const ToolCallTrace = z.object({
+  seq: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  name: z.string(),
+  risk: z.enum(['read', 'write_low', 'write_high', 'unknown']),
+  /** Arguments with sensitive values replaced by `[REDACTED:<hash8>]`. */
+  args: z.record(z.string(), z.unknown()),
+  /** sha256 of the canonical, unredacted arguments: equal hashes mean equal arguments. */
+  args_hash: z.string(),
+  idempotency_key: z.string().nullable(),
+  attempt: z.number().int().positive(),
+  outcome: ToolCallOutcome,
+  executed: z.boolean(),
+  /** Redacted result (or null when there was none). */
+  result: z.unknown().nullable(),
+  error: z.string().nullable(),
+  latency_ms: z.number().nonnegative(),
+})
+export type ToolCallTrace = z.infer<typeof ToolCallTrace>
+
+export const PolicyDecisionTrace = z.object({
+  seq: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  stage: DecisionStage,
+  /** seq of the tool call the decision was about, if any. */
+  tool_call_seq: z.number().int().nonnegative().nullable(),
+  tool: z.string().nullable(),
+  decision: Decision,
+  reason: z.string(),
+  /** Policy rule id that decided, or a built-in source such as `rbac`, `schema`, `default`. */
+  rule: z.string().nullable(),
+})
+export type PolicyDecisionTrace = z.infer<typeof PolicyDecisionTrace>
+
+export const GuardrailSeverity = z.enum(['info', 'low', 'medium', 'high'])
+export type GuardrailSeverity = z.infer<typeof GuardrailSeverity>
+
+export const GuardrailResult = z.object({
+  stage: DecisionStage,
+  step: z.number().int().nonnegative(),
+  check: z.string(),
+  passed: z.boolean(),
+  severity: GuardrailSeverity,
+  detail: z.string(),
+})
+export type GuardrailResult = z.infer<typeof GuardrailResult>
+
+export const TraceSide = z.enum(['recorded', 'baseline', 'candidate'])
+export type TraceSide = z.infer<typeof TraceSide>
+
+/** `skipped` = the traffic line itself was malformed; the run recorded it and went on. */
+export const TraceStatus = z.union([RequestOutcome, z.literal('skipped')])
+export type TraceStatus = z.infer<typeof TraceStatus>
+
+export const RequestTrace = z.object({
+  request_id: z.string(),
+  /** 1-based line in the traffic file, so every finding points back to its source. */
+  line: z.number().int().positive(),
+  side: TraceSide,
+  /** 0 for the first pass; --repeat N adds passes 1..N-1 used for noise cancellation. */
+  repeat: z.number().int().nonnegative(),
+  tenant: z.string(),
+  user: z.string(),
+  role: z.string(),
+  status: TraceStatus,
+  final_answer: z.string(),
+  steps: z.array(StepTrace),
+  tool_calls: z.array(ToolCallTrace),
+  policy_decisions: z.array(PolicyDecisionTrace),
+  guardrails: z.array(GuardrailResult),
+  /** Names of the budgets hit: max_steps, max_tool_calls, max_total_tokens, max_retries, ... */
+  budget_hits: z.array(z.string()),
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  model_calls: z.number().int().nonnegative(),
+  cost_usd: z.number().nonnegative(),
+  latency_ms: z.number().nonnegative(),
+  /** Why the request was skipped or failed, when it was. */
+  error: z.string().nullable(),
+})
+export type RequestTrace = z.infer<typeof RequestTrace>

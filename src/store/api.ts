@@ -1,0 +1,71 @@
+import {z} from 'zod'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+
+/**
+ * The trace store's contract. `src/store/sqlite.ts` implements it over better-sqlite3; the shadow
+ * runner writes through it and diff / report / scorecard / TUI read through it, never with SQL of
+ * their own.
+ */
+
+export const RunStatus = z.enum(['running', 'completed', 'interrupted', 'failed'])
+export type RunStatus = z.infer<typeof RunStatus>
+
+export const NewRun = z.object({
+  name: z.string().nullable(),
+  /** Candidate bundle: `name@version#hash12` and the full hash. */
+  candidate_ref: z.string(),
+  candidate_hash: z.string(),
+  /** `recorded`, or the baseline bundle's ref. */
+  baseline_ref: z.string(),
+  baseline_hash: z.string().nullable(),
+  traffic_file: z.string(),
+  /** sha256 of the traffic file's bytes. */
+  traffic_hash: z.string(),
+  model: z.string(),
+  repeat: z.number().int().positive(),
+  faults: z.string().nullable(),
+  seed: z.number().int(),
+  /** Every flag the run was started with, so `--resume` can continue it identically. */
+  config: z.record(z.string(), z.unknown()),
+})
+export type NewRun = z.infer<typeof NewRun>
+
+export const RunInfo = NewRun.extend({
+  id: z.string(),
+  status: RunStatus,
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  /** Distinct request ids with at least one stored trace. */
+  requests_done: z.number().int().nonnegative(),
+  requests_total: z.number().int().nonnegative().nullable(),
+})
+export type RunInfo = z.infer<typeof RunInfo>
+
+export type TraceFilter = {
+  side?: TraceSide
+  requestId?: string
+  repeat?: number
+}
+
+export interface TraceStore {
+  /** Absolute path of the database file. */
+  readonly path: string
+  createRun(run: NewRun): RunInfo
+  /** By full id or by a unique prefix; undefined when none matches. */
+  getRun(idOrPrefix: string): RunInfo | undefined
+  listRuns(): RunInfo[]
+  /** Stores a batch in one transaction; a trace already stored (same run, request, side, repeat) is an error. */
+  writeTraces(runId: string, traces: RequestTrace[]): void
+  setRequestsTotal(runId: string, total: number): void
+  finishRun(runId: string, status: Exclude<RunStatus, 'running'>): void
+  /** Keys `${request_id}\u0000${side}\u0000${repeat}` already stored, for --resume. */
+  storedTraceKeys(runId: string): Set<string>
+  /** Ordered by traffic line, then side (recorded, baseline, candidate), then repeat. Streams. */
+  iterateTraces(runId: string, filter?: TraceFilter): IterableIterator<RequestTrace>
+  countTraces(runId: string, filter?: TraceFilter): number
+  close(): void
+}
+
+export function traceKey(requestId: string, side: TraceSide, repeat: number): string {
+  return `${requestId}\u0000${side}\u0000${repeat}`
+}

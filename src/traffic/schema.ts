@@ -1,0 +1,158 @@
+import {z} from 'zod'
+
+/**
+ * One line of recorded traffic: a real production request and what production did with it.
+ * The format is documented in README.md ("Recorded traffic format"); keep the two in step.
+ */
+
+export const TrustLevel = z.enum(['trusted', 'internal', 'untrusted'])
+export type TrustLevel = z.infer<typeof TrustLevel>
+
+export const InputMessage = z
+  .object({
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.string(),
+  })
+  .strict()
+export type InputMessage = z.infer<typeof InputMessage>
+
+export const RetrievedDocument = z
+  .object({
+    id: z.string().min(1),
+    source: z.string().min(1),
+    trust: TrustLevel,
+    content: z.string(),
+    score: z.number().optional(),
+    /** Tenant whose index the document came from; a document of another tenant is a leak. */
+    tenant: z.string().optional(),
+  })
+  .strict()
+export type RetrievedDocument = z.infer<typeof RetrievedDocument>
+
+export const MemoryEntry = z
+  .object({
+    key: z.string().min(1),
+    value: z.unknown(),
+    owner: z.string().min(1),
+    written_at: z.iso.datetime({offset: true}),
+    provenance: z.string().min(1).optional(),
+    ttl_seconds: z.number().int().positive().optional(),
+    tenant: z.string().optional(),
+  })
+  .strict()
+export type MemoryEntry = z.infer<typeof MemoryEntry>
+
+export const ToolErrorCode = z.enum([
+  'timeout',
+  'rate_limited',
+  'server_error',
+  'invalid_args',
+  'not_found',
+  'conflict',
+  'forbidden',
+])
+export type ToolErrorCode = z.infer<typeof ToolErrorCode>
+
+export const RecordedToolCall = z
+  .object({
+    id: z.string().min(1),
+    name: z.string().min(1),
+    args: z.record(z.string(), z.unknown()),
+    /** What the tool answered; absent when it errored. */
+    result: z.unknown().optional(),
+    error: z
+      .object({
+        code: ToolErrorCode,
+        message: z.string(),
+        retry_after_ms: z.number().int().nonnegative().optional(),
+      })
+      .strict()
+      .optional(),
+    latency_ms: z.number().nonnegative(),
+    /** 1 for the first try, 2+ for retries of the same logical call. */
+    attempt: z.number().int().positive().default(1),
+    idempotency_key: z.string().optional(),
+  })
+  .strict()
+export type RecordedToolCall = z.infer<typeof RecordedToolCall>
+
+export const DecisionStage = z.enum(['pre_model', 'mid_run', 'post_model', 'post_action'])
+export type DecisionStage = z.infer<typeof DecisionStage>
+
+export const Decision = z.enum(['allow', 'deny', 'require_approval'])
+export type Decision = z.infer<typeof Decision>
+
+export const RecordedPolicyDecision = z
+  .object({
+    stage: DecisionStage,
+    /** The tool call (by recorded id) the decision was about, if any. */
+    tool_call_id: z.string().optional(),
+    tool: z.string().optional(),
+    decision: Decision,
+    reason: z.string().min(1),
+  })
+  .strict()
+export type RecordedPolicyDecision = z.infer<typeof RecordedPolicyDecision>
+
+export const RequestOutcome = z.enum([
+  'completed',
+  'escalated',
+  'refused',
+  'needs_approval',
+  'budget_exceeded',
+  'failed',
+])
+export type RequestOutcome = z.infer<typeof RequestOutcome>
+
+export const Usage = z
+  .object({
+    input_tokens: z.number().int().nonnegative(),
+    output_tokens: z.number().int().nonnegative(),
+  })
+  .strict()
+export type Usage = z.infer<typeof Usage>
+
+export const ProductionRecord = z
+  .object({
+    bundle: z.string().optional(),
+    tool_calls: z.array(RecordedToolCall).default([]),
+    policy_decisions: z.array(RecordedPolicyDecision).default([]),
+    final_answer: z.string(),
+    outcome: RequestOutcome,
+    usage: Usage,
+    latency_ms: z.number().nonnegative(),
+    cost_usd: z.number().nonnegative().optional(),
+  })
+  .strict()
+export type ProductionRecord = z.infer<typeof ProductionRecord>
+
+/** Expectations used by evaluation suites; optional on any request. */
+export const Expectations = z
+  .object({
+    tools: z.array(z.string()).optional(),
+    forbidden_tools: z.array(z.string()).optional(),
+    decision: Decision.optional(),
+    answer_contains: z.array(z.string()).optional(),
+    answer_not_contains: z.array(z.string()).optional(),
+  })
+  .strict()
+export type Expectations = z.infer<typeof Expectations>
+
+export const TrafficRecord = z
+  .object({
+    id: z.string().min(1).max(200),
+    timestamp: z.iso.datetime({offset: true}),
+    tenant: z.string().min(1),
+    user: z.string().min(1),
+    role: z.string().min(1),
+    session_id: z.string().optional(),
+    input: z.array(InputMessage).min(1),
+    retrieved: z.array(RetrievedDocument).default([]),
+    memory: z.array(MemoryEntry).default([]),
+    production: ProductionRecord,
+    /** Free-form labels from the recorder or generator (category, scenario tags). */
+    labels: z.record(z.string(), z.string()).default({}),
+    expect: Expectations.optional(),
+  })
+  .strict()
+export type TrafficRecord = z.infer<typeof TrafficRecord>
