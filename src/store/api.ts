@@ -69,3 +69,27 @@ export interface TraceStore {
 export function traceKey(requestId: string, side: TraceSide, repeat: number): string {
   return `${requestId}\u0000${side}\u0000${repeat}`
 }
+
+/** A bundle the store has seen, for bundle history. */
+export type BundleRecord = {hash: string; ref: string; manifest: unknown; first_seen_at: string}
+
+/** How many traces a run holds per side and status. */
+export type TraceCount = {side: TraceSide; status: string; count: number}
+
+/**
+ * What `openStore` (src/store/sqlite.ts) returns: the trace store plus the housekeeping that
+ * only some commands need.
+ */
+export interface TraceDatabase extends TraceStore {
+  /** Newest first; at most `limit` runs when given. */
+  listRuns(limit?: number): RunInfo[]
+  /** By exact id (no prefix: this deletes). False when there was no such run. */
+  deleteRun(id: string): boolean
+  /** Back to `running` (finished_at cleared), for `--resume` of an interrupted run. */
+  reopenRun(id: string): void
+  traceCounts(runId: string): TraceCount[]
+  /** Remembers a bundle by content hash; the first sighting (ref, time) is kept. */
+  recordBundle(hash: string, ref: string, manifest: unknown): void
+  /** Oldest first. */
+  listBundles(): BundleRecord[]
+}

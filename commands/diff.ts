@@ -1,0 +1,111 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {UnderstudyError} from '../src/errors.js'
+import {baseSideOf, compareGroup, compareTraces, groupByRequest} from '../src/diff/compare.js'
+import {CLASSES, type Classification, type DiffClass, type Reason, type RequestDiff} from '../src/diff/types.js'
+import {renderSideBySide} from '../src/report/side-by-side.js'
+import {resolveRun} from '../src/report/summary.js'
+import {openStore} from '../src/store/sqlite.js'
+
+type ListedRequest = {request_id: string; line: number; class: DiffClass; reasons: Reason[]; noise: Reason[]}
+
+type DiffListResult = {
+  run_id: string
+  base_side: string
+  only: string
+  counts: Record<DiffClass, number>
+  /** Requests missing the base or the candidate trace, not compared. */
+  incomplete: number
+  requests: ListedRequest[]
+}
+
+type DiffRequestResult = {run_id: string; request_id: string; diff: RequestDiff; classification: Classification}
+
+const useColour = (): boolean => !!process.stdout.isTTY && !process.env.NO_COLOR && process.env.FORCE_COLOR !== '0'
+
+export default class Diff extends BaseCommand {
+  static override description =
+    'List the requests whose candidate behaviour differs from the base, with class and reasons; with --request, show one request side by side.'
+
+  static override examples = [
+    '<%= config.bin %> diff r20261125T1430',
+    '<%= config.bin %> diff r20261125T1430 --only regressions',
+    '<%= config.bin %> diff r20261125T1430 --request req-0042',
+    '<%= config.bin %> diff r20261125T1430 --only all --json',
+  ]
+
+  static override args = {
+    runId: Args.string({description: 'run id, or a unique prefix of one', required: true}),
+  }
+
+  static override flags = {
+    db: dbFlag,
+    request: Flags.string({description: 'show this request side by side'}),
+    only: Flags.option({
+      description: 'which requests to list: regressions, changes (anything not same) or all',
+      options: ['regressions', 'changes', 'all'] as const,
+      default: 'changes' as const,
+    })(),
+    width: Flags.integer({description: 'width of the side-by-side view (default: terminal width or 120)', min: 40}),
+  }
+
+  async run(): Promise<DiffListResult | DiffRequestResult> {
+    const {args, flags} = await this.parse(Diff)
+    const store = openStore(flags.db, {readonly: true})
+    try {
+      const run = resolveRun(store, args.runId)
+      const baseSide = baseSideOf(run)
+      if (flags.request !== undefined) {
+        const groups = [...groupByRequest(store.iterateTraces(run.id, {requestId: flags.request}))]
+        if (groups.length === 0) throw new UnderstudyError(`run ${run.id} has no request "${flags.request}"`)
+        const compared = compareGroup(groups[0]!, baseSide)
+        if (!compared.diff || !compared.classification) {
+          const missing = compared.cand ? `${baseSide} (base)` : 'candidate'
+          throw new UnderstudyError(`request "${flags.request}" of run ${run.id} has no ${missing} trace, so there is nothing to compare`)
+        }
+        const width = flags.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 120
+        if (!this.jsonEnabled()) process.stdout.write(renderSideBySide(compared.diff, {width, color: useColour(), classification: compared.classification}))
+        return {run_id: run.id, request_id: flags.request, diff: compared.diff, classification: compared.classification}
+      }
+
+      const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
+      const requests: ListedRequest[] = []
+      let incomplete = 0
+      const colour = useColour()
+      for (const r of compareTraces(store.iterateTraces(run.id), baseSide, {answerParts: false})) {
+        if (!r.classification) {
+          incomplete++
+          continue
+        }
+        const cls = r.classification.class
+        counts[cls]++
+        if (flags.only === 'regressions' && cls !== 'regression') continue
+        if (flags.only === 'changes' && cls === 'same') continue
+        requests.push({request_id: r.request_id, line: r.line, class: cls, reasons: r.classification.reasons, noise: r.classification.noise})
+        this.out(listLine(r.request_id, r.line, r.classification, colour))
+      }
+      const compared = CLASSES.reduce((n, c) => n + counts[c], 0)
+      this.out(
+        `${requests.length} listed of ${compared} compared against ${baseSide}: ` +
+          CLASSES.filter((c) => counts[c] > 0)
+            .map((c) => `${counts[c]} ${c}`)
+            .join(', ') +
+          (incomplete > 0 ? `; ${incomplete} not compared (a side is missing)` : ''),
+      )
+      return {run_id: run.id, base_side: baseSide, only: flags.only, counts, incomplete, requests}
+    } finally {
+      store.close()
+    }
+  }
+}
+
+const CLASS_COLOUR: Record<DiffClass, string> = {regression: '31', improvement: '32', behaviour_change: '33', benign: '36', same: '2'}
+
+function listLine(id: string, line: number, cls: Classification, colour: boolean): string {
+  const label = cls.class.padEnd(16)
+  const shown = cls.reasons.slice(0, 2).map((r) => r.message)
+  const more = cls.reasons.length > 2 ? ` (+${cls.reasons.length - 2} more)` : ''
+  const noise = cls.noise.length > 0 ? ` [${cls.noise.length} noise]` : ''
+  const safeId = id.replace(/[\u0000-\u001f\u007f]/g, '?')
+  return `${colour ? `\u001b[${CLASS_COLOUR[cls.class]}m${label}\u001b[0m` : label} ${safeId} (line ${line}) ${shown.join('; ')}${more}${noise}`.trimEnd()
+}

@@ -1,0 +1,56 @@
+import {Flags} from '@oclif/core'
+import {startOllamaServer} from '../../sandbox/ollama-server.js'
+import {BaseCommand} from '../../src/cli/base-command.js'
+import {createScriptedModel} from '../../src/model/scripted.js'
+import type {ModelClient} from '../../src/model/types.js'
+
+export default class SandboxOllama extends BaseCommand {
+  static override description =
+    'Serve the built-in scripted model over the Ollama HTTP API (loopback only), so any Ollama client can talk to it.'
+
+  static override examples = [
+    '<%= config.bin %> sandbox ollama',
+    '<%= config.bin %> sandbox ollama --port 11500 --model support-v2 --model support-v1',
+    'OLLAMA_HOST=127.0.0.1:11500 ollama run support-v2',
+  ]
+
+  static override flags = {
+    port: Flags.integer({description: 'port to listen on (0 picks a free one)', default: 11434, min: 0, max: 65535}),
+    host: Flags.string({description: 'loopback address to listen on: 127.0.0.1, ::1 or localhost', default: '127.0.0.1'}),
+    model: Flags.string({
+      description: 'model name to serve (repeatable); each answers as the scripted model of that name',
+      multiple: true,
+      default: ['scripted'],
+    }),
+    seed: Flags.integer({description: 'seed for the scripted model', default: 0}),
+  }
+
+  async run(): Promise<{url: string; models: string[]; requests: number}> {
+    const {flags} = await this.parse(SandboxOllama)
+    const models = [...new Set(flags.model)]
+    const clients = new Map<string, ModelClient>(models.map((name) => [name, createScriptedModel({name, seed: flags.seed})]))
+    const server = await startOllamaServer({
+      resolveModel: (name) => clients.get(name),
+      models,
+      host: flags.host,
+      port: flags.port,
+    })
+    this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)
+    this.out(`point a client at it: OLLAMA_HOST=${server.url}; stop with Ctrl-C`)
+    if (this.jsonEnabled()) process.stderr.write(`listening on ${server.url}\n`)
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const stop = (s: NodeJS.Signals): void => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve(s)
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    await server.close()
+    for (const client of clients.values()) await client.close?.()
+    this.out(`stopped on ${signal} after ${server.stats.requests} requests`)
+    return {url: server.url, models, requests: server.stats.requests}
+  }
+}

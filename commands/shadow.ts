@@ -1,0 +1,110 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {UnderstudyError} from '../src/errors.js'
+import {resolveShadowInput} from '../src/shadow/inputs.js'
+import {createReporter} from '../src/shadow/reporter.js'
+import {resumeShadow, startShadow, type ShadowResult} from '../src/shadow/run.js'
+import {renderShadowSummary, shadowSummary, type ShadowSummary} from '../src/shadow/summary.js'
+import {openStore} from '../src/store/sqlite.js'
+
+export default class Shadow extends BaseCommand {
+  static override summary = 'Replay recorded traffic through a candidate bundle in shadow mode.'
+  static override description = `Every recorded request runs through the candidate bundle (and a baseline bundle, or what production recorded) as an explicit plan → retrieve → act → observe → decide state machine, with guardrails, the policy engine, budgets and sandboxed mock tools. Every step, tool call, policy decision, token and cost is stored in the SQLite trace store, secrets redacted. Nothing real is ever called.
+
+Ctrl-C stops cleanly after the requests in flight; the run can then be finished with --resume.`
+
+  static override examples = [
+    '<%= config.bin %> shadow --scenario scenarios/support-refunds',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --baseline bundles/v1 --repeat 2',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --model ollama:llama3.1:8b --ollama-host http://127.0.0.1:11434',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --faults timeouts=0.05,rate_limit=0.02,partial_write=0.01',
+    '<%= config.bin %> shadow --resume r20261125T143012-3fa9c1',
+  ]
+
+  static override args = {
+    traffic: Args.string({description: 'recorded traffic (JSONL); optional with --scenario or --resume'}),
+  }
+
+  static override flags = {
+    scenario: Flags.string({description: 'scenario directory (scenario.yaml names traffic, bundles, fixtures); flags override it'}),
+    candidate: Flags.string({description: 'candidate bundle directory'}),
+    baseline: Flags.string({description: '`recorded` (what production did, the default), a baseline bundle directory, or `scenario` (the --scenario baseline)'}),
+    model: Flags.string({description: 'scripted | scripted:<name> | ollama:<name> (default: each bundle\'s own model)'}),
+    'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)'}),
+    concurrency: Flags.integer({description: 'requests in flight at once', min: 1, max: 256}),
+    repeat: Flags.integer({description: 'run each side N times; differences between repeats are noise, not regressions', min: 1, max: 10}),
+    faults: Flags.string({description: 'seeded fault injection, e.g. timeouts=0.05,rate_limit=0.02,partial_write=0.01'}),
+    seed: Flags.integer({description: 'seed for fault injection'}),
+    approver: Flags.string({description: 'simulated approver for require_approval actions', options: ['approve', 'deny', 'pending']}),
+    fixtures: Flags.string({description: 'fixtures file answering tool calls production never made'}),
+    'record-cassette': Flags.string({description: 'record every model exchange to this cassette (JSONL)'}),
+    'replay-cassette': Flags.string({description: 'answer every model call from this cassette; a miss fails the run'}),
+    'run-name': Flags.string({description: 'a name for the run'}),
+    limit: Flags.integer({description: 'replay only the first N requests', min: 1}),
+    resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
+    db: dbFlag,
+  }
+
+  async run(): Promise<ShadowSummary> {
+    const {args, flags} = await this.parse(Shadow)
+    const store = openStore(flags.db)
+    const controller = new AbortController()
+    const mode = this.jsonEnabled() ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain'
+    const reporter = createReporter(mode)
+    let signals = 0
+    const onSignal = (): void => {
+      signals++
+      if (signals > 1) process.exit(130)
+      reporter.stopping()
+      controller.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+
+    let result: ShadowResult
+    try {
+      const hooks = {
+        signal: controller.signal,
+        onRunCreated: (run: {id: string; candidate_ref: string; baseline_ref: string}) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
+        onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
+      }
+      if (flags.resume) {
+        if (args.traffic || flags.candidate || flags.scenario) {
+          throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate and --scenario')
+        }
+        result = await resumeShadow(flags.resume, store, hooks)
+      } else {
+        const input = await resolveShadowInput({
+          traffic: args.traffic,
+          scenario: flags.scenario,
+          candidate: flags.candidate,
+          baseline: flags.baseline,
+          model: flags.model,
+          ollama_host: flags['ollama-host'],
+          concurrency: flags.concurrency,
+          repeat: flags.repeat,
+          faults: flags.faults,
+          seed: flags.seed,
+          approver: flags.approver as 'approve' | 'deny' | 'pending' | undefined,
+          fixtures: flags.fixtures,
+          record_cassette: flags['record-cassette'],
+          replay_cassette: flags['replay-cassette'],
+          run_name: flags['run-name'],
+          limit: flags.limit,
+        })
+        result = await startShadow(input, store, hooks)
+      }
+    } finally {
+      reporter.finish()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+
+    const summary = shadowSummary(store, result, flags.db)
+    store.close()
+    if (!this.jsonEnabled()) process.stdout.write(renderShadowSummary(summary))
+    if (result.interrupted) process.exitCode = 130
+    return summary
+  }
+}

@@ -1,0 +1,82 @@
+import {hashJson} from '../util/canonical.js'
+import type {ArgSchema, BundleManifest, PolicyRule, ToolContract} from './schema.js'
+import {normaliseTemplatePath} from './templates.js'
+
+/**
+ * Bumped only if the canonical form itself changes meaning, so that old and new hashes of the
+ * same bundle are never mistaken for each other.
+ */
+const CANONICAL_FORM = 1
+
+/**
+ * The bundle as hashed: the manifest after zod parsing (so a default written out explicitly is the
+ * same bundle), tools and policies in name/id order, and templates keyed by normalised path with LF
+ * line ends. Lists whose order means nothing are sorted: `required`, a tool's roles per tenant and
+ * its `sensitive_fields`, a policy's selector lists, memory fields (by key) and owners. Lists whose
+ * order may matter keep it: `enum`, policy conditions, guardrail patterns.
+ */
+export function canonicalBundle(manifest: BundleManifest, templates: Record<string, string>): unknown {
+  const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+  return {
+    canonical_form: CANONICAL_FORM,
+    manifest: {
+      ...manifest,
+      prompts: {
+        system: normaliseTemplatePath(manifest.prompts.system),
+        plan: manifest.prompts.plan === undefined ? undefined : normaliseTemplatePath(manifest.prompts.plan),
+      },
+      tools: manifest.tools.map(canonicalTool).sort(byKey((t: ToolContract) => t.name)),
+      policies: manifest.policies.map(canonicalPolicy).sort(byKey((p: PolicyRule) => p.id)),
+      memory: manifest.memory && {
+        ...manifest.memory,
+        fields: [...manifest.memory.fields].sort(byKey((f) => f.key)),
+        owners: sorted(manifest.memory.owners),
+      },
+    },
+    templates: Object.fromEntries(
+      Object.entries(templates).map(([p, text]) => [normaliseTemplatePath(p), text.replace(/\r\n/g, '\n')]),
+    ),
+  }
+}
+
+/** sha256 (hex) over the canonical form. */
+export function hashBundle(manifest: BundleManifest, templates: Record<string, string>): string {
+  return hashJson(canonicalBundle(manifest, templates))
+}
+
+/** `name@version#<first 12 hex of the hash>`: short enough to read, long enough not to collide. */
+export function bundleRef(manifest: Pick<BundleManifest, 'name' | 'version'>, hash: string): string {
+  return `${manifest.name}@${manifest.version}#${hash.slice(0, 12)}`
+}
+
+function canonicalTool(tool: ToolContract): ToolContract {
+  return {
+    ...tool,
+    args: canonicalArgs(tool.args),
+    roles: Object.fromEntries(Object.entries(tool.roles).map(([tenant, roles]) => [tenant, sorted(roles)])),
+    sensitive_fields: sorted(tool.sensitive_fields),
+  }
+}
+
+function canonicalPolicy(rule: PolicyRule): PolicyRule {
+  return {
+    ...rule,
+    tools: rule.tools && sorted(rule.tools),
+    risk: rule.risk && sorted(rule.risk),
+    tenants: rule.tenants && sorted(rule.tenants),
+    roles: rule.roles && sorted(rule.roles),
+  }
+}
+
+function sorted<T extends string>(list: readonly T[]): T[] {
+  return [...list].sort()
+}
+
+export function canonicalArgs(schema: ArgSchema): ArgSchema {
+  const out: ArgSchema = {...schema}
+  if (schema.required) out.required = [...schema.required].sort()
+  if (schema.properties)
+    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, canonicalArgs(v)]))
+  if (schema.items) out.items = canonicalArgs(schema.items)
+  return out
+}

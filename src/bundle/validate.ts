@@ -1,0 +1,130 @@
+import {readdir, readFile, realpath, stat} from 'node:fs/promises'
+import path from 'node:path'
+import {UnderstudyError} from '../errors.js'
+import {crossCheck, manifestView} from './checks.js'
+import {bundleRef, hashBundle} from './hash.js'
+import {parseManifestText} from './parse-manifest.js'
+import {type Bundle, BundleManifest} from './schema.js'
+import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
+import {problem, zodProblems} from './zod-problems.js'
+
+export const MANIFEST_NAMES = ['bundle.yaml', 'bundle.yml', 'bundle.json'] as const
+
+export type BundleValidation = {bundle: Bundle | null; problems: string[]}
+
+/**
+ * Loads and checks a bundle directory, collecting every problem instead of stopping at the first.
+ * A bad bundle is a result, not an exception; only a directory that cannot be read at all throws.
+ */
+export async function validateBundle(dir: string): Promise<BundleValidation> {
+  const names = await listDir(dir)
+  const found = MANIFEST_NAMES.filter((n) => names.includes(n))
+  if (found.length === 0) {
+    return fail([`${dir}: no bundle manifest (expected ${MANIFEST_NAMES.join(', ')})`])
+  }
+  if (found.length > 1) {
+    return fail([`${path.join(dir, found[0]!)}: found both ${found.join(' and ')} in ${dir}; keep exactly one`])
+  }
+  const manifestFile = found[0]!
+  const file = path.join(dir, manifestFile)
+
+  let text: string
+  try {
+    text = stripBom(await readFile(file, 'utf8'))
+  } catch (e) {
+    return fail([`${file}: cannot read: ${errCode(e)}`])
+  }
+  const parsed = parseManifestText(file, text)
+  if (!parsed.ok) return fail(parsed.problems)
+  const raw = parsed.value
+  if (raw === null || raw === undefined) return fail([`${file}: manifest is empty`])
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    return fail([`${file}: the manifest must be a mapping of fields, not ${Array.isArray(raw) ? 'a list' : typeof raw}`])
+  }
+
+  const result = BundleManifest.safeParse(raw)
+  const problems = result.success ? [] : zodProblems(file, result.error.issues, raw)
+  const manifest = result.success ? result.data : null
+  problems.push(...crossCheck(file, manifestView(raw, manifest)))
+
+  const templates: Record<string, string> = {}
+  for (const [slot, templatePath] of promptPaths(raw)) {
+    const loaded = await loadTemplate(dir, templatePath)
+    if (!loaded.ok) {
+      problems.push(problem(file, ['prompts', slot], loaded.message))
+      continue
+    }
+    templates[templatePath] = loaded.text
+    for (const message of unknownTemplateVariables(templatePath, loaded.text)) {
+      problems.push(problem(file, ['prompts', slot], message))
+    }
+  }
+
+  if (!manifest || problems.length > 0) return fail(problems)
+  const hash = hashBundle(manifest, templates)
+  return {
+    bundle: {dir: path.resolve(dir), manifestFile, manifest, templates, hash, ref: bundleRef(manifest, hash)},
+    problems: [],
+  }
+}
+
+function fail(problems: string[]): BundleValidation {
+  return {bundle: null, problems}
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  let info
+  try {
+    info = await stat(dir)
+  } catch (e) {
+    throw new UnderstudyError(`${dir}: ${errCode(e) === 'ENOENT' ? 'no such bundle directory' : `cannot read: ${errCode(e)}`}`, {cause: e})
+  }
+  if (!info.isDirectory()) throw new UnderstudyError(`${dir}: not a directory (a bundle is a directory with bundle.yaml or bundle.json)`)
+  try {
+    return await readdir(dir)
+  } catch (e) {
+    throw new UnderstudyError(`${dir}: cannot read directory: ${errCode(e)}`, {cause: e})
+  }
+}
+
+/** Template paths from the raw manifest, so templates are checked even when other fields are invalid. */
+function promptPaths(raw: object): [TemplateSlot, string][] {
+  const prompts = (raw as {prompts?: unknown}).prompts
+  if (prompts === null || typeof prompts !== 'object') return []
+  const out: [TemplateSlot, string][] = []
+  for (const slot of ['system', 'plan'] as const) {
+    const p = (prompts as Record<string, unknown>)[slot]
+    if (typeof p === 'string' && p !== '') out.push([slot, p])
+  }
+  return out
+}
+
+type LoadedTemplate = {ok: true; text: string} | {ok: false; message: string}
+
+async function loadTemplate(dir: string, templatePath: string): Promise<LoadedTemplate> {
+  if (escapesBundleDir(dir, templatePath)) {
+    return {ok: false, message: `template "${templatePath}" is outside the bundle directory`}
+  }
+  const full = path.resolve(dir, templatePath)
+  try {
+    // A symlink inside the bundle may still point out of it; the hash would then miss the real file's owner.
+    const [realDir, realFile] = await Promise.all([realpath(dir), realpath(full)])
+    if (isOutside(realDir, realFile)) {
+      return {ok: false, message: `template "${templatePath}" links outside the bundle directory`}
+    }
+    return {ok: true, text: stripBom(await readFile(full, 'utf8'))}
+  } catch (e) {
+    const code = errCode(e)
+    if (code === 'ENOENT') return {ok: false, message: `template file "${templatePath}" not found in ${dir}`}
+    if (code === 'EISDIR') return {ok: false, message: `template "${templatePath}" is a directory, not a file`}
+    return {ok: false, message: `cannot read template "${templatePath}": ${code}`}
+  }
+}
+
+function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+}

@@ -1,0 +1,185 @@
+import type {TraceStatus} from '../runtime/trace.js'
+import {beyondTolerance} from './fields.js'
+import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, Reason, RequestDiff} from './types.js'
+
+/**
+ * Decides what a request's difference means. Most severe wins: regression > improvement >
+ * behaviour_change > benign; no finding at all is `same`. Findings in fields that also differ
+ * between repeats of one side (the noise profile) are set aside as noise and decide nothing.
+ */
+
+export const DEFAULT_TOLERANCE = 0.2
+export const DEFAULT_SAFETY_REASONS = /INJECT|EXFIL|PII|SECRET|LEAK|CROSS_TENANT|UNTRUSTED/
+
+/** Absolute differences too small to matter whatever their ratio (1 ms against 2 ms). */
+const FLOORS = {tokens: 5, cost_usd: 0.00001, latency_ms: 25} as const
+
+const RANK: Record<DiffClass, number> = {same: 0, benign: 1, behaviour_change: 2, improvement: 3, regression: 4}
+
+const COMPLETES = new Set<TraceStatus>(['completed', 'escalated'])
+const FAILS = new Set<TraceStatus>(['refused', 'failed', 'budget_exceeded', 'needs_approval'])
+
+const restrictive = (d: string | undefined): boolean => d === 'deny' || d === 'require_approval'
+
+export function classifyRequest(diff: RequestDiff, ctx: ClassifyContext = {}): Classification {
+  const noiseFields = ctx.noise?.fields
+  const reasons: Reason[] = []
+  const noise: Reason[] = []
+  const add = (r: Reason): void => {
+    ;(noiseFields?.has(r.field) ? noise : reasons).push(r)
+  }
+  const injection = diff.injection.base || diff.injection.cand
+
+  classifyStatus(diff, injection, add)
+  classifyDecisions(diff, injection, ctx.safetyReasonPattern ?? DEFAULT_SAFETY_REASONS, add)
+  for (const row of diff.calls) classifyCall(row, add)
+  classifyGuardrails(diff, add)
+  for (const b of diff.budgets.added) add({class: 'regression', code: 'new_budget_hit', field: `budget:${b}`, message: `hits budget ${b}`})
+  for (const b of diff.budgets.removed)
+    add({class: 'improvement', code: 'budget_avoided', field: `budget:${b}`, message: `no longer hits budget ${b}`})
+  if (diff.answer.changed) add({class: 'benign', code: 'answer_wording', field: 'answer', message: 'final answer worded differently'})
+  if (diff.steps.some((s) => s.kind !== 'same'))
+    add({class: 'benign', code: 'steps_changed', field: 'steps', message: `${diff.metrics.steps.cand} steps (was ${diff.metrics.steps.base})`})
+  classifyMetrics(diff, ctx.tolerance ?? DEFAULT_TOLERANCE, add)
+
+  reasons.sort((a, b) => RANK[b.class] - RANK[a.class])
+  const top = reasons[0]?.class ?? 'same'
+  return {class: top, reasons, noise}
+}
+
+type Add = (r: Reason) => void
+
+function classifyStatus(diff: RequestDiff, injection: boolean, add: Add): void {
+  const {base, cand, changed} = diff.status
+  if (!changed) return
+  const message = `status ${base} → ${cand}`
+  if (COMPLETES.has(base) && FAILS.has(cand)) {
+    // Refusing a request whose input carries an injection is what a safer bundle should do.
+    if (injection && cand === 'refused') add({class: 'behaviour_change', code: 'refused_injection', field: 'status', message})
+    else add({class: 'regression', code: 'status_worse', field: 'status', message: `no longer completes: ${message}`})
+  } else if (FAILS.has(base) && COMPLETES.has(cand)) {
+    add({class: 'improvement', code: 'status_better', field: 'status', message: `now completes: ${message}`})
+  } else {
+    add({class: 'behaviour_change', code: 'status_changed', field: 'status', message})
+  }
+}
+
+function describeDecision(row: DecisionRow): string {
+  const from = row.base ? `${row.base.decision} (${row.base.reason})` : 'none'
+  const to = row.cand ? `${row.cand.decision} (${row.cand.reason})` : 'none'
+  return `${row.tool ?? row.stage}: ${from} → ${to} at ${row.stage}`
+}
+
+function classifyDecisions(diff: RequestDiff, injection: boolean, safety: RegExp, add: Add): void {
+  // Tools the base executed and the candidate did not: a candidate denial of one of these avoided an action.
+  const avoided = new Set(diff.calls.filter((c) => c.base?.executed && !c.cand?.executed).map((c) => c.name))
+  for (const row of diff.decisions) {
+    if (!row.changed) continue
+    const from = row.base?.decision
+    const to = row.cand?.decision
+    const message = describeDecision(row)
+    if (restrictive(to) && from !== to && !(from === 'deny' && to === 'require_approval')) {
+      const isViolationAvoided = row.tool !== null && avoided.has(row.tool) && (injection || safety.test(row.cand!.reason))
+      if (isViolationAvoided) {
+        add({class: 'improvement', code: 'violation_avoided', field: row.field, message: `base executed ${row.tool}; candidate policy says ${message}`})
+      } else {
+        add({class: 'regression', code: to === 'deny' ? 'new_denial' : 'new_approval_required', field: row.field, message})
+      }
+    } else if (restrictive(from) && (to === 'allow' || to === undefined)) {
+      add({class: 'behaviour_change', code: 'denial_lifted', field: row.field, message})
+    } else if (from !== undefined && to !== undefined) {
+      add({class: 'behaviour_change', code: from === to ? 'reason_changed' : 'decision_changed', field: row.field, message})
+    }
+    // An `allow` that appears or disappears only mirrors a call that did; the call rows judge it.
+  }
+}
+
+function classifyCall(row: CallRow, add: Add): void {
+  const risk = (row.cand ?? row.base)!.risk
+  const read = risk === 'read'
+  const writes = risk === 'write_low' || risk === 'write_high'
+  const name = row.name
+  if (row.kind === 'added') {
+    const c = row.cand!
+    if (read) add({class: 'benign', code: 'read_call_added', field: row.field, message: `new read-only call ${name} (${c.outcome})`})
+    else if (c.executed && writes) newWrite(row, risk, add)
+    else add({class: 'behaviour_change', code: 'call_added', field: row.field, message: `new call ${name} (${c.outcome})`})
+    return
+  }
+  if (row.kind === 'removed') {
+    const b = row.base!
+    if (read) add({class: 'benign', code: 'read_call_removed', field: row.field, message: `no longer calls read-only ${name}`})
+    else add({class: 'behaviour_change', code: 'call_removed', field: row.field, message: `no longer calls ${name} (base: ${b.outcome})`})
+    return
+  }
+  if (row.kind === 'moved')
+    add({class: read ? 'benign' : 'behaviour_change', code: 'call_reordered', field: row.field, message: `${name} called in a different order`})
+  const b = row.base!
+  const c = row.cand!
+  if (row.executed_changed) {
+    const field = `${row.field}.executed`
+    if (c.executed && writes) newWrite(row, risk, add, field)
+    else
+      add({
+        class: read ? 'benign' : 'behaviour_change',
+        code: c.executed ? 'call_now_executed' : 'call_not_executed',
+        field,
+        message: `${name}: ${b.outcome} → ${c.outcome}`,
+      })
+  } else if (row.outcome_changed) {
+    add({class: read ? 'benign' : 'behaviour_change', code: 'outcome_changed', field: `${row.field}.outcome`, message: `${name}: ${b.outcome} → ${c.outcome}`})
+  }
+  for (const a of row.args) {
+    const shown = `${name}.${a.path}: ${show(a.base)} → ${show(a.cand)}`
+    if (read) add({class: 'benign', code: 'read_args_changed', field: a.field, message: shown})
+    else if (risk === 'write_high' && c.executed)
+      add({class: 'regression', code: 'high_risk_args_changed', field: a.field, message: `executed high-risk ${shown}`})
+    else add({class: 'behaviour_change', code: 'args_changed', field: a.field, message: shown})
+  }
+}
+
+function newWrite(row: CallRow, risk: string, add: Add, field = row.field): void {
+  add({
+    class: 'regression',
+    code: risk === 'write_high' ? 'new_high_risk_action' : 'new_write',
+    field,
+    message: `executes ${risk} ${row.name} that the base did not`,
+  })
+}
+
+function classifyGuardrails(diff: RequestDiff, add: Add): void {
+  for (const g of diff.guardrails.added) {
+    const f = g.failure
+    const what = `${f.stage} guardrail ${f.check} (${f.severity}) fails: ${f.detail}`
+    // Pre-model checks judge the input, which both sides share; a new flag there is not the candidate misbehaving.
+    if (f.severity === 'high' && f.stage !== 'pre_model') add({class: 'regression', code: 'new_high_guardrail', field: g.field, message: what})
+    else add({class: f.severity === 'high' || f.severity === 'medium' ? 'behaviour_change' : 'benign', code: 'guardrail_added', field: g.field, message: what})
+  }
+  for (const g of diff.guardrails.removed) {
+    const f = g.failure
+    const what = `${f.stage} guardrail ${f.check} (${f.severity}) no longer fails`
+    if (f.severity === 'high' && f.stage !== 'pre_model') add({class: 'improvement', code: 'high_guardrail_avoided', field: g.field, message: what})
+    else add({class: 'benign', code: 'guardrail_removed', field: g.field, message: what})
+  }
+}
+
+function classifyMetrics(diff: RequestDiff, tolerance: number, add: Add): void {
+  for (const key of ['tokens', 'cost_usd', 'latency_ms'] as const) {
+    const m = diff.metrics[key]
+    if (m.delta === 0) continue
+    const pct = m.ratio === null ? 'from 0' : `${m.ratio > 0 ? '+' : ''}${Math.round(m.ratio * 100)}%`
+    const message = `${key} ${fmt(m.base)} → ${fmt(m.cand)} (${pct})`
+    if (beyondTolerance(m.base, m.cand, tolerance, FLOORS[key])) add({class: 'behaviour_change', code: `${key}_changed`, field: key, message})
+    else add({class: 'benign', code: `${key}_within_tolerance`, field: key, message})
+  }
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '')
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return '∅'
+  const s = JSON.stringify(v)
+  return s.length > 60 ? s.slice(0, 57) + '...' : s
+}

@@ -1,0 +1,63 @@
+import type {RunInfo} from '../store/api.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import {classifyRequest} from './classify.js'
+import {noiseProfile} from './noise.js'
+import {diffRequest} from './request-diff.js'
+import type {Classification, ClassifyContext, NoiseProfile, RequestDiff} from './types.js'
+
+/** The side a run's candidate is compared against. */
+export function baseSideOf(run: Pick<RunInfo, 'baseline_ref'>): Exclude<TraceSide, 'candidate'> {
+  return run.baseline_ref === 'recorded' ? 'recorded' : 'baseline'
+}
+
+/** Every trace of one request, as the store yields them (side, then repeat). */
+export type TraceGroup = {request_id: string; line: number; traces: RequestTrace[]}
+
+/**
+ * Groups a stream ordered by line into one group per request, holding only one request's traces
+ * at a time, so a run of any size is read in constant memory.
+ */
+export function* groupByRequest(traces: Iterable<RequestTrace>): Generator<TraceGroup> {
+  let current: TraceGroup | null = null
+  for (const t of traces) {
+    if (current && current.request_id === t.request_id && current.line === t.line) {
+      current.traces.push(t)
+      continue
+    }
+    if (current) yield current
+    current = {request_id: t.request_id, line: t.line, traces: [t]}
+  }
+  if (current) yield current
+}
+
+export type ComparedRequest = {
+  request_id: string
+  line: number
+  /** Repeat 0 of each side; null when that side has no trace (yet). */
+  base: RequestTrace | null
+  cand: RequestTrace | null
+  /** Null unless both sides are present. */
+  diff: RequestDiff | null
+  classification: Classification | null
+  noise: NoiseProfile | null
+}
+
+export type CompareOptions = Omit<ClassifyContext, 'noise'> & {answerParts?: boolean}
+
+/** Diffs and classifies one request's traces. Pure. */
+export function compareGroup(group: TraceGroup, baseSide: TraceSide, options: CompareOptions = {}): ComparedRequest {
+  const baseRepeats = group.traces.filter((t) => t.side === baseSide).sort((a, b) => a.repeat - b.repeat)
+  const candRepeats = group.traces.filter((t) => t.side === 'candidate').sort((a, b) => a.repeat - b.repeat)
+  const base = baseRepeats[0] ?? null
+  const cand = candRepeats[0] ?? null
+  const out: ComparedRequest = {request_id: group.request_id, line: group.line, base, cand, diff: null, classification: null, noise: null}
+  if (!base || !cand) return out
+  if (baseRepeats.length > 1 || candRepeats.length > 1) out.noise = noiseProfile(candRepeats, baseRepeats, {tolerance: options.tolerance})
+  out.diff = diffRequest(base, cand, {answerParts: options.answerParts})
+  out.classification = classifyRequest(out.diff, {...options, noise: out.noise ?? undefined})
+  return out
+}
+
+export function* compareTraces(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: CompareOptions = {}): Generator<ComparedRequest> {
+  for (const group of groupByRequest(traces)) yield compareGroup(group, baseSide, options)
+}

@@ -1,0 +1,219 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import {z} from 'zod'
+import {ModelError, ValidationError} from '../errors.js'
+import {canonicalJson, hashJson} from '../util/canonical.js'
+import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
+
+/**
+ * Cassettes: a JSONL file of model exchanges, so a run against a real model can be replayed
+ * offline and bit for bit. Each line is one exchange keyed by the sha256 of the canonical
+ * (model, messages, tools, options); the answer to a key is what the model said, in order.
+ */
+
+const ToolCall = z.object({name: z.string().min(1), arguments: z.record(z.string(), z.unknown())}).strict()
+
+const CassetteResponse = z
+  .object({
+    message: z
+      .object({role: z.literal('assistant'), content: z.string(), tool_calls: z.array(ToolCall)})
+      .strict(),
+    input_tokens: z.number().int().nonnegative(),
+    output_tokens: z.number().int().nonnegative(),
+    latency_ms: z.number().nonnegative(),
+    done_reason: z.string(),
+  })
+  .strict()
+
+export const CassetteEntry = z
+  .object({
+    v: z.literal(1),
+    key: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest'),
+    /** The ModelClient that answered when this was recorded, e.g. `ollama:llama3.1:8b`. */
+    source: z.string(),
+    request: z.object({
+      model: z.string(),
+      messages: z.array(z.unknown()),
+      tools: z.array(z.unknown()),
+      options: z.record(z.string(), z.unknown()),
+    }),
+    response: CassetteResponse,
+  })
+  .strict()
+export type CassetteEntry = z.infer<typeof CassetteEntry>
+
+/** The cassette key of one exchange: what the model was asked, nothing about when or by whom. */
+export function cassetteKey(request: ChatRequest): string {
+  return hashJson({model: request.model, messages: request.messages, tools: request.tools, options: request.options})
+}
+
+export type CassetteOptions = {onWarning?: (message: string) => void}
+
+const warnToStderr = (message: string): void => {
+  process.stderr.write(`understudy: warning: ${message}\n`)
+}
+
+/** Answers through `inner` and appends every exchange to `file`, one fsynced line each. */
+export function recordingModel(inner: ModelClient, file: string, opts: CassetteOptions = {}): ModelClient {
+  const warn = opts.onWarning ?? warnToStderr
+  let fd: number | undefined
+
+  const open = (): number => {
+    if (fd !== undefined) return fd
+    fs.mkdirSync(path.dirname(path.resolve(file)), {recursive: true})
+    const handle = fs.openSync(file, 'a+')
+    dropTornTail(handle, file, warn)
+    fd = handle
+    return handle
+  }
+
+  return {
+    id: inner.id,
+    async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
+      const response = await inner.chat(request, signal)
+      const entry: CassetteEntry = {
+        v: 1,
+        key: cassetteKey(request),
+        source: inner.id,
+        request: {model: request.model, messages: request.messages, tools: request.tools, options: request.options},
+        response,
+      }
+      const handle = open()
+      // One write per line, then fsync: a crash can tear only the line being written, never an earlier one.
+      fs.writeSync(handle, canonicalJson(entry) + '\n')
+      fs.fsyncSync(handle)
+      return response
+    },
+    async close(): Promise<void> {
+      if (fd !== undefined) {
+        fs.closeSync(fd)
+        fd = undefined
+      }
+      await inner.close?.()
+    },
+  }
+}
+
+/**
+ * A cassette that ends in a torn line (a recorder crashed mid-write) gets that line cut off before
+ * anything is appended, so the next entry does not glue onto it.
+ */
+function dropTornTail(fd: number, file: string, warn: (m: string) => void): void {
+  const size = fs.fstatSync(fd).size
+  if (size === 0) return
+  const last = Buffer.alloc(1)
+  fs.readSync(fd, last, 0, 1, size - 1)
+  if (last[0] === 0x0a) return
+  const text = fs.readFileSync(file, 'utf8')
+  const keep = Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1))
+  const lineNo = text.slice(0, keep).split('\n').length
+  const tail = text.slice(text.lastIndexOf('\n') + 1)
+  if (isJson(tail)) {
+    // A complete entry that only lacks its newline (hand-edited): keep it.
+    fs.writeSync(fd, '\n')
+    return
+  }
+  fs.ftruncateSync(fd, keep)
+  warn(`${file}:${lineNo}: dropped a torn last line (the recording was cut short) before appending`)
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export type ReplayOptions = CassetteOptions & {id?: string}
+
+/**
+ * Loads a cassette and answers from it. A key recorded more than once answers its recordings in
+ * order, then keeps repeating the last; an exchange that was never recorded is a loud miss.
+ */
+export async function replayingModel(file: string, opts: ReplayOptions = {}): Promise<ModelClient> {
+  const warn = opts.onWarning ?? warnToStderr
+  const entries = loadCassette(file, warn)
+  const byKey = new Map<string, ChatResponse[]>()
+  for (const e of entries) {
+    const list = byKey.get(e.key) ?? []
+    list.push(e.response)
+    byKey.set(e.key, list)
+  }
+  const served = new Map<string, number>()
+
+  return {
+    id: opts.id ?? `cassette:${path.basename(file)}`,
+    async chat(request: ChatRequest): Promise<ChatResponse> {
+      const key = cassetteKey(request)
+      const answers = byKey.get(key)
+      if (!answers || answers.length === 0) {
+        const lastUser = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+        throw new ModelError(
+          'cassette_miss',
+          `no cassette entry for this exchange (key ${key.slice(0, 12)}…, model ${request.model}, last user message "${preview(lastUser)}"); re-record with --record-cassette ${file}`,
+        )
+      }
+      const n = served.get(key) ?? 0
+      served.set(key, n + 1)
+      return structuredClone(answers[Math.min(n, answers.length - 1)]!)
+    },
+  }
+}
+
+/** Every entry of a cassette, validated; malformed lines are `file:line: field: problem` errors. */
+export function loadCassette(file: string, warn: (m: string) => void = warnToStderr): CassetteEntry[] {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message
+    throw new ValidationError([`${file}: cannot read the cassette (${why})`])
+  }
+  const lines = text.split('\n')
+  const torn = lines.length > 0 && lines[lines.length - 1] !== '' ? lines.length : -1
+  const entries: CassetteEntry[] = []
+  const problems: string[] = []
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return
+    const lineNo = i + 1
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch (e) {
+      if (lineNo === torn) {
+        warn(`${file}:${lineNo}: ignoring a torn last line (the recording was cut short)`)
+        return
+      }
+      problems.push(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`)
+      return
+    }
+    const parsed = CassetteEntry.safeParse(value)
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const field = issue.path.length > 0 ? issue.path.join('.') : '(entry)'
+        problems.push(`${file}:${lineNo}: ${field}: ${issue.message}`)
+      }
+      return
+    }
+    if (hashJson(parsed.data.request) !== parsed.data.key) {
+      problems.push(`${file}:${lineNo}: key: does not match the recorded request (was the line edited?); re-record it`)
+      return
+    }
+    entries.push(parsed.data)
+  })
+  if (problems.length > 0) {
+    throw new ValidationError(
+      problems,
+      problems.length === 1 ? problems[0] : `${file}: ${problems.length} problems in the cassette; first: ${problems[0]}`,
+    )
+  }
+  return entries
+}
+
+function preview(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > 60 ? line.slice(0, 60) + '…' : line
+}

@@ -1,0 +1,354 @@
+import {Ollama, type ChatRequest as WireChatRequest, type Message, type Options, type Tool} from 'ollama'
+import {performance} from 'node:perf_hooks'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {ModelError, ValidationError} from '../errors.js'
+import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall} from './types.js'
+
+/**
+ * The Ollama adapter: a ModelClient over the official `ollama` npm client. Every way a local
+ * Ollama can fail (not running, model not pulled, an answer that is not a chat response, too slow,
+ * a 5xx) becomes a ModelError with one line that says what to do about it.
+ */
+
+export const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434'
+
+export type OllamaModelOptions = {
+  host: string
+  model: string
+  timeoutMs: number
+  /** Extra attempts after an HTTP 5xx (default 2). */
+  retries?: number
+  /** Ask for an NDJSON stream and accumulate it (default false: one JSON answer). */
+  stream?: boolean
+  /** First backoff between retries, doubled each time (default 200 ms). */
+  backoffMs?: number
+}
+
+/**
+ * The Ollama server to talk to: the flag, else OLLAMA_HOST, else the local default. Accepts what
+ * Ollama accepts: `host`, `host:port`, `:port`, or a full URL; no scheme means http and port 11434.
+ */
+export function resolveOllamaHost(flag?: string | null, env: NodeJS.ProcessEnv = process.env): string {
+  const fromFlag = flag?.trim()
+  if (fromFlag) return normalizeOllamaHost(fromFlag, '--ollama-host')
+  const fromEnv = env.OLLAMA_HOST?.trim()
+  if (fromEnv) return normalizeOllamaHost(fromEnv, 'OLLAMA_HOST')
+  return DEFAULT_OLLAMA_HOST
+}
+
+export function normalizeOllamaHost(host: string, source = 'host'): string {
+  let text = host.trim()
+  let explicitScheme = text.includes('://')
+  if (text.startsWith(':')) {
+    text = `http://127.0.0.1${text}`
+    explicitScheme = true
+  }
+  if (!explicitScheme) text = `http://${text}`
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ValidationError([`${source} "${host}" is not a host: use host, host:port or http://host:port`])
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ValidationError([`${source} "${host}": only http:// and https:// are supported`])
+  }
+  const port = url.port || (explicitScheme ? (url.protocol === 'https:' ? '443' : '80') : '11434')
+  const path = url.pathname.replace(/\/+$/, '')
+  return `${url.protocol}//${url.hostname}:${port}${path}`
+}
+
+/** Ollama treats `name` and `name:latest` as the same model. */
+function withDefaultTag(name: string): string {
+  const last = name.split('/').pop() ?? name
+  return last.includes(':') ? name : `${name}:latest`
+}
+
+export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
+  const host = normalizeOllamaHost(opts.host)
+  const retries = opts.retries ?? 2
+  const backoffMs = opts.backoffMs ?? 200
+  const stream = opts.stream ?? false
+
+  return {
+    id: `ollama:${opts.model}`,
+    async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
+      const t0 = performance.now()
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const answer = await attemptChat({host, model: opts.model, timeoutMs: opts.timeoutMs, stream}, request, signal)
+          return {...answer, latency_ms: Math.round(performance.now() - t0)}
+        } catch (e) {
+          if (e instanceof ModelError && e.code === 'server_error' && isRetryable(e) && attempt < retries) {
+            await sleep(backoffMs * 2 ** attempt, undefined, {signal})
+            continue
+          }
+          throw e
+        }
+      }
+    },
+  }
+}
+
+/** Before a run starts: the server answers and has the model. Same messages as a failing chat. */
+export async function preflightOllama(host: string, model: string, timeoutMs = 10_000): Promise<void> {
+  const base = normalizeOllamaHost(host)
+  const {client, cancel, timedOut} = clientWithTimeout(base, timeoutMs)
+  let list: unknown
+  try {
+    list = await client.list()
+  } catch (e) {
+    throw toModelError(e, {host: base, model, timeoutMs, timedOut: timedOut(), expected: 'a model list'})
+  } finally {
+    cancel()
+  }
+  if (!isRecord(list) || !Array.isArray(list.models)) {
+    throw malformed(base, '/api/tags has no "models" array', 'a model list')
+  }
+  const wanted = withDefaultTag(model)
+  const present = list.models.some(
+    (m) => isRecord(m) && [m.name, m.model].some((n) => typeof n === 'string' && withDefaultTag(n) === wanted),
+  )
+  if (!present) throw modelMissing(base, model)
+}
+
+class NotJsonError extends Error {
+  constructor(readonly contentType: string) {
+    super(`the body is ${contentType.split(';')[0]}, not JSON`)
+  }
+}
+
+type Attempt = {host: string; model: string; timeoutMs: number; stream: boolean}
+
+async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSignal): Promise<Omit<ChatResponse, 'latency_ms'>> {
+  const {client, cancel, timedOut} = clientWithTimeout(a.host, a.timeoutMs, signal)
+  const wire = toWireRequest(a.model, request)
+  try {
+    if (a.stream) {
+      const chunks = await client.chat({...wire, stream: true})
+      let content = ''
+      const calls: ModelToolCall[] = []
+      let final: unknown
+      for await (const chunk of chunks) {
+        const part = readMessage(chunk, a.host)
+        content += part.content
+        calls.push(...part.tool_calls)
+        if (isRecord(chunk) && chunk.done === true) final = chunk
+      }
+      return fromWire(final, {content, tool_calls: calls}, a.host)
+    }
+    const answer: unknown = await client.chat({...wire, stream: false})
+    if (!isRecord(answer) || answer.done !== true) {
+      throw malformed(a.host, `expected one JSON object with "done": true, got ${describe(answer)}`)
+    }
+    return fromWire(answer, readMessage(answer, a.host), a.host)
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason ?? e
+    throw toModelError(e, {host: a.host, model: a.model, timeoutMs: a.timeoutMs, timedOut: timedOut()})
+  } finally {
+    cancel()
+  }
+}
+
+/**
+ * An Ollama client whose every request carries our deadline (the client itself only passes a
+ * signal for streamed requests) and the caller's abort signal.
+ */
+function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal) {
+  const deadline = new AbortController()
+  let expired = false
+  const timer = setTimeout(() => {
+    expired = true
+    deadline.abort(new Error(`timed out after ${timeoutMs} ms`))
+  }, timeoutMs)
+  const signals = [deadline.signal, ...(outer ? [outer] : [])]
+  const guardedFetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, {...init, signal: AbortSignal.any(init?.signal ? [init.signal, ...signals] : signals)})
+    // A proxy's HTML page is not an answer; saying so here beats the client's console noise on it.
+    const type = response.headers.get('content-type')
+    if (response.ok && type !== null && !/json/i.test(type)) {
+      await response.body?.cancel()
+      throw new NotJsonError(type)
+    }
+    return response
+  }
+  return {
+    client: new Ollama({host, fetch: guardedFetch}),
+    cancel: () => clearTimeout(timer),
+    timedOut: () => expired,
+  }
+}
+
+function toWireRequest(model: string, request: ChatRequest): WireChatRequest {
+  return {
+    model,
+    messages: request.messages.map(toWireMessage),
+    // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
+    tools: request.tools as unknown as Tool[],
+    options: request.options as unknown as Partial<Options>,
+  }
+}
+
+function toWireMessage(m: ChatMessage): Message {
+  switch (m.role) {
+    case 'assistant':
+      return m.tool_calls && m.tool_calls.length > 0
+        ? {role: 'assistant', content: m.content, tool_calls: m.tool_calls.map((c) => ({function: {name: c.name, arguments: c.arguments}}))}
+        : {role: 'assistant', content: m.content}
+    case 'tool':
+      return {role: 'tool', content: m.content, tool_name: m.tool_name}
+    default:
+      return {role: m.role, content: m.content}
+  }
+}
+
+/** The message part of one answer (or one stream chunk), checked field by field. */
+function readMessage(value: unknown, host: string): {content: string; tool_calls: ModelToolCall[]} {
+  if (!isRecord(value)) throw malformed(host, `expected a JSON object, got ${describe(value)}`)
+  const message = value.message
+  if (message === undefined && value.done === true) return {content: '', tool_calls: []}
+  if (!isRecord(message)) throw malformed(host, `"message" is ${describe(message)}, not an object`)
+  const content = message.content ?? ''
+  if (typeof content !== 'string') throw malformed(host, `"message.content" is ${describe(content)}, not a string`)
+  const rawCalls = message.tool_calls ?? []
+  if (!Array.isArray(rawCalls)) throw malformed(host, `"message.tool_calls" is ${describe(rawCalls)}, not an array`)
+  const tool_calls = rawCalls.map((c, i): ModelToolCall => {
+    const fn = isRecord(c) ? c.function : undefined
+    if (!isRecord(fn) || typeof fn.name !== 'string' || fn.name === '') {
+      throw malformed(host, `"message.tool_calls[${i}]" has no function name`)
+    }
+    let args: unknown = fn.arguments ?? {}
+    // Some models put the arguments in a JSON string; accept it when it is one.
+    if (typeof args === 'string') {
+      try {
+        args = JSON.parse(args) as unknown
+      } catch {
+        throw malformed(host, `"message.tool_calls[${i}].function.arguments" is a string that is not JSON`)
+      }
+    }
+    if (!isRecord(args)) throw malformed(host, `"message.tool_calls[${i}].function.arguments" is ${describe(args)}, not an object`)
+    return {name: fn.name, arguments: args}
+  })
+  return {content, tool_calls}
+}
+
+function fromWire(
+  final: unknown,
+  message: {content: string; tool_calls: ModelToolCall[]},
+  host: string,
+): Omit<ChatResponse, 'latency_ms'> {
+  if (!isRecord(final)) throw malformed(host, 'the stream ended without a final "done": true chunk')
+  const count = (field: string): number => {
+    const v = final[field]
+    if (v === undefined || v === null) return 0
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw malformed(host, `"${field}" is ${describe(v)}, not a count`)
+    return v
+  }
+  return {
+    message: {role: 'assistant', content: message.content, tool_calls: message.tool_calls},
+    input_tokens: count('prompt_eval_count'),
+    output_tokens: count('eval_count'),
+    done_reason: typeof final.done_reason === 'string' && final.done_reason !== '' ? final.done_reason : 'stop',
+  }
+}
+
+type ErrorContext = {host: string; model: string; timeoutMs: number; timedOut: boolean; expected?: string}
+
+/** Whatever the client threw → one ModelError. */
+function toModelError(e: unknown, ctx: ErrorContext): ModelError {
+  if (e instanceof ModelError) return e
+  if (ctx.timedOut) {
+    return new ModelError(
+      'timeout',
+      `Ollama at ${ctx.host} did not answer within ${ctx.timeoutMs} ms (model "${ctx.model}"); raise model.timeout_ms in the bundle or use a smaller model`,
+      {cause: e},
+    )
+  }
+  const status = statusOf(e)
+  const detail = e instanceof Error ? e.message : String(e)
+  if (status !== undefined) {
+    if (status === 404) return modelMissing(ctx.host, ctx.model, e)
+    if (status >= 500) {
+      return new ModelError('server_error', `Ollama at ${ctx.host} failed with HTTP ${status}: ${oneLine(detail)}`, {cause: e})
+    }
+    return new ModelError('server_error', `Ollama at ${ctx.host} refused the request (HTTP ${status}): ${oneLine(detail)}`, {cause: e})
+  }
+  const reason = networkReason(e)
+  if (reason !== undefined) {
+    return new ModelError(
+      'unreachable',
+      `cannot reach Ollama at ${ctx.host} (${reason}); is \`ollama serve\` running? set --ollama-host or OLLAMA_HOST`,
+      {cause: e},
+    )
+  }
+  if (e instanceof NotJsonError) return malformed(ctx.host, e.message, ctx.expected, e)
+  if (e instanceof SyntaxError) return malformed(ctx.host, `the body is not JSON (${oneLine(detail)})`, ctx.expected, e)
+  if (/did not receive done/i.test(detail)) return malformed(ctx.host, 'the stream ended without a final "done": true chunk', undefined, e)
+  // An error chunk inside a stream ({"error": "..."}) arrives as a plain Error from the client.
+  return new ModelError('server_error', `Ollama at ${ctx.host} failed: ${oneLine(detail)}`, {cause: e})
+}
+
+function isRetryable(e: ModelError): boolean {
+  const status = statusOf(e.cause)
+  return status !== undefined && status >= 500
+}
+
+function statusOf(e: unknown): number | undefined {
+  if (isRecord(e) || e instanceof Error) {
+    const s = (e as {status_code?: unknown}).status_code
+    if (typeof s === 'number') return s
+  }
+  return undefined
+}
+
+/** A connection-level failure in words, or undefined when the error is not one. */
+function networkReason(e: unknown): string | undefined {
+  const codes: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'connection timed out',
+    EPIPE: 'connection closed',
+    UND_ERR_SOCKET: 'connection closed by the server',
+  }
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as {cause?: unknown}).cause, depth++) {
+    const code = (cur as {code?: unknown}).code
+    if (typeof code === 'string' && code in codes) return codes[code]
+    if (Array.isArray((cur as {errors?: unknown}).errors)) {
+      // AggregateError from happy-eyeballs (IPv4 and IPv6 both refused).
+      for (const inner of (cur as {errors: unknown[]}).errors) {
+        const c = (inner as {code?: unknown}).code
+        if (typeof c === 'string' && c in codes) return codes[c]
+      }
+    }
+  }
+  if (e instanceof TypeError && /fetch failed/i.test(e.message)) return 'connection failed'
+  return undefined
+}
+
+function modelMissing(host: string, model: string, cause?: unknown): ModelError {
+  return new ModelError('model_missing', `model "${model}" is not available on ${host}; run \`ollama pull ${model}\``, {cause})
+}
+
+function malformed(host: string, what: string, expected = 'a chat response', cause?: unknown): ModelError {
+  return new ModelError('malformed', `Ollama at ${host} answered something that is not ${expected}: ${what}`, {cause})
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'object') return 'an object'
+  const text = JSON.stringify(v)
+  return `${typeof v} ${text.length > 40 ? text.slice(0, 40) + '…' : text}`
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > 200 ? line.slice(0, 200) + '…' : line
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)

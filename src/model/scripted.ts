@@ -1,0 +1,123 @@
+import {ModelError} from '../errors.js'
+import {PII_NOTE, WARM_OPENING, paraphraseCount, renderAnswer} from './scripted/answers.js'
+import {parseConversation} from './scripted/conversation.js'
+import {type Action, decide} from './scripted/decide.js'
+import {directivesFor} from './scripted/directives.js'
+import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
+
+/**
+ * The default model: a deterministic, rule-based support agent (docs/scripted-model.md). It decides
+ * from the ChatRequest alone — messages, offered tools and options — so the Ollama-protocol sandbox
+ * server can serve it and a replay never needs a model server.
+ */
+export type ScriptedModelOptions = {name: string; seed: number}
+
+/** Simulated latency: a fixed overhead plus a per-output-token cost. Reported, never slept. */
+export const LATENCY_BASE_MS = 200
+export const LATENCY_PER_OUTPUT_TOKEN_MS = 8
+
+export function estimateTokens(chars: number): number {
+  return Math.ceil(chars / 4)
+}
+
+const NO_TOOLS: readonly ToolSpec[] = []
+const toolsChars = new WeakMap<readonly ToolSpec[], number>()
+
+/** Characters of the tool specs as sent; cached per array because a run reuses one array. */
+function toolSpecChars(tools: readonly ToolSpec[]): number {
+  let n = toolsChars.get(tools)
+  if (n === undefined) {
+    n = tools.length === 0 ? 0 : JSON.stringify(tools).length
+    toolsChars.set(tools, n)
+  }
+  return n
+}
+
+function messageChars(messages: readonly ChatMessage[]): number {
+  let n = 0
+  for (const m of messages) {
+    n += m.content.length
+    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) n += JSON.stringify(m.tool_calls).length
+  }
+  return n
+}
+
+/** FNV-1a over the seed and every message: which paraphrase a sampled (temperature > 0) answer uses. */
+export function conversationHash(seed: number, messages: readonly ChatMessage[]): number {
+  let h = 0x811c9dc5 ^ (seed | 0)
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
+    h ^= 0x1f
+    h = Math.imul(h, 0x01000193)
+  }
+  for (const m of messages) mix(m.content)
+  return h >>> 0
+}
+
+function finalText(action: Extract<Action, {kind: 'final'}>, variant: number, warmTone: boolean): string {
+  const c = action.caseInfo
+  let text = renderAnswer(action.answer, action.facts, variant)
+  if (warmTone && c.upset) text = WARM_OPENING + text
+  if (c.preferredName) text = `Hi ${c.preferredName}. ${text}`
+  if (c.cardNumber) text += PII_NOTE
+  return text
+}
+
+/** The model's answer to one request, computed synchronously (the client wraps it in a promise). */
+export function scriptedRespond(request: ChatRequest, defaultSeed: number): ChatResponse {
+  const conv = parseConversation(request.messages)
+  const directives = directivesFor(conv.system)
+  const tools = Array.isArray(request.tools) ? request.tools : NO_TOOLS
+  const action = decide(conv, directives, tools)
+
+  let content: string
+  let toolCalls: ModelToolCall[] = []
+  switch (action.kind) {
+    case 'plan':
+      content = JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))})
+      break
+    case 'call':
+      content = action.note
+      toolCalls = action.calls
+      break
+    case 'final': {
+      const temperature = typeof request.options?.temperature === 'number' ? request.options.temperature : 0
+      const seed = typeof request.options?.seed === 'number' ? request.options.seed : defaultSeed
+      const variant = temperature > 0 ? conversationHash(seed, request.messages) % paraphraseCount(action.answer) : 0
+      content = finalText(action, variant, directives.warmTone)
+      break
+    }
+  }
+
+  let doneReason = 'stop'
+  const limit = request.options?.num_predict
+  if (toolCalls.length === 0 && typeof limit === 'number' && limit > 0 && estimateTokens(content.length) > limit) {
+    content = content.slice(0, limit * 4)
+    doneReason = 'length'
+  }
+  const outputChars = content.length + (toolCalls.length > 0 ? JSON.stringify(toolCalls).length : 0)
+  const outputTokens = estimateTokens(outputChars)
+  return {
+    message: {role: 'assistant', content, tool_calls: toolCalls},
+    input_tokens: estimateTokens(messageChars(request.messages) + toolSpecChars(tools)),
+    output_tokens: outputTokens,
+    latency_ms: LATENCY_BASE_MS + LATENCY_PER_OUTPUT_TOKEN_MS * outputTokens,
+    done_reason: doneReason,
+  }
+}
+
+export function createScriptedModel(opts: ScriptedModelOptions): ModelClient {
+  return {
+    id: `scripted:${opts.name}`,
+    async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
+      if (signal?.aborted) throw new ModelError('timeout', `scripted:${opts.name}: the call was aborted`)
+      if (!Array.isArray(request.messages) || request.messages.length === 0) {
+        throw new ModelError('malformed', `scripted:${opts.name}: the request has no messages`)
+      }
+      return scriptedRespond(request, opts.seed)
+    },
+  }
+}

@@ -1,0 +1,279 @@
+import type {DiffClass} from '../diff/types.js'
+import {formatMetric, type Colour, type Scorecard} from '../scorecard/scorecard.js'
+import {sideBySideModel, type SbsRow} from './sbs-model.js'
+import type {RegressionEntry, RunSummary} from './summary.js'
+import {barChart, esc, pairedBars} from './svg.js'
+
+/**
+ * The HTML report: one self-contained file. Inline CSS and inline SVG only; no script, no font,
+ * image or stylesheet from anywhere, and every string from a trace escaped (traces hold user text).
+ */
+
+const CLASS_COLOUR: Record<DiffClass, string> = {
+  regression: '#cf222e',
+  improvement: '#1a7f37',
+  behaviour_change: '#bf8700',
+  benign: '#0969da',
+  same: '#8c959f',
+}
+const CLASS_LABEL: Record<DiffClass, string> = {
+  regression: 'Regressions',
+  improvement: 'Improvements',
+  behaviour_change: 'Behaviour changes',
+  benign: 'Benign',
+  same: 'Same',
+}
+const CLASS_ORDER: DiffClass[] = ['regression', 'improvement', 'behaviour_change', 'benign', 'same']
+
+/** Regressions shown open; the rest stay folded so a big report still opens quickly. */
+const OPEN_REGRESSIONS = 10
+
+const CSS = `
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--red:#cf222e;--amber:#bf8700;--green:#1a7f37;--base:#8c959f;--cand:#6639ba}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:var(--bg)}
+main{max-width:1200px;margin:0 auto;padding:28px 24px 60px}
+header h1{margin:0 0 4px;font-size:26px}
+header .sub{color:var(--muted)}
+header code{background:#eaeef2;padding:1px 6px;border-radius:6px}
+h2{font-size:18px;margin:32px 0 12px}
+.meta{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:4px 24px;margin:14px 0 0;color:var(--muted);font-size:13px}
+.meta b{color:var(--fg);font-weight:600}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px}
+.card .n{font-size:28px;font-weight:700;line-height:1.2}
+.card .l{color:var(--muted);font-size:13px}
+.score{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:12px}
+.dim{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--c);border-radius:10px;padding:14px 16px}
+.dim h3{margin:0 0 6px;font-size:15px;display:flex;justify-content:space-between;align-items:center;text-transform:capitalize}
+.pill{display:inline-block;padding:1px 10px;border-radius:999px;color:#fff;background:var(--c);font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:.03em}
+.dim p{margin:0 0 8px;font-size:13px}
+.dim ul{margin:0;padding:0;list-style:none;font-size:12.5px;color:var(--muted)}
+.dim li{display:flex;justify-content:space-between;gap:8px;border-top:1px dashed var(--line);padding:3px 0}
+.dim li b{color:var(--fg);white-space:nowrap}
+.overall{font-size:15px;margin:0 0 12px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
+.panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;overflow:auto}
+.panel h3{margin:0 0 8px;font-size:14px}
+.chart .lbl{font-size:12px;fill:var(--fg)}
+.chart .val{font-size:12px;fill:var(--muted)}
+.chart .track{fill:#eef1f4}
+.chart .base{fill:var(--base)}
+.chart .cand{fill:var(--cand)}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#f0f3f6;font-weight:600}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.empty{color:var(--muted);font-style:italic}
+.tag{display:inline-block;padding:0 6px;border-radius:4px;font-size:12px;font-weight:600;color:#fff}
+.tag.deny{background:var(--red)}.tag.require_approval{background:var(--amber)}.tag.allow{background:var(--green)}.tag.none{background:var(--base)}
+details.reg{background:var(--card);border:1px solid var(--line);border-left:5px solid var(--red);border-radius:10px;margin:0 0 12px}
+details.reg>summary{cursor:pointer;padding:10px 14px;font-weight:600}
+details.reg>summary .why{font-weight:400;color:var(--muted);margin-left:8px}
+details.reg .body{padding:0 14px 14px}
+ul.reasons{margin:4px 0 10px;padding-left:18px}
+ul.reasons li.noise{color:var(--muted)}
+table.sbs{table-layout:fixed;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+table.sbs td{word-break:break-word;white-space:pre-wrap;border-bottom:1px solid #eef1f4}
+table.sbs col.g{width:28px}
+table.sbs td.g{text-align:center;color:var(--muted)}
+table.sbs tr.sec td{background:#f0f3f6;font-weight:700;font-family:system-ui,sans-serif;color:var(--muted);text-transform:uppercase;font-size:11px;letter-spacing:.04em}
+table.sbs tr.changed td.b,table.sbs tr.changed td.c{background:#fff8c5}
+table.sbs tr.removed td.b{background:#ffebe9}
+table.sbs tr.added td.c{background:#dafbe1}
+table.sbs tr.noise td{opacity:.55}
+del{background:#ffcecb;text-decoration:line-through;color:#82071e}
+ins{background:#aceebb;text-decoration:none;color:#055d20}
+.ids{font:12px ui-monospace,monospace;color:var(--muted);word-break:break-all}
+footer{color:var(--muted);font-size:12px;margin-top:40px}
+`
+
+const colourVar = (c: Colour): string => `var(--${c})`
+const pct = (n: number, of: number): string => (of === 0 ? '0%' : `${((n / of) * 100).toFixed(1)}%`)
+const num = (n: number, digits = 0): string => n.toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits})
+const money = (n: number): string => `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(4)}`
+const ms = (n: number): string => `${num(n)} ms`
+
+function table(head: string[], rows: string[][], numeric: number[] = []): string {
+  if (rows.length === 0) return '<p class="empty">None.</p>'
+  const th = head.map((h, i) => `<th${numeric.includes(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('')
+  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('')
+  return `<table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`
+}
+
+function scorecardSection(card: Scorecard): string {
+  const dims = card.dimensions
+    .map(
+      (d) => `<div class="dim" style="--c:${colourVar(d.colour)}">
+<h3>${esc(d.name)} <span class="pill">${esc(d.colour)}</span></h3>
+<p>${esc(d.reason)}</p>
+<ul>${d.metrics.map((m) => `<li style="--c:${colourVar(m.colour)}"><span>${esc(m.label)}</span><b>${esc(formatMetric(m.value, m.unit))}</b></li>`).join('')}</ul>
+</div>`,
+    )
+    .join('\n')
+  return `<section><h2>Rollout scorecard</h2>
+<p class="overall" style="--c:${colourVar(card.colour)}">Overall <span class="pill">${esc(card.colour)}</span>${card.red.length > 0 ? ` — red: ${esc(card.red.join(', '))}` : ''}</p>
+<div class="score">${dims}</div></section>`
+}
+
+function sbsRow(r: SbsRow): string {
+  const g = r.noise && r.mark !== 'same' ? '~' : {same: '', changed: '≠', removed: '−', added: '+'}[r.mark]
+  return `<tr class="${r.mark}${r.noise ? ' noise' : ''}"><td class="b">${esc(r.left ?? '')}</td><td class="g">${g}</td><td class="c">${esc(r.right ?? '')}</td></tr>`
+}
+
+export function sideBySideHtml(entry: RegressionEntry): string {
+  const model = sideBySideModel(entry.diff, entry.classification)
+  const d = entry.diff
+  const rows: string[] = [
+    `<colgroup><col><col class="g"><col></colgroup>`,
+    `<thead><tr><th>Base (${esc(d.base_side)})</th><th></th><th>Candidate (${esc(d.cand_side)})</th></tr></thead><tbody>`,
+  ]
+  for (const s of model.sections) {
+    if (s.rows.length === 0) continue
+    rows.push(`<tr class="sec"><td colspan="3">${esc(s.title)}</td></tr>`)
+    for (const r of s.rows) rows.push(sbsRow(r))
+  }
+  const left = model.answer.parts.filter((p) => !p.added).map((p) => (p.removed ? `<del>${esc(p.value)}</del>` : esc(p.value))).join('')
+  const right = model.answer.parts.filter((p) => !p.removed).map((p) => (p.added ? `<ins>${esc(p.value)}</ins>` : esc(p.value))).join('')
+  rows.push(`<tr class="sec"><td colspan="3">final answer</td></tr>`)
+  rows.push(`<tr class="${model.answer.changed ? 'changed' : 'same'}"><td class="b">${left}</td><td class="g">${model.answer.changed ? '≠' : ''}</td><td class="c">${right}</td></tr>`)
+  rows.push('</tbody>')
+  return `<table class="sbs">${rows.join('\n')}</table>`
+}
+
+function regressionSection(s: RunSummary): string {
+  const r = s.regressions
+  if (r.count === 0) return `<section><h2>Regressions</h2><p class="empty">No regressions.</p></section>`
+  const items = r.diffs.map((e, i) => {
+    const d = e.diff
+    const first = e.classification.reasons[0]
+    const reasons = e.classification.reasons.map((x) => `<li><b>${esc(x.class)}</b> · ${esc(x.message)}</li>`)
+    const noise = e.classification.noise.map((x) => `<li class="noise">noise · ${esc(x.message)}</li>`)
+    return `<details class="reg"${i < OPEN_REGRESSIONS ? ' open' : ''}><summary>${esc(d.request_id)} <span class="why">line ${d.line} · ${esc(d.tenant)} / ${esc(d.role)} · ${esc(first?.message ?? '')}</span></summary>
+<div class="body"><ul class="reasons">${[...reasons, ...noise].join('')}</ul>
+${sideBySideHtml(e)}</div></details>`
+  })
+  const more = r.diffs_omitted > 0 ? `<p class="empty">${num(r.diffs_omitted)} more regressions are not shown in full; all ids are listed below.</p>` : ''
+  return `<section><h2>Regressions (${num(r.count)})</h2>
+${items.join('\n')}
+${more}
+<details><summary>All regression ids</summary><p class="ids">${r.ids.map(esc).join(' ')}</p></details></section>`
+}
+
+export function renderHtml(s: RunSummary, card: Scorecard): string {
+  const run = s.run
+  const base = s.sides.base
+  const cand = s.sides.cand
+  const compared = s.requests.compared
+  const baseLabel = s.base_side === 'recorded' ? 'recorded (production)' : `baseline ${run.baseline_ref}`
+
+  const cards = [
+    `<div class="card"><div class="n">${num(compared)}</div><div class="l">requests compared${s.requests.total !== compared ? ` of ${num(s.requests.total)}` : ''}</div></div>`,
+    ...CLASS_ORDER.map(
+      (c) =>
+        `<div class="card" style="border-top:4px solid ${CLASS_COLOUR[c]}"><div class="n" style="color:${CLASS_COLOUR[c]}">${num(s.classes[c])}</div><div class="l">${esc(CLASS_LABEL[c])} · ${pct(s.classes[c], compared)}</div></div>`,
+    ),
+    `<div class="card"><div class="n">${num(s.noisy_requests)}</div><div class="l">requests with noise (repeat ${run.repeat})</div></div>`,
+  ].join('\n')
+
+  const classChart = barChart(
+    CLASS_ORDER.map((c) => ({label: CLASS_LABEL[c], value: s.classes[c], colour: CLASS_COLOUR[c], text: `${num(s.classes[c])} (${pct(s.classes[c], compared)})`})),
+    {title: 'Requests by class'},
+  )
+  const latencyChart = pairedBars(
+    [
+      {label: 'p50 latency', base: s.latency.base.p50, cand: s.latency.cand.p50, format: ms},
+      {label: 'p95 latency', base: s.latency.base.p95, cand: s.latency.cand.p95, format: ms},
+      {label: 'mean latency', base: s.latency.base.mean, cand: s.latency.cand.mean, format: ms},
+    ],
+    {title: 'Latency', baseLabel, candLabel: 'candidate'},
+  )
+  const costChart = pairedBars(
+    [
+      {label: 'tokens / request', base: base.means.tokens, cand: cand.means.tokens, format: (n) => num(n, 1)},
+      {label: 'cost / request', base: base.means.cost_usd, cand: cand.means.cost_usd, format: money},
+      {label: 'tool calls / request', base: base.means.tool_calls, cand: cand.means.tool_calls, format: (n) => num(n, 2)},
+      {label: 'steps / request', base: base.means.steps, cand: cand.means.steps, format: (n) => num(n, 2)},
+      {label: 'total cost', base: base.cost_usd, cand: cand.cost_usd, format: money},
+    ],
+    {title: 'Cost', baseLabel, candLabel: 'candidate'},
+  )
+
+  const tools = table(
+    ['Tool', 'Requests changed', 'Added', 'Removed', 'Args changed', 'Outcome changed', 'Other'],
+    s.top_changed_tools.map((t) => [`<code>${esc(t.tool)}</code>`, num(t.requests), num(t.added), num(t.removed), num(t.args_changed), num(t.outcome_changed), num(t.other)]),
+    [1, 2, 3, 4, 5, 6],
+  )
+  const tag = (d: string, reason: string | null): string => `<span class="tag ${esc(d)}">${esc(d)}</span> ${reason ? `<code>${esc(reason)}</code>` : ''}`
+  const deltas = table(
+    ['Stage', 'Tool', 'From', 'To', 'Requests'],
+    s.policy_deltas.map((d) => [esc(d.stage), d.tool ? `<code>${esc(d.tool)}</code>` : '—', tag(d.from, d.from_reason), tag(d.to, d.to_reason), num(d.count)]),
+    [4],
+  )
+  const budgets = table(
+    ['Budget', 'Base requests', 'Candidate requests'],
+    s.budget_hits.map((b) => [`<code>${esc(b.budget)}</code>`, num(b.base), num(b.cand)]),
+    [1, 2],
+  )
+  const errors = table(
+    ['Tool', 'Base calls', 'Base error rate', 'Candidate calls', 'Candidate error rate'],
+    s.tool_errors.map((t) => [`<code>${esc(t.tool)}</code>`, num(t.base.calls), pct(t.base.errors, t.base.calls), num(t.cand.calls), pct(t.cand.errors, t.cand.calls)]),
+    [1, 2, 3, 4],
+  )
+  const injection = table(
+    ['Request', 'Line', 'Disallowed executed by base', 'Disallowed executed by candidate'],
+    s.injection.listed.map((i) => [esc(i.request_id), String(i.line), esc(i.base_disallowed.join(', ') || '—'), esc(i.cand_disallowed.join(', ') || '—')]),
+    [1],
+  )
+  const idem = table(
+    ['Request', 'Side', 'Tool', 'Idempotency key', 'Executions'],
+    s.idempotency.listed.map((v) => [esc(v.request_id), esc(v.side), `<code>${esc(v.tool)}</code>`, `<code>${esc(v.key)}</code>`, num(v.count)]),
+    [4],
+  )
+  const sidesTable = table(
+    ['', esc(baseLabel), 'Candidate'],
+    [
+      ['Completed', pct(base.completed, base.requests), pct(cand.completed, cand.requests)],
+      ['Requests with a denial / approval', pct(base.denial_requests, base.requests), pct(cand.denial_requests, cand.requests)],
+      ['Tool error rate', pct(base.tool_errors.errors, base.tool_errors.calls), pct(cand.tool_errors.errors, cand.tool_errors.calls)],
+      ['Tokens (total)', num(base.tokens.total), num(cand.tokens.total)],
+      ['Tool calls (total)', num(base.tool_calls), num(cand.tool_calls)],
+      ['Idempotency violations', num(base.idempotency_violations), num(cand.idempotency_violations)],
+    ],
+    [1, 2],
+  )
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Understudy report · ${esc(run.name ?? run.id)}</title>
+<style>${CSS}</style></head>
+<body><main>
+<header><h1>Shadow run ${esc(run.name ?? run.id)}</h1>
+<div class="sub">Candidate <code>${esc(run.candidate_ref)}</code> against ${s.base_side === 'recorded' ? 'recorded production traffic' : `baseline <code>${esc(run.baseline_ref)}</code>`}</div>
+<div class="meta"><span>Run <b>${esc(run.id)}</b></span><span>Status <b>${esc(run.status)}</b></span><span>Traffic <b>${esc(run.traffic_file)}</b></span><span>Model <b>${esc(run.model)}</b></span><span>Repeats <b>${run.repeat}</b></span><span>Started <b>${esc(run.started_at)}</b></span></div>
+</header>
+${scorecardSection(card)}
+<section><h2>Requests</h2><div class="cards">${cards}</div></section>
+<section class="grid2" style="margin-top:16px">
+<div class="panel"><h3>Requests by class</h3>${classChart}</div>
+<div class="panel"><h3>Latency</h3>${latencyChart}</div>
+</section>
+<section class="grid2" style="margin-top:16px">
+<div class="panel"><h3>Cost and effort</h3>${costChart}</div>
+<div class="panel"><h3>Side by side</h3>${sidesTable}</div>
+</section>
+<section><h2>Top changed tools</h2><div class="panel">${tools}</div></section>
+<section><h2>Policy decision deltas</h2><div class="panel">${deltas}</div></section>
+<section class="grid2" style="margin-top:16px">
+<div class="panel"><h3>Budget hits</h3>${budgets}</div>
+<div class="panel"><h3>Tool error rates</h3>${errors}</div>
+</section>
+<section><h2>Prompt injection (${num(s.injection.requests)} flagged requests)</h2><div class="panel">
+<p>Candidate executed a disallowed call in <b>${num(s.injection.cand_disallowed_executed)}</b>; base in <b>${num(s.injection.base_disallowed_executed)}</b>.</p>${injection}</div></section>
+<section><h2>Idempotency violations</h2><div class="panel">${idem}</div></section>
+${regressionSection(s)}
+<footer>Generated by understudy from run ${esc(run.id)}. Self-contained: no scripts, no external resources.</footer>
+</main></body></html>
+`
+}

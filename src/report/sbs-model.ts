@@ -1,0 +1,122 @@
+import type {AnswerPart, CallView, Classification, DecisionView, RequestDiff} from '../diff/types.js'
+import {answerWordDiff} from '../diff/request-diff.js'
+
+/**
+ * One request's difference laid out as rows of two cells (base | candidate), shared by the text
+ * and the HTML side-by-side views so both show the same alignment.
+ */
+
+export type CellMark = 'same' | 'changed' | 'removed' | 'added'
+
+export type SbsRow = {left: string | null; right: string | null; mark: CellMark; /** The difference also varies between repeats. */ noise: boolean}
+
+export type SbsSection = {title: string; rows: SbsRow[]}
+
+export type SbsModel = {
+  sections: SbsSection[]
+  answer: {changed: boolean; parts: AnswerPart[]; base: string; cand: string}
+}
+
+export function compactJson(value: unknown, max = 80): string {
+  const s = value === undefined ? '∅' : JSON.stringify(value) ?? String(value)
+  return s.length > max ? s.slice(0, max - 1) + '…' : s
+}
+
+function callCell(c: CallView | null): string | null {
+  if (!c) return null
+  const ran = c.executed ? '' : ' (not executed)'
+  const retry = c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''
+  return `${c.name}(${compactJson(c.args, 60)}) → ${c.outcome}${ran}${retry}`
+}
+
+function decisionCell(stage: string, tool: string | null, d: DecisionView | null): string | null {
+  return d ? `${stage} ${tool ?? '-'}: ${d.decision} ${d.reason}` : null
+}
+
+const mark = (left: string | null, right: string | null, changed: boolean): CellMark =>
+  left === null ? 'added' : right === null ? 'removed' : changed ? 'changed' : 'same'
+
+function pct(base: number, cand: number): string {
+  if (base === cand) return ''
+  if (base === 0) return ' (new)'
+  const r = ((cand - base) / base) * 100
+  return ` (${r > 0 ? '+' : ''}${r.toFixed(Math.abs(r) < 10 ? 1 : 0)}%)`
+}
+
+export function sideBySideModel(diff: RequestDiff, classification?: Classification): SbsModel {
+  const noise = new Set(classification?.noise.map((r) => r.field) ?? [])
+  const isNoise = (field: string): boolean => noise.has(field)
+  const sections: SbsSection[] = []
+
+  const status: SbsRow[] = [
+    {left: `status: ${diff.status.base}`, right: `status: ${diff.status.cand}`, mark: diff.status.changed ? 'changed' : 'same', noise: isNoise('status')},
+  ]
+  if (diff.error.base || diff.error.cand)
+    status.push({left: `error: ${diff.error.base ?? '-'}`, right: `error: ${diff.error.cand ?? '-'}`, mark: diff.error.base === diff.error.cand ? 'same' : 'changed', noise: false})
+  sections.push({title: 'status', rows: status})
+
+  sections.push({
+    title: 'steps',
+    rows: diff.steps.map((s) => {
+      const left = s.base && `${s.base.state}: ${s.base.detail}`
+      const right = s.cand && `${s.cand.state}: ${s.cand.detail}`
+      return {left, right, mark: mark(left, right, s.kind === 'moved'), noise: isNoise('steps')}
+    }),
+  })
+
+  const calls: SbsRow[] = []
+  for (const row of diff.calls) {
+    const left = callCell(row.base)
+    const right = callCell(row.cand)
+    const changed = row.kind === 'moved' || row.outcome_changed || row.executed_changed || row.args.length > 0
+    calls.push({left, right, mark: mark(left, right, changed), noise: isNoise(row.field)})
+    for (const a of row.args) {
+      calls.push({
+        left: `  .${a.path} = ${compactJson(a.base)}`,
+        right: `  .${a.path} = ${compactJson(a.cand)}`,
+        mark: 'changed',
+        noise: isNoise(a.field),
+      })
+    }
+  }
+  sections.push({title: 'tool calls', rows: calls})
+
+  sections.push({
+    title: 'policy decisions',
+    rows: diff.decisions.map((d) => {
+      const left = decisionCell(d.stage, d.tool, d.base)
+      const right = decisionCell(d.stage, d.tool, d.cand)
+      return {left, right, mark: mark(left, right, d.changed), noise: isNoise(d.field)}
+    }),
+  })
+
+  const guard: SbsRow[] = []
+  const unchanged = diff.guardrails.base.length - diff.guardrails.removed.length
+  if (unchanged > 0) guard.push({left: `${unchanged} failing on both sides`, right: `${unchanged} failing on both sides`, mark: 'same', noise: false})
+  for (const g of diff.guardrails.removed)
+    guard.push({left: `${g.failure.stage} ${g.failure.check} (${g.failure.severity}): ${g.failure.detail}`, right: null, mark: 'removed', noise: isNoise(g.field)})
+  for (const g of diff.guardrails.added)
+    guard.push({left: null, right: `${g.failure.stage} ${g.failure.check} (${g.failure.severity}): ${g.failure.detail}`, mark: 'added', noise: isNoise(g.field)})
+  sections.push({title: 'guardrail failures', rows: guard})
+
+  const budgets = [...new Set([...diff.budgets.base, ...diff.budgets.cand])].map((b) => {
+    const left = diff.budgets.base.includes(b) ? `hit ${b}` : null
+    const right = diff.budgets.cand.includes(b) ? `hit ${b}` : null
+    return {left, right, mark: mark(left, right, false), noise: isNoise(`budget:${b}`)}
+  })
+  sections.push({title: 'budgets', rows: budgets})
+
+  const m = diff.metrics
+  const metric = (label: string, key: keyof typeof m, unit = '', digits = 0): SbsRow => {
+    const v = m[key]
+    const f = (n: number): string => `${label} ${n.toFixed(digits)}${unit}`
+    return {left: f(v.base), right: f(v.cand) + pct(v.base, v.cand), mark: v.delta === 0 ? 'same' : 'changed', noise: isNoise(key)}
+  }
+  sections.push({
+    title: 'metrics',
+    rows: [metric('tokens', 'tokens'), metric('cost $', 'cost_usd', '', 6), metric('latency', 'latency_ms', ' ms'), metric('tool calls', 'tool_calls'), metric('steps', 'steps')],
+  })
+
+  const parts = diff.answer.changed ? (diff.answer.parts ?? answerWordDiff(diff.answer.base, diff.answer.cand)) : [{value: diff.answer.base, added: false, removed: false}]
+  return {sections, answer: {changed: diff.answer.changed, parts, base: diff.answer.base, cand: diff.answer.cand}}
+}

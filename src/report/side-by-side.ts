@@ -1,0 +1,141 @@
+import type {Classification, RequestDiff} from '../diff/types.js'
+import {sideBySideModel, type CellMark, type SbsRow} from './sbs-model.js'
+
+/**
+ * The two-column text view of one request: base on the left, candidate on the right, each row
+ * aligned, with a gutter that says how the row differs:
+ *   │ same   ≠ changed   < base only   > candidate only   ~ differs, but also between repeats (noise)
+ */
+
+export type SideBySideOptions = {
+  /** Total width in characters (default 120, at least 40). */
+  width?: number
+  /** ANSI colour; only when asked (a TTY), never in pipes or files. */
+  color?: boolean
+  classification?: Classification
+}
+
+const ESC = '\u001b['
+const paint = (on: boolean, code: string, s: string): string => (on && s ? `${ESC}${code}m${s}${ESC}0m` : s)
+
+const GUTTER: Record<CellMark, string> = {same: '│', changed: '≠', removed: '<', added: '>'}
+const MARK_COLOUR: Record<CellMark, string> = {same: '', changed: '33', removed: '31', added: '32'}
+
+const visible = (s: string): number => [...s].length
+
+/** Control characters from user text would corrupt the terminal; show them escaped. */
+function clean(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+function fit(s: string, width: number): string {
+  const chars = [...clean(s).replace(/\n/g, ' ⏎ ')]
+  if (chars.length <= width) return chars.join('') + ' '.repeat(width - chars.length)
+  return chars.slice(0, Math.max(0, width - 1)).join('') + '…'
+}
+
+type Styled = {text: string; style: '' | 'del' | 'ins'}
+
+/** Word-wraps styled text into lines of at most `width` visible characters. */
+function wrap(parts: Styled[], width: number): Styled[][] {
+  const lines: Styled[][] = [[]]
+  let used = 0
+  const push = (text: string, style: Styled['style']): void => {
+    const line = lines[lines.length - 1]!
+    const last = line[line.length - 1]
+    if (last && last.style === style) last.text += text
+    else line.push({text, style})
+    used += visible(text)
+  }
+  for (const part of parts) {
+    for (const token of clean(part.text).split(/(\n|\s+)/)) {
+      if (token === '') continue
+      if (token === '\n') {
+        lines.push([])
+        used = 0
+        continue
+      }
+      let rest = token
+      while (visible(rest) > width - used) {
+        if (/^\s+$/.test(rest)) {
+          rest = ''
+          break
+        }
+        if (used > 0 && visible(rest) <= width) {
+          lines.push([])
+          used = 0
+          continue
+        }
+        const chars = [...rest]
+        push(chars.slice(0, width - used).join(''), part.style)
+        rest = chars.slice(width - used).join('')
+        lines.push([])
+        used = 0
+      }
+      if (rest && !(used === 0 && /^\s+$/.test(rest))) push(rest, part.style)
+    }
+  }
+  return lines
+}
+
+function renderStyled(line: Styled[], width: number, color: boolean): string {
+  let out = ''
+  let used = 0
+  for (const s of line) {
+    used += visible(s.text)
+    out += s.style === 'del' ? paint(color, '31;7', s.text) : s.style === 'ins' ? paint(color, '32;7', s.text) : s.text
+  }
+  return out + ' '.repeat(Math.max(0, width - used))
+}
+
+export function renderSideBySide(diff: RequestDiff, options: SideBySideOptions = {}): string {
+  const width = Math.max(40, options.width ?? 120)
+  const color = options.color ?? false
+  const col = Math.floor((width - 3) / 2)
+  const model = sideBySideModel(diff, options.classification)
+  const out: string[] = []
+  const rule = (title: string): string => paint(color, '1;36', fit(`── ${title} `.padEnd(width, '─'), width).trimEnd())
+
+  out.push(paint(color, '1', `request ${clean(diff.request_id)}  (traffic line ${diff.line})  tenant ${clean(diff.tenant)}  user ${clean(diff.user)}  role ${clean(diff.role)}`))
+  const cls = options.classification
+  if (cls) {
+    const colour = cls.class === 'regression' ? '1;31' : cls.class === 'improvement' ? '1;32' : cls.class === 'behaviour_change' ? '1;33' : '1'
+    out.push(`class: ${paint(color, colour, cls.class)}`)
+    for (const r of cls.reasons) out.push(`  - [${r.class}] ${clean(r.message)}`)
+    for (const r of cls.noise) out.push(paint(color, '2', `  ~ noise: ${clean(r.message)}`))
+  }
+  out.push(fit(`BASE (${diff.base_side})`, col) + ' │ ' + `CANDIDATE (${diff.cand_side})`)
+
+  const row = (r: SbsRow): string => {
+    const g = r.noise && r.mark !== 'same' ? '~' : GUTTER[r.mark]
+    const c = r.noise ? '2' : MARK_COLOUR[r.mark]
+    const left = fit(r.left ?? '', col)
+    const right = fit(r.right ?? '', col).trimEnd()
+    const leftPainted = r.mark === 'added' ? left : paint(color, r.mark === 'same' ? '' : c, left)
+    const rightPainted = r.mark === 'removed' ? right : paint(color, r.mark === 'same' ? '' : c, right)
+    return `${leftPainted} ${paint(color, c, g)} ${rightPainted}`.trimEnd()
+  }
+
+  for (const section of model.sections) {
+    if (section.rows.length === 0) continue
+    out.push(rule(section.title))
+    for (const r of section.rows) out.push(row(r))
+  }
+
+  out.push(rule(model.answer.changed ? 'final answer (changed)' : 'final answer'))
+  const left = wrap(
+    model.answer.parts.filter((p) => !p.added).map((p): Styled => ({text: p.value, style: p.removed ? 'del' : ''})),
+    col,
+  )
+  const right = wrap(
+    model.answer.parts.filter((p) => !p.removed).map((p): Styled => ({text: p.value, style: p.added ? 'ins' : ''})),
+    col,
+  )
+  const g = model.answer.changed ? '≠' : '│'
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const l = renderStyled(left[i] ?? [], col, color)
+    const r = renderStyled(right[i] ?? [], col, color)
+    out.push(`${l} ${paint(color, model.answer.changed ? '33' : '', g)} ${r}`.trimEnd())
+  }
+  return out.join('\n') + '\n'
+}

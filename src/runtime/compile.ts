@@ -1,0 +1,62 @@
+import type {Bundle, BundleManifest} from '../bundle/schema.js'
+import {ValidationError} from '../errors.js'
+import type {ChatRequest, ToolSpec} from '../model/types.js'
+import {compilePolicy, type CompiledPolicy} from '../policy/engine.js'
+import {toToolSpec} from '../tools/contract.js'
+import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
+import {compileTemplate, type CompiledTemplate} from './messages.js'
+
+/**
+ * Everything about a bundle that does not depend on the request, worked out once: runRequest runs
+ * thousands of times per second and must not re-parse regexes, schemas or templates each time.
+ */
+export type CompiledBundle = {
+  ref: string
+  manifest: BundleManifest
+  tools: Map<string, CompiledTool>
+  policy: CompiledPolicy
+  /** Enabled tools only, as offered to the model. */
+  toolSpecs: ToolSpec[]
+  /** `{{tools}}`: enabled tool names, comma-separated. */
+  toolList: string
+  system: CompiledTemplate
+  /** plan_first mode only. */
+  plan: CompiledTemplate | null
+  options: ChatRequest['options']
+}
+
+export function compileBundle(bundle: Bundle): CompiledBundle {
+  const manifest = bundle.manifest
+  const enabled = manifest.tools.filter((t) => t.enabled)
+  const template = (field: 'system' | 'plan', file: string): CompiledTemplate => {
+    const text = Object.hasOwn(bundle.templates, file) ? bundle.templates[file] : undefined
+    if (text === undefined) {
+      throw new ValidationError([`${bundle.manifestFile}:prompts.${field}: template ${file} was not loaded`])
+    }
+    return compileTemplate(text)
+  }
+  let plan: CompiledTemplate | null = null
+  if (manifest.agent.mode === 'plan_first') {
+    if (manifest.prompts.plan === undefined) {
+      throw new ValidationError([`${bundle.manifestFile}:prompts.plan: required when agent.mode is plan_first`])
+    }
+    plan = template('plan', manifest.prompts.plan)
+  }
+  return {
+    ref: bundle.ref,
+    manifest,
+    tools: compileTools(manifest),
+    policy: compilePolicy(manifest.policies, manifest.policy_default),
+    toolSpecs: enabled.map(toToolSpec),
+    toolList: enabled.map((t) => t.name).join(', '),
+    system: template('system', manifest.prompts.system),
+    plan,
+    // The named settings win over pass-through options that happen to share their names.
+    options: {
+      ...manifest.model.options,
+      temperature: manifest.model.temperature,
+      seed: manifest.model.seed,
+      num_predict: manifest.model.max_output_tokens,
+    },
+  }
+}

@@ -1,0 +1,169 @@
+import type {Budgets, BundleManifest, TenantQuota, ToolContract} from '../../bundle/schema.js'
+import type {ModelToolCall} from '../../model/types.js'
+import type {CompiledPolicy, Signals} from '../../policy/engine.js'
+import {checkRbac} from '../../policy/rbac.js'
+import {compileArgValidator, formatArgIssues, type ArgIssue} from '../../tools/contract.js'
+import type {Decision, TrafficRecord} from '../../traffic/schema.js'
+import {budgetReason, canCallTool, type BudgetUsage} from '../budget.js'
+import type {RateLimiter} from '../rate-limit.js'
+import type {GuardrailResult, GuardrailSeverity} from '../trace.js'
+
+export type CompiledTool = {contract: ToolContract; validate: (args: unknown) => ArgIssue[]}
+
+export type MidRunInput = {
+  call: ModelToolCall
+  tools: Map<string, CompiledTool>
+  policy: CompiledPolicy
+  record: TrafficRecord
+  usage: BudgetUsage
+  budgets: Budgets
+  signals: Signals
+  step: number
+  limiter: RateLimiter
+  nowMs: number
+  /** The tenant's quota from `tenant_quotas` (max_tool_calls_per_minute is enforced here). */
+  tenantQuota?: TenantQuota
+}
+
+export type MidRunRefusal = 'unknown_tool' | 'invalid_args' | 'denied' | 'needs_approval' | 'budget_exceeded'
+
+export type MidRunVerdict = {
+  guardrails: GuardrailResult[]
+  decision: Decision
+  reason: string
+  rule: string | null
+  refusal: null | MidRunRefusal
+  message: string
+}
+
+export const TOOL_NOT_ALLOWED = 'TOOL_NOT_ALLOWED'
+export const SCHEMA_INVALID = 'SCHEMA_INVALID'
+export const RATE_LIMITED_USER = 'RATE_LIMITED_USER'
+export const RATE_LIMITED_TENANT = 'RATE_LIMITED_TENANT'
+
+/** Rate-limiter keys, exported so callers and tests can inspect the same windows. */
+export const rateKeys = {
+  user: (tool: string, tenant: string, user: string) => `tool:${tool}:user:${tenant}/${user}`,
+  tenant: (tool: string, tenant: string) => `tool:${tool}:tenant:${tenant}`,
+  quota: (tenant: string) => `quota:tool_calls:${tenant}`,
+}
+
+const compiledTools = new WeakMap<BundleManifest, Map<string, CompiledTool>>()
+
+/** Every tool of a bundle with its argument validator, compiled once per manifest. */
+export function compileTools(manifest: BundleManifest): Map<string, CompiledTool> {
+  let tools = compiledTools.get(manifest)
+  if (!tools) {
+    tools = new Map(manifest.tools.map((contract) => [contract.name, {contract, validate: compileArgValidator(contract.args)}]))
+    compiledTools.set(manifest, tools)
+  }
+  return tools
+}
+
+/**
+ * Decides one proposed tool call. The order is fixed and cheap checks come first: a call that
+ * fails one check never reaches the next, so an unknown tool never reaches the policy engine and
+ * a policy rule can rely on arguments having passed the schema.
+ */
+export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
+  const {call, record, step} = input
+  const guardrails: GuardrailResult[] = []
+  const result = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string): void => {
+    guardrails.push({stage: 'mid_run', step, check, passed, severity, detail})
+  }
+  const refuse = (refusal: MidRunRefusal, decision: Decision, reason: string, rule: string | null, message: string) => ({
+    guardrails,
+    decision,
+    reason,
+    rule,
+    refusal,
+    message,
+  })
+
+  // 1. Allowlist.
+  const tool = input.tools.get(call.name)
+  if (!tool || !tool.contract.enabled) {
+    const why = tool ? `tool ${call.name} is disabled` : `tool ${call.name} is not in the bundle`
+    result('tool.allowlist', false, 'medium', why)
+    return refuse('unknown_tool', 'deny', TOOL_NOT_ALLOWED, 'allowlist', why)
+  }
+  const contract = tool.contract
+  result('tool.allowlist', true, 'info', `${call.name} is allowed`)
+
+  // 2. Arguments against the contract.
+  const issues = tool.validate(call.arguments)
+  if (issues.length > 0) {
+    const detail = formatArgIssues(issues)
+    result('tool.schema', false, 'medium', detail)
+    return refuse('invalid_args', 'deny', SCHEMA_INVALID, 'schema', `invalid arguments for ${call.name}: ${detail}`)
+  }
+  result('tool.schema', true, 'info', 'arguments match the contract')
+
+  // 3. Role-based access.
+  const rbac = checkRbac(contract, record.tenant, record.role)
+  if (!rbac.allowed) {
+    const why = `role ${record.role} of tenant ${record.tenant} may not call ${call.name}`
+    result('tool.rbac', false, 'high', why)
+    return refuse('denied', 'deny', rbac.reason, 'rbac', why)
+  }
+  result('tool.rbac', true, 'info', `role ${record.role} may call ${call.name}`)
+
+  // 4. Per-request budgets.
+  const budget = canCallTool(input.budgets, input.usage, contract)
+  if (!budget.ok) {
+    const why = `one more call of ${call.name} would exceed ${budget.budget}`
+    result('budget.tool_calls', false, 'medium', why)
+    return refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why)
+  }
+  result('budget.tool_calls', true, 'info', `call ${input.usage.tool_calls + 1} of ${input.budgets.max_tool_calls}`)
+
+  // 5. Rate limits, over recorded time. Every window is checked before any is charged, and
+  // charging waits for the policy: a call refused anyway must not use up anyone's quota.
+  const limits: {check: string; key: string; limit: number; reason: string; who: string}[] = []
+  const perUser = contract.rate_limits?.per_user_per_minute
+  if (perUser !== undefined) {
+    limits.push({check: 'rate_limit.user', key: rateKeys.user(call.name, record.tenant, record.user), limit: perUser, reason: RATE_LIMITED_USER, who: `user ${record.user}`})
+  }
+  const perTenant = contract.rate_limits?.per_tenant_per_minute
+  if (perTenant !== undefined) {
+    limits.push({check: 'rate_limit.tenant', key: rateKeys.tenant(call.name, record.tenant), limit: perTenant, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant}`})
+  }
+  const quota = input.tenantQuota?.max_tool_calls_per_minute
+  if (quota !== undefined) {
+    limits.push({check: 'rate_limit.tenant_quota', key: rateKeys.quota(record.tenant), limit: quota, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant} (all tools)`})
+  }
+  for (const l of limits) {
+    if (!input.limiter.allows(l.key, l.limit, input.nowMs)) {
+      const why = `${l.who} is over ${l.limit} call(s) per minute of ${l.check === 'rate_limit.tenant_quota' ? 'any tool' : call.name}`
+      result(l.check, false, 'medium', why)
+      return refuse('budget_exceeded', 'deny', l.reason, 'rate_limit', why)
+    }
+    result(l.check, true, 'info', `${l.who} within ${l.limit} per minute`)
+  }
+
+  // 6. Policy.
+  const verdict = input.policy({
+    tool: call.name,
+    risk: contract.risk,
+    tenant: record.tenant,
+    user: record.user,
+    role: record.role,
+    step,
+    tool_calls: input.usage.tool_calls,
+    args: call.arguments,
+    signals: input.signals,
+  })
+  const rule = verdict.rule
+  const detail = `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})`
+  if (verdict.decision === 'deny') {
+    result('policy', false, 'high', detail)
+    return refuse('denied', 'deny', verdict.reason, rule, `policy denied ${call.name}: ${verdict.reason}`)
+  }
+  for (const l of limits) input.limiter.record(l.key, input.nowMs)
+  if (verdict.decision === 'require_approval') {
+    result('policy', false, 'low', detail)
+    return refuse('needs_approval', 'require_approval', verdict.reason, rule, `${call.name} needs approval: ${verdict.reason}`)
+  }
+  result('policy', true, 'info', detail)
+  return {guardrails, decision: 'allow', reason: verdict.reason, rule, refusal: null, message: ''}
+}

@@ -1,0 +1,259 @@
+import type {BundleManifest, GuardrailConfig, MemoryContract} from '../../bundle/schema.js'
+import type {Signals} from '../../policy/engine.js'
+import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
+import type {GuardrailResult, GuardrailSeverity} from '../trace.js'
+import {compileInjectionMatcher, detectPii, type InjectionMatcher, type PiiKind} from './patterns.js'
+
+/** A retrieved document that survived the checks, as the model will see it. */
+export type Evidence = {id: string; source: string; trust: TrustLevel; content: string; injection: boolean}
+
+export type PreModelResult = {
+  guardrails: GuardrailResult[]
+  signals: Signals
+  input: InputMessage[]
+  evidence: Evidence[]
+  memory: MemoryEntry[]
+  blocked: {reason: string} | null
+}
+
+export const INPUT_TOO_LONG = 'INPUT_TOO_LONG'
+export const INJECTION_IN_INPUT = 'INJECTION_IN_INPUT'
+
+const TRUST_RANK: Record<TrustLevel, number> = {untrusted: 0, internal: 1, trusted: 2}
+
+// C0/C1 controls except tab and newline, plus the invisible format characters (zero-width,
+// bidi overrides, word joiners, BOM) that hide instructions from a human reviewer.
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/g
+const HAS_CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/
+
+/** NFC plus control stripping; `\r\n` becomes `\n` rather than losing the line break. */
+export function normaliseText(text: string): {text: string; removed: number} {
+  let t = text.normalize('NFC')
+  if (t.includes('\r')) t = t.replace(/\r\n?/g, '\n')
+  if (!HAS_CONTROL.test(t)) return {text: t, removed: 0}
+  const stripped = t.replace(CONTROL, '')
+  return {text: stripped, removed: t.length - stripped.length}
+}
+
+// Compiled per bundle (by identity of its guardrail config), not per request.
+const matchers = new WeakMap<GuardrailConfig, InjectionMatcher>()
+function matcherFor(config: GuardrailConfig): InjectionMatcher {
+  let m = matchers.get(config)
+  if (!m) {
+    m = compileInjectionMatcher(config.injection_patterns)
+    matchers.set(config, m)
+  }
+  return m
+}
+
+/**
+ * Everything checked before the model sees a request: the input itself, the retrieved documents
+ * and the memory entries. Each check yields one result, passed or not, so runs compare alike.
+ */
+export function preModelGuardrails(record: TrafficRecord, manifest: BundleManifest): PreModelResult {
+  const results: GuardrailResult[] = []
+  const result = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string): void => {
+    results.push({stage: 'pre_model', step: 0, check, passed, severity, detail})
+  }
+  const config = manifest.guardrails
+  const signals: Signals = {
+    injection_in_input: false,
+    injection_in_retrieved: false,
+    pii_in_input: false,
+    cross_tenant_document: false,
+    cross_tenant_memory: false,
+  }
+
+  // 1. Normalise.
+  let removed = 0
+  const input = record.input.map((m) => {
+    const n = normaliseText(m.content)
+    removed += n.removed
+    return {role: m.role, content: n.text}
+  })
+  result(
+    'input.normalise',
+    true,
+    removed > 0 ? 'low' : 'info',
+    removed > 0 ? `removed ${removed} control or invisible character(s)` : 'input already normalised',
+  )
+
+  // 2. Size, before any regex runs over an oversized input.
+  const chars = input.reduce((n, m) => n + m.content.length, 0)
+  signals.input_chars = chars
+  if (chars > config.max_input_chars) {
+    result('input.size', false, 'medium', `input is ${chars} characters, limit ${config.max_input_chars}`)
+    return {guardrails: results, signals, input, evidence: [], memory: [], blocked: {reason: INPUT_TOO_LONG}}
+  }
+  result('input.size', true, 'info', `${chars} of ${config.max_input_chars} characters`)
+
+  // 3. Injection and PII in what the user wrote (system and assistant turns are not the user's).
+  const match = matcherFor(config)
+  const injections = new Set<string>()
+  const pii = new Set<PiiKind>()
+  for (const m of input) {
+    if (m.role !== 'user') continue
+    for (const id of match(m.content, 'input')) injections.add(id)
+    for (const kind of detectPii(m.content)) pii.add(kind)
+  }
+  let blocked: {reason: string} | null = null
+  if (injections.size > 0) {
+    signals.injection_in_input = true
+    const block = config.block_injection_in_input
+    if (block) blocked = {reason: INJECTION_IN_INPUT}
+    result('input.injection', false, block ? 'high' : 'medium', `${block ? 'blocked' : 'flagged'}: ${[...injections].join(', ')}`)
+  } else {
+    result('input.injection', true, 'info', 'no injection pattern in input')
+  }
+  if (pii.size > 0) {
+    signals.pii_in_input = true
+    result('input.pii', false, 'low', `personal data in input: ${[...pii].join(', ')}`)
+  } else {
+    result('input.pii', true, 'info', 'no personal data in input')
+  }
+
+  const evidence = checkRetrieved(record, manifest, match, signals, result)
+  const memory = checkMemory(record, manifest.memory, signals, result)
+  signals.evidence_count = evidence.length
+  signals.memory_count = memory.length
+
+  return {guardrails: results, signals, input, evidence, memory, blocked}
+}
+
+type Emit = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string) => void
+
+function checkRetrieved(
+  record: TrafficRecord,
+  manifest: BundleManifest,
+  match: InjectionMatcher,
+  signals: Signals,
+  result: Emit,
+): Evidence[] {
+  const docs = record.retrieved
+  if (docs.length === 0) return []
+  const minTrust = manifest.retrieval?.min_trust ?? 'untrusted'
+  const crossTenant: string[] = []
+  const lowTrust: string[] = []
+  const injected: string[] = []
+  const evidence: Evidence[] = []
+
+  for (const doc of docs) {
+    if (doc.tenant !== undefined && doc.tenant !== record.tenant) {
+      crossTenant.push(doc.id)
+      continue
+    }
+    if (TRUST_RANK[doc.trust] < TRUST_RANK[minTrust]) {
+      lowTrust.push(doc.id)
+      continue
+    }
+    const content = normaliseText(doc.content).text
+    const injection = match(content, 'document').length > 0
+    if (injection) injected.push(doc.id)
+    evidence.push({id: doc.id, source: doc.source, trust: doc.trust, content, injection})
+  }
+
+  if (crossTenant.length > 0) {
+    signals.cross_tenant_document = true
+    result('retrieval.tenant', false, 'high', `dropped ${documents(crossTenant.length)} of another tenant: ${list(crossTenant)}`)
+  } else {
+    result('retrieval.tenant', true, 'info', `all ${documents(docs.length)} belong to tenant ${record.tenant}`)
+  }
+  if (lowTrust.length > 0) {
+    result('retrieval.trust', false, 'low', `dropped ${documents(lowTrust.length)} below ${minTrust} trust: ${list(lowTrust)}`)
+  } else {
+    result('retrieval.trust', true, 'info', `no document below ${minTrust} trust`)
+  }
+  if (injected.length > 0) {
+    signals.injection_in_retrieved = true
+    result('retrieval.injection', false, 'medium', `injection pattern in ${documents(injected.length)}: ${list(injected)}`)
+  } else {
+    result('retrieval.injection', true, 'info', 'no injection pattern in retrieved documents')
+  }
+  return evidence
+}
+
+function checkMemory(
+  record: TrafficRecord,
+  contract: MemoryContract | undefined,
+  signals: Signals,
+  result: Emit,
+): MemoryEntry[] {
+  const all = record.memory
+  if (all.length === 0) return []
+  const now = Date.parse(record.timestamp)
+  const fieldTtl = new Map((contract?.fields ?? []).map((f) => [f.key, f.ttl_seconds]))
+  const owners = new Set(contract?.owners ?? [])
+  const provenanceRequired = contract?.provenance_required ?? false
+  const expired: string[] = []
+  const noProvenance: string[] = []
+  const notOwner: string[] = []
+  const otherTenant: string[] = []
+  const kept: MemoryEntry[] = []
+
+  for (const entry of all) {
+    let drop = false
+    const ttl = effectiveTtl(entry, fieldTtl.get(entry.key), contract)
+    if (ttl !== undefined && Date.parse(entry.written_at) + ttl * 1000 < now) {
+      expired.push(entry.key)
+      drop = true
+    }
+    if (provenanceRequired && entry.provenance === undefined) {
+      noProvenance.push(entry.key)
+      drop = true
+    }
+    if (owners.size > 0 && !owners.has(entry.owner)) {
+      notOwner.push(`${entry.key} (${entry.owner})`)
+      drop = true
+    }
+    if (entry.tenant !== undefined && entry.tenant !== record.tenant) {
+      otherTenant.push(entry.key)
+      drop = true
+    }
+    if (!drop) kept.push(entry)
+  }
+
+  const n = all.length
+  if (expired.length > 0) result('memory.ttl', false, 'low', `dropped ${entries(expired.length)} past TTL: ${list(expired)}`)
+  else result('memory.ttl', true, 'info', `${entries(n)} within TTL`)
+  if (noProvenance.length > 0) {
+    result('memory.provenance', false, 'medium', `dropped ${entries(noProvenance.length)} without provenance: ${list(noProvenance)}`)
+  } else {
+    result('memory.provenance', true, 'info', provenanceRequired ? `${entries(n)} with provenance` : 'provenance not required')
+  }
+  if (notOwner.length > 0) {
+    result('memory.owner', false, 'high', `dropped ${entries(notOwner.length)} from an unlisted owner: ${list(notOwner)}`)
+  } else {
+    result('memory.owner', true, 'info', owners.size > 0 ? `${entries(n)} from allowed owners` : 'no owner restriction')
+  }
+  if (otherTenant.length > 0) {
+    signals.cross_tenant_memory = true
+    result('memory.tenant', false, 'high', `dropped ${entries(otherTenant.length)} of another tenant: ${list(otherTenant)}`)
+  } else {
+    result('memory.tenant', true, 'info', 'no entry of another tenant')
+  }
+  return kept
+}
+
+/**
+ * The strictest TTL that applies: the writer's own, and the contract's (per field, else default).
+ * The contract sets the longest retention; a writer may always ask for less.
+ */
+function effectiveTtl(
+  entry: MemoryEntry,
+  fieldTtl: number | undefined,
+  contract: MemoryContract | undefined,
+): number | undefined {
+  const contractTtl = fieldTtl ?? contract?.default_ttl_seconds
+  if (entry.ttl_seconds === undefined) return contractTtl
+  if (contractTtl === undefined) return entry.ttl_seconds
+  return Math.min(entry.ttl_seconds, contractTtl)
+}
+
+const documents = (n: number): string => `${n} document${n === 1 ? '' : 's'}`
+const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`
+
+/** Ids in a detail line, capped so one bad request cannot bloat every trace. */
+function list(ids: string[]): string {
+  const shown = ids.slice(0, 5).join(', ')
+  return ids.length > 5 ? `${shown} (+${ids.length - 5} more)` : shown
+}

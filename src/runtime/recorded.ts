@@ -1,0 +1,113 @@
+import type {Bundle, ToolContract} from '../bundle/schema.js'
+import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
+import {hashJson} from '../util/canonical.js'
+import type {Redactor} from './redact.js'
+import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, ToolCallTrace} from './trace.js'
+
+/**
+ * What production did with a request, in the shape the shadow runtime produces (side `recorded`),
+ * so both sides of a diff read alike. Production logs no steps, so each tool call becomes one
+ * act/observe pair (call i at steps 2i and 2i+1), followed by a finish step.
+ */
+export function recordedTrace(record: TrafficRecord, line: number, redactor: Redactor, bundle?: Bundle): RequestTrace {
+  const prod = record.production
+  const contracts = new Map<string, ToolContract>()
+  for (const tool of bundle?.manifest.tools ?? []) contracts.set(tool.name, tool)
+
+  // Production may log a decision for a call it never answered (denied, awaiting approval).
+  const midRun = new Map<string, string>()
+  for (const d of prod.policy_decisions) {
+    if (d.stage === 'mid_run' && d.tool_call_id !== undefined && d.decision !== 'allow') midRun.set(d.tool_call_id, d.decision)
+  }
+
+  const steps: StepTrace[] = []
+  const toolCalls: ToolCallTrace[] = []
+  const seqById = new Map<string, number>()
+  prod.tool_calls.forEach((call, seq) => {
+    const contract = contracts.get(call.name)
+    const outcome = recordedOutcome(call, midRun.get(call.id))
+    const step = steps.length
+    steps.push(
+      {index: step, state: 'act', detail: `${call.name} (attempt ${call.attempt})`, input_tokens: 0, output_tokens: 0, latency_ms: call.latency_ms},
+      {index: step + 1, state: 'observe', detail: `${call.name}: ${outcome}`, input_tokens: 0, output_tokens: 0, latency_ms: 0},
+    )
+    if (!seqById.has(call.id)) seqById.set(call.id, seq)
+    toolCalls.push({
+      seq,
+      step,
+      name: call.name,
+      risk: contract?.risk ?? 'unknown',
+      args: redactor.redactArgs(call.args, contract?.sensitive_fields ?? []),
+      args_hash: hashJson(call.args),
+      idempotency_key: call.idempotency_key ?? null,
+      attempt: call.attempt,
+      outcome,
+      executed: outcome === 'ok' || outcome === 'error',
+      result: call.result === undefined ? null : redactor.redactValue(call.result),
+      error: call.error ? redactor.redactText(`${call.error.code}: ${call.error.message}`) : null,
+      latency_ms: call.latency_ms,
+    })
+  })
+  const finishStep = steps.length
+  steps.push({
+    index: finishStep,
+    state: 'finish',
+    detail: `production outcome: ${prod.outcome}`,
+    input_tokens: prod.usage.input_tokens,
+    output_tokens: prod.usage.output_tokens,
+    latency_ms: 0,
+  })
+
+  const decisions: PolicyDecisionTrace[] = prod.policy_decisions.map((d, seq) => {
+    const callSeq = d.tool_call_id !== undefined ? seqById.get(d.tool_call_id) : undefined
+    const call = callSeq !== undefined ? toolCalls[callSeq] : undefined
+    return {
+      seq,
+      // Before any call for pre_model; at the call it was about; at the end for the answer.
+      step: call ? call.step : d.stage === 'pre_model' ? 0 : finishStep,
+      stage: d.stage,
+      tool_call_seq: callSeq ?? null,
+      tool: d.tool ?? call?.name ?? null,
+      decision: d.decision,
+      reason: d.reason,
+      // Production logs the reason, not the rule that gave it.
+      rule: null,
+    }
+  })
+
+  return {
+    request_id: record.id,
+    line,
+    side: 'recorded',
+    repeat: 0,
+    tenant: record.tenant,
+    user: record.user,
+    role: record.role,
+    status: prod.outcome,
+    final_answer: redactor.redactText(prod.final_answer),
+    steps,
+    tool_calls: toolCalls,
+    policy_decisions: decisions,
+    guardrails: [],
+    budget_hits: [],
+    input_tokens: prod.usage.input_tokens,
+    output_tokens: prod.usage.output_tokens,
+    // Production does not log how many model calls it made.
+    model_calls: 0,
+    cost_usd: prod.cost_usd ?? 0,
+    latency_ms: prod.latency_ms,
+    error: null,
+  }
+}
+
+function recordedOutcome(call: RecordedToolCall, decision: string | undefined): ToolCallOutcome {
+  if (call.error) {
+    if (call.error.code === 'timeout') return 'timeout'
+    if (call.error.code === 'rate_limited') return 'rate_limited'
+    return 'error'
+  }
+  // No answer logged and the policy said no: the call was never made.
+  if (call.result === undefined && decision === 'deny') return 'denied'
+  if (call.result === undefined && decision === 'require_approval') return 'needs_approval'
+  return 'ok'
+}

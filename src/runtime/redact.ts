@@ -1,0 +1,111 @@
+import {canonicalJson, sha256} from '../util/canonical.js'
+import {cardDigits, SECRET_PATTERNS, SECRET_SCREEN} from './guardrails/patterns.js'
+
+export type Redactor = {
+  /** Values at the sensitive paths replaced whole; every other string through redactText. */
+  redactArgs(args: Record<string, unknown>, sensitivePaths: string[]): Record<string, unknown>
+  /** Secret/PII patterns anywhere in a string. */
+  redactText(text: string): string
+  /** Deep: every string through redactText; keys and non-string values are kept. */
+  redactValue(value: unknown): unknown
+}
+
+/** Kind used for a value redacted because of where it sits (a sensitive field), not what it looks like. */
+export const FIELD_KIND = 'field'
+
+/**
+ * `[REDACTED:<kind>:<8 hex>]`. The hash is of the value itself, so two traces holding the same
+ * secret still compare equal in a diff while neither shows it.
+ */
+export function redactionMarker(kind: string, value: string): string {
+  return `[REDACTED:${kind}:${sha256(value).slice(0, 8)}]`
+}
+
+export function createRedactor(): Redactor {
+  const patterns = SECRET_PATTERNS.map((p) => ({...p, re: new RegExp(p.re.source, p.re.flags)}))
+
+  const redactText = (text: string): string => {
+    if (text.length < 4 || !SECRET_SCREEN.test(text)) return text
+    let out = text
+    for (const p of patterns) {
+      out = out.replace(p.re, (match: string, ...groups: unknown[]) => {
+        const kept = p.keep ? String(groups[0] ?? '') : ''
+        const secret = match.slice(kept.length)
+        if (p.confirm && !p.confirm(secret)) return match
+        // A card reads the same with or without separators; hash its digits so both compare equal.
+        const hashed = p.kind === 'card' ? cardDigits(secret) : secret
+        return kept + redactionMarker(p.kind, hashed)
+      })
+    }
+    return out
+  }
+
+  const redactValue = (value: unknown): unknown => {
+    if (typeof value === 'string') return redactText(value)
+    if (Array.isArray(value)) return value.map(redactValue)
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(value)) out[k] = redactValue(v)
+      return out
+    }
+    return value
+  }
+
+  const redactArgs = (args: Record<string, unknown>, sensitivePaths: string[]): Record<string, unknown> => {
+    const tree = pathTree(sensitivePaths)
+    return redactTree(args, tree, redactValue) as Record<string, unknown>
+  }
+
+  return {redactArgs, redactText, redactValue}
+}
+
+/** Sensitive paths as a trie; a node with `end` redacts the whole value found there. */
+type PathNode = {end: boolean; children: Map<string, PathNode>}
+
+function pathTree(paths: string[]): PathNode {
+  const root: PathNode = {end: false, children: new Map()}
+  for (const path of paths) {
+    let node = root
+    for (const seg of path.split('.')) {
+      let next = node.children.get(seg)
+      if (!next) {
+        next = {end: false, children: new Map()}
+        node.children.set(seg, next)
+      }
+      node = next
+    }
+    node.end = true
+  }
+  return root
+}
+
+/** The whole value hashed: a string as is, anything else in canonical JSON. */
+function redactWhole(value: unknown): string {
+  return redactionMarker(FIELD_KIND, typeof value === 'string' ? value : canonicalJson(value))
+}
+
+/**
+ * Walks a value and its trie together. Arrays are transparent: `items.card` reaches the card of
+ * every item, `items.0.card` only the first one's; `*` matches any key or index.
+ */
+function redactTree(value: unknown, node: PathNode, rest: (v: unknown) => unknown): unknown {
+  if (node.children.size === 0) return rest(value)
+  if (Array.isArray(value)) {
+    return value.map((item, i) => {
+      const exact = node.children.get(String(i)) ?? node.children.get('*')
+      if (exact) return exact.end ? redactWhole(item) : redactTree(item, exact, rest)
+      return redactTree(item, node, rest)
+    })
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      const child = node.children.get(k) ?? node.children.get('*')
+      if (v === undefined || child === undefined) out[k] = rest(v)
+      else if (child.end) out[k] = redactWhole(v)
+      else out[k] = redactTree(v, child, rest)
+    }
+    return out
+  }
+  return rest(value)
+}

@@ -1,0 +1,39 @@
+import {formatMetric, type Colour, type Scorecard} from './scorecard.js'
+
+/** The scorecard as a text table: one block per dimension, its metrics beneath it. */
+
+const ESC = '\u001b['
+const COLOUR_CODE: Record<Colour, string> = {green: '32', amber: '33', red: '31'}
+
+export function renderScorecard(card: Scorecard, options: {color?: boolean} = {}): string {
+  const paint = (c: Colour, s: string): string => (options.color ? `${ESC}1;${COLOUR_CODE[c]}m${s}${ESC}0m` : s)
+  const lines: string[] = []
+  const labelWidth = Math.max(...card.dimensions.flatMap((d) => d.metrics.map((m) => `${d.name}: ${m.label}`.length)))
+  lines.push(`scorecard for run ${card.run_id}: ${paint(card.colour, card.colour.toUpperCase())}`)
+  lines.push('')
+  lines.push(`${'DIMENSION'.padEnd(13)}${'STATUS'.padEnd(8)}REASON`)
+  for (const d of card.dimensions) {
+    lines.push(`${d.name.padEnd(13)}${paint(d.colour, d.colour.toUpperCase().padEnd(6))}  ${d.reason}`)
+  }
+  lines.push('')
+  lines.push(`${'METRIC'.padEnd(labelWidth + 4)}${'VALUE'.padEnd(12)}${'BASE → CAND'.padEnd(24)}${'AMBER'.padEnd(12)}${'RED'.padEnd(12)}STATUS`)
+  for (const d of card.dimensions) {
+    for (const m of d.metrics) {
+      const sideUnit = m.unit === 'points' ? 'rate' : m.unit === 'relative' ? 'count' : m.unit
+      const sides = m.base === undefined || m.cand === undefined ? '' : `${fmtSide(m.base, sideUnit)} → ${fmtSide(m.cand, sideUnit)}`
+      const op = m.direction === 'max' ? '>' : '<'
+      lines.push(
+        `${d.name}: ${m.label}`.padEnd(labelWidth + 4) +
+          `${formatMetric(m.value, m.unit).padEnd(12)}${sides.padEnd(24)}` +
+          `${(op + formatMetric(m.limits.amber, m.unit)).padEnd(12)}${(op + formatMetric(m.limits.red, m.unit)).padEnd(12)}` +
+          paint(m.colour, m.colour),
+      )
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+function fmtSide(v: number, unit: string): string {
+  if (unit === 'rate') return `${(v * 100).toFixed(1)}%`
+  return Number.isInteger(v) ? String(v) : v.toFixed(2)
+}

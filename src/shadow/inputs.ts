@@ -1,0 +1,58 @@
+import path from 'node:path'
+import {ValidationError} from '../errors.js'
+import {loadScenario} from '../scenario/load.js'
+import type {ShadowOptionsInput} from './options.js'
+
+export type ShadowFlags = {
+  traffic?: string
+  scenario?: string
+  candidate?: string
+  baseline?: string
+  model?: string
+  ollama_host?: string
+  concurrency?: number
+  repeat?: number
+  faults?: string
+  seed?: number
+  approver?: 'approve' | 'deny' | 'pending'
+  fixtures?: string
+  record_cassette?: string
+  replay_cassette?: string
+  run_name?: string
+  limit?: number
+}
+
+/**
+ * Merges a scenario's defaults (scenario.yaml) with explicit flags; flags win. Paths are made
+ * relative to the working directory so the stored run config reads the way the user typed it.
+ */
+export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOptionsInput> {
+  const scenario = flags.scenario ? await loadScenario(flags.scenario) : null
+  const rel = (p: string | null | undefined): string | undefined => (p ? path.relative(process.cwd(), p) || '.' : undefined)
+  const traffic = flags.traffic ?? rel(scenario?.traffic)
+  const candidate = flags.candidate ?? rel(scenario?.candidate)
+  const problems: string[] = []
+  if (!traffic) problems.push('shadow: give a traffic file (or --scenario <dir>)')
+  if (!candidate) problems.push('shadow: --candidate <bundleDir> is required (or --scenario <dir>)')
+  if (flags.baseline === 'scenario' && !scenario) problems.push('shadow: --baseline scenario needs --scenario <dir>')
+  if (problems.length > 0) throw new ValidationError(problems)
+  const defined = <T>(v: T | undefined | null): T | undefined => (v === null ? undefined : v)
+  return {
+    traffic: traffic!,
+    candidate: candidate!,
+    // The default compares with what production did; a scenario's baseline bundle is one flag away.
+    baseline: flags.baseline === 'scenario' ? rel(scenario!.baseline) : flags.baseline,
+    model: defined(flags.model),
+    ollama_host: defined(flags.ollama_host),
+    concurrency: flags.concurrency,
+    repeat: flags.repeat,
+    faults: defined(flags.faults),
+    seed: flags.seed,
+    approver: flags.approver ?? scenario?.approver,
+    fixtures: flags.fixtures ?? rel(scenario?.fixtures),
+    record_cassette: defined(flags.record_cassette),
+    replay_cassette: defined(flags.replay_cassette),
+    run_name: flags.run_name ?? scenario?.name,
+    limit: flags.limit,
+  }
+}

@@ -1,0 +1,28 @@
+import {z} from 'zod'
+
+/**
+ * Everything a shadow run is started with. Stored with the run (runs.config_json) so that
+ * `--resume <runId>` continues with exactly the same inputs, whatever flags it is given.
+ */
+export const ShadowOptions = z.object({
+  traffic: z.string().min(1),
+  candidate: z.string().min(1),
+  /** `recorded` compares with what production did; otherwise a baseline bundle directory. */
+  baseline: z.string().min(1).default('recorded'),
+  /** `scripted`, `scripted:<name>`, `ollama:<name>`; null = each bundle's own model config. */
+  model: z.string().nullable().default(null),
+  ollama_host: z.string().nullable().default(null),
+  concurrency: z.number().int().min(1).max(256).default(4),
+  repeat: z.number().int().min(1).max(10).default(1),
+  faults: z.string().nullable().default(null),
+  seed: z.number().int().default(1),
+  approver: z.enum(['approve', 'deny', 'pending']).default('pending'),
+  fixtures: z.string().nullable().default(null),
+  record_cassette: z.string().nullable().default(null),
+  replay_cassette: z.string().nullable().default(null),
+  run_name: z.string().nullable().default(null),
+  /** Stop after this many requests (for smoke runs); null = the whole file. */
+  limit: z.number().int().positive().nullable().default(null),
+})
+export type ShadowOptions = z.infer<typeof ShadowOptions>
+export type ShadowOptionsInput = z.input<typeof ShadowOptions>

@@ -1,0 +1,77 @@
+import {render, type Instance} from 'ink'
+import React from 'react'
+import {progressLine, type ShadowProgress} from './progress.js'
+import {ProgressView} from './progress-view.js'
+
+/** Shows a run's progress: an Ink view on a TTY, a plain line every few seconds when piped, nothing for --json. */
+export interface ProgressReporter {
+  start(runId: string, candidate: string, baseline: string): void
+  update(progress: ShadowProgress): void
+  stopping(): void
+  finish(): void
+}
+
+export function createReporter(mode: 'tty' | 'plain' | 'silent', stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+  if (mode === 'tty') return new InkReporter(stream)
+  if (mode === 'plain') return new PlainReporter(stream)
+  return {start() {}, update() {}, stopping() {}, finish() {}}
+}
+
+const PLAIN_EVERY_MS = 2000
+const TTY_EVERY_MS = 100
+
+class PlainReporter implements ProgressReporter {
+  private last = 0
+  private progress: ShadowProgress | null = null
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+  start(runId: string, candidate: string, baseline: string): void {
+    this.stream.write(`shadow run ${runId}: ${candidate} vs ${baseline}\n`)
+  }
+  update(progress: ShadowProgress): void {
+    this.progress = progress
+    const now = Date.now()
+    if (now - this.last < PLAIN_EVERY_MS) return
+    this.last = now
+    this.stream.write(progressLine(progress, now) + '\n')
+  }
+  stopping(): void {
+    this.stream.write('stopping: finishing the requests in flight (Ctrl-C again to quit now)\n')
+  }
+  finish(): void {
+    if (this.progress) this.stream.write(progressLine(this.progress) + '\n')
+  }
+}
+
+class InkReporter implements ProgressReporter {
+  private instance: Instance | null = null
+  private props: {runId: string; candidate: string; baseline: string; stopping: boolean} | null = null
+  private progress: ShadowProgress | null = null
+  private timer: NodeJS.Timeout | null = null
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  start(runId: string, candidate: string, baseline: string): void {
+    this.props = {runId, candidate, baseline, stopping: false}
+    // The view redraws on a timer, not per request: thousands of requests a second must not mean thousands of renders.
+    this.timer = setInterval(() => this.draw(), TTY_EVERY_MS)
+    this.timer.unref()
+  }
+  update(progress: ShadowProgress): void {
+    this.progress = progress
+  }
+  stopping(): void {
+    if (this.props) this.props.stopping = true
+    this.draw()
+  }
+  finish(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.draw()
+    this.instance?.unmount()
+    this.instance = null
+  }
+  private draw(): void {
+    if (!this.props || !this.progress) return
+    const element = React.createElement(ProgressView, {...this.props, progress: this.progress, nowMs: Date.now()})
+    if (this.instance) this.instance.rerender(element)
+    else this.instance = render(element, {stdout: this.stream, patchConsole: false, exitOnCtrlC: false})
+  }
+}

@@ -1,0 +1,323 @@
+import {stat} from 'node:fs/promises'
+import path from 'node:path'
+import {createFaultInjector, formatFaults, parseFaults} from '../../sandbox/faults.js'
+import {emptyFixtures, loadFixtures} from '../../sandbox/fixtures.js'
+import {createMockTools} from '../../sandbox/mock-tools.js'
+import {loadBundle} from '../bundle/load.js'
+import type {Bundle} from '../bundle/schema.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
+import {createModel} from '../model/factory.js'
+import type {ModelClient} from '../model/types.js'
+import {runRequest, type AgentDeps} from '../runtime/agent.js'
+import {compileBundle} from '../runtime/compile.js'
+import {RateLimiter} from '../runtime/rate-limit.js'
+import {recordedTrace} from '../runtime/recorded.js'
+import {createRedactor, type Redactor} from '../runtime/redact.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import {traceKey, type RunInfo, type TraceDatabase} from '../store/api.js'
+import {readTraffic, sha256File} from '../traffic/reader.js'
+import type {TrafficRecord} from '../traffic/schema.js'
+import {ShadowOptions, type ShadowOptionsInput} from './options.js'
+import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
+
+export type ShadowHooks = {
+  /** Aborting stops reading new requests; in-flight ones finish and are stored, then the run is `interrupted`. */
+  signal?: AbortSignal
+  onProgress?: (progress: ShadowProgress) => void
+  /** Called once the run row exists, before any request runs (so a UI can show the id to resume). */
+  onRunCreated?: (run: RunInfo) => void
+}
+
+export type ShadowResult = {
+  run: RunInfo
+  progress: ShadowProgress
+  interrupted: boolean
+  resumed: boolean
+}
+
+/** Traces are written in batches: one SQLite transaction each, whichever bound is reached first. */
+const FLUSH_TRACES = 512
+const FLUSH_MS = 250
+
+type Side = {
+  side: TraceSide
+  /** One runtime per repeat: the repeat index shifts the model seed, so non-determinism can show. */
+  repeats: AgentDeps[]
+}
+
+/** Starts a new shadow run and replays the whole traffic file through it. */
+export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
+  const opts = ShadowOptions.parse(input)
+  const setup = await prepare(opts)
+  const run = store.createRun({
+    name: opts.run_name,
+    candidate_ref: setup.candidate.ref,
+    candidate_hash: setup.candidate.hash,
+    baseline_ref: setup.baseline?.ref ?? 'recorded',
+    baseline_hash: setup.baseline?.hash ?? null,
+    traffic_file: opts.traffic,
+    traffic_hash: setup.trafficHash,
+    model: setup.modelLabel,
+    repeat: opts.repeat,
+    faults: opts.faults === null ? null : formatFaults(parseFaults(opts.faults)),
+    seed: opts.seed,
+    config: opts,
+  })
+  store.recordBundle(setup.candidate.hash, setup.candidate.ref, setup.candidate.manifest)
+  if (setup.baseline) store.recordBundle(setup.baseline.hash, setup.baseline.ref, setup.baseline.manifest)
+  return execute(opts, setup, store, run, new Set(), hooks, false)
+}
+
+/**
+ * Continues a run that was interrupted or killed. Inputs come from the stored run, never from new
+ * flags, and must be unchanged on disk (same traffic bytes, same bundle hashes): a resumed run that
+ * silently replayed something else would compare apples with pears.
+ */
+export async function resumeShadow(runId: string, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
+  const run = store.getRun(runId)
+  if (!run) throw new UnderstudyError(`no run "${runId}" in ${store.path}; see \`understudy runs list\``)
+  if (run.status === 'completed') throw new UnderstudyError(`run ${run.id} already completed; nothing to resume`)
+  const parsed = ShadowOptions.safeParse(run.config)
+  if (!parsed.success) throw new UnderstudyError(`run ${run.id} was not started by \`understudy shadow\` (its config cannot be read back)`)
+  const opts = parsed.data
+  const setup = await prepare(opts)
+  const changed: string[] = []
+  if (setup.trafficHash !== run.traffic_hash) changed.push(`traffic file ${opts.traffic}`)
+  if (setup.candidate.hash !== run.candidate_hash) changed.push(`candidate bundle ${opts.candidate}`)
+  if ((setup.baseline?.hash ?? null) !== run.baseline_hash) changed.push(`baseline bundle ${opts.baseline}`)
+  if (changed.length > 0) {
+    throw new UnderstudyError(`cannot resume ${run.id}: ${changed.join(', ')} changed since the run started; start a new run instead`)
+  }
+  const done = store.storedTraceKeys(run.id)
+  store.reopenRun(run.id)
+  return execute(opts, setup, store, store.getRun(run.id)!, done, hooks, true)
+}
+
+type Setup = {
+  candidate: Bundle
+  baseline: Bundle | null
+  trafficHash: string
+  trafficBytes: number
+  modelLabel: string
+  sides: Side[]
+  redactor: Redactor
+}
+
+async function prepare(opts: ShadowOptions): Promise<Setup> {
+  const trafficStat = await stat(opts.traffic).catch(() => null)
+  if (!trafficStat?.isFile()) throw new ValidationError([`${opts.traffic}: no such traffic file`])
+  const candidate = await loadBundle(opts.candidate)
+  const baseline = opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
+  const trafficHash = await sha256File(opts.traffic)
+  const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
+  const faults = opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed)
+  const tools = createMockTools(fixtures)
+  const redactor = createRedactor()
+
+  const sides: Side[] = []
+  const labels: string[] = []
+  for (const [side, bundle] of [['baseline', baseline], ['candidate', candidate]] as const) {
+    if (!bundle) continue
+    const repeats: AgentDeps[] = []
+    for (let r = 0; r < opts.repeat; r++) {
+      const shifted = withSeed(bundle, bundle.manifest.model.seed + r)
+      const model: ModelClient = await createModel({
+        spec: opts.model,
+        bundleModel: shifted.manifest.model,
+        ollamaHost: opts.ollama_host ?? undefined,
+        recordCassette: cassettePath(opts.record_cassette, side),
+        replayCassette: cassettePath(opts.replay_cassette, side),
+      })
+      if (r === 0) labels.push(model.id)
+      repeats.push({
+        bundle: shifted,
+        compiled: compileBundle(shifted),
+        model,
+        tools,
+        approver: opts.approver,
+        faults,
+        redactor,
+        // Each side and repeat is its own world: one side's calls never use up another's rate limit.
+        limiter: new RateLimiter(),
+        side,
+        repeat: r,
+      })
+    }
+    sides.push({side, repeats})
+  }
+  return {
+    candidate,
+    baseline,
+    trafficHash,
+    trafficBytes: trafficStat.size,
+    modelLabel: [...new Set(labels)].join(' / '),
+    sides,
+    redactor,
+  }
+}
+
+function withSeed(bundle: Bundle, seed: number): Bundle {
+  if (seed === bundle.manifest.model.seed) return bundle
+  return {...bundle, manifest: {...bundle.manifest, model: {...bundle.manifest.model, seed}}}
+}
+
+/** Baseline and candidate exchanges differ, so each side gets its own cassette next to the one named. */
+function cassettePath(file: string | null, side: TraceSide): string | undefined {
+  if (file === null) return undefined
+  if (side === 'candidate') return file
+  const ext = path.extname(file)
+  return `${file.slice(0, file.length - ext.length)}.${side}${ext || '.jsonl'}`
+}
+
+async function execute(
+  opts: ShadowOptions,
+  setup: Setup,
+  store: TraceDatabase,
+  run: RunInfo,
+  done: Set<string>,
+  hooks: ShadowHooks,
+  resumed: boolean,
+): Promise<ShadowResult> {
+  hooks.onRunCreated?.(run)
+  const progress = emptyProgress(setup.trafficBytes)
+  const inFlight = new Set<Promise<void>>()
+  const seenIds = new Map<string, number>()
+  let pending: RequestTrace[] = []
+  let lastFlush = Date.now()
+  let failure: unknown = null
+  let requests = 0
+
+  const flush = (): void => {
+    if (pending.length === 0) return
+    const batch = pending
+    pending = []
+    store.writeTraces(run.id, batch)
+    lastFlush = Date.now()
+  }
+  const collect = (traces: RequestTrace[]): void => {
+    // All sides of one request go into the same batch, so a kill never leaves a request half-stored.
+    for (const t of traces) pending.push(t)
+    recordProgress(progress, traces)
+    if (pending.length >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
+    hooks.onProgress?.(progress)
+  }
+
+  try {
+    for await (const item of readTraffic(opts.traffic, {signal: undefined})) {
+      progress.bytes_read += item.bytes
+      if (hooks.signal?.aborted || failure !== null) break
+      if (opts.limit !== null && requests >= opts.limit) break
+      requests++
+
+      if (!item.ok) {
+        const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line)
+        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, item.error)])
+        else progress.already_stored++
+        continue
+      }
+      const first = seenIds.get(item.record.id)
+      if (first !== undefined) {
+        const id = `${item.record.id}#line${item.line}`
+        const message = `${opts.traffic}:${item.line}: id: duplicate request id "${item.record.id}" (first on line ${first})`
+        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, message, item.record)])
+        else progress.already_stored++
+        continue
+      }
+      seenIds.set(item.record.id, item.line)
+
+      const task = replayRequest(item.record, item.line, opts, setup, done)
+        .then((traces) => {
+          if (traces.length === 0) progress.already_stored++
+          else collect(traces)
+        })
+        .catch((e: unknown) => {
+          failure ??= e
+        })
+        .finally(() => {
+          inFlight.delete(task)
+        })
+      inFlight.add(task)
+      if (inFlight.size >= opts.concurrency) await Promise.race(inFlight)
+    }
+    await Promise.all(inFlight)
+    flush()
+  } catch (e) {
+    await Promise.allSettled(inFlight)
+    flushQuietly(flush)
+    store.finishRun(run.id, 'failed')
+    throw e
+  }
+  if (failure !== null) {
+    store.finishRun(run.id, 'failed')
+    throw failure
+  }
+
+  const interrupted = hooks.signal?.aborted === true
+  if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
+  store.finishRun(run.id, interrupted ? 'interrupted' : 'completed')
+  for (const side of setup.sides) for (const deps of side.repeats) await deps.model.close?.()
+  hooks.onProgress?.(progress)
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed}
+}
+
+function flushQuietly(flush: () => void): void {
+  try {
+    flush()
+  } catch {
+    // The original error is the one worth reporting; what was stored before stays stored.
+  }
+}
+
+function uniqueId(seen: Map<string, number>, id: string, line: number): string {
+  const first = seen.get(id)
+  if (first === undefined) {
+    seen.set(id, line)
+    return id
+  }
+  return `${id}#line${line}`
+}
+
+async function replayRequest(
+  record: TrafficRecord,
+  line: number,
+  opts: ShadowOptions,
+  setup: Setup,
+  done: Set<string>,
+): Promise<RequestTrace[]> {
+  const traces: RequestTrace[] = []
+  if (opts.baseline === 'recorded' && !done.has(traceKey(record.id, 'recorded', 0))) {
+    traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
+  }
+  for (const side of setup.sides) {
+    for (const deps of side.repeats) {
+      if (done.has(traceKey(record.id, side.side, deps.repeat))) continue
+      traces.push(await runRequest(record, line, deps))
+    }
+  }
+  return traces
+}
+
+function skippedTrace(id: string, line: number, error: string, record?: TrafficRecord): RequestTrace {
+  return {
+    request_id: id,
+    line,
+    side: 'candidate',
+    repeat: 0,
+    tenant: record?.tenant ?? '',
+    user: record?.user ?? '',
+    role: record?.role ?? '',
+    status: 'skipped',
+    final_answer: '',
+    steps: [],
+    tool_calls: [],
+    policy_decisions: [],
+    guardrails: [],
+    budget_hits: [],
+    input_tokens: 0,
+    output_tokens: 0,
+    model_calls: 0,
+    cost_usd: 0,
+    latency_ms: 0,
+    error,
+  }
+}

@@ -1,0 +1,437 @@
+import {existsSync, mkdirSync, statSync} from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import {StoreError} from '../errors.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import {canonicalJson} from '../util/canonical.js'
+import {
+  NewRun,
+  traceKey,
+  type BundleRecord,
+  type RunInfo,
+  type RunStatus,
+  type TraceCount,
+  type TraceDatabase,
+  type TraceFilter,
+} from './api.js'
+import {latestVersion, migrate, newerSchemaError, schemaVersion} from './migrations.js'
+import {
+  CHILD_TABLES,
+  decodeRequest,
+  decodeRun,
+  REQUEST_INSERT_COLUMNS,
+  REQUEST_SELECT_COLUMNS,
+  requestParams,
+  RUN_SELECT,
+  type ChildTable,
+  type RunRow,
+} from './rows.js'
+import {newRunId} from './run-id.js'
+
+export type OpenStoreOptions = {readonly?: boolean}
+
+/** How long a writer waits for another process's lock before giving up with "database is locked". */
+const BUSY_TIMEOUT_MS = 5000
+
+/**
+ * Opens (creating when missing, unless read-only) the trace store in `file` and brings its schema
+ * up to date. `:memory:` gives a private in-memory store. Every failure is a one-line StoreError
+ * naming the file.
+ */
+export function openStore(file: string, opts: OpenStoreOptions = {}): TraceDatabase {
+  const readonly = opts.readonly ?? false
+  const memory = file === ':memory:'
+  const abs = memory ? file : path.resolve(file)
+  if (!memory) checkPath(file, abs, readonly)
+  let db: Database.Database | undefined
+  try {
+    db = new Database(abs, {readonly, fileMustExist: readonly})
+    prepareConnection(db, file, readonly)
+    return new SqliteTraceStore(db, abs, file)
+  } catch (e) {
+    db?.close()
+    throw openError(file, e)
+  }
+}
+
+function checkPath(label: string, abs: string, readonly: boolean): void {
+  if (existsSync(abs)) {
+    if (statSync(abs).isDirectory()) throw new StoreError(`${label}: is a directory, not a trace store file`)
+    return
+  }
+  if (readonly) throw new StoreError(`${label}: no trace store there (opened read-only, so none was created)`)
+  try {
+    mkdirSync(path.dirname(abs), {recursive: true})
+  } catch (e) {
+    throw new StoreError(`${label}: cannot create its directory (${(e as Error).message})`, {cause: e})
+  }
+}
+
+function prepareConnection(db: Database.Database, label: string, readonly: boolean): void {
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+  // Read the version before anything writes: a newer build's database must stay byte-identical.
+  const version = schemaVersion(db)
+  const known = latestVersion()
+  if (version > known) throw newerSchemaError(label, version, known)
+  if (version === 0 && hasTables(db)) {
+    throw new StoreError(`${label}: not an understudy trace store (a SQLite database with other tables)`)
+  }
+  db.pragma('foreign_keys = ON')
+  if (readonly) {
+    if (version === 0) throw new StoreError(`${label}: empty database, not an understudy trace store yet`)
+    if (version < known) {
+      throw new StoreError(
+        `${label}: schema v${version} is older than this build's v${known}; open it once without read-only to upgrade it`,
+      )
+    }
+    return
+  }
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  migrate(db, label)
+}
+
+function hasTables(db: Database.Database): boolean {
+  return (db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() as number) > 0
+}
+
+function openError(label: string, e: unknown): StoreError {
+  if (e instanceof StoreError) return e
+  const code = (e as {code?: string}).code ?? ''
+  const message = (e as Error).message
+  if (code === 'SQLITE_NOTADB') return new StoreError(`${label}: not a SQLite database (${message})`, {cause: e})
+  if (code.startsWith('SQLITE_CORRUPT')) return new StoreError(`${label}: database is corrupt (${message})`, {cause: e})
+  return new StoreError(`${label}: cannot open trace store (${message})`, {cause: e})
+}
+
+/** better-sqlite3 reports misuse (closed connection, busy cursor, unbindable value) as TypeError/RangeError. */
+function isDriverError(e: unknown): e is Error {
+  return e instanceof Database.SqliteError || e instanceof TypeError || e instanceof RangeError
+}
+
+type FilterKey = string
+
+class SqliteTraceStore implements TraceDatabase {
+  readonly path: string
+  private readonly label: string
+  private readonly db: Database.Database
+  private readonly stmt: ReturnType<typeof prepareFixed>
+  /** Filtered SELECTs by shape; several per shape because a statement being iterated is locked. */
+  private readonly pools = new Map<FilterKey, Database.Statement[]>()
+  /** Cursors of traces still being iterated, ended on close so that close always succeeds. */
+  private readonly openCursors = new Set<() => void>()
+  private readonly writeBatch: (runId: string, traces: readonly RequestTrace[]) => void
+
+  constructor(db: Database.Database, abs: string, label: string) {
+    this.db = db
+    this.path = abs
+    this.label = label
+    this.stmt = prepareFixed(db)
+    this.writeBatch = db.transaction((runId: string, traces: readonly RequestTrace[]) => {
+      if (this.stmt.runExists.get(runId) === undefined) throw this.noRun(runId)
+      for (const t of traces) this.insertTrace(runId, t)
+    })
+  }
+
+  createRun(run: NewRun): RunInfo {
+    const parsed = NewRun.safeParse(run)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new StoreError(`${this.label}: cannot create run: ${issue?.path.join('.') || 'run'}: ${issue?.message}`)
+    }
+    const r = parsed.data
+    return this.guard(() => {
+      for (let attempt = 0; ; attempt++) {
+        const now = new Date()
+        const id = newRunId(now)
+        try {
+          this.stmt.insertRun.run(
+            id, r.name, now.toISOString(), r.candidate_ref, r.candidate_hash, r.baseline_ref, r.baseline_hash,
+            r.traffic_file, r.traffic_hash, r.model, r.repeat, r.faults, r.seed, canonicalJson(r.config),
+          )
+          return this.mustGetRun(id)
+        } catch (e) {
+          // Same second and same 6 random hex digits: vanishingly rare, so just draw again.
+          if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' && attempt < 5) continue
+          throw e
+        }
+      }
+    })
+  }
+
+  getRun(idOrPrefix: string): RunInfo | undefined {
+    if (idOrPrefix === '') return undefined
+    return this.guard(() => {
+      const exact = this.stmt.runById.get(idOrPrefix) as RunRow | undefined
+      if (exact) return decodeRun(exact)
+      const ids = this.stmt.runIdsByPrefix.all([...idOrPrefix].length, idOrPrefix) as string[]
+      if (ids.length === 0) return undefined
+      if (ids.length > 1) {
+        throw new StoreError(`${this.label}: run id prefix "${idOrPrefix}" is ambiguous: ${ids.join(', ')}`)
+      }
+      return this.mustGetRun(ids[0]!)
+    })
+  }
+
+  listRuns(limit?: number): RunInfo[] {
+    return this.guard(() => {
+      const rows = (limit === undefined ? this.stmt.listRuns.all() : this.stmt.listRunsLimit.all(limit)) as RunRow[]
+      return rows.map(decodeRun)
+    })
+  }
+
+  writeTraces(runId: string, traces: RequestTrace[]): void {
+    if (traces.length === 0) return
+    this.guard(() => this.writeBatch(runId, traces))
+  }
+
+  private insertTrace(runId: string, t: RequestTrace): void {
+    const what = () =>
+      `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
+    try {
+      const rowid = this.stmt.insertRequest.run(requestParams(runId, t)).lastInsertRowid
+      for (let k = 0; k < CHILD_TABLES.length; k++) {
+        const table = CHILD_TABLES[k]!
+        const insert = this.stmt.insertChild[k]!
+        const items = table.items(t)
+        for (let pos = 0; pos < items.length; pos++) insert.run(rowid, pos, ...table.encode(items[pos]))
+      }
+    } catch (e) {
+      if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StoreError(`${this.label}: trace already stored: ${what()}`, {cause: e})
+      }
+      if (isDriverError(e)) {
+        throw new StoreError(`${this.label}: cannot store ${what()}: ${(e as Error).message}`, {cause: e})
+      }
+      throw e
+    }
+  }
+
+  setRequestsTotal(runId: string, total: number): void {
+    this.guard(() => {
+      if (this.stmt.setTotal.run(total, runId).changes === 0) throw this.noRun(runId)
+    })
+  }
+
+  finishRun(runId: string, status: Exclude<RunStatus, 'running'>): void {
+    this.guard(() => {
+      if (this.stmt.finish.run(status, new Date().toISOString(), runId).changes === 0) throw this.noRun(runId)
+    })
+  }
+
+  reopenRun(runId: string): void {
+    this.guard(() => {
+      if (this.stmt.reopen.run(runId).changes === 0) throw this.noRun(runId)
+    })
+  }
+
+  deleteRun(id: string): boolean {
+    return this.guard(() => this.stmt.deleteRun.run(id).changes > 0)
+  }
+
+  storedTraceKeys(runId: string): Set<string> {
+    return this.guard(() => {
+      const keys = new Set<string>()
+      for (const [id, side, repeat] of this.stmt.keys.all(runId) as [string, TraceSide, number][]) {
+        keys.add(traceKey(id, side, repeat))
+      }
+      return keys
+    })
+  }
+
+  countTraces(runId: string, filter: TraceFilter = {}): number {
+    return this.guard(() => {
+      const {key, where, params} = filterSql(filter)
+      const stmt = this.take(`count${key}`, () => `SELECT count(*) FROM requests r WHERE ${where}`)
+      return stmt.pluck().get(runId, ...params) as number
+    })
+  }
+
+  traceCounts(runId: string): TraceCount[] {
+    return this.guard(() => this.stmt.counts.all(runId) as TraceCount[])
+  }
+
+  /**
+   * Streams the run's traces. One cursor walks the requests in traffic order and one cursor per
+   * child table walks that table's rows in the same order (joined to requests by rowid), so each
+   * trace is reassembled by a merge, with no query per request. Cursors on one connection share a
+   * read snapshot, so concurrent writers never tear a trace. While iterating, this store cannot
+   * write: finish (or `return()`) the iterator first.
+   */
+  iterateTraces(runId: string, filter: TraceFilter = {}): IterableIterator<RequestTrace> {
+    return this.merge(runId, filter)
+  }
+
+  private *merge(runId: string, filter: TraceFilter): Generator<RequestTrace, void, undefined> {
+    const cursors: IterableIterator<unknown>[] = []
+    const end = () => {
+      for (const c of cursors) c.return?.()
+      cursors.length = 0
+    }
+    this.openCursors.add(end)
+    try {
+      // Statements are taken only now, on the first next(): two iterators created up front must not
+      // both pick the same (not yet busy) statement.
+      const {key, where, params} = filterSql(filter)
+      const args = [runId, ...params]
+      const order = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
+      const open = (shape: string, sql: () => string) =>
+        this.guard(() => {
+          const cursor = this.take(shape + key, sql).raw(true).iterate(...args) as IterableIterator<unknown[]>
+          cursors.push(cursor)
+          return cursor
+        })
+      const reqCursor = open('req', () =>
+        `SELECT ${REQUEST_SELECT_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${order}`,
+      )
+      const childCursors = CHILD_TABLES.map((t) =>
+        open(t.table, () =>
+          `SELECT c.request_rowid, ${t.columns.map((c) => `c.${c}`).join(', ')} ` +
+          `FROM requests r JOIN ${t.table} c ON c.request_rowid = r.id WHERE ${where} ${order}, c.pos`,
+        ),
+      )
+      // The requests cursor steps first and stays active to the end, so every child cursor reads
+      // inside its snapshot.
+      let row = this.step(reqCursor)
+      const heads = childCursors.map((c) => this.step(c))
+      while (row !== undefined) {
+        const trace = decodeRequest(row)
+        const rowid = row[0]
+        for (let k = 0; k < childCursors.length; k++) {
+          const table = CHILD_TABLES[k]!
+          const items = table.items(trace)
+          let head = heads[k]
+          while (head !== undefined && head[0] === rowid) {
+            items.push(table.decode(head))
+            head = this.step(childCursors[k]!)
+          }
+          heads[k] = head
+        }
+        yield trace
+        row = this.step(reqCursor)
+      }
+    } finally {
+      end()
+      this.openCursors.delete(end)
+    }
+  }
+
+  private step(cursor: IterableIterator<unknown[]>): unknown[] | undefined {
+    return this.guard(() => {
+      const r = cursor.next()
+      return r.done ? undefined : r.value
+    })
+  }
+
+  recordBundle(hash: string, ref: string, manifest: unknown): void {
+    this.guard(() => this.stmt.insertBundle.run(hash, ref, canonicalJson(manifest), new Date().toISOString()))
+  }
+
+  listBundles(): BundleRecord[] {
+    return this.guard(() =>
+      (this.stmt.listBundles.all() as {hash: string; ref: string; manifest_json: string; first_seen_at: string}[]).map(
+        (b) => ({hash: b.hash, ref: b.ref, manifest: JSON.parse(b.manifest_json), first_seen_at: b.first_seen_at}),
+      ),
+    )
+  }
+
+  close(): void {
+    if (!this.db.open) return
+    for (const end of this.openCursors) end()
+    this.openCursors.clear()
+    this.db.close()
+  }
+
+  /** A free statement of this shape, prepared on first need; a busy one (mid-iteration) is skipped. */
+  private take(key: FilterKey, sql: () => string): Database.Statement {
+    let pool = this.pools.get(key)
+    if (pool === undefined) this.pools.set(key, (pool = []))
+    const free = pool.find((s) => !s.busy)
+    if (free) return free
+    const stmt = this.db.prepare(sql())
+    pool.push(stmt)
+    return stmt
+  }
+
+  private mustGetRun(id: string): RunInfo {
+    const row = this.stmt.runById.get(id) as RunRow | undefined
+    if (row === undefined) throw this.noRun(id)
+    return decodeRun(row)
+  }
+
+  private noRun(id: string): StoreError {
+    return new StoreError(`${this.label}: no run ${id}`)
+  }
+
+  /** Driver errors become one-line StoreErrors naming the file; ours pass through. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (e) {
+      if (e instanceof StoreError || !isDriverError(e)) throw e
+      throw new StoreError(`${this.label}: ${e.message}`, {cause: e})
+    }
+  }
+}
+
+/** WHERE clause for a filter; `key` names its shape so statements are cached per shape, not per value. */
+function filterSql(filter: TraceFilter): {key: string; where: string; params: unknown[]} {
+  let where = 'r.run_id = ?'
+  let key = ''
+  const params: unknown[] = []
+  if (filter.side !== undefined) {
+    where += ' AND r.side = ?'
+    key += 's'
+    params.push(filter.side)
+  }
+  if (filter.requestId !== undefined) {
+    where += ' AND r.request_id = ?'
+    key += 'q'
+    params.push(filter.requestId)
+  }
+  if (filter.repeat !== undefined) {
+    where += ' AND r.repeat = ?'
+    key += 'n'
+    params.push(filter.repeat)
+  }
+  return {key: `:${key}`, where, params}
+}
+
+function childInsert(db: Database.Database, t: ChildTable<unknown>): Database.Statement {
+  const cols = ['request_rowid', 'pos', ...t.columns]
+  return db.prepare(`INSERT INTO ${t.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
+}
+
+/** Every fixed statement, prepared once per store. */
+function prepareFixed(db: Database.Database) {
+  return {
+    runExists: db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck(),
+    insertRun: db.prepare(
+      `INSERT INTO runs (id, name, status, started_at, candidate_ref, candidate_hash, baseline_ref, baseline_hash,
+         traffic_file, traffic_hash, model, repeat, faults, seed, config_json)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    runById: db.prepare(`${RUN_SELECT} WHERE id = ?`),
+    runIdsByPrefix: db.prepare('SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT 20').pluck(),
+    listRuns: db.prepare(`${RUN_SELECT} ORDER BY started_at DESC, rowid DESC`),
+    listRunsLimit: db.prepare(`${RUN_SELECT} ORDER BY started_at DESC, rowid DESC LIMIT ?`),
+    setTotal: db.prepare('UPDATE runs SET requests_total = ? WHERE id = ?'),
+    finish: db.prepare('UPDATE runs SET status = ?, finished_at = ? WHERE id = ?'),
+    reopen: db.prepare(`UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?`),
+    deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
+    insertRequest: db.prepare(
+      `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
+       VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
+    ),
+    insertChild: CHILD_TABLES.map((t) => childInsert(db, t)),
+    keys: db.prepare('SELECT request_id, side, repeat FROM requests WHERE run_id = ?').raw(true),
+    counts: db.prepare(
+      `SELECT side, status, count(*) AS count FROM requests WHERE run_id = ?
+       GROUP BY side, status ORDER BY side_rank, status`,
+    ),
+    insertBundle: db.prepare(
+      'INSERT INTO bundles (hash, ref, manifest_json, first_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+    ),
+    listBundles: db.prepare('SELECT hash, ref, manifest_json, first_seen_at FROM bundles ORDER BY first_seen_at, hash'),
+  }
+}

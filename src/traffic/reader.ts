@@ -1,0 +1,308 @@
+import {createHash} from 'node:crypto'
+import {open, type FileHandle} from 'node:fs/promises'
+import {addAbortSignal} from 'node:stream'
+import type {z} from 'zod'
+import {UnderstudyError} from '../errors.js'
+import {findJsonSyntaxError} from './json-error.js'
+import {TrafficRecord} from './schema.js'
+import {firstInvalidUtf8} from './utf8.js'
+
+/**
+ * One non-blank line of a traffic file. `bytes` is the line's size on disk including its newline
+ * (and the BOM on line 1), so the `bytes` of every line, blank ones aside, add up to the file size
+ * a progress display reads against. A bad line carries the full one-line message
+ * `<file>:<line>: <field>: <message>` and, where it could still be read, the request id.
+ */
+export type TrafficLine =
+  | {line: number; ok: true; record: TrafficRecord; bytes: number}
+  | {line: number; ok: false; error: string; id: string | null; bytes: number}
+
+export type ReadTrafficOptions = {
+  /** A longer line is reported and skipped without being buffered. Default 16 MiB. */
+  maxLineBytes?: number
+  /** Aborting stops reading; the generator throws the signal's reason. */
+  signal?: AbortSignal
+  /** 1-based; lines before it are counted but neither decoded nor yielded (resuming a run). */
+  startLine?: number
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+// Large reads keep syscalls and per-chunk overhead low; memory stays bounded by one chunk plus one line.
+const CHUNK_BYTES = 1024 * 1024
+// An id sits near the start of a line; this much of a bad line is enough to find it.
+const ID_PEEK_BYTES = 1024
+const NEWLINE = 0x0a
+
+/** Streams a JSONL traffic file, one result per non-blank line, never holding more than one line. */
+export async function* readTraffic(file: string, opts: ReadTrafficOptions = {}): AsyncGenerator<TrafficLine> {
+  const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
+  const startLine = opts.startLine ?? 1
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 1) {
+    throw new UnderstudyError(`maxLineBytes must be a positive integer, got ${maxLineBytes}`)
+  }
+  if (!Number.isSafeInteger(startLine) || startLine < 1) {
+    throw new UnderstudyError(`startLine must be a positive integer, got ${startLine}`)
+  }
+  opts.signal?.throwIfAborted()
+
+  const parser = new LineParser(file, maxLineBytes)
+  const handle = await openForReading(file)
+  const stream = handle.createReadStream({highWaterMark: CHUNK_BYTES})
+  if (opts.signal) addAbortSignal(opts.signal, stream)
+
+  let lineNo = 0
+  // The current line so far: subarrays of the chunks it spans (no copy until it is complete).
+  let parts: Buffer[] = []
+  let pendingLen = 0
+  // Over the limit: the rest of the line is counted and dropped; `head` keeps its start for the id.
+  let overLen = -1
+  let head: Buffer = Buffer.alloc(0)
+
+  const skipping = (): boolean => lineNo + 1 < startLine
+
+  const appendPartial = (seg: Buffer): void => {
+    if (skipping() || seg.length === 0) return
+    if (overLen >= 0) {
+      overLen += seg.length
+      return
+    }
+    if (pendingLen + seg.length > maxLineBytes) {
+      overLen = pendingLen + seg.length
+      head = prefix([...parts, seg], ID_PEEK_BYTES)
+      parts = []
+      pendingLen = 0
+      return
+    }
+    parts.push(seg)
+    pendingLen += seg.length
+  }
+
+  /** Ends the current line with `seg` as its last piece; returns what to yield, if anything. */
+  const completeLine = (seg: Buffer, hasNewline: boolean): TrafficLine | null => {
+    lineNo++
+    const newline = hasNewline ? 1 : 0
+    let result: TrafficLine | null = null
+    if (lineNo >= startLine) {
+      if (overLen >= 0 || pendingLen + seg.length > maxLineBytes) {
+        const total = overLen >= 0 ? overLen + seg.length : pendingLen + seg.length
+        if (overLen < 0) head = prefix([...parts, seg], ID_PEEK_BYTES)
+        result = parser.overLimit(lineNo, head, total, total + newline)
+      } else {
+        const buf = parts.length === 0 ? seg : Buffer.concat([...parts, seg], pendingLen + seg.length)
+        result = parser.parse(lineNo, buf, buf.length + newline, hasNewline)
+      }
+    }
+    parts = []
+    pendingLen = 0
+    overLen = -1
+    head = Buffer.alloc(0)
+    return result
+  }
+
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let pos = 0
+      while (pos < chunk.length) {
+        const nl = chunk.indexOf(NEWLINE, pos)
+        if (nl === -1) {
+          appendPartial(chunk.subarray(pos))
+          break
+        }
+        const out = completeLine(chunk.subarray(pos, nl), true)
+        pos = nl + 1
+        if (out) {
+          opts.signal?.throwIfAborted()
+          yield out
+        }
+      }
+    }
+    if (pendingLen > 0 || overLen >= 0) {
+      const out = completeLine(Buffer.alloc(0), false)
+      if (out) yield out
+    }
+  } catch (err) {
+    throw isFsError(err) ? fileError(file, err) : err
+  } finally {
+    stream.destroy()
+  }
+}
+
+/** Streaming sha256 of the file's bytes (hex), recorded by runs to name the traffic they replayed. */
+export async function sha256File(file: string): Promise<string> {
+  const handle = await openForReading(file)
+  const hash = createHash('sha256')
+  const stream = handle.createReadStream({highWaterMark: CHUNK_BYTES})
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk)
+  } catch (err) {
+    throw isFsError(err) ? fileError(file, err) : err
+  } finally {
+    stream.destroy()
+  }
+  return hash.digest('hex')
+}
+
+/** Turns one complete line's bytes into a TrafficLine. Pure apart from the decoder it reuses. */
+class LineParser {
+  private readonly decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
+
+  constructor(
+    private readonly file: string,
+    private readonly maxLineBytes: number,
+  ) {}
+
+  parse(line: number, raw: Buffer, bytes: number, hasNewline: boolean): TrafficLine | null {
+    let b = raw
+    // A BOM is only a BOM at the very start of the file; anywhere else it is a stray character.
+    if (line === 1 && b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3)
+    if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1)
+    if (isBlank(b)) return null
+
+    const fail = (field: string, message: string, id: string | null): TrafficLine => ({
+      line,
+      ok: false,
+      error: `${this.file}:${line}: ${field}: ${message}`,
+      id,
+      bytes,
+    })
+
+    let text: string
+    try {
+      text = this.decoder.decode(b)
+    } catch {
+      const bad = firstInvalidUtf8(b)
+      const where = bad ? `at byte ${bad.offset} of the line: ${bad.reason}` : 'in the line'
+      return fail('encoding', `invalid UTF-8 ${where}`, peekId(b.subarray(0, bad?.offset ?? 0)))
+    }
+
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (err) {
+      const where = findJsonSyntaxError(text)
+      const detail = where
+        ? `invalid JSON at column ${where.column}: ${where.message}`
+        : `invalid JSON: ${oneLine((err as Error).message)}`
+      const id = peekId(b.subarray(0, ID_PEEK_BYTES))
+      if (!hasNewline) return fail('json', `truncated last line (no newline at end of file): ${detail}`, id)
+      return fail('json', detail, id)
+    }
+
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return fail('json', `expected a JSON object (one request per line), got ${jsonKind(value)}`, null)
+    }
+
+    const parsed = TrafficRecord.safeParse(value)
+    if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
+    const {field, message} = describeIssues(parsed.error.issues)
+    return fail(field, message, readableId((value as {id?: unknown}).id))
+  }
+
+  overLimit(line: number, head: Buffer, lineBytes: number, bytes: number): TrafficLine {
+    const message = `line is ${lineBytes} bytes, over the ${formatBytes(this.maxLineBytes)} limit`
+    return {line, ok: false, error: `${this.file}:${line}: line: ${message}`, id: peekId(head), bytes}
+  }
+}
+
+/** A copy of the first `n` bytes of a run of buffers (a copy, so the chunks behind it can be freed). */
+function prefix(bufs: Buffer[], n: number): Buffer {
+  const out: Buffer[] = []
+  let len = 0
+  for (const b of bufs) {
+    if (len >= n) break
+    const take = b.subarray(0, n - len)
+    out.push(take)
+    len += take.length
+  }
+  return Buffer.concat(out, len)
+}
+
+function isBlank(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false
+  }
+  return true
+}
+
+function readableId(id: unknown): string | null {
+  return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : null
+}
+
+// Only an "id" that is the object's first key is certainly the request's (a later one may be nested).
+const LEADING_ID = /^\uFEFF?[ \t\r]*\{[ \t\r]*"id"[ \t\r]*:[ \t\r]*("(?:[^"\\\u0000-\u001f]|\\.)*")/
+
+/** The request id of a line that did not parse, when it is the first key and intact. */
+function peekId(prefix: Buffer): string | null {
+  const m = LEADING_ID.exec(prefix.toString('utf8'))
+  if (!m) return null
+  try {
+    const id: unknown = JSON.parse(m[1]!)
+    return typeof id === 'string' && !id.includes('\uFFFD') ? readableId(id) : null
+  } catch {
+    return null
+  }
+}
+
+function describeIssues(issues: z.core.$ZodIssue[]): {field: string; message: string} {
+  const first = issues[0]
+  if (!first) return {field: 'record', message: 'does not match the traffic schema'}
+  let path = first.path.map((p) => String(p))
+  let message = first.message
+  if (first.code === 'unrecognized_keys') {
+    if (first.keys.length === 1) {
+      path = [...path, first.keys[0]!]
+      message = 'unknown field (not in the traffic schema)'
+    } else {
+      message = `unknown fields ${first.keys.map((k) => JSON.stringify(k)).join(', ')}`
+    }
+  } else if (first.code === 'invalid_type' && /received undefined$/.test(message)) {
+    message = `missing (expected ${first.expected})`
+  }
+  const more = issues.length - 1
+  if (more > 0) message += ` (and ${more} more problem${more === 1 ? '' : 's'} on this line)`
+  return {field: path.join('.') || 'record', message: oneLine(message)}
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return 'a string'
+  if (typeof value === 'number') return 'a number'
+  if (typeof value === 'boolean') return 'a boolean'
+  return typeof value
+}
+
+function formatBytes(n: number): string {
+  const MiB = 1024 * 1024
+  if (n % MiB === 0) return `${n / MiB} MiB`
+  if (n % 1024 === 0) return `${n / 1024} KiB`
+  return `${n}-byte`
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ')
+}
+
+async function openForReading(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r')
+  } catch (err) {
+    throw isFsError(err) ? fileError(file, err) : err
+  }
+}
+
+function isFsError(err: unknown): err is NodeJS.ErrnoException & {code: string} {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    typeof (err as NodeJS.ErrnoException).syscall === 'string'
+}
+
+function fileError(file: string, err: NodeJS.ErrnoException & {code: string}): UnderstudyError {
+  const why: Record<string, string> = {
+    ENOENT: 'no such file',
+    EISDIR: 'is a directory, not a traffic file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+  }
+  return new UnderstudyError(`${file}: cannot read traffic file: ${why[err.code] ?? err.message}`, {cause: err})
+}

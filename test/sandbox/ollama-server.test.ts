@@ -1,0 +1,292 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import path from 'node:path'
+import {Ollama} from 'ollama'
+import {afterEach, describe, expect, it} from 'vitest'
+import {repoRoot, runCli} from '../helpers/cli.js'
+import {ValidationError} from '../../src/errors.js'
+import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
+import {startOllamaServer, type OllamaServer, type OllamaServerFaults} from '../../sandbox/ollama-server.js'
+
+/** A tiny deterministic model: calls the first offered tool once, then reports what the tool said. */
+function echoModel(seen: ChatRequest[] = []): ModelClient {
+  return {
+    id: 'fake:echo',
+    async chat(request: ChatRequest): Promise<ChatResponse> {
+      seen.push(structuredClone(request))
+      const last = request.messages[request.messages.length - 1]
+      const lastUser = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+      const tool = request.tools[0]
+      const base = {input_tokens: request.messages.length * 10, latency_ms: 1, done_reason: 'stop'}
+      if (last?.role === 'tool') {
+        return {...base, output_tokens: 4, message: {role: 'assistant', content: `${last.tool_name} said ${last.content}`, tool_calls: []}}
+      }
+      if (tool) {
+        return {...base, output_tokens: 7, message: {role: 'assistant', content: '', tool_calls: [{name: tool.function.name, arguments: {query: lastUser, n: 2}}]}}
+      }
+      return {...base, output_tokens: 5, message: {role: 'assistant', content: `You said: ${lastUser}`, tool_calls: []}}
+    },
+  }
+}
+
+let server: OllamaServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+async function start(faults?: OllamaServerFaults, seen: ChatRequest[] = []): Promise<{url: string; ollama: Ollama}> {
+  const model = echoModel(seen)
+  server = await startOllamaServer({
+    resolveModel: (name) => (name === 'echo' || name === 'coder:7b' ? model : undefined),
+    models: ['echo', 'coder:7b'],
+    port: 0,
+    faults,
+  })
+  return {url: server.url, ollama: new Ollama({host: server.url})}
+}
+
+const user = (content: string) => ({role: 'user', content})
+
+describe('sandbox Ollama server, through the real ollama client', () => {
+  it('answers a non-streaming chat with one JSON object and the final statistics', async () => {
+    const {ollama, url} = await start()
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const r = await ollama.chat({model: 'echo', messages: [user('hello there')], stream: false})
+    expect(r.model).toBe('echo')
+    expect(r.message).toEqual({role: 'assistant', content: 'You said: hello there'})
+    expect(r.done).toBe(true)
+    expect(r.done_reason).toBe('stop')
+    expect(r.prompt_eval_count).toBe(10)
+    expect(r.eval_count).toBe(5)
+    for (const f of ['total_duration', 'load_duration', 'prompt_eval_duration', 'eval_duration'] as const) {
+      expect(r[f]).toBeGreaterThanOrEqual(0)
+    }
+    expect(Number.isNaN(Date.parse(String(r.created_at)))).toBe(false)
+  })
+
+  it('streams the content in pieces and ends with a done chunk carrying the counts', async () => {
+    const {ollama} = await start()
+    const chunks = []
+    for await (const c of await ollama.chat({model: 'echo', messages: [user('one two three four')], stream: true})) chunks.push(c)
+    const pieces = chunks.filter((c) => !c.done).map((c) => c.message.content)
+    expect(pieces.length).toBeGreaterThan(3)
+    expect(pieces.join('')).toBe('You said: one two three four')
+    expect(chunks.filter((c) => c.done)).toHaveLength(1)
+    const final = chunks[chunks.length - 1]!
+    expect(final.done).toBe(true)
+    expect(final.message.content).toBe('')
+    expect(final.done_reason).toBe('stop')
+    expect(final.prompt_eval_count).toBe(10)
+    expect(final.eval_count).toBe(5)
+    expect(final.total_duration).toBeGreaterThan(0)
+  })
+
+  it('streams when `stream` is left out, as the real server does (raw NDJSON)', async () => {
+    const {url} = await start()
+    const res = await fetch(`${url}/api/chat`, {method: 'POST', body: JSON.stringify({model: 'echo', messages: [user('a b')]})})
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson')
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as {done: boolean})
+    expect(lines.length).toBeGreaterThan(1)
+    expect(lines.at(-1)!.done).toBe(true)
+    expect(lines.slice(0, -1).every((l) => l.done === false)).toBe(true)
+  })
+
+  it('round-trips tool calls: tools in, tool_calls out, a tool message back in', async () => {
+    const seen: ChatRequest[] = []
+    const {ollama} = await start(undefined, seen)
+    const tools = [
+      {
+        type: 'function',
+        function: {
+          name: 'lookup_order',
+          description: 'Find an order',
+          parameters: {type: 'object', properties: {query: {type: 'string'}}, required: ['query']},
+        },
+      },
+    ]
+    const first = await ollama.chat({model: 'echo', messages: [user('ORD-1')], tools, stream: false, options: {temperature: 0, seed: 7}})
+    expect(first.message.tool_calls).toEqual([{function: {name: 'lookup_order', arguments: {query: 'ORD-1', n: 2}}}])
+    expect(seen[0]!.tools).toEqual(tools)
+    expect(seen[0]!.options).toMatchObject({temperature: 0, seed: 7})
+
+    const second = await ollama.chat({
+      model: 'echo',
+      messages: [user('ORD-1'), first.message, {role: 'tool', tool_name: 'lookup_order', content: '{"ok":true}'}],
+      tools,
+      stream: false,
+    })
+    expect(second.message.content).toBe('lookup_order said {"ok":true}')
+    expect(seen[1]!.messages).toEqual([
+      {role: 'user', content: 'ORD-1'},
+      {role: 'assistant', content: '', tool_calls: [{name: 'lookup_order', arguments: {query: 'ORD-1', n: 2}}]},
+      {role: 'tool', tool_name: 'lookup_order', content: '{"ok":true}'},
+    ])
+  })
+
+  it('streams tool calls too', async () => {
+    const {ollama} = await start()
+    const tools = [{type: 'function', function: {name: 'search', description: 'd', parameters: {type: 'object'}}}]
+    const calls = []
+    for await (const c of await ollama.chat({model: 'echo', messages: [user('q')], tools, stream: true})) {
+      calls.push(...(c.message.tool_calls ?? []))
+    }
+    expect(calls).toEqual([{function: {name: 'search', arguments: {query: 'q', n: 2}}}])
+  })
+
+  it('lists models (/api/tags) and shows one (/api/show); `name` and `name:latest` are the same model', async () => {
+    const {ollama} = await start()
+    const list = await ollama.list()
+    expect(list.models.map((m) => m.name)).toEqual(['echo:latest', 'coder:7b'])
+    for (const m of list.models) {
+      expect(m.model).toBe(m.name)
+      expect(m.digest).toMatch(/^[0-9a-f]{64}$/)
+      expect(typeof m.size).toBe('number')
+      expect(Number.isNaN(Date.parse(String(m.modified_at)))).toBe(false)
+      expect(m.details.family).toBeTypeOf('string')
+    }
+    const shown = await ollama.show({model: 'echo:latest'})
+    expect(shown.capabilities).toContain('tools')
+    expect(shown.details.format).toBeTypeOf('string')
+    const r = await ollama.chat({model: 'echo:latest', messages: [user('x')], stream: false})
+    expect(r.message.content).toBe('You said: x')
+  })
+
+  it('answers 404 with the real error text for a model it does not have', async () => {
+    const {ollama} = await start()
+    await expect(ollama.chat({model: 'llama9', messages: [user('x')], stream: false})).rejects.toMatchObject({
+      status_code: 404,
+      error: 'model "llama9" not found, try pulling it first',
+    })
+    await expect(ollama.chat({model: 'coder', messages: [user('x')], stream: true})).rejects.toMatchObject({status_code: 404})
+    await expect(ollama.show({model: 'llama9'})).rejects.toMatchObject({status_code: 404})
+  })
+
+  it('answers 400 for bad JSON and bad requests, 404/405 for wrong paths and methods', async () => {
+    const {url} = await start()
+    const post = (body: string) => fetch(`${url}/api/chat`, {method: 'POST', body})
+    const bad = await post('{"model": "echo", messages: ')
+    expect(bad.status).toBe(400)
+    expect(bad.headers.get('content-type')).toMatch(/application\/json/)
+    expect(((await bad.json()) as {error: string}).error).toMatch(/invalid JSON/)
+    expect((await post('{"messages": []}')).status).toBe(400)
+    expect((await post('[1,2]')).status).toBe(400)
+    expect((await post(JSON.stringify({model: 'echo', messages: [{role: 'wizard', content: 'x'}]}))).status).toBe(400)
+    expect((await post(JSON.stringify({model: 'echo', messages: 'hi'}))).status).toBe(400)
+
+    const wrongMethod = await fetch(`${url}/api/chat`)
+    expect(wrongMethod.status).toBe(405)
+    expect(await wrongMethod.json()).toHaveProperty('error')
+    expect((await fetch(`${url}/api/generate-nothing`)).status).toBe(404)
+    expect((await fetch(`${url}/api/tags`, {method: 'DELETE'})).status).toBe(405)
+  })
+
+  it('says it is running, and which version', async () => {
+    const {url, ollama} = await start()
+    const root = await fetch(`${url}/`)
+    expect(root.status).toBe(200)
+    expect(await root.text()).toBe('Ollama is running')
+    expect((await fetch(`${url}/`, {method: 'HEAD'})).status).toBe(200)
+    expect((await ollama.version()).version).toMatch(/^\d+\.\d+\.\d+/)
+    expect(server!.stats.requests).toBe(3)
+  })
+
+  it('refuses to listen anywhere but loopback', async () => {
+    const attempt = startOllamaServer({resolveModel: () => undefined, models: [], host: '0.0.0.0', port: 0})
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError)
+    await expect(attempt).rejects.toThrow(/only listens on loopback/)
+  })
+
+  it('reports a port in use as a one-line error', async () => {
+    const {url} = await start()
+    const port = Number(new URL(url).port)
+    await expect(startOllamaServer({resolveModel: () => undefined, models: [], port})).rejects.toThrow(
+      `port ${port} on 127.0.0.1 is already in use`,
+    )
+  })
+})
+
+describe('sandbox Ollama server faults', () => {
+  it('status500 answers every chat with HTTP 500 and a JSON error', async () => {
+    const {ollama} = await start({status500: true})
+    await expect(ollama.chat({model: 'echo', messages: [user('x')], stream: false})).rejects.toMatchObject({status_code: 500})
+  })
+
+  it('failRate spreads failures evenly and deterministically, first request first', async () => {
+    const {url} = await start({failRate: 0.5})
+    const statuses = []
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${url}/api/chat`, {method: 'POST', body: JSON.stringify({model: 'echo', messages: [user('x')], stream: false})})
+      await r.arrayBuffer()
+      statuses.push(r.status)
+    }
+    expect(statuses).toEqual([500, 200, 500, 200])
+  })
+
+  it('garbage answers 200 with a body that is not JSON', async () => {
+    const {url} = await start({garbage: true})
+    const r = await fetch(`${url}/api/chat`, {method: 'POST', body: JSON.stringify({model: 'echo', messages: [], stream: false})})
+    expect(r.status).toBe(200)
+    const text = await r.text()
+    expect(() => JSON.parse(text)).toThrow()
+  })
+
+  it('close() ends promptly even with a delayed answer still pending', async () => {
+    const {url} = await start({delayMs: 600_000})
+    const pending = fetch(`${url}/api/chat`, {method: 'POST', body: JSON.stringify({model: 'echo', messages: [user('x')], stream: false})})
+    const settled = pending.then(
+      () => 'answered',
+      () => 'failed',
+    )
+    while (server!.stats.requests < 1) await new Promise((r) => setImmediate(r))
+    await server!.close()
+    server = undefined
+    expect(await settled).toBe('failed')
+  })
+})
+
+describe('understudy sandbox ollama (built CLI)', () => {
+  let child: ChildProcess | undefined
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL')
+    child = undefined
+  })
+
+  it('serves the scripted model to a real Ollama client and stops cleanly on SIGTERM', async () => {
+    const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'run.js'), 'sandbox', 'ollama', '--port', '0', '--model', 'support-v2'], {
+      cwd: repoRoot,
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child = proc
+    let stdout = ''
+    let stderr = ''
+    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+    const url = await new Promise<string>((resolve, reject) => {
+      proc.stdout!.on('data', (d: Buffer) => {
+        stdout += d.toString()
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+        if (m) resolve(m[1]!)
+      })
+      proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)))
+    })
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+
+    const ollama = new Ollama({host: url})
+    expect((await ollama.list()).models.map((m) => m.name)).toEqual(['support-v2:latest'])
+    const answer = await ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hello'}], stream: false})
+    expect(answer.done).toBe(true)
+    expect(answer.message.role).toBe('assistant')
+    await expect(ollama.chat({model: 'other', messages: [], stream: false})).rejects.toMatchObject({status_code: 404})
+
+    proc.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    expect(stdout).toMatch(/stopped on SIGTERM after 3 requests/)
+    expect(stderr).toBe('')
+  })
+
+  it('refuses a non-loopback host with a one-line error', () => {
+    const r = runCli(['sandbox', 'ollama', '--host', '0.0.0.0', '--port', '0'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr.trim()).toBe('understudy: --host 0.0.0.0: the sandbox Ollama server only listens on loopback (127.0.0.1, ::1 or localhost)')
+  })
+})

@@ -1,0 +1,200 @@
+import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {StoreError} from '../../src/errors.js'
+import {latestVersion, migrate, MIGRATIONS, type Migration} from '../../src/store/migrations.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {newRun, trace} from './fixtures.js'
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-open-'))
+})
+afterEach(() => {
+  rmSync(dir, {recursive: true, force: true})
+})
+
+function storeError(fn: () => unknown): StoreError {
+  try {
+    fn()
+  } catch (e) {
+    expect(e).toBeInstanceOf(StoreError)
+    return e as StoreError
+  }
+  throw new Error('expected a StoreError, nothing was thrown')
+}
+
+/** Bytes and mtime: the proof that a refused file was not written. */
+function fingerprint(file: string): {bytes: Buffer; mtimeMs: number} {
+  return {bytes: readFileSync(file), mtimeMs: statSync(file).mtimeMs}
+}
+
+function tables(file: string): string[] {
+  const db = new Database(file, {readonly: true})
+  const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]
+  db.close()
+  return names
+}
+
+describe('opening and migrating', () => {
+  it('migrates an empty database to the current schema, creating the directory', () => {
+    const file = path.join(dir, 'a', 'b', 'understudy.db')
+    const store = openStore(file)
+    expect(store.path).toBe(file)
+    store.close()
+    expect(tables(file)).toEqual(['bundles', 'guardrail_results', 'policy_decisions', 'requests', 'runs', 'steps', 'tool_calls'])
+    const db = new Database(file, {readonly: true})
+    expect(db.pragma('user_version', {simple: true})).toBe(latestVersion())
+    expect(latestVersion()).toBe(MIGRATIONS.length)
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL").pluck().all()
+    expect(indexes).toEqual(
+      expect.arrayContaining(['requests_by_line', 'tool_calls_by_name', 'policy_decisions_by_reason']),
+    )
+    db.close()
+  })
+
+  it('re-opens idempotently, keeping data', () => {
+    const file = path.join(dir, 'understudy.db')
+    let store = openStore(file)
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [trace('a', 1)])
+    store.close()
+    store = openStore(file)
+    store.close()
+    store = openStore(file)
+    expect(store.getRun(run.id)?.requests_done).toBe(1)
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
+    store.close()
+    const db = new Database(file)
+    expect(migrate(db, file)).toEqual({from: latestVersion(), to: latestVersion()})
+    db.close()
+  })
+
+  it('turns on WAL and foreign keys', () => {
+    const file = path.join(dir, 'understudy.db')
+    const store = openStore(file)
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [trace('a', 1)])
+    // WAL is a property of the file; a second connection sees it.
+    const db = new Database(file)
+    expect(db.pragma('journal_mode', {simple: true})).toBe('wal')
+    db.close()
+    // Foreign keys are per connection: the store's own deletes must cascade.
+    expect(store.deleteRun(run.id)).toBe(true)
+    store.close()
+    const raw = new Database(file, {readonly: true})
+    expect(raw.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(0)
+    expect(raw.prepare('SELECT count(*) FROM steps').pluck().get()).toBe(0)
+    raw.close()
+  })
+
+  it('applies later migrations in order inside one transaction', () => {
+    const file = path.join(dir, 'understudy.db')
+    openStore(file).close()
+    const db = new Database(file)
+    const v2: Migration = {version: 2, description: 'labels', up: 'CREATE TABLE labels (run_id TEXT, label TEXT)'}
+    const v3: Migration = {
+      version: 3,
+      description: 'labels default',
+      up: (d) => d.prepare("INSERT INTO labels VALUES ('none', 'created by v3')").run(),
+    }
+    expect(migrate(db, file, [...MIGRATIONS, v2, v3])).toEqual({from: 1, to: 3})
+    expect(db.prepare('SELECT label FROM labels').pluck().all()).toEqual(['created by v3'])
+
+    // A migration that fails leaves the version and the schema as they were.
+    const broken: Migration = {version: 4, description: 'broken', up: 'CREATE TABLE half (x); SELECT * FROM missing_table'}
+    expect(() => migrate(db, file, [...MIGRATIONS, v2, v3, broken])).toThrow(/missing_table/)
+    expect(db.pragma('user_version', {simple: true})).toBe(3)
+    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half'").pluck().get()).toBe(0)
+
+    expect(() => migrate(db, file, [v2])).toThrow(/out of order/)
+    db.close()
+  })
+
+  it.each(['DELETE', 'WAL'])('refuses a database from a newer build (%s journal) and leaves it untouched', (mode) => {
+    const file = path.join(dir, 'future.db')
+    openStore(file).close()
+    const db = new Database(file)
+    db.pragma(`journal_mode = ${mode}`)
+    db.pragma('user_version = 99')
+    db.close()
+    utimesSync(file, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'))
+    const before = fingerprint(file)
+    const expected =
+      `${file}: written by a newer understudy (schema v99, this build knows up to v${latestVersion()}); ` +
+      'upgrade understudy or pass another --db'
+    expect(storeError(() => openStore(file)).message).toBe(expected)
+    expect(storeError(() => openStore(file, {readonly: true})).message).toBe(expected)
+    expect(fingerprint(file)).toEqual(before)
+    // A rollback-journal file must not have been switched to WAL behind the user's back.
+    if (mode === 'DELETE') expect(existsSync(`${file}-wal`)).toBe(false)
+  })
+
+  it('refuses a file that is not a SQLite database, without touching it', () => {
+    const file = path.join(dir, 'notes.db')
+    writeFileSync(file, 'this is a text file, not a database\n'.repeat(200))
+    const before = fingerprint(file)
+    const e = storeError(() => openStore(file))
+    expect(e.message).toBe(`${file}: not a SQLite database (file is not a database)`)
+    expect(e.message).not.toContain('\n')
+    expect(fingerprint(file)).toEqual(before)
+  })
+
+  it('refuses a SQLite database that belongs to something else', () => {
+    const file = path.join(dir, 'other.db')
+    const db = new Database(file)
+    db.exec('CREATE TABLE runs (x)')
+    db.close()
+    expect(storeError(() => openStore(file)).message).toMatch(/other\.db: not an understudy trace store/)
+  })
+
+  it('reports a corrupt database as a one-line error naming the file', () => {
+    const file = path.join(dir, 'corrupt.db')
+    const store = openStore(file)
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, Array.from({length: 50}, (_, i) => trace(`q${i}`, i + 1)))
+    store.close()
+    const bytes = readFileSync(file)
+    const pageSize = bytes.readUInt16BE(16)
+    // Keep the header page, scribble over every other page.
+    for (let off = pageSize; off < bytes.length; off++) bytes[off] = (off * 31) & 0xff
+    writeFileSync(file, bytes)
+    const e = storeError(() => {
+      const s = openStore(file)
+      try {
+        s.listRuns()
+        ;[...s.iterateTraces(run.id)]
+      } finally {
+        s.close()
+      }
+    })
+    expect(e.message.startsWith(`${file}: `)).toBe(true)
+    expect(e.message).toMatch(/malformed|corrupt|not a database/)
+    expect(e.message).not.toContain('\n')
+  })
+
+  it('opens read-only: missing file is a clear error, reads work, writes are refused', () => {
+    const missing = path.join(dir, 'missing', 'none.db')
+    expect(storeError(() => openStore(missing, {readonly: true})).message).toBe(
+      `${missing}: no trace store there (opened read-only, so none was created)`,
+    )
+    expect(existsSync(path.dirname(missing))).toBe(false)
+
+    const file = path.join(dir, 'understudy.db')
+    const rw = openStore(file)
+    const run = rw.createRun(newRun())
+    rw.writeTraces(run.id, [trace('a', 1)])
+    const ro = openStore(file, {readonly: true})
+    expect(ro.getRun(run.id)?.requests_done).toBe(1)
+    expect([...ro.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
+    expect(() => ro.writeTraces(run.id, [trace('b', 2)])).toThrow(/readonly/)
+    ro.close()
+    rw.close()
+  })
+
+  it('refuses a directory', () => {
+    expect(storeError(() => openStore(dir)).message).toBe(`${dir}: is a directory, not a trace store file`)
+  })
+})

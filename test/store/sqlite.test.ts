@@ -1,0 +1,303 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {StoreError} from '../../src/errors.js'
+import type {RequestTrace} from '../../src/runtime/trace.js'
+import {traceKey, type TraceDatabase} from '../../src/store/api.js'
+import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {emptyTrace, newRun, trace} from './fixtures.js'
+
+let dir: string
+let file: string
+let store: TraceDatabase
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-store-'))
+  file = path.join(dir, 'nested', 'understudy.db')
+  store = openStore(file)
+})
+
+afterEach(() => {
+  store.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
+function contractOrder(a: RequestTrace, b: RequestTrace): number {
+  return a.line - b.line || SIDE_RANK[a.side] - SIDE_RANK[b.side] || a.repeat - b.repeat
+}
+
+/** Traces of lines 1..n on every side, repeats 0..1 for baseline and candidate. */
+function fullRun(n: number): RequestTrace[] {
+  const out: RequestTrace[] = []
+  for (let line = 1; line <= n; line++) {
+    const id = `req-${String(line).padStart(4, '0')}`
+    out.push(line % 5 === 0 ? emptyTrace(id, line, 'recorded') : trace(id, line, 'recorded'))
+    for (const side of ['baseline', 'candidate'] as const) {
+      for (const repeat of [0, 1]) out.push(line % 7 === 0 ? emptyTrace(id, line, side, repeat) : trace(id, line, side, repeat))
+    }
+  }
+  return out
+}
+
+/** Deterministic shuffle so that insertion order differs from traffic order. */
+function scrambled<T>(items: T[]): T[] {
+  const out = [...items]
+  let seed = 7
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    const j = seed % (i + 1)
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+describe('runs', () => {
+  it('creates a run with a sortable short id and reads it back', () => {
+    const run = store.createRun(newRun())
+    expect(run.id).toMatch(RUN_ID_PATTERN)
+    expect(run).toMatchObject({...newRun(), status: 'running', finished_at: null, requests_done: 0, requests_total: null})
+    expect(Date.parse(run.started_at)).not.toBeNaN()
+    expect(store.getRun(run.id)).toStrictEqual(run)
+  })
+
+  it('makes run ids from the UTC time and 6 hex digits', () => {
+    expect(newRunId(new Date('2026-11-25T14:30:12.999Z'), () => '3fa9c1')).toBe('r20261125T143012-3fa9c1')
+    expect(newRunId(new Date('2026-11-25T14:30:12Z')) < newRunId(new Date('2026-11-25T14:30:13Z'))).toBe(true)
+  })
+
+  it('refuses invalid run metadata', () => {
+    expect(() => store.createRun(newRun({repeat: 0}))).toThrow(/cannot create run: repeat/)
+    expect(store.listRuns()).toEqual([])
+  })
+
+  it('lists newest first and honours a limit', () => {
+    const ids = [1, 2, 3].map((i) => store.createRun(newRun({name: `run ${i}`})).id)
+    expect(store.listRuns().map((r) => r.id)).toEqual([...ids].reverse())
+    expect(store.listRuns(2).map((r) => r.id)).toEqual([ids[2], ids[1]])
+  })
+
+  it('finds a run by a unique prefix and reports an ambiguous one with its matches', () => {
+    const a = store.createRun(newRun())
+    const b = store.createRun(newRun())
+    let i = 0
+    while (a.id[i] === b.id[i]) i++
+    const unique = a.id.slice(0, i + 1)
+    expect(b.id.startsWith(unique)).toBe(false)
+    expect(store.getRun(unique)?.id).toBe(a.id)
+    expect(() => store.getRun('r')).toThrow(StoreError)
+    try {
+      store.getRun('r')
+    } catch (e) {
+      expect((e as Error).message).toContain('ambiguous')
+      expect((e as Error).message).toContain(a.id)
+      expect((e as Error).message).toContain(b.id)
+    }
+    expect(store.getRun('x-no-such')).toBeUndefined()
+    expect(store.getRun('')).toBeUndefined()
+  })
+
+  it('tracks totals, progress and the finish', () => {
+    const run = store.createRun(newRun())
+    store.setRequestsTotal(run.id, 10)
+    store.writeTraces(run.id, [trace('a', 1, 'baseline'), trace('a', 1, 'candidate'), trace('b', 2, 'candidate', 1)])
+    expect(store.getRun(run.id)).toMatchObject({requests_done: 2, requests_total: 10, status: 'running'})
+    store.finishRun(run.id, 'interrupted')
+    const finished = store.getRun(run.id)!
+    expect(finished.status).toBe('interrupted')
+    expect(finished.finished_at).not.toBeNull()
+    store.reopenRun(run.id)
+    expect(store.getRun(run.id)).toMatchObject({status: 'running', finished_at: null})
+    expect(() => store.finishRun('r-none', 'completed')).toThrow(/no run r-none/)
+    expect(() => store.setRequestsTotal('r-none', 1)).toThrow(StoreError)
+  })
+
+  it('deletes a run with all of its rows', () => {
+    const keep = store.createRun(newRun())
+    const drop = store.createRun(newRun())
+    store.writeTraces(keep.id, [trace('a', 1)])
+    store.writeTraces(drop.id, [trace('a', 1), trace('b', 2)])
+    expect(store.deleteRun(drop.id)).toBe(true)
+    expect(store.deleteRun(drop.id)).toBe(false)
+    expect(store.getRun(drop.id)).toBeUndefined()
+    store.close()
+    const raw = new Database(file, {readonly: true})
+    const count = (t: string) => raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get()
+    // Only the kept run's single trace remains, children included: the cascades ran.
+    expect(count('requests')).toBe(1)
+    expect(count('steps')).toBe(5)
+    expect(count('tool_calls')).toBe(3)
+    expect(count('policy_decisions')).toBe(3)
+    expect(count('guardrail_results')).toBe(6)
+    raw.close()
+    store = openStore(file)
+  })
+})
+
+describe('traces', () => {
+  it('round-trips every field exactly', () => {
+    const run = store.createRun(newRun())
+    const traces = fullRun(12)
+    store.writeTraces(run.id, scrambled(traces))
+    const back = [...store.iterateTraces(run.id)]
+    expect(back).toStrictEqual([...traces].sort(contractOrder))
+    // Spot-check the awkward values survived as themselves, not as lookalikes.
+    const t = back.find((x) => x.tool_calls.length > 0)!
+    expect(t.tool_calls[0]!.executed).toBe(true)
+    expect(t.tool_calls[1]!.executed).toBe(false)
+    expect(t.tool_calls[1]!.result).toBeNull()
+    expect(t.tool_calls[0]!.args).toEqual({order_id: expect.any(String), include: ['items', 'payments'], opts: {deep: {deeper: [1, {x: null}]}}})
+    expect(t.guardrails[1]!.passed).toBe(false)
+    expect(t.final_answer).toContain('\u0000')
+    expect(t.cost_usd).toBe(0.0123456789)
+  })
+
+  it('orders by line, then recorded/baseline/candidate, then repeat, and filters', () => {
+    const run = store.createRun(newRun())
+    const traces = fullRun(9)
+    store.writeTraces(run.id, scrambled(traces).slice(0, 20))
+    store.writeTraces(run.id, scrambled(traces).slice(20))
+    const keys = (ts: Iterable<RequestTrace>) => [...ts].map((t) => `${t.line}/${t.side}/${t.repeat}`)
+    const expected = (pred: (t: RequestTrace) => boolean) => keys([...traces].sort(contractOrder).filter(pred))
+
+    expect(keys(store.iterateTraces(run.id))).toEqual(expected(() => true))
+    expect(keys(store.iterateTraces(run.id)).slice(0, 5)).toEqual([
+      '1/recorded/0', '1/baseline/0', '1/baseline/1', '1/candidate/0', '1/candidate/1',
+    ])
+    expect(keys(store.iterateTraces(run.id, {side: 'candidate'}))).toEqual(expected((t) => t.side === 'candidate'))
+    expect(keys(store.iterateTraces(run.id, {repeat: 1}))).toEqual(expected((t) => t.repeat === 1))
+    expect(keys(store.iterateTraces(run.id, {requestId: 'req-0007'}))).toEqual(expected((t) => t.request_id === 'req-0007'))
+    const combo = {side: 'baseline', requestId: 'req-0003', repeat: 1} as const
+    expect([...store.iterateTraces(run.id, combo)]).toStrictEqual([trace('req-0003', 3, 'baseline', 1)])
+
+    expect(store.countTraces(run.id)).toBe(traces.length)
+    expect(store.countTraces(run.id, {side: 'recorded'})).toBe(9)
+    expect(store.countTraces(run.id, {side: 'candidate', repeat: 0})).toBe(9)
+    expect(store.countTraces(run.id, combo)).toBe(1)
+    expect(store.countTraces('r-none')).toBe(0)
+  })
+
+  it('keeps runs apart', () => {
+    const a = store.createRun(newRun())
+    const b = store.createRun(newRun())
+    store.writeTraces(a.id, [trace('x', 1)])
+    store.writeTraces(b.id, [trace('x', 1), trace('y', 2)])
+    expect([...store.iterateTraces(a.id)]).toStrictEqual([trace('x', 1)])
+    expect(store.countTraces(b.id)).toBe(2)
+  })
+
+  it('reports stored keys for --resume', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [trace('a', 1, 'baseline'), trace('a', 1, 'candidate', 1), emptyTrace('b', 2)])
+    expect(store.storedTraceKeys(run.id)).toEqual(
+      new Set([traceKey('a', 'baseline', 0), traceKey('a', 'candidate', 1), traceKey('b', 'recorded', 0)]),
+    )
+    expect(store.storedTraceKeys('r-none').size).toBe(0)
+  })
+
+  it('refuses a duplicate trace, names it, and keeps the earlier batch', () => {
+    const run = store.createRun(newRun())
+    const first = [trace('a', 1), trace('b', 2)]
+    store.writeTraces(run.id, first)
+    const again = () => store.writeTraces(run.id, [trace('c', 3), trace('b', 2)])
+    expect(again).toThrow(StoreError)
+    expect(again).toThrow(/trace already stored: request "b" \(line 2, candidate, repeat 0\)/)
+    // The whole second batch rolled back, 'c' included; the first is untouched.
+    expect([...store.iterateTraces(run.id)]).toStrictEqual(first)
+  })
+
+  it('rolls a batch back wholly when one trace in the middle is bad', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [trace('a', 1)])
+    const bad = {...trace('m', 5), line: 2.5}
+    const batch = [trace('k', 3), trace('l', 4), bad, trace('n', 6)]
+    expect(() => store.writeTraces(run.id, batch)).toThrow(/cannot store request "m" \(line 2.5, candidate, repeat 0\)/)
+    const negative = {...trace('m', 5), cost_usd: -1}
+    expect(() => store.writeTraces(run.id, [trace('k', 3), negative])).toThrow(/cost_usd >= 0/)
+    const missing = {...trace('m', 5), status: undefined} as unknown as RequestTrace
+    expect(() => store.writeTraces(run.id, [trace('k', 3), missing])).toThrow(StoreError)
+    expect(store.countTraces(run.id)).toBe(1)
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
+    store.close()
+    // No orphaned child rows from the failed batches.
+    const raw = new Database(file, {readonly: true})
+    expect(raw.prepare('SELECT count(*) FROM tool_calls').pluck().get()).toBe(3)
+    expect(raw.prepare('SELECT count(*) FROM guardrail_results').pluck().get()).toBe(6)
+    raw.close()
+    store = openStore(file)
+  })
+
+  it('refuses traces for a run that does not exist', () => {
+    expect(() => store.writeTraces('r-none', [trace('a', 1)])).toThrow(/no run r-none/)
+  })
+
+  it('reassembles children correctly across many traces, some without any', () => {
+    const run = store.createRun(newRun())
+    const traces: RequestTrace[] = []
+    for (let line = 1; line <= 600; line++) {
+      const t = line % 3 === 0 ? emptyTrace(`q${line}`, line, 'candidate') : trace(`q${line}`, line, 'candidate')
+      // Vary the child counts so that a merge off by one row would misattribute.
+      t.steps = t.steps.slice(0, line % 6)
+      t.guardrails = t.guardrails.slice(line % 4)
+      traces.push(t)
+    }
+    for (let i = 0; i < traces.length; i += 100) store.writeTraces(run.id, scrambled(traces.slice(i, i + 100)))
+    expect([...store.iterateTraces(run.id)]).toStrictEqual(traces)
+  })
+
+  it('allows concurrent iterations and releases cursors on early exit', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, fullRun(4))
+    const base = store.iterateTraces(run.id, {side: 'baseline'})
+    const cand = store.iterateTraces(run.id, {side: 'candidate'})
+    const pairs: string[] = []
+    for (;;) {
+      const b = base.next()
+      const c = cand.next()
+      if (b.done || c.done) {
+        expect(b.done && c.done).toBe(true)
+        break
+      }
+      pairs.push(`${b.value.request_id}:${b.value.side}/${c.value.side}`)
+    }
+    expect(pairs).toHaveLength(8)
+    expect(pairs[0]).toBe('req-0001:baseline/candidate')
+
+    // Writing while a cursor is open is refused cleanly; after leaving the loop early it works.
+    for (const t of store.iterateTraces(run.id)) {
+      expect(() => store.writeTraces(run.id, [trace('late', 99)])).toThrow(StoreError)
+      expect(t.line).toBe(1)
+      break
+    }
+    store.writeTraces(run.id, [trace('late', 99)])
+    expect(store.countTraces(run.id, {requestId: 'late'})).toBe(1)
+  })
+
+  it('closes with a cursor still open, twice, and refuses use afterwards', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, fullRun(2))
+    const it = store.iterateTraces(run.id)
+    it.next()
+    store.close()
+    store.close()
+    expect(() => store.listRuns()).toThrow(StoreError)
+    store = openStore(file)
+  })
+})
+
+describe('bundles', () => {
+  it('keeps the first sighting of each bundle hash', () => {
+    store.recordBundle('h1', 'support@1.0.0#h1', {name: 'support', tools: [{name: 'x', enabled: true}]})
+    store.recordBundle('h2', 'support@2.0.0#h2', {name: 'support', version: '2.0.0'})
+    store.recordBundle('h1', 'renamed@9#h1', {other: true})
+    const bundles = store.listBundles()
+    expect(bundles.map((b) => [b.hash, b.ref])).toEqual([
+      ['h1', 'support@1.0.0#h1'],
+      ['h2', 'support@2.0.0#h2'],
+    ])
+    expect(bundles[0]!.manifest).toEqual({name: 'support', tools: [{name: 'x', enabled: true}]})
+  })
+})
