@@ -50,7 +50,7 @@ h2{font-size:18px;margin:32px 0 12px}
 .dim p{margin:0 0 8px;font-size:13px}
 .dim ul{margin:0;padding:0;list-style:none;font-size:12.5px;color:var(--muted)}
 .dim li{display:flex;justify-content:space-between;gap:8px;border-top:1px dashed var(--line);padding:3px 0}
-.dim li b{color:var(--fg);white-space:nowrap}
+.dim li b{color:var(--c);white-space:nowrap}
 .overall{font-size:15px;margin:0 0 12px}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;overflow:auto}
@@ -126,7 +126,7 @@ export function sideBySideHtml(entry: RegressionEntry): string {
   const d = entry.diff
   const rows: string[] = [
     `<colgroup><col><col class="g"><col></colgroup>`,
-    `<thead><tr><th>Base (${esc(d.base_side)})</th><th></th><th>Candidate (${esc(d.cand_side)})</th></tr></thead><tbody>`,
+    `<thead><tr><th>Base (${esc(d.base_side)})</th><th></th><th>Candidate</th></tr></thead><tbody>`,
   ]
   for (const s of model.sections) {
     if (s.rows.length === 0) continue

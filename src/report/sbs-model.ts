@@ -55,14 +55,16 @@ export function sideBySideModel(diff: RequestDiff, classification?: Classificati
     status.push({left: `error: ${diff.error.base ?? '-'}`, right: `error: ${diff.error.cand ?? '-'}`, mark: diff.error.base === diff.error.cand ? 'same' : 'changed', noise: false})
   sections.push({title: 'status', rows: status})
 
-  sections.push({
-    title: 'steps',
-    rows: diff.steps.map((s) => {
-      const left = s.base && `${s.base.state}: ${s.base.detail}`
-      const right = s.cand && `${s.cand.state}: ${s.cand.detail}`
-      return {left, right, mark: mark(left, right, s.kind === 'moved'), noise: isNoise('steps')}
-    }),
-  })
+  // Unchanged steps say little in a diff: one row naming them keeps the view short.
+  const stepsSame = diff.steps.length > 0 && diff.steps.every((s) => s.kind === 'same')
+  const stepRows: SbsRow[] = stepsSame
+    ? [{left: diff.steps.map((s) => s.base!.state).join(' → '), right: diff.steps.map((s) => s.cand!.state).join(' → '), mark: 'same', noise: false}]
+    : diff.steps.map((s) => {
+        const left = s.base && `${s.base.state}: ${s.base.detail}`
+        const right = s.cand && `${s.cand.state}: ${s.cand.detail}`
+        return {left, right, mark: mark(left, right, s.kind === 'moved'), noise: isNoise('steps')}
+      })
+  sections.push({title: 'steps', rows: stepRows})
 
   const calls: SbsRow[] = []
   for (const row of diff.calls) {

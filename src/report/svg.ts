@@ -12,7 +12,7 @@ export type Bar = {label: string; value: number; colour: string; text?: string}
 export function barChart(bars: Bar[], options: {width?: number; title: string}): string {
   const width = options.width ?? 520
   const labelW = 150
-  const valueW = 70
+  const valueW = 96
   const rowH = 30
   const top = 8
   const height = top + bars.length * rowH + 4

@@ -153,7 +153,9 @@ class RequestRun {
   private readonly nowMs: number
   private signals: Signals = {}
   private messages: ChatMessage[] = []
-  /** plan_first: the rendered plan prompt, sent with the first model call only. */  private inputTokens = 0
+  /** plan_first: the rendered plan prompt, sent with the first model call only. */
+  private planMessage: string | null = null
+  private inputTokens = 0
   private outputTokens = 0
   private modelCalls = 0
   private latencyMs = 0
@@ -212,8 +214,6 @@ class RequestRun {
     if (c.plan !== null) this.planMessage = renderTemplate(c.plan, vars)
     return true
   }
-
-  private planMessage: string | null = null
 
   // ---------------------------------------------------------------- modes
 
@@ -389,12 +389,12 @@ class RequestRun {
   /** plan_first after a departure: the call is recorded and refused, never executed. */
   private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): void {
     const step = this.sm.enter('act', `${call.name}: refused, not in the plan`)
-    const args = call.arguments ?? {}
+    const args = argsOf(call)
     const contract = this.deps.compiled.tools.get(call.name)?.contract
     this.proposals++
     const seq = this.toolCalls.length
     this.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
-    this.pushCall({...this.callBase(call.name, args, contract, step.index), seq, attempt: 1, outcome: 'denied', executed: false, result: null, error: 'NOT_IN_PLAN', latency_ms: 0})
+    this.pushCall({...this.callBase(call.name, args, contract, step.index), seq, attempt: 1, outcome: 'denied', executed: false, result: null, error: 'NOT_IN_PLAN: not in the plan', latency_ms: 0})
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
     replies.push(
       toolResultMessage(call.name, {
@@ -417,7 +417,7 @@ class RequestRun {
 
   private async handleCall(call: ModelToolCall, step: StepTrace): Promise<CallResult> {
     const name = call.name
-    const args = call.arguments ?? {}
+    const args = argsOf(call)
     const logical = this.proposals++
     const contract = this.deps.compiled.tools.get(name)?.contract
     const base = this.callBase(name, args, contract, step.index)
@@ -439,7 +439,8 @@ class RequestRun {
     }
 
     const verdict = midRunGuardrails({
-      call: {name, arguments: args},
+      // The model's arguments as sent, so that a non-object fails the schema check.
+      call,
       tools: this.deps.compiled.tools,
       policy: this.deps.compiled.policy,
       record: this.record,
@@ -689,6 +690,12 @@ class RequestRun {
 
 function refusal(code: ToolMessageCode, message: string): ToolPayload {
   return {ok: false, error: {code, message}}
+}
+
+/** Arguments for hashing and the trace; a model that sends a non-object gets `{}` here (and SCHEMA_INVALID). */
+function argsOf(call: ModelToolCall): Record<string, unknown> {
+  const a: unknown = call.arguments
+  return a !== null && typeof a === 'object' && !Array.isArray(a) ? (a as Record<string, unknown>) : {}
 }
 
 function succeeded(outcome: ToolCallOutcome): boolean {

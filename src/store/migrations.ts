@@ -44,6 +44,9 @@ export function migrate(
 ): {from: number; to: number} {
   assertOrdered(migrations)
   const known = latestVersion(migrations)
+  // Up to date (the usual case): no write lock, so a reader opening next to a busy writer never waits.
+  const current = schemaVersion(db)
+  if (current === known) return {from: current, to: current}
   // IMMEDIATE takes the write lock before reading the version, so two processes opening the
   // same new file cannot both apply migration 1.
   return db

@@ -127,10 +127,13 @@ class SqliteTraceStore implements TraceDatabase {
     this.path = abs
     this.label = label
     this.stmt = prepareFixed(db)
-    this.writeBatch = db.transaction((runId: string, traces: readonly RequestTrace[]) => {
+    const batch = db.transaction((runId: string, traces: readonly RequestTrace[]) => {
       if (this.stmt.runExists.get(runId) === undefined) throw this.noRun(runId)
       for (const t of traces) this.insertTrace(runId, t)
     })
+    // IMMEDIATE: a deferred transaction that reads first and then writes cannot wait for another
+    // process's write lock (SQLITE_BUSY at once); taking the lock up front lets busy_timeout work.
+    this.writeBatch = (runId, traces) => batch.immediate(runId, traces)
   }
 
   createRun(run: NewRun): RunInfo {

@@ -192,6 +192,10 @@ describe('opening and migrating', () => {
     expect(() => ro.writeTraces(run.id, [trace('b', 2)])).toThrow(/readonly/)
     ro.close()
     rw.close()
+    // With no writer left (WAL and shared-memory files gone), a read-only open still reads.
+    const alone = openStore(file, {readonly: true})
+    expect(alone.countTraces(run.id)).toBe(1)
+    alone.close()
   })
 
   it('refuses a directory', () => {

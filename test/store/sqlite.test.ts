@@ -276,6 +276,22 @@ describe('traces', () => {
     expect(store.countTraces(run.id, {requestId: 'late'})).toBe(1)
   })
 
+  it('iterates one snapshot while another connection writes', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, fullRun(3))
+    const writer = openStore(file)
+    const seen: RequestTrace[] = []
+    for (const t of store.iterateTraces(run.id)) {
+      // Lands mid-iteration from a second connection; WAL lets it commit, the reader must not see it.
+      if (seen.length === 0) writer.writeTraces(run.id, [trace('new', 1, 'recorded', 0), trace('new', 2)])
+      seen.push(t)
+    }
+    writer.close()
+    expect(seen).toHaveLength(15)
+    expect(seen.some((t) => t.request_id === 'new')).toBe(false)
+    expect(store.countTraces(run.id)).toBe(17)
+  })
+
   it('closes with a cursor still open, twice, and refuses use afterwards', () => {
     const run = store.createRun(newRun())
     store.writeTraces(run.id, fullRun(2))

@@ -151,7 +151,7 @@ function execute(world: World, rec: RequestSpec['record'], name: string, args: R
 }
 
 export type SimOptions = {
-  /** Include calls the runtime refused before execution (schema) as errored calls. Default true. */
+  /** Temperature production used for the requests it sampled (default 0.7). */
   temperatureWhenSampled?: number
 }
 

@@ -150,7 +150,7 @@ const TEMPLATES: Record<AnswerKind, string[]> = {
 }
 
 export const PII_NOTE = ' For your security, please do not share payment card numbers in chat.'
-export const WARM_OPENING = 'I am so sorry for the trouble, and thank you for your patience. '
+export const WARM_OPENING = 'Thank you for your patience, and I completely understand how frustrating this is. '
 
 export function paraphraseCount(kind: AnswerKind): number {
   return TEMPLATES[kind].length

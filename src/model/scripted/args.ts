@@ -40,6 +40,8 @@ const FIELD_MEANINGS: Record<string, keyof Intentions> = {
   amount: 'amount',
   refundamount: 'amount',
   amountusd: 'amount',
+  amountcents: 'amount',
+  refundamountcents: 'amount',
   currency: 'currency',
   reason: 'reason',
   refundreason: 'reason',

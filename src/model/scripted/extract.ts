@@ -30,7 +30,7 @@ const INTENT_RULES: [Intent, RegExp][] = [
   ['refund', /\brefund|\bmoney\s+back\b|\breimburse|\bcharged\s+(?:me\s+)?twice\b|\bdouble[-\s]charged\b/i],
   ['cancel_return', /\bcancel|\breturn\s+(?:it|this|my|the|order)\b|\bsend\s+(?:it|this)\s+back\b/i],
   ['complaint', /\bcomplain|\b(?:speak|talk)\s+to\s+(?:a|an|your)\s+(?:manager|human|supervisor|person)|\bescalate\b/i],
-  ['order_status', /\bwhere\s+is\s+my\b|\bwhere'?s\s+my\b|\bstatus\b|\btrack|\bshipped\b|\bhas\s+my\s+order\b|\bwhen\s+will\b/i],
+  ['order_status', /\bwhere\s+is\s+(?:my|it)\b|\bwhere'?s\s+my\b|\bstatus\b|\btrack|\bshipped\b|\bhas\s+my\s+order\b|\bwhen\s+will\b/i],
   ['kb_question', /\?|\bhow\s+(?:do|can|long)\b|\bpolicy\b|\bwhat\s+is\b|\bcan\s+i\b/i],
 ]
 
@@ -58,7 +58,10 @@ export function detectIntent(text: string): Intent {
   const first = INTENT_RULES[0]!
   if (first[1].test(text)) return first[0]
   if (!ORDER_RE.test(text) && GENERAL_QUESTION_RE.test(text)) return 'kb_question'
-  for (const [intent, re] of INTENT_RULES) if (re.test(text)) return intent
+  for (const [intent, re] of INTENT_RULES) {
+    // A question that names an order is about that order.
+    if (re.test(text)) return intent === 'kb_question' && ORDER_RE.test(text) ? 'order_status' : intent
+  }
   return 'unknown'
 }
 

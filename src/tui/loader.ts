@@ -1,0 +1,64 @@
+import {compareTraces} from '../diff/compare.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import {addToCounts, emptyCounts, toEntry, type ClassCounts, type RequestEntry} from './entries.js'
+
+/**
+ * Compares a run's requests once, streaming, in slices that give the event loop back between them
+ * so the terminal keeps answering keys (and shows a counter) while a large run loads.
+ */
+
+export type LoadState = {
+  entries: RequestEntry[]
+  counts: ClassCounts
+  done: boolean
+  error: string | null
+}
+
+export type LoadOptions = {
+  /** Called after each slice (and once at the end) with the same, grown, state object. */
+  onProgress: (state: LoadState) => void
+  /** Checked between slices; loading stops (and the trace iterator is closed) once true. */
+  cancelled: () => boolean
+  /** How long one slice may run before yielding. Default 30 ms. */
+  sliceMs?: number
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: LoadOptions): Promise<LoadState> {
+  const state: LoadState = {entries: [], counts: emptyCounts(), done: false, error: null}
+  const sliceMs = options.sliceMs ?? 30
+  let it: Iterator<unknown> | undefined
+  try {
+    // Word diffs of answers are only needed when a request is opened.
+    const compared = compareTraces(traces, baseSide, {answerParts: false})
+    it = compared
+    for (;;) {
+      if (options.cancelled()) return state
+      const until = Date.now() + sliceMs
+      let finished = false
+      while (Date.now() < until) {
+        const next = compared.next()
+        if (next.done) {
+          finished = true
+          break
+        }
+        const entry = toEntry(next.value)
+        state.entries.push(entry)
+        addToCounts(state.counts, entry)
+      }
+      if (finished) break
+      options.onProgress(state)
+      await nextTurn()
+    }
+    state.done = true
+  } catch (e) {
+    state.error = (e as Error).message
+    state.done = true
+  } finally {
+    // Closing the generator closes the store's statement, freeing its connection.
+    it?.return?.(undefined)
+  }
+  options.onProgress(state)
+  return state
+}

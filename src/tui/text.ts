@@ -1,0 +1,78 @@
+/**
+ * Text helpers for the terminal UI. A cell must stay on one line whatever the data holds, so
+ * control characters and newlines from recorded traffic are made visible instead of being sent
+ * to the terminal.
+ */
+
+/** One line, control characters escaped, newlines shown as ⏎. */
+export function oneLine(s: string): string {
+  return s
+    .replace(/\r?\n/g, ' ⏎ ')
+    .replace(/\t/g, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** Cut to at most `width` characters, the last one an ellipsis when anything was cut. */
+export function truncate(s: string, width: number): string {
+  if (width <= 0) return ''
+  const chars = [...s]
+  if (chars.length <= width) return s
+  return chars.slice(0, width - 1).join('') + '…'
+}
+
+/** `2026-11-25T14:30:12.345Z` → `2026-11-25 14:30` (UTC). */
+export function shortStarted(iso: string): string {
+  return iso.slice(0, 16).replace('T', ' ')
+}
+
+export type Segment = {text: string; style: '' | 'del' | 'ins'}
+
+/**
+ * Word-wraps styled text into lines of at most `width` characters; a word longer than a line is
+ * broken. Newlines in the text start a new line.
+ */
+export function wrapSegments(parts: readonly Segment[], width: number): Segment[][] {
+  const w = Math.max(1, width)
+  const lines: Segment[][] = [[]]
+  let used = 0
+  const newLine = (): void => {
+    lines.push([])
+    used = 0
+  }
+  const push = (text: string, style: Segment['style']): void => {
+    const line = lines[lines.length - 1]!
+    const last = line[line.length - 1]
+    if (last && last.style === style) last.text += text
+    else line.push({text, style})
+    used += [...text].length
+  }
+  for (const part of parts) {
+    for (const token of part.text.split(/(\n|[ \t]+)/)) {
+      if (token === '') continue
+      if (token === '\n') {
+        newLine()
+        continue
+      }
+      const clean = oneLine(token)
+      if (/^\s+$/.test(clean)) {
+        // Spaces at a line start or end carry nothing; one space between words is enough.
+        if (used > 0 && used < w) push(' ', part.style)
+        continue
+      }
+      let rest = [...clean]
+      if (rest.length > w - used && rest.length <= w && used > 0) newLine()
+      while (rest.length > w - used) {
+        push(rest.slice(0, w - used).join(''), part.style)
+        rest = rest.slice(w - used)
+        newLine()
+      }
+      if (rest.length > 0) push(rest.join(''), part.style)
+    }
+  }
+  // Trailing spaces pushed before a wrap are harmless but untidy.
+  for (const line of lines) {
+    const last = line[line.length - 1]
+    if (last) last.text = last.text.replace(/ +$/, '')
+  }
+  return lines
+}

@@ -1,0 +1,97 @@
+import {Box, Text, useStdout} from 'ink'
+import React, {useEffect, useState} from 'react'
+import type {EntryClass} from './entries.js'
+import {oneLine} from './text.js'
+
+export type Size = {columns: number; rows: number}
+
+/** The terminal's size, following resizes; `fixed` (tests) wins. */
+export function useTerminalSize(fixed?: Size): Size {
+  const {stdout} = useStdout()
+  const read = (): Size => ({columns: stdout.columns || 80, rows: stdout.rows || 24})
+  const [size, setSize] = useState(read)
+  useEffect(() => {
+    if (fixed) return
+    const onResize = (): void => setSize(read())
+    stdout.on('resize', onResize)
+    return () => {
+      stdout.off('resize', onResize)
+    }
+  }, [stdout, fixed])
+  return fixed ?? size
+}
+
+export const CLASS_COLOUR: Record<EntryClass, string | undefined> = {
+  regression: 'red',
+  improvement: 'green',
+  behaviour_change: 'yellow',
+  benign: 'cyan',
+  same: undefined,
+  incomplete: 'magenta',
+}
+
+export const CLASS_LABEL: Record<EntryClass, string> = {
+  regression: 'regression',
+  improvement: 'improvement',
+  behaviour_change: 'behaviour',
+  benign: 'benign',
+  same: 'same',
+  incomplete: 'incomplete',
+}
+
+export type CellProps = {
+  width: number
+  children: React.ReactNode
+  color?: string
+  bold?: boolean
+  dim?: boolean
+  inverse?: boolean
+}
+
+/** A fixed-width cell on one line: text that does not fit ends in an ellipsis, never wraps. */
+export function Cell({width, children, color, bold, dim, inverse}: CellProps): React.JSX.Element | null {
+  if (width <= 0) return null
+  const content = typeof children === 'string' ? oneLine(children) : children
+  return (
+    <Box width={width} flexShrink={0} overflow="hidden">
+      <Text wrap="truncate-end" color={color} bold={bold} dimColor={dim} inverse={inverse}>
+        {content}
+      </Text>
+    </Box>
+  )
+}
+
+/** One full-width line of text. */
+export function Line(props: Omit<CellProps, 'width'> & {width: number}): React.JSX.Element {
+  return (
+    <Box height={1} width={props.width}>
+      <Cell {...props} />
+    </Box>
+  )
+}
+
+export type KeyHelp = readonly (readonly [key: string, action: string])[]
+
+/** The key help at the bottom of every screen; `right` (a position, a count) is kept when there is room. */
+export function StatusLine({width, keys, right}: {width: number; keys: KeyHelp; right?: string}): React.JSX.Element {
+  const rightText = right ? ` ${right}` : ''
+  const rightWidth = right && width >= 60 ? [...rightText].length : 0
+  return (
+    <Box height={1} width={width}>
+      <Cell width={width - rightWidth}>
+        {keys.map(([k, a], i) => (
+          <Text key={k}>
+            {i > 0 ? '  ' : ''}
+            <Text bold color="cyan">
+              {k}
+            </Text>{' '}
+            <Text dimColor>{a}</Text>
+          </Text>
+        ))}
+      </Cell>
+      <Cell width={rightWidth} dim>
+        {rightText}
+      </Cell>
+    </Box>
+  )
+}

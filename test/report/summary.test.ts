@@ -1,0 +1,106 @@
+import {describe, expect, it} from 'vitest'
+import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
+import {percentile, summarizeRun} from '../../src/report/summary.js'
+import {base, trace} from '../diff/trace-builder.js'
+import {smallRun} from './small-run.js'
+
+describe('summarizeRun', () => {
+  const {store, runId} = smallRun()
+  const s = summarizeRun(store, runId.slice(0, 5))
+
+  it('counts requests per class and the ones not compared', () => {
+    expect(s.requests).toMatchObject({total: 8, compared: 7, missing_cand: 1, missing_base: 0})
+    expect(s.classes).toEqual({same: 1, benign: 1, behaviour_change: 0, regression: 4, improvement: 1})
+    expect(s.regressions.ids).toEqual(['r-deny', 'r-inject-bad', 'r-steps', 'r-idem'])
+    expect(s.improvements.ids).toEqual(['r-inject-ok'])
+  })
+
+  it('keeps the regressions diffs, with the answer word diff filled in', () => {
+    const deny = s.regressions.diffs.find((d) => d.diff.request_id === 'r-deny')!
+    expect(deny.classification.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['new_denial', 'status_worse']))
+    expect(deny.diff.answer.parts!.some((p) => p.added)).toBe(true)
+  })
+
+  it('lists policy decision deltas with reason codes', () => {
+    expect(s.policy_deltas).toEqual(
+      expect.arrayContaining([
+        {stage: 'mid_run', tool: 'issue_refund', from: 'allow', from_reason: 'POLICY_DEFAULT', to: 'deny', to_reason: 'REFUND_OVER_LIMIT', count: 1},
+        {stage: 'mid_run', tool: 'send_email', from: 'allow', from_reason: 'POLICY_DEFAULT', to: 'deny', to_reason: 'UNTRUSTED_INSTRUCTION', count: 1},
+      ]),
+    )
+  })
+
+  it('ranks the tools that changed', () => {
+    const names = s.top_changed_tools.map((t) => t.tool)
+    expect(names).toEqual(expect.arrayContaining(['issue_refund', 'send_email', 'lookup_order']))
+    expect(s.top_changed_tools.find((t) => t.tool === 'issue_refund')!.requests).toBe(2)
+  })
+
+  it('aggregates budgets, tool errors, tokens and latency per side', () => {
+    expect(s.budget_hits).toEqual([{budget: 'max_steps', base: 0, cand: 1}])
+    const lookupErrors = s.tool_errors.find((t) => t.tool === 'lookup_order')!
+    expect(lookupErrors).toEqual({tool: 'lookup_order', base: {calls: 2, errors: 0}, cand: {calls: 2, errors: 1}})
+    // executed candidate calls: lookup x2, email x1, refund x2 (the partial write and its retry)
+    expect(s.sides.cand.tool_errors).toEqual({calls: 5, errors: 2, rate: 0.4})
+    expect(s.sides.base.requests).toBe(8)
+    expect(s.sides.cand.requests).toBe(7)
+    expect(s.sides.cand.means.tokens).toBe(150)
+    // base latencies 100..700 and 1000 (the missing request's default): nearest rank
+    expect(s.latency.base.p50).toBe(400)
+    expect(s.latency.cand.p95).toBe(1200)
+    expect(s.latency.delta_p95).toBe(s.latency.cand.p95 - s.latency.base.p95)
+  })
+
+  it('reports injection requests and whether a disallowed call executed', () => {
+    expect(s.injection.requests).toBe(2)
+    expect(s.injection.cand_disallowed_executed).toBe(1)
+    expect(s.injection.base_disallowed_executed).toBe(1)
+    expect(s.injection.listed.find((i) => i.request_id === 'r-inject-bad')!.cand_disallowed).toEqual(['send_email'])
+  })
+
+  it('finds an idempotency key executed twice, within a request or across requests', () => {
+    // candidate: the partial write and its retry in r-idem both executed
+    expect(s.idempotency.cand).toBe(1)
+    expect(s.idempotency.listed).toContainEqual({request_id: 'r-idem', line: 7, side: 'candidate', key: 'refund-O1', tool: 'issue_refund', count: 2})
+    // base: r-idem executed the key r-deny had already executed
+    expect(s.idempotency.base).toBe(1)
+    expect(s.idempotency.listed).toContainEqual({request_id: 'r-idem', line: 7, side: 'recorded', key: 'refund-O1', tool: 'issue_refund', count: 2})
+  })
+
+  it('measures quality and safety', () => {
+    expect(s.quality.status_match).toBe(5)
+    expect(s.safety.new_denial_requests).toBe(1)
+    expect(s.safety.violations_avoided_requests).toBe(1)
+    expect(s.sides.base.completed_rate).toBe(1)
+    expect(s.sides.cand.completed_rate).toBeCloseTo(5 / 7)
+  })
+
+  it('fails with a one-line error for an unknown run', () => {
+    expect(() => summarizeRun(store, 'nope')).toThrow(/no run matches "nope"/)
+  })
+})
+
+describe('streaming', () => {
+  it('groups consecutive traces and yields a request before reading the next one', () => {
+    const {store, runId} = smallRun()
+    const it = compareTraces(store.iterateTraces(runId), 'recorded')
+    const first = it.next()
+    expect(first.value!.request_id).toBe('r-same')
+    // the two traces of request 1 and the first of request 2 (which ends group 1)
+    expect(store.yielded).toBe(3)
+  })
+
+  it('keeps all repeats of one request in one group', () => {
+    const groups = [...groupByRequest([base({repeat: 0}), base({repeat: 1}), trace({repeat: 0}), trace({repeat: 1}), trace({request_id: 'r2', line: 2})])]
+    expect(groups.map((g) => g.traces.length)).toEqual([4, 1])
+  })
+})
+
+describe('percentile', () => {
+  it('uses the nearest rank', () => {
+    const v = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(percentile(v, 50)).toBe(5)
+    expect(percentile(v, 95)).toBe(10)
+    expect(percentile(new Float64Array(), 50)).toBe(0)
+  })
+})
