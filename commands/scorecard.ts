@@ -40,7 +40,7 @@ export default class ScorecardCommand extends BaseCommand {
     if (!this.jsonEnabled()) process.stdout.write(renderScorecard(card, {color: colour}))
     const passed = card.red.length === 0
     if (flags.gate && !passed) {
-      for (const d of card.dimensions.filter((x) => x.colour === 'red')) process.stderr.write(`gate: ${d.name} is red: ${d.reason}\n`)
+      for (const d of card.dimensions.filter((x) => x.colour === 'red')) process.stderr.write(`gate: ${d.reason}\n`)
       process.stderr.write(`gate failed: ${card.red.join(', ')} red\n`)
       // Not this.exit(): that would drop the --json document CI may want to keep.
       process.exitCode = 1

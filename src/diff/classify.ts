@@ -32,7 +32,7 @@ export function classifyRequest(diff: RequestDiff, ctx: ClassifyContext = {}): C
 
   classifyStatus(diff, injection, add)
   classifyDecisions(diff, injection, ctx.safetyReasonPattern ?? DEFAULT_SAFETY_REASONS, add)
-  for (const row of diff.calls) classifyCall(row, add)
+  for (const row of diff.calls) classifyCall(row, diff, add)
   classifyGuardrails(diff, add)
   for (const b of diff.budgets.added) add({class: 'regression', code: 'new_budget_hit', field: `budget:${b}`, message: `hits budget ${b}`})
   for (const b of diff.budgets.removed)
@@ -94,13 +94,22 @@ function classifyDecisions(diff: RequestDiff, injection: boolean, safety: RegExp
   }
 }
 
-function classifyCall(row: CallRow, add: Add): void {
+function classifyCall(row: CallRow, diff: RequestDiff, add: Add): void {
   const risk = (row.cand ?? row.base)!.risk
   const read = risk === 'read'
   const writes = risk === 'write_low' || risk === 'write_high'
   const name = row.name
   if (row.kind === 'added') {
     const c = row.cand!
+    const retried = c.attempt > 1 ? diff.calls.find((r) => r.cand && r.cand.seq < c.seq && r.cand.name === name && r.cand.args_hash === c.args_hash) : undefined
+    if (retried && !read) {
+      // A retry is not a new action, unless the write went through twice under one idempotency key.
+      const twice = c.executed && retried.cand!.executed && c.idempotency_key !== null && c.idempotency_key === retried.cand!.idempotency_key
+      if (twice)
+        add({class: 'regression', code: 'duplicate_write', field: row.field, message: `${name} executed twice with idempotency key ${c.idempotency_key} (${retried.cand!.outcome}, then retried)`})
+      else add({class: 'behaviour_change', code: 'retry_added', field: row.field, message: `${name} retried (attempt ${c.attempt}: ${c.outcome})`})
+      return
+    }
     if (read) add({class: 'benign', code: 'read_call_added', field: row.field, message: `new read-only call ${name} (${c.outcome})`})
     else if (c.executed && writes) newWrite(row, risk, add)
     else add({class: 'behaviour_change', code: 'call_added', field: row.field, message: `new call ${name} (${c.outcome})`})
@@ -132,7 +141,9 @@ function classifyCall(row: CallRow, add: Add): void {
   for (const a of row.args) {
     const shown = `${name}.${a.path}: ${show(a.base)} → ${show(a.cand)}`
     if (read) add({class: 'benign', code: 'read_args_changed', field: a.field, message: shown})
-    else if (risk === 'write_high' && c.executed)
+    // A value the base also sent, now different, in an executed high-risk call (a refund of 2000, not 20).
+    // A field only one side sends is a contract change, judged as a behaviour change.
+    else if (risk === 'write_high' && c.executed && a.kind === 'changed')
       add({class: 'regression', code: 'high_risk_args_changed', field: a.field, message: `executed high-risk ${shown}`})
     else add({class: 'behaviour_change', code: 'args_changed', field: a.field, message: shown})
   }

@@ -26,7 +26,8 @@ function callCell(c: CallView | null): string | null {
   if (!c) return null
   const ran = c.executed ? '' : ' (not executed)'
   const retry = c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''
-  return `${c.name}(${compactJson(c.args, 60)}) → ${c.outcome}${ran}${retry}`
+  // Outcome before arguments: when a narrow column cuts the cell, the arguments are what is lost.
+  return `${c.name} → ${c.outcome}${ran}${retry} ${compactJson(c.args, 100)}`
 }
 
 function decisionCell(stage: string, tool: string | null, d: DecisionView | null): string | null {

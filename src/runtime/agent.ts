@@ -354,12 +354,13 @@ class RequestRun {
       this.finish('refused', `refused: ${turn.blocked.reason}`)
       return
     }
-    // A completed escalation is the request's real outcome; then a call left waiting for a human;
-    // then a refusal by policy; otherwise the model simply answered.
-    const status: TraceStatus = this.escalated
-      ? 'escalated'
-      : this.awaitingApproval
-        ? 'needs_approval'
+    // A call left waiting for a human approver is the request's real outcome, even when the agent
+    // also opened a ticket about it (production records it so); then a completed escalation; then a
+    // refusal by policy; otherwise the model simply answered.
+    const status: TraceStatus = this.awaitingApproval
+      ? 'needs_approval'
+      : this.escalated
+        ? 'escalated'
         : this.policyDenied
           ? 'refused'
           : 'completed'

@@ -70,8 +70,38 @@ export function traceKey(requestId: string, side: TraceSide, repeat: number): st
   return `${requestId}\u0000${side}\u0000${repeat}`
 }
 
-/** A bundle the store has seen, for bundle history. */
-export type BundleRecord = {hash: string; ref: string; manifest: unknown; first_seen_at: string}
+/**
+ * A bundle the store has seen, for bundle history. `templates` (template path -> text) is null for
+ * bundles recorded without them (before schema v2, or by a caller that passed none).
+ */
+export type BundleRecord = {hash: string; ref: string; manifest: unknown; first_seen_at: string; templates?: Record<string, string> | null}
+
+/** Rollout stages, in order; `bad` in the history marks a bundle as bad rather than promoting it. */
+export const HistoryStage = z.enum(['shadow', 'canary-1', 'ramp-10', 'ramp-50', 'full', 'bad'])
+export type HistoryStage = z.infer<typeof HistoryStage>
+
+/** One event of the append-only bundle history. `tenant` is a tenant id or `all`. */
+export type BundleHistoryEntry = {
+  id: number
+  bundle_hash: string
+  bundle_ref: string
+  stage: HistoryStage
+  tenant: string
+  promoted_at: string
+  note: string | null
+}
+export type NewBundleHistoryEntry = Omit<BundleHistoryEntry, 'id' | 'promoted_at'> & {promoted_at?: string}
+
+/** A stored incident drill and its report (as produced by src/drill). */
+export type DrillRecord = {
+  id: number
+  scenario: string
+  started_at: string
+  finished_at: string
+  passed: boolean
+  report: unknown
+}
+export type NewDrillRecord = Omit<DrillRecord, 'id'>
 
 /** How many traces a run holds per side and status. */
 export type TraceCount = {side: TraceSide; status: string; count: number}
@@ -88,8 +118,20 @@ export interface TraceDatabase extends TraceStore {
   /** Back to `running` (finished_at cleared), for `--resume` of an interrupted run. */
   reopenRun(id: string): void
   traceCounts(runId: string): TraceCount[]
-  /** Remembers a bundle by content hash; the first sighting (ref, time) is kept. */
-  recordBundle(hash: string, ref: string, manifest: unknown): void
+  /**
+   * Remembers a bundle by content hash; the first sighting (ref, time) is kept. Templates, when
+   * given, are stored too (and filled in for a bundle first recorded without them).
+   */
+  recordBundle(hash: string, ref: string, manifest: unknown, templates?: Record<string, string>): void
   /** Oldest first. */
   listBundles(): BundleRecord[]
+  /** By full hash; undefined when the store has never seen it. */
+  getBundle(hash: string): BundleRecord | undefined
+  /** Appends one event to the bundle history and returns it as stored. */
+  addBundleHistory(entry: NewBundleHistoryEntry): BundleHistoryEntry
+  /** Oldest first (by id, i.e. in the order the events were recorded). */
+  listBundleHistory(): BundleHistoryEntry[]
+  recordDrill(drill: NewDrillRecord): DrillRecord
+  /** Newest first; at most `limit` when given. */
+  listDrills(limit?: number): DrillRecord[]
 }

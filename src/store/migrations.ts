@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import {SCHEMA_V1} from './schema-v1.js'
+import {SCHEMA_V2} from './schema-v2.js'
 
 /**
  * Versioned schema migrations. The database's `PRAGMA user_version` is the number of the last
@@ -16,6 +17,7 @@ export type Migration = {
 
 export const MIGRATIONS: readonly Migration[] = [
   {version: 1, description: 'runs, requests, steps, tool calls, policy decisions, guardrails, bundles', up: SCHEMA_V1},
+  {version: 2, description: 'bundle history (promotions, bad marks), drills, bundle templates', up: SCHEMA_V2},
 ]
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

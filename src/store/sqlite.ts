@@ -5,9 +5,14 @@ import {StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import {canonicalJson} from '../util/canonical.js'
 import {
+  HistoryStage,
   NewRun,
   traceKey,
+  type BundleHistoryEntry,
   type BundleRecord,
+  type DrillRecord,
+  type NewBundleHistoryEntry,
+  type NewDrillRecord,
   type RunInfo,
   type RunStatus,
   type TraceCount,
@@ -326,16 +331,52 @@ class SqliteTraceStore implements TraceDatabase {
     })
   }
 
-  recordBundle(hash: string, ref: string, manifest: unknown): void {
-    this.guard(() => this.stmt.insertBundle.run(hash, ref, canonicalJson(manifest), new Date().toISOString()))
+  recordBundle(hash: string, ref: string, manifest: unknown, templates?: Record<string, string>): void {
+    const templatesJson = templates === undefined ? null : canonicalJson(templates)
+    this.guard(() => this.stmt.insertBundle.run(hash, ref, canonicalJson(manifest), new Date().toISOString(), templatesJson))
   }
 
   listBundles(): BundleRecord[] {
-    return this.guard(() =>
-      (this.stmt.listBundles.all() as {hash: string; ref: string; manifest_json: string; first_seen_at: string}[]).map(
-        (b) => ({hash: b.hash, ref: b.ref, manifest: JSON.parse(b.manifest_json), first_seen_at: b.first_seen_at}),
-      ),
-    )
+    return this.guard(() => (this.stmt.listBundles.all() as BundleRow[]).map(decodeBundle))
+  }
+
+  getBundle(hash: string): BundleRecord | undefined {
+    return this.guard(() => {
+      const row = this.stmt.bundleByHash.get(hash) as BundleRow | undefined
+      return row === undefined ? undefined : decodeBundle(row)
+    })
+  }
+
+  addBundleHistory(entry: NewBundleHistoryEntry): BundleHistoryEntry {
+    const stage = HistoryStage.safeParse(entry.stage)
+    if (!stage.success) {
+      throw new StoreError(`${this.label}: cannot record bundle history: stage must be one of ${HistoryStage.options.join(', ')} (got ${JSON.stringify(entry.stage)})`)
+    }
+    return this.guard(() => {
+      const at = entry.promoted_at ?? new Date().toISOString()
+      const id = this.stmt.insertHistory.run(entry.bundle_hash, entry.bundle_ref, stage.data, entry.tenant, at, entry.note).lastInsertRowid
+      return {id: Number(id), bundle_hash: entry.bundle_hash, bundle_ref: entry.bundle_ref, stage: stage.data, tenant: entry.tenant, promoted_at: at, note: entry.note}
+    })
+  }
+
+  listBundleHistory(): BundleHistoryEntry[] {
+    return this.guard(() => this.stmt.listHistory.all() as BundleHistoryEntry[])
+  }
+
+  recordDrill(drill: NewDrillRecord): DrillRecord {
+    return this.guard(() => {
+      const id = this.stmt.insertDrill.run(
+        drill.scenario, drill.started_at, drill.finished_at, drill.passed ? 1 : 0, canonicalJson(drill.report),
+      ).lastInsertRowid
+      return {id: Number(id), ...drill}
+    })
+  }
+
+  listDrills(limit?: number): DrillRecord[] {
+    return this.guard(() => {
+      const rows = (limit === undefined ? this.stmt.listDrills.all() : this.stmt.listDrillsLimit.all(limit)) as DrillRow[]
+      return rows.map((r) => ({id: r.id, scenario: r.scenario, started_at: r.started_at, finished_at: r.finished_at, passed: r.passed === 1, report: JSON.parse(r.report_json)}))
+    })
   }
 
   close(): void {
@@ -374,6 +415,19 @@ class SqliteTraceStore implements TraceDatabase {
       if (e instanceof StoreError || !isDriverError(e)) throw e
       throw new StoreError(`${this.label}: ${e.message}`, {cause: e})
     }
+  }
+}
+
+type BundleRow = {hash: string; ref: string; manifest_json: string; first_seen_at: string; templates_json: string | null}
+type DrillRow = {id: number; scenario: string; started_at: string; finished_at: string; passed: number; report_json: string}
+
+function decodeBundle(b: BundleRow): BundleRecord {
+  return {
+    hash: b.hash,
+    ref: b.ref,
+    manifest: JSON.parse(b.manifest_json),
+    first_seen_at: b.first_seen_at,
+    templates: b.templates_json === null ? null : (JSON.parse(b.templates_json) as Record<string, string>),
   }
 }
 
@@ -432,9 +486,22 @@ function prepareFixed(db: Database.Database) {
       `SELECT side, status, count(*) AS count FROM requests WHERE run_id = ?
        GROUP BY side, status ORDER BY side_rank, status`,
     ),
+    // A bundle first seen without its templates gets them from a later sighting that has them.
     insertBundle: db.prepare(
-      'INSERT INTO bundles (hash, ref, manifest_json, first_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+      `INSERT INTO bundles (hash, ref, manifest_json, first_seen_at, templates_json) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (hash) DO UPDATE SET templates_json = excluded.templates_json
+       WHERE bundles.templates_json IS NULL AND excluded.templates_json IS NOT NULL`,
     ),
-    listBundles: db.prepare('SELECT hash, ref, manifest_json, first_seen_at FROM bundles ORDER BY first_seen_at, hash'),
+    listBundles: db.prepare('SELECT hash, ref, manifest_json, first_seen_at, templates_json FROM bundles ORDER BY first_seen_at, hash'),
+    bundleByHash: db.prepare('SELECT hash, ref, manifest_json, first_seen_at, templates_json FROM bundles WHERE hash = ?'),
+    insertHistory: db.prepare(
+      'INSERT INTO bundle_history (bundle_hash, bundle_ref, stage, tenant, promoted_at, note) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    listHistory: db.prepare('SELECT id, bundle_hash, bundle_ref, stage, tenant, promoted_at, note FROM bundle_history ORDER BY id'),
+    insertDrill: db.prepare(
+      'INSERT INTO drills (scenario, started_at, finished_at, passed, report_json) VALUES (?, ?, ?, ?, ?)',
+    ),
+    listDrills: db.prepare('SELECT id, scenario, started_at, finished_at, passed, report_json FROM drills ORDER BY id DESC'),
+    listDrillsLimit: db.prepare('SELECT id, scenario, started_at, finished_at, passed, report_json FROM drills ORDER BY id DESC LIMIT ?'),
   }
 }

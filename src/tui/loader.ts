@@ -19,7 +19,7 @@ export type LoadOptions = {
   onProgress: (state: LoadState) => void
   /** Checked between slices; loading stops (and the trace iterator is closed) once true. */
   cancelled: () => boolean
-  /** How long one slice may run before yielding. Default 30 ms. */
+  /** How long one slice may run before yielding (at least one request is compared per slice). Default 30 ms. */
   sliceMs?: number
 }
 
@@ -37,7 +37,8 @@ export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: Trac
       if (options.cancelled()) return state
       const until = Date.now() + sliceMs
       let finished = false
-      while (Date.now() < until) {
+      // At least one request per slice, so a slice of 0 ms still makes progress.
+      do {
         const next = compared.next()
         if (next.done) {
           finished = true
@@ -46,7 +47,7 @@ export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: Trac
         const entry = toEntry(next.value)
         state.entries.push(entry)
         addToCounts(state.counts, entry)
-      }
+      } while (Date.now() < until)
       if (finished) break
       options.onProgress(state)
       await nextTurn()

@@ -75,7 +75,9 @@ export type KeyHelp = readonly (readonly [key: string, action: string])[]
 /** The key help at the bottom of every screen; `right` (a position, a count) is kept when there is room. */
 export function StatusLine({width, keys, right}: {width: number; keys: KeyHelp; right?: string}): React.JSX.Element {
   const rightText = right ? ` ${right}` : ''
-  const rightWidth = right && width >= 60 ? [...rightText].length : 0
+  const keysWidth = keys.reduce((n, [k, a], i) => n + (i > 0 ? 2 : 0) + [...k].length + 1 + [...a].length, 0)
+  // The keys matter more than the position: the position goes first when both do not fit.
+  const rightWidth = right && keysWidth + [...rightText].length <= width ? [...rightText].length : 0
   return (
     <Box height={1} width={width}>
       <Cell width={width - rightWidth}>

@@ -119,3 +119,22 @@ describe('classifyRequest', () => {
     expect(r.reasons.map((x) => x.class)).toEqual(['regression', 'improvement'])
   })
 })
+
+describe('retries', () => {
+  const refundTry = (over = {}) => call('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'k1', ...over})
+
+  it('a write executed twice under one idempotency key is a regression', () => {
+    const r = classify(base({tool_calls: [refundTry()]}), trace({tool_calls: [refundTry({outcome: 'partial_write'}), refundTry({attempt: 2})]}))
+    expect(r.class).toBe('regression')
+    expect(r.reasons[0]).toMatchObject({code: 'duplicate_write', field: 'call:issue_refund#1'})
+  })
+
+  it('a retry the idempotency ledger deduplicated is only a behaviour change', () => {
+    const r = classify(
+      base({tool_calls: [refundTry()]}),
+      trace({tool_calls: [refundTry({outcome: 'partial_write'}), refundTry({attempt: 2, executed: false, outcome: 'deduplicated'})]}),
+    )
+    expect(r.class).toBe('behaviour_change')
+    expect(r.reasons.map((x) => x.code)).toContain('retry_added')
+  })
+})

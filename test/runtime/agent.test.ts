@@ -483,6 +483,21 @@ describe('require_approval', () => {
     expect(tools.executions).toHaveLength(0)
   })
 
+  it('a call still waiting for approval outranks an escalation about it (as production records it)', async () => {
+    const model = scripted(
+      {calls: [call('issue_refund', {order_id: 'A', amount: 40})]},
+      {calls: [call('escalate_ticket', {reason: 'refund needs approval'})]},
+      {content: 'A colleague will approve your refund.'},
+    )
+    const fixtures = 'tools:\n  escalate_ticket:\n    default: {result: {ticket_id: T-1}}\n'
+    const {trace} = await run({model, bundle, fixtures, record: makeRecord({}, [REFUND_A]), approver: 'pending'})
+    expect(outcomes(trace)).toEqual([
+      ['issue_refund', 1, 'needs_approval'],
+      ['escalate_ticket', 1, 'ok'],
+    ])
+    expect(trace.status).toBe('needs_approval')
+  })
+
   it('an executed escalation makes the request escalated', async () => {
     const model = scripted({calls: [call('escalate_ticket', {reason: 'angry'})]}, {content: 'A human will call you.'})
     const {trace} = await run({model, fixtures: 'tools:\n  escalate_ticket:\n    default: {result: {ticket_id: T-1}}\n'})

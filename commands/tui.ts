@@ -1,0 +1,53 @@
+import {Args} from '@oclif/core'
+import {render} from 'ink'
+import React from 'react'
+import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {UnderstudyError} from '../src/errors.js'
+import {resolveRun} from '../src/report/summary.js'
+import {openStore} from '../src/store/sqlite.js'
+import {TuiApp} from '../src/tui/app.js'
+
+/** The terminal's alternate screen: the TUI leaves the scrollback as it found it. */
+const ENTER_ALT = '\u001b[?1049h'
+const LEAVE_ALT = '\u001b[?1049l'
+
+export default class Tui extends BaseCommand {
+  // An interactive screen has no JSON to print.
+  static override enableJsonFlag = false
+
+  static override description =
+    'Browse shadow runs in the terminal: the runs, a run’s requests by class (regressions first to hand), and one request side by side.'
+
+  static override examples = ['<%= config.bin %> tui', '<%= config.bin %> tui r20261125T1430', '<%= config.bin %> tui --db nightly.db']
+
+  static override args = {
+    runId: Args.string({description: 'open this run (id or a unique prefix) instead of the runs list'}),
+  }
+
+  static override flags = {
+    db: dbFlag,
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Tui)
+    if (!process.stdout.isTTY || !process.stdin.isTTY) {
+      throw new UnderstudyError(
+        `the TUI needs a terminal (${process.stdout.isTTY ? 'stdin' : 'stdout'} is not a TTY); for plain output use \`understudy diff <runId>\``,
+      )
+    }
+    const store = openStore(flags.db, {readonly: true})
+    try {
+      const initialRun = args.runId === undefined ? undefined : resolveRun(store, args.runId)
+      const openReader = () => openStore(flags.db, {readonly: true})
+      process.stdout.write(ENTER_ALT)
+      try {
+        const app = render(React.createElement(TuiApp, {store, openReader, initialRun}), {patchConsole: false})
+        await app.waitUntilExit()
+      } finally {
+        process.stdout.write(LEAVE_ALT)
+      }
+    } finally {
+      store.close()
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {stringify} from 'yaml'
+import {loadBundle} from '../bundle/load.js'
+import type {Bundle, BundleManifest} from '../bundle/schema.js'
+import {escapesBundleDir} from '../bundle/templates.js'
+import {UnderstudyError} from '../errors.js'
+
+/**
+ * Writes a bundle (manifest as `bundle.yaml`, plus its templates) into `outDir` and loads it back
+ * with the real loader, so a variant that does not validate is never left on disk. The files are
+ * written into a sibling temporary directory and renamed into place: `outDir` must not exist or be
+ * empty, so nothing already there is overwritten.
+ */
+export async function writeBundle(
+  manifest: BundleManifest,
+  templates: Readonly<Record<string, string>>,
+  outDir: string,
+  header: string,
+): Promise<Bundle> {
+  const out = path.resolve(outDir)
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new UnderstudyError(`${outDir}: exists and is not a directory; choose another --out`)
+    if (readdirSync(out).length > 0) throw new UnderstudyError(`${outDir}: not empty; choose another --out (nothing was written)`)
+  }
+  const tmp = `${out}.tmp-${process.pid}-${Date.now().toString(36)}`
+  try {
+    mkdirSync(tmp, {recursive: true})
+    const comment = header.split('\n').map((l) => `# ${l}`.trimEnd()).join('\n')
+    writeFileSync(path.join(tmp, 'bundle.yaml'), `${comment}\n${stringify(manifest, {lineWidth: 0})}`)
+    for (const [rel, text] of Object.entries(templates)) {
+      if (escapesBundleDir(tmp, rel)) throw new UnderstudyError(`template "${rel}" is outside the bundle directory; not written`)
+      const file = path.resolve(tmp, rel)
+      mkdirSync(path.dirname(file), {recursive: true})
+      writeFileSync(file, text)
+    }
+    await loadBundle(tmp)
+    if (existsSync(out)) rmSync(out, {recursive: true})
+    renameSync(tmp, out)
+  } catch (e) {
+    rmSync(tmp, {recursive: true, force: true})
+    throw e
+  }
+  return loadBundle(out)
+}

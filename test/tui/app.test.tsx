@@ -1,0 +1,259 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {render} from 'ink-testing-library'
+import React from 'react'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {TuiApp} from '../../src/tui/app.js'
+import {base, call, decision, trace} from '../diff/trace-builder.js'
+import {newRun} from '../store/fixtures.js'
+
+const ENTER = '\r'
+const ESC = '\u001B'
+const DOWN = '\u001B[B'
+
+// eslint-disable-next-line no-control-regex
+const strip = (s: string): string => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
+
+type Inst = ReturnType<typeof render>
+
+/** Waits (a few event-loop turns at most) for Ink to show a frame that passes `check`; returns the last frame either way. */
+async function frameWhere(inst: Inst, check: (frame: string) => boolean): Promise<string> {
+  for (let i = 0; i < 400; i++) {
+    const f = strip(inst.lastFrame() ?? '')
+    if (check(f)) return f
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  return strip(inst.lastFrame() ?? '')
+}
+
+const frameWith = (inst: Inst, text: string): Promise<string> => frameWhere(inst, (f) => f.includes(text))
+
+async function press(inst: Inst, ...keys: string[]): Promise<void> {
+  for (const k of keys) {
+    inst.stdin.write(k)
+    // A lone ESC is held for one turn in case an escape sequence follows.
+    await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
+  }
+}
+
+/** Three requests against the recorded side: a regression (new denial), an improvement, and one the same. */
+function demoTraces(): RequestTrace[] {
+  const refund = {order_id: 'ORD-1', amount: 420}
+  return [
+    base({
+      request_id: 'req-regress',
+      line: 1,
+      tenant: 'acme',
+      tool_calls: [call('lookup_order', {order_id: 'ORD-1'}), call('issue_refund', refund, {risk: 'write_high'})],
+      policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT', {rule: 'default'})],
+      final_answer: 'Your refund of 420 has been issued.',
+    }),
+    trace({
+      request_id: 'req-regress',
+      line: 1,
+      tenant: 'acme',
+      status: 'refused',
+      tool_calls: [
+        call('lookup_order', {order_id: 'ORD-1'}),
+        call('issue_refund', refund, {risk: 'write_high', outcome: 'denied', executed: false, result: null, error: 'policy_denied'}),
+      ],
+      policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'REFUND_OVER_LIMIT', {rule: 'r-020'})],
+      final_answer: 'I cannot issue this refund.',
+    }),
+    base({request_id: 'req-improve', line: 2, tenant: 'globex', status: 'budget_exceeded', budget_hits: ['max_steps'], tool_calls: [call('search_kb', {q: 'late'})]}),
+    trace({request_id: 'req-improve', line: 2, tenant: 'globex', tool_calls: [call('search_kb', {q: 'late'})]}),
+    base({request_id: 'req-same', line: 3, tenant: 'initech'}),
+    trace({request_id: 'req-same', line: 3, tenant: 'initech'}),
+  ]
+}
+
+let dir: string
+let file: string
+let store: TraceDatabase
+let run: RunInfo
+const readers: TraceDatabase[] = []
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-tui-'))
+  file = path.join(dir, 'store.db')
+  const writer = openStore(file)
+  const created = writer.createRun(newRun({baseline_ref: 'recorded', baseline_hash: null, repeat: 1, candidate_ref: 'support@2.0.0#0123456789ab'}))
+  writer.writeTraces(created.id, demoTraces())
+  writer.setRequestsTotal(created.id, 3)
+  writer.finishRun(created.id, 'completed')
+  writer.close()
+  store = openStore(file, {readonly: true})
+  run = store.getRun(created.id)!
+})
+
+afterEach(() => {
+  store.close()
+  for (const r of readers.splice(0)) {
+    try {
+      r.close()
+    } catch {
+      // already closed by the app
+    }
+  }
+  rmSync(dir, {recursive: true, force: true})
+})
+
+const openReader = (): TraceDatabase => {
+  const r = openStore(file, {readonly: true})
+  readers.push(r)
+  return r
+}
+
+function app(props: {initialRun?: RunInfo; columns?: number; rows?: number} = {}): Inst {
+  return render(<TuiApp store={store} openReader={openReader} initialRun={props.initialRun} size={{columns: props.columns ?? 100, rows: props.rows ?? 30}} />)
+}
+
+function expectFits(frame: string, columns: number, rows: number): void {
+  const lines = frame.split('\n')
+  for (const l of lines) expect([...l].length, `line too wide: ${JSON.stringify(l)}`).toBeLessThanOrEqual(columns)
+  expect(lines.length).toBeLessThanOrEqual(rows)
+}
+
+describe('understudy TUI', () => {
+  it('lists the runs and opens one on enter, with counts per class', async () => {
+    const inst = app()
+    let f = await frameWith(inst, run.id)
+    expect(f).toContain('completed')
+    expect(f).toContain('support@2.0.0 vs recorded')
+    expect(f).toContain('enter open')
+
+    await press(inst, ENTER)
+    f = await frameWith(inst, '3 compared against recorded')
+    expect(f).toContain('1 all 3')
+    expect(f).toContain('2 regressions 1')
+    expect(f).toContain('3 behaviour 0')
+    expect(f).toContain('4 improvements 1')
+    expect(f).toContain('same 1')
+    for (const id of ['req-regress', 'req-improve', 'req-same']) expect(f).toContain(id)
+    // The regression's first reason is on its row.
+    expect(f).toMatch(/regression\s+req-regress\s+1\s+acme\s+.*REFUND_OVER_LIMIT/)
+    inst.unmount()
+  })
+
+  it('filters by class with the number keys and by text with /', async () => {
+    const inst = app({initialRun: run})
+    await frameWith(inst, '3 compared')
+
+    await press(inst, '2')
+    let f = await frameWhere(inst, (x) => !x.includes('req-same'))
+    expect(f).toContain('req-regress')
+    expect(f).not.toContain('req-improve')
+    expect(f).not.toContain('req-same')
+
+    await press(inst, '4')
+    f = await frameWhere(inst, (x) => !x.includes('req-regress'))
+    expect(f).toContain('req-improve')
+    expect(f).not.toContain('req-regress')
+
+    await press(inst, '1', '/', ...'globex')
+    f = await frameWith(inst, '/globex')
+    expect(f).toContain('enter apply')
+    // Typing is not applying: all three are still listed.
+    expect(f).toContain('req-same')
+    await press(inst, ENTER)
+    f = await frameWith(inst, 'filter "globex": 1 shown')
+    expect(f).toContain('req-improve')
+    expect(f).not.toContain('req-regress')
+    expect(f).not.toContain('req-same')
+
+    // A tool name matches too; esc in the prompt cancels the edit and keeps the filter.
+    await press(inst, '/', ESC)
+    f = await frameWith(inst, 'esc back')
+    expect(f).toContain('filter "globex"')
+    await press(inst, '/')
+    await press(inst, ...Array(6).fill('\u007f'), ...'issue_refund', ENTER)
+    f = await frameWith(inst, 'filter "issue_refund": 1 shown')
+    expect(f).toContain('req-regress')
+    expect(f).not.toContain('req-improve')
+
+    // esc clears the text filter before it goes back.
+    await press(inst, ESC)
+    f = await frameWhere(inst, (x) => x.includes('req-same'))
+    expect(f).toContain('req-improve')
+    expect(f).not.toContain('filter "')
+    inst.unmount()
+  })
+
+  it('opens a request side by side, with the denied call and its reason, and esc goes back', async () => {
+    const inst = app({initialRun: run, columns: 120})
+    await frameWith(inst, '3 compared')
+    await press(inst, ENTER)
+    let f = await frameWith(inst, 'CANDIDATE (candidate)')
+    expect(f).toContain('request req-regress · line 1 · tenant acme')
+    expect(f).toContain('REGRESSION')
+    expect(f).toContain('BASE (recorded)')
+    expect(f).toMatch(/issue_refund\(.*\) → ok .*≠ issue_refund\(.*\) → denied \(not executed\)/)
+    expect(f).toMatch(/mid_run issue_refund: allow POLICY_DEFAULT\s+≠ mid_run issue_refund: deny REFUND_OVER_LIMIT/)
+    expect(f).toMatch(/status: completed\s+≠ status: refused/)
+
+    // Scrolling down reaches the final answers.
+    await press(inst, 'G')
+    f = await frameWith(inst, 'final answer (changed)')
+    expect(f).toContain('I cannot issue this refund.')
+
+    await press(inst, ESC)
+    f = await frameWith(inst, 'compared against recorded')
+    expect(f).toContain('req-improve')
+    // The cursor is where it was.
+    expect(f).toMatch(/❯ regression\s+req-regress/)
+
+    await press(inst, DOWN, ENTER)
+    f = await frameWith(inst, 'request req-improve')
+    expect(f).toContain('IMPROVEMENT')
+    expect(f).toMatch(/hit max_steps\s+</)
+    await press(inst, ESC, ESC)
+    f = await frameWith(inst, 'STARTED (UTC)')
+    expect(f).toContain(run.id)
+    inst.unmount()
+  })
+
+  it('fits every screen into 80×24 without wrapping a row', async () => {
+    const inst = app({columns: 80, rows: 24})
+    expectFits(await frameWith(inst, run.id), 80, 24)
+    await press(inst, ENTER)
+    expectFits(await frameWith(inst, '3 compared'), 80, 24)
+    await press(inst, '/', ...'a long filter text that goes past the edge of the screen for sure')
+    expectFits(await frameWith(inst, 'for sure'), 80, 24)
+    await press(inst, ESC, ENTER)
+    const f = await frameWith(inst, 'CANDIDATE')
+    expectFits(f, 80, 24)
+    // Long cells end in an ellipsis rather than wrapping.
+    expect(f).toContain('…')
+    await press(inst, 'G')
+    expectFits(await frameWith(inst, 'final answer'), 80, 24)
+    for (const frame of inst.frames) expectFits(strip(frame), 80, 24)
+    inst.unmount()
+  })
+
+  it('j/k move the cursor in the runs list and q quits', async () => {
+    const w = openStore(file)
+    const second = w.createRun(newRun({name: 'second', candidate_ref: 'support@3.0.0#aaaaaaaaaaaa'}))
+    w.close()
+    const inst = app()
+    let f = await frameWith(inst, second.id)
+    // Newest first: the second run is on top, under the cursor.
+    expect(f.indexOf(second.id)).toBeLessThan(f.indexOf(run.id))
+    expect(f).toContain('candidate support@3.0.0#aaaaaaaaaaaa')
+    await press(inst, 'j')
+    f = await frameWith(inst, 'candidate support@2.0.0#0123456789ab')
+    expect(f).toContain('2/2')
+    await press(inst, 'k')
+    f = await frameWith(inst, 'candidate support@3.0.0')
+    expect(f).toContain('1/2')
+    await press(inst, 'q')
+    const frames = inst.frames.length
+    await press(inst, 'j')
+    // Quit unmounted the app: keys draw nothing more.
+    expect(inst.frames.length).toBe(frames)
+  })
+})
