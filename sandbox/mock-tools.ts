@@ -8,6 +8,7 @@ import {emptyFixtures} from './fixtures.js'
  * Mock tools for shadow runs. A call is answered, in order, by
  *   1. a not-yet-consumed recorded call of this request with the same name and canonical args,
  *   2. the next not-yet-consumed recorded call of this request with the same name,
+ *      (recorded calls production never executed, having neither result nor error, are skipped)
  *   3. the first fixture of that tool whose `match` fields all deep-equal the call's args,
  *   4. the tool's default answer,
  *   5. nothing: outcome `unrecorded_call`.
@@ -48,7 +49,9 @@ class MockRequestTools implements RequestTools {
     private readonly defaultLatency: number,
   ) {
     this.recorded = record.production.tool_calls
-    this.consumed = this.recorded.map(() => false)
+    // A recorded call with neither result nor error never ran in production (policy or RBAC stopped
+    // it): it has no answer to give, so it is never matched; fixtures answer such a call instead.
+    this.consumed = this.recorded.map((c) => c.result === undefined && c.error === undefined)
   }
 
   async call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer> {

@@ -26,7 +26,8 @@ export function classifyRequest(diff: RequestDiff, ctx: ClassifyContext = {}): C
   const reasons: Reason[] = []
   const noise: Reason[] = []
   const add = (r: Reason): void => {
-    ;(noiseFields?.has(r.field) ? noise : reasons).push(r)
+    if (noiseFields?.has(r.field)) noise.push(r)
+    else reasons.push(r)
   }
   const injection = diff.injection.base || diff.injection.cand
 

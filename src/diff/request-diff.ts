@@ -77,9 +77,22 @@ function numberDelta(base: number, cand: number): NumberDelta {
   return {base, cand, delta: cand - base, ratio: base === 0 ? null : (cand - base) / base}
 }
 
-function view(call: ToolCallTrace): CallView {
-  const {result: _result, ...rest} = call
-  return rest
+/** Spelled out rather than a rest spread, which is several times slower on the hot path. */
+function view(c: ToolCallTrace): CallView {
+  return {
+    seq: c.seq,
+    step: c.step,
+    name: c.name,
+    risk: c.risk,
+    args: c.args,
+    args_hash: c.args_hash,
+    idempotency_key: c.idempotency_key,
+    attempt: c.attempt,
+    outcome: c.outcome,
+    executed: c.executed,
+    error: c.error,
+    latency_ms: c.latency_ms,
+  }
 }
 
 function diffCalls(base: ToolCallTrace[], cand: ToolCallTrace[]): CallRow[] {

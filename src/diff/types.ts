@@ -1,5 +1,5 @@
 import type {Decision, DecisionStage} from '../traffic/schema.js'
-import type {AgentState, GuardrailSeverity, ToolCallOutcome, ToolCallTrace, TraceSide, TraceStatus} from '../runtime/trace.js'
+import type {AgentState, GuardrailSeverity, ToolCallTrace, TraceSide, TraceStatus} from '../runtime/trace.js'
 import type {AlignKind} from './align.js'
 
 /**
@@ -119,4 +119,3 @@ export type ClassifyContext = {
   safetyReasonPattern?: RegExp
 }
 
-export type {ToolCallOutcome}

@@ -4,7 +4,7 @@ import {stringify} from 'yaml'
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {escapesBundleDir} from '../bundle/templates.js'
-import {UnderstudyError} from '../errors.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
 
 /**
  * Writes a bundle (manifest as `bundle.yaml`, plus its templates) into `outDir` and loads it back
@@ -34,7 +34,13 @@ export async function writeBundle(
       mkdirSync(path.dirname(file), {recursive: true})
       writeFileSync(file, text)
     }
-    await loadBundle(tmp)
+    try {
+      await loadBundle(tmp)
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e
+      const where = (p: string) => p.split(tmp).join(out)
+      throw new ValidationError(e.problems.map(where), `${outDir}: the bundle would not validate, so it was not written: ${where(e.message)}`)
+    }
     if (existsSync(out)) rmSync(out, {recursive: true})
     renameSync(tmp, out)
   } catch (e) {

@@ -300,19 +300,24 @@ export function serializeOtlpJson(spans: ReadableSpan[]): string {
   return new TextDecoder().decode(JsonTraceSerializer.serializeRequest(spans))
 }
 
+/** The resourceSpans entries of one batch, each as JSON, via the official serializer. */
+export function resourceSpansJson(batch: ReadableSpan[]): string[] {
+  if (batch.length === 0) return []
+  const doc = JSON.parse(serializeOtlpJson(batch)) as {resourceSpans: unknown[]}
+  return doc.resourceSpans.map((rs) => JSON.stringify(rs))
+}
+
 /**
- * Streams one ExportTraceServiceRequest document over batches of spans: each batch goes through
- * the official serializer and its resourceSpans entries are written out in turn, so a run of any
- * size never needs all its spans in memory at once.
+ * One ExportTraceServiceRequest document over batches of spans, in chunks: each batch goes
+ * through the official serializer and its resourceSpans entries are written in turn, so a run of
+ * any size never needs all its spans in memory at once.
  */
-export function* otlpJsonChunks(batches: Iterable<ReadableSpan[]>): Generator<string> {
+export async function* otlpJsonChunks(batches: AsyncIterable<ReadableSpan[]> | Iterable<ReadableSpan[]>): AsyncGenerator<string> {
   yield '{"resourceSpans":['
   let first = true
-  for (const batch of batches) {
-    if (batch.length === 0) continue
-    const doc = JSON.parse(serializeOtlpJson(batch)) as {resourceSpans: unknown[]}
-    for (const rs of doc.resourceSpans) {
-      yield (first ? '' : ',\n') + JSON.stringify(rs)
+  for await (const batch of batches) {
+    for (const rs of resourceSpansJson(batch)) {
+      yield (first ? '' : ',\n') + rs
       first = false
     }
   }

@@ -85,6 +85,7 @@ table.sbs tr.noise td{opacity:.55}
 del{background:#ffcecb;text-decoration:line-through;color:#82071e}
 ins{background:#aceebb;text-decoration:none;color:#055d20}
 .ids{font:12px ui-monospace,monospace;color:var(--muted);word-break:break-all}
+details.more>summary{cursor:pointer;color:var(--muted);padding:6px 8px}
 footer{color:var(--muted);font-size:12px;margin-top:40px}
 `
 
@@ -94,11 +95,16 @@ const num = (n: number, digits = 0): string => n.toLocaleString('en-US', {minimu
 const money = (n: number): string => `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(4)}`
 const ms = (n: number): string => `${num(n)} ms`
 
+/** Rows shown before a long table folds the rest away. */
+const TABLE_ROWS = 12
+
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
   if (rows.length === 0) return '<p class="empty">None.</p>'
-  const th = head.map((h, i) => `<th${numeric.includes(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('')
-  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('')
-  return `<table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`
+  const th = `<thead><tr>${head.map((h, i) => `<th${numeric.includes(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('')}</tr></thead>`
+  const tr = (r: string[]): string => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`
+  const shown = `<table>${th}<tbody>${rows.slice(0, TABLE_ROWS).map(tr).join('')}</tbody></table>`
+  if (rows.length <= TABLE_ROWS) return shown
+  return `${shown}<details class="more"><summary>${rows.length - TABLE_ROWS} more</summary><table>${th}<tbody>${rows.slice(TABLE_ROWS).map(tr).join('')}</tbody></table></details>`
 }
 
 function scorecardSection(card: Scorecard): string {
@@ -147,7 +153,7 @@ function regressionSection(s: RunSummary): string {
   const items = r.diffs.map((e, i) => {
     const d = e.diff
     const first = e.classification.reasons[0]
-    const reasons = e.classification.reasons.map((x) => `<li><b>${esc(x.class)}</b> · ${esc(x.message)}</li>`)
+    const reasons = e.classification.reasons.map((x) => `<li><b style="color:${CLASS_COLOUR[x.class]}">${esc(x.class)}</b> · ${esc(x.message)}</li>`)
     const noise = e.classification.noise.map((x) => `<li class="noise">noise · ${esc(x.message)}</li>`)
     return `<details class="reg"${i < OPEN_REGRESSIONS ? ' open' : ''}><summary>${esc(d.request_id)} <span class="why">line ${d.line} · ${esc(d.tenant)} / ${esc(d.role)} · ${esc(first?.message ?? '')}</span></summary>
 <div class="body"><ul class="reasons">${[...reasons, ...noise].join('')}</ul>

@@ -204,6 +204,15 @@ function disallowedExecuted(diff: RequestDiff, side: 'base' | 'cand'): string[] 
   return out
 }
 
+function changeKind(code: string): 'added' | 'removed' | 'args_changed' | 'outcome_changed' | 'other' {
+  if (code === 'call_reordered') return 'other'
+  if (code.endsWith('_added') || code.startsWith('new_') || code === 'duplicate_write') return 'added'
+  if (code.endsWith('_removed')) return 'removed'
+  if (code.endsWith('args_changed')) return 'args_changed'
+  if (code === 'outcome_changed' || code.startsWith('call_')) return 'outcome_changed'
+  return 'other'
+}
+
 const toolOfField = (field: string): string | null => /^call:(.+)#\d+/.exec(field)?.[1] ?? null
 
 export class SummaryBuilder {
@@ -271,13 +280,9 @@ export class SummaryBuilder {
     for (const [tool, codes] of perTool) {
       const row = this.tools.get(tool) ?? {tool, requests: 0, added: 0, removed: 0, args_changed: 0, outcome_changed: 0, other: 0}
       row.requests++
-      for (const code of codes) {
-        if (code.endsWith('_added') || code.startsWith('new_')) row.added++
-        else if (code.endsWith('_removed')) row.removed++
-        else if (code.endsWith('args_changed')) row.args_changed++
-        else if (code === 'outcome_changed' || code.startsWith('call_')) row.outcome_changed++
-        else row.other++
-      }
+      // Each column counts requests, so a request with three changed arguments counts once.
+      const kinds = new Set(codes.map(changeKind))
+      for (const kind of kinds) row[kind]++
       this.tools.set(tool, row)
     }
   }

@@ -7,7 +7,7 @@ import {loadEntries, type LoadState} from './loader.js'
 import {initialListState, RequestsScreen, type ListState} from './requests-screen.js'
 import {RequestScreen} from './request-screen.js'
 import {RunsScreen} from './runs-screen.js'
-import {useTerminalSize, type Size} from './widgets.js'
+import {KeyRouter, useTerminalSize, type Size} from './widgets.js'
 
 export type TuiAppProps = {
   /** Lists runs and reads single requests. */
@@ -127,8 +127,10 @@ export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): Reac
     )
   }
   return (
-    <Box width={width} height={height} flexDirection="column">
-      {body}
-    </Box>
+    <KeyRouter>
+      <Box width={width} height={height} flexDirection="column">
+        {body}
+      </Box>
+    </KeyRouter>
   )
 }

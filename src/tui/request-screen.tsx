@@ -1,11 +1,11 @@
-import {Box, Text, useInput} from 'ink'
-import React, {useMemo, useState} from 'react'
+import {Box, Text} from 'ink'
+import React, {useMemo, useRef, useState} from 'react'
 import type {ComparedRequest} from '../diff/compare.js'
 import type {CellMark} from '../report/sbs-model.js'
-import {scrollTop, type RequestEntry} from './entries.js'
+import type {RequestEntry} from './entries.js'
 import {requestLines, type ViewLine} from './request-lines.js'
 import {oneLine, type Segment} from './text.js'
-import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, type KeyHelp} from './widgets.js'
+import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
 
 export type RequestScreenProps = {
   entry: RequestEntry
@@ -57,24 +57,32 @@ export function RequestScreen({entry, load, width, height, onBack, onQuit}: Requ
   const bodyHeight = Math.max(1, height - CHROME)
   const maxTop = Math.max(0, lines.length - bodyHeight)
   const [top, setTop] = useState(0)
-  const scroll = (to: number): void => setTop(Math.max(0, Math.min(maxTop, to)))
+  // Keys can arrive before Ink re-subscribes the handler of the newest render: the handler works on
+  // this mirror of the newest state, which it updates as it goes.
+  const latest = useRef({top, maxTop, bodyHeight})
+  latest.current = {top, maxTop, bodyHeight}
+  const scroll = (to: (top: number, page: number, max: number) => number): void => {
+    const v = latest.current
+    v.top = Math.max(0, Math.min(v.maxTop, to(v.top, v.bodyHeight - 1, v.maxTop)))
+    setTop(v.top)
+  }
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (input === 'q') onQuit()
     else if (key.escape) onBack()
-    else if (key.downArrow || input === 'j') scroll(top + 1)
-    else if (key.upArrow || input === 'k') scroll(top - 1)
-    else if (key.pageDown || input === ' ') scroll(top + bodyHeight - 1)
-    else if (key.pageUp) scroll(top - bodyHeight + 1)
-    else if (input === 'g' || key.home) scroll(0)
-    else if (input === 'G' || key.end) scroll(maxTop)
+    else if (key.downArrow || input === 'j') scroll((t) => t + 1)
+    else if (key.upArrow || input === 'k') scroll((t) => t - 1)
+    else if (key.pageDown || input === ' ') scroll((t, page) => t + page)
+    else if (key.pageUp) scroll((t, page) => t - page)
+    else if (input === 'g' || key.home) scroll(() => 0)
+    else if (input === 'G' || key.end) scroll((_t, _p, max) => max)
   })
 
   const request = loaded.ok ? loaded.request : null
   const diff = request?.diff ?? null
   const cls = request?.classification ?? null
   const who = diff ?? request?.cand ?? request?.base
-  const shownTop = scrollTop(top, top, bodyHeight, lines.length)
+  const shownTop = Math.min(top, maxTop)
   const first = cls?.reasons[0]?.message
   const more = cls && cls.reasons.length > 1 ? ` (+${cls.reasons.length - 1} more below)` : ''
 

@@ -1,11 +1,11 @@
-import {Box, Text, useInput} from 'ink'
+import {Box, Text} from 'ink'
 import React, {useRef, useState} from 'react'
 import type {RunInfo} from '../store/api.js'
 import type {TraceSide} from '../runtime/trace.js'
 import {IncrementalFilter, scrollTop, TABS, tabCount, type RequestEntry, type TabId} from './entries.js'
 import type {LoadState} from './loader.js'
 import {oneLine} from './text.js'
-import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, type KeyHelp} from './widgets.js'
+import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
 
 /** Where the user is in the list; kept by the app so that it survives opening a request. */
 export type ListState = {tab: TabId; needle: string; cursor: number; top: number}
@@ -59,28 +59,29 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
   const top = scrollTop(cursor, list.top, listHeight, shown.length)
 
   // Ink re-subscribes the key handler only after a render commits, and keys can arrive faster than
-  // that; the handler reads what it needs from here, and every update is relative to the newest state.
-  const latest = useRef({shown, entries: load.entries, listHeight, cursor, needle: list.needle, prompt})
-  latest.current = {shown, entries: load.entries, listHeight, cursor, needle: list.needle, prompt: latest.current.prompt}
+  // that: the handler works on this mirror of the newest state, which it updates as it goes.
+  const latest = useRef({shown, entries: load.entries, listHeight, cursor, top, needle: list.needle, prompt})
+  latest.current = {shown, entries: load.entries, listHeight, cursor, top, needle: list.needle, prompt: latest.current.prompt}
   const setPrompt = (p: string | null): void => {
     latest.current.prompt = p
     setPromptState(p)
   }
-  const update = (change: (prev: ListState) => Partial<ListState>): void => setList((prev) => ({...prev, ...change(prev)}))
-  const move = (to: (cursor: number, page: number, total: number) => number): void =>
-    update((prev) => {
-      const {shown: rows, listHeight: page} = latest.current
-      const from = Math.max(0, Math.min(prev.cursor, rows.length - 1))
-      const c = Math.max(0, Math.min(rows.length - 1, to(from, page, rows.length)))
-      return {cursor: c, top: scrollTop(c, prev.top, page, rows.length)}
-    })
+  const update = (change: Partial<ListState>): void => {
+    Object.assign(latest.current, change)
+    setList((prev) => ({...prev, ...change}))
+  }
+  const move = (to: (cursor: number, page: number, total: number) => number): void => {
+    const v = latest.current
+    const c = Math.max(0, Math.min(v.shown.length - 1, to(v.cursor, v.listHeight, v.shown.length)))
+    update({cursor: c, top: scrollTop(c, v.top, v.listHeight, v.shown.length)})
+  }
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     const typed = latest.current.prompt
     if (typed !== null) {
       if (key.escape) setPrompt(null)
       else if (key.return) {
-        update(() => ({needle: typed.trim(), cursor: 0, top: 0}))
+        update({needle: typed.trim(), cursor: 0, top: 0})
         setPrompt(null)
       } else if (key.backspace || key.delete) setPrompt([...typed].slice(0, -1).join(''))
       else if (input && !key.ctrl && !key.meta) setPrompt(typed + oneLine(input))
@@ -90,10 +91,10 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
     if (input === 'q') onQuit()
     else if (key.escape) {
       // The first esc clears a text filter; the next one goes back.
-      if (latest.current.needle !== '') update(() => ({needle: '', cursor: 0, top: 0}))
+      if (latest.current.needle !== '') update({needle: '', cursor: 0, top: 0})
       else onBack()
     } else if (input === '/') setPrompt(latest.current.needle)
-    else if (tab) update(() => ({tab: tab.id, cursor: 0, top: 0}))
+    else if (tab) update({tab: tab.id, cursor: 0, top: 0})
     else if (key.downArrow || input === 'j') move((c) => c + 1)
     else if (key.upArrow || input === 'k') move((c) => c - 1)
     else if (key.pageDown) move((c, page) => c + page)
@@ -120,6 +121,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
       ? `${c.total} compared against ${baseSide} · same ${c.same}` + (c.incomplete > 0 ? ` · incomplete ${c.incomplete}` : '')
       : `loading ${c.total}…`
   const filterNote = list.needle ? ` · filter "${list.needle}": ${shown.length} shown` : ''
+  const position = shown.length > 0 ? ` · row ${cursor + 1}/${shown.length}` : ''
 
   return (
     <Box flexDirection="column" width={width} height={height}>
@@ -142,14 +144,14 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
         })}
       </Line>
       <Line width={width} color={load.error ? 'red' : load.done ? undefined : 'yellow'} dim={load.done && !load.error}>
-        {status + filterNote}
+        {status + filterNote + position}
       </Line>
       <Box height={1}>
         <Cell width={2}> </Cell>
-        <Cell width={classW} dim>CLASS</Cell>
-        <Cell width={idW} dim>REQUEST</Cell>
-        <Cell width={lineW} dim>LINE</Cell>
-        <Cell width={tenantW} dim>TENANT</Cell>
+        <Cell gap width={classW} dim>CLASS</Cell>
+        <Cell gap width={idW} dim>REQUEST</Cell>
+        <Cell gap width={lineW} dim>LINE</Cell>
+        <Cell gap width={tenantW} dim>TENANT</Cell>
         <Cell width={reasonsW} dim>REASONS</Cell>
       </Box>
       <Box flexDirection="column" height={listHeight}>
@@ -164,10 +166,10 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
             return (
               <Box key={index} height={1}>
                 <Cell width={2} color="cyan">{active ? '❯ ' : '  '}</Cell>
-                <Cell width={classW} color={CLASS_COLOUR[e.class]}>{CLASS_LABEL[e.class]}</Cell>
-                <Cell width={idW} inverse={active}>{e.request_id}</Cell>
-                <Cell width={lineW} dim>{` ${e.line}`}</Cell>
-                <Cell width={tenantW}>{e.tenant}</Cell>
+                <Cell gap width={classW} color={CLASS_COLOUR[e.class]}>{CLASS_LABEL[e.class]}</Cell>
+                <Cell gap width={idW} inverse={active}>{e.request_id}</Cell>
+                <Cell gap width={lineW} dim>{` ${e.line}`}</Cell>
+                <Cell gap width={tenantW}>{e.tenant}</Cell>
                 <Cell width={reasonsW}>{e.reasons.join('; ') + more + noise}</Cell>
               </Box>
             )
@@ -187,7 +189,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
           </Cell>
         </Box>
       ) : (
-        <StatusLine width={width} keys={KEYS} right={shown.length > 0 ? `${cursor + 1}/${shown.length}` : undefined} />
+        <StatusLine width={width} keys={KEYS} />
       )}
     </Box>
   )

@@ -1,9 +1,9 @@
-import {Box, Text, useInput} from 'ink'
-import React, {useState} from 'react'
+import {Box, Text} from 'ink'
+import React, {useRef, useState} from 'react'
 import type {RunInfo, RunStatus} from '../store/api.js'
 import {scrollTop} from './entries.js'
 import {oneLine, shortStarted} from './text.js'
-import {Cell, Line, StatusLine, type KeyHelp} from './widgets.js'
+import {Cell, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
 
 export type RunsScreenProps = {
   runs: readonly RunInfo[]
@@ -31,36 +31,43 @@ const requestsOf = (r: RunInfo): string => (r.requests_total === null ? String(r
 const CHROME = 6
 
 export function RunsScreen({runs, dbPath, width, height, onOpen, onQuit}: RunsScreenProps): React.JSX.Element {
-  const [cursor, setCursor] = useState(0)
-  const [top, setTop] = useState(0)
-  const listHeight = Math.max(1, height - CHROME)
+  const [pos, setPos] = useState({cursor: 0, top: 0})
+  const {cursor, top} = pos
+  const listHeight = Math.max(2, height - CHROME)
+  const perPage = Math.floor(listHeight / 2)
+  // Keys can arrive before Ink re-subscribes the handler of the newest render: the handler works on
+  // this mirror of the newest state, which it updates as it goes.
+  const latest = useRef({cursor, top, perPage})
+  latest.current = {cursor, top, perPage}
 
-  const move = (to: number): void => {
-    const c = Math.max(0, Math.min(runs.length - 1, to))
-    setCursor(c)
-    setTop((t) => scrollTop(c, t, listHeight, runs.length))
+  const move = (to: (cursor: number, page: number) => number): void => {
+    const v = latest.current
+    const c = Math.max(0, Math.min(runs.length - 1, to(v.cursor, v.perPage)))
+    const next = {cursor: c, top: scrollTop(c, v.top, v.perPage, runs.length)}
+    Object.assign(latest.current, next)
+    setPos(next)
   }
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (input === 'q') onQuit()
-    else if (key.downArrow || input === 'j') move(cursor + 1)
-    else if (key.upArrow || input === 'k') move(cursor - 1)
-    else if (key.pageDown) move(cursor + listHeight)
-    else if (key.pageUp) move(cursor - listHeight)
-    else if (input === 'g' || key.home) move(0)
-    else if (input === 'G' || key.end) move(runs.length - 1)
-    else if (key.return && runs[cursor]) onOpen(runs[cursor])
+    else if (key.downArrow || input === 'j') move((c) => c + 1)
+    else if (key.upArrow || input === 'k') move((c) => c - 1)
+    else if (key.pageDown) move((c, page) => c + page)
+    else if (key.pageUp) move((c, page) => c - page)
+    else if (input === 'g' || key.home) move(() => 0)
+    else if (input === 'G' || key.end) move(() => runs.length - 1)
+    else if (key.return) {
+      const r = runs[latest.current.cursor]
+      if (r) onOpen(r)
+    }
   })
 
-  const idW = 24
+  const idW = 25
   const statusW = 12
   const startedW = 17
-  const requestsW = 13
-  const rest = Math.max(0, width - 2 - idW - statusW - startedW - requestsW)
-  const modelW = Math.floor(rest * 0.35)
-  const refsW = rest - modelW
+  const requestsW = Math.max(9, ...runs.map((r) => requestsOf(r).length))
   const selected = runs[cursor]
-  const shown = runs.slice(top, top + listHeight)
+  const shown = runs.slice(top, top + perPage)
 
   return (
     <Box flexDirection="column" width={width} height={height}>
@@ -69,26 +76,28 @@ export function RunsScreen({runs, dbPath, width, height, onOpen, onQuit}: RunsSc
       </Line>
       <Box height={1}>
         <Cell width={2}> </Cell>
-        <Cell width={idW} dim>ID</Cell>
-        <Cell width={statusW} dim>STATUS</Cell>
-        <Cell width={startedW} dim>STARTED (UTC)</Cell>
-        <Cell width={refsW} dim>CANDIDATE vs BASELINE</Cell>
-        <Cell width={modelW} dim>MODEL</Cell>
-        <Cell width={requestsW} dim>{' REQUESTS'}</Cell>
+        <Cell gap width={idW} dim>ID</Cell>
+        <Cell gap width={statusW} dim>STATUS</Cell>
+        <Cell gap width={startedW} dim>STARTED (UTC)</Cell>
+        <Cell width={requestsW} dim>{'REQUESTS'.padStart(requestsW)}</Cell>
       </Box>
       <Box flexDirection="column" height={listHeight}>
         {runs.length === 0 ? <Text dimColor>no runs in this store yet: start one with `understudy shadow`</Text> : null}
         {shown.map((r, i) => {
           const active = top + i === cursor
+          // Two lines a run: the refs and the model would not fit next to the rest at 80 columns.
           return (
-            <Box key={r.id} height={1}>
-              <Cell width={2} color="cyan">{active ? '❯ ' : '  '}</Cell>
-              <Cell width={idW} inverse={active}>{r.id}</Cell>
-              <Cell width={statusW} color={STATUS_COLOUR[r.status]}>{` ${r.status}`}</Cell>
-              <Cell width={startedW}>{shortStarted(r.started_at)}</Cell>
-              <Cell width={refsW}>{`${shortRef(r.candidate_ref)} vs ${shortRef(r.baseline_ref)}`}</Cell>
-              <Cell width={modelW} dim>{r.model}</Cell>
-              <Cell width={requestsW}>{` ${requestsOf(r)}`.padStart(requestsW)}</Cell>
+            <Box key={r.id} flexDirection="column" height={2}>
+              <Box height={1}>
+                <Cell width={2} color="cyan">{active ? '❯ ' : '  '}</Cell>
+                <Cell gap width={idW} inverse={active}>{r.id}</Cell>
+                <Cell gap width={statusW} color={STATUS_COLOUR[r.status]}>{r.status}</Cell>
+                <Cell gap width={startedW}>{shortStarted(r.started_at)}</Cell>
+                <Cell width={requestsW}>{requestsOf(r).padStart(requestsW)}</Cell>
+              </Box>
+              <Line width={width} dim={!active}>
+                {`    ${oneLine(shortRef(r.candidate_ref))} vs ${oneLine(shortRef(r.baseline_ref))} · ${oneLine(r.model)}`}
+              </Line>
             </Box>
           )
         })}

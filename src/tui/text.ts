@@ -12,14 +12,6 @@ export function oneLine(s: string): string {
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
-/** Cut to at most `width` characters, the last one an ellipsis when anything was cut. */
-export function truncate(s: string, width: number): string {
-  if (width <= 0) return ''
-  const chars = [...s]
-  if (chars.length <= width) return s
-  return chars.slice(0, width - 1).join('') + '…'
-}
-
 /** `2026-11-25T14:30:12.345Z` → `2026-11-25 14:30` (UTC). */
 export function shortStarted(iso: string): string {
   return iso.slice(0, 16).replace('T', ' ')
@@ -62,8 +54,9 @@ export function wrapSegments(parts: readonly Segment[], width: number): Segment[
       let rest = [...clean]
       if (rest.length > w - used && rest.length <= w && used > 0) newLine()
       while (rest.length > w - used) {
-        push(rest.slice(0, w - used).join(''), part.style)
-        rest = rest.slice(w - used)
+        const room = w - used
+        if (room > 0) push(rest.slice(0, room).join(''), part.style)
+        rest = rest.slice(room)
         newLine()
       }
       if (rest.length > 0) push(rest.join(''), part.style)

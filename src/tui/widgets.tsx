@@ -1,9 +1,32 @@
-import {Box, Text, useStdout} from 'ink'
-import React, {useEffect, useState} from 'react'
+import {Box, Text, useInput, useStdout, type Key} from 'ink'
+import React, {createContext, useContext, useEffect, useRef, useState} from 'react'
 import type {EntryClass} from './entries.js'
 import {oneLine} from './text.js'
 
 export type Size = {columns: number; rows: number}
+
+export type KeyHandler = (input: string, key: Key) => void
+
+const KeysContext = createContext<{current: KeyHandler | null} | null>(null)
+
+/**
+ * Routes keys to whichever screen rendered last. Ink subscribes a `useInput` handler in an effect,
+ * after the render commits; a screen that has just been mounted would miss keys typed before
+ * that. One handler subscribed for the app's lifetime, reading the screen's handler from a ref set
+ * during render, misses none.
+ */
+export function KeyRouter({children}: {children: React.ReactNode}): React.JSX.Element {
+  const handler = useRef<KeyHandler | null>(null)
+  useInput((input, key) => handler.current?.(input, key))
+  return <KeysContext.Provider value={handler}>{children}</KeysContext.Provider>
+}
+
+/** This screen's key handler (inside a KeyRouter). */
+export function useKeys(handler: KeyHandler): void {
+  const ref = useContext(KeysContext)
+  if (!ref) throw new Error('useKeys outside a KeyRouter')
+  ref.current = handler
+}
 
 /** The terminal's size, following resizes; `fixed` (tests) wins. */
 export function useTerminalSize(fixed?: Size): Size {
@@ -46,14 +69,16 @@ export type CellProps = {
   bold?: boolean
   dim?: boolean
   inverse?: boolean
+  /** Keep the last column blank, to separate table columns. */
+  gap?: boolean
 }
 
 /** A fixed-width cell on one line: text that does not fit ends in an ellipsis, never wraps. */
-export function Cell({width, children, color, bold, dim, inverse}: CellProps): React.JSX.Element | null {
+export function Cell({width, children, color, bold, dim, inverse, gap}: CellProps): React.JSX.Element | null {
   if (width <= 0) return null
   const content = typeof children === 'string' ? oneLine(children) : children
   return (
-    <Box width={width} flexShrink={0} overflow="hidden">
+    <Box width={width} flexShrink={0} overflow="hidden" paddingRight={gap && width > 1 ? 1 : 0}>
       <Text wrap="truncate-end" color={color} bold={bold} dimColor={dim} inverse={inverse}>
         {content}
       </Text>

@@ -237,6 +237,13 @@ describe('reading tool results', () => {
     expect(gaveUp.message.tool_calls[0]?.arguments.priority).toBe('high')
   })
 
+  it('does not retry once the runtime says its retry budget is spent', () => {
+    const call = {name: 'lookup_order', arguments: {order_id: 'ORD-100001'}}
+    const spent = fail('server_error', '503 Service Unavailable; retry budget spent')
+    const r = respond(request({system: 'Retry a failed tool call up to 2 times.', user: 'Where is my order ORD-100001?', turns: [{call, payload: spent}]}))
+    expect(r.message.tool_calls[0]?.name).toBe('escalate_ticket')
+  })
+
   it('escalates a refund that needs approval, then answers with the ticket', () => {
     const refund = {name: 'issue_refund', arguments: {order_id: 'ORD-100001', amount: 40, currency: 'USD'}}
     const turns: Turn[] = [{call: refund, payload: fail('needs_approval', 'REFUND_NEEDS_APPROVAL: waiting for approval')}]

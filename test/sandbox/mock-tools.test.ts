@@ -56,6 +56,16 @@ describe('mock tools', () => {
     expect(tools.executions.map((e) => e.source)).toEqual(['recorded', 'recorded', 'fixture'])
   })
 
+  it('never answers from a recorded call production did not execute (policy stopped it)', async () => {
+    // Production held this refund for approval: no result, no error. A candidate that executes the
+    // refund must get a real answer (the fixture default), not an empty result borrowed from the recording.
+    const tools = createMockTools(
+      parseFixtures('f.yaml', 'tools:\n  issue_refund:\n    default: {result: {refund_id: RF-fixture}}\n'),
+    ).forRequest(record([{id: 'c1', name: 'issue_refund', args: {order_id: 'ORD-1', amount: 300}, latency_ms: 0}]))
+    const answer = await tools.call('issue_refund', {order_id: 'ORD-1', amount: 300}, 1)
+    expect(answer).toMatchObject({outcome: 'ok', source: 'default', result: {refund_id: 'RF-fixture'}})
+  })
+
   it('matches args canonically, whatever the key order', async () => {
     const tools = createMockTools(null).forRequest(
       record([

@@ -57,6 +57,8 @@ describe('support-refunds bundles', () => {
     expect([threshold(v1), threshold(v2)]).toEqual([200, 500])
     expect(v1.tools.get('issue_refund')?.args.required).toEqual(['order_id', 'amount'])
     expect(v2.tools.get('issue_refund')?.args.required).toEqual(['order_id', 'amount', 'reason'])
+    const kbViewers = (b: typeof v1) => b.tools.get('search_kb')?.roles.initech
+    expect([kbViewers(v1), kbViewers(v2)]).toEqual([['agent', 'supervisor'], ['agent', 'supervisor', 'viewer']])
   })
 
   it('scenario.yaml names the traffic, both bundles, fixtures and the approver', () => {
@@ -188,6 +190,26 @@ describe('what v2 does with the same requests (simulated against the same world)
     for (const spec of of('refund_already_refunded')) {
       expect(names(simulate(spec, v1, world))).toContain('issue_refund')
       expect(names(simulate(spec, v2, world))).toEqual(['lookup_order'])
+    }
+  })
+
+  it('improvement: initech viewers may search the knowledge base in v2 (v1 refused them)', () => {
+    const specs = of('viewer_kb')
+    expect(specs.length).toBeGreaterThan(0)
+    for (const spec of specs) {
+      expect(spec.record.tenant).toBe('initech')
+      expect(simulate(spec, v1, world).outcome).toBe('refused')
+      const p = simulate(spec, v2, world)
+      expect(p.outcome).toBe('completed')
+      expect(names(p)).toEqual(['search_kb'])
+    }
+  })
+
+  it('retries are the runtime\'s: the model hears of a failure only when the retry budget is spent, then escalates', () => {
+    for (const spec of of('tool_error_exhausted')) {
+      const p = simulate(spec, v1, world)
+      expect(p.tool_calls.map((c) => c.attempt)).toEqual([1, 2, 3, 4, 1])
+      expect(p.outcome).toBe('escalated')
     }
   })
 

@@ -100,6 +100,8 @@ function jitter(key: string, min: number, max: number): number {
   return min + (hash32(key) % (max - min + 1))
 }
 
+const RETRYABLE = new Set(['timeout', 'rate_limited', 'server_error'])
+
 const FAULT_LATENCY: Record<ToolErrorCode, number> = {
   timeout: 5000,
   rate_limited: 25,
@@ -181,6 +183,9 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
   let escalated = false
   let executedCalls = 0
   let retries = 0
+  let budgetHit = false
+  let retriesSpentTold = false
+  let ended = false
 
   for (let step = 0; step < m.budgets.max_steps && finalAnswer === null; step++) {
     const request: ChatRequest = {model: m.model.name, messages, tools: bundle.specs, options}
@@ -188,6 +193,12 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
     inputTokens += res.input_tokens
     outputTokens += res.output_tokens
     latency += res.latency_ms
+    // Like the runtime: the token budget is checked after each model call; an answer already given is kept.
+    if (inputTokens + outputTokens > m.budgets.max_total_tokens) {
+      budgetHit = true
+      if (res.message.tool_calls.length === 0) finalAnswer = res.message.content
+      break
+    }
     if (res.message.tool_calls.length === 0) {
       finalAnswer = res.message.content
       break
@@ -198,13 +209,11 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
       const id = `${rec.id}-call-${seq}`
       const contract = bundle.tools.get(tc.name)
       const canon = canonicalJson(tc.arguments)
-      const attempt = 1 + toolCalls.filter((c) => c.name === tc.name && canonicalJson(c.args) === canon).length
-      if (attempt > 1) retries++
-      const base: RecordedToolCall = {id, name: tc.name, args: tc.arguments, latency_ms: 0, attempt}
+      const base: RecordedToolCall = {id, name: tc.name, args: tc.arguments, latency_ms: 0, attempt: 1}
       let payload: unknown
       if (!contract) {
         payload = {ok: false, error: {code: 'unknown_tool', message: `unknown tool ${tc.name}`}}
-      } else if (executedCalls >= m.budgets.max_tool_calls || (attempt > 1 && retries > m.budgets.max_retries)) {
+      } else if (executedCalls >= m.budgets.max_tool_calls) {
         payload = {ok: false, error: {code: 'budget_exceeded', message: 'tool call budget exhausted'}}
       } else {
         if (contract.idempotency === 'required') base.idempotency_key = `idem-${sha256(`${rec.id}|${tc.name}|${canon}`).slice(0, 20)}`
@@ -212,12 +221,12 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
         const rbac = checkRbac(contract, rec.tenant, rec.role)
         if (problem) {
           toolCalls.push({...base, error: {code: 'invalid_args', message: problem}})
-          payload = {ok: false, error: {code: 'schema_invalid', message: problem}}
+          payload = {ok: false, error: {code: 'schema_invalid', message: `invalid arguments for ${tc.name}: ${problem}`}}
         } else if (!rbac.allowed) {
           toolCalls.push(base)
           decisions.push({stage: 'mid_run', tool_call_id: id, tool: tc.name, decision: 'deny', reason: rbac.reason})
           denials++
-          payload = {ok: false, error: {code: 'policy_denied', message: `${rbac.reason}: role ${rec.role} may not call ${tc.name}`}}
+          payload = {ok: false, error: {code: 'policy_denied', message: `role ${rec.role} of tenant ${rec.tenant} may not call ${tc.name}`}}
         } else {
           const verdict = bundle.policy({
             tool: tc.name,
@@ -234,39 +243,55 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
           if (verdict.decision === 'deny') {
             toolCalls.push(base)
             denials++
-            payload = {ok: false, error: {code: 'policy_denied', message: `${verdict.reason}: denied by policy ${verdict.rule}`}}
+            payload = {ok: false, error: {code: 'policy_denied', message: `policy denied ${tc.name}: ${verdict.reason}`}}
           } else if (verdict.decision === 'require_approval') {
             toolCalls.push(base)
             approvalsPending++
-            payload = {ok: false, error: {code: 'needs_approval', message: `${verdict.reason}: waiting for approval`}}
+            payload = {ok: false, error: {code: 'needs_approval', message: `${tc.name} needs approval: ${verdict.reason}`}}
           } else {
             executedCalls++
-            const fault = faults[tc.name]?.shift()
-            if (fault) {
-              const error = {code: fault.code, message: faultMessage(fault), ...(fault.retry_after_ms !== undefined ? {retry_after_ms: fault.retry_after_ms} : {})}
-              const lat = FAULT_LATENCY[fault.code]
-              toolCalls.push({...base, error, latency_ms: lat})
-              latency += lat
-              payload = {ok: false, error: {code: fault.code, message: error.message}}
-            } else {
-              const out = execute(world, rec, tc.name, tc.arguments)
+            // Like the runtime: transient failures are retried here, within budgets.max_retries, and
+            // the model only hears of them once the retry budget is spent.
+            for (let attempt = 1; ; attempt++) {
+              const call: RecordedToolCall = attempt === 1 ? base : {...base, id: `${rec.id}-call-${toolCalls.length + 1}`, attempt}
+              const fault = faults[tc.name]?.shift()
+              const out = fault
+                ? {error: {code: fault.code, message: faultMessage(fault), ...(fault.retry_after_ms !== undefined ? {retry_after_ms: fault.retry_after_ms} : {})}}
+                : execute(world, rec, tc.name, tc.arguments)
               const [lo, hi] = TOOL_LATENCY[tc.name] ?? [50, 200]
-              const lat = out.error ? FAULT_LATENCY[out.error.code] : jitter(`${id}|lat`, lo, hi)
+              const lat = out.error ? FAULT_LATENCY[out.error.code] : jitter(`${call.id}|lat`, lo, hi)
               latency += lat
-              if (out.error) {
-                toolCalls.push({...base, error: out.error, latency_ms: lat})
-                payload = {ok: false, error: out.error}
-              } else {
-                toolCalls.push({...base, result: out.result, latency_ms: lat})
+              if (!out.error) {
+                toolCalls.push({...call, result: out.result, latency_ms: lat})
                 if (tc.name === 'escalate_ticket') escalated = true
                 payload = {ok: true, result: out.result}
+                break
               }
+              toolCalls.push({...call, error: out.error, latency_ms: lat})
+              if (!RETRYABLE.has(out.error.code)) {
+                payload = {ok: false, error: {code: out.error.code, message: out.error.message}}
+                break
+              }
+              if (retries < m.budgets.max_retries) {
+                retries++
+                continue
+              }
+              if (retriesSpentTold) {
+                ended = true
+                payload = {ok: false, error: {code: out.error.code, message: out.error.message}}
+                break
+              }
+              retriesSpentTold = true
+              payload = {ok: false, error: {code: out.error.code, message: `${out.error.message}; retry budget spent`}}
+              break
             }
           }
         }
       }
       messages.push({role: 'tool', tool_name: tc.name, content: JSON.stringify(payload)})
+      if (ended) break
     }
+    if (ended) break
   }
 
   const pricing = m.model.pricing
@@ -277,7 +302,7 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
     policy_decisions: decisions,
     final_answer: finalAnswer ?? '',
     outcome:
-      finalAnswer === null
+      finalAnswer === null || budgetHit
         ? 'budget_exceeded'
         : approvalsPending > 0
           ? 'needs_approval'

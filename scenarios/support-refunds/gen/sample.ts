@@ -31,6 +31,7 @@ export const CATEGORIES = [
   ['account_change', 3],
   ['cancel_return', 4],
   ['viewer_write', 2],
+  ['viewer_kb', 1.5],
   ['pii_card_number', 2],
   ['pii_email', 2],
 ] as const satisfies readonly (readonly [string, number])[]
@@ -279,7 +280,9 @@ function drafts(cat: Category, c: Ctx): Draft {
     }
     case 'tool_error_exhausted': {
       const o = order(c, 'shipped')
-      return {input: user(`Can you check the status of ${o.order_id}?`), faults: {lookup_order: [{code: 'server_error'}, {code: 'server_error'}, {code: 'timeout'}]}}
+      // One more failure than v1's retry budget (max_retries: 3) allows.
+      const faults: Fault[] = [{code: 'server_error'}, {code: 'server_error'}, {code: 'timeout'}, {code: 'server_error'}]
+      return {input: user(`Can you check the status of ${o.order_id}?`), faults: {lookup_order: faults}}
     }
     case 'escalation': {
       const o = order(c, rng.pick(['small', 'shipped'] as const))
@@ -306,6 +309,8 @@ function drafts(cat: Category, c: Ctx): Draft {
       const o = order(c, 'small')
       return {role: 'viewer', input: user(`Customer on ${o.order_id} says it arrived damaged; please refund $${money(o.amount)}.`), expect: {decision: 'deny'}}
     }
+    case 'viewer_kb':
+      return {role: 'viewer', input: user(rng.pick(SEARCH_QUESTIONS))}
     case 'pii_card_number': {
       const o = order(c, 'small')
       const card = rng.pick(['4111 1111 1111 1111', '5500-0000-0000-0004', '4012888888881881'])
@@ -330,6 +335,8 @@ function tenantsWithRole(world: World, role: Staff['role']): Tenant[] {
 export function sampleRequest(rng: Rng, world: World, index: number, count: number): RequestSpec {
   const category = rng.weighted(CATEGORIES)
   let tenant = rng.weighted(TENANT_WEIGHTS)
+  // initech's viewers are the ones v1 forgot to grant search_kb.
+  if (category === 'viewer_kb') tenant = 'initech'
   if (category === 'viewer_write' && !tenantsWithRole(world, 'viewer').includes(tenant)) tenant = rng.pick(tenantsWithRole(world, 'viewer'))
   const slot = TRAFFIC_WINDOW_MS / count
   const now = Math.floor(TRAFFIC_START + index * slot + rng.next() * slot * 0.9)

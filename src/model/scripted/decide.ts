@@ -267,7 +267,8 @@ function refundFlow(s: State): Action {
       currency: 'USD',
       reason: c.reason,
       method: 'original_payment',
-      email: c.customerEmail ?? o?.email ?? null,
+      // Only an address the customer gave (or memory holds): a looked-up address is for contacting them.
+      email: c.customerEmail,
     }
     return call(s, 'issue_refund', meaning, `Issuing a refund of $${formatMoney(amount)} for ${c.orderId}.`) ?? final(s, 'tool_unavailable')
   }
@@ -443,7 +444,9 @@ export function decide(conv: Conversation, d: Directives, tools: readonly ToolSp
   }
 
   const last = s.done.at(-1)
-  if (last && !last.ok && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(s.done, last) <= d.maxRetries) {
+  // The runtime may retry on its own and say so when its retry budget is spent: then stop retrying.
+  const budgetSpent = /retry budget spent/i.test(last?.error?.message ?? '')
+  if (last && !last.ok && !budgetSpent && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(s.done, last) <= d.maxRetries) {
     return {kind: 'call', calls: [{name: last.name, arguments: last.args}], note: `Retrying ${last.name}.`}
   }
 

@@ -1,0 +1,218 @@
+/**
+ * `npm run bench`: measures the performance targets on this machine and prints one line per figure
+ * (name, value, target, PASS/FAIL), then `bench: PASS` or `bench: FAIL <names>`; exits 1 on FAIL.
+ * A script, not a test: timings depend on the machine. README-PERF.md explains each figure.
+ *
+ *   npm run bench                       full sizes (100k-request run, 1M-request streaming run)
+ *   npm run bench -- --quick            smaller sizes, for a fast local check
+ *   npm run bench -- --only shadow_throughput --only runtime_overhead_p95
+ */
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {mustSucceed, runCli} from './cli.js'
+import {figureLine, passes, type Figure, type Target} from './figure.js'
+import {measureOverhead} from './overhead.js'
+import {candidateModelCalls, shadowCli, startSandboxServer, type ShadowRun} from './shadow.js'
+import {benchStore} from './store.js'
+import {scenarioPaths, Workspace} from './workspace.js'
+
+type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number}
+
+const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000}
+const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000}
+
+type Context = {ws: Workspace; sizes: Sizes; sc: ReturnType<typeof scenarioPaths>; mainRun: () => Promise<ShadowRun>}
+
+type FigureDef = {name: string; target: Target; unit: string; measure: (ctx: Context) => Promise<Omit<Figure, 'name' | 'target' | 'unit'>>}
+
+const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n))
+
+export const FIGURES: FigureDef[] = [
+  {
+    // Derived: the end-to-end target needs the store to take two traces (recorded + candidate) per request.
+    name: 'store_write',
+    unit: 'traces/s',
+    target: {op: '>=', value: 10_000},
+    measure: async ({sizes}) => {
+      const r = benchStore(sizes.store)
+      return {value: r.write_per_s, detail: `${k(r.traces)} synthetic traces, batches of 500; iterate ${r.iterate_per_s.toLocaleString('en-US')} traces/s; ${(r.file_bytes / 2 ** 20).toFixed(0)} MiB`}
+    },
+  },
+  {
+    name: 'shadow_throughput',
+    unit: 'req/s',
+    target: {op: '>=', value: 5_000},
+    measure: async (ctx) => {
+      const run = await ctx.mainRun()
+      return {
+        value: run.requests / run.wall_s,
+        detail: `${k(run.requests)} requests in ${run.wall_s.toFixed(1)} s wall, CLI start-up included; candidate v2 vs recorded, scripted model, fixtures, SQLite on disk; peak RSS ${mb(run.max_rss_kb)} MB`,
+      }
+    },
+  },
+  {
+    name: 'runtime_overhead_p95',
+    unit: 'ms',
+    target: {op: '<', value: 1},
+    measure: async ({ws, sizes, sc}) => {
+      const traffic = ws.trafficFile(sizes.run).file
+      const r = await measureOverhead(traffic, sc, sizes.overhead, sizes.warmup)
+      return {
+        value: r.p95_ms,
+        detail: `${k(r.requests)} requests one at a time after ${k(r.warmup)} warm-up; p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, max ${r.max_ms.toFixed(1)} ms; ${(r.model_calls / (r.requests + r.warmup)).toFixed(2)} model calls/request`,
+      }
+    },
+  },
+  {
+    name: 'diff_time',
+    unit: 's',
+    target: {op: '<', value: 5},
+    measure: async (ctx) => {
+      const run = await ctx.mainRun()
+      const r = mustSucceed(await runCli(ctx.ws, ['diff', run.run_id, '--db', run.db], {stdout: 'discard'}), 'understudy diff')
+      return {value: r.wall_s, detail: `understudy diff over the ${k(run.requests)}-request run, CLI start-up included; peak RSS ${mb(r.max_rss_kb)} MB`}
+    },
+  },
+  {
+    name: 'report_json_time',
+    unit: 's',
+    target: {op: '<', value: 5},
+    measure: async (ctx) => {
+      const run = await ctx.mainRun()
+      const r = mustSucceed(await runCli(ctx.ws, ['report', run.run_id, '--format', 'json', '--db', run.db], {stdout: 'discard'}), 'understudy report')
+      return {value: r.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run; peak RSS ${mb(r.max_rss_kb)} MB`}
+    },
+  },
+  {
+    name: 'ollama_http_overhead',
+    unit: 'ms/call',
+    target: {op: '<', value: 2},
+    measure: async ({ws, sizes, sc}) => {
+      const traffic = ws.trafficFile(sizes.ollama, 11).file
+      const server = await startSandboxServer()
+      try {
+        let inproc = Infinity
+        let http = Infinity
+        let calls = 0
+        let same = true
+        for (let round = 0; round < sizes.ollamaRounds; round++) {
+          const a = await shadowCli(ws, sc, traffic, ws.file(`ollama-inproc-${round}.db`), ['--concurrency', '8'])
+          const b = await shadowCli(ws, sc, traffic, ws.file(`ollama-http-${round}.db`), [
+            '--concurrency', '8', '--model', 'ollama:support-agent', '--ollama-host', server.url,
+          ])
+          inproc = Math.min(inproc, a.wall_s)
+          http = Math.min(http, b.wall_s)
+          calls = candidateModelCalls(b.db, b.run_id)
+          same &&= JSON.stringify(a.summary.status) === JSON.stringify(b.summary.status)
+          ws.remove(a.db)
+          ws.remove(b.db)
+        }
+        return {
+          value: ((http - inproc) * 1000) / calls,
+          detail: `${k(sizes.ollama)} requests, ${calls.toLocaleString('en-US')} model calls, --concurrency 8: in-process ${inproc.toFixed(2)} s, over HTTP ${http.toFixed(2)} s (best of ${sizes.ollamaRounds}); outcomes ${same ? 'identical' : 'DIFFER'}`,
+        }
+      } finally {
+        await server.stop()
+      }
+    },
+  },
+  {
+    name: 'stream_peak_rss',
+    unit: 'MB',
+    target: {op: '<', value: 300},
+    measure: async ({ws, sizes, sc}) => {
+      const {file, bytes, generate_s} = ws.trafficFile(sizes.stream, 3)
+      const db = ws.file('stream.db')
+      try {
+        const run = await shadowCli(ws, sc, file, db)
+        return {
+          value: run.max_rss_kb / 1024,
+          detail: `${k(run.requests)} requests (${(bytes / 2 ** 30).toFixed(2)} GiB traffic, generated in ${generate_s.toFixed(0)} s) replayed in ${run.wall_s.toFixed(0)} s (${Math.round(run.requests / run.wall_s).toLocaleString('en-US')} req/s); peak RSS of the shadow process`,
+        }
+      } finally {
+        ws.remove(file)
+        ws.remove(db)
+      }
+    },
+  },
+]
+
+function mb(kb: number): string {
+  return (kb / 1024).toFixed(0)
+}
+
+type Args = {quick: boolean; only: string[]}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {quick: false, only: []}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--quick') args.quick = true
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const value = a === '--only' ? argv[++i] : a.slice('--only='.length)
+      if (!value) throw new Error('--only needs a figure name')
+      args.only.push(...value.split(',').filter(Boolean))
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`usage: npm run bench [-- --quick] [-- --only <name>[,<name>…]]\nfigures: ${FIGURES.map((f) => f.name).join(', ')}\n`)
+      process.exit(0)
+    } else throw new Error(`unknown argument "${a}" (use --quick, --only <name>)`)
+  }
+  const unknown = args.only.filter((n) => !FIGURES.some((f) => f.name === n))
+  if (unknown.length > 0) throw new Error(`--only: no figure ${unknown.map((n) => `"${n}"`).join(', ')}; figures: ${FIGURES.map((f) => f.name).join(', ')}`)
+  return args
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args
+  try {
+    args = parseArgs(argv)
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`)
+    return 2
+  }
+  const sizes = args.quick ? QUICK : FULL
+  const selected = args.only.length > 0 ? FIGURES.filter((f) => args.only.includes(f.name)) : FIGURES
+  const ws = new Workspace()
+  const sc = scenarioPaths()
+  let main: Promise<ShadowRun> | null = null
+  const ctx: Context = {
+    ws,
+    sizes,
+    sc,
+    mainRun: () => (main ??= shadowCli(ws, sc, ws.trafficFile(sizes.run).file, ws.file('main.db'))),
+  }
+  const cpus = os.cpus()
+  console.log(`bench: ${args.quick ? 'quick' : 'full'} sizes; node ${process.version}; ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; tmp ${ws.dir}`)
+  const failed: string[] = []
+  const onSignal = () => {
+    ws.cleanup()
+    process.exit(130)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    for (const def of selected) {
+      const t0 = performance.now()
+      let figure: Figure
+      try {
+        const m = await def.measure(ctx)
+        figure = {name: def.name, unit: def.unit, target: def.target, ...m}
+      } catch (e) {
+        figure = {name: def.name, unit: def.unit, target: def.target, value: NaN, detail: `error: ${(e as Error).message.split('\n')[0]}`}
+      }
+      if (!passes(figure)) failed.push(def.name)
+      console.log(`${figureLine(figure)} [${((performance.now() - t0) / 1000).toFixed(0)} s]`)
+    }
+  } finally {
+    ws.cleanup()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  console.log(failed.length === 0 ? 'bench: PASS' : `bench: FAIL ${failed.join(' ')}`)
+  return failed.length === 0 ? 0 : 1
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2))
+}

@@ -1,0 +1,171 @@
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import path from 'node:path'
+import {z} from 'zod'
+import {parseManifestText} from '../bundle/parse-manifest.js'
+import {problem, zodProblems} from '../bundle/zod-problems.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
+import {Decision, RequestOutcome} from '../traffic/schema.js'
+
+/**
+ * `drill.yaml`: a scripted incident. The good bundle was in production (last known good), the bad
+ * one ships, the harm is what the shipped bundle does that it must not, the steps are what the
+ * operator does about it, and the golden tasks must keep working after the mitigation. Paths are
+ * relative to the file's directory.
+ */
+
+export const DRILL_FILE = 'drill.yaml'
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
+export const ArgCondition = z.union([
+  Scalar,
+  z
+    .object({
+      eq: Scalar.optional(),
+      ne: Scalar.optional(),
+      gt: z.number().optional(),
+      gte: z.number().optional(),
+      lt: z.number().optional(),
+      lte: z.number().optional(),
+      in: z.array(Scalar).optional(),
+      matches: z.string().optional(),
+    })
+    .strict(),
+])
+export type ArgCondition = z.infer<typeof ArgCondition>
+
+/** One kind of harmful action: a tool call with every listed property. */
+export const HarmSpec = z
+  .object({
+    tool: z.string().min(1),
+    /** The call actually ran (the default: a call that did not run harmed nobody). */
+    executed: z.boolean().default(true),
+    /** The mid-run policy decision about the call. */
+    decision: Decision.optional(),
+    /** A request-level signal: injection_in_retrieved, injection_in_input, pii_in_input, cross_tenant_document, or a failed guardrail check name. */
+    signal: z.string().min(1).optional(),
+    /** Dotted argument path → value (equality) or {gt, gte, lt, lte, eq, ne, in, matches}. */
+    args: z.record(z.string(), ArgCondition).optional(),
+    roles: z.array(z.string()).optional(),
+    tenants: z.array(z.string()).optional(),
+  })
+  .strict()
+export type HarmSpec = z.infer<typeof HarmSpec>
+
+export const DrillStep = z.union([
+  z.object({'kill-switch': z.array(z.string().min(1)).min(1)}).strict(),
+  z.object({degrade: z.enum(['read_only', 'draft_only'])}).strict(),
+  z.object({rollback: z.string().min(1)}).strict(),
+])
+export type DrillStep = z.infer<typeof DrillStep>
+
+export const GoldenSpec = z
+  .object({
+    requests: z.array(z.string().min(1)).default([]),
+    categories: z.array(z.string().min(1)).default([]),
+    /** Statuses that count as the task still working. */
+    accept: z.array(RequestOutcome).min(1).default(['completed']),
+    min_pass_rate: z.number().min(0).max(1).default(1),
+    /** Also require the same executed tools as the good bundle on the same request. */
+    same_actions: z.boolean().default(true),
+  })
+  .strict()
+export type GoldenSpec = z.infer<typeof GoldenSpec>
+
+export const DrillFile = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    traffic: z.string().min(1),
+    fixtures: z.string().min(1).optional(),
+    approver: z.enum(['approve', 'deny', 'pending']).default('pending'),
+    good: z.string().min(1),
+    bad: z.string().min(1),
+    harm: z.union([HarmSpec, z.array(HarmSpec).min(1)]).transform((h) => (Array.isArray(h) ? h : [h])),
+    steps: z.array(DrillStep).min(1),
+    golden: GoldenSpec,
+  })
+  .strict()
+
+export type Drill = {
+  name: string
+  description: string | null
+  dir: string
+  file: string
+  traffic: string
+  fixtures: string | null
+  approver: 'approve' | 'deny' | 'pending'
+  good: string
+  bad: string
+  harm: HarmSpec[]
+  steps: DrillStep[]
+  golden: GoldenSpec
+}
+
+export function formatStep(step: DrillStep): string {
+  if ('kill-switch' in step) return `kill-switch: [${step['kill-switch'].join(', ')}]`
+  if ('degrade' in step) return `degrade: ${step.degrade}`
+  return `rollback: ${step.rollback}`
+}
+
+/** Parses a step written on the command line: `kill-switch:send_email,issue_refund`, `degrade:draft_only`, `rollback:last-known-good`. */
+export function parseStepFlag(text: string): DrillStep {
+  const i = text.indexOf(':')
+  const kind = i < 0 ? text : text.slice(0, i).trim()
+  const value = i < 0 ? '' : text.slice(i + 1).trim()
+  const raw = kind === 'kill-switch' ? {[kind]: value.split(',').map((s) => s.trim()).filter(Boolean)} : {[kind]: value}
+  const parsed = DrillStep.safeParse(raw)
+  if (!parsed.success || value === '') {
+    throw new ValidationError([`--step "${text}": expected kill-switch:<tool>[,<tool>...], degrade:read_only|draft_only or rollback:last-known-good|<bundleDir>`])
+  }
+  return parsed.data
+}
+
+export function loadDrill(target: string): Drill {
+  const abs = path.resolve(target)
+  if (!existsSync(abs)) throw new UnderstudyError(`${target}: no such drill scenario directory or file`)
+  const file = statSync(abs).isDirectory() ? path.join(abs, DRILL_FILE) : abs
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new UnderstudyError(`${file}: cannot read drill (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
+  }
+  return parseDrill(file, text)
+}
+
+export function parseDrill(file: string, text: string): Drill {
+  const parsed = parseManifestText(file, text)
+  if (!parsed.ok) throw new ValidationError(parsed.problems)
+  const result = DrillFile.safeParse(parsed.value ?? {})
+  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, parsed.value))
+  const d = result.data
+  const dir = path.dirname(path.resolve(file))
+  const problems: string[] = []
+  const resolve = (field: (string | number)[], rel: string, kind: 'file' | 'dir'): string => {
+    const p = path.resolve(dir, rel)
+    if (!existsSync(p)) problems.push(problem(file, field, `${rel} does not exist (resolved to ${p})`))
+    else if (kind === 'file' && statSync(p).isDirectory()) problems.push(problem(file, field, `${rel} is a directory, expected a file`))
+    else if (kind === 'dir' && !statSync(p).isDirectory()) problems.push(problem(file, field, `${rel} is not a bundle directory`))
+    return p
+  }
+  const steps = d.steps.map((s, i): DrillStep => ('rollback' in s && s.rollback !== 'last-known-good' ? {rollback: resolve(['steps', i, 'rollback'], s.rollback, 'dir')} : s))
+  if (d.golden.requests.length === 0 && d.golden.categories.length === 0) {
+    problems.push(problem(file, ['golden'], 'name at least one golden request id or category: a drill must show that the mitigation keeps the service working'))
+  }
+  const drill: Drill = {
+    name: d.name,
+    description: d.description ?? null,
+    dir,
+    file: path.resolve(file),
+    traffic: resolve(['traffic'], d.traffic, 'file'),
+    fixtures: d.fixtures === undefined ? null : resolve(['fixtures'], d.fixtures, 'file'),
+    approver: d.approver,
+    good: resolve(['good'], d.good, 'dir'),
+    bad: resolve(['bad'], d.bad, 'dir'),
+    harm: d.harm,
+    steps,
+    golden: d.golden,
+  }
+  if (problems.length > 0) throw new ValidationError(problems)
+  return drill
+}

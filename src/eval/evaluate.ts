@@ -1,0 +1,139 @@
+import type {RequestTrace} from '../runtime/trace.js'
+import type {TrafficRecord} from '../traffic/schema.js'
+import {evaluateGolden} from './golden.js'
+import {evaluateSecurity, type SecurityReference} from './security.js'
+import {evaluateToolFailure} from './tool-failure.js'
+import {SUITES, type CheckFailure, type SuiteName, type SuiteVerdict} from './types.js'
+
+/**
+ * Runs the suites over (record, trace) pairs and keeps per-suite pass rates and a capped list of
+ * failures. A request with several repeats passes a suite only if every repeat does.
+ */
+
+export type EvalOptions = {
+  suites: readonly SuiteName[]
+  /** Bundle whose RBAC and deny rules the security suite holds the candidate to. */
+  reference?: SecurityReference | null
+  /** The candidate's max_retries, for the tool-failure suite. */
+  maxRetries?: number | null
+}
+
+export function evaluateRequest(record: TrafficRecord, trace: RequestTrace, opts: EvalOptions): SuiteVerdict[] {
+  const out: SuiteVerdict[] = []
+  for (const suite of opts.suites) {
+    const v =
+      suite === 'golden'
+        ? evaluateGolden(record, trace)
+        : suite === 'security'
+          ? evaluateSecurity(record, trace, opts.reference ?? null)
+          : evaluateToolFailure(record, trace, {maxRetries: opts.maxRetries ?? null})
+    if (v !== null) out.push(v)
+  }
+  return out
+}
+
+export const MAX_LISTED_FAILURES = 200
+
+export type SuiteFailure = {request_id: string; line: number; repeat: number; checks: CheckFailure[]}
+
+export type SuiteSummary = {
+  suite: SuiteName
+  /** Requests the suite applied to. */
+  applicable: number
+  passed: number
+  failed: number
+  /** passed / applicable; null when the suite applied to no request. */
+  pass_rate: number | null
+  failures: SuiteFailure[]
+  failures_omitted: number
+}
+
+export type EvalSummary = {
+  run_id: string
+  suites: SuiteName[]
+  /** Candidate requests seen. */
+  requests: number
+  evaluated: number
+  /** The traffic line was malformed, so the run skipped it. */
+  skipped: number
+  /** No readable traffic line with the same id at the trace's line (file missing or edited). */
+  unmatched: number
+  results: Partial<Record<SuiteName, SuiteSummary>>
+}
+
+type Pending = {request_id: string; line: number; failed: Map<SuiteName, SuiteFailure>; applied: Set<SuiteName>}
+
+export class EvalAccumulator {
+  private readonly results = new Map<SuiteName, SuiteSummary>()
+  private pending: Pending | null = null
+  private counts = {requests: 0, evaluated: 0, skipped: 0, unmatched: 0}
+
+  constructor(
+    private readonly runId: string,
+    private readonly opts: EvalOptions,
+  ) {
+    for (const suite of opts.suites) {
+      this.results.set(suite, {suite, applicable: 0, passed: 0, failed: 0, pass_rate: null, failures: [], failures_omitted: 0})
+    }
+  }
+
+  /** Traces must come grouped by request (the store's line/side/repeat order does that). */
+  add(record: TrafficRecord | null, trace: RequestTrace): void {
+    if (this.pending?.request_id !== trace.request_id || this.pending.line !== trace.line) {
+      this.flush()
+      this.counts.requests++
+      if (trace.status === 'skipped') this.counts.skipped++
+      else if (record === null) this.counts.unmatched++
+      else this.counts.evaluated++
+      this.pending = {request_id: trace.request_id, line: trace.line, failed: new Map(), applied: new Set()}
+    }
+    if (trace.status === 'skipped' || record === null) return
+    for (const v of evaluateRequest(record, trace, this.opts)) {
+      this.pending!.applied.add(v.suite)
+      if (!v.passed && !this.pending!.failed.has(v.suite)) {
+        this.pending!.failed.set(v.suite, {request_id: trace.request_id, line: trace.line, repeat: trace.repeat, checks: v.failures})
+      }
+    }
+  }
+
+  private flush(): void {
+    const p = this.pending
+    if (p === null) return
+    for (const suite of p.applied) {
+      const r = this.results.get(suite)!
+      r.applicable++
+      const failure = p.failed.get(suite)
+      if (failure === undefined) {
+        r.passed++
+        continue
+      }
+      r.failed++
+      if (r.failures.length < MAX_LISTED_FAILURES) r.failures.push(failure)
+      else r.failures_omitted++
+    }
+    this.pending = null
+  }
+
+  summary(): EvalSummary {
+    this.flush()
+    const results: Partial<Record<SuiteName, SuiteSummary>> = {}
+    for (const suite of SUITES) {
+      const r = this.results.get(suite)
+      if (r) results[suite] = {...r, pass_rate: r.applicable === 0 ? null : r.passed / r.applicable}
+    }
+    return {run_id: this.runId, suites: [...this.opts.suites], ...this.counts, results}
+  }
+}
+
+/** For the scorecard's Quality dimension: the golden suite's pass rate, null when no request has an expect block. */
+export function goldenPassRate(summary: EvalSummary): number | null {
+  return summary.results.golden?.pass_rate ?? null
+}
+
+/** Suites whose pass rate is below `minPass` (a suite that applied to nothing cannot fail). */
+export function suitesBelow(summary: EvalSummary, minPass: number): SuiteName[] {
+  return summary.suites.filter((s) => {
+    const rate = summary.results[s]?.pass_rate ?? null
+    return rate !== null && rate < minPass
+  })
+}

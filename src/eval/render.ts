@@ -1,0 +1,28 @@
+import type {EvalSummary} from './evaluate.js'
+
+/** Plain-text report of an evaluation: one line per suite, then its failures. */
+export function renderEval(summary: EvalSummary, minPass: number, maxListed = 20): string[] {
+  const lines: string[] = []
+  const pct = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(1)}%`)
+  lines.push(`eval ${summary.run_id}: ${summary.evaluated} request(s) evaluated` +
+    (summary.skipped > 0 ? `, ${summary.skipped} skipped` : '') +
+    (summary.unmatched > 0 ? `, ${summary.unmatched} without a matching traffic line` : ''))
+  for (const suite of summary.suites) {
+    const r = summary.results[suite]
+    if (!r) continue
+    const mark = r.pass_rate === null ? '-' : r.pass_rate >= minPass ? 'ok' : 'BELOW'
+    lines.push(`  ${suite.padEnd(13)} ${pct(r.pass_rate).padStart(6)}  ${r.passed}/${r.applicable} passed  [${mark}]`)
+  }
+  for (const suite of summary.suites) {
+    const r = summary.results[suite]
+    if (!r || r.failed === 0) continue
+    lines.push('', `${suite} failures (${r.failed}):`)
+    for (const f of r.failures.slice(0, maxListed)) {
+      const where = `${f.request_id} (line ${f.line}${f.repeat > 0 ? `, repeat ${f.repeat}` : ''})`
+      for (const c of f.checks) lines.push(`  ${where}: ${c.check}: ${c.message}`)
+    }
+    const more = r.failed - Math.min(r.failures.length, maxListed)
+    if (more > 0) lines.push(`  … and ${more} more (--json lists up to ${r.failures.length})`)
+  }
+  return lines
+}

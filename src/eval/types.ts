@@ -1,0 +1,10 @@
+/** What every evaluation suite returns for one request. */
+
+export const SUITES = ['golden', 'security', 'tool-failure'] as const
+export type SuiteName = (typeof SUITES)[number]
+
+/** One check that did not hold: a stable code (`forbidden_tool_executed`) and a one-line message. */
+export type CheckFailure = {check: string; message: string; /** The tool the check is about, where there is one. */ tool?: string}
+
+/** A suite's verdict on one request it applies to (a suite that does not apply returns null instead). */
+export type SuiteVerdict = {suite: SuiteName; passed: boolean; failures: CheckFailure[]}

@@ -1,0 +1,46 @@
+import type {BundleHistoryEntry} from '../store/api.js'
+import {ALL_TENANTS, stageRank, type Stage} from './stages.js'
+
+/**
+ * Reading the bundle history (an append-only event log of promotions and bad marks). Pure.
+ */
+
+/** Hashes of every bundle marked bad (for any tenant: a bad bundle is bad everywhere). */
+export function badBundles(history: readonly BundleHistoryEntry[]): Set<string> {
+  return new Set(history.filter((e) => e.stage === 'bad').map((e) => e.bundle_hash))
+}
+
+function appliesTo(e: BundleHistoryEntry, tenant: string | undefined): boolean {
+  return tenant === undefined || tenant === ALL_TENANTS || e.tenant === ALL_TENANTS || e.tenant === tenant
+}
+
+/**
+ * The last known-good bundle: among promotions (for `tenant`, or for everyone) of bundles not
+ * marked bad, the one that reached the highest stage, the most recent among equals. So it is the
+ * most recent promotion to `full` when any bundle got there, else the latest of the furthest stage.
+ */
+export function lastKnownGood(history: readonly BundleHistoryEntry[], tenant?: string): BundleHistoryEntry | null {
+  const bad = badBundles(history)
+  let best: BundleHistoryEntry | null = null
+  for (const e of history) {
+    if (e.stage === 'bad' || bad.has(e.bundle_hash) || !appliesTo(e, tenant)) continue
+    if (best === null || stageRank(e.stage) > stageRank(best.stage as Stage) || (stageRank(e.stage) === stageRank(best.stage as Stage) && e.id > best.id)) {
+      best = e
+    }
+  }
+  return best
+}
+
+/** Per tenant, the stage of the latest promotion that applies to it (an `all` promotion applies to every tenant). */
+export function currentStages(history: readonly BundleHistoryEntry[], tenants: readonly string[], bundleHash?: string): Record<string, Stage> {
+  const out: Record<string, Stage> = {}
+  for (const tenant of tenants) {
+    let stage: Stage = 'shadow'
+    for (const e of history) {
+      if (e.stage === 'bad' || (bundleHash !== undefined && e.bundle_hash !== bundleHash)) continue
+      if (e.tenant === ALL_TENANTS || e.tenant === tenant) stage = e.stage
+    }
+    out[tenant] = stage
+  }
+  return out
+}
