@@ -1,5 +1,5 @@
 import type {TraceStatus} from '../runtime/trace.js'
-import {beyondTolerance} from './fields.js'
+import {beyondTolerance, wroteThrough} from './fields.js'
 import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, Reason, RequestDiff} from './types.js'
 
 /**
@@ -105,7 +105,7 @@ function classifyCall(row: CallRow, diff: RequestDiff, add: Add): void {
     const retried = c.attempt > 1 ? diff.calls.find((r) => r.cand && r.cand.seq < c.seq && r.cand.name === name && r.cand.args_hash === c.args_hash) : undefined
     if (retried && !read) {
       // A retry is not a new action, unless the write went through twice under one idempotency key.
-      const twice = c.executed && retried.cand!.executed && c.idempotency_key !== null && c.idempotency_key === retried.cand!.idempotency_key
+      const twice = wroteThrough(c) && wroteThrough(retried.cand!) && c.idempotency_key !== null && c.idempotency_key === retried.cand!.idempotency_key
       if (twice)
         add({class: 'regression', code: 'duplicate_write', field: row.field, message: `${name} executed twice with idempotency key ${c.idempotency_key} (${retried.cand!.outcome}, then retried)`})
       else add({class: 'behaviour_change', code: 'retry_added', field: row.field, message: `${name} retried (attempt ${c.attempt}: ${c.outcome})`})

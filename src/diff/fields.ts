@@ -73,3 +73,9 @@ export function beyondTolerance(from: number, to: number, tolerance: number, flo
   if (d <= floor) return false
   return from === 0 ? true : d / Math.abs(from) > tolerance
 }
+
+/**
+ * Whether a call's write took effect: answered ok, or done with its response lost. A tool that
+ * answered with an error, or never answered, did not write, so retrying it is not a double write.
+ */
+export const wroteThrough = (c: Pick<ToolCallTrace, 'outcome'>): boolean => c.outcome === 'ok' || c.outcome === 'partial_write'

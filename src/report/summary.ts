@@ -4,6 +4,7 @@ import type {RunInfo, TraceStore} from '../store/api.js'
 import {baseSideOf, compareTraces, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
 import {CLASSES, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
+import {wroteThrough} from '../diff/fields.js'
 
 /**
  * One pass over a run's traces, one request at a time, into the aggregates the reports and the
@@ -130,7 +131,7 @@ class SideAccumulator {
       tool.calls++
       if (isError) tool.errors++
       this.perTool.set(c.name, tool)
-      if (c.idempotency_key && c.outcome !== 'deduplicated') {
+      if (c.idempotency_key && wroteThrough(c)) {
         const seen = inRequest.get(c.idempotency_key)
         if (seen) seen.count++
         else inRequest.set(c.idempotency_key, {tool: c.name, count: 1})

@@ -200,9 +200,15 @@ class SqliteTraceStore implements TraceDatabase {
       const rowid = this.stmt.insertRequest.run(requestParams(runId, t)).lastInsertRowid
       for (let k = 0; k < CHILD_TABLES.length; k++) {
         const table = CHILD_TABLES[k]!
-        const insert = this.stmt.insertChild[k]!
         const items = table.items(t)
-        for (let pos = 0; pos < items.length; pos++) insert.run(rowid, pos, ...table.encode(items[pos]))
+        // Several rows per INSERT: one statement step per chunk instead of one per row, which is
+        // most of the cost of a trace with a dozen guardrail results.
+        for (let start = 0; start < items.length; start += MAX_ROWS_PER_INSERT) {
+          const end = Math.min(items.length, start + MAX_ROWS_PER_INSERT)
+          const params: unknown[] = []
+          for (let pos = start; pos < end; pos++) params.push(rowid, pos, ...table.encode(items[pos]))
+          this.childInsert(k, end - start).run(params)
+        }
       }
     } catch (e) {
       if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -213,6 +219,14 @@ class SqliteTraceStore implements TraceDatabase {
       }
       throw e
     }
+  }
+
+  /** `INSERT INTO <child table> … VALUES (…), (…)` for `rows` rows, prepared on first need. */
+  private childInsert(table: number, rows: number): Database.Statement {
+    const cache = this.stmt.insertChild[table]!
+    let stmt = cache[rows]
+    if (stmt === undefined) cache[rows] = stmt = childInsert(this.db, CHILD_TABLES[table]!, rows)
+    return stmt
   }
 
   setRequestsTotal(runId: string, total: number): void {
@@ -454,9 +468,13 @@ function filterSql(filter: TraceFilter): {key: string; where: string; params: un
   return {key: `:${key}`, where, params}
 }
 
-function childInsert(db: Database.Database, t: ChildTable<unknown>): Database.Statement {
+/** Rows per multi-row child INSERT; 32 rows of the widest table (15 columns) stay far below SQLite's variable limit. */
+const MAX_ROWS_PER_INSERT = 32
+
+function childInsert(db: Database.Database, t: ChildTable<unknown>, rows: number): Database.Statement {
   const cols = ['request_rowid', 'pos', ...t.columns]
-  return db.prepare(`INSERT INTO ${t.table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
+  const tuple = `(${cols.map(() => '?').join(', ')})`
+  return db.prepare(`INSERT INTO ${t.table} (${cols.join(', ')}) VALUES ${Array.from({length: rows}, () => tuple).join(', ')}`)
 }
 
 /** Every fixed statement, prepared once per store. */
@@ -480,7 +498,8 @@ function prepareFixed(db: Database.Database) {
       `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
     ),
-    insertChild: CHILD_TABLES.map((t) => childInsert(db, t)),
+    /** Per child table, by row count: the multi-row INSERTs prepared so far. */
+    insertChild: CHILD_TABLES.map((): Database.Statement[] => []),
     keys: db.prepare('SELECT request_id, side, repeat FROM requests WHERE run_id = ?').raw(true),
     counts: db.prepare(
       `SELECT side, status, count(*) AS count FROM requests WHERE run_id = ?

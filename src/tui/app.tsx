@@ -26,7 +26,7 @@ export type TuiAppProps = {
 
 type Screen = {name: 'runs'} | {name: 'requests'} | {name: 'request'; entry: RequestEntry}
 
-const blankLoad = (): LoadState => ({entries: [], counts: emptyCounts(), done: false, error: null})
+const blankLoad = (): LoadState => ({entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, done: false, error: null})
 
 /** Streams the comparison of `run` once per run, re-rendering as slices arrive. */
 function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']): LoadState {

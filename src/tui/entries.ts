@@ -58,7 +58,7 @@ export const TABS = [
   {key: '1', id: 'all', label: 'all'},
   {key: '2', id: 'regression', label: 'regressions'},
   {key: '3', id: 'behaviour_change', label: 'behaviour'},
-  {key: '4', id: 'improvement', label: 'improvements'},
+  {key: '4', id: 'improvement', label: 'improved'},
   {key: '5', id: 'benign', label: 'benign/noise'},
 ] as const
 

@@ -10,6 +10,8 @@ import {addToCounts, emptyCounts, toEntry, type ClassCounts, type RequestEntry} 
 export type LoadState = {
   entries: RequestEntry[]
   counts: ClassCounts
+  /** Longest request id and tenant so far, to size the list's columns. */
+  widest: {id: number; tenant: number; line: number}
   done: boolean
   error: string | null
 }
@@ -26,7 +28,7 @@ export type LoadOptions = {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: LoadOptions): Promise<LoadState> {
-  const state: LoadState = {entries: [], counts: emptyCounts(), done: false, error: null}
+  const state: LoadState = {entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, done: false, error: null}
   const sliceMs = options.sliceMs ?? 30
   let it: Iterator<unknown> | undefined
   try {
@@ -47,6 +49,10 @@ export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: Trac
         const entry = toEntry(next.value)
         state.entries.push(entry)
         addToCounts(state.counts, entry)
+        const w = state.widest
+        w.id = Math.max(w.id, [...entry.request_id].length)
+        w.tenant = Math.max(w.tenant, [...entry.tenant].length)
+        w.line = Math.max(w.line, entry.line)
       } while (Date.now() < until)
       if (finished) break
       options.onProgress(state)

@@ -108,10 +108,11 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
     }
   })
 
+  // Columns as wide as their widest value so far (within limits); the reasons get the rest.
   const classW = 12
-  const lineW = 7
-  const idW = Math.max(12, Math.min(36, Math.floor(width * 0.26)))
-  const tenantW = Math.max(8, Math.min(16, Math.floor(width * 0.13)))
+  const lineW = Math.max(5, String(load.widest.line).length + 2)
+  const idW = Math.max(9, Math.min(Math.floor(width * 0.3), load.widest.id + 1))
+  const tenantW = Math.max(7, Math.min(Math.floor(width * 0.15), load.widest.tenant + 1))
   const reasonsW = Math.max(0, width - 2 - classW - idW - lineW - tenantW)
 
   const c = load.counts
@@ -134,7 +135,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
           const colour = t.id === 'all' ? undefined : CLASS_COLOUR[t.id]
           return (
             <Text key={t.key}>
-              {i > 0 ? ' ' : ''}
+              {i > 0 ? '  ' : ''}
               <Text inverse={active} bold={active}>
                 <Text color={active ? undefined : 'cyan'}>{t.key}</Text> <Text color={active ? undefined : colour}>{t.label}</Text>{' '}
                 {tabCount(c, t.id)}
@@ -150,7 +151,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
         <Cell width={2}> </Cell>
         <Cell gap width={classW} dim>CLASS</Cell>
         <Cell gap width={idW} dim>REQUEST</Cell>
-        <Cell gap width={lineW} dim>LINE</Cell>
+        <Cell gap width={lineW} dim>{"LINE".padStart(lineW - 1)}</Cell>
         <Cell gap width={tenantW} dim>TENANT</Cell>
         <Cell width={reasonsW} dim>REASONS</Cell>
       </Box>
@@ -168,7 +169,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
                 <Cell width={2} color="cyan">{active ? '❯ ' : '  '}</Cell>
                 <Cell gap width={classW} color={CLASS_COLOUR[e.class]}>{CLASS_LABEL[e.class]}</Cell>
                 <Cell gap width={idW} inverse={active}>{e.request_id}</Cell>
-                <Cell gap width={lineW} dim>{` ${e.line}`}</Cell>
+                <Cell gap width={lineW} dim>{String(e.line).padStart(lineW - 1)}</Cell>
                 <Cell gap width={tenantW}>{e.tenant}</Cell>
                 <Cell width={reasonsW}>{e.reasons.join('; ') + more + noise}</Cell>
               </Box>

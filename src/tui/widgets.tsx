@@ -17,7 +17,17 @@ const KeysContext = createContext<{current: KeyHandler | null} | null>(null)
  */
 export function KeyRouter({children}: {children: React.ReactNode}): React.JSX.Element {
   const handler = useRef<KeyHandler | null>(null)
-  useInput((input, key) => handler.current?.(input, key))
+  useInput((input, key) => {
+    // A burst of keys (typed fast, a held key, tmux send-keys, a paste) arrives as one string;
+    // each screen handles keys one at a time.
+    const chars = [...input]
+    if (chars.length > 1 && !key.ctrl && !key.meta) {
+      for (const c of chars) {
+        const enter = c === '\r' || c === '\n'
+        handler.current?.(enter ? '' : c, {...key, return: enter, backspace: c === '\u007f' || c === '\b'})
+      }
+    } else handler.current?.(input, key)
+  })
   return <KeysContext.Provider value={handler}>{children}</KeysContext.Provider>
 }
 

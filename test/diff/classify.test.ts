@@ -129,6 +129,16 @@ describe('retries', () => {
     expect(r.reasons[0]).toMatchObject({code: 'duplicate_write', field: 'call:issue_refund#1'})
   })
 
+  it('retrying a write the tool answered with an error is not a double write', () => {
+    // a server_error answer means the write did not happen: the retry that succeeds is the only write
+    const r = classify(
+      base({tool_calls: [refundTry()]}),
+      trace({tool_calls: [refundTry({outcome: 'error', error: 'server_error', result: null}), refundTry({attempt: 2})]}),
+    )
+    expect(r.class).toBe('behaviour_change')
+    expect(r.reasons.map((x) => x.code)).not.toContain('duplicate_write')
+  })
+
   it('a retry the idempotency ledger deduplicated is only a behaviour change', () => {
     const r = classify(
       base({tool_calls: [refundTry()]}),

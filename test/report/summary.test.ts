@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
 import {percentile, summarizeRun} from '../../src/report/summary.js'
-import {base, trace} from '../diff/trace-builder.js'
+import {base, call, trace} from '../diff/trace-builder.js'
+import {MemoryStore, NEW_RUN} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
 describe('summarizeRun', () => {
@@ -65,6 +66,21 @@ describe('summarizeRun', () => {
     // base: r-idem executed the key r-deny had already executed
     expect(s.idempotency.base).toBe(1)
     expect(s.idempotency.listed).toContainEqual({request_id: 'r-idem', line: 7, side: 'recorded', key: 'refund-O1', tool: 'issue_refund', count: 2})
+  })
+
+  it('does not count a write retried after an error answer as an idempotency violation', () => {
+    const key = 'refund-err'
+    const refund = (over: Record<string, unknown>) => ({...call('issue_refund', {order_id: 'O9'}, {risk: 'write_high', idempotency_key: key}), ...over})
+    const traces = [
+      base({request_id: 'r-err', line: 1, tool_calls: [refund({})]}),
+      trace({request_id: 'r-err', line: 1, tool_calls: [refund({outcome: 'error', error: 'server_error', result: null}), refund({attempt: 2, seq: 1})]}),
+    ]
+    const store = new MemoryStore()
+    const run = store.createRun(NEW_RUN)
+    store.writeTraces(run.id, traces)
+    const summary = summarizeRun(store, run.id)
+    expect(summary.idempotency.cand).toBe(0)
+    expect(summary.idempotency.base).toBe(0)
   })
 
   it('measures quality and safety', () => {

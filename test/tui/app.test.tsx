@@ -132,7 +132,7 @@ describe('understudy TUI', () => {
     expect(f).toContain('1 all 3')
     expect(f).toContain('2 regressions 1')
     expect(f).toContain('3 behaviour 0')
-    expect(f).toContain('4 improvements 1')
+    expect(f).toContain('4 improved 1')
     expect(f).toContain('same 1')
     for (const id of ['req-regress', 'req-improve', 'req-same']) expect(f).toContain(id)
     // The regression's first reason is on its row.

@@ -1,0 +1,36 @@
+import {Flags} from '@oclif/core'
+import {openExisting} from '../../src/budget/run-store.js'
+import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
+import type {BundleHistoryEntry} from '../../src/store/api.js'
+
+export default class IncidentRollback extends BaseCommand {
+  static override description =
+    'Write the rollback bundle: the last known-good bundle from the rollout history (most recent promotion to the furthest stage, not marked bad), or a bundle directory.'
+
+  static override examples = [
+    '<%= config.bin %> incident rollback --to last-known-good --out /tmp/rollback',
+    '<%= config.bin %> incident rollback --to last-known-good --tenant acme --out /tmp/rollback-acme --json',
+    '<%= config.bin %> incident rollback --to scenarios/support-refunds/v1 --out /tmp/rollback',
+  ]
+
+  static override flags = {
+    db: dbFlag,
+    to: Flags.string({description: `${LAST_KNOWN_GOOD}, or a bundle directory`, default: LAST_KNOWN_GOOD}),
+    tenant: Flags.string({description: "the tenant whose history to use (default: every tenant's)"}),
+    out: Flags.string({description: 'directory to write the bundle to (must not exist or be empty)', required: true}),
+  }
+
+  async run(): Promise<{bundle: string; dir: string; source: {kind: 'history'; entry: BundleHistoryEntry} | {kind: 'dir'; dir: string}}> {
+    const {flags} = await this.parse(IncidentRollback)
+    const store = openExisting(flags.db)
+    try {
+      const r = await rollback(store, flags.to, flags.out, flags.tenant)
+      const from = r.source.kind === 'history' ? `last known good (${r.source.entry.stage}, ${r.source.entry.tenant}, promoted ${r.source.entry.promoted_at})` : r.source.dir
+      this.out(`wrote ${r.bundle.ref} to ${flags.out} from ${from}`)
+      return {bundle: r.bundle.ref, dir: flags.out, source: r.source}
+    } finally {
+      store.close()
+    }
+  }
+}

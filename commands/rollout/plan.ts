@@ -1,0 +1,44 @@
+import {Args, Flags} from '@oclif/core'
+import {openRun} from '../../src/budget/run-store.js'
+import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {ValidationError} from '../../src/errors.js'
+import {summarizeRun} from '../../src/report/summary.js'
+import {currentStages} from '../../src/rollout/history.js'
+import {DEFAULT_MIN_REQUESTS, planRollout, type RolloutPlan} from '../../src/rollout/plan.js'
+import {renderPlan} from '../../src/rollout/render.js'
+import {runTenants, tenantView} from '../../src/rollout/tenant-view.js'
+import {scorecard} from '../../src/scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS, loadThresholds} from '../../src/scorecard/thresholds.js'
+
+export default class RolloutPlan_ extends BaseCommand {
+  static override description =
+    "Recommend each tenant's next rollout stage (shadow, canary 1%, 10%, 50%, 100%) from the run's scorecard and a scorecard per tenant, naming what blocks it."
+
+  static override examples = ['<%= config.bin %> rollout plan r20261125T1430', '<%= config.bin %> rollout plan r20261125T1430 --thresholds rollout.yaml --json']
+
+  static override args = {runId: Args.string({description: 'run id, or a unique prefix of one', required: true})}
+
+  static override flags = {
+    db: dbFlag,
+    thresholds: Flags.string({description: 'thresholds file (YAML or JSON) overriding any of the defaults'}),
+    'min-requests': Flags.string({description: "a tenant's requests in the run needed to ramp past canary", default: String(DEFAULT_MIN_REQUESTS)}),
+  }
+
+  async run(): Promise<RolloutPlan> {
+    const {args, flags} = await this.parse(RolloutPlan_)
+    const minRequests = Number(flags['min-requests'])
+    if (!Number.isInteger(minRequests) || minRequests < 0) throw new ValidationError([`--min-requests: expected a whole number, got "${flags['min-requests']}"`])
+    const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
+    const {store, run} = openRun(flags.db, args.runId)
+    try {
+      const overall = scorecard(summarizeRun(store, run.id), thresholds)
+      const tenants = runTenants(store, run.id).map((t) => ({...t, card: scorecard(summarizeRun(tenantView(store, t.tenant), run.id), thresholds)}))
+      const current = currentStages(store.listBundleHistory(), tenants.map((t) => t.tenant), run.candidate_hash)
+      const plan = planRollout({overall, tenants, current, minRequests})
+      for (const line of renderPlan(run.candidate_ref, plan)) this.out(line)
+      return plan
+    } finally {
+      store.close()
+    }
+  }
+}
