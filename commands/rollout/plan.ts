@@ -10,7 +10,7 @@ import {runTenants, tenantView} from '../../src/rollout/tenant-view.js'
 import {scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../../src/scorecard/thresholds.js'
 
-export default class RolloutPlan_ extends BaseCommand {
+export default class RolloutPlanCommand extends BaseCommand {
   static override description =
     "Recommend each tenant's next rollout stage (shadow, canary 1%, 10%, 50%, 100%) from the run's scorecard and a scorecard per tenant, naming what blocks it."
 
@@ -25,7 +25,7 @@ export default class RolloutPlan_ extends BaseCommand {
   }
 
   async run(): Promise<RolloutPlan> {
-    const {args, flags} = await this.parse(RolloutPlan_)
+    const {args, flags} = await this.parse(RolloutPlanCommand)
     const minRequests = Number(flags['min-requests'])
     if (!Number.isInteger(minRequests) || minRequests < 0) throw new ValidationError([`--min-requests: expected a whole number, got "${flags['min-requests']}"`])
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS

@@ -3,6 +3,7 @@ import {PII_NOTE, WARM_OPENING, paraphraseCount, renderAnswer} from './scripted/
 import {parseConversation} from './scripted/conversation.js'
 import {type Action, decide} from './scripted/decide.js'
 import {directivesFor} from './scripted/directives.js'
+import {type SkillAnswer, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
 /**
@@ -66,31 +67,32 @@ function finalText(action: Extract<Action, {kind: 'final'}>, variant: number, wa
   return text
 }
 
-/** The model's answer to one request, computed synchronously (the client wraps it in a promise). */
-export function scriptedRespond(request: ChatRequest, defaultSeed: number): ChatResponse {
+/** The support agent's answer (decide.ts), the skill used when no other skill claims the tools. */
+function supportRespond(request: ChatRequest, tools: readonly ToolSpec[], seed: number, temperature: number): SkillAnswer {
   const conv = parseConversation(request.messages)
   const directives = directivesFor(conv.system)
-  const tools = Array.isArray(request.tools) ? request.tools : NO_TOOLS
   const action = decide(conv, directives, tools)
-
-  let content: string
-  let toolCalls: ModelToolCall[] = []
   switch (action.kind) {
     case 'plan':
-      content = JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))})
-      break
+      return {content: JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))}), tool_calls: []}
     case 'call':
-      content = action.note
-      toolCalls = action.calls
-      break
+      return {content: action.note, tool_calls: action.calls}
     case 'final': {
-      const temperature = typeof request.options?.temperature === 'number' ? request.options.temperature : 0
-      const seed = typeof request.options?.seed === 'number' ? request.options.seed : defaultSeed
       const variant = temperature > 0 ? conversationHash(seed, request.messages) % paraphraseCount(action.answer) : 0
-      content = finalText(action, variant, directives.warmTone)
-      break
+      return {content: finalText(action, variant, directives.warmTone), tool_calls: []}
     }
   }
+}
+
+/** The model's answer to one request, computed synchronously (the client wraps it in a promise). */
+export function scriptedRespond(request: ChatRequest, defaultSeed: number): ChatResponse {
+  const tools = Array.isArray(request.tools) ? request.tools : NO_TOOLS
+  const temperature = typeof request.options?.temperature === 'number' ? request.options.temperature : 0
+  const seed = typeof request.options?.seed === 'number' ? request.options.seed : defaultSeed
+  const skill = skillFor(tools)
+  const answer = skill ? skill.respond(request, {seed, temperature}) : supportRespond(request, tools, seed, temperature)
+  let content = answer.content
+  const toolCalls: ModelToolCall[] = answer.tool_calls
 
   let doneReason = 'stop'
   const limit = request.options?.num_predict

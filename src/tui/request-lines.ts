@@ -11,7 +11,7 @@ import {oneLine, wrapSegments, type Segment} from './text.js'
 export type ViewLine =
   | {kind: 'title'; text: string}
   | {kind: 'note'; text: string; tone: 'regression' | 'improvement' | 'behaviour_change' | 'benign' | 'noise' | 'plain'}
-  | {kind: 'row'; left: Segment[] | null; right: Segment[] | null; mark: CellMark; noise: boolean}
+  | {kind: 'row'; left: Segment[] | null; right: Segment[] | null; mark: CellMark; noise: boolean; /** Final-answer text: only its changed words are marked. */ answer?: boolean}
 
 const plain = (s: string | null): Segment[] | null => (s === null ? null : [{text: oneLine(s), style: ''}])
 
@@ -45,7 +45,7 @@ export function requestLines(r: ComparedRequest, columnWidth: number): ViewLine[
     columnWidth,
   )
   for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    lines.push({kind: 'row', left: left[i] ?? [], right: right[i] ?? [], mark: model.answer.changed ? 'changed' : 'same', noise: false})
+    lines.push({kind: 'row', left: left[i] ?? [], right: right[i] ?? [], mark: model.answer.changed ? 'changed' : 'same', noise: false, answer: true})
   }
   return lines
 }

@@ -156,15 +156,16 @@ function ViewRow({line, width, col, rightW}: {line: ViewLine; width: number; col
     )
   }
   const colour = line.noise ? 'gray' : MARK_COLOUR[line.mark]
+  const text = line.answer ? undefined : colour
   const gutter = line.noise && line.mark !== 'same' ? '~' : GUTTER[line.mark]
   return (
     <Box height={1}>
       <Cell width={col}>
-        <Segments parts={line.left ?? []} colour={line.mark === 'added' ? undefined : colour} />
+        <Segments parts={line.left ?? []} colour={line.mark === 'added' ? undefined : text} />
       </Cell>
       <Cell width={3} color={colour}>{` ${gutter} `}</Cell>
       <Cell width={rightW}>
-        <Segments parts={line.right ?? []} colour={line.mark === 'removed' ? undefined : colour} />
+        <Segments parts={line.right ?? []} colour={line.mark === 'removed' ? undefined : text} />
       </Cell>
     </Box>
   )

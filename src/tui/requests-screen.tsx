@@ -119,10 +119,10 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
   const status = load.error
     ? `loading failed: ${load.error}`
     : load.done
-      ? `${c.total} compared against ${baseSide} · same ${c.same}` + (c.incomplete > 0 ? ` · incomplete ${c.incomplete}` : '')
+      ? `${c.total} compared vs ${baseSide} · same ${c.same}` + (c.incomplete > 0 ? ` · incomplete ${c.incomplete}` : '')
       : `loading ${c.total}…`
-  const filterNote = list.needle ? ` · filter "${list.needle}": ${shown.length} shown` : ''
-  const position = shown.length > 0 ? ` · row ${cursor + 1}/${shown.length}` : ''
+  const filterNote = list.needle ? ` · filter "${list.needle}" ${shown.length} shown` : ''
+  const position = shown.length > 0 ? ` · ${cursor + 1}/${shown.length}` : ''
 
   return (
     <Box flexDirection="column" width={width} height={height}>

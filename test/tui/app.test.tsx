@@ -128,7 +128,7 @@ describe('understudy TUI', () => {
     expect(f).toContain('enter open')
 
     await press(inst, ENTER)
-    f = await frameWith(inst, '3 compared against recorded')
+    f = await frameWith(inst, '3 compared vs recorded')
     expect(f).toContain('1 all 3')
     expect(f).toContain('2 regressions 1')
     expect(f).toContain('3 behaviour 0')
@@ -161,7 +161,7 @@ describe('understudy TUI', () => {
     // Typing is not applying: all three are still listed.
     expect(f).toContain('req-same')
     await press(inst, ENTER)
-    f = await frameWith(inst, 'filter "globex": 1 shown')
+    f = await frameWith(inst, 'filter "globex" 1 shown')
     expect(f).toContain('req-improve')
     expect(f).not.toContain('req-regress')
     expect(f).not.toContain('req-same')
@@ -172,7 +172,7 @@ describe('understudy TUI', () => {
     expect(f).toContain('filter "globex"')
     await press(inst, '/')
     await press(inst, ...Array(6).fill('\u007f'), ...'issue_refund', ENTER)
-    f = await frameWith(inst, 'filter "issue_refund": 1 shown')
+    f = await frameWith(inst, 'filter "issue_refund" 1 shown')
     expect(f).toContain('req-regress')
     expect(f).not.toContain('req-improve')
 
@@ -202,7 +202,7 @@ describe('understudy TUI', () => {
     expect(f).toContain('I cannot issue this refund.')
 
     await press(inst, ESC)
-    f = await frameWith(inst, 'compared against recorded')
+    f = await frameWith(inst, 'compared vs recorded')
     expect(f).toContain('req-improve')
     // The cursor is where it was.
     expect(f).toMatch(/❯ regression\s+req-regress/)

@@ -114,7 +114,7 @@ describe('a large run in the TUI', () => {
       for (let i = 0; i < 1000 && !strip(inst.lastFrame() ?? '').includes(text); i++) await new Promise((r) => setTimeout(r, 5))
       return strip(inst.lastFrame() ?? '')
     }
-    let f = await until(`${N} compared against recorded`)
+    let f = await until(`${N} compared vs recorded`)
     expect(f).toContain(`2 regressions ${N / 10}`)
     const rows = (frame: string): string[] => frame.split('\n').filter((l) => /req-\d{5}/.test(l))
     expect(frame(f)).toBeLessThanOrEqual(23)
@@ -124,7 +124,7 @@ describe('a large run in the TUI', () => {
     f = await until(`req-0${N - 1}`)
     expect(rows(f)).toHaveLength(18)
     expect(f).toMatch(/❯ same\s+req-01999/)
-    expect(f).toContain(`row ${N}/${N}`)
+    expect(f).toContain(`· ${N}/${N}`)
 
     inst.stdin.write('g')
     f = await until('❯ regression  req-00000')
@@ -133,7 +133,7 @@ describe('a large run in the TUI', () => {
     expect(rows(f)[0]).toContain('req-00001')
 
     inst.stdin.write('2')
-    f = await until(`row 1/${N / 10}`)
+    f = await until(`· 1/${N / 10}`)
     expect(rows(f).every((l) => l.includes('regression'))).toBe(true)
     inst.unmount()
   })
