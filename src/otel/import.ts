@@ -151,17 +151,18 @@ export function recordFromSpans(traceId: string, spans: OtlpSpan[]): Built {
 
   const toolCalls: RecordedToolCall[] = []
   const decisions: {at: bigint; order: number; d: RecordedPolicyDecision}[] = []
-  for (const span of toolSpans) {
-    const call = toolCallOf(span)
-    if ('field' in call) return fail(`span ${span.spanId}.${call.field}`, call.message)
-    toolCalls.push(call.call)
-    if (call.decision) decisions.push({at: span.startNs, order: decisions.length, d: call.decision})
-  }
+  // Root events first, so a pre-model decision at the same instant as the first call sorts before it.
   for (const e of root.events) {
     if (e.name !== EVENT.policyDecision) continue
     const d = decisionOf(e.attributes, undefined, undefined)
     if (typeof d === 'string') return fail(`span ${root.spanId}.event ${EVENT.policyDecision}.${d}`, 'expected allow, deny or require_approval with a reason')
     if (d) decisions.push({at: e.timeNs, order: decisions.length, d})
+  }
+  for (const span of toolSpans) {
+    const call = toolCallOf(span)
+    if ('field' in call) return fail(`span ${span.spanId}.${call.field}`, call.message)
+    toolCalls.push(call.call)
+    if (call.decision) decisions.push({at: span.startNs, order: decisions.length, d: call.decision})
   }
   decisions.sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.order - y.order))
 

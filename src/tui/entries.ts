@@ -55,11 +55,11 @@ export function toEntry(r: ComparedRequest): RequestEntry {
 
 /** The class tabs, in number-key order. */
 export const TABS = [
-  {key: '1', id: 'all', label: 'all'},
-  {key: '2', id: 'regression', label: 'regressions'},
-  {key: '3', id: 'behaviour_change', label: 'behaviour'},
-  {key: '4', id: 'improvement', label: 'improved'},
-  {key: '5', id: 'benign', label: 'benign/noise'},
+  {key: '1', id: 'all', label: 'all', short: 'all'},
+  {key: '2', id: 'regression', label: 'regressions', short: 'regr'},
+  {key: '3', id: 'behaviour_change', label: 'behaviour', short: 'behav'},
+  {key: '4', id: 'improvement', label: 'improved', short: 'impr'},
+  {key: '5', id: 'benign', label: 'benign/noise', short: 'benign'},
 ] as const
 
 export type TabId = (typeof TABS)[number]['id']

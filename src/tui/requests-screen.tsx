@@ -122,6 +122,9 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
       ? `${c.total} compared vs ${baseSide} · same ${c.same}` + (c.incomplete > 0 ? ` · incomplete ${c.incomplete}` : '')
       : `loading ${c.total}…`
   const filterNote = list.needle ? ` · filter "${list.needle}" ${shown.length} shown` : ''
+  // Short tab labels when the long ones would not fit, so that no count is cut off.
+  const long = TABS.map((t) => ({...t, text: t.label as string}))
+  const tabs = TABS.reduce((n, t) => n + t.label.length + String(tabCount(c, t.id)).length + 4, 0) <= width ? long : TABS.map((t) => ({...t, text: t.short as string}))
   const position = shown.length > 0 ? ` · ${cursor + 1}/${shown.length}` : ''
 
   return (
@@ -130,14 +133,14 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
         {`run ${run.id} · ${oneLine(run.candidate_ref)} vs ${oneLine(run.baseline_ref)}`}
       </Line>
       <Line width={width}>
-        {TABS.map((t, i) => {
+        {tabs.map((t, i) => {
           const active = t.id === list.tab
           const colour = t.id === 'all' ? undefined : CLASS_COLOUR[t.id]
           return (
             <Text key={t.key}>
               {i > 0 ? '  ' : ''}
               <Text inverse={active} bold={active}>
-                <Text color={active ? undefined : 'cyan'}>{t.key}</Text> <Text color={active ? undefined : colour}>{t.label}</Text>{' '}
+                <Text color={active ? undefined : 'cyan'}>{t.key}</Text> <Text color={active ? undefined : colour}>{t.text}</Text>{' '}
                 {tabCount(c, t.id)}
               </Text>
             </Text>

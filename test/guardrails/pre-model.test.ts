@@ -199,6 +199,45 @@ describe('preModelGuardrails: memory', () => {
       ['memory.provenance', true],
       ['memory.owner', true],
       ['memory.tenant', true],
+      ['memory.field_owner', true],
+      ['memory.schema', true],
+      ['memory.conflict', true],
     ])
+  })
+
+  it("rejects a write to a contracted field by a service that does not own it", () => {
+    const fields = [{key: 'preferred_channel', type: 'string', owner: 'profile-service'}]
+    const rec = record({memory: [memory({owner: 'crm-sync', key: 'preferred_channel'}), memory({key: 'other'})]})
+    const r = preModelGuardrails(rec, manifest(contract({owners: [], fields})))
+    expect(r.memory.map((m) => m.key)).toEqual(['other'])
+    expect(byCheck(r)['memory.field_owner']).toMatchObject({passed: false, severity: 'high'})
+    expect(byCheck(r)['memory.field_owner']!.detail).toContain('preferred_channel (crm-sync, owner profile-service)')
+  })
+
+  it('drops a contracted field of the wrong type', () => {
+    const fields = [{key: 'loyalty_points', type: 'number', owner: 'profile-service'}]
+    const r = preModelGuardrails(record({memory: [memory({key: 'loyalty_points', value: 'lots'})]}), manifest(contract({fields})))
+    expect(r.memory).toEqual([])
+    expect(byCheck(r)['memory.schema']).toMatchObject({passed: false, detail: 'dropped 1 entry of the wrong type: loyalty_points (string, expected number)'})
+  })
+
+  it('flags contradictory facts and two owners for one key, keeping only the newest entry', () => {
+    const rec = record({
+      memory: [
+        memory({key: 'shipping_city', value: 'Oslo', owner: 'profile-service', written_at: '2024-05-01T11:10:00Z'}),
+        memory({key: 'shipping_city', value: 'Bergen', owner: 'orders-service', written_at: '2024-05-01T11:30:00Z'}),
+        memory({key: 'preferred_channel'}),
+      ],
+    })
+    const r = preModelGuardrails(rec, manifest(contract({owners: []})))
+    expect(r.memory.map((m) => [m.key, m.value])).toEqual([
+      ['shipping_city', 'Bergen'],
+      ['preferred_channel', 'email'],
+    ])
+    expect(r.signals.memory_conflict).toBe(true)
+    const conflict = byCheck(r)['memory.conflict']!
+    expect(conflict.passed).toBe(false)
+    expect(conflict.detail).toContain('contradictory values for shipping_city')
+    expect(conflict.detail).toContain('shipping_city (orders-service, profile-service)')
   })
 })

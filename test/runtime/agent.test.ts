@@ -824,3 +824,29 @@ describe('runRequest, plan_first mode', () => {
     expect(() => compileBundle(b)).toThrow('bundle.yaml:prompts.plan: required when agent.mode is plan_first')
   })
 })
+
+// ------------------------------------------------------------------ tenant isolation
+
+describe('tenant isolation', () => {
+  it("never shows one tenant's retrieved documents or memory to another tenant's request", async () => {
+    const model = scripted({content: 'Here is what I found.'})
+    const record = makeRecord({
+      tenant: 'acme',
+      retrieved: [
+        {id: 'kb-acme', source: 'kb://acme/refunds', trust: 'trusted', content: 'ACME refunds take 5 days.', tenant: 'acme'},
+        {id: 'kb-globex', source: 'kb://globex/pricing', trust: 'trusted', content: 'GLOBEX-CONFIDENTIAL pricing sheet', tenant: 'globex'},
+      ],
+      memory: [
+        {key: 'customer_email', value: 'a@acme.example', owner: 'profile-service', written_at: '2025-03-01T09:00:00Z', provenance: 'crm', tenant: 'acme'},
+        {key: 'vip_note', value: 'GLOBEX-CONFIDENTIAL vip', owner: 'profile-service', written_at: '2025-03-01T09:00:00Z', provenance: 'crm', tenant: 'globex'},
+      ],
+    })
+    const {trace} = await run({model, record})
+    const sent = JSON.stringify(model.requests)
+    expect(sent).toContain('ACME refunds take 5 days.')
+    expect(sent).toContain('a@acme.example')
+    expect(sent).not.toContain('GLOBEX-CONFIDENTIAL')
+    const failed = trace.guardrails.filter((g) => !g.passed).map((g) => g.check)
+    expect(failed).toEqual(expect.arrayContaining(['retrieval.tenant', 'memory.tenant']))
+  })
+})

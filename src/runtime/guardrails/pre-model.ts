@@ -62,6 +62,7 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     pii_in_input: false,
     cross_tenant_document: false,
     cross_tenant_memory: false,
+    memory_conflict: false,
   }
 
   // 1. Normalise.
@@ -188,10 +189,23 @@ function checkMemory(
   const noProvenance: string[] = []
   const notOwner: string[] = []
   const otherTenant: string[] = []
+  const wrongFieldOwner: string[] = []
+  const wrongType: string[] = []
+  const fields = new Map((contract?.fields ?? []).map((f) => [f.key, f]))
   const kept: MemoryEntry[] = []
 
   for (const entry of all) {
     let drop = false
+    const field = fields.get(entry.key)
+    // A field has one owning service; any other writer is rejected, however trusted it is otherwise.
+    if (field && field.owner !== entry.owner) {
+      wrongFieldOwner.push(`${entry.key} (${entry.owner}, owner ${field.owner})`)
+      drop = true
+    }
+    if (field && memoryType(entry.value) !== field.type) {
+      wrongType.push(`${entry.key} (${memoryType(entry.value)}, expected ${field.type})`)
+      drop = true
+    }
     const ttl = effectiveTtl(entry, fieldTtl.get(entry.key), contract)
     if (ttl !== undefined && Date.parse(entry.written_at) + ttl * 1000 < now) {
       expired.push(entry.key)
@@ -211,6 +225,7 @@ function checkMemory(
     }
     if (!drop) kept.push(entry)
   }
+  const {entries: resolved, conflicts, owners: multiOwner} = resolveConflicts(kept)
 
   const n = all.length
   if (expired.length > 0) result('memory.ttl', false, 'low', `dropped ${entries(expired.length)} past TTL: ${list(expired)}`)
@@ -231,7 +246,62 @@ function checkMemory(
   } else {
     result('memory.tenant', true, 'info', 'no entry of another tenant')
   }
-  return kept
+  if (wrongFieldOwner.length > 0) {
+    result('memory.field_owner', false, 'high', `rejected ${entries(wrongFieldOwner.length)} written by a service that does not own the field: ${list(wrongFieldOwner)}`)
+  } else {
+    result('memory.field_owner', true, 'info', fields.size > 0 ? 'every contracted field written by its owner' : 'no field contract')
+  }
+  if (wrongType.length > 0) result('memory.schema', false, 'medium', `dropped ${entries(wrongType.length)} of the wrong type: ${list(wrongType)}`)
+  else result('memory.schema', true, 'info', fields.size > 0 ? 'contracted fields have their declared types' : 'no field contract')
+  if (conflicts.length > 0 || multiOwner.length > 0) {
+    signals.memory_conflict = true
+    const parts: string[] = []
+    if (conflicts.length > 0) parts.push(`contradictory values for ${list(conflicts)} (kept the newest)`)
+    if (multiOwner.length > 0) parts.push(`written by more than one owner: ${list(multiOwner)}`)
+    result('memory.conflict', false, 'medium', parts.join('; '))
+  } else {
+    result('memory.conflict', true, 'info', 'no conflicting entries')
+  }
+  return resolved
+}
+
+function memoryType(value: unknown): string {
+  if (value === null || Array.isArray(value)) return 'object'
+  const t = typeof value
+  return t === 'string' || t === 'number' || t === 'boolean' ? t : 'object'
+}
+
+/**
+ * One fact per key reaches the model. Entries that disagree (same key, different values) are a
+ * contradiction: the newest write wins and the conflict is recorded, never silently merged. Two
+ * owners writing one key is flagged even when they agree: ownership must be unambiguous.
+ */
+function resolveConflicts(kept: MemoryEntry[]): {entries: MemoryEntry[]; conflicts: string[]; owners: string[]} {
+  if (kept.length < 2) return {entries: kept, conflicts: [], owners: []}
+  const byKey = new Map<string, MemoryEntry[]>()
+  for (const e of kept) {
+    const list = byKey.get(e.key)
+    if (list) list.push(e)
+    else byKey.set(e.key, [e])
+  }
+  if (byKey.size === kept.length) return {entries: kept, conflicts: [], owners: []}
+  const conflicts: string[] = []
+  const owners: string[] = []
+  const winners = new Set<MemoryEntry>()
+  for (const [key, list] of byKey) {
+    if (list.length === 1) {
+      winners.add(list[0]!)
+      continue
+    }
+    const values = new Set(list.map((e) => JSON.stringify(e.value)))
+    if (values.size > 1) conflicts.push(key)
+    const distinctOwners = new Set(list.map((e) => e.owner))
+    if (distinctOwners.size > 1) owners.push(`${key} (${[...distinctOwners].sort().join(', ')})`)
+    let newest = list[0]!
+    for (const e of list) if (Date.parse(e.written_at) > Date.parse(newest.written_at)) newest = e
+    winners.add(newest)
+  }
+  return {entries: kept.filter((e) => winners.has(e)), conflicts, owners}
 }
 
 /**

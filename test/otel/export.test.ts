@@ -1,0 +1,170 @@
+import path from 'node:path'
+import * as semconv from '@opentelemetry/semantic-conventions/incubating'
+import {describe, expect, it} from 'vitest'
+import {loadBundle} from '../../src/bundle/load.js'
+import {GEN_AI} from '../../src/otel/attributes.js'
+import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
+import {createRedactor} from '../../src/runtime/redact.js'
+import {call, step, trace} from '../diff/trace-builder.js'
+import {repoRoot} from '../helpers/cli.js'
+import {recorded, refundRecord} from './fixtures.js'
+
+type Attr = {key: string; value: Record<string, unknown>}
+type Span = {traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string; attributes: Attr[]; status: {code: number; message?: string}; events: {name: string; attributes: Attr[]}[]}
+type Doc = {resourceSpans: {resource: {attributes: Attr[]}; scopeSpans: {scope: {name: string}; spans: Span[]}[]}[]}
+
+const ctx = (over: Partial<ExportContext> = {}): ExportContext => ({
+  runId: 'r20250701T000000-abcdef',
+  bundleRef: 'support-refunds@2.0.0#0123456789ab',
+  model: 'scripted:support-agent',
+  startMs: Date.parse('2025-07-02T00:59:01Z'),
+  ...over,
+})
+
+const parse = (json: string): Doc => JSON.parse(json) as Doc
+const spansOf = (doc: Doc): Span[] => doc.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))
+const attr = (s: Span, key: string): unknown => {
+  const v = s.attributes.find((a) => a.key === key)?.value
+  return v === undefined ? undefined : Object.values(v)[0]
+}
+
+const candidate = () =>
+  trace({
+    request_id: 'req-000054',
+    steps: [
+      {...step('retrieve'), latency_ms: 0},
+      {...step('plan'), input_tokens: 700, output_tokens: 30, latency_ms: 400},
+      {...step('act'), latency_ms: 150},
+      {...step('observe')},
+      {...step('plan'), input_tokens: 900, output_tokens: 60, latency_ms: 500},
+      {...step('finish')},
+    ],
+    tool_calls: [
+      call('lookup_order', {order_id: 'ORD-100030'}, {step: 2, latency_ms: 100}),
+      call('issue_refund', {order_id: 'ORD-100030', amount: 900}, {step: 2, latency_ms: 50, risk: 'write_high', outcome: 'denied', executed: false, result: null, idempotency_key: 'k'}),
+    ],
+    policy_decisions: [{seq: 0, step: 2, stage: 'mid_run', tool_call_seq: 1, tool: 'issue_refund', decision: 'deny', reason: 'REFUND_OVER_HARD_LIMIT', rule: 'refund-hard-limit'}],
+    input_tokens: 1600,
+    output_tokens: 90,
+    model_calls: 2,
+    latency_ms: 1050,
+  })
+
+describe('OTLP/JSON export', () => {
+  it('has the resourceSpans → scopeSpans → spans shape with hex ids and typed attribute values', () => {
+    const doc = parse(serializeOtlpJson(requestSpans(candidate(), ctx())))
+    expect(doc.resourceSpans).toHaveLength(1)
+    expect(doc.resourceSpans[0]!.scopeSpans[0]!.scope.name).toBe('understudy')
+    const spans = spansOf(doc)
+    expect(spans.map((s) => s.name)).toEqual(['invoke_agent support-refunds', 'chat support-agent', 'execute_tool lookup_order', 'execute_tool issue_refund', 'chat support-agent'])
+    const [root, ...children] = spans
+    for (const s of spans) {
+      expect(s.traceId).toMatch(/^[0-9a-f]{32}$/)
+      expect(s.spanId).toMatch(/^[0-9a-f]{16}$/)
+      expect(s.traceId).toBe(root!.traceId)
+      expect(s.startTimeUnixNano).toMatch(/^\d+$/)
+      for (const a of s.attributes) {
+        expect(Object.keys(a).sort()).toEqual(['key', 'value'])
+        expect(Object.keys(a.value)).toHaveLength(1)
+        expect(['stringValue', 'intValue', 'doubleValue', 'boolValue', 'arrayValue']).toContain(Object.keys(a.value)[0])
+      }
+    }
+    expect(root!.parentSpanId).toBeUndefined()
+    for (const c of children) expect(c.parentSpanId).toBe(root!.spanId)
+    expect(root!.attributes.find((a) => a.key === 'understudy.line')!.value).toEqual({intValue: 1})
+    expect(root!.attributes.find((a) => a.key === 'understudy.tenant')!.value).toEqual({stringValue: 'acme'})
+  })
+
+  it('uses the GenAI semantic-convention names, which match the official incubating constants', () => {
+    expect(GEN_AI).toMatchObject({
+      operationName: semconv.ATTR_GEN_AI_OPERATION_NAME,
+      providerName: semconv.ATTR_GEN_AI_PROVIDER_NAME,
+      requestModel: semconv.ATTR_GEN_AI_REQUEST_MODEL,
+      usageInputTokens: semconv.ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+      usageOutputTokens: semconv.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+      toolName: semconv.ATTR_GEN_AI_TOOL_NAME,
+      toolCallId: semconv.ATTR_GEN_AI_TOOL_CALL_ID,
+      toolCallArguments: semconv.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+      toolCallResult: semconv.ATTR_GEN_AI_TOOL_CALL_RESULT,
+      agentName: semconv.ATTR_GEN_AI_AGENT_NAME,
+      inputMessages: semconv.ATTR_GEN_AI_INPUT_MESSAGES,
+      outputMessages: semconv.ATTR_GEN_AI_OUTPUT_MESSAGES,
+    })
+    const spans = spansOf(parse(serializeOtlpJson(requestSpans(candidate(), ctx()))))
+    const [root, chat, lookup, refund] = spans
+    expect(attr(root!, 'gen_ai.operation.name')).toBe('invoke_agent')
+    expect(attr(chat!, 'gen_ai.operation.name')).toBe('chat')
+    expect(attr(chat!, 'gen_ai.request.model')).toBe('support-agent')
+    expect(attr(chat!, 'gen_ai.provider.name')).toBe('scripted')
+    expect(attr(chat!, 'gen_ai.usage.input_tokens')).toBe(700)
+    expect(attr(chat!, 'gen_ai.usage.output_tokens')).toBe(30)
+    expect(attr(lookup!, 'gen_ai.operation.name')).toBe('execute_tool')
+    expect(attr(lookup!, 'gen_ai.tool.name')).toBe('lookup_order')
+    expect(attr(lookup!, 'gen_ai.tool.call.id')).toBe('req-000054-call-1')
+    expect(JSON.parse(attr(lookup!, 'understudy.args') as string)).toEqual({order_id: 'ORD-100030'})
+    // Denied: ERROR status, the decision on the span.
+    expect(refund!.status.code).toBe(2)
+    expect(lookup!.status.code).toBe(0)
+    expect(attr(refund!, 'understudy.policy.decision')).toBe('deny')
+    expect(attr(refund!, 'understudy.policy.reason')).toBe('REFUND_OVER_HARD_LIMIT')
+    expect(attr(refund!, 'understudy.outcome')).toBe('denied')
+    expect(attr(refund!, 'understudy.risk')).toBe('write_high')
+    expect(attr(refund!, 'understudy.idempotency_key')).toBe('k')
+    expect(attr(refund!, 'understudy.args_hash')).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('lays spans on a timeline from the request timestamp using the simulated latencies', () => {
+    const [root, chat1, lookup, refund, chat2] = spansOf(parse(serializeOtlpJson(requestSpans(candidate(), ctx()))))
+    const t0 = BigInt(Date.parse('2025-07-02T00:59:01Z')) * 1_000_000n
+    const ms = (n: number) => t0 + BigInt(n) * 1_000_000n
+    expect(BigInt(root!.startTimeUnixNano)).toBe(t0)
+    expect(BigInt(root!.endTimeUnixNano)).toBe(ms(1050))
+    expect([chat1!.startTimeUnixNano, chat1!.endTimeUnixNano].map(BigInt)).toEqual([ms(0), ms(400)])
+    expect([lookup!.startTimeUnixNano, lookup!.endTimeUnixNano].map(BigInt)).toEqual([ms(400), ms(500)])
+    expect([refund!.startTimeUnixNano, refund!.endTimeUnixNano].map(BigInt)).toEqual([ms(500), ms(550)])
+    expect([chat2!.startTimeUnixNano, chat2!.endTimeUnixNano].map(BigInt)).toEqual([ms(550), ms(1050)])
+  })
+
+  it('is deterministic: the same run gives the same bytes; another run, side or request other ids', () => {
+    const a = serializeOtlpJson(requestSpans(candidate(), ctx()))
+    expect(serializeOtlpJson(requestSpans(candidate(), ctx()))).toBe(a)
+    const ids = (json: string) => spansOf(parse(json)).map((s) => `${s.traceId}/${s.spanId}`)
+    const base = ids(a)
+    expect(new Set(base).size).toBe(base.length)
+    expect(ids(serializeOtlpJson(requestSpans(candidate(), ctx({runId: 'r-other'}))))[0]).not.toBe(base[0])
+    expect(ids(serializeOtlpJson(requestSpans({...candidate(), side: 'baseline'}, ctx())))[0]).not.toBe(base[0])
+    expect(ids(serializeOtlpJson(requestSpans({...candidate(), request_id: 'req-2'}, ctx())))[0]).not.toBe(base[0])
+  })
+
+  it('keeps redaction: a planted secret and a sensitive address never reach the export', async () => {
+    const secret = 'sk-live-4f9a8b7c6d5e4f3a2b1c'
+    const address = 'wen.evans16@example.com'
+    const bundle = await loadBundle(path.join(repoRoot, 'scenarios/support-refunds/v1'))
+    const r = refundRecord({input: [{role: 'user', content: `my api key is ${secret}, refund ORD-100030 please`}]})
+    const planted = {
+      ...r,
+      production: {
+        ...r.production,
+        tool_calls: r.production.tool_calls.map((c) =>
+          c.name === 'issue_refund' ? {...c, args: {...c.args, customer_email: address}, ...(c.result ? {result: {...(c.result as object), note: `token=${secret}`}} : {})} : c,
+        ),
+        final_answer: `Done, ${secret}`,
+      },
+    }
+    const redactor = createRedactor()
+    const t = recorded(planted, bundle)
+    const json = serializeOtlpJson(requestSpans(t, ctx({model: null, input: planted.input.map((m) => ({...m, content: redactor.redactText(m.content)}))})))
+    expect(json).not.toContain(secret)
+    expect(json).not.toContain(address)
+    expect(json).toContain('[REDACTED:')
+  })
+
+  it('puts decisions without a tool call and failed guardrails on the root as events; a failed run is ERROR', () => {
+    const t = recorded(refundRecord())
+    const [root] = spansOf(parse(serializeOtlpJson(requestSpans({...t, status: 'failed', error: 'model error', guardrails: [{stage: 'pre_model', step: 0, check: 'retrieval.injection', passed: false, severity: 'medium', detail: 'flagged'}]}, ctx({model: null})))))
+    expect(root!.status).toMatchObject({code: 2})
+    const names = root!.events.map((e) => e.name)
+    expect(names).toEqual(['understudy.policy_decision', 'understudy.guardrail'])
+    expect(root!.events[0]!.attributes.find((a) => a.key === 'understudy.policy.reason')!.value).toEqual({stringValue: 'INPUT_OK'})
+  })
+})

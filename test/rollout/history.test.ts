@@ -1,0 +1,143 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {loadBundle} from '../../src/bundle/load.js'
+import type {Bundle} from '../../src/bundle/schema.js'
+import {UnderstudyError} from '../../src/errors.js'
+import {killSwitch} from '../../src/incident/variants.js'
+import {writeBundle} from '../../src/incident/write-bundle.js'
+import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
+import {badBundles, currentStages, lastKnownGood} from '../../src/rollout/history.js'
+import {findStoredBundle, markBad, promoteBundle} from '../../src/rollout/promote.js'
+import type {BundleHistoryEntry, TraceDatabase} from '../../src/store/api.js'
+import {SCHEMA_V1} from '../../src/store/schema-v1.js'
+import {openStore} from '../../src/store/sqlite.js'
+
+const repo = path.resolve(import.meta.dirname, '..', '..')
+let dir: string
+let store: TraceDatabase
+let a: Bundle
+let b: Bundle
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-rollout-'))
+  store = openStore(path.join(dir, 'u.db'))
+  a = await loadBundle(path.join(repo, 'scenarios', 'drill-refund-regression', 'good'))
+  b = await loadBundle(path.join(repo, 'scenarios', 'drill-refund-regression', 'bad'))
+})
+afterEach(() => {
+  store.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+function entry(id: number, hash: string, stage: BundleHistoryEntry['stage'], tenant = 'all'): BundleHistoryEntry {
+  return {id, bundle_hash: hash, bundle_ref: `x#${hash}`, stage, tenant, promoted_at: `2025-01-0${id}T00:00:00Z`, note: null}
+}
+
+describe('last known good (pure)', () => {
+  it('prefers the furthest stage, the most recent among equals, never a bad bundle', () => {
+    const h = [entry(1, 'a', 'full'), entry(2, 'b', 'canary-1'), entry(3, 'c', 'full')]
+    expect(lastKnownGood(h)?.bundle_hash).toBe('c')
+    expect(lastKnownGood([...h, entry(4, 'c', 'bad')])?.bundle_hash).toBe('a')
+    // Nothing reached full: the latest of the furthest stage reached.
+    expect(lastKnownGood([entry(1, 'a', 'ramp-10'), entry(2, 'b', 'canary-1'), entry(3, 'c', 'ramp-10')])?.bundle_hash).toBe('c')
+    expect(lastKnownGood([entry(1, 'a', 'full'), entry(2, 'a', 'bad')])).toBeNull()
+  })
+
+  it('reads a tenant history: its own promotions and the ones for all', () => {
+    const h = [entry(1, 'a', 'full'), entry(2, 'b', 'full', 'acme'), entry(3, 'c', 'full', 'globex')]
+    expect(lastKnownGood(h, 'acme')?.bundle_hash).toBe('b')
+    expect(lastKnownGood(h, 'initech')?.bundle_hash).toBe('a')
+    expect(currentStages([entry(1, 'a', 'canary-1'), entry(2, 'a', 'ramp-10', 'acme')], ['acme', 'globex'], 'a')).toEqual({acme: 'ramp-10', globex: 'canary-1'})
+    expect(currentStages([entry(1, 'z', 'full')], ['acme'], 'a')).toEqual({acme: 'shadow'})
+  })
+})
+
+describe('bundle history in the store', () => {
+  it('promote a, promote b, mark b bad: last known good is a, and rollback writes a back out exactly', async () => {
+    promoteBundle(store, a, 'full', 'all', 'release 1.4')
+    promoteBundle(store, b, 'full')
+    expect(lastKnownGood(store.listBundleHistory())?.bundle_ref).toBe(b.ref)
+    markBad(store, b.ref, 'refunds over the limit executed')
+    const history = store.listBundleHistory()
+    expect(history.map((e) => [e.bundle_ref, e.stage])).toEqual([
+      [a.ref, 'full'],
+      [b.ref, 'full'],
+      [b.ref, 'bad'],
+    ])
+    expect(badBundles(history)).toEqual(new Set([b.hash]))
+    const out = path.join(dir, 'rollback')
+    const r = await rollback(store, LAST_KNOWN_GOOD, out)
+    expect(r.bundle.hash).toBe(a.hash)
+    expect(r.source).toMatchObject({kind: 'history', entry: {bundle_ref: a.ref, note: 'release 1.4'}})
+    const reloaded = await loadBundle(out)
+    expect(reloaded.ref).toBe(a.ref)
+    expect(reloaded.templates).toEqual(a.templates)
+  })
+
+  it('rolls back per tenant', async () => {
+    promoteBundle(store, a, 'full')
+    promoteBundle(store, b, 'canary-1', 'acme')
+    const r = await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'all'))
+    expect(r.bundle.hash).toBe(a.hash)
+    markBad(store, a.hash)
+    expect((await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'acme'), 'acme')).bundle.hash).toBe(b.hash)
+    await expect(rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'globex'), 'globex')).rejects.toThrow(/no known-good bundle for tenant globex/)
+  })
+
+  it('explains an empty history and a bundle stored without templates', async () => {
+    await expect(rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'x'))).rejects.toThrow(/no bundle history yet/)
+    // A shadow run records bundles without templates: a promotion of that bundle must be redone.
+    store.recordBundle(a.hash, a.ref, a.manifest)
+    store.addBundleHistory({bundle_hash: a.hash, bundle_ref: a.ref, stage: 'full', tenant: 'all', note: null})
+    await expect(rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'y'))).rejects.toThrow(/without its templates/)
+    // Recording it again with templates fills them in; the first sighting is kept otherwise.
+    store.recordBundle(a.hash, 'renamed', a.manifest, a.templates)
+    expect(store.getBundle(a.hash)).toMatchObject({ref: a.ref, templates: a.templates})
+    expect((await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'z'))).bundle.hash).toBe(a.hash)
+  })
+
+  it('rolls back to a directory given outright', async () => {
+    const variant = await writeBundle(killSwitch(a.manifest, ['send_email']), a.templates, path.join(dir, 'ks'), 'x')
+    const r = await rollback(store, variant.dir, path.join(dir, 'out'))
+    expect(r.bundle.hash).toBe(variant.hash)
+    expect(r.source).toEqual({kind: 'dir', dir: variant.dir})
+  })
+
+  it('finds a stored bundle by ref, hash or unique prefix, and refuses an unknown one', () => {
+    promoteBundle(store, a, 'shadow')
+    expect(findStoredBundle(store, a.ref).hash).toBe(a.hash)
+    expect(findStoredBundle(store, a.hash.slice(0, 8)).hash).toBe(a.hash)
+    expect(() => findStoredBundle(store, 'nope@1#000000000000')).toThrow(UnderstudyError)
+    expect(() => store.addBundleHistory({bundle_hash: a.hash, bundle_ref: a.ref, stage: 'sideways' as never, tenant: 'all', note: null})).toThrow(/stage must be one of/)
+  })
+
+  it('stores drills, newest first', () => {
+    const d1 = store.recordDrill({scenario: 's1', started_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:01Z', passed: true, report: {n: 1}})
+    store.recordDrill({scenario: 's2', started_at: '2025-01-02T00:00:00Z', finished_at: '2025-01-02T00:00:01Z', passed: false, report: {n: 2}})
+    expect(store.listDrills().map((d) => [d.scenario, d.passed, d.report])).toEqual([
+      ['s2', false, {n: 2}],
+      ['s1', true, {n: 1}],
+    ])
+    expect(store.listDrills(1)).toHaveLength(1)
+    expect(d1.id).toBeGreaterThan(0)
+  })
+
+  it('upgrades a v1 store in place, keeping its bundles', () => {
+    const file = path.join(dir, 'v1.db')
+    const db = new Database(file)
+    db.exec(SCHEMA_V1)
+    db.prepare('INSERT INTO bundles (hash, ref, manifest_json, first_seen_at) VALUES (?, ?, ?, ?)').run('h', 'old@1#h', '{}', '2025-01-01T00:00:00Z')
+    db.pragma('user_version = 1')
+    db.close()
+    const s = openStore(file)
+    try {
+      expect(s.listBundles()).toEqual([{hash: 'h', ref: 'old@1#h', manifest: {}, first_seen_at: '2025-01-01T00:00:00Z', templates: null}])
+      expect(s.listBundleHistory()).toEqual([])
+    } finally {
+      s.close()
+    }
+  })
+})
