@@ -15,6 +15,7 @@ import {recordedTrace} from '../runtime/recorded.js'
 import {createRedactor, type Redactor} from '../runtime/redact.js'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import {traceKey, type RunInfo, type TraceDatabase} from '../store/api.js'
+import {openTraceWriter} from '../store/trace-writer.js'
 import {readTraffic, sha256File} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {ShadowOptions, type ShadowOptionsInput} from './options.js'
@@ -38,6 +39,8 @@ export type ShadowResult = {
 /** Traces are written in batches: one SQLite transaction each, whichever bound is reached first. */
 const FLUSH_TRACES = 512
 const FLUSH_MS = 250
+/** Batches handed to the background writer and not yet committed before reading pauses (bounds memory). */
+const MAX_WRITE_BACKLOG = 4
 
 type Side = {
   side: TraceSide
@@ -187,11 +190,12 @@ async function execute(
   let failure: unknown = null
   let requests = 0
 
+  const writer = openTraceWriter(store, run.id)
   const flush = (): void => {
     if (pending.length === 0) return
     const batch = pending
     pending = []
-    store.writeTraces(run.id, batch)
+    writer.write(batch)
     lastFlush = Date.now()
   }
   const collect = (traces: RequestTrace[]): void => {
@@ -238,15 +242,19 @@ async function execute(
         })
       inFlight.add(task)
       if (inFlight.size >= opts.concurrency) await Promise.race(inFlight)
+      if (writer.backlog > MAX_WRITE_BACKLOG) await writer.waitBelow(MAX_WRITE_BACKLOG)
     }
     await Promise.all(inFlight)
     flush()
+    await writer.drain()
   } catch (e) {
     await Promise.allSettled(inFlight)
     flushQuietly(flush)
+    await writer.close()
     store.finishRun(run.id, 'failed')
     throw e
   }
+  await writer.close()
   if (failure !== null) {
     store.finishRun(run.id, 'failed')
     throw failure

@@ -1,3 +1,5 @@
+import {baseSideOf, compareTraces} from '../diff/compare.js'
+import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {progressFigures} from './progress.js'
 import type {ShadowResult} from './run.js'
@@ -18,6 +20,8 @@ export type ShadowSummary = {
   policy_denials: number
   tool_errors: number
   budget_hits: number
+  /** Candidate vs baseline, per class (same, benign, behaviour_change, regression, improvement). */
+  classes: Record<DiffClass, number>
   next: string[]
 }
 
@@ -25,6 +29,10 @@ export function shadowSummary(store: TraceDatabase, result: ShadowResult, db: st
   const status: Record<string, Record<string, number>> = {}
   for (const c of store.traceCounts(result.run.id)) (status[c.side] ??= {})[c.status] = c.count
   const f = progressFigures(result.progress)
+  const classes = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
+  for (const r of compareTraces(store.iterateTraces(result.run.id), baseSideOf(result.run))) {
+    if (r.classification) classes[r.classification.class]++
+  }
   const id = result.run.id
   const dbArg = db === '.understudy/understudy.db' ? '' : ` --db ${db}`
   const next = result.interrupted
@@ -48,6 +56,7 @@ export function shadowSummary(store: TraceDatabase, result: ShadowResult, db: st
     policy_denials: result.progress.denials,
     tool_errors: result.progress.tool_errors,
     budget_hits: result.progress.budget_hits,
+    classes,
     next,
   }
 }
@@ -71,6 +80,8 @@ export function renderShadowSummary(s: ShadowSummary): string {
     lines.push(`  ${side.padEnd(9)} ${parts.join(', ')}`)
   }
   lines.push(`  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}`)
+  const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
+  lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)

@@ -124,7 +124,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
   const filterNote = list.needle ? ` · filter "${list.needle}" ${shown.length} shown` : ''
   // Short tab labels when the long ones would not fit, so that no count is cut off.
   const long = TABS.map((t) => ({...t, text: t.label as string}))
-  const tabs = TABS.reduce((n, t) => n + t.label.length + String(tabCount(c, t.id)).length + 4, 0) <= width ? long : TABS.map((t) => ({...t, text: t.short as string}))
+  const tabs = TABS.reduce((n, t) => n + t.label.length + String(tabCount(c, t.id)).length + 5, -2) <= width ? long : TABS.map((t) => ({...t, text: t.short as string}))
   const position = shown.length > 0 ? ` · ${cursor + 1}/${shown.length}` : ''
 
   return (
