@@ -13,9 +13,9 @@ import {fileURLToPath} from 'node:url'
 import {mustSucceed, runCli} from './cli.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
-import {candidateModelCalls, shadowCli, startSandboxServer, type ShadowRun} from './shadow.js'
+import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {benchStore} from './store.js'
-import {scenarioPaths, Workspace} from './workspace.js'
+import {SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
 type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number}
 
@@ -46,8 +46,8 @@ export const FIGURES: FigureDef[] = [
     measure: async (ctx) => {
       const run = await ctx.mainRun()
       return {
-        value: run.requests / run.wall_s,
-        detail: `${k(run.requests)} requests in ${run.wall_s.toFixed(1)} s wall, CLI start-up included; candidate v2 vs recorded, scripted model, fixtures, SQLite on disk; peak RSS ${mb(run.max_rss_kb)} MB`,
+        value: run.requests / run.replay_s,
+        detail: `${k(run.requests)} requests replayed in ${run.replay_s.toFixed(1)} s (process ${run.wall_s.toFixed(1)} s with start-up and traffic hashing); candidate v2 vs recorded, scripted model, fixtures, SQLite on disk; peak RSS ${mb(run.max_rss_kb)} MB`,
       }
     },
   },
@@ -97,14 +97,12 @@ export const FIGURES: FigureDef[] = [
         let calls = 0
         let same = true
         for (let round = 0; round < sizes.ollamaRounds; round++) {
-          const a = await shadowCli(ws, sc, traffic, ws.file(`ollama-inproc-${round}.db`), ['--concurrency', '8'])
-          const b = await shadowCli(ws, sc, traffic, ws.file(`ollama-http-${round}.db`), [
-            '--concurrency', '8', '--model', 'ollama:support-agent', '--ollama-host', server.url,
-          ])
-          inproc = Math.min(inproc, a.wall_s)
-          http = Math.min(http, b.wall_s)
+          const a = await shadowRun(sc, traffic, ws.file(`ollama-inproc-${round}.db`), {concurrency: 8})
+          const b = await shadowRun(sc, traffic, ws.file(`ollama-http-${round}.db`), {concurrency: 8, model: `ollama:${SCENARIO_MODEL}`, ollama_host: server.url})
+          inproc = Math.min(inproc, a.replay_s)
+          http = Math.min(http, b.replay_s)
           calls = candidateModelCalls(b.db, b.run_id)
-          same &&= JSON.stringify(a.summary.status) === JSON.stringify(b.summary.status)
+          same &&= JSON.stringify(a.status) === JSON.stringify(b.status)
           ws.remove(a.db)
           ws.remove(b.db)
         }
@@ -125,10 +123,10 @@ export const FIGURES: FigureDef[] = [
       const {file, bytes, generate_s} = ws.trafficFile(sizes.stream, 3)
       const db = ws.file('stream.db')
       try {
-        const run = await shadowCli(ws, sc, file, db)
+        const run = await shadowRun(sc, file, db)
         return {
           value: run.max_rss_kb / 1024,
-          detail: `${k(run.requests)} requests (${(bytes / 2 ** 30).toFixed(2)} GiB traffic, generated in ${generate_s.toFixed(0)} s) replayed in ${run.wall_s.toFixed(0)} s (${Math.round(run.requests / run.wall_s).toLocaleString('en-US')} req/s); peak RSS of the shadow process`,
+          detail: `${k(run.requests)} requests (${(bytes / 2 ** 30).toFixed(2)} GiB traffic, generated in ${generate_s.toFixed(0)} s) replayed in ${run.replay_s.toFixed(0)} s (${Math.round(run.requests / run.replay_s).toLocaleString('en-US')} req/s); peak RSS of the shadow process`,
         }
       } finally {
         ws.remove(file)
@@ -180,7 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     ws,
     sizes,
     sc,
-    mainRun: () => (main ??= shadowCli(ws, sc, ws.trafficFile(sizes.run).file, ws.file('main.db'))),
+    mainRun: () => (main ??= shadowRun(sc, ws.trafficFile(sizes.run).file, ws.file('main.db'))),
   }
   const cpus = os.cpus()
   console.log(`bench: ${args.quick ? 'quick' : 'full'} sizes; node ${process.version}; ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; tmp ${ws.dir}`)

@@ -2,26 +2,37 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
-import type {ShadowSummary} from '../src/shadow/summary.js'
-import {mustSucceed, runCli} from './cli.js'
-import {SCENARIO_MODEL, type Scenario, type Workspace} from './workspace.js'
+import type {ShadowOptionsInput} from '../src/shadow/options.js'
+import type {ShadowChildResult} from './shadow-child.js'
+import {SCENARIO_MODEL, type Scenario} from './workspace.js'
 
-export type ShadowRun = {
-  run_id: string
-  db: string
-  requests: number
-  /** Child process wall time: start-up, bundle loading, hashing the traffic, replay, final store writes. */
-  wall_s: number
-  max_rss_kb: number
-  summary: ShadowSummary
-}
+export type ShadowRun = ShadowChildResult & {db: string}
 
-/** `understudy shadow <traffic> --candidate v2 --fixtures … --json` in a child process, store on disk. */
-export async function shadowCli(ws: Workspace, sc: Scenario, traffic: string, db: string, extra: string[] = []): Promise<ShadowRun> {
-  const args = ['shadow', traffic, '--candidate', sc.candidate, '--fixtures', sc.fixtures, '--approver', 'pending', '--db', db, '--json', ...extra]
-  const r = mustSucceed(await runCli(ws, args), `understudy ${args.join(' ')}`)
-  const summary = JSON.parse(r.stdout) as ShadowSummary
-  return {run_id: summary.run.id, db, requests: summary.requests + summary.skipped, wall_s: r.wall_s, max_rss_kb: r.max_rss_kb, summary}
+const SHADOW_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'shadow-child.js')
+
+/**
+ * One shadow run of the scenario's candidate (v2) against what production recorded, with its
+ * fixtures and the bundle's scripted model unless `extra` says otherwise, in a child process,
+ * store on disk.
+ */
+export function shadowRun(sc: Scenario, traffic: string, db: string, extra: Partial<ShadowOptionsInput> = {}): Promise<ShadowRun> {
+  const input = {db, traffic, candidate: sc.candidate, fixtures: sc.fixtures, approver: 'pending', ...extra}
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SHADOW_CHILD, JSON.stringify(input)], {stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-10_000)))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`shadow run exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`))
+      try {
+        resolve({...(JSON.parse(out) as ShadowChildResult), db})
+      } catch {
+        reject(new Error(`shadow run printed no result: ${out.slice(0, 200)} ${err.slice(-500)}`))
+      }
+    })
+  })
 }
 
 /** Model calls the candidate side made in a run (read straight from the store file). */

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
 import {renderReport, formatFromPath, REPORT_FORMATS, type ReportFormat} from '../src/report/render.js'
-import {summarizeRun} from '../src/report/summary.js'
 import {writeFileAtomic} from '../src/report/write-atomic.js'
-import {scorecard, type Colour} from '../src/scorecard/scorecard.js'
+import {scorecardForRun} from '../src/scorecard/for-run.js'
+import type {Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
 import {openStore} from '../src/store/sqlite.js'
 
@@ -38,8 +38,7 @@ export default class Report extends BaseCommand {
     let text: string
     let result: Omit<ReportResult, 'bytes' | 'out' | 'format'>
     try {
-      const summary = summarizeRun(store, args.runId)
-      const card = scorecard(summary, thresholds)
+      const {summary, card} = await scorecardForRun(store, args.runId, thresholds)
       text = renderReport(format, summary, card)
       result = {run_id: summary.run.id, regressions: summary.regressions.count, scorecard: card.colour}
     } finally {

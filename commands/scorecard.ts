@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
-import {summarizeRun} from '../src/report/summary.js'
 import {renderScorecard} from '../src/scorecard/render.js'
-import {scorecard, type Scorecard} from '../src/scorecard/scorecard.js'
+import {scorecardForRun} from '../src/scorecard/for-run.js'
+import type {Scorecard} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
 import {openStore} from '../src/store/sqlite.js'
 
@@ -32,7 +32,7 @@ export default class ScorecardCommand extends BaseCommand {
     const store = openStore(flags.db, {readonly: true})
     let card: Scorecard
     try {
-      card = scorecard(summarizeRun(store, args.runId), thresholds)
+      card = (await scorecardForRun(store, args.runId, thresholds)).card
     } finally {
       store.close()
     }

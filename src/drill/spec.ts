@@ -149,9 +149,6 @@ export function parseDrill(file: string, text: string): Drill {
     return p
   }
   const steps = d.steps.map((s, i): DrillStep => ('rollback' in s && s.rollback !== 'last-known-good' ? {rollback: resolve(['steps', i, 'rollback'], s.rollback, 'dir')} : s))
-  if (d.golden.requests.length === 0 && d.golden.categories.length === 0) {
-    problems.push(problem(file, ['golden'], 'name at least one golden request id or category: a drill must show that the mitigation keeps the service working'))
-  }
   const drill: Drill = {
     name: d.name,
     description: d.description ?? null,
@@ -165,6 +162,9 @@ export function parseDrill(file: string, text: string): Drill {
     harm: d.harm,
     steps,
     golden: d.golden,
+  }
+  if (d.golden.requests.length === 0 && d.golden.categories.length === 0) {
+    problems.push(problem(file, ['golden'], 'name at least one golden request id or category: a drill must show that the mitigation keeps the service working'))
   }
   if (problems.length > 0) throw new ValidationError(problems)
   return drill

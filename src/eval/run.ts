@@ -1,15 +1,22 @@
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle} from '../bundle/schema.js'
 import {ShadowOptions} from '../shadow/options.js'
+import type {TraceSide} from '../runtime/trace.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {EvalAccumulator, type EvalOptions, type EvalSummary} from './evaluate.js'
 import {joinTraffic} from './join.js'
 import {securityReference} from './security.js'
 
-/** Streams a run's candidate traces with their traffic lines through the suites. */
-export async function evaluateRun(store: TraceStore, run: RunInfo, trafficFile: string | null, opts: EvalOptions): Promise<EvalSummary> {
+/** Streams a run's traces of one side (the candidate unless told) with their traffic lines through the suites. */
+export async function evaluateRun(
+  store: TraceStore,
+  run: RunInfo,
+  trafficFile: string | null,
+  opts: EvalOptions,
+  side: TraceSide = 'candidate',
+): Promise<EvalSummary> {
   const acc = new EvalAccumulator(run.id, opts)
-  for await (const {trace, record} of joinTraffic(store.iterateTraces(run.id, {side: 'candidate'}), trafficFile)) acc.add(record, trace)
+  for await (const {trace, record} of joinTraffic(store.iterateTraces(run.id, {side}), trafficFile)) acc.add(record, trace)
   return acc.summary()
 }
 
@@ -48,6 +55,9 @@ export async function evalBundles(run: RunInfo, policy?: string): Promise<EvalBu
   } else if (cfg && cfg.baseline !== 'recorded') {
     reference = await tryLoad(cfg.baseline, notes, 'baseline')
     source = cfg.baseline
+    if (reference !== null && run.baseline_hash !== null && reference.hash !== run.baseline_hash) {
+      notes.push(`baseline bundle ${cfg.baseline} changed since the run (now ${reference.ref}); the security suite uses it as it is now`)
+    }
   }
   if (reference === null && candidate !== null && policy === undefined) {
     reference = candidate

@@ -25,6 +25,9 @@ export type Metric = {
   cand?: number
 }
 
+/** Golden-expectation pass rates per side (src/eval), when the run's traffic carries expectations. */
+export type GoldenRates = {base: number | null; cand: number | null}
+
 export type Dimension = {name: DimensionName; colour: Colour; reason: string; metrics: Metric[]}
 
 export type Scorecard = {
@@ -90,7 +93,25 @@ function reason(name: DimensionName, metrics: Metric[]): string {
   return `${title} is ${colour}: ${parts.join('; ')}.`
 }
 
-export function scorecard(summary: RunSummary, thresholds: Thresholds = DEFAULT_THRESHOLDS): Scorecard {
+/**
+ * Golden pass rates count only when the traffic carries expectations; a run without any is not
+ * judged on them (no metric), rather than scored as 0% or 100%.
+ */
+function goldenMetrics(golden: GoldenRates, t: Thresholds): Metric[] {
+  if (golden.cand === null) return []
+  const sides = golden.base === null ? undefined : {base: golden.base, cand: golden.cand}
+  const out = [metric('golden_pass_rate', 'golden expectations passing', golden.cand, 'rate', t.quality.golden_pass_rate, 'min', sides)]
+  if (golden.base !== null) {
+    out.push(metric('golden_pass_rate_drop', 'golden pass rate drop', golden.base - golden.cand, 'points', t.quality.golden_pass_rate_drop, 'max', sides))
+  }
+  return out
+}
+
+export function scorecard(
+  summary: RunSummary,
+  thresholds: Thresholds = DEFAULT_THRESHOLDS,
+  golden: GoldenRates = {base: null, cand: null},
+): Scorecard {
   const {base, cand} = summary.sides
   const t = thresholds
   const dims: Record<DimensionName, Metric[]> = {
@@ -153,6 +174,7 @@ export function scorecard(summary: RunSummary, thresholds: Thresholds = DEFAULT_
         base: base.completed_rate,
         cand: cand.completed_rate,
       }),
+      ...goldenMetrics(golden, t),
     ],
   }
   const dimensions = (Object.keys(dims) as DimensionName[]).map((name): Dimension => {

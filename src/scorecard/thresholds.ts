@@ -58,6 +58,10 @@ export const Thresholds = z
         status_match_rate: MinLimits,
         /** Fall in the completed rate, base minus candidate (0.01 = 1 point). */
         completed_rate_drop: MaxLimits,
+        /** Share of requests with golden expectations (`expect`) whose candidate passes them. */
+        golden_pass_rate: MinLimits,
+        /** Fall in that share, base minus candidate: golden tasks must not regress. */
+        golden_pass_rate_drop: MaxLimits,
       })
       .strict(),
   })
@@ -84,6 +88,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   quality: {
     status_match_rate: {amber: 0.95, red: 0.9},
     completed_rate_drop: {amber: 0.01, red: 0.05},
+    golden_pass_rate: {amber: 0.95, red: 0.9},
+    golden_pass_rate_drop: {amber: 0, red: 0.02},
   },
 }
 

@@ -58,7 +58,8 @@ class WorkerTraceWriter implements TraceWriter {
   private closed = false
 
   constructor(file: string, private readonly runId: string) {
-    this.worker = new Worker(WORKER, {workerData: {file}})
+    // A small young generation: the worker only holds one batch at a time, and every MB here is RSS.
+    this.worker = new Worker(WORKER, {workerData: {file}, resourceLimits: {maxYoungGenerationSizeMb: 6}})
     this.worker.on('message', (reply: Reply) => {
       this.outstanding--
       if (!reply.ok) this.fail(reply.store ? new StoreError(reply.message) : new UnderstudyError(reply.message))

@@ -107,6 +107,19 @@ describe('scorecard', () => {
     expect(dim(s, 'quality')).toMatchObject({colour: 'red', reason: expect.stringContaining('below 90.0%')})
   })
 
+  it('quality: golden expectations count only when the traffic has them, and must not regress', () => {
+    const s = calmSummary()
+    const quality = (golden: {base: number | null; cand: number | null}) => scorecard(s, DEFAULT_THRESHOLDS, golden).dimensions.find((d) => d.name === 'quality')!
+    expect(quality({base: null, cand: null}).metrics.map((m) => m.name)).not.toContain('golden_pass_rate')
+    const same = quality({base: 0.97, cand: 0.97})
+    expect(same.colour).toBe('green')
+    expect(same.metrics.find((m) => m.name === 'golden_pass_rate')).toMatchObject({value: 0.97, base: 0.97, cand: 0.97, colour: 'green'})
+    const dropped = quality({base: 1, cand: 0.97})
+    expect(dropped.metrics.find((m) => m.name === 'golden_pass_rate_drop')!.colour).toBe('red')
+    expect(dropped.colour).toBe('red')
+    expect(quality({base: null, cand: 0.85}).colour).toBe('red')
+  })
+
   it('thresholds change the colours', () => {
     const {store, runId} = smallRun()
     const s = summarizeRun(store, runId)

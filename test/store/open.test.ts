@@ -44,7 +44,7 @@ describe('opening and migrating', () => {
     const store = openStore(file)
     expect(store.path).toBe(file)
     store.close()
-    expect(tables(file)).toEqual(['bundles', 'guardrail_results', 'policy_decisions', 'requests', 'runs', 'steps', 'tool_calls'])
+    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'guardrail_results', 'policy_decisions', 'requests', 'runs', 'steps', 'tool_calls'])
     const db = new Database(file, {readonly: true})
     expect(db.pragma('user_version', {simple: true})).toBe(latestVersion())
     expect(latestVersion()).toBe(MIGRATIONS.length)
@@ -94,19 +94,21 @@ describe('opening and migrating', () => {
     const file = path.join(dir, 'understudy.db')
     openStore(file).close()
     const db = new Database(file)
-    const v2: Migration = {version: 2, description: 'labels', up: 'CREATE TABLE labels (run_id TEXT, label TEXT)'}
+    // Extra migrations numbered after whatever this build ships.
+    const current = latestVersion()
+    const v2: Migration = {version: current + 1, description: 'labels', up: 'CREATE TABLE labels (run_id TEXT, label TEXT)'}
     const v3: Migration = {
-      version: 3,
+      version: current + 2,
       description: 'labels default',
       up: (d) => d.prepare("INSERT INTO labels VALUES ('none', 'created by v3')").run(),
     }
-    expect(migrate(db, file, [...MIGRATIONS, v2, v3])).toEqual({from: 1, to: 3})
+    expect(migrate(db, file, [...MIGRATIONS, v2, v3])).toEqual({from: current, to: current + 2})
     expect(db.prepare('SELECT label FROM labels').pluck().all()).toEqual(['created by v3'])
 
     // A migration that fails leaves the version and the schema as they were.
-    const broken: Migration = {version: 4, description: 'broken', up: 'CREATE TABLE half (x); SELECT * FROM missing_table'}
+    const broken: Migration = {version: current + 3, description: 'broken', up: 'CREATE TABLE half (x); SELECT * FROM missing_table'}
     expect(() => migrate(db, file, [...MIGRATIONS, v2, v3, broken])).toThrow(/missing_table/)
-    expect(db.pragma('user_version', {simple: true})).toBe(3)
+    expect(db.pragma('user_version', {simple: true})).toBe(current + 2)
     expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half'").pluck().get()).toBe(0)
 
     expect(() => migrate(db, file, [v2])).toThrow(/out of order/)

@@ -1,0 +1,39 @@
+/**
+ * One shadow run in its own process, as `understudy shadow` does it (startShadow over a store file
+ * on disk) but without the CLI around it, so the bench times the replay alone and reads this
+ * process's own peak RSS. Prints one JSON line on stdout.
+ *
+ *   node dist/bench/shadow-child.js '{"db": "/tmp/x.db", "traffic": "…", "candidate": "…", …}'
+ */
+import {startShadow} from '../src/shadow/run.js'
+import type {ShadowOptionsInput} from '../src/shadow/options.js'
+import {openStore} from '../src/store/sqlite.js'
+
+export type ShadowChildResult = {
+  run_id: string
+  requests: number
+  /** From the first traffic line read to the last trace committed. */
+  replay_s: number
+  /** The whole process: start-up, bundle loading, hashing the traffic file, replay. */
+  wall_s: number
+  max_rss_kb: number
+  status: Record<string, Record<string, number>>
+}
+
+const t0 = performance.now()
+const {db, ...input} = JSON.parse(process.argv[2] ?? '{}') as ShadowOptionsInput & {db: string}
+const store = openStore(db)
+try {
+  const r = await startShadow(input, store)
+  const out: ShadowChildResult = {
+    run_id: r.run.id,
+    requests: r.progress.requests + r.progress.skipped,
+    replay_s: (Date.now() - r.progress.started_at_ms) / 1000,
+    wall_s: (performance.now() - t0) / 1000,
+    max_rss_kb: process.resourceUsage().maxRSS,
+    status: r.progress.status,
+  }
+  process.stdout.write(JSON.stringify(out) + '\n')
+} finally {
+  store.close()
+}

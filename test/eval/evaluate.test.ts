@@ -1,0 +1,58 @@
+import {describe, expect, it} from 'vitest'
+import {EvalAccumulator, goldenPassRate, suitesBelow} from '../../src/eval/evaluate.js'
+import {deriveExpectations} from '../../src/eval/incident.js'
+import {call, trace} from '../diff/trace-builder.js'
+import {production, record} from './fixtures.js'
+
+const golden = record({expect: {forbidden_tools: ['send_email']}})
+const sent = call('send_email', {to: 'x'}, {risk: 'write_low'})
+
+describe('eval aggregation', () => {
+  it('a request passes a suite only if every repeat passes; skipped and unmatched requests are counted apart', () => {
+    const acc = new EvalAccumulator('r1', {suites: ['golden', 'tool-failure']})
+    acc.add(golden, trace({request_id: 'a', line: 1, repeat: 0}))
+    acc.add(golden, trace({request_id: 'a', line: 1, repeat: 1, tool_calls: [sent]}))
+    acc.add({...golden, id: 'b'}, trace({request_id: 'b', line: 2}))
+    acc.add(null, trace({request_id: 'c', line: 3}))
+    acc.add(golden, trace({request_id: 'd', line: 4, status: 'skipped'}))
+    const s = acc.summary()
+    expect(s).toMatchObject({requests: 4, evaluated: 2, unmatched: 1, skipped: 1})
+    expect(s.results.golden).toMatchObject({applicable: 2, passed: 1, failed: 1, pass_rate: 0.5})
+    expect(s.results.golden!.failures).toEqual([{request_id: 'a', line: 1, repeat: 1, checks: [{check: 'forbidden_tool', message: 'send_email executed but is forbidden for this request', tool: 'send_email'}]}])
+    expect(s.results['tool-failure']).toMatchObject({applicable: 0, pass_rate: null})
+    expect(goldenPassRate(s)).toBe(0.5)
+    expect(suitesBelow(s, 0.95)).toEqual(['golden'])
+    expect(suitesBelow(s, 0.5)).toEqual([])
+  })
+
+  it('goldenPassRate is null when no request carries an expect block', () => {
+    const acc = new EvalAccumulator('r1', {suites: ['golden']})
+    acc.add(record(), trace())
+    expect(goldenPassRate(acc.summary())).toBeNull()
+  })
+})
+
+describe('deriveExpectations', () => {
+  it('forbids what production refused and the candidate executed, with production\'s decision', () => {
+    const r = record({
+      production: production({
+        tool_calls: [
+          {id: 'c0', name: 'lookup_order', args: {}, result: {ok: true}, latency_ms: 1},
+          {id: 'c1', name: 'issue_refund', args: {}, latency_ms: 0},
+        ],
+        policy_decisions: [{stage: 'mid_run', tool_call_id: 'c1', tool: 'issue_refund', decision: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL'}],
+      }),
+    })
+    const t = trace({tool_calls: [call('issue_refund', {}, {risk: 'write_high'})]})
+    expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund'], decision: 'require_approval'})
+  })
+
+  it('keeps the record\'s own expectations and lets explicit ones win', () => {
+    const r = record({expect: {forbidden_tools: ['send_email'], answer_contains: ['sorry']}})
+    expect(deriveExpectations(r, [trace()], [], {forbid: ['issue_refund'], decision: 'deny'})).toEqual({
+      forbidden_tools: ['send_email', 'issue_refund'],
+      decision: 'deny',
+      answer_contains: ['sorry'],
+    })
+  })
+})
