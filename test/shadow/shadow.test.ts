@@ -200,6 +200,24 @@ describe('shadow run on the shipped scenario', () => {
   })
 })
 
+describe('model cassettes', () => {
+  it('records every exchange, replays them identically with no model, and fails loudly on a miss', async () => {
+    const file = writeTraffic('t.jsonl', trafficLines().slice(0, 30))
+    const cassette = path.join(dir, 'cassette.jsonl')
+    const recorded = await startShadow({traffic: file, candidate: v2, fixtures, record_cassette: cassette}, store)
+    const replayed = await startShadow({traffic: file, candidate: v2, fixtures, replay_cassette: cassette}, store)
+    expect(replayed.run.model).toMatch(/^cassette:/)
+    const view = (t: RequestTrace) => [t.request_id, t.status, t.final_answer, t.tool_calls.map((c) => [c.name, c.args_hash, c.outcome])]
+    expect(traces(replayed.run.id, 'candidate').map(view)).toEqual(traces(recorded.run.id, 'candidate').map(view))
+
+    // v1 sends other prompts: its exchanges are not on the cassette
+    await expect(startShadow({traffic: file, candidate: v1, fixtures, replay_cassette: cassette}, store)).rejects.toThrow(
+      /no cassette entry for this exchange/,
+    )
+    expect(store.listRuns()[0]!.status).toBe('failed')
+  })
+})
+
 describe('shadow run through the Ollama wire protocol', () => {
   let server: OllamaServer
   beforeEach(async () => {
