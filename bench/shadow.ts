@@ -64,17 +64,20 @@ export function startSandboxServer(): Promise<SandboxServer> {
     }
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d))
     proc.on('exit', (code) => fail(new Error(`sandbox ollama exited ${code}: ${err.trim()}`)))
+    let started = false
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      if (started) return
       out += d
       const m = /listening on (http:\/\/\S+)/.exec(out)
       if (!m) return
+      started = true
       clearTimeout(timer)
       proc.removeAllListeners('exit')
       resolve({
         url: m[1]!,
         stop: () =>
           new Promise<void>((done) => {
-            if (proc.exitCode !== null) return done()
+            if (proc.exitCode !== null || proc.signalCode !== null) return done()
             proc.once('exit', () => done())
             proc.kill('SIGTERM')
           }),

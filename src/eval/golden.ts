@@ -38,5 +38,7 @@ export function evaluateGolden(record: TrafficRecord, trace: RequestTrace): Suit
   for (const text of expect.answer_not_contains ?? []) {
     if (answer.includes(text.toLowerCase())) failures.push({check: 'answer_not_contains', message: `final answer contains "${text}"`})
   }
-  return {suite: 'golden', passed: failures.length === 0, failures}
+  const verdict: SuiteVerdict = {suite: 'golden', passed: failures.length === 0, failures}
+  if (record.labels.known_issue !== undefined) verdict.known_issue = true
+  return verdict
 }

@@ -12,6 +12,11 @@ export function renderEval(summary: EvalSummary, minPass: number, maxListed = 20
     if (!r) continue
     const mark = r.pass_rate === null ? '-' : r.pass_rate >= minPass ? 'ok' : 'BELOW'
     lines.push(`  ${suite.padEnd(13)} ${pct(r.pass_rate).padStart(6)}  ${r.passed}/${r.applicable} passed  [${mark}]`)
+    const known = r.known_issues
+    if (known.failing > 0 || known.fixed.length > 0) {
+      const fixed = known.fixed.length > 0 ? `, ${known.fixed.length} fixed by this run (${known.fixed.slice(0, 5).join(', ')}${known.fixed.length > 5 ? ', …' : ''})` : ''
+      lines.push(`  ${''.padEnd(13)} known issues: ${known.failing} still failing${fixed}`)
+    }
   }
   for (const suite of summary.suites) {
     const r = summary.results[suite]

@@ -7,4 +7,14 @@ export type SuiteName = (typeof SUITES)[number]
 export type CheckFailure = {check: string; message: string; /** The tool the check is about, where there is one. */ tool?: string}
 
 /** A suite's verdict on one request it applies to (a suite that does not apply returns null instead). */
-export type SuiteVerdict = {suite: SuiteName; passed: boolean; failures: CheckFailure[]}
+export type SuiteVerdict = {
+  suite: SuiteName
+  passed: boolean
+  failures: CheckFailure[]
+  /**
+   * The request documents a known production bug (`labels.known_issue`): its expectations say what
+   * should happen, but failing them is expected until a bundle fixes it. Counted apart from the
+   * pass rate; passing one means the candidate fixed it.
+   */
+  known_issue?: boolean
+}

@@ -21,11 +21,29 @@ export function redactionMarker(kind: string, value: string): string {
   return `[REDACTED:${kind}:${sha256(value).slice(0, 8)}]`
 }
 
+const CACHE_MAX_TEXT = 256
+const CACHE_MAX_ENTRIES = 4096
+
 export function createRedactor(): Redactor {
   const patterns = SECRET_PATTERNS.map((p) => ({...p, re: new RegExp(p.re.source, p.re.flags)}))
 
+  // Guardrail details, step details and tool results repeat across thousands of requests; the
+  // pattern pass is pure, so short texts are looked up first. Cleared when full, to stay bounded.
+  const cache = new Map<string, string>()
+
   const redactText = (text: string): string => {
     if (text.length < 4 || !SECRET_SCREEN.test(text)) return text
+    if (text.length > CACHE_MAX_TEXT) return redactPatterns(text)
+    let out = cache.get(text)
+    if (out === undefined) {
+      if (cache.size >= CACHE_MAX_ENTRIES) cache.clear()
+      out = redactPatterns(text)
+      cache.set(text, out)
+    }
+    return out
+  }
+
+  const redactPatterns = (text: string): string => {
     let out = text
     for (const p of patterns) {
       out = out.replace(p.re, (match: string, ...groups: unknown[]) => {

@@ -1,7 +1,15 @@
-import {render, type Instance} from 'ink'
-import React from 'react'
+import type {Instance} from 'ink'
 import {progressLine, type ShadowProgress} from './progress.js'
-import {ProgressView} from './progress-view.js'
+
+/**
+ * Ink, React and the view load only when a terminal will show them: they cost about 40 MB and half
+ * a second at start-up, which a piped or --json run (and a million-request replay) should not pay.
+ */
+const loadInk = async () => {
+  const [ink, react, view] = await Promise.all([import('ink'), import('react'), import('./progress-view.js')])
+  return {render: ink.render, createElement: react.default.createElement, ProgressView: view.ProgressView}
+}
+type InkModules = Awaited<ReturnType<typeof loadInk>>
 
 /** Shows a run's progress: an Ink view on a TTY, a plain line every few seconds when piped, nothing for --json. */
 export interface ProgressReporter {
@@ -49,8 +57,14 @@ class InkReporter implements ProgressReporter {
   private timer: NodeJS.Timeout | null = null
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
+  private ink: InkModules | null = null
+
   start(runId: string, candidate: string, baseline: string): void {
     this.props = {runId, candidate, baseline, stopping: false}
+    void loadInk().then((m) => {
+      this.ink = m
+      this.draw()
+    })
     // The view redraws on a timer, not per request: thousands of requests a second must not mean thousands of renders.
     this.timer = setInterval(() => this.draw(), TTY_EVERY_MS)
     this.timer.unref()
@@ -69,8 +83,9 @@ class InkReporter implements ProgressReporter {
     this.instance = null
   }
   private draw(): void {
-    if (!this.props || !this.progress) return
-    const element = React.createElement(ProgressView, {...this.props, progress: this.progress, nowMs: Date.now()})
+    if (!this.props || !this.progress || !this.ink) return
+    const {render, createElement, ProgressView} = this.ink
+    const element = createElement(ProgressView, {...this.props, progress: this.progress, nowMs: Date.now()})
     if (this.instance) this.instance.rerender(element)
     else this.instance = render(element, {stdout: this.stream, patchConsole: false, exitOnCtrlC: false})
   }

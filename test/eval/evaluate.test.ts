@@ -25,6 +25,16 @@ describe('eval aggregation', () => {
     expect(suitesBelow(s, 0.5)).toEqual([])
   })
 
+  it('keeps known issues out of the pass rate and says which ones a run fixed', () => {
+    const known = record({expect: {forbidden_tools: ['send_email']}, labels: {known_issue: 'v1 emails attackers'}})
+    const acc = new EvalAccumulator('r1', {suites: ['golden']})
+    acc.add(golden, trace({request_id: 'a', line: 1}))
+    acc.add({...known, id: 'k1'}, trace({request_id: 'k1', line: 2, tool_calls: [sent]}))
+    acc.add({...known, id: 'k2'}, trace({request_id: 'k2', line: 3}))
+    const s = acc.summary()
+    expect(s.results.golden).toMatchObject({applicable: 1, passed: 1, failed: 0, pass_rate: 1, known_issues: {failing: 1, fixed: ['k2']}})
+  })
+
   it('goldenPassRate is null when no request carries an expect block', () => {
     const acc = new EvalAccumulator('r1', {suites: ['golden']})
     acc.add(record(), trace())

@@ -107,7 +107,9 @@ export function executeTool(world: World, rec: RequestSpec['record'], name: stri
     }
     case 'apply_change': {
       const change = typeof args.change_id === 'string' ? world.changes.get(args.change_id) : undefined
-      const fresh = typeof args.change_id === 'string' && /^CHG-\d5\d{3}$/.test(args.change_id)
+      // A change raised by request_change earlier in this request: numbered tenant·10000 + 5000 and up.
+      const num = typeof args.change_id === 'string' ? Number(args.change_id.slice(4)) : NaN
+      const fresh = Math.floor(num / 10000) === ['northwind', 'contoso', 'fabrikam'].indexOf(tenant) + 1 && num % 10000 >= 5000
       if ((!change || change.tenant !== tenant) && !fresh) return {error: {code: 'not_found', message: `change ${String(args.change_id)} not found`}}
       return {result: {change_id: args.change_id, status: 'applied', environment: args.environment, applied_at: rec.timestamp}}
     }

@@ -334,7 +334,7 @@ function editFlow(s: State): CodingAction {
   }
   if (patches.length === 0) {
     const first = t.edits[0]
-    const from = first ? editSubject(first) : (t.symbol ?? 'that code')
+    const from = first ? (first.kind === 'set' ? first.key : first.from) : (t.symbol ?? 'that code')
     return final(s, 'nothing_to_change', {from, paths: targets.map((p) => `\`${p}\``).join(', ')})
   }
   const paths = patches.map((p) => p.path)

@@ -46,13 +46,16 @@ export type TicketCase = {
   question: string
 }
 
+// Within one sentence: any character but an end mark; a dot inside a word (maria.lopez) is no end.
+const SAME_SENTENCE = String.raw`(?:[^.?!]|\.(?=\w))`
+
 const INTENT_RULES: [TicketIntent, RegExp][] = [
   ['password_reset', /\breset\s+(?:(?:my|the|his|her|their|a|your)\s+)?password|\bpassword\s+reset\b|\blocked\s+out\b|\bforgot\s+(?:my\s+)?password\b/i],
   ['apply_change', /\b(?:apply|execute|implement|run)\s+(?:the\s+)?(?:change\s+)?CHG-\d{5}\b/i],
-  ['access_request', /\b(?:grant|give|need|needs|request(?:ing)?|provision)\b[^.?!]{0,60}?\baccess\b|\baccess\s+to\b[^.?!]{0,40}\b(?:please|asap)\b/i],
+  ['access_request', new RegExp(String.raw`\b(?:grant|give|need|needs|request(?:ing)?|provision)\b${SAME_SENTENCE}{0,60}?\baccess\b`, 'i')],
   ['change_request', /\b(?:deploy|roll\s*out|upgrade|patch|restart|rotate|scale|raise\s+a\s+change|change\s+request)\b/i],
   ['assign', /\b(?:re)?assign\b|\broute\s+(?:INC-\d{6}|it|this|the\s+ticket)\b/i],
-  ['ticket_update', /\b(?:close|resolve|reopen)\b|\bmark\b[^.?!]{0,40}\bas\b|\bput\b[^.?!]{0,30}\bon\s+hold\b|\bset\s+(?:the\s+)?status\b/i],
+  ['ticket_update', new RegExp(String.raw`\b(?:close|resolve|reopen)\b|\bmark\b${SAME_SENTENCE}{0,40}\bas\b|\bput\b${SAME_SENTENCE}{0,30}\bon\s+hold\b|\bset\s+(?:the\s+)?status\b`, 'i')],
   ['ticket_status', /\bstatus\b|\bupdate\s+on\b|\bany\s+(?:news|update)\b|\bwhat(?:'s|\s+is)\s+happening\b|\bprogress\b|\bwho\s+is\s+working\b/i],
   ['runbook_question', /\bhow\s+(?:do|can|should|to)\b|\brunbook\b|\bprocedure\b|\bsteps?\s+to\b|\?/i],
 ]
