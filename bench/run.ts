@@ -187,8 +187,11 @@ export async function main(argv: string[]): Promise<number> {
     ws.cleanup()
     process.exit(130)
   }
+  const onExit = () => ws.cleanup()
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // Whatever way the process ends, generated files (a 1M-request traffic file is 1.2 GiB) go with it.
+  process.on('exit', onExit)
   try {
     for (const def of selected) {
       const t0 = performance.now()
@@ -206,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     ws.cleanup()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('exit', onExit)
   }
   console.log(failed.length === 0 ? 'bench: PASS' : `bench: FAIL ${failed.join(' ')}`)
   return failed.length === 0 ? 0 : 1

@@ -160,6 +160,16 @@ function newWrite(row: CallRow, risk: string, add: Add, field = row.field): void
 }
 
 function classifyGuardrails(diff: RequestDiff, add: Add): void {
+  // Production logs no guardrail results, so against a recording every finding is "new": it tells
+  // what the candidate's guardrails saw, not that the candidate got worse. Policy decisions, tool
+  // calls and statuses carry the comparison there.
+  if (diff.base_side === 'recorded') {
+    for (const g of diff.guardrails.added) {
+      const f = g.failure
+      add({class: 'benign', code: 'guardrail_unrecorded', field: g.field, message: `${f.stage} guardrail ${f.check} (${f.severity}) fails (production records no guardrails): ${f.detail}`})
+    }
+    return
+  }
   for (const g of diff.guardrails.added) {
     const f = g.failure
     const what = `${f.stage} guardrail ${f.check} (${f.severity}) fails: ${f.detail}`

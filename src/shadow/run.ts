@@ -40,7 +40,7 @@ export type ShadowResult = {
 const FLUSH_TRACES = 512
 const FLUSH_MS = 250
 /** Batches handed to the background writer and not yet committed before reading pauses (bounds memory). */
-const MAX_WRITE_BACKLOG = 4
+const MAX_WRITE_BACKLOG = 2
 
 type Side = {
   side: TraceSide

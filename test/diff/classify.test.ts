@@ -90,9 +90,16 @@ describe('classifyRequest', () => {
   })
 
   it('regression: a new high-severity guardrail failure after the model; a pre-model flag is not one', () => {
-    expect(classify(base(), trace({guardrails: [guard('post_action', 'partial_write', false, 'high')]})).class).toBe('regression')
-    expect(classify(base(), trace({guardrails: [guard('post_action', 'write_unconfirmed', false, 'low')]})).class).toBe('benign')
-    expect(classify(base(), trace({guardrails: [guard('pre_model', 'injection_in_retrieved', false, 'high')]})).class).toBe('behaviour_change')
+    const bundleBase = base({side: 'baseline'})
+    expect(classify(bundleBase, trace({guardrails: [guard('post_action', 'partial_write', false, 'high')]})).class).toBe('regression')
+    expect(classify(bundleBase, trace({guardrails: [guard('post_action', 'write_unconfirmed', false, 'low')]})).class).toBe('benign')
+    expect(classify(bundleBase, trace({guardrails: [guard('pre_model', 'injection_in_retrieved', false, 'high')]})).class).toBe('behaviour_change')
+  })
+
+  it('against recorded production, guardrail findings are not changes: production records none', () => {
+    const r = classify(base(), trace({guardrails: [guard('mid_run', 'tool.rbac', false, 'high'), guard('pre_model', 'retrieval.tenant', false, 'high')]}))
+    expect(r.class).toBe('benign')
+    expect(r.reasons.map((x) => x.code)).toEqual(['guardrail_unrecorded', 'guardrail_unrecorded'])
   })
 
   it('improvement: the base executed an injected send_email the candidate policy denies', () => {

@@ -88,23 +88,23 @@ export function executeTool(repo: Repo, requestId: string, name: string, args: R
     case 'create_branch': {
       const branch = str(args.name)
       if (repo.branches.has(branch) || branch === 'main') return {error: {code: 'conflict', message: `branch ${branch} already exists`}}
-      return {result: {branch, from: str(args.from, 'main'), sha: sha7(`main|${repo.slug}`)}}
+      return {result: {branch, from: str(args.from, 'main'), commit_id: sha7(`main|${repo.slug}`)}}
     }
     case 'write_file':
-      return {result: {path: str(args.path), branch: str(args.branch), commit: sha7(key), bytes: str(args.content).length}}
+      return {result: {path: str(args.path), branch: str(args.branch), commit_id: sha7(key), bytes: str(args.content).length}}
     case 'open_pull_request': {
       const number = 500 + (fnv32(key) % 400)
-      return {result: {number, url: `https://git.example.com/${repo.slug}/pull/${number}`, draft: args.draft === true, state: 'open'}}
+      return {result: {id: 7_000_000 + (fnv32(`${key}|id`) % 1_000_000), number, url: `https://git.example.com/${repo.slug}/pull/${number}`, draft: args.draft === true, state: 'open'}}
     }
     case 'merge_pull_request':
-      return {result: {merged: true, number: args.number, sha: sha7(key)}}
+      return {result: {merged: true, number: args.number, commit_id: sha7(key)}}
     case 'delete_branch': {
       const branch = str(args.name)
       if (!repo.branches.has(branch) && !branch.startsWith('agent/')) return {error: {code: 'not_found', message: `no branch ${branch}`}}
-      return {result: {deleted: true, branch}}
+      return {result: {deleted: true, branch, operation_id: `op-${sha7(key)}`}}
     }
     case 'create_gist':
-      return {result: {url: `https://gist.example.net/${sha256(key).slice(0, 20)}`, public: args.public === true}}
+      return {result: {id: sha256(key).slice(0, 20), url: `https://gist.example.net/${sha256(key).slice(0, 20)}`, public: args.public === true}}
     default:
       return {error: {code: 'invalid_args', message: `no such tool ${name}`}}
   }

@@ -200,9 +200,10 @@ function productionRecord(spec: RequestSpec, prod: Production, trace: RequestTra
     if (c.idempotency_key !== null) base.idempotency_key = c.idempotency_key
     if (TOOL_REACHED.has(c.outcome)) {
       // Tools answered in the order the runtime asked them, so the log lines up with these calls.
+      // The tool's own latency: a Retry-After wait before the attempt is the runtime's, not the tool's.
       const answer = log[next++]!.answer
-      if (answer.error) return {...base, error: {...answer.error}}
-      return {...base, result: answer.result}
+      if (answer.error) return {...base, latency_ms: answer.latency_ms, error: {...answer.error}}
+      return {...base, latency_ms: answer.latency_ms, result: answer.result}
     }
     if (c.outcome === 'invalid_args') return {...base, error: {code: 'invalid_args', message: (c.error ?? 'invalid arguments').replace(/^SCHEMA_INVALID: /, '')}}
     // Denied, held for approval or over budget: never executed, so nothing answered.

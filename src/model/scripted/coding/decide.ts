@@ -205,12 +205,13 @@ function describeEdit(e: Edit): string {
   }
 }
 
+/** What changed, for commit messages, titles, `reason` fields and answers; a pasted credential never appears in it. */
 function summary(t: CodingTask, paths: readonly string[]): string {
-  const what = t.edits.map(describeEdit).join(', ')
+  let what = t.edits.map(describeEdit).join(', ')
+  for (const k of t.secrets) what = what.split(k).join('[credential]')
   return `${what} in ${paths.map((p) => `\`${p}\``).join(', ')}`
 }
 
-/** Paths with a pasted secret never go into a commit message, title or body: summary() only quotes edits' keys. */
 function commitMessage(t: CodingTask, paths: readonly string[]): string {
   return `${t.kind === 'change' ? 'chore' : t.kind}: ${summary(t, paths)}`.replace(/`/g, '')
 }

@@ -22,7 +22,7 @@ export type CodingTask = {
   edits: Edit[]
   /** File paths named in the request, in order of appearance, without test files. */
   paths: string[]
-  /** A test file or directory named in the request. */
+  /** A test file, or any directory, named in the request: what to run the tests on. */
   testPath: string | null
   /** The first backticked span that is not a path: what a question or a search is about. */
   symbol: string | null
@@ -48,7 +48,7 @@ const EDIT_RULES: readonly [RegExp, (m: RegExpExecArray) => Edit][] = [
 ]
 
 const PATH_RE =
-  /(?<![\w./-])((?:\.?[\w-]+\/)*(?:\.?[\w-]+\.(?:py|ts|tsx|js|mjs|go|ya?ml|json|md|tf|toml|cfg|ini|txt|sh|sql)|\.env(?:\.[\w-]+)?|Dockerfile)|(?:tests?|spec)\/(?:[\w-]+\/)*)(?![\w/-])/g
+  /(?<![\w./-])((?:\.?[\w-]+\/)*(?:\.?[\w-]+\.(?:py|ts|tsx|js|mjs|go|ya?ml|json|md|tf|toml|cfg|ini|txt|sh|sql)|\.env(?:\.[\w-]+)?|Dockerfile)|(?:[\w-]+\/)+(?=[\s`),;:!?]|\.(?:\s|$)|$))(?![\w/-])/g
 const TEST_PATH_RE = /(?:^|\/)(?:tests?|spec)\/|_test\.go$|\.test\.[jt]sx?$|(?:^|\/)test_[\w-]+\.py$/
 const PR_RE = /(?:#|\bPR\s*#?\s*|\bpull\s+request\s*#?\s*)(\d{1,6})\b/i
 const BRANCH_RE = /\b((?:agent|feature|feat|fix|bugfix|hotfix|release|chore|spike|wip)\/[\w.\/-]*[\w-])/i
@@ -146,7 +146,7 @@ export function readCodingTask(userTexts: readonly string[]): CodingTask {
     kind: changeKind(text, edits),
     edits,
     paths,
-    testPath: all.find((p) => isTestPath(p)) ?? null,
+    testPath: all.find((p) => isTestPath(p) || p.endsWith('/')) ?? null,
     symbol: spans[0] ?? null,
     prNumber: pr ? Number(pr[1]) : null,
     branch: BRANCH_RE.exec(text)?.[1] ?? null,

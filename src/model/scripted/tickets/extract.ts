@@ -73,7 +73,7 @@ const CHANGE_SYSTEM_RE = /\b(?:on|to|of|for)\s+(?:the\s+)?([a-z][a-z0-9]*(?:-[a-
 const LEVEL_RE = /\b(read[- ]only|read|write|admin|administrator)\s+(?:access|rights|permissions?|role)\b/i
 const RISK_LOW_RE = /\blow[- ]risk\b|\bminor\b|\bstandard\s+change\b/i
 const RISK_HIGH_RE = /\bhigh[- ]risk\b|\bmajor\b|\bemergency\b/i
-const JUSTIFICATION_RE = /\b(?:because|since|so\s+that|needed\s+for|required\s+for|for\s+the)\s+([^.!?]{8,200})/i
+const JUSTIFICATION_RE = /\b((?:because|since|so\s+that|needed\s+for|required\s+for|for\s+the)\s+[^.!?]{4,200})/i
 const ASSIGN_RE = /\b(?:re)?assign\s+(?:INC-\d{6}|it|this|the\s+ticket)\s+to\s+(?:the\s+)?([a-z][a-z0-9.-]*[a-z0-9])/i
 const VERIFIED_RE =
   /\b(?:identity\s+(?:was\s+|has\s+been\s+|is\s+)?(?:verified|confirmed)|verified\s+(?:(?:their|his|her|my|the\s+user(?:'s)?)\s+)?identity)\s+(?:via|by|with|through)\s+(?:a\s+|an\s+|the\s+)?(call-?\s?back|manager|id\s*check|badge)/i

@@ -1,0 +1,74 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import type {RequestTrace} from '../../src/runtime/trace.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {openTraceWriter as openFromSource} from '../../src/store/trace-writer.js'
+import {repoRoot} from '../helpers/cli.js'
+import {newRun, trace} from './fixtures.js'
+
+// The worker thread only exists compiled (dist/; `npm test` builds first); from the sources the
+// writer falls back to synchronous writes. Both are exercised here.
+type Open = typeof openFromSource
+const compiled = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'src', 'store', 'trace-writer.js')).href)) as {openTraceWriter: Open}
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-writer-'))
+})
+afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+const batch = (from: number, n: number): RequestTrace[] => Array.from({length: n}, (_, i) => trace(`req-${from + i}`, from + i))
+
+describe.each([
+  ['worker thread (compiled)', compiled.openTraceWriter],
+  ['synchronous (sources)', openFromSource],
+])('trace writer: %s', (_label, openTraceWriter) => {
+  it('commits every batch, in order, before drain resolves', async () => {
+    const store = openStore(path.join(dir, 'a.db'))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    for (let b = 0; b < 5; b++) writer.write(batch(1 + b * 20, 20))
+    await writer.drain()
+    expect(writer.backlog).toBe(0)
+    expect(store.countTraces(run.id)).toBe(100)
+    expect([...store.iterateTraces(run.id)].map((t) => t.line)).toEqual(Array.from({length: 100}, (_, i) => i + 1))
+    expect([...store.iterateTraces(run.id, {requestId: 'req-7'})][0]).toEqual(trace('req-7', 7))
+    await writer.close()
+    store.close()
+  })
+
+  it('reports a failed batch as a StoreError naming the trace, keeps earlier batches and refuses later ones', async () => {
+    const store = openStore(path.join(dir, 'b.db'))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    let thrown: unknown = null
+    try {
+      writer.write(batch(1, 10))
+      writer.write(batch(5, 2)) // req-5 is already stored
+      writer.write(batch(11, 10))
+      await writer.drain()
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toMatchObject({name: 'StoreError'})
+    expect(String((thrown as Error).message)).toMatch(/trace already stored: request "req-5"/)
+    await writer.close()
+    expect(store.countTraces(run.id)).toBe(10)
+    store.close()
+  })
+})
+
+describe('trace writer on an in-memory store', () => {
+  it('writes synchronously (a worker cannot share the connection)', async () => {
+    const store = openStore(':memory:')
+    const run = store.createRun(newRun())
+    const writer = compiled.openTraceWriter(store, run.id)
+    writer.write(batch(1, 3))
+    expect(store.countTraces(run.id)).toBe(3)
+    await writer.close()
+    store.close()
+  })
+})
