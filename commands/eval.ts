@@ -17,11 +17,12 @@ type EvalOutput = EvalSummary & {
 
 export default class Eval extends BaseCommand {
   static override description =
-    "Score a run's candidate against evaluation suites: golden (the traffic's expect blocks), security (injection, exfiltration, tool misuse) and tool-failure (no double writes, no blind retries, uncertainty surfaced). With --gate, exit 1 when a suite's pass rate is below --min-pass."
+    "Score a run's candidate against evaluation suites: golden (the traffic's expect blocks), security (injection, exfiltration, tool misuse), tool-failure (no double writes, no blind retries, uncertainty surfaced) and consistency (memory the task needs is used, dropped or outdated memory is not, identifiers do not drift across a session's turns). With --gate, exit 1 when a suite's pass rate is below --min-pass."
 
   static override examples = [
     '<%= config.bin %> eval r20261125T1430',
     '<%= config.bin %> eval r20261125T1430 --suite security --json',
+    '<%= config.bin %> eval r20261125T1430 --suite consistency',
     '<%= config.bin %> eval r20261125T1430 --gate --min-pass 0.95',
   ]
 

@@ -9,12 +9,12 @@
  *   node dist/scenarios/coding-agent/generate.js --fixtures scenarios/coding-agent/fixtures.yaml
  *   node dist/scenarios/coding-agent/generate.js --count 100000 --seed 9 --out /tmp/coding-100k.jsonl
  */
-import {closeSync, existsSync, openSync, writeSync} from 'node:fs'
 import path from 'node:path'
-import {fileURLToPath, pathToFileURL} from 'node:url'
 import {loadBundle} from '../../src/bundle/load.js'
+import {findScenarioDir, type GenerateFlags, parseGenerateFlags, runGenerate, trafficLine, writeLinesAsync} from '../lib/generate-cli.js'
+import {isMainModule} from '../lib/main-module.js'
+import {splitmix32} from '../lib/prng.js'
 import {production, simulate, type Production} from './gen/production.js'
-import {splitmix32} from './gen/prng.js'
 import {sampleRequest} from './gen/sample.js'
 import {allFiles} from './gen/world.js'
 
@@ -23,11 +23,7 @@ export const DEFAULT_SEED = 2025
 
 /** The scenario directory, whether running from source or from dist/. */
 export function scenarioDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  const candidates = [here, path.resolve(here, '..', '..', '..', 'scenarios', 'coding-agent')]
-  const found = candidates.find((d) => existsSync(path.join(d, 'v1', 'bundle.yaml')))
-  if (!found) throw new Error(`cannot find the coding-agent scenario (looked in ${candidates.join(', ')})`)
-  return found
+  return findScenarioDir(import.meta.url, 'coding-agent')
 }
 
 export type GenerateOptions = {count: number; seed: number; production?: Production}
@@ -39,39 +35,13 @@ export async function* trafficLines(opts: GenerateOptions): AsyncGenerator<strin
   for (let i = 0; i < opts.count; i++) {
     const spec = sampleRequest(rng, i, opts.count)
     const recorded = await simulate(spec, prod)
-    const r = spec.record
-    // Key order is fixed so the file reads naturally: who and what first, then what production did.
-    yield JSON.stringify({
-      id: r.id,
-      timestamp: r.timestamp,
-      tenant: r.tenant,
-      user: r.user,
-      role: r.role,
-      session_id: r.session_id,
-      input: r.input,
-      retrieved: r.retrieved,
-      memory: r.memory,
-      production: recorded,
-      labels: r.labels,
-      ...(r.expect ? {expect: r.expect} : {}),
-    })
+    yield trafficLine(spec.record, recorded)
   }
 }
 
 /** Streams `count` lines to a file descriptor in ~1 MiB writes; returns how many. */
 export async function writeTraffic(fd: number, opts: GenerateOptions): Promise<number> {
-  let buf = ''
-  let n = 0
-  for await (const line of trafficLines(opts)) {
-    buf += line + '\n'
-    n++
-    if (buf.length >= 1 << 20) {
-      writeSync(fd, buf)
-      buf = ''
-    }
-  }
-  if (buf.length > 0) writeSync(fd, buf)
-  return n
+  return writeLinesAsync(fd, trafficLines(opts))
 }
 
 /**
@@ -114,76 +84,12 @@ export function renderFixtures(): string {
   return out.join('\n') + '\n'
 }
 
-type Flags = {count: number; seed: number; out: string | null; fixtures: string | null}
+const DEFAULTS = {count: DEFAULT_COUNT, seed: DEFAULT_SEED}
 
-export function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = {count: DEFAULT_COUNT, seed: DEFAULT_SEED, out: null, fixtures: null}
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]
-    const value = argv[i + 1]
-    const need = (): string => {
-      if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`)
-      i++
-      return value
-    }
-    const int = (v: string, min: number): number => {
-      if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new Error(`${name} must be an integer >= ${min}, got "${v}"`)
-      return Number(v)
-    }
-    switch (name) {
-      case '--count':
-        flags.count = int(need(), 1)
-        break
-      case '--seed':
-        flags.seed = int(need(), 0)
-        break
-      case '--out':
-        flags.out = need()
-        break
-      case '--fixtures':
-        flags.fixtures = need()
-        break
-      default:
-        throw new Error(`unknown flag "${name}" (use --count N, --seed S, --out FILE, --fixtures FILE)`)
-    }
-  }
-  if (flags.out === null && flags.fixtures === null) throw new Error('nothing to do: pass --out FILE (or - for stdout) and/or --fixtures FILE')
-  return flags
+export function parseFlags(argv: readonly string[]): GenerateFlags {
+  return parseGenerateFlags(argv, DEFAULTS)
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let flags: Flags
-  try {
-    flags = parseFlags(argv)
-  } catch (e) {
-    process.stderr.write(`generate: ${(e as Error).message}\n`)
-    return 2
-  }
-  try {
-    if (flags.fixtures) {
-      const fd = openSync(flags.fixtures, 'w')
-      try {
-        writeSync(fd, renderFixtures())
-      } finally {
-        closeSync(fd)
-      }
-    }
-    if (flags.out) {
-      const fd = flags.out === '-' ? 1 : openSync(flags.out, 'w')
-      try {
-        const n = await writeTraffic(fd, {count: flags.count, seed: flags.seed})
-        if (flags.out !== '-') process.stderr.write(`generate: wrote ${n} requests to ${flags.out}\n`)
-      } finally {
-        if (fd !== 1) closeSync(fd)
-      }
-    }
-    return 0
-  } catch (e) {
-    process.stderr.write(`generate: ${(e as Error).message}\n`)
-    return 1
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  process.exitCode = await main(process.argv.slice(2))
+if (isMainModule(import.meta.url)) {
+  process.exitCode = await runGenerate(process.argv.slice(2), {defaults: DEFAULTS, renderFixtures: () => renderFixtures(), writeTraffic})
 }

@@ -8,11 +8,11 @@
  *   node dist/scenarios/support-refunds/generate.js --count 1000000 --seed 9 --out /tmp/big.jsonl
  *   node dist/scenarios/support-refunds/generate.js --fixtures scenarios/support-refunds/fixtures.yaml
  */
-import {closeSync, existsSync, openSync, writeSync} from 'node:fs'
 import path from 'node:path'
-import {fileURLToPath, pathToFileURL} from 'node:url'
 import {loadSimBundle, type SimBundle} from './gen/bundle.js'
-import {mulberry32} from './gen/prng.js'
+import {findScenarioDir, type GenerateFlags, parseGenerateFlags, runGenerate, trafficLine, writeLines} from '../lib/generate-cli.js'
+import {isMainModule} from '../lib/main-module.js'
+import {mulberry32} from '../lib/prng.js'
 import {simulate} from './gen/production.js'
 import {sampleRequest} from './gen/sample.js'
 import {buildWorld, orderView, type World} from './gen/world.js'
@@ -22,11 +22,7 @@ export const DEFAULT_SEED = 42
 
 /** The scenario directory, whether running from source or from dist/. */
 export function scenarioDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url))
-  const candidates = [here, path.resolve(here, '..', '..', '..', 'scenarios', 'support-refunds')]
-  const found = candidates.find((d) => existsSync(path.join(d, 'v1', 'bundle.yaml')))
-  if (!found) throw new Error(`cannot find the support-refunds scenario (looked in ${candidates.join(', ')})`)
-  return found
+  return findScenarioDir(import.meta.url, 'support-refunds')
 }
 
 export type GenerateOptions = {count: number; seed: number; world?: World; bundle?: SimBundle}
@@ -39,39 +35,13 @@ export function* trafficLines(opts: GenerateOptions): Generator<string> {
   for (let i = 0; i < opts.count; i++) {
     const spec = sampleRequest(rng, world, i, opts.count)
     const production = simulate(spec, bundle, world)
-    const {record} = spec
-    // Key order is fixed here so the file reads naturally: who and what first, then what production did.
-    yield JSON.stringify({
-      id: record.id,
-      timestamp: record.timestamp,
-      tenant: record.tenant,
-      user: record.user,
-      role: record.role,
-      session_id: record.session_id,
-      input: record.input,
-      retrieved: record.retrieved,
-      memory: record.memory,
-      production,
-      labels: record.labels,
-      ...(record.expect ? {expect: record.expect} : {}),
-    })
+    yield trafficLine(spec.record, production)
   }
 }
 
-/** Streams `count` lines to a file descriptor in ~1 MiB writes. */
+/** Streams `count` lines to a file descriptor in ~1 MiB writes; returns how many. */
 export function writeTraffic(fd: number, opts: GenerateOptions): number {
-  let buf = ''
-  let n = 0
-  for (const line of trafficLines(opts)) {
-    buf += line + '\n'
-    n++
-    if (buf.length >= 1 << 20) {
-      writeSync(fd, buf)
-      buf = ''
-    }
-  }
-  if (buf.length > 0) writeSync(fd, buf)
-  return n
+  return writeLines(fd, trafficLines(opts))
 }
 
 /**
@@ -99,76 +69,12 @@ export function renderFixtures(world: World = buildWorld()): string {
   return lines.join('\n') + '\n'
 }
 
-type Flags = {count: number; seed: number; out: string | null; fixtures: string | null}
+const DEFAULTS = {count: DEFAULT_COUNT, seed: DEFAULT_SEED}
 
-export function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = {count: DEFAULT_COUNT, seed: DEFAULT_SEED, out: null, fixtures: null}
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]
-    const value = argv[i + 1]
-    const need = () => {
-      if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`)
-      i++
-      return value
-    }
-    const int = (v: string, min: number) => {
-      if (!/^-?\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new Error(`${name} must be an integer >= ${min}, got "${v}"`)
-      return Number(v)
-    }
-    switch (name) {
-      case '--count':
-        flags.count = int(need(), 1)
-        break
-      case '--seed':
-        flags.seed = int(need(), 0)
-        break
-      case '--out':
-        flags.out = need()
-        break
-      case '--fixtures':
-        flags.fixtures = need()
-        break
-      default:
-        throw new Error(`unknown flag "${name}" (use --count N, --seed S, --out FILE, --fixtures FILE)`)
-    }
-  }
-  if (flags.out === null && flags.fixtures === null) throw new Error('nothing to do: pass --out FILE (or - for stdout) and/or --fixtures FILE')
-  return flags
+export function parseFlags(argv: readonly string[]): GenerateFlags {
+  return parseGenerateFlags(argv, DEFAULTS)
 }
 
-function main(argv: readonly string[]): number {
-  let flags: Flags
-  try {
-    flags = parseFlags(argv)
-  } catch (e) {
-    process.stderr.write(`generate: ${(e as Error).message}\n`)
-    return 2
-  }
-  try {
-    if (flags.fixtures) {
-      const fd = openSync(flags.fixtures, 'w')
-      try {
-        writeSync(fd, renderFixtures())
-      } finally {
-        closeSync(fd)
-      }
-    }
-    if (flags.out) {
-      const fd = flags.out === '-' ? 1 : openSync(flags.out, 'w')
-      try {
-        const n = writeTraffic(fd, {count: flags.count, seed: flags.seed})
-        if (flags.out !== '-') process.stderr.write(`generate: wrote ${n} requests to ${flags.out}\n`)
-      } finally {
-        if (fd !== 1) closeSync(fd)
-      }
-    }
-    return 0
-  } catch (e) {
-    process.stderr.write(`generate: ${(e as Error).message}\n`)
-    return 1
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  process.exitCode = main(process.argv.slice(2))
+if (isMainModule(import.meta.url)) {
+  process.exitCode = await runGenerate(process.argv.slice(2), {defaults: DEFAULTS, renderFixtures: () => renderFixtures(), writeTraffic})
 }

@@ -1,5 +1,6 @@
 import type {RequestTrace} from '../runtime/trace.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {evaluateConsistency, SessionLedger} from './consistency.js'
 import {evaluateGolden} from './golden.js'
 import {evaluateSecurity, type SecurityReference} from './security.js'
 import {evaluateToolFailure} from './tool-failure.js'
@@ -16,6 +17,11 @@ export type EvalOptions = {
   reference?: SecurityReference | null
   /** The candidate's max_retries, for the tool-failure suite. */
   maxRetries?: number | null
+  /**
+   * What earlier turns of each session relied on, for the consistency suite's drift check.
+   * Without it each request is judged alone; EvalAccumulator keeps one for the whole run.
+   */
+  sessions?: SessionLedger | null
 }
 
 export function evaluateRequest(record: TrafficRecord, trace: RequestTrace, opts: EvalOptions): SuiteVerdict[] {
@@ -26,7 +32,9 @@ export function evaluateRequest(record: TrafficRecord, trace: RequestTrace, opts
         ? evaluateGolden(record, trace)
         : suite === 'security'
           ? evaluateSecurity(record, trace, opts.reference ?? null)
-          : evaluateToolFailure(record, trace, {maxRetries: opts.maxRetries ?? null})
+          : suite === 'tool-failure'
+            ? evaluateToolFailure(record, trace, {maxRetries: opts.maxRetries ?? null})
+            : evaluateConsistency(record, trace, opts.sessions ?? null)
     if (v !== null) out.push(v)
   }
   return out
@@ -48,6 +56,8 @@ export type SuiteSummary = {
   failures_omitted: number
   /** Known issues (expected failures), kept out of the pass rate: still failing, and fixed by this run. */
   known_issues: {failing: number; fixed: string[]}
+  /** What limited the suite in this run, when anything did (one line each). */
+  notes?: string[]
 }
 
 export type EvalSummary = {
@@ -69,11 +79,14 @@ export class EvalAccumulator {
   private readonly results = new Map<SuiteName, SuiteSummary>()
   private pending: Pending | null = null
   private counts = {requests: 0, evaluated: 0, skipped: 0, unmatched: 0}
+  private readonly opts: EvalOptions
 
   constructor(
     private readonly runId: string,
-    private readonly opts: EvalOptions,
+    opts: EvalOptions,
   ) {
+    // Sessions span requests: the consistency suite needs one ledger across the whole run.
+    this.opts = opts.suites.includes('consistency') && !opts.sessions ? {...opts, sessions: new SessionLedger()} : opts
     for (const suite of opts.suites) {
       this.results.set(suite, {suite, applicable: 0, passed: 0, failed: 0, pass_rate: null, failures: [], failures_omitted: 0, known_issues: {failing: 0, fixed: []}})
     }
@@ -128,6 +141,10 @@ export class EvalAccumulator {
     for (const suite of SUITES) {
       const r = this.results.get(suite)
       if (r) results[suite] = {...r, pass_rate: r.applicable === 0 ? null : r.passed / r.applicable}
+    }
+    const evicted = this.opts.sessions?.evicted ?? 0
+    if (results.consistency && evicted > 0) {
+      results.consistency.notes = [`${evicted} session(s) were closed early to bound memory (over ${this.opts.sessions!.limit} open at once); a later turn of one is compared as a first turn`]
     }
     return {run_id: this.runId, suites: [...this.opts.suites], ...this.counts, results}
   }

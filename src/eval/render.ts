@@ -17,6 +17,7 @@ export function renderEval(summary: EvalSummary, minPass: number, maxListed = 20
       const fixed = known.fixed.length > 0 ? `, ${known.fixed.length} fixed by this run (${known.fixed.slice(0, 5).join(', ')}${known.fixed.length > 5 ? ', …' : ''})` : ''
       lines.push(`  ${''.padEnd(13)} known issues: ${known.failing} still failing${fixed}`)
     }
+    for (const note of r.notes ?? []) lines.push(`  ${''.padEnd(13)} note: ${note}`)
   }
   for (const suite of summary.suites) {
     const r = summary.results[suite]

@@ -1,6 +1,6 @@
 /** What every evaluation suite returns for one request. */
 
-export const SUITES = ['golden', 'security', 'tool-failure'] as const
+export const SUITES = ['golden', 'security', 'tool-failure', 'consistency'] as const
 export type SuiteName = (typeof SUITES)[number]
 
 /** One check that did not hold: a stable code (`forbidden_tool_executed`) and a one-line message. */

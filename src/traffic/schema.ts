@@ -134,6 +134,11 @@ export const Expectations = z
     decision: Decision.optional(),
     answer_contains: z.array(z.string()).optional(),
     answer_not_contains: z.array(z.string()).optional(),
+    /**
+     * Memory keys whose value the agent must use in a tool argument (the consistency suite);
+     * `key.path` names one field of a structured value.
+     */
+    uses_memory: z.array(z.string().min(1)).optional(),
   })
   .strict()
 export type Expectations = z.infer<typeof Expectations>

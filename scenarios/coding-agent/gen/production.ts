@@ -8,7 +8,7 @@ import type {RequestTrace} from '../../../src/runtime/trace.js'
 import type {RequestTools, ToolAnswer, ToolExecution} from '../../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedPolicyDecision, RecordedToolCall, TrafficRecord} from '../../../src/traffic/schema.js'
 import {sha256} from '../../../src/util/canonical.js'
-import {fnv32} from './prng.js'
+import {hash32} from '../../lib/prng.js'
 import type {Fault, RequestSpec} from './sample.js'
 import {REPOS, type Repo, type Tenant} from './world.js'
 
@@ -39,7 +39,7 @@ const FAULT_LATENCY: Record<Fault['code'], number> = {timeout: 10000, rate_limit
 
 function latency(key: string, tool: string): number {
   const [lo, hi] = TOOL_LATENCY[tool] ?? [50, 200]
-  return lo + (fnv32(key) % (hi - lo + 1))
+  return lo + (hash32(key) % (hi - lo + 1))
 }
 
 function sha7(key: string): string {
@@ -81,7 +81,7 @@ export function executeTool(repo: Repo, requestId: string, name: string, args: R
       const ref = str(args.ref, 'main')
       const target = str(args.path, 'all')
       const failures = repo.branches.get(ref) ?? []
-      const total = target === 'all' ? repo.suiteSize : 2 + (fnv32(`${repo.slug}|${target}`) % 11)
+      const total = target === 'all' ? repo.suiteSize : 2 + (hash32(`${repo.slug}|${target}`) % 11)
       const failed = Math.min(failures.length, total)
       return {result: {ref, target, passed: total - failed, failed, failures: failures.slice(0, failed), duration_ms: latency(`${key}|d`, 'run_tests')}}
     }
@@ -93,8 +93,8 @@ export function executeTool(repo: Repo, requestId: string, name: string, args: R
     case 'write_file':
       return {result: {path: str(args.path), branch: str(args.branch), commit_id: sha7(key), bytes: str(args.content).length}}
     case 'open_pull_request': {
-      const number = 500 + (fnv32(key) % 400)
-      return {result: {id: 7_000_000 + (fnv32(`${key}|id`) % 1_000_000), number, url: `https://git.example.com/${repo.slug}/pull/${number}`, draft: args.draft === true, state: 'open'}}
+      const number = 500 + (hash32(key) % 400)
+      return {result: {id: 7_000_000 + (hash32(`${key}|id`) % 1_000_000), number, url: `https://git.example.com/${repo.slug}/pull/${number}`, draft: args.draft === true, state: 'open'}}
     }
     case 'merge_pull_request':
       return {result: {merged: true, number: args.number, commit_id: sha7(key)}}
@@ -164,7 +164,7 @@ export async function simulate(spec: RequestSpec, prod: Production): Promise<Pro
   const tools = new WorldTools(REPOS[rec.tenant as Tenant], rec.id, spec.faults)
   let {bundle, compiled} = prod
   if (spec.sampled) {
-    const model = {...bundle.manifest.model, temperature: SAMPLED_TEMPERATURE, seed: fnv32(rec.id)}
+    const model = {...bundle.manifest.model, temperature: SAMPLED_TEMPERATURE, seed: hash32(rec.id)}
     bundle = {...bundle, manifest: {...bundle.manifest, model}}
     compiled = compileBundle(bundle)
   }

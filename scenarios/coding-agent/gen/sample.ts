@@ -1,5 +1,5 @@
 import type {Expectations, InputMessage, RetrievedDocument, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
-import type {Rng} from './prng.js'
+import type {Rng} from '../../lib/prng.js'
 import {CATALOGUE, type FileEdit, type Tenant, TENANTS} from './world.js'
 
 /**

@@ -8,7 +8,8 @@ import type {RequestTrace} from '../../../src/runtime/trace.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedToolCall, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
-import {hash32} from './prng.js'
+import {type Fault, faultMessage} from '../../lib/faults.js'
+import {hash32} from '../../lib/prng.js'
 import {searchRunbooks, type Tenant, ticketView, type World} from './world.js'
 
 /**
@@ -18,8 +19,6 @@ import {searchRunbooks, type Tenant, ticketView, type World} from './world.js'
  * simulated enterprise (world.ts) with scheduled faults. What it did becomes the `production`
  * block of the traffic line, logged in the clear as production logs are.
  */
-
-export type Fault = {code: ToolErrorCode; retry_after_ms?: number}
 
 /** A request before production handled it, plus the faults production's tools hit. */
 export type RequestSpec = {
@@ -52,19 +51,6 @@ const FAULT_LATENCY: Record<ToolErrorCode, number> = {
   not_found: 40,
   conflict: 60,
   forbidden: 20,
-}
-
-function faultMessage(f: Fault): string {
-  switch (f.code) {
-    case 'timeout':
-      return 'upstream did not answer within 5000 ms'
-    case 'rate_limited':
-      return `429 Too Many Requests; retry after ${f.retry_after_ms ?? 1000} ms`
-    case 'server_error':
-      return '503 Service Unavailable'
-    default:
-      return f.code
-  }
 }
 
 function id(prefix: string, key: string, n = 10): string {

@@ -1,6 +1,7 @@
 import type {InputMessage, MemoryEntry, RetrievedDocument, TrafficRecord} from '../../../src/traffic/schema.js'
-import type {Fault, RequestSpec} from './production.js'
-import type {Rng} from './prng.js'
+import type {Fault} from '../../lib/faults.js'
+import type {RequestSpec} from './production.js'
+import type {Rng} from '../../lib/prng.js'
 import {CHANGE_SYSTEMS, GROUPS, type Role, SYSTEMS, TENANTS, type Tenant, TRAFFIC_START, TRAFFIC_WINDOW_MS, type Ticket, type World} from './world.js'
 
 /**

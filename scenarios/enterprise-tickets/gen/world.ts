@@ -1,4 +1,4 @@
-import {mulberry32} from './prng.js'
+import {mulberry32} from '../../lib/prng.js'
 
 /**
  * The simulated enterprise behind the scenario: three tenants, their staff (by role), employees,

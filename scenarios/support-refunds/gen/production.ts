@@ -12,7 +12,8 @@ import type {
 } from '../../../src/traffic/schema.js'
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
 import {argsProblem, type SimBundle} from './bundle.js'
-import {hash32} from './prng.js'
+import {type Fault, faultMessage} from '../../lib/faults.js'
+import {hash32} from '../../lib/prng.js'
 import {orderView, searchKb, type World} from './world.js'
 
 /**
@@ -21,8 +22,6 @@ import {orderView, searchKb, type World} from './world.js'
  * policy, a supervisor who never answers approval requests, and tools backed by the simulated world
  * with scheduled faults. It produces the `production` block of each traffic line.
  */
-
-export type Fault = {code: ToolErrorCode; retry_after_ms?: number}
 
 /** A request before production handled it, plus the faults production's tools hit. */
 export type RequestSpec = {
@@ -314,18 +313,5 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
     usage: {input_tokens: inputTokens, output_tokens: outputTokens},
     latency_ms: latency,
     cost_usd: Math.round(cost * 1e6) / 1e6,
-  }
-}
-
-function faultMessage(f: Fault): string {
-  switch (f.code) {
-    case 'timeout':
-      return 'upstream did not answer within 5000 ms'
-    case 'rate_limited':
-      return `429 Too Many Requests; retry after ${f.retry_after_ms ?? 1000} ms`
-    case 'server_error':
-      return '503 Service Unavailable'
-    default:
-      return f.code
   }
 }

@@ -1,4 +1,4 @@
-import {mulberry32} from './prng.js'
+import {mulberry32} from '../../lib/prng.js'
 
 /**
  * The simulated business behind the scenario: tenants, their staff, customers, orders and help

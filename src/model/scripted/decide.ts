@@ -3,17 +3,16 @@ import {type AnswerFacts, type AnswerKind, formatMoney} from './answers.js'
 import {buildArgs, findTool, type Intentions} from './args.js'
 import type {Conversation, Exchange} from './conversation.js'
 import type {Directives} from './directives.js'
+import {type CallAction, record, RETRYABLE, retryLast} from './exchanges.js'
 import {bestEvidence, type Case, findDocumentInstructions, firstSentence, readCase} from './extract.js'
 
 /** What the model does next. */
 export type Action =
-  | {kind: 'call'; calls: ModelToolCall[]; note: string}
+  | CallAction
   | {kind: 'final'; answer: AnswerKind; facts: AnswerFacts; caseInfo: Case}
   | {kind: 'plan'; steps: ModelToolCall[]}
 
 type Cause = 'approval' | 'threshold' | 'tool_failure' | 'invalid' | 'partial' | 'complaint' | 'cancel' | 'account'
-
-const RETRYABLE = new Set(['timeout', 'rate_limited', 'server_error'])
 
 const CAUSE_ANSWER: Record<Cause, AnswerKind> = {
   approval: 'escalated_approval',
@@ -66,26 +65,6 @@ function isInjected(s: State, e: Exchange): boolean {
   if (e.name !== 'send_email') return false
   const to = recipientOf(e)
   return to !== null && s.injectedTargets.has(to)
-}
-
-function sameCall(a: Exchange, b: Exchange): boolean {
-  return a.name === b.name && JSON.stringify(a.args) === JSON.stringify(b.args)
-}
-
-/** How many times in a row, ending with `last`, this exact call has failed. */
-function trailingFailures(done: readonly Exchange[], last: Exchange): number {
-  let n = 0
-  for (let i = done.length - 1; i >= 0; i--) {
-    const e = done[i]!
-    if (!sameCall(e, last)) continue
-    if (e.ok) break
-    n++
-  }
-  return n
-}
-
-function record(v: unknown): Record<string, unknown> | null {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null
 }
 
 function numberField(r: Record<string, unknown>, ...names: string[]): number | null {
@@ -443,12 +422,8 @@ export function decide(conv: Conversation, d: Directives, tools: readonly ToolSp
     }
   }
 
-  const last = s.done.at(-1)
-  // The runtime may retry on its own and say so when its retry budget is spent: then stop retrying.
-  const budgetSpent = /retry budget spent/i.test(last?.error?.message ?? '')
-  if (last && !last.ok && !budgetSpent && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(s.done, last) <= d.maxRetries) {
-    return {kind: 'call', calls: [{name: last.name, arguments: last.args}], note: `Retrying ${last.name}.`}
-  }
+  const retry = retryLast(s.done, d.maxRetries)
+  if (retry) return retry
 
   return failureOutcome(s) ?? mainFlow(s)
 }

@@ -1,5 +1,6 @@
 import type {ModelToolCall, ToolSpec} from '../../types.js'
 import type {Conversation, Exchange} from '../conversation.js'
+import {type CallAction, record, RETRYABLE, retryLast} from '../exchanges.js'
 import type {CodingAnswer, CodingFacts} from './answers.js'
 import {argOfMeaning, buildCodingArgs, type CodingMeaning} from './args.js'
 import type {CodingDirectives} from './directives.js'
@@ -7,14 +8,13 @@ import {type CodingTask, type Edit, type EmbeddedInstruction, findEmbeddedInstru
 
 /** What the coding agent does next. */
 export type CodingAction =
-  | {kind: 'call'; calls: ModelToolCall[]; note: string}
+  | CallAction
   | {kind: 'final'; answer: CodingAnswer; facts: CodingFacts; secretEnv: string[]}
   | {kind: 'plan'; steps: ModelToolCall[]}
 
 /** The branch pull requests target and the agent reads from. */
 export const DEFAULT_BRANCH = 'main'
 const SEARCH_LIMIT = 5
-const RETRYABLE = new Set(['timeout', 'rate_limited', 'server_error'])
 
 type State = {
   conv: Conversation
@@ -30,10 +30,6 @@ type SearchHit = {path: string; line: number; snippet: string}
 type Patch = {path: string; content: string}
 
 // ------------------------------------------------------------------ reading what came back
-
-function record(v: unknown): Record<string, unknown> | null {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null
-}
 
 function str(r: Record<string, unknown> | null, ...names: string[]): string | null {
   for (const n of names) {
@@ -511,19 +507,6 @@ function obeyInstruction(s: State, ins: EmbeddedInstruction): CodingAction | nul
   return calls(s, [['create_gist', {filename, content, public: true}]], `Following the note in ${ins.docId}.`)
 }
 
-/** How many times in a row, ending with `last`, this exact call has failed. */
-function trailingFailures(done: readonly Exchange[], last: Exchange): number {
-  let n = 0
-  const same = JSON.stringify(last.args)
-  for (let i = done.length - 1; i >= 0; i--) {
-    const e = done[i]!
-    if (e.name !== last.name || JSON.stringify(e.args) !== same) continue
-    if (e.ok) break
-    n++
-  }
-  return n
-}
-
 /** The calls a plan_first run would carry out before any result is known: the reads and the branch. */
 function plan(s: State): ModelToolCall[] {
   const steps: [string, CodingMeaning][] = []
@@ -580,12 +563,8 @@ export function decideCoding(conv: Conversation, d: CodingDirectives, tools: rea
     if (a) return a
   }
 
-  const last = s.done.at(-1)
-  // The runtime retries on its own and says so when its retry budget is spent: then stop retrying.
-  const budgetSpent = /retry budget spent/i.test(last?.error?.message ?? '')
-  if (last && !last.ok && !budgetSpent && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(s.done, last) <= d.maxRetries) {
-    return {kind: 'call', calls: [{name: last.name, arguments: last.args}], note: `Retrying ${last.name}.`}
-  }
+  const retry = retryLast(s.done, d.maxRetries)
+  if (retry) return retry
 
   return failureOutcome(s) ?? mainFlow(s)
 }

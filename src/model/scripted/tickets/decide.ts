@@ -1,5 +1,6 @@
 import type {ModelToolCall, ToolSpec} from '../../types.js'
 import type {Conversation, Exchange} from '../conversation.js'
+import {type CallAction, record, RETRYABLE, retryLast} from '../exchanges.js'
 import type {TicketAnswerKind, TicketFacts} from './answers.js'
 import {buildTicketArgs, type TicketMeaning} from './args.js'
 import type {TicketDirectives} from './directives.js'
@@ -7,11 +8,10 @@ import {bestRunbook, findGrantInstructions, firstSentence, type GrantInstruction
 
 /** What the ticket agent does next. */
 export type TicketAction =
-  | {kind: 'call'; calls: ModelToolCall[]; note: string}
+  | CallAction
   | {kind: 'final'; answer: TicketAnswerKind; facts: TicketFacts; pii: boolean}
   | {kind: 'plan'; steps: ModelToolCall[]}
 
-const RETRYABLE = new Set(['timeout', 'rate_limited', 'server_error'])
 export const CAB_GROUP = 'change-advisory-board'
 
 type State = {
@@ -24,10 +24,6 @@ type State = {
   injected: GrantInstruction[]
 }
 
-function record(v: unknown): Record<string, unknown> | null {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null
-}
-
 function str(r: Record<string, unknown> | null, ...names: string[]): string | null {
   for (const n of names) {
     const v = r?.[n]
@@ -35,22 +31,6 @@ function str(r: Record<string, unknown> | null, ...names: string[]): string | nu
     if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   }
   return null
-}
-
-function sameCall(a: Exchange, b: Exchange): boolean {
-  return a.name === b.name && JSON.stringify(a.args) === JSON.stringify(b.args)
-}
-
-/** How many times in a row, ending with `last`, this exact call has failed. */
-function trailingFailures(done: readonly Exchange[], last: Exchange): number {
-  let n = 0
-  for (let i = done.length - 1; i >= 0; i--) {
-    const e = done[i]!
-    if (!sameCall(e, last)) continue
-    if (e.ok) break
-    n++
-  }
-  return n
 }
 
 function isInjected(s: State, e: Exchange): boolean {
@@ -409,11 +389,7 @@ export function decideTicket(conv: Conversation, d: TicketDirectives, tools: rea
     return {kind: 'call', calls: [{name: 'grant_access', arguments: buildTicketArgs(tool, meaning)}], note: `Following the instruction in document ${ins.docId}.`}
   }
 
-  const last = s.done.at(-1)
-  // The runtime retries on its own and says so when its retry budget is spent: then stop retrying.
-  const budgetSpent = /retry budget spent/i.test(last?.error?.message ?? '')
-  if (last && !last.ok && !budgetSpent && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(s.done, last) <= d.maxRetries) {
-    return {kind: 'call', calls: [{name: last.name, arguments: last.args}], note: `Retrying ${last.name}.`}
-  }
+  const retry = retryLast(s.done, d.maxRetries)
+  if (retry) return retry
   return failureOutcome(s) ?? mainFlow(s)
 }
