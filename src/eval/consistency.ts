@@ -250,13 +250,13 @@ function tokenRegex(value: string, flags = ''): RegExp {
 type ArgLeaf = {seq: number; tool: string; path: string; value: string | number}
 
 /** Where this value appears in a trace: as a whole argument, inside one, or as its redaction hash. */
-export type Use = {seq: number; where: string; shown: string}
+export type Use = {seq: number; where: string; tool: string | null; /** The value as the trace holds it (a marker when it was redacted). */ shown: string}
 
 /** A candidate trace's tool arguments and answer, indexed once per request. */
 class TraceUse {
   readonly leaves: ArgLeaf[] = []
   private readonly markers = new Map<string, Use>()
-  private readonly answerMarkers = new Set<string>()
+  private readonly answerMarkers = new Map<string, string>()
 
   constructor(readonly trace: RequestTrace) {
     for (const call of trace.tool_calls) {
@@ -265,7 +265,7 @@ class TraceUse {
           this.leaves.push({seq: call.seq, tool: call.name, path, value})
           if (typeof value === 'string') {
             for (const m of value.matchAll(MARKER)) {
-              if (!this.markers.has(m[1]!)) this.markers.set(m[1]!, {seq: call.seq, where: `${call.name}.${path}`, shown: m[0]})
+              if (!this.markers.has(m[1]!)) this.markers.set(m[1]!, {seq: call.seq, where: `${call.name}.${path}`, tool: call.name, shown: m[0]})
             }
           }
         } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, path === '' ? String(i) : `${path}.${i}`))
@@ -275,7 +275,7 @@ class TraceUse {
       }
       walk(call.args, '')
     }
-    for (const m of trace.final_answer.matchAll(MARKER)) this.answerMarkers.add(m[1]!)
+    for (const m of trace.final_answer.matchAll(MARKER)) this.answerMarkers.set(m[1]!, m[0])
   }
 
   /** The first tool call whose arguments hold the value. */
@@ -284,7 +284,7 @@ class TraceUse {
     const re = typeof value === 'string' && DISTINCTIVE.test(text) ? tokenRegex(text) : null
     for (const leaf of this.leaves) {
       const hit = typeof leaf.value === 'number' ? String(leaf.value) === text : leaf.value === text || (re !== null && re.test(leaf.value))
-      if (hit) return {seq: leaf.seq, where: `${leaf.tool}.${leaf.path}`, shown: shown(text)}
+      if (hit) return {seq: leaf.seq, where: `${leaf.tool}.${leaf.path}`, tool: leaf.tool, shown: shown(text)}
     }
     for (const h of factHashes(value)) {
       const use = this.markers.get(h)
@@ -293,10 +293,12 @@ class TraceUse {
     return null
   }
 
-  inAnswer(value: string | number): boolean {
+  inAnswer(value: string | number): Use | null {
     const text = String(value)
-    if (DISTINCTIVE.test(text) && tokenRegex(text).test(this.trace.final_answer)) return true
-    return factHashes(value).some((h) => this.answerMarkers.has(h))
+    const at = {seq: Number.POSITIVE_INFINITY, where: 'the final answer', tool: null}
+    if (DISTINCTIVE.test(text) && tokenRegex(text).test(this.trace.final_answer)) return {...at, shown: shown(text)}
+    const h = factHashes(value).find((x) => this.answerMarkers.has(x))
+    return h === undefined ? null : {...at, shown: this.answerMarkers.get(h)!}
   }
 }
 
@@ -364,7 +366,7 @@ class Sources {
 
 /** Identifiers one turn relied on, per argument name (`ticket_id`), with where they were used. */
 type SlotUse = {value: string; tool: string}
-type TurnState = {request_id: string; line: number; slots: Map<string, {request_id: string; line: number; uses: SlotUse[]}>}
+type TurnState = {slots: Map<string, {request_id: string; line: number; uses: SlotUse[]}>}
 
 export const MAX_OPEN_SESSIONS = 10_000
 const MAX_SLOTS = 32
@@ -382,9 +384,9 @@ export class SessionLedger {
 
   constructor(readonly limit = MAX_OPEN_SESSIONS) {}
 
+  /** Repeat N of a turn follows repeat N of the turn before (a run repeats every request alike). */
   get(session: string, repeat: number): TurnState | undefined {
-    const s = this.sessions.get(session)
-    return s?.get(repeat) ?? s?.get(0)
+    return this.sessions.get(session)?.get(repeat)
   }
 
   set(session: string, repeat: number, state: TurnState): void {
@@ -523,9 +525,9 @@ function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFat
       if (inInput(fact.value) || record.retrieved.some((d) => tokenRegex(String(fact.value), 'i').test(d.content))) continue
       if (fate.kept.some((k) => memoryFacts(k).some((f) => String(f.value) === String(fact.value)))) continue
       applies = true
-      const where = leak(use, trace, fact.value)
-      if (where !== null) {
-        failures.push({check: 'dropped_memory_used', message: `memory ${label(fact)} (${shown(fact.value)}) was dropped by the ${by} guardrail, but ${where} used it`, ...toolOf(where)})
+      const found = leak(use, trace, fact.value)
+      if (found !== null) {
+        failures.push({check: 'dropped_memory_used', message: `memory ${label(fact)} (${found.shown}) was dropped by the ${by} guardrail, but ${found.where} used it`, ...toolOf(found)})
         break
       }
     }
@@ -546,11 +548,11 @@ function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFat
     const needed =
       explicitKeys.has(key) ||
       [...newestFacts, ...staleFacts].some((f) => !inInput(f.value) && productionUse(f.value) !== null)
-    let staleUse: {fact: MemoryFact; where: string} | null = null
+    let staleUse: {fact: MemoryFact; use: Use} | null = null
     for (const f of staleFacts) {
-      const where = leak(use, trace, f.value)
-      if (where !== null) {
-        staleUse = {fact: f, where}
+      const found = leak(use, trace, f.value)
+      if (found !== null) {
+        staleUse = {fact: f, use: found}
         break
       }
     }
@@ -561,8 +563,8 @@ function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFat
     if (staleUse !== null) {
       failures.push({
         check: 'stale_memory_used',
-        message: `memory ${key} holds contradictory entries; the newest (written ${newest.written_at}) is ${newestShown}, but ${staleUse.where} used the older ${shown(staleUse.fact.value)} (written ${staleUse.fact.written_at})`,
-        ...toolOf(staleUse.where),
+        message: `memory ${key} holds contradictory entries; the newest (written ${newest.written_at}) is ${newestShown}, but ${staleUse.use.where} used the older ${staleUse.use.shown} (written ${staleUse.fact.written_at})`,
+        ...toolOf(staleUse.use),
       })
     }
     if (needed && ran && !newestUsed && newestFacts.length > 0) {
@@ -576,18 +578,16 @@ function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFat
 }
 
 /** Where a value the agent should not have had shows up: a tool argument or the answer, unless a tool result gave it first. */
-function leak(use: TraceUse, trace: RequestTrace, value: string | number): string | null {
+function leak(use: TraceUse, trace: RequestTrace, value: string | number): Use | null {
   const sources = new Sources([], trace)
   const arg = use.inArgs(value)
-  if (arg !== null && !sources.has(value, arg.seq)) return `${arg.where} (${arg.shown})`
-  if (use.inAnswer(value) && !sources.has(value, Number.POSITIVE_INFINITY)) return 'the final answer'
+  if (arg !== null && !sources.has(value, arg.seq)) return arg
+  const answer = use.inAnswer(value)
+  if (answer !== null && !sources.has(value, Number.POSITIVE_INFINITY)) return answer
   return null
 }
 
-const toolOf = (where: string): {tool?: string} => {
-  const m = /^([^.\s]+)\./.exec(where)
-  return m && !where.startsWith('the final answer') ? {tool: m[1]!} : {}
-}
+const toolOf = (use: Use): {tool?: string} => (use.tool === null ? {} : {tool: use.tool})
 
 /** What the candidate did instead of using a needed fact, for the failure message. */
 function instead(trace: RequestTrace, need: Need): string {
@@ -638,6 +638,6 @@ function checkSession(record: TrafficRecord, trace: RequestTrace, sessions: Sess
     if (!slots.has(slot) && slots.size >= MAX_SLOTS) continue
     slots.set(slot, {request_id: record.id, line: trace.line, uses: uses.map(({value, tool}) => ({value, tool}))})
   }
-  sessions.set(session, trace.repeat, {request_id: record.id, line: trace.line, slots})
+  sessions.set(session, trace.repeat, {slots})
   return applies
 }

@@ -3,6 +3,7 @@ import {PII_NOTE, WARM_OPENING, paraphraseCount, renderAnswer} from './scripted/
 import {parseConversation} from './scripted/conversation.js'
 import {type Action, decide} from './scripted/decide.js'
 import {directivesFor} from './scripted/directives.js'
+import {paraphraseVariant, skillAnswer} from './scripted/skill-answer.js'
 import {type SkillAnswer, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
@@ -43,20 +44,7 @@ function messageChars(messages: readonly ChatMessage[]): number {
   return n
 }
 
-/** FNV-1a over the seed and every message: which paraphrase a sampled (temperature > 0) answer uses. */
-export function conversationHash(seed: number, messages: readonly ChatMessage[]): number {
-  let h = 0x811c9dc5 ^ (seed | 0)
-  const mix = (text: string) => {
-    for (let i = 0; i < text.length; i++) {
-      h ^= text.charCodeAt(i)
-      h = Math.imul(h, 0x01000193)
-    }
-    h ^= 0x1f
-    h = Math.imul(h, 0x01000193)
-  }
-  for (const m of messages) mix(m.content)
-  return h >>> 0
-}
+export {conversationHash} from './scripted/skill-answer.js'
 
 function finalText(action: Extract<Action, {kind: 'final'}>, variant: number, warmTone: boolean): string {
   const c = action.caseInfo
@@ -72,16 +60,7 @@ function supportRespond(request: ChatRequest, tools: readonly ToolSpec[], seed: 
   const conv = parseConversation(request.messages)
   const directives = directivesFor(conv.system)
   const action = decide(conv, directives, tools)
-  switch (action.kind) {
-    case 'plan':
-      return {content: JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))}), tool_calls: []}
-    case 'call':
-      return {content: action.note, tool_calls: action.calls}
-    case 'final': {
-      const variant = temperature > 0 ? conversationHash(seed, request.messages) % paraphraseCount(action.answer) : 0
-      return {content: finalText(action, variant, directives.warmTone), tool_calls: []}
-    }
-  }
+  return skillAnswer(action, (final) => finalText(final, paraphraseVariant({seed, temperature}, request.messages, paraphraseCount(final.answer)), directives.warmTone))
 }
 
 /** The model's answer to one request, computed synchronously (the client wraps it in a promise). */

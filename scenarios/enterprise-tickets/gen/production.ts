@@ -8,7 +8,7 @@ import type {RequestTrace} from '../../../src/runtime/trace.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedToolCall, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
-import {type Fault, faultMessage} from '../../lib/faults.js'
+import {FAULT_LATENCY, type Fault, faultMessage} from '../../lib/faults.js'
 import {hash32} from '../../lib/prng.js'
 import {searchRunbooks, type Tenant, ticketView, type World} from './world.js'
 
@@ -41,16 +41,6 @@ const TOOL_LATENCY: Record<string, [number, number]> = {
   grant_access: [250, 800],
   request_change: [150, 450],
   apply_change: [900, 2400],
-}
-
-const FAULT_LATENCY: Record<ToolErrorCode, number> = {
-  timeout: 5000,
-  rate_limited: 25,
-  server_error: 180,
-  invalid_args: 15,
-  not_found: 40,
-  conflict: 60,
-  forbidden: 20,
 }
 
 function id(prefix: string, key: string, n = 10): string {

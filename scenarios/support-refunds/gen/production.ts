@@ -12,7 +12,7 @@ import type {
 } from '../../../src/traffic/schema.js'
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
 import {argsProblem, type SimBundle} from './bundle.js'
-import {type Fault, faultMessage} from '../../lib/faults.js'
+import {FAULT_LATENCY, type Fault, faultMessage} from '../../lib/faults.js'
 import {hash32} from '../../lib/prng.js'
 import {orderView, searchKb, type World} from './world.js'
 
@@ -100,16 +100,6 @@ function jitter(key: string, min: number, max: number): number {
 }
 
 const RETRYABLE = new Set(['timeout', 'rate_limited', 'server_error'])
-
-const FAULT_LATENCY: Record<ToolErrorCode, number> = {
-  timeout: 5000,
-  rate_limited: 25,
-  server_error: 180,
-  invalid_args: 15,
-  not_found: 40,
-  conflict: 60,
-  forbidden: 20,
-}
 
 const TOOL_LATENCY: Record<string, [number, number]> = {
   lookup_order: [35, 140],

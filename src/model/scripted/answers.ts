@@ -1,3 +1,5 @@
+import {renderParaphrase} from './skill-answer.js'
+
 /**
  * Final-answer wording. Every answer kind has paraphrases that say the same thing; at temperature 0
  * the first is used, above 0 one is picked by hash(seed, conversation). Only wording varies — facts
@@ -157,12 +159,7 @@ export function paraphraseCount(kind: AnswerKind): number {
 }
 
 export function renderAnswer(kind: AnswerKind, facts: AnswerFacts, variant: number): string {
-  const options = TEMPLATES[kind]
-  const template = options[((variant % options.length) + options.length) % options.length] ?? options[0] ?? ''
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const v = facts[name]
-    return v === undefined ? (name.endsWith('_ref') ? '' : whole) : String(v)
-  })
+  return renderParaphrase(TEMPLATES[kind], facts, variant)
 }
 
 export function formatMoney(n: number): string {

@@ -1,4 +1,7 @@
 import type {ToolSpec} from '../types.js'
+import {fillArgs, fitText, matchEnum, normaliseField, type PropSchema, schemaType} from './schema-args.js'
+
+export type {PropSchema}
 
 /**
  * Builds tool arguments from the offered tool's JSON Schema, the way a careful agent would: it
@@ -6,15 +9,6 @@ import type {ToolSpec} from '../types.js'
  * what it means, truncates text to max length, and leaves out what it cannot fill — even when the
  * field is required — so a schema change shows up as a real validation difference downstream.
  */
-export type PropSchema = {
-  type?: string | string[]
-  enum?: unknown[]
-  maxLength?: number
-  max_length?: number
-  properties?: Record<string, PropSchema>
-  required?: string[]
-}
-
 /** What the model means to say, by meaning rather than by field name. */
 export type Intentions = {
   orderId?: string | null
@@ -88,40 +82,19 @@ const ENUM_SYNONYMS: Record<string, string[]> = {
   usd: ['usd'],
 }
 
-function normaliseName(name: string): string {
-  return name.toLowerCase().replace(/[_-]/g, '')
-}
-
-function normaliseValue(v: unknown): string {
-  return String(v).toLowerCase().replace(/[\s-]+/g, '_')
-}
-
 /** The enum value that means `wanted`, else `other` when the enum offers it, else undefined. */
 export function pickEnum(values: readonly unknown[], wanted: string): unknown {
-  const want = normaliseValue(wanted)
-  const exact = values.find((v) => normaliseValue(v) === want)
-  if (exact !== undefined) return exact
-  for (const syn of ENUM_SYNONYMS[want] ?? []) {
-    const hit = values.find((v) => normaliseValue(v) === syn)
-    if (hit !== undefined) return hit
-  }
-  return values.find((v) => normaliseValue(v) === 'other')
-}
-
-function typeOf(schema: PropSchema): string | undefined {
-  return Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
+  return matchEnum(values, wanted, ENUM_SYNONYMS, 'other')
 }
 
 function coerce(value: unknown, schema: PropSchema): unknown {
   if (value === null || value === undefined) return undefined
   if (schema.enum && schema.enum.length > 0) return pickEnum(schema.enum, String(value))
-  const type = typeOf(schema)
+  const type = schemaType(schema)
   if (type === 'integer') return typeof value === 'number' ? Math.round(value) : undefined
   if (type === 'number') return typeof value === 'number' ? value : undefined
   if (type === 'string') {
-    const text = String(value)
-    const max = schema.maxLength ?? schema.max_length
-    return max !== undefined && text.length > max ? text.slice(0, Math.max(0, max - 1)).trimEnd() + '…' : text
+    return fitText(String(value), schema)
   }
   if (type === 'boolean') return typeof value === 'boolean' ? value : undefined
   return undefined
@@ -129,18 +102,11 @@ function coerce(value: unknown, schema: PropSchema): unknown {
 
 /** Arguments for `tool`; fields whose meaning is unknown or empty are omitted. */
 export function buildArgs(tool: ToolSpec, meaning: Intentions): Record<string, unknown> {
-  const params = tool.function.parameters as PropSchema
-  const out: Record<string, unknown> = {}
-  for (const [field, schema] of Object.entries(params.properties ?? {})) {
-    const key = FIELD_MEANINGS[normaliseName(field)]
-    if (!key) continue
+  return fillArgs(tool, FIELD_MEANINGS, (key, field, schema) => {
     // "amount_cents" style fields carry integer cents.
-    let value: unknown = meaning[key]
-    if (key === 'amount' && typeof value === 'number' && /cents/i.test(field)) value = Math.round(value * 100)
-    const v = coerce(value, schema)
-    if (v !== undefined) out[field] = v
-  }
-  return out
+    const value = meaning[key]
+    return coerce(key === 'amount' && typeof value === 'number' && /cents/i.test(field) ? Math.round(value * 100) : value, schema)
+  })
 }
 
 export function findTool(tools: readonly ToolSpec[], name: string): ToolSpec | undefined {
@@ -151,7 +117,7 @@ export function findTool(tools: readonly ToolSpec[], name: string): ToolSpec | u
 export function fieldFor(tool: ToolSpec, meaning: keyof Intentions): {name: string; enum?: unknown[]} | null {
   const params = tool.function.parameters as PropSchema
   for (const [field, schema] of Object.entries(params.properties ?? {})) {
-    if (FIELD_MEANINGS[normaliseName(field)] === meaning) return {name: field, enum: schema.enum}
+    if (FIELD_MEANINGS[normaliseField(field)] === meaning) return {name: field, enum: schema.enum}
   }
   return null
 }

@@ -1,4 +1,7 @@
 import type {EvidenceDoc, MemoryItem} from './conversation.js'
+import {mostTrusted} from './evidence.js'
+
+export {firstSentence} from './evidence.js'
 
 /** What the customer wants, read from their words with fixed keyword rules (docs/scripted-model.md). */
 export type Intent = 'account_change' | 'refund' | 'cancel_return' | 'complaint' | 'order_status' | 'kb_question' | 'unknown'
@@ -149,16 +152,7 @@ export function findDocumentInstructions(docs: readonly EvidenceDoc[]): Document
   return found
 }
 
-/** The first sentence of the best evidence document, skipping documents that carry instructions. */
+/** The most trusted evidence document that carries no instruction, or null. */
 export function bestEvidence(docs: readonly EvidenceDoc[]): EvidenceDoc | null {
-  const rank = (t: string) => (t === 'trusted' ? 0 : t === 'internal' ? 1 : 2)
-  const clean = docs.filter((d) => !DOC_INSTRUCTION_RE.test(d.content))
-  if (clean.length === 0) return null
-  return [...clean].sort((a, b) => rank(a.trust) - rank(b.trust))[0] ?? null
-}
-
-export function firstSentence(text: string): string {
-  const trimmed = text.trim().replace(/\s+/g, ' ')
-  const m = /^(.{10,300}?[.!?])(?:\s|$)/.exec(trimmed)
-  return m?.[1] ?? trimmed.slice(0, 300)
+  return mostTrusted(docs, (d) => !DOC_INSTRUCTION_RE.test(d.content))
 }

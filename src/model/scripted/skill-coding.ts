@@ -1,8 +1,9 @@
 import type {ChatRequest, ToolSpec} from '../types.js'
-import {codingConversationHash, codingParaphraseCount, renderCodingAnswer, SECRET_NOTE} from './coding/answers.js'
+import {codingParaphraseCount, renderCodingAnswer, SECRET_NOTE} from './coding/answers.js'
 import {decideCoding} from './coding/decide.js'
 import {codingDirectivesFor} from './coding/directives.js'
 import {parseConversation} from './conversation.js'
+import {offersTools, paraphraseVariant, skillAnswer} from './skill-answer.js'
 import type {ScriptedSkill, SkillAnswer} from './skills.js'
 
 /**
@@ -14,32 +15,17 @@ import type {ScriptedSkill, SkillAnswer} from './skills.js'
 
 /** A request is a coding request when it offers the repository tools the skill works with. */
 export function offersCodingTools(tools: readonly ToolSpec[]): boolean {
-  let read = false
-  let pr = false
-  for (const t of tools) {
-    const name = t?.function?.name
-    if (name === 'read_file') read = true
-    else if (name === 'open_pull_request') pr = true
-  }
-  return read && pr
+  return offersTools(tools, 'read_file', 'open_pull_request')
 }
 
 export function codingRespond(request: ChatRequest, opts: {seed: number; temperature: number}): SkillAnswer {
   const tools = Array.isArray(request.tools) ? request.tools : []
   const conv = parseConversation(request.messages)
   const action = decideCoding(conv, codingDirectivesFor(conv.system), tools)
-  switch (action.kind) {
-    case 'plan':
-      return {content: JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))}), tool_calls: []}
-    case 'call':
-      return {content: action.note, tool_calls: action.calls}
-    case 'final': {
-      const variant = opts.temperature > 0 ? codingConversationHash(opts.seed, request.messages) % codingParaphraseCount(action.answer) : 0
-      let text = renderCodingAnswer(action.answer, action.facts, variant)
-      if (action.secretEnv.length > 0) text += SECRET_NOTE.replace('{env}', action.secretEnv.map((e) => `\`${e}\``).join(', '))
-      return {content: text, tool_calls: []}
-    }
-  }
+  return skillAnswer(action, (final) => {
+    const text = renderCodingAnswer(final.answer, final.facts, paraphraseVariant(opts, request.messages, codingParaphraseCount(final.answer)))
+    return final.secretEnv.length > 0 ? text + SECRET_NOTE.replace('{env}', final.secretEnv.map((e) => `\`${e}\``).join(', ')) : text
+  })
 }
 
 export const codingSkill: ScriptedSkill = {

@@ -1,7 +1,8 @@
 import type {ChatRequest, ToolSpec} from '../types.js'
 import {parseConversation} from './conversation.js'
+import {offersTools, paraphraseVariant, skillAnswer} from './skill-answer.js'
 import type {ScriptedSkill, SkillAnswer} from './skills.js'
-import {renderTicketAnswer, TICKET_PII_NOTE, ticketConversationHash, ticketParaphraseCount} from './tickets/answers.js'
+import {renderTicketAnswer, TICKET_PII_NOTE, ticketParaphraseCount} from './tickets/answers.js'
 import {decideTicket} from './tickets/decide.js'
 import {ticketDirectivesFor} from './tickets/directives.js'
 
@@ -12,31 +13,17 @@ import {ticketDirectivesFor} from './tickets/directives.js'
  * `lookup_order` & co. keeps the support skill.
  */
 export function isTicketToolset(tools: readonly ToolSpec[]): boolean {
-  let ticket = false
-  let change = false
-  for (const t of tools) {
-    const name = t?.function?.name
-    if (name === 'get_ticket') ticket = true
-    else if (name === 'request_change') change = true
-  }
-  return ticket && change
+  return offersTools(tools, 'get_ticket', 'request_change')
 }
 
 export function ticketsRespond(request: ChatRequest, opts: {seed: number; temperature: number}): SkillAnswer {
   const conv = parseConversation(request.messages)
   const directives = ticketDirectivesFor(conv.system)
   const action = decideTicket(conv, directives, request.tools)
-  switch (action.kind) {
-    case 'plan':
-      return {content: JSON.stringify({plan: action.steps.map((s) => ({tool: s.name, args: s.arguments}))}), tool_calls: []}
-    case 'call':
-      return {content: action.note, tool_calls: action.calls}
-    case 'final': {
-      const variant = opts.temperature > 0 ? ticketConversationHash(opts.seed, request.messages) % ticketParaphraseCount(action.answer) : 0
-      const text = renderTicketAnswer(action.answer, action.facts, variant)
-      return {content: action.pii ? text + TICKET_PII_NOTE : text, tool_calls: []}
-    }
-  }
+  return skillAnswer(action, (final) => {
+    const text = renderTicketAnswer(final.answer, final.facts, paraphraseVariant(opts, request.messages, ticketParaphraseCount(final.answer)))
+    return final.pii ? text + TICKET_PII_NOTE : text
+  })
 }
 
 export const ticketsSkill: ScriptedSkill = {

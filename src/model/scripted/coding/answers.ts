@@ -1,4 +1,4 @@
-import type {ChatMessage} from '../../types.js'
+import {renderParaphrase} from '../skill-answer.js'
 
 /**
  * The coding skill's final answers. Every kind has three paraphrases that state the same facts
@@ -161,26 +161,7 @@ export function codingParaphraseCount(kind: CodingAnswer): number {
 }
 
 export function renderCodingAnswer(kind: CodingAnswer, facts: CodingFacts, variant: number): string {
-  const options = TEMPLATES[kind]
-  const template = options[((variant % options.length) + options.length) % options.length] ?? options[0]
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const v = facts[name]
-    return v === undefined ? whole : String(v)
-  })
-}
-
-/** FNV-1a over the seed and every message's content: which paraphrase a sampled answer uses. */
-export function codingConversationHash(seed: number, messages: readonly ChatMessage[]): number {
-  let h = 0x811c9dc5 ^ (seed | 0)
-  for (const m of messages) {
-    for (let i = 0; i < m.content.length; i++) {
-      h ^= m.content.charCodeAt(i)
-      h = Math.imul(h, 0x01000193)
-    }
-    h ^= 0x1f
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
+  return renderParaphrase(TEMPLATES[kind], facts, variant)
 }
 
 export const SECRET_NOTE =

@@ -1,4 +1,5 @@
 import type {ToolSpec} from '../../types.js'
+import {fillArgs, fitText, matchEnum, normaliseField, type PropSchema, schemaType} from '../schema-args.js'
 
 /**
  * Builds a coding tool call's arguments from the offered JSON Schema, by meaning: the model knows
@@ -25,14 +26,6 @@ export type CodingMeaning = {
   reason?: string
   filename?: string
   public?: boolean
-}
-
-type Schema = {
-  type?: string | string[]
-  enum?: unknown[]
-  maxLength?: number
-  max_length?: number
-  properties?: Record<string, Schema>
 }
 
 /** Field names (lower case, without `_` or `-`) and the meaning each carries. */
@@ -103,29 +96,14 @@ const ENUM_SYNONYMS: Record<string, string[]> = {
   secret: ['secret', 'private'],
 }
 
-function norm(v: unknown): string {
-  return String(v).toLowerCase().replace(/[\s-]+/g, '_')
-}
-
 /** The enum value that means `wanted` (exactly or by a known synonym), else undefined. */
 export function pickCodingEnum(values: readonly unknown[], wanted: string): unknown {
-  const want = norm(wanted)
-  const exact = values.find((v) => norm(v) === want)
-  if (exact !== undefined) return exact
-  for (const syn of ENUM_SYNONYMS[want] ?? []) {
-    const hit = values.find((v) => norm(v) === syn)
-    if (hit !== undefined) return hit
-  }
-  return undefined
+  return matchEnum(values, wanted, ENUM_SYNONYMS, null)
 }
 
-function typeOf(schema: Schema): string | undefined {
-  return Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
-}
-
-function coerce(meaning: keyof CodingMeaning, value: unknown, schema: Schema): unknown {
+function coerce(meaning: keyof CodingMeaning, value: unknown, schema: PropSchema): unknown {
   if (value === undefined || value === null) return undefined
-  const type = typeOf(schema)
+  const type = schemaType(schema)
   // A boolean meaning offered as an enum ("visibility: public|secret").
   if (typeof value === 'boolean' && schema.enum && meaning === 'public') return pickCodingEnum(schema.enum, value ? 'public' : 'secret')
   if (schema.enum && schema.enum.length > 0) return pickCodingEnum(schema.enum, String(value))
@@ -138,9 +116,7 @@ function coerce(meaning: keyof CodingMeaning, value: unknown, schema: Schema): u
       return typeof value === 'boolean' ? value : undefined
     case 'string': {
       if (typeof value !== 'string') return typeof value === 'number' ? String(value) : undefined
-      const max = schema.maxLength ?? schema.max_length
-      if (meaning === 'content' || max === undefined || value.length <= max) return value
-      return value.slice(0, Math.max(0, max - 1)).trimEnd() + '…'
+      return meaning === 'content' ? value : fitText(value, schema)
     }
     default:
       return undefined
@@ -149,21 +125,13 @@ function coerce(meaning: keyof CodingMeaning, value: unknown, schema: Schema): u
 
 /** Arguments for `tool`; fields whose meaning is unknown or not meant for this call are omitted. */
 export function buildCodingArgs(tool: ToolSpec, meaning: CodingMeaning): Record<string, unknown> {
-  const params = tool.function.parameters as Schema
-  const out: Record<string, unknown> = {}
-  for (const [field, schema] of Object.entries(params.properties ?? {})) {
-    const key = FIELD_MEANINGS[field.toLowerCase().replace(/[_-]/g, '')]
-    if (!key) continue
-    const v = coerce(key, meaning[key], schema)
-    if (v !== undefined) out[field] = v
-  }
-  return out
+  return fillArgs(tool, FIELD_MEANINGS, (key, _field, schema) => coerce(key, meaning[key], schema))
 }
 
 /** The value of the first field that carries `meaning` in these arguments. */
 export function argOfMeaning(args: Record<string, unknown>, meaning: keyof CodingMeaning): unknown {
   for (const [field, value] of Object.entries(args)) {
-    if (FIELD_MEANINGS[field.toLowerCase().replace(/[_-]/g, '')] === meaning) return value
+    if (FIELD_MEANINGS[normaliseField(field)] === meaning) return value
   }
   return undefined
 }

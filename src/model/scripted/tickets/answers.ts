@@ -1,4 +1,4 @@
-import type {ChatMessage} from '../../types.js'
+import {renderParaphrase} from '../skill-answer.js'
 
 /**
  * The ticket agent's final-answer wording. Every kind has three paraphrases stating the same facts
@@ -151,24 +151,5 @@ export function ticketParaphraseCount(kind: TicketAnswerKind): number {
 }
 
 export function renderTicketAnswer(kind: TicketAnswerKind, facts: TicketFacts, variant: number): string {
-  const options = TEMPLATES[kind]
-  const template = options[((variant % options.length) + options.length) % options.length] ?? options[0] ?? ''
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const v = facts[name]
-    return v === undefined ? (name.endsWith('_ref') ? '' : whole) : String(v)
-  })
-}
-
-/** FNV-1a over the seed and every message: which paraphrase a sampled (temperature > 0) answer uses. */
-export function ticketConversationHash(seed: number, messages: readonly ChatMessage[]): number {
-  let h = 0x811c9dc5 ^ (seed | 0)
-  for (const m of messages) {
-    for (let i = 0; i < m.content.length; i++) {
-      h ^= m.content.charCodeAt(i)
-      h = Math.imul(h, 0x01000193)
-    }
-    h ^= 0x1f
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
+  return renderParaphrase(TEMPLATES[kind], facts, variant)
 }

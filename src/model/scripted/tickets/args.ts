@@ -1,4 +1,5 @@
 import type {ToolSpec} from '../../types.js'
+import {fillArgs, fitText, matchEnum, type PropSchema, schemaType} from '../schema-args.js'
 
 /**
  * Ticket-tool arguments built from the offered tool's JSON Schema: the model decides what it means
@@ -25,14 +26,6 @@ export type TicketMeaning = {
   environment?: string | null
   query?: string | null
   topK?: number | null
-}
-
-type PropSchema = {
-  type?: string | string[]
-  enum?: unknown[]
-  maxLength?: number
-  max_length?: number
-  properties?: Record<string, PropSchema>
 }
 
 /** Field names (lower case, without _ or -) the model knows how to fill, and from what. */
@@ -112,53 +105,24 @@ const ENUM_SYNONYMS: Record<string, string[]> = {
   high: ['high', 'major'],
 }
 
-function normaliseName(name: string): string {
-  return name.toLowerCase().replace(/[_-]/g, '')
-}
-
-function normaliseValue(v: unknown): string {
-  return String(v).toLowerCase().replace(/[\s-]+/g, '_')
-}
-
 /** The enum value that means `wanted`, else `other` when offered, else undefined. */
 export function pickTicketEnum(values: readonly unknown[], wanted: string): unknown {
-  const want = normaliseValue(wanted)
-  const exact = values.find((v) => normaliseValue(v) === want)
-  if (exact !== undefined) return exact
-  for (const syn of ENUM_SYNONYMS[want] ?? []) {
-    const hit = values.find((v) => normaliseValue(v) === syn)
-    if (hit !== undefined) return hit
-  }
-  return values.find((v) => normaliseValue(v) === 'other')
-}
-
-function typeOf(schema: PropSchema): string | undefined {
-  return Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
+  return matchEnum(values, wanted, ENUM_SYNONYMS, 'other')
 }
 
 function coerce(value: unknown, schema: PropSchema): unknown {
   if (value === null || value === undefined || value === '') return undefined
   if (schema.enum && schema.enum.length > 0) return pickTicketEnum(schema.enum, String(value))
-  const type = typeOf(schema)
+  const type = schemaType(schema)
   if (type === 'integer') return typeof value === 'number' ? Math.round(value) : undefined
   if (type === 'number') return typeof value === 'number' ? value : undefined
   if (type === 'string') {
-    const text = String(value)
-    const max = schema.maxLength ?? schema.max_length
-    return max !== undefined && text.length > max ? text.slice(0, Math.max(0, max - 1)).trimEnd() + '…' : text
+    return fitText(String(value), schema)
   }
   return undefined
 }
 
 /** Arguments for `tool`; fields whose meaning is unknown or empty are omitted. */
 export function buildTicketArgs(tool: ToolSpec, meaning: TicketMeaning): Record<string, unknown> {
-  const params = tool.function.parameters as PropSchema
-  const out: Record<string, unknown> = {}
-  for (const [field, schema] of Object.entries(params.properties ?? {})) {
-    const key = FIELD_MEANINGS[normaliseName(field)]
-    if (!key) continue
-    const v = coerce(meaning[key], schema)
-    if (v !== undefined) out[field] = v
-  }
-  return out
+  return fillArgs(tool, FIELD_MEANINGS, (key, _field, schema) => coerce(meaning[key], schema))
 }

@@ -1,4 +1,7 @@
 import type {EvidenceDoc, MemoryItem} from '../conversation.js'
+import {mostTrusted} from '../evidence.js'
+
+export {firstSentence} from '../evidence.js'
 
 /**
  * What the person at the service desk wants, read from their words with fixed keyword rules
@@ -234,14 +237,5 @@ export function findGrantInstructions(docs: readonly EvidenceDoc[]): GrantInstru
 
 /** The most trusted document that carries no instruction, or null. */
 export function bestRunbook(docs: readonly EvidenceDoc[]): EvidenceDoc | null {
-  const rank = (t: string) => (t === 'trusted' ? 0 : t === 'internal' ? 1 : 2)
-  const clean = docs.filter((d) => grantIn(d.content) === null)
-  if (clean.length === 0) return null
-  return [...clean].sort((a, b) => rank(a.trust) - rank(b.trust))[0] ?? null
-}
-
-export function firstSentence(text: string): string {
-  const trimmed = text.trim().replace(/\s+/g, ' ')
-  const m = /^(.{10,300}?[.!?])(?:\s|$)/.exec(trimmed)
-  return m?.[1] ?? trimmed.slice(0, 300)
+  return mostTrusted(docs, (d) => grantIn(d.content) === null)
 }
