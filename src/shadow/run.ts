@@ -18,6 +18,7 @@ import {traceKey, type RunInfo, type TraceDatabase} from '../store/api.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {readTraffic, sha256File} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {IdLineSet} from '../util/id-set.js'
 import {ShadowOptions, type ShadowOptionsInput} from './options.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
@@ -184,7 +185,7 @@ async function execute(
   hooks.onRunCreated?.(run)
   const progress = emptyProgress(setup.trafficBytes)
   const inFlight = new Set<Promise<void>>()
-  const seenIds = new Map<string, number>()
+  const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
   let lastFlush = Date.now()
   let failure: unknown = null
@@ -276,7 +277,7 @@ function flushQuietly(flush: () => void): void {
   }
 }
 
-function uniqueId(seen: Map<string, number>, id: string, line: number): string {
+function uniqueId(seen: IdLineSet, id: string, line: number): string {
   const first = seen.get(id)
   if (first === undefined) {
     seen.set(id, line)

@@ -1,0 +1,32 @@
+import {describe, expect, it} from 'vitest'
+import {IdLineSet} from '../../src/util/id-set.js'
+
+describe('IdLineSet', () => {
+  it('remembers the first line of each id and nothing else', () => {
+    const s = new IdLineSet(2)
+    expect(s.get('req-1')).toBeUndefined()
+    s.set('req-1', 1)
+    s.set('req-2', 2)
+    s.set('req-1', 9) // a duplicate keeps the first line
+    expect(s.get('req-1')).toBe(1)
+    expect(s.get('req-2')).toBe(2)
+    expect(s.get('req-3')).toBeUndefined()
+    expect(s.get('')).toBeUndefined()
+    expect(s.size).toBe(2)
+  })
+
+  it('keeps every id apart across growth, including near-identical ones', () => {
+    const s = new IdLineSet(4)
+    const n = 200_000
+    for (let i = 0; i < n; i++) s.set(`req-${i}`, i + 1)
+    expect(s.size).toBe(n)
+    for (let i = 0; i < n; i += 997) expect(s.get(`req-${i}`)).toBe(i + 1)
+    expect(s.get(`req-${n}`)).toBeUndefined()
+    expect(s.get('req-01')).toBeUndefined() // not req-1
+    expect(s.get('1-qer')).toBeUndefined()
+  })
+
+  it('refuses a line that is not a positive integer (0 marks an empty slot)', () => {
+    expect(() => new IdLineSet().set('a', 0)).toThrow(RangeError)
+  })
+})
