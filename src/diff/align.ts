@@ -24,14 +24,35 @@ export function alignByKey<T>(base: readonly T[], cand: readonly T[], key: (item
   return pairMoves(pairs, a, b)
 }
 
+let shared = new Uint32Array(1024)
+
+/**
+ * A zeroed table of `cells` cells, reused between calls: a typed array allocated per request
+ * costs more than the small table's arithmetic. Safe because lcsPairs does not re-enter.
+ */
+function table(cells: number): Uint32Array {
+  if (cells > shared.length) shared = new Uint32Array(Math.max(cells, shared.length * 2))
+  shared.fill(0, 0, cells)
+  return shared
+}
+
 function lcsPairs(a: string[], b: string[]): AlignedPair[] {
   const n = a.length
   const m = b.length
+  // The walk below pairs equal heads as it meets them, so a common prefix needs no table: most
+  // sequences compared are equal or nearly so.
+  let p = 0
+  while (p < n && p < m && a[p] === b[p]) p++
+  if (p === n && p === m) {
+    const same: AlignedPair[] = new Array(n)
+    for (let k = 0; k < n; k++) same[k] = {kind: 'same', base: k, cand: k}
+    return same
+  }
   // suffix table: len[i][j] = LCS length of a[i..] and b[j..], flattened
   const width = m + 1
-  const len = new Uint32Array((n + 1) * width)
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
+  const len = table((n + 1) * width)
+  for (let i = n - 1; i >= p; i--) {
+    for (let j = m - 1; j >= p; j--) {
       len[i * width + j] =
         a[i] === b[j]
           ? len[(i + 1) * width + j + 1]! + 1
@@ -39,8 +60,9 @@ function lcsPairs(a: string[], b: string[]): AlignedPair[] {
     }
   }
   const out: AlignedPair[] = []
-  let i = 0
-  let j = 0
+  for (let k = 0; k < p; k++) out.push({kind: 'same', base: k, cand: k})
+  let i = p
+  let j = p
   while (i < n && j < m) {
     if (a[i] === b[j]) {
       out.push({kind: 'same', base: i++, cand: j++})

@@ -73,9 +73,11 @@ function describeDecision(row: DecisionRow): string {
 
 function classifyDecisions(diff: RequestDiff, injection: boolean, safety: RegExp, add: Add): void {
   // Tools the base executed and the candidate did not: a candidate denial of one of these avoided an action.
-  const avoided = new Set(diff.calls.filter((c) => c.base?.executed && !c.cand?.executed).map((c) => c.name))
+  // Worked out on the first changed decision only: most requests have none.
+  let avoided: Set<string> | null = null
   for (const row of diff.decisions) {
     if (!row.changed) continue
+    avoided ??= new Set(diff.calls.filter((c) => c.base?.executed && !c.cand?.executed).map((c) => c.name))
     const from = row.base?.decision
     const to = row.cand?.decision
     const message = describeDecision(row)
@@ -197,7 +199,12 @@ function classifyMetrics(diff: RequestDiff, tolerance: number, add: Add): void {
 }
 
 function fmt(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(6).replace(/0+$/, '')
+  if (Number.isInteger(n)) return String(n)
+  // Trailing zeros trimmed by hand: this runs for most requests, a regex per call shows in profiles.
+  const s = n.toFixed(6)
+  let end = s.length
+  while (end > 0 && s.charCodeAt(end - 1) === 0x30) end--
+  return s.slice(0, end)
 }
 
 function show(v: unknown): string {

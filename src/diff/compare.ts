@@ -44,10 +44,19 @@ export type ComparedRequest = {
 
 export type CompareOptions = Omit<ClassifyContext, 'noise'> & {answerParts?: boolean}
 
+const byRepeat = (a: RequestTrace, b: RequestTrace): number => a.repeat - b.repeat
+
 /** Diffs and classifies one request's traces. Pure. */
 export function compareGroup(group: TraceGroup, baseSide: TraceSide, options: CompareOptions = {}): ComparedRequest {
-  const baseRepeats = group.traces.filter((t) => t.side === baseSide).sort((a, b) => a.repeat - b.repeat)
-  const candRepeats = group.traces.filter((t) => t.side === 'candidate').sort((a, b) => a.repeat - b.repeat)
+  const baseRepeats: RequestTrace[] = []
+  const candRepeats: RequestTrace[] = []
+  for (const t of group.traces) {
+    if (t.side === 'candidate') candRepeats.push(t)
+    else if (t.side === baseSide) baseRepeats.push(t)
+  }
+  // Sorting one-element arrays is the common case; skip it.
+  if (baseRepeats.length > 1) baseRepeats.sort(byRepeat)
+  if (candRepeats.length > 1) candRepeats.sort(byRepeat)
   const base = baseRepeats[0] ?? null
   const cand = candRepeats[0] ?? null
   const out: ComparedRequest = {request_id: group.request_id, line: group.line, base, cand, diff: null, classification: null, noise: null}

@@ -1,20 +1,66 @@
-import {baseSideOf} from '../diff/compare.js'
+import {baseSideOf, groupByRequest} from '../diff/compare.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import type {GoldenRates} from '../scorecard/scorecard.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import {goldenPassRate} from './evaluate.js'
-import {trafficFileFor} from './join.js'
-import {evaluateRun} from './run.js'
+import type {TrafficRecord} from '../traffic/schema.js'
+import {EvalAccumulator, goldenPassRate} from './evaluate.js'
+import {KeyedTrafficCursor, trafficFileFor} from './join.js'
 
 /**
- * The golden-expectation pass rate of both sides of a run, for the scorecard's Quality dimension.
- * Null for a side when the run's traffic file is gone or carries no expectations.
+ * The golden-expectation pass rates of both sides of a run, fed trace by trace from any pass over
+ * the run's traces (all sides, line order), so that a caller already walking the run need not walk
+ * it again. Each side's golden pass rate is the one `evaluateRun` gives for that side alone.
+ * Records without an `expect` block may be passed as null (see goldenTrafficCursor): the golden
+ * suite does not apply to them either way.
+ */
+export class GoldenRatesAccumulator {
+  private readonly baseSide: TraceSide
+  private readonly base: EvalAccumulator
+  private readonly cand: EvalAccumulator
+
+  constructor(run: RunInfo) {
+    this.baseSide = baseSideOf(run)
+    this.base = new EvalAccumulator(run.id, {suites: ['golden']})
+    this.cand = new EvalAccumulator(run.id, {suites: ['golden']})
+  }
+
+  /** Traces of other sides (a recorded trace in a run against a baseline) are not judged. */
+  add(record: TrafficRecord | null, trace: RequestTrace): void {
+    if (trace.side === 'candidate') this.cand.add(record, trace)
+    else if (trace.side === this.baseSide) this.base.add(record, trace)
+  }
+
+  /** Null for both sides when the candidate's requests carry no expectations. */
+  rates(): GoldenRates {
+    const cand = goldenPassRate(this.cand.summary())
+    if (cand === null) return {base: null, cand: null}
+    return {base: goldenPassRate(this.base.summary()), cand}
+  }
+}
+
+/** Reads only the traffic lines the golden suite applies to (those with `expect`). */
+export function goldenTrafficCursor(file: string): KeyedTrafficCursor {
+  return new KeyedTrafficCursor(file, 'expect')
+}
+
+/**
+ * The golden-expectation pass rate of both sides of a run, for the scorecard's Quality dimension,
+ * in one pass over the traces and the traffic file. Null for a side when the run's traffic file is
+ * gone or carries no expectations.
  */
 export async function goldenRates(store: TraceStore, run: RunInfo): Promise<GoldenRates> {
   const file = trafficFileFor(run)
   if (file === null) return {base: null, cand: null}
-  const opts = {suites: ['golden'] as const}
-  const cand = goldenPassRate(await evaluateRun(store, run, file, opts, 'candidate'))
-  if (cand === null) return {base: null, cand: null}
-  const base = goldenPassRate(await evaluateRun(store, run, file, opts, baseSideOf(run)))
-  return {base, cand}
+  const acc = new GoldenRatesAccumulator(run)
+  const cursor = goldenTrafficCursor(file)
+  try {
+    for (const group of groupByRequest(store.iterateTraces(run.id))) {
+      let record = cursor.recordInChunk(group.line, group.request_id)
+      if (record === undefined) record = await cursor.recordAt(group.line, group.request_id)
+      for (const trace of group.traces) acc.add(record, trace)
+    }
+  } finally {
+    await cursor.close()
+  }
+  return acc.rates()
 }

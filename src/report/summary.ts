@@ -119,9 +119,12 @@ class SideAccumulator {
     this.steps += t.steps.length
     this.latencies.push(t.latency_ms)
     if (t.policy_decisions.some((d) => d.decision !== 'allow')) this.denials++
-    for (const b of new Set(t.budget_hits)) this.budgets[b] = (this.budgets[b] ?? 0) + 1
-    if (t.budget_hits.some((b) => !NON_COST_BUDGETS.has(b))) this.costBudgetRequests++
-    const inRequest = new Map<string, {tool: string; count: number}>()
+    if (t.budget_hits.length > 0) {
+      for (const b of new Set(t.budget_hits)) this.budgets[b] = (this.budgets[b] ?? 0) + 1
+      if (t.budget_hits.some((b) => !NON_COST_BUDGETS.has(b))) this.costBudgetRequests++
+    }
+    // Made on the first keyed write only: most requests have none.
+    let inRequest: Map<string, {tool: string; count: number}> | null = null
     for (const c of t.tool_calls) {
       const isError = ERROR_OUTCOMES.has(c.outcome)
       if (!c.executed && !isError) continue
@@ -132,11 +135,13 @@ class SideAccumulator {
       if (isError) tool.errors++
       this.perTool.set(c.name, tool)
       if (c.idempotency_key && wroteThrough(c)) {
+        inRequest ??= new Map()
         const seen = inRequest.get(c.idempotency_key)
         if (seen) seen.count++
         else inRequest.set(c.idempotency_key, {tool: c.name, count: 1})
       }
     }
+    if (inRequest === null) return
     for (const [key, {tool, count}] of inRequest) {
       const other = this.keys.get(key)
       // Executed twice within the request, or already executed by another request of this run.
@@ -214,7 +219,9 @@ function changeKind(code: string): 'added' | 'removed' | 'args_changed' | 'outco
   return 'other'
 }
 
-const toolOfField = (field: string): string | null => /^call:(.+)#\d+/.exec(field)?.[1] ?? null
+const CALL_FIELD = /^call:(.+)#\d+/
+// Most reasons are not about a call (status, answer, metrics): skip the regex for those.
+const toolOfField = (field: string): string | null => (field.startsWith('call:') ? (CALL_FIELD.exec(field)?.[1] ?? null) : null)
 
 export class SummaryBuilder {
   private readonly base: SideAccumulator
@@ -270,14 +277,17 @@ export class SummaryBuilder {
   }
 
   private addToolChanges(cls: Classification): void {
-    const perTool = new Map<string, string[]>()
+    // Made on the first call reason only: many requests change no call.
+    let perTool: Map<string, string[]> | null = null
     for (const reason of cls.reasons) {
       const tool = toolOfField(reason.field)
       if (!tool) continue
+      perTool ??= new Map()
       const list = perTool.get(tool)
       if (list) list.push(reason.code)
       else perTool.set(tool, [reason.code])
     }
+    if (perTool === null) return
     for (const [tool, codes] of perTool) {
       const row = this.tools.get(tool) ?? {tool, requests: 0, added: 0, removed: 0, args_changed: 0, outcome_changed: 0, other: 0}
       row.requests++

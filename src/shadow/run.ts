@@ -18,6 +18,7 @@ import {traceKey, type RunInfo, type TraceDatabase} from '../store/api.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {readTraffic, sha256File} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {ShadowOptions, type ShadowOptionsInput} from './options.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
@@ -36,6 +37,9 @@ export type ShadowResult = {
   interrupted: boolean
   resumed: boolean
 }
+
+/** Requests between full garbage collections (see util/gc.ts): keeps a long replay's RSS flat. */
+const GC_EVERY = 25_000
 
 /** Traces are written in batches: one SQLite transaction each, whichever bound is reached first. */
 const FLUSH_TRACES = 512
@@ -213,6 +217,7 @@ async function execute(
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++
+      if (requests % GC_EVERY === 0) fullGc()
 
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line)

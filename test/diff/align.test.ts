@@ -45,6 +45,38 @@ describe('alignByKey', () => {
     expect(align([], [])).toEqual([])
   })
 
+  it('pairs sequences with a common head as the full LCS table does', () => {
+    // The whole-table walk, written out plainly, as the reference for inputs of every shape.
+    const reference = (a: string[], b: string[]): string[] => {
+      const len = (i: number, j: number): number => (i >= a.length || j >= b.length ? 0 : a[i] === b[j] ? len(i + 1, j + 1) + 1 : Math.max(len(i + 1, j), len(i, j + 1)))
+      const out: string[] = []
+      let i = 0
+      let j = 0
+      while (i < a.length && j < b.length) {
+        if (a[i] === b[j]) out.push(`same:${i++}:${j++}`)
+        else if (len(i + 1, j) >= len(i, j + 1)) out.push(`removed:${i++}:-`)
+        else out.push(`added:-:${j++}`)
+      }
+      while (i < a.length) out.push(`removed:${i++}:-`)
+      while (j < b.length) out.push(`added:-:${j++}`)
+      return out
+    }
+    // Every pair of sequences over {x, y} up to length 4 (moves aside, which neither side has here
+    // when no key is left unpaired on both sides).
+    const all: string[][] = [[]]
+    for (let n = 1; n <= 4; n++) for (let k = 0; k < 2 ** n; k++) all.push(Array.from({length: n}, (_, i) => ((k >> i) & 1 ? 'y' : 'x')))
+    let compared = 0
+    for (const a of all) {
+      for (const b of all) {
+        const rows = align(a, b)
+        if (rows.some((r) => r.startsWith('moved'))) continue
+        expect(rows, `${a.join('')} vs ${b.join('')}`).toEqual(reference(a, b))
+        compared++
+      }
+    }
+    expect(compared).toBeGreaterThan(200)
+  })
+
   it('falls back to a linear pass for very long sequences and still pairs everything', () => {
     const a = Array.from({length: 600}, (_, i) => `t${i % 7}`)
     const b = [...a.slice(0, 300), 'extra', ...a.slice(300)]
