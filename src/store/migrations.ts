@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import {SCHEMA_V1} from './schema-v1.js'
 import {SCHEMA_V2} from './schema-v2.js'
+import {SCHEMA_V3} from './schema-v3.js'
 
 /**
  * Versioned schema migrations. The database's `PRAGMA user_version` is the number of the last
@@ -18,6 +19,7 @@ export type Migration = {
 export const MIGRATIONS: readonly Migration[] = [
   {version: 1, description: 'runs, requests, steps, tool calls, policy decisions, guardrails, bundles', up: SCHEMA_V1},
   {version: 2, description: 'bundle history (promotions, bad marks), drills, bundle templates', up: SCHEMA_V2},
+  {version: 3, description: 'guardrail results as one JSON column per trace', up: SCHEMA_V3},
 ]
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

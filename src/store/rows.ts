@@ -24,12 +24,14 @@ const parseOrNull = (s: unknown): unknown => (s === null ? null : JSON.parse(s a
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
+  'guardrails_json',
 ] as const
 
 export function requestParams(runId: string, t: RequestTrace): unknown[] {
   return [
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
     t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
+    encodeGuardrails(t.guardrails),
   ]
 }
 
@@ -37,8 +39,16 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
 export const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
+  'guardrails_json',
 ] as const
 
+/** Position of `guardrails_json` in a row selected with REQUEST_SELECT_COLUMNS. */
+export const GUARDRAILS_JSON = REQUEST_SELECT_COLUMNS.indexOf('guardrails_json')
+
+/**
+ * A trace from its requests row. Guardrails come from `guardrails_json`; for a trace stored before
+ * schema v3 that is NULL and the list is left empty for the legacy rows to fill.
+ */
 export function decodeRequest(r: Row): RequestTrace {
   return {
     request_id: r[1] as string,
@@ -53,7 +63,7 @@ export function decodeRequest(r: Row): RequestTrace {
     steps: [],
     tool_calls: [],
     policy_decisions: [],
-    guardrails: [],
+    guardrails: r[GUARDRAILS_JSON] === null ? [] : decodeGuardrails(r[GUARDRAILS_JSON] as string),
     budget_hits: JSON.parse(r[15] as string) as string[],
     input_tokens: r[10] as number,
     output_tokens: r[11] as number,
@@ -65,13 +75,16 @@ export function decodeRequest(r: Row): RequestTrace {
 }
 
 /**
- * One child table: its insert columns (after request_rowid and pos), how to encode an element,
- * the columns to select (after request_rowid) and how to decode them back onto the trace.
+ * One child table: its insert columns (after request_rowid and pos), how to encode an element
+ * (its column values appended to a multi-row INSERT's parameters, so no array per row), the
+ * columns to select (after request_rowid) and how to decode them back onto the trace.
  */
-export type ChildTable<T> = {
+export type ChildTable<T> = ChildReader<T> & {encode(item: T, params: unknown[]): void}
+
+/** The reading half of a child table. */
+export type ChildReader<T> = {
   table: string
   columns: readonly string[]
-  encode(item: T): unknown[]
   decode(r: Row): T
   items(t: RequestTrace): T[]
 }
@@ -79,7 +92,9 @@ export type ChildTable<T> = {
 export const STEPS: ChildTable<StepTrace> = {
   table: 'steps',
   columns: ['step_index', 'state', 'detail', 'input_tokens', 'output_tokens', 'latency_ms'],
-  encode: (s) => [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms],
+  encode: (s, p) => {
+    p.push(s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms)
+  },
   decode: (r) => ({
     index: r[1] as number,
     state: r[2] as StepTrace['state'],
@@ -97,10 +112,12 @@ export const TOOL_CALLS: ChildTable<ToolCallTrace> = {
     'seq', 'step', 'name', 'risk', 'args_json', 'args_hash', 'idempotency_key', 'attempt', 'outcome',
     'executed', 'result_json', 'error', 'latency_ms',
   ],
-  encode: (c) => [
-    c.seq, c.step, c.name, c.risk, json(c.args), c.args_hash, c.idempotency_key, c.attempt, c.outcome,
-    bit(c.executed), jsonOrNull(c.result), c.error, c.latency_ms,
-  ],
+  encode: (c, p) => {
+    p.push(
+      c.seq, c.step, c.name, c.risk, json(c.args), c.args_hash, c.idempotency_key, c.attempt, c.outcome,
+      bit(c.executed), jsonOrNull(c.result), c.error, c.latency_ms,
+    )
+  },
   decode: (r) => ({
     seq: r[1] as number,
     step: r[2] as number,
@@ -122,7 +139,9 @@ export const TOOL_CALLS: ChildTable<ToolCallTrace> = {
 export const POLICY_DECISIONS: ChildTable<PolicyDecisionTrace> = {
   table: 'policy_decisions',
   columns: ['seq', 'step', 'stage', 'tool_call_seq', 'tool', 'decision', 'reason', 'rule'],
-  encode: (d) => [d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule],
+  encode: (d, p) => {
+    p.push(d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule)
+  },
   decode: (r) => ({
     seq: r[1] as number,
     step: r[2] as number,
@@ -136,10 +155,47 @@ export const POLICY_DECISIONS: ChildTable<PolicyDecisionTrace> = {
   items: (t) => t.policy_decisions,
 }
 
-export const GUARDRAILS: ChildTable<GuardrailResult> = {
+/**
+ * Guardrail results as stored from schema v3: one JSON array of
+ * `[stage, step, check, passed (0/1), severity, detail]` tuples on the requests row. The checks
+ * the table's STRICT columns used to make are made here, so a malformed result is still refused
+ * (as a TypeError, which the store reports naming the trace) rather than stored.
+ */
+export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
+  const tuples: unknown[][] = new Array(guardrails.length)
+  for (let i = 0; i < guardrails.length; i++) {
+    const g = guardrails[i]!
+    const bad =
+      typeof g?.stage !== 'string' ? 'stage' :
+      !Number.isInteger(g.step) || g.step < 0 ? 'step' :
+      typeof g.check !== 'string' ? 'check' :
+      typeof g.severity !== 'string' ? 'severity' :
+      typeof g.detail !== 'string' ? 'detail' : undefined
+    if (bad !== undefined) {
+      throw new TypeError(`guardrails[${i}].${bad}: invalid value ${JSON.stringify((g as Record<string, unknown> | undefined)?.[bad]) ?? 'undefined'}`)
+    }
+    tuples[i] = [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
+  }
+  return JSON.stringify(tuples)
+}
+
+export function decodeGuardrails(text: string): GuardrailResult[] {
+  const tuples = JSON.parse(text) as [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string][]
+  const out: GuardrailResult[] = new Array(tuples.length)
+  for (let i = 0; i < tuples.length; i++) {
+    const g = tuples[i]!
+    out[i] = {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5]}
+  }
+  return out
+}
+
+/**
+ * Guardrail results stored as rows, by traces written before schema v3. Read only: new traces
+ * use `guardrails_json` instead.
+ */
+export const LEGACY_GUARDRAILS: ChildReader<GuardrailResult> = {
   table: 'guardrail_results',
   columns: ['stage', 'step', '"check"', 'passed', 'severity', 'detail'],
-  encode: (g) => [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail],
   decode: (r) => ({
     stage: r[1] as GuardrailResult['stage'],
     step: r[2] as number,
@@ -151,7 +207,8 @@ export const GUARDRAILS: ChildTable<GuardrailResult> = {
   items: (t) => t.guardrails,
 }
 
-export const CHILD_TABLES: readonly ChildTable<unknown>[] = [STEPS, TOOL_CALLS, POLICY_DECISIONS, GUARDRAILS]
+/** The child tables every trace is written to and read from. */
+export const CHILD_TABLES: readonly ChildTable<unknown>[] = [STEPS, TOOL_CALLS, POLICY_DECISIONS]
 
 export const RUN_SELECT = `
   SELECT id, name, status, started_at, finished_at, candidate_ref, candidate_hash, baseline_ref,

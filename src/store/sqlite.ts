@@ -24,10 +24,13 @@ import {
   CHILD_TABLES,
   decodeRequest,
   decodeRun,
+  GUARDRAILS_JSON,
+  LEGACY_GUARDRAILS,
   REQUEST_INSERT_COLUMNS,
   REQUEST_SELECT_COLUMNS,
   requestParams,
   RUN_SELECT,
+  type ChildReader,
   type ChildTable,
   type RunRow,
 } from './rows.js'
@@ -194,23 +197,27 @@ class SqliteTraceStore implements TraceDatabase {
   }
 
   private insertTrace(runId: string, t: RequestTrace): void {
-    const what = () =>
-      `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
     try {
+      // Guardrail results go in the requests row (schema v3), so a trace is 1 + steps + tool
+      // calls + decisions rows.
       const rowid = this.stmt.insertRequest.run(requestParams(runId, t)).lastInsertRowid
       for (let k = 0; k < CHILD_TABLES.length; k++) {
         const table = CHILD_TABLES[k]!
         const items = table.items(t)
-        // Several rows per INSERT: one statement step per chunk instead of one per row, which is
-        // most of the cost of a trace with a dozen guardrail results.
+        // Several rows per INSERT: one statement step per chunk instead of one per row.
         for (let start = 0; start < items.length; start += MAX_ROWS_PER_INSERT) {
           const end = Math.min(items.length, start + MAX_ROWS_PER_INSERT)
           const params: unknown[] = []
-          for (let pos = start; pos < end; pos++) params.push(rowid, pos, ...table.encode(items[pos]))
+          for (let pos = start; pos < end; pos++) {
+            params.push(rowid, pos)
+            table.encode(items[pos], params)
+          }
           this.childInsert(k, end - start).run(params)
         }
       }
     } catch (e) {
+      const what = () =>
+        `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
       if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new StoreError(`${this.label}: trace already stored: ${what()}`, {cause: e})
       }
@@ -306,16 +313,19 @@ class SqliteTraceStore implements TraceDatabase {
       const reqCursor = open('req', () =>
         `SELECT ${REQUEST_SELECT_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${order}`,
       )
-      const childCursors = CHILD_TABLES.map((t) =>
-        open(t.table, () =>
-          `SELECT c.request_rowid, ${t.columns.map((c) => `c.${c}`).join(', ')} ` +
-          `FROM requests r JOIN ${t.table} c ON c.request_rowid = r.id WHERE ${where} ${order}, c.pos`,
-        ),
-      )
+      const childSql = (t: ChildReader<unknown>, extra = '') => () =>
+        `SELECT c.request_rowid, ${t.columns.map((c) => `c.${c}`).join(', ')} ` +
+        `FROM requests r JOIN ${t.table} c ON c.request_rowid = r.id WHERE ${where}${extra} ${order}, c.pos`
+      const childCursors = CHILD_TABLES.map((t) => open(t.table, childSql(t)))
       // The requests cursor steps first and stays active to the end, so every child cursor reads
-      // inside its snapshot.
+      // inside its snapshot, including the legacy one opened later.
       let row = this.step(reqCursor)
       const heads = childCursors.map((c) => this.step(c))
+      // Guardrail rows of traces stored before schema v3 (guardrails_json NULL). Opened at the
+      // first such trace, so a run stored since v3 never walks that table; it lists only those
+      // traces' rows, so every row it yields is at or after the trace being assembled.
+      let legacy: IterableIterator<unknown[]> | undefined
+      let legacyHead: unknown[] | undefined
       while (row !== undefined) {
         const trace = decodeRequest(row)
         const rowid = row[0]
@@ -329,6 +339,16 @@ class SqliteTraceStore implements TraceDatabase {
           }
           heads[k] = head
         }
+        if (row[GUARDRAILS_JSON] === null) {
+          if (legacy === undefined) {
+            legacy = open(LEGACY_GUARDRAILS.table, childSql(LEGACY_GUARDRAILS, ' AND r.guardrails_json IS NULL'))
+            legacyHead = this.step(legacy)
+          }
+          while (legacyHead !== undefined && legacyHead[0] === rowid) {
+            trace.guardrails.push(LEGACY_GUARDRAILS.decode(legacyHead))
+            legacyHead = this.step(legacy)
+          }
+        }
         yield trace
         row = this.step(reqCursor)
       }
@@ -338,11 +358,14 @@ class SqliteTraceStore implements TraceDatabase {
     }
   }
 
+  /** Called once per row read: no closure, unlike guard(). */
   private step(cursor: IterableIterator<unknown[]>): unknown[] | undefined {
-    return this.guard(() => {
+    try {
       const r = cursor.next()
       return r.done ? undefined : r.value
-    })
+    } catch (e) {
+      throw this.storeError(e)
+    }
   }
 
   recordBundle(hash: string, ref: string, manifest: unknown, templates?: Record<string, string>): void {
@@ -426,9 +449,13 @@ class SqliteTraceStore implements TraceDatabase {
     try {
       return fn()
     } catch (e) {
-      if (e instanceof StoreError || !isDriverError(e)) throw e
-      throw new StoreError(`${this.label}: ${e.message}`, {cause: e})
+      throw this.storeError(e)
     }
+  }
+
+  private storeError(e: unknown): unknown {
+    if (e instanceof StoreError || !isDriverError(e)) return e
+    return new StoreError(`${this.label}: ${e.message}`, {cause: e})
   }
 }
 

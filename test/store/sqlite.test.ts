@@ -131,7 +131,9 @@ describe('runs', () => {
     expect(count('steps')).toBe(5)
     expect(count('tool_calls')).toBe(3)
     expect(count('policy_decisions')).toBe(3)
-    expect(count('guardrail_results')).toBe(6)
+    // Guardrail results live on the requests row since schema v3: no rows of their own.
+    expect(count('guardrail_results')).toBe(0)
+    expect(raw.prepare('SELECT json_array_length(guardrails_json) FROM requests').pluck().all()).toEqual([6])
     raw.close()
     store = openStore(file)
   })
@@ -225,7 +227,8 @@ describe('traces', () => {
     // No orphaned child rows from the failed batches.
     const raw = new Database(file, {readonly: true})
     expect(raw.prepare('SELECT count(*) FROM tool_calls').pluck().get()).toBe(3)
-    expect(raw.prepare('SELECT count(*) FROM guardrail_results').pluck().get()).toBe(6)
+    expect(raw.prepare('SELECT count(*) FROM guardrail_results').pluck().get()).toBe(0)
+    expect(raw.prepare('SELECT sum(json_array_length(guardrails_json)) FROM requests').pluck().get()).toBe(6)
     raw.close()
     store = openStore(file)
   })
