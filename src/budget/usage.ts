@@ -1,3 +1,4 @@
+import type {BudgetUsage} from '../runtime/budget.js'
 import type {RequestTrace, ToolCallOutcome} from '../runtime/trace.js'
 
 /**
@@ -5,14 +6,7 @@ import type {RequestTrace, ToolCallOutcome} from '../runtime/trace.js'
  * (src/runtime/agent.ts): a step is one model call, a tool call is a logical call the guardrails let
  * through (refused calls and retry attempts do not count), a retry is an attempt after the first.
  */
-export type RequestUsage = {
-  steps: number
-  tool_calls: number
-  total_tokens: number
-  retries: number
-  cost_usd: number
-  calls_by_tool: Record<string, number>
-}
+export type RequestUsage = BudgetUsage
 
 /** Outcomes of a call that got past the mid-run guardrails, i.e. one the runtime counted. */
 const COUNTED: ReadonlySet<ToolCallOutcome> = new Set<ToolCallOutcome>([
