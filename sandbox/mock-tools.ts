@@ -19,7 +19,9 @@ export const DEFAULT_TOOL_LATENCY_MS = 50
 
 export type MockToolsOptions = {defaultLatencyMs?: number}
 
-type PreparedFixture = {fixture: Fixture; match: [string, string][]}
+/** A match field: its canonical JSON, and the string itself when the fixture wants a string. */
+type MatchField = [key: string, canonical: string, text: string | null]
+type PreparedFixture = {fixture: Fixture; match: MatchField[]}
 
 export function createMockTools(fixtures: Fixtures | null = null, options: MockToolsOptions = {}): ToolSandbox {
   const set = fixtures ?? emptyFixtures()
@@ -28,7 +30,7 @@ export function createMockTools(fixtures: Fixtures | null = null, options: MockT
   const byTool = new Map<string, PreparedFixture[]>()
   for (const fixture of set.fixtures) {
     const list = byTool.get(fixture.tool) ?? []
-    list.push({fixture, match: Object.entries(fixture.match).map(([k, v]) => [k, canonicalJson(v)])})
+    list.push({fixture, match: Object.entries(fixture.match).map(([k, v]): MatchField => [k, canonicalJson(v), typeof v === 'string' ? v : null])})
     byTool.set(fixture.tool, list)
   }
   return {
@@ -95,9 +97,14 @@ class MockRequestTools implements RequestTools {
   }
 }
 
-function matches(match: [string, string][], args: Record<string, unknown>): boolean {
-  for (const [key, want] of match) {
-    if (!Object.hasOwn(args, key) || canonicalJson(args[key]) !== want) return false
+function matches(match: MatchField[], args: Record<string, unknown>): boolean {
+  for (const [key, want, text] of match) {
+    if (!Object.hasOwn(args, key)) return false
+    const got = args[key]
+    // Canonical JSON is one-to-one on strings: two strings match exactly when they are equal.
+    if (text !== null && typeof got === 'string') {
+      if (got !== text) return false
+    } else if (canonicalJson(got) !== want) return false
   }
   return true
 }

@@ -2,10 +2,10 @@ import type {Budgets, Bundle, BundleManifest, ToolContract} from '../bundle/sche
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatResponse, ModelClient, ModelToolCall} from '../model/types.js'
 import type {Signals} from '../policy/engine.js'
-import {callSignature, idempotencyKey, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
+import {callSignatureOf, idempotencyKeyOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
 import type {FaultInjector, RequestTools, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {hashJson} from '../util/canonical.js'
+import {canonicalJson, sha256} from '../util/canonical.js'
 import {canCallTool, emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
@@ -17,7 +17,7 @@ import {
   buildInitialMessages,
   parsePlan,
   renderTemplate,
-  requestDate,
+  utcDate,
   toolResultMessage,
   type ToolMessageCode,
   type ToolPayload,
@@ -206,7 +206,7 @@ class RequestRun {
       tenant: this.record.tenant,
       user: this.record.user,
       role: this.record.role,
-      date: requestDate(this.record.timestamp),
+      date: utcDate(this.nowMs),
       tools: c.toolList,
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
@@ -395,7 +395,7 @@ class RequestRun {
     this.proposals++
     const seq = this.toolCalls.length
     this.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
-    this.pushCall({...this.callBase(call.name, args, contract, step.index), seq, attempt: 1, outcome: 'denied', executed: false, result: null, error: 'NOT_IN_PLAN: not in the plan', latency_ms: 0})
+    this.pushCall(callTrace(this.callBase(call.name, args, canonicalJson(args), contract, step.index), seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
     replies.push(
       toolResultMessage(call.name, {
@@ -405,14 +405,15 @@ class RequestRun {
     )
   }
 
-  private callBase(name: string, args: Record<string, unknown>, contract: ToolContract | undefined, step: number) {
+  /** `canonical` is canonicalJson(args), computed once per call for the hash, the key and the signature. */
+  private callBase(name: string, args: Record<string, unknown>, canonical: string, contract: ToolContract | undefined, step: number) {
     return {
       step,
       name,
       risk: contract?.risk ?? ('unknown' as const),
-      args: this.deps.redactor.redactArgs(args, contract?.sensitive_fields ?? []),
-      args_hash: hashJson(args),
-      idempotency_key: contract?.idempotency === 'required' ? idempotencyKey(this.record.id, name, args) : null,
+      args: this.deps.redactor.redactArgs(args, contract?.sensitive_fields ?? NO_PATHS),
+      args_hash: sha256(canonical),
+      idempotency_key: contract?.idempotency === 'required' ? idempotencyKeyOf(this.record.id, name, canonical) : null,
     }
   }
 
@@ -421,16 +422,17 @@ class RequestRun {
     const args = argsOf(call)
     const logical = this.proposals++
     const contract = this.deps.compiled.tools.get(name)?.contract
-    const base = this.callBase(name, args, contract, step.index)
+    const canonical = canonicalJson(args)
+    const base = this.callBase(name, args, canonical, contract, step.index)
     const firstSeq = this.toolCalls.length
     const unkeyedWrite = isUnkeyedWrite(contract)
-    const signature = unkeyedWrite ? callSignature(name, args) : ''
+    const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
     if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
-      this.pushCall({...base, seq: firstSeq, attempt: 1, outcome: 'denied', executed: false, result: null, error: 'partial_write_unknown', latency_ms: 0})
+      this.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
       return {
         outcome: 'denied',
         reason,
@@ -504,7 +506,7 @@ class RequestRun {
         this.policyDenied = true
     }
     const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
-    this.pushCall({...base, seq, attempt: 1, outcome, executed: false, result: null, error, latency_ms: 0})
+    this.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
     return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
   }
 
@@ -539,7 +541,7 @@ class RequestRun {
       const done = key !== null ? this.ledger.lookup(key) : undefined
       if (done) {
         this.addLatency(step, waitMs)
-        this.pushCall({...base, seq, attempt, outcome: 'deduplicated', executed: false, result: redactor.redactValue(done.result), error: null, latency_ms: waitMs})
+        this.pushCall(callTrace(base, seq, attempt, 'deduplicated', false, redactor.redactValue(done.result), null, waitMs))
         if (name === ESCALATION_TOOL) this.escalated = true
         return {outcome: 'deduplicated', reason: null, end: null, payload: {ok: true, result: done.result}}
       }
@@ -578,16 +580,18 @@ class RequestRun {
         }
       }
       this.addLatency(step, waitMs + latency)
-      this.pushCall({
-        ...base,
-        seq,
-        attempt,
-        outcome,
-        executed,
-        result: outcome === 'ok' ? redactor.redactValue(result) : null,
-        error: error ? redactor.redactText(`${error.code}: ${error.message}`) : null,
-        latency_ms: waitMs + latency,
-      })
+      this.pushCall(
+        callTrace(
+          base,
+          seq,
+          attempt,
+          outcome,
+          executed,
+          outcome === 'ok' ? redactor.redactValue(result) : null,
+          error ? redactor.redactText(`${error.code}: ${error.message}`) : null,
+          waitMs + latency,
+        ),
+      )
       // Every attempt is audited; only executed ones have a result to verify.
       const post = postActionGuardrails(
         {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed},
@@ -638,7 +642,10 @@ class RequestRun {
 
   private addGuardrails(results: GuardrailResult[]): void {
     const redactor = this.deps.redactor
-    for (const g of results) this.guardrails.push({...g, detail: redactor.redactText(g.detail)})
+    // A literal of the result's own field order, not a spread: same object, built far cheaper.
+    for (const g of results) {
+      this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail: redactor.redactText(g.detail)})
+    }
   }
 
   private decide(
@@ -686,6 +693,41 @@ class RequestRun {
       latency_ms: this.latencyMs,
       error: this.error,
     }
+  }
+}
+
+const NO_PATHS: string[] = []
+
+type CallBase = ReturnType<RequestRun['callBase']>
+
+/**
+ * One ToolCallTrace, its fields written out in the order `{...base, seq, …}` gave them: a literal
+ * of fixed shape is cheaper to build than a spread, and this runs for every attempt of every call.
+ */
+function callTrace(
+  base: CallBase,
+  seq: number,
+  attempt: number,
+  outcome: ToolCallOutcome,
+  executed: boolean,
+  result: unknown,
+  error: string | null,
+  latency_ms: number,
+): ToolCallTrace {
+  return {
+    step: base.step,
+    name: base.name,
+    risk: base.risk,
+    args: base.args,
+    args_hash: base.args_hash,
+    idempotency_key: base.idempotency_key,
+    seq,
+    attempt,
+    outcome,
+    executed,
+    result,
+    error,
+    latency_ms,
   }
 }
 

@@ -44,7 +44,24 @@ export function renderTemplate(template: CompiledTemplate, vars: TemplateVars): 
 
 /** The request's UTC calendar date, YYYY-MM-DD, from its recorded timestamp. */
 export function requestDate(timestamp: string): string {
-  return new Date(timestamp).toISOString().slice(0, 10)
+  return utcDate(Date.parse(timestamp))
+}
+
+const MS_PER_DAY = 86_400_000
+const datesByDay = new Map<number, string>()
+
+/** The UTC calendar date of an instant; a replay's requests fall on few days, so each is formatted once. */
+export function utcDate(ms: number): string {
+  // An invalid instant throws RangeError from toISOString, as before.
+  if (!Number.isFinite(ms)) return new Date(ms).toISOString().slice(0, 10)
+  const day = Math.floor(ms / MS_PER_DAY)
+  let date = datesByDay.get(day)
+  if (date === undefined) {
+    if (datesByDay.size >= 4096) datesByDay.clear()
+    date = new Date(ms).toISOString().slice(0, 10)
+    datesByDay.set(day, date)
+  }
+  return date
 }
 
 // ---------------------------------------------------------------- initial messages

@@ -11,8 +11,7 @@ import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, Tool
  */
 export function recordedTrace(record: TrafficRecord, line: number, redactor: Redactor, bundle?: Bundle): RequestTrace {
   const prod = record.production
-  const contracts = new Map<string, ToolContract>()
-  for (const tool of bundle?.manifest.tools ?? []) contracts.set(tool.name, tool)
+  const contracts = bundle ? contractsOf(bundle) : NO_CONTRACTS
 
   // Production may log a decision for a call it never answered (denied, awaiting approval).
   const midRun = new Map<string, string>()
@@ -98,6 +97,21 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
     latency_ms: prod.latency_ms,
     error: null,
   }
+}
+
+const NO_CONTRACTS: ReadonlyMap<string, ToolContract> = new Map()
+const contractsByBundle = new WeakMap<Bundle, ReadonlyMap<string, ToolContract>>()
+
+/** Tool contracts by name, built once per bundle rather than once per recorded request. */
+function contractsOf(bundle: Bundle): ReadonlyMap<string, ToolContract> {
+  let contracts = contractsByBundle.get(bundle)
+  if (contracts === undefined) {
+    const byName = new Map<string, ToolContract>()
+    for (const tool of bundle.manifest.tools) byName.set(tool.name, tool)
+    contracts = byName
+    contractsByBundle.set(bundle, contracts)
+  }
+  return contracts
 }
 
 function recordedOutcome(call: RecordedToolCall, decision: string | undefined): ToolCallOutcome {

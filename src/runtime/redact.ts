@@ -58,20 +58,41 @@ export function createRedactor(): Redactor {
     return out
   }
 
-  const redactValue = (value: unknown): unknown => {
+  const redactDeep = (value: unknown): unknown => {
     if (typeof value === 'string') return redactText(value)
-    if (Array.isArray(value)) return value.map(redactValue)
+    if (Array.isArray(value)) return value.map(redactDeep)
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) out[k] = redactValue(v)
+      for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v)
       return out
     }
     return value
   }
 
+  // The same result object is redacted more than once: a recorded call's result for the recorded
+  // trace and again when the mock tools replay it, a fixture's answer on every request it serves.
+  // Results are never mutated after parsing, so the redacted copy is kept per object.
+  const redactedObjects = new WeakMap<object, unknown>()
+  const redactValue = (value: unknown): unknown => {
+    if (value === null || typeof value !== 'object') return redactDeep(value)
+    let out = redactedObjects.get(value)
+    if (out === undefined) {
+      out = redactDeep(value)
+      redactedObjects.set(value, out)
+    }
+    return out
+  }
+
+  // Contracts hand the same sensitive_fields array to every call of a tool: its trie is built once.
+  const trees = new WeakMap<readonly string[], PathNode>()
   const redactArgs = (args: Record<string, unknown>, sensitivePaths: string[]): Record<string, unknown> => {
-    const tree = pathTree(sensitivePaths)
-    return redactTree(args, tree, redactValue) as Record<string, unknown>
+    if (sensitivePaths.length === 0) return redactDeep(args) as Record<string, unknown>
+    let tree = trees.get(sensitivePaths)
+    if (tree === undefined) {
+      tree = pathTree(sensitivePaths)
+      trees.set(sensitivePaths, tree)
+    }
+    return redactTree(args, tree, redactDeep) as Record<string, unknown>
   }
 
   return {redactArgs, redactText, redactValue}

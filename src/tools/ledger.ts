@@ -13,8 +13,13 @@ import {canonicalJson, sha256} from '../util/canonical.js'
 
 /** sha256 over request id, tool name and canonical args; the first 24 hex digits. */
 export function idempotencyKey(requestId: string, tool: string, args: Record<string, unknown>): string {
+  return idempotencyKeyOf(requestId, tool, canonicalJson(args))
+}
+
+/** idempotencyKey for args already in canonical JSON (a caller that needs that form anyway). */
+export function idempotencyKeyOf(requestId: string, tool: string, canonicalArgs: string): string {
   // NUL separators: no id/name pair can run into another's args.
-  return sha256(`${requestId}\u0000${tool}\u0000${canonicalJson(args)}`).slice(0, 24)
+  return sha256(`${requestId}\u0000${tool}\u0000${canonicalArgs}`).slice(0, 24)
 }
 
 export function needsIdempotencyKey(tool: ToolContract | undefined): boolean {
@@ -28,7 +33,12 @@ export function isUnkeyedWrite(tool: ToolContract | undefined): boolean {
 
 /** How a call is recognised as "the same call" when it has no key. */
 export function callSignature(tool: string, args: Record<string, unknown>): string {
-  return `${tool}\u0000${canonicalJson(args)}`
+  return callSignatureOf(tool, canonicalJson(args))
+}
+
+/** callSignature for args already in canonical JSON. */
+export function callSignatureOf(tool: string, canonicalArgs: string): string {
+  return `${tool}\u0000${canonicalArgs}`
 }
 
 export type LedgerEntry = {

@@ -104,6 +104,53 @@ function memoryString(memory: readonly MemoryItem[], key: string): string | null
  * turn is context); entities come from the latest message first, then earlier ones, then memory.
  */
 export function readCase(userTexts: readonly string[], memory: readonly MemoryItem[]): Case {
+  const t = readTexts(userTexts)
+  let orderId = t.orderId
+  let orderIdFrom: Case['orderIdFrom'] = orderId ? 'text' : null
+  if (!orderId) {
+    orderId = memoryString(memory, 'last_order_id')
+    if (orderId) orderIdFrom = 'memory'
+  }
+  return {
+    intent: t.intent,
+    orderId,
+    orderIdFrom,
+    amount: t.amount,
+    reason: t.reason,
+    emails: t.emails.slice(),
+    customerEmail: memoryString(memory, 'customer_email') ?? t.emails[0] ?? null,
+    preferredName: memoryString(memory, 'preferred_name'),
+    cardNumber: t.cardNumber,
+    upset: t.upset,
+    question: t.question,
+  }
+}
+
+/** What readCase takes from the user's words alone (memory aside). */
+type TextFacts = Pick<Case, 'intent' | 'orderId' | 'amount' | 'reason' | 'emails' | 'cardNumber' | 'upset' | 'question'>
+
+const TEXT_CACHE_LIMIT = 1024
+// Most requests hold one user message: keyed by that text itself; longer lists by their JSON.
+const singleText = new Map<string, TextFacts>()
+const textLists = new Map<string, TextFacts>()
+
+/**
+ * Every model call of a request reads the same user messages again; the regex pass over them is
+ * pure, so it runs once per distinct list of texts. Bounded: cleared when full.
+ */
+function readTexts(userTexts: readonly string[]): TextFacts {
+  const cache = userTexts.length === 1 ? singleText : textLists
+  const key = userTexts.length === 1 ? userTexts[0]! : JSON.stringify(userTexts)
+  let facts = cache.get(key)
+  if (facts === undefined) {
+    if (cache.size >= TEXT_CACHE_LIMIT) cache.clear()
+    facts = scanTexts(userTexts)
+    cache.set(key, facts)
+  }
+  return facts
+}
+
+function scanTexts(userTexts: readonly string[]): TextFacts {
   const latest = userTexts.at(-1) ?? ''
   const all = userTexts.join('\n')
   let intent = detectIntent(latest)
@@ -111,22 +158,12 @@ export function readCase(userTexts: readonly string[], memory: readonly MemoryIt
     const earlier = detectIntent(all)
     if (earlier !== 'unknown' && earlier !== 'kb_question') intent = earlier
   }
-  let orderId = findOrderId(latest) ?? findOrderId(all)
-  let orderIdFrom: Case['orderIdFrom'] = orderId ? 'text' : null
-  if (!orderId) {
-    orderId = memoryString(memory, 'last_order_id')
-    if (orderId) orderIdFrom = 'memory'
-  }
-  const emails = findEmails(all)
   return {
     intent,
-    orderId,
-    orderIdFrom,
+    orderId: findOrderId(latest) ?? findOrderId(all),
     amount: findAmount(latest) ?? findAmount(all),
     reason: detectReason(all),
-    emails,
-    customerEmail: memoryString(memory, 'customer_email') ?? emails[0] ?? null,
-    preferredName: memoryString(memory, 'preferred_name'),
+    emails: findEmails(all),
     cardNumber: hasCardNumber(all),
     upset: UPSET_RE.test(all),
     question: latest.trim(),

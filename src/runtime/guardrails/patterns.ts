@@ -238,19 +238,27 @@ export const SECRET_SCREEN =
 export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): string[] {
   if (!SECRET_SCREEN.test(text)) return []
   const kinds: string[] = []
-  for (const p of SECRET_PATTERNS) {
+  for (const p of FIND_PATTERNS) {
     if (options.leaksOnly && !p.leak) continue
     if (kinds.includes(p.kind)) continue
-    for (const m of text.matchAll(p.re)) {
+    // exec over a private global regex rather than matchAll, which clones the regex on every call.
+    const re = p.re
+    re.lastIndex = 0
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m[0] === '') re.lastIndex++
       const secret = p.keep ? m[0].slice(m[1]!.length) : m[0]
       if ((!p.confirm || p.confirm(secret)) && (!options.leaksOnly || !p.leakConfirm || p.leakConfirm(secret))) {
         kinds.push(p.kind)
         break
       }
     }
+    re.lastIndex = 0
   }
   return kinds
 }
+
+/** findSecrets' own copies: their lastIndex is state, never shared with another caller. */
+const FIND_PATTERNS: readonly SecretPattern[] = SECRET_PATTERNS.map((p) => ({...p, re: new RegExp(p.re.source, p.re.flags)}))
 
 export type PiiKind = 'email' | 'phone' | 'card' | 'ssn'
 
