@@ -212,7 +212,7 @@ async function execute(
   }
 
   try {
-    for await (const item of readTraffic(opts.traffic, {signal: undefined})) {
+    for await (const item of readTraffic(opts.traffic)) {
       progress.bytes_read += item.bytes
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
