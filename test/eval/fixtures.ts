@@ -9,14 +9,7 @@ export function record(over: Record<string, unknown> = {}): TrafficRecord {
     user: 'acme-agent-01',
     role: 'agent',
     input: [{role: 'user', content: 'Where is ORD-100001?'}],
-    production: {
-      tool_calls: [],
-      policy_decisions: [],
-      final_answer: 'It has shipped.',
-      outcome: 'completed',
-      usage: {input_tokens: 100, output_tokens: 20},
-      latency_ms: 500,
-    },
+    production: production(),
     ...over,
   })
 }
