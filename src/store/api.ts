@@ -45,6 +45,10 @@ export type TraceFilter = {
   side?: TraceSide
   requestId?: string
   repeat?: number
+  /** Traffic lines from this one on (inclusive). */
+  fromLine?: number
+  /** Traffic lines before this one (exclusive). */
+  toLine?: number
 }
 
 export interface TraceStore {
@@ -118,6 +122,14 @@ export interface TraceDatabase extends TraceStore {
   /** Back to `running` (finished_at cleared), for `--resume` of an interrupted run. */
   reopenRun(id: string): void
   traceCounts(runId: string): TraceCount[]
+  /**
+   * Up to `parts - 1` strictly ascending line numbers that cut the run's traces (all sides, all
+   * repeats) into `parts` consecutive line ranges of about equal trace count, for reading a run in
+   * parallel: range i is `{fromLine: cuts[i - 1], toLine: cuts[i]}` (the first without fromLine,
+   * the last without toLine). Cuts are at line starts, so a line's traces are never split; fewer
+   * cuts come back for a small run, and none for `parts <= 1` or an empty run.
+   */
+  lineSplits(runId: string, parts: number): number[]
   /**
    * Remembers a bundle by content hash; the first sighting (ref, time) is kept. Templates, when
    * given, are stored too (and filled in for a bundle first recorded without them).

@@ -3,6 +3,8 @@ import {StoreError} from '../errors.js'
 import {SCHEMA_V1} from './schema-v1.js'
 import {SCHEMA_V2} from './schema-v2.js'
 import {SCHEMA_V3} from './schema-v3.js'
+import {SCHEMA_V4} from './schema-v4.js'
+import {SCHEMA_V5} from './schema-v5.js'
 
 /**
  * Versioned schema migrations. The database's `PRAGMA user_version` is the number of the last
@@ -20,6 +22,8 @@ export const MIGRATIONS: readonly Migration[] = [
   {version: 1, description: 'runs, requests, steps, tool calls, policy decisions, guardrails, bundles', up: SCHEMA_V1},
   {version: 2, description: 'bundle history (promotions, bad marks), drills, bundle templates', up: SCHEMA_V2},
   {version: 3, description: 'guardrail results as one JSON column per trace', up: SCHEMA_V3},
+  {version: 4, description: 'steps as one JSON column per trace', up: SCHEMA_V4},
+  {version: 5, description: 'tool calls and policy decisions as JSON columns per trace; audit views', up: SCHEMA_V5},
 ]
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

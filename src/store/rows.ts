@@ -11,27 +11,34 @@ import type {RunInfo} from './api.js'
  * Mapping between `RequestTrace` objects and table rows. Column lists and (de)coders live side by
  * side so that a SELECT's column order and the decoder reading it positionally cannot drift.
  * Reads use raw (array) rows: building one object per row and then another per trace costs twice.
+ *
+ * Since schema v5 a trace is one `requests` row: its steps, tool calls, policy decisions and
+ * guardrail results are JSON columns of positional tuples (the keys are not repeated per element).
+ * The encoders make the checks the child tables' STRICT columns and CHECKs used to make, throwing a
+ * TypeError naming the element and field, which the store reports naming the trace. The decoders
+ * build objects in the contract's key order, exactly as the rows were decoded. The child tables are
+ * only read, for traces stored before the version that moved their list (LEGACY_CHILDREN).
  */
 
 type Row = unknown[]
 
-// SQLite has no boolean; 0/1 integers, checked by the schema.
+// SQLite has no boolean; 0/1 integers, as the old tables' CHECKs had them.
 const bit = (b: boolean): number => (b ? 1 : 0)
 const json = (v: unknown): string => JSON.stringify(v)
-const jsonOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v))
 const parseOrNull = (s: unknown): unknown => (s === null ? null : JSON.parse(s as string))
 
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
 ] as const
 
 export function requestParams(runId: string, t: RequestTrace): unknown[] {
   return [
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
     t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
-    encodeGuardrails(t.guardrails),
+    encodeGuardrails(t.guardrails), encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
+    encodePolicyDecisions(t.policy_decisions),
   ]
 }
 
@@ -39,15 +46,22 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
 export const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
 ] as const
 
 /** Position of `guardrails_json` in a row selected with REQUEST_SELECT_COLUMNS. */
 export const GUARDRAILS_JSON = REQUEST_SELECT_COLUMNS.indexOf('guardrails_json')
+/** Position of `steps_json` in a row selected with REQUEST_SELECT_COLUMNS. */
+export const STEPS_JSON = REQUEST_SELECT_COLUMNS.indexOf('steps_json')
+/** Position of `tool_calls_json` in a row selected with REQUEST_SELECT_COLUMNS. */
+export const TOOL_CALLS_JSON = REQUEST_SELECT_COLUMNS.indexOf('tool_calls_json')
+/** Position of `policy_decisions_json` in a row selected with REQUEST_SELECT_COLUMNS. */
+export const POLICY_DECISIONS_JSON = REQUEST_SELECT_COLUMNS.indexOf('policy_decisions_json')
 
 /**
- * A trace from its requests row. Guardrails come from `guardrails_json`; for a trace stored before
- * schema v3 that is NULL and the list is left empty for the legacy rows to fill.
+ * A trace from its requests row. Each list comes from its JSON column; the column is NULL for a
+ * trace stored before the schema version that added it (guardrails v3, steps v4, tool calls and
+ * policy decisions v5), and the list is then left empty for the legacy rows to fill.
  */
 export function decodeRequest(r: Row): RequestTrace {
   return {
@@ -60,9 +74,10 @@ export function decodeRequest(r: Row): RequestTrace {
     role: r[7] as string,
     status: r[8] as RequestTrace['status'],
     final_answer: r[9] as string,
-    steps: [],
-    tool_calls: [],
-    policy_decisions: [],
+    steps: r[STEPS_JSON] === null ? [] : decodeSteps(r[STEPS_JSON] as string),
+    tool_calls: r[TOOL_CALLS_JSON] === null ? [] : decodeToolCalls(r[TOOL_CALLS_JSON] as string),
+    policy_decisions:
+      r[POLICY_DECISIONS_JSON] === null ? [] : decodePolicyDecisions(r[POLICY_DECISIONS_JSON] as string),
     guardrails: r[GUARDRAILS_JSON] === null ? [] : decodeGuardrails(r[GUARDRAILS_JSON] as string),
     budget_hits: JSON.parse(r[15] as string) as string[],
     input_tokens: r[10] as number,
@@ -74,14 +89,232 @@ export function decodeRequest(r: Row): RequestTrace {
   }
 }
 
-/**
- * One child table: its insert columns (after request_rowid and pos), how to encode an element
- * (its column values appended to a multi-row INSERT's parameters, so no array per row), the
- * columns to select (after request_rowid) and how to decode them back onto the trace.
- */
-export type ChildTable<T> = ChildReader<T> & {encode(item: T, params: unknown[]): void}
+// Checks the STRICT columns and CHECKs of the old child tables made.
+const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0
+const isText = (v: unknown): boolean => typeof v === 'string'
+const isTextOrNull = (v: unknown): boolean => v === null || typeof v === 'string'
+// JSON has no Infinity or NaN: either would read back as null.
+const isLatency = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v !== Infinity
+// A record, as the contract has it: not an array, and nothing (a Date) that serialises as another type.
+const isArgs = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as {toJSON?: unknown}).toJSON !== 'function'
 
-/** The reading half of a child table. */
+/** A value for an error message: never throws (a BigInt, a cycle), and shows undefined as such. */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'undefined'
+  } catch {
+    return String(v)
+  }
+}
+
+function invalid(list: string, i: number, field: string, item: unknown): TypeError {
+  return new TypeError(`${list}[${i}].${field}: invalid value ${show((item as Record<string, unknown> | undefined)?.[field])}`)
+}
+
+/**
+ * Parsed columns by text, for lists whose tuples hold only strings and numbers: a run's traces
+ * repeat a few thousand distinct guardrail lists (mostly every check passing, with the same
+ * details) and decision lists across 100k requests, and parsing the JSON was most of decoding
+ * them. Only the parsed tuples are shared, never handed out: every trace gets objects of its own.
+ */
+class ParsedTuples<T> {
+  private readonly byText = new Map<string, T[]>()
+  private static readonly MAX_ENTRIES = 4096
+  private static readonly MAX_TEXT = 8192
+
+  parse(text: string): T[] {
+    if (text.length > ParsedTuples.MAX_TEXT) return JSON.parse(text) as T[]
+    let tuples = this.byText.get(text)
+    if (tuples === undefined) {
+      tuples = JSON.parse(text) as T[]
+      if (this.byText.size >= ParsedTuples.MAX_ENTRIES) this.byText.clear()
+      this.byText.set(text, tuples)
+    }
+    return tuples
+  }
+}
+
+/**
+ * Guardrail results as stored from schema v3: one JSON array of
+ * `[stage, step, check, passed (0/1), severity, detail]` tuples on the requests row.
+ */
+export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
+  const tuples: unknown[][] = new Array(guardrails.length)
+  for (let i = 0; i < guardrails.length; i++) {
+    const g = guardrails[i]!
+    const bad =
+      !isText(g?.stage) ? 'stage' :
+      !isCount(g.step) ? 'step' :
+      !isText(g.check) ? 'check' :
+      !isText(g.severity) ? 'severity' :
+      !isText(g.detail) ? 'detail' : undefined
+    if (bad !== undefined) throw invalid('guardrails', i, bad, g)
+    tuples[i] = [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
+  }
+  return JSON.stringify(tuples)
+}
+
+type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string]
+const parsedGuardrails = new ParsedTuples<GuardrailTuple>()
+
+export function decodeGuardrails(text: string): GuardrailResult[] {
+  const tuples = parsedGuardrails.parse(text)
+  const out: GuardrailResult[] = new Array(tuples.length)
+  for (let i = 0; i < tuples.length; i++) {
+    const g = tuples[i]!
+    out[i] = {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5]}
+  }
+  return out
+}
+
+/**
+ * Steps as stored from schema v4: one JSON array of
+ * `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples on the requests row.
+ */
+export function encodeSteps(steps: readonly StepTrace[]): string {
+  const tuples: unknown[][] = new Array(steps.length)
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!
+    const bad =
+      !isCount(s?.index) ? 'index' :
+      !isText(s.state) ? 'state' :
+      !isText(s.detail) ? 'detail' :
+      !isCount(s.input_tokens) ? 'input_tokens' :
+      !isCount(s.output_tokens) ? 'output_tokens' :
+      !isLatency(s.latency_ms) ? 'latency_ms' : undefined
+    if (bad !== undefined) throw invalid('steps', i, bad, s)
+    tuples[i] = [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]
+  }
+  return JSON.stringify(tuples)
+}
+
+export function decodeSteps(text: string): StepTrace[] {
+  const tuples = JSON.parse(text) as [number, StepTrace['state'], string, number, number, number][]
+  const out: StepTrace[] = new Array(tuples.length)
+  for (let i = 0; i < tuples.length; i++) {
+    const s = tuples[i]!
+    out[i] = {index: s[0], state: s[1], detail: s[2], input_tokens: s[3], output_tokens: s[4], latency_ms: s[5]}
+  }
+  return out
+}
+
+/**
+ * Tool calls as stored from schema v5: one JSON array of `[seq, step, name, risk, args, args_hash,
+ * idempotency_key, attempt, outcome, executed (0/1), result, error, latency_ms]` tuples on the
+ * requests row, `args` and `result` embedded as JSON values. A result that is undefined is stored
+ * as null, as the `result_json` column had it.
+ */
+export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
+  const tuples: unknown[][] = new Array(calls.length)
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!
+    const bad =
+      !isCount(c?.seq) ? 'seq' :
+      !isCount(c.step) ? 'step' :
+      !isText(c.name) ? 'name' :
+      !isText(c.risk) ? 'risk' :
+      !isArgs(c.args) ? 'args' :
+      !isText(c.args_hash) ? 'args_hash' :
+      !isTextOrNull(c.idempotency_key) ? 'idempotency_key' :
+      !Number.isInteger(c.attempt) || c.attempt < 1 ? 'attempt' :
+      !isText(c.outcome) ? 'outcome' :
+      typeof c.executed !== 'boolean' ? 'executed' :
+      !isTextOrNull(c.error) ? 'error' :
+      !isLatency(c.latency_ms) ? 'latency_ms' : undefined
+    if (bad !== undefined) throw invalid('tool_calls', i, bad, c)
+    tuples[i] = [
+      c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome,
+      bit(c.executed), c.result ?? null, c.error, c.latency_ms,
+    ]
+  }
+  try {
+    return JSON.stringify(tuples)
+  } catch (e) {
+    throw unserialisable(calls, e)
+  }
+}
+
+/**
+ * Which call's args or result could not be serialised (a cycle, a BigInt), found only once the
+ * whole list failed so that the usual case serialises once. The engine's message can span lines.
+ */
+function unserialisable(calls: readonly ToolCallTrace[], e: unknown): TypeError {
+  const why = `not JSON-serialisable (${String((e as Error)?.message ?? e).split('\n')[0]})`
+  for (let i = 0; i < calls.length; i++) {
+    for (const field of ['args', 'result'] as const) {
+      try {
+        JSON.stringify(calls[i]![field])
+      } catch {
+        return new TypeError(`tool_calls[${i}].${field}: invalid value: ${why}`)
+      }
+    }
+  }
+  return new TypeError(`tool_calls: invalid value: ${why}`)
+}
+
+type ToolCallTuple = [
+  number, number, string, ToolCallTrace['risk'], Record<string, unknown>, string, string | null, number,
+  ToolCallTrace['outcome'], number, unknown, string | null, number,
+]
+
+/** Not cached like guardrails: the tuples hold args and results, which every trace must own. */
+export function decodeToolCalls(text: string): ToolCallTrace[] {
+  const tuples = JSON.parse(text) as ToolCallTuple[]
+  const out: ToolCallTrace[] = new Array(tuples.length)
+  for (let i = 0; i < tuples.length; i++) {
+    const c = tuples[i]!
+    out[i] = {
+      seq: c[0], step: c[1], name: c[2], risk: c[3], args: c[4], args_hash: c[5], idempotency_key: c[6],
+      attempt: c[7], outcome: c[8], executed: c[9] === 1, result: c[10], error: c[11], latency_ms: c[12],
+    }
+  }
+  return out
+}
+
+/**
+ * Policy decisions as stored from schema v5: one JSON array of
+ * `[seq, step, stage, tool_call_seq, tool, decision, reason, rule]` tuples on the requests row.
+ */
+export function encodePolicyDecisions(decisions: readonly PolicyDecisionTrace[]): string {
+  const tuples: unknown[][] = new Array(decisions.length)
+  for (let i = 0; i < decisions.length; i++) {
+    const d = decisions[i]!
+    const bad =
+      !isCount(d?.seq) ? 'seq' :
+      !isCount(d.step) ? 'step' :
+      !isText(d.stage) ? 'stage' :
+      d.tool_call_seq !== null && !isCount(d.tool_call_seq) ? 'tool_call_seq' :
+      !isTextOrNull(d.tool) ? 'tool' :
+      !isText(d.decision) ? 'decision' :
+      !isText(d.reason) ? 'reason' :
+      !isTextOrNull(d.rule) ? 'rule' : undefined
+    if (bad !== undefined) throw invalid('policy_decisions', i, bad, d)
+    tuples[i] = [d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule]
+  }
+  return JSON.stringify(tuples)
+}
+
+type DecisionTuple = [
+  number, number, PolicyDecisionTrace['stage'], number | null, string | null, PolicyDecisionTrace['decision'],
+  string, string | null,
+]
+const parsedDecisions = new ParsedTuples<DecisionTuple>()
+
+export function decodePolicyDecisions(text: string): PolicyDecisionTrace[] {
+  const tuples = parsedDecisions.parse(text)
+  const out: PolicyDecisionTrace[] = new Array(tuples.length)
+  for (let i = 0; i < tuples.length; i++) {
+    const d = tuples[i]!
+    out[i] = {seq: d[0], step: d[1], stage: d[2], tool_call_seq: d[3], tool: d[4], decision: d[5], reason: d[6], rule: d[7]}
+  }
+  return out
+}
+
+/**
+ * A child table as traces stored before some schema version hold their list: the columns to select
+ * (after request_rowid) and how to decode a row back onto the trace. Read only.
+ */
 export type ChildReader<T> = {
   table: string
   columns: readonly string[]
@@ -89,12 +322,22 @@ export type ChildReader<T> = {
   items(t: RequestTrace): T[]
 }
 
-export const STEPS: ChildTable<StepTrace> = {
+/**
+ * A child list that builds before some schema version stored as rows and later ones store in a
+ * JSON column of the requests row: the rows are read only for traces whose `column` is NULL.
+ */
+export type LegacyChild<T> = ChildReader<T> & {
+  column: string
+  /** Position of `column` in a row selected with REQUEST_SELECT_COLUMNS. */
+  index: number
+}
+
+/** Steps stored as rows, by traces written before schema v4. */
+export const LEGACY_STEPS: LegacyChild<StepTrace> = {
   table: 'steps',
+  column: 'steps_json',
+  index: STEPS_JSON,
   columns: ['step_index', 'state', 'detail', 'input_tokens', 'output_tokens', 'latency_ms'],
-  encode: (s, p) => {
-    p.push(s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms)
-  },
   decode: (r) => ({
     index: r[1] as number,
     state: r[2] as StepTrace['state'],
@@ -106,18 +349,15 @@ export const STEPS: ChildTable<StepTrace> = {
   items: (t) => t.steps,
 }
 
-export const TOOL_CALLS: ChildTable<ToolCallTrace> = {
+/** Tool calls stored as rows, by traces written before schema v5. */
+export const LEGACY_TOOL_CALLS: LegacyChild<ToolCallTrace> = {
   table: 'tool_calls',
+  column: 'tool_calls_json',
+  index: TOOL_CALLS_JSON,
   columns: [
     'seq', 'step', 'name', 'risk', 'args_json', 'args_hash', 'idempotency_key', 'attempt', 'outcome',
     'executed', 'result_json', 'error', 'latency_ms',
   ],
-  encode: (c, p) => {
-    p.push(
-      c.seq, c.step, c.name, c.risk, json(c.args), c.args_hash, c.idempotency_key, c.attempt, c.outcome,
-      bit(c.executed), jsonOrNull(c.result), c.error, c.latency_ms,
-    )
-  },
   decode: (r) => ({
     seq: r[1] as number,
     step: r[2] as number,
@@ -136,12 +376,12 @@ export const TOOL_CALLS: ChildTable<ToolCallTrace> = {
   items: (t) => t.tool_calls,
 }
 
-export const POLICY_DECISIONS: ChildTable<PolicyDecisionTrace> = {
+/** Policy decisions stored as rows, by traces written before schema v5. */
+export const LEGACY_POLICY_DECISIONS: LegacyChild<PolicyDecisionTrace> = {
   table: 'policy_decisions',
+  column: 'policy_decisions_json',
+  index: POLICY_DECISIONS_JSON,
   columns: ['seq', 'step', 'stage', 'tool_call_seq', 'tool', 'decision', 'reason', 'rule'],
-  encode: (d, p) => {
-    p.push(d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule)
-  },
   decode: (r) => ({
     seq: r[1] as number,
     step: r[2] as number,
@@ -155,46 +395,11 @@ export const POLICY_DECISIONS: ChildTable<PolicyDecisionTrace> = {
   items: (t) => t.policy_decisions,
 }
 
-/**
- * Guardrail results as stored from schema v3: one JSON array of
- * `[stage, step, check, passed (0/1), severity, detail]` tuples on the requests row. The checks
- * the table's STRICT columns used to make are made here, so a malformed result is still refused
- * (as a TypeError, which the store reports naming the trace) rather than stored.
- */
-export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
-  const tuples: unknown[][] = new Array(guardrails.length)
-  for (let i = 0; i < guardrails.length; i++) {
-    const g = guardrails[i]!
-    const bad =
-      typeof g?.stage !== 'string' ? 'stage' :
-      !Number.isInteger(g.step) || g.step < 0 ? 'step' :
-      typeof g.check !== 'string' ? 'check' :
-      typeof g.severity !== 'string' ? 'severity' :
-      typeof g.detail !== 'string' ? 'detail' : undefined
-    if (bad !== undefined) {
-      throw new TypeError(`guardrails[${i}].${bad}: invalid value ${JSON.stringify((g as Record<string, unknown> | undefined)?.[bad]) ?? 'undefined'}`)
-    }
-    tuples[i] = [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
-  }
-  return JSON.stringify(tuples)
-}
-
-export function decodeGuardrails(text: string): GuardrailResult[] {
-  const tuples = JSON.parse(text) as [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string][]
-  const out: GuardrailResult[] = new Array(tuples.length)
-  for (let i = 0; i < tuples.length; i++) {
-    const g = tuples[i]!
-    out[i] = {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5]}
-  }
-  return out
-}
-
-/**
- * Guardrail results stored as rows, by traces written before schema v3. Read only: new traces
- * use `guardrails_json` instead.
- */
-export const LEGACY_GUARDRAILS: ChildReader<GuardrailResult> = {
+/** Guardrail results stored as rows, by traces written before schema v3. */
+export const LEGACY_GUARDRAILS: LegacyChild<GuardrailResult> = {
   table: 'guardrail_results',
+  column: 'guardrails_json',
+  index: GUARDRAILS_JSON,
   columns: ['stage', 'step', '"check"', 'passed', 'severity', 'detail'],
   decode: (r) => ({
     stage: r[1] as GuardrailResult['stage'],
@@ -207,8 +412,13 @@ export const LEGACY_GUARDRAILS: ChildReader<GuardrailResult> = {
   items: (t) => t.guardrails,
 }
 
-/** The child tables every trace is written to and read from. */
-export const CHILD_TABLES: readonly ChildTable<unknown>[] = [STEPS, TOOL_CALLS, POLICY_DECISIONS]
+/**
+ * Every child table, read only for older traces (their column NULL). A run stored since v5 has
+ * no NULL column, so none of these is walked for it.
+ */
+export const LEGACY_CHILDREN: readonly LegacyChild<unknown>[] = [
+  LEGACY_STEPS, LEGACY_TOOL_CALLS, LEGACY_POLICY_DECISIONS, LEGACY_GUARDRAILS,
+]
 
 export const RUN_SELECT = `
   SELECT id, name, status, started_at, finished_at, candidate_ref, candidate_hash, baseline_ref,

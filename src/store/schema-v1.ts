@@ -4,6 +4,11 @@
  * silently read back as something else. Child tables are WITHOUT ROWID and keyed by
  * (request_rowid, pos) so a request's rows sit together in array order, which is what lets
  * `iterateTraces` reassemble traces by walking cursors in step.
+ *
+ * Later versions moved every child list into a JSON column of the `requests` row (guardrail
+ * results v3, steps v4, tool calls and policy decisions v5), so traces stored since v5 write no
+ * child rows. The child tables stay, holding the rows of traces stored before, which are read for
+ * those traces only; for SQL audit, v5's `trace_*` views list both kinds.
  */
 export const SCHEMA_V1 = `
 CREATE TABLE runs (

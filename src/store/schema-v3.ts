@@ -2,7 +2,8 @@
  * Schema version 3 of the trace store: a trace's guardrail results live in one JSON column on its
  * `requests` row instead of one `guardrail_results` row each. The runtime records every check,
  * passing ones included (~23 per candidate trace), so those rows were two thirds of a trace's rows
- * and most of the store's per-trace cost, written and read; nothing queries them by column.
+ * and most of the store's per-trace cost, written and read; nothing queries them by column (for
+ * SQL audit, v5's `trace_guardrails` view lists the column's elements with the old rows).
  *
  * Additive only: traces stored before v3 keep their `guardrail_results` rows and a NULL
  * `guardrails_json`, and the reader falls back to the rows for them. Traces stored from v3 on

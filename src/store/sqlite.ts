@@ -21,17 +21,14 @@ import {
 } from './api.js'
 import {latestVersion, migrate, newerSchemaError, schemaVersion} from './migrations.js'
 import {
-  CHILD_TABLES,
   decodeRequest,
   decodeRun,
-  GUARDRAILS_JSON,
-  LEGACY_GUARDRAILS,
+  LEGACY_CHILDREN,
   REQUEST_INSERT_COLUMNS,
   REQUEST_SELECT_COLUMNS,
   requestParams,
   RUN_SELECT,
   type ChildReader,
-  type ChildTable,
   type RunRow,
 } from './rows.js'
 import {newRunId} from './run-id.js'
@@ -198,23 +195,9 @@ class SqliteTraceStore implements TraceDatabase {
 
   private insertTrace(runId: string, t: RequestTrace): void {
     try {
-      // Guardrail results go in the requests row (schema v3), so a trace is 1 + steps + tool
-      // calls + decisions rows.
-      const rowid = this.stmt.insertRequest.run(requestParams(runId, t)).lastInsertRowid
-      for (let k = 0; k < CHILD_TABLES.length; k++) {
-        const table = CHILD_TABLES[k]!
-        const items = table.items(t)
-        // Several rows per INSERT: one statement step per chunk instead of one per row.
-        for (let start = 0; start < items.length; start += MAX_ROWS_PER_INSERT) {
-          const end = Math.min(items.length, start + MAX_ROWS_PER_INSERT)
-          const params: unknown[] = []
-          for (let pos = start; pos < end; pos++) {
-            params.push(rowid, pos)
-            table.encode(items[pos], params)
-          }
-          this.childInsert(k, end - start).run(params)
-        }
-      }
+      // Every list is a JSON column of the requests row (guardrails since schema v3, steps v4,
+      // tool calls and policy decisions v5): a trace is one row.
+      this.stmt.insertRequest.run(requestParams(runId, t))
     } catch (e) {
       const what = () =>
         `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
@@ -226,14 +209,6 @@ class SqliteTraceStore implements TraceDatabase {
       }
       throw e
     }
-  }
-
-  /** `INSERT INTO <child table> … VALUES (…), (…)` for `rows` rows, prepared on first need. */
-  private childInsert(table: number, rows: number): Database.Statement {
-    const cache = this.stmt.insertChild[table]!
-    let stmt = cache[rows]
-    if (stmt === undefined) cache[rows] = stmt = childInsert(this.db, CHILD_TABLES[table]!, rows)
-    return stmt
   }
 
   setRequestsTotal(runId: string, total: number): void {
@@ -276,16 +251,49 @@ class SqliteTraceStore implements TraceDatabase {
     })
   }
 
+  /**
+   * Cut i is the line of the trace at about i/parts of the run (in traffic order), so each range
+   * holds about total/parts traces. Each cut's OFFSET counts on from the previous cut, and the
+   * traces below a cut are counted from the previous one too, so the index is walked about twice
+   * in all, not once per cut.
+   */
+  lineSplits(runId: string, parts: number): number[] {
+    const n = Math.floor(parts)
+    if (!(n > 1)) return []
+    return this.guard(() => {
+      const total = this.stmt.runTraceCount.get(runId) as number
+      const cuts: number[] = []
+      // Lines are >= 1, so 0 is below the first; `below` counts the run's traces with line < from.
+      let from = 0
+      let below = 0
+      for (let i = 1; i < n; i++) {
+        const target = Math.round((i * total) / n)
+        if (target >= total) break
+        const line = this.stmt.lineAtOffset.get(runId, from, target - below) as number | undefined
+        // No such trace: the run was deleted between two of these queries (they share no snapshot).
+        if (line === undefined) break
+        // The same line as the previous cut: a line's traces are never split.
+        if (line === from) continue
+        below += this.stmt.tracesInLines.get(runId, from, line) as number
+        from = line
+        // A cut at the run's first line would leave the first range empty.
+        if (below > 0) cuts.push(line)
+      }
+      return cuts
+    })
+  }
+
   traceCounts(runId: string): TraceCount[] {
     return this.guard(() => this.stmt.counts.all(runId) as TraceCount[])
   }
 
   /**
-   * Streams the run's traces. One cursor walks the requests in traffic order and one cursor per
-   * child table walks that table's rows in the same order (joined to requests by rowid), so each
-   * trace is reassembled by a merge, with no query per request. Cursors on one connection share a
-   * read snapshot, so concurrent writers never tear a trace. While iterating, this store cannot
-   * write: finish (or `return()`) the iterator first.
+   * Streams the run's traces. One cursor walks the requests in traffic order; a trace stored since
+   * schema v5 is its row alone. For older traces a cursor per child table they still hold rows in
+   * walks that table's rows in the same order (joined to requests by rowid), so each trace is
+   * reassembled by a merge, with no query per request. Cursors on one connection share a read
+   * snapshot, so concurrent writers never tear a trace. While iterating, this store cannot write:
+   * finish (or `return()`) the iterator first.
    */
   iterateTraces(runId: string, filter: TraceFilter = {}): IterableIterator<RequestTrace> {
     return this.merge(runId, filter)
@@ -301,9 +309,9 @@ class SqliteTraceStore implements TraceDatabase {
     try {
       // Statements are taken only now, on the first next(): two iterators created up front must not
       // both pick the same (not yet busy) statement.
-      const {key, where, params} = filterSql(filter)
+      const {key, where, params} = this.guard(() => filterSql(filter))
       const args = [runId, ...params]
-      const order = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
+      const order = TRACE_ORDER
       const open = (shape: string, sql: () => string) =>
         this.guard(() => {
           const cursor = this.take(shape + key, sql).raw(true).iterate(...args) as IterableIterator<unknown[]>
@@ -316,38 +324,34 @@ class SqliteTraceStore implements TraceDatabase {
       const childSql = (t: ChildReader<unknown>, extra = '') => () =>
         `SELECT c.request_rowid, ${t.columns.map((c) => `c.${c}`).join(', ')} ` +
         `FROM requests r JOIN ${t.table} c ON c.request_rowid = r.id WHERE ${where}${extra} ${order}, c.pos`
-      const childCursors = CHILD_TABLES.map((t) => open(t.table, childSql(t)))
-      // The requests cursor steps first and stays active to the end, so every child cursor reads
-      // inside its snapshot, including the legacy one opened later.
+      // The requests cursor steps first and stays active to the end, so every child cursor opened
+      // later reads inside its snapshot.
       let row = this.step(reqCursor)
-      const heads = childCursors.map((c) => this.step(c))
-      // Guardrail rows of traces stored before schema v3 (guardrails_json NULL). Opened at the
-      // first such trace, so a run stored since v3 never walks that table; it lists only those
-      // traces' rows, so every row it yields is at or after the trace being assembled.
-      let legacy: IterableIterator<unknown[]> | undefined
-      let legacyHead: unknown[] | undefined
+      // Child rows of traces stored before their list became a column (steps_json NULL before
+      // schema v4, tool_calls_json and policy_decisions_json before v5, guardrails_json before v3).
+      // Each cursor is opened at the first trace that needs it, so a run stored since v5 walks no
+      // child table; it lists only those traces' rows, so every row it yields is at or after the
+      // trace being assembled.
+      const legacy: (IterableIterator<unknown[]> | undefined)[] = LEGACY_CHILDREN.map(() => undefined)
+      const legacyHeads: (unknown[] | undefined)[] = LEGACY_CHILDREN.map(() => undefined)
       while (row !== undefined) {
-        const trace = decodeRequest(row)
+        const trace = this.decodeRow(runId, row)
         const rowid = row[0]
-        for (let k = 0; k < childCursors.length; k++) {
-          const table = CHILD_TABLES[k]!
-          const items = table.items(trace)
-          let head = heads[k]
+        for (let k = 0; k < LEGACY_CHILDREN.length; k++) {
+          const old = LEGACY_CHILDREN[k]!
+          if (row[old.index] !== null) continue
+          let cursor = legacy[k]
+          if (cursor === undefined) {
+            legacy[k] = cursor = open(old.table, childSql(old, ` AND r.${old.column} IS NULL`))
+            legacyHeads[k] = this.step(cursor)
+          }
+          const items = old.items(trace)
+          let head = legacyHeads[k]
           while (head !== undefined && head[0] === rowid) {
-            items.push(table.decode(head))
-            head = this.step(childCursors[k]!)
+            items.push(old.decode(head))
+            head = this.step(cursor)
           }
-          heads[k] = head
-        }
-        if (row[GUARDRAILS_JSON] === null) {
-          if (legacy === undefined) {
-            legacy = open(LEGACY_GUARDRAILS.table, childSql(LEGACY_GUARDRAILS, ' AND r.guardrails_json IS NULL'))
-            legacyHead = this.step(legacy)
-          }
-          while (legacyHead !== undefined && legacyHead[0] === rowid) {
-            trace.guardrails.push(LEGACY_GUARDRAILS.decode(legacyHead))
-            legacyHead = this.step(legacy)
-          }
+          legacyHeads[k] = head
         }
         yield trace
         row = this.step(reqCursor)
@@ -355,6 +359,19 @@ class SqliteTraceStore implements TraceDatabase {
     } finally {
       end()
       this.openCursors.delete(end)
+    }
+  }
+
+  /**
+   * A trace from its requests row. A column that does not decode (a file edited or damaged
+   * outside understudy) is a one-line StoreError naming the trace, not a JSON parser's TypeError.
+   */
+  private decodeRow(runId: string, row: unknown[]): RequestTrace {
+    try {
+      return decodeRequest(row)
+    } catch (e) {
+      const what = `request ${JSON.stringify(row[1])} (line ${row[2]}, ${row[3]}, repeat ${row[4]}) of run ${runId}`
+      throw new StoreError(`${this.label}: stored trace of ${what} cannot be read: ${(e as Error).message}`, {cause: e})
     }
   }
 
@@ -472,8 +489,15 @@ function decodeBundle(b: BundleRow): BundleRecord {
   }
 }
 
-/** WHERE clause for a filter; `key` names its shape so statements are cached per shape, not per value. */
-function filterSql(filter: TraceFilter): {key: string; where: string; params: unknown[]} {
+/** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
+export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
+
+/**
+ * WHERE clause for a filter (the requests table aliased `r`, the run id the first parameter);
+ * `key` names its shape so statements are cached per shape, not per value. A line range is `r.line >= ? AND r.line < ?` right after the run id, which SQLite serves
+ * from `requests_by_line` as a range of the index.
+ */
+export function filterSql(filter: TraceFilter): {key: string; where: string; params: unknown[]} {
   let where = 'r.run_id = ?'
   let key = ''
   const params: unknown[] = []
@@ -492,16 +516,25 @@ function filterSql(filter: TraceFilter): {key: string; where: string; params: un
     key += 'n'
     params.push(filter.repeat)
   }
+  if (filter.fromLine !== undefined) {
+    where += ' AND r.line >= ?'
+    key += 'f'
+    params.push(lineBound('fromLine', filter.fromLine))
+  }
+  if (filter.toLine !== undefined) {
+    where += ' AND r.line < ?'
+    key += 't'
+    params.push(lineBound('toLine', filter.toLine))
+  }
   return {key: `:${key}`, where, params}
 }
 
-/** Rows per multi-row child INSERT; 32 rows of the widest table (15 columns) stay far below SQLite's variable limit. */
-const MAX_ROWS_PER_INSERT = 32
-
-function childInsert(db: Database.Database, t: ChildTable<unknown>, rows: number): Database.Statement {
-  const cols = ['request_rowid', 'pos', ...t.columns]
-  const tuple = `(${cols.map(() => '?').join(', ')})`
-  return db.prepare(`INSERT INTO ${t.table} (${cols.join(', ')}) VALUES ${Array.from({length: rows}, () => tuple).join(', ')}`)
+/** NaN would bind as NULL and silently match nothing; a TypeError becomes the store's one-line error. */
+function lineBound(name: string, value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`trace filter ${name} must be a number (got ${JSON.stringify(value) ?? String(value)})`)
+  }
+  return value
 }
 
 /** Every fixed statement, prepared once per store. */
@@ -525,9 +558,11 @@ function prepareFixed(db: Database.Database) {
       `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
     ),
-    /** Per child table, by row count: the multi-row INSERTs prepared so far. */
-    insertChild: CHILD_TABLES.map((): Database.Statement[] => []),
     keys: db.prepare('SELECT request_id, side, repeat FROM requests WHERE run_id = ?').raw(true),
+    runTraceCount: db.prepare('SELECT count(*) FROM requests WHERE run_id = ?').pluck(),
+    // Both walk the covering index requests_by_line from `line >= ?` on.
+    lineAtOffset: db.prepare('SELECT line FROM requests WHERE run_id = ? AND line >= ? ORDER BY line LIMIT 1 OFFSET ?').pluck(),
+    tracesInLines: db.prepare('SELECT count(*) FROM requests WHERE run_id = ? AND line >= ? AND line < ?').pluck(),
     counts: db.prepare(
       `SELECT side, status, count(*) AS count FROM requests WHERE run_id = ?
        GROUP BY side, status ORDER BY side_rank, status`,

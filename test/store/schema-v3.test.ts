@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {migrate, MIGRATIONS} from '../../src/store/migrations.js'
+import {latestVersion, migrate, MIGRATIONS} from '../../src/store/migrations.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {emptyTrace, newRun, trace} from './fixtures.js'
 
@@ -99,7 +99,7 @@ describe('schema v3: guardrail results in one column', () => {
 
     const store = openStore(file)
     try {
-      expect(rawCount('PRAGMA user_version')).toBe(3)
+      expect(rawCount('PRAGMA user_version')).toBe(latestVersion())
       expect([...store.iterateTraces(RUN_ID)]).toStrictEqual(inOrder(legacy))
       expect([...store.iterateTraces(RUN_ID, {side: 'candidate'})]).toStrictEqual(inOrder(legacy.filter((t) => t.side === 'candidate')))
       expect([...store.iterateTraces(RUN_ID, {requestId: 'req-7'})]).toStrictEqual(inOrder(legacy.filter((t) => t.request_id === 'req-7')))

@@ -128,12 +128,14 @@ describe('runs', () => {
     const count = (t: string) => raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get()
     // Only the kept run's single trace remains, children included: the cascades ran.
     expect(count('requests')).toBe(1)
-    expect(count('steps')).toBe(5)
-    expect(count('tool_calls')).toBe(3)
-    expect(count('policy_decisions')).toBe(3)
-    // Guardrail results live on the requests row since schema v3: no rows of their own.
-    expect(count('guardrail_results')).toBe(0)
+    // Every list lives on the requests row (guardrails v3, steps v4, tool calls and decisions v5):
+    // no rows of their own, and the audit views list the kept trace's elements only.
+    for (const table of ['guardrail_results', 'steps', 'tool_calls', 'policy_decisions']) expect(count(table)).toBe(0)
     expect(raw.prepare('SELECT json_array_length(guardrails_json) FROM requests').pluck().all()).toEqual([6])
+    expect(raw.prepare('SELECT json_array_length(steps_json) FROM requests').pluck().all()).toEqual([5])
+    expect(raw.prepare('SELECT json_array_length(tool_calls_json) FROM requests').pluck().all()).toEqual([3])
+    expect(raw.prepare('SELECT json_array_length(policy_decisions_json) FROM requests').pluck().all()).toEqual([3])
+    expect([count('trace_guardrails'), count('trace_steps'), count('trace_tool_calls'), count('trace_policy_decisions')]).toEqual([6, 5, 3, 3])
     raw.close()
     store = openStore(file)
   })
@@ -226,7 +228,8 @@ describe('traces', () => {
     store.close()
     // No orphaned child rows from the failed batches.
     const raw = new Database(file, {readonly: true})
-    expect(raw.prepare('SELECT count(*) FROM tool_calls').pluck().get()).toBe(3)
+    expect(raw.prepare('SELECT count(*) FROM trace_tool_calls').pluck().get()).toBe(3)
+    expect(raw.prepare('SELECT count(*) FROM tool_calls').pluck().get()).toBe(0)
     expect(raw.prepare('SELECT count(*) FROM guardrail_results').pluck().get()).toBe(0)
     expect(raw.prepare('SELECT sum(json_array_length(guardrails_json)) FROM requests').pluck().get()).toBe(6)
     raw.close()
@@ -235,6 +238,25 @@ describe('traces', () => {
 
   it('refuses traces for a run that does not exist', () => {
     expect(() => store.writeTraces('r-none', [trace('a', 1)])).toThrow(/no run r-none/)
+  })
+
+  it('reports a stored trace that no longer decodes as one line naming it, after the traces before it', () => {
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [trace('a', 1), trace('b', 2), trace('c', 3)])
+    store.close()
+    const raw = new Database(file)
+    // Damaged outside understudy: the column is no longer JSON.
+    expect(raw.prepare(`UPDATE requests SET steps_json = '[[0,' WHERE request_id = 'b'`).run().changes).toBe(1)
+    raw.close()
+    store = openStore(file, {readonly: true})
+    const seen: string[] = []
+    const read = () => {
+      for (const t of store.iterateTraces(run.id)) seen.push(t.request_id)
+    }
+    expect(read).toThrow(StoreError)
+    expect(read).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: stored trace of request "b" \\(line 2, candidate, repeat 0\\) of run ${run.id} cannot be read: [^\\n]+$`))
+    expect(seen[0]).toBe('a')
+    expect(seen).not.toContain('c')
   })
 
   it('reassembles children correctly across many traces, some without any', () => {
