@@ -13,6 +13,7 @@ import {fileURLToPath} from 'node:url'
 import {mustSucceed, runCli} from './cli.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
+import {readThreads} from '../src/parallel/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {benchStore} from './store.js'
 import {SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
@@ -71,7 +72,7 @@ export const FIGURES: FigureDef[] = [
     measure: async (ctx) => {
       const run = await ctx.mainRun()
       const r = mustSucceed(await runCli(ctx.ws, ['diff', run.run_id, '--db', run.db], {stdout: 'discard'}), 'understudy diff')
-      return {value: r.wall_s, detail: `understudy diff over the ${k(run.requests)}-request run, CLI start-up included; peak RSS ${mb(r.max_rss_kb)} MB`}
+      return {value: r.wall_s, detail: `understudy diff over the ${k(run.requests)}-request run, CLI start-up included, read on ${readThreads()} threads; peak RSS ${mb(r.max_rss_kb)} MB`}
     },
   },
   {
@@ -81,7 +82,7 @@ export const FIGURES: FigureDef[] = [
     measure: async (ctx) => {
       const run = await ctx.mainRun()
       const r = mustSucceed(await runCli(ctx.ws, ['report', run.run_id, '--format', 'json', '--db', run.db], {stdout: 'discard'}), 'understudy report')
-      return {value: r.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run; peak RSS ${mb(r.max_rss_kb)} MB`}
+      return {value: r.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run, read on ${readThreads()} threads; peak RSS ${mb(r.max_rss_kb)} MB`}
     },
   },
   {

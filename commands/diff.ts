@@ -1,13 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
 import {UnderstudyError} from '../src/errors.js'
-import {baseSideOf, compareGroup, compareTraces, groupByRequest} from '../src/diff/compare.js'
-import {CLASSES, type Classification, type DiffClass, type Reason, type RequestDiff} from '../src/diff/types.js'
+import {baseSideOf, compareGroup, groupByRequest} from '../src/diff/compare.js'
+import {listRun, type ListedRequest, type ListTotals} from '../src/diff/list.js'
+import {CLASSES, type Classification, type DiffClass, type RequestDiff} from '../src/diff/types.js'
 import {renderSideBySide} from '../src/report/side-by-side.js'
 import {resolveRun} from '../src/report/summary.js'
 import {openStore} from '../src/store/sqlite.js'
-
-type ListedRequest = {request_id: string; line: number; class: DiffClass; reasons: Reason[]; noise: Reason[]}
 
 type DiffListResult = {
   run_id: string
@@ -68,28 +67,20 @@ export default class Diff extends BaseCommand {
         return {run_id: run.id, request_id: flags.request, diff: compared.diff, classification: compared.classification}
       }
 
-      const counts = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
       const requests: ListedRequest[] = []
-      let incomplete = 0
       const colour = useColour()
       const listing = new LineBuffer(!this.jsonEnabled())
+      let totals: ListTotals
       try {
-        for (const r of compareTraces(store.iterateTraces(run.id), baseSide, {answerParts: false})) {
-          if (!r.classification) {
-            incomplete++
-            continue
-          }
-          const cls = r.classification.class
-          counts[cls]++
-          if (flags.only === 'regressions' && cls !== 'regression') continue
-          if (flags.only === 'changes' && cls === 'same') continue
-          requests.push({request_id: r.request_id, line: r.line, class: cls, reasons: r.classification.reasons, noise: r.classification.noise})
-          listing.line(listLine(r.request_id, r.line, r.classification, colour))
-        }
+        totals = await listRun(store, run, flags.only, (r) => {
+          requests.push(r)
+          listing.line(listLine(r, colour))
+        })
       } finally {
         // What was listed before a failure is still shown.
         listing.flush()
       }
+      const {counts, incomplete} = totals
       const compared = CLASSES.reduce((n, c) => n + counts[c], 0)
       this.out(
         `${requests.length} listed of ${compared} compared against ${baseSide}: ` +
@@ -128,7 +119,9 @@ class LineBuffer {
 
 const CLASS_COLOUR: Record<DiffClass, string> = {regression: '31', improvement: '32', behaviour_change: '33', benign: '36', same: '2'}
 
-function listLine(id: string, line: number, cls: Classification, colour: boolean): string {
+function listLine(r: ListedRequest, colour: boolean): string {
+  const {request_id: id, line} = r
+  const cls = r
   const label = cls.class.padEnd(16)
   const shown = cls.reasons.slice(0, 2).map((r) => r.message)
   const more = cls.reasons.length > 2 ? ` (+${cls.reasons.length - 2} more)` : ''

@@ -101,7 +101,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
       process.off('SIGTERM', onSignal)
     }
 
-    const summary = shadowSummary(store, result, flags.db)
+    const summary = await shadowSummary(store, result, flags.db)
     store.close()
     if (!this.jsonEnabled()) process.stdout.write(renderShadowSummary(summary))
     if (result.interrupted) process.exitCode = 130

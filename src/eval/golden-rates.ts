@@ -3,7 +3,7 @@ import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import type {GoldenRates} from '../scorecard/scorecard.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {EvalAccumulator, goldenPassRate} from './evaluate.js'
+import {EvalAccumulator} from './evaluate.js'
 import {KeyedTrafficCursor, trafficFileFor} from './join.js'
 
 /**
@@ -32,10 +32,39 @@ export class GoldenRatesAccumulator {
 
   /** Null for both sides when the candidate's requests carry no expectations. */
   rates(): GoldenRates {
-    const cand = goldenPassRate(this.cand.summary())
-    if (cand === null) return {base: null, cand: null}
-    return {base: goldenPassRate(this.base.summary()), cand}
+    return goldenRatesOf([this.tally()])
   }
+
+  /** The counts behind the rates, to add up with those of other parts of the run. */
+  tally(): GoldenTally {
+    const count = (acc: EvalAccumulator): {applicable: number; passed: number} => {
+      const golden = acc.summary().results.golden
+      return {applicable: golden?.applicable ?? 0, passed: golden?.passed ?? 0}
+    }
+    return {base: count(this.base), cand: count(this.cand)}
+  }
+}
+
+/** Golden requests judged (known issues aside) and passed, per side, over some part of a run. */
+export type GoldenTally = {base: {applicable: number; passed: number}; cand: {applicable: number; passed: number}}
+
+/**
+ * The pass rates of the parts' tallies added up: what one accumulator fed the whole run gives
+ * (each rate is passed / applicable, null when nothing applied; the base's only beside a candidate's).
+ */
+export function goldenRatesOf(tallies: readonly GoldenTally[]): GoldenRates {
+  const sum = (side: 'base' | 'cand'): number | null => {
+    let applicable = 0
+    let passed = 0
+    for (const t of tallies) {
+      applicable += t[side].applicable
+      passed += t[side].passed
+    }
+    return applicable === 0 ? null : passed / applicable
+  }
+  const cand = sum('cand')
+  if (cand === null) return {base: null, cand: null}
+  return {base: sum('base'), cand}
 }
 
 /** Reads only the traffic lines the golden suite applies to (those with `expect`). */

@@ -85,7 +85,67 @@ export type RunSummary = {
 const NON_COST_BUDGETS = new Set(['max_steps', 'max_retries'])
 const ERROR_OUTCOMES = new Set(['error', 'timeout', 'rate_limited', 'partial_write'])
 
-/** Accumulates one side's numbers, trace by trace. */
+/**
+ * What the summary keeps of one side's trace of a request: a few numbers, not the trace. Small and
+ * plain, so that a worker thread reading part of the run can hand it back (src/parallel/map-run.ts).
+ */
+export type SideFacts = {
+  request_id: string
+  line: number
+  side: TraceSide
+  status: TraceStatus
+  input_tokens: number
+  output_tokens: number
+  cost_usd: number
+  tool_calls: number
+  model_calls: number
+  steps: number
+  latency_ms: number
+  /** At least one deny or require_approval decision. */
+  denial: boolean
+  budget_hits: string[]
+  /** Calls that ran or failed, in order: `[tool, failed]`. */
+  calls: [string, boolean][]
+  /** Keyed calls that wrote through, in order: `[idempotency key, tool]`. */
+  writes: [string, string][]
+}
+
+export function sideFacts(t: RequestTrace): SideFacts {
+  let denial = false
+  for (const d of t.policy_decisions) {
+    if (d.decision !== 'allow') {
+      denial = true
+      break
+    }
+  }
+  const calls: [string, boolean][] = []
+  const writes: [string, string][] = []
+  for (const c of t.tool_calls) {
+    const failed = ERROR_OUTCOMES.has(c.outcome)
+    if (!c.executed && !failed) continue
+    calls.push([c.name, failed])
+    if (c.idempotency_key && wroteThrough(c)) writes.push([c.idempotency_key, c.name])
+  }
+  return {
+    request_id: t.request_id,
+    line: t.line,
+    side: t.side,
+    status: t.status,
+    input_tokens: t.input_tokens,
+    output_tokens: t.output_tokens,
+    cost_usd: t.cost_usd,
+    tool_calls: t.tool_calls.length,
+    model_calls: t.model_calls,
+    steps: t.steps.length,
+    latency_ms: t.latency_ms,
+    denial,
+    budget_hits: t.budget_hits,
+    calls,
+    writes,
+  }
+}
+
+/** Accumulates one side's numbers, request by request. */
 class SideAccumulator {
   requests = 0
   statuses: Partial<Record<TraceStatus, number>> = {}
@@ -108,40 +168,36 @@ class SideAccumulator {
 
   constructor(readonly side: TraceSide) {}
 
-  add(t: RequestTrace, violations: IdempotencyViolation[]): void {
+  add(t: SideFacts, violations: IdempotencyViolation[]): void {
     this.requests++
     this.statuses[t.status] = (this.statuses[t.status] ?? 0) + 1
     this.input += t.input_tokens
     this.output += t.output_tokens
     this.cost += t.cost_usd
-    this.toolCalls += t.tool_calls.length
+    this.toolCalls += t.tool_calls
     this.modelCalls += t.model_calls
-    this.steps += t.steps.length
+    this.steps += t.steps
     this.latencies.push(t.latency_ms)
-    if (t.policy_decisions.some((d) => d.decision !== 'allow')) this.denials++
+    if (t.denial) this.denials++
     if (t.budget_hits.length > 0) {
       for (const b of new Set(t.budget_hits)) this.budgets[b] = (this.budgets[b] ?? 0) + 1
       if (t.budget_hits.some((b) => !NON_COST_BUDGETS.has(b))) this.costBudgetRequests++
     }
-    // Made on the first keyed write only: most requests have none.
-    let inRequest: Map<string, {tool: string; count: number}> | null = null
-    for (const c of t.tool_calls) {
-      const isError = ERROR_OUTCOMES.has(c.outcome)
-      if (!c.executed && !isError) continue
+    for (const [name, failed] of t.calls) {
       this.executed++
-      if (isError) this.errors++
-      const tool = this.perTool.get(c.name) ?? {calls: 0, errors: 0}
+      if (failed) this.errors++
+      const tool = this.perTool.get(name) ?? {calls: 0, errors: 0}
       tool.calls++
-      if (isError) tool.errors++
-      this.perTool.set(c.name, tool)
-      if (c.idempotency_key && wroteThrough(c)) {
-        inRequest ??= new Map()
-        const seen = inRequest.get(c.idempotency_key)
-        if (seen) seen.count++
-        else inRequest.set(c.idempotency_key, {tool: c.name, count: 1})
-      }
+      if (failed) tool.errors++
+      this.perTool.set(name, tool)
     }
-    if (inRequest === null) return
+    if (t.writes.length === 0) return
+    const inRequest = new Map<string, {tool: string; count: number}>()
+    for (const [key, tool] of t.writes) {
+      const seen = inRequest.get(key)
+      if (seen) seen.count++
+      else inRequest.set(key, {tool, count: 1})
+    }
     for (const [key, {tool, count}] of inRequest) {
       const other = this.keys.get(key)
       // Executed twice within the request, or already executed by another request of this run.
@@ -223,9 +279,100 @@ const CALL_FIELD = /^call:(.+)#\d+/
 // Most reasons are not about a call (status, answer, metrics): skip the regex for those.
 const toolOfField = (field: string): string | null => (field.startsWith('call:') ? (CALL_FIELD.exec(field)?.[1] ?? null) : null)
 
+type ChangeKind = 'added' | 'removed' | 'args_changed' | 'outcome_changed' | 'other'
+type PolicyDeltaFact = Omit<PolicyDelta, 'count'>
+
+/** What the summary keeps of one compared request (both sides present). */
+export type ComparedFacts = {
+  request_id: string
+  class: DiffClass
+  noisy: boolean
+  status_changed: boolean
+  /** Per tool the request's call reasons are about, the kinds of change (each once). */
+  tool_changes: [string, ChangeKind[]][]
+  policy_deltas: PolicyDeltaFact[]
+  new_high_guardrail: boolean
+  new_denial: boolean
+  violation_avoided: boolean
+  injection: InjectionRequest | null
+  /** The regression in full, for the first MAX_REGRESSION_DIFFS regressions of the range read. */
+  regression: RegressionEntry | null
+}
+
+/** What the summary keeps of one request. */
+export type RequestFacts = {base: SideFacts | null; cand: SideFacts | null; skipped: boolean; compared: ComparedFacts | null}
+
+/**
+ * Turns compared requests into facts, in line order. Holds one count: a regression's diff is kept
+ * in full only while fewer than MAX_REGRESSION_DIFFS were seen, so a range read on its own (see
+ * SummaryBuilder.addFacts) keeps at least every full diff the run's summary can need.
+ */
+export class RequestFactsReader {
+  private regressions = 0
+
+  facts(r: ComparedRequest): RequestFacts {
+    const out: RequestFacts = {
+      base: r.base ? sideFacts(r.base) : null,
+      cand: r.cand ? sideFacts(r.cand) : null,
+      skipped: r.base?.status === 'skipped' || r.cand?.status === 'skipped',
+      compared: null,
+    }
+    const {diff, classification: cls} = r
+    if (!diff || !cls) return out
+    let regression: RegressionEntry | null = null
+    if (cls.class === 'regression' && this.regressions++ < MAX_REGRESSION_DIFFS) regression = {diff: withAnswerParts(diff), classification: cls}
+    const codes = new Set(cls.reasons.map((x) => x.code))
+    out.compared = {
+      request_id: diff.request_id,
+      class: cls.class,
+      noisy: cls.noise.length > 0,
+      status_changed: diff.status.changed,
+      tool_changes: toolChanges(cls),
+      policy_deltas: policyDeltas(diff, r.noise?.fields),
+      new_high_guardrail: codes.has('new_high_guardrail'),
+      new_denial: codes.has('new_denial') || codes.has('new_approval_required'),
+      violation_avoided: codes.has('violation_avoided'),
+      injection:
+        diff.injection.base || diff.injection.cand
+          ? {request_id: diff.request_id, line: diff.line, base_disallowed: disallowedExecuted(diff, 'base'), cand_disallowed: disallowedExecuted(diff, 'cand')}
+          : null,
+      regression,
+    }
+    return out
+  }
+}
+
+function toolChanges(cls: Classification): [string, ChangeKind[]][] {
+  // Made on the first call reason only: many requests change no call.
+  let perTool: Map<string, string[]> | null = null
+  for (const reason of cls.reasons) {
+    const tool = toolOfField(reason.field)
+    if (!tool) continue
+    perTool ??= new Map()
+    const list = perTool.get(tool)
+    if (list) list.push(reason.code)
+    else perTool.set(tool, [reason.code])
+  }
+  if (perTool === null) return []
+  // Each column counts requests, so a request with three changed arguments counts once.
+  return [...perTool].map(([tool, codes]) => [tool, [...new Set(codes.map(changeKind))]])
+}
+
+function policyDeltas(diff: RequestDiff, noise: Set<string> | undefined): PolicyDeltaFact[] {
+  const out: PolicyDeltaFact[] = []
+  for (const row of diff.decisions) {
+    if (!row.changed || noise?.has(row.field)) continue
+    // An allow that appears with a new call (or goes with a dropped one) says nothing the call rows do not.
+    if ((!row.base && row.cand?.decision === 'allow') || (!row.cand && row.base?.decision === 'allow')) continue
+    out.push({stage: row.stage, tool: row.tool, from: row.base?.decision ?? 'none', from_reason: row.base?.reason ?? null, to: row.cand?.decision ?? 'none', to_reason: row.cand?.reason ?? null})
+  }
+  return out
+}
+
 export class SummaryBuilder {
   private readonly base: SideAccumulator
   private readonly cand = new SideAccumulator('candidate')
+  private readonly reader = new RequestFactsReader()
   private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
   private classes = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
   private noisy = 0
@@ -246,81 +393,59 @@ export class SummaryBuilder {
   }
 
   add(r: ComparedRequest): void {
-    this.requests.total++
-    if (r.base) this.base.add(r.base, this.idempotencyListed)
-    if (r.cand) this.cand.add(r.cand, this.idempotencyListed)
-    if (r.base?.status === 'skipped' || r.cand?.status === 'skipped') this.requests.skipped++
-    if (!r.base) this.requests.missing_base++
-    if (!r.cand) this.requests.missing_cand++
-    const {diff, classification: cls} = r
-    if (!diff || !cls) return
-    this.requests.compared++
-    this.classes[cls.class]++
-    if (cls.noise.length > 0) this.noisy++
-    if (!diff.status.changed) this.statusMatch++
-    this.addToolChanges(cls)
-    this.addPolicyDeltas(diff, r.noise?.fields)
-    const codes = new Set(cls.reasons.map((x) => x.code))
-    if (codes.has('new_high_guardrail')) this.safety.new_high_severity_requests++
-    if (codes.has('new_denial') || codes.has('new_approval_required')) this.safety.new_denial_requests++
-    if (codes.has('violation_avoided')) this.safety.violations_avoided_requests++
-    if (diff.injection.base || diff.injection.cand) this.addInjection(diff)
-    if (cls.class === 'regression') {
-      this.regressions.count++
-      this.regressions.ids.push(diff.request_id)
-      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff: withAnswerParts(diff), classification: cls})
-      else this.regressions.diffs_omitted++
-    } else if (cls.class === 'improvement') {
-      this.improvements.count++
-      this.improvements.ids.push(diff.request_id)
-    }
+    this.addFacts(this.reader.facts(r))
   }
 
-  private addToolChanges(cls: Classification): void {
-    // Made on the first call reason only: many requests change no call.
-    let perTool: Map<string, string[]> | null = null
-    for (const reason of cls.reasons) {
-      const tool = toolOfField(reason.field)
-      if (!tool) continue
-      perTool ??= new Map()
-      const list = perTool.get(tool)
-      if (list) list.push(reason.code)
-      else perTool.set(tool, [reason.code])
-    }
-    if (perTool === null) return
-    for (const [tool, codes] of perTool) {
+  /**
+   * Facts must come in line order, whoever read them: a request's idempotency keys are checked
+   * against those of the requests before it, and the lists keep the first ones met.
+   */
+  addFacts(f: RequestFacts): void {
+    this.requests.total++
+    if (f.base) this.base.add(f.base, this.idempotencyListed)
+    if (f.cand) this.cand.add(f.cand, this.idempotencyListed)
+    if (f.skipped) this.requests.skipped++
+    if (!f.base) this.requests.missing_base++
+    if (!f.cand) this.requests.missing_cand++
+    const c = f.compared
+    if (!c) return
+    this.requests.compared++
+    this.classes[c.class]++
+    if (c.noisy) this.noisy++
+    if (!c.status_changed) this.statusMatch++
+    for (const [tool, kinds] of c.tool_changes) {
       const row = this.tools.get(tool) ?? {tool, requests: 0, added: 0, removed: 0, args_changed: 0, outcome_changed: 0, other: 0}
       row.requests++
-      // Each column counts requests, so a request with three changed arguments counts once.
-      const kinds = new Set(codes.map(changeKind))
       for (const kind of kinds) row[kind]++
       this.tools.set(tool, row)
     }
-  }
-
-  private addPolicyDeltas(diff: RequestDiff, noise: Set<string> | undefined): void {
-    for (const row of diff.decisions) {
-      if (!row.changed || noise?.has(row.field)) continue
-      // An allow that appears with a new call (or goes with a dropped one) says nothing the call rows do not.
-      if ((!row.base && row.cand?.decision === 'allow') || (!row.cand && row.base?.decision === 'allow')) continue
-      const from = row.base?.decision ?? 'none'
-      const to = row.cand?.decision ?? 'none'
-      const key = [row.stage, row.tool, from, row.base?.reason, to, row.cand?.reason].join('\u0000')
-      const d = this.deltas.get(key)
-      if (d) d.count++
-      else
-        this.deltas.set(key, {stage: row.stage, tool: row.tool, from, from_reason: row.base?.reason ?? null, to, to_reason: row.cand?.reason ?? null, count: 1})
+    for (const d of c.policy_deltas) {
+      const key = [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
+      const seen = this.deltas.get(key)
+      if (seen) seen.count++
+      else this.deltas.set(key, {...d, count: 1})
     }
-  }
-
-  private addInjection(diff: RequestDiff): void {
-    this.injection.requests++
-    const base = disallowedExecuted(diff, 'base')
-    const cand = disallowedExecuted(diff, 'cand')
-    if (base.length > 0) this.injection.base_disallowed_executed++
-    if (cand.length > 0) this.injection.cand_disallowed_executed++
-    if (this.injection.listed.length < MAX_LISTED)
-      this.injection.listed.push({request_id: diff.request_id, line: diff.line, base_disallowed: base, cand_disallowed: cand})
+    if (c.new_high_guardrail) this.safety.new_high_severity_requests++
+    if (c.new_denial) this.safety.new_denial_requests++
+    if (c.violation_avoided) this.safety.violations_avoided_requests++
+    if (c.injection) {
+      this.injection.requests++
+      if (c.injection.base_disallowed.length > 0) this.injection.base_disallowed_executed++
+      if (c.injection.cand_disallowed.length > 0) this.injection.cand_disallowed_executed++
+      if (this.injection.listed.length < MAX_LISTED) this.injection.listed.push(c.injection)
+    }
+    if (c.class === 'regression') {
+      this.regressions.count++
+      this.regressions.ids.push(c.request_id)
+      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) {
+        // A range's reader keeps its first MAX_REGRESSION_DIFFS in full, so one kept here always has it.
+        if (c.regression === null) throw new Error(`summary: regression ${c.request_id} came without its diff`)
+        this.regressions.diffs.push(c.regression)
+      } else this.regressions.diffs_omitted++
+    } else if (c.class === 'improvement') {
+      this.improvements.count++
+      this.improvements.ids.push(c.request_id)
+    }
   }
 
   finish(): RunSummary {

@@ -1,4 +1,4 @@
-import {baseSideOf, compareTraces} from '../diff/compare.js'
+import {listRun} from '../diff/list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {progressFigures} from './progress.js'
@@ -25,14 +25,11 @@ export type ShadowSummary = {
   next: string[]
 }
 
-export function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string): ShadowSummary {
+export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string): Promise<ShadowSummary> {
   const status: Record<string, Record<string, number>> = {}
   for (const c of store.traceCounts(result.run.id)) (status[c.side] ??= {})[c.status] = c.count
   const f = progressFigures(result.progress)
-  const classes = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
-  for (const r of compareTraces(store.iterateTraces(result.run.id), baseSideOf(result.run))) {
-    if (r.classification) classes[r.classification.class]++
-  }
+  const {counts: classes} = await listRun(store, result.run, 'none', () => {})
   const id = result.run.id
   const dbArg = db === '.understudy/understudy.db' ? '' : ` --db ${db}`
   const next = result.interrupted

@@ -1,0 +1,27 @@
+import type {TraceGroup} from '../diff/compare.js'
+
+/**
+ * A job over a run's requests that `mapRun` can split by line range across worker threads: each
+ * range gets its own task instance, fed that range's requests in line order. What a task hands
+ * back crosses a thread boundary, so facts and totals must be plain structured-cloneable data.
+ */
+export type GroupTask<F, P> = {
+  /** One request's traces; a fact to hand back (in line order), or undefined for none. */
+  map(group: TraceGroup): F | undefined | Promise<F | undefined>
+  /** What the task totalled over its range, handed back once, after its last fact. */
+  finish(): P | Promise<P>
+  /** Releases what the task holds (an open file); called whether the range finished or failed. */
+  close?(): Promise<void>
+}
+
+export type TaskFactory<A, F, P> = (args: A) => GroupTask<F, P>
+
+/**
+ * How a worker finds a task: the module's URL and the factory's export name, plus the factory
+ * itself for the in-process path. Made with `taskRef`, in the module that exports the factory.
+ */
+export type TaskRef<A, F, P> = {module: string; name: string; factory: TaskFactory<A, F, P>; args: A}
+
+export function taskRef<A, F, P>(module: string, name: string, factory: TaskFactory<A, F, P>, args: A): TaskRef<A, F, P> {
+  return {module, name, factory, args}
+}

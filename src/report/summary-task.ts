@@ -1,0 +1,54 @@
+import {baseSideOf, compareGroup, type TraceGroup} from '../diff/compare.js'
+import {goldenTrafficCursor, GoldenRatesAccumulator, type GoldenTally} from '../eval/golden-rates.js'
+import type {KeyedTrafficCursor} from '../eval/join.js'
+import {taskRef, type GroupTask, type TaskRef} from '../parallel/task.js'
+import type {RunInfo} from '../store/api.js'
+import {RequestFactsReader, type RequestFacts} from './summary.js'
+
+export type SummaryTaskArgs = {
+  run: RunInfo
+  /** The run's traffic file, for the golden expectations; null when it is gone. */
+  trafficFile: string | null
+}
+
+/**
+ * The run summary's and golden rates' pass over a range of a run: each request compared and turned
+ * into the facts SummaryBuilder folds, each trace judged against the golden expectations of its
+ * traffic line (the file read in step, decoding only lines with `expect`). Totals: the golden tally,
+ * null without a traffic file.
+ */
+export function summaryTask(args: SummaryTaskArgs): GroupTask<RequestFacts, GoldenTally | null> {
+  const baseSide = baseSideOf(args.run)
+  const reader = new RequestFactsReader()
+  const golden = new GoldenRatesAccumulator(args.run)
+  let cursor: KeyedTrafficCursor | null = null
+  const judge = (group: TraceGroup, record: Parameters<GoldenRatesAccumulator['add']>[0]): void => {
+    for (const trace of group.traces) golden.add(record, trace)
+  }
+  return {
+    map(group) {
+      // Answer word diffs are only worth computing for the regressions kept in full (the reader does).
+      const facts = reader.facts(compareGroup(group, baseSide, {answerParts: false}))
+      if (args.trafficFile === null) return facts
+      cursor ??= goldenTrafficCursor(args.trafficFile)
+      const record = cursor.recordInChunk(group.line, group.request_id)
+      if (record !== undefined) {
+        judge(group, record)
+        return facts
+      }
+      // Awaited only when the next chunk of the file must be read.
+      return cursor.recordAt(group.line, group.request_id).then((r) => {
+        judge(group, r)
+        return facts
+      })
+    },
+    finish: () => (args.trafficFile === null ? null : golden.tally()),
+    close: async () => {
+      await cursor?.close()
+    },
+  }
+}
+
+export function summaryTaskRef(args: SummaryTaskArgs): TaskRef<SummaryTaskArgs, RequestFacts, GoldenTally | null> {
+  return taskRef(import.meta.url, 'summaryTask', summaryTask, args)
+}
