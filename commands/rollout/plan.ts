@@ -2,12 +2,10 @@ import {Args, Flags} from '@oclif/core'
 import {openRun} from '../../src/budget/run-store.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
 import {ValidationError} from '../../src/errors.js'
-import {summarizeRun} from '../../src/report/summary.js'
 import {currentStages} from '../../src/rollout/history.js'
 import {DEFAULT_MIN_REQUESTS, planRollout, type RolloutPlan} from '../../src/rollout/plan.js'
 import {renderPlan} from '../../src/rollout/render.js'
-import {runTenants, tenantView} from '../../src/rollout/tenant-view.js'
-import {scorecard} from '../../src/scorecard/scorecard.js'
+import {scoreRunForPlan} from '../../src/rollout/score.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../../src/scorecard/thresholds.js'
 
 export default class RolloutPlanCommand extends BaseCommand {
@@ -31,8 +29,7 @@ export default class RolloutPlanCommand extends BaseCommand {
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
     const {store, run} = openRun(flags.db, args.runId)
     try {
-      const overall = scorecard(summarizeRun(store, run.id), thresholds)
-      const tenants = runTenants(store, run.id).map((t) => ({...t, card: scorecard(summarizeRun(tenantView(store, t.tenant), run.id), thresholds)}))
+      const {overall, tenants} = await scoreRunForPlan(store, run.id, thresholds)
       const current = currentStages(store.listBundleHistory(), tenants.map((t) => t.tenant), run.candidate_hash)
       const plan = planRollout({overall, tenants, current, minRequests})
       for (const line of renderPlan(run.candidate_ref, plan)) this.out(line)
