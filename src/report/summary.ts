@@ -86,64 +86,38 @@ const NON_COST_BUDGETS = new Set(['max_steps', 'max_retries'])
 const ERROR_OUTCOMES = new Set(['error', 'timeout', 'rate_limited', 'partial_write'])
 
 /**
- * What the summary keeps of one side's trace of a request: a few numbers, not the trace. Small and
- * plain, so that a worker thread reading part of the run can hand it back (src/parallel/map-run.ts).
+ * One side's numbers over a part of a run, as plain data: a run read in line ranges on several
+ * threads (src/parallel/map-run.ts) is summarised range by range and the parts absorbed in line
+ * order. What depends on order is kept as lists (costs and latencies, summed at the end, so the
+ * floating-point sums are those of one pass); the rest are integer counts.
  */
-export type SideFacts = {
-  request_id: string
-  line: number
-  side: TraceSide
-  status: TraceStatus
-  input_tokens: number
-  output_tokens: number
-  cost_usd: number
-  tool_calls: number
-  model_calls: number
+export type SideState = {
+  requests: number
+  statuses: Partial<Record<TraceStatus, number>>
+  input: number
+  output: number
+  costs: number[]
+  toolCalls: number
+  modelCalls: number
   steps: number
-  latency_ms: number
-  /** At least one deny or require_approval decision. */
-  denial: boolean
-  budget_hits: string[]
-  /** Calls that ran or failed, in order: `[tool, failed]`. */
-  calls: [string, boolean][]
-  /** Keyed calls that wrote through, in order: `[idempotency key, tool]`. */
-  writes: [string, string][]
+  latencies: number[]
+  executed: number
+  errors: number
+  denials: number
+  budgets: Record<string, number>
+  costBudgetRequests: number
+  /** Per tool, in the order first met: calls that ran or failed, and how many failed. */
+  perTool: [string, {calls: number; errors: number}][]
 }
 
-export function sideFacts(t: RequestTrace): SideFacts {
-  let denial = false
-  for (const d of t.policy_decisions) {
-    if (d.decision !== 'allow') {
-      denial = true
-      break
-    }
-  }
-  const calls: [string, boolean][] = []
-  const writes: [string, string][] = []
-  for (const c of t.tool_calls) {
-    const failed = ERROR_OUTCOMES.has(c.outcome)
-    if (!c.executed && !failed) continue
-    calls.push([c.name, failed])
-    if (c.idempotency_key && wroteThrough(c)) writes.push([c.idempotency_key, c.name])
-  }
-  return {
-    request_id: t.request_id,
-    line: t.line,
-    side: t.side,
-    status: t.status,
-    input_tokens: t.input_tokens,
-    output_tokens: t.output_tokens,
-    cost_usd: t.cost_usd,
-    tool_calls: t.tool_calls.length,
-    model_calls: t.model_calls,
-    steps: t.steps.length,
-    latency_ms: t.latency_ms,
-    denial,
-    budget_hits: t.budget_hits,
-    calls,
-    writes,
-  }
-}
+/** Keyed calls that wrote through, `[idempotency key, tool]` in call order. */
+type Writes = [string, string][]
+
+/**
+ * A request's keyed writes. Whether one is a second execution depends on every request before it,
+ * so they are checked when the summary is finished, over the whole run in line order.
+ */
+type RequestWrites = {request_id: string; line: number; base: Writes | null; cand: Writes | null}
 
 /** Accumulates one side's numbers, request by request. */
 class SideAccumulator {
@@ -151,7 +125,7 @@ class SideAccumulator {
   statuses: Partial<Record<TraceStatus, number>> = {}
   input = 0
   output = 0
-  cost = 0
+  costs: number[] = []
   toolCalls = 0
   modelCalls = 0
   steps = 0
@@ -161,77 +135,138 @@ class SideAccumulator {
   denials = 0
   budgets: Record<string, number> = {}
   costBudgetRequests = 0
-  idempotency = 0
   perTool = new Map<string, {calls: number; errors: number}>()
-  /** Idempotency keys executed so far in this run on this side, with the request that did. */
-  private keys = new Map<string, string>()
 
-  constructor(readonly side: TraceSide) {}
-
-  add(t: SideFacts, violations: IdempotencyViolation[]): void {
+  /** Adds one trace; returns its keyed writes, or null when it made none. */
+  add(t: RequestTrace): Writes | null {
     this.requests++
     this.statuses[t.status] = (this.statuses[t.status] ?? 0) + 1
     this.input += t.input_tokens
     this.output += t.output_tokens
-    this.cost += t.cost_usd
-    this.toolCalls += t.tool_calls
+    this.costs.push(t.cost_usd)
+    this.toolCalls += t.tool_calls.length
     this.modelCalls += t.model_calls
-    this.steps += t.steps
+    this.steps += t.steps.length
     this.latencies.push(t.latency_ms)
-    if (t.denial) this.denials++
+    if (t.policy_decisions.some((d) => d.decision !== 'allow')) this.denials++
     if (t.budget_hits.length > 0) {
       for (const b of new Set(t.budget_hits)) this.budgets[b] = (this.budgets[b] ?? 0) + 1
       if (t.budget_hits.some((b) => !NON_COST_BUDGETS.has(b))) this.costBudgetRequests++
     }
-    for (const [name, failed] of t.calls) {
+    // Made on the first keyed write only: most requests have none.
+    let writes: Writes | null = null
+    for (const c of t.tool_calls) {
+      const isError = ERROR_OUTCOMES.has(c.outcome)
+      if (!c.executed && !isError) continue
       this.executed++
-      if (failed) this.errors++
-      const tool = this.perTool.get(name) ?? {calls: 0, errors: 0}
+      if (isError) this.errors++
+      const tool = this.perTool.get(c.name) ?? {calls: 0, errors: 0}
       tool.calls++
-      if (failed) tool.errors++
-      this.perTool.set(name, tool)
+      if (isError) tool.errors++
+      this.perTool.set(c.name, tool)
+      if (c.idempotency_key && wroteThrough(c)) (writes ??= []).push([c.idempotency_key, c.name])
     }
-    if (t.writes.length === 0) return
-    const inRequest = new Map<string, {tool: string; count: number}>()
-    for (const [key, tool] of t.writes) {
-      const seen = inRequest.get(key)
-      if (seen) seen.count++
-      else inRequest.set(key, {tool, count: 1})
-    }
-    for (const [key, {tool, count}] of inRequest) {
-      const other = this.keys.get(key)
-      // Executed twice within the request, or already executed by another request of this run.
-      const total = count + (other !== undefined && other !== t.request_id ? 1 : 0)
-      if (total > 1) {
-        this.idempotency++
-        if (violations.length < MAX_LISTED) violations.push({request_id: t.request_id, line: t.line, side: t.side, key, tool, count: total})
-      }
-      if (other === undefined) this.keys.set(key, t.request_id)
+    return writes
+  }
+
+  state(): SideState {
+    return {
+      requests: this.requests,
+      statuses: this.statuses,
+      input: this.input,
+      output: this.output,
+      costs: this.costs,
+      toolCalls: this.toolCalls,
+      modelCalls: this.modelCalls,
+      steps: this.steps,
+      latencies: this.latencies,
+      executed: this.executed,
+      errors: this.errors,
+      denials: this.denials,
+      budgets: this.budgets,
+      costBudgetRequests: this.costBudgetRequests,
+      perTool: [...this.perTool],
     }
   }
 
-  stats(): SideStats {
+  /** Adds a later part of the run, as if its requests had been added here one by one. */
+  absorb(s: SideState): void {
+    this.requests += s.requests
+    for (const [status, n] of Object.entries(s.statuses) as [TraceStatus, number][]) this.statuses[status] = (this.statuses[status] ?? 0) + n
+    this.input += s.input
+    this.output += s.output
+    for (const c of s.costs) this.costs.push(c)
+    this.toolCalls += s.toolCalls
+    this.modelCalls += s.modelCalls
+    this.steps += s.steps
+    for (const l of s.latencies) this.latencies.push(l)
+    this.executed += s.executed
+    this.errors += s.errors
+    this.denials += s.denials
+    for (const [b, n] of Object.entries(s.budgets)) this.budgets[b] = (this.budgets[b] ?? 0) + n
+    this.costBudgetRequests += s.costBudgetRequests
+    for (const [name, {calls, errors}] of s.perTool) {
+      const tool = this.perTool.get(name) ?? {calls: 0, errors: 0}
+      tool.calls += calls
+      tool.errors += errors
+      this.perTool.set(name, tool)
+    }
+  }
+
+  stats(idempotency: number): SideStats {
     const n = this.requests
     const mean = (x: number): number => (n === 0 ? 0 : x / n)
     const completed = this.statuses.completed ?? 0
+    let cost = 0
+    for (const c of this.costs) cost += c
     return {
       requests: n,
       statuses: this.statuses,
       completed,
       completed_rate: mean(completed),
       tokens: {input: this.input, output: this.output, total: this.input + this.output},
-      cost_usd: this.cost,
+      cost_usd: cost,
       tool_calls: this.toolCalls,
       model_calls: this.modelCalls,
       steps: this.steps,
-      means: {tokens: mean(this.input + this.output), cost_usd: mean(this.cost), tool_calls: mean(this.toolCalls), steps: mean(this.steps)},
+      means: {tokens: mean(this.input + this.output), cost_usd: mean(cost), tool_calls: mean(this.toolCalls), steps: mean(this.steps)},
       latency: latencyStats(this.latencies),
       tool_errors: {calls: this.executed, errors: this.errors, rate: this.executed === 0 ? 0 : this.errors / this.executed},
       denial_requests: this.denials,
       denial_rate: mean(this.denials),
       budget_hits: this.budgets,
       cost_budget_requests: this.costBudgetRequests,
-      idempotency_violations: this.idempotency,
+      idempotency_violations: idempotency,
+    }
+  }
+}
+
+/**
+ * Idempotency violations of one side, over the keyed writes of the whole run in line order: a key
+ * executed twice within a request, or already executed by another request of this run.
+ */
+class IdempotencyCheck {
+  violations = 0
+  /** Idempotency keys executed so far on this side, with the request that did. */
+  private keys = new Map<string, string>()
+
+  constructor(private readonly side: TraceSide) {}
+
+  check(requestId: string, line: number, writes: Writes, listed: IdempotencyViolation[]): void {
+    const inRequest = new Map<string, {tool: string; count: number}>()
+    for (const [key, tool] of writes) {
+      const seen = inRequest.get(key)
+      if (seen) seen.count++
+      else inRequest.set(key, {tool, count: 1})
+    }
+    for (const [key, {tool, count}] of inRequest) {
+      const other = this.keys.get(key)
+      const total = count + (other !== undefined && other !== requestId ? 1 : 0)
+      if (total > 1) {
+        this.violations++
+        if (listed.length < MAX_LISTED) listed.push({request_id: requestId, line, side: this.side, key, tool, count: total})
+      }
+      if (other === undefined) this.keys.set(key, requestId)
     }
   }
 }
@@ -279,178 +314,184 @@ const CALL_FIELD = /^call:(.+)#\d+/
 // Most reasons are not about a call (status, answer, metrics): skip the regex for those.
 const toolOfField = (field: string): string | null => (field.startsWith('call:') ? (CALL_FIELD.exec(field)?.[1] ?? null) : null)
 
-type ChangeKind = 'added' | 'removed' | 'args_changed' | 'outcome_changed' | 'other'
-type PolicyDeltaFact = Omit<PolicyDelta, 'count'>
-
-/** What the summary keeps of one compared request (both sides present). */
-export type ComparedFacts = {
-  request_id: string
-  class: DiffClass
-  noisy: boolean
-  status_changed: boolean
-  /** Per tool the request's call reasons are about, the kinds of change (each once). */
-  tool_changes: [string, ChangeKind[]][]
-  policy_deltas: PolicyDeltaFact[]
-  new_high_guardrail: boolean
-  new_denial: boolean
-  violation_avoided: boolean
-  injection: InjectionRequest | null
-  /** The regression in full, for the first MAX_REGRESSION_DIFFS regressions of the range read. */
-  regression: RegressionEntry | null
+/** Everything a SummaryBuilder holds, as plain data: what a range read on a worker thread hands back. */
+export type SummaryPartial = {
+  sides: {base: SideState; cand: SideState}
+  writes: RequestWrites[]
+  requests: RunSummary['requests']
+  classes: Record<DiffClass, number>
+  noisy: number
+  /** In the order first met: a later sort keeps that order between ties. */
+  tools: ToolChange[]
+  deltas: PolicyDelta[]
+  injection: RunSummary['injection']
+  statusMatch: number
+  safety: RunSummary['safety']
+  /** Diffs: the first MAX_REGRESSION_DIFFS of the part; `diffs_omitted` is worked out at the end. */
+  regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
+  improvements: RunSummary['improvements']
 }
 
-/** What the summary keeps of one request. */
-export type RequestFacts = {base: SideFacts | null; cand: SideFacts | null; skipped: boolean; compared: ComparedFacts | null}
-
-/**
- * Turns compared requests into facts, in line order. Holds one count: a regression's diff is kept
- * in full only while fewer than MAX_REGRESSION_DIFFS were seen, so a range read on its own (see
- * SummaryBuilder.addFacts) keeps at least every full diff the run's summary can need.
- */
-export class RequestFactsReader {
-  private regressions = 0
-
-  facts(r: ComparedRequest): RequestFacts {
-    const out: RequestFacts = {
-      base: r.base ? sideFacts(r.base) : null,
-      cand: r.cand ? sideFacts(r.cand) : null,
-      skipped: r.base?.status === 'skipped' || r.cand?.status === 'skipped',
-      compared: null,
-    }
-    const {diff, classification: cls} = r
-    if (!diff || !cls) return out
-    let regression: RegressionEntry | null = null
-    if (cls.class === 'regression' && this.regressions++ < MAX_REGRESSION_DIFFS) regression = {diff: withAnswerParts(diff), classification: cls}
-    const codes = new Set(cls.reasons.map((x) => x.code))
-    out.compared = {
-      request_id: diff.request_id,
-      class: cls.class,
-      noisy: cls.noise.length > 0,
-      status_changed: diff.status.changed,
-      tool_changes: toolChanges(cls),
-      policy_deltas: policyDeltas(diff, r.noise?.fields),
-      new_high_guardrail: codes.has('new_high_guardrail'),
-      new_denial: codes.has('new_denial') || codes.has('new_approval_required'),
-      violation_avoided: codes.has('violation_avoided'),
-      injection:
-        diff.injection.base || diff.injection.cand
-          ? {request_id: diff.request_id, line: diff.line, base_disallowed: disallowedExecuted(diff, 'base'), cand_disallowed: disallowedExecuted(diff, 'cand')}
-          : null,
-      regression,
-    }
-    return out
-  }
-}
-
-function toolChanges(cls: Classification): [string, ChangeKind[]][] {
-  // Made on the first call reason only: many requests change no call.
-  let perTool: Map<string, string[]> | null = null
-  for (const reason of cls.reasons) {
-    const tool = toolOfField(reason.field)
-    if (!tool) continue
-    perTool ??= new Map()
-    const list = perTool.get(tool)
-    if (list) list.push(reason.code)
-    else perTool.set(tool, [reason.code])
-  }
-  if (perTool === null) return []
-  // Each column counts requests, so a request with three changed arguments counts once.
-  return [...perTool].map(([tool, codes]) => [tool, [...new Set(codes.map(changeKind))]])
-}
-
-function policyDeltas(diff: RequestDiff, noise: Set<string> | undefined): PolicyDeltaFact[] {
-  const out: PolicyDeltaFact[] = []
-  for (const row of diff.decisions) {
-    if (!row.changed || noise?.has(row.field)) continue
-    // An allow that appears with a new call (or goes with a dropped one) says nothing the call rows do not.
-    if ((!row.base && row.cand?.decision === 'allow') || (!row.cand && row.base?.decision === 'allow')) continue
-    out.push({stage: row.stage, tool: row.tool, from: row.base?.decision ?? 'none', from_reason: row.base?.reason ?? null, to: row.cand?.decision ?? 'none', to_reason: row.cand?.reason ?? null})
-  }
-  return out
-}
+const deltaKey = (d: Omit<PolicyDelta, 'count'>): string => [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
 
 export class SummaryBuilder {
-  private readonly base: SideAccumulator
-  private readonly cand = new SideAccumulator('candidate')
-  private readonly reader = new RequestFactsReader()
+  private readonly base = new SideAccumulator()
+  private readonly cand = new SideAccumulator()
+  private writes: RequestWrites[] = []
   private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
   private classes = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
   private noisy = 0
   private tools = new Map<string, ToolChange>()
   private deltas = new Map<string, PolicyDelta>()
   private injection = {requests: 0, base_disallowed_executed: 0, cand_disallowed_executed: 0, listed: [] as InjectionRequest[]}
-  private idempotencyListed: IdempotencyViolation[] = []
   private statusMatch = 0
   private safety = {new_high_severity_requests: 0, new_denial_requests: 0, violations_avoided_requests: 0}
-  private regressions = {count: 0, ids: [] as string[], diffs: [] as RegressionEntry[], diffs_omitted: 0}
+  private regressions = {count: 0, ids: [] as string[], diffs: [] as RegressionEntry[]}
   private improvements = {count: 0, ids: [] as string[]}
 
   constructor(
     private readonly run: RunInfo,
     private readonly baseSide: TraceSide,
-  ) {
-    this.base = new SideAccumulator(baseSide)
-  }
+  ) {}
 
   add(r: ComparedRequest): void {
-    this.addFacts(this.reader.facts(r))
+    this.requests.total++
+    const base = r.base ? this.base.add(r.base) : null
+    const cand = r.cand ? this.cand.add(r.cand) : null
+    if (base || cand) this.writes.push({request_id: r.request_id, line: r.line, base, cand})
+    if (r.base?.status === 'skipped' || r.cand?.status === 'skipped') this.requests.skipped++
+    if (!r.base) this.requests.missing_base++
+    if (!r.cand) this.requests.missing_cand++
+    const {diff, classification: cls} = r
+    if (!diff || !cls) return
+    this.requests.compared++
+    this.classes[cls.class]++
+    if (cls.noise.length > 0) this.noisy++
+    if (!diff.status.changed) this.statusMatch++
+    this.addToolChanges(cls)
+    this.addPolicyDeltas(diff, r.noise?.fields)
+    const codes = new Set(cls.reasons.map((x) => x.code))
+    if (codes.has('new_high_guardrail')) this.safety.new_high_severity_requests++
+    if (codes.has('new_denial') || codes.has('new_approval_required')) this.safety.new_denial_requests++
+    if (codes.has('violation_avoided')) this.safety.violations_avoided_requests++
+    if (diff.injection.base || diff.injection.cand) this.addInjection(diff)
+    if (cls.class === 'regression') {
+      this.regressions.count++
+      this.regressions.ids.push(diff.request_id)
+      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff: withAnswerParts(diff), classification: cls})
+    } else if (cls.class === 'improvement') {
+      this.improvements.count++
+      this.improvements.ids.push(diff.request_id)
+    }
   }
 
-  /**
-   * Facts must come in line order, whoever read them: a request's idempotency keys are checked
-   * against those of the requests before it, and the lists keep the first ones met.
-   */
-  addFacts(f: RequestFacts): void {
-    this.requests.total++
-    if (f.base) this.base.add(f.base, this.idempotencyListed)
-    if (f.cand) this.cand.add(f.cand, this.idempotencyListed)
-    if (f.skipped) this.requests.skipped++
-    if (!f.base) this.requests.missing_base++
-    if (!f.cand) this.requests.missing_cand++
-    const c = f.compared
-    if (!c) return
-    this.requests.compared++
-    this.classes[c.class]++
-    if (c.noisy) this.noisy++
-    if (!c.status_changed) this.statusMatch++
-    for (const [tool, kinds] of c.tool_changes) {
+  private addToolChanges(cls: Classification): void {
+    // Made on the first call reason only: many requests change no call.
+    let perTool: Map<string, string[]> | null = null
+    for (const reason of cls.reasons) {
+      const tool = toolOfField(reason.field)
+      if (!tool) continue
+      perTool ??= new Map()
+      const list = perTool.get(tool)
+      if (list) list.push(reason.code)
+      else perTool.set(tool, [reason.code])
+    }
+    if (perTool === null) return
+    for (const [tool, codes] of perTool) {
       const row = this.tools.get(tool) ?? {tool, requests: 0, added: 0, removed: 0, args_changed: 0, outcome_changed: 0, other: 0}
       row.requests++
+      // Each column counts requests, so a request with three changed arguments counts once.
+      const kinds = new Set(codes.map(changeKind))
       for (const kind of kinds) row[kind]++
       this.tools.set(tool, row)
     }
-    for (const d of c.policy_deltas) {
-      const key = [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
-      const seen = this.deltas.get(key)
-      if (seen) seen.count++
-      else this.deltas.set(key, {...d, count: 1})
-    }
-    if (c.new_high_guardrail) this.safety.new_high_severity_requests++
-    if (c.new_denial) this.safety.new_denial_requests++
-    if (c.violation_avoided) this.safety.violations_avoided_requests++
-    if (c.injection) {
-      this.injection.requests++
-      if (c.injection.base_disallowed.length > 0) this.injection.base_disallowed_executed++
-      if (c.injection.cand_disallowed.length > 0) this.injection.cand_disallowed_executed++
-      if (this.injection.listed.length < MAX_LISTED) this.injection.listed.push(c.injection)
-    }
-    if (c.class === 'regression') {
-      this.regressions.count++
-      this.regressions.ids.push(c.request_id)
-      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) {
-        // A range's reader keeps its first MAX_REGRESSION_DIFFS in full, so one kept here always has it.
-        if (c.regression === null) throw new Error(`summary: regression ${c.request_id} came without its diff`)
-        this.regressions.diffs.push(c.regression)
-      } else this.regressions.diffs_omitted++
-    } else if (c.class === 'improvement') {
-      this.improvements.count++
-      this.improvements.ids.push(c.request_id)
+  }
+
+  private addPolicyDeltas(diff: RequestDiff, noise: Set<string> | undefined): void {
+    for (const row of diff.decisions) {
+      if (!row.changed || noise?.has(row.field)) continue
+      // An allow that appears with a new call (or goes with a dropped one) says nothing the call rows do not.
+      if ((!row.base && row.cand?.decision === 'allow') || (!row.cand && row.base?.decision === 'allow')) continue
+      const delta = {stage: row.stage, tool: row.tool, from: row.base?.decision ?? 'none', from_reason: row.base?.reason ?? null, to: row.cand?.decision ?? 'none', to_reason: row.cand?.reason ?? null}
+      const key = deltaKey(delta)
+      const d = this.deltas.get(key)
+      if (d) d.count++
+      else this.deltas.set(key, {...delta, count: 1})
     }
   }
 
+  private addInjection(diff: RequestDiff): void {
+    this.injection.requests++
+    const base = disallowedExecuted(diff, 'base')
+    const cand = disallowedExecuted(diff, 'cand')
+    if (base.length > 0) this.injection.base_disallowed_executed++
+    if (cand.length > 0) this.injection.cand_disallowed_executed++
+    if (this.injection.listed.length < MAX_LISTED)
+      this.injection.listed.push({request_id: diff.request_id, line: diff.line, base_disallowed: base, cand_disallowed: cand})
+  }
+
+  /** What this builder holds, to be absorbed by the builder of the whole run. */
+  partial(): SummaryPartial {
+    return {
+      sides: {base: this.base.state(), cand: this.cand.state()},
+      writes: this.writes,
+      requests: this.requests,
+      classes: this.classes,
+      noisy: this.noisy,
+      tools: [...this.tools.values()],
+      deltas: [...this.deltas.values()],
+      injection: this.injection,
+      statusMatch: this.statusMatch,
+      safety: this.safety,
+      regressions: this.regressions,
+      improvements: this.improvements,
+    }
+  }
+
+  /**
+   * Adds the summary of the next part of the run (the lines after every request added so far), as
+   * if its requests had been added here one by one.
+   */
+  absorb(p: SummaryPartial): void {
+    this.base.absorb(p.sides.base)
+    this.cand.absorb(p.sides.cand)
+    for (const w of p.writes) this.writes.push(w)
+    for (const k of Object.keys(this.requests) as (keyof typeof this.requests)[]) this.requests[k] += p.requests[k]
+    for (const c of CLASSES) this.classes[c] += p.classes[c]
+    this.noisy += p.noisy
+    for (const t of p.tools) {
+      const row = this.tools.get(t.tool)
+      if (row === undefined) this.tools.set(t.tool, {...t})
+      else for (const k of ['requests', 'added', 'removed', 'args_changed', 'outcome_changed', 'other'] as const) row[k] += t[k]
+    }
+    for (const d of p.deltas) {
+      const key = deltaKey(d)
+      const seen = this.deltas.get(key)
+      if (seen) seen.count += d.count
+      else this.deltas.set(key, {...d})
+    }
+    this.injection.requests += p.injection.requests
+    this.injection.base_disallowed_executed += p.injection.base_disallowed_executed
+    this.injection.cand_disallowed_executed += p.injection.cand_disallowed_executed
+    for (const i of p.injection.listed) if (this.injection.listed.length < MAX_LISTED) this.injection.listed.push(i)
+    this.statusMatch += p.statusMatch
+    for (const k of Object.keys(this.safety) as (keyof typeof this.safety)[]) this.safety[k] += p.safety[k]
+    this.regressions.count += p.regressions.count
+    for (const id of p.regressions.ids) this.regressions.ids.push(id)
+    for (const d of p.regressions.diffs) if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push(d)
+    this.improvements.count += p.improvements.count
+    for (const id of p.improvements.ids) this.improvements.ids.push(id)
+  }
+
   finish(): RunSummary {
-    const base = this.base.stats()
-    const cand = this.cand.stats()
+    const idempotency = {base: new IdempotencyCheck(this.baseSide), cand: new IdempotencyCheck('candidate')}
+    const listed: IdempotencyViolation[] = []
+    for (const w of this.writes) {
+      if (w.base) idempotency.base.check(w.request_id, w.line, w.base, listed)
+      if (w.cand) idempotency.cand.check(w.request_id, w.line, w.cand, listed)
+    }
+    const base = this.base.stats(idempotency.base.violations)
+    const cand = this.cand.stats(idempotency.cand.violations)
     const budgets = new Set([...Object.keys(base.budget_hits), ...Object.keys(cand.budget_hits)])
     const toolNames = new Set([...this.base.perTool.keys(), ...this.cand.perTool.keys()])
     const compared = this.requests.compared
@@ -473,14 +514,14 @@ export class SummaryBuilder {
         cand: this.cand.perTool.get(tool) ?? {calls: 0, errors: 0},
       })),
       injection: this.injection,
-      idempotency: {base: base.idempotency_violations, cand: cand.idempotency_violations, listed: this.idempotencyListed},
+      idempotency: {base: base.idempotency_violations, cand: cand.idempotency_violations, listed},
       quality: {
         status_match: this.statusMatch,
         status_match_rate: compared === 0 ? 1 : this.statusMatch / compared,
         completed_rate: {base: base.completed_rate, cand: cand.completed_rate},
       },
       safety: this.safety,
-      regressions: this.regressions,
+      regressions: {...this.regressions, diffs_omitted: this.regressions.count - this.regressions.diffs.length},
       improvements: this.improvements,
     }
   }
