@@ -12,13 +12,13 @@ const port = parentPort!
 const store = openStore((workerData as {file: string}).file)
 let failed: string | null = null
 
-port.on('message', (m: {runId: string; json: string}) => {
+port.on('message', (m: {runId: string; traces: RequestTrace[]}) => {
   if (failed !== null) {
     port.postMessage({ok: false, message: failed, store: true})
     return
   }
   try {
-    store.writeTraces(m.runId, JSON.parse(m.json) as RequestTrace[])
+    store.writeTraces(m.runId, m.traces)
     port.postMessage({ok: true})
   } catch (e) {
     failed = e instanceof Error ? e.message : String(e)

@@ -78,13 +78,8 @@ class WorkerTraceWriter implements TraceWriter {
   write(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
-    // As one JSON string: the replay thread is the bottleneck, and structured-cloning the trace
-    // objects cost it twice what JSON.stringify does (the worker's JSON.parse is cheaper than
-    // deserialising, too). Nothing is lost: the store writes args and results as JSON anyway, and
-    // every other field is a string, number, boolean or null.
-    const json = JSON.stringify(traces)
     this.outstanding++
-    this.worker.postMessage({runId: this.runId, json})
+    this.worker.postMessage({runId: this.runId, traces})
   }
 
   waitBelow(max: number): Promise<void> {
