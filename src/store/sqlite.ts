@@ -86,7 +86,8 @@ function prepareConnection(db: Database.Database, label: string, readonly: boole
     if (version === 0) throw new StoreError(`${label}: empty database, not an understudy trace store yet`)
     if (version < known) {
       throw new StoreError(
-        `${label}: schema v${version} is older than this build's v${known}; open it once without read-only to upgrade it`,
+        // Read-only commands must not write; say which command upgrades it (in place, keeping every run).
+        `${label}: schema v${version} is older than this build's v${known}; upgrade it in place, keeping every run, with \`understudy runs list --db ${label}\``,
       )
     }
     return

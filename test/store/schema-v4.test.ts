@@ -203,7 +203,7 @@ describe('schema v4: upgrading a v3 database', () => {
   it('refuses a read-only open of a v3 database and leaves it at v3', () => {
     writeV3Store(v3Traces())
     expect(() => openStore(file, {readonly: true})).toThrow(
-      `${file}: schema v3 is older than this build's v${latestVersion()}; open it once without read-only to upgrade it`,
+      `${file}: schema v3 is older than this build's v${latestVersion()}; upgrade it in place, keeping every run, with \`understudy runs list --db ${file}\``,
     )
     expect(raw('PRAGMA user_version')).toBe(3)
   })

@@ -383,7 +383,7 @@ describe('schema v5: upgrading a v4 database', () => {
   it('refuses a read-only open of a v4 database and leaves it at v4', () => {
     writeOldStore(v4Traces(), 4)
     expect(() => openStore(file, {readonly: true})).toThrow(
-      `${file}: schema v4 is older than this build's v${latestVersion()}; open it once without read-only to upgrade it`,
+      `${file}: schema v4 is older than this build's v${latestVersion()}; upgrade it in place, keeping every run, with \`understudy runs list --db ${file}\``,
     )
     expect(rawGet('PRAGMA user_version')).toBe(4)
     expect(rawGet("SELECT count(*) FROM sqlite_schema WHERE type = 'view'")).toBe(0)
