@@ -34,6 +34,7 @@ const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${
  * neighbour's burst, and the figure is about our code. Every time is printed, slowest included.
  */
 const CLI_ROUNDS = 3
+const REPLAY_ROUNDS = 2
 
 async function bestOf(rounds: number, run: () => Promise<CliRun>, what: string): Promise<{best: CliRun; times: string}> {
   const runs: CliRun[] = []
@@ -58,10 +59,19 @@ export const FIGURES: FigureDef[] = [
     unit: 'req/s',
     target: {op: '>=', value: 5_000},
     measure: async (ctx) => {
-      const run = await ctx.mainRun()
+      // Best of REPLAY_ROUNDS, like the CLI figures: the main run (which diff and report read) and
+      // another replay of the same traffic into a store removed at once.
+      const runs = [await ctx.mainRun()]
+      for (let i = 1; i < REPLAY_ROUNDS; i++) {
+        const extra = await shadowRun(ctx.sc, ctx.ws.trafficFile(ctx.sizes.run).file, ctx.ws.file(`replay-${i}.db`))
+        ctx.ws.remove(extra.db)
+        runs.push(extra)
+      }
+      const rate = (r: ShadowRun) => r.requests / r.replay_s
+      const run = runs.reduce((a, b) => (rate(b) > rate(a) ? b : a))
       return {
-        value: run.requests / run.replay_s,
-        detail: `${k(run.requests)} requests replayed in ${run.replay_s.toFixed(1)} s (process ${run.wall_s.toFixed(1)} s with start-up and traffic hashing); candidate v2 vs recorded, scripted model, fixtures, SQLite on disk; peak RSS ${mb(run.max_rss_kb)} MB`,
+        value: rate(run),
+        detail: `${k(run.requests)} requests replayed in ${run.replay_s.toFixed(1)} s (process ${run.wall_s.toFixed(1)} s with start-up and traffic hashing); best of ${runs.length} (${runs.map((r) => `${Math.round(rate(r)).toLocaleString('en-US')} req/s`).join(', ')}); candidate v2 vs recorded, scripted model, fixtures, SQLite on disk; peak RSS ${mb(run.max_rss_kb)} MB`,
       }
     },
   },
