@@ -14,6 +14,7 @@ import {openStore} from '../../src/store/sqlite.js'
 import {trace} from '../diff/trace-builder.js'
 import {record} from '../eval/fixtures.js'
 import {runCli} from '../helpers/cli.js'
+import {newRun} from '../store/fixtures.js'
 
 let dir: string
 beforeEach(() => {
@@ -42,20 +43,7 @@ function goldenFailingRun(): {db: string; runId: string} {
   ])
   const store = openStore(db)
   try {
-    const run = store.createRun({
-      name: 'golden plan',
-      candidate_ref: 'support-refunds@2.0.0#0123456789ab',
-      candidate_hash: '0'.repeat(64),
-      baseline_ref: 'recorded',
-      baseline_hash: null,
-      traffic_file: traffic,
-      traffic_hash: 'f'.repeat(64),
-      model: 'scripted:support-agent',
-      repeat: 1,
-      faults: null,
-      seed: 1,
-      config: {},
-    })
+    const run = store.createRun(newRun({name: 'golden plan', baseline_ref: 'recorded', baseline_hash: null, traffic_file: traffic, repeat: 1, faults: null, config: {}}))
     store.writeTraces(run.id, traces)
     store.finishRun(run.id, 'completed')
     return {db, runId: run.id}
