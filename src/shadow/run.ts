@@ -14,7 +14,7 @@ import {RateLimiter} from '../runtime/rate-limit.js'
 import {recordedTrace} from '../runtime/recorded.js'
 import {createRedactor, type Redactor} from '../runtime/redact.js'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
-import {traceKey, type RunInfo, type TraceDatabase} from '../store/api.js'
+import {traceKey, type RunInfo, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {readTraffic, sha256File} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
@@ -182,7 +182,7 @@ async function execute(
   setup: Setup,
   store: TraceDatabase,
   run: RunInfo,
-  done: Set<string>,
+  done: TraceKeys,
   hooks: ShadowHooks,
   resumed: boolean,
 ): Promise<ShadowResult> {
@@ -296,7 +296,7 @@ async function replayRequest(
   line: number,
   opts: ShadowOptions,
   setup: Setup,
-  done: Set<string>,
+  done: TraceKeys,
 ): Promise<RequestTrace[]> {
   const traces: RequestTrace[] = []
   if (opts.baseline === 'recorded' && !done.has(traceKey(record.id, 'recorded', 0))) {

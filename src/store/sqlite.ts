@@ -18,6 +18,7 @@ import {
   type TraceCount,
   type TraceDatabase,
   type TraceFilter,
+  type TraceKeys,
 } from './api.js'
 import {latestVersion, migrate, newerSchemaError, schemaVersion} from './migrations.js'
 import {
@@ -32,6 +33,7 @@ import {
   type RunRow,
 } from './rows.js'
 import {newRunId} from './run-id.js'
+import {HashedKeySet} from '../util/id-set.js'
 
 export type OpenStoreOptions = {readonly?: boolean}
 
@@ -234,10 +236,11 @@ class SqliteTraceStore implements TraceDatabase {
     return this.guard(() => this.stmt.deleteRun.run(id).changes > 0)
   }
 
-  storedTraceKeys(runId: string): Set<string> {
+  storedTraceKeys(runId: string): TraceKeys {
     return this.guard(() => {
-      const keys = new Set<string>()
-      for (const [id, side, repeat] of this.stmt.keys.all(runId) as [string, TraceSide, number][]) {
+      const keys = new HashedKeySet(this.stmt.runTraceCount.get(runId) as number)
+      // Streamed: `all()` would hold every row of a million-request run at once.
+      for (const [id, side, repeat] of this.stmt.keys.iterate(runId) as IterableIterator<[string, TraceSide, number]>) {
         keys.add(traceKey(id, side, repeat))
       }
       return keys

@@ -64,6 +64,30 @@ export class IdLineSet {
   }
 }
 
+/**
+ * A set of strings kept as 64-bit hashes, ~12 bytes an entry (an IdLineSet whose line marks
+ * presence). A false "present" needs a full 64-bit collision: about 1e-7 for two million keys.
+ */
+export class HashedKeySet {
+  private readonly table: IdLineSet
+
+  constructor(initialCapacity?: number) {
+    this.table = new IdLineSet(initialCapacity)
+  }
+
+  get size(): number {
+    return this.table.size
+  }
+
+  has(key: string): boolean {
+    return this.table.get(key) !== undefined
+  }
+
+  add(key: string): void {
+    this.table.set(key, 1)
+  }
+}
+
 /** Two independent 32-bit FNV-1a streams over the UTF-16 code units, each finished with murmur3's fmix32. */
 function hash64(text: string): [number, number] {
   let a = 0x811c9dc5

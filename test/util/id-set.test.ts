@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {IdLineSet} from '../../src/util/id-set.js'
+import {HashedKeySet, IdLineSet} from '../../src/util/id-set.js'
 
 describe('IdLineSet', () => {
   it('remembers the first line of each id and nothing else', () => {
@@ -28,5 +28,21 @@ describe('IdLineSet', () => {
 
   it('refuses a line that is not a positive integer (0 marks an empty slot)', () => {
     expect(() => new IdLineSet().set('a', 0)).toThrow(RangeError)
+  })
+})
+
+describe('HashedKeySet', () => {
+  it('answers membership for every key added and none other, across growth', () => {
+    const keys = new HashedKeySet(4)
+    const key = (i: number) => `req-${i}\u0000${i % 3 === 0 ? 'recorded' : 'candidate'}\u0000${i % 2}`
+    for (let i = 0; i < 50_000; i++) keys.add(key(i))
+    // Adding again changes nothing.
+    for (let i = 0; i < 1000; i++) keys.add(key(i))
+    expect(keys.size).toBe(50_000)
+    for (let i = 0; i < 50_000; i++) expect(keys.has(key(i))).toBe(true)
+    let falsePositives = 0
+    for (let i = 50_000; i < 150_000; i++) if (keys.has(key(i))) falsePositives++
+    expect(falsePositives).toBe(0)
+    expect(keys.has('')).toBe(false)
   })
 })
