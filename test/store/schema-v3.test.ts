@@ -7,7 +7,7 @@ import {StoreError} from '../../src/errors.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
 import {latestVersion, migrate, MIGRATIONS} from '../../src/store/migrations.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {emptyTrace, newRun, trace} from './fixtures.js'
+import {emptyTrace, inOrder, newRun, trace} from './fixtures.js'
 
 let dir: string
 let file: string
@@ -77,9 +77,6 @@ function legacyTraces(): RequestTrace[] {
   return out
 }
 
-const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
-const inOrder = (ts: RequestTrace[]) =>
-  [...ts].sort((a, b) => a.line - b.line || SIDE_RANK[a.side] - SIDE_RANK[b.side] || a.repeat - b.repeat)
 
 function rawCount(sql: string): unknown {
   const db = new Database(file, {readonly: true})

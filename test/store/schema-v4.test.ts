@@ -8,7 +8,7 @@ import type {RequestTrace, StepTrace, TraceSide} from '../../src/runtime/trace.j
 import type {TraceDatabase, TraceFilter} from '../../src/store/api.js'
 import {latestVersion, migrate, MIGRATIONS} from '../../src/store/migrations.js'
 import {filterSql, openStore, TRACE_ORDER} from '../../src/store/sqlite.js'
-import {emptyTrace, newRun, trace} from './fixtures.js'
+import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
 
 let dir: string
 let file: string
@@ -19,10 +19,6 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
 const RUN_ID = 'r20260101T000000-abcdef'
-const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
-const inOrder = (ts: RequestTrace[]) =>
-  [...ts].sort((a, b) => a.line - b.line || SIDE_RANK[a.side] - SIDE_RANK[b.side] || a.repeat - b.repeat)
-const keys = (ts: Iterable<RequestTrace>) => [...ts].map((t) => `${t.line}/${t.side}/${t.repeat}`)
 
 function raw<T>(sql: string, ...params: unknown[]): T {
   const db = new Database(file, {readonly: true})
@@ -182,7 +178,7 @@ describe('schema v4: steps in one column', () => {
       const message = (thrown as Error).message
       expect(message).not.toContain('\n')
       expect(message).toContain(`${file}: cannot store request "b" (line 3, candidate, repeat 0) of run ${run.id}: steps[2].${field}: ${shown}`)
-      expect(keys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
+      expect(orderKeys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
     })
     // Only the kept trace's calls (v5 keeps them in its requests row; the view lists them).
     expect(raw('SELECT count(*) FROM trace_tool_calls')).toBe(3)
@@ -287,7 +283,7 @@ describe('line ranges', () => {
       store.writeTraces(other.id, unevenRun(5))
       const check = (filter: TraceFilter, pred: (t: RequestTrace) => boolean) => {
         const want = traces.filter(pred)
-        expect(keys(store.iterateTraces(run.id, filter))).toEqual(keys(want))
+        expect(orderKeys(store.iterateTraces(run.id, filter))).toEqual(orderKeys(want))
         expect(store.countTraces(run.id, filter)).toBe(want.length)
       }
       check({fromLine: 10}, (t) => t.line >= 10)
@@ -359,7 +355,7 @@ describe('lineSplits', () => {
       const traces = unevenRun(200)
       store.writeTraces(run.id, traces)
       store.writeTraces(other.id, unevenRun(400))
-      const all = keys(store.iterateTraces(run.id))
+      const all = orderKeys(store.iterateTraces(run.id))
       expect(all).toHaveLength(traces.length)
 
       for (const parts of [2, 3, 4, 7, 16]) {
@@ -374,7 +370,7 @@ describe('lineSplits', () => {
           ...(i > 0 ? {fromLine: cuts[i - 1]} : {}),
           ...(toLine !== undefined ? {toLine} : {}),
         }))
-        const pieces = ranges.map((r) => keys(store.iterateTraces(run.id, r)))
+        const pieces = ranges.map((r) => orderKeys(store.iterateTraces(run.id, r)))
         expect(pieces.flat()).toEqual(all)
         // Each range within one line's worth (at most 4 traces) of an equal share.
         const share = traces.length / parts

@@ -8,7 +8,7 @@ import type {PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../../src/r
 import type {TraceDatabase} from '../../src/store/api.js'
 import {latestVersion, migrate, MIGRATIONS} from '../../src/store/migrations.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {emptyTrace, newRun, trace} from './fixtures.js'
+import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
 
 let dir: string
 let file: string
@@ -19,10 +19,6 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
 const RUN_ID = 'r20260101T000000-abcdef'
-const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
-const inOrder = (ts: RequestTrace[]) =>
-  [...ts].sort((a, b) => a.line - b.line || SIDE_RANK[a.side] - SIDE_RANK[b.side] || a.repeat - b.repeat)
-const keys = (ts: Iterable<RequestTrace>) => [...ts].map((t) => `${t.line}/${t.side}/${t.repeat}`)
 const OLD_TABLES = ['steps', 'tool_calls', 'policy_decisions', 'guardrail_results'] as const
 
 function withStore<T>(fn: (store: TraceDatabase) => T, opts: {readonly?: boolean} = {}): T {
@@ -277,7 +273,7 @@ describe('schema v5: malformed tool calls and policy decisions', () => {
       const message = (thrown as Error).message
       expect(message).not.toContain('\n')
       expect(message).toBe(`${file}: cannot store request "b" (line 3, candidate, repeat 0) of run ${run.id}: ${expected}`)
-      expect(keys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
+      expect(orderKeys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
     })
     withRaw((db) => {
       expect(db.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(1)

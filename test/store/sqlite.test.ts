@@ -8,7 +8,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {traceKey, type TraceDatabase} from '../../src/store/api.js'
 import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {emptyTrace, newRun, trace} from './fixtures.js'
+import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
 
 let dir: string
 let file: string
@@ -25,10 +25,6 @@ afterEach(() => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
-function contractOrder(a: RequestTrace, b: RequestTrace): number {
-  return a.line - b.line || SIDE_RANK[a.side] - SIDE_RANK[b.side] || a.repeat - b.repeat
-}
 
 /** Traces of lines 1..n on every side, repeats 0..1 for baseline and candidate. */
 function fullRun(n: number): RequestTrace[] {
@@ -147,7 +143,7 @@ describe('traces', () => {
     const traces = fullRun(12)
     store.writeTraces(run.id, scrambled(traces))
     const back = [...store.iterateTraces(run.id)]
-    expect(back).toStrictEqual([...traces].sort(contractOrder))
+    expect(back).toStrictEqual(inOrder(traces))
     // Spot-check the awkward values survived as themselves, not as lookalikes.
     const t = back.find((x) => x.tool_calls.length > 0)!
     expect(t.tool_calls[0]!.executed).toBe(true)
@@ -164,16 +160,15 @@ describe('traces', () => {
     const traces = fullRun(9)
     store.writeTraces(run.id, scrambled(traces).slice(0, 20))
     store.writeTraces(run.id, scrambled(traces).slice(20))
-    const keys = (ts: Iterable<RequestTrace>) => [...ts].map((t) => `${t.line}/${t.side}/${t.repeat}`)
-    const expected = (pred: (t: RequestTrace) => boolean) => keys([...traces].sort(contractOrder).filter(pred))
+    const expected = (pred: (t: RequestTrace) => boolean) => orderKeys(inOrder(traces).filter(pred))
 
-    expect(keys(store.iterateTraces(run.id))).toEqual(expected(() => true))
-    expect(keys(store.iterateTraces(run.id)).slice(0, 5)).toEqual([
+    expect(orderKeys(store.iterateTraces(run.id))).toEqual(expected(() => true))
+    expect(orderKeys(store.iterateTraces(run.id)).slice(0, 5)).toEqual([
       '1/recorded/0', '1/baseline/0', '1/baseline/1', '1/candidate/0', '1/candidate/1',
     ])
-    expect(keys(store.iterateTraces(run.id, {side: 'candidate'}))).toEqual(expected((t) => t.side === 'candidate'))
-    expect(keys(store.iterateTraces(run.id, {repeat: 1}))).toEqual(expected((t) => t.repeat === 1))
-    expect(keys(store.iterateTraces(run.id, {requestId: 'req-0007'}))).toEqual(expected((t) => t.request_id === 'req-0007'))
+    expect(orderKeys(store.iterateTraces(run.id, {side: 'candidate'}))).toEqual(expected((t) => t.side === 'candidate'))
+    expect(orderKeys(store.iterateTraces(run.id, {repeat: 1}))).toEqual(expected((t) => t.repeat === 1))
+    expect(orderKeys(store.iterateTraces(run.id, {requestId: 'req-0007'}))).toEqual(expected((t) => t.request_id === 'req-0007'))
     const combo = {side: 'baseline', requestId: 'req-0003', repeat: 1} as const
     expect([...store.iterateTraces(run.id, combo)]).toStrictEqual([trace('req-0003', 3, 'baseline', 1)])
 
