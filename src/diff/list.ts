@@ -3,7 +3,7 @@ import {taskRef, type GroupTask} from '../parallel/task.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import type {TraceSide} from '../runtime/trace.js'
 import {baseSideOf, compareGroup} from './compare.js'
-import {CLASSES, type DiffClass, type Reason} from './types.js'
+import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from './types.js'
 
 /**
  * `understudy diff`'s listing: every request of a run compared and classified, those the filter
@@ -23,8 +23,6 @@ export type ListTotals = {
 
 export type DiffListArgs = {baseSide: TraceSide; only: ListFilter}
 
-const emptyCounts = (): Record<DiffClass, number> => Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
-
 function listed(cls: DiffClass, only: ListFilter): boolean {
   if (only === 'all') return true
   if (only === 'changes') return cls !== 'same'
@@ -33,7 +31,7 @@ function listed(cls: DiffClass, only: ListFilter): boolean {
 }
 
 export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListTotals> {
-  const totals: ListTotals = {counts: emptyCounts(), incomplete: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0}
   return {
     map(group) {
       const r = compareGroup(group, args.baseSide, {answerParts: false})
@@ -59,7 +57,7 @@ export async function listRun(
 ): Promise<ListTotals> {
   const ref = taskRef(import.meta.url, 'diffListTask', diffListTask, {baseSide: baseSideOf(run), only})
   const parts = await mapRun(store, run.id, ref, onListed, options)
-  const totals: ListTotals = {counts: emptyCounts(), incomplete: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0}
   for (const p of parts) {
     for (const c of CLASSES) totals.counts[c] += p.counts[c]
     totals.incomplete += p.incomplete

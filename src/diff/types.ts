@@ -88,6 +88,9 @@ export type RequestDiff = {
 export const CLASSES = ['same', 'benign', 'behaviour_change', 'regression', 'improvement'] as const
 export type DiffClass = (typeof CLASSES)[number]
 
+/** A count per class, all zero, in CLASSES order. */
+export const emptyClassCounts = (): Record<DiffClass, number> => Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
+
 export type Reason = {
   /** The class this finding argues for. */
   class: Exclude<DiffClass, 'same'>

@@ -3,7 +3,7 @@ import type {RequestTrace, TraceSide, TraceStatus} from '../runtime/trace.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {baseSideOf, compareTraces, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
-import {CLASSES, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
+import {CLASSES, emptyClassCounts, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
 import {wroteThrough} from '../diff/fields.js'
 
 /**
@@ -339,7 +339,7 @@ export class SummaryBuilder {
   private readonly cand = new SideAccumulator()
   private writes: RequestWrites[] = []
   private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
-  private classes = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<DiffClass, number>
+  private classes = emptyClassCounts()
   private noisy = 0
   private tools = new Map<string, ToolChange>()
   private deltas = new Map<string, PolicyDelta>()
