@@ -18,7 +18,8 @@ export default class TrafficValidate extends BaseCommand {
 
   static override flags = {
     'max-errors': Flags.integer({
-      description: 'list at most N errors (the rest are still counted)',
+      description:
+        'list at most N problems; counts problems, not lines (a line with three bad fields is three), in text and --json alike; the rest are still counted',
       min: 0,
     }),
   }
@@ -28,14 +29,18 @@ export default class TrafficValidate extends BaseCommand {
     const result = await validateTraffic(args.file, {maxErrors: flags['max-errors']})
     if (!this.jsonEnabled()) {
       for (const e of result.errors) process.stderr.write(e + '\n')
-      if (result.errorsTruncated) {
-        const more = result.invalid - result.errors.length
-        process.stderr.write(`... and ${more} more error${more === 1 ? '' : 's'} not listed (--max-errors ${flags['max-errors']})\n`)
-      }
     }
-    this.out(`${result.file}: ${result.lines} lines, ${result.valid} valid, ${result.invalid} invalid`)
+    this.out(summary(result, flags['max-errors']))
     // Set, not thrown: --json still prints the full result, and the exit status still says "invalid".
     if (result.invalid > 0) process.exitCode = 1
     return result
   }
+}
+
+function summary(r: ValidateTrafficResult, maxErrors: number | undefined): string {
+  let line = `${r.file}: ${r.lines} lines, ${r.valid} valid, ${r.invalid} invalid`
+  if (r.problemCount === 0) return line
+  const problems = `${r.problemCount} problem${r.problemCount === 1 ? '' : 's'}`
+  line += r.errorsTruncated ? `; showing first ${r.errors.length} of ${problems} (--max-errors ${maxErrors})` : `, ${problems}`
+  return line
 }

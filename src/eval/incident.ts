@@ -2,7 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {writeFileAtomic} from '../report/write-atomic.js'
 import type {RequestTrace} from '../runtime/trace.js'
-import {readTraffic} from '../traffic/reader.js'
+import {formatProblem, readTraffic} from '../traffic/reader.js'
 import {Decision, Expectations, TrafficRecord} from '../traffic/schema.js'
 import type {SuiteVerdict} from './types.js'
 
@@ -73,7 +73,10 @@ export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[]
 export async function findRecord(file: string, requestId: string): Promise<{record: TrafficRecord; line: number}> {
   for await (const l of readTraffic(file)) {
     if (l.ok && l.record.id === requestId) return {record: l.record, line: l.line}
-    if (!l.ok && l.id === requestId) throw new ValidationError([l.error], `${file}:${l.line}: request ${requestId} is on a line that does not validate`)
+    if (!l.ok && l.id === requestId) {
+      const problems = l.problems.map((p) => formatProblem(file, l.line, p))
+      throw new ValidationError(problems, `${file}:${l.line}: request ${requestId} is on a line that does not validate`)
+    }
   }
   throw new UnderstudyError(`${file}: no request ${requestId} in the traffic file`)
 }

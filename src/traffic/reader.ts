@@ -8,14 +8,22 @@ import {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 
 /**
+ * One thing wrong with a line. `field` is the dotted path of the offending field
+ * (`production.tool_calls.0.args`), or a word naming what failed before there were fields to
+ * name (`json`, `encoding`, `line`). Neither part contains a newline.
+ */
+export type TrafficProblem = {field: string; message: string}
+
+/**
  * One non-blank line of a traffic file. `bytes` is the line's size on disk including its newline
  * (and the BOM on line 1), so the `bytes` of every line, blank ones aside, add up to the file size
- * a progress display reads against. A bad line carries the full one-line message
- * `<file>:<line>: <field>: <message>` and, where it could still be read, the request id.
+ * a progress display reads against. A bad line carries every problem found on it (at least one),
+ * `error`, a one-line summary `<file>:<line>: <field>: <message>` of the first that still names the
+ * field of every other (see summarizeProblems), and, where it could still be read, the request id.
  */
 export type TrafficLine =
   | {line: number; ok: true; record: TrafficRecord; bytes: number}
-  | {line: number; ok: false; error: string; id: string | null; bytes: number}
+  | {line: number; ok: false; error: string; problems: TrafficProblem[]; id: string | null; bytes: number}
 
 export type ReadTrafficOptions = {
   /** A longer line is reported and skipped without being buffered. Default 16 MiB. */
@@ -158,13 +166,15 @@ class LineParser {
     if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1)
     if (isBlank(b)) return null
 
-    const fail = (field: string, message: string, id: string | null): TrafficLine => ({
+    const failAll = (problems: TrafficProblem[], id: string | null): TrafficLine => ({
       line,
       ok: false,
-      error: `${this.file}:${line}: ${field}: ${message}`,
+      error: summarizeProblems(this.file, line, problems),
+      problems,
       id,
       bytes,
     })
+    const fail = (field: string, message: string, id: string | null): TrafficLine => failAll([{field, message}], id)
 
     let text: string
     try {
@@ -194,14 +204,31 @@ class LineParser {
 
     const parsed = TrafficRecord.safeParse(value)
     if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
-    const {field, message} = describeIssues(parsed.error.issues)
-    return fail(field, message, readableId((value as {id?: unknown}).id))
+    return failAll(describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
   }
 
   overLimit(line: number, head: Buffer, lineBytes: number, bytes: number): TrafficLine {
-    const message = `line is ${lineBytes} bytes, over the ${formatBytes(this.maxLineBytes)} limit`
-    return {line, ok: false, error: `${this.file}:${line}: line: ${message}`, id: peekId(head), bytes}
+    const problems = [{field: 'line', message: `line is ${lineBytes} bytes, over the ${formatBytes(this.maxLineBytes)} limit`}]
+    return {line, ok: false, error: summarizeProblems(this.file, line, problems), problems, id: peekId(head), bytes}
   }
+}
+
+/** `<file>:<line>: <field>: <message>`: how one problem is shown, one per output line. */
+export function formatProblem(file: string, line: number, p: TrafficProblem): string {
+  return `${file}:${line}: ${p.field}: ${p.message}`
+}
+
+/**
+ * One line for a bad line as a whole (a skipped request's stored reason, an error naming the line):
+ * the first problem in full, then the field of every further one, so no field goes unnamed.
+ */
+export function summarizeProblems(file: string, line: number, problems: TrafficProblem[]): string {
+  const [first, ...rest] = problems
+  if (!first) return formatProblem(file, line, {field: 'record', message: 'does not match the traffic schema'})
+  const head = formatProblem(file, line, first)
+  if (rest.length === 0) return head
+  const fields = rest.map((p) => p.field).join(', ')
+  return `${head} (and ${rest.length} more problem${rest.length === 1 ? '' : 's'} on this line: ${fields})`
 }
 
 /** A copy of the first `n` bytes of a run of buffers (a copy, so the chunks behind it can be freed). */
@@ -244,24 +271,34 @@ function peekId(prefix: Buffer): string | null {
   }
 }
 
-function describeIssues(issues: z.core.$ZodIssue[]): {field: string; message: string} {
-  const first = issues[0]
-  if (!first) return {field: 'record', message: 'does not match the traffic schema'}
-  let path = first.path.map((p) => String(p))
-  let message = first.message
-  if (first.code === 'unrecognized_keys') {
-    if (first.keys.length === 1) {
-      path = [...path, first.keys[0]!]
-      message = 'unknown field (not in the traffic schema)'
-    } else {
-      message = `unknown fields ${first.keys.map((k) => JSON.stringify(k)).join(', ')}`
+/** Every issue zod found on a line, one problem each; an issue naming several unknown keys gives one per key. */
+function describeIssues(issues: z.core.$ZodIssue[]): TrafficProblem[] {
+  const out: TrafficProblem[] = []
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({field: fieldPath([...issue.path, key]), message: 'unknown field (not in the traffic schema)'})
+      }
+      continue
     }
-  } else if (first.code === 'invalid_type' && /received undefined$/.test(message)) {
-    message = `missing (expected ${first.expected})`
+    let message = issue.message
+    if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `missing (expected ${issue.expected})`
+    out.push({field: fieldPath(issue.path), message: oneLine(message)})
   }
-  const more = issues.length - 1
-  if (more > 0) message += ` (and ${more} more problem${more === 1 ? '' : 's'} on this line)`
-  return {field: path.join('.') || 'record', message: oneLine(message)}
+  if (out.length === 0) out.push({field: 'record', message: 'does not match the traffic schema'})
+  return out
+}
+
+// A key that is not a plain name (it holds a dot, a space, a newline) is quoted, so the dotted
+// path stays unambiguous and on one line.
+const PLAIN_KEY = /^[A-Za-z0-9_-]+$/
+
+/** A zod issue path as `a.b.0.c`; the whole record when empty. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'record'
+  return path
+    .map((p) => (typeof p === 'number' || (typeof p === 'string' && PLAIN_KEY.test(p)) ? String(p) : JSON.stringify(String(p))))
+    .join('.')
 }
 
 function jsonKind(value: unknown): string {

@@ -1,11 +1,14 @@
-import {readTraffic} from './reader.js'
+import {formatProblem, readTraffic, type TrafficProblem} from './reader.js'
 
 export type ValidateTrafficOptions = {
-  /** Collect at most this many error messages; lines are still counted past it. Default: all. */
+  /** List at most this many problems (not lines); every problem is still counted. Default: all. */
   maxErrors?: number
   maxLineBytes?: number
   signal?: AbortSignal
 }
+
+/** One problem of one line; a line with several problems gives several of these. */
+export type LineProblem = TrafficProblem & {line: number}
 
 export type ValidateTrafficResult = {
   file: string
@@ -14,16 +17,21 @@ export type ValidateTrafficResult = {
   valid: number
   /** Lines that failed to read or validate, plus later lines repeating an earlier request id. */
   invalid: number
-  /** One-line messages `<file>:<line>: <field>: <message>`, in file order. */
+  /** Every problem found, listed or not; at least `invalid`, more when a line has several. */
+  problemCount: number
+  /** The listed problems (the first `maxErrors`), in file order and, within a line, in the order found. */
+  problems: LineProblem[]
+  /** The same problems as `problems`, each as one line `<file>:<line>: <field>: <message>`. */
   errors: string[]
-  /** True when there were more errors than `maxErrors` let through. */
+  /** True when there were more problems than `maxErrors` let through. */
   errorsTruncated: boolean
   duplicateIds: number
 }
 
 /**
  * Checks every line of a traffic file against the schema and for repeated request ids (a run keys
- * its traces by request id, so a repeat would overwrite). Streams: memory is one line plus the id map.
+ * its traces by request id, so a repeat would overwrite). Streams: memory is one line plus the id map
+ * plus the listed problems.
  */
 export async function validateTraffic(file: string, opts: ValidateTrafficOptions = {}): Promise<ValidateTrafficResult> {
   const maxErrors = opts.maxErrors ?? Number.POSITIVE_INFINITY
@@ -32,15 +40,24 @@ export async function validateTraffic(file: string, opts: ValidateTrafficOptions
     lines: 0,
     valid: 0,
     invalid: 0,
+    problemCount: 0,
+    problems: [],
     errors: [],
     errorsTruncated: false,
     duplicateIds: 0,
   }
   const firstLineOf = new Map<string, number>()
-  const addError = (message: string): void => {
+  const addProblems = (line: number, problems: TrafficProblem[]): void => {
     result.invalid++
-    if (result.errors.length < maxErrors) result.errors.push(message)
-    else result.errorsTruncated = true
+    for (const p of problems) {
+      result.problemCount++
+      if (result.problems.length < maxErrors) {
+        result.problems.push({line, field: p.field, message: p.message})
+        result.errors.push(formatProblem(file, line, p))
+      } else {
+        result.errorsTruncated = true
+      }
+    }
   }
 
   for await (const line of readTraffic(file, {maxLineBytes: opts.maxLineBytes, signal: opts.signal})) {
@@ -51,10 +68,10 @@ export async function validateTraffic(file: string, opts: ValidateTrafficOptions
     if (id !== null && first === undefined) firstLineOf.set(id, line.line)
 
     if (!line.ok) {
-      addError(line.error)
+      addProblems(line.line, line.problems)
     } else if (first !== undefined) {
       result.duplicateIds++
-      addError(`${file}:${line.line}: id: duplicate request id ${JSON.stringify(id)} (first on line ${first})`)
+      addProblems(line.line, [{field: 'id', message: `duplicate request id ${JSON.stringify(id)} (first on line ${first})`}])
     } else {
       result.valid++
     }

@@ -134,6 +134,19 @@ describe('shadow run on the shipped scenario', () => {
     expect(store.countTraces(result.run.id, {side: 'candidate'})).toBe(7)
   })
 
+  it('a skipped line with several schema problems keeps every field name in its stored reason', async () => {
+    const good = trafficLines()[0]!
+    const bad = JSON.parse(trafficLines()[1]!) as Record<string, unknown> & {production: Record<string, unknown>}
+    bad.tenant = ''
+    bad.timestamp = 'yesterday'
+    bad.production.outcome = 'exploded'
+    const file = writeTraffic('multi.jsonl', [good, JSON.stringify(bad)])
+    const result = await startShadow({traffic: file, candidate: v2, fixtures}, store)
+    const [skipped] = traces(result.run.id, 'candidate').filter((t) => t.status === 'skipped')
+    expect(skipped!.request_id).toBe(bad.id)
+    expect(skipped!.error).toMatch(/multi\.jsonl:2: timestamp: .* \(and 2 more problems on this line: tenant, production\.outcome\)$/)
+  })
+
   it('never stores a planted secret in the clear', async () => {
     const secretCard = '4111 1111 1111 1111'
     const secretKey = 'sk-live-PLANTED0123456789abcdefXYZ'

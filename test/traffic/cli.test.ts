@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {repoRoot, runCli} from '../helpers/cli.js'
-import {validLine} from '../fixtures/traffic/records.js'
+import {validLine, validRecord} from '../fixtures/traffic/records.js'
 
 // End to end through bin/run.js (dist/ is built before the suite runs).
 let dir: string
@@ -15,6 +15,9 @@ beforeAll(() => {
   writeFileSync(clean, [validLine('a'), validLine('b', {tenant: 'globex'})].join('\n') + '\n')
   dirty = path.join(dir, 'dirty.jsonl')
   writeFileSync(dirty, [validLine('a'), '{"id": "b", oops}', validLine('c', {role: ''}), validLine('a')].join('\n') + '\n')
+  const many = validRecord('m', {tenant: '', user: ''})
+  ;(many['production'] as Record<string, unknown>)['tool_calls'] = [{id: 'c1', name: 'lookup', args: 'x', latency_ms: 1}]
+  writeFileSync(path.join(dir, 'multi.jsonl'), [validLine('a'), JSON.stringify(many), validLine('b', {role: ''})].join('\n') + '\n')
 })
 afterAll(() => {
   rmSync(dir, {recursive: true, force: true})
@@ -30,7 +33,7 @@ describe('understudy traffic validate', () => {
   it('prints each error to stderr and exits 1', () => {
     const r = runCli(['traffic', 'validate', 'dirty.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
-    expect(r.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid\n')
+    expect(r.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid, 3 problems\n')
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('dirty.jsonl:'))
     expect(errors).toEqual([
       "dirty.jsonl:2: json: invalid JSON at column 13: unexpected 'o' (expected a property name in double quotes)",
@@ -39,12 +42,52 @@ describe('understudy traffic validate', () => {
     ])
   })
 
-  it('--max-errors limits the list, not the count', () => {
-    const r = runCli(['traffic', 'validate', 'dirty.jsonl', '--max-errors', '1'], {cwd: dir})
+  it('prints every problem of a line, each on its own line', () => {
+    const r = runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('dirty.jsonl:'))).toHaveLength(1)
-    expect(r.stderr).toContain('... and 2 more errors not listed (--max-errors 1)')
-    expect(r.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid\n')
+    expect(r.stdout).toBe('multi.jsonl: 3 lines, 1 valid, 2 invalid, 4 problems\n')
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:'))
+    expect(errors).toEqual([
+      'multi.jsonl:2: tenant: Too small: expected string to have >=1 characters',
+      'multi.jsonl:2: user: Too small: expected string to have >=1 characters',
+      expect.stringMatching(/^multi\.jsonl:2: production\.tool_calls\.0\.args: .*expected record/),
+      'multi.jsonl:3: role: Too small: expected string to have >=1 characters',
+    ])
+    expect(r.stderr).not.toContain('more problem')
+  })
+
+  it('--max-errors limits the listed problems, not the count, and says so in the summary', () => {
+    const r = runCli(['traffic', 'validate', 'multi.jsonl', '--max-errors', '2'], {cwd: dir})
+    expect(r.code).toBe(1)
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:'))).toEqual([
+      'multi.jsonl:2: tenant: Too small: expected string to have >=1 characters',
+      'multi.jsonl:2: user: Too small: expected string to have >=1 characters',
+    ])
+    expect(r.stdout).toBe('multi.jsonl: 3 lines, 1 valid, 2 invalid; showing first 2 of 4 problems (--max-errors 2)\n')
+
+    const one = runCli(['traffic', 'validate', 'dirty.jsonl', '--max-errors', '1'], {cwd: dir})
+    expect(one.stderr.split('\n').filter((l) => l.startsWith('dirty.jsonl:'))).toHaveLength(1)
+    expect(one.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid; showing first 1 of 3 problems (--max-errors 1)\n')
+  })
+
+  it('--json gives every problem its own entry, and --max-errors counts the same problems', () => {
+    const all = runCli(['traffic', 'validate', 'multi.jsonl', '--json'], {cwd: dir})
+    expect(all.code).toBe(1)
+    const full = JSON.parse(all.stdout)
+    expect(full).toMatchObject({lines: 3, valid: 1, invalid: 2, problemCount: 4, errorsTruncated: false})
+    expect(full.problems).toEqual([
+      {line: 2, field: 'tenant', message: 'Too small: expected string to have >=1 characters'},
+      {line: 2, field: 'user', message: 'Too small: expected string to have >=1 characters'},
+      {line: 2, field: 'production.tool_calls.0.args', message: expect.stringMatching(/expected record/)},
+      {line: 3, field: 'role', message: 'Too small: expected string to have >=1 characters'},
+    ])
+    const text = runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
+    expect(full.errors).toEqual(text.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:')))
+
+    const capped = JSON.parse(runCli(['traffic', 'validate', 'multi.jsonl', '--json', '--max-errors', '3'], {cwd: dir}).stdout)
+    expect(capped).toMatchObject({problemCount: 4, errorsTruncated: true})
+    expect(capped.problems).toEqual(full.problems.slice(0, 3))
+    expect(capped.errors).toEqual(full.errors.slice(0, 3))
   })
 
   it('--json returns the structured result and keeps the exit code', () => {
@@ -55,6 +98,11 @@ describe('understudy traffic validate', () => {
       lines: 4,
       valid: 1,
       invalid: 3,
+      problemCount: 3,
+      problems: [
+        {line: 2, field: 'json', message: expect.stringMatching(/^invalid JSON at column 13: /)},
+        {line: 3, field: 'role', message: expect.any(String)},
+      ],
       errors: [expect.stringMatching(/^dirty\.jsonl:2: json: /), expect.stringMatching(/^dirty\.jsonl:3: role: /)],
       errorsTruncated: true,
       duplicateIds: 1,

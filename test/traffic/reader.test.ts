@@ -6,7 +6,7 @@ import {setFlagsFromString} from 'node:v8'
 import {runInNewContext} from 'node:vm'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {UnderstudyError} from '../../src/errors.js'
-import {readTraffic, sha256File, type TrafficLine} from '../../src/traffic/reader.js'
+import {readTraffic, sha256File, type TrafficLine, type TrafficProblem} from '../../src/traffic/reader.js'
 import {validLine, validRecord} from '../fixtures/traffic/records.js'
 
 let dir: string
@@ -32,6 +32,11 @@ async function readAll(file: string, opts?: Parameters<typeof readTraffic>[1]): 
 function errorOf(l: TrafficLine | undefined): string {
   if (!l || l.ok) throw new Error(`expected a bad line, got ${JSON.stringify(l)}`)
   return l.error
+}
+
+function problemsOf(l: TrafficLine | undefined): TrafficProblem[] {
+  if (!l || l.ok) throw new Error(`expected a bad line, got ${JSON.stringify(l)}`)
+  return l.problems
 }
 
 describe('readTraffic', () => {
@@ -81,6 +86,54 @@ describe('readTraffic', () => {
     const [a, b] = await readAll(file)
     expect(errorOf(a)).toBe(`${file}:1: tenant: missing (expected string)`)
     expect(errorOf(b)).toBe(`${file}:2: tenat: unknown field (not in the traffic schema)`)
+  })
+
+  it('returns every problem of a line with two bad fields, and names both in the summary', async () => {
+    const rec = validRecord('r1', {tenant: '', timestamp: 'yesterday'})
+    const file = write('two-bad.jsonl', JSON.stringify(rec) + '\n')
+    const [l] = await readAll(file)
+    expect(problemsOf(l)).toEqual([
+      {field: 'timestamp', message: 'Invalid ISO datetime'},
+      {field: 'tenant', message: 'Too small: expected string to have >=1 characters'},
+    ])
+    expect(errorOf(l)).toBe(`${file}:1: timestamp: Invalid ISO datetime (and 1 more problem on this line: tenant)`)
+  })
+
+  it('returns every problem of a line with three bad fields, nested ones as dotted paths', async () => {
+    const rec = validRecord('r1')
+    delete rec['user']
+    const production = rec['production'] as Record<string, unknown>
+    production['tool_calls'] = [{id: 'c1', name: 'lookup', args: 'order 7', latency_ms: 1}]
+    production['usage'] = {input_tokens: -1, output_tokens: 5}
+    const file = write('three-bad.jsonl', JSON.stringify(rec) + '\n')
+    const [l] = await readAll(file)
+    expect(problemsOf(l).map((p) => p.field)).toEqual(['user', 'production.tool_calls.0.args', 'production.usage.input_tokens'])
+    expect(problemsOf(l)[0]).toEqual({field: 'user', message: 'missing (expected string)'})
+    expect(problemsOf(l)[1]!.message).toMatch(/expected record/)
+    expect(errorOf(l)).toBe(
+      `${file}:1: user: missing (expected string) (and 2 more problems on this line: production.tool_calls.0.args, production.usage.input_tokens)`,
+    )
+    expect(l!.ok === false && l!.id).toBe('r1')
+  })
+
+  it('gives each unknown field its own problem, quoting a key that is not a plain name', async () => {
+    const rec = validRecord('r1', {tenat: 'acme', 'two\nlines': 1})
+    ;(rec['production'] as Record<string, unknown>)['extra'] = true
+    const file = write('unknown-keys.jsonl', JSON.stringify(rec) + '\n')
+    const [l] = await readAll(file)
+    expect(problemsOf(l)).toEqual([
+      {field: 'production.extra', message: 'unknown field (not in the traffic schema)'},
+      {field: 'tenat', message: 'unknown field (not in the traffic schema)'},
+      {field: '"two\\nlines"', message: 'unknown field (not in the traffic schema)'},
+    ])
+    expect(errorOf(l)).not.toContain('\n')
+  })
+
+  it('a line that is not JSON at all is one problem, with its column', async () => {
+    const file = write('not-json.jsonl', 'id=r1 tenant=acme user=u-1\n')
+    const [l] = await readAll(file)
+    expect(problemsOf(l)).toEqual([{field: 'json', message: expect.stringMatching(/^invalid JSON at column 1: /)}])
+    expect(errorOf(l)).toBe(`${file}:1: json: ${problemsOf(l)[0]!.message}`)
   })
 
   it('strips a UTF-8 BOM at the start of the file only', async () => {

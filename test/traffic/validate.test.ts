@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {validateTraffic} from '../../src/traffic/validate.js'
-import {validLine} from '../fixtures/traffic/records.js'
+import {validLine, validRecord} from '../fixtures/traffic/records.js'
 
 let dir: string
 beforeAll(() => {
@@ -27,6 +27,8 @@ describe('validateTraffic', () => {
       lines: 3,
       valid: 3,
       invalid: 0,
+      problemCount: 0,
+      problems: [],
       errors: [],
       errorsTruncated: false,
       duplicateIds: 0,
@@ -67,6 +69,55 @@ describe('validateTraffic', () => {
 
     const all = await validateTraffic(file, {maxErrors: 7})
     expect(all.errors).toHaveLength(7)
+    expect(all.errorsTruncated).toBe(false)
+  })
+
+  it('lists every problem of a line with two bad fields, each on its own', async () => {
+    const file = write('two-bad.jsonl', [validLine('a'), validLine('b', {tenant: '', timestamp: 'yesterday'})])
+    const r = await validateTraffic(file)
+    expect(r).toMatchObject({lines: 2, valid: 1, invalid: 1, problemCount: 2, errorsTruncated: false})
+    expect(r.problems).toEqual([
+      {line: 2, field: 'timestamp', message: 'Invalid ISO datetime'},
+      {line: 2, field: 'tenant', message: 'Too small: expected string to have >=1 characters'},
+    ])
+    expect(r.errors).toEqual([
+      `${file}:2: timestamp: Invalid ISO datetime`,
+      `${file}:2: tenant: Too small: expected string to have >=1 characters`,
+    ])
+  })
+
+  it('lists every problem of a line with three bad fields, nested ones by dotted path', async () => {
+    const bad = validRecord('b', {role: ''})
+    const production = bad['production'] as Record<string, unknown>
+    production['tool_calls'] = [{id: 'c1', name: 'lookup', args: [], latency_ms: 1}]
+    production['outcome'] = 'exploded'
+    const file = write('three-bad.jsonl', [JSON.stringify(bad), validLine('c')])
+    const r = await validateTraffic(file)
+    expect(r).toMatchObject({lines: 2, valid: 1, invalid: 1, problemCount: 3})
+    expect(r.problems.map((p) => [p.line, p.field])).toEqual([
+      [1, 'role'],
+      [1, 'production.tool_calls.0.args'],
+      [1, 'production.outcome'],
+    ])
+    expect(r.errors).toEqual(r.problems.map((p) => `${file}:${p.line}: ${p.field}: ${p.message}`))
+  })
+
+  it('maxErrors counts problems, not lines, and may stop inside a line', async () => {
+    const file = write('max-problems.jsonl', [
+      validLine('a', {tenant: '', user: '', role: ''}),
+      validLine('b', {tenant: ''}),
+      validLine('c'),
+    ])
+    const r = await validateTraffic(file, {maxErrors: 2})
+    expect(r).toMatchObject({invalid: 2, problemCount: 4, errorsTruncated: true})
+    expect(r.problems.map((p) => [p.line, p.field])).toEqual([
+      [1, 'tenant'],
+      [1, 'user'],
+    ])
+    expect(r.errors).toHaveLength(2)
+
+    const all = await validateTraffic(file, {maxErrors: 4})
+    expect(all.problems).toHaveLength(4)
     expect(all.errorsTruncated).toBe(false)
   })
 })
