@@ -24,6 +24,23 @@ export class ValidationError extends UnderstudyError {
 /** The trace store refused to open or write (newer schema, corrupt file, locked). */
 export class StoreError extends UnderstudyError {}
 
+/**
+ * Another live process is writing the run (see src/store/run-writer.ts): a run has one writer at a
+ * time, so the second one refuses before it reads or changes anything.
+ */
+export class RunBusyError extends UnderstudyError {
+  readonly runId: string
+  readonly pid: number
+  /** The writer's host name, or null when it is this host. */
+  readonly host: string | null
+  constructor(runId: string, pid: number, host: string | null) {
+    super(`run ${runId} is being written by process ${pid} ${host === null ? 'on this host' : `on host ${host}`}; wait for it or stop it`)
+    this.runId = runId
+    this.pid = pid
+    this.host = host
+  }
+}
+
 /** The model server is down, the model is missing, or the answer is malformed. */
 export class ModelError extends UnderstudyError {
   readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss'

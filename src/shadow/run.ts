@@ -5,7 +5,7 @@ import {emptyFixtures, loadFixtures} from '../../sandbox/fixtures.js'
 import {createMockTools} from '../../sandbox/mock-tools.js'
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle} from '../bundle/schema.js'
-import {UnderstudyError, ValidationError} from '../errors.js'
+import {StoreError, UnderstudyError, ValidationError} from '../errors.js'
 import {createModel} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
@@ -14,7 +14,8 @@ import {RateLimiter} from '../runtime/rate-limit.js'
 import {recordedTrace} from '../runtime/recorded.js'
 import {createRedactor, type Redactor} from '../runtime/redact.js'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
-import {traceKey, type RunInfo, type TraceDatabase, type TraceKeys} from '../store/api.js'
+import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
+import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {readTraffic, sha256File} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
@@ -57,7 +58,7 @@ type Side = {
 export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
   const opts = ShadowOptions.parse(input)
   const setup = await prepare(opts)
-  const run = store.createRun({
+  const {run, writer} = store.createClaimedRun({
     name: opts.run_name,
     candidate_ref: setup.candidate.ref,
     candidate_hash: setup.candidate.hash,
@@ -71,9 +72,14 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
     seed: opts.seed,
     config: opts,
   })
-  store.recordBundle(setup.candidate.hash, setup.candidate.ref, setup.candidate.manifest)
-  if (setup.baseline) store.recordBundle(setup.baseline.hash, setup.baseline.ref, setup.baseline.manifest)
-  return execute(opts, setup, store, run, new Set(), hooks, false)
+  try {
+    store.recordBundle(setup.candidate.hash, setup.candidate.ref, setup.candidate.manifest)
+    if (setup.baseline) store.recordBundle(setup.baseline.hash, setup.baseline.ref, setup.baseline.manifest)
+  } catch (e) {
+    releaseQuietly(store, run.id, writer)
+    throw e
+  }
+  return execute(opts, setup, store, run, writer, new Set(), hooks, false)
 }
 
 /**
@@ -82,23 +88,52 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
  * silently replayed something else would compare apples with pears.
  */
 export async function resumeShadow(runId: string, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
-  const run = store.getRun(runId)
-  if (!run) throw new UnderstudyError(`no run "${runId}" in ${store.path}; see \`understudy runs list\``)
-  if (run.status === 'completed') throw new UnderstudyError(`run ${run.id} already completed; nothing to resume`)
-  const parsed = ShadowOptions.safeParse(run.config)
-  if (!parsed.success) throw new UnderstudyError(`run ${run.id} was not started by \`understudy shadow\` (its config cannot be read back)`)
-  const opts = parsed.data
-  const setup = await prepare(opts)
-  const changed: string[] = []
-  if (setup.trafficHash !== run.traffic_hash) changed.push(`traffic file ${opts.traffic}`)
-  if (setup.candidate.hash !== run.candidate_hash) changed.push(`candidate bundle ${opts.candidate}`)
-  if ((setup.baseline?.hash ?? null) !== run.baseline_hash) changed.push(`baseline bundle ${opts.baseline}`)
-  if (changed.length > 0) {
-    throw new UnderstudyError(`cannot resume ${run.id}: ${changed.join(', ')} changed since the run started; start a new run instead`)
+  const found = store.getRun(runId)
+  if (!found) throw new UnderstudyError(`no run "${runId}" in ${store.path}; see \`understudy runs list\``)
+  if (found.status === 'completed') throw alreadyCompleted(found.id)
+  // Claimed before anything is read back: while another process writes the run this refuses at
+  // once, and the stored keys read below cannot go stale under another writer.
+  const writer = store.claimRun(found.id)
+  let setup: Setup
+  let opts: ShadowOptions
+  let done: TraceKeys
+  let run: RunInfo
+  try {
+    // Read again under the claim: the writer just gone may have completed the run.
+    const claimed = store.getRun(found.id)!
+    if (claimed.status === 'completed') throw alreadyCompleted(claimed.id)
+    const parsed = ShadowOptions.safeParse(claimed.config)
+    if (!parsed.success) throw new UnderstudyError(`run ${claimed.id} was not started by \`understudy shadow\` (its config cannot be read back)`)
+    opts = parsed.data
+    setup = await prepare(opts)
+    const changed: string[] = []
+    if (setup.trafficHash !== claimed.traffic_hash) changed.push(`traffic file ${opts.traffic}`)
+    if (setup.candidate.hash !== claimed.candidate_hash) changed.push(`candidate bundle ${opts.candidate}`)
+    if ((setup.baseline?.hash ?? null) !== claimed.baseline_hash) changed.push(`baseline bundle ${opts.baseline}`)
+    if (changed.length > 0) {
+      throw new UnderstudyError(`cannot resume ${claimed.id}: ${changed.join(', ')} changed since the run started; start a new run instead`)
+    }
+    done = store.storedTraceKeys(claimed.id)
+    store.reopenRun(claimed.id)
+    run = store.getRun(claimed.id)!
+  } catch (e) {
+    // Nothing was replayed: the run keeps the status it had.
+    releaseQuietly(store, found.id, writer)
+    throw e
   }
-  const done = store.storedTraceKeys(run.id)
-  store.reopenRun(run.id)
-  return execute(opts, setup, store, store.getRun(run.id)!, done, hooks, true)
+  return execute(opts, setup, store, run, writer, done, hooks, true)
+}
+
+function alreadyCompleted(runId: string): UnderstudyError {
+  return new UnderstudyError(`run ${runId} already completed; nothing to resume`)
+}
+
+function releaseQuietly(store: TraceDatabase, runId: string, writer: RunWriter): void {
+  try {
+    store.releaseRun(runId, writer.token)
+  } catch {
+    // The error being thrown is the one worth reporting; a claim left behind is stale once this process ends.
+  }
 }
 
 type Setup = {
@@ -182,6 +217,7 @@ async function execute(
   setup: Setup,
   store: TraceDatabase,
   run: RunInfo,
+  claim: RunWriter,
   done: TraceKeys,
   hooks: ShadowHooks,
   resumed: boolean,
@@ -195,7 +231,21 @@ async function execute(
   let failure: unknown = null
   let requests = 0
 
+  // The final status is set together with releasing the claim, and only while this process still
+  // holds it: a run taken over by another writer is that writer's to finish.
+  const finish = (status: Exclude<RunStatus, 'running'>): void => {
+    store.releaseRun(run.id, claim.token, status)
+  }
   const writer = openTraceWriter(store, run.id)
+  // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
+  const heartbeat = setInterval(() => {
+    try {
+      if (!store.heartbeatRun(run.id, claim.token)) failure ??= new StoreError(`${store.path}: run ${run.id} was taken over by another writer or deleted; stopped writing it`)
+    } catch {
+      // A store busy for longer than its timeout delays this heartbeat; the next one retries.
+    }
+  }, HEARTBEAT_MS)
+  heartbeat.unref()
   const flush = (): void => {
     if (pending.length === 0) return
     const batch = pending
@@ -257,18 +307,20 @@ async function execute(
     await Promise.allSettled(inFlight)
     flushQuietly(flush)
     await writer.close()
-    store.finishRun(run.id, 'failed')
+    clearInterval(heartbeat)
+    finish('failed')
     throw e
   }
   await writer.close()
+  clearInterval(heartbeat)
   if (failure !== null) {
-    store.finishRun(run.id, 'failed')
+    finish('failed')
     throw failure
   }
 
   const interrupted = hooks.signal?.aborted === true
   if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
-  store.finishRun(run.id, interrupted ? 'interrupted' : 'completed')
+  finish(interrupted ? 'interrupted' : 'completed')
   for (const side of setup.sides) for (const deps of side.repeats) await deps.model.close?.()
   hooks.onProgress?.(progress)
   return {run: store.getRun(run.id)!, progress, interrupted, resumed}

@@ -41,6 +41,21 @@ export const RunInfo = NewRun.extend({
 })
 export type RunInfo = z.infer<typeof RunInfo>
 
+/**
+ * The process writing a run, as claimed in the store (see src/store/run-writer.ts). A run has one
+ * writer at a time; a claim whose process is gone is stale and may be taken over.
+ */
+export type RunWriter = {
+  /** Unique to this claim: only its holder renews or releases it. */
+  token: string
+  pid: number
+  host: string
+  /** When the process started, as the OS says (Linux); null where unknown. Tells a reused pid apart. */
+  pid_start: string | null
+  claimed_at: string
+  heartbeat_at: string
+}
+
 export type TraceFilter = {
   side?: TraceSide
   requestId?: string
@@ -126,6 +141,23 @@ export interface TraceDatabase extends TraceStore {
   listRuns(limit?: number): RunInfo[]
   /** By exact id (no prefix: this deletes). False when there was no such run. */
   deleteRun(id: string): boolean
+  /**
+   * Makes `writer` (by default this process, with a fresh token) the run's one writer, in an
+   * IMMEDIATE transaction. Throws RunBusyError, changing nothing, while another live process holds
+   * the run; a claim left by a process that is gone is replaced.
+   */
+  claimRun(runId: string, writer?: RunWriter): RunWriter
+  /** createRun and claimRun in one transaction: nobody can claim the new run before its creator. */
+  createClaimedRun(run: NewRun, writer?: RunWriter): {run: RunInfo; writer: RunWriter}
+  /** The run's claim as stored (live or stale), if any. */
+  runWriter(runId: string): RunWriter | undefined
+  /** Renews the claim's heartbeat; false when the claim is no longer this token's (taken over, or the run deleted). */
+  heartbeatRun(runId: string, token: string): boolean
+  /**
+   * Ends the claim and, when given, sets the run's final status, in one transaction. Does neither
+   * and returns false when the claim is no longer this token's: the run is someone else's to finish.
+   */
+  releaseRun(runId: string, token: string, status?: Exclude<RunStatus, 'running'>): boolean
   /** Back to `running` (finished_at cleared), for `--resume` of an interrupted run. */
   reopenRun(id: string): void
   traceCounts(runId: string): TraceCount[]

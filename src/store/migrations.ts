@@ -5,6 +5,7 @@ import {SCHEMA_V2} from './schema-v2.js'
 import {SCHEMA_V3} from './schema-v3.js'
 import {SCHEMA_V4} from './schema-v4.js'
 import {SCHEMA_V5} from './schema-v5.js'
+import {SCHEMA_V6} from './schema-v6.js'
 
 /**
  * Versioned schema migrations. The database's `PRAGMA user_version` is the number of the last
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {version: 3, description: 'guardrail results as one JSON column per trace', up: SCHEMA_V3},
   {version: 4, description: 'steps as one JSON column per trace', up: SCHEMA_V4},
   {version: 5, description: 'tool calls and policy decisions as JSON columns per trace; audit views', up: SCHEMA_V5},
+  {version: 6, description: 'the process writing each run (one writer per run)', up: SCHEMA_V6},
 ]
 
 export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {

@@ -1,7 +1,7 @@
 import {existsSync, mkdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import {StoreError} from '../errors.js'
+import {RunBusyError, StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import {canonicalJson} from '../util/canonical.js'
 import {
@@ -15,6 +15,7 @@ import {
   type NewDrillRecord,
   type RunInfo,
   type RunStatus,
+  type RunWriter,
   type TraceCount,
   type TraceDatabase,
   type TraceFilter,
@@ -33,6 +34,7 @@ import {
   type RunRow,
 } from './rows.js'
 import {newRunId} from './run-id.js'
+import {thisWriter, writerAlive} from './run-writer.js'
 import {HashedKeySet} from '../util/id-set.js'
 
 export type OpenStoreOptions = {readonly?: boolean}
@@ -129,6 +131,8 @@ class SqliteTraceStore implements TraceDatabase {
   /** Cursors of traces still being iterated, ended on close so that close always succeeds. */
   private readonly openCursors = new Set<() => void>()
   private readonly writeBatch: (runId: string, traces: readonly RequestTrace[]) => void
+  private readonly claim: (runId: string, writer: RunWriter) => void
+  private readonly release: (runId: string, token: string, status: Exclude<RunStatus, 'running'> | undefined) => boolean
 
   constructor(db: Database.Database, abs: string, label: string) {
     this.db = db
@@ -142,6 +146,20 @@ class SqliteTraceStore implements TraceDatabase {
     // IMMEDIATE: a deferred transaction that reads first and then writes cannot wait for another
     // process's write lock (SQLITE_BUSY at once); taking the lock up front lets busy_timeout work.
     this.writeBatch = (runId, traces) => batch.immediate(runId, traces)
+    const claim = db.transaction((runId: string, writer: RunWriter) => {
+      if (this.stmt.runExists.get(runId) === undefined) throw this.noRun(runId)
+      // Checked again under the write lock: two claimants that both saw no live writer before
+      // taking it are serialised here, and the second finds the first.
+      this.refuseIfHeld(runId, writer)
+      this.stmt.claimWriter.run(runId, writer.token, writer.pid, writer.host, writer.pid_start, writer.claimed_at, writer.heartbeat_at)
+    })
+    this.claim = (runId, writer) => claim.immediate(runId, writer)
+    const release = db.transaction((runId: string, token: string, status: Exclude<RunStatus, 'running'> | undefined) => {
+      if (this.stmt.releaseWriter.run(runId, token).changes === 0) return false
+      if (status !== undefined) this.stmt.finish.run(status, new Date().toISOString(), runId)
+      return true
+    })
+    this.release = (runId, token, status) => release.immediate(runId, token, status)
   }
 
   createRun(run: NewRun): RunInfo {
@@ -224,6 +242,47 @@ class SqliteTraceStore implements TraceDatabase {
     this.guard(() => {
       if (this.stmt.finish.run(status, new Date().toISOString(), runId).changes === 0) throw this.noRun(runId)
     })
+  }
+
+  claimRun(runId: string, writer: RunWriter = thisWriter()): RunWriter {
+    return this.guard(() => {
+      // Refusing needs no write lock, so it is immediate even while the holder is mid-batch (or
+      // stopped holding the lock); only a claim that may succeed waits for the lock.
+      this.refuseIfHeld(runId, writer)
+      this.claim(runId, writer)
+      return writer
+    })
+  }
+
+  createClaimedRun(run: NewRun, writer: RunWriter = thisWriter()): {run: RunInfo; writer: RunWriter} {
+    return this.guard(() =>
+      this.db
+        .transaction(() => {
+          const created = this.createRun(run)
+          this.claim(created.id, writer)
+          return {run: created, writer}
+        })
+        .immediate(),
+    )
+  }
+
+  runWriter(runId: string): RunWriter | undefined {
+    return this.guard(() => this.stmt.writerOf.get(runId) as RunWriter | undefined)
+  }
+
+  heartbeatRun(runId: string, token: string): boolean {
+    return this.guard(() => this.stmt.heartbeatWriter.run(new Date().toISOString(), runId, token).changes > 0)
+  }
+
+  releaseRun(runId: string, token: string, status?: Exclude<RunStatus, 'running'>): boolean {
+    return this.guard(() => this.release(runId, token, status))
+  }
+
+  /** Throws RunBusyError when a live process other than `writer` (another token) holds the run. */
+  private refuseIfHeld(runId: string, writer: RunWriter): void {
+    const held = this.stmt.writerOf.get(runId) as RunWriter | undefined
+    if (held === undefined || held.token === writer.token || !writerAlive(held, new Date(), writer.host)) return
+    throw new RunBusyError(runId, held.pid, held.host === writer.host ? null : held.host)
   }
 
   reopenRun(runId: string): void {
@@ -558,6 +617,13 @@ function prepareFixed(db: Database.Database) {
     finish: db.prepare('UPDATE runs SET status = ?, finished_at = ? WHERE id = ?'),
     reopen: db.prepare(`UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?`),
     deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
+    writerOf: db.prepare('SELECT token, pid, host, pid_start, claimed_at, heartbeat_at FROM run_writers WHERE run_id = ?'),
+    claimWriter: db.prepare(
+      `INSERT OR REPLACE INTO run_writers (run_id, token, pid, host, pid_start, claimed_at, heartbeat_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    heartbeatWriter: db.prepare('UPDATE run_writers SET heartbeat_at = ? WHERE run_id = ? AND token = ?'),
+    releaseWriter: db.prepare('DELETE FROM run_writers WHERE run_id = ? AND token = ?'),
     insertRequest: db.prepare(
       `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,

@@ -44,7 +44,7 @@ describe('opening and migrating', () => {
     const store = openStore(file)
     expect(store.path).toBe(file)
     store.close()
-    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'guardrail_results', 'policy_decisions', 'requests', 'runs', 'steps', 'tool_calls'])
+    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'guardrail_results', 'policy_decisions', 'requests', 'run_writers', 'runs', 'steps', 'tool_calls'])
     const db = new Database(file, {readonly: true})
     expect(db.pragma('user_version', {simple: true})).toBe(latestVersion())
     expect(latestVersion()).toBe(MIGRATIONS.length)
