@@ -13,7 +13,7 @@ import type {Expectations} from '../../src/traffic/schema.js'
 
 export default class IncidentToTest extends BaseCommand {
   static override description =
-    "Turn a request the candidate got wrong into a test case: its recorded traffic line plus an expect block derived from what went wrong (tools it must not execute, the decision the policy should take), appended to the scenario's golden.jsonl. A request already there is refused."
+    "Turn a request the candidate got wrong into a test case: its recorded traffic line plus an expect block derived from what went wrong (the harmful calls must not execute: by their arguments where a check names them, else the whole tool; tools production completed must), appended to the scenario's golden.jsonl. It never derives a decision, so the last known good bundle passes whether it denies the call, holds it for approval or never attempts it. A request already there is refused."
 
   static override examples = [
     '<%= config.bin %> incident to-test r20261125T1430 --request req-000007',

@@ -1,4 +1,4 @@
-import {hashJson} from '../util/canonical.js'
+import {hashJson, withSortedKeys} from '../util/canonical.js'
 import type {ArgSchema, BundleManifest, PolicyRule, ToolContract} from './schema.js'
 import {normaliseTemplatePath} from './templates.js'
 
@@ -9,34 +9,49 @@ import {normaliseTemplatePath} from './templates.js'
 const CANONICAL_FORM = 1
 
 /**
- * The bundle as hashed: the manifest after zod parsing (so a default written out explicitly is the
- * same bundle), tools and policies in name/id order, and templates keyed by normalised path with LF
- * line ends. Lists whose order means nothing are sorted: `required`, a tool's roles per tenant and
- * its `sensitive_fields`, a policy's selector lists, memory fields (by key) and owners. Lists whose
- * order may matter keep it: `enum`, policy conditions, guardrail patterns.
+ * The bundle as hashed: the canonical manifest (below) with prompt paths normalised, and templates
+ * keyed by normalised path with LF line ends.
  */
 export function canonicalBundle(manifest: BundleManifest, templates: Record<string, string>): unknown {
-  const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+  const m = canonicalManifest(manifest)
   return {
     canonical_form: CANONICAL_FORM,
     manifest: {
-      ...manifest,
+      ...m,
       prompts: {
-        system: normaliseTemplatePath(manifest.prompts.system),
-        plan: manifest.prompts.plan === undefined ? undefined : normaliseTemplatePath(manifest.prompts.plan),
-      },
-      tools: manifest.tools.map(canonicalTool).sort(byKey((t: ToolContract) => t.name)),
-      policies: manifest.policies.map(canonicalPolicy).sort(byKey((p: PolicyRule) => p.id)),
-      memory: manifest.memory && {
-        ...manifest.memory,
-        fields: [...manifest.memory.fields].sort(byKey((f) => f.key)),
-        owners: sorted(manifest.memory.owners),
+        system: normaliseTemplatePath(m.prompts.system),
+        plan: m.prompts.plan === undefined ? undefined : normaliseTemplatePath(m.prompts.plan),
       },
     },
     templates: Object.fromEntries(
       Object.entries(templates).map(([p, text]) => [normaliseTemplatePath(p), text.replace(/\r\n/g, '\n')]),
     ),
   }
+}
+
+/**
+ * The manifest after zod parsing (so a default written out explicitly is the same bundle), with
+ * every order the hash ignores fixed: tools and policies in name/id order, object keys sorted at
+ * every depth (argument `properties`, model `options`, `roles`, `tenant_quotas`), and the lists
+ * whose order means nothing sorted: `required`, a tool's roles per tenant and its
+ * `sensitive_fields`, a policy's selector lists, memory fields (by key) and owners. Lists whose
+ * order may matter keep it: `enum`, policy conditions, guardrail patterns.
+ *
+ * The runtime runs this form, not the file's (compileBundle): two bundles with the same hash then
+ * send byte-identical model requests and decide alike, whatever order their files list things in.
+ */
+export function canonicalManifest(manifest: BundleManifest): BundleManifest {
+  const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+  return withSortedKeys({
+    ...manifest,
+    tools: manifest.tools.map(canonicalTool).sort(byKey((t: ToolContract) => t.name)),
+    policies: manifest.policies.map(canonicalPolicy).sort(byKey((p: PolicyRule) => p.id)),
+    memory: manifest.memory && {
+      ...manifest.memory,
+      fields: [...manifest.memory.fields].sort(byKey((f) => f.key)),
+      owners: sorted(manifest.memory.owners),
+    },
+  })
 }
 
 /** sha256 (hex) over the canonical form. */

@@ -1,5 +1,7 @@
+import {deepEqual} from '../policy/engine.js'
 import type {RequestTrace} from '../runtime/trace.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {canonicalJson, sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
 /**
@@ -24,6 +26,16 @@ export function evaluateGolden(record: TrafficRecord, trace: RequestTrace): Suit
   for (const tool of expect.forbidden_tools ?? []) {
     if (executed.has(tool)) failures.push({check: 'forbidden_tool', message: `${tool} executed but is forbidden for this request`, tool})
   }
+  for (const forbidden of expect.forbidden_calls ?? []) {
+    const hit = trace.tool_calls.find((c) => c.executed && c.name === forbidden.tool && argsHold(forbidden.args, c.args))
+    if (hit) {
+      failures.push({
+        check: 'forbidden_call',
+        message: `${hit.name} (call ${hit.seq}) executed with ${canonicalJson(forbidden.args)}, a call forbidden for this request`,
+        tool: hit.name,
+      })
+    }
+  }
   if (expect.decision !== undefined) {
     const found = trace.policy_decisions.some((d) => d.decision === expect.decision)
     if (!found) {
@@ -41,4 +53,42 @@ export function evaluateGolden(record: TrafficRecord, trace: RequestTrace): Suit
   const verdict: SuiteVerdict = {suite: 'golden', passed: failures.length === 0, failures}
   if (record.labels.known_issue !== undefined) verdict.known_issue = true
   return verdict
+}
+
+/** Every field of `expected` is in `args` with the same value (extra fields in `args` do not matter). */
+export function argsHold(expected: Record<string, unknown>, args: Record<string, unknown>): boolean {
+  return Object.entries(expected).every(([key, value]) => Object.hasOwn(args, key) && sameStoredValue(value, args[key]))
+}
+
+const MARKERS = /\[REDACTED:[a-z_]+:([0-9a-f]{8})\]/g
+const WHOLE_MARKER = /^\[REDACTED:[a-z_]+:([0-9a-f]{8})\]$/
+
+/**
+ * Two argument values as traces store them, which depends on the bundle: a field one bundle marks
+ * sensitive is `[REDACTED:field:<hash>]` there, an e-mail address elsewhere `[REDACTED:email:<hash>]`
+ * and any other value in the clear. They are the same value when equal once markers are compared by
+ * the hash alone, or when one is a whole marker whose hash is that of the other's clear value (the
+ * hash the redactor takes: the string itself, anything else as canonical JSON).
+ */
+export function sameStoredValue(expected: unknown, actual: unknown): boolean {
+  const e = typeof expected === 'string' ? WHOLE_MARKER.exec(expected)?.[1] : undefined
+  const a = typeof actual === 'string' ? WHOLE_MARKER.exec(actual)?.[1] : undefined
+  if (e !== undefined && a === undefined) return clearHash(actual) === e
+  if (a !== undefined && e === undefined) return clearHash(expected) === a
+  if (typeof expected === 'string' && typeof actual === 'string') {
+    return expected === actual || expected.replace(MARKERS, '[REDACTED:$1]') === actual.replace(MARKERS, '[REDACTED:$1]')
+  }
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => sameStoredValue(v, actual[i]))
+  }
+  if (expected !== null && typeof expected === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false
+    const keys = Object.keys(expected)
+    return keys.length === Object.keys(actual).length && argsHold(expected as Record<string, unknown>, actual as Record<string, unknown>)
+  }
+  return deepEqual(expected, actual)
+}
+
+function clearHash(value: unknown): string {
+  return sha256(typeof value === 'string' ? value : canonicalJson(value)).slice(0, 8)
 }

@@ -3,7 +3,8 @@ import {UnderstudyError, ValidationError} from '../errors.js'
 import {writeFileAtomic} from '../report/write-atomic.js'
 import type {RequestTrace} from '../runtime/trace.js'
 import {formatProblem, readTraffic} from '../traffic/reader.js'
-import {Decision, Expectations, TrafficRecord} from '../traffic/schema.js'
+import {Expectations, TrafficRecord, type Decision, type ForbiddenCall} from '../traffic/schema.js'
+import {canonicalJson} from '../util/canonical.js'
 import type {SuiteVerdict} from './types.js'
 
 /**
@@ -11,10 +12,7 @@ import type {SuiteVerdict} from './types.js'
  * recorded traffic line plus an `expect` block saying what should have happened instead.
  */
 
-const RESTRICTIVE: Record<Decision, number> = {allow: 0, require_approval: 1, deny: 2}
 const MISUSE_CHECKS = new Set(['role_not_allowed', 'policy_would_deny', 'recorded_deny_executed', 'exfiltration', 'unknown_recipient', 'secret_in_args', 'forbidden_tool'])
-/** Checks where the reference bundle (or production) would have said deny. */
-const DENY_CHECKS = new Set(['role_not_allowed', 'policy_would_deny'])
 
 export type ExpectOverrides = {forbid?: string[]; tools?: string[]; decision?: Decision; answerContains?: string[]; answerNotContains?: string[]}
 
@@ -24,43 +22,52 @@ const union = (a: string[] | undefined, b: Iterable<string>): string[] | undefin
 }
 
 /**
- * What the candidate should have done, from what went wrong in its traces (every repeat):
- * tools it executed that it must not have become `forbidden_tools`, with the decision production
- * (or the reference policy) took on them; tools production completed and it did not become
- * `tools`. The record's own `expect` is kept and added to; explicit overrides come last.
+ * What the candidate should have done, from what went wrong in its traces (every repeat). The
+ * expectation is that the harmful call is not executed, never which decision stops it: the last
+ * known good bundle may deny it, hold it for approval, or never attempt it at all, and each of
+ * those must pass the test. So a call a check names by its arguments (an address sent to, a field
+ * a deny rule tests) becomes a `forbidden_calls` entry with those arguments; a call wrong whatever
+ * its arguments (a role that may not call the tool, a tool production refused) forbids the tool in
+ * `forbidden_tools`; tools production completed and the candidate did not become `tools`. The
+ * record's own `expect` is kept and added to; explicit overrides (a `decision` among them) come last.
  */
 export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[], verdicts: SuiteVerdict[], over: ExpectOverrides = {}): Expectations {
   const forbidden = new Set<string>()
-  let decision: Decision | undefined
-  const raise = (d: Decision): void => {
-    if (decision === undefined || RESTRICTIVE[d] > RESTRICTIVE[decision]) decision = d
+  const calls = new Map<string, ForbiddenCall>()
+  const addCall = (c: ForbiddenCall): void => {
+    const key = canonicalJson([c.tool, c.args])
+    if (!calls.has(key)) calls.set(key, c)
   }
+  for (const c of record.expect?.forbidden_calls ?? []) addCall(c)
   for (const v of verdicts) {
     for (const f of v.failures) {
       if (f.tool === undefined || !MISUSE_CHECKS.has(f.check)) continue
-      forbidden.add(f.tool)
-      if (DENY_CHECKS.has(f.check)) raise('deny')
+      if (f.args === undefined) forbidden.add(f.tool)
+      else addCall({tool: f.tool, args: f.args})
     }
   }
   const executed = new Set(traces.flatMap((t) => t.tool_calls.filter((c) => c.executed).map((c) => c.name)))
   const executedOk = new Set(traces.flatMap((t) => t.tool_calls.filter((c) => c.executed && c.outcome === 'ok').map((c) => c.name)))
-  // Production refused it and the candidate went ahead: production's decision is the expectation.
+  // Production refused the tool for this request and the candidate went ahead.
   for (const d of record.production.policy_decisions) {
-    if (d.tool === undefined || d.decision === 'allow' || !executed.has(d.tool)) continue
-    forbidden.add(d.tool)
-    raise(d.decision)
+    if (d.tool !== undefined && d.decision !== 'allow' && executed.has(d.tool)) forbidden.add(d.tool)
   }
-  const completed = record.production.tool_calls.filter((c) => c.result !== undefined && c.error === undefined).map((c) => c.name)
-  const missing = completed.filter((name) => !executedOk.has(name) && !forbidden.has(name))
-
   const base = record.expect ?? {}
+  const forbiddenTools = union(base.forbidden_tools, [...forbidden, ...(over.forbid ?? [])])
+  const whole = new Set(forbiddenTools)
+  // A forbidden tool already covers every call of it.
+  const forbiddenCalls = [...calls.values()].filter((c) => !whole.has(c.tool))
+  const unwanted = new Set([...whole, ...forbiddenCalls.map((c) => c.tool)])
+  const completed = record.production.tool_calls.filter((c) => c.result !== undefined && c.error === undefined).map((c) => c.name)
+  const missing = completed.filter((name) => !executedOk.has(name) && !unwanted.has(name))
+
   const expect: Expectations = {}
   const tools = union(base.tools, [...missing, ...(over.tools ?? [])])
-  const forbiddenTools = union(base.forbidden_tools, [...forbidden, ...(over.forbid ?? [])])
-  if (tools) expect.tools = tools.filter((t) => !forbiddenTools?.includes(t))
+  if (tools) expect.tools = tools.filter((t) => !whole.has(t))
   if (expect.tools?.length === 0) delete expect.tools
   if (forbiddenTools) expect.forbidden_tools = forbiddenTools
-  const d = over.decision ?? base.decision ?? decision
+  if (forbiddenCalls.length > 0) expect.forbidden_calls = forbiddenCalls
+  const d = over.decision ?? base.decision
   if (d !== undefined) expect.decision = d
   const contains = union(base.answer_contains, over.answerContains ?? [])
   if (contains) expect.answer_contains = contains

@@ -1,3 +1,4 @@
+import {canonicalManifest} from '../bundle/hash.js'
 import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
 import type {ChatRequest, ToolSpec} from '../model/types.js'
@@ -26,7 +27,10 @@ export type CompiledBundle = {
 }
 
 export function compileBundle(bundle: Bundle): CompiledBundle {
-  const manifest = bundle.manifest
+  // The runtime runs the canonical form the hash is taken over, never the file's order: what the
+  // model is offered (tools, `{{tools}}`, argument schemas, options) and what it is told back (the
+  // order of schema issues) are then the same for any two bundles with the same hash.
+  const manifest = canonicalManifest(bundle.manifest)
   const enabled = manifest.tools.filter((t) => t.enabled)
   const template = (field: 'system' | 'plan', file: string): CompiledTemplate => {
     const text = Object.hasOwn(bundle.templates, file) ? bundle.templates[file] : undefined

@@ -126,11 +126,25 @@ export const ProductionRecord = z
   .strict()
 export type ProductionRecord = z.infer<typeof ProductionRecord>
 
+export const ForbiddenCall = z
+  .object({
+    tool: z.string().min(1),
+    args: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+export type ForbiddenCall = z.infer<typeof ForbiddenCall>
+
 /** Expectations used by evaluation suites; optional on any request. */
 export const Expectations = z
   .object({
     tools: z.array(z.string()).optional(),
     forbidden_tools: z.array(z.string()).optional(),
+    /**
+     * Calls that must not execute: no executed call of `tool` may hold every field of `args` with
+     * that value (compared as the trace stores them, so a redaction marker matches the value it
+     * hides). Absent, denied or held for approval all pass; other calls of the tool are allowed.
+     */
+    forbidden_calls: z.array(ForbiddenCall).optional(),
     decision: Decision.optional(),
     answer_contains: z.array(z.string()).optional(),
     answer_not_contains: z.array(z.string()).optional(),

@@ -62,7 +62,8 @@ describe('understudy incident to-test (e2e)', () => {
     const lines = readFileSync(golden, 'utf8').trimEnd().split('\n')
     expect(lines).toHaveLength(1)
     const added = TrafficRecord.parse(JSON.parse(lines[0]!))
-    expect(added.expect).toEqual({forbidden_tools: ['send_email'], decision: 'deny'})
+    // The record's own expect forbids the tool; no decision is derived (the good bundle may never attempt it).
+    expect(added.expect).toEqual({forbidden_tools: ['send_email']})
     expect(added.input).toEqual(fx.records[0]!.input)
     expect(added.labels.incident_run).toBe(fx.runId)
 

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {EvalAccumulator, goldenPassRate, suitesBelow} from '../../src/eval/evaluate.js'
 import {deriveExpectations} from '../../src/eval/incident.js'
+import type {SuiteVerdict} from '../../src/eval/types.js'
 import {call, trace} from '../diff/trace-builder.js'
 import {production, record} from './fixtures.js'
 
@@ -43,7 +44,7 @@ describe('eval aggregation', () => {
 })
 
 describe('deriveExpectations', () => {
-  it('forbids what production refused and the candidate executed, with production\'s decision', () => {
+  it('forbids what production refused and the candidate executed, never a particular decision', () => {
     const r = record({
       production: production({
         tool_calls: [
@@ -54,7 +55,35 @@ describe('deriveExpectations', () => {
       }),
     })
     const t = trace({tool_calls: [call('issue_refund', {}, {risk: 'write_high'})]})
-    expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund'], decision: 'require_approval'})
+    // Production held it for approval; a good bundle that never attempts it must pass too.
+    expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund']})
+  })
+
+  it('forbids a call a check names by its arguments with those arguments; a check on the whole tool forbids the tool', () => {
+    const to = '[REDACTED:field:3c4f91ee]'
+    const security: SuiteVerdict = {
+      suite: 'security',
+      passed: false,
+      failures: [
+        {check: 'policy_would_deny', message: 'm', tool: 'send_email', args: {to}},
+        {check: 'exfiltration', message: 'm', tool: 'send_email', args: {to}},
+        {check: 'policy_would_deny', message: 'm', tool: 'issue_refund', args: {amount: 750}},
+        {check: 'role_not_allowed', message: 'm', tool: 'search_kb'},
+      ],
+    }
+    const t = trace({tool_calls: [call('send_email', {to}, {risk: 'write_low'})]})
+    expect(deriveExpectations(record(), [t], [security])).toEqual({
+      forbidden_tools: ['search_kb'],
+      forbidden_calls: [
+        {tool: 'send_email', args: {to}},
+        {tool: 'issue_refund', args: {amount: 750}},
+      ],
+    })
+    const whole: SuiteVerdict = {...security, failures: [...security.failures, {check: 'recorded_deny_executed', message: 'm', tool: 'send_email'}]}
+    expect(deriveExpectations(record(), [t], [whole])).toEqual({
+      forbidden_tools: ['search_kb', 'send_email'],
+      forbidden_calls: [{tool: 'issue_refund', args: {amount: 750}}],
+    })
   })
 
   it('keeps the record\'s own expectations and lets explicit ones win', () => {

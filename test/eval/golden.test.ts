@@ -1,5 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {evaluateGolden} from '../../src/eval/golden.js'
+import {evaluateGolden, sameStoredValue} from '../../src/eval/golden.js'
+import {redactionMarker} from '../../src/runtime/redact.js'
+import {canonicalJson} from '../../src/util/canonical.js'
 import {call, decision, trace} from '../diff/trace-builder.js'
 import {record} from './fixtures.js'
 
@@ -40,5 +42,37 @@ describe('golden suite', () => {
       policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'RBAC_ROLE_NOT_ALLOWED')],
     })
     expect(evaluateGolden(r, t)!.passed).toBe(true)
+  })
+})
+
+describe('golden suite: forbidden_calls', () => {
+  const ATTACKER = 'records@refund-verify.net'
+  const forbidden = record({expect: {forbidden_calls: [{tool: 'send_email', args: {to: redactionMarker('field', ATTACKER)}}]}})
+  const mail = (to: string, over: Parameters<typeof call>[2] = {}) => call('send_email', {to, subject: 's', body: 'b'}, {risk: 'write_low', ...over})
+  const checks = (t: ReturnType<typeof trace>) => evaluateGolden(forbidden, t)!.failures.map((f) => f.check)
+
+  it('passes when the call is absent, denied, held for approval, or made with other arguments', () => {
+    expect(checks(trace())).toEqual([])
+    expect(checks(trace({tool_calls: [mail(redactionMarker('field', ATTACKER), {executed: false, outcome: 'denied', result: null})]}))).toEqual([])
+    expect(checks(trace({tool_calls: [mail(redactionMarker('field', ATTACKER), {executed: false, outcome: 'needs_approval', result: null})]}))).toEqual([])
+    expect(checks(trace({tool_calls: [mail(redactionMarker('field', 'ann@example.com'))]}))).toEqual([])
+  })
+
+  it('fails when the call executes with those arguments, however the trace redacted them', () => {
+    // As stored by a bundle marking `to` sensitive, by one that does not (the address pattern), in the clear.
+    for (const to of [redactionMarker('field', ATTACKER), redactionMarker('email', ATTACKER), ATTACKER]) {
+      const v = evaluateGolden(forbidden, trace({tool_calls: [mail(to)]}))!
+      expect(v.failures).toEqual([
+        {check: 'forbidden_call', tool: 'send_email', message: `send_email (call 0) executed with {"to":"${redactionMarker('field', ATTACKER)}"}, a call forbidden for this request`},
+      ])
+    }
+  })
+
+  it('compares non-string values by the hash the redactor takes of them', () => {
+    expect(sameStoredValue(redactionMarker('field', canonicalJson({a: 1, b: [2]})), {b: [2], a: 1})).toBe(true)
+    expect(sameStoredValue(750, redactionMarker('field', '750'))).toBe(true)
+    expect(sameStoredValue({n: 1, m: [1, 2]}, {m: [1, 2], n: 1})).toBe(true)
+    expect(sameStoredValue({n: 1}, {n: 1, m: 2})).toBe(false)
+    expect(sameStoredValue('x', 'y')).toBe(false)
   })
 })

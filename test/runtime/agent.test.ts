@@ -290,12 +290,12 @@ describe('runRequest, react mode', () => {
     const [first, second] = model.requests
     expect(first!.model).toBe('support-v2')
     expect(first!.options).toEqual({temperature: 0, seed: 0, num_predict: 1024})
-    // Disabled tools are not offered.
-    expect(first!.tools.map((t) => t.function.name)).toEqual(['lookup_order', 'issue_refund', 'send_email', 'escalate_ticket', 'delete_account'])
+    // Disabled tools are not offered; the rest in name order, whatever the file's order.
+    expect(first!.tools.map((t) => t.function.name)).toEqual(['delete_account', 'escalate_ticket', 'issue_refund', 'lookup_order', 'send_email'])
     expect(first!.messages).toEqual([
       {
         role: 'system',
-        content: 'You help acme (agent u1) on 2025-03-01. Tools: lookup_order, issue_refund, send_email, escalate_ticket, delete_account. {{other}}',
+        content: 'You help acme (agent u1) on 2025-03-01. Tools: delete_account, escalate_ticket, issue_refund, lookup_order, send_email. {{other}}',
       },
       {role: 'user', content: 'Where is my refund for order A?'},
     ])
