@@ -2,9 +2,9 @@ import {z} from 'zod'
 import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 
 /**
- * The trace store's contract. `src/store/sqlite.ts` implements it over better-sqlite3; the shadow
- * runner writes through it and diff / report / scorecard / TUI read through it, never with SQL of
- * their own.
+ * The trace store's contract. `src/store/sqlite.ts` implements it over better-sqlite3, with one
+ * repository per table family (`*-repo.ts`) over one connection; the shadow runner writes through
+ * it and diff / report / scorecard / TUI read through it, never with SQL of their own.
  */
 
 export const RunStatus = z.enum(['running', 'completed', 'interrupted', 'failed'])
@@ -98,7 +98,7 @@ export function traceKey(requestId: string, side: TraceSide, repeat: number): st
 
 /**
  * A bundle the store has seen, for bundle history. `templates` (template path -> text) is null for
- * bundles recorded without them (before schema v2, or by a caller that passed none).
+ * a bundle recorded without them (by a caller that passed none).
  */
 export type BundleRecord = {hash: string; ref: string; manifest: unknown; first_seen_at: string; templates?: Record<string, string> | null}
 

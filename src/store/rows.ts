@@ -12,20 +12,18 @@ import type {RunInfo} from './api.js'
  * side so that a SELECT's column order and the decoder reading it positionally cannot drift.
  * Reads use raw (array) rows: building one object per row and then another per trace costs twice.
  *
- * Since schema v5 a trace is one `requests` row: its steps, tool calls, policy decisions and
- * guardrail results are JSON columns of positional tuples (the keys are not repeated per element).
- * The encoders make the checks the child tables' STRICT columns and CHECKs used to make, throwing a
- * TypeError naming the element and field, which the store reports naming the trace. The decoders
- * build objects in the contract's key order, exactly as the rows were decoded. The child tables are
- * only read, for traces stored before the version that moved their list (LEGACY_CHILDREN).
+ * A trace is one `requests` row: its steps, tool calls, policy decisions and guardrail results are
+ * JSON columns of positional tuples (src/store/schema.ts lists their fields). The encoders make the
+ * checks a STRICT column and its CHECKs would make, throwing a TypeError naming the element and
+ * field, which the store reports naming the trace. The decoders build objects in the contract's key
+ * order, so a trace reads back deep-equal and JSON-identical to what was written.
  */
 
 type Row = unknown[]
 
-// SQLite has no boolean; 0/1 integers, as the old tables' CHECKs had them.
+// SQLite has no boolean: 0/1 integers, so the audit views show them as SQL would.
 const bit = (b: boolean): number => (b ? 1 : 0)
 const json = (v: unknown): string => JSON.stringify(v)
-const parseOrNull = (s: unknown): unknown => (s === null ? null : JSON.parse(s as string))
 
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
@@ -49,20 +47,7 @@ export const REQUEST_SELECT_COLUMNS = [
   'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
 ] as const
 
-/** Position of `guardrails_json` in a row selected with REQUEST_SELECT_COLUMNS. */
-export const GUARDRAILS_JSON = REQUEST_SELECT_COLUMNS.indexOf('guardrails_json')
-/** Position of `steps_json` in a row selected with REQUEST_SELECT_COLUMNS. */
-export const STEPS_JSON = REQUEST_SELECT_COLUMNS.indexOf('steps_json')
-/** Position of `tool_calls_json` in a row selected with REQUEST_SELECT_COLUMNS. */
-export const TOOL_CALLS_JSON = REQUEST_SELECT_COLUMNS.indexOf('tool_calls_json')
-/** Position of `policy_decisions_json` in a row selected with REQUEST_SELECT_COLUMNS. */
-export const POLICY_DECISIONS_JSON = REQUEST_SELECT_COLUMNS.indexOf('policy_decisions_json')
-
-/**
- * A trace from its requests row. Each list comes from its JSON column; the column is NULL for a
- * trace stored before the schema version that added it (guardrails v3, steps v4, tool calls and
- * policy decisions v5), and the list is then left empty for the legacy rows to fill.
- */
+/** A trace from its requests row, selected with REQUEST_SELECT_COLUMNS. */
 export function decodeRequest(r: Row): RequestTrace {
   return {
     request_id: r[1] as string,
@@ -74,11 +59,10 @@ export function decodeRequest(r: Row): RequestTrace {
     role: r[7] as string,
     status: r[8] as RequestTrace['status'],
     final_answer: r[9] as string,
-    steps: r[STEPS_JSON] === null ? [] : decodeSteps(r[STEPS_JSON] as string),
-    tool_calls: r[TOOL_CALLS_JSON] === null ? [] : decodeToolCalls(r[TOOL_CALLS_JSON] as string),
-    policy_decisions:
-      r[POLICY_DECISIONS_JSON] === null ? [] : decodePolicyDecisions(r[POLICY_DECISIONS_JSON] as string),
-    guardrails: r[GUARDRAILS_JSON] === null ? [] : decodeGuardrails(r[GUARDRAILS_JSON] as string),
+    steps: decodeSteps(r[18] as string),
+    tool_calls: decodeToolCalls(r[19] as string),
+    policy_decisions: decodePolicyDecisions(r[20] as string),
+    guardrails: decodeGuardrails(r[17] as string),
     budget_hits: JSON.parse(r[15] as string) as string[],
     input_tokens: r[10] as number,
     output_tokens: r[11] as number,
@@ -89,7 +73,7 @@ export function decodeRequest(r: Row): RequestTrace {
   }
 }
 
-// Checks the STRICT columns and CHECKs of the old child tables made.
+// The checks a STRICT column and its CHECK would make.
 const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0
 const isText = (v: unknown): boolean => typeof v === 'string'
 const isTextOrNull = (v: unknown): boolean => v === null || typeof v === 'string'
@@ -135,10 +119,7 @@ class ParsedTuples<T> {
   }
 }
 
-/**
- * Guardrail results as stored from schema v3: one JSON array of
- * `[stage, step, check, passed (0/1), severity, detail]` tuples on the requests row.
- */
+/** Guardrail results: one JSON array of `[stage, step, check, passed (0/1), severity, detail]` tuples. */
 export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
   const tuples: unknown[][] = new Array(guardrails.length)
   for (let i = 0; i < guardrails.length; i++) {
@@ -168,10 +149,7 @@ export function decodeGuardrails(text: string): GuardrailResult[] {
   return out
 }
 
-/**
- * Steps as stored from schema v4: one JSON array of
- * `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples on the requests row.
- */
+/** Steps: one JSON array of `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples. */
 export function encodeSteps(steps: readonly StepTrace[]): string {
   const tuples: unknown[][] = new Array(steps.length)
   for (let i = 0; i < steps.length; i++) {
@@ -200,10 +178,9 @@ export function decodeSteps(text: string): StepTrace[] {
 }
 
 /**
- * Tool calls as stored from schema v5: one JSON array of `[seq, step, name, risk, args, args_hash,
- * idempotency_key, attempt, outcome, executed (0/1), result, error, latency_ms]` tuples on the
- * requests row, `args` and `result` embedded as JSON values. A result that is undefined is stored
- * as null, as the `result_json` column had it.
+ * Tool calls: one JSON array of `[seq, step, name, risk, args, args_hash, idempotency_key, attempt,
+ * outcome, executed (0/1), result, error, latency_ms]` tuples, `args` and `result` embedded as JSON
+ * values. A result that is undefined is stored as null (JSON has no undefined).
  */
 export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
   const tuples: unknown[][] = new Array(calls.length)
@@ -272,10 +249,7 @@ export function decodeToolCalls(text: string): ToolCallTrace[] {
   return out
 }
 
-/**
- * Policy decisions as stored from schema v5: one JSON array of
- * `[seq, step, stage, tool_call_seq, tool, decision, reason, rule]` tuples on the requests row.
- */
+/** Policy decisions: one JSON array of `[seq, step, stage, tool_call_seq, tool, decision, reason, rule]` tuples. */
 export function encodePolicyDecisions(decisions: readonly PolicyDecisionTrace[]): string {
   const tuples: unknown[][] = new Array(decisions.length)
   for (let i = 0; i < decisions.length; i++) {
@@ -310,115 +284,6 @@ export function decodePolicyDecisions(text: string): PolicyDecisionTrace[] {
   }
   return out
 }
-
-/**
- * A child table as traces stored before some schema version hold their list: the columns to select
- * (after request_rowid) and how to decode a row back onto the trace. Read only.
- */
-export type ChildReader<T> = {
-  table: string
-  columns: readonly string[]
-  decode(r: Row): T
-  items(t: RequestTrace): T[]
-}
-
-/**
- * A child list that builds before some schema version stored as rows and later ones store in a
- * JSON column of the requests row: the rows are read only for traces whose `column` is NULL.
- */
-export type LegacyChild<T> = ChildReader<T> & {
-  column: string
-  /** Position of `column` in a row selected with REQUEST_SELECT_COLUMNS. */
-  index: number
-}
-
-/** Steps stored as rows, by traces written before schema v4. */
-export const LEGACY_STEPS: LegacyChild<StepTrace> = {
-  table: 'steps',
-  column: 'steps_json',
-  index: STEPS_JSON,
-  columns: ['step_index', 'state', 'detail', 'input_tokens', 'output_tokens', 'latency_ms'],
-  decode: (r) => ({
-    index: r[1] as number,
-    state: r[2] as StepTrace['state'],
-    detail: r[3] as string,
-    input_tokens: r[4] as number,
-    output_tokens: r[5] as number,
-    latency_ms: r[6] as number,
-  }),
-  items: (t) => t.steps,
-}
-
-/** Tool calls stored as rows, by traces written before schema v5. */
-export const LEGACY_TOOL_CALLS: LegacyChild<ToolCallTrace> = {
-  table: 'tool_calls',
-  column: 'tool_calls_json',
-  index: TOOL_CALLS_JSON,
-  columns: [
-    'seq', 'step', 'name', 'risk', 'args_json', 'args_hash', 'idempotency_key', 'attempt', 'outcome',
-    'executed', 'result_json', 'error', 'latency_ms',
-  ],
-  decode: (r) => ({
-    seq: r[1] as number,
-    step: r[2] as number,
-    name: r[3] as string,
-    risk: r[4] as ToolCallTrace['risk'],
-    args: JSON.parse(r[5] as string) as Record<string, unknown>,
-    args_hash: r[6] as string,
-    idempotency_key: r[7] as string | null,
-    attempt: r[8] as number,
-    outcome: r[9] as ToolCallTrace['outcome'],
-    executed: r[10] === 1,
-    result: parseOrNull(r[11]),
-    error: r[12] as string | null,
-    latency_ms: r[13] as number,
-  }),
-  items: (t) => t.tool_calls,
-}
-
-/** Policy decisions stored as rows, by traces written before schema v5. */
-export const LEGACY_POLICY_DECISIONS: LegacyChild<PolicyDecisionTrace> = {
-  table: 'policy_decisions',
-  column: 'policy_decisions_json',
-  index: POLICY_DECISIONS_JSON,
-  columns: ['seq', 'step', 'stage', 'tool_call_seq', 'tool', 'decision', 'reason', 'rule'],
-  decode: (r) => ({
-    seq: r[1] as number,
-    step: r[2] as number,
-    stage: r[3] as PolicyDecisionTrace['stage'],
-    tool_call_seq: r[4] as number | null,
-    tool: r[5] as string | null,
-    decision: r[6] as PolicyDecisionTrace['decision'],
-    reason: r[7] as string,
-    rule: r[8] as string | null,
-  }),
-  items: (t) => t.policy_decisions,
-}
-
-/** Guardrail results stored as rows, by traces written before schema v3. */
-export const LEGACY_GUARDRAILS: LegacyChild<GuardrailResult> = {
-  table: 'guardrail_results',
-  column: 'guardrails_json',
-  index: GUARDRAILS_JSON,
-  columns: ['stage', 'step', '"check"', 'passed', 'severity', 'detail'],
-  decode: (r) => ({
-    stage: r[1] as GuardrailResult['stage'],
-    step: r[2] as number,
-    check: r[3] as string,
-    passed: r[4] === 1,
-    severity: r[5] as GuardrailResult['severity'],
-    detail: r[6] as string,
-  }),
-  items: (t) => t.guardrails,
-}
-
-/**
- * Every child table, read only for older traces (their column NULL). A run stored since v5 has
- * no NULL column, so none of these is walked for it.
- */
-export const LEGACY_CHILDREN: readonly LegacyChild<unknown>[] = [
-  LEGACY_STEPS, LEGACY_TOOL_CALLS, LEGACY_POLICY_DECISIONS, LEGACY_GUARDRAILS,
-]
 
 export const RUN_SELECT = `
   SELECT id, name, status, started_at, finished_at, candidate_ref, candidate_hash, baseline_ref,

@@ -4,7 +4,7 @@ import {hostname} from 'node:os'
 import type {RunWriter} from './api.js'
 
 /**
- * One writer per run. A writer claims the run in the store (table `run_writers`, schema v6) before
+ * One writer per run. A writer claims the run in the store (table `run_writers`, src/store/schema.ts) before
  * it reads which traces are stored or writes any, and releases the claim when it sets the run's
  * final status. A second process finds the claim and refuses while its holder is alive; a claim
  * whose holder is gone (kill -9, crash, power loss) is stale, so a dead writer never blocks a

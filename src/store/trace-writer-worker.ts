@@ -18,7 +18,7 @@ port.on('message', (m: {runId: string; traces: RequestTrace[]}) => {
     return
   }
   try {
-    store.writeTraces(m.runId, m.traces)
+    store.traces.write(m.runId, m.traces)
     port.postMessage({ok: true})
   } catch (e) {
     failed = e instanceof Error ? e.message : String(e)

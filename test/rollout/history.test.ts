@@ -1,7 +1,6 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
@@ -12,7 +11,6 @@ import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
 import {badBundles, currentStages, lastKnownGood} from '../../src/rollout/history.js'
 import {findStoredBundle, markBad, promoteBundle} from '../../src/rollout/promote.js'
 import type {BundleHistoryEntry, TraceDatabase} from '../../src/store/api.js'
-import {SCHEMA_V1} from '../../src/store/schema-v1.js'
 import {openStore} from '../../src/store/sqlite.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')
@@ -123,21 +121,5 @@ describe('bundle history in the store', () => {
     ])
     expect(store.listDrills(1)).toHaveLength(1)
     expect(d1.id).toBeGreaterThan(0)
-  })
-
-  it('upgrades a v1 store in place, keeping its bundles', () => {
-    const file = path.join(dir, 'v1.db')
-    const db = new Database(file)
-    db.exec(SCHEMA_V1)
-    db.prepare('INSERT INTO bundles (hash, ref, manifest_json, first_seen_at) VALUES (?, ?, ?, ?)').run('h', 'old@1#h', '{}', '2025-01-01T00:00:00Z')
-    db.pragma('user_version = 1')
-    db.close()
-    const s = openStore(file)
-    try {
-      expect(s.listBundles()).toEqual([{hash: 'h', ref: 'old@1#h', manifest: {}, first_seen_at: '2025-01-01T00:00:00Z', templates: null}])
-      expect(s.listBundleHistory()).toEqual([])
-    } finally {
-      s.close()
-    }
   })
 })

@@ -4,7 +4,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
-import {latestVersion, migrate, MIGRATIONS, type Migration} from '../../src/store/migrations.js'
+import {SCHEMA_VERSION} from '../../src/store/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {newRun, trace} from './fixtures.js'
 
@@ -38,20 +38,26 @@ function tables(file: string): string[] {
   return names
 }
 
-describe('opening and migrating', () => {
-  it('migrates an empty database to the current schema, creating the directory', () => {
+function names(file: string, type: 'table' | 'index' | 'view'): string[] {
+  const db = new Database(file, {readonly: true})
+  try {
+    return db.prepare('SELECT name FROM sqlite_schema WHERE type = ? AND sql IS NOT NULL ORDER BY name').pluck().all(type) as string[]
+  } finally {
+    db.close()
+  }
+}
+
+describe('opening', () => {
+  it('creates the current schema in an empty database, creating the directory', () => {
     const file = path.join(dir, 'a', 'b', 'understudy.db')
     const store = openStore(file)
     expect(store.path).toBe(file)
     store.close()
-    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'guardrail_results', 'policy_decisions', 'requests', 'run_writers', 'runs', 'steps', 'tool_calls'])
+    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'requests', 'run_writers', 'runs'])
+    expect(names(file, 'index')).toEqual(['bundle_history_by_hash', 'requests_by_line'])
+    expect(names(file, 'view')).toEqual(['trace_guardrails', 'trace_policy_decisions', 'trace_steps', 'trace_tool_calls'])
     const db = new Database(file, {readonly: true})
-    expect(db.pragma('user_version', {simple: true})).toBe(latestVersion())
-    expect(latestVersion()).toBe(MIGRATIONS.length)
-    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL").pluck().all()
-    expect(indexes).toEqual(
-      expect.arrayContaining(['requests_by_line', 'tool_calls_by_name', 'policy_decisions_by_reason']),
-    )
+    expect(db.pragma('user_version', {simple: true})).toBe(SCHEMA_VERSION)
     db.close()
   })
 
@@ -67,8 +73,9 @@ describe('opening and migrating', () => {
     expect(store.getRun(run.id)?.requests_done).toBe(1)
     expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
     store.close()
-    const db = new Database(file)
-    expect(migrate(db, file)).toEqual({from: latestVersion(), to: latestVersion()})
+    expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'requests', 'run_writers', 'runs'])
+    const db = new Database(file, {readonly: true})
+    expect(db.pragma('user_version', {simple: true})).toBe(SCHEMA_VERSION)
     db.close()
   })
 
@@ -86,33 +93,8 @@ describe('opening and migrating', () => {
     store.close()
     const raw = new Database(file, {readonly: true})
     expect(raw.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(0)
-    expect(raw.prepare('SELECT count(*) FROM steps').pluck().get()).toBe(0)
+    expect(raw.prepare('SELECT count(*) FROM trace_steps').pluck().get()).toBe(0)
     raw.close()
-  })
-
-  it('applies later migrations in order inside one transaction', () => {
-    const file = path.join(dir, 'understudy.db')
-    openStore(file).close()
-    const db = new Database(file)
-    // Extra migrations numbered after whatever this build ships.
-    const current = latestVersion()
-    const v2: Migration = {version: current + 1, description: 'labels', up: 'CREATE TABLE labels (run_id TEXT, label TEXT)'}
-    const v3: Migration = {
-      version: current + 2,
-      description: 'labels default',
-      up: (d) => d.prepare("INSERT INTO labels VALUES ('none', 'created by v3')").run(),
-    }
-    expect(migrate(db, file, [...MIGRATIONS, v2, v3])).toEqual({from: current, to: current + 2})
-    expect(db.prepare('SELECT label FROM labels').pluck().all()).toEqual(['created by v3'])
-
-    // A migration that fails leaves the version and the schema as they were.
-    const broken: Migration = {version: current + 3, description: 'broken', up: 'CREATE TABLE half (x); SELECT * FROM missing_table'}
-    expect(() => migrate(db, file, [...MIGRATIONS, v2, v3, broken])).toThrow(/missing_table/)
-    expect(db.pragma('user_version', {simple: true})).toBe(current + 2)
-    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half'").pluck().get()).toBe(0)
-
-    expect(() => migrate(db, file, [v2])).toThrow(/out of order/)
-    db.close()
   })
 
   it.each(['DELETE', 'WAL'])('refuses a database from a newer build (%s journal) and leaves it untouched', (mode) => {
@@ -125,13 +107,42 @@ describe('opening and migrating', () => {
     utimesSync(file, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'))
     const before = fingerprint(file)
     const expected =
-      `${file}: written by a newer understudy (schema v99, this build knows up to v${latestVersion()}); ` +
+      `${file}: written by a newer understudy (schema v99, this build knows up to v${SCHEMA_VERSION}); ` +
       'upgrade understudy or pass another --db'
     expect(storeError(() => openStore(file)).message).toBe(expected)
     expect(storeError(() => openStore(file, {readonly: true})).message).toBe(expected)
     expect(fingerprint(file)).toEqual(before)
     // A rollback-journal file must not have been switched to WAL behind the user's back.
     if (mode === 'DELETE') expect(existsSync(`${file}-wal`)).toBe(false)
+  })
+
+  it.each([
+    [5, 'DELETE'],
+    [5, 'WAL'],
+    [1, 'DELETE'],
+    [SCHEMA_VERSION - 1, 'WAL'],
+  ])('refuses a store of an older schema (v%i, %s journal) with one line saying what to do, and leaves it untouched', (version, mode) => {
+    const file = path.join(dir, 'old.db')
+    const db = new Database(file)
+    db.pragma(`journal_mode = ${mode}`)
+    // Something of an older layout: a child table of rows, as old builds kept steps.
+    db.exec('CREATE TABLE steps (request_rowid INTEGER NOT NULL, pos INTEGER NOT NULL, detail TEXT, PRIMARY KEY (request_rowid, pos))')
+    db.prepare('INSERT INTO steps VALUES (1, 0, ?)').run('planned')
+    db.pragma(`user_version = ${version}`)
+    db.close()
+    utimesSync(file, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'))
+    const before = fingerprint(file)
+    const expected =
+      `${file}: written by an older understudy (schema v${version}); this build reads schema v${SCHEMA_VERSION} only: ` +
+      'replay the traffic into a new store (`understudy shadow … --db <new file>`)'
+    for (const readonly of [false, true]) {
+      const e = storeError(() => openStore(file, {readonly}))
+      expect(e.message).toBe(expected)
+      expect(e.message).not.toContain('\n')
+    }
+    expect(fingerprint(file)).toEqual(before)
+    if (mode === 'DELETE') expect(existsSync(`${file}-wal`)).toBe(false)
+    expect(tables(file)).toEqual(['steps'])
   })
 
   it('refuses a file that is not a SQLite database, without touching it', () => {

@@ -2,11 +2,9 @@ import {spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {RunBusyError} from '../../src/errors.js'
 import type {RunWriter, TraceDatabase} from '../../src/store/api.js'
-import {MIGRATIONS, migrate} from '../../src/store/migrations.js'
 import {processStart, REMOTE_STALE_MS, thisWriter, writerAlive} from '../../src/store/run-writer.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {newRun, trace} from './fixtures.js'
@@ -137,21 +135,6 @@ describe('run writer claims', () => {
     expect(store.deleteRun(run.id)).toBe(true)
     expect(store.runWriter(run.id)).toBeUndefined()
     expect(store.releaseRun(run.id, w.token, 'completed')).toBe(false)
-  })
-
-  it('upgrades a v5 store: its runs have no writer and can be claimed', () => {
-    const old = path.join(dir, 'v5.db')
-    const db = new Database(old)
-    migrate(db, old, MIGRATIONS.slice(0, 5))
-    db.close()
-    const s = openStore(old)
-    try {
-      const run = s.createRun(newRun())
-      expect(s.runWriter(run.id)).toBeUndefined()
-      expect(s.claimRun(run.id).pid).toBe(process.pid)
-    } finally {
-      s.close()
-    }
   })
 })
 

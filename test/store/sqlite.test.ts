@@ -5,14 +5,14 @@ import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {traceKey, type TraceDatabase} from '../../src/store/api.js'
+import {traceKey} from '../../src/store/api.js'
 import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
-import {openStore} from '../../src/store/sqlite.js'
+import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'
 import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
 
 let dir: string
 let file: string
-let store: TraceDatabase
+let store: SqliteTraceStore
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-store-'))
@@ -122,11 +122,9 @@ describe('runs', () => {
     store.close()
     const raw = new Database(file, {readonly: true})
     const count = (t: string) => raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get()
-    // Only the kept run's single trace remains, children included: the cascades ran.
+    // Only the kept run's single trace remains: the cascade ran.
     expect(count('requests')).toBe(1)
-    // Every list lives on the requests row (guardrails v3, steps v4, tool calls and decisions v5):
-    // no rows of their own, and the audit views list the kept trace's elements only.
-    for (const table of ['guardrail_results', 'steps', 'tool_calls', 'policy_decisions']) expect(count(table)).toBe(0)
+    // Every list lives on the requests row, so the audit views list the kept trace's elements only.
     expect(raw.prepare('SELECT json_array_length(guardrails_json) FROM requests').pluck().all()).toEqual([6])
     expect(raw.prepare('SELECT json_array_length(steps_json) FROM requests').pluck().all()).toEqual([5])
     expect(raw.prepare('SELECT json_array_length(tool_calls_json) FROM requests').pluck().all()).toEqual([3])
@@ -223,11 +221,9 @@ describe('traces', () => {
     expect(store.countTraces(run.id)).toBe(1)
     expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
     store.close()
-    // No orphaned child rows from the failed batches.
+    // Nothing of the failed batches: only the kept trace's lists.
     const raw = new Database(file, {readonly: true})
     expect(raw.prepare('SELECT count(*) FROM trace_tool_calls').pluck().get()).toBe(3)
-    expect(raw.prepare('SELECT count(*) FROM tool_calls').pluck().get()).toBe(0)
-    expect(raw.prepare('SELECT count(*) FROM guardrail_results').pluck().get()).toBe(0)
     expect(raw.prepare('SELECT sum(json_array_length(guardrails_json)) FROM requests').pluck().get()).toBe(6)
     raw.close()
     store = openStore(file)
@@ -256,12 +252,12 @@ describe('traces', () => {
     expect(seen).not.toContain('c')
   })
 
-  it('reassembles children correctly across many traces, some without any', () => {
+  it('keeps each trace\'s lists its own across many traces, some without any', () => {
     const run = store.createRun(newRun())
     const traces: RequestTrace[] = []
     for (let line = 1; line <= 600; line++) {
       const t = line % 3 === 0 ? emptyTrace(`q${line}`, line, 'candidate') : trace(`q${line}`, line, 'candidate')
-      // Vary the child counts so that a merge off by one row would misattribute.
+      // Vary the list lengths so that a trace given another's lists would show.
       t.steps = t.steps.slice(0, line % 6)
       t.guardrails = t.guardrails.slice(line % 4)
       traces.push(t)
@@ -337,5 +333,28 @@ describe('bundles', () => {
       ['h2', 'support@2.0.0#h2'],
     ])
     expect(bundles[0]!.manifest).toEqual({name: 'support', tools: [{name: 'x', enabled: true}]})
+  })
+})
+
+describe('repositories', () => {
+  it('share the one connection the facade uses: its data, its transactions, its cursors', () => {
+    const run = store.runs.create(newRun())
+    expect(store.getRun(run.id)).toStrictEqual(run)
+    store.traces.write(run.id, [trace('a', 1), trace('b', 2)])
+    expect(store.countTraces(run.id)).toBe(2)
+    expect(store.runs.get(run.id)?.requests_done).toBe(2)
+    const {writer} = store.createClaimedRun(newRun())
+    expect(store.runs.list().map((r) => r.id)).toContain(run.id)
+    expect(writer.pid).toBe(process.pid)
+    store.bundles.record('h1', 'support@1.0.0#h1', {name: 'support'}, {'system.md': 'be brief'})
+    expect(store.getBundle('h1')?.templates).toEqual({'system.md': 'be brief'})
+    // An iteration through one repository holds the connection: a write through another waits for it.
+    for (const t of store.traces.iterate(run.id)) {
+      expect(() => store.drills.record({scenario: 's', started_at: 'a', finished_at: 'b', passed: true, report: {}})).toThrow(StoreError)
+      expect(t.request_id).toBe('a')
+      break
+    }
+    expect(store.drills.record({scenario: 's', started_at: 'a', finished_at: 'b', passed: true, report: {}}).id).toBeGreaterThan(0)
+    expect(store.listDrills()).toHaveLength(1)
   })
 })

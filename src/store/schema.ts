@@ -1,0 +1,203 @@
+/**
+ * The trace store's schema, whole. A new store gets all of it in one transaction and
+ * `PRAGMA user_version = SCHEMA_VERSION`; a store with any other version is refused by
+ * src/store/database.ts, never altered, so there is no migration code and no reader of an older
+ * layout.
+ *
+ * SCHEMA_VERSION is 7 although this is the first schema of its kind: builds before it wrote
+ * v1–v6, whose v6 stores may hold traces in the per-row child tables this schema no longer has.
+ * Reusing 6 (or 1) would open such a store as current and read those traces back with empty
+ * lists; a number no earlier build wrote makes every one of them a clear refusal instead.
+ * Change the schema: bump the number (the older stores are then refused the same way).
+ *
+ * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
+ * count) is refused by SQLite rather than stored and silently read back as something else.
+ */
+export const SCHEMA_VERSION = 7
+
+/**
+ * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
+ * `--resume` continues it identically.
+ *
+ * `requests`: one row per trace (a request on one side, one repeat), its lists included. Steps,
+ * tool calls, policy decisions and guardrail results are JSON arrays of positional tuples (the keys
+ * are not repeated per element; src/store/rows.ts encodes and decodes them and makes the checks a
+ * STRICT column would), so a trace is written in one statement step and read with one cursor step.
+ * Every trace sets all four (`[]` when empty), hence NOT NULL:
+ *   steps_json            [index, state, detail, input_tokens, output_tokens, latency_ms]
+ *   tool_calls_json       [seq, step, name, risk, args, args_hash, idempotency_key, attempt,
+ *                          outcome, executed (0/1), result, error, latency_ms]
+ *                          (args and result embedded as JSON values, not strings; no result is null)
+ *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
+ *   guardrails_json       [stage, step, check, passed (0/1), severity, detail]
+ * `requests_by_line` serves the contract's trace order (line, side recorded/baseline/candidate,
+ * repeat) and line ranges of it, so a run or a range of it is read without a sort.
+ *
+ * `run_writers`: the process writing each run (src/store/run-writer.ts). At most one row a run,
+ * taken in an IMMEDIATE transaction when the run is created or resumed, deleted together with
+ * setting the run's final status when that writer ends; a row whose process is gone is stale and
+ * the next claim replaces it. `token` is unique to one claim, so a writer only renews or releases
+ * its own. `pid_start` tells a reused pid from the writer (Linux: boot id and start tick; NULL
+ * where the OS does not say). `heartbeat_at` is renewed while the run is written; a claim from
+ * another host is judged by it alone, since its pid cannot be checked from here.
+ *
+ * `bundles`: every bundle the store has seen, by content hash, with its templates (null when the
+ * caller passed none) so that a rollback can write a remembered bundle back out in full.
+ *
+ * `bundle_history`: an append-only event log. A row is a promotion of a bundle to a rollout stage
+ * for one tenant (or `all`), or, with stage `bad`, the bundle being marked bad; nothing is ever
+ * updated or deleted, so the history of an incident reads back as it happened.
+ *
+ * `drills`: incident drills run against the store, with their reports.
+ *
+ * The `trace_*` views keep every step, guardrail result, tool call and policy decision queryable in
+ * plain SQL, for audit: one row per list element with `request_rowid` (the requests row's id) and
+ * `pos` (its index in the list), then the tuple's fields by name. `args_json` / `result_json` are
+ * JSON text (`->` gives JSON text, where json_extract would unquote a string result), a null result
+ * is SQL NULL, and REAL columns are cast so that `typeof()` says real for a whole-number latency.
+ * The views are not indexed: a query by tool name or decision reason scans the requests rows.
+ */
+export const SCHEMA_SQL = `
+CREATE TABLE runs (
+  id             TEXT PRIMARY KEY,
+  name           TEXT,
+  status         TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+  started_at     TEXT NOT NULL,
+  finished_at    TEXT,
+  candidate_ref  TEXT NOT NULL,
+  candidate_hash TEXT NOT NULL,
+  baseline_ref   TEXT NOT NULL,
+  baseline_hash  TEXT,
+  traffic_file   TEXT NOT NULL,
+  traffic_hash   TEXT NOT NULL,
+  model          TEXT NOT NULL,
+  repeat         INTEGER NOT NULL CHECK (repeat >= 1),
+  faults         TEXT,
+  seed           INTEGER NOT NULL,
+  requests_total INTEGER CHECK (requests_total >= 0),
+  config_json    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE requests (
+  id                    INTEGER PRIMARY KEY,
+  run_id                TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  request_id            TEXT NOT NULL,
+  line                  INTEGER NOT NULL CHECK (line >= 1),
+  side                  TEXT NOT NULL CHECK (side IN ('recorded', 'baseline', 'candidate')),
+  -- The contract orders sides recorded, baseline, candidate: not alphabetical, hence a rank.
+  side_rank             INTEGER GENERATED ALWAYS AS
+                          (CASE side WHEN 'recorded' THEN 0 WHEN 'baseline' THEN 1 ELSE 2 END) VIRTUAL,
+  repeat                INTEGER NOT NULL CHECK (repeat >= 0),
+  tenant                TEXT NOT NULL,
+  user                  TEXT NOT NULL,
+  role                  TEXT NOT NULL,
+  status                TEXT NOT NULL,
+  final_answer          TEXT NOT NULL,
+  input_tokens          INTEGER NOT NULL CHECK (input_tokens >= 0),
+  output_tokens         INTEGER NOT NULL CHECK (output_tokens >= 0),
+  model_calls           INTEGER NOT NULL CHECK (model_calls >= 0),
+  cost_usd              REAL NOT NULL CHECK (cost_usd >= 0),
+  latency_ms            REAL NOT NULL CHECK (latency_ms >= 0),
+  budget_hits           TEXT NOT NULL,
+  error                 TEXT,
+  guardrails_json       TEXT NOT NULL,
+  steps_json            TEXT NOT NULL,
+  tool_calls_json       TEXT NOT NULL,
+  policy_decisions_json TEXT NOT NULL,
+  UNIQUE (run_id, request_id, side, repeat)
+) STRICT;
+
+CREATE INDEX requests_by_line ON requests (run_id, line, side_rank, repeat);
+
+CREATE TABLE run_writers (
+  run_id       TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  token        TEXT NOT NULL,
+  pid          INTEGER NOT NULL CHECK (pid > 0),
+  host         TEXT NOT NULL,
+  pid_start    TEXT,
+  claimed_at   TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE bundles (
+  hash           TEXT PRIMARY KEY,
+  ref            TEXT NOT NULL,
+  manifest_json  TEXT NOT NULL,
+  first_seen_at  TEXT NOT NULL,
+  templates_json TEXT
+) STRICT;
+
+CREATE TABLE bundle_history (
+  id          INTEGER PRIMARY KEY,
+  bundle_hash TEXT NOT NULL,
+  bundle_ref  TEXT NOT NULL,
+  stage       TEXT NOT NULL CHECK (stage IN ('shadow', 'canary-1', 'ramp-10', 'ramp-50', 'full', 'bad')),
+  tenant      TEXT NOT NULL,
+  promoted_at TEXT NOT NULL,
+  note        TEXT
+) STRICT;
+
+CREATE INDEX bundle_history_by_hash ON bundle_history (bundle_hash);
+
+CREATE TABLE drills (
+  id          INTEGER PRIMARY KEY,
+  scenario    TEXT NOT NULL,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  passed      INTEGER NOT NULL CHECK (passed IN (0, 1)),
+  report_json TEXT NOT NULL
+) STRICT;
+
+CREATE VIEW trace_steps AS
+  SELECT r.id AS request_rowid,
+         CAST(j.key AS INTEGER) AS pos,
+         json_extract(j.value, '$[0]') AS step_index,
+         json_extract(j.value, '$[1]') AS state,
+         json_extract(j.value, '$[2]') AS detail,
+         json_extract(j.value, '$[3]') AS input_tokens,
+         json_extract(j.value, '$[4]') AS output_tokens,
+         CAST(json_extract(j.value, '$[5]') AS REAL) AS latency_ms
+  FROM requests r, json_each(r.steps_json) j;
+
+CREATE VIEW trace_guardrails AS
+  SELECT r.id AS request_rowid,
+         CAST(j.key AS INTEGER) AS pos,
+         json_extract(j.value, '$[0]') AS stage,
+         json_extract(j.value, '$[1]') AS step,
+         json_extract(j.value, '$[2]') AS "check",
+         json_extract(j.value, '$[3]') AS passed,
+         json_extract(j.value, '$[4]') AS severity,
+         json_extract(j.value, '$[5]') AS detail
+  FROM requests r, json_each(r.guardrails_json) j;
+
+CREATE VIEW trace_tool_calls AS
+  SELECT r.id AS request_rowid,
+         CAST(j.key AS INTEGER) AS pos,
+         json_extract(j.value, '$[0]') AS seq,
+         json_extract(j.value, '$[1]') AS step,
+         json_extract(j.value, '$[2]') AS name,
+         json_extract(j.value, '$[3]') AS risk,
+         j.value -> '$[4]' AS args_json,
+         json_extract(j.value, '$[5]') AS args_hash,
+         json_extract(j.value, '$[6]') AS idempotency_key,
+         json_extract(j.value, '$[7]') AS attempt,
+         json_extract(j.value, '$[8]') AS outcome,
+         json_extract(j.value, '$[9]') AS executed,
+         NULLIF(j.value -> '$[10]', 'null') AS result_json,
+         json_extract(j.value, '$[11]') AS error,
+         CAST(json_extract(j.value, '$[12]') AS REAL) AS latency_ms
+  FROM requests r, json_each(r.tool_calls_json) j;
+
+CREATE VIEW trace_policy_decisions AS
+  SELECT r.id AS request_rowid,
+         CAST(j.key AS INTEGER) AS pos,
+         json_extract(j.value, '$[0]') AS seq,
+         json_extract(j.value, '$[1]') AS step,
+         json_extract(j.value, '$[2]') AS stage,
+         json_extract(j.value, '$[3]') AS tool_call_seq,
+         json_extract(j.value, '$[4]') AS tool,
+         json_extract(j.value, '$[5]') AS decision,
+         json_extract(j.value, '$[6]') AS reason,
+         json_extract(j.value, '$[7]') AS rule
+  FROM requests r, json_each(r.policy_decisions_json) j;
+`

@@ -1,0 +1,237 @@
+import type Database from 'better-sqlite3'
+import {StoreError} from '../errors.js'
+import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import {HashedKeySet} from '../util/id-set.js'
+import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
+import {isDriverError, type StoreConnection} from './database.js'
+import {decodeRequest, REQUEST_INSERT_COLUMNS, REQUEST_SELECT_COLUMNS, requestParams} from './rows.js'
+
+/** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
+export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
+
+/** A run's traces (`requests`, one row each). See TraceStore / TraceDatabase for the contract. */
+export class TracesRepo {
+  private readonly stmt: ReturnType<typeof prepare>
+  /** Filtered SELECTs by shape; several per shape because a statement being iterated is locked. */
+  private readonly pools = new Map<string, Database.Statement[]>()
+  private readonly writeTx: (runId: string, traces: readonly RequestTrace[]) => void
+
+  constructor(private readonly conn: StoreConnection) {
+    this.stmt = prepare(conn)
+    this.writeTx = conn.immediate((runId: string, traces: readonly RequestTrace[]) => {
+      if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
+      for (const t of traces) this.insert(runId, t)
+    })
+  }
+
+  /** Stores a batch in one transaction; a trace already stored (same run, request, side, repeat) is an error. */
+  write(runId: string, traces: readonly RequestTrace[]): void {
+    if (traces.length === 0) return
+    this.conn.guard(() => this.writeTx(runId, traces))
+  }
+
+  private insert(runId: string, t: RequestTrace): void {
+    try {
+      this.stmt.insert.run(requestParams(runId, t))
+    } catch (e) {
+      const what = () =>
+        `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
+      if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StoreError(`${this.conn.label}: trace already stored: ${what()}`, {cause: e})
+      }
+      if (isDriverError(e)) {
+        throw new StoreError(`${this.conn.label}: cannot store ${what()}: ${(e as Error).message}`, {cause: e})
+      }
+      throw e
+    }
+  }
+
+  /** Keys of the run's stored traces (traceKey), for --resume. */
+  storedKeys(runId: string): TraceKeys {
+    return this.conn.guard(() => {
+      const keys = new HashedKeySet(this.stmt.runCount.get(runId) as number)
+      // Streamed: `all()` would hold every row of a million-request run at once.
+      for (const [id, side, repeat] of this.stmt.keys.iterate(runId) as IterableIterator<[string, TraceSide, number]>) {
+        keys.add(traceKey(id, side, repeat))
+      }
+      return keys
+    })
+  }
+
+  count(runId: string, filter: TraceFilter = {}): number {
+    return this.conn.guard(() => {
+      const {key, where, params} = filterSql(filter)
+      const stmt = this.take(`count${key}`, () => `SELECT count(*) FROM requests r WHERE ${where}`)
+      return stmt.pluck().get(runId, ...params) as number
+    })
+  }
+
+  /** How many traces the run holds per side and status. */
+  counts(runId: string): TraceCount[] {
+    return this.conn.guard(() => this.stmt.counts.all(runId) as TraceCount[])
+  }
+
+  /**
+   * Cut i is the line of the trace at about i/parts of the run (in traffic order), so each range
+   * holds about total/parts traces. Each cut's OFFSET counts on from the previous cut, and the
+   * traces below a cut are counted from the previous one too, so the index is walked about twice
+   * in all, not once per cut.
+   */
+  lineSplits(runId: string, parts: number): number[] {
+    const n = Math.floor(parts)
+    if (!(n > 1)) return []
+    return this.conn.guard(() => {
+      const total = this.stmt.runCount.get(runId) as number
+      const cuts: number[] = []
+      // Lines are >= 1, so 0 is below the first; `below` counts the run's traces with line < from.
+      let from = 0
+      let below = 0
+      for (let i = 1; i < n; i++) {
+        const target = Math.round((i * total) / n)
+        if (target >= total) break
+        const line = this.stmt.lineAtOffset.get(runId, from, target - below) as number | undefined
+        // No such trace: the run was deleted between two of these queries (they share no snapshot).
+        if (line === undefined) break
+        // The same line as the previous cut: a line's traces are never split.
+        if (line === from) continue
+        below += this.stmt.tracesInLines.get(runId, from, line) as number
+        from = line
+        // A cut at the run's first line would leave the first range empty.
+        if (below > 0) cuts.push(line)
+      }
+      return cuts
+    })
+  }
+
+  /**
+   * Streams the run's traces in the contract's order, one cursor step a trace, from one read
+   * snapshot (a writer on another connection never tears a run). While iterating, this connection
+   * cannot write: finish (or `return()`) the iterator first.
+   */
+  *iterate(runId: string, filter: TraceFilter = {}): Generator<RequestTrace, void, undefined> {
+    // Ended once: by the loop's end, by return(), or by the store closing under it (the cursor
+    // then reports done and the loop stops).
+    let open: IterableIterator<unknown[]> | undefined
+    const end = () => {
+      const cursor = open
+      open = undefined
+      cursor?.return?.()
+    }
+    const untrack = this.conn.track(end)
+    try {
+      // The statement is taken only now, on the first next(): two iterators created up front must
+      // not both pick the same (not yet busy) statement.
+      const cursor = this.conn.guard(() => {
+        const {key, where, params} = filterSql(filter)
+        const stmt = this.take(`req${key}`, () =>
+          `SELECT ${REQUEST_SELECT_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${TRACE_ORDER}`,
+        )
+        return stmt.raw(true).iterate(runId, ...params) as IterableIterator<unknown[]>
+      })
+      open = cursor
+      for (let row = this.step(cursor); row !== undefined; row = this.step(cursor)) yield this.decode(runId, row)
+    } finally {
+      end()
+      untrack()
+    }
+  }
+
+  /** Called once per row read: no closure, unlike guard(). */
+  private step(cursor: IterableIterator<unknown[]>): unknown[] | undefined {
+    try {
+      const r = cursor.next()
+      return r.done ? undefined : r.value
+    } catch (e) {
+      throw this.conn.storeError(e)
+    }
+  }
+
+  /**
+   * A trace from its requests row. A column that does not decode (a file edited or damaged
+   * outside understudy) is a one-line StoreError naming the trace, not a JSON parser's TypeError.
+   */
+  private decode(runId: string, row: unknown[]): RequestTrace {
+    try {
+      return decodeRequest(row)
+    } catch (e) {
+      const what = `request ${JSON.stringify(row[1])} (line ${row[2]}, ${row[3]}, repeat ${row[4]}) of run ${runId}`
+      throw new StoreError(`${this.conn.label}: stored trace of ${what} cannot be read: ${(e as Error).message}`, {cause: e})
+    }
+  }
+
+  /** A free statement of this shape, prepared on first need; a busy one (mid-iteration) is skipped. */
+  private take(key: string, sql: () => string): Database.Statement {
+    let pool = this.pools.get(key)
+    if (pool === undefined) this.pools.set(key, (pool = []))
+    const free = pool.find((s) => !s.busy)
+    if (free) return free
+    const stmt = this.conn.db.prepare(sql())
+    pool.push(stmt)
+    return stmt
+  }
+}
+
+/**
+ * WHERE clause for a filter (the requests table aliased `r`, the run id the first parameter);
+ * `key` names its shape so statements are cached per shape, not per value. A line range is
+ * `r.line >= ? AND r.line < ?` right after the run id, which SQLite serves from `requests_by_line`
+ * as a range of the index.
+ */
+export function filterSql(filter: TraceFilter): {key: string; where: string; params: unknown[]} {
+  let where = 'r.run_id = ?'
+  let key = ''
+  const params: unknown[] = []
+  if (filter.side !== undefined) {
+    where += ' AND r.side = ?'
+    key += 's'
+    params.push(filter.side)
+  }
+  if (filter.requestId !== undefined) {
+    where += ' AND r.request_id = ?'
+    key += 'q'
+    params.push(filter.requestId)
+  }
+  if (filter.repeat !== undefined) {
+    where += ' AND r.repeat = ?'
+    key += 'n'
+    params.push(filter.repeat)
+  }
+  if (filter.fromLine !== undefined) {
+    where += ' AND r.line >= ?'
+    key += 'f'
+    params.push(lineBound('fromLine', filter.fromLine))
+  }
+  if (filter.toLine !== undefined) {
+    where += ' AND r.line < ?'
+    key += 't'
+    params.push(lineBound('toLine', filter.toLine))
+  }
+  return {key: `:${key}`, where, params}
+}
+
+/** NaN would bind as NULL and silently match nothing; a TypeError becomes the store's one-line error. */
+function lineBound(name: string, value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`trace filter ${name} must be a number (got ${JSON.stringify(value) ?? String(value)})`)
+  }
+  return value
+}
+
+function prepare({db}: StoreConnection) {
+  return {
+    runExists: db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck(),
+    insert: db.prepare(
+      `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
+       VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
+    ),
+    keys: db.prepare('SELECT request_id, side, repeat FROM requests WHERE run_id = ?').raw(true),
+    runCount: db.prepare('SELECT count(*) FROM requests WHERE run_id = ?').pluck(),
+    // Both walk the covering index requests_by_line from `line >= ?` on.
+    lineAtOffset: db.prepare('SELECT line FROM requests WHERE run_id = ? AND line >= ? ORDER BY line LIMIT 1 OFFSET ?').pluck(),
+    tracesInLines: db.prepare('SELECT count(*) FROM requests WHERE run_id = ? AND line >= ? AND line < ?').pluck(),
+    counts: db.prepare(
+      `SELECT side, status, count(*) AS count FROM requests WHERE run_id = ?
+       GROUP BY side, status ORDER BY side_rank, status`,
+    ),
+  }
+}

@@ -1,0 +1,397 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {StoreError} from '../../src/errors.js'
+import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/runtime/trace.js'
+import type {TraceDatabase} from '../../src/store/api.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
+
+// A trace is one requests row; its lists are JSON columns of positional tuples (src/store/rows.ts).
+
+let dir: string
+let file: string
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-columns-'))
+  file = path.join(dir, 'understudy.db')
+})
+afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+function withStore<T>(fn: (store: TraceDatabase) => T): T {
+  const store = openStore(file)
+  try {
+    return fn(store)
+  } finally {
+    store.close()
+  }
+}
+
+function withRaw<T>(fn: (db: Database.Database) => T): T {
+  const db = new Database(file, {readonly: true})
+  try {
+    return fn(db)
+  } finally {
+    db.close()
+  }
+}
+
+const raw = <T>(sql: string, ...params: unknown[]): T => withRaw((db) => db.prepare(sql).pluck().get(...params) as T)
+
+/** Steps with awkward details: unicode of every kind, quotes, a NUL, an empty string. */
+function unicodeSteps(): StepTrace[] {
+  return [
+    {index: 0, state: 'plan', detail: 'détail — ✅ مرحبا 👩‍💻 e\u0301', input_tokens: 412, output_tokens: 57, latency_ms: 812.5},
+    {index: 1, state: 'act', detail: '"quoted" \\ back\u0000slash\nnewline', input_tokens: 0, output_tokens: 0, latency_ms: 0},
+    {index: 2, state: 'finish', detail: '', input_tokens: 9007199254740991, output_tokens: 1, latency_ms: 0.1 + 0.2},
+  ]
+}
+
+/** Tool calls whose args and results are awkward JSON: nesting, unicode, numbers that print oddly. */
+function awkwardCalls(): ToolCallTrace[] {
+  return [
+    {
+      seq: 0, step: 1, name: 'issue_refund', risk: 'write_high',
+      args: {
+        amount: 92.13, big: 1e21, tiny: 5e-324, neg: -0.5, int: 9007199254740991,
+        '2': 'integer-like keys come first', b: {deep: [1, [2, [3, {x: null, y: true}]]], empty: {}, none: []},
+        text: 'détail — ✅ مرحبا 👩‍💻 e\u0301 "quoted" \\ back\u0000slash\nnewline\u2028', '': 'empty key',
+      },
+      args_hash: 'd'.repeat(64), idempotency_key: 'idem-ünï', attempt: 3, outcome: 'partial_write', executed: true,
+      result: 'a plain string result ✓', error: 'response lost', latency_ms: 0.1 + 0.2,
+    },
+    {
+      seq: 1, step: 2, name: 'lookup_order', risk: 'read', args: {order_id: 'ORD-1'},
+      args_hash: 'e'.repeat(64), idempotency_key: null, attempt: 1, outcome: 'ok', executed: true,
+      result: [1, 'two', null, {three: 3.5}, [], 1e21], error: null, latency_ms: 12,
+    },
+    {
+      seq: 2, step: 2, name: 'noop', risk: 'unknown', args: {}, args_hash: '', idempotency_key: '', attempt: 1,
+      outcome: 'unknown_tool', executed: false, result: 0, error: '', latency_ms: 0,
+    },
+    {
+      seq: 3, step: 3, name: 'flag', risk: 'write_low', args: {on: false}, args_hash: 'f', idempotency_key: null,
+      attempt: 2, outcome: 'ok', executed: true, result: false, error: null, latency_ms: 1e-9,
+    },
+  ]
+}
+
+function awkwardDecisions(): PolicyDecisionTrace[] {
+  return [
+    {seq: 0, step: 0, stage: 'pre_model', tool_call_seq: null, tool: null, decision: 'allow', reason: 'OK', rule: null},
+    {seq: 1, step: 1, stage: 'mid_run', tool_call_seq: 0, tool: 'issue_refund', decision: 'require_approval', reason: 'HIGH_VALUE ✋', rule: 'r-010'},
+    {seq: 2, step: 4, stage: 'post_model', tool_call_seq: 3, tool: '', decision: 'deny', reason: '', rule: ''},
+  ]
+}
+
+/** Every shape of list: none, the fixture's, the awkward ones, on several sides and repeats. */
+function variedTraces(): RequestTrace[] {
+  const awkward = trace('w', 4, 'candidate', 1)
+  awkward.tool_calls = awkwardCalls()
+  awkward.policy_decisions = awkwardDecisions()
+  const callsOnly = trace('c', 5, 'baseline')
+  callsOnly.policy_decisions = []
+  const decisionsOnly = trace('d', 6, 'recorded')
+  decisionsOnly.tool_calls = []
+  return [emptyTrace('e', 1), trace('f', 2, 'recorded'), trace('f', 2), trace('g', 3, 'candidate', 1), awkward, callsOnly, decisionsOnly]
+}
+
+describe('lists round-trip', () => {
+  it('round-trips steps (none, several, unicode) deep-equal and byte-identical as JSON', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      const withUnicode = trace('u', 2, 'baseline')
+      withUnicode.steps = unicodeSteps()
+      const written = [emptyTrace('e', 1), withUnicode, trace('f', 3), trace('f', 3, 'candidate', 1)]
+      store.writeTraces(run.id, written)
+      const back = [...store.iterateTraces(run.id)]
+      expect(back).toStrictEqual(written)
+      expect(JSON.stringify(back)).toBe(JSON.stringify(written))
+      // Each object's keys in the contract's order, not merely the same set.
+      expect(Object.keys(back[1]!.steps[0]!)).toEqual(['index', 'state', 'detail', 'input_tokens', 'output_tokens', 'latency_ms'])
+      expect(back[1]!.steps[2]!.latency_ms).toBe(0.1 + 0.2)
+    })
+  })
+
+  it('round-trips every shape of list deep-equal and byte-identical as JSON, in the contract key order', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      const written = inOrder(variedTraces())
+      store.writeTraces(run.id, [...written].reverse())
+      const back = [...store.iterateTraces(run.id)]
+      expect(back).toStrictEqual(written)
+      expect(JSON.stringify(back)).toBe(JSON.stringify(written))
+      const awkward = back.find((t) => t.request_id === 'w')!
+      expect(Object.keys(awkward.tool_calls[0]!)).toEqual([
+        'seq', 'step', 'name', 'risk', 'args', 'args_hash', 'idempotency_key', 'attempt', 'outcome', 'executed',
+        'result', 'error', 'latency_ms',
+      ])
+      expect(Object.keys(awkward.policy_decisions[0]!)).toEqual(['seq', 'step', 'stage', 'tool_call_seq', 'tool', 'decision', 'reason', 'rule'])
+      expect(awkward.tool_calls[0]!.args.big).toBe(1e21)
+      expect(awkward.tool_calls[0]!.args.amount).toBe(92.13)
+      expect(awkward.tool_calls[0]!.latency_ms).toBe(0.1 + 0.2)
+      expect(awkward.tool_calls.map((c) => c.result)).toStrictEqual(['a plain string result ✓', [1, 'two', null, {three: 3.5}, [], 1e21], 0, false])
+    })
+  })
+
+  it('reads back what JSON makes of odd values: NaN and Infinity as null, undefined dropped or null', () => {
+    const odd = trace('o', 7)
+    odd.tool_calls[0]!.args = {nan: Number.NaN, negZero: -0, inf: Number.POSITIVE_INFINITY, gone: undefined, nested: {gone: undefined}}
+    odd.tool_calls[1]!.result = undefined
+    odd.tool_calls[2]!.result = {when: undefined, list: [undefined, Number.NaN]}
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [odd])
+      const [o] = [...store.iterateTraces(run.id)]
+      expect(o!.tool_calls[0]!.args).toStrictEqual({nan: null, negZero: 0, inf: null, nested: {}})
+      expect(o!.tool_calls[1]!.result).toBeNull()
+      expect(o!.tool_calls[2]!.result).toStrictEqual({list: [null, null]})
+      expect({...o!, tool_calls: []}).toStrictEqual({...odd, tool_calls: []})
+    })
+  })
+
+  it('reads every shape of list back through every filter', () => {
+    const written = variedTraces()
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, written)
+      expect([...store.iterateTraces(run.id)]).toStrictEqual(inOrder(written))
+      expect([...store.iterateTraces(run.id, {side: 'candidate'})]).toStrictEqual(inOrder(written.filter((t) => t.side === 'candidate')))
+      expect([...store.iterateTraces(run.id, {fromLine: 2, toLine: 5})]).toStrictEqual(inOrder(written.filter((t) => t.line >= 2 && t.line < 5)))
+      expect([...store.iterateTraces(run.id, {requestId: 'w', repeat: 1})]).toStrictEqual(written.filter((t) => t.request_id === 'w'))
+    })
+  })
+
+  it('stores a trace as exactly one row, every list column set ([] when empty), as positional tuples', () => {
+    const traces = variedTraces()
+    withStore((store) => store.writeTraces(store.createRun(newRun()).id, traces))
+    withRaw((db) => {
+      const count = (sql: string) => db.prepare(sql).pluck().get()
+      expect(count('SELECT count(*) FROM requests')).toBe(traces.length)
+      expect(count("SELECT count(*) FROM requests WHERE guardrails_json = '[]' AND steps_json = '[]' AND tool_calls_json = '[]' AND policy_decisions_json = '[]'")).toBe(1)
+      const columns = (id: string) =>
+        db.prepare('SELECT tool_calls_json, policy_decisions_json FROM requests WHERE request_id = ?').raw().get(id) as string[]
+      expect(columns('e')).toEqual(['[]', '[]'])
+      expect(columns('d')[0]).toBe('[]')
+      expect(columns('c')[1]).toBe('[]')
+      // Positional tuples, args and result embedded as JSON values rather than strings.
+      const [calls, decisions] = columns('w').map((text) => JSON.parse(text!))
+      const c = awkwardCalls()[0]!
+      expect(calls[0]).toStrictEqual([c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome, 1, c.result, c.error, c.latency_ms])
+      expect(calls[2][9]).toBe(0)
+      expect(decisions).toStrictEqual(awkwardDecisions().map((d) => [d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule]))
+    })
+  })
+
+  it('gives every trace objects of its own, however often its lists repeat', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [trace('a', 1), trace('b', 2)])
+      const [a, b] = [...store.iterateTraces(run.id)]
+      a!.policy_decisions[0]!.reason = 'changed'
+      ;(a!.tool_calls[0]!.args.opts as {deep: unknown}).deep = 'changed'
+      expect(b!.policy_decisions[0]!.reason).toBe('POLICY_DEFAULT')
+      expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1), trace('b', 2)])
+    })
+  })
+
+  it('stores steps as [index, state, detail, input_tokens, output_tokens, latency_ms] tuples, [] when none', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [emptyTrace('e', 1), trace('f', 2)])
+    })
+    expect(raw("SELECT steps_json FROM requests WHERE request_id = 'e'")).toBe('[]')
+    expect(JSON.parse(raw("SELECT steps_json FROM requests WHERE request_id = 'f'"))).toEqual(
+      trace('f', 2).steps.map((s) => [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]),
+    )
+  })
+
+  it('stores a trace without guardrail results as an empty list', () => {
+    const bare = emptyTrace('a', 1)
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [bare])
+      expect([...store.iterateTraces(run.id)]).toStrictEqual([bare])
+    })
+    expect(raw('SELECT guardrails_json FROM requests')).toBe('[]')
+  })
+
+  it('refuses a requests row without a list column: every trace sets all four', () => {
+    withStore((store) => store.writeTraces(store.createRun(newRun()).id, [trace('a', 1)]))
+    const db = new Database(file)
+    try {
+      expect(() => db.prepare('UPDATE requests SET steps_json = NULL').run()).toThrow(/NOT NULL constraint failed: requests\.steps_json/)
+    } finally {
+      db.close()
+    }
+  })
+})
+
+describe('malformed steps and guardrail results', () => {
+  it.each([
+    ['index', -1, 'invalid value -1'],
+    ['index', 1.5, 'invalid value 1.5'],
+    ['state', 7, 'invalid value 7'],
+    ['detail', undefined, 'invalid value undefined'],
+    ['input_tokens', -3, 'invalid value -3'],
+    ['output_tokens', '12', 'invalid value "12"'],
+    ['latency_ms', -0.5, 'invalid value -0.5'],
+    ['latency_ms', Number.NaN, 'invalid value null'],
+    ['latency_ms', Number.POSITIVE_INFINITY, 'invalid value null'],
+  ])('refuses a step with %s = %s, naming the trace and field, and rolls the batch back', (field, value, shown) => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [trace('kept', 1)])
+      const bad = trace('b', 3)
+      const step = {...bad.steps[2]!} as Record<string, unknown>
+      if (value === undefined) delete step[field]
+      else step[field] = value
+      bad.steps[2] = step as unknown as StepTrace
+      let thrown: unknown
+      try {
+        store.writeTraces(run.id, [trace('a', 2), bad, trace('c', 4)])
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown).toBeInstanceOf(StoreError)
+      const message = (thrown as Error).message
+      expect(message).not.toContain('\n')
+      expect(message).toContain(`${file}: cannot store request "b" (line 3, candidate, repeat 0) of run ${run.id}: steps[2].${field}: ${shown}`)
+      expect(orderKeys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
+    })
+    // Only the kept trace's calls.
+    expect(raw('SELECT count(*) FROM trace_tool_calls')).toBe(3)
+  })
+
+  it('refuses a missing step object with the same one-line error', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      const bad = trace('b', 1)
+      bad.steps[1] = null as unknown as StepTrace
+      expect(() => store.writeTraces(run.id, [bad])).toThrow(/request "b" .*: steps\[1\]\.index: invalid value undefined$/)
+      expect(store.countTraces(run.id)).toBe(0)
+    })
+  })
+
+  it('refuses a malformed guardrail result, naming the trace and field, and rolls the batch back', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      const bad = trace('b', 2)
+      bad.guardrails[2] = {...bad.guardrails[2]!, step: -1}
+      const write = () => store.writeTraces(run.id, [trace('a', 1), bad])
+      expect(write).toThrow(StoreError)
+      expect(write).toThrow(/cannot store request "b" \(line 2, candidate, repeat 0\) of run .*: guardrails\[2\]\.step: invalid value -1/)
+      const missing = trace('c', 3)
+      delete (missing.guardrails[0] as Partial<RequestTrace['guardrails'][number]>).detail
+      expect(() => store.writeTraces(run.id, [missing])).toThrow(/guardrails\[0\]\.detail: invalid value undefined/)
+      expect(store.countTraces(run.id)).toBe(0)
+    })
+  })
+})
+
+type Mutation = [string, unknown]
+
+describe('malformed tool calls and policy decisions', () => {
+  const cyclic: Record<string, unknown> = {a: 1}
+  cyclic.self = cyclic
+
+  /** Writes [good, bad, good] after one kept trace; checks the one-line error and that nothing of the batch was stored. */
+  function refuses(mutate: (bad: RequestTrace) => void, expected: string): void {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [trace('kept', 1)])
+      const bad = trace('b', 3)
+      mutate(bad)
+      let thrown: unknown
+      try {
+        store.writeTraces(run.id, [trace('a', 2), bad, trace('c', 4)])
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown).toBeInstanceOf(StoreError)
+      const message = (thrown as Error).message
+      expect(message).not.toContain('\n')
+      expect(message).toBe(`${file}: cannot store request "b" (line 3, candidate, repeat 0) of run ${run.id}: ${expected}`)
+      expect(orderKeys(store.iterateTraces(run.id))).toEqual(['1/candidate/0'])
+    })
+    withRaw((db) => {
+      expect(db.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(1)
+      expect(db.prepare('SELECT count(*) FROM trace_tool_calls').pluck().get()).toBe(3)
+      expect(db.prepare('SELECT count(*) FROM trace_policy_decisions').pluck().get()).toBe(3)
+    })
+  }
+
+  const set = (item: Record<string, unknown>, field: string, value: unknown) => {
+    if (value === undefined) delete item[field]
+    else item[field] = value
+  }
+
+  it.each<[...Mutation, string]>([
+    ['seq', -1, '-1'],
+    ['seq', 1.5, '1.5'],
+    ['step', '3', '"3"'],
+    ['name', null, 'null'],
+    ['risk', undefined, 'undefined'],
+    ['args', null, 'null'],
+    ['args', [1, 2], '[1,2]'],
+    ['args', 'order_id=1', '"order_id=1"'],
+    ['args', new Date(0), '"1970-01-01T00:00:00.000Z"'],
+    ['args_hash', 5, '5'],
+    ['idempotency_key', undefined, 'undefined'],
+    ['idempotency_key', 7, '7'],
+    ['attempt', 0, '0'],
+    ['attempt', 1.5, '1.5'],
+    ['outcome', null, 'null'],
+    ['executed', 1, '1'],
+    ['executed', 'true', '"true"'],
+    ['error', undefined, 'undefined'],
+    ['error', 42, '42'],
+    ['latency_ms', -0.5, '-0.5'],
+    ['latency_ms', Number.NaN, 'null'],
+    ['latency_ms', Number.POSITIVE_INFINITY, 'null'],
+    ['latency_ms', '12', '"12"'],
+  ])('refuses a tool call with %s = %s', (field, value, shown) => {
+    refuses((bad) => set(bad.tool_calls[1] as unknown as Record<string, unknown>, field, value), `tool_calls[1].${field}: invalid value ${shown}`)
+  })
+
+  it.each<[...Mutation, string]>([
+    ['seq', -1, '-1'],
+    ['step', 2.5, '2.5'],
+    ['stage', null, 'null'],
+    ['tool_call_seq', -1, '-1'],
+    ['tool_call_seq', 1.5, '1.5'],
+    ['tool_call_seq', undefined, 'undefined'],
+    ['tool', 3, '3'],
+    ['tool', undefined, 'undefined'],
+    ['decision', undefined, 'undefined'],
+    ['reason', null, 'null'],
+    ['rule', 5, '5'],
+  ])('refuses a policy decision with %s = %s', (field, value, shown) => {
+    refuses((bad) => set(bad.policy_decisions[2] as unknown as Record<string, unknown>, field, value), `policy_decisions[2].${field}: invalid value ${shown}`)
+  })
+
+  it('refuses a missing tool call object', () => {
+    refuses((bad) => {
+      bad.tool_calls[0] = null as unknown as ToolCallTrace
+    }, 'tool_calls[0].seq: invalid value undefined')
+  })
+
+  it('refuses a missing policy decision object', () => {
+    refuses((bad) => {
+      bad.policy_decisions[1] = undefined as unknown as PolicyDecisionTrace
+    }, 'policy_decisions[1].seq: invalid value undefined')
+  })
+
+  it('refuses args that JSON cannot hold (a cycle), naming the call and field on one line', () => {
+    refuses((bad) => {
+      bad.tool_calls[2]!.args = cyclic
+    }, 'tool_calls[2].args: invalid value: not JSON-serialisable (Converting circular structure to JSON)')
+  })
+
+  it('refuses a result that JSON cannot hold (a BigInt), naming the call and field on one line', () => {
+    refuses((bad) => {
+      bad.tool_calls[1]!.result = {amount: 10n}
+    }, 'tool_calls[1].result: invalid value: not JSON-serialisable (Do not know how to serialize a BigInt)')
+  })
+})
