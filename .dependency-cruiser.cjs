@@ -34,7 +34,7 @@ module.exports = {
       severity: 'error',
       comment: 'library code imports only library code (commands/, scenarios/, test/ and bench/ import src/, never the reverse)',
       from: {path: '^src/'},
-      to: {path: '^(commands|sandbox|scenarios|test|bench)/'},
+      to: {path: '^(commands|scenarios|test|bench)/'},
     },
     {
       name: 'read-side-off-the-store',

@@ -1,5 +1,5 @@
-import {loadFixtures} from '../sandbox/fixtures.js'
-import {createMockTools} from '../sandbox/mock-tools.js'
+import {loadFixtures} from '../src/tools/fixtures.js'
+import {createMockTools} from '../src/tools/mock-tools.js'
 import {loadBundle} from '../src/bundle/load.js'
 import {createModel} from '../src/model/factory.js'
 import type {ModelClient} from '../src/model/types.js'

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {startOllamaServer} from '../../sandbox/ollama-server.js'
+import {startOllamaServer} from '../../src/model/ollama-server.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
 import type {ModelClient} from '../../src/model/types.js'

@@ -7,7 +7,7 @@ import {ModelError, ValidationError} from '../../src/errors.js'
 import {recordingModel} from '../../src/model/cassette.js'
 import {createModel, parseModelSpec} from '../../src/model/factory.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
-import {startOllamaServer, type OllamaServer} from '../../sandbox/ollama-server.js'
+import {startOllamaServer, type OllamaServer} from '../../src/model/ollama-server.js'
 
 // The scripted model is another module's job; here we only check what the factory asks of it.
 const scripted = vi.hoisted(() => ({calls: [] as {name: string; seed: number}[]}))

@@ -4,7 +4,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {ModelError, ValidationError} from '../../src/errors.js'
 import {createOllamaModel, DEFAULT_OLLAMA_HOST, normalizeOllamaHost, preflightOllama, resolveOllamaHost} from '../../src/model/ollama.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
-import {startOllamaServer, type OllamaServer, type OllamaServerFaults} from '../../sandbox/ollama-server.js'
+import {startOllamaServer, type OllamaServer, type OllamaServerFaults} from '../../src/model/ollama-server.js'
 
 /** A tiny deterministic model: calls the first offered tool once, then reports what the tool said. */
 function echoModel(seen: ChatRequest[]): ModelClient {

@@ -1,9 +1,9 @@
 import {readFileSync} from 'node:fs'
 import {z} from 'zod'
-import {parseManifestText} from '../src/bundle/parse-manifest.js'
-import {zodProblems} from '../src/bundle/zod-problems.js'
-import {UnderstudyError, ValidationError} from '../src/errors.js'
-import {ToolErrorCode} from '../src/traffic/schema.js'
+import {parseManifestText} from '../bundle/parse-manifest.js'
+import {zodProblems} from '../bundle/zod-problems.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
+import {ToolErrorCode} from '../traffic/schema.js'
 
 /**
  * `fixtures.yaml`: answers for tool calls the candidate makes that production never made.

@@ -1,9 +1,9 @@
 import http from 'node:http'
 import type {AddressInfo, Socket} from 'node:net'
 import {performance} from 'node:perf_hooks'
-import {UnderstudyError, ValidationError} from '../src/errors.js'
-import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from '../src/model/types.js'
-import {sha256} from '../src/util/canonical.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
+import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
+import {sha256} from '../util/canonical.js'
 
 /**
  * A server that speaks Ollama's HTTP API (docs/api.md of ollama/ollama) and answers chat requests

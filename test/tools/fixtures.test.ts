@@ -2,7 +2,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {loadFixtures, parseFixtures} from '../../sandbox/fixtures.js'
+import {loadFixtures, parseFixtures} from '../../src/tools/fixtures.js'
 import {UnderstudyError, ValidationError} from '../../src/errors.js'
 
 function problems(text: string): string[] {

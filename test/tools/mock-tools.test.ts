@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {parseFixtures} from '../../sandbox/fixtures.js'
-import {createMockTools, DEFAULT_TOOL_LATENCY_MS} from '../../sandbox/mock-tools.js'
+import {parseFixtures} from '../../src/tools/fixtures.js'
+import {createMockTools, DEFAULT_TOOL_LATENCY_MS} from '../../src/tools/mock-tools.js'
 import {TrafficRecord} from '../../src/traffic/schema.js'
 
 function record(toolCalls: unknown[]): TrafficRecord {

@@ -1,6 +1,6 @@
-import {ValidationError} from '../src/errors.js'
-import type {Fault, FaultInjector, FaultPoint} from '../src/tools/sandbox.js'
-import {sha256} from '../src/util/canonical.js'
+import {ValidationError} from '../errors.js'
+import type {Fault, FaultInjector, FaultPoint} from './sandbox.js'
+import {sha256} from '../util/canonical.js'
 
 /**
  * Fault injection for the tool sandbox: `--faults timeouts=0.05,rate_limit=0.02,partial_write=0.01`.

@@ -1,6 +1,6 @@
-import type {RecordedToolCall, TrafficRecord} from '../src/traffic/schema.js'
-import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../src/tools/sandbox.js'
-import {canonicalJson} from '../src/util/canonical.js'
+import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
+import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from './sandbox.js'
+import {canonicalJson} from '../util/canonical.js'
 import type {Fixture, FixtureAnswer, Fixtures} from './fixtures.js'
 import {emptyFixtures} from './fixtures.js'
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {createFaultInjector, FAULT_RETRY_AFTER_MS, faultRoll, formatFaults, parseFaults} from '../../sandbox/faults.js'
+import {createFaultInjector, FAULT_RETRY_AFTER_MS, faultRoll, formatFaults, parseFaults} from '../../src/tools/faults.js'
 import {ValidationError} from '../../src/errors.js'
 import type {FaultPoint} from '../../src/tools/sandbox.js'
 
