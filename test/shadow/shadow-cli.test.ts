@@ -60,6 +60,13 @@ async function interrupted(args: string[], db: string, signal: NodeJS.Signals): 
   return {...(await exited), stdout, stderr}
 }
 
+/**
+ * The signal tests start a real process for a 3000-request run, wait for 200 stored requests, then
+ * resume: seconds on a quiet machine, but the child competes for the CPU with everything else on a
+ * loaded CI host (load at 4x the cores), so they get more than the default 30 s.
+ */
+const SIGNAL_TEST_TIMEOUT = 120_000
+
 describe('understudy shadow (CLI)', () => {
   it('runs the quick start on the shipped scenario and says what to do next', async () => {
     const db = path.join(dir, 'u.db')
@@ -122,7 +129,7 @@ describe('understudy shadow (CLI)', () => {
     expect(second.code).toBe(0)
     expect(second.stdout).toMatch(/completed/)
     expect(storedCandidates(db)).toBe(3000)
-  })
+  }, SIGNAL_TEST_TIMEOUT)
 
   it('resumes after SIGKILL with no request lost or stored twice', async () => {
     const traffic = bigTraffic(3000)
@@ -145,5 +152,5 @@ describe('understudy shadow (CLI)', () => {
     store.close()
     expect(ids.length).toBe(3000)
     expect(new Set(ids).size).toBe(3000)
-  })
+  }, SIGNAL_TEST_TIMEOUT)
 })
