@@ -49,62 +49,67 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
   async run(): Promise<ShadowSummary> {
     const {args, flags} = await this.parse(Shadow)
     const store = openStore(flags.db)
-    const controller = new AbortController()
-    const mode = this.jsonEnabled() ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain'
-    const reporter = createReporter(mode)
-    let signals = 0
-    const onSignal = (): void => {
-      signals++
-      if (signals > 1) process.exit(130)
-      reporter.stopping()
-      controller.abort()
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-
-    let result: ShadowResult
+    // Closed on every path, a failed start included: in a long-lived host (a test worker, a library
+    // caller) an error must not leave the store's file, WAL and shared memory open.
     try {
-      const hooks = {
-        signal: controller.signal,
-        onRunCreated: (run: {id: string; candidate_ref: string; baseline_ref: string}) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
-        onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
+      const controller = new AbortController()
+      const mode = this.jsonEnabled() ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain'
+      const reporter = createReporter(mode)
+      let signals = 0
+      const onSignal = (): void => {
+        signals++
+        if (signals > 1) process.exit(130)
+        reporter.stopping()
+        controller.abort()
       }
-      if (flags.resume) {
-        if (args.traffic || flags.candidate || flags.scenario) {
-          throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate and --scenario')
-        }
-        result = await resumeShadow(flags.resume, store, hooks)
-      } else {
-        const input = await resolveShadowInput({
-          traffic: args.traffic,
-          scenario: flags.scenario,
-          candidate: flags.candidate,
-          baseline: flags.baseline,
-          model: flags.model,
-          ollama_host: flags['ollama-host'],
-          concurrency: flags.concurrency,
-          repeat: flags.repeat,
-          faults: flags.faults,
-          seed: flags.seed,
-          approver: flags.approver as 'approve' | 'deny' | 'pending' | undefined,
-          fixtures: flags.fixtures,
-          record_cassette: flags['record-cassette'],
-          replay_cassette: flags['replay-cassette'],
-          run_name: flags['run-name'],
-          limit: flags.limit,
-        })
-        result = await startShadow(input, store, hooks)
-      }
-    } finally {
-      reporter.finish()
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
 
-    const summary = await shadowSummary(store, result, flags.db)
-    store.close()
-    if (!this.jsonEnabled()) process.stdout.write(renderShadowSummary(summary))
-    if (result.interrupted) process.exitCode = 130
-    return summary
+      let result: ShadowResult
+      try {
+        const hooks = {
+          signal: controller.signal,
+          onRunCreated: (run: {id: string; candidate_ref: string; baseline_ref: string}) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
+          onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
+        }
+        if (flags.resume) {
+          if (args.traffic || flags.candidate || flags.scenario) {
+            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate and --scenario')
+          }
+          result = await resumeShadow(flags.resume, store, hooks)
+        } else {
+          const input = await resolveShadowInput({
+            traffic: args.traffic,
+            scenario: flags.scenario,
+            candidate: flags.candidate,
+            baseline: flags.baseline,
+            model: flags.model,
+            ollama_host: flags['ollama-host'],
+            concurrency: flags.concurrency,
+            repeat: flags.repeat,
+            faults: flags.faults,
+            seed: flags.seed,
+            approver: flags.approver as 'approve' | 'deny' | 'pending' | undefined,
+            fixtures: flags.fixtures,
+            record_cassette: flags['record-cassette'],
+            replay_cassette: flags['replay-cassette'],
+            run_name: flags['run-name'],
+            limit: flags.limit,
+          })
+          result = await startShadow(input, store, hooks)
+        }
+      } finally {
+        reporter.finish()
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+
+      const summary = await shadowSummary(store, result, flags.db)
+      if (!this.jsonEnabled()) process.stdout.write(renderShadowSummary(summary))
+      if (result.interrupted) process.exitCode = 130
+      return summary
+    } finally {
+      store.close()
+    }
   }
 }

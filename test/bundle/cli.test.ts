@@ -18,20 +18,20 @@ beforeAll(async () => {
 })
 
 describe('understudy bundle validate', () => {
-  it('prints ok with ref, counts and mode, and exits 0', () => {
-    const r = runCli(['bundle', 'validate', fixture('refunds-v1')])
+  it('prints ok with ref, counts and mode, and exits 0', async () => {
+    const r = await runCli(['bundle', 'validate', fixture('refunds-v1')])
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe(`ok ${v1Ref} (2 tools, 2 policies, mode react)\n`)
     expect(r.code).toBe(0)
   })
 
-  it('prints every problem on its own line to stderr and exits 1', () => {
+  it('prints every problem on its own line to stderr and exits 1', async () => {
     const dir = bundleWith((m) => {
       m.policies[0].tools = ['wire_money']
       m.budgets.max_steps = -1
     })
     const file = path.join(dir, 'bundle.yaml')
-    const r = runCli(['bundle', 'validate', dir])
+    const r = await runCli(['bundle', 'validate', dir])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     const lines = r.stderr.trimEnd().split('\n')
@@ -40,16 +40,16 @@ describe('understudy bundle validate', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /)
   })
 
-  it('prints a single problem as one line', () => {
+  it('prints a single problem as one line', async () => {
     const dir = bundleWith(() => {})
     writeFileSync(path.join(dir, 'bundle.yaml'), 'name: x\nmodel:\n\tprovider: scripted\n')
-    const r = runCli(['bundle', 'validate', dir])
+    const r = await runCli(['bundle', 'validate', dir])
     expect(r.code).toBe(1)
     expect(r.stderr).toBe(`understudy: ${path.join(dir, 'bundle.yaml')}:3:1: Tabs are not allowed as indentation\n`)
   })
 
-  it('returns the structures with --json, on success and on failure', () => {
-    const ok = runCli(['bundle', 'validate', fixture('refunds-v1-json'), '--json'])
+  it('returns the structures with --json, on success and on failure', async () => {
+    const ok = await runCli(['bundle', 'validate', fixture('refunds-v1-json'), '--json'])
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout)).toEqual({
       ok: true,
@@ -65,37 +65,37 @@ describe('understudy bundle validate', () => {
     const dir = bundleWith((m) => {
       m.tools[1].args.properties.amount.maximum = 'lots'
     })
-    const bad = runCli(['bundle', 'validate', dir, '--json'])
+    const bad = await runCli(['bundle', 'validate', dir, '--json'])
     expect(bad.code).toBe(1)
     const problem = `${path.join(dir, 'bundle.yaml')}:tools.1.args.properties.amount.maximum: expected number, received string`
     expect(JSON.parse(bad.stdout)).toEqual({error: {message: problem, problems: [problem]}})
   })
 
-  it('gives a one-line error for a missing directory', () => {
-    const r = runCli(['bundle', 'validate', 'no/such/bundle'])
+  it('gives a one-line error for a missing directory', async () => {
+    const r = await runCli(['bundle', 'validate', 'no/such/bundle'])
     expect(r.code).toBe(1)
     expect(r.stderr).toBe('understudy: no/such/bundle: no such bundle directory\n')
   })
 })
 
 describe('understudy bundle hash', () => {
-  it('prints the ref, and the full hash with --full; YAML and JSON twins agree', () => {
-    expect(runCli(['bundle', 'hash', fixture('refunds-v1')]).stdout).toBe(`${v1Ref}\n`)
-    const full = runCli(['bundle', 'hash', fixture('refunds-v1-json'), '--full'])
+  it('prints the ref, and the full hash with --full; YAML and JSON twins agree', async () => {
+    expect((await runCli(['bundle', 'hash', fixture('refunds-v1')])).stdout).toBe(`${v1Ref}\n`)
+    const full = await runCli(['bundle', 'hash', fixture('refunds-v1-json'), '--full'])
     expect(full.code).toBe(0)
     expect(full.stdout).toBe(`${v1Ref}\n${v1Hash}\n`)
   })
 
-  it('returns ref, hash, name and version with --json', () => {
-    const r = runCli(['bundle', 'hash', fixture('refunds-v2'), '--json'])
+  it('returns ref, hash, name and version with --json', async () => {
+    const r = await runCli(['bundle', 'hash', fixture('refunds-v2'), '--json'])
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({ref: v2Ref, hash: expect.stringMatching(/^[0-9a-f]{64}$/), name: 'refunds', version: '2.0.0'})
   })
 })
 
 describe('understudy bundle diff', () => {
-  it('prints the grouped diff and exits 0 by default', () => {
-    const r = runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2')])
+  it('prints the grouped diff and exits 0 by default', async () => {
+    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2')])
     expect(r.code).toBe(0)
     expect(r.stdout.startsWith(`from ${v1Ref}\nto   ${v2Ref}\n`)).toBe(true)
     for (const line of [
@@ -110,15 +110,15 @@ describe('understudy bundle diff', () => {
     expect(r.stdout).not.toContain('\u001B[')
   })
 
-  it('exits 1 with --exit-code when bundles differ and 0 when they do not', () => {
-    expect(runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--exit-code']).code).toBe(1)
-    const same = runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v1-json'), '--exit-code'])
+  it('exits 1 with --exit-code when bundles differ and 0 when they do not', async () => {
+    expect((await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--exit-code'])).code).toBe(1)
+    const same = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v1-json'), '--exit-code'])
     expect(same.code).toBe(0)
     expect(same.stdout).toBe(`from ${v1Ref}\nto   ${v1Ref}\n\nno differences\n`)
   })
 
-  it('returns the diff structure with --json, honouring --exit-code', () => {
-    const r = runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--json', '--exit-code'])
+  it('returns the diff structure with --json, honouring --exit-code', async () => {
+    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--json', '--exit-code'])
     expect(r.code).toBe(1)
     const d = JSON.parse(r.stdout)
     expect(d.identical).toBe(false)
@@ -128,11 +128,11 @@ describe('understudy bundle diff', () => {
     expect(d.prompts[0].slot).toBe('system')
   })
 
-  it('reports the problems of an invalid bundle instead of a diff', () => {
+  it('reports the problems of an invalid bundle instead of a diff', async () => {
     const dir = bundleWith((m) => {
       m.policies[0].tools = ['wire_money']
     })
-    const r = runCli(['bundle', 'diff', fixture('refunds-v1'), dir])
+    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), dir])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(`understudy: ${path.join(dir, 'bundle.yaml')}:policies.0.tools.0: unknown tool "wire_money"\n`)

@@ -12,8 +12,8 @@ beforeAll(() => {
 afterAll(() => rmSync(fx.dir, {recursive: true, force: true}))
 
 describe('understudy eval (e2e)', () => {
-  it('prints pass rates per suite and the failing requests', () => {
-    const r = runCli(['eval', fx.runId, '--db', fx.db], {cwd: fx.dir})
+  it('prints pass rates per suite and the failing requests', async () => {
+    const r = await runCli(['eval', fx.runId, '--db', fx.db], {cwd: fx.dir})
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/golden\s+50\.0%\s+1\/2 passed/)
     expect(r.stdout).toMatch(/security\s+50\.0%\s+1\/2 passed/)
@@ -26,8 +26,8 @@ describe('understudy eval (e2e)', () => {
     expect(r.stdout + r.stderr).not.toContain(ATTACKER)
   })
 
-  it('--json returns the summary; --gate exits 1 only when a suite is below --min-pass', () => {
-    const r = runCli(['eval', fx.runId, '--db', fx.db, '--json', '--gate'], {cwd: fx.dir})
+  it('--json returns the summary; --gate exits 1 only when a suite is below --min-pass', async () => {
+    const r = await runCli(['eval', fx.runId, '--db', fx.db, '--json', '--gate'], {cwd: fx.dir})
     expect(r.code).toBe(1)
     const out = JSON.parse(r.stdout)
     expect(out.results.golden).toMatchObject({applicable: 2, passed: 1, failed: 1, pass_rate: 0.5})
@@ -37,26 +37,26 @@ describe('understudy eval (e2e)', () => {
     expect(out.reference.ref).toMatch(/^support-refunds@1\.4\.0#/)
     expect(r.stderr).toContain('gate failed')
 
-    const toolOnly = runCli(['eval', fx.runId, '--db', fx.db, '--suite', 'tool-failure', '--gate'], {cwd: fx.dir})
+    const toolOnly = await runCli(['eval', fx.runId, '--db', fx.db, '--suite', 'tool-failure', '--gate'], {cwd: fx.dir})
     expect(toolOnly.code).toBe(0)
     expect(toolOnly.stdout).toContain('gate passed')
-    expect(runCli(['eval', fx.runId, '--db', fx.db, '--gate', '--min-pass', '0.5'], {cwd: fx.dir}).code).toBe(0)
+    expect((await runCli(['eval', fx.runId, '--db', fx.db, '--gate', '--min-pass', '0.5'], {cwd: fx.dir})).code).toBe(0)
   })
 
-  it('fails with one line on a bad flag or a missing run', () => {
-    const bad = runCli(['eval', fx.runId, '--db', fx.db, '--min-pass', '2'], {cwd: fx.dir})
+  it('fails with one line on a bad flag or a missing run', async () => {
+    const bad = await runCli(['eval', fx.runId, '--db', fx.db, '--min-pass', '2'], {cwd: fx.dir})
     expect(bad.code).toBe(1)
     expect(bad.stderr.trim()).toBe('understudy: --min-pass: expected a number from 0 to 1, got "2"')
-    const missing = runCli(['eval', 'rnope', '--db', fx.db], {cwd: fx.dir})
+    const missing = await runCli(['eval', 'rnope', '--db', fx.db], {cwd: fx.dir})
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain('no run matches "rnope"')
   })
 })
 
 describe('understudy incident to-test (e2e)', () => {
-  it('appends the request with an expect block to golden.jsonl beside the traffic, and refuses it twice', () => {
+  it('appends the request with an expect block to golden.jsonl beside the traffic, and refuses it twice', async () => {
     const golden = path.join(fx.dir, 'golden.jsonl')
-    const r = runCli(['incident', 'to-test', fx.runId, '--request', 'req-inj', '--db', fx.db, '--json'], {cwd: fx.dir})
+    const r = await runCli(['incident', 'to-test', fx.runId, '--request', 'req-inj', '--db', fx.db, '--json'], {cwd: fx.dir})
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({file: golden, line: 1, request_id: 'req-inj'})
     const lines = readFileSync(golden, 'utf8').trimEnd().split('\n')
@@ -68,19 +68,19 @@ describe('understudy incident to-test (e2e)', () => {
     expect(added.labels.incident_run).toBe(fx.runId)
 
     const before = readFileSync(golden, 'utf8')
-    const again = runCli(['incident', 'to-test', fx.runId, '--request', 'req-inj', '--db', fx.db], {cwd: fx.dir})
+    const again = await runCli(['incident', 'to-test', fx.runId, '--request', 'req-inj', '--db', fx.db], {cwd: fx.dir})
     expect(again.code).toBe(1)
     expect(again.stderr.trim()).toBe(`understudy: ${golden}:1: request req-inj is already a test case; not adding it twice`)
     expect(readFileSync(golden, 'utf8')).toBe(before)
   })
 
-  it('writes to --out, takes explicit expectations, and refuses a request with nothing to capture', () => {
+  it('writes to --out, takes explicit expectations, and refuses a request with nothing to capture', async () => {
     const out = path.join(fx.dir, 'cases', 'more.jsonl')
-    const r = runCli(['incident', 'to-test', fx.runId, '--request', 'req-kb', '--out', out, '--db', fx.db], {cwd: fx.dir})
+    const r = await runCli(['incident', 'to-test', fx.runId, '--request', 'req-kb', '--out', out, '--db', fx.db], {cwd: fx.dir})
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('nothing went wrong that an expect block can capture')
     expect(existsSync(out)).toBe(false)
-    const forced = runCli(['incident', 'to-test', fx.runId, '--request', 'req-kb', '--out', out, '--forbid', 'issue_refund', '--db', fx.db], {cwd: fx.dir})
+    const forced = await runCli(['incident', 'to-test', fx.runId, '--request', 'req-kb', '--out', out, '--forbid', 'issue_refund', '--db', fx.db], {cwd: fx.dir})
     expect(forced.code).toBe(0)
     expect(TrafficRecord.parse(JSON.parse(readFileSync(out, 'utf8'))).expect).toEqual({forbidden_tools: ['issue_refund']})
   })

@@ -372,12 +372,12 @@ describe('consistency over a stored run', () => {
     }
   })
 
-  it('understudy eval --suite consistency prints the pass rate and failures, and --json returns them (e2e)', () => {
-    const r = runCli(['eval', runId, '--db', db, '--suite', 'consistency'], {cwd: dir})
+  it('understudy eval --suite consistency prints the pass rate and failures, and --json returns them (e2e)', async () => {
+    const r = await runCli(['eval', runId, '--db', db, '--suite', 'consistency'], {cwd: dir})
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/consistency\s+33\.3%\s+1\/3 passed\s+\[BELOW\]/)
     expect(r.stdout).toContain('req-s2 (line 4): session_drift: session sess-9: order_id was ORD-100070 in req-s1 (line 3), but issue_refund now uses ORD-100071')
-    const json = runCli(['eval', runId, '--db', db, '--suite', 'consistency', '--json', '--gate'], {cwd: dir})
+    const json = await runCli(['eval', runId, '--db', db, '--suite', 'consistency', '--json', '--gate'], {cwd: dir})
     expect(json.code).toBe(1)
     const out = JSON.parse(json.stdout)
     expect(out.suites).toEqual(['consistency'])

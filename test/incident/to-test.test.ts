@@ -17,14 +17,14 @@ const LINES = 120
 let dir: string
 let db: string
 
-const json = (args: string[]): any => {
-  const r = runCli([...args, '--db', db, '--json'], {cwd: dir, timeoutMs: 120_000})
+const json = async (args: string[]): Promise<any> => {
+  const r = await runCli([...args, '--db', db, '--json'], {cwd: dir})
   if (r.code !== 0) throw new Error(`understudy ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout)
 }
 
-const shadow = (traffic: string, bundle: string): string =>
-  json(['shadow', traffic, '--candidate', path.join(scenario, bundle), '--fixtures', path.join(scenario, 'fixtures.yaml')]).run.id
+const shadow = async (traffic: string, bundle: string): Promise<string> =>
+  (await json(['shadow', traffic, '--candidate', path.join(scenario, bundle), '--fixtures', path.join(scenario, 'fixtures.yaml')])).run.id
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-to-test-'))
@@ -37,9 +37,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
 describe('incident to-test on support-refunds v2', () => {
-  it('makes tests that the last known good bundle passes and the bad bundle fails', () => {
-    const run = json(['shadow', 'traffic.jsonl', '--scenario', scenario, '--baseline', 'scenario']).run.id as string
-    const security = json(['eval', run, '--suite', 'security']).results.security
+  it('makes tests that the last known good bundle passes and the bad bundle fails', async () => {
+    const run = (await json(['shadow', 'traffic.jsonl', '--scenario', scenario, '--baseline', 'scenario'])).run.id as string
+    const security = (await json(['eval', run, '--suite', 'security'])).results.security
     // One incident per kind of failure: the first request each check fails on.
     const firstByCheck = new Map<string, string>()
     for (const f of security.failures as {request_id: string; checks: {check: string}[]}[]) {
@@ -50,7 +50,7 @@ describe('incident to-test on support-refunds v2', () => {
     const incidents = [...new Set(firstByCheck.values())]
 
     for (const id of incidents) {
-      const r = runCli(['incident', 'to-test', run, '--request', id, '--db', db], {cwd: dir})
+      const r = await runCli(['incident', 'to-test', run, '--request', id, '--db', db], {cwd: dir})
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
     }
@@ -62,13 +62,13 @@ describe('incident to-test on support-refunds v2', () => {
     expect(email.expect?.decision).toBeUndefined()
     expect(email.expect?.forbidden_calls).toEqual([{tool: 'send_email', args: {to: expect.stringMatching(/^\[REDACTED:field:[0-9a-f]{8}\]$/)}}])
 
-    const good = shadow(golden, 'v1')
-    const onGood = runCli(['eval', good, '--suite', 'golden', '--gate', '--db', db], {cwd: dir})
+    const good = await shadow(golden, 'v1')
+    const onGood = await runCli(['eval', good, '--suite', 'golden', '--gate', '--db', db], {cwd: dir})
     expect(onGood.stdout).toContain(`golden        100.0%  ${incidents.length}/${incidents.length} passed`)
     expect(onGood.code).toBe(0)
 
-    const bad = shadow(golden, 'v2')
-    const onBad = json(['eval', bad, '--suite', 'golden']).results.golden
+    const bad = await shadow(golden, 'v2')
+    const onBad = (await json(['eval', bad, '--suite', 'golden'])).results.golden
     expect(onBad).toMatchObject({applicable: incidents.length, passed: 0, failed: incidents.length})
   }, 180_000)
 })

@@ -35,8 +35,8 @@ beforeAll(() => {
 const cli = (...args: string[]) => runCli(args, {cwd: dir})
 
 describe('understudy diff', () => {
-  it('lists changed requests with class and reasons, plain when piped', () => {
-    const r = cli('diff', runId.slice(0, 12), '--db', db)
+  it('lists changed requests with class and reasons, plain when piped', async () => {
+    const r = await cli('diff', runId.slice(0, 12), '--db', db)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^regression\s+r-deny \(line 3\) no longer completes: status completed → refused/m)
     expect(r.stdout).toMatch(/^improvement\s+r-inject-ok/m)
@@ -45,46 +45,46 @@ describe('understudy diff', () => {
     expect(r.stdout).not.toContain('\u001b[')
   })
 
-  it('--only regressions and --only all', () => {
-    const regs = cli('diff', runId, '--db', db, '--only', 'regressions').stdout
+  it('--only regressions and --only all', async () => {
+    const regs = (await cli('diff', runId, '--db', db, '--only', 'regressions')).stdout
     expect(regs.split('\n').filter((l) => l.startsWith('regression'))).toHaveLength(4)
     expect(regs).not.toMatch(/^improvement/m)
-    expect(cli('diff', runId, '--db', db, '--only', 'all').stdout).toMatch(/^same\s+r-same/m)
+    expect((await cli('diff', runId, '--db', db, '--only', 'all')).stdout).toMatch(/^same\s+r-same/m)
   })
 
-  it('--json returns the list as data', () => {
-    const r = cli('diff', runId, '--db', db, '--json', '--only', 'regressions')
+  it('--json returns the list as data', async () => {
+    const r = await cli('diff', runId, '--db', db, '--json', '--only', 'regressions')
     const doc = JSON.parse(r.stdout)
     expect(doc.requests.map((x: {request_id: string}) => x.request_id)).toEqual(['r-deny', 'r-inject-bad', 'r-steps', 'r-idem'])
     expect(doc.counts.regression).toBe(4)
   })
 
-  it('--request shows one request side by side', () => {
-    const r = cli('diff', runId, '--db', db, '--request', 'r-deny', '--width', '120')
+  it('--request shows one request side by side', async () => {
+    const r = await cli('diff', runId, '--db', db, '--request', 'r-deny', '--width', '120')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('class: regression')
     expect(r.stdout).toMatch(/mid_run issue_refund: allow POLICY_DEFAULT\s+≠ mid_run issue_refund: deny REFUND_OVER_LIMIT/)
-    const json = JSON.parse(cli('diff', runId, '--db', db, '--request', 'r-deny', '--json').stdout)
+    const json = JSON.parse((await cli('diff', runId, '--db', db, '--request', 'r-deny', '--json')).stdout)
     expect(json.classification.class).toBe('regression')
   })
 
-  it('one-line errors: unknown run, unknown request, request with one side only, missing store', () => {
-    const unknown = cli('diff', 'zzz', '--db', db)
+  it('one-line errors: unknown run, unknown request, request with one side only, missing store', async () => {
+    const unknown = await cli('diff', 'zzz', '--db', db)
     expect(unknown.code).not.toBe(0)
     expect(unknown.stderr.trim()).toMatch(/^understudy: .*no run matches "zzz"/)
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1)
-    expect(cli('diff', runId, '--db', db, '--request', 'nope').stderr).toMatch(/has no request "nope"/)
-    expect(cli('diff', runId, '--db', db, '--request', 'r-missing').stderr).toMatch(/has no candidate trace/)
-    const missing = cli('diff', runId, '--db', path.join(dir, 'absent.db'))
+    expect((await cli('diff', runId, '--db', db, '--request', 'nope')).stderr).toMatch(/has no request "nope"/)
+    expect((await cli('diff', runId, '--db', db, '--request', 'r-missing')).stderr).toMatch(/has no candidate trace/)
+    const missing = await cli('diff', runId, '--db', path.join(dir, 'absent.db'))
     expect(missing.code).not.toBe(0)
     expect(missing.stderr).not.toMatch(/\n\s+at /)
   })
 })
 
 describe('understudy report', () => {
-  it('writes a self-contained HTML file', () => {
+  it('writes a self-contained HTML file', async () => {
     const out = path.join(dir, 'out', 'report.html')
-    const r = cli('report', runId, '--db', db, '--format', 'html', '--out', out)
+    const r = await cli('report', runId, '--db', db, '--format', 'html', '--out', out)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/wrote html report .* 4 regressions; scorecard red/)
     const html = readFileSync(out, 'utf8')
@@ -92,52 +92,52 @@ describe('understudy report', () => {
     expect(html).not.toMatch(/https?:\/\/|<script/i)
   })
 
-  it('infers the format from --out and prints to stdout without it', () => {
+  it('infers the format from --out and prints to stdout without it', async () => {
     const out = path.join(dir, 'r.json')
-    expect(cli('report', runId, '--db', db, '--out', out).code).toBe(0)
+    expect((await cli('report', runId, '--db', db, '--out', out)).code).toBe(0)
     expect(JSON.parse(readFileSync(out, 'utf8')).summary.regressions.count).toBe(4)
-    const md = cli('report', runId, '--db', db, '--format', 'md')
+    const md = await cli('report', runId, '--db', db, '--format', 'md')
     expect(md.stdout).toMatch(/^# Understudy shadow report/)
   })
 
-  it('a failing report leaves the previous file as it was', () => {
+  it('a failing report leaves the previous file as it was', async () => {
     const out = path.join(dir, 'keep.md')
     writeFileSync(out, 'previous report\n')
-    const r = cli('report', 'no-such-run', '--db', db, '--out', out)
+    const r = await cli('report', 'no-such-run', '--db', db, '--out', out)
     expect(r.code).not.toBe(0)
     expect(readFileSync(out, 'utf8')).toBe('previous report\n')
-    const bad = cli('report', runId, '--db', db, '--out', out, '--format', 'pdf')
+    const bad = await cli('report', runId, '--db', db, '--out', out, '--format', 'pdf')
     expect(bad.code).not.toBe(0)
     expect(readFileSync(out, 'utf8')).toBe('previous report\n')
   })
 })
 
 describe('understudy scorecard', () => {
-  it('prints the four dimensions; --gate exits 1 on red and says which', () => {
-    const plain = cli('scorecard', runId, '--db', db)
+  it('prints the four dimensions; --gate exits 1 on red and says which', async () => {
+    const plain = await cli('scorecard', runId, '--db', db)
     expect(plain.code).toBe(0)
     expect(plain.stdout).toMatch(/^safety\s+RED/m)
-    const gated = cli('scorecard', runId, '--db', db, '--gate')
+    const gated = await cli('scorecard', runId, '--db', db, '--gate')
     expect(gated.code).toBe(1)
     expect(gated.stderr).toMatch(/^gate: Safety is red: .*injection requests where a disallowed call executed is 1/m)
     expect(gated.stderr).toMatch(/gate failed: safety, reliability/)
   })
 
-  it('--gate exits 0 when nothing is red', () => {
-    const r = cli('scorecard', calmId, '--db', calmDb, '--gate')
+  it('--gate exits 0 when nothing is red', async () => {
+    const r = await cli('scorecard', calmId, '--db', calmDb, '--gate')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('gate passed')
   })
 
-  it('--gate --json still prints the scorecard document and exits 1', () => {
-    const r = cli('scorecard', runId, '--db', db, '--gate', '--json')
+  it('--gate --json still prints the scorecard document and exits 1', async () => {
+    const r = await cli('scorecard', runId, '--db', db, '--gate', '--json')
     expect(r.code).toBe(1)
     const doc = JSON.parse(r.stdout)
     expect(doc.gate).toEqual({enabled: true, passed: false})
     expect(doc.red).toContain('safety')
   })
 
-  it('--thresholds overrides limits, and a bad file is a file:field error', () => {
+  it('--thresholds overrides limits, and a bad file is a file:field error', async () => {
     const lenient = path.join(dir, 'lenient.yaml')
     writeFileSync(
       lenient,
@@ -148,11 +148,11 @@ describe('understudy scorecard', () => {
         'quality: {status_match_rate: {amber: 0, red: 0}, completed_rate_drop: {amber: 1, red: 1}}',
       ].join('\n'),
     )
-    const ok = cli('scorecard', runId, '--db', db, '--gate', '--thresholds', lenient)
+    const ok = await cli('scorecard', runId, '--db', db, '--gate', '--thresholds', lenient)
     expect(ok.code).toBe(0)
     const bad = path.join(dir, 'bad.yaml')
     writeFileSync(bad, 'cost:\n  p95_latency_increase: {amber: high}\n')
-    const r = cli('scorecard', runId, '--db', db, '--thresholds', bad)
+    const r = await cli('scorecard', runId, '--db', db, '--thresholds', bad)
     expect(r.code).toBe(1)
     expect(r.stderr.trim()).toMatch(new RegExp(`${bad.replace(/[.]/g, '\\.')}:cost\\.p95_latency_increase\\.amber: `))
     expect(existsSync(bad)).toBe(true)

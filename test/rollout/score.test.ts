@@ -106,11 +106,11 @@ describe('scoreRunForPlan', () => {
 })
 
 describe('understudy rollout plan', () => {
-  it('shows the same Quality colour as `understudy scorecard` for the run', () => {
+  it('shows the same Quality colour as `understudy scorecard` for the run', async () => {
     const {db, runId} = goldenFailingRun()
-    const json = (args: string[]) => JSON.parse(runCli([...args, '--db', db, '--json'], {cwd: dir}).stdout)
-    const card = json(['scorecard', runId])
-    const plan = json(['rollout', 'plan', runId])
+    const json = async (args: string[]) => JSON.parse((await runCli([...args, '--db', db, '--json'], {cwd: dir})).stdout)
+    const card = await json(['scorecard', runId])
+    const plan = await json(['rollout', 'plan', runId])
     expect(card.colour).toBe('red')
     expect(plan.colour).toBe(card.colour)
     expect(plan.tenants.map((t: {tenant: string; colour: string}) => [t.tenant, t.colour])).toEqual([

@@ -284,8 +284,8 @@ describe('understudy sandbox ollama (built CLI)', () => {
     expect(stderr).toBe('')
   })
 
-  it('refuses a non-loopback host with a one-line error', () => {
-    const r = runCli(['sandbox', 'ollama', '--host', '0.0.0.0', '--port', '0'])
+  it('refuses a non-loopback host with a one-line error', async () => {
+    const r = await runCli(['sandbox', 'ollama', '--host', '0.0.0.0', '--port', '0'])
     expect(r.code).not.toBe(0)
     expect(r.stderr.trim()).toBe('understudy: --host 0.0.0.0: the sandbox Ollama server only listens on loopback (127.0.0.1, ::1 or localhost)')
   })

@@ -43,7 +43,10 @@ function storedCandidates(db: string): number {
   }
 }
 
-/** Starts `understudy shadow` and sends `signal` once some requests are stored. */
+/**
+ * Starts `understudy shadow` and sends `signal` once some requests are stored. A real process (not
+ * runCli): what is tested is how the binary takes a signal, and a SIGKILL must not take the test worker with it.
+ */
 async function interrupted(args: string[], db: string, signal: NodeJS.Signals): Promise<{code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string}> {
   const child = spawn(process.execPath, [bin, 'shadow', ...args, '--db', db], {cwd: dir, env: {...process.env, NO_COLOR: '1'}})
   let stdout = ''
@@ -57,10 +60,17 @@ async function interrupted(args: string[], db: string, signal: NodeJS.Signals): 
   return {...(await exited), stdout, stderr}
 }
 
+/**
+ * The signal tests start a real process for a 3000-request run, wait for 200 stored requests, then
+ * resume: seconds on a quiet machine, but the child competes for the CPU with everything else on a
+ * loaded CI host (load at 4x the cores), so they get more than the default 30 s.
+ */
+const SIGNAL_TEST_TIMEOUT = 120_000
+
 describe('understudy shadow (CLI)', () => {
-  it('runs the quick start on the shipped scenario and says what to do next', () => {
+  it('runs the quick start on the shipped scenario and says what to do next', async () => {
     const db = path.join(dir, 'u.db')
-    const r = runCli(['shadow', '--scenario', scenario, '--db', db])
+    const r = await runCli(['shadow', '--scenario', scenario, '--db', db])
     expect(r.stderr).not.toMatch(/Error|at .*\.js:\d+/)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^run r\S+ completed: 720 requests/m)
@@ -69,9 +79,9 @@ describe('understudy shadow (CLI)', () => {
     expect(r.stdout).toContain('understudy scorecard ')
   })
 
-  it('prints one JSON document with --json', () => {
+  it('prints one JSON document with --json', async () => {
     const db = path.join(dir, 'u.db')
-    const r = runCli(['shadow', '--scenario', scenario, '--limit', '20', '--db', db, '--json'])
+    const r = await runCli(['shadow', '--scenario', scenario, '--limit', '20', '--db', db, '--json'])
     expect(r.code).toBe(0)
     const doc = JSON.parse(r.stdout) as {run: {id: string; status: string}; requests: number; status: Record<string, Record<string, number>>}
     expect(doc.run.status).toBe('completed')
@@ -79,27 +89,27 @@ describe('understudy shadow (CLI)', () => {
     expect(Object.values(doc.status.candidate!).reduce((a, b) => a + b, 0)).toBe(20)
   })
 
-  it('gives a one-line error for a missing traffic file, an invalid bundle, or a model server that is down', () => {
+  it('gives a one-line error for a missing traffic file, an invalid bundle, or a model server that is down', async () => {
     const db = path.join(dir, 'u.db')
-    const missing = runCli(['shadow', path.join(dir, 'nope.jsonl'), '--candidate', path.join(scenario, 'v2'), '--db', db])
+    const missing = await runCli(['shadow', path.join(dir, 'nope.jsonl'), '--candidate', path.join(scenario, 'v2'), '--db', db])
     expect(missing.code).toBe(1)
     expect(missing.stderr.trim().split('\n')).toHaveLength(1)
     expect(missing.stderr).toContain('nope.jsonl: no such traffic file')
 
     const bundle = path.join(dir, 'bad-bundle')
-    runCli(['--version'])
+    await runCli(['--version'])
     writeFileSync(path.join(dir, 'placeholder'), '')
     rmSync(bundle, {recursive: true, force: true})
-    const bad = runCli(['shadow', path.join(scenario, 'traffic.jsonl'), '--candidate', dir, '--db', db])
+    const bad = await runCli(['shadow', path.join(scenario, 'traffic.jsonl'), '--candidate', dir, '--db', db])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/bundle\.(yaml|json)/)
 
-    const down = runCli(['shadow', '--scenario', scenario, '--model', 'ollama:llama3.1:8b', '--ollama-host', 'http://127.0.0.1:9', '--db', db])
+    const down = await runCli(['shadow', '--scenario', scenario, '--model', 'ollama:llama3.1:8b', '--ollama-host', 'http://127.0.0.1:9', '--db', db])
     expect(down.code).toBe(1)
     expect(down.stderr.trim().split('\n')).toHaveLength(1)
     expect(down.stderr).toMatch(/cannot reach Ollama at http:\/\/127\.0\.0\.1:9/)
     // nothing was started, so nothing half-written is left behind
-    const r = runCli(['runs', 'list', '--db', db, '--json'])
+    const r = await runCli(['runs', 'list', '--db', db, '--json'])
     expect((JSON.parse(r.stdout) as {runs: unknown[]}).runs).toEqual([])
   })
 
@@ -115,23 +125,23 @@ describe('understudy shadow (CLI)', () => {
     expect(stored).toBeGreaterThan(0)
     expect(stored).toBeLessThan(3000)
 
-    const second = runCli(['shadow', '--resume', id, '--db', db], {cwd: dir})
+    const second = await runCli(['shadow', '--resume', id, '--db', db], {cwd: dir})
     expect(second.code).toBe(0)
     expect(second.stdout).toMatch(/completed/)
     expect(storedCandidates(db)).toBe(3000)
-  })
+  }, SIGNAL_TEST_TIMEOUT)
 
   it('resumes after SIGKILL with no request lost or stored twice', async () => {
     const traffic = bigTraffic(3000)
     const db = path.join(dir, 'u.db')
     const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--concurrency', '8'], db, 'SIGKILL')
     expect(first.signal).toBe('SIGKILL')
-    const list = JSON.parse(runCli(['runs', 'list', '--db', db, '--json']).stdout) as {runs: {id: string; status: string}[]}
+    const list = JSON.parse((await runCli(['runs', 'list', '--db', db, '--json'])).stdout) as {runs: {id: string; status: string}[]}
     expect(list.runs[0]!.status).toBe('running')
     const before = storedCandidates(db)
     expect(before).toBeLessThan(3000)
 
-    const second = runCli(['shadow', '--resume', list.runs[0]!.id, '--db', db, '--json'], {cwd: dir})
+    const second = await runCli(['shadow', '--resume', list.runs[0]!.id, '--db', db, '--json'], {cwd: dir})
     expect(second.code).toBe(0)
     const doc = JSON.parse(second.stdout) as {already_stored: number; run: {status: string; requests_done: number}}
     expect(doc.run.status).toBe('completed')
@@ -142,5 +152,5 @@ describe('understudy shadow (CLI)', () => {
     store.close()
     expect(ids.length).toBe(3000)
     expect(new Set(ids).size).toBe(3000)
-  })
+  }, SIGNAL_TEST_TIMEOUT)
 })

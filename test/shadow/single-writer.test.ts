@@ -220,7 +220,7 @@ describe('one writer per run', () => {
 
     // A dead writer never blocks: the next resume finishes the run.
     if (runState(db)!.status !== 'completed') {
-      const r = runCli(['shadow', '--resume', id!, '--db', db, '--json'], {cwd: dir, timeoutMs: 90_000})
+      const r = await runCli(['shadow', '--resume', id!, '--db', db, '--json'], {cwd: dir})
       expect(r, log.join('; ')).toMatchObject({code: 0, stderr: ''})
     }
 

@@ -38,9 +38,9 @@ function seed(): {done: string; running: string} {
 }
 
 describe('understudy runs list', () => {
-  it('prints an aligned table, newest first', () => {
+  it('prints an aligned table, newest first', async () => {
     const {done, running} = seed()
-    const r = runCli(['runs', 'list', '--db', db])
+    const r = await runCli(['runs', 'list', '--db', db])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
@@ -55,9 +55,9 @@ describe('understudy runs list', () => {
     expect(lines[2]!.indexOf('support@2.0.0')).toBe(col(lines[0]!, 'CANDIDATE'))
   })
 
-  it('honours --limit and prints JSON with --json', () => {
+  it('honours --limit and prints JSON with --json', async () => {
     const {running} = seed()
-    const r = runCli(['runs', 'list', '--db', db, '--limit', '1', '--json'])
+    const r = await runCli(['runs', 'list', '--db', db, '--limit', '1', '--json'])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(out.db).toBe(db)
@@ -65,31 +65,31 @@ describe('understudy runs list', () => {
     expect(out.runs[0]).toMatchObject({id: running, status: 'running', requests_done: 1, requests_total: null, name: 'second'})
   })
 
-  it('says so when the store is missing, without creating it', () => {
-    const r = runCli(['runs', 'list', '--db', db])
+  it('says so when the store is missing, without creating it', async () => {
+    const r = await runCli(['runs', 'list', '--db', db])
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(`no runs in ${db}\n`)
     expect(existsSync(db)).toBe(false)
   })
 
-  it('says so when the store is empty, and reads UNDERSTUDY_DB', () => {
+  it('says so when the store is empty, and reads UNDERSTUDY_DB', async () => {
     openStore(db).close()
-    const r = runCli(['runs', 'list'], {cwd: dir, env: {UNDERSTUDY_DB: db}})
+    const r = await runCli(['runs', 'list'], {cwd: dir, env: {UNDERSTUDY_DB: db}})
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(`no runs in ${db}\n`)
   })
 
-  it('refuses a file that is not a store with one line and a non-zero exit', () => {
-    const r = runCli(['runs', 'list', '--db', path.join(repoRoot, 'package.json')])
+  it('refuses a file that is not a store with one line and a non-zero exit', async () => {
+    const r = await runCli(['runs', 'list', '--db', path.join(repoRoot, 'package.json')])
     expect(r.code).toBe(1)
     expect(r.stderr).toBe(`understudy: ${path.join(repoRoot, 'package.json')}: not a SQLite database (file is not a database)\n`)
   })
 })
 
 describe('understudy runs show', () => {
-  it("prints a run's metadata and its counts by side and status, found by prefix", () => {
+  it("prints a run's metadata and its counts by side and status, found by prefix", async () => {
     const {done} = seed()
-    const r = runCli(['runs', 'show', done, '--db', db])
+    const r = await runCli(['runs', 'show', done, '--db', db])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`run        ${done}\n`)
     expect(r.stdout).toContain('status     completed\n')
@@ -100,11 +100,11 @@ describe('understudy runs show', () => {
     expect(r.stdout).toMatch(/candidate\s+2\s+0\s+1\s+3\n/)
   })
 
-  it('prints JSON with --json and accepts a unique prefix', () => {
+  it('prints JSON with --json and accepts a unique prefix', async () => {
     const {done, running} = seed()
     let i = 0
     while (done[i] === running[i]) i++
-    const r = runCli(['runs', 'show', done.slice(0, i + 1), '--db', db, '--json'])
+    const r = await runCli(['runs', 'show', done.slice(0, i + 1), '--db', db, '--json'])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(out.run).toMatchObject({id: done, status: 'completed', requests_done: 3, requests_total: 3, seed: 42})
@@ -115,12 +115,12 @@ describe('understudy runs show', () => {
     })
   })
 
-  it('fails with one line on an unknown or ambiguous id', () => {
+  it('fails with one line on an unknown or ambiguous id', async () => {
     const {done, running} = seed()
-    const unknown = runCli(['runs', 'show', 'nope', '--db', db])
+    const unknown = await runCli(['runs', 'show', 'nope', '--db', db])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toBe(`understudy: ${db}: no run matches "nope"\n`)
-    const ambiguous = runCli(['runs', 'show', 'r', '--db', db])
+    const ambiguous = await runCli(['runs', 'show', 'r', '--db', db])
     expect(ambiguous.code).toBe(1)
     expect(ambiguous.stderr.trimEnd().split('\n')).toHaveLength(1)
     expect(ambiguous.stderr).toContain('ambiguous')

@@ -5,7 +5,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {repoRoot, runCli} from '../helpers/cli.js'
 import {validLine, validRecord} from '../fixtures/traffic/records.js'
 
-// End to end through bin/run.js (dist/ is built before the suite runs).
+// End to end through the built commands (dist/, built before the suite runs), in process via runCli;
+// test/cli/smoke.test.ts checks that the binary prints the same.
 let dir: string
 let clean: string
 let dirty: string
@@ -24,14 +25,14 @@ afterAll(() => {
 })
 
 describe('understudy traffic validate', () => {
-  it('exits 0 with a summary for a clean file', () => {
-    const r = runCli(['traffic', 'validate', 'clean.jsonl'], {cwd: dir})
+  it('exits 0 with a summary for a clean file', async () => {
+    const r = await runCli(['traffic', 'validate', 'clean.jsonl'], {cwd: dir})
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('clean.jsonl: 2 lines, 2 valid, 0 invalid\n')
   })
 
-  it('prints each error to stderr and exits 1', () => {
-    const r = runCli(['traffic', 'validate', 'dirty.jsonl'], {cwd: dir})
+  it('prints each error to stderr and exits 1', async () => {
+    const r = await runCli(['traffic', 'validate', 'dirty.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid, 3 problems\n')
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('dirty.jsonl:'))
@@ -42,8 +43,8 @@ describe('understudy traffic validate', () => {
     ])
   })
 
-  it('prints every problem of a line, each on its own line', () => {
-    const r = runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
+  it('prints every problem of a line, each on its own line', async () => {
+    const r = await runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('multi.jsonl: 3 lines, 1 valid, 2 invalid, 4 problems\n')
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:'))
@@ -56,8 +57,8 @@ describe('understudy traffic validate', () => {
     expect(r.stderr).not.toContain('more problem')
   })
 
-  it('--max-errors limits the listed problems, not the count, and says so in the summary', () => {
-    const r = runCli(['traffic', 'validate', 'multi.jsonl', '--max-errors', '2'], {cwd: dir})
+  it('--max-errors limits the listed problems, not the count, and says so in the summary', async () => {
+    const r = await runCli(['traffic', 'validate', 'multi.jsonl', '--max-errors', '2'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:'))).toEqual([
       'multi.jsonl:2: tenant: Too small: expected string to have >=1 characters',
@@ -65,13 +66,13 @@ describe('understudy traffic validate', () => {
     ])
     expect(r.stdout).toBe('multi.jsonl: 3 lines, 1 valid, 2 invalid; showing first 2 of 4 problems (--max-errors 2)\n')
 
-    const one = runCli(['traffic', 'validate', 'dirty.jsonl', '--max-errors', '1'], {cwd: dir})
+    const one = await runCli(['traffic', 'validate', 'dirty.jsonl', '--max-errors', '1'], {cwd: dir})
     expect(one.stderr.split('\n').filter((l) => l.startsWith('dirty.jsonl:'))).toHaveLength(1)
     expect(one.stdout).toBe('dirty.jsonl: 4 lines, 1 valid, 3 invalid; showing first 1 of 3 problems (--max-errors 1)\n')
   })
 
-  it('--json gives every problem its own entry, and --max-errors counts the same problems', () => {
-    const all = runCli(['traffic', 'validate', 'multi.jsonl', '--json'], {cwd: dir})
+  it('--json gives every problem its own entry, and --max-errors counts the same problems', async () => {
+    const all = await runCli(['traffic', 'validate', 'multi.jsonl', '--json'], {cwd: dir})
     expect(all.code).toBe(1)
     const full = JSON.parse(all.stdout)
     expect(full).toMatchObject({lines: 3, valid: 1, invalid: 2, problemCount: 4, errorsTruncated: false})
@@ -81,17 +82,17 @@ describe('understudy traffic validate', () => {
       {line: 2, field: 'production.tool_calls.0.args', message: expect.stringMatching(/expected record/)},
       {line: 3, field: 'role', message: 'Too small: expected string to have >=1 characters'},
     ])
-    const text = runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
+    const text = await runCli(['traffic', 'validate', 'multi.jsonl'], {cwd: dir})
     expect(full.errors).toEqual(text.stderr.split('\n').filter((l) => l.startsWith('multi.jsonl:')))
 
-    const capped = JSON.parse(runCli(['traffic', 'validate', 'multi.jsonl', '--json', '--max-errors', '3'], {cwd: dir}).stdout)
+    const capped = JSON.parse((await runCli(['traffic', 'validate', 'multi.jsonl', '--json', '--max-errors', '3'], {cwd: dir})).stdout)
     expect(capped).toMatchObject({problemCount: 4, errorsTruncated: true})
     expect(capped.problems).toEqual(full.problems.slice(0, 3))
     expect(capped.errors).toEqual(full.errors.slice(0, 3))
   })
 
-  it('--json returns the structured result and keeps the exit code', () => {
-    const r = runCli(['traffic', 'validate', 'dirty.jsonl', '--json', '--max-errors', '2'], {cwd: dir})
+  it('--json returns the structured result and keeps the exit code', async () => {
+    const r = await runCli(['traffic', 'validate', 'dirty.jsonl', '--json', '--max-errors', '2'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(JSON.parse(r.stdout)).toEqual({
       file: 'dirty.jsonl',
@@ -107,13 +108,13 @@ describe('understudy traffic validate', () => {
       errorsTruncated: true,
       duplicateIds: 1,
     })
-    const ok = runCli(['traffic', 'validate', 'clean.jsonl', '--json'], {cwd: dir})
+    const ok = await runCli(['traffic', 'validate', 'clean.jsonl', '--json'], {cwd: dir})
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout)).toMatchObject({lines: 2, valid: 2, invalid: 0})
   })
 
-  it('a missing file is a one-line error, exit 1', () => {
-    const r = runCli(['traffic', 'validate', 'missing.jsonl'], {cwd: dir})
+  it('a missing file is a one-line error, exit 1', async () => {
+    const r = await runCli(['traffic', 'validate', 'missing.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toContain('understudy: missing.jsonl: cannot read traffic file: no such file\n')
@@ -124,8 +125,8 @@ describe('understudy traffic validate', () => {
 describe('understudy traffic stats', () => {
   const fixture = path.join(repoRoot, 'test/fixtures/traffic/small.jsonl')
 
-  it('prints readable tables', () => {
-    const r = runCli(['traffic', 'stats', fixture])
+  it('prints readable tables', async () => {
+    const r = await runCli(['traffic', 'stats', fixture])
     expect(r.code).toBe(0)
     const lines = r.stdout.split('\n')
     expect(lines[0]).toBe(`${fixture}: 5 requests, 1 invalid line`)
@@ -139,16 +140,16 @@ describe('understudy traffic stats', () => {
     expect(lines).toContain('require_approval  REFUND_OVER_LIMIT      1')
   })
 
-  it('--json returns the stats object', () => {
-    const r = runCli(['traffic', 'stats', fixture, '--json'])
+  it('--json returns the stats object', async () => {
+    const r = await runCli(['traffic', 'stats', fixture, '--json'])
     expect(r.code).toBe(0)
     const s = JSON.parse(r.stdout)
     expect(s).toMatchObject({requests: 5, invalidLines: 1, latencyMs: {p50: 500, p95: 3000, max: 3000}})
     expect(s.tools.send_email).toEqual({calls: 3, errors: 2, errorsByCode: {rate_limited: 2}, retries: 2})
   })
 
-  it('a missing file is a one-line error, exit 1', () => {
-    const r = runCli(['traffic', 'stats', 'missing.jsonl'], {cwd: dir})
+  it('a missing file is a one-line error, exit 1', async () => {
+    const r = await runCli(['traffic', 'stats', 'missing.jsonl'], {cwd: dir})
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('understudy: missing.jsonl: cannot read traffic file: no such file\n')
   })

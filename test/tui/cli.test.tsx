@@ -1,10 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {runCli} from '../helpers/cli.js'
+import {runCli, runCliProcess} from '../helpers/cli.js'
 
 describe('understudy tui (end to end)', () => {
-  it('refuses to start without a terminal, in one line, pointing at `understudy diff`', () => {
-    // spawnSync gives the CLI pipes, not a TTY.
-    const r = runCli(['tui', '--db', '/nonexistent/store.db'])
+  it('refuses to start without a terminal, in one line, pointing at `understudy diff`', async () => {
+    // Out of process on purpose: what is tested is the binary seeing real pipes, not a TTY, on its stdio.
+    const r = await runCliProcess(['tui', '--db', '/nonexistent/store.db'])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     const lines = r.stderr.trim().split('\n')
@@ -12,8 +12,8 @@ describe('understudy tui (end to end)', () => {
     expect(lines[0]).toMatch(/^understudy: the TUI needs a terminal \(stdout is not a TTY\).*understudy diff/)
   })
 
-  it('has no --json flag', () => {
-    const r = runCli(['tui', '--json'])
+  it('has no --json flag', async () => {
+    const r = await runCli(['tui', '--json'])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/--json/)
   })
