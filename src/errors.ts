@@ -21,6 +21,16 @@ export class ValidationError extends UnderstudyError {
   }
 }
 
+/**
+ * The command line itself is wrong: a missing argument or required flag, an unknown flag, a flag
+ * value that does not parse, an extra argument. Exit code 2, as is conventional for usage errors.
+ */
+export class UsageError extends UnderstudyError {
+  constructor(message: string, options: {cause?: unknown} = {}) {
+    super(message, {exitCode: 2, cause: options.cause})
+  }
+}
+
 /** The trace store refused to open or write (newer schema, corrupt file, locked). */
 export class StoreError extends UnderstudyError {}
 

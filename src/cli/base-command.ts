@@ -1,10 +1,12 @@
-import {Command, Flags} from '@oclif/core'
-import {isUnderstudyError, ValidationError} from '../errors.js'
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {isUnderstudyError, UsageError, ValidationError} from '../errors.js'
 
 /**
  * Every understudy command extends this. It gives `--json` (oclif's enableJsonFlag: the value
  * `run()` returns is printed as one JSON document) and turns our typed errors into a one-line
- * message on stderr plus the error's exit code, never a stack trace.
+ * message on stderr plus the error's exit code, never a stack trace. Errors from parsing the
+ * command line become a UsageError, so they take the same path: oclif's own rendering of them
+ * prints the usage text, and under --json serialises the whole parser context (config included).
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -14,11 +16,24 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) process.stdout.write(line + '\n')
   }
 
+  protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (e) {
+      if (isUnderstudyError(e)) throw e
+      throw new UsageError(`${usageMessage(e)}; see \`${this.config.bin} ${(this.id ?? '').replaceAll(':', ' ')} --help\``, {cause: e})
+    }
+  }
+
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (isUnderstudyError(err)) {
       if (this.jsonEnabled()) {
         const problems = err instanceof ValidationError ? err.problems : [err.message]
-        process.stdout.write(JSON.stringify({error: {message: err.message, problems}}, null, 2) + '\n')
+        const code = err instanceof UsageError ? {code: 'usage'} : {}
+        process.stdout.write(JSON.stringify({error: {message: err.message, ...code, problems}}, null, 2) + '\n')
       } else if (err instanceof ValidationError && err.problems.length > 1) {
         for (const p of err.problems) process.stderr.write(p + '\n')
         if (err.message !== err.problems[0]) process.stderr.write(err.message + '\n')
@@ -30,6 +45,35 @@ export abstract class BaseCommand extends Command {
     }
     return super.catch(err)
   }
+}
+
+/**
+ * One line from an oclif parse error. Its messages span lines (a table of missing arguments, a
+ * "See more help" trailer, a "Parsing --flag" header, dim ANSI codes); the fields the parser's
+ * error classes carry (`args`, `flags`) give the short form where they exist.
+ */
+function usageMessage(e: unknown): string {
+  const err = e as {message?: unknown; args?: unknown; flags?: unknown}
+  const list = (xs: string[]): string => xs.join(', ')
+  if (Array.isArray(err.args) && err.args.length > 0) {
+    const named = err.args.filter((a): a is {name: string; description?: string} => typeof (a as {name?: unknown})?.name === 'string')
+    if (named.length === err.args.length) {
+      const each = named.map((a) => (a.description ? `${a.name.toUpperCase()} (${a.description})` : a.name.toUpperCase()))
+      return `missing argument${named.length === 1 ? '' : 's'} ${list(each)}`
+    }
+    return `unexpected argument${err.args.length === 1 ? '' : 's'} ${list(err.args.map(String))}`
+  }
+  if (Array.isArray(err.flags) && err.flags.length > 0) return `unknown flag${err.flags.length === 1 ? '' : 's'} ${list(err.flags.map(String))}`
+  const raw = typeof err.message === 'string' ? err.message : String(e)
+  const lines = raw
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .replace(/^Parsing (--\S+)\s*\n\s*([A-Z](?=[a-z]))?/, (_m, flag: string, cap?: string) => `${flag}: ${cap?.toLowerCase() ?? ''}`)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See more help with --help$/.test(l) && !/^The following errors? occurred:$/.test(l))
+    .map((l) => l.replace(/^Missing required flag (\w[\w-]*)$/, 'missing required flag --$1'))
+  const message = lines.join('; ') || 'invalid command line'
+  return /^[A-Z][a-z]/.test(message) ? message[0]!.toLowerCase() + message.slice(1) : message
 }
 
 /** The trace store location shared by every command that reads or writes runs. */

@@ -1,4 +1,5 @@
 import type {Classification, RequestDiff} from '../diff/types.js'
+import {breakToWidth, displayWidth, fitWidth} from '../util/display-width.js'
 import {sideBySideModel, type CellMark, type SbsRow} from './sbs-model.js'
 
 /**
@@ -21,58 +22,54 @@ const paint = (on: boolean, code: string, s: string): string => (on && s ? `${ES
 const GUTTER: Record<CellMark, string> = {same: '│', changed: '≠', removed: '<', added: '>'}
 const MARK_COLOUR: Record<CellMark, string> = {same: '', changed: '33', removed: '31', added: '32'}
 
-const visible = (s: string): number => [...s].length
-
 /** Control characters from user text would corrupt the terminal; show them escaped. */
 function clean(s: string): string {
   return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
+/** One cell: exactly `width` display columns (a tab counts as one space, as it is shown). */
 function fit(s: string, width: number): string {
-  const chars = [...clean(s).replace(/\n/g, ' ⏎ ')]
-  if (chars.length <= width) return chars.join('') + ' '.repeat(width - chars.length)
-  return chars.slice(0, Math.max(0, width - 1)).join('') + '…'
+  return fitWidth(clean(s).replace(/\n/g, ' ⏎ ').replace(/\t/g, ' '), width)
 }
 
 type Styled = {text: string; style: '' | 'del' | 'ins'}
 
-/** Word-wraps styled text into lines of at most `width` visible characters. */
+/**
+ * Word-wraps styled text into lines of at most `width` display columns. A word wider than the room
+ * left starts a new line; one wider than a whole line is broken at the column.
+ */
 function wrap(parts: Styled[], width: number): Styled[][] {
   const lines: Styled[][] = [[]]
   let used = 0
+  const newLine = (): void => {
+    lines.push([])
+    used = 0
+  }
   const push = (text: string, style: Styled['style']): void => {
     const line = lines[lines.length - 1]!
     const last = line[line.length - 1]
     if (last && last.style === style) last.text += text
     else line.push({text, style})
-    used += visible(text)
+    used += displayWidth(text)
   }
   for (const part of parts) {
     for (const token of clean(part.text).split(/(\n|\s+)/)) {
       if (token === '') continue
       if (token === '\n') {
-        lines.push([])
-        used = 0
+        newLine()
         continue
       }
-      let rest = token
-      while (visible(rest) > width - used) {
-        if (/^\s+$/.test(rest)) {
-          rest = ''
-          break
-        }
-        if (used > 0 && visible(rest) <= width) {
-          lines.push([])
-          used = 0
-          continue
-        }
-        const chars = [...rest]
-        push(chars.slice(0, width - used).join(''), part.style)
-        rest = chars.slice(width - used).join('')
-        lines.push([])
-        used = 0
+      if (/^\s+$/.test(token)) {
+        // Spaces never start a line, and those that do not fit at a line's end are dropped.
+        if (used > 0 && used + displayWidth(token) <= width) push(token, part.style)
+        continue
       }
-      if (rest && !(used === 0 && /^\s+$/.test(rest))) push(rest, part.style)
+      const need = displayWidth(token)
+      if (used > 0 && need > width - used && need <= width) newLine()
+      breakToWidth(token, width - used, width).forEach((piece, i) => {
+        if (i > 0) newLine()
+        if (piece !== '') push(piece, part.style)
+      })
     }
   }
   return lines
@@ -82,7 +79,7 @@ function renderStyled(line: Styled[], width: number, color: boolean): string {
   let out = ''
   let used = 0
   for (const s of line) {
-    used += visible(s.text)
+    used += displayWidth(s.text)
     out += s.style === 'del' ? paint(color, '31;7', s.text) : s.style === 'ins' ? paint(color, '32;7', s.text) : s.text
   }
   return out + ' '.repeat(Math.max(0, width - used))

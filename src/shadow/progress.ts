@@ -3,8 +3,8 @@ import type {RequestTrace} from '../runtime/trace.js'
 /** Live counters of a shadow run, shared by the Ink view, the plain-line printer and the JSON result. */
 export type ShadowProgress = {
   started_at_ms: number
-  bytes_total: number
-  bytes_read: number
+  /** Requests this run will have gone through at the end (replayed, skipped or already stored). */
+  requests_total: number
   /** Requests whose traces were produced in this process. */
   requests: number
   /** Requests skipped because the traffic line was malformed or a duplicate. */
@@ -20,11 +20,10 @@ export type ShadowProgress = {
   budget_hits: number
 }
 
-export function emptyProgress(bytesTotal: number): ShadowProgress {
+export function emptyProgress(requestsTotal: number): ShadowProgress {
   return {
     started_at_ms: Date.now(),
-    bytes_total: bytesTotal,
-    bytes_read: 0,
+    requests_total: requestsTotal,
     requests: 0,
     skipped: 0,
     already_stored: 0,
@@ -57,6 +56,7 @@ export function recordProgress(p: ShadowProgress, traces: RequestTrace[]): void 
 
 export type ProgressFigures = {
   done: number
+  /** Finished requests over the total; requests read ahead and still in flight do not count. */
   fraction: number
   rate_per_s: number
   eta_s: number | null
@@ -66,7 +66,8 @@ export type ProgressFigures = {
 export function progressFigures(p: ShadowProgress, nowMs = Date.now()): ProgressFigures {
   const elapsed = Math.max(0.001, (nowMs - p.started_at_ms) / 1000)
   const done = p.requests + p.skipped
-  const fraction = p.bytes_total > 0 ? Math.min(1, p.bytes_read / p.bytes_total) : 1
+  const finished = done + p.already_stored
+  const fraction = p.requests_total > 0 ? Math.min(1, finished / p.requests_total) : 1
   const rate = done / elapsed
   const eta = fraction > 0 && fraction < 1 ? (elapsed / fraction) * (1 - fraction) : fraction >= 1 ? 0 : null
   return {done, fraction, rate_per_s: rate, eta_s: eta, elapsed_s: elapsed}

@@ -17,7 +17,7 @@ import type {RequestTrace, TraceSide} from '../runtime/trace.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
-import {readTraffic, sha256File} from '../traffic/reader.js'
+import {digestTraffic, readTraffic} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
@@ -140,7 +140,8 @@ type Setup = {
   candidate: Bundle
   baseline: Bundle | null
   trafficHash: string
-  trafficBytes: number
+  /** Requests in the traffic file (its non-blank lines). */
+  trafficRequests: number
   modelLabel: string
   sides: Side[]
   redactor: Redactor
@@ -151,7 +152,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
   if (!trafficStat?.isFile()) throw new ValidationError([`${opts.traffic}: no such traffic file`])
   const candidate = await loadBundle(opts.candidate)
   const baseline = opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
-  const trafficHash = await sha256File(opts.traffic)
+  const {sha256: trafficHash, lines: trafficRequests} = await digestTraffic(opts.traffic)
   const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
   const faults = opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed)
   const tools = createMockTools(fixtures)
@@ -192,7 +193,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     candidate,
     baseline,
     trafficHash,
-    trafficBytes: trafficStat.size,
+    trafficRequests,
     modelLabel: [...new Set(labels)].join(' / '),
     sides,
     redactor,
@@ -223,7 +224,7 @@ async function execute(
   resumed: boolean,
 ): Promise<ShadowResult> {
   hooks.onRunCreated?.(run)
-  const progress = emptyProgress(setup.trafficBytes)
+  const progress = emptyProgress(opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests))
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
@@ -263,7 +264,6 @@ async function execute(
 
   try {
     for await (const item of readTraffic(opts.traffic)) {
-      progress.bytes_read += item.bytes
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++

@@ -16,8 +16,7 @@ export type TrafficProblem = {field: string; message: string}
 
 /**
  * One non-blank line of a traffic file. `bytes` is the line's size on disk including its newline
- * (and the BOM on line 1), so the `bytes` of every line, blank ones aside, add up to the file size
- * a progress display reads against. A bad line carries every problem found on it (at least one),
+ * (and the BOM on line 1), so the `bytes` of every line, blank ones aside, add up to the file size. A bad line carries every problem found on it (at least one),
  * `error`, a one-line summary `<file>:<line>: <field>: <message>` of the first that still names the
  * field of every other (see summarizeProblems), and, where it could still be read, the request id.
  */
@@ -137,17 +136,56 @@ export async function* readTraffic(file: string, opts: ReadTrafficOptions = {}):
 
 /** Streaming sha256 of the file's bytes (hex), recorded by runs to name the traffic they replayed. */
 export async function sha256File(file: string): Promise<string> {
+  return (await digestTraffic(file)).sha256
+}
+
+/**
+ * One pass over a traffic file: its sha256 (hex) and its number of non-blank lines, which is
+ * exactly how many lines `readTraffic` yields (each one request, replayed or skipped), so a run
+ * knows its total before the first request finishes.
+ */
+export async function digestTraffic(file: string): Promise<{sha256: string; lines: number}> {
   const handle = await openForReading(file)
   const hash = createHash('sha256')
   const stream = handle.createReadStream({highWaterMark: CHUNK_BYTES})
+  let lines = 0
+  // Whether the current line has a byte that is not blank (see isBlank) so far.
+  let content = false
+  let atStart = true
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk)
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk)
+      let pos = 0
+      if (atStart) {
+        atStart = false
+        if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) pos = 3
+      }
+      while (pos < chunk.length) {
+        if (!content) {
+          let i = pos
+          while (i < chunk.length && chunk[i] !== NEWLINE && isBlankByte(chunk[i]!)) i++
+          if (i === chunk.length) break
+          if (chunk[i] === NEWLINE) {
+            pos = i + 1
+            continue
+          }
+          content = true
+          pos = i
+        }
+        const nl = chunk.indexOf(NEWLINE, pos)
+        if (nl === -1) break
+        lines++
+        content = false
+        pos = nl + 1
+      }
+    }
   } catch (err) {
     throw isFsError(err) ? fileError(file, err) : err
   } finally {
     stream.destroy()
   }
-  return hash.digest('hex')
+  if (content) lines++
+  return {sha256: hash.digest('hex'), lines}
 }
 
 /** Turns one complete line's bytes into a TrafficLine. Pure apart from the decoder it reuses. */
@@ -245,11 +283,12 @@ function prefix(bufs: Buffer[], n: number): Buffer {
 }
 
 function isBlank(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i]
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false
-  }
+  for (let i = 0; i < b.length; i++) if (!isBlankByte(b[i]!)) return false
   return true
+}
+
+function isBlankByte(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d
 }
 
 function readableId(id: unknown): string | null {

@@ -1,3 +1,5 @@
+import {breakToWidth, displayWidth} from '../util/display-width.js'
+
 /**
  * Text helpers for the terminal UI. A cell must stay on one line whatever the data holds, so
  * control characters and newlines from recorded traffic are made visible instead of being sent
@@ -20,8 +22,8 @@ export function shortStarted(iso: string): string {
 export type Segment = {text: string; style: '' | 'del' | 'ins'}
 
 /**
- * Word-wraps styled text into lines of at most `width` characters; a word longer than a line is
- * broken. Newlines in the text start a new line.
+ * Word-wraps styled text into lines of at most `width` display columns (CJK and emoji take two); a
+ * word wider than a line is broken at the column. Newlines in the text start a new line.
  */
 export function wrapSegments(parts: readonly Segment[], width: number): Segment[][] {
   const w = Math.max(1, width)
@@ -36,7 +38,7 @@ export function wrapSegments(parts: readonly Segment[], width: number): Segment[
     const last = line[line.length - 1]
     if (last && last.style === style) last.text += text
     else line.push({text, style})
-    used += [...text].length
+    used += displayWidth(text)
   }
   for (const part of parts) {
     for (const token of part.text.split(/(\n|[ \t]+)/)) {
@@ -51,15 +53,12 @@ export function wrapSegments(parts: readonly Segment[], width: number): Segment[
         if (used > 0 && used < w) push(' ', part.style)
         continue
       }
-      let rest = [...clean]
-      if (rest.length > w - used && rest.length <= w && used > 0) newLine()
-      while (rest.length > w - used) {
-        const room = w - used
-        if (room > 0) push(rest.slice(0, room).join(''), part.style)
-        rest = rest.slice(room)
-        newLine()
-      }
-      if (rest.length > 0) push(rest.join(''), part.style)
+      const need = displayWidth(clean)
+      if (used > 0 && need > w - used && need <= w) newLine()
+      breakToWidth(clean, w - used, w).forEach((piece, i) => {
+        if (i > 0) newLine()
+        if (piece !== '') push(piece, part.style)
+      })
     }
   }
   // Trailing spaces pushed before a wrap are harmless but untidy.

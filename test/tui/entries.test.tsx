@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {compareGroup} from '../../src/diff/compare.js'
 import {IncrementalFilter, inTab, matchesText, scrollTop, toEntry, type RequestEntry} from '../../src/tui/entries.js'
 import {requestLines} from '../../src/tui/request-lines.js'
-import {oneLine, wrapSegments} from '../../src/tui/text.js'
+import {oneLine, wrapSegments, type Segment} from '../../src/tui/text.js'
 import {base, call, decision, trace} from '../diff/trace-builder.js'
 
 const entry = (over: Partial<RequestEntry>): RequestEntry => ({
@@ -103,6 +103,13 @@ describe('text helpers', () => {
     expect(lines.flat().find((s) => s.style === 'del')?.text).toBe('forty')
     // A word longer than a line is broken rather than overflowing.
     expect(wrapSegments([{text: 'x'.repeat(25), style: ''}], 10).map((l) => l[0]?.text)).toEqual(['x'.repeat(10), 'x'.repeat(10), 'x'.repeat(5)])
+  })
+
+  it('wraps by display width: CJK and emoji take two columns, an emoji sequence is never split', () => {
+    const text = (parts: Segment[][]) => parts.map((l) => l.map((s) => s.text).join(''))
+    expect(text(wrapSegments([{text: '您的退款已经处理完毕', style: ''}], 7))).toEqual(['您的退', '款已经', '处理完', '毕'])
+    expect(text(wrapSegments([{text: 'ok 您的退款', style: ''}], 8))).toEqual(['ok', '您的退款'])
+    expect(text(wrapSegments([{text: '👍👨‍👩‍👧👍', style: ''}], 3))).toEqual(['👍', '👨‍👩‍👧', '👍'])
   })
 })
 
