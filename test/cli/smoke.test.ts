@@ -33,7 +33,7 @@ const cases: Case[] = [
   {name: 'budget: effective budgets of a bundle', args: ['budget', 'show', fixture('refunds-v1')], code: 0, stdout: /max_steps = 8/},
   {name: 'runs: empty store', args: ['runs', 'list', '--db', db('runs'), '--json'], code: 0, stdout: /"runs": \[\]/},
   {name: 'trace: unknown run', args: ['trace', 'export', 'rnope', '--otlp', path.join(dir, 'o.json'), '--db', db('trace')], code: 1, stderr: /rnope/},
-  {name: 'incident: missing argument (oclif parse error)', args: ['incident', 'kill-switch'], code: 2, stderr: /Missing \d required args?/},
+  {name: 'incident: missing arguments (a usage error)', args: ['incident', 'kill-switch'], code: 2, stderr: /^understudy: missing arguments BUNDLEDIR \(bundle directory\), TOOL .*; see `understudy incident kill-switch --help`\n$/},
   {name: 'rollout: empty history', args: ['rollout', 'history', '--db', db('rollout')], code: 0},
   {name: 'eval: flag out of range', args: ['eval', 'rnope', '--min-pass', '2', '--db', db('eval')], code: 1, stderr: /^understudy: .*min-pass/},
   {name: 'diff: missing store', args: ['diff', 'rnope', '--db', db('absent')], code: 1, stderr: /^understudy: /},
