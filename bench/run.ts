@@ -11,12 +11,13 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {mustSucceed, runCli, type CliRun} from './cli.js'
+import {benchCommit} from './commit.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
 import {readThreads} from '../src/parallel/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {benchStore} from './store.js'
-import {SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
+import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
 type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number}
 
@@ -40,7 +41,9 @@ async function bestOf(rounds: number, run: () => Promise<CliRun>, what: string):
   const runs: CliRun[] = []
   for (let i = 0; i < rounds; i++) runs.push(mustSucceed(await run(), what))
   const best = runs.reduce((a, b) => (b.wall_s < a.wall_s ? b : a))
-  return {best, times: `${rounds} (${runs.map((r) => `${r.wall_s.toFixed(2)} s`).join(', ')})`}
+  // CPU time (user + system, every thread) moves less with the machine's load than wall time does.
+  const cpu = runs.map((r) => (r.user_s + r.system_s).toFixed(1)).join(', ')
+  return {best, times: `${rounds} (${runs.map((r) => `${r.wall_s.toFixed(2)} s`).join(', ')}; CPU ${cpu} s)`}
 }
 
 export const FIGURES: FigureDef[] = [
@@ -205,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     mainRun: () => (main ??= shadowRun(sc, ws.trafficFile(sizes.run).file, ws.file('main.db'))),
   }
   const cpus = os.cpus()
-  console.log(`bench: ${args.quick ? 'quick' : 'full'} sizes; node ${process.version}; ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; tmp ${ws.dir}`)
+  console.log(`bench: commit ${benchCommit(repoRoot())}; ${args.quick ? 'quick' : 'full'} sizes; node ${process.version}; ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; tmp ${ws.dir}`)
   const failed: string[] = []
   const onSignal = () => {
     ws.cleanup()
@@ -227,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
         figure = {name: def.name, unit: def.unit, target: def.target, value: NaN, detail: `error: ${(e as Error).message.split('\n')[0]}`}
       }
       if (!passes(figure)) failed.push(def.name)
-      console.log(`${figureLine(figure)} [${((performance.now() - t0) / 1000).toFixed(0)} s]`)
+      console.log(`${figureLine(figure)} [${((performance.now() - t0) / 1000).toFixed(0)} s, load ${os.loadavg()[0]!.toFixed(1)}]`)
     }
   } finally {
     ws.cleanup()
