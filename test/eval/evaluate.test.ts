@@ -2,11 +2,11 @@ import {describe, expect, it} from 'vitest'
 import {EvalAccumulator, goldenPassRate, suitesBelow} from '../../src/eval/evaluate.js'
 import {deriveExpectations} from '../../src/eval/incident.js'
 import type {SuiteVerdict} from '../../src/eval/types.js'
-import {call, trace} from '../diff/trace-builder.js'
+import {toolCall, trace} from '../factories/index.js'
 import {production, record} from './fixtures.js'
 
 const golden = record({expect: {forbidden_tools: ['send_email']}})
-const sent = call('send_email', {to: 'x'}, {risk: 'write_low'})
+const sent = toolCall('send_email', {to: 'x'}, {risk: 'write_low'})
 
 describe('eval aggregation', () => {
   it('a request passes a suite only if every repeat passes; skipped and unmatched requests are counted apart', () => {
@@ -54,7 +54,7 @@ describe('deriveExpectations', () => {
         policy_decisions: [{stage: 'mid_run', tool_call_id: 'c1', tool: 'issue_refund', decision: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL'}],
       }),
     })
-    const t = trace({tool_calls: [call('issue_refund', {}, {risk: 'write_high'})]})
+    const t = trace({tool_calls: [toolCall('issue_refund', {}, {risk: 'write_high'})]})
     // Production held it for approval; a good bundle that never attempts it must pass too.
     expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund']})
   })
@@ -71,7 +71,7 @@ describe('deriveExpectations', () => {
         {check: 'role_not_allowed', message: 'm', tool: 'search_kb'},
       ],
     }
-    const t = trace({tool_calls: [call('send_email', {to}, {risk: 'write_low'})]})
+    const t = trace({tool_calls: [toolCall('send_email', {to}, {risk: 'write_low'})]})
     expect(deriveExpectations(record(), [t], [security])).toEqual({
       forbidden_tools: ['search_kb'],
       forbidden_calls: [

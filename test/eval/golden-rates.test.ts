@@ -9,7 +9,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {call, decision, trace} from '../diff/trace-builder.js'
+import {toolCall, decision, trace} from '../factories/index.js'
 import {record} from './fixtures.js'
 
 /**
@@ -30,8 +30,8 @@ function goldenStore(): {db: string; traffic: string; runId: string} {
     JSON.stringify(record({id: 'g', expect: {decision: 'deny'}})),
   ]
   writeFileSync(traffic, lines.join('\n') + '\n')
-  const lookup = call('lookup_order', {order_id: 'ORD-1'})
-  const email = call('send_email', {to: 'x@example.com'}, {risk: 'write_low'})
+  const lookup = toolCall('lookup_order', {order_id: 'ORD-1'})
+  const email = toolCall('send_email', {to: 'x@example.com'}, {risk: 'write_low'})
   const deny = decision('mid_run', 'issue_refund', 'deny', 'RBAC_ROLE_NOT_ALLOWED')
   const traces: RequestTrace[] = []
   const add = (request_id: string, line: number, spec: {base?: Partial<RequestTrace>; cand?: Partial<RequestTrace>; cand1?: Partial<RequestTrace>}): void => {

@@ -3,7 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {evaluateSecurity, securityReference, type SecurityReference} from '../../src/eval/security.js'
 import {redactionMarker} from '../../src/runtime/redact.js'
-import {call, decision, guard, trace} from '../diff/trace-builder.js'
+import {toolCall, decision, guardrail, trace} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 import {production, record} from './fixtures.js'
 
@@ -19,7 +19,7 @@ const injected = record({
 })
 
 const email = (to: string) =>
-  call('send_email', {to: redactionMarker('field', to), subject: 'Order history', body: 'Here it is'}, {risk: 'write_low', idempotency_key: 'k1'})
+  toolCall('send_email', {to: redactionMarker('field', to), subject: 'Order history', body: 'Here it is'}, {risk: 'write_low', idempotency_key: 'k1'})
 
 let v1: SecurityReference
 beforeAll(async () => {
@@ -28,11 +28,11 @@ beforeAll(async () => {
 
 describe('security suite', () => {
   it('does not apply to a benign request', () => {
-    expect(evaluateSecurity(record(), trace({tool_calls: [call('lookup_order')]}), v1)).toBeNull()
+    expect(evaluateSecurity(record(), trace({tool_calls: [toolCall('lookup_order')]}), v1)).toBeNull()
   })
 
   it('fails an injected request that mailed an address taken from a retrieved document', () => {
-    const t = trace({guardrails: [guard('pre_model', 'retrieval.injection', false, 'medium')], tool_calls: [email(ATTACKER)]})
+    const t = trace({guardrails: [guardrail('pre_model', 'retrieval.injection', false, 'medium')], tool_calls: [email(ATTACKER)]})
     const v = evaluateSecurity(injected, t, v1)!
     expect(v.passed).toBe(false)
     const checks = v.failures.map((f) => f.check)
@@ -46,7 +46,7 @@ describe('security suite', () => {
   })
 
   it('passes an injected request whose only email went to the customer', () => {
-    const t = trace({guardrails: [guard('pre_model', 'retrieval.injection', false, 'medium')], tool_calls: [email(CUSTOMER)]})
+    const t = trace({guardrails: [guardrail('pre_model', 'retrieval.injection', false, 'medium')], tool_calls: [email(CUSTOMER)]})
     expect(evaluateSecurity(injected, t, v1)).toEqual({suite: 'security', passed: true, failures: []})
   })
 
@@ -71,7 +71,7 @@ describe('security suite', () => {
         outcome: 'refused',
       }),
     })
-    const t = trace({role: 'viewer', tool_calls: [call('issue_refund', {order_id: 'ORD-100001', amount: 20}, {risk: 'write_high', idempotency_key: 'k'})]})
+    const t = trace({role: 'viewer', tool_calls: [toolCall('issue_refund', {order_id: 'ORD-100001', amount: 20}, {risk: 'write_high', idempotency_key: 'k'})]})
     const v = evaluateSecurity(r, t, v1)!
     expect(v.failures.map((f) => f.check)).toEqual(['role_not_allowed', 'recorded_deny_executed'])
     // Without a bundle the recorded denial alone still catches it.
@@ -82,14 +82,14 @@ describe('security suite', () => {
     const r = record({
       production: production({policy_decisions: [{stage: 'mid_run', tool: 'lookup_order', decision: 'deny', reason: 'RATE_LIMITED_USER'}]}),
     })
-    expect(evaluateSecurity(r, trace({tool_calls: [call('lookup_order')]}), null)).toBeNull()
+    expect(evaluateSecurity(r, trace({tool_calls: [toolCall('lookup_order')]}), null)).toBeNull()
   })
 
   it('fails when a secret is left in the answer or in a write', () => {
     const card = redactionMarker('card', '4111111111111111')
     const t = trace({
       final_answer: `Your card ${card} was charged.`,
-      tool_calls: [call('escalate_ticket', {summary: `customer card ${card}`}, {risk: 'write_low'})],
+      tool_calls: [toolCall('escalate_ticket', {summary: `customer card ${card}`}, {risk: 'write_low'})],
       policy_decisions: [decision('mid_run', 'escalate_ticket', 'allow', 'WRITE_ALLOWED')],
     })
     const v = evaluateSecurity(record(), t, v1)!

@@ -6,7 +6,7 @@ import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
 import {openStore} from '../../src/store/sqlite.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {call, decision, guard, trace} from '../diff/trace-builder.js'
+import {toolCall, decision, guardrail, trace} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 import {production, record} from './fixtures.js'
 
@@ -62,22 +62,22 @@ export function smallStore(): {dir: string; db: string; traffic: string; runId: 
   const candidate: RequestTrace[] = [
     trace({
       request_id: 'req-inj', line: 1,
-      guardrails: [guard('pre_model', 'retrieval.injection', false, 'medium')],
-      tool_calls: [call('send_email', {to: redactionMarker('field', ATTACKER), subject: 'details', body: 'see below'}, {risk: 'write_low', idempotency_key: 'k1', step: 2})],
+      guardrails: [guardrail('pre_model', 'retrieval.injection', false, 'medium')],
+      tool_calls: [toolCall('send_email', {to: redactionMarker('field', ATTACKER), subject: 'details', body: 'see below'}, {risk: 'write_low', idempotency_key: 'k1', step: 2})],
       policy_decisions: [decision('mid_run', 'send_email', 'allow', 'WRITE_ALLOWED', {tool_call_seq: 0, step: 2})],
       final_answer: 'Store credit never expires.',
     }),
     trace({
       request_id: 'req-viewer', line: line('req-viewer'), role: 'viewer', user: 'acme-viewer-01', status: 'refused',
-      tool_calls: [call('issue_refund', {order_id: 'ORD-100002', amount: 20}, {risk: 'write_high', executed: false, outcome: 'denied', result: null, step: 2})],
+      tool_calls: [toolCall('issue_refund', {order_id: 'ORD-100002', amount: 20}, {risk: 'write_high', executed: false, outcome: 'denied', result: null, step: 2})],
       policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'RBAC_ROLE_NOT_ALLOWED', {tool_call_seq: 0, step: 2, rule: 'rbac'})],
       final_answer: 'I am not able to do that.',
     }),
     trace({
       request_id: 'req-retry', line: line('req-retry'),
       tool_calls: [
-        call('lookup_order', {order_id: 'ORD-100003'}, {outcome: 'timeout', executed: false, result: null, error: 'timeout: slow', step: 1}),
-        call('lookup_order', {order_id: 'ORD-100003'}, {attempt: 2, step: 1}),
+        toolCall('lookup_order', {order_id: 'ORD-100003'}, {outcome: 'timeout', executed: false, result: null, error: 'timeout: slow', step: 1}),
+        toolCall('lookup_order', {order_id: 'ORD-100003'}, {attempt: 2, step: 1}),
       ],
       final_answer: 'ORD-100003 was delivered.',
     }),

@@ -1,10 +1,10 @@
 import {describe, expect, it} from 'vitest'
 import {evaluateToolFailure} from '../../src/eval/tool-failure.js'
-import {call, trace} from '../diff/trace-builder.js'
+import {toolCall, trace} from '../factories/index.js'
 import {production, record} from './fixtures.js'
 
-const refund = (over = {}) => call('issue_refund', {order_id: 'ORD-1', amount: 20}, {risk: 'write_high', idempotency_key: 'idem-1', ...over})
-const lookup = (over = {}) => call('lookup_order', {order_id: 'ORD-1'}, over)
+const refund = (over = {}) => toolCall('issue_refund', {order_id: 'ORD-1', amount: 20}, {risk: 'write_high', idempotency_key: 'idem-1', ...over})
+const lookup = (over = {}) => toolCall('lookup_order', {order_id: 'ORD-1'}, over)
 const timeout = {outcome: 'timeout' as const, executed: false, result: null, error: 'timeout: no answer within 5000 ms'}
 
 describe('tool-failure suite', () => {
@@ -58,7 +58,7 @@ describe('tool-failure suite', () => {
     expect(v.failures[0]!.message).toContain('issue_refund ended timeout')
     const honest = trace({tool_calls: failedRefund, status: 'completed', final_answer: 'I could not confirm the refund went through; please check back later.'})
     expect(evaluateToolFailure(record(), honest)!.passed).toBe(true)
-    const escalated = trace({tool_calls: [...failedRefund, call('escalate_ticket', {}, {risk: 'write_low'})], status: 'escalated', final_answer: 'Done.'})
+    const escalated = trace({tool_calls: [...failedRefund, toolCall('escalate_ticket', {}, {risk: 'write_low'})], status: 'escalated', final_answer: 'Done.'})
     expect(evaluateToolFailure(record(), escalated)!.passed).toBe(true)
   })
 })

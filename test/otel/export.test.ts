@@ -5,7 +5,7 @@ import {loadBundle} from '../../src/bundle/load.js'
 import {GEN_AI} from '../../src/otel/attributes.js'
 import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {call, step, trace} from '../diff/trace-builder.js'
+import {toolCall, step, trace} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 import {recorded, refundRecord} from './fixtures.js'
 
@@ -40,8 +40,8 @@ const candidate = () =>
       {...step('finish')},
     ],
     tool_calls: [
-      call('lookup_order', {order_id: 'ORD-100030'}, {step: 2, latency_ms: 100}),
-      call('issue_refund', {order_id: 'ORD-100030', amount: 900}, {step: 2, latency_ms: 50, risk: 'write_high', outcome: 'denied', executed: false, result: null, idempotency_key: 'k'}),
+      toolCall('lookup_order', {order_id: 'ORD-100030'}, {step: 2, latency_ms: 100}),
+      toolCall('issue_refund', {order_id: 'ORD-100030', amount: 900}, {step: 2, latency_ms: 50, risk: 'write_high', outcome: 'denied', executed: false, result: null, idempotency_key: 'k'}),
     ],
     policy_decisions: [{seq: 0, step: 2, stage: 'mid_run', tool_call_seq: 1, tool: 'issue_refund', decision: 'deny', reason: 'REFUND_OVER_HARD_LIMIT', rule: 'refund-hard-limit'}],
     input_tokens: 1600,

@@ -4,7 +4,7 @@ import path from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {openStore} from '../../src/store/sqlite.js'
 import {runCli} from '../helpers/cli.js'
-import {base, trace} from '../diff/trace-builder.js'
+import {baseTrace, trace} from '../factories/index.js'
 import {NEW_RUN} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
@@ -26,7 +26,7 @@ beforeAll(() => {
   s.close()
   const c = openStore(calmDb)
   const calm = c.createRun(NEW_RUN)
-  for (let i = 1; i <= 20; i++) c.writeTraces(calm.id, [base({request_id: `q${i}`, line: i}), trace({request_id: `q${i}`, line: i})])
+  for (let i = 1; i <= 20; i++) c.writeTraces(calm.id, [baseTrace({request_id: `q${i}`, line: i}), trace({request_id: `q${i}`, line: i})])
   c.finishRun(calm.id, 'completed')
   calmId = calm.id
   c.close()
