@@ -11,10 +11,9 @@ import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {scorecard, type Scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {trace} from '../factories/index.js'
+import {trace, newRun} from '../factories/index.js'
 import {record} from '../eval/fixtures.js'
 import {runCli} from '../helpers/cli.js'
-import {newRun} from '../store/fixtures.js'
 
 let dir: string
 beforeEach(() => {

@@ -7,7 +7,7 @@ import {RunBusyError} from '../../src/errors.js'
 import type {RunWriter, TraceDatabase} from '../../src/store/api.js'
 import {processStart, REMOTE_STALE_MS, thisWriter, writerAlive} from '../../src/store/run-writer.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {newRun, trace} from './fixtures.js'
+import {fullTrace, newRun} from '../factories/index.js'
 
 let dir: string
 let file: string
@@ -131,7 +131,7 @@ describe('run writer claims', () => {
     expect(() => store.claimRun('r-nope')).toThrow(`${file}: no run r-nope`)
     const run = store.createRun(newRun())
     const w = store.claimRun(run.id)
-    store.writeTraces(run.id, [trace('a', 1)])
+    store.writeTraces(run.id, [fullTrace('a', 1)])
     expect(store.deleteRun(run.id)).toBe(true)
     expect(store.runWriter(run.id)).toBeUndefined()
     expect(store.releaseRun(run.id, w.token, 'completed')).toBe(false)

@@ -9,8 +9,7 @@ import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
 import {loadEntries, type LoadState} from '../../src/tui/loader.js'
-import {baseTrace, toolCall, trace} from '../factories/index.js'
-import {newRun} from '../store/fixtures.js'
+import {baseTrace, toolCall, trace, newRun} from '../factories/index.js'
 
 const N = 2000
 
