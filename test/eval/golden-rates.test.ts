@@ -9,8 +9,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {toolCall, decision, trace} from '../factories/index.js'
-import {record} from './fixtures.js'
+import {toolCall, decision, trace, trafficRecord} from '../factories/index.js'
 
 /**
  * A run against a baseline bundle (so recorded traces are stored too but judged by nobody), with
@@ -21,13 +20,13 @@ function goldenStore(): {db: string; traffic: string; runId: string} {
   const traffic = path.join(dir, 'traffic.jsonl')
   const db = path.join(dir, 'u.db')
   const lines = [
-    JSON.stringify(record({id: 'a', expect: {tools: ['lookup_order']}})),
-    JSON.stringify(record({id: 'b', expect: {answer_contains: ['refund']}, labels: {known_issue: 'BUG-1'}})),
-    JSON.stringify(record({id: 'c'})),
-    JSON.stringify({...record({id: 'd'}), expect: {tools: 'lookup_order'}}),
-    JSON.stringify(record({id: 'e-edited', expect: {decision: 'deny'}})),
-    JSON.stringify(record({id: 'f', expect: {forbidden_tools: ['send_email']}})),
-    JSON.stringify(record({id: 'g', expect: {decision: 'deny'}})),
+    JSON.stringify(trafficRecord({id: 'a', expect: {tools: ['lookup_order']}})),
+    JSON.stringify(trafficRecord({id: 'b', expect: {answer_contains: ['refund']}, labels: {known_issue: 'BUG-1'}})),
+    JSON.stringify(trafficRecord({id: 'c'})),
+    JSON.stringify({...trafficRecord({id: 'd'}), expect: {tools: 'lookup_order'}}),
+    JSON.stringify(trafficRecord({id: 'e-edited', expect: {decision: 'deny'}})),
+    JSON.stringify(trafficRecord({id: 'f', expect: {forbidden_tools: ['send_email']}})),
+    JSON.stringify(trafficRecord({id: 'g', expect: {decision: 'deny'}})),
   ]
   writeFileSync(traffic, lines.join('\n') + '\n')
   const lookup = toolCall('lookup_order', {order_id: 'ORD-1'})

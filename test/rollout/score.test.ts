@@ -11,8 +11,7 @@ import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {scorecard, type Scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {trace, newRun} from '../factories/index.js'
-import {record} from '../eval/fixtures.js'
+import {trace, newRun, trafficRecord} from '../factories/index.js'
 import {runCli} from '../helpers/cli.js'
 
 let dir: string
@@ -35,7 +34,7 @@ function goldenFailingRun(): {db: string; runId: string} {
     {id: 'a2', tenant: 'acme', expect: {answer_contains: ['refund']}},
     {id: 'g2', tenant: 'globex', expect: {answer_contains: ['shipped']}},
   ]
-  writeFileSync(traffic, requests.map((r) => JSON.stringify(record(r))).join('\n') + '\n')
+  writeFileSync(traffic, requests.map((r) => JSON.stringify(trafficRecord(r))).join('\n') + '\n')
   const traces: RequestTrace[] = requests.flatMap((r, i) => [
     trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'recorded'}),
     trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'candidate'}),
