@@ -8,8 +8,6 @@ export type TrafficRecordOverrides = Overrides<TrafficRecordInput>
 export type ProductionInput = z.input<typeof ProductionRecord>
 
 const PRODUCTION: ProductionInput = {
-  tool_calls: [],
-  policy_decisions: [],
   final_answer: 'It has shipped.',
   outcome: 'completed',
   usage: {input_tokens: 100, output_tokens: 20},
