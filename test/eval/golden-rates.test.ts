@@ -9,7 +9,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {toolCall, decision, trace, trafficRecord} from '../factories/index.js'
+import {toolCall, decision, trace, trafficRecord, writeRun} from '../factories/index.js'
 
 /**
  * A run against a baseline bundle (so recorded traces are stored too but judged by nobody), with
@@ -46,28 +46,20 @@ function goldenStore(): {db: string; traffic: string; runId: string} {
   add('e', 5, {})
   add('f', 6, {base: {tool_calls: [email]}, cand1: {tool_calls: [email]}})
   add('g', 7, {base: {policy_decisions: [deny]}, cand: {policy_decisions: [deny]}})
-  const store = openStore(db)
-  try {
-    const run = store.createRun({
+  const run = writeRun(db, traces, {
+    run: {
       name: 'golden rates',
       candidate_ref: 'support-refunds@2.0.0#0123456789ab',
       candidate_hash: '0'.repeat(64),
       baseline_ref: 'support-refunds@1.0.0#ba5e00000000',
       baseline_hash: '1'.repeat(64),
       traffic_file: traffic,
-      traffic_hash: 'f'.repeat(64),
       model: 'scripted:support-agent',
       repeat: 2,
-      faults: null,
       seed: 1,
-      config: {},
-    })
-    store.writeTraces(run.id, traces)
-    store.finishRun(run.id, 'completed')
-    return {db, traffic, runId: run.id}
-  } finally {
-    store.close()
-  }
+    },
+  })
+  return {db, traffic, runId: run.id}
 }
 
 describe('goldenRates', () => {

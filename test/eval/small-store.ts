@@ -1,12 +1,10 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {openStore} from '../../src/store/sqlite.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {toolCall, decision, guardrail, trace, production, trafficRecord} from '../factories/index.js'
+import {decision, guardrail, production, tempDir, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 export const ATTACKER = 'records@refund-verify.net'
@@ -18,7 +16,7 @@ export const V1 = path.join(repoRoot, 'scenarios/support-refunds/v1')
  * correctly refused, a timeout it retried and confirmed, and a plain question.
  */
 export function smallStore(): {dir: string; db: string; traffic: string; runId: string; records: TrafficRecord[]} {
-  const dir = mkdtempSync(path.join(tmpdir(), 'understudy-eval-'))
+  const dir = tempDir('understudy-eval-')
   const traffic = path.join(dir, 'traffic.jsonl')
   const db = path.join(dir, 'u.db')
   const records = [
@@ -85,28 +83,18 @@ export function smallStore(): {dir: string; db: string; traffic: string; runId: 
   const redactor = createRedactor()
   const recordedSide = records.map((r, i) => recordedTrace(r, i + 1, redactor))
 
-  const store = openStore(db)
-  try {
-    const run = store.createRun({
+  const run = writeRun(db, [...recordedSide, ...candidate], {
+    run: {
       name: 'eval fixture',
       candidate_ref: 'support-refunds@2.0.0#0123456789ab',
       candidate_hash: '0'.repeat(64),
-      baseline_ref: 'recorded',
-      baseline_hash: null,
       traffic_file: traffic,
-      traffic_hash: 'f'.repeat(64),
       model: 'scripted:support-agent',
-      repeat: 1,
-      faults: null,
       seed: 1,
       // The shadow options the run would have stored; the candidate path is where eval finds RBAC and rules.
       config: {traffic, candidate: V1, baseline: 'recorded'},
-    })
-    store.writeTraces(run.id, [...recordedSide, ...candidate])
-    store.setRequestsTotal(run.id, records.length)
-    store.finishRun(run.id, 'completed')
-    return {dir, db, traffic, runId: run.id, records}
-  } finally {
-    store.close()
-  }
+    },
+    requestsTotal: records.length,
+  })
+  return {dir, db, traffic, runId: run.id, records}
 }

@@ -9,8 +9,8 @@ import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {summarizeRun} from '../../src/report/summary.js'
 import {writeFileAtomic} from '../../src/report/write-atomic.js'
 import {scorecard} from '../../src/scorecard/scorecard.js'
-import {baseTrace, toolCall, decision, trace} from '../factories/index.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, toolCall, decision, trace, recordedRun} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
 const PLANTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
@@ -154,7 +154,7 @@ describe('writeFileAtomic', () => {
 describe('empty run', () => {
   it('renders every format without a single compared request', () => {
     const store = new MemoryStore()
-    const run = store.createRun(NEW_RUN)
+    const run = store.createRun(recordedRun())
     const s = summarizeRun(store, run.id)
     const card = scorecard(s)
     expect(renderReport('html', s, card)).toContain('No regressions.')

@@ -1,6 +1,6 @@
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {baseTrace, toolCall, decision, guardrail, trace} from '../factories/index.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, toolCall, decision, guardrail, trace, recordedRun} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 
 const lookup = (over = {}) => toolCall('lookup_order', {order_id: 'O1'}, over)
 const refund = (over = {}) => toolCall('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'refund-O1', ...over})
@@ -10,7 +10,7 @@ const injected = [guardrail('pre_model', 'injection_in_retrieved', false, 'high'
 /** A small run against recorded traffic: one request of each interesting kind. */
 export function smallRun(): {store: MemoryStore; runId: string} {
   const store = new MemoryStore()
-  const run = store.createRun(NEW_RUN)
+  const run = store.createRun(recordedRun())
   const pair = (id: string, line: number, b: Partial<RequestTrace>, c: Partial<RequestTrace>): RequestTrace[] => [
     baseTrace({request_id: id, line, ...b}),
     trace({request_id: id, line, ...c}),

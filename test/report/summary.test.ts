@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
 import {percentile, summarizeRun} from '../../src/report/summary.js'
-import {baseTrace, toolCall, trace} from '../factories/index.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, toolCall, trace, recordedRun} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
 describe('summarizeRun', () => {
@@ -76,7 +76,7 @@ describe('summarizeRun', () => {
       trace({request_id: 'r-err', line: 1, tool_calls: [refund({outcome: 'error', error: 'server_error', result: null}), refund({attempt: 2, seq: 1})]}),
     ]
     const store = new MemoryStore()
-    const run = store.createRun(NEW_RUN)
+    const run = store.createRun(recordedRun())
     store.writeTraces(run.id, traces)
     const summary = summarizeRun(store, run.id)
     expect(summary.idempotency.cand).toBe(0)

@@ -11,7 +11,7 @@ import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {scorecard, type Scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {trace, newRun, trafficRecord} from '../factories/index.js'
+import {trace, trafficRecord, writeRun} from '../factories/index.js'
 import {runCli} from '../helpers/cli.js'
 
 let dir: string
@@ -39,15 +39,8 @@ function goldenFailingRun(): {db: string; runId: string} {
     trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'recorded'}),
     trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'candidate'}),
   ])
-  const store = openStore(db)
-  try {
-    const run = store.createRun(newRun({name: 'golden plan', baseline_ref: 'recorded', baseline_hash: null, traffic_file: traffic, repeat: 1, faults: null, config: {}}))
-    store.writeTraces(run.id, traces)
-    store.finishRun(run.id, 'completed')
-    return {db, runId: run.id}
-  } finally {
-    store.close()
-  }
+  const run = writeRun(db, traces, {run: {name: 'golden plan', traffic_file: traffic}})
+  return {db, runId: run.id}
 }
 
 const colourOf = (card: Scorecard, name: string) => card.dimensions.find((d) => d.name === name)!.colour

@@ -1,6 +1,3 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
@@ -8,22 +5,22 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {traceKey} from '../../src/store/api.js'
 import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
 import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'
-import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
+import {fullTrace, newRun, skippedTrace, tempStore, type TempStore} from '../factories/index.js'
 import {inOrder, orderKeys} from './trace-order.js'
 
-let dir: string
+let tmp: TempStore
 let file: string
 let store: SqliteTraceStore
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'understudy-store-'))
-  file = path.join(dir, 'nested', 'understudy.db')
-  store = openStore(file)
+  tmp = tempStore({file: 'nested/understudy.db'})
+  file = tmp.file
+  store = tmp.store
 })
 
 afterEach(() => {
   store.close()
-  rmSync(dir, {recursive: true, force: true})
+  tmp.cleanup()
 })
 
 

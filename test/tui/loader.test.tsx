@@ -9,7 +9,7 @@ import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
 import {loadEntries, type LoadState} from '../../src/tui/loader.js'
-import {baseTrace, toolCall, trace, newRun} from '../factories/index.js'
+import {baseTrace, toolCall, trace, writeRun} from '../factories/index.js'
 
 const N = 2000
 
@@ -44,11 +44,7 @@ let run: RunInfo
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-tui-big-'))
   file = path.join(dir, 'store.db')
-  const w = openStore(file)
-  const created = w.createRun(newRun({baseline_ref: 'recorded', baseline_hash: null, repeat: 1}))
-  w.writeTraces(created.id, runTraces())
-  w.finishRun(created.id, 'completed')
-  w.close()
+  const created = writeRun(file, runTraces())
   store = openStore(file, {readonly: true})
   run = store.getRun(created.id)!
 })
