@@ -4,7 +4,7 @@ import path from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {runCli} from '../helpers/cli.js'
 import {baseTrace, trace, writeRun} from '../factories/index.js'
-import {smallRun} from './small-run.js'
+import {smallRun} from '../report/small-run.js'
 
 /** End to end through the built CLI (`npm test` builds dist/ first) against a real SQLite store. */
 

@@ -6,7 +6,7 @@ import {repoRoot, runCli} from '../helpers/cli.js'
 import {invalidTrafficLine, invalidTrafficRecordInput, trafficLine} from '../factories/index.js'
 
 // End to end through the built commands (dist/, built before the suite runs), in process via runCli;
-// test/cli/smoke.test.ts checks that the binary prints the same.
+// test/e2e/cli-smoke.test.ts checks that the binary prints the same.
 let dir: string
 let clean: string
 let dirty: string
