@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {baseTrace, toolCall, decision, guardrail, trace} from '../factories/index.js'
+import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 const classify = (b: RequestTrace, c: RequestTrace) => classifyRequest(diffRequest(b, c))
 const codes = (b: RequestTrace, c: RequestTrace) => classify(b, c).reasons.map((r) => r.code)

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {diffRequest, withAnswerParts} from '../../src/diff/request-diff.js'
-import {baseTrace, toolCall, decision, guardrail, trace} from '../factories/index.js'
+import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 describe('diffRequest', () => {
   it('aligns tool calls by name so an inserted call leaves the others paired', () => {

@@ -13,7 +13,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {readTraffic} from '../../src/traffic/reader.js'
 import type {MemoryEntry, TrafficRecord} from '../../src/traffic/schema.js'
-import {toolCall, guardrail, trace, type TraceOverrides, production, trafficRecord} from '../factories/index.js'
+import {guardrail, production, toolCall, trace, type TraceOverrides, trafficRecord} from '../factories/index.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 
 const REFUNDS = path.join(repoRoot, 'scenarios/support-refunds')

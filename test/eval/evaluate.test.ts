@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {EvalAccumulator, goldenPassRate, suitesBelow} from '../../src/eval/evaluate.js'
 import {deriveExpectations} from '../../src/eval/incident.js'
 import type {SuiteVerdict} from '../../src/eval/types.js'
-import {toolCall, trace, production, trafficRecord} from '../factories/index.js'
+import {production, toolCall, trace, trafficRecord} from '../factories/index.js'
 
 const golden = trafficRecord({expect: {forbidden_tools: ['send_email']}})
 const sent = toolCall('send_email', {to: 'x'}, {risk: 'write_low'})

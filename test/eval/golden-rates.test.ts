@@ -9,7 +9,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {toolCall, decision, trace, trafficRecord, writeRun} from '../factories/index.js'
+import {decision, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
 
 /**
  * A run against a baseline bundle (so recorded traces are stored too but judged by nobody), with

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {evaluateGolden, sameStoredValue} from '../../src/eval/golden.js'
 import {redactionMarker} from '../../src/runtime/redact.js'
 import {canonicalJson} from '../../src/util/canonical.js'
-import {toolCall, decision, trace, trafficRecord} from '../factories/index.js'
+import {decision, toolCall, trace, trafficRecord} from '../factories/index.js'
 
 describe('golden suite', () => {
   it('does not apply to a request without an expect block', () => {

@@ -3,7 +3,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {evaluateSecurity, securityReference, type SecurityReference} from '../../src/eval/security.js'
 import {redactionMarker} from '../../src/runtime/redact.js'
-import {toolCall, decision, guardrail, trace, production, trafficRecord} from '../factories/index.js'
+import {decision, guardrail, production, toolCall, trace, trafficRecord} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 const ATTACKER = 'audit@refund-verify.net'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {evaluateToolFailure} from '../../src/eval/tool-failure.js'
-import {toolCall, trace, production, trafficRecord} from '../factories/index.js'
+import {production, toolCall, trace, trafficRecord} from '../factories/index.js'
 
 const refund = (over = {}) => toolCall('issue_refund', {order_id: 'ORD-1', amount: 20}, {risk: 'write_high', idempotency_key: 'idem-1', ...over})
 const lookup = (over = {}) => toolCall('lookup_order', {order_id: 'ORD-1'}, over)

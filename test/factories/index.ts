@@ -1,6 +1,6 @@
 /**
  * Test data factories: small typed builders with valid defaults (each checked by the real zod
- * schema) and overrides, one file per kind. Import from here: `import {trace, toolCall} from '../factories/index.js'`.
+ * schema) and overrides, one file per kind. Import from here: `import {toolCall, trace} from '../factories/index.js'`.
  */
 export * from './decision.js'
 export * from './manifest.js'

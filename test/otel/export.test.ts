@@ -5,7 +5,7 @@ import {loadBundle} from '../../src/bundle/load.js'
 import {GEN_AI} from '../../src/otel/attributes.js'
 import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {toolCall, step, trace, recordedSide, retriedRefundRecord} from '../factories/index.js'
+import {recordedSide, retriedRefundRecord, step, toolCall, trace} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 type Attr = {key: string; value: Record<string, unknown>}

@@ -9,7 +9,7 @@ import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {summarizeRun} from '../../src/report/summary.js'
 import {writeFileAtomic} from '../../src/report/write-atomic.js'
 import {scorecard} from '../../src/scorecard/scorecard.js'
-import {baseTrace, toolCall, decision, trace, recordedRun} from '../factories/index.js'
+import {baseTrace, decision, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 

@@ -1,5 +1,5 @@
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {baseTrace, toolCall, decision, guardrail, trace, recordedRun} from '../factories/index.js'
+import {baseTrace, decision, guardrail, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 
 const lookup = (over = {}) => toolCall('lookup_order', {order_id: 'O1'}, over)

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
 import {percentile, summarizeRun} from '../../src/report/summary.js'
-import {baseTrace, toolCall, trace, recordedRun} from '../factories/index.js'
+import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 

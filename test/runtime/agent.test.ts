@@ -20,7 +20,7 @@ import {RequestTrace, type AgentState} from '../../src/runtime/trace.js'
 import type {RequestTools} from '../../src/tools/sandbox.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
-import {bundle as makeBundle, trafficRecord, type BundleOverrides, type ManifestInput} from '../factories/index.js'
+import {bundle as makeBundle, type BundleOverrides, type ManifestInput, trafficRecord} from '../factories/index.js'
 
 // ------------------------------------------------------------------ a small world
 

@@ -5,7 +5,7 @@ import {colourFor, scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, type Thresholds} from '../../src/scorecard/thresholds.js'
 import {MemoryStore} from '../report/memory-store.js'
 import {smallRun} from '../report/small-run.js'
-import {baseTrace, trace, recordedRun} from '../factories/index.js'
+import {baseTrace, recordedRun, trace} from '../factories/index.js'
 
 /** A summary where base and candidate behave identically: every dimension green. */
 function calmSummary(): RunSummary {

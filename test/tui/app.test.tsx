@@ -8,7 +8,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
-import {baseTrace, toolCall, decision, trace, newRun} from '../factories/index.js'
+import {baseTrace, decision, newRun, toolCall, trace} from '../factories/index.js'
 
 const ENTER = '\r'
 const ESC = '\u001B'

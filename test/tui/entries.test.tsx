@@ -3,7 +3,7 @@ import {compareGroup} from '../../src/diff/compare.js'
 import {IncrementalFilter, inTab, matchesText, scrollTop, toEntry, type RequestEntry} from '../../src/tui/entries.js'
 import {requestLines} from '../../src/tui/request-lines.js'
 import {oneLine, wrapSegments, type Segment} from '../../src/tui/text.js'
-import {baseTrace, toolCall, decision, trace} from '../factories/index.js'
+import {baseTrace, decision, toolCall, trace} from '../factories/index.js'
 
 const entry = (over: Partial<RequestEntry>): RequestEntry => ({
   request_id: 'r',
