@@ -1,6 +1,5 @@
-import type {z} from 'zod'
 import {GuardrailResult, PolicyDecisionTrace, type GuardrailSeverity} from '../../src/runtime/trace.js'
-import {RecordedPolicyDecision, type Decision, type DecisionStage} from '../../src/traffic/schema.js'
+import type {Decision, DecisionStage} from '../../src/traffic/schema.js'
 
 /**
  * A policy decision as a trace holds it (checked by the real schema); a trace built by trace()
@@ -14,15 +13,6 @@ export function decision(
   overrides: Partial<PolicyDecisionTrace> = {},
 ): PolicyDecisionTrace {
   return PolicyDecisionTrace.parse({seq: 0, step: 0, stage, tool_call_seq: null, tool, decision: verdict, reason, rule: null, ...overrides})
-}
-
-export type RecordedDecisionInput = z.input<typeof RecordedPolicyDecision>
-
-/** A policy decision as production recorded it in a traffic line (checked by the real schema), as written. */
-export function recordedDecision(stage: DecisionStage, verdict: Decision, reason: string, overrides: Partial<RecordedDecisionInput> = {}): RecordedDecisionInput {
-  const input: RecordedDecisionInput = {stage, decision: verdict, reason, ...overrides}
-  RecordedPolicyDecision.parse(input)
-  return input
 }
 
 /** A guardrail check's verdict as a trace holds it (checked by the real schema), at step 0. */

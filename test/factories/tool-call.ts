@@ -1,6 +1,4 @@
-import type {z} from 'zod'
 import {ToolCallTrace} from '../../src/runtime/trace.js'
-import {RecordedToolCall} from '../../src/traffic/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
 
 /**
@@ -26,13 +24,4 @@ export function toolCall(name: string, args: Record<string, unknown> = {}, overr
     latency_ms: 10,
     ...overrides,
   })
-}
-
-export type RecordedToolCallInput = z.input<typeof RecordedToolCall>
-
-/** A tool call as production recorded it in a traffic line (checked by the real schema), as written. */
-export function recordedToolCall(name: string, args: Record<string, unknown> = {}, overrides: Partial<RecordedToolCallInput> = {}): RecordedToolCallInput {
-  const input: RecordedToolCallInput = {id: 'c1', name, args, result: {ok: true}, latency_ms: 10, ...overrides}
-  RecordedToolCall.parse(input)
-  return input
 }
