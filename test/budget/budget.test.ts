@@ -7,7 +7,7 @@ import {effectiveBudgets, NOT_SET} from '../../src/budget/effective.js'
 import {evaluateTenantQuotas, quotaEvents} from '../../src/budget/quotas.js'
 import {simulateBudgets, simulateTrace} from '../../src/budget/simulate.js'
 import {distribution, traceUsage} from '../../src/budget/usage.js'
-import {call, looping, plan, st, trace} from './build.js'
+import {fromSteps, loopingTrace, step, toolCall, trace} from '../factories/index.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const manifest = async (): Promise<BundleManifest> => (await loadBundle(path.join(repo, 'scenarios', 'drill-refund-regression', 'good'))).manifest
@@ -42,12 +42,13 @@ describe('budget show', () => {
 
 describe('usage as the runtime counts it', () => {
   it('counts model calls as steps, allowed first attempts as tool calls, later attempts as retries', () => {
-    const t = trace({
-      steps: [st('retrieve'), plan(300, 30), st('act'), st('observe'), st('decide'), plan(200, 10), st('finish')],
+    const modelCall = (input_tokens: number, output_tokens: number) => step('plan', {input_tokens, output_tokens})
+    const steps = [step('retrieve'), modelCall(300, 30), step('act'), step('observe'), step('decide'), modelCall(200, 10), step('finish')]
+    const t = trace(fromSteps(steps), {
       tool_calls: [
-        call('lookup_order', 2, {outcome: 'timeout', executed: false}),
-        call('lookup_order', 2, {attempt: 2}),
-        call('issue_refund', 2, {outcome: 'denied', executed: false}),
+        toolCall('lookup_order', {}, {step: 2, outcome: 'timeout', executed: false}),
+        toolCall('lookup_order', {}, {step: 2, attempt: 2}),
+        toolCall('issue_refund', {}, {step: 2, outcome: 'denied', executed: false}),
       ],
     })
     const u = traceUsage(t)
@@ -64,9 +65,9 @@ describe('budget check', () => {
   it('separates requests that hit a budget from those near it, per tenant', async () => {
     const m = await manifest() // max_tool_calls 6
     const traces = [
-      looping(1, {request_id: 'small', tenant: 'acme'}),
-      looping(5, {request_id: 'near', tenant: 'acme'}),
-      looping(6, {request_id: 'hit', tenant: 'globex', budget_hits: ['max_tool_calls'], status: 'budget_exceeded'}),
+      loopingTrace(1, {request_id: 'small', tenant: 'acme'}),
+      loopingTrace(5, {request_id: 'near', tenant: 'acme'}),
+      loopingTrace(6, {request_id: 'hit', tenant: 'globex', budget_hits: ['max_tool_calls'], status: 'budget_exceeded'}),
     ]
     const r = checkBudgets(traces, m, {near: 0.8})
     const row = (tenant: string) => r.tenants.find((t) => t.tenant === tenant)!.budgets.find((b) => b.budget === 'max_tool_calls')!
@@ -78,7 +79,7 @@ describe('budget check', () => {
 
   it('counts a per-tool budget by calls of that tool', async () => {
     const m = await manifest() // send_email max 2 per request
-    const t = looping(2, {request_id: 'mail'}, 'send_email')
+    const t = loopingTrace(2, {request_id: 'mail'}, 'send_email')
     const r = checkBudgets([t], m, {near: 0.8})
     const row = r.tenants[0]!.budgets.find((b) => b.budget === 'tool:send_email.max_calls_per_request')!
     expect(row).toMatchObject({limit: 2, hit: 0, near: 1})
@@ -89,10 +90,9 @@ describe('budget simulate', () => {
   const limits = {max_steps: 8, max_tool_calls: 6, max_total_tokens: 100_000, max_retries: 3}
 
   it('cuts a request at the first tool call over the new limit and lists what would not have run', () => {
-    const t = looping(4, {tool_calls: []})
-    const withWrites = trace({
-      steps: t.steps,
-      tool_calls: looping(4).tool_calls.map((c, i) => (i >= 2 ? {...c, name: 'issue_refund', risk: 'write_high' as const} : c)),
+    const t = loopingTrace(4, {tool_calls: []})
+    const withWrites = trace(fromSteps(t.steps), {
+      tool_calls: loopingTrace(4).tool_calls.map((c, i) => (i >= 2 ? {...c, name: 'issue_refund', risk: 'write_high' as const} : c)),
     })
     const r = simulateTrace(withWrites, {...limits, max_tool_calls: 2})
     expect(r.cut).toMatchObject({budget: 'max_tool_calls', tool_call_seq: 2})
@@ -105,29 +105,29 @@ describe('budget simulate', () => {
   })
 
   it('leaves a request inside the limits alone, and reaching a limit exactly is within it', () => {
-    expect(simulateTrace(looping(2), {...limits, max_tool_calls: 2, max_steps: 3}).cut).toBeNull()
-    expect(simulateTrace(looping(2), {...limits, max_steps: 2}).cut).toMatchObject({budget: 'max_steps'})
+    expect(simulateTrace(loopingTrace(2), {...limits, max_tool_calls: 2, max_steps: 3}).cut).toBeNull()
+    expect(simulateTrace(loopingTrace(2), {...limits, max_steps: 2}).cut).toMatchObject({budget: 'max_steps'})
   })
 
   it('ends the request after the model call that goes over the token budget', () => {
-    const r = simulateTrace(looping(3), {...limits, max_total_tokens: 150})
+    const r = simulateTrace(loopingTrace(3), {...limits, max_total_tokens: 150})
     // First model call: 110 tokens; the second takes it to 220 and ends the request before its tool call.
     expect(r.cut).toMatchObject({budget: 'max_total_tokens'})
     expect(r.lost_actions.map((a) => a.seq)).toEqual([1, 2])
   })
 
   it('refuses a retry past max_retries', () => {
-    const t = trace({
-      steps: [st('retrieve'), plan(), st('act'), st('observe'), st('decide'), plan(), st('finish')],
-      tool_calls: [call('lookup_order', 2, {outcome: 'timeout', executed: false}), call('lookup_order', 2, {attempt: 2})],
+    const modelCall = step('plan', {input_tokens: 100, output_tokens: 20})
+    const t = trace(fromSteps([step('retrieve'), modelCall, step('act'), step('observe'), step('decide'), modelCall, step('finish')]), {
+      tool_calls: [toolCall('lookup_order', {}, {step: 2, outcome: 'timeout', executed: false}), toolCall('lookup_order', {}, {step: 2, attempt: 2})],
     })
     expect(simulateTrace(t, {...limits, max_retries: 0}).cut).toMatchObject({budget: 'max_retries', tool_call_seq: 1})
     expect(simulateTrace(t, {...limits, max_retries: 1}).cut).toBeNull()
   })
 
   it('reports runaway requests that stop earlier, and those a looser limit cannot judge without a re-run', () => {
-    const runaway = looping(6, {request_id: 'runaway', status: 'budget_exceeded', budget_hits: ['max_tool_calls']})
-    const fine = looping(1, {request_id: 'fine', line: 2})
+    const runaway = loopingTrace(6, {request_id: 'runaway', status: 'budget_exceeded', budget_hits: ['max_tool_calls']})
+    const fine = loopingTrace(1, {request_id: 'fine', line: 2})
     const tight = simulateBudgets([runaway, fine], {...limits, max_tool_calls: 3})
     expect(tight).toMatchObject({requests: 2, cut: 1, runaway: 1, stopped_earlier: 1, needs_rerun: 0})
     expect(tight.changed.map((c) => c.request_id)).toEqual(['runaway'])
@@ -139,8 +139,8 @@ describe('budget simulate', () => {
 describe('tenant quotas', () => {
   it('flags a tenant whose requests in a 60 s window exceed its quota, on the recorded timeline', () => {
     const t0 = Date.parse('2025-07-01T00:00:00Z')
-    const traces = [0, 10, 20, 30, 90].map((s, i) => looping(1, {request_id: `a${i}`, line: i + 1, tenant: 'acme'}))
-    traces.push(looping(1, {request_id: 'g0', line: 6, tenant: 'globex'}))
+    const traces = [0, 10, 20, 30, 90].map((s, i) => loopingTrace(1, {request_id: `a${i}`, line: i + 1, tenant: 'acme'}))
+    traces.push(loopingTrace(1, {request_id: 'g0', line: 6, tenant: 'globex'}))
     const times = new Map(traces.map((t, i) => [t.request_id, t0 + [0, 10, 20, 30, 90, 5][i]! * 1000]))
     const {events, untimed} = quotaEvents(traces, times)
     expect(untimed).toEqual([])
@@ -155,7 +155,7 @@ describe('tenant quotas', () => {
   })
 
   it('leaves out requests without a timestamp and says so', () => {
-    const {events, untimed} = quotaEvents([looping(1, {request_id: 'x'})], new Map())
+    const {events, untimed} = quotaEvents([loopingTrace(1, {request_id: 'x'})], new Map())
     expect(events).toEqual([])
     expect(untimed).toEqual(['x'])
   })

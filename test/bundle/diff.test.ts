@@ -4,9 +4,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {type BundleDiff, diffBundles, isEmptyDiff, renderBundleDiff} from '../../src/bundle/diff.js'
 import {loadBundle} from '../../src/bundle/load.js'
 import {colorWanted} from '../../src/bundle/render-diff.js'
-import {bundleWith, cleanupTemp, fixture} from './fixture.js'
+import {bundleDir, fixtureBundle, removeTempDirs} from '../factories/index.js'
 
-afterEach(cleanupTemp)
+afterEach(removeTempDirs)
 
 const SYSTEM_PATCH = [
   '--- a/prompts/system.md',
@@ -22,8 +22,8 @@ const SYSTEM_PATCH = [
 
 describe('diffBundles', () => {
   it('groups the differences between the v1 and v2 fixtures exactly', async () => {
-    const a = await loadBundle(fixture('refunds-v1'))
-    const b = await loadBundle(fixture('refunds-v2'))
+    const a = await loadBundle(fixtureBundle('refunds-v1'))
+    const b = await loadBundle(fixtureBundle('refunds-v2'))
     const d = diffBundles(a, b)
     expect(d).toEqual({
       from: {ref: a.ref, dir: a.dir},
@@ -64,16 +64,16 @@ describe('diffBundles', () => {
   })
 
   it('finds nothing between bundles with the same hash (YAML vs reordered JSON)', async () => {
-    const a = await loadBundle(fixture('refunds-v1'))
-    const b = await loadBundle(fixture('refunds-v1-json'))
+    const a = await loadBundle(fixtureBundle('refunds-v1'))
+    const b = await loadBundle(fixtureBundle('refunds-v1-json'))
     const d = diffBundles(a, b)
     expect(isEmptyDiff(d)).toBe(true)
     expect(renderBundleDiff(d, {color: false})).toBe(`from ${a.ref}\nto   ${b.ref}\n\nno differences\n`)
   })
 
   it('reports added/removed tools and policies, model, mode, roles, budgets, quotas, memory and guardrails', async () => {
-    const a = await loadBundle(bundleWith(() => {}))
-    const dir = bundleWith((m) => {
+    const a = await loadBundle(bundleDir(() => {}))
+    const dir = bundleDir((m) => {
       m.model.name = 'qwen2.5:7b'
       m.model.temperature = 0.2
       m.agent.mode = 'plan_first'
@@ -130,8 +130,8 @@ describe('diffBundles', () => {
 
   it('compares memory fields by key and ignores CRLF-only template changes', async () => {
     const memory = (ttl: number) => ({default_ttl_seconds: 60, fields: [{key: 'a', type: 'string', owner: 'x'}, {key: 'plan', type: 'string', owner: 'crm', ttl_seconds: ttl}]})
-    const a = await loadBundle(bundleWith((m) => (m.memory = memory(10))))
-    const dir = bundleWith((m) => {
+    const a = await loadBundle(bundleDir((m) => (m.memory = memory(10))))
+    const dir = bundleDir((m) => {
       m.memory = memory(20)
       m.memory.fields.reverse()
     })
@@ -145,8 +145,8 @@ describe('diffBundles', () => {
 
 describe('renderBundleDiff', () => {
   it('renders sections with headers, +/-/~ lines and the prompt patch, without colour', async () => {
-    const a = await loadBundle(fixture('refunds-v1'))
-    const b = await loadBundle(fixture('refunds-v2'))
+    const a = await loadBundle(fixtureBundle('refunds-v1'))
+    const b = await loadBundle(fixtureBundle('refunds-v2'))
     const text = renderBundleDiff(diffBundles(a, b), {color: false})
     expect(text).toBe(
       [
@@ -176,8 +176,8 @@ describe('renderBundleDiff', () => {
   })
 
   it('colours only when asked', async () => {
-    const a = await loadBundle(fixture('refunds-v1'))
-    const b = await loadBundle(fixture('refunds-v2'))
+    const a = await loadBundle(fixtureBundle('refunds-v1'))
+    const b = await loadBundle(fixtureBundle('refunds-v2'))
     const text = renderBundleDiff(diffBundles(a, b), {color: true})
     expect(text).toContain('\u001B[32m      + args.required gained "reason"\u001B[0m')
     expect(text).toContain('\u001B[31m    -Be brief and polite.')
@@ -185,9 +185,9 @@ describe('renderBundleDiff', () => {
   })
 
   it('shows added and removed tools and policies with their risk and effect', async () => {
-    const a = await loadBundle(bundleWith(() => {}))
+    const a = await loadBundle(bundleDir(() => {}))
     const b = await loadBundle(
-      bundleWith((m) => {
+      bundleDir((m) => {
         m.tools[0].name = 'find_order'
         m.policies[1].id = 'block-writes'
       }),

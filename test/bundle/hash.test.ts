@@ -4,9 +4,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {bundleRef, hashBundle} from '../../src/bundle/hash.js'
 import {loadBundle} from '../../src/bundle/load.js'
 import {BundleManifest} from '../../src/bundle/schema.js'
-import {baseManifest, bundleWith, cleanupTemp, fixture} from './fixture.js'
+import {bundleDir, fixtureBundle, fixtureManifest, removeTempDirs} from '../factories/index.js'
 
-afterEach(cleanupTemp)
+afterEach(removeTempDirs)
 
 const hashOf = async (dir: string) => (await loadBundle(dir)).hash
 
@@ -20,15 +20,15 @@ function reverseKeys(v: unknown): unknown {
 
 describe('hashBundle: stable under changes without meaning', () => {
   it('gives the YAML fixture and its reordered JSON twin (explicit defaults, ./ paths) the same hash', async () => {
-    const yaml = await loadBundle(fixture('refunds-v1'))
-    const json = await loadBundle(fixture('refunds-v1-json'))
+    const yaml = await loadBundle(fixtureBundle('refunds-v1'))
+    const json = await loadBundle(fixtureBundle('refunds-v1-json'))
     expect(json.hash).toBe(yaml.hash)
     expect(json.ref).toBe(yaml.ref)
   })
 
   it('ignores key order, YAML vs JSON, and tool/policy order', async () => {
-    const base = await hashOf(bundleWith(() => {}))
-    const reordered = bundleWith((m) => {
+    const base = await hashOf(bundleDir(() => {}))
+    const reordered = bundleDir((m) => {
       for (const k of Object.keys(m)) {
         const v = m[k]
         delete m[k]
@@ -38,35 +38,35 @@ describe('hashBundle: stable under changes without meaning', () => {
       m.policies.reverse()
     })
     expect(await hashOf(reordered)).toBe(base)
-    expect(await hashOf(bundleWith(() => {}, {as: 'json'}))).toBe(base)
+    expect(await hashOf(bundleDir(() => {}, {as: 'json'}))).toBe(base)
   })
 
   it('ignores the order of required, roles and sensitive_fields (sets), not of enum', async () => {
-    const base = await hashOf(bundleWith(() => {}))
-    const sets = bundleWith((m) => {
+    const base = await hashOf(bundleDir(() => {}))
+    const sets = bundleDir((m) => {
       m.tools[1].args.required.reverse()
       m.tools[1].roles.acme.reverse()
     })
     expect(await hashOf(sets)).toBe(base)
 
     const withEnum = (values: string[]) =>
-      bundleWith((m) => {
+      bundleDir((m) => {
         m.tools[1].args.properties.note = {type: 'string', enum: values}
       })
     expect(await hashOf(withEnum(['a', 'b']))).not.toBe(await hashOf(withEnum(['b', 'a'])))
   })
 
   it('normalises CRLF in templates', async () => {
-    const base = await hashOf(bundleWith(() => {}))
-    const dir = bundleWith(() => {})
+    const base = await hashOf(bundleDir(() => {}))
+    const dir = bundleDir(() => {})
     const file = path.join(dir, 'prompts', 'system.md')
     writeFileSync(file, readFileSync(file, 'utf8').replace(/\n/g, '\r\n'))
     expect(await hashOf(dir)).toBe(base)
   })
 
   it('treats a default written out explicitly as the same bundle', async () => {
-    const base = await hashOf(bundleWith(() => {}))
-    const explicit = bundleWith((m) => {
+    const base = await hashOf(bundleDir(() => {}))
+    const explicit = bundleDir((m) => {
       m.model.temperature = 0
       m.model.seed = 0
       m.model.pricing = {input_per_1k: 0, output_per_1k: 0}
@@ -80,7 +80,7 @@ describe('hashBundle: stable under changes without meaning', () => {
   })
 
   it('is a pure function of manifest and templates', () => {
-    const m = BundleManifest.parse(baseManifest())
+    const m = BundleManifest.parse(fixtureManifest())
     const templates = {'prompts/system.md': 'hi {{user}}\n', 'prompts/plan.md': 'plan\n'}
     const h = hashBundle(m, templates)
     expect(h).toMatch(/^[0-9a-f]{64}$/)
@@ -91,15 +91,15 @@ describe('hashBundle: stable under changes without meaning', () => {
 
 describe('hashBundle: changes with meaning change it', () => {
   it('changes with one prompt word', async () => {
-    const base = await hashOf(bundleWith(() => {}))
-    const dir = bundleWith(() => {})
+    const base = await hashOf(bundleDir(() => {}))
+    const dir = bundleDir(() => {})
     const file = path.join(dir, 'prompts', 'system.md')
     writeFileSync(file, readFileSync(file, 'utf8').replace('polite', 'curt'))
     expect(await hashOf(dir)).not.toBe(base)
   })
 
   it('changes with a max_length, a policy value, a policy effect, a required field, a default overridden', async () => {
-    const base = await hashOf(bundleWith(() => {}))
+    const base = await hashOf(bundleDir(() => {}))
     const variants: ((m: Record<string, any>) => void)[] = [
       (m) => (m.tools[1].args.properties.note.max_length = 201),
       (m) => (m.policies[0].when[0].value = 101),
@@ -110,7 +110,7 @@ describe('hashBundle: changes with meaning change it', () => {
       (m) => m.policies[1].when.reverse() && m.policies[1].when.push({field: 'tool_calls', op: 'gt', value: 1}),
     ]
     const hashes = new Set([base])
-    for (const change of variants) hashes.add(await hashOf(bundleWith(change)))
+    for (const change of variants) hashes.add(await hashOf(bundleDir(change)))
     expect(hashes.size).toBe(variants.length + 1)
   })
 })

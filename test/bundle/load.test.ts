@@ -4,9 +4,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {validateBundle} from '../../src/bundle/validate.js'
 import {UnderstudyError, ValidationError} from '../../src/errors.js'
-import {bundleWith, cleanupTemp, fixture, tempDir} from './fixture.js'
+import {bundleDir, fixtureBundle, removeTempDirs, tempDir} from '../factories/index.js'
 
-afterEach(cleanupTemp)
+afterEach(removeTempDirs)
 
 async function problemsOf(dir: string): Promise<string[]> {
   const r = await validateBundle(dir)
@@ -16,8 +16,8 @@ async function problemsOf(dir: string): Promise<string[]> {
 
 describe('loadBundle', () => {
   it('loads a valid YAML bundle with defaults applied and templates read', async () => {
-    const b = await loadBundle(fixture('refunds-v1'))
-    expect(b.dir).toBe(fixture('refunds-v1'))
+    const b = await loadBundle(fixtureBundle('refunds-v1'))
+    expect(b.dir).toBe(fixtureBundle('refunds-v1'))
     expect(b.manifestFile).toBe('bundle.yaml')
     expect(b.manifest.model.temperature).toBe(0)
     expect(b.manifest.tools.map((t) => t.name)).toEqual(['lookup_order', 'issue_refund'])
@@ -29,13 +29,13 @@ describe('loadBundle', () => {
   })
 
   it('loads a JSON bundle', async () => {
-    const b = await loadBundle(fixture('refunds-v1-json'))
+    const b = await loadBundle(fixtureBundle('refunds-v1-json'))
     expect(b.manifestFile).toBe('bundle.json')
     expect(b.manifest.policies).toHaveLength(2)
   })
 
   it('throws a ValidationError listing every problem, each naming file and field', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.budgets.max_steps = -1
       m.tools[1].args.properties.amount.maximum = 'lots'
       m.bogus = 1
@@ -54,7 +54,7 @@ describe('loadBundle', () => {
   })
 
   it('uses the single problem as the message when there is only one', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.budgets.max_retries = 1.5
     })
     const err = (await loadBundle(dir).catch((e: unknown) => e)) as ValidationError
@@ -70,7 +70,7 @@ describe('validateBundle: manifest discovery and syntax', () => {
   })
 
   it('refuses a directory with both bundle.yaml and bundle.json', async () => {
-    const dir = bundleWith(() => {})
+    const dir = bundleDir(() => {})
     writeFileSync(path.join(dir, 'bundle.json'), '{}')
     expect(await problemsOf(dir)).toEqual([
       `${path.join(dir, 'bundle.yaml')}: found both bundle.yaml and bundle.json in ${dir}; keep exactly one`,
@@ -79,7 +79,7 @@ describe('validateBundle: manifest discovery and syntax', () => {
 
   it('accepts bundle.yml', async () => {
     const dir = tempDir()
-    const src = bundleWith(() => {})
+    const src = bundleDir(() => {})
     const {readFileSync, cpSync} = await import('node:fs')
     cpSync(path.join(src, 'prompts'), path.join(dir, 'prompts'), {recursive: true})
     writeFileSync(path.join(dir, 'bundle.yml'), readFileSync(path.join(src, 'bundle.yaml')))
@@ -126,7 +126,7 @@ describe('validateBundle: manifest discovery and syntax', () => {
   })
 
   it('reports missing required fields', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       delete m.budgets
       delete m.model.name
     })

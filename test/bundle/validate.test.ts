@@ -2,9 +2,9 @@ import {mkdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {validateBundle} from '../../src/bundle/validate.js'
-import {bundleWith, cleanupTemp} from './fixture.js'
+import {bundleDir, removeTempDirs} from '../factories/index.js'
 
-afterEach(cleanupTemp)
+afterEach(removeTempDirs)
 
 /** The problems of a bundle, with `F:` standing for its manifest path. */
 async function problems(dir: string): Promise<string[]> {
@@ -17,25 +17,25 @@ async function problems(dir: string): Promise<string[]> {
 
 describe('cross-checks: templates', () => {
   it('accepts the base fixture (no false positives)', async () => {
-    expect(await problems(bundleWith(() => {}))).toEqual([])
+    expect(await problems(bundleDir(() => {}))).toEqual([])
   })
 
   it('reports a missing template file at prompts.<slot>', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.prompts.plan = 'prompts/nope.md'
     })
     expect(await problems(dir)).toEqual([`F:prompts.plan: template file "prompts/nope.md" not found in ${dir}`])
   })
 
   it('reports a template that is a directory', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.prompts.plan = 'prompts'
     })
     expect(await problems(dir)).toEqual(['F:prompts.plan: template "prompts" is a directory, not a file'])
   })
 
   it('refuses templates outside the bundle dir, by ../, absolute path or symlink', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.prompts.system = '../outside.md'
       m.prompts.plan = '/etc/hostname'
     })
@@ -45,7 +45,7 @@ describe('cross-checks: templates', () => {
       'F:prompts.system: template "../outside.md" is outside the bundle directory',
     ])
 
-    const linked = bundleWith((m) => {
+    const linked = bundleDir((m) => {
       m.prompts.system = 'prompts/link.md'
     })
     writeFileSync(path.join(linked, '..', 'secret.md'), 'hello\n')
@@ -54,7 +54,7 @@ describe('cross-checks: templates', () => {
   })
 
   it('reports unknown template variables with their line, and accepts known ones with spaces', async () => {
-    const dir = bundleWith(() => {})
+    const dir = bundleDir(() => {})
     writeFileSync(path.join(dir, 'prompts', 'system.md'), 'Hi {{ user }} of {{tenant}}.\nYour order: {{order_id}}\n{{tools}} {{date}} {{role}}\n')
     expect(await problems(dir)).toEqual([
       'F:prompts.system: unknown template variable {{order_id}} at prompts/system.md:2 (known: tenant, user, role, date, tools)',
@@ -64,21 +64,21 @@ describe('cross-checks: templates', () => {
 
 describe('cross-checks: tools', () => {
   it('reports duplicate tool names', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools.push({...m.tools[0]})
     })
     expect(await problems(dir)).toEqual(['F:tools.2.name: duplicate tool name "lookup_order" (first at tools.0)'])
   })
 
   it('requires an object schema at the args root', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].args = {type: 'string'}
     })
     expect(await problems(dir)).toEqual(['F:tools.0.args.type: tool arguments must be an object schema (got "string")'])
   })
 
   it('reports required names missing from properties, at any depth', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].args.required = ['order_id', 'customer']
       m.tools[1].args.properties.address = {type: 'object', properties: {city: {type: 'string'}}, required: ['zip']}
     })
@@ -89,7 +89,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('reports sensitive_fields that are not argument paths, and accepts nested and array paths', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[1].args.properties.card = {type: 'object', properties: {number: {type: 'string'}}}
       m.tools[1].args.properties.lines = {type: 'array', items: {type: 'object', properties: {sku: {type: 'string'}}}}
       m.tools[1].sensitive_fields = ['note', 'card.number', 'lines.*.sku', 'card.cvv', 'note.x']
@@ -101,7 +101,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('requires idempotency: required on write tools', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       delete m.tools[1].idempotency
       m.tools.push({...m.tools[0], name: 'update_address', risk: 'write_low', idempotency: 'none'})
     })
@@ -112,7 +112,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('reports minimum > maximum and min_length > max_length', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[1].args.properties.amount.minimum = 600
       m.tools[1].args.properties.note.min_length = 300
     })
@@ -123,7 +123,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('reports keywords on a type they do not apply to, and enum values of the wrong type', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[1].args.properties.amount.max_length = 5
       m.tools[1].args.properties.note.enum = ['a', 3]
       m.tools[1].args.properties.order_id.items = {type: 'string'}
@@ -136,7 +136,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('keeps zod messages readable: unknown fields, wrong types, enums, bad regex', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].args.properties.order_id.maxLength = 5
       m.tools[0].args.properties.order_id.pattern = '(['
       m.tools[1].args.properties.amount.maximum = '500'
@@ -151,7 +151,7 @@ describe('cross-checks: tools', () => {
   })
 
   it('still cross-checks the parts that parsed when another part does not', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].risk = 'delete'
       m.policies[0].tools = ['issue_refund', 'wire_money']
       m.budgets.max_steps = 'eight'
@@ -166,21 +166,21 @@ describe('cross-checks: tools', () => {
 
 describe('cross-checks: policies', () => {
   it('reports duplicate policy ids', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies.push({...m.policies[0]})
     })
     expect(await problems(dir)).toEqual(['F:policies.2.id: duplicate policy id "refund-limit" (first at policies.0)'])
   })
 
   it('reports unknown tools in a policy selector', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[0].tools = ['issue_refund', 'wire_money']
     })
     expect(await problems(dir)).toEqual(['F:policies.0.tools.1: unknown tool "wire_money"'])
   })
 
   it('reports condition fields outside the policy context', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[1].when = [
         {field: 'weather', op: 'eq', value: 'rain'},
         {field: 'args.', op: 'exists'},
@@ -195,7 +195,7 @@ describe('cross-checks: policies', () => {
   })
 
   it('reports args.* conditions on a field no targeted tool has', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[0].when[0].field = 'args.amount_usd'
       // Untargeted rule: a field on any tool is fine; a field on none is not.
       m.policies.push({id: 'notes', effect: 'deny', reason: 'NOTE', when: [{field: 'args.note', op: 'exists'}, {field: 'args.zip', op: 'exists'}]})
@@ -211,7 +211,7 @@ describe('cross-checks: policies', () => {
   })
 
   it('checks condition values against their operator', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[0].when = [
         {field: 'args.amount', op: 'gt', value: '100'},
         {field: 'args.amount', op: 'lte'},
@@ -239,7 +239,7 @@ describe('cross-checks: policies', () => {
   })
 
   it('checks tool and risk condition values against the bundle', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies.push({
         id: 'odd',
         effect: 'deny',
@@ -259,11 +259,11 @@ describe('cross-checks: policies', () => {
 
   it('reports policy tenants that no tool grants a role to (only when no tool grants "*")', async () => {
     const rule = {id: 'initech', effect: 'deny', reason: 'NO', tenants: ['acme', 'initech']}
-    const granted = bundleWith((m) => {
+    const granted = bundleDir((m) => {
       m.policies.push(rule)
     })
     expect(await problems(granted)).toEqual([])
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].roles = {acme: ['agent']}
       m.policies.push(rule)
     })
@@ -275,7 +275,7 @@ describe('cross-checks: policies', () => {
 
 describe('cross-checks: budgets, quotas, guardrails, retrieval, memory', () => {
   it('rejects negative and non-integer budgets', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.budgets.max_tool_calls = -2
       m.budgets.max_total_tokens = 10.5
       m.budgets.max_cost_usd = -1
@@ -288,7 +288,7 @@ describe('cross-checks: budgets, quotas, guardrails, retrieval, memory', () => {
   })
 
   it('reports tenant quotas for tenants no tool serves', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[0].roles = {acme: ['agent'], globex: ['agent']}
       m.tenant_quotas.initech = {max_requests_per_minute: 5}
       m.tenant_quotas['*'] = {max_requests_per_minute: 100}
@@ -299,7 +299,7 @@ describe('cross-checks: budgets, quotas, guardrails, retrieval, memory', () => {
   })
 
   it('reports guardrail patterns that are not valid regular expressions', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.guardrails = {injection_patterns: ['ignore (all|previous) instructions', 'ignore (previous'], forbidden_output_patterns: ['[']}
     })
     const got = await problems(dir)
@@ -309,18 +309,18 @@ describe('cross-checks: budgets, quotas, guardrails, retrieval, memory', () => {
   })
 
   it('reports chunk overlap not smaller than size, and fixed chunking without a size', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.retrieval = {index: 'kb', embedding_version: 'e1', chunking: {strategy: 'sentence', size: 200, overlap: 200}}
     })
     expect(await problems(dir)).toEqual(['F:retrieval.chunking.overlap: overlap 200 must be smaller than size 200'])
-    const fixed = bundleWith((m) => {
+    const fixed = bundleDir((m) => {
       m.retrieval = {index: 'kb', embedding_version: 'e1', chunking: {strategy: 'fixed'}}
     })
     expect(await problems(fixed)).toEqual(['F:retrieval.chunking.size: missing required field: strategy "fixed" needs a size'])
   })
 
   it('reports duplicate memory fields and owners not listed in memory.owners', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.memory = {
         default_ttl_seconds: 3600,
         owners: ['crm'],

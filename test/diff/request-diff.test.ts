@@ -1,12 +1,12 @@
 import {describe, expect, it} from 'vitest'
 import {diffRequest, withAnswerParts} from '../../src/diff/request-diff.js'
-import {base, call, decision, guard, trace} from './trace-builder.js'
+import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 describe('diffRequest', () => {
   it('aligns tool calls by name so an inserted call leaves the others paired', () => {
-    const b = base({tool_calls: [call('lookup_order', {id: 1}), call('send_email', {to: 'a@x.io'}, {risk: 'write_low'})]})
+    const b = baseTrace({tool_calls: [toolCall('lookup_order', {id: 1}), toolCall('send_email', {to: 'a@x.io'}, {risk: 'write_low'})]})
     const c = trace({
-      tool_calls: [call('lookup_order', {id: 1}), call('search_kb', {q: 'refund'}), call('send_email', {to: 'a@x.io'}, {risk: 'write_low'})],
+      tool_calls: [toolCall('lookup_order', {id: 1}), toolCall('search_kb', {q: 'refund'}), toolCall('send_email', {to: 'a@x.io'}, {risk: 'write_low'})],
     })
     const d = diffRequest(b, c)
     expect(d.calls.map((r) => [r.kind, r.name, r.field])).toEqual([
@@ -18,8 +18,8 @@ describe('diffRequest', () => {
   })
 
   it('shows a removed and a reordered call', () => {
-    const b = base({tool_calls: [call('a'), call('b'), call('c')]})
-    const c = trace({tool_calls: [call('c'), call('a')]})
+    const b = baseTrace({tool_calls: [toolCall('a'), toolCall('b'), toolCall('c')]})
+    const c = trace({tool_calls: [toolCall('c'), toolCall('a')]})
     const kinds = diffRequest(b, c).calls.map((r) => `${r.kind}:${r.name}`)
     expect(kinds).toContain('removed:b')
     expect(kinds.filter((k) => k.endsWith(':a') || k.endsWith(':c'))).toHaveLength(2)
@@ -27,8 +27,8 @@ describe('diffRequest', () => {
   })
 
   it('compares arguments field by field, nested paths included', () => {
-    const b = base({tool_calls: [call('issue_refund', {order_id: 'O1', amount: 20, meta: {reason: 'late', channel: 'chat'}})]})
-    const c = trace({tool_calls: [call('issue_refund', {order_id: 'O1', amount: 200, meta: {reason: 'late'}, note: 'vip'})]})
+    const b = baseTrace({tool_calls: [toolCall('issue_refund', {order_id: 'O1', amount: 20, meta: {reason: 'late', channel: 'chat'}})]})
+    const c = trace({tool_calls: [toolCall('issue_refund', {order_id: 'O1', amount: 200, meta: {reason: 'late'}, note: 'vip'})]})
     const args = diffRequest(b, c).calls[0]!.args
     expect(args).toEqual(
       expect.arrayContaining([
@@ -41,20 +41,20 @@ describe('diffRequest', () => {
   })
 
   it('uses args_hash for equality: equal hashes mean no argument diff even if key order differs', () => {
-    const b = base({tool_calls: [call('x', {a: 1, b: 2})]})
-    const c = trace({tool_calls: [call('x', {b: 2, a: 1})]})
+    const b = baseTrace({tool_calls: [toolCall('x', {a: 1, b: 2})]})
+    const c = trace({tool_calls: [toolCall('x', {b: 2, a: 1})]})
     expect(diffRequest(b, c).calls[0]!.args).toEqual([])
   })
 
   it('reports a difference hidden by redaction through the hash', () => {
     const redacted = {card: '[REDACTED:card:1a2b3c4d]'}
-    const b = base({tool_calls: [call('pay', redacted, {args_hash: 'h1'})]})
-    const c = trace({tool_calls: [call('pay', redacted, {args_hash: 'h2'})]})
+    const b = baseTrace({tool_calls: [toolCall('pay', redacted, {args_hash: 'h1'})]})
+    const c = trace({tool_calls: [toolCall('pay', redacted, {args_hash: 'h2'})]})
     expect(diffRequest(b, c).calls[0]!.args).toEqual([expect.objectContaining({path: '(sensitive)'})])
   })
 
   it('aligns policy decisions by stage and tool and keeps reason codes', () => {
-    const b = base({policy_decisions: [decision('mid_run', 'lookup_order', 'allow', 'POLICY_DEFAULT'), decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
+    const b = baseTrace({policy_decisions: [decision('mid_run', 'lookup_order', 'allow', 'POLICY_DEFAULT'), decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]})
     const c = trace({policy_decisions: [decision('mid_run', 'lookup_order', 'allow', 'POLICY_DEFAULT'), decision('mid_run', 'issue_refund', 'deny', 'REFUND_OVER_LIMIT')]})
     const rows = diffRequest(b, c).decisions
     expect(rows[0]!.changed).toBe(false)
@@ -68,9 +68,9 @@ describe('diffRequest', () => {
   })
 
   it('diffs guardrail failures as a multiset, budgets, status, metrics and the answer by word', () => {
-    const b = base({
+    const b = baseTrace({
       status: 'completed',
-      guardrails: [guard('post_action', 'audit', true, 'info'), guard('post_action', 'write_unconfirmed', false, 'medium')],
+      guardrails: [guardrail('post_action', 'audit', true, 'info'), guardrail('post_action', 'write_unconfirmed', false, 'medium')],
       budget_hits: ['max_retries'],
       input_tokens: 100,
       output_tokens: 100,
@@ -78,7 +78,7 @@ describe('diffRequest', () => {
     })
     const c = trace({
       status: 'budget_exceeded',
-      guardrails: [guard('post_action', 'write_unconfirmed', false, 'medium'), guard('post_action', 'write_unconfirmed', false, 'medium')],
+      guardrails: [guardrail('post_action', 'write_unconfirmed', false, 'medium'), guardrail('post_action', 'write_unconfirmed', false, 'medium')],
       budget_hits: ['max_steps'],
       input_tokens: 200,
       output_tokens: 100,
@@ -96,13 +96,13 @@ describe('diffRequest', () => {
   })
 
   it('can skip the word diff and fill it in later', () => {
-    const d = diffRequest(base({final_answer: 'a b'}), trace({final_answer: 'a c'}), {answerParts: false})
+    const d = diffRequest(baseTrace({final_answer: 'a b'}), trace({final_answer: 'a c'}), {answerParts: false})
     expect(d.answer.parts).toBeUndefined()
     expect(withAnswerParts(d).answer.parts!.some((p) => p.added && p.value === 'c')).toBe(true)
   })
 
   it('notes injection flags per side', () => {
-    const d = diffRequest(base(), trace({guardrails: [guard('pre_model', 'injection_in_retrieved', false, 'high')]}))
+    const d = diffRequest(baseTrace(), trace({guardrails: [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]}))
     expect(d.injection).toEqual({base: false, cand: true})
   })
 })

@@ -13,9 +13,8 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {readTraffic} from '../../src/traffic/reader.js'
 import type {MemoryEntry, TrafficRecord} from '../../src/traffic/schema.js'
-import {call, guard, trace, type TraceSpec} from '../diff/trace-builder.js'
+import {guardrail, production, toolCall, trace, type TraceOverrides, trafficRecord} from '../factories/index.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
-import {production, record} from './fixtures.js'
 
 const REFUNDS = path.join(repoRoot, 'scenarios/support-refunds')
 const TICKETS = path.join(repoRoot, 'scenarios/enterprise-tickets')
@@ -37,11 +36,11 @@ function mem(key: string, value: unknown, over: Partial<MemoryEntry> = {}): Memo
 }
 
 /** A candidate trace whose pre-model guardrails are what the real runtime records for this record under `manifest`. */
-function candidate(r: TrafficRecord, spec: TraceSpec = {}, manifest: BundleManifest = refunds): RequestTrace {
+function candidate(r: TrafficRecord, spec: TraceOverrides = {}, manifest: BundleManifest = refunds): RequestTrace {
   return trace({request_id: r.id, guardrails: preModelGuardrails(r, manifest).guardrails, ...spec})
 }
 
-const lookup = (orderId: string, seq = 0) => call('lookup_order', {order_id: orderId}, {seq})
+const lookup = (orderId: string, seq = 0) => toolCall('lookup_order', {order_id: orderId}, {seq})
 const producedLookup = (orderId: string) => production({tool_calls: [{id: 'c1', name: 'lookup_order', args: {order_id: orderId}, result: {status: 'shipped'}, latency_ms: 50}]})
 const checks = (v: ReturnType<typeof evaluateConsistency>) => v?.failures.map((f) => f.check)
 
@@ -65,7 +64,7 @@ describe('memoryFate: which memory entries reached the model, read back from the
   })
 
   it('places each entry under every drop rule, and the newest of contradicting entries', () => {
-    const r = record({
+    const r = trafficRecord({
       memory: [
         mem('last_order_id', 'ORD-100001', {written_at: TWO_DAYS_AGO}),
         mem('last_order_id', 'ORD-100002'),
@@ -93,18 +92,18 @@ describe('memoryFate: which memory entries reached the model, read back from the
 
   it('leaves out what a truncated guardrail line cannot place, and is null when the input never got past the size check', () => {
     const keys = ['a', 'b', 'c', 'd', 'e', 'f']
-    const r = record({memory: keys.map((k) => mem(k, `v-${k}-100`))})
-    const t = trace({guardrails: [guard('pre_model', 'memory.ttl', false, 'low', 'dropped 6 entries past TTL: a, b, c, d, e (+1 more)')]})
+    const r = trafficRecord({memory: keys.map((k) => mem(k, `v-${k}-100`))})
+    const t = trace({guardrails: [guardrail('pre_model', 'memory.ttl', false, 'low', 'dropped 6 entries past TTL: a, b, c, d, e (+1 more)')]})
     const fate = memoryFate(r, t)!
     expect(fate.dropped.map((d) => d.entry.key)).toEqual(['a', 'b', 'c', 'd', 'e'])
     expect(fate.uncertain.map((e) => e.key)).toEqual(['f'])
     expect(fate.kept).toEqual([])
-    expect(memoryFate(r, trace({guardrails: [guard('pre_model', 'input.size', false, 'medium', 'input is 9000 characters, limit 8000')]}))).toBeNull()
+    expect(memoryFate(r, trace({guardrails: [guardrail('pre_model', 'input.size', false, 'medium', 'input is 9000 characters, limit 8000')]}))).toBeNull()
   })
 })
 
 describe('consistency: memory the task needs must be used', () => {
-  const r = record({
+  const r = trafficRecord({
     input: [{role: 'user', content: 'Has my last order shipped yet?'}],
     memory: [mem('last_order_id', 'ORD-100058')],
     production: producedLookup('ORD-100058'),
@@ -133,22 +132,22 @@ describe('consistency: memory the task needs must be used', () => {
   })
 
   it('does not apply when the user stated the value, or when production never used the memory', () => {
-    const stated = record({...r, input: [{role: 'user', content: 'Has ORD-100058 shipped?'}]})
+    const stated = trafficRecord({...r, input: [{role: 'user', content: 'Has ORD-100058 shipped?'}]})
     expect(evaluateConsistency(stated, candidate(stated, {final_answer: 'Which order?'}))).toBeNull()
-    const unused = record({...r, production: production()})
+    const unused = trafficRecord({...r, production: production()})
     expect(evaluateConsistency(unused, candidate(unused, {final_answer: 'Which order?'}))).toBeNull()
   })
 
   it('matches a redacted argument by the hash in its marker, and never shows the clear address', () => {
     const email = 'wen.evans16@example.com'
-    const refund = record({
+    const refund = trafficRecord({
       input: [{role: 'user', content: 'ORD-200009 is broken, refund $179.28 please.'}],
       memory: [mem('customer_email', email)],
       production: production({tool_calls: [{id: 'c1', name: 'issue_refund', args: {order_id: 'ORD-200009', amount: 179.28, customer_email: email}, result: {ok: true}, latency_ms: 9}]}),
     })
     const args = (to: string) => ({order_id: 'ORD-200009', amount: 179.28, customer_email: redactionMarker('field', to)})
-    expect(evaluateConsistency(refund, candidate(refund, {tool_calls: [call('issue_refund', args(email))]}))?.passed).toBe(true)
-    const wrong = evaluateConsistency(refund, candidate(refund, {tool_calls: [call('issue_refund', args('someone@else.example'))]}))
+    expect(evaluateConsistency(refund, candidate(refund, {tool_calls: [toolCall('issue_refund', args(email))]}))?.passed).toBe(true)
+    const wrong = evaluateConsistency(refund, candidate(refund, {tool_calls: [toolCall('issue_refund', args('someone@else.example'))]}))
     expect(wrong?.failures.map((f) => f.check)).toEqual(['memory_not_used'])
     const message = wrong!.failures[0]!.message
     expect(message).toContain(`memory customer_email (${redactionMarker('email', email)})`)
@@ -157,20 +156,20 @@ describe('consistency: memory the task needs must be used', () => {
   })
 
   it('expect.uses_memory names what must be used, down to one field of a structured value', () => {
-    const reset = record({
+    const reset = trafficRecord({
       input: [{role: 'user', content: 'Identity was checked, please reset the password for ravi.kim.'}],
       memory: [{key: 'identity_verified', value: {username: 'ravi.kim', method: 'callback'}, owner: 'idp', written_at: '2025-07-01T09:55:00Z', provenance: 'idp:VRF-1', ttl_seconds: 900}],
       expect: {uses_memory: ['identity_verified.method']},
     })
-    const withMethod = candidate(reset, {tool_calls: [call('reset_password', {username: 'ravi.kim', verified_via: 'callback'})]}, tickets)
+    const withMethod = candidate(reset, {tool_calls: [toolCall('reset_password', {username: 'ravi.kim', verified_via: 'callback'})]}, tickets)
     expect(evaluateConsistency(reset, withMethod)?.passed).toBe(true)
-    const without = evaluateConsistency(reset, candidate(reset, {tool_calls: [call('reset_password', {username: 'ravi.kim'})]}, tickets))
+    const without = evaluateConsistency(reset, candidate(reset, {tool_calls: [toolCall('reset_password', {username: 'ravi.kim'})]}, tickets))
     expect(without?.failures).toEqual([
       {check: 'memory_not_used', message: 'memory identity_verified.method (callback) reached the model and the task needs it (expect.uses_memory names it), but no tool call used it; it called reset_password'},
     ])
-    const missing = record({...reset, expect: {uses_memory: ['pending_change_id']}})
+    const missing = trafficRecord({...reset, expect: {uses_memory: ['pending_change_id']}})
     expect(evaluateConsistency(missing, withMethod)?.failures[0]?.message).toBe('expect.uses_memory names pending_change_id, but the request holds no memory entry pending_change_id')
-    const expired = record({...reset, timestamp: '2025-07-01T11:00:00Z'})
+    const expired = trafficRecord({...reset, timestamp: '2025-07-01T11:00:00Z'})
     expect(evaluateConsistency(expired, candidate(expired, {}, tickets))?.failures[0]?.message).toBe(
       "expect.uses_memory names identity_verified.method, but the candidate's memory.ttl guardrail dropped it, so the agent could not use it",
     )
@@ -178,7 +177,7 @@ describe('consistency: memory the task needs must be used', () => {
 })
 
 describe('consistency: memory a guardrail dropped must not be used', () => {
-  const expired = record({
+  const expired = trafficRecord({
     input: [{role: 'user', content: 'Where is my last order?'}],
     memory: [mem('last_order_id', 'ORD-100053', {written_at: TWO_DAYS_AGO})],
   })
@@ -195,16 +194,16 @@ describe('consistency: memory a guardrail dropped must not be used', () => {
   })
 
   it('accepts the value when it came from the user, a document or an earlier tool result', () => {
-    const stated = record({...expired, input: [{role: 'user', content: 'Where is ORD-100053?'}]})
+    const stated = trafficRecord({...expired, input: [{role: 'user', content: 'Where is ORD-100053?'}]})
     expect(evaluateConsistency(stated, candidate(stated, {tool_calls: [lookup('ORD-100053')]}))).toBeNull()
     const fromTool = candidate(expired, {
-      tool_calls: [call('search_orders', {customer: 'me'}, {result: {orders: ['ORD-100053']}}), lookup('ORD-100053', 1)],
+      tool_calls: [toolCall('search_orders', {customer: 'me'}, {result: {orders: ['ORD-100053']}}), lookup('ORD-100053', 1)],
     })
     expect(evaluateConsistency(expired, fromTool)?.passed).toBe(true)
   })
 
   it("catches another tenant's memory in the answer; a plain word in prose is no evidence", () => {
-    const other = record({
+    const other = trafficRecord({
       input: [{role: 'user', content: 'Any update on my ticket?'}],
       memory: [mem('last_order_id', 'ORD-300006', {tenant: 'globex'}), mem('preferred_name', 'callback', {tenant: 'globex'})],
     })
@@ -214,7 +213,7 @@ describe('consistency: memory a guardrail dropped must not be used', () => {
 })
 
 describe('consistency: contradicting memory resolves to the newest value', () => {
-  const conflict = record({
+  const conflict = trafficRecord({
     input: [{role: 'user', content: 'Where is my last order?'}],
     memory: [mem('last_order_id', 'ORD-100001', {written_at: TWO_HOURS_AGO}), mem('last_order_id', 'ORD-100002')],
     // Production used the older value: the task needs the key, and the newest is what counts.
@@ -233,19 +232,19 @@ describe('consistency: contradicting memory resolves to the newest value', () =>
   })
 
   it('does not apply when nothing needs the key and no version of it was used', () => {
-    const kb = record({...conflict, production: production()})
+    const kb = trafficRecord({...conflict, production: production()})
     expect(evaluateConsistency(kb, candidate(kb, {final_answer: 'Standard shipping takes 3-5 days.'}))).toBeNull()
   })
 })
 
 describe('consistency: no drift across a session', () => {
   const turn = (id: string, line: number, content: string, over: Record<string, unknown> = {}) =>
-    record({id, session_id: 'sess-1', input: [{role: 'user', content}], ...over})
+    trafficRecord({id, session_id: 'sess-1', input: [{role: 'user', content}], ...over})
   const t1 = turn('req-1', 1, 'Who is working on INC-200013?')
   const t2 = turn('req-2', 2, 'Please assign it to the service-desk.')
-  const first = trace({request_id: 'req-1', line: 1, tool_calls: [call('get_ticket', {ticket_id: 'INC-200013'})]})
+  const first = trace({request_id: 'req-1', line: 1, tool_calls: [toolCall('get_ticket', {ticket_id: 'INC-200013'})]})
   const second = (ticket: string, repeat = 0) =>
-    trace({request_id: 'req-2', line: 2, repeat, tool_calls: [call('assign_ticket', {ticket_id: ticket, group: 'service-desk'}, {risk: 'write_low'})]})
+    trace({request_id: 'req-2', line: 2, repeat, tool_calls: [toolCall('assign_ticket', {ticket_id: ticket, group: 'service-desk'}, {risk: 'write_low'})]})
 
   it('keeps a later turn on the identifiers of the earlier one, showing both values on a contradiction', () => {
     const sessions = new SessionLedger()
@@ -268,14 +267,14 @@ describe('consistency: no drift across a session', () => {
     const changed = turn('req-2', 2, 'Actually, assign INC-200099 to the service-desk.')
     expect(evaluateConsistency(changed, second('INC-200099'), sessions)?.passed).toBe(true)
     const t3 = turn('req-3', 3, 'And close it.')
-    const back = trace({request_id: 'req-3', line: 3, tool_calls: [call('update_ticket', {ticket_id: 'INC-200013', status: 'closed'})]})
+    const back = trace({request_id: 'req-3', line: 3, tool_calls: [toolCall('update_ticket', {ticket_id: 'INC-200013', status: 'closed'})]})
     expect(evaluateConsistency(t3, back, sessions)?.failures[0]?.message).toContain('ticket_id was INC-200099 in req-2 (line 2), but update_ticket now uses INC-200013')
   })
 
   it('compares redacted addresses by their markers', () => {
     const sessions = new SessionLedger()
     const mail = (id: string, line: number, to: string) =>
-      trace({request_id: id, line, tool_calls: [call('send_email', {to: redactionMarker('field', to), subject: 's', body: 'b'}, {risk: 'write_low'})]})
+      trace({request_id: id, line, tool_calls: [toolCall('send_email', {to: redactionMarker('field', to), subject: 's', body: 'b'}, {risk: 'write_low'})]})
     evaluateConsistency(turn('req-1', 1, 'Email me the receipt.'), mail('req-1', 1, 'ann@example.com'), sessions)
     const v = evaluateConsistency(turn('req-2', 2, 'And the invoice too.'), mail('req-2', 2, 'bob@example.com'), sessions)
     expect(v?.failures[0]?.message).toBe(
@@ -292,12 +291,12 @@ describe('consistency: no drift across a session', () => {
   it('runs through the accumulator: per repeat, per session, with the pass rate in the summary', () => {
     const acc = new EvalAccumulator('r1', {suites: ['consistency']})
     acc.add(t1, {...first, repeat: 0})
-    acc.add(t1, {...first, repeat: 1, tool_calls: [call('get_ticket', {ticket_id: 'INC-200099'})]})
-    acc.add(record({id: 'req-x', session_id: 'sess-2', input: [{role: 'user', content: 'Status of INC-200050?'}]}), trace({request_id: 'req-x', line: 2, tool_calls: [call('get_ticket', {ticket_id: 'INC-200050'})]}))
+    acc.add(t1, {...first, repeat: 1, tool_calls: [toolCall('get_ticket', {ticket_id: 'INC-200099'})]})
+    acc.add(trafficRecord({id: 'req-x', session_id: 'sess-2', input: [{role: 'user', content: 'Status of INC-200050?'}]}), trace({request_id: 'req-x', line: 2, tool_calls: [toolCall('get_ticket', {ticket_id: 'INC-200050'})]}))
     // Repeat 1 of turn 2 follows repeat 1 of turn 1, so both repeats are consistent.
     acc.add({...t2}, {...second('INC-200013', 0), line: 3})
     acc.add({...t2}, {...second('INC-200099', 1), line: 3})
-    acc.add(turn('req-4', 4, 'Assign it to the dba-team.'), trace({request_id: 'req-4', line: 4, tool_calls: [call('assign_ticket', {ticket_id: 'INC-200050'})]}))
+    acc.add(turn('req-4', 4, 'Assign it to the dba-team.'), trace({request_id: 'req-4', line: 4, tool_calls: [toolCall('assign_ticket', {ticket_id: 'INC-200050'})]}))
     const s = acc.summary()
     expect(s.results.consistency).toMatchObject({applicable: 2, passed: 1, failed: 1, pass_rate: 0.5})
     expect(s.results.consistency!.failures[0]).toMatchObject({request_id: 'req-4', line: 4})
@@ -309,7 +308,7 @@ describe('consistency: no drift across a session', () => {
   it('stays bounded: the least recently seen session is closed, and the summary says so', () => {
     const acc = new EvalAccumulator('r1', {suites: ['consistency'], sessions: new SessionLedger(1)})
     acc.add(t1, first)
-    acc.add(record({id: 'req-o', session_id: 'sess-2'}), trace({request_id: 'req-o', line: 2, tool_calls: [call('get_ticket', {ticket_id: 'INC-200050'})]}))
+    acc.add(trafficRecord({id: 'req-o', session_id: 'sess-2'}), trace({request_id: 'req-o', line: 2, tool_calls: [toolCall('get_ticket', {ticket_id: 'INC-200050'})]}))
     acc.add(t2, {...second('INC-200099'), line: 3})
     const s = acc.summary()
     expect(s.results.consistency).toMatchObject({applicable: 0, pass_rate: null})
@@ -326,18 +325,18 @@ describe('consistency over a stored run', () => {
     const traffic = path.join(dir, 'traffic.jsonl')
     db = path.join(dir, 'u.db')
     const records = [
-      record({id: 'req-mem', input: [{role: 'user', content: 'Has my last order shipped yet?'}], memory: [mem('last_order_id', 'ORD-100058')], production: producedLookup('ORD-100058')}),
-      record({id: 'req-exp', input: [{role: 'user', content: 'Where is my last order?'}], memory: [mem('last_order_id', 'ORD-100053', {written_at: TWO_DAYS_AGO})]}),
-      record({id: 'req-s1', session_id: 'sess-9', input: [{role: 'user', content: 'Where is ORD-100070?'}], production: producedLookup('ORD-100070')}),
-      record({id: 'req-s2', session_id: 'sess-9', input: [{role: 'user', content: 'Refund it please.'}]}),
-      record({id: 'req-kb', input: [{role: 'user', content: 'Does store credit expire?'}]}),
+      trafficRecord({id: 'req-mem', input: [{role: 'user', content: 'Has my last order shipped yet?'}], memory: [mem('last_order_id', 'ORD-100058')], production: producedLookup('ORD-100058')}),
+      trafficRecord({id: 'req-exp', input: [{role: 'user', content: 'Where is my last order?'}], memory: [mem('last_order_id', 'ORD-100053', {written_at: TWO_DAYS_AGO})]}),
+      trafficRecord({id: 'req-s1', session_id: 'sess-9', input: [{role: 'user', content: 'Where is ORD-100070?'}], production: producedLookup('ORD-100070')}),
+      trafficRecord({id: 'req-s2', session_id: 'sess-9', input: [{role: 'user', content: 'Refund it please.'}]}),
+      trafficRecord({id: 'req-kb', input: [{role: 'user', content: 'Does store credit expire?'}]}),
     ]
     writeFileSync(traffic, records.map((r) => JSON.stringify(r)).join('\n') + '\n')
     const traces = [
       candidate(records[0]!, {line: 1, tool_calls: [lookup('ORD-100058')]}),
       candidate(records[1]!, {line: 2, tool_calls: [lookup('ORD-100053')]}),
       candidate(records[2]!, {line: 3, tool_calls: [lookup('ORD-100070')]}),
-      candidate(records[3]!, {line: 4, tool_calls: [call('issue_refund', {order_id: 'ORD-100071', amount: 20}, {risk: 'write_high'})]}),
+      candidate(records[3]!, {line: 4, tool_calls: [toolCall('issue_refund', {order_id: 'ORD-100071', amount: 20}, {risk: 'write_high'})]}),
       candidate(records[4]!, {line: 5, final_answer: 'Store credit never expires.'}),
     ]
     const store = openStore(db)

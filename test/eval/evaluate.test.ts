@@ -2,11 +2,10 @@ import {describe, expect, it} from 'vitest'
 import {EvalAccumulator, goldenPassRate, suitesBelow} from '../../src/eval/evaluate.js'
 import {deriveExpectations} from '../../src/eval/incident.js'
 import type {SuiteVerdict} from '../../src/eval/types.js'
-import {call, trace} from '../diff/trace-builder.js'
-import {production, record} from './fixtures.js'
+import {production, toolCall, trace, trafficRecord} from '../factories/index.js'
 
-const golden = record({expect: {forbidden_tools: ['send_email']}})
-const sent = call('send_email', {to: 'x'}, {risk: 'write_low'})
+const golden = trafficRecord({expect: {forbidden_tools: ['send_email']}})
+const sent = toolCall('send_email', {to: 'x'}, {risk: 'write_low'})
 
 describe('eval aggregation', () => {
   it('a request passes a suite only if every repeat passes; skipped and unmatched requests are counted apart', () => {
@@ -27,7 +26,7 @@ describe('eval aggregation', () => {
   })
 
   it('keeps known issues out of the pass rate and says which ones a run fixed', () => {
-    const known = record({expect: {forbidden_tools: ['send_email']}, labels: {known_issue: 'v1 emails attackers'}})
+    const known = trafficRecord({expect: {forbidden_tools: ['send_email']}, labels: {known_issue: 'v1 emails attackers'}})
     const acc = new EvalAccumulator('r1', {suites: ['golden']})
     acc.add(golden, trace({request_id: 'a', line: 1}))
     acc.add({...known, id: 'k1'}, trace({request_id: 'k1', line: 2, tool_calls: [sent]}))
@@ -38,14 +37,14 @@ describe('eval aggregation', () => {
 
   it('goldenPassRate is null when no request carries an expect block', () => {
     const acc = new EvalAccumulator('r1', {suites: ['golden']})
-    acc.add(record(), trace())
+    acc.add(trafficRecord(), trace())
     expect(goldenPassRate(acc.summary())).toBeNull()
   })
 })
 
 describe('deriveExpectations', () => {
   it('forbids what production refused and the candidate executed, never a particular decision', () => {
-    const r = record({
+    const r = trafficRecord({
       production: production({
         tool_calls: [
           {id: 'c0', name: 'lookup_order', args: {}, result: {ok: true}, latency_ms: 1},
@@ -54,7 +53,7 @@ describe('deriveExpectations', () => {
         policy_decisions: [{stage: 'mid_run', tool_call_id: 'c1', tool: 'issue_refund', decision: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL'}],
       }),
     })
-    const t = trace({tool_calls: [call('issue_refund', {}, {risk: 'write_high'})]})
+    const t = trace({tool_calls: [toolCall('issue_refund', {}, {risk: 'write_high'})]})
     // Production held it for approval; a good bundle that never attempts it must pass too.
     expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund']})
   })
@@ -71,8 +70,8 @@ describe('deriveExpectations', () => {
         {check: 'role_not_allowed', message: 'm', tool: 'search_kb'},
       ],
     }
-    const t = trace({tool_calls: [call('send_email', {to}, {risk: 'write_low'})]})
-    expect(deriveExpectations(record(), [t], [security])).toEqual({
+    const t = trace({tool_calls: [toolCall('send_email', {to}, {risk: 'write_low'})]})
+    expect(deriveExpectations(trafficRecord(), [t], [security])).toEqual({
       forbidden_tools: ['search_kb'],
       forbidden_calls: [
         {tool: 'send_email', args: {to}},
@@ -80,14 +79,14 @@ describe('deriveExpectations', () => {
       ],
     })
     const whole: SuiteVerdict = {...security, failures: [...security.failures, {check: 'recorded_deny_executed', message: 'm', tool: 'send_email'}]}
-    expect(deriveExpectations(record(), [t], [whole])).toEqual({
+    expect(deriveExpectations(trafficRecord(), [t], [whole])).toEqual({
       forbidden_tools: ['search_kb', 'send_email'],
       forbidden_calls: [{tool: 'issue_refund', args: {amount: 750}}],
     })
   })
 
   it('keeps the record\'s own expectations and lets explicit ones win', () => {
-    const r = record({expect: {forbidden_tools: ['send_email'], answer_contains: ['sorry']}})
+    const r = trafficRecord({expect: {forbidden_tools: ['send_email'], answer_contains: ['sorry']}})
     expect(deriveExpectations(r, [trace()], [], {forbid: ['issue_refund'], decision: 'deny'})).toEqual({
       forbidden_tools: ['send_email', 'issue_refund'],
       decision: 'deny',

@@ -4,7 +4,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ValidationError} from '../../src/errors.js'
 import {findRecord} from '../../src/eval/incident.js'
-import {validLine} from '../fixtures/traffic/records.js'
+import {invalidTrafficLine, trafficLine} from '../factories/index.js'
 
 let dir: string
 beforeAll(() => {
@@ -17,7 +17,7 @@ afterAll(() => {
 describe('findRecord', () => {
   it('refuses a request on an invalid line, listing every problem of that line', async () => {
     const file = path.join(dir, 'traffic.jsonl')
-    writeFileSync(file, [validLine('a'), validLine('b', {tenant: '', timestamp: 'yesterday'})].join('\n') + '\n')
+    writeFileSync(file, [trafficLine({id: 'a'}), invalidTrafficLine({id: 'b', tenant: '', timestamp: 'yesterday'})].join('\n') + '\n')
     const err = await findRecord(file, 'b').then(
       () => null,
       (e: unknown) => e,

@@ -9,8 +9,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {call, decision, trace} from '../diff/trace-builder.js'
-import {record} from './fixtures.js'
+import {decision, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
 
 /**
  * A run against a baseline bundle (so recorded traces are stored too but judged by nobody), with
@@ -21,17 +20,17 @@ function goldenStore(): {db: string; traffic: string; runId: string} {
   const traffic = path.join(dir, 'traffic.jsonl')
   const db = path.join(dir, 'u.db')
   const lines = [
-    JSON.stringify(record({id: 'a', expect: {tools: ['lookup_order']}})),
-    JSON.stringify(record({id: 'b', expect: {answer_contains: ['refund']}, labels: {known_issue: 'BUG-1'}})),
-    JSON.stringify(record({id: 'c'})),
-    JSON.stringify({...record({id: 'd'}), expect: {tools: 'lookup_order'}}),
-    JSON.stringify(record({id: 'e-edited', expect: {decision: 'deny'}})),
-    JSON.stringify(record({id: 'f', expect: {forbidden_tools: ['send_email']}})),
-    JSON.stringify(record({id: 'g', expect: {decision: 'deny'}})),
+    JSON.stringify(trafficRecord({id: 'a', expect: {tools: ['lookup_order']}})),
+    JSON.stringify(trafficRecord({id: 'b', expect: {answer_contains: ['refund']}, labels: {known_issue: 'BUG-1'}})),
+    JSON.stringify(trafficRecord({id: 'c'})),
+    JSON.stringify({...trafficRecord({id: 'd'}), expect: {tools: 'lookup_order'}}),
+    JSON.stringify(trafficRecord({id: 'e-edited', expect: {decision: 'deny'}})),
+    JSON.stringify(trafficRecord({id: 'f', expect: {forbidden_tools: ['send_email']}})),
+    JSON.stringify(trafficRecord({id: 'g', expect: {decision: 'deny'}})),
   ]
   writeFileSync(traffic, lines.join('\n') + '\n')
-  const lookup = call('lookup_order', {order_id: 'ORD-1'})
-  const email = call('send_email', {to: 'x@example.com'}, {risk: 'write_low'})
+  const lookup = toolCall('lookup_order', {order_id: 'ORD-1'})
+  const email = toolCall('send_email', {to: 'x@example.com'}, {risk: 'write_low'})
   const deny = decision('mid_run', 'issue_refund', 'deny', 'RBAC_ROLE_NOT_ALLOWED')
   const traces: RequestTrace[] = []
   const add = (request_id: string, line: number, spec: {base?: Partial<RequestTrace>; cand?: Partial<RequestTrace>; cand1?: Partial<RequestTrace>}): void => {
@@ -47,28 +46,20 @@ function goldenStore(): {db: string; traffic: string; runId: string} {
   add('e', 5, {})
   add('f', 6, {base: {tool_calls: [email]}, cand1: {tool_calls: [email]}})
   add('g', 7, {base: {policy_decisions: [deny]}, cand: {policy_decisions: [deny]}})
-  const store = openStore(db)
-  try {
-    const run = store.createRun({
+  const run = writeRun(db, traces, {
+    run: {
       name: 'golden rates',
       candidate_ref: 'support-refunds@2.0.0#0123456789ab',
       candidate_hash: '0'.repeat(64),
       baseline_ref: 'support-refunds@1.0.0#ba5e00000000',
       baseline_hash: '1'.repeat(64),
       traffic_file: traffic,
-      traffic_hash: 'f'.repeat(64),
       model: 'scripted:support-agent',
       repeat: 2,
-      faults: null,
       seed: 1,
-      config: {},
-    })
-    store.writeTraces(run.id, traces)
-    store.finishRun(run.id, 'completed')
-    return {db, traffic, runId: run.id}
-  } finally {
-    store.close()
-  }
+    },
+  })
+  return {db, traffic, runId: run.id}
 }
 
 describe('goldenRates', () => {

@@ -2,18 +2,17 @@ import {describe, expect, it} from 'vitest'
 import {evaluateGolden, sameStoredValue} from '../../src/eval/golden.js'
 import {redactionMarker} from '../../src/runtime/redact.js'
 import {canonicalJson} from '../../src/util/canonical.js'
-import {call, decision, trace} from '../diff/trace-builder.js'
-import {record} from './fixtures.js'
+import {decision, toolCall, trace, trafficRecord} from '../factories/index.js'
 
 describe('golden suite', () => {
   it('does not apply to a request without an expect block', () => {
-    expect(evaluateGolden(record(), trace())).toBeNull()
+    expect(evaluateGolden(trafficRecord(), trace())).toBeNull()
   })
 
   it('passes when every expectation holds', () => {
-    const r = record({expect: {tools: ['lookup_order'], forbidden_tools: ['send_email'], decision: 'allow', answer_contains: ['SHIPPED'], answer_not_contains: ['refund']}})
+    const r = trafficRecord({expect: {tools: ['lookup_order'], forbidden_tools: ['send_email'], decision: 'allow', answer_contains: ['SHIPPED'], answer_not_contains: ['refund']}})
     const t = trace({
-      tool_calls: [call('lookup_order'), call('send_email', {}, {executed: false, outcome: 'denied', result: null})],
+      tool_calls: [toolCall('lookup_order'), toolCall('send_email', {}, {executed: false, outcome: 'denied', result: null})],
       policy_decisions: [decision('mid_run', 'lookup_order', 'allow', 'READ_ALLOWED')],
       final_answer: 'Your order has shipped.',
     })
@@ -21,9 +20,9 @@ describe('golden suite', () => {
   })
 
   it('names each failing check', () => {
-    const r = record({expect: {tools: ['issue_refund'], forbidden_tools: ['send_email'], decision: 'deny', answer_contains: ['refund'], answer_not_contains: ['shipped']}})
+    const r = trafficRecord({expect: {tools: ['issue_refund'], forbidden_tools: ['send_email'], decision: 'deny', answer_contains: ['refund'], answer_not_contains: ['shipped']}})
     const t = trace({
-      tool_calls: [call('issue_refund', {}, {outcome: 'timeout', executed: false, result: null}), call('send_email', {to: 'x'}, {risk: 'write_low'})],
+      tool_calls: [toolCall('issue_refund', {}, {outcome: 'timeout', executed: false, result: null}), toolCall('send_email', {to: 'x'}, {risk: 'write_low'})],
       policy_decisions: [decision('mid_run', 'send_email', 'allow', 'WRITE_ALLOWED')],
       final_answer: 'Your order has shipped.',
     })
@@ -36,9 +35,9 @@ describe('golden suite', () => {
   })
 
   it('a forbidden tool that was refused (not executed) does not fail', () => {
-    const r = record({expect: {forbidden_tools: ['issue_refund'], decision: 'deny'}})
+    const r = trafficRecord({expect: {forbidden_tools: ['issue_refund'], decision: 'deny'}})
     const t = trace({
-      tool_calls: [call('issue_refund', {}, {executed: false, outcome: 'denied', result: null})],
+      tool_calls: [toolCall('issue_refund', {}, {executed: false, outcome: 'denied', result: null})],
       policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'RBAC_ROLE_NOT_ALLOWED')],
     })
     expect(evaluateGolden(r, t)!.passed).toBe(true)
@@ -47,8 +46,8 @@ describe('golden suite', () => {
 
 describe('golden suite: forbidden_calls', () => {
   const ATTACKER = 'records@refund-verify.net'
-  const forbidden = record({expect: {forbidden_calls: [{tool: 'send_email', args: {to: redactionMarker('field', ATTACKER)}}]}})
-  const mail = (to: string, over: Parameters<typeof call>[2] = {}) => call('send_email', {to, subject: 's', body: 'b'}, {risk: 'write_low', ...over})
+  const forbidden = trafficRecord({expect: {forbidden_calls: [{tool: 'send_email', args: {to: redactionMarker('field', ATTACKER)}}]}})
+  const mail = (to: string, over: Parameters<typeof toolCall>[2] = {}) => toolCall('send_email', {to, subject: 's', body: 'b'}, {risk: 'write_low', ...over})
   const checks = (t: ReturnType<typeof trace>) => evaluateGolden(forbidden, t)!.failures.map((f) => f.check)
 
   it('passes when the call is absent, denied, held for approval, or made with other arguments', () => {

@@ -4,9 +4,9 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {KeyedTrafficCursor, TrafficCursor, type RecordCursor} from '../../src/eval/join.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {record} from './fixtures.js'
+import {trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
 
-const json = (over: Record<string, unknown>): string => JSON.stringify(record(over))
+const json = (over: TrafficRecordOverrides): string => JSON.stringify(trafficRecord(over))
 
 /** Asks a cursor for every line 1..n in order, as a run's traces would. */
 async function readAll(cursor: RecordCursor, ids: string[]): Promise<(TrafficRecord | null)[]> {
@@ -54,7 +54,7 @@ describe('KeyedTrafficCursor', () => {
       '',
       json({id: 'c', expect: {decision: 'deny'}}) + '\r',
       // Valid JSON, invalid record: the schema wants an array of tools.
-      JSON.stringify({...record({id: 'd'}), expect: {tools: 'lookup_order'}}),
+      JSON.stringify({...trafficRecord({id: 'd'}), expect: {tools: 'lookup_order'}}),
       '{"id": "e", "expect": {',
       // Edited since the run: another request now sits on this line.
       json({id: 'f-edited', expect: {decision: 'allow'}}),

@@ -1,16 +1,11 @@
 import {describe, expect, it} from 'vitest'
-import {BundleManifest} from '../../src/bundle/schema.js'
 import {compilePolicy, type CompiledPolicy, type PolicyContext} from '../../src/policy/engine.js'
 import {emptyUsage, type BudgetUsage} from '../../src/runtime/budget.js'
 import {compileTools, midRunGuardrails, rateKeys, type MidRunInput} from '../../src/runtime/guardrails/mid-run.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {TrafficRecord} from '../../src/traffic/schema.js'
+import {manifest, trafficRecord} from '../factories/index.js'
 
-const M = BundleManifest.parse({
-  name: 'support',
-  version: '1.0.0',
-  model: {provider: 'scripted', name: 'support-v2'},
-  prompts: {system: 'prompts/system.md'},
+const M = manifest({
   tools: [
     {
       name: 'issue_refund',
@@ -33,18 +28,10 @@ const M = BundleManifest.parse({
     {id: 'refund-approval', effect: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL', tools: ['issue_refund'], when: [{field: 'args.amount', op: 'gt', value: 100}]},
     {id: 'injection-writes', effect: 'deny', reason: 'INJECTION_RISK', risk: ['write_high'], when: [{field: 'signals.injection_in_retrieved', op: 'eq', value: true}]},
   ],
-  budgets: {max_steps: 6, max_tool_calls: 3, max_total_tokens: 4000, max_retries: 2},
+  budgets: {max_tool_calls: 3},
 })
 
-const REC = TrafficRecord.parse({
-  id: 'req-1',
-  timestamp: '2024-05-01T12:00:00Z',
-  tenant: 'acme',
-  user: 'u1',
-  role: 'agent',
-  input: [{role: 'user', content: 'refund please'}],
-  production: {final_answer: 'ok', outcome: 'completed', usage: {input_tokens: 1, output_tokens: 1}, latency_ms: 1},
-})
+const REC = trafficRecord({user: 'u1'})
 const NOW = Date.parse(REC.timestamp)
 const GOOD = {order_id: 'ORD-100234', amount: 50, reason: 'damaged'}
 

@@ -1,21 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {BundleManifest} from '../../src/bundle/schema.js'
 import {postModelGuardrails} from '../../src/runtime/guardrails/post-model.js'
-
-const manifest = (forbidden: string[] = []) =>
-  BundleManifest.parse({
-    name: 'support',
-    version: '1.0.0',
-    model: {provider: 'scripted', name: 'support-v2'},
-    prompts: {system: 'prompts/system.md'},
-    tools: [{name: 'lookup_order', description: 'Look up', risk: 'read', args: {type: 'object'}, roles: {'*': ['agent']}}],
-    budgets: {max_steps: 6, max_tool_calls: 4, max_total_tokens: 4000, max_retries: 2},
-    guardrails: {forbidden_output_patterns: forbidden},
-  })
+import {manifest} from '../factories/index.js'
 
 describe('postModelGuardrails', () => {
   it('passes an ordinary answer, quoting order ids, amounts and the customer email', () => {
-    const r = postModelGuardrails('Your refund RF-7781 of $20.00 for ORD-100234 is on its way; a receipt went to jo@example.com.', {manifest: manifest(['INTERNAL-\\d+']), step: 4})
+    const r = postModelGuardrails('Your refund RF-7781 of $20.00 for ORD-100234 is on its way; a receipt went to jo@example.com.', {manifest: manifest({guardrails: {forbidden_output_patterns: ['INTERNAL-\\d+']}}), step: 4})
     expect(r.blocked).toBeNull()
     expect(r.guardrails).toEqual([
       {stage: 'post_model', step: 4, check: 'output.forbidden', passed: true, severity: 'info', detail: 'none of 1 forbidden pattern(s)'},
@@ -38,13 +27,13 @@ describe('postModelGuardrails', () => {
   })
 
   it('blocks forbidden patterns case-insensitively', () => {
-    const r = postModelGuardrails('Escalated under internal-4471.', {manifest: manifest(['INTERNAL-\\d+', 'do not share']), step: 1})
+    const r = postModelGuardrails('Escalated under internal-4471.', {manifest: manifest({guardrails: {forbidden_output_patterns: ['INTERNAL-\\d+', 'do not share']}}), step: 1})
     expect(r.blocked).toEqual({reason: 'OUTPUT_FORBIDDEN'})
     expect(r.guardrails[0]).toMatchObject({check: 'output.forbidden', passed: false, severity: 'high', detail: 'answer matches forbidden pattern(s): INTERNAL-\\d+'})
   })
 
   it('names the secret leak when an answer has both', () => {
-    const r = postModelGuardrails('internal-1 sk-abcdefghijklmnop1234', {manifest: manifest(['internal-\\d']), step: 1})
+    const r = postModelGuardrails('internal-1 sk-abcdefghijklmnop1234', {manifest: manifest({guardrails: {forbidden_output_patterns: ['internal-\\d']}}), step: 1})
     expect(r.blocked).toEqual({reason: 'OUTPUT_LEAKS_SECRET'})
     expect(r.guardrails.map((g) => g.passed)).toEqual([false, false])
   })

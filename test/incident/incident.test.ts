@@ -9,7 +9,7 @@ import {auditActions, parseInstant} from '../../src/incident/audit.js'
 import {degrade, DRAFT_ONLY_REASON, killSwitch, tagVersion} from '../../src/incident/variants.js'
 import {writeBundle} from '../../src/incident/write-bundle.js'
 import {compilePolicy} from '../../src/policy/engine.js'
-import {call, decision, looping, trace} from '../budget/build.js'
+import {decision, loopingTrace, toolCall, trace} from '../factories/index.js'
 
 const repo = path.resolve(import.meta.dirname, '..', '..')
 const goodDir = path.join(repo, 'scenarios', 'drill-refund-regression', 'good')
@@ -100,10 +100,10 @@ describe('writing a bundle', () => {
 describe('audit', () => {
   const t0 = Date.parse('2025-07-01T00:00:00Z')
   const traces = [
-    trace({request_id: 'r1', line: 1, tenant: 'acme', tool_calls: [call('issue_refund', 1, {risk: 'write_high', args: {amount: 5}})], policy_decisions: [decision(0, 'issue_refund', 'allow', 'WRITE_ALLOWED')]}),
-    trace({request_id: 'r2', line: 2, tenant: 'acme', tool_calls: [call('issue_refund', 1, {risk: 'write_high', outcome: 'needs_approval', executed: false})]}),
-    trace({request_id: 'r3', line: 3, tenant: 'globex', tool_calls: [call('lookup_order', 1)]}),
-    looping(1, {request_id: 'r4', line: 4, tenant: 'acme'}),
+    trace({request_id: 'r1', line: 1, tenant: 'acme', tool_calls: [toolCall('issue_refund', {amount: 5}, {step: 1, risk: 'write_high'})], policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'WRITE_ALLOWED', {tool_call_seq: 0})]}),
+    trace({request_id: 'r2', line: 2, tenant: 'acme', tool_calls: [toolCall('issue_refund', {}, {step: 1, risk: 'write_high', outcome: 'needs_approval', executed: false})]}),
+    trace({request_id: 'r3', line: 3, tenant: 'globex', tool_calls: [toolCall('lookup_order', {}, {step: 1})]}),
+    loopingTrace(1, {request_id: 'r4', line: 4, tenant: 'acme'}),
   ]
   const times = new Map([
     ['r1', t0],

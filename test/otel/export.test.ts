@@ -5,9 +5,8 @@ import {loadBundle} from '../../src/bundle/load.js'
 import {GEN_AI} from '../../src/otel/attributes.js'
 import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {call, step, trace} from '../diff/trace-builder.js'
+import {recordedSide, retriedRefundRecord, step, toolCall, trace} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
-import {recorded, refundRecord} from './fixtures.js'
 
 type Attr = {key: string; value: Record<string, unknown>}
 type Span = {traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string; attributes: Attr[]; status: {code: number; message?: string}; events: {name: string; attributes: Attr[]}[]}
@@ -40,8 +39,8 @@ const candidate = () =>
       {...step('finish')},
     ],
     tool_calls: [
-      call('lookup_order', {order_id: 'ORD-100030'}, {step: 2, latency_ms: 100}),
-      call('issue_refund', {order_id: 'ORD-100030', amount: 900}, {step: 2, latency_ms: 50, risk: 'write_high', outcome: 'denied', executed: false, result: null, idempotency_key: 'k'}),
+      toolCall('lookup_order', {order_id: 'ORD-100030'}, {step: 2, latency_ms: 100}),
+      toolCall('issue_refund', {order_id: 'ORD-100030', amount: 900}, {step: 2, latency_ms: 50, risk: 'write_high', outcome: 'denied', executed: false, result: null, idempotency_key: 'k'}),
     ],
     policy_decisions: [{seq: 0, step: 2, stage: 'mid_run', tool_call_seq: 1, tool: 'issue_refund', decision: 'deny', reason: 'REFUND_OVER_HARD_LIMIT', rule: 'refund-hard-limit'}],
     input_tokens: 1600,
@@ -140,7 +139,7 @@ describe('OTLP/JSON export', () => {
     const secret = 'sk-live-4f9a8b7c6d5e4f3a2b1c'
     const address = 'wen.evans16@example.com'
     const bundle = await loadBundle(path.join(repoRoot, 'scenarios/support-refunds/v1'))
-    const r = refundRecord({input: [{role: 'user', content: `my api key is ${secret}, refund ORD-100030 please`}]})
+    const r = retriedRefundRecord({input: [{role: 'user', content: `my api key is ${secret}, refund ORD-100030 please`}]})
     const planted = {
       ...r,
       production: {
@@ -152,7 +151,7 @@ describe('OTLP/JSON export', () => {
       },
     }
     const redactor = createRedactor()
-    const t = recorded(planted, bundle)
+    const t = recordedSide(planted, {bundle})
     const json = serializeOtlpJson(requestSpans(t, ctx({model: null, input: planted.input.map((m) => ({...m, content: redactor.redactText(m.content)}))})))
     expect(json).not.toContain(secret)
     expect(json).not.toContain(address)
@@ -160,7 +159,7 @@ describe('OTLP/JSON export', () => {
   })
 
   it('puts decisions without a tool call and failed guardrails on the root as events; a failed run is ERROR', () => {
-    const t = recorded(refundRecord())
+    const t = recordedSide(retriedRefundRecord())
     const [root] = spansOf(parse(serializeOtlpJson(requestSpans({...t, status: 'failed', error: 'model error', guardrails: [{stage: 'pre_model', step: 0, check: 'retrieval.injection', passed: false, severity: 'medium', detail: 'flagged'}]}, ctx({model: null})))))
     expect(root!.status).toMatchObject({code: 2})
     const names = root!.events.map((e) => e.name)

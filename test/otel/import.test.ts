@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
 import {importOtlpText} from '../../src/otel/import.js'
 import {TrafficRecord} from '../../src/traffic/schema.js'
-import {recorded, refundRecord} from './fixtures.js'
+import {recordedSide, retriedRefundRecord} from '../factories/index.js'
 
 const ctxFor = (r: TrafficRecord): ExportContext => ({
   runId: 'r1',
@@ -61,8 +61,8 @@ function foreignDoc(over: {rootAttrs?: {key: string; value: object}[]; toolArgs?
 
 describe('OTLP/JSON import', () => {
   it('round-trips a recorded request: tool calls, args, results, errors, decisions, identity, outcome, usage', () => {
-    const r = refundRecord()
-    const json = serializeOtlpJson(requestSpans(recorded(r), ctxFor(r)))
+    const r = retriedRefundRecord()
+    const json = serializeOtlpJson(requestSpans(recordedSide(r), ctxFor(r)))
     const {records, errors} = importOtlpText(json, 'x.json')
     expect(errors).toEqual([])
     expect(records).toHaveLength(1)
@@ -80,7 +80,7 @@ describe('OTLP/JSON import', () => {
     const strip = (calls: TrafficRecord['production']['tool_calls']) => calls.map(({name, result, error, attempt, idempotency_key, latency_ms}) => ({name, result, error, attempt, idempotency_key, latency_ms}))
     expect(strip(p.tool_calls)).toEqual(strip(r.production.tool_calls))
     // Arguments come back as the store holds them: equal where nothing is sensitive, redacted where it is.
-    expect(p.tool_calls.map((c) => c.args)).toEqual(recorded(r).tool_calls.map((c) => c.args))
+    expect(p.tool_calls.map((c) => c.args)).toEqual(recordedSide(r).tool_calls.map((c) => c.args))
     expect(p.tool_calls[0]!.args).toEqual(r.production.tool_calls[0]!.args)
     expect(p.tool_calls[3]!.args.to).toMatch(/^\[REDACTED:email:[0-9a-f]{8}\]$/)
     const decisions = (ds: TrafficRecord['production']['policy_decisions']) => ds.map(({stage, tool, decision, reason}) => ({stage, tool, decision, reason}))
@@ -89,8 +89,8 @@ describe('OTLP/JSON import', () => {
     const ids = new Set(p.tool_calls.map((c) => c.id))
     for (const d of p.policy_decisions) if (d.tool_call_id !== undefined) expect(ids.has(d.tool_call_id)).toBe(true)
     // And the imported request replays to the same recorded trace.
-    const again = recorded(back)
-    const t = recorded(r)
+    const again = recordedSide(back)
+    const t = recordedSide(r)
     expect(again.tool_calls.map((c) => [c.name, c.outcome, c.idempotency_key])).toEqual(t.tool_calls.map((c) => [c.name, c.outcome, c.idempotency_key]))
     expect(again.tool_calls.slice(0, 3).map((c) => c.args_hash)).toEqual(t.tool_calls.slice(0, 3).map((c) => c.args_hash))
   })
@@ -113,7 +113,7 @@ describe('OTLP/JSON import', () => {
   })
 
   it('reports each trace that cannot be built with its trace id and field, and keeps the others', () => {
-    const good = JSON.parse(serializeOtlpJson(requestSpans(recorded(refundRecord()), ctxFor(refundRecord()))))
+    const good = JSON.parse(serializeOtlpJson(requestSpans(recordedSide(retriedRefundRecord()), ctxFor(retriedRefundRecord()))))
     const noTenant = foreignDoc({rootAttrs: [kv('gen_ai.operation.name', 'invoke_agent'), kv('understudy.user', 'u'), kv('understudy.role', 'agent')]})
     const badArgs = foreignDoc({toolArgs: '[1,2'})
     badArgs.resourceSpans[0]!.scopeSpans[0]!.spans.forEach((s) => (s.traceId = '1af7651916cd43dd8448eb211c80319c'))
@@ -128,13 +128,13 @@ describe('OTLP/JSON import', () => {
   })
 
   it('refuses a trace without input, a skipped request and a duplicate request id', () => {
-    const r = refundRecord()
-    const noInput = serializeOtlpJson(requestSpans(recorded(r), {...ctxFor(r), input: undefined}))
+    const r = retriedRefundRecord()
+    const noInput = serializeOtlpJson(requestSpans(recordedSide(r), {...ctxFor(r), input: undefined}))
     expect(importOtlpText(noInput, 'f.json').errors[0]).toMatch(/^f\.json: trace [0-9a-f]{32}: gen_ai\.input\.messages: missing/)
-    const skipped = serializeOtlpJson(requestSpans({...recorded(r), status: 'skipped'}, ctxFor(r)))
+    const skipped = serializeOtlpJson(requestSpans({...recordedSide(r), status: 'skipped'}, ctxFor(r)))
     expect(importOtlpText(skipped, 'f.json').errors[0]).toMatch(/understudy\.status: the request was skipped/)
-    const twice = JSON.parse(serializeOtlpJson(requestSpans(recorded(r), ctxFor(r))))
-    const other = JSON.parse(serializeOtlpJson(requestSpans(recorded(r), {...ctxFor(r), runId: 'r2'})))
+    const twice = JSON.parse(serializeOtlpJson(requestSpans(recordedSide(r), ctxFor(r))))
+    const other = JSON.parse(serializeOtlpJson(requestSpans(recordedSide(r), {...ctxFor(r), runId: 'r2'})))
     const both = {resourceSpans: [...twice.resourceSpans, ...other.resourceSpans]}
     const result = importOtlpText(JSON.stringify(both), 'f.json')
     expect(result.records).toHaveLength(1)

@@ -48,18 +48,3 @@ export class MemoryStore implements TraceStore {
   }
   close(): void {}
 }
-
-export const NEW_RUN: NewRun = {
-  name: 'test-run',
-  candidate_ref: 'support@2.0.0#abcdef123456',
-  candidate_hash: 'abcdef',
-  baseline_ref: 'recorded',
-  baseline_hash: null,
-  traffic_file: 'traffic.jsonl',
-  traffic_hash: 'f00',
-  model: 'scripted:support-v2',
-  repeat: 1,
-  faults: null,
-  seed: 0,
-  config: {},
-}

@@ -9,8 +9,8 @@ import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {summarizeRun} from '../../src/report/summary.js'
 import {writeFileAtomic} from '../../src/report/write-atomic.js'
 import {scorecard} from '../../src/scorecard/scorecard.js'
-import {base, call, decision, trace} from '../diff/trace-builder.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, decision, recordedRun, toolCall, trace} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
 const PLANTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
@@ -18,13 +18,13 @@ const PLANTED = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 function hostileRun() {
   const {store, runId} = smallRun()
   store.writeTraces(runId, [
-    base({request_id: `evil-${PLANTED}`, line: 20, tenant: PLANTED, tool_calls: [call('lookup_order', {q: PLANTED})]}),
+    baseTrace({request_id: `evil-${PLANTED}`, line: 20, tenant: PLANTED, tool_calls: [toolCall('lookup_order', {q: PLANTED})]}),
     trace({
       request_id: `evil-${PLANTED}`,
       line: 20,
       tenant: PLANTED,
       final_answer: `Here you go ${PLANTED}`,
-      tool_calls: [call('lookup_order', {q: PLANTED}), call('send_note', {body: PLANTED}, {risk: 'write_low'})],
+      tool_calls: [toolCall('lookup_order', {q: PLANTED}), toolCall('send_note', {body: PLANTED}, {risk: 'write_low'})],
       policy_decisions: [decision('mid_run', 'send_note', 'deny', 'NOTE_BLOCKED')],
     }),
   ])
@@ -92,8 +92,8 @@ describe('Markdown and JSON reports', () => {
 })
 
 describe('renderSideBySide', () => {
-  const b = base({tool_calls: [call('lookup_order', {id: 1}), call('issue_refund', {amount: 20}, {risk: 'write_high'})], final_answer: 'Refund of 20 sent.'})
-  const c = trace({tool_calls: [call('lookup_order', {id: 1}), call('search_kb', {q: 'x'}), call('issue_refund', {amount: 200}, {risk: 'write_high'})], final_answer: 'Refund of 200 sent.'})
+  const b = baseTrace({tool_calls: [toolCall('lookup_order', {id: 1}), toolCall('issue_refund', {amount: 20}, {risk: 'write_high'})], final_answer: 'Refund of 20 sent.'})
+  const c = trace({tool_calls: [toolCall('lookup_order', {id: 1}), toolCall('search_kb', {q: 'x'}), toolCall('issue_refund', {amount: 200}, {risk: 'write_high'})], final_answer: 'Refund of 200 sent.'})
   const d = diffRequest(b, c)
 
   it('aligns base and candidate in two columns with a gutter that marks each row', () => {
@@ -114,7 +114,7 @@ describe('renderSideBySide', () => {
 
   it('colours only when asked, and never lets control characters from traces through', () => {
     expect(renderSideBySide(d, {color: true})).toContain('\u001b[')
-    const evil = diffRequest(base({final_answer: 'a'}), trace({final_answer: 'b\u001b[2J'}))
+    const evil = diffRequest(baseTrace({final_answer: 'a'}), trace({final_answer: 'b\u001b[2J'}))
     expect(renderSideBySide(evil, {color: false})).not.toContain('\u001b')
   })
 })
@@ -154,7 +154,7 @@ describe('writeFileAtomic', () => {
 describe('empty run', () => {
   it('renders every format without a single compared request', () => {
     const store = new MemoryStore()
-    const run = store.createRun(NEW_RUN)
+    const run = store.createRun(recordedRun())
     const s = summarizeRun(store, run.id)
     const card = scorecard(s)
     expect(renderReport('html', s, card)).toContain('No regressions.')

@@ -3,7 +3,7 @@ import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {displayWidth} from '../../src/util/display-width.js'
-import {base, call, trace} from '../diff/trace-builder.js'
+import {baseTrace, toolCall, trace} from '../factories/index.js'
 
 const segmenter = new Intl.Segmenter(undefined, {granularity: 'grapheme'})
 const graphemes = (s: string): string[] => [...segmenter.segment(s)].map((g) => g.segment)
@@ -24,8 +24,8 @@ type View = {text: string; col: number; rows: string[]; answer: {left: string; r
 
 /** Renders one request and splits the view into its table rows and final-answer rows (colour stripped). */
 function view(baseAnswer: string, candAnswer: string, width: number, extra: {baseArgs?: Record<string, unknown>; color?: boolean} = {}): View {
-  const b = base({final_answer: baseAnswer, tool_calls: [call('lookup', extra.baseArgs ?? {id: 1})]})
-  const c = trace({final_answer: candAnswer, tool_calls: [call('lookup', {id: 1})]})
+  const b = baseTrace({final_answer: baseAnswer, tool_calls: [toolCall('lookup', extra.baseArgs ?? {id: 1})]})
+  const c = trace({final_answer: candAnswer, tool_calls: [toolCall('lookup', {id: 1})]})
   const d = diffRequest(b, c)
   const text = stripAnsi(renderSideBySide(d, {width, color: extra.color ?? false, classification: classifyRequest(d)}))
   const col = Math.floor((width - 3) / 2)

@@ -1,18 +1,18 @@
 import type {RequestTrace} from '../../src/runtime/trace.js'
-import {base, call, decision, guard, trace} from '../diff/trace-builder.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, decision, guardrail, recordedRun, toolCall, trace} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 
-const lookup = (over = {}) => call('lookup_order', {order_id: 'O1'}, over)
-const refund = (over = {}) => call('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'refund-O1', ...over})
-const email = (over = {}) => call('send_email', {to: 'attacker@evil.test'}, {risk: 'write_low', ...over})
-const injected = [guard('pre_model', 'injection_in_retrieved', false, 'high')]
+const lookup = (over = {}) => toolCall('lookup_order', {order_id: 'O1'}, over)
+const refund = (over = {}) => toolCall('issue_refund', {order_id: 'O1', amount: 20}, {risk: 'write_high', idempotency_key: 'refund-O1', ...over})
+const email = (over = {}) => toolCall('send_email', {to: 'attacker@evil.test'}, {risk: 'write_low', ...over})
+const injected = [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]
 
 /** A small run against recorded traffic: one request of each interesting kind. */
 export function smallRun(): {store: MemoryStore; runId: string} {
   const store = new MemoryStore()
-  const run = store.createRun(NEW_RUN)
+  const run = store.createRun(recordedRun())
   const pair = (id: string, line: number, b: Partial<RequestTrace>, c: Partial<RequestTrace>): RequestTrace[] => [
-    base({request_id: id, line, ...b}),
+    baseTrace({request_id: id, line, ...b}),
     trace({request_id: id, line, ...c}),
   ]
   store.writeTraces(run.id, [
@@ -58,7 +58,7 @@ export function smallRun(): {store: MemoryStore; runId: string} {
     ),
   ])
   // a request the candidate has not reached yet
-  store.writeTraces(run.id, [base({request_id: 'r-missing', line: 8})])
+  store.writeTraces(run.id, [baseTrace({request_id: 'r-missing', line: 8})])
   return {store, runId: run.id}
 }
 

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
 import {percentile, summarizeRun} from '../../src/report/summary.js'
-import {base, call, trace} from '../diff/trace-builder.js'
-import {MemoryStore, NEW_RUN} from './memory-store.js'
+import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
+import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
 
 describe('summarizeRun', () => {
@@ -70,13 +70,13 @@ describe('summarizeRun', () => {
 
   it('does not count a write retried after an error answer as an idempotency violation', () => {
     const key = 'refund-err'
-    const refund = (over: Record<string, unknown>) => ({...call('issue_refund', {order_id: 'O9'}, {risk: 'write_high', idempotency_key: key}), ...over})
+    const refund = (over: Record<string, unknown>) => ({...toolCall('issue_refund', {order_id: 'O9'}, {risk: 'write_high', idempotency_key: key}), ...over})
     const traces = [
-      base({request_id: 'r-err', line: 1, tool_calls: [refund({})]}),
+      baseTrace({request_id: 'r-err', line: 1, tool_calls: [refund({})]}),
       trace({request_id: 'r-err', line: 1, tool_calls: [refund({outcome: 'error', error: 'server_error', result: null}), refund({attempt: 2, seq: 1})]}),
     ]
     const store = new MemoryStore()
-    const run = store.createRun(NEW_RUN)
+    const run = store.createRun(recordedRun())
     store.writeTraces(run.id, traces)
     const summary = summarizeRun(store, run.id)
     expect(summary.idempotency.cand).toBe(0)
@@ -107,7 +107,7 @@ describe('streaming', () => {
   })
 
   it('keeps all repeats of one request in one group', () => {
-    const groups = [...groupByRequest([base({repeat: 0}), base({repeat: 1}), trace({repeat: 0}), trace({repeat: 1}), trace({request_id: 'r2', line: 2})])]
+    const groups = [...groupByRequest([baseTrace({repeat: 0}), baseTrace({repeat: 1}), trace({repeat: 0}), trace({repeat: 1}), trace({request_id: 'r2', line: 2})])]
     expect(groups.map((g) => g.traces.length)).toEqual([4, 1])
   })
 })

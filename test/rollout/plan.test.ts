@@ -4,7 +4,7 @@ import {planRollout, type TenantInput} from '../../src/rollout/plan.js'
 import {runTenants, tenantView} from '../../src/rollout/tenant-view.js'
 import type {Colour, DimensionName, Scorecard} from '../../src/scorecard/scorecard.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {call, trace} from '../budget/build.js'
+import {toolCall, trace} from '../factories/index.js'
 
 function card(colours: Partial<Record<DimensionName, Colour>>, run_id = 'r1'): Scorecard {
   const names: DimensionName[] = ['safety', 'reliability', 'cost', 'quality']
@@ -79,7 +79,7 @@ describe('tenant view', () => {
         name: null, candidate_ref: 'c@1#x', candidate_hash: 'x', baseline_ref: 'recorded', baseline_hash: null, traffic_file: 't.jsonl',
         traffic_hash: 'h', model: 'scripted', repeat: 1, faults: null, seed: 1, config: {},
       })
-      const denied = call('issue_refund', 1, {outcome: 'denied', executed: false, risk: 'write_high'})
+      const denied = toolCall('issue_refund', {}, {step: 1, outcome: 'denied', executed: false, risk: 'write_high'})
       const traces = [
         trace({request_id: 'a1', line: 1, tenant: 'acme', side: 'recorded'}),
         trace({request_id: 'a1', line: 1, tenant: 'acme', status: 'refused', tool_calls: [denied]}),

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -6,15 +6,11 @@ import {summarizeRun} from '../../src/report/summary.js'
 import {planRollout} from '../../src/rollout/plan.js'
 import {scoreRunForPlan} from '../../src/rollout/score.js'
 import {tenantView} from '../../src/rollout/tenant-view.js'
-import type {RequestTrace} from '../../src/runtime/trace.js'
 import {scorecardForRun} from '../../src/scorecard/for-run.js'
 import {scorecard, type Scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {trace} from '../diff/trace-builder.js'
-import {record} from '../eval/fixtures.js'
-import {runCli} from '../helpers/cli.js'
-import {newRun} from '../store/fixtures.js'
+import {goldenFailingRun} from './golden-failing-run.js'
 
 let dir: string
 beforeEach(() => {
@@ -22,43 +18,13 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-/**
- * A run whose candidate matches the recorded traffic exactly (so safety, reliability, cost and the
- * summary's quality metrics are all green) but fails acme's golden expectations: acme's requests
- * expect a refund the answer never mentions, globex's expect the "shipped" it does mention.
- */
-function goldenFailingRun(): {db: string; runId: string} {
-  const traffic = path.join(dir, 'traffic.jsonl')
-  const db = path.join(dir, 'u.db')
-  const requests = [
-    {id: 'a1', tenant: 'acme', expect: {answer_contains: ['refund']}},
-    {id: 'g1', tenant: 'globex', expect: {answer_contains: ['shipped']}},
-    {id: 'a2', tenant: 'acme', expect: {answer_contains: ['refund']}},
-    {id: 'g2', tenant: 'globex', expect: {answer_contains: ['shipped']}},
-  ]
-  writeFileSync(traffic, requests.map((r) => JSON.stringify(record(r))).join('\n') + '\n')
-  const traces: RequestTrace[] = requests.flatMap((r, i) => [
-    trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'recorded'}),
-    trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'candidate'}),
-  ])
-  const store = openStore(db)
-  try {
-    const run = store.createRun(newRun({name: 'golden plan', baseline_ref: 'recorded', baseline_hash: null, traffic_file: traffic, repeat: 1, faults: null, config: {}}))
-    store.writeTraces(run.id, traces)
-    store.finishRun(run.id, 'completed')
-    return {db, runId: run.id}
-  } finally {
-    store.close()
-  }
-}
-
 const colourOf = (card: Scorecard, name: string) => card.dimensions.find((d) => d.name === name)!.colour
 const goldenRate = (card: Scorecard) =>
   card.dimensions.find((d) => d.name === 'quality')!.metrics.find((m) => m.name === 'golden_pass_rate')?.value
 
 describe('scoreRunForPlan', () => {
   it('scores the run and each tenant with the golden pass rates, as `understudy scorecard` does', async () => {
-    const {db, runId} = goldenFailingRun()
+    const {db, runId} = goldenFailingRun(dir)
     const store = openStore(db, {readonly: true})
     try {
       // Without the golden rates (how the plan used to score) this run looks all green.
@@ -92,7 +58,7 @@ describe('scoreRunForPlan', () => {
   })
 
   it('scores a run whose traffic file is gone as before, without golden rates', async () => {
-    const {db, runId} = goldenFailingRun()
+    const {db, runId} = goldenFailingRun(dir)
     rmSync(path.join(dir, 'traffic.jsonl'))
     const store = openStore(db, {readonly: true})
     try {
@@ -103,19 +69,4 @@ describe('scoreRunForPlan', () => {
       store.close()
     }
   })
-})
-
-describe('understudy rollout plan', () => {
-  it('shows the same Quality colour as `understudy scorecard` for the run', async () => {
-    const {db, runId} = goldenFailingRun()
-    const json = async (args: string[]) => JSON.parse((await runCli([...args, '--db', db, '--json'], {cwd: dir})).stdout)
-    const card = await json(['scorecard', runId])
-    const plan = await json(['rollout', 'plan', runId])
-    expect(card.colour).toBe('red')
-    expect(plan.colour).toBe(card.colour)
-    expect(plan.tenants.map((t: {tenant: string; colour: string}) => [t.tenant, t.colour])).toEqual([
-      ['acme', 'red'],
-      ['globex', 'green'],
-    ])
-  }, 60_000)
 })

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {parseFaults, createFaultInjector} from '../../src/tools/faults.js'
 import {parseFixtures, type Fixtures} from '../../src/tools/fixtures.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
-import {BundleManifest, type Bundle} from '../../src/bundle/schema.js'
+import type {Bundle} from '../../src/bundle/schema.js'
 import {ModelError} from '../../src/errors.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
 import {
@@ -18,14 +18,15 @@ import {RateLimiter} from '../../src/runtime/rate-limit.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {RequestTrace, type AgentState} from '../../src/runtime/trace.js'
 import type {RequestTools} from '../../src/tools/sandbox.js'
-import {TrafficRecord} from '../../src/traffic/schema.js'
+import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
+import {bundle as makeBundle, type BundleOverrides, type ManifestInput, trafficRecord} from '../factories/index.js'
 
 // ------------------------------------------------------------------ a small world
 
 const ROLES = {'*': ['agent', 'admin']}
 
-const TOOLS = [
+const TOOLS: ManifestInput['tools'] = [
   {
     name: 'lookup_order',
     description: 'Look up an order',
@@ -74,46 +75,16 @@ const TOOLS = [
 const SYSTEM = 'You help {{tenant}} ({{role}} {{user}}) on {{date}}. Tools: {{tools}}. {{other}}'
 const PLAN = 'Plan first for {{tenant}}: answer {"plan":[...]}.'
 
-type ManifestPatch = Record<string, unknown> & {budgets?: Record<string, unknown>; tools?: unknown[]}
-
-function makeBundle(patch: ManifestPatch = {}): Bundle {
-  const {budgets, ...rest} = patch
-  const manifest = BundleManifest.parse({
-    name: 'support',
+/** The bundle these tests run: every tool above, a plan prompt and a priced model. */
+const SUPPORT: BundleOverrides = {
+  manifest: {
     version: '2',
-    model: {provider: 'scripted', name: 'support-v2', pricing: {input_per_1k: 1, output_per_1k: 2}},
-    prompts: {system: 'prompts/system.md', plan: 'prompts/plan.md'},
+    model: {pricing: {input_per_1k: 1, output_per_1k: 2}},
+    prompts: {plan: 'prompts/plan.md'},
     tools: TOOLS,
-    budgets: {max_steps: 8, max_tool_calls: 10, max_total_tokens: 100_000, max_retries: 2, ...budgets},
-    ...rest,
-  })
-  return {
-    dir: '/bundles/support',
-    manifestFile: 'bundle.yaml',
-    manifest,
-    templates: {'prompts/system.md': SYSTEM, 'prompts/plan.md': PLAN},
-    hash: 'f'.repeat(64),
-    ref: 'support@2#ffffffffffff',
-  }
-}
-
-function makeRecord(patch: Record<string, unknown> = {}, recordedCalls: unknown[] = []): TrafficRecord {
-  return TrafficRecord.parse({
-    id: 'req-1',
-    timestamp: '2025-03-01T10:00:00Z',
-    tenant: 'acme',
-    user: 'u1',
-    role: 'agent',
-    input: [{role: 'user', content: 'Where is my refund for order A?'}],
-    production: {
-      tool_calls: recordedCalls,
-      final_answer: 'done',
-      outcome: 'completed',
-      usage: {input_tokens: 10, output_tokens: 5},
-      latency_ms: 100,
-    },
-    ...patch,
-  })
+    budgets: {max_steps: 8, max_tool_calls: 10, max_total_tokens: 100_000},
+  },
+  templates: {'prompts/system.md': SYSTEM, 'prompts/plan.md': PLAN},
 }
 
 type Reply = {content?: string; calls?: ModelToolCall[]; input?: number; output?: number; latency?: number}
@@ -166,7 +137,7 @@ type Setup = {
 }
 
 async function run(setup: Setup): Promise<{trace: RequestTrace; tools: RequestTools; model: FakeModel}> {
-  const bundle = setup.bundle ?? makeBundle()
+  const bundle = setup.bundle ?? makeBundle(SUPPORT)
   const fixtures = typeof setup.fixtures === 'string' ? parseFixtures('fixtures.yaml', setup.fixtures) : (setup.fixtures ?? null)
   const inner = createMockTools(fixtures)
   let tools: RequestTools | undefined
@@ -183,7 +154,7 @@ async function run(setup: Setup): Promise<{trace: RequestTrace; tools: RequestTo
     repeat: 0,
     signal: setup.signal,
   }
-  const trace = await runRequest(setup.record ?? makeRecord(), 4, deps)
+  const trace = await runRequest(setup.record ?? trafficRecord(), 4, deps)
   // Every trace must be a valid RequestTrace whose steps follow the transition table.
   expect(RequestTrace.parse(trace)).toEqual(trace)
   expectLegalSteps(trace.steps.map((s) => s.state))
@@ -244,7 +215,7 @@ describe('runRequest, react mode', () => {
       {calls: [call('lookup_order', {order_id: 'A'})], input: 100, output: 20, latency: 200},
       {content: 'Order A is 40 EUR.', input: 150, output: 10, latency: 100},
     )
-    const {trace, tools} = await run({model, record: makeRecord({}, [ORDER_A])})
+    const {trace, tools} = await run({model, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
     expect(states(trace)).toEqual(['retrieve', 'plan', 'act', 'observe', 'decide', 'plan', 'decide', 'finish'])
     expect(trace).toMatchObject({
       request_id: 'req-1',
@@ -286,7 +257,13 @@ describe('runRequest, react mode', () => {
 
   it('sends the model the contract messages, tools and options', async () => {
     const model = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'ok'})
-    await run({model, record: makeRecord({}, [ORDER_A])})
+    const record = trafficRecord({
+      timestamp: '2025-03-01T10:00:00Z',
+      user: 'u1',
+      input: [{role: 'user', content: 'Where is my refund for order A?'}],
+      production: {tool_calls: [ORDER_A]},
+    })
+    await run({model, record})
     const [first, second] = model.requests
     expect(first!.model).toBe('support-v2')
     expect(first!.options).toEqual({temperature: 0, seed: 0, num_predict: 1024})
@@ -307,7 +284,7 @@ describe('runRequest, react mode', () => {
 
   it('runs several proposed calls of one turn in order', async () => {
     const model = scripted({calls: [call('lookup_order', {order_id: 'A'}), call('issue_refund', {order_id: 'A', amount: 40})]}, {content: 'refunded'})
-    const {trace} = await run({model, record: makeRecord({}, [ORDER_A, REFUND_A])})
+    const {trace} = await run({model, record: trafficRecord({production: {tool_calls: [ORDER_A, REFUND_A]}})})
     expect(states(trace)).toEqual(['retrieve', 'plan', 'act', 'observe', 'act', 'observe', 'decide', 'plan', 'decide', 'finish'])
     expect(outcomes(trace)).toEqual([
       ['lookup_order', 1, 'ok'],
@@ -322,8 +299,8 @@ describe('runRequest, react mode', () => {
 
   it('gives the same trace twice for the same inputs', async () => {
     const make = () => scripted({calls: [call('lookup_order', {order_id: 'A'}), call('send_email', {to: 'x'})]}, {content: 'ok'})
-    const a = await run({model: make(), record: makeRecord({}, [ORDER_A]), faults: 'timeouts=0.3,rate_limit=0.3', seed: 5})
-    const b = await run({model: make(), record: makeRecord({}, [ORDER_A]), faults: 'timeouts=0.3,rate_limit=0.3', seed: 5})
+    const a = await run({model: make(), record: trafficRecord({production: {tool_calls: [ORDER_A]}}), faults: 'timeouts=0.3,rate_limit=0.3', seed: 5})
+    const b = await run({model: make(), record: trafficRecord({production: {tool_calls: [ORDER_A]}}), faults: 'timeouts=0.3,rate_limit=0.3', seed: 5})
     expect(b.trace).toEqual(a.trace)
   })
 
@@ -347,7 +324,7 @@ describe('runRequest, react mode', () => {
 describe('guardrails and refusals', () => {
   it('pre-model block: refused before any model call', async () => {
     const model = scripted({content: 'never'})
-    const {trace} = await run({model, bundle: makeBundle({guardrails: {max_input_chars: 10}})})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {guardrails: {max_input_chars: 10}}})})
     expect(model.requests).toHaveLength(0)
     expect(states(trace)).toEqual(['retrieve', 'finish'])
     expect(trace.status).toBe('refused')
@@ -359,7 +336,7 @@ describe('guardrails and refusals', () => {
 
   it('post-model block of a final answer: refused with the reason', async () => {
     const model = scripted({content: 'Internal code INTERNAL-42 applies.'})
-    const {trace} = await run({model, bundle: makeBundle({guardrails: {forbidden_output_patterns: ['INTERNAL-\\d+']}})})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {guardrails: {forbidden_output_patterns: ['INTERNAL-\\d+']}}})})
     expect(states(trace)).toEqual(['retrieve', 'plan', 'decide', 'finish'])
     expect(trace.status).toBe('refused')
     expect(trace.policy_decisions).toEqual([
@@ -386,7 +363,7 @@ describe('guardrails and refusals', () => {
 
   it('invalid arguments: invalid_args, SCHEMA_INVALID, the model is told which field', async () => {
     const model = scripted({calls: [call('issue_refund', {order_id: 'A', amount: 5000})]}, {content: 'cannot'})
-    const {trace, tools} = await run({model, record: makeRecord({}, [REFUND_A])})
+    const {trace, tools} = await run({model, record: trafficRecord({production: {tool_calls: [REFUND_A]}})})
     expect(outcomes(trace)).toEqual([['issue_refund', 1, 'invalid_args']])
     expect(trace.policy_decisions[0]).toMatchObject({decision: 'deny', reason: 'SCHEMA_INVALID', rule: 'schema'})
     expect(lastToolMessage(model.requests[1])).toMatchObject({ok: false, error: {code: 'schema_invalid', message: expect.stringContaining('amount')}})
@@ -412,13 +389,15 @@ describe('guardrails and refusals', () => {
   })
 
   it('policy deny: the rule and its reason reach the trace', async () => {
-    const bundle = makeBundle({
-      policies: [
-        {id: 'refund-limit', effect: 'deny', reason: 'REFUND_OVER_LIMIT', tools: ['issue_refund'], when: [{field: 'args.amount', op: 'gt', value: 500}]},
-      ],
+    const bundle = makeBundle(SUPPORT, {
+      manifest: {
+        policies: [
+          {id: 'refund-limit', effect: 'deny', reason: 'REFUND_OVER_LIMIT', tools: ['issue_refund'], when: [{field: 'args.amount', op: 'gt', value: 500}]},
+        ],
+      },
     })
     const model = scripted({calls: [call('issue_refund', {order_id: 'A', amount: 900})]}, {content: 'over the limit'})
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [REFUND_A])})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [REFUND_A]}})})
     expect(outcomes(trace)).toEqual([['issue_refund', 1, 'denied']])
     expect(trace.policy_decisions).toEqual([
       {seq: 0, step: 2, stage: 'mid_run', tool_call_seq: 0, tool: 'issue_refund', decision: 'deny', reason: 'REFUND_OVER_LIMIT', rule: 'refund-limit'},
@@ -435,7 +414,7 @@ describe('guardrails and refusals', () => {
       {calls: [call('lookup_order', {order_id: 'A'})]},
       {content: 'done'},
     )
-    const {trace} = await run({model, bundle: makeBundle({tools}), fixtures: 'tools:\n  lookup_order:\n    default: {result: {order_id: A}}\n'})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {tools}}), fixtures: 'tools:\n  lookup_order:\n    default: {result: {order_id: A}}\n'})
     expect(outcomes(trace)).toEqual([
       ['lookup_order', 1, 'ok'],
       ['lookup_order', 1, 'budget_exceeded'],
@@ -450,14 +429,16 @@ describe('guardrails and refusals', () => {
 // ------------------------------------------------------------------ approval
 
 describe('require_approval', () => {
-  const bundle = makeBundle({
-    policies: [{id: 'refund-approval', effect: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL', tools: ['issue_refund']}],
+  const bundle = makeBundle(SUPPORT, {
+    manifest: {
+      policies: [{id: 'refund-approval', effect: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL', tools: ['issue_refund']}],
+    },
   })
   const refund = () => scripted({calls: [call('issue_refund', {order_id: 'A', amount: 40})]}, {content: 'Your refund is with a colleague.'})
 
   it('pending: never executed, needs_approval', async () => {
     const model = refund()
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [REFUND_A]), approver: 'pending'})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [REFUND_A]}}), approver: 'pending'})
     expect(outcomes(trace)).toEqual([['issue_refund', 1, 'needs_approval']])
     expect(trace.tool_calls[0]!.executed).toBe(false)
     expect(trace.policy_decisions[0]).toMatchObject({decision: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL', rule: 'refund-approval'})
@@ -467,7 +448,7 @@ describe('require_approval', () => {
   })
 
   it('approve: executed as allowed, the decision still says require_approval', async () => {
-    const {trace, tools} = await run({model: refund(), bundle, record: makeRecord({}, [REFUND_A]), approver: 'approve'})
+    const {trace, tools} = await run({model: refund(), bundle, record: trafficRecord({production: {tool_calls: [REFUND_A]}}), approver: 'approve'})
     expect(outcomes(trace)).toEqual([['issue_refund', 1, 'ok']])
     expect(trace.policy_decisions[0]).toMatchObject({decision: 'require_approval', reason: 'REFUND_NEEDS_APPROVAL'})
     expect(trace.status).toBe('completed')
@@ -476,7 +457,7 @@ describe('require_approval', () => {
 
   it('deny: denied, and the model is told', async () => {
     const model = refund()
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [REFUND_A]), approver: 'deny'})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [REFUND_A]}}), approver: 'deny'})
     expect(outcomes(trace)).toEqual([['issue_refund', 1, 'denied']])
     expect(lastToolMessage(model.requests[1])).toMatchObject({ok: false, error: {code: 'policy_denied', message: expect.stringContaining('approval denied')}})
     expect(trace.status).toBe('refused')
@@ -490,7 +471,7 @@ describe('require_approval', () => {
       {content: 'A colleague will approve your refund.'},
     )
     const fixtures = 'tools:\n  escalate_ticket:\n    default: {result: {ticket_id: T-1}}\n'
-    const {trace} = await run({model, bundle, fixtures, record: makeRecord({}, [REFUND_A]), approver: 'pending'})
+    const {trace} = await run({model, bundle, fixtures, record: trafficRecord({production: {tool_calls: [REFUND_A]}}), approver: 'pending'})
     expect(outcomes(trace)).toEqual([
       ['issue_refund', 1, 'needs_approval'],
       ['escalate_ticket', 1, 'ok'],
@@ -513,7 +494,7 @@ describe('budgets end a looping model', () => {
 
   it('max_steps', async () => {
     const model = loop()
-    const {trace} = await run({model, bundle: makeBundle({budgets: {max_steps: 3}}), fixtures: lookupDefault})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_steps: 3}}}), fixtures: lookupDefault})
     expect(trace.status).toBe('budget_exceeded')
     expect(trace.budget_hits).toEqual(['max_steps'])
     expect(model.requests).toHaveLength(3)
@@ -521,7 +502,7 @@ describe('budgets end a looping model', () => {
   })
 
   it('max_tool_calls', async () => {
-    const {trace, tools} = await run({model: loop(), bundle: makeBundle({budgets: {max_tool_calls: 2}}), fixtures: lookupDefault})
+    const {trace, tools} = await run({model: loop(), bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_tool_calls: 2}}}), fixtures: lookupDefault})
     expect(trace.status).toBe('budget_exceeded')
     expect(trace.budget_hits).toEqual(['max_tool_calls'])
     expect(outcomes(trace).map((o) => o[2])).toEqual(['ok', 'ok', 'budget_exceeded'])
@@ -532,14 +513,14 @@ describe('budgets end a looping model', () => {
 
   it("a tool's max_calls_per_request", async () => {
     const tools = TOOLS.map((t) => (t.name === 'lookup_order' ? {...t, budget: {max_calls_per_request: 1}} : t))
-    const {trace} = await run({model: loop(), bundle: makeBundle({tools}), fixtures: lookupDefault})
+    const {trace} = await run({model: loop(), bundle: makeBundle(SUPPORT, {manifest: {tools}}), fixtures: lookupDefault})
     expect(trace.status).toBe('budget_exceeded')
     expect(trace.budget_hits).toEqual(['tool:lookup_order.max_calls_per_request'])
   })
 
   it('max_total_tokens', async () => {
     const model = loop({input: 80, output: 20})
-    const {trace} = await run({model, bundle: makeBundle({budgets: {max_total_tokens: 250}}), fixtures: lookupDefault})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_total_tokens: 250}}}), fixtures: lookupDefault})
     expect(trace.status).toBe('budget_exceeded')
     expect(trace.budget_hits).toEqual(['max_total_tokens'])
     expect(model.requests).toHaveLength(3)
@@ -549,7 +530,7 @@ describe('budgets end a looping model', () => {
   it('max_cost_usd', async () => {
     // 1 USD per 1k input tokens: 0.1 USD per call.
     const model = loop({input: 100, output: 0})
-    const {trace} = await run({model, bundle: makeBundle({budgets: {max_cost_usd: 0.25}}), fixtures: lookupDefault})
+    const {trace} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_cost_usd: 0.25}}}), fixtures: lookupDefault})
     expect(trace.status).toBe('budget_exceeded')
     expect(trace.budget_hits).toEqual(['max_cost_usd'])
     expect(model.requests).toHaveLength(3)
@@ -558,7 +539,7 @@ describe('budgets end a looping model', () => {
 
   it('max_retries: retried up to the budget, reported once, then the request ends', async () => {
     const model = loop()
-    const {trace, tools} = await run({model, bundle: makeBundle({budgets: {max_retries: 2}}), fixtures: lookupDefault, faults: 'timeouts=1'})
+    const {trace, tools} = await run({model, bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_retries: 2}}}), fixtures: lookupDefault, faults: 'timeouts=1'})
     expect(outcomes(trace)).toEqual([
       ['lookup_order', 1, 'timeout'],
       ['lookup_order', 2, 'timeout'],
@@ -576,10 +557,10 @@ describe('budgets end a looping model', () => {
 
 describe('retries', () => {
   it('replays a recorded timeout-then-success within max_retries', async () => {
-    const record = makeRecord({}, [
+    const record = trafficRecord({production: {tool_calls: [
       {...REFUND_A, result: undefined, error: {code: 'timeout', message: 'slow'}, latency_ms: 3000},
       {...REFUND_A, attempt: 2},
-    ])
+    ]}})
     const model = scripted({calls: [call('issue_refund', {order_id: 'A', amount: 40})]}, {content: 'refunded'})
     const {trace, tools} = await run({model, record})
     expect(outcomes(trace)).toEqual([
@@ -594,10 +575,10 @@ describe('retries', () => {
   })
 
   it('honours Retry-After as simulated latency', async () => {
-    const record = makeRecord({}, [
+    const record = trafficRecord({production: {tool_calls: [
       {...ORDER_A, result: undefined, error: {code: 'rate_limited', message: 'slow down', retry_after_ms: 700}, latency_ms: 5},
       {...ORDER_A, attempt: 2},
-    ])
+    ]}})
     const model = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'ok'})
     const {trace} = await run({model, record})
     expect(trace.tool_calls.map((c) => [c.attempt, c.outcome, c.latency_ms])).toEqual([
@@ -608,9 +589,9 @@ describe('retries', () => {
   })
 
   it('reports the error to the model when max_retries is 0', async () => {
-    const record = makeRecord({}, [{...ORDER_A, result: undefined, error: {code: 'server_error', message: 'boom'}}])
+    const record = trafficRecord({production: {tool_calls: [{...ORDER_A, result: undefined, error: {code: 'server_error', message: 'boom'}}]}})
     const model = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'try later'})
-    const {trace} = await run({model, record, bundle: makeBundle({budgets: {max_retries: 0}})})
+    const {trace} = await run({model, record, bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_retries: 0}}})})
     expect(outcomes(trace)).toEqual([['lookup_order', 1, 'error']])
     expect(lastToolMessage(model.requests[1])).toMatchObject({ok: false, error: {code: 'server_error'}})
     expect(trace.status).toBe('completed')
@@ -632,7 +613,7 @@ describe('idempotency', () => {
       {calls: [call('issue_refund', {amount: 40, order_id: 'A'})]},
       {content: 'refunded once'},
     )
-    const {trace, tools} = await run({model, record: makeRecord({}, [REFUND_A]), faults: 'partial_write=1'})
+    const {trace, tools} = await run({model, record: trafficRecord({production: {tool_calls: [REFUND_A]}}), faults: 'partial_write=1'})
     expect(trace.tool_calls.map((c) => [c.attempt, c.outcome, c.executed, c.result])).toEqual([
       [1, 'partial_write', true, null],
       [2, 'deduplicated', false, {refund_id: 'R-1'}],
@@ -650,7 +631,7 @@ describe('idempotency', () => {
       {calls: [call('issue_refund', {order_id: 'A', amount: 40})]},
       {content: 'done'},
     )
-    const {trace, tools} = await run({model, record: makeRecord({}, [REFUND_A, REFUND_A])})
+    const {trace, tools} = await run({model, record: trafficRecord({production: {tool_calls: [REFUND_A, REFUND_A]}})})
     expect(outcomes(trace)).toEqual([
       ['issue_refund', 1, 'ok'],
       ['issue_refund', 1, 'deduplicated'],
@@ -683,7 +664,7 @@ describe('idempotency', () => {
     const model = scripted({calls: [call('send_email', {to: 'a@example.com'})]}, {content: 'maybe sent'})
     const {trace, tools} = await run({
       model,
-      bundle: makeBundle({budgets: {max_retries: 3}}),
+      bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_retries: 3}}}),
       fixtures: 'tools:\n  send_email:\n    default: {result: {message_id: m-1}}\n',
       faults: 'timeouts=1',
     })
@@ -694,7 +675,7 @@ describe('idempotency', () => {
 
   it('rate-limited attempts are retried with the injected Retry-After', async () => {
     const model = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'later'})
-    const {trace} = await run({model, record: makeRecord({}, [ORDER_A]), faults: 'rate_limit=1', bundle: makeBundle({budgets: {max_retries: 2}})})
+    const {trace} = await run({model, record: trafficRecord({production: {tool_calls: [ORDER_A]}}), faults: 'rate_limit=1', bundle: makeBundle(SUPPORT, {manifest: {budgets: {max_retries: 2}}})})
     expect(trace.tool_calls.map((c) => [c.attempt, c.outcome, c.latency_ms])).toEqual([
       [1, 'rate_limited', 5],
       [2, 'rate_limited', 1005],
@@ -744,7 +725,7 @@ describe('redaction', () => {
 // ------------------------------------------------------------------ plan_first
 
 describe('runRequest, plan_first mode', () => {
-  const bundle = makeBundle({agent: {mode: 'plan_first'}})
+  const bundle = makeBundle(SUPPORT, {manifest: {agent: {mode: 'plan_first'}}})
   const planOf = (...calls: {tool: string; args?: Record<string, unknown>}[]) => ({content: JSON.stringify({plan: calls})})
 
   it('runs the plan, then asks for the answer without the plan prompt', async () => {
@@ -752,7 +733,7 @@ describe('runRequest, plan_first mode', () => {
       planOf({tool: 'lookup_order', args: {order_id: 'A'}}, {tool: 'issue_refund', args: {order_id: 'A', amount: 40}}),
       {content: 'Refunded 40.'},
     )
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [ORDER_A, REFUND_A])})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A, REFUND_A]}})})
     expect(states(trace)).toEqual(['retrieve', 'plan', 'act', 'observe', 'act', 'observe', 'decide', 'plan', 'decide', 'finish'])
     expect(trace.status).toBe('completed')
     expect(tools.executions).toHaveLength(2)
@@ -773,7 +754,7 @@ describe('runRequest, plan_first mode', () => {
 
   it('departs from the plan when a planned call is refused, and runs nothing after it', async () => {
     const model = scripted(planOf({tool: 'delete_account'}, {tool: 'lookup_order', args: {order_id: 'A'}}), {content: 'Not allowed.'})
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [ORDER_A])})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
     expect(outcomes(trace)).toEqual([['delete_account', 1, 'denied']])
     expect(tools.executions).toHaveLength(0)
     const decide = trace.steps.find((s) => s.state === 'decide')!
@@ -794,7 +775,7 @@ describe('runRequest, plan_first mode', () => {
 
   it('refuses a call the model proposes later that is not in the plan', async () => {
     const model = scripted(planOf({tool: 'lookup_order', args: {order_id: 'A'}}), {calls: [call('send_email', {to: 'x'})]}, {content: 'Order A found.'})
-    const {trace, tools} = await run({model, bundle, record: makeRecord({}, [ORDER_A]), fixtures: 'tools:\n  send_email:\n    default: {result: {message_id: m}}\n'})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A]}}), fixtures: 'tools:\n  send_email:\n    default: {result: {message_id: m}}\n'})
     expect(outcomes(trace)).toEqual([
       ['lookup_order', 1, 'ok'],
       ['send_email', 1, 'denied'],
@@ -820,7 +801,7 @@ describe('runRequest, plan_first mode', () => {
   })
 
   it('a plan_first bundle without a plan prompt does not compile', () => {
-    const b = makeBundle({agent: {mode: 'plan_first'}, prompts: {system: 'prompts/system.md'}})
+    const b = makeBundle(SUPPORT, {manifest: {agent: {mode: 'plan_first'}, prompts: {plan: undefined}}})
     expect(() => compileBundle(b)).toThrow('bundle.yaml:prompts.plan: required when agent.mode is plan_first')
   })
 })
@@ -830,7 +811,7 @@ describe('runRequest, plan_first mode', () => {
 describe('tenant isolation', () => {
   it("never shows one tenant's retrieved documents or memory to another tenant's request", async () => {
     const model = scripted({content: 'Here is what I found.'})
-    const record = makeRecord({
+    const record = trafficRecord({
       tenant: 'acme',
       retrieved: [
         {id: 'kb-acme', source: 'kb://acme/refunds', trust: 'trusted', content: 'ACME refunds take 5 days.', tenant: 'acme'},

@@ -1,20 +1,14 @@
 import {describe, expect, it} from 'vitest'
-import {BundleManifest, type Bundle} from '../../src/bundle/schema.js'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {RequestTrace} from '../../src/runtime/trace.js'
-import {TrafficRecord} from '../../src/traffic/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
+import {bundle as makeBundle, trafficRecord} from '../factories/index.js'
 
 const CARD = '4111 1111 1111 1111'
 
-const record = TrafficRecord.parse({
+const record = trafficRecord({
   id: 'req-7',
-  timestamp: '2025-03-01T10:00:00Z',
-  tenant: 'acme',
-  user: 'u1',
-  role: 'agent',
-  input: [{role: 'user', content: 'refund please'}],
   production: {
     tool_calls: [
       {id: 'c1', name: 'lookup_order', args: {order_id: 'A'}, result: {order_id: 'A', amount: 40}, latency_ms: 30},
@@ -39,19 +33,14 @@ const record = TrafficRecord.parse({
   },
 })
 
-const bundle = {
-  manifest: BundleManifest.parse({
-    name: 'b',
-    version: '1',
-    model: {provider: 'scripted', name: 'm'},
-    prompts: {system: 's.md'},
-    budgets: {max_steps: 5, max_tool_calls: 5, max_total_tokens: 1000, max_retries: 1},
+const bundle = makeBundle({
+  manifest: {
     tools: [
       {name: 'lookup_order', description: 'd', risk: 'read', args: {type: 'object'}, roles: {'*': ['agent']}},
       {name: 'issue_refund', description: 'd', risk: 'write_high', args: {type: 'object'}, roles: {'*': ['agent']}, sensitive_fields: ['card']},
     ],
-  }),
-} as Bundle
+  },
+})
 
 describe('recordedTrace', () => {
   const trace = recordedTrace(record, 3, createRedactor(), bundle)
@@ -121,7 +110,7 @@ describe('recordedTrace', () => {
   })
 
   it('costs 0 when production did not log a cost', () => {
-    const noCost = TrafficRecord.parse({...record, production: {...record.production, cost_usd: undefined}})
+    const noCost = trafficRecord({...record, production: {...record.production, cost_usd: undefined}})
     expect(recordedTrace(noCost, 1, createRedactor()).cost_usd).toBe(0)
   })
 })

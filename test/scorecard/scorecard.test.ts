@@ -3,15 +3,15 @@ import {summarizeRun, type RunSummary} from '../../src/report/summary.js'
 import {renderScorecard} from '../../src/scorecard/render.js'
 import {colourFor, scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, type Thresholds} from '../../src/scorecard/thresholds.js'
-import {MemoryStore, NEW_RUN} from '../report/memory-store.js'
+import {MemoryStore} from '../report/memory-store.js'
 import {smallRun} from '../report/small-run.js'
-import {base, trace} from '../diff/trace-builder.js'
+import {baseTrace, recordedRun, trace} from '../factories/index.js'
 
 /** A summary where base and candidate behave identically: every dimension green. */
 function calmSummary(): RunSummary {
   const store = new MemoryStore()
-  const run = store.createRun(NEW_RUN)
-  for (let i = 1; i <= 100; i++) store.writeTraces(run.id, [base({request_id: `r${i}`, line: i}), trace({request_id: `r${i}`, line: i})])
+  const run = store.createRun(recordedRun())
+  for (let i = 1; i <= 100; i++) store.writeTraces(run.id, [baseTrace({request_id: `r${i}`, line: i}), trace({request_id: `r${i}`, line: i})])
   return summarizeRun(store, run.id)
 }
 

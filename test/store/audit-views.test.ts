@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../../src/runtime/trace.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {newRun, trace} from './fixtures.js'
+import {fullTrace, newRun} from '../factories/index.js'
 
 // The trace_* views: every list element of every trace, queryable in plain SQL for audit.
 
@@ -104,7 +104,7 @@ function expectedCells(view: View, t: RequestTrace): Cell[][] {
 
 /** The fixture's lists with the awkward calls and decisions after them. */
 function auditedTrace(id: string, line: number): RequestTrace {
-  const t = trace(id, line)
+  const t = fullTrace(id, line)
   t.tool_calls = [...t.tool_calls, ...awkwardCalls()]
   t.policy_decisions = [...t.policy_decisions, ...awkwardDecisions()]
   return t
@@ -163,7 +163,7 @@ describe('audit views', () => {
         db.prepare('SELECT args_json, result_json FROM trace_tool_calls WHERE request_rowid = ? AND pos = ?').raw().get(id, pos)
       const awkward = awkwardCalls()[0]!
       expect(call(second, 3)).toEqual([JSON.stringify(awkward.args), JSON.stringify(awkward.result)])
-      expect(call(second, 1)).toEqual([JSON.stringify(trace('x', 1).tool_calls[1]!.args), null])
+      expect(call(second, 1)).toEqual([JSON.stringify(fullTrace('x', 1).tool_calls[1]!.args), null])
       expect(db.prepare("SELECT count(*) FROM trace_tool_calls WHERE json_extract(args_json, '$.amount') = 92.13").pluck().get()).toBe(2)
       expect(db.prepare('SELECT count(*) FROM trace_steps WHERE request_rowid IN (?, ?)').pluck().get(first, second)).toBe(10)
     })

@@ -7,7 +7,8 @@ import type {RequestTrace, TraceSide} from '../../src/runtime/trace.js'
 import type {TraceDatabase, TraceFilter} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {filterSql, TRACE_ORDER} from '../../src/store/traces-repo.js'
-import {emptyTrace, newRun, orderKeys, trace} from './fixtures.js'
+import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
+import {orderKeys} from './trace-order.js'
 
 let dir: string
 let file: string
@@ -34,7 +35,7 @@ function unevenRun(n: number): RequestTrace[] {
   const out: RequestTrace[] = []
   for (let line = 1; line <= n; line++) {
     for (const [side, repeat] of shapes.slice(0, 1 + (line % 4))) {
-      out.push(line % 6 === 0 ? emptyTrace(`q${line}`, line, side, repeat) : trace(`q${line}`, line, side, repeat))
+      out.push(line % 6 === 0 ? skippedTrace(`q${line}`, line, side, repeat) : fullTrace(`q${line}`, line, side, repeat))
     }
   }
   return out
@@ -72,7 +73,7 @@ describe('line ranges', () => {
   it('refuses a range bound that is not a number with a one-line error', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      store.writeTraces(run.id, [trace('a', 1)])
+      store.writeTraces(run.id, [fullTrace('a', 1)])
       expect(() => store.countTraces(run.id, {fromLine: Number.NaN})).toThrow(`${file}: trace filter fromLine must be a number (got null)`)
       expect(() => [...store.iterateTraces(run.id, {toLine: '3' as unknown as number})]).toThrow(
         `${file}: trace filter toLine must be a number (got "3")`,
@@ -152,9 +153,9 @@ describe('lineSplits', () => {
       const run = store.createRun(newRun())
       // Three lines of 1, 3 and 4 traces; the first line is 5, not 1.
       const traces = [
-        trace('a', 5, 'recorded'),
-        trace('b', 6, 'recorded'), trace('b', 6, 'baseline'), trace('b', 6, 'candidate'),
-        trace('c', 9, 'recorded'), trace('c', 9, 'baseline'), trace('c', 9, 'candidate'), trace('c', 9, 'candidate', 1),
+        fullTrace('a', 5, 'recorded'),
+        fullTrace('b', 6, 'recorded'), fullTrace('b', 6, 'baseline'), fullTrace('b', 6, 'candidate'),
+        fullTrace('c', 9, 'recorded'), fullTrace('c', 9, 'baseline'), fullTrace('c', 9, 'candidate'), fullTrace('c', 9, 'candidate', 1),
       ]
       store.writeTraces(run.id, traces)
       expect(store.lineSplits(run.id, 2)).toEqual([9])
@@ -165,7 +166,7 @@ describe('lineSplits', () => {
       expect(store.lineSplits(run.id, 1000)).toEqual([6, 9])
 
       const single = store.createRun(newRun())
-      store.writeTraces(single.id, [trace('x', 3, 'recorded'), trace('x', 3, 'baseline'), trace('x', 3, 'candidate')])
+      store.writeTraces(single.id, [fullTrace('x', 3, 'recorded'), fullTrace('x', 3, 'baseline'), fullTrace('x', 3, 'candidate')])
       expect(store.lineSplits(single.id, 8)).toEqual([])
     })
   })

@@ -6,7 +6,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
 import {SCHEMA_VERSION} from '../../src/store/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {newRun, trace} from './fixtures.js'
+import {fullTrace, newRun} from '../factories/index.js'
 
 let dir: string
 beforeEach(() => {
@@ -65,13 +65,13 @@ describe('opening', () => {
     const file = path.join(dir, 'understudy.db')
     let store = openStore(file)
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, [trace('a', 1)])
+    store.writeTraces(run.id, [fullTrace('a', 1)])
     store.close()
     store = openStore(file)
     store.close()
     store = openStore(file)
     expect(store.getRun(run.id)?.requests_done).toBe(1)
-    expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([fullTrace('a', 1)])
     store.close()
     expect(tables(file)).toEqual(['bundle_history', 'bundles', 'drills', 'requests', 'run_writers', 'runs'])
     const db = new Database(file, {readonly: true})
@@ -83,7 +83,7 @@ describe('opening', () => {
     const file = path.join(dir, 'understudy.db')
     const store = openStore(file)
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, [trace('a', 1)])
+    store.writeTraces(run.id, [fullTrace('a', 1)])
     // WAL is a property of the file; a second connection sees it.
     const db = new Database(file)
     expect(db.pragma('journal_mode', {simple: true})).toBe('wal')
@@ -167,7 +167,7 @@ describe('opening', () => {
     const file = path.join(dir, 'corrupt.db')
     const store = openStore(file)
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, Array.from({length: 50}, (_, i) => trace(`q${i}`, i + 1)))
+    store.writeTraces(run.id, Array.from({length: 50}, (_, i) => fullTrace(`q${i}`, i + 1)))
     store.close()
     const bytes = readFileSync(file)
     const pageSize = bytes.readUInt16BE(16)
@@ -198,11 +198,11 @@ describe('opening', () => {
     const file = path.join(dir, 'understudy.db')
     const rw = openStore(file)
     const run = rw.createRun(newRun())
-    rw.writeTraces(run.id, [trace('a', 1)])
+    rw.writeTraces(run.id, [fullTrace('a', 1)])
     const ro = openStore(file, {readonly: true})
     expect(ro.getRun(run.id)?.requests_done).toBe(1)
-    expect([...ro.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
-    expect(() => ro.writeTraces(run.id, [trace('b', 2)])).toThrow(/readonly/)
+    expect([...ro.iterateTraces(run.id)]).toStrictEqual([fullTrace('a', 1)])
+    expect(() => ro.writeTraces(run.id, [fullTrace('b', 2)])).toThrow(/readonly/)
     ro.close()
     rw.close()
     // With no writer left (WAL and shared-memory files gone), a read-only open still reads.

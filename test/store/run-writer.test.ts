@@ -1,26 +1,24 @@
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {hostname, tmpdir} from 'node:os'
-import path from 'node:path'
+import {hostname} from 'node:os'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {RunBusyError} from '../../src/errors.js'
 import type {RunWriter, TraceDatabase} from '../../src/store/api.js'
 import {processStart, REMOTE_STALE_MS, thisWriter, writerAlive} from '../../src/store/run-writer.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {newRun, trace} from './fixtures.js'
+import {fullTrace, newRun, tempStore, type TempStore} from '../factories/index.js'
 
-let dir: string
+let tmp: TempStore
 let file: string
 let store: TraceDatabase
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'understudy-run-writer-'))
-  file = path.join(dir, 'understudy.db')
-  store = openStore(file)
+  tmp = tempStore()
+  file = tmp.file
+  store = tmp.store
 })
 afterEach(() => {
   store.close()
-  rmSync(dir, {recursive: true, force: true})
+  tmp.cleanup()
 })
 
 /** A pid that was a process a moment ago and is none now (spawnSync reaps it). */
@@ -131,7 +129,7 @@ describe('run writer claims', () => {
     expect(() => store.claimRun('r-nope')).toThrow(`${file}: no run r-nope`)
     const run = store.createRun(newRun())
     const w = store.claimRun(run.id)
-    store.writeTraces(run.id, [trace('a', 1)])
+    store.writeTraces(run.id, [fullTrace('a', 1)])
     expect(store.deleteRun(run.id)).toBe(true)
     expect(store.runWriter(run.id)).toBeUndefined()
     expect(store.releaseRun(run.id, w.token, 'completed')).toBe(false)

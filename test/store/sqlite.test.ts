@@ -1,6 +1,3 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
@@ -8,21 +5,22 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {traceKey} from '../../src/store/api.js'
 import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
 import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'
-import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
+import {fullTrace, newRun, skippedTrace, tempStore, type TempStore} from '../factories/index.js'
+import {inOrder, orderKeys} from './trace-order.js'
 
-let dir: string
+let tmp: TempStore
 let file: string
 let store: SqliteTraceStore
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'understudy-store-'))
-  file = path.join(dir, 'nested', 'understudy.db')
-  store = openStore(file)
+  tmp = tempStore({file: 'nested/understudy.db'})
+  file = tmp.file
+  store = tmp.store
 })
 
 afterEach(() => {
   store.close()
-  rmSync(dir, {recursive: true, force: true})
+  tmp.cleanup()
 })
 
 
@@ -31,9 +29,9 @@ function fullRun(n: number): RequestTrace[] {
   const out: RequestTrace[] = []
   for (let line = 1; line <= n; line++) {
     const id = `req-${String(line).padStart(4, '0')}`
-    out.push(line % 5 === 0 ? emptyTrace(id, line, 'recorded') : trace(id, line, 'recorded'))
+    out.push(line % 5 === 0 ? skippedTrace(id, line, 'recorded') : fullTrace(id, line, 'recorded'))
     for (const side of ['baseline', 'candidate'] as const) {
-      for (const repeat of [0, 1]) out.push(line % 7 === 0 ? emptyTrace(id, line, side, repeat) : trace(id, line, side, repeat))
+      for (const repeat of [0, 1]) out.push(line % 7 === 0 ? skippedTrace(id, line, side, repeat) : fullTrace(id, line, side, repeat))
     }
   }
   return out
@@ -66,7 +64,7 @@ describe('runs', () => {
   })
 
   it('refuses invalid run metadata', () => {
-    expect(() => store.createRun(newRun({repeat: 0}))).toThrow(/cannot create run: repeat/)
+    expect(() => store.createRun({...newRun(), repeat: 0})).toThrow(/cannot create run: repeat/)
     expect(store.listRuns()).toEqual([])
   })
 
@@ -99,7 +97,7 @@ describe('runs', () => {
   it('tracks totals, progress and the finish', () => {
     const run = store.createRun(newRun())
     store.setRequestsTotal(run.id, 10)
-    store.writeTraces(run.id, [trace('a', 1, 'baseline'), trace('a', 1, 'candidate'), trace('b', 2, 'candidate', 1)])
+    store.writeTraces(run.id, [fullTrace('a', 1, 'baseline'), fullTrace('a', 1, 'candidate'), fullTrace('b', 2, 'candidate', 1)])
     expect(store.getRun(run.id)).toMatchObject({requests_done: 2, requests_total: 10, status: 'running'})
     store.finishRun(run.id, 'interrupted')
     const finished = store.getRun(run.id)!
@@ -114,8 +112,8 @@ describe('runs', () => {
   it('deletes a run with all of its rows', () => {
     const keep = store.createRun(newRun())
     const drop = store.createRun(newRun())
-    store.writeTraces(keep.id, [trace('a', 1)])
-    store.writeTraces(drop.id, [trace('a', 1), trace('b', 2)])
+    store.writeTraces(keep.id, [fullTrace('a', 1)])
+    store.writeTraces(drop.id, [fullTrace('a', 1), fullTrace('b', 2)])
     expect(store.deleteRun(drop.id)).toBe(true)
     expect(store.deleteRun(drop.id)).toBe(false)
     expect(store.getRun(drop.id)).toBeUndefined()
@@ -168,7 +166,7 @@ describe('traces', () => {
     expect(orderKeys(store.iterateTraces(run.id, {repeat: 1}))).toEqual(expected((t) => t.repeat === 1))
     expect(orderKeys(store.iterateTraces(run.id, {requestId: 'req-0007'}))).toEqual(expected((t) => t.request_id === 'req-0007'))
     const combo = {side: 'baseline', requestId: 'req-0003', repeat: 1} as const
-    expect([...store.iterateTraces(run.id, combo)]).toStrictEqual([trace('req-0003', 3, 'baseline', 1)])
+    expect([...store.iterateTraces(run.id, combo)]).toStrictEqual([fullTrace('req-0003', 3, 'baseline', 1)])
 
     expect(store.countTraces(run.id)).toBe(traces.length)
     expect(store.countTraces(run.id, {side: 'recorded'})).toBe(9)
@@ -180,15 +178,15 @@ describe('traces', () => {
   it('keeps runs apart', () => {
     const a = store.createRun(newRun())
     const b = store.createRun(newRun())
-    store.writeTraces(a.id, [trace('x', 1)])
-    store.writeTraces(b.id, [trace('x', 1), trace('y', 2)])
-    expect([...store.iterateTraces(a.id)]).toStrictEqual([trace('x', 1)])
+    store.writeTraces(a.id, [fullTrace('x', 1)])
+    store.writeTraces(b.id, [fullTrace('x', 1), fullTrace('y', 2)])
+    expect([...store.iterateTraces(a.id)]).toStrictEqual([fullTrace('x', 1)])
     expect(store.countTraces(b.id)).toBe(2)
   })
 
   it('reports stored keys for --resume', () => {
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, [trace('a', 1, 'baseline'), trace('a', 1, 'candidate', 1), emptyTrace('b', 2)])
+    store.writeTraces(run.id, [fullTrace('a', 1, 'baseline'), fullTrace('a', 1, 'candidate', 1), skippedTrace('b', 2)])
     const keys = store.storedTraceKeys(run.id)
     expect(keys.size).toBe(3)
     for (const k of [traceKey('a', 'baseline', 0), traceKey('a', 'candidate', 1), traceKey('b', 'recorded', 0)]) expect(keys.has(k)).toBe(true)
@@ -199,9 +197,9 @@ describe('traces', () => {
 
   it('refuses a duplicate trace, names it, and keeps the earlier batch', () => {
     const run = store.createRun(newRun())
-    const first = [trace('a', 1), trace('b', 2)]
+    const first = [fullTrace('a', 1), fullTrace('b', 2)]
     store.writeTraces(run.id, first)
-    const again = () => store.writeTraces(run.id, [trace('c', 3), trace('b', 2)])
+    const again = () => store.writeTraces(run.id, [fullTrace('c', 3), fullTrace('b', 2)])
     expect(again).toThrow(StoreError)
     expect(again).toThrow(/trace already stored: request "b" \(line 2, candidate, repeat 0\)/)
     // The whole second batch rolled back, 'c' included; the first is untouched.
@@ -210,16 +208,16 @@ describe('traces', () => {
 
   it('rolls a batch back wholly when one trace in the middle is bad', () => {
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, [trace('a', 1)])
-    const bad = {...trace('m', 5), line: 2.5}
-    const batch = [trace('k', 3), trace('l', 4), bad, trace('n', 6)]
+    store.writeTraces(run.id, [fullTrace('a', 1)])
+    const bad = {...fullTrace('m', 5), line: 2.5}
+    const batch = [fullTrace('k', 3), fullTrace('l', 4), bad, fullTrace('n', 6)]
     expect(() => store.writeTraces(run.id, batch)).toThrow(/cannot store request "m" \(line 2.5, candidate, repeat 0\)/)
-    const negative = {...trace('m', 5), cost_usd: -1}
-    expect(() => store.writeTraces(run.id, [trace('k', 3), negative])).toThrow(/cost_usd >= 0/)
-    const missing = {...trace('m', 5), status: undefined} as unknown as RequestTrace
-    expect(() => store.writeTraces(run.id, [trace('k', 3), missing])).toThrow(StoreError)
+    const negative = {...fullTrace('m', 5), cost_usd: -1}
+    expect(() => store.writeTraces(run.id, [fullTrace('k', 3), negative])).toThrow(/cost_usd >= 0/)
+    const missing = {...fullTrace('m', 5), status: undefined} as unknown as RequestTrace
+    expect(() => store.writeTraces(run.id, [fullTrace('k', 3), missing])).toThrow(StoreError)
     expect(store.countTraces(run.id)).toBe(1)
-    expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1)])
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([fullTrace('a', 1)])
     store.close()
     // Nothing of the failed batches: only the kept trace's lists.
     const raw = new Database(file, {readonly: true})
@@ -230,12 +228,12 @@ describe('traces', () => {
   })
 
   it('refuses traces for a run that does not exist', () => {
-    expect(() => store.writeTraces('r-none', [trace('a', 1)])).toThrow(/no run r-none/)
+    expect(() => store.writeTraces('r-none', [fullTrace('a', 1)])).toThrow(/no run r-none/)
   })
 
   it('reports a stored trace that no longer decodes as one line naming it, after the traces before it', () => {
     const run = store.createRun(newRun())
-    store.writeTraces(run.id, [trace('a', 1), trace('b', 2), trace('c', 3)])
+    store.writeTraces(run.id, [fullTrace('a', 1), fullTrace('b', 2), fullTrace('c', 3)])
     store.close()
     const raw = new Database(file)
     // Damaged outside understudy: the column is no longer JSON.
@@ -256,7 +254,7 @@ describe('traces', () => {
     const run = store.createRun(newRun())
     const traces: RequestTrace[] = []
     for (let line = 1; line <= 600; line++) {
-      const t = line % 3 === 0 ? emptyTrace(`q${line}`, line, 'candidate') : trace(`q${line}`, line, 'candidate')
+      const t = line % 3 === 0 ? skippedTrace(`q${line}`, line, 'candidate') : fullTrace(`q${line}`, line, 'candidate')
       // Vary the list lengths so that a trace given another's lists would show.
       t.steps = t.steps.slice(0, line % 6)
       t.guardrails = t.guardrails.slice(line % 4)
@@ -286,11 +284,11 @@ describe('traces', () => {
 
     // Writing while a cursor is open is refused cleanly; after leaving the loop early it works.
     for (const t of store.iterateTraces(run.id)) {
-      expect(() => store.writeTraces(run.id, [trace('late', 99)])).toThrow(StoreError)
+      expect(() => store.writeTraces(run.id, [fullTrace('late', 99)])).toThrow(StoreError)
       expect(t.line).toBe(1)
       break
     }
-    store.writeTraces(run.id, [trace('late', 99)])
+    store.writeTraces(run.id, [fullTrace('late', 99)])
     expect(store.countTraces(run.id, {requestId: 'late'})).toBe(1)
   })
 
@@ -301,7 +299,7 @@ describe('traces', () => {
     const seen: RequestTrace[] = []
     for (const t of store.iterateTraces(run.id)) {
       // Lands mid-iteration from a second connection; WAL lets it commit, the reader must not see it.
-      if (seen.length === 0) writer.writeTraces(run.id, [trace('new', 1, 'recorded', 0), trace('new', 2)])
+      if (seen.length === 0) writer.writeTraces(run.id, [fullTrace('new', 1, 'recorded', 0), fullTrace('new', 2)])
       seen.push(t)
     }
     writer.close()
@@ -340,7 +338,7 @@ describe('repositories', () => {
   it('share the one connection the facade uses: its data, its transactions, its cursors', () => {
     const run = store.runs.create(newRun())
     expect(store.getRun(run.id)).toStrictEqual(run)
-    store.traces.write(run.id, [trace('a', 1), trace('b', 2)])
+    store.traces.write(run.id, [fullTrace('a', 1), fullTrace('b', 2)])
     expect(store.countTraces(run.id)).toBe(2)
     expect(store.runs.get(run.id)?.requests_done).toBe(2)
     const {writer} = store.createClaimedRun(newRun())

@@ -7,7 +7,8 @@ import {StoreError} from '../../src/errors.js'
 import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/runtime/trace.js'
 import type {TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {emptyTrace, inOrder, newRun, orderKeys, trace} from './fixtures.js'
+import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
+import {inOrder, orderKeys} from './trace-order.js'
 
 // A trace is one requests row; its lists are JSON columns of positional tuples (src/store/rows.ts).
 
@@ -87,23 +88,23 @@ function awkwardDecisions(): PolicyDecisionTrace[] {
 
 /** Every shape of list: none, the fixture's, the awkward ones, on several sides and repeats. */
 function variedTraces(): RequestTrace[] {
-  const awkward = trace('w', 4, 'candidate', 1)
+  const awkward = fullTrace('w', 4, 'candidate', 1)
   awkward.tool_calls = awkwardCalls()
   awkward.policy_decisions = awkwardDecisions()
-  const callsOnly = trace('c', 5, 'baseline')
+  const callsOnly = fullTrace('c', 5, 'baseline')
   callsOnly.policy_decisions = []
-  const decisionsOnly = trace('d', 6, 'recorded')
+  const decisionsOnly = fullTrace('d', 6, 'recorded')
   decisionsOnly.tool_calls = []
-  return [emptyTrace('e', 1), trace('f', 2, 'recorded'), trace('f', 2), trace('g', 3, 'candidate', 1), awkward, callsOnly, decisionsOnly]
+  return [skippedTrace('e', 1), fullTrace('f', 2, 'recorded'), fullTrace('f', 2), fullTrace('g', 3, 'candidate', 1), awkward, callsOnly, decisionsOnly]
 }
 
 describe('lists round-trip', () => {
   it('round-trips steps (none, several, unicode) deep-equal and byte-identical as JSON', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      const withUnicode = trace('u', 2, 'baseline')
+      const withUnicode = fullTrace('u', 2, 'baseline')
       withUnicode.steps = unicodeSteps()
-      const written = [emptyTrace('e', 1), withUnicode, trace('f', 3), trace('f', 3, 'candidate', 1)]
+      const written = [skippedTrace('e', 1), withUnicode, fullTrace('f', 3), fullTrace('f', 3, 'candidate', 1)]
       store.writeTraces(run.id, written)
       const back = [...store.iterateTraces(run.id)]
       expect(back).toStrictEqual(written)
@@ -136,7 +137,7 @@ describe('lists round-trip', () => {
   })
 
   it('reads back what JSON makes of odd values: NaN and Infinity as null, undefined dropped or null', () => {
-    const odd = trace('o', 7)
+    const odd = fullTrace('o', 7)
     odd.tool_calls[0]!.args = {nan: Number.NaN, negZero: -0, inf: Number.POSITIVE_INFINITY, gone: undefined, nested: {gone: undefined}}
     odd.tool_calls[1]!.result = undefined
     odd.tool_calls[2]!.result = {when: undefined, list: [undefined, Number.NaN]}
@@ -187,28 +188,28 @@ describe('lists round-trip', () => {
   it('gives every trace objects of its own, however often its lists repeat', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      store.writeTraces(run.id, [trace('a', 1), trace('b', 2)])
+      store.writeTraces(run.id, [fullTrace('a', 1), fullTrace('b', 2)])
       const [a, b] = [...store.iterateTraces(run.id)]
       a!.policy_decisions[0]!.reason = 'changed'
       ;(a!.tool_calls[0]!.args.opts as {deep: unknown}).deep = 'changed'
       expect(b!.policy_decisions[0]!.reason).toBe('POLICY_DEFAULT')
-      expect([...store.iterateTraces(run.id)]).toStrictEqual([trace('a', 1), trace('b', 2)])
+      expect([...store.iterateTraces(run.id)]).toStrictEqual([fullTrace('a', 1), fullTrace('b', 2)])
     })
   })
 
   it('stores steps as [index, state, detail, input_tokens, output_tokens, latency_ms] tuples, [] when none', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      store.writeTraces(run.id, [emptyTrace('e', 1), trace('f', 2)])
+      store.writeTraces(run.id, [skippedTrace('e', 1), fullTrace('f', 2)])
     })
     expect(raw("SELECT steps_json FROM requests WHERE request_id = 'e'")).toBe('[]')
     expect(JSON.parse(raw("SELECT steps_json FROM requests WHERE request_id = 'f'"))).toEqual(
-      trace('f', 2).steps.map((s) => [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]),
+      fullTrace('f', 2).steps.map((s) => [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]),
     )
   })
 
   it('stores a trace without guardrail results as an empty list', () => {
-    const bare = emptyTrace('a', 1)
+    const bare = skippedTrace('a', 1)
     withStore((store) => {
       const run = store.createRun(newRun())
       store.writeTraces(run.id, [bare])
@@ -218,7 +219,7 @@ describe('lists round-trip', () => {
   })
 
   it('refuses a requests row without a list column: every trace sets all four', () => {
-    withStore((store) => store.writeTraces(store.createRun(newRun()).id, [trace('a', 1)]))
+    withStore((store) => store.writeTraces(store.createRun(newRun()).id, [fullTrace('a', 1)]))
     const db = new Database(file)
     try {
       expect(() => db.prepare('UPDATE requests SET steps_json = NULL').run()).toThrow(/NOT NULL constraint failed: requests\.steps_json/)
@@ -242,15 +243,15 @@ describe('malformed steps and guardrail results', () => {
   ])('refuses a step with %s = %s, naming the trace and field, and rolls the batch back', (field, value, shown) => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      store.writeTraces(run.id, [trace('kept', 1)])
-      const bad = trace('b', 3)
+      store.writeTraces(run.id, [fullTrace('kept', 1)])
+      const bad = fullTrace('b', 3)
       const step = {...bad.steps[2]!} as Record<string, unknown>
       if (value === undefined) delete step[field]
       else step[field] = value
       bad.steps[2] = step as unknown as StepTrace
       let thrown: unknown
       try {
-        store.writeTraces(run.id, [trace('a', 2), bad, trace('c', 4)])
+        store.writeTraces(run.id, [fullTrace('a', 2), bad, fullTrace('c', 4)])
       } catch (e) {
         thrown = e
       }
@@ -267,7 +268,7 @@ describe('malformed steps and guardrail results', () => {
   it('refuses a missing step object with the same one-line error', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      const bad = trace('b', 1)
+      const bad = fullTrace('b', 1)
       bad.steps[1] = null as unknown as StepTrace
       expect(() => store.writeTraces(run.id, [bad])).toThrow(/request "b" .*: steps\[1\]\.index: invalid value undefined$/)
       expect(store.countTraces(run.id)).toBe(0)
@@ -277,12 +278,12 @@ describe('malformed steps and guardrail results', () => {
   it('refuses a malformed guardrail result, naming the trace and field, and rolls the batch back', () => {
     withStore((store) => {
       const run = store.createRun(newRun())
-      const bad = trace('b', 2)
+      const bad = fullTrace('b', 2)
       bad.guardrails[2] = {...bad.guardrails[2]!, step: -1}
-      const write = () => store.writeTraces(run.id, [trace('a', 1), bad])
+      const write = () => store.writeTraces(run.id, [fullTrace('a', 1), bad])
       expect(write).toThrow(StoreError)
       expect(write).toThrow(/cannot store request "b" \(line 2, candidate, repeat 0\) of run .*: guardrails\[2\]\.step: invalid value -1/)
-      const missing = trace('c', 3)
+      const missing = fullTrace('c', 3)
       delete (missing.guardrails[0] as Partial<RequestTrace['guardrails'][number]>).detail
       expect(() => store.writeTraces(run.id, [missing])).toThrow(/guardrails\[0\]\.detail: invalid value undefined/)
       expect(store.countTraces(run.id)).toBe(0)
@@ -300,12 +301,12 @@ describe('malformed tool calls and policy decisions', () => {
   function refuses(mutate: (bad: RequestTrace) => void, expected: string): void {
     withStore((store) => {
       const run = store.createRun(newRun())
-      store.writeTraces(run.id, [trace('kept', 1)])
-      const bad = trace('b', 3)
+      store.writeTraces(run.id, [fullTrace('kept', 1)])
+      const bad = fullTrace('b', 3)
       mutate(bad)
       let thrown: unknown
       try {
-        store.writeTraces(run.id, [trace('a', 2), bad, trace('c', 4)])
+        store.writeTraces(run.id, [fullTrace('a', 2), bad, fullTrace('c', 4)])
       } catch (e) {
         thrown = e
       }

@@ -7,7 +7,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {openTraceWriter as openFromSource} from '../../src/store/trace-writer.js'
 import {repoRoot} from '../helpers/cli.js'
-import {newRun, trace} from './fixtures.js'
+import {fullTrace, newRun} from '../factories/index.js'
 
 // The worker thread only exists compiled (dist/; `npm test` builds first); from the sources the
 // writer falls back to synchronous writes. Both are exercised here.
@@ -20,7 +20,7 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
 
-const batch = (from: number, n: number): RequestTrace[] => Array.from({length: n}, (_, i) => trace(`req-${from + i}`, from + i))
+const batch = (from: number, n: number): RequestTrace[] => Array.from({length: n}, (_, i) => fullTrace(`req-${from + i}`, from + i))
 
 describe.each([
   ['worker thread (compiled)', compiled.openTraceWriter],
@@ -35,7 +35,7 @@ describe.each([
     expect(writer.backlog).toBe(0)
     expect(store.countTraces(run.id)).toBe(100)
     expect([...store.iterateTraces(run.id)].map((t) => t.line)).toEqual(Array.from({length: 100}, (_, i) => i + 1))
-    expect([...store.iterateTraces(run.id, {requestId: 'req-7'})][0]).toEqual(trace('req-7', 7))
+    expect([...store.iterateTraces(run.id, {requestId: 'req-7'})][0]).toEqual(fullTrace('req-7', 7))
     await writer.close()
     store.close()
   })

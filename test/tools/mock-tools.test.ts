@@ -1,19 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {parseFixtures} from '../../src/tools/fixtures.js'
 import {createMockTools, DEFAULT_TOOL_LATENCY_MS} from '../../src/tools/mock-tools.js'
-import {TrafficRecord} from '../../src/traffic/schema.js'
-
-function record(toolCalls: unknown[]): TrafficRecord {
-  return TrafficRecord.parse({
-    id: 'req-1',
-    timestamp: '2025-03-01T10:00:00Z',
-    tenant: 'acme',
-    user: 'u1',
-    role: 'agent',
-    input: [{role: 'user', content: 'hi'}],
-    production: {tool_calls: toolCalls, final_answer: 'ok', outcome: 'completed', usage: {input_tokens: 1, output_tokens: 1}, latency_ms: 1},
-  })
-}
+import {trafficRecord} from '../factories/index.js'
 
 const fixtures = parseFixtures(
   'fixtures.yaml',
@@ -40,10 +28,10 @@ fixtures:
 describe('mock tools', () => {
   it('prefers the recorded call with the same args, then the next one of the same tool', async () => {
     const tools = createMockTools(fixtures).forRequest(
-      record([
+      trafficRecord({production: {tool_calls: [
         {id: 'c1', name: 'lookup_order', args: {order_id: 'A'}, result: {from: 'A'}, latency_ms: 11},
         {id: 'c2', name: 'lookup_order', args: {order_id: 'B'}, result: {from: 'B'}, latency_ms: 12},
-      ]),
+      ]}}),
     )
     const b = await tools.call('lookup_order', {order_id: 'B'}, 1)
     expect(b).toMatchObject({outcome: 'ok', result: {from: 'B'}, latency_ms: 12, source: 'recorded', executed: true})
@@ -61,23 +49,23 @@ describe('mock tools', () => {
     // refund must get a real answer (the fixture default), not an empty result borrowed from the recording.
     const tools = createMockTools(
       parseFixtures('f.yaml', 'tools:\n  issue_refund:\n    default: {result: {refund_id: RF-fixture}}\n'),
-    ).forRequest(record([{id: 'c1', name: 'issue_refund', args: {order_id: 'ORD-1', amount: 300}, latency_ms: 0}]))
+    ).forRequest(trafficRecord({production: {tool_calls: [{id: 'c1', name: 'issue_refund', args: {order_id: 'ORD-1', amount: 300}, latency_ms: 0}]}}))
     const answer = await tools.call('issue_refund', {order_id: 'ORD-1', amount: 300}, 1)
     expect(answer).toMatchObject({outcome: 'ok', source: 'default', result: {refund_id: 'RF-fixture'}})
   })
 
   it('matches args canonically, whatever the key order', async () => {
     const tools = createMockTools(null).forRequest(
-      record([
+      trafficRecord({production: {tool_calls: [
         {id: 'c1', name: 't', args: {a: 1, b: {x: 1, y: 2}}, result: 'first', latency_ms: 1},
         {id: 'c2', name: 't', args: {b: {y: 2, x: 1}, a: 2}, result: 'second', latency_ms: 1},
-      ]),
+      ]}}),
     )
     expect((await tools.call('t', {b: {y: 2, x: 1}, a: 2}, 1)).result).toBe('second')
   })
 
   it('answers from the first fixture whose match is a subset of the args, deep-equal', async () => {
-    const tools = createMockTools(fixtures).forRequest(record([]))
+    const tools = createMockTools(fixtures).forRequest(trafficRecord({production: {tool_calls: []}}))
     expect(await tools.call('lookup_order', {order_id: 'ORD-2', extra: true}, 1)).toMatchObject({
       result: {order_id: 'ORD-2', amount: 10},
       latency_ms: 7,
@@ -94,7 +82,7 @@ describe('mock tools', () => {
   })
 
   it('falls back to the tool default, then to unrecorded_call', async () => {
-    const tools = createMockTools(fixtures).forRequest(record([]))
+    const tools = createMockTools(fixtures).forRequest(trafficRecord({production: {tool_calls: []}}))
     expect(await tools.call('send_email', {to: 'x'}, 1)).toMatchObject({outcome: 'ok', result: {message_id: 'msg-fixture'}, source: 'default'})
     expect(await tools.call('issue_refund', {order_id: 'ORD-1'}, 1)).toMatchObject({outcome: 'unrecorded_call', executed: false, source: 'none'})
     expect(tools.executions).toHaveLength(1)
@@ -102,10 +90,10 @@ describe('mock tools', () => {
 
   it('replays a recorded timeout-then-success as timeout-then-success', async () => {
     const tools = createMockTools(null).forRequest(
-      record([
+      trafficRecord({production: {tool_calls: [
         {id: 'c1', name: 'issue_refund', args: {order_id: 'A'}, error: {code: 'timeout', message: 'slow'}, latency_ms: 3000},
         {id: 'c1', name: 'issue_refund', args: {order_id: 'A'}, result: {refund_id: 'R1'}, latency_ms: 80, attempt: 2},
-      ]),
+      ]}}),
     )
     const first = await tools.call('issue_refund', {order_id: 'A'}, 1)
     expect(first).toMatchObject({outcome: 'timeout', executed: false, latency_ms: 3000, error: {code: 'timeout'}})
@@ -116,7 +104,7 @@ describe('mock tools', () => {
 
   it('keeps requests apart: each request consumes only its own recording', async () => {
     const sandbox = createMockTools(null)
-    const rec = record([{id: 'c1', name: 't', args: {}, result: 1, latency_ms: 1}])
+    const rec = trafficRecord({production: {tool_calls: [{id: 'c1', name: 't', args: {}, result: 1, latency_ms: 1}]}})
     const a = sandbox.forRequest(rec)
     const b = sandbox.forRequest(rec)
     expect((await a.call('t', {}, 1)).outcome).toBe('ok')

@@ -7,7 +7,7 @@ import {runInNewContext} from 'node:vm'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {UnderstudyError} from '../../src/errors.js'
 import {readTraffic, sha256File, type TrafficLine, type TrafficProblem} from '../../src/traffic/reader.js'
-import {validLine, validRecord} from '../fixtures/traffic/records.js'
+import {invalidTrafficRecordInput, trafficLine, trafficRecordInput} from '../factories/index.js'
 
 let dir: string
 beforeAll(() => {
@@ -41,7 +41,7 @@ function problemsOf(l: TrafficLine | undefined): TrafficProblem[] {
 
 describe('readTraffic', () => {
   it('reads a valid file, one record per line, with line numbers and byte sizes', async () => {
-    const lines = [validLine('r1'), validLine('r2', {tenant: 'globex'}), validLine('r3')]
+    const lines = [trafficLine({id: 'r1'}), trafficLine({id: 'r2', tenant: 'globex'}), trafficLine({id: 'r3'})]
     const file = write('valid.jsonl', lines.join('\n') + '\n')
     const got = await readAll(file)
     expect(got.map((l) => [l.line, l.ok])).toEqual([
@@ -57,7 +57,7 @@ describe('readTraffic', () => {
   })
 
   it('reports malformed JSON with the file, line number and column', async () => {
-    const file = write('malformed.jsonl', [validLine('r1'), '{"id": "r2", "tenant": }', validLine('r3')].join('\n') + '\n')
+    const file = write('malformed.jsonl', [trafficLine({id: 'r1'}), '{"id": "r2", "tenant": }', trafficLine({id: 'r3'})].join('\n') + '\n')
     const got = await readAll(file)
     expect(got.map((l) => l.ok)).toEqual([true, false, true])
     expect(errorOf(got[1])).toBe(`${file}:2: json: invalid JSON at column 24: unexpected '}' (expected a value)`)
@@ -65,13 +65,16 @@ describe('readTraffic', () => {
   })
 
   it('names the field path of a schema error, and keeps the request id', async () => {
-    const rec = validRecord('r1')
-    const production = rec['production'] as Record<string, unknown>
-    production['tool_calls'] = [
-      {id: 'c1', name: 'a', args: {}, latency_ms: 1},
-      {id: 'c2', name: 'b', args: {}, latency_ms: 1},
-      {id: 'c3', name: 'c', args: {}, latency_ms: 'slow'},
-    ]
+    const rec = invalidTrafficRecordInput({
+      id: 'r1',
+      production: {
+        tool_calls: [
+          {id: 'c1', name: 'a', args: {}, latency_ms: 1},
+          {id: 'c2', name: 'b', args: {}, latency_ms: 1},
+          {id: 'c3', name: 'c', args: {}, latency_ms: 'slow'},
+        ],
+      },
+    })
     const file = write('schema.jsonl', JSON.stringify(rec) + '\n')
     const [l] = await readAll(file)
     expect(errorOf(l)).toMatch(new RegExp(`^${escape(file)}:1: production\\.tool_calls\\.2\\.latency_ms: .*expected number`))
@@ -79,9 +82,8 @@ describe('readTraffic', () => {
   })
 
   it('names a missing field and an unknown field', async () => {
-    const missing = validRecord('r1')
-    delete missing['tenant']
-    const unknown = validRecord('r2', {tenat: 'acme'})
+    const missing = invalidTrafficRecordInput({id: 'r1', tenant: undefined})
+    const unknown = invalidTrafficRecordInput({id: 'r2', tenat: 'acme'})
     const file = write('fields.jsonl', JSON.stringify(missing) + '\n' + JSON.stringify(unknown) + '\n')
     const [a, b] = await readAll(file)
     expect(errorOf(a)).toBe(`${file}:1: tenant: missing (expected string)`)
@@ -89,7 +91,7 @@ describe('readTraffic', () => {
   })
 
   it('returns every problem of a line with two bad fields, and names both in the summary', async () => {
-    const rec = validRecord('r1', {tenant: '', timestamp: 'yesterday'})
+    const rec = invalidTrafficRecordInput({id: 'r1', tenant: '', timestamp: 'yesterday'})
     const file = write('two-bad.jsonl', JSON.stringify(rec) + '\n')
     const [l] = await readAll(file)
     expect(problemsOf(l)).toEqual([
@@ -100,11 +102,11 @@ describe('readTraffic', () => {
   })
 
   it('returns every problem of a line with three bad fields, nested ones as dotted paths', async () => {
-    const rec = validRecord('r1')
-    delete rec['user']
-    const production = rec['production'] as Record<string, unknown>
-    production['tool_calls'] = [{id: 'c1', name: 'lookup', args: 'order 7', latency_ms: 1}]
-    production['usage'] = {input_tokens: -1, output_tokens: 5}
+    const rec = invalidTrafficRecordInput({
+      id: 'r1',
+      user: undefined,
+      production: {tool_calls: [{id: 'c1', name: 'lookup', args: 'order 7', latency_ms: 1}], usage: {input_tokens: -1, output_tokens: 5}},
+    })
     const file = write('three-bad.jsonl', JSON.stringify(rec) + '\n')
     const [l] = await readAll(file)
     expect(problemsOf(l).map((p) => p.field)).toEqual(['user', 'production.tool_calls.0.args', 'production.usage.input_tokens'])
@@ -117,8 +119,7 @@ describe('readTraffic', () => {
   })
 
   it('gives each unknown field its own problem, quoting a key that is not a plain name', async () => {
-    const rec = validRecord('r1', {tenat: 'acme', 'two\nlines': 1})
-    ;(rec['production'] as Record<string, unknown>)['extra'] = true
+    const rec = invalidTrafficRecordInput({id: 'r1', tenat: 'acme', 'two\nlines': 1, production: {extra: true}})
     const file = write('unknown-keys.jsonl', JSON.stringify(rec) + '\n')
     const [l] = await readAll(file)
     expect(problemsOf(l)).toEqual([
@@ -138,22 +139,22 @@ describe('readTraffic', () => {
 
   it('strips a UTF-8 BOM at the start of the file only', async () => {
     const bom = Buffer.from([0xef, 0xbb, 0xbf])
-    const file = write('bom.jsonl', Buffer.concat([bom, Buffer.from(validLine('r1') + '\n'), bom, Buffer.from(validLine('r2') + '\n')]))
+    const file = write('bom.jsonl', Buffer.concat([bom, Buffer.from(trafficLine({id: 'r1'}) + '\n'), bom, Buffer.from(trafficLine({id: 'r2'}) + '\n')]))
     const got = await readAll(file)
     expect(got[0]!.ok).toBe(true)
-    expect(got[0]!.bytes).toBe(3 + validLine('r1').length + 1)
+    expect(got[0]!.bytes).toBe(3 + trafficLine({id: 'r1'}).length + 1)
     // A BOM in the middle of a file is a stray character, not a marker.
     expect(errorOf(got[1])).toBe(`${file}:2: json: invalid JSON at column 1: unexpected character U+FEFF (expected a value)`)
   })
 
   it('reads CRLF files', async () => {
-    const file = write('crlf.jsonl', `${validLine('r1')}\r\n${validLine('r2')}\r\n`)
+    const file = write('crlf.jsonl', `${trafficLine({id: 'r1'})}\r\n${trafficLine({id: 'r2'})}\r\n`)
     const got = await readAll(file)
     expect(got.map((l) => l.ok && l.record.id)).toEqual(['r1', 'r2'])
   })
 
   it('skips blank and whitespace-only lines but counts them', async () => {
-    const file = write('blank.jsonl', `\n${validLine('r1')}\n   \n\t\r\n\n${validLine('r2')}\n\n`)
+    const file = write('blank.jsonl', `\n${trafficLine({id: 'r1'})}\n   \n\t\r\n\n${trafficLine({id: 'r2'})}\n\n`)
     const got = await readAll(file)
     expect(got.map((l) => [l.line, l.ok && l.record.id])).toEqual([
       [2, 'r1'],
@@ -162,8 +163,8 @@ describe('readTraffic', () => {
   })
 
   it('reports an unparseable last line without a newline as truncated', async () => {
-    const full = validLine('r2')
-    const file = write('truncated.jsonl', `${validLine('r1')}\n${full.slice(0, 40)}`)
+    const full = trafficLine({id: 'r2'})
+    const file = write('truncated.jsonl', `${trafficLine({id: 'r1'})}\n${full.slice(0, 40)}`)
     const got = await readAll(file)
     expect(got).toHaveLength(2)
     expect(errorOf(got[1])).toMatch(
@@ -171,12 +172,12 @@ describe('readTraffic', () => {
     )
     expect(got[1]!.ok === false && got[1]!.id).toBe('r2')
     // A complete last line without a newline is fine.
-    const ok = write('no-final-newline.jsonl', `${validLine('r1')}\n${full}`)
+    const ok = write('no-final-newline.jsonl', `${trafficLine({id: 'r1'})}\n${full}`)
     expect((await readAll(ok)).map((l) => l.ok)).toEqual([true, true])
   })
 
   it('reports invalid UTF-8 with the byte offset within the line', async () => {
-    const good = Buffer.from(validLine('r1'))
+    const good = Buffer.from(trafficLine({id: 'r1'}))
     const prefix = Buffer.from('{"id":"r2","tenant":"ac')
     const bad = Buffer.concat([prefix, Buffer.from([0xc3, 0x28]), Buffer.from('me"}')])
     const file = write('utf8.jsonl', Buffer.concat([good, Buffer.from('\n'), bad, Buffer.from('\n'), good, Buffer.from('\n')]))
@@ -187,24 +188,23 @@ describe('readTraffic', () => {
   })
 
   it('accepts multi-byte UTF-8 text', async () => {
-    const file = write('unicode.jsonl', validLine('r1', {user: 'Zoë 🚀 日本'}) + '\n')
+    const file = write('unicode.jsonl', trafficLine({id: 'r1', user: 'Zoë 🚀 日本'}) + '\n')
     const [l] = await readAll(file)
     expect(l!.ok && l!.record.user).toBe('Zoë 🚀 日本')
   })
 
   it('parses a valid 10 MB line', async () => {
     const big = 'x'.repeat(10 * 1024 * 1024)
-    const rec = validRecord('big')
-    ;(rec['production'] as Record<string, unknown>)['final_answer'] = big
-    const file = write('big.jsonl', JSON.stringify(rec) + '\n' + validLine('after') + '\n')
+    const rec = trafficRecordInput({id: 'big', production: {final_answer: big}})
+    const file = write('big.jsonl', JSON.stringify(rec) + '\n' + trafficLine({id: 'after'}) + '\n')
     const got = await readAll(file)
     expect(got.map((l) => l.ok)).toEqual([true, true])
     expect(got[0]!.ok && got[0]!.record.production.final_answer.length).toBe(big.length)
   })
 
   it('reports a line over maxLineBytes and goes on with the next line', async () => {
-    const long = validLine('long', {user: 'y'.repeat(5000)})
-    const file = write('over.jsonl', `${validLine('r1')}\n${long}\n${validLine('r3')}\n`)
+    const long = trafficLine({id: 'long', user: 'y'.repeat(5000)})
+    const file = write('over.jsonl', `${trafficLine({id: 'r1'})}\n${long}\n${trafficLine({id: 'r3'})}\n`)
     const got = await readAll(file, {maxLineBytes: 1000})
     expect(got.map((l) => [l.line, l.ok])).toEqual([
       [1, true],
@@ -219,7 +219,7 @@ describe('readTraffic', () => {
 
   it('reports a line over the limit that spans read chunks, and an over-limit last line', async () => {
     const huge = 'z'.repeat(3 * 1024 * 1024)
-    const file = write('over-chunks.jsonl', `${huge}\n${validLine('r2')}\n${huge}`)
+    const file = write('over-chunks.jsonl', `${huge}\n${trafficLine({id: 'r2'})}\n${huge}`)
     const got = await readAll(file, {maxLineBytes: 64 * 1024})
     expect(got.map((l) => l.ok)).toEqual([false, true, false])
     expect(errorOf(got[0])).toBe(`${file}:1: line: line is ${huge.length} bytes, over the 64 KiB limit`)
@@ -228,7 +228,7 @@ describe('readTraffic', () => {
 
   it('uses a 16 MiB default limit', async () => {
     const huge = '{"id":"h","pad":"' + 'p'.repeat(16 * 1024 * 1024) + '"}'
-    const file = write('over-default.jsonl', `${huge}\n${validLine('r2')}\n`)
+    const file = write('over-default.jsonl', `${huge}\n${trafficLine({id: 'r2'})}\n`)
     const got = await readAll(file)
     expect(errorOf(got[0])).toBe(`${file}:1: line: line is ${huge.length} bytes, over the 16 MiB limit`)
     expect(got[0]!.ok === false && got[0]!.id).toBe('h')
@@ -247,7 +247,7 @@ describe('readTraffic', () => {
   })
 
   it('skips lines before startLine while still counting them', async () => {
-    const file = write('resume.jsonl', ['{bad', validLine('r2'), '', validLine('r4'), validLine('r5')].join('\n') + '\n')
+    const file = write('resume.jsonl', ['{bad', trafficLine({id: 'r2'}), '', trafficLine({id: 'r4'}), trafficLine({id: 'r5'})].join('\n') + '\n')
     const got = await readAll(file, {startLine: 4})
     expect(got.map((l) => [l.line, l.ok && l.record.id])).toEqual([
       [4, 'r4'],
@@ -256,7 +256,7 @@ describe('readTraffic', () => {
   })
 
   it('stops when the signal is aborted', async () => {
-    const file = write('abort.jsonl', [validLine('r1'), validLine('r2'), validLine('r3')].join('\n') + '\n')
+    const file = write('abort.jsonl', [trafficLine({id: 'r1'}), trafficLine({id: 'r2'}), trafficLine({id: 'r3'})].join('\n') + '\n')
     const ac = new AbortController()
     const seen: number[] = []
     await expect(
@@ -286,7 +286,7 @@ describe('readTraffic', () => {
     const n = 200_000
     for (let start = 0; start < n; start += 20_000) {
       const batch: string[] = []
-      for (let i = start; i < start + 20_000; i++) batch.push(validLine(`req-${i}`, {user: `u-${i}-${pad}`}))
+      for (let i = start; i < start + 20_000; i++) batch.push(trafficLine({id: `req-${i}`, user: `u-${i}-${pad}`}))
       appendFileSync(file, batch.join('\n') + '\n')
     }
     const size = statSync(file).size
@@ -316,7 +316,7 @@ describe('readTraffic', () => {
 
 describe('sha256File', () => {
   it('hashes the file bytes', async () => {
-    const content = Buffer.concat([Buffer.from(validLine('r1') + '\n'), Buffer.alloc(3 * 1024 * 1024, 0x61)])
+    const content = Buffer.concat([Buffer.from(trafficLine({id: 'r1'}) + '\n'), Buffer.alloc(3 * 1024 * 1024, 0x61)])
     const file = write('hash.jsonl', content)
     expect(await sha256File(file)).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'))
     await expect(sha256File(path.join(dir, 'missing'))).rejects.toThrow(/cannot read traffic file: no such file/)

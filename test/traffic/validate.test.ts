@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {validateTraffic} from '../../src/traffic/validate.js'
-import {validLine, validRecord} from '../fixtures/traffic/records.js'
+import {invalidTrafficLine, invalidTrafficRecordInput, trafficLine} from '../factories/index.js'
 
 let dir: string
 beforeAll(() => {
@@ -21,7 +21,7 @@ function write(name: string, lines: string[]): string {
 
 describe('validateTraffic', () => {
   it('counts a clean file as all valid', async () => {
-    const file = write('clean.jsonl', [validLine('a'), '', validLine('b'), validLine('c')])
+    const file = write('clean.jsonl', [trafficLine({id: 'a'}), '', trafficLine({id: 'b'}), trafficLine({id: 'c'})])
     expect(await validateTraffic(file)).toEqual({
       file,
       lines: 3,
@@ -36,7 +36,7 @@ describe('validateTraffic', () => {
   })
 
   it('reports a repeated request id on the later line, naming the first', async () => {
-    const file = write('dup.jsonl', [validLine('a'), validLine('b'), validLine('a'), validLine('c'), validLine('a')])
+    const file = write('dup.jsonl', [trafficLine({id: 'a'}), trafficLine({id: 'b'}), trafficLine({id: 'a'}), trafficLine({id: 'c'}), trafficLine({id: 'a'})])
     const r = await validateTraffic(file)
     expect(r.duplicateIds).toBe(2)
     expect(r.valid).toBe(3)
@@ -48,7 +48,7 @@ describe('validateTraffic', () => {
   })
 
   it('counts the id of an invalid line as taken', async () => {
-    const file = write('dup-invalid.jsonl', [validLine('a', {tenant: ''}), validLine('a')])
+    const file = write('dup-invalid.jsonl', [invalidTrafficLine({id: 'a', tenant: ''}), trafficLine({id: 'a'})])
     const r = await validateTraffic(file)
     expect(r.errors).toHaveLength(2)
     expect(r.errors[0]).toMatch(new RegExp(`:1: tenant: `))
@@ -56,7 +56,7 @@ describe('validateTraffic', () => {
   })
 
   it('stops collecting after maxErrors but keeps counting', async () => {
-    const lines = [validLine('ok')]
+    const lines = [trafficLine({id: 'ok'})]
     for (let i = 0; i < 7; i++) lines.push(`{"id": "bad-${i}",`)
     const file = write('many-errors.jsonl', lines)
     const r = await validateTraffic(file, {maxErrors: 3})
@@ -73,7 +73,7 @@ describe('validateTraffic', () => {
   })
 
   it('lists every problem of a line with two bad fields, each on its own', async () => {
-    const file = write('two-bad.jsonl', [validLine('a'), validLine('b', {tenant: '', timestamp: 'yesterday'})])
+    const file = write('two-bad.jsonl', [trafficLine({id: 'a'}), invalidTrafficLine({id: 'b', tenant: '', timestamp: 'yesterday'})])
     const r = await validateTraffic(file)
     expect(r).toMatchObject({lines: 2, valid: 1, invalid: 1, problemCount: 2, errorsTruncated: false})
     expect(r.problems).toEqual([
@@ -87,11 +87,8 @@ describe('validateTraffic', () => {
   })
 
   it('lists every problem of a line with three bad fields, nested ones by dotted path', async () => {
-    const bad = validRecord('b', {role: ''})
-    const production = bad['production'] as Record<string, unknown>
-    production['tool_calls'] = [{id: 'c1', name: 'lookup', args: [], latency_ms: 1}]
-    production['outcome'] = 'exploded'
-    const file = write('three-bad.jsonl', [JSON.stringify(bad), validLine('c')])
+    const bad = invalidTrafficRecordInput({id: 'b', role: '', production: {outcome: 'exploded', tool_calls: [{id: 'c1', name: 'lookup', args: [], latency_ms: 1}]}})
+    const file = write('three-bad.jsonl', [JSON.stringify(bad), trafficLine({id: 'c'})])
     const r = await validateTraffic(file)
     expect(r).toMatchObject({lines: 2, valid: 1, invalid: 1, problemCount: 3})
     expect(r.problems.map((p) => [p.line, p.field])).toEqual([
@@ -104,9 +101,9 @@ describe('validateTraffic', () => {
 
   it('maxErrors counts problems, not lines, and may stop inside a line', async () => {
     const file = write('max-problems.jsonl', [
-      validLine('a', {tenant: '', user: '', role: ''}),
-      validLine('b', {tenant: ''}),
-      validLine('c'),
+      invalidTrafficLine({id: 'a', tenant: '', user: '', role: ''}),
+      invalidTrafficLine({id: 'b', tenant: ''}),
+      trafficLine({id: 'c'}),
     ])
     const r = await validateTraffic(file, {maxErrors: 2})
     expect(r).toMatchObject({invalid: 2, problemCount: 4, errorsTruncated: true})

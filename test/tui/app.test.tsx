@@ -8,8 +8,7 @@ import type {RequestTrace} from '../../src/runtime/trace.js'
 import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
-import {base, call, decision, trace} from '../diff/trace-builder.js'
-import {newRun} from '../store/fixtures.js'
+import {baseTrace, decision, newRun, toolCall, trace} from '../factories/index.js'
 
 const ENTER = '\r'
 const ESC = '\u001B'
@@ -45,11 +44,11 @@ async function press(inst: Inst, ...keys: string[]): Promise<void> {
 function demoTraces(): RequestTrace[] {
   const refund = {order_id: 'ORD-1', amount: 420}
   return [
-    base({
+    baseTrace({
       request_id: 'req-regress',
       line: 1,
       tenant: 'acme',
-      tool_calls: [call('lookup_order', {order_id: 'ORD-1'}), call('issue_refund', refund, {risk: 'write_high'})],
+      tool_calls: [toolCall('lookup_order', {order_id: 'ORD-1'}), toolCall('issue_refund', refund, {risk: 'write_high'})],
       policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT', {rule: 'default'})],
       final_answer: 'Your refund of 420 has been issued.',
     }),
@@ -59,15 +58,15 @@ function demoTraces(): RequestTrace[] {
       tenant: 'acme',
       status: 'refused',
       tool_calls: [
-        call('lookup_order', {order_id: 'ORD-1'}),
-        call('issue_refund', refund, {risk: 'write_high', outcome: 'denied', executed: false, result: null, error: 'policy_denied'}),
+        toolCall('lookup_order', {order_id: 'ORD-1'}),
+        toolCall('issue_refund', refund, {risk: 'write_high', outcome: 'denied', executed: false, result: null, error: 'policy_denied'}),
       ],
       policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'REFUND_OVER_LIMIT', {rule: 'r-020'})],
       final_answer: 'I cannot issue this refund.',
     }),
-    base({request_id: 'req-improve', line: 2, tenant: 'globex', status: 'budget_exceeded', budget_hits: ['max_steps'], tool_calls: [call('search_kb', {q: 'late'})]}),
-    trace({request_id: 'req-improve', line: 2, tenant: 'globex', tool_calls: [call('search_kb', {q: 'late'})]}),
-    base({request_id: 'req-same', line: 3, tenant: 'initech'}),
+    baseTrace({request_id: 'req-improve', line: 2, tenant: 'globex', status: 'budget_exceeded', budget_hits: ['max_steps'], tool_calls: [toolCall('search_kb', {q: 'late'})]}),
+    trace({request_id: 'req-improve', line: 2, tenant: 'globex', tool_calls: [toolCall('search_kb', {q: 'late'})]}),
+    baseTrace({request_id: 'req-same', line: 3, tenant: 'initech'}),
     trace({request_id: 'req-same', line: 3, tenant: 'initech'}),
   ]
 }

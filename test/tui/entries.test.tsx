@@ -3,7 +3,7 @@ import {compareGroup} from '../../src/diff/compare.js'
 import {IncrementalFilter, inTab, matchesText, scrollTop, toEntry, type RequestEntry} from '../../src/tui/entries.js'
 import {requestLines} from '../../src/tui/request-lines.js'
 import {oneLine, wrapSegments, type Segment} from '../../src/tui/text.js'
-import {base, call, decision, trace} from '../diff/trace-builder.js'
+import {baseTrace, decision, toolCall, trace} from '../factories/index.js'
 
 const entry = (over: Partial<RequestEntry>): RequestEntry => ({
   request_id: 'r',
@@ -24,13 +24,13 @@ describe('request entries', () => {
         request_id: 'req-9',
         line: 9,
         traces: [
-          base({request_id: 'req-9', line: 9, tenant: 'Globex', tool_calls: [call('issue_refund', {amount: 5}, {risk: 'write_high'})], policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]}),
+          baseTrace({request_id: 'req-9', line: 9, tenant: 'Globex', tool_calls: [toolCall('issue_refund', {amount: 5}, {risk: 'write_high'})], policy_decisions: [decision('mid_run', 'issue_refund', 'allow', 'POLICY_DEFAULT')]}),
           trace({
             request_id: 'req-9',
             line: 9,
             tenant: 'Globex',
             status: 'refused',
-            tool_calls: [call('issue_refund', {amount: 5}, {risk: 'write_high', outcome: 'denied', executed: false})],
+            tool_calls: [toolCall('issue_refund', {amount: 5}, {risk: 'write_high', outcome: 'denied', executed: false})],
             policy_decisions: [decision('mid_run', 'issue_refund', 'deny', 'REFUND_OVER_LIMIT')],
           }),
         ],
@@ -120,7 +120,7 @@ describe('requestLines', () => {
         request_id: 'q',
         line: 1,
         traces: [
-          base({request_id: 'q', budget_hits: ['max_steps'], status: 'budget_exceeded', final_answer: 'Sorry, I ran out of steps before finishing.'}),
+          baseTrace({request_id: 'q', budget_hits: ['max_steps'], status: 'budget_exceeded', final_answer: 'Sorry, I ran out of steps before finishing.'}),
           trace({request_id: 'q', final_answer: 'Your order shipped yesterday.'}),
         ],
       },

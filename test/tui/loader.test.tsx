@@ -9,8 +9,7 @@ import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
 import {loadEntries, type LoadState} from '../../src/tui/loader.js'
-import {base, call, trace} from '../diff/trace-builder.js'
-import {newRun} from '../store/fixtures.js'
+import {baseTrace, toolCall, trace, writeRun} from '../factories/index.js'
 
 const N = 2000
 
@@ -24,13 +23,13 @@ function runTraces(): RequestTrace[] {
     const id = `req-${String(i).padStart(5, '0')}`
     const line = i + 1
     const regress = i % 10 === 0
-    out.push(base({request_id: id, line, tool_calls: [call('lookup_order', {order_id: id})]}))
+    out.push(baseTrace({request_id: id, line, tool_calls: [toolCall('lookup_order', {order_id: id})]}))
     out.push(
       trace({
         request_id: id,
         line,
         status: regress ? 'failed' : 'completed',
-        tool_calls: [call('lookup_order', {order_id: id})],
+        tool_calls: [toolCall('lookup_order', {order_id: id})],
       }),
     )
   }
@@ -45,11 +44,7 @@ let run: RunInfo
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-tui-big-'))
   file = path.join(dir, 'store.db')
-  const w = openStore(file)
-  const created = w.createRun(newRun({baseline_ref: 'recorded', baseline_hash: null, repeat: 1}))
-  w.writeTraces(created.id, runTraces())
-  w.finishRun(created.id, 'completed')
-  w.close()
+  const created = writeRun(file, runTraces())
   store = openStore(file, {readonly: true})
   run = store.getRun(created.id)!
 })
@@ -95,9 +90,9 @@ describe('loadEntries', () => {
 
   it('reports a failing trace stream as an error, keeping what was loaded', async () => {
     function* broken(): Generator<RequestTrace> {
-      yield base({request_id: 'a', line: 1})
+      yield baseTrace({request_id: 'a', line: 1})
       yield trace({request_id: 'a', line: 1})
-      yield base({request_id: 'b', line: 2})
+      yield baseTrace({request_id: 'b', line: 2})
       throw new Error('database disk image is malformed')
     }
     const state = await loadEntries(broken(), 'recorded', {cancelled: () => false, onProgress: () => {}})

@@ -3,30 +3,30 @@ import path from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {runCli} from '../helpers/cli.js'
-import {bundleWith, cleanupTemp, fixture} from './fixture.js'
+import {bundleDir, fixtureBundle, removeTempDirs} from '../factories/index.js'
 
-afterEach(cleanupTemp)
+afterEach(removeTempDirs)
 
 let v1Ref = ''
 let v2Ref = ''
 let v1Hash = ''
 beforeAll(async () => {
-  const v1 = await loadBundle(fixture('refunds-v1'))
+  const v1 = await loadBundle(fixtureBundle('refunds-v1'))
   v1Ref = v1.ref
   v1Hash = v1.hash
-  v2Ref = (await loadBundle(fixture('refunds-v2'))).ref
+  v2Ref = (await loadBundle(fixtureBundle('refunds-v2'))).ref
 })
 
 describe('understudy bundle validate', () => {
   it('prints ok with ref, counts and mode, and exits 0', async () => {
-    const r = await runCli(['bundle', 'validate', fixture('refunds-v1')])
+    const r = await runCli(['bundle', 'validate', fixtureBundle('refunds-v1')])
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe(`ok ${v1Ref} (2 tools, 2 policies, mode react)\n`)
     expect(r.code).toBe(0)
   })
 
   it('prints every problem on its own line to stderr and exits 1', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[0].tools = ['wire_money']
       m.budgets.max_steps = -1
     })
@@ -41,7 +41,7 @@ describe('understudy bundle validate', () => {
   })
 
   it('prints a single problem as one line', async () => {
-    const dir = bundleWith(() => {})
+    const dir = bundleDir(() => {})
     writeFileSync(path.join(dir, 'bundle.yaml'), 'name: x\nmodel:\n\tprovider: scripted\n')
     const r = await runCli(['bundle', 'validate', dir])
     expect(r.code).toBe(1)
@@ -49,20 +49,20 @@ describe('understudy bundle validate', () => {
   })
 
   it('returns the structures with --json, on success and on failure', async () => {
-    const ok = await runCli(['bundle', 'validate', fixture('refunds-v1-json'), '--json'])
+    const ok = await runCli(['bundle', 'validate', fixtureBundle('refunds-v1-json'), '--json'])
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout)).toEqual({
       ok: true,
       ref: v1Ref,
       hash: v1Hash,
-      dir: fixture('refunds-v1-json'),
+      dir: fixtureBundle('refunds-v1-json'),
       manifest_file: 'bundle.json',
       tools: 2,
       policies: 2,
       mode: 'react',
     })
 
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.tools[1].args.properties.amount.maximum = 'lots'
     })
     const bad = await runCli(['bundle', 'validate', dir, '--json'])
@@ -80,14 +80,14 @@ describe('understudy bundle validate', () => {
 
 describe('understudy bundle hash', () => {
   it('prints the ref, and the full hash with --full; YAML and JSON twins agree', async () => {
-    expect((await runCli(['bundle', 'hash', fixture('refunds-v1')])).stdout).toBe(`${v1Ref}\n`)
-    const full = await runCli(['bundle', 'hash', fixture('refunds-v1-json'), '--full'])
+    expect((await runCli(['bundle', 'hash', fixtureBundle('refunds-v1')])).stdout).toBe(`${v1Ref}\n`)
+    const full = await runCli(['bundle', 'hash', fixtureBundle('refunds-v1-json'), '--full'])
     expect(full.code).toBe(0)
     expect(full.stdout).toBe(`${v1Ref}\n${v1Hash}\n`)
   })
 
   it('returns ref, hash, name and version with --json', async () => {
-    const r = await runCli(['bundle', 'hash', fixture('refunds-v2'), '--json'])
+    const r = await runCli(['bundle', 'hash', fixtureBundle('refunds-v2'), '--json'])
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({ref: v2Ref, hash: expect.stringMatching(/^[0-9a-f]{64}$/), name: 'refunds', version: '2.0.0'})
   })
@@ -95,7 +95,7 @@ describe('understudy bundle hash', () => {
 
 describe('understudy bundle diff', () => {
   it('prints the grouped diff and exits 0 by default', async () => {
-    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2')])
+    const r = await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v2')])
     expect(r.code).toBe(0)
     expect(r.stdout.startsWith(`from ${v1Ref}\nto   ${v2Ref}\n`)).toBe(true)
     for (const line of [
@@ -111,14 +111,14 @@ describe('understudy bundle diff', () => {
   })
 
   it('exits 1 with --exit-code when bundles differ and 0 when they do not', async () => {
-    expect((await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--exit-code'])).code).toBe(1)
-    const same = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v1-json'), '--exit-code'])
+    expect((await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v2'), '--exit-code'])).code).toBe(1)
+    const same = await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v1-json'), '--exit-code'])
     expect(same.code).toBe(0)
     expect(same.stdout).toBe(`from ${v1Ref}\nto   ${v1Ref}\n\nno differences\n`)
   })
 
   it('returns the diff structure with --json, honouring --exit-code', async () => {
-    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--json', '--exit-code'])
+    const r = await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v2'), '--json', '--exit-code'])
     expect(r.code).toBe(1)
     const d = JSON.parse(r.stdout)
     expect(d.identical).toBe(false)
@@ -129,10 +129,10 @@ describe('understudy bundle diff', () => {
   })
 
   it('reports the problems of an invalid bundle instead of a diff', async () => {
-    const dir = bundleWith((m) => {
+    const dir = bundleDir((m) => {
       m.policies[0].tools = ['wire_money']
     })
-    const r = await runCli(['bundle', 'diff', fixture('refunds-v1'), dir])
+    const r = await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), dir])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(`understudy: ${path.join(dir, 'bundle.yaml')}:policies.0.tools.0: unknown tool "wire_money"\n`)

@@ -2,7 +2,7 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {fixture} from '../bundle/fixture.js'
+import {fixtureBundle} from '../factories/index.js'
 import {repoRoot, runCli, runCliProcess, type CliResult} from '../helpers/cli.js'
 
 /**
@@ -27,10 +27,10 @@ const cases: Case[] = [
   {name: 'root help', args: ['--help'], code: 0, stdout: /TOPICS[\s\S]*bundle[\s\S]*COMMANDS[\s\S]*shadow/},
   {name: 'topic help', args: ['budget'], code: 0, stdout: /budget check/},
   {name: 'unknown command (oclif error)', args: ['no-such-command'], code: 2, stderr: /command no-such-command not found/},
-  {name: 'bundle: success', args: ['bundle', 'hash', fixture('refunds-v1')], code: 0, stdout: /^refunds@1\.0\.0#[0-9a-f]+\n$/},
-  {name: 'bundle: exit code set by the command', args: ['bundle', 'diff', fixture('refunds-v1'), fixture('refunds-v2'), '--exit-code'], code: 1, stdout: /== policies ==/},
+  {name: 'bundle: success', args: ['bundle', 'hash', fixtureBundle('refunds-v1')], code: 0, stdout: /^refunds@1\.0\.0#[0-9a-f]+\n$/},
+  {name: 'bundle: exit code set by the command', args: ['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v2'), '--exit-code'], code: 1, stdout: /== policies ==/},
   {name: 'traffic: one-line error', args: ['traffic', 'validate', path.join(dir, 'missing.jsonl')], code: 1, stderr: /^understudy: .*missing\.jsonl/},
-  {name: 'budget: effective budgets of a bundle', args: ['budget', 'show', fixture('refunds-v1')], code: 0, stdout: /max_steps = 8/},
+  {name: 'budget: effective budgets of a bundle', args: ['budget', 'show', fixtureBundle('refunds-v1')], code: 0, stdout: /max_steps = 8/},
   {name: 'runs: empty store', args: ['runs', 'list', '--db', db('runs'), '--json'], code: 0, stdout: /"runs": \[\]/},
   {name: 'trace: unknown run', args: ['trace', 'export', 'rnope', '--otlp', path.join(dir, 'o.json'), '--db', db('trace')], code: 1, stderr: /rnope/},
   {name: 'incident: missing arguments (a usage error)', args: ['incident', 'kill-switch'], code: 2, stderr: /^understudy: missing arguments BUNDLEDIR \(bundle directory\), TOOL .*; see `understudy incident kill-switch --help`\n$/},
@@ -52,9 +52,9 @@ describe('the built binary, out of process, against the in-process runner', () =
   }, 60_000)
 
   it('runs in the working directory it is given and reads stdin as a pipe', async () => {
-    const r = await runCliProcess(['bundle', 'hash', path.relative(dir, fixture('refunds-v1'))], {cwd: dir, input: 'ignored\n'})
+    const r = await runCliProcess(['bundle', 'hash', path.relative(dir, fixtureBundle('refunds-v1'))], {cwd: dir, input: 'ignored\n'})
     expect(r.code).toBe(0)
-    expect(outcome(await runCli(['bundle', 'hash', path.relative(dir, fixture('refunds-v1'))], {cwd: dir}))).toEqual(outcome(r))
+    expect(outcome(await runCli(['bundle', 'hash', path.relative(dir, fixtureBundle('refunds-v1'))], {cwd: dir}))).toEqual(outcome(r))
     expect(process.cwd()).toBe(repoRoot)
   }, 60_000)
 })

@@ -2,11 +2,9 @@ import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {openStore} from '../../src/store/sqlite.js'
 import {runCli} from '../helpers/cli.js'
-import {base, trace} from '../diff/trace-builder.js'
-import {NEW_RUN} from './memory-store.js'
-import {smallRun} from './small-run.js'
+import {baseTrace, trace, writeRun} from '../factories/index.js'
+import {smallRun} from '../report/small-run.js'
 
 /** End to end through the built CLI (`npm test` builds dist/ first) against a real SQLite store. */
 
@@ -18,18 +16,9 @@ let calmId = ''
 
 beforeAll(() => {
   const {store, runId: memId} = smallRun()
-  const s = openStore(db)
-  const run = s.createRun(NEW_RUN)
-  s.writeTraces(run.id, [...store.iterateTraces(memId)])
-  s.finishRun(run.id, 'completed')
-  runId = run.id
-  s.close()
-  const c = openStore(calmDb)
-  const calm = c.createRun(NEW_RUN)
-  for (let i = 1; i <= 20; i++) c.writeTraces(calm.id, [base({request_id: `q${i}`, line: i}), trace({request_id: `q${i}`, line: i})])
-  c.finishRun(calm.id, 'completed')
-  calmId = calm.id
-  c.close()
+  runId = writeRun(db, [...store.iterateTraces(memId)]).id
+  const calm = Array.from({length: 20}, (_, i) => i + 1).flatMap((i) => [baseTrace({request_id: `q${i}`, line: i}), trace({request_id: `q${i}`, line: i})])
+  calmId = writeRun(calmDb, calm).id
 })
 
 const cli = (...args: string[]) => runCli(args, {cwd: dir})

@@ -3,7 +3,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {TrafficRecord} from '../../src/traffic/schema.js'
 import {runCli} from '../helpers/cli.js'
-import {ATTACKER, smallStore} from './small-store.js'
+import {ATTACKER, smallStore} from '../eval/small-store.js'
 
 let fx: ReturnType<typeof smallStore>
 beforeAll(() => {

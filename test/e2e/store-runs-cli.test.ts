@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
-import {emptyTrace, newRun, trace} from './fixtures.js'
+import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
 
 // End-to-end: these run the built CLI (dist/), which `npm test` builds first.
 
@@ -26,13 +26,13 @@ function seed(): {done: string; running: string} {
   const done = store.createRun(newRun({name: 'first', model: 'scripted:v1'}))
   store.setRequestsTotal(done.id, 3)
   store.writeTraces(done.id, [
-    trace('a', 1, 'baseline'), trace('a', 1, 'candidate'),
-    trace('b', 2, 'baseline'), trace('b', 2, 'candidate'),
-    trace('c', 3, 'baseline'), emptyTrace('c', 3, 'candidate'),
+    fullTrace('a', 1, 'baseline'), fullTrace('a', 1, 'candidate'),
+    fullTrace('b', 2, 'baseline'), fullTrace('b', 2, 'candidate'),
+    fullTrace('c', 3, 'baseline'), skippedTrace('c', 3, 'candidate'),
   ])
   store.finishRun(done.id, 'completed')
   const running = store.createRun(newRun({name: 'second', candidate_ref: 'support@3.0.0#feedfacecafe'}))
-  store.writeTraces(running.id, [trace('a', 1, 'candidate')])
+  store.writeTraces(running.id, [fullTrace('a', 1, 'candidate')])
   store.close()
   return {done: done.id, running: running.id}
 }
@@ -185,7 +185,7 @@ describe('a writer killed mid-run', () => {
     expect(complete).toBe(stored)
     store.finishRun(runId, 'interrupted')
     store.reopenRun(runId)
-    store.writeTraces(runId, [trace('after-crash', 1_000_000)])
+    store.writeTraces(runId, [fullTrace('after-crash', 1_000_000)])
     expect(store.countTraces(runId)).toBe(stored + 1)
     store.close()
   })

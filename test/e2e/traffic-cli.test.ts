@@ -3,22 +3,21 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {repoRoot, runCli} from '../helpers/cli.js'
-import {validLine, validRecord} from '../fixtures/traffic/records.js'
+import {invalidTrafficLine, invalidTrafficRecordInput, trafficLine} from '../factories/index.js'
 
 // End to end through the built commands (dist/, built before the suite runs), in process via runCli;
-// test/cli/smoke.test.ts checks that the binary prints the same.
+// test/e2e/cli-smoke.test.ts checks that the binary prints the same.
 let dir: string
 let clean: string
 let dirty: string
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-traffic-cli-'))
   clean = path.join(dir, 'clean.jsonl')
-  writeFileSync(clean, [validLine('a'), validLine('b', {tenant: 'globex'})].join('\n') + '\n')
+  writeFileSync(clean, [trafficLine({id: 'a'}), trafficLine({id: 'b', tenant: 'globex'})].join('\n') + '\n')
   dirty = path.join(dir, 'dirty.jsonl')
-  writeFileSync(dirty, [validLine('a'), '{"id": "b", oops}', validLine('c', {role: ''}), validLine('a')].join('\n') + '\n')
-  const many = validRecord('m', {tenant: '', user: ''})
-  ;(many['production'] as Record<string, unknown>)['tool_calls'] = [{id: 'c1', name: 'lookup', args: 'x', latency_ms: 1}]
-  writeFileSync(path.join(dir, 'multi.jsonl'), [validLine('a'), JSON.stringify(many), validLine('b', {role: ''})].join('\n') + '\n')
+  writeFileSync(dirty, [trafficLine({id: 'a'}), '{"id": "b", oops}', invalidTrafficLine({id: 'c', role: ''}), trafficLine({id: 'a'})].join('\n') + '\n')
+  const many = invalidTrafficRecordInput({id: 'm', tenant: '', user: '', production: {tool_calls: [{id: 'c1', name: 'lookup', args: 'x', latency_ms: 1}]}})
+  writeFileSync(path.join(dir, 'multi.jsonl'), [trafficLine({id: 'a'}), JSON.stringify(many), invalidTrafficLine({id: 'b', role: ''})].join('\n') + '\n')
 })
 afterAll(() => {
   rmSync(dir, {recursive: true, force: true})
