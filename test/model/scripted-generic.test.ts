@@ -20,7 +20,7 @@ function request(user: string, opts: {tools?: ToolSpec[]; extra?: ChatMessage[];
     messages.push({role: 'assistant', content: '', tool_calls: [t.call]})
     messages.push({role: 'tool', tool_name: t.call.name, content: JSON.stringify(t.payload)})
   }
-  return {model: 'generic', messages, tools: opts.tools ?? TOOLS, options: {temperature: 0, seed: 1}}
+  return {model: 'generic', messages, tools: opts.tools ?? TOOLS, options: {temperature: 0, seed: 1, num_predict: 512}}
 }
 
 const respond = (r: ChatRequest) => scriptedRespond(r, 0).message
@@ -30,7 +30,7 @@ describe('the generic behaviour (no skill claims the request)', () => {
     const m = respond(request('Hello there, can you help me with my thing?'))
     expect(m.tool_calls).toEqual([])
     expect(m.content).toBe('I have no tool that fits this request, so I cannot act on it. You asked: "Hello there, can you help me with my thing?"')
-    expect(respond({...request('x'), messages: [{role: 'user', content: '  '}], tools: undefined}).content).toBe('How can I help?')
+    expect(respond({...request('x'), messages: [{role: 'user', content: '  '}], tools: undefined as unknown as ToolSpec[]}).content).toBe('How can I help?')
   })
 
   it('answers from the most trusted retrieved document that is not untrusted', () => {
