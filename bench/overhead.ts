@@ -45,7 +45,7 @@ function timed(model: ModelClient): {model: ModelClient; spent: () => number; ca
  */
 export async function measureOverhead(traffic: string, sc: Scenario, count: number, warmup: number): Promise<OverheadResult> {
   const bundle = await loadBundle(sc.candidate)
-  const inner = await createModel({spec: null, bundleModel: bundle.manifest.model})
+  const inner = await createModel({spec: null, bundleModel: bundle.manifest.model, skills: [sc.skill]})
   const clock = timed(inner)
   const redactor = createRedactor()
   const deps: AgentDeps = {

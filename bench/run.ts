@@ -117,7 +117,7 @@ export const FIGURES: FigureDef[] = [
     target: {op: '<', value: 2},
     measure: async ({ws, sizes, sc}) => {
       const traffic = ws.trafficFile(sizes.ollama, 11).file
-      const server = await startSandboxServer()
+      const server = await startSandboxServer(sc)
       try {
         let inproc = Infinity
         let http = Infinity

@@ -16,7 +16,7 @@ const SHADOW_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sh
  * store on disk.
  */
 export function shadowRun(sc: Scenario, traffic: string, db: string, extra: Partial<ShadowOptionsInput> = {}): Promise<ShadowRun> {
-  const input = {db, traffic, candidate: sc.candidate, fixtures: sc.fixtures, approver: 'pending', ...extra}
+  const input = {db, traffic, candidate: sc.candidate, fixtures: sc.fixtures, approver: 'pending', skills: [sc.skill], ...extra}
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SHADOW_CHILD, JSON.stringify(input)], {stdio: ['ignore', 'pipe', 'pipe']})
     let out = ''
@@ -48,9 +48,9 @@ export function candidateModelCalls(db: string, runId: string): number {
 export type SandboxServer = {url: string; stop(): Promise<void>}
 
 /** `understudy sandbox ollama --port 0` in its own process, serving the scenario's model name. */
-export function startSandboxServer(): Promise<SandboxServer> {
+export function startSandboxServer(sc: Scenario): Promise<SandboxServer> {
   const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli-child.js')
-  const proc: ChildProcess = spawn(process.execPath, [child, 'sandbox', 'ollama', '--port', '0', '--model', SCENARIO_MODEL], {
+  const proc: ChildProcess = spawn(process.execPath, [child, 'sandbox', 'ollama', '--port', '0', '--model', SCENARIO_MODEL, '--skill', sc.skill], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   return new Promise((resolve, reject) => {

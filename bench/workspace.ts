@@ -23,11 +23,11 @@ export const SCENARIO = 'scenarios/support-refunds'
 /** The bundle's own model name, which the Ollama-protocol sandbox serves under the same name. */
 export const SCENARIO_MODEL = 'support-agent'
 
-export type Scenario = {dir: string; candidate: string; baseline: string; fixtures: string}
+export type Scenario = {dir: string; candidate: string; baseline: string; fixtures: string; skill: string}
 
 export function scenarioPaths(root = repoRoot()): Scenario {
   const dir = path.join(root, SCENARIO)
-  return {dir, candidate: path.join(dir, 'v2'), baseline: path.join(dir, 'v1'), fixtures: path.join(dir, 'fixtures.yaml')}
+  return {dir, candidate: path.join(dir, 'v2'), baseline: path.join(dir, 'v1'), fixtures: path.join(dir, 'fixtures.yaml'), skill: path.join(dir, 'skill', 'index.ts')}
 }
 
 export class Workspace {

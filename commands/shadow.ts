@@ -16,6 +16,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
   static override examples = [
     '<%= config.bin %> shadow --scenario scenarios/support-refunds',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --skill skills/support.js',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --baseline bundles/v1 --repeat 2',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --model ollama:llama3.1:8b --ollama-host http://127.0.0.1:11434',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --faults timeouts=0.05,rate_limit=0.02,partial_write=0.01',
@@ -31,6 +32,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     candidate: Flags.string({description: 'candidate bundle directory'}),
     baseline: Flags.string({description: '`recorded` (what production did, the default), a baseline bundle directory, or `scenario` (the --scenario baseline)'}),
     model: Flags.string({description: 'scripted | scripted:<name> | ollama:<name> (default: each bundle\'s own model)'}),
+    skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); replaces the scenario\'s skill', multiple: true}),
     'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)'}),
     concurrency: Flags.integer({description: 'requests in flight at once', min: 1, max: 256}),
     repeat: Flags.integer({description: 'run each side N times; differences between repeats are noise, not regressions', min: 1, max: 10}),
@@ -73,8 +75,8 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
         }
         if (flags.resume) {
-          if (args.traffic || flags.candidate || flags.scenario) {
-            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate and --scenario')
+          if (args.traffic || flags.candidate || flags.scenario || flags.skill) {
+            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate, --scenario and --skill')
           }
           result = await resumeShadow(flags.resume, store, hooks)
         } else {
@@ -95,6 +97,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             replay_cassette: flags['replay-cassette'],
             run_name: flags['run-name'],
             limit: flags.limit,
+            skill: flags.skill,
           })
           result = await startShadow(input, store, hooks)
         }

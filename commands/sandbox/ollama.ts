@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {startOllamaServer} from '../../src/model/ollama-server.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
+import {loadSkills} from '../../src/model/scripted/skill-modules.js'
 import type {ModelClient} from '../../src/model/types.js'
 
 export default class SandboxOllama extends BaseCommand {
@@ -10,7 +11,7 @@ export default class SandboxOllama extends BaseCommand {
 
   static override examples = [
     '<%= config.bin %> sandbox ollama',
-    '<%= config.bin %> sandbox ollama --port 11500 --model support-v2 --model support-v1',
+    '<%= config.bin %> sandbox ollama --port 11500 --model support-v2 --model support-v1 --skill scenarios/support-refunds/skill/index.ts',
     'OLLAMA_HOST=127.0.0.1:11500 ollama run support-v2',
   ]
 
@@ -23,12 +24,14 @@ export default class SandboxOllama extends BaseCommand {
       default: ['scripted'],
     }),
     seed: Flags.integer({description: 'seed for the scripted model', default: 0}),
+    skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); none: the generic behaviour', multiple: true}),
   }
 
   async run(): Promise<{url: string; models: string[]; requests: number}> {
     const {flags} = await this.parse(SandboxOllama)
     const models = [...new Set(flags.model)]
-    const clients = new Map<string, ModelClient>(models.map((name) => [name, createScriptedModel({name, seed: flags.seed})]))
+    const skills = await loadSkills(flags.skill ?? [])
+    const clients = new Map<string, ModelClient>(models.map((name) => [name, createScriptedModel({name, seed: flags.seed, skills})]))
     const server = await startOllamaServer({
       resolveModel: (name) => clients.get(name),
       models,

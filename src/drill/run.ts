@@ -110,6 +110,7 @@ export async function runDrill(drill: Drill, env: TraceDatabase, opts: DrillOpti
         fixtures: drill.fixtures,
         approver: drill.approver,
         model: opts.model ?? null,
+        skills: drill.skill === null ? [] : [drill.skill],
         concurrency: opts.concurrency ?? 4,
         run_name: name,
       },

@@ -78,6 +78,8 @@ export const DrillFile = z
     traffic: z.string().min(1),
     fixtures: z.string().min(1).optional(),
     approver: z.enum(['approve', 'deny', 'pending']).default('pending'),
+    /** The scripted model's skill module (docs/scripted-model.md). */
+    skill: z.string().min(1).optional(),
     good: z.string().min(1),
     bad: z.string().min(1),
     harm: z.union([HarmSpec, z.array(HarmSpec).min(1)]).transform((h) => (Array.isArray(h) ? h : [h])),
@@ -94,6 +96,8 @@ export type Drill = {
   traffic: string
   fixtures: string | null
   approver: 'approve' | 'deny' | 'pending'
+  /** Absolute path of the skill module, or null. */
+  skill: string | null
   good: string
   bad: string
   harm: HarmSpec[]
@@ -157,6 +161,7 @@ export function parseDrill(file: string, text: string): Drill {
     traffic: resolve(['traffic'], d.traffic, 'file'),
     fixtures: d.fixtures === undefined ? null : resolve(['fixtures'], d.fixtures, 'file'),
     approver: d.approver,
+    skill: d.skill === undefined ? null : resolve(['skill'], d.skill, 'file'),
     good: resolve(['good'], d.good, 'dir'),
     bad: resolve(['bad'], d.bad, 'dir'),
     harm: d.harm,

@@ -3,6 +3,7 @@ import {ValidationError} from '../errors.js'
 import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
 import {createScriptedModel} from './scripted.js'
+import {loadSkills} from './scripted/skill-modules.js'
 import type {ModelClient} from './types.js'
 
 /** Which model answers a run: `--model` on the command line, else the bundle's own model. */
@@ -37,6 +38,11 @@ export type CreateModelOptions = {
   replayCassette?: string
   /** Extra attempts after an Ollama 5xx (default 2). */
   ollamaRetries?: number
+  /**
+   * Skill modules for the scripted model (docs/scripted-model.md), in the order they are asked;
+   * none: the generic behaviour answers every request. Other models ignore them.
+   */
+  skills?: readonly string[]
 }
 
 export async function createModel(opts: CreateModelOptions): Promise<ModelClient> {
@@ -54,7 +60,8 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
 
 async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<ModelClient> {
   if (spec.provider === 'scripted') {
-    return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed})
+    const skills = opts.skills && opts.skills.length > 0 ? await loadSkills(opts.skills) : undefined
+    return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed, skills})
   }
   const name = spec.name ?? opts.bundleModel.name
   const host = resolveOllamaHost(opts.ollamaHost)

@@ -1,18 +1,21 @@
 import {ModelError} from '../errors.js'
-import {PII_NOTE, WARM_OPENING, paraphraseCount, renderAnswer} from './scripted/answers.js'
-import {parseConversation} from './scripted/conversation.js'
-import {type Action, decide} from './scripted/decide.js'
-import {directivesFor} from './scripted/directives.js'
-import {paraphraseVariant, skillAnswer} from './scripted/skill-answer.js'
-import {type SkillAnswer, skillFor} from './scripted/skills.js'
+import {genericRespond} from './scripted/generic.js'
+import {type ScriptedSkill, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
 /**
- * The default model: a deterministic, rule-based support agent (docs/scripted-model.md). It decides
- * from the ChatRequest alone — messages, offered tools and options — so the Ollama-protocol sandbox
- * server can serve it and a replay never needs a model server.
+ * The default model: deterministic and rule-based (docs/scripted-model.md). This is the engine: it
+ * picks the registered skill that claims the offered tools (else the generic behaviour), and
+ * accounts tokens, latency and length limits the same way for all of them. It decides from the
+ * ChatRequest alone — messages, offered tools and options — so the Ollama-protocol sandbox server
+ * can serve it and a replay never needs a model server.
  */
-export type ScriptedModelOptions = {name: string; seed: number}
+export type ScriptedModelOptions = {
+  name: string
+  seed: number
+  /** Asked in order; the first that claims a request's tools answers it. */
+  skills?: readonly ScriptedSkill[]
+}
 
 /** Simulated latency: a fixed overhead plus a per-output-token cost. Reported, never slept. */
 export const LATENCY_BASE_MS = 200
@@ -23,6 +26,7 @@ export function estimateTokens(chars: number): number {
 }
 
 const NO_TOOLS: readonly ToolSpec[] = []
+const NO_SKILLS: readonly ScriptedSkill[] = []
 const toolsChars = new WeakMap<readonly ToolSpec[], number>()
 
 /** Characters of the tool specs as sent; cached per array because a run reuses one array. */
@@ -44,32 +48,13 @@ function messageChars(messages: readonly ChatMessage[]): number {
   return n
 }
 
-export {conversationHash} from './scripted/skill-answer.js'
-
-function finalText(action: Extract<Action, {kind: 'final'}>, variant: number, warmTone: boolean): string {
-  const c = action.caseInfo
-  let text = renderAnswer(action.answer, action.facts, variant)
-  if (warmTone && c.upset) text = WARM_OPENING + text
-  if (c.preferredName) text = `Hi ${c.preferredName}. ${text}`
-  if (c.cardNumber) text += PII_NOTE
-  return text
-}
-
-/** The support agent's answer (decide.ts), the skill used when no other skill claims the tools. */
-function supportRespond(request: ChatRequest, tools: readonly ToolSpec[], seed: number, temperature: number): SkillAnswer {
-  const conv = parseConversation(request.messages)
-  const directives = directivesFor(conv.system)
-  const action = decide(conv, directives, tools)
-  return skillAnswer(action, (final) => finalText(final, paraphraseVariant({seed, temperature}, request.messages, paraphraseCount(final.answer)), directives.warmTone))
-}
-
 /** The model's answer to one request, computed synchronously (the client wraps it in a promise). */
-export function scriptedRespond(request: ChatRequest, defaultSeed: number): ChatResponse {
+export function scriptedRespond(request: ChatRequest, defaultSeed: number, skills: readonly ScriptedSkill[] = NO_SKILLS): ChatResponse {
   const tools = Array.isArray(request.tools) ? request.tools : NO_TOOLS
   const temperature = typeof request.options?.temperature === 'number' ? request.options.temperature : 0
   const seed = typeof request.options?.seed === 'number' ? request.options.seed : defaultSeed
-  const skill = skillFor(tools)
-  const answer = skill ? skill.respond(request, {seed, temperature}) : supportRespond(request, tools, seed, temperature)
+  const skill = skillFor(skills, tools)
+  const answer = skill ? skill.respond(request, {seed, temperature}) : genericRespond(request, tools)
   let content = answer.content
   const toolCalls: ModelToolCall[] = answer.tool_calls
 
@@ -91,6 +76,7 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number): Chat
 }
 
 export function createScriptedModel(opts: ScriptedModelOptions): ModelClient {
+  const skills = opts.skills ?? NO_SKILLS
   return {
     id: `scripted:${opts.name}`,
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
@@ -98,7 +84,7 @@ export function createScriptedModel(opts: ScriptedModelOptions): ModelClient {
       if (!Array.isArray(request.messages) || request.messages.length === 0) {
         throw new ModelError('malformed', `scripted:${opts.name}: the request has no messages`)
       }
-      return scriptedRespond(request, opts.seed)
+      return scriptedRespond(request, opts.seed, skills)
     },
   }
 }

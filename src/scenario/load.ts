@@ -6,9 +6,10 @@ import {problem, zodProblems} from '../bundle/zod-problems.js'
 import {UnderstudyError, ValidationError} from '../errors.js'
 
 /**
- * `scenario.yaml`: which traffic, which two bundles, which fixtures and which simulated approver
- * make up one shadow-run scenario. Paths in the file are relative to the file's directory; the
- * loader resolves them and checks that each exists, so a run never starts on a typo.
+ * `scenario.yaml`: which traffic, which two bundles, which fixtures, which simulated approver and
+ * which skill module of the scripted model make up one shadow-run scenario. Paths in the file are
+ * relative to the file's directory; the loader resolves them and checks that each exists, so a
+ * run never starts on a typo.
  */
 
 export const SCENARIO_FILE = 'scenario.yaml'
@@ -24,6 +25,8 @@ export const ScenarioFile = z
     candidate: relPath,
     fixtures: relPath.optional(),
     approver: z.enum(['approve', 'deny', 'pending']).default('pending'),
+    /** The scripted model's skill module (docs/scripted-model.md). */
+    skill: relPath.optional(),
   })
   .strict()
 export type ScenarioFile = z.infer<typeof ScenarioFile>
@@ -41,6 +44,8 @@ export type Scenario = {
   candidate: string
   fixtures: string | null
   approver: ScenarioFile['approver']
+  /** Absolute path of the skill module, or null. */
+  skill: string | null
 }
 
 /** Accepts the scenario directory or the scenario.yaml itself. */
@@ -83,6 +88,7 @@ export function parseScenario(file: string, text: string): Scenario {
     candidate: resolve('candidate', data.candidate, 'bundle'),
     fixtures: data.fixtures === undefined ? null : resolve('fixtures', data.fixtures, 'file'),
     approver: data.approver,
+    skill: data.skill === undefined ? null : resolve('skill', data.skill, 'file'),
   }
   if (problems.length > 0) throw new ValidationError(problems)
   return scenario

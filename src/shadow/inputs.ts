@@ -20,6 +20,8 @@ export type ShadowFlags = {
   replay_cassette?: string
   run_name?: string
   limit?: number
+  /** Skill modules; replace the scenario's `skill`. */
+  skill?: string[]
 }
 
 /**
@@ -54,5 +56,6 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     replay_cassette: defined(flags.replay_cassette),
     run_name: flags.run_name ?? scenario?.name,
     limit: flags.limit,
+    skills: flags.skill ?? (scenario?.skill ? [rel(scenario.skill)!] : undefined),
   }
 }

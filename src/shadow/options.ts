@@ -21,6 +21,8 @@ export const ShadowOptions = z.object({
   record_cassette: z.string().nullable().default(null),
   replay_cassette: z.string().nullable().default(null),
   run_name: z.string().nullable().default(null),
+  /** Skill modules for the scripted model, in the order they are asked (docs/scripted-model.md). */
+  skills: z.array(z.string().min(1)).default([]),
   /** Stop after this many requests (for smoke runs); null = the whole file. */
   limit: z.number().int().positive().nullable().default(null),
 })

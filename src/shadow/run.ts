@@ -171,6 +171,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
         ollamaHost: opts.ollama_host ?? undefined,
         recordCassette: cassettePath(opts.record_cassette, side),
         replayCassette: cassettePath(opts.replay_cassette, side),
+        skills: opts.skills,
       })
       if (r === 0) labels.push(model.id)
       repeats.push({

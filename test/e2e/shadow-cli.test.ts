@@ -7,6 +7,7 @@ import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
+const skill = path.join(scenario, 'skill', 'index.ts')
 const bin = path.join(repoRoot, 'bin', 'run.js')
 let dir: string
 
@@ -113,10 +114,28 @@ describe('understudy shadow (CLI)', () => {
     expect((JSON.parse(r.stdout) as {runs: unknown[]}).runs).toEqual([])
   })
 
+  it('names the skill module in a one-line error when it is missing or exports no skill, before any run starts', async () => {
+    const db = path.join(dir, 'u.db')
+    const base = ['shadow', path.join(scenario, 'traffic.jsonl'), '--candidate', path.join(scenario, 'v2'), '--db', db]
+    const missing = await runCli([...base, '--skill', path.join(dir, 'nope.js')])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1)
+    expect(missing.stderr).toContain(`skill module ${path.join(dir, 'nope.js')}: no such module`)
+
+    const empty = path.join(dir, 'empty.mjs')
+    writeFileSync(empty, 'export default {name: "half"}\n')
+    const invalid = await runCli([...base, '--skill', empty])
+    expect(invalid.code).toBe(1)
+    expect(invalid.stderr.trim().split('\n')).toHaveLength(1)
+    expect(invalid.stderr).toContain(`skill module ${empty}: its default export is not a scripted skill`)
+    const r = await runCli(['runs', 'list', '--db', db, '--json'])
+    expect((JSON.parse(r.stdout) as {runs: unknown[]}).runs).toEqual([])
+  })
+
   it('stops cleanly on Ctrl-C, says how to resume, and --resume finishes the run', async () => {
     const traffic = bigTraffic(3000)
     const db = path.join(dir, 'u.db')
-    const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--fixtures', path.join(scenario, 'fixtures.yaml')], db, 'SIGINT')
+    const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--fixtures', path.join(scenario, 'fixtures.yaml'), '--skill', skill], db, 'SIGINT')
     expect(first.code).toBe(130)
     expect(first.stdout).toMatch(/interrupted/)
     const resumeLine = first.stdout.split('\n').find((l) => l.includes('--resume'))!
@@ -134,7 +153,7 @@ describe('understudy shadow (CLI)', () => {
   it('resumes after SIGKILL with no request lost or stored twice', async () => {
     const traffic = bigTraffic(3000)
     const db = path.join(dir, 'u.db')
-    const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--concurrency', '8'], db, 'SIGKILL')
+    const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--skill', skill, '--concurrency', '8'], db, 'SIGKILL')
     expect(first.signal).toBe('SIGKILL')
     const list = JSON.parse((await runCli(['runs', 'list', '--db', db, '--json'])).stdout) as {runs: {id: string; status: string}[]}
     expect(list.runs[0]!.status).toBe('running')

@@ -4,13 +4,15 @@ import {describe, expect, it} from 'vitest'
 import {parse as parseYaml} from 'yaml'
 import {BundleManifest} from '../../src/bundle/schema.js'
 import {scriptedRespond} from '../../src/model/scripted.js'
-import {parseCodingDirectives} from '../../src/model/scripted/coding/directives.js'
-import {readCodingTask} from '../../src/model/scripted/coding/task.js'
-import {codingSkill} from '../../src/model/scripted/skill-coding.js'
+import {parseCodingDirectives} from '../../scenarios/coding-agent/skill/directives.js'
+import {codingSkill} from '../../scenarios/coding-agent/skill/index.js'
+import {readCodingTask} from '../../scenarios/coding-agent/skill/task.js'
+import ticketsSkill from '../../scenarios/enterprise-tickets/skill/index.js'
 import {skillFor} from '../../src/model/scripted/skills.js'
 import type {ChatMessage, ChatRequest, ModelToolCall, ToolSpec} from '../../src/model/types.js'
 import {toToolSpec} from '../../src/tools/contract.js'
 import {repoRoot} from '../helpers/cli.js'
+import {SHIPPED_SKILLS} from './shipped-skills.js'
 
 const scenario = path.join(repoRoot, 'scenarios', 'coding-agent')
 const manifest = (v: string) => BundleManifest.parse(parseYaml(readFileSync(path.join(scenario, v, 'bundle.yaml'), 'utf8')))
@@ -86,7 +88,7 @@ function converse(opts: {system?: string; user: string; tools?: ToolSpec[]; docs
   const attempts = new Map<string, number>()
   for (let turn = 0; turn < 20; turn++) {
     const req: ChatRequest = {model: 'coding', messages: messages.slice(), tools: opts.tools ?? V1_TOOLS, options: {temperature: opts.temperature ?? 0, seed: opts.seed ?? 1, num_predict: 4096}}
-    const res = scriptedRespond(req, 0)
+    const res = scriptedRespond(req, 0, SHIPPED_SKILLS)
     if (res.message.tool_calls.length === 0) return {calls, answer: res.message.content, messages}
     messages.push({role: 'assistant', content: res.message.content, tool_calls: res.message.tool_calls})
     for (const call of res.message.tool_calls) {
@@ -105,10 +107,10 @@ const callOf = (r: Run, name: string) => r.calls.find((c) => c.name === name)
 
 describe('coding skill selection', () => {
   it('claims requests offering read_file and open_pull_request, and nothing else', () => {
-    expect(skillFor(V1_TOOLS)).toBe(codingSkill)
+    expect(skillFor(SHIPPED_SKILLS, V1_TOOLS)).toBe(codingSkill)
     const support: ToolSpec[] = ['lookup_order', 'issue_refund', 'send_email', 'read_file'].map((name) => ({type: 'function', function: {name, description: name, parameters: {type: 'object', properties: {}}}}))
     expect(codingSkill.handles(support)).toBe(false)
-    expect(skillFor(support)).toBeUndefined()
+    expect(skillFor([codingSkill, ticketsSkill], support)).toBeUndefined()
     expect(codingSkill.handles(V1_TOOLS.filter((t) => t.function.name !== 'open_pull_request'))).toBe(false)
   })
 })
@@ -308,7 +310,7 @@ describe('plan mode', () => {
       tools: V1_TOOLS,
       options: {temperature: 0, seed: 1, num_predict: 1024},
     }
-    const res = scriptedRespond(req, 0)
+    const res = scriptedRespond(req, 0, SHIPPED_SKILLS)
     expect(res.message.tool_calls).toEqual([])
     const plan = JSON.parse(res.message.content) as {plan: {tool: string; args: Record<string, unknown>}[]}
     expect(plan.plan.map((p) => p.tool)).toEqual(['read_file', 'create_branch'])

@@ -3,13 +3,14 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import {scriptedRespond} from '../../src/model/scripted.js'
-import {isTicketToolset, ticketsSkill} from '../../src/model/scripted/skill-tickets.js'
+import {parseTicketDirectives} from '../../scenarios/enterprise-tickets/skill/directives.js'
+import {detectTicketIntent, readTicketCase} from '../../scenarios/enterprise-tickets/skill/extract.js'
+import {isTicketToolset, ticketsSkill} from '../../scenarios/enterprise-tickets/skill/index.js'
 import {skillFor} from '../../src/model/scripted/skills.js'
-import {parseTicketDirectives} from '../../src/model/scripted/tickets/directives.js'
-import {detectTicketIntent, readTicketCase} from '../../src/model/scripted/tickets/extract.js'
 import type {ChatMessage, ChatRequest, ToolSpec} from '../../src/model/types.js'
 import {toToolSpec} from '../../src/tools/contract.js'
 import {repoRoot} from '../helpers/cli.js'
+import {SHIPPED_SKILLS} from './shipped-skills.js'
 
 const scenario = path.join(repoRoot, 'scenarios', 'enterprise-tickets')
 let v1: Bundle
@@ -48,17 +49,17 @@ function after(req: ChatRequest, calls: {name: string; arguments: Record<string,
   return {...req, messages}
 }
 
-const respond = (req: ChatRequest) => scriptedRespond(req, 0).message
+const respond = (req: ChatRequest) => scriptedRespond(req, 0, SHIPPED_SKILLS).message
 
 describe('which requests the ticket skill claims', () => {
   it('claims ticketing toolsets only, so support requests keep the support agent', () => {
     expect(isTicketToolset(v1Tools)).toBe(true)
-    expect(skillFor(v1Tools)).toBe(ticketsSkill)
+    expect(skillFor(SHIPPED_SKILLS, v1Tools)).toBe(ticketsSkill)
     expect(isTicketToolset(supportTools)).toBe(false)
-    expect(skillFor(supportTools)?.name).not.toBe('tickets')
+    expect(skillFor(SHIPPED_SKILLS, supportTools)?.name).not.toBe('tickets')
     expect(isTicketToolset(v1Tools.filter((t) => t.function.name !== 'request_change'))).toBe(false)
     // A support request still gets support behaviour.
-    const support = scriptedRespond({...ask('Where is my order ORD-100001?'), tools: supportTools}, 0).message
+    const support = scriptedRespond({...ask('Where is my order ORD-100001?'), tools: supportTools}, 0, SHIPPED_SKILLS).message
     expect(support.tool_calls[0]?.name).toBe('lookup_order')
   })
 })

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {createScriptedModel, estimateTokens, scriptedRespond} from '../../src/model/scripted.js'
-import {parseDirectives} from '../../src/model/scripted/directives.js'
+import {parseDirectives} from '../../scenarios/support-refunds/skill/directives.js'
+import {supportSkill} from '../../scenarios/support-refunds/skill/index.js'
 import type {ChatMessage, ChatRequest, ModelToolCall, ToolSpec} from '../../src/model/types.js'
 
 const tool = (name: string, properties: Record<string, unknown>, required: string[]): ToolSpec => ({
@@ -63,7 +64,7 @@ function request(opts: {
   }
 }
 
-const respond = (r: ChatRequest) => scriptedRespond(r, 0)
+const respond = (r: ChatRequest) => scriptedRespond(r, 0, [supportSkill])
 const ok = (result: unknown) => ({ok: true, result})
 const fail = (code: string, message = code) => ({ok: false, error: {code, message}})
 
@@ -301,7 +302,7 @@ describe('determinism, sampling noise and accounting', () => {
     })
 
   it('is fully deterministic at temperature 0, whatever the seed', async () => {
-    const model = createScriptedModel({name: 'support', seed: 3})
+    const model = createScriptedModel({name: 'support', seed: 3, skills: [supportSkill]})
     const a = await model.chat(finalRequest(0, 1))
     const b = await model.chat(finalRequest(0, 999))
     expect(b).toEqual(a)
@@ -338,7 +339,7 @@ describe('determinism, sampling noise and accounting', () => {
   })
 
   it('rejects an aborted call and an empty request with a typed error', async () => {
-    const model = createScriptedModel({name: 'support', seed: 0})
+    const model = createScriptedModel({name: 'support', seed: 0, skills: [supportSkill]})
     const ac = new AbortController()
     ac.abort()
     await expect(model.chat(finalRequest(0, 1), ac.signal)).rejects.toMatchObject({code: 'timeout'})

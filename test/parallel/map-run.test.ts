@@ -36,7 +36,7 @@ beforeAll(async () => {
   file = path.join(dir, 'understudy.db')
   store = openStore(file)
   const result = await startShadow(
-    {traffic: path.join(scenario, 'traffic.jsonl'), candidate: path.join(scenario, 'v2'), fixtures: path.join(scenario, 'fixtures.yaml')},
+    {traffic: path.join(scenario, 'traffic.jsonl'), candidate: path.join(scenario, 'v2'), fixtures: path.join(scenario, 'fixtures.yaml'), skills: [path.join(scenario, 'skill', 'index.ts')]},
     store,
   )
   run = result.run

@@ -29,8 +29,17 @@ describe('loadScenario', () => {
       candidate: path.join(dir, 'v2'),
       fixtures: path.join(dir, 'fixtures.yaml'),
       approver: 'deny',
+      skill: null,
     })
     expect(loadScenario(path.join(dir, 'scenario.yaml'))).toEqual(s)
+  })
+
+  it('resolves the skill module next to the scenario and names it when it is missing', () => {
+    const dir = scenarioDir(`${good}skill: skill/index.ts\n`, ['traffic.jsonl', 'fixtures.yaml'], ['v1', 'v2', 'skill'])
+    writeFileSync(path.join(dir, 'skill', 'index.ts'), '')
+    expect(loadScenario(dir).skill).toBe(path.join(dir, 'skill', 'index.ts'))
+    const missing = scenarioDir(`${good}skill: skill.js\n`)
+    expect(() => loadScenario(missing)).toThrow(`${path.join(missing, 'scenario.yaml')}:skill: skill.js does not exist`)
   })
 
   it('defaults the approver to pending and fixtures to none', () => {

@@ -149,7 +149,7 @@ const callSequence = (t: RequestTrace) => t.tool_calls.map((c) => `${c.name}:${c
 async function replay(candidate: 'v1' | 'v2'): Promise<{recorded: Map<string, RequestTrace>; replayed: Map<string, RequestTrace>}> {
   const store = openStore(path.join(tmp, `${candidate}.db`))
   try {
-    const result = await startShadow({traffic: path.join(dir, 'traffic.jsonl'), candidate: path.join(dir, candidate), fixtures: path.join(dir, 'fixtures.yaml'), approver: 'pending'}, store)
+    const result = await startShadow({traffic: path.join(dir, 'traffic.jsonl'), candidate: path.join(dir, candidate), fixtures: path.join(dir, 'fixtures.yaml'), approver: 'pending', skills: [path.join(dir, 'skill', 'index.ts')]}, store)
     const recorded = new Map<string, RequestTrace>()
     const replayed = new Map<string, RequestTrace>()
     for (const t of store.iterateTraces(result.run.id)) (t.side === 'recorded' ? recorded : replayed).set(t.request_id, t)

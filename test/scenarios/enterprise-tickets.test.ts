@@ -22,11 +22,13 @@ import {validateTraffic} from '../../src/traffic/validate.js'
 import {type TrafficRecord, TrafficRecord as TrafficRecordSchema} from '../../src/traffic/schema.js'
 import {ATTACKER_ACCOUNTS, CATEGORIES} from '../../scenarios/enterprise-tickets/gen/sample.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/enterprise-tickets/generate.js'
+import {ticketsSkill} from '../../scenarios/enterprise-tickets/skill/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'enterprise-tickets')
 const trafficFile = path.join(dir, 'traffic.jsonl')
 const fixturesFile = path.join(dir, 'fixtures.yaml')
+const skillFile = path.join(dir, 'skill', 'index.ts')
 const tmp = mkdtempSync(path.join(tmpdir(), 'enterprise-tickets-'))
 afterAll(() => rmSync(tmp, {recursive: true, force: true}))
 
@@ -201,7 +203,7 @@ describe('enterprise-tickets shadow replays', () => {
   it('v1 replayed against recorded matches production and passes its own golden expectations', async () => {
     const store = openStore(path.join(tmp, 'v1.db'))
     try {
-      const result = await startShadow({traffic: trafficFile, candidate: path.join(dir, 'v1'), fixtures: fixturesFile}, store)
+      const result = await startShadow({traffic: trafficFile, candidate: path.join(dir, 'v1'), fixtures: fixturesFile, skills: [skillFile]}, store)
       expect(result.run.status).toBe('completed')
       const recorded = new Map(traces(store, result.run.id, 'recorded').map((t) => [t.request_id, t]))
       const cand = traces(store, result.run.id, 'candidate')
@@ -221,7 +223,7 @@ describe('enterprise-tickets shadow replays', () => {
   it('v2 shows its regressions: unverified resets run, justification-less grants fail, low-risk production changes apply', async () => {
     const store = openStore(path.join(tmp, 'v2.db'))
     try {
-      const result = await startShadow({traffic: trafficFile, candidate: path.join(dir, 'v2'), fixtures: fixturesFile}, store)
+      const result = await startShadow({traffic: trafficFile, candidate: path.join(dir, 'v2'), fixtures: fixturesFile, skills: [skillFile]}, store)
       const cand = new Map(traces(store, result.run.id, 'candidate').map((t) => [t.request_id, t]))
       const executed = (t: RequestTrace, tool: string) => t.tool_calls.some((c) => c.name === tool && c.executed)
       const unverified = ofCategory('password_reset_unverified').filter((r) => r.role !== 'requester')
@@ -256,7 +258,7 @@ describe('tenant isolation', () => {
       id: 'scripted:capture',
       async chat(request) {
         sent.push(request)
-        return scriptedRespond(request, 0)
+        return scriptedRespond(request, 0, [ticketsSkill])
       },
     }
     const trace = await runRequest(record, 1, {

@@ -4,6 +4,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {startOllamaServer, type OllamaServer} from '../../src/model/ollama-server.js'
+import {supportSkill} from '../../scenarios/support-refunds/skill/index.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
 import type {RequestTrace} from '../../src/runtime/trace.js'
 import {resumeShadow, startShadow} from '../../src/shadow/run.js'
@@ -16,6 +17,7 @@ const traffic = path.join(scenario, 'traffic.jsonl')
 const v1 = path.join(scenario, 'v1')
 const v2 = path.join(scenario, 'v2')
 const fixtures = path.join(scenario, 'fixtures.yaml')
+const skills = [path.join(scenario, 'skill', 'index.ts')]
 
 let dir: string
 let store: TraceDatabase
@@ -49,7 +51,7 @@ function category(line: string): string | undefined {
 
 describe('shadow run on the shipped scenario', () => {
   it('replays every request through v2 against recorded and stores both sides', async () => {
-    const result = await startShadow({traffic, candidate: v2, fixtures}, store)
+    const result = await startShadow({traffic, candidate: v2, fixtures, skills}, store)
     const lines = trafficLines()
     expect(result.run.status).toBe('completed')
     expect(result.interrupted).toBe(false)
@@ -68,7 +70,7 @@ describe('shadow run on the shipped scenario', () => {
   })
 
   it('v1 replayed against recorded is nearly identical in tool calls and decisions', async () => {
-    const result = await startShadow({traffic, candidate: v1, fixtures}, store)
+    const result = await startShadow({traffic, candidate: v1, fixtures, skills}, store)
     const rec = new Map(traces(result.run.id, 'recorded').map((t) => [t.request_id, t]))
     let same = 0
     const cand = traces(result.run.id, 'candidate')
@@ -94,7 +96,7 @@ describe('shadow run on the shipped scenario', () => {
 
     const lines = trafficLines().filter((l) => category(l) === 'injection_retrieved')
     const file = writeTraffic('injection.jsonl', lines)
-    const result = await startShadow({traffic: file, candidate: bundle, fixtures}, store)
+    const result = await startShadow({traffic: file, candidate: bundle, fixtures, skills}, store)
     const cand = traces(result.run.id, 'candidate')
     expect(cand.length).toBe(lines.length)
     for (const t of cand) {
@@ -110,7 +112,7 @@ describe('shadow run on the shipped scenario', () => {
 
   it('compares against a baseline bundle and repeats each side', async () => {
     const file = writeTraffic('small.jsonl', trafficLines().slice(0, 40))
-    const result = await startShadow({traffic: file, candidate: v2, baseline: v1, fixtures, repeat: 2}, store)
+    const result = await startShadow({traffic: file, candidate: v2, baseline: v1, fixtures, skills, repeat: 2}, store)
     expect(result.run.baseline_ref).toMatch(/^support-refunds@1\./)
     expect(store.countTraces(result.run.id, {side: 'recorded'})).toBe(0)
     expect(store.countTraces(result.run.id, {side: 'baseline'})).toBe(80)
@@ -123,7 +125,7 @@ describe('shadow run on the shipped scenario', () => {
     lines.splice(2, 0, '{"id": "broken-1", "timestamp": ')
     lines.splice(4, 0, JSON.stringify({...JSON.parse(lines[0]!), id: 'req-000001'})) // a duplicate id
     const file = writeTraffic('bad.jsonl', lines)
-    const result = await startShadow({traffic: file, candidate: v2, fixtures}, store)
+    const result = await startShadow({traffic: file, candidate: v2, fixtures, skills}, store)
     expect(result.run.status).toBe('completed')
     const skipped = traces(result.run.id, 'candidate').filter((t) => t.status === 'skipped')
     expect(skipped.map((t) => t.request_id).sort()).toEqual(['broken-1', 'req-000001#line5'])
@@ -141,7 +143,7 @@ describe('shadow run on the shipped scenario', () => {
     bad.timestamp = 'yesterday'
     bad.production.outcome = 'exploded'
     const file = writeTraffic('multi.jsonl', [good, JSON.stringify(bad)])
-    const result = await startShadow({traffic: file, candidate: v2, fixtures}, store)
+    const result = await startShadow({traffic: file, candidate: v2, fixtures, skills}, store)
     const [skipped] = traces(result.run.id, 'candidate').filter((t) => t.status === 'skipped')
     expect(skipped!.request_id).toBe(bad.id)
     expect(skipped!.error).toMatch(/multi\.jsonl:2: timestamp: .* \(and 2 more problems on this line: tenant, production\.outcome\)$/)
@@ -161,7 +163,7 @@ describe('shadow run on the shipped scenario', () => {
     const call = record.production.tool_calls[0]
     if (call) call.result = {note: `customer said ${secretKey}`, card: secretCard}
     const file = writeTraffic('secret.jsonl', [JSON.stringify(record)])
-    const result = await startShadow({traffic: file, candidate: v2, fixtures}, store)
+    const result = await startShadow({traffic: file, candidate: v2, fixtures, skills}, store)
     expect(store.countTraces(result.run.id)).toBe(2)
     store.close()
     store = openStore(path.join(dir, 'u.db')) // checkpoint on close, so the main file holds everything
@@ -176,7 +178,7 @@ describe('shadow run on the shipped scenario', () => {
   it('refuses to resume when the traffic file changed', async () => {
     const file = writeTraffic('t.jsonl', trafficLines().slice(0, 10))
     const controller = new AbortController()
-    const result = await startShadow({traffic: file, candidate: v2, fixtures}, store, {
+    const result = await startShadow({traffic: file, candidate: v2, fixtures, skills}, store, {
       signal: controller.signal,
       onProgress: () => controller.abort(),
     })
@@ -190,7 +192,7 @@ describe('shadow run on the shipped scenario', () => {
     const file = writeTraffic('t.jsonl', lines)
     const controller = new AbortController()
     let seen = 0
-    const first = await startShadow({traffic: file, candidate: v2, fixtures, concurrency: 4}, store, {
+    const first = await startShadow({traffic: file, candidate: v2, fixtures, skills, concurrency: 4}, store, {
       signal: controller.signal,
       onProgress: (p) => {
         seen = p.requests
@@ -217,14 +219,14 @@ describe('model cassettes', () => {
   it('records every exchange, replays them identically with no model, and fails loudly on a miss', async () => {
     const file = writeTraffic('t.jsonl', trafficLines().slice(0, 30))
     const cassette = path.join(dir, 'cassette.jsonl')
-    const recorded = await startShadow({traffic: file, candidate: v2, fixtures, record_cassette: cassette}, store)
-    const replayed = await startShadow({traffic: file, candidate: v2, fixtures, replay_cassette: cassette}, store)
+    const recorded = await startShadow({traffic: file, candidate: v2, fixtures, skills, record_cassette: cassette}, store)
+    const replayed = await startShadow({traffic: file, candidate: v2, fixtures, skills, replay_cassette: cassette}, store)
     expect(replayed.run.model).toMatch(/^cassette:/)
     const view = (t: RequestTrace) => [t.request_id, t.status, t.final_answer, t.tool_calls.map((c) => [c.name, c.args_hash, c.outcome])]
     expect(traces(replayed.run.id, 'candidate').map(view)).toEqual(traces(recorded.run.id, 'candidate').map(view))
 
     // v1 sends other prompts: its exchanges are not on the cassette
-    await expect(startShadow({traffic: file, candidate: v1, fixtures, replay_cassette: cassette}, store)).rejects.toThrow(
+    await expect(startShadow({traffic: file, candidate: v1, fixtures, skills, replay_cassette: cassette}, store)).rejects.toThrow(
       /no cassette entry for this exchange/,
     )
     expect(store.listRuns()[0]!.status).toBe('failed')
@@ -235,7 +237,7 @@ describe('shadow run through the Ollama wire protocol', () => {
   let server: OllamaServer
   beforeEach(async () => {
     server = await startOllamaServer({
-      resolveModel: (name) => createScriptedModel({name: name.replace(/:latest$/, ''), seed: 0}),
+      resolveModel: (name) => createScriptedModel({name: name.replace(/:latest$/, ''), seed: 0, skills: [supportSkill]}),
       models: ['support-agent'],
     })
   })
@@ -243,9 +245,9 @@ describe('shadow run through the Ollama wire protocol', () => {
 
   it('gives the same tool calls, decisions and answers as the in-process scripted model', async () => {
     const file = writeTraffic('t.jsonl', trafficLines().slice(0, 60))
-    const local = await startShadow({traffic: file, candidate: v2, fixtures, model: 'scripted:support-agent'}, store)
+    const local = await startShadow({traffic: file, candidate: v2, fixtures, skills, model: 'scripted:support-agent'}, store)
     const remote = await startShadow(
-      {traffic: file, candidate: v2, fixtures, model: 'ollama:support-agent', ollama_host: server.url, concurrency: 8},
+      {traffic: file, candidate: v2, fixtures, skills, model: 'ollama:support-agent', ollama_host: server.url, concurrency: 8},
       store,
     )
     expect(remote.run.model).toBe('ollama:support-agent')
@@ -268,7 +270,7 @@ describe('shadow run through the Ollama wire protocol', () => {
     const url = server.url
     await server.close()
     const file = writeTraffic('t.jsonl', trafficLines().slice(0, 3))
-    await expect(startShadow({traffic: file, candidate: v2, fixtures, model: 'ollama:support-agent', ollama_host: url}, store)).rejects.toThrow(
+    await expect(startShadow({traffic: file, candidate: v2, fixtures, skills, model: 'ollama:support-agent', ollama_host: url}, store)).rejects.toThrow(
       /cannot reach Ollama at .* is `ollama serve` running/,
     )
     server = await startOllamaServer({resolveModel: () => undefined, models: []}) // for afterEach

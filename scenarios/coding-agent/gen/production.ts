@@ -9,6 +9,7 @@ import type {RequestTools, ToolAnswer, ToolExecution} from '../../../src/tools/s
 import type {ProductionRecord, RecordedPolicyDecision, RecordedToolCall, TrafficRecord} from '../../../src/traffic/schema.js'
 import {sha256} from '../../../src/util/canonical.js'
 import {hash32} from '../../lib/prng.js'
+import {codingSkill} from '../skill/index.js'
 import type {Fault, RequestSpec} from './sample.js'
 import {REPOS, type Repo, type Tenant} from './world.js'
 
@@ -171,7 +172,7 @@ export async function simulate(spec: RequestSpec, prod: Production): Promise<Pro
   const trace = await runRequest({...rec, production: EMPTY_PRODUCTION}, 1, {
     bundle,
     compiled,
-    model: createScriptedModel({name: bundle.manifest.model.name, seed: bundle.manifest.model.seed}),
+    model: createScriptedModel({name: bundle.manifest.model.name, seed: bundle.manifest.model.seed, skills: [codingSkill]}),
     tools: {forRequest: () => tools},
     approver: 'pending',
     faults: null,

@@ -10,6 +10,7 @@ import type {ProductionRecord, RecordedToolCall, ToolErrorCode, TrafficRecord} f
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
 import {FAULT_LATENCY, type Fault, faultMessage} from '../../lib/faults.js'
 import {hash32} from '../../lib/prng.js'
+import {ticketsSkill} from '../skill/index.js'
 import {searchRunbooks, type Tenant, ticketView, type World} from './world.js'
 
 /**
@@ -135,7 +136,7 @@ function productionModel(spec: RequestSpec, compiled: CompiledBundle): ModelClie
     id: `scripted:${compiled.manifest.model.name}`,
     async chat(request: ChatRequest) {
       const options = spec.sampled ? {...request.options, temperature: 0.7, seed: hash32(spec.record.id)} : request.options
-      return scriptedRespond({...request, options}, seed)
+      return scriptedRespond({...request, options}, seed, [ticketsSkill])
     },
   }
 }

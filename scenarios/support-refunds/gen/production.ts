@@ -14,6 +14,7 @@ import {canonicalJson, sha256} from '../../../src/util/canonical.js'
 import {argsProblem, type SimBundle} from './bundle.js'
 import {FAULT_LATENCY, type Fault, faultMessage} from '../../lib/faults.js'
 import {hash32} from '../../lib/prng.js'
+import {supportSkill} from '../skill/index.js'
 import {orderView, searchKb, type World} from './world.js'
 
 /**
@@ -178,7 +179,7 @@ export function simulate(spec: RequestSpec, bundle: SimBundle, world: World, opt
 
   for (let step = 0; step < m.budgets.max_steps && finalAnswer === null; step++) {
     const request: ChatRequest = {model: m.model.name, messages, tools: bundle.specs, options}
-    const res = scriptedRespond(request, m.model.seed)
+    const res = scriptedRespond(request, m.model.seed, [supportSkill])
     inputTokens += res.input_tokens
     outputTokens += res.output_tokens
     latency += res.latency_ms

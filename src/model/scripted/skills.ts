@@ -1,26 +1,35 @@
 import type {ChatRequest, ModelToolCall, ToolSpec} from '../types.js'
-import {codingSkill} from './skill-coding.js'
-import {ticketsSkill} from './skill-tickets.js'
 
 /**
- * The scripted model's skills beyond customer support. Which one answers is decided by the tools a
- * request offers (a coding agent is offered repository tools, a ticket agent ticketing tools), so the
- * model still decides from the ChatRequest alone. When no skill claims the tools, the support agent
- * (decide.ts) answers.
+ * A skill is the domain half of the scripted model: what an agent of one kind (support, coding,
+ * service desk …) decides from a conversation and the tools it is offered. Skills live beside the
+ * scenarios that use them and are registered by the module paths a run names (scenario.yaml
+ * `skill:`, `--skill`); src/ knows none of them. Which registered skill answers is decided by the
+ * tools a request offers, so the model still decides from the ChatRequest alone. When no skill
+ * claims a request, the generic behaviour (generic.ts) answers.
  */
 export type SkillAnswer = {content: string; tool_calls: ModelToolCall[]}
+
+/** Taken from the request options, else the model's defaults. */
+export type SkillOptions = {seed: number; temperature: number}
 
 export interface ScriptedSkill {
   readonly name: string
   /** Pure and cheap: called on every request. */
   handles(tools: readonly ToolSpec[]): boolean
-  /** `seed` and `temperature` come from the request options (or the model's defaults). */
-  respond(request: ChatRequest, opts: {seed: number; temperature: number}): SkillAnswer
+  /** Deterministic in (request, opts): a replay must be reproducible. */
+  respond(request: ChatRequest, opts: SkillOptions): SkillAnswer
 }
 
-export const SKILLS: readonly ScriptedSkill[] = [codingSkill, ticketsSkill]
-
-export function skillFor(tools: readonly ToolSpec[]): ScriptedSkill | undefined {
-  for (const s of SKILLS) if (s.handles(tools)) return s
+/** The first of `skills` (in registration order) that claims `tools`, or undefined. */
+export function skillFor(skills: readonly ScriptedSkill[], tools: readonly ToolSpec[]): ScriptedSkill | undefined {
+  for (const s of skills) if (s.handles(tools)) return s
   return undefined
+}
+
+/** Whether `v` has the shape of a skill (what a skill module must export). */
+export function isScriptedSkill(v: unknown): v is ScriptedSkill {
+  if (v === null || typeof v !== 'object') return false
+  const s = v as Record<string, unknown>
+  return typeof s.name === 'string' && s.name !== '' && typeof s.handles === 'function' && typeof s.respond === 'function'
 }

@@ -1,4 +1,4 @@
-import type {EvidenceDoc} from '../conversation.js'
+import type {EvidenceDoc} from '../../../src/model/scripted/conversation.js'
 
 /**
  * What a developer asked the coding agent to do, read from their words with keyword rules. Code

@@ -1,4 +1,4 @@
-import {renderParaphrase} from './skill-answer.js'
+import {renderParaphrase} from '../../../src/model/scripted/skill-answer.js'
 
 /**
  * Final-answer wording. Every answer kind has paraphrases that say the same thing; at temperature 0

@@ -1,9 +1,9 @@
-import type {ModelToolCall, ToolSpec} from '../types.js'
+import type {ModelToolCall, ToolSpec} from '../../../src/model/types.js'
+import type {Conversation, Exchange} from '../../../src/model/scripted/conversation.js'
+import {type CallAction, record, RETRYABLE, retryLast} from '../../../src/model/scripted/exchanges.js'
 import {type AnswerFacts, type AnswerKind, formatMoney} from './answers.js'
 import {buildArgs, findTool, type Intentions} from './args.js'
-import type {Conversation, Exchange} from './conversation.js'
 import type {Directives} from './directives.js'
-import {type CallAction, record, RETRYABLE, retryLast} from './exchanges.js'
 import {bestEvidence, type Case, findDocumentInstructions, firstSentence, readCase} from './extract.js'
 
 /** What the model does next. */

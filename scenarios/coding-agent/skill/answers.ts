@@ -1,4 +1,4 @@
-import {renderParaphrase} from '../skill-answer.js'
+import {renderParaphrase} from '../../../src/model/scripted/skill-answer.js'
 
 /**
  * The coding skill's final answers. Every kind has three paraphrases that state the same facts

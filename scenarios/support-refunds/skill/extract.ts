@@ -1,7 +1,7 @@
-import type {EvidenceDoc, MemoryItem} from './conversation.js'
-import {mostTrusted} from './evidence.js'
+import type {EvidenceDoc, MemoryItem} from '../../../src/model/scripted/conversation.js'
+import {mostTrusted} from '../../../src/model/scripted/evidence.js'
 
-export {firstSentence} from './evidence.js'
+export {firstSentence} from '../../../src/model/scripted/evidence.js'
 
 /** What the customer wants, read from their words with fixed keyword rules (docs/scripted-model.md). */
 export type Intent = 'account_change' | 'refund' | 'cancel_return' | 'complaint' | 'order_status' | 'kb_question' | 'unknown'

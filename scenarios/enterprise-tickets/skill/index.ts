@@ -1,22 +1,22 @@
-import type {ChatRequest, ToolSpec} from '../types.js'
-import {parseConversation} from './conversation.js'
-import {offersTools, paraphraseVariant, skillAnswer} from './skill-answer.js'
-import type {ScriptedSkill, SkillAnswer} from './skills.js'
-import {renderTicketAnswer, TICKET_PII_NOTE, ticketParaphraseCount} from './tickets/answers.js'
-import {decideTicket} from './tickets/decide.js'
-import {ticketDirectivesFor} from './tickets/directives.js'
+import type {ChatRequest, ToolSpec} from '../../../src/model/types.js'
+import {parseConversation} from '../../../src/model/scripted/conversation.js'
+import {offersTools, paraphraseVariant, skillAnswer} from '../../../src/model/scripted/skill-answer.js'
+import type {ScriptedSkill, SkillAnswer, SkillOptions} from '../../../src/model/scripted/skills.js'
+import {renderTicketAnswer, TICKET_PII_NOTE, ticketParaphraseCount} from './answers.js'
+import {decideTicket} from './decide.js'
+import {ticketDirectivesFor} from './directives.js'
 
 /**
  * The IT service-desk skill (docs/scripted-model.md, "Ticket skill"): tickets, password resets,
  * access grants and production changes. It claims a request only when the offered tools look like
- * a ticketing system — both `get_ticket` and `request_change` — so a support agent offered
- * `lookup_order` & co. keeps the support skill.
+ * a ticketing system — both `get_ticket` and `request_change` — so registered beside other skills
+ * it leaves their requests alone. Registered by scenarios/enterprise-tickets/scenario.yaml.
  */
 export function isTicketToolset(tools: readonly ToolSpec[]): boolean {
   return offersTools(tools, 'get_ticket', 'request_change')
 }
 
-export function ticketsRespond(request: ChatRequest, opts: {seed: number; temperature: number}): SkillAnswer {
+export function ticketsRespond(request: ChatRequest, opts: SkillOptions): SkillAnswer {
   const conv = parseConversation(request.messages)
   const directives = ticketDirectivesFor(conv.system)
   const action = decideTicket(conv, directives, request.tools)
@@ -31,3 +31,5 @@ export const ticketsSkill: ScriptedSkill = {
   handles: isTicketToolset,
   respond: ticketsRespond,
 }
+
+export default ticketsSkill

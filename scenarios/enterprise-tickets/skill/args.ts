@@ -1,5 +1,5 @@
-import type {ToolSpec} from '../../types.js'
-import {fillArgs, fitText, matchEnum, type PropSchema, schemaType} from '../schema-args.js'
+import type {ToolSpec} from '../../../src/model/types.js'
+import {fillArgs, fitText, matchEnum, type PropSchema, schemaType} from '../../../src/model/scripted/schema-args.js'
 
 /**
  * Ticket-tool arguments built from the offered tool's JSON Schema: the model decides what it means

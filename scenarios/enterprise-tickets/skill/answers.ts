@@ -1,4 +1,4 @@
-import {renderParaphrase} from '../skill-answer.js'
+import {renderParaphrase} from '../../../src/model/scripted/skill-answer.js'
 
 /**
  * The ticket agent's final-answer wording. Every kind has three paraphrases stating the same facts

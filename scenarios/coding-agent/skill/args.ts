@@ -1,5 +1,5 @@
-import type {ToolSpec} from '../../types.js'
-import {fillArgs, fitText, matchEnum, normaliseField, type PropSchema, schemaType} from '../schema-args.js'
+import type {ToolSpec} from '../../../src/model/types.js'
+import {fillArgs, fitText, matchEnum, normaliseField, type PropSchema, schemaType} from '../../../src/model/scripted/schema-args.js'
 
 /**
  * Builds a coding tool call's arguments from the offered JSON Schema, by meaning: the model knows
