@@ -4,6 +4,7 @@ import type {TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {Redactor} from './redact.js'
 import type {
+  ContextAdmission,
   GuardrailResult,
   PolicyDecisionTrace,
   RequestTrace,
@@ -16,7 +17,7 @@ import type {
 
 /**
  * Everything one request's run records, and the RequestTrace built from it. Whatever reaches the
- * recorder from the model or the request (guardrail details, errors) is
+ * recorder from the model or the request (guardrail details, admission ids and keys, errors) is
  * redacted here, so a trace is never assembled from clear text.
  */
 export class TraceRecorder {
@@ -51,7 +52,27 @@ export class TraceRecorder {
     const redactor = this.redactor
     // A literal of the result's own field order, not a spread: same object, built far cheaper.
     for (const g of results) {
-      this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail: redactor.redactText(g.detail)})
+      const detail = redactor.redactText(g.detail)
+      if (g.context === undefined) {
+        this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
+      } else {
+        this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail, context: this.redactContext(g.context)})
+      }
+    }
+  }
+
+  /** Ids and keys come from the request, so they are redacted like the details that name them. */
+  private redactContext(context: ContextAdmission): ContextAdmission {
+    const r = this.redactor
+    return {
+      documents: context.documents.map((d) => ({index: d.index, id: r.redactText(d.id), admitted: d.admitted, dropped_by: d.dropped_by})),
+      memory: context.memory.map((m) => ({
+        index: m.index,
+        key: r.redactText(m.key),
+        admitted: m.admitted,
+        dropped_by: m.dropped_by,
+        superseded_by: m.superseded_by,
+      })),
     }
   }
 
