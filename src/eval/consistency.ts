@@ -84,9 +84,10 @@ export function memoryFate(record: TrafficRecord, trace: RequestTrace): MemoryFa
   for (const m of admissionOf(trace)?.memory ?? []) if (m.index < entries.length) placed[m.index] = m
   const newestOf = (m: MemoryAdmission): MemoryEntry | undefined => {
     const winner = m.superseded_by === null ? undefined : placed[m.superseded_by]
-    return winner !== undefined && winner.admitted ? entries[winner.index] : undefined
+    return winner?.admitted ? entries[winner.index] : undefined
   }
-  // A key with an unplaced entry may have its newest value among the unplaced: leave the key out.
+  // A key with an unplaced entry (or one superseded by an entry not placed as admitted) may have
+  // its newest value among the unplaced: leave the whole key out.
   const doubtful = new Set<string>()
   entries.forEach((e, i) => {
     const m = placed[i]
