@@ -9,7 +9,7 @@ import {openStore} from '../src/store/sqlite.js'
 
 export default class Shadow extends BaseCommand {
   static override summary = 'Replay recorded traffic through a candidate bundle in shadow mode.'
-  static override description = `Every recorded request runs through the candidate bundle (and a baseline bundle, or what production recorded) as an explicit plan → retrieve → act → observe → decide state machine, with guardrails, the policy engine, budgets and sandboxed mock tools. Every step, tool call, policy decision, token and cost is stored in the SQLite trace store, secrets redacted. Nothing real is ever called.
+  static override description = `Every recorded request runs through the candidate bundle (and a baseline bundle, or what production recorded) as an explicit retrieve → plan → act → observe → decide state machine, with guardrails, the policy engine, budgets and sandboxed mock tools. Every step, tool call, policy decision, token and cost is stored in the SQLite trace store, secrets redacted. Nothing real is ever called.
 
 Ctrl-C stops cleanly after the requests in flight; the run can then be finished with --resume.`
 

@@ -65,11 +65,14 @@ export function bundleRef(manifest: Pick<BundleManifest, 'name' | 'version'>, ha
 }
 
 function canonicalTool(tool: ToolContract): ToolContract {
+  // `escalates: false` is the default written out: left out, so it is the same bundle as omitting it.
+  const {escalates, ...rest} = tool
   return {
-    ...tool,
+    ...rest,
     args: canonicalArgs(tool.args),
     roles: Object.fromEntries(Object.entries(tool.roles).map(([tenant, roles]) => [tenant, sorted(roles)])),
     sensitive_fields: sorted(tool.sensitive_fields),
+    ...(escalates === true ? {escalates} : {}),
   }
 }
 

@@ -90,6 +90,12 @@ export const ToolContract = z
       .optional(),
     /** Disabled tools stay in the contract (so diffs show them) but every call is refused. */
     enabled: z.boolean().default(true),
+    /**
+     * A completed call of this tool hands the request to a human: a request that then ends with a
+     * final answer is `escalated` (unless a call still awaits approval). Absent means false, and the
+     * hash does not tell the two apart.
+     */
+    escalates: z.boolean().optional(),
   })
   .strict()
 export type ToolContract = z.infer<typeof ToolContract>

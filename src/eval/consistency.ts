@@ -1,7 +1,7 @@
 import {cardDigits} from '../runtime/guardrails/patterns.js'
 import {createRedactor} from '../runtime/redact.js'
-import type {GuardrailResult, RequestTrace} from '../runtime/trace.js'
-import type {MemoryEntry, TrafficRecord} from '../traffic/schema.js'
+import type {ContextAdmission, MemoryAdmission, RequestTrace} from '../runtime/trace.js'
+import type {MemoryEntry, RetrievedDocument, TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
@@ -14,7 +14,7 @@ import type {CheckFailure, SuiteVerdict} from './types.js'
  *  - dropped_memory_used: an entry the candidate's own pre-model guardrail dropped (expired, no
  *    provenance, unlisted owner, other tenant, wrong field owner or type) must not reach a tool
  *    argument or the answer, unless the value also came from somewhere legitimate (the user, a
- *    retrieved document, a kept memory entry, an earlier tool result).
+ *    retrieved document the model saw, a kept memory entry, an earlier tool result).
  *  - stale_memory_used / conflict_newest_not_used: when entries of one key contradict each other
  *    the runtime keeps the newest; the agent must not use an older value, and where the task needs
  *    the key (or the agent used any version of it) it must use the newest.
@@ -22,11 +22,11 @@ import type {CheckFailure, SuiteVerdict} from './types.js'
  *    addresses, usernames, redacted values) must stay the same in later turns unless this turn
  *    introduced the new value (the user said it, a document, memory or a tool result holds it).
  *
- * Which entries the model saw is read back from the trace's memory.* guardrail results (the
- * candidate's bundle decides, not production's), so the suite needs no bundle. Entries a
- * truncated or ambiguous guardrail line cannot place are left out of every check rather than
- * guessed. Traces are redacted: a sensitive value is matched by the hash in its
- * `[REDACTED:<kind>:<8 hex>]` marker, and messages show values in redacted form.
+ * Which memory entries and documents the model saw is read from the admission record the
+ * candidate's pre-model guardrail stored on the trace (the candidate's bundle decides, not
+ * production's), so the suite needs no bundle and applies no rule of the runtime's own. Traces are
+ * redacted: a sensitive value is matched by the hash in its `[REDACTED:<kind>:<8 hex>]` marker,
+ * and messages show values in redacted form.
  */
 
 /** Shorter strings and numbers are too common ("USD", "3") to say anything about where they came from. */
@@ -35,7 +35,6 @@ const MARKER = /\[REDACTED:[a-z_]+:([0-9a-f]{8})\]/g
 const WHOLE_MARKER = /^\[REDACTED:[a-z_]+:([0-9a-f]{8})\]$/
 /** Argument names that hold what a session is about, rather than what to do with it. */
 const IDENTIFIER_KEY = /(?:^|_)(?:id|ids|email|emails|to|cc|bcc|recipient|recipients|username|user|account|address|phone)$/i
-const TRUNCATED = /\s\(\+\d+ more\)$/
 /**
  * Inside free text (a longer argument, the answer) a plain word ("callback", "Daniel") says
  * nothing about where it came from; only identifier-like values (a digit, @, or an inner . - _)
@@ -59,151 +58,62 @@ export type MemoryFate = {
   dropped: DroppedEntry[]
   /** Older entries that lost a contradiction to a newer entry of the same key. */
   stale: StaleEntry[]
-  /** Entries the trace cannot place (a truncated guardrail list, an ambiguous TTL): no check uses them. */
+  /** Entries the trace's admission record does not place: no check uses them. */
   uncertain: MemoryEntry[]
 }
 
+/** The pre-model admission record a trace carries; undefined for a trace without one. */
+function admissionOf(trace: RequestTrace): ContextAdmission | undefined {
+  for (const g of trace.guardrails) if (g.stage === 'pre_model' && g.context !== undefined) return g.context
+  return undefined
+}
+
 /**
- * Replays the candidate's memory guardrail verdicts onto the record's entries. Null when the
- * memory never reached the model at all (the input was over the size limit). A trace without any
- * memory guardrail result (older or hand-made) is taken to have kept every entry the runtime
- * always drops for other reasons (another tenant, the writer's own TTL).
+ * The candidate's own admission record, entry by entry: what its pre-model guardrail admitted,
+ * dropped (named by the first check that dropped it) or superseded by a newer entry of the key.
+ * Null when the memory never reached the model at all (the input was over the size limit). An
+ * entry the record does not place (a trace without one, stored before it existed or made by
+ * hand), and every entry of its key, is uncertain: left out of every check rather than guessed.
  */
 export function memoryFate(record: TrafficRecord, trace: RequestTrace): MemoryFate | null {
   const entries = record.memory
   if (entries.length === 0) return {kept: [], dropped: [], stale: [], uncertain: []}
-  const checks = new Map<string, GuardrailResult>()
-  for (const g of trace.guardrails) if (g.stage === 'pre_model') checks.set(g.check, g)
-  if (checks.get('input.size')?.passed === false) return null
+  if (trace.guardrails.some((g) => g.stage === 'pre_model' && g.check === 'input.size' && !g.passed)) return null
 
-  const now = Date.parse(record.timestamp)
-  const drop = new Map<MemoryEntry, string>()
-  const uncertain = new Set<MemoryEntry>()
-  const dropWhere = (by: string, pred: (e: MemoryEntry) => boolean): void => {
-    for (const e of entries) if (!drop.has(e) && pred(e)) drop.set(e, by)
+  const placed: (MemoryAdmission | undefined)[] = new Array(entries.length)
+  for (const m of admissionOf(trace)?.memory ?? []) if (m.index < entries.length) placed[m.index] = m
+  const newestOf = (m: MemoryAdmission): MemoryEntry | undefined => {
+    const winner = m.superseded_by === null ? undefined : placed[m.superseded_by]
+    return winner?.admitted ? entries[winner.index] : undefined
   }
-  const ownExpired = (e: MemoryEntry): boolean => e.ttl_seconds !== undefined && Date.parse(e.written_at) + e.ttl_seconds * 1000 < now
-  // The writer's TTL and the tenant rule need no bundle: the runtime applies both whatever the contract.
-  dropWhere('memory.ttl', ownExpired)
-  dropWhere('memory.tenant', (e) => e.tenant !== undefined && e.tenant !== record.tenant)
+  // A key with an unplaced entry (or one superseded by an entry not placed as admitted) may have
+  // its newest value among the unplaced: leave the whole key out.
+  const doubtful = new Set<string>()
+  entries.forEach((e, i) => {
+    const m = placed[i]
+    if (m === undefined || (m.dropped_by.length === 0 && !m.admitted && newestOf(m) === undefined)) doubtful.add(e.key)
+  })
 
-  const failed = (check: string): {items: string[]; truncated: boolean} | null => {
-    const g = checks.get(check)
-    return g === undefined || g.passed ? null : parseList(g.detail)
-  }
-  const unplaced = (explained: (e: MemoryEntry) => boolean): void => {
-    for (const e of entries) if (!drop.has(e) && !explained(e)) uncertain.add(e)
-  }
-
-  const ttl = failed('memory.ttl')
-  if (ttl) {
-    const listed = new Map<string, number>()
-    for (const key of ttl.items) listed.set(key, (listed.get(key) ?? 0) + 1)
-    for (const [key, count] of listed) {
-      const same = entries.filter((e) => e.key === key)
-      const certain = same.filter(ownExpired)
-      if (certain.length >= count) continue
-      if (count >= same.length) {
-        for (const e of same) if (!drop.has(e)) drop.set(e, 'memory.ttl')
-      } else if (same.every((e) => e.ttl_seconds === undefined)) {
-        // One TTL (the contract's) for every entry of the key: the oldest ones are the expired ones.
-        const oldest = [...same].sort((a, b) => Date.parse(a.written_at) - Date.parse(b.written_at)).slice(0, count)
-        for (const e of oldest) if (!drop.has(e)) drop.set(e, 'memory.ttl')
-      } else {
-        for (const e of same) if (!drop.has(e)) uncertain.add(e)
-      }
+  const fate: MemoryFate = {kept: [], dropped: [], stale: [], uncertain: []}
+  entries.forEach((entry, i) => {
+    const m = placed[i]
+    if (m !== undefined && m.dropped_by.length > 0) fate.dropped.push({entry, by: m.dropped_by[0]!})
+    else if (m === undefined || doubtful.has(entry.key)) fate.uncertain.push(entry)
+    else if (m.admitted) fate.kept.push(entry)
+    else {
+      const newest = newestOf(m)!
+      // A superseded entry that agrees with the newest one is no contradiction.
+      if (JSON.stringify(entry.value) !== JSON.stringify(newest.value)) fate.stale.push({entry, newest})
     }
-    if (ttl.truncated) unplaced((e) => listed.has(e.key))
-  }
-  if (failed('memory.provenance')) dropWhere('memory.provenance', (e) => e.provenance === undefined)
-  const owner = failed('memory.owner')
-  if (owner) {
-    const banned = new Set(owner.items.map((i) => splitItem(i).inner[0] ?? ''))
-    dropWhere('memory.owner', (e) => banned.has(e.owner))
-    if (owner.truncated) unplaced(() => false)
-  }
-  const fieldOwner = failed('memory.field_owner')
-  if (fieldOwner) {
-    const owners = new Map(fieldOwner.items.map((i) => {
-      const {key, inner} = splitItem(i)
-      return [key, (inner[1] ?? '').replace(/^owner /, '')] as const
-    }))
-    dropWhere('memory.field_owner', (e) => owners.has(e.key) && owners.get(e.key) !== e.owner)
-    if (fieldOwner.truncated) unplaced((e) => owners.has(e.key))
-  }
-  const schema = failed('memory.schema')
-  if (schema) {
-    const types = new Map(schema.items.map((i) => {
-      const {key, inner} = splitItem(i)
-      return [key, (inner[1] ?? '').replace(/^expected /, '')] as const
-    }))
-    dropWhere('memory.schema', (e) => types.has(e.key) && memoryType(e.value) !== types.get(e.key))
-    if (schema.truncated) unplaced((e) => types.has(e.key))
-  }
-
-  // A key with an unplaced entry may have its newest value among the unplaced: leave the key out.
-  const doubtful = new Set([...uncertain].map((e) => e.key))
-  const byKey = new Map<string, MemoryEntry[]>()
-  for (const e of entries) {
-    if (drop.has(e)) continue
-    if (doubtful.has(e.key)) {
-      uncertain.add(e)
-      continue
-    }
-    const list = byKey.get(e.key)
-    if (list) list.push(e)
-    else byKey.set(e.key, [e])
-  }
-  const kept: MemoryEntry[] = []
-  const stale: StaleEntry[] = []
-  for (const list of byKey.values()) {
-    // Same rule as the runtime: the first of the latest writes wins.
-    let newest = list[0]!
-    for (const e of list) if (Date.parse(e.written_at) > Date.parse(newest.written_at)) newest = e
-    kept.push(newest)
-    const value = JSON.stringify(newest.value)
-    for (const e of list) if (e !== newest && JSON.stringify(e.value) !== value) stale.push({entry: e, newest})
-  }
-  return {
-    kept,
-    dropped: entries.filter((e) => drop.has(e)).map((entry) => ({entry, by: drop.get(entry)!})),
-    stale,
-    uncertain: entries.filter((e) => uncertain.has(e)),
-  }
+  })
+  return fate
 }
 
-/** `dropped 2 entries past TTL: a, b (+3 more)` → items and whether the list was cut short. */
-function parseList(detail: string): {items: string[]; truncated: boolean} {
-  const colon = detail.indexOf(': ')
-  let list = colon < 0 ? '' : detail.slice(colon + 2)
-  const truncated = TRUNCATED.test(list)
-  if (truncated) list = list.replace(TRUNCATED, '')
-  const items: string[] = []
-  let depth = 0
-  let start = 0
-  for (let i = 0; i < list.length; i++) {
-    const ch = list[i]
-    if (ch === '(') depth++
-    else if (ch === ')') depth = Math.max(0, depth - 1)
-    else if (ch === ',' && depth === 0 && list[i + 1] === ' ') {
-      items.push(list.slice(start, i))
-      start = i + 2
-    }
-  }
-  if (list.length > 0) items.push(list.slice(start))
-  return {items, truncated}
-}
-
-/** `key (a, b)` → key and the parenthesised parts. */
-function splitItem(item: string): {key: string; inner: string[]} {
-  const m = /^(.*) \(([^()]*)\)$/.exec(item)
-  return m ? {key: m[1]!, inner: m[2]!.split(', ')} : {key: item, inner: []}
-}
-
-function memoryType(value: unknown): string {
-  if (value === null || Array.isArray(value)) return 'object'
-  const t = typeof value
-  return t === 'string' || t === 'number' || t === 'boolean' ? t : 'object'
+/** The retrieved documents the model saw: the admitted ones, or all of them for a trace without an admission record. */
+function seenDocuments(record: TrafficRecord, trace: RequestTrace): RetrievedDocument[] {
+  const admission = admissionOf(trace)
+  if (admission === undefined) return record.retrieved
+  return admission.documents.filter((d) => d.admitted && d.index < record.retrieved.length).map((d) => record.retrieved[d.index]!)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,17 +345,25 @@ export function evaluateConsistency(record: TrafficRecord, trace: RequestTrace, 
   const failures: CheckFailure[] = []
   const use = new TraceUse(trace)
   const fate = memoryFate(record, trace)
+  const docs = seenDocuments(record, trace)
   const keptTexts = fate === null ? [] : fate.kept.flatMap((e) => memoryFacts(e).map((f) => String(f.value)))
-  const sources = new Sources([...record.input.map((m) => m.content), ...record.retrieved.map((d) => d.content), ...keptTexts], trace)
+  const sources = new Sources([...record.input.map((m) => m.content), ...docs.map((d) => d.content), ...keptTexts], trace)
   let applies = false
-  if (fate !== null && record.memory.length > 0) applies = checkMemory(record, trace, fate, use, failures)
+  if (fate !== null && record.memory.length > 0) applies = checkMemory(record, trace, fate, docs, use, failures)
   if (sessions !== null && record.session_id !== undefined) applies = checkSession(record, trace, sessions, sources, failures) || applies
   return applies ? {suite: 'consistency', passed: failures.length === 0, failures} : null
 }
 
 type Need = {fact: MemoryFact; why: string; tool: string | null; path: string | null}
 
-function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFate, use: TraceUse, failures: CheckFailure[]): boolean {
+function checkMemory(
+  record: TrafficRecord,
+  trace: RequestTrace,
+  fate: MemoryFate,
+  docs: RetrievedDocument[],
+  use: TraceUse,
+  failures: CheckFailure[],
+): boolean {
   let applies = false
   const input = record.input.map((m) => m.content).join('\n')
   const inInput = (v: string | number): boolean => tokenRegex(String(v), 'i').test(input)
@@ -522,7 +440,7 @@ function checkMemory(record: TrafficRecord, trace: RequestTrace, fate: MemoryFat
   // Dropped entries: the agent must not use what its guardrail withheld.
   for (const {entry, by} of fate.dropped) {
     for (const fact of memoryFacts(entry)) {
-      if (inInput(fact.value) || record.retrieved.some((d) => tokenRegex(String(fact.value), 'i').test(d.content))) continue
+      if (inInput(fact.value) || docs.some((d) => tokenRegex(String(fact.value), 'i').test(d.content))) continue
       if (fate.kept.some((k) => memoryFacts(k).some((f) => String(f.value) === String(fact.value)))) continue
       applies = true
       const found = leak(use, trace, fact.value)

@@ -1,56 +1,43 @@
-import type {Budgets, Bundle, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatResponse, ModelClient, ModelToolCall} from '../model/types.js'
-import type {Signals} from '../policy/engine.js'
-import {callSignatureOf, idempotencyKeyOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
-import type {FaultInjector, RequestTools, ToolSandbox} from '../tools/sandbox.js'
+import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {canonicalJson, sha256} from '../util/canonical.js'
-import {canCallTool, emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
+import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
-import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
-import {postActionGuardrails} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
-import {
-  assistantMessage,
-  buildInitialMessages,
-  parsePlan,
-  renderTemplate,
-  utcDate,
-  toolResultMessage,
-  type ToolMessageCode,
-  type ToolPayload,
-} from './messages.js'
+import {assistantMessage, buildInitialMessages, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
-import type {
-  AgentState,
-  GuardrailResult,
-  PolicyDecisionTrace,
-  RequestTrace,
-  StepTrace,
-  ToolCallOutcome,
-  ToolCallTrace,
-  TraceSide,
-  TraceStatus,
-} from './trace.js'
+import {AgentStateMachine} from './state-machine.js'
+import {throwIfAborted, ToolLoop, type Approver, type CallResult} from './tool-loop.js'
+import {TraceRecorder} from './trace-assembly.js'
+import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from './trace.js'
 
 export {compileBundle, type CompiledBundle} from './compile.js'
+export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'
+export type {Approver} from './tool-loop.js'
 
 /**
- * The shadow runtime's agent loop for one request on one side: an explicit state machine
+ * The shadow runtime's agent loop for one request on one side. It drives the state machine
+ * (state-machine.ts) in the order below; each tool call is the tool loop's (tool-loop.ts), and
+ * everything recorded on the way becomes the RequestTrace (trace-assembly.ts).
  *
- *   retrieve → plan → act → observe → … → decide → plan … → finish
+ *  1. retrieve: the pre-model guardrails admit input, documents and memory; a blocked input
+ *     finishes `refused`, otherwise the conversation is built from what was admitted.
+ *  2. plan: one model call, within the step, token and cost budgets; its answer passes the
+ *     post-model guardrails.
+ *  3. act → observe, once per proposed call (react mode), or once per planned call with the plan
+ *     as the first answer (plan_first mode: a failed planned call departs from the plan, and every
+ *     later proposal is refused unrun). A request budget hit during a call finishes here.
+ *  4. decide: a turn of calls closes and the model is asked again (back to plan), or a final answer
+ *     is judged: needs_approval, then escalated, then refused, else completed.
+ *  5. finish.
  *
- * `retrieve` admits context (pre-model guardrails), `plan` is one model call, `act`/`observe` run
- * one proposed tool call and hand its result back, `decide` closes a turn (or judges a final
- * answer) and chooses between another model call and `finish`. Every transition is checked against
- * ALLOWED_TRANSITIONS and recorded as a StepTrace. Nothing here sleeps or touches the outside
- * world: latency is simulated, tools are the sandbox's, time is the recorded timestamp.
+ * Nothing here sleeps or touches the outside world: latency is simulated, tools are the sandbox's,
+ * time is the recorded timestamp.
  */
-
-export type Approver = 'approve' | 'deny' | 'pending'
 
 export type AgentDeps = {
   bundle: Bundle
@@ -66,56 +53,8 @@ export type AgentDeps = {
   signal?: AbortSignal
 }
 
-/** The tool whose successful call turns a finished request into `escalated`. */
-export const ESCALATION_TOOL = 'escalate_ticket'
-
 /** Model failures that mean the whole run is invalid (not this request): they must stop it loudly. */
 const FATAL_MODEL_ERRORS = new Set<ModelError['code']>(['cassette_miss', 'unreachable', 'model_missing'])
-
-type From = AgentState | 'start'
-
-export const ALLOWED_TRANSITIONS: Readonly<Record<From, readonly AgentState[]>> = {
-  start: ['retrieve'],
-  // Context admitted: ask the model, or stop (input blocked, no step budget at all).
-  retrieve: ['plan', 'finish'],
-  // A model answer: tool calls to run, a final answer (or plan outcome) to judge, or an end
-  // (model failure, token/cost budget, unusable plan).
-  plan: ['act', 'decide', 'finish'],
-  // A call ends in an observation, or the request ends on a budget.
-  act: ['observe', 'finish'],
-  // Next call of the same turn, or close the turn.
-  observe: ['act', 'decide'],
-  decide: ['plan', 'finish'],
-  finish: [],
-}
-
-export class IllegalTransitionError extends Error {
-  constructor(
-    readonly from: From,
-    readonly to: AgentState,
-  ) {
-    super(`illegal agent transition ${from} → ${to} (allowed: ${ALLOWED_TRANSITIONS[from].join(', ') || 'none'})`)
-    this.name = 'IllegalTransitionError'
-  }
-}
-
-/** Records steps; refuses (throws) any transition the table does not allow, because that is a bug. */
-export class AgentStateMachine {
-  private current: From = 'start'
-  readonly steps: StepTrace[] = []
-
-  get state(): From {
-    return this.current
-  }
-
-  enter(to: AgentState, detail: string): StepTrace {
-    if (!ALLOWED_TRANSITIONS[this.current].includes(to)) throw new IllegalTransitionError(this.current, to)
-    const step: StepTrace = {index: this.steps.length, state: to, detail, input_tokens: 0, output_tokens: 0, latency_ms: 0}
-    this.steps.push(step)
-    this.current = to
-    return step
-  }
-}
 
 export async function runRequest(record: TrafficRecord, line: number, deps: AgentDeps): Promise<RequestTrace> {
   const run = new RequestRun(record, line, deps)
@@ -125,50 +64,18 @@ export async function runRequest(record: TrafficRecord, line: number, deps: Agen
 
 // ------------------------------------------------------------------------------------------------
 
-type CallResult = {
-  outcome: ToolCallOutcome
-  /** What the model is told; absent when the request ends on this call. */
-  payload: ToolPayload
-  /** Reason code behind a refusal, for step details and plan departures. */
-  reason: string | null
-  /** Budget whose exhaustion ends the request here. */
-  end: string | null
-}
-
 type Turn = {response: ChatResponse; step: StepTrace; blocked: {reason: string} | null}
-
-const RETRYABLE_CODES = new Set(['timeout', 'rate_limited', 'server_error'])
 
 class RequestRun {
   private readonly sm = new AgentStateMachine()
+  private readonly recorder: TraceRecorder
+  private readonly calls: ToolLoop
   private readonly manifest: BundleManifest
   private readonly budgets: Budgets
-  private readonly toolCalls: ToolCallTrace[] = []
-  private readonly decisions: PolicyDecisionTrace[] = []
-  private readonly guardrails: GuardrailResult[] = []
-  private readonly budgetHits: string[] = []
   private readonly usage: BudgetUsage = emptyUsage()
-  private readonly ledger = new OutcomeLedger()
-  private readonly tools: RequestTools
-  private readonly nowMs: number
-  private signals: Signals = {}
   private messages: ChatMessage[] = []
   /** plan_first: the rendered plan prompt, sent with the first model call only. */
   private planMessage: string | null = null
-  private inputTokens = 0
-  private outputTokens = 0
-  private modelCalls = 0
-  private latencyMs = 0
-  private status: TraceStatus = 'failed'
-  private finalAnswer = ''
-  private error: string | null = null
-  /** Logical calls proposed so far (retries share their call's index). */
-  private proposals = 0
-  private awaitingApproval = false
-  private policyDenied = false
-  private escalated = false
-  /** The model has already been told once that the retry budget is spent. */
-  private retriesSpentTold = false
 
   constructor(
     private readonly record: TrafficRecord,
@@ -177,8 +84,8 @@ class RequestRun {
   ) {
     this.manifest = deps.compiled.manifest
     this.budgets = deps.compiled.manifest.budgets
-    this.tools = deps.tools.forRequest(record)
-    this.nowMs = Date.parse(record.timestamp)
+    this.recorder = new TraceRecorder(deps.redactor)
+    this.calls = new ToolLoop(record, deps, deps.tools.forRequest(record), this.recorder, this.usage, Date.parse(record.timestamp))
   }
 
   async execute(): Promise<void> {
@@ -187,17 +94,21 @@ class RequestRun {
     else await this.react()
   }
 
-  // ---------------------------------------------------------------- retrieve
+  trace(): RequestTrace {
+    return this.recorder.build(this.record, this.line, this.deps.side, this.deps.repeat, this.sm.steps, this.usage.cost_usd)
+  }
+
+  // ---------------------------------------------------------------- 1. retrieve
 
   /** Pre-model guardrails; builds the conversation. False when the request ends here. */
   private retrieve(): boolean {
     const step = this.sm.enter('retrieve', '')
     const pre = preModelGuardrails(this.record, this.manifest)
-    this.addGuardrails(pre.guardrails)
-    this.signals = pre.signals
+    this.recorder.addGuardrails(pre.guardrails)
+    this.calls.signals = pre.signals
     step.detail = `admitted ${pre.evidence.length} document(s), ${pre.memory.length} memory entr${pre.memory.length === 1 ? 'y' : 'ies'}`
     if (pre.blocked) {
-      this.decide('pre_model', step.index, null, null, 'deny', pre.blocked.reason, 'guardrail')
+      this.recorder.decide('pre_model', step.index, null, null, 'deny', pre.blocked.reason, 'guardrail')
       this.finish('refused', `input blocked: ${pre.blocked.reason}`)
       return false
     }
@@ -206,7 +117,7 @@ class RequestRun {
       tenant: this.record.tenant,
       user: this.record.user,
       role: this.record.role,
-      date: utcDate(this.nowMs),
+      date: utcDate(Date.parse(this.record.timestamp)),
       tools: c.toolList,
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
@@ -215,7 +126,7 @@ class RequestRun {
     return true
   }
 
-  // ---------------------------------------------------------------- modes
+  // ---------------------------------------------------------------- modes: plan → act/observe → decide
 
   private async react(): Promise<void> {
     for (;;) {
@@ -244,7 +155,7 @@ class RequestRun {
         ? ({ok: false, error: 'the model proposed tool calls instead of a plan'} as const)
         : parsePlan(message.content)
     if (!parsed.ok) {
-      this.error = `plan_first: the model's first answer is not a usable plan: ${parsed.error}`
+      this.recorder.error = `plan_first: the model's first answer is not a usable plan: ${parsed.error}`
       this.finish('failed', 'no usable plan')
       return
     }
@@ -286,13 +197,14 @@ class RequestRun {
     }
   }
 
-  // ---------------------------------------------------------------- model
+  // ---------------------------------------------------------------- 2. plan
 
   /** One model call in a `plan` step; null when the request ended instead (budget, model failure). */
   private async modelTurn(messages: ChatMessage[]): Promise<Turn | null> {
-    this.checkAbort()
+    throwIfAborted(this.deps.signal)
+    const rec = this.recorder
     if (this.usage.steps + 1 > this.budgets.max_steps) {
-      this.budgetHits.push('max_steps')
+      rec.budgetHits.push('max_steps')
       this.finish('budget_exceeded', 'step budget spent')
       return null
     }
@@ -306,22 +218,21 @@ class RequestRun {
       )
     } catch (e) {
       if (e instanceof ModelError && !FATAL_MODEL_ERRORS.has(e.code)) {
-        this.error = this.deps.redactor.redactText(e.message)
+        rec.error = this.deps.redactor.redactText(e.message)
         step.detail = `model error (${e.code})`
         this.finish('failed', `model error: ${e.code}`)
         return null
       }
       throw e
     }
-    this.modelCalls++
+    rec.modelCalls++
     this.usage.steps++
-    this.inputTokens += response.input_tokens
-    this.outputTokens += response.output_tokens
-    this.usage.total_tokens = this.inputTokens + this.outputTokens
+    rec.inputTokens += response.input_tokens
+    rec.outputTokens += response.output_tokens
+    this.usage.total_tokens = rec.inputTokens + rec.outputTokens
     const pricing = this.manifest.model.pricing
-    this.usage.cost_usd =
-      (this.inputTokens / 1000) * pricing.input_per_1k + (this.outputTokens / 1000) * pricing.output_per_1k
-    this.latencyMs += response.latency_ms
+    this.usage.cost_usd = (rec.inputTokens / 1000) * pricing.input_per_1k + (rec.outputTokens / 1000) * pricing.output_per_1k
+    rec.latencyMs += response.latency_ms
     step.input_tokens = response.input_tokens
     step.output_tokens = response.output_tokens
     step.latency_ms = response.latency_ms
@@ -330,54 +241,33 @@ class RequestRun {
     let blocked: {reason: string} | null = null
     if (response.message.content !== '') {
       const post = postModelGuardrails(response.message.content, {manifest: this.manifest, step: step.index})
-      this.addGuardrails(post.guardrails)
+      rec.addGuardrails(post.guardrails)
       if (post.blocked) {
         blocked = post.blocked
-        this.decide('post_model', step.index, null, null, 'deny', post.blocked.reason, 'guardrail')
+        rec.decide('post_model', step.index, null, null, 'deny', post.blocked.reason, 'guardrail')
       }
     }
 
     const over = exceededBudgets(this.budgets, this.usage)
     if (over.length > 0) {
-      this.budgetHits.push(...over)
-      if (response.message.tool_calls.length === 0) this.finalAnswer = this.deps.redactor.redactText(response.message.content)
+      rec.budgetHits.push(...over)
+      if (response.message.tool_calls.length === 0) rec.finalAnswer = this.deps.redactor.redactText(response.message.content)
       this.finish('budget_exceeded', `over budget after the model call: ${over.join(', ')}`)
       return null
     }
     return {response, step, blocked}
   }
 
-  private finalAnswerTurn(turn: Turn): void {
-    this.finalAnswer = this.deps.redactor.redactText(turn.response.message.content)
-    if (turn.blocked) {
-      this.sm.enter('decide', `final answer blocked: ${turn.blocked.reason}`)
-      this.finish('refused', `refused: ${turn.blocked.reason}`)
-      return
-    }
-    // A call left waiting for a human approver is the request's real outcome, even when the agent
-    // also opened a ticket about it (production records it so); then a completed escalation; then a
-    // refusal by policy; otherwise the model simply answered.
-    const status: TraceStatus = this.awaitingApproval
-      ? 'needs_approval'
-      : this.escalated
-        ? 'escalated'
-        : this.policyDenied
-          ? 'refused'
-          : 'completed'
-    this.sm.enter('decide', `final answer accepted (${status})`)
-    this.finish(status, status)
-  }
-
-  // ---------------------------------------------------------------- tools
+  // ---------------------------------------------------------------- 3. act → observe
 
   /** One proposed call: an `act` step, then (unless the request ends) an `observe` step. */
   private async act(call: ModelToolCall, replies: ChatMessage[]): Promise<CallResult> {
-    this.checkAbort()
+    throwIfAborted(this.deps.signal)
     const step = this.sm.enter('act', call.name)
-    const result = await this.handleCall(call, step)
+    const result = await this.calls.call(call, step)
     step.detail = `${call.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
     if (result.end !== null) {
-      this.budgetHits.push(result.end)
+      this.recorder.budgetHits.push(result.end)
       this.finish('budget_exceeded', `budget ${result.end} hit at ${call.name}`)
       return result
     }
@@ -390,12 +280,7 @@ class RequestRun {
   /** plan_first after a departure: the call is recorded and refused, never executed. */
   private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): void {
     const step = this.sm.enter('act', `${call.name}: refused, not in the plan`)
-    const args = argsOf(call)
-    const contract = this.deps.compiled.tools.get(call.name)?.contract
-    this.proposals++
-    const seq = this.toolCalls.length
-    this.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
-    this.pushCall(callTrace(this.callBase(call.name, args, canonicalJson(args), contract, step.index), seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
+    this.calls.refuseUnplanned(call, step)
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
     replies.push(
       toolResultMessage(call.name, {
@@ -405,340 +290,33 @@ class RequestRun {
     )
   }
 
-  /** `canonical` is canonicalJson(args), computed once per call for the hash, the key and the signature. */
-  private callBase(name: string, args: Record<string, unknown>, canonical: string, contract: ToolContract | undefined, step: number) {
-    return {
-      step,
-      name,
-      risk: contract?.risk ?? ('unknown' as const),
-      args: this.deps.redactor.redactArgs(args, contract?.sensitive_fields ?? NO_PATHS),
-      args_hash: sha256(canonical),
-      idempotency_key: contract?.idempotency === 'required' ? idempotencyKeyOf(this.record.id, name, canonical) : null,
+  // ---------------------------------------------------------------- 4. decide → 5. finish
+
+  private finalAnswerTurn(turn: Turn): void {
+    this.recorder.finalAnswer = this.deps.redactor.redactText(turn.response.message.content)
+    if (turn.blocked) {
+      this.sm.enter('decide', `final answer blocked: ${turn.blocked.reason}`)
+      this.finish('refused', `refused: ${turn.blocked.reason}`)
+      return
     }
-  }
-
-  private async handleCall(call: ModelToolCall, step: StepTrace): Promise<CallResult> {
-    const name = call.name
-    const args = argsOf(call)
-    const logical = this.proposals++
-    const contract = this.deps.compiled.tools.get(name)?.contract
-    const canonical = canonicalJson(args)
-    const base = this.callBase(name, args, canonical, contract, step.index)
-    const firstSeq = this.toolCalls.length
-    const unkeyedWrite = isUnkeyedWrite(contract)
-    const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
-
-    // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
-    if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
-      const reason = 'CONFIRM_BEFORE_RETRY'
-      this.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
-      this.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
-      return {
-        outcome: 'denied',
-        reason,
-        end: null,
-        payload: refusal('partial_write_unknown', 'an earlier attempt of this write failed without a clear answer and may have happened; confirm its effect before retrying'),
-      }
-    }
-
-    const verdict = midRunGuardrails({
-      // The model's arguments as sent, so that a non-object fails the schema check.
-      call,
-      tools: this.deps.compiled.tools,
-      policy: this.deps.compiled.policy,
-      record: this.record,
-      usage: this.usage,
-      budgets: this.budgets,
-      signals: this.signals,
-      step: step.index,
-      limiter: this.deps.limiter,
-      nowMs: this.nowMs,
-      tenantQuota: Object.hasOwn(this.manifest.tenant_quotas, this.record.tenant)
-        ? this.manifest.tenant_quotas[this.record.tenant]
-        : undefined,
-    })
-    this.addGuardrails(verdict.guardrails)
-    this.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
-
-    const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
-    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract)
-
-    this.usage.tool_calls++
-    this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
-    return this.runAllowedCall(name, args, contract, base, logical, unkeyedWrite, signature, step)
-  }
-
-  private refuse(verdict: MidRunVerdict, base: ReturnType<RequestRun['callBase']>, seq: number, contract: ToolContract | undefined): CallResult {
-    let outcome: ToolCallOutcome
-    let code: ToolMessageCode
-    let end: string | null = null
-    let message = verdict.message
-    switch (verdict.refusal) {
-      case 'unknown_tool':
-        outcome = 'unknown_tool'
-        code = 'unknown_tool'
-        break
-      case 'invalid_args':
-        outcome = 'invalid_args'
-        code = 'schema_invalid'
-        break
-      case 'budget_exceeded':
-        outcome = 'budget_exceeded'
-        code = 'budget_exceeded'
-        // A request budget ends the request; a per-minute rate limit only refuses this call.
-        if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract)
-        break
-      case 'needs_approval':
-        if (this.deps.approver === 'deny') {
-          outcome = 'denied'
-          code = 'policy_denied'
-          message = `approval denied: ${verdict.message}`
-          this.policyDenied = true
-        } else {
-          outcome = 'needs_approval'
-          code = 'needs_approval'
-          this.awaitingApproval = true
-        }
-        break
-      default:
-        outcome = 'denied'
-        code = 'policy_denied'
-        this.policyDenied = true
-    }
-    const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
-    this.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
-    return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
-  }
-
-  /** `max_tool_calls` or `tool:<name>.max_calls_per_request`, as the budget module names them. */
-  private budgetName(reason: string, contract: ToolContract | undefined): string {
-    if (contract) {
-      const check = canCallTool(this.budgets, this.usage, contract)
-      if (!check.ok) return check.budget
-    }
-    return reason.slice('BUDGET_'.length).toLowerCase()
-  }
-
-  /** Executes an allowed call, with the runtime's own retries, faults and the idempotency ledger. */
-  private async runAllowedCall(
-    name: string,
-    args: Record<string, unknown>,
-    contract: ToolContract | undefined,
-    base: ReturnType<RequestRun['callBase']>,
-    logical: number,
-    unkeyedWrite: boolean,
-    signature: string,
-    step: StepTrace,
-  ): Promise<CallResult> {
-    const redactor = this.deps.redactor
-    const key = base.idempotency_key
-    const risk = base.risk
-    // Retry-After (and nothing else) delays the next attempt; simulated, never slept.
-    let waitMs = 0
-    for (let attempt = 1; ; attempt++) {
-      this.checkAbort()
-      const seq = this.toolCalls.length
-      const done = key !== null ? this.ledger.lookup(key) : undefined
-      if (done) {
-        this.addLatency(step, waitMs)
-        this.pushCall(callTrace(base, seq, attempt, 'deduplicated', false, redactor.redactValue(done.result), null, waitMs))
-        if (name === ESCALATION_TOOL) this.escalated = true
-        return {outcome: 'deduplicated', reason: null, end: null, payload: {ok: true, result: done.result}}
-      }
-
-      const fault = this.deps.faults?.decide({requestId: this.record.id, call: logical, attempt, tool: name, risk}) ?? null
-      let outcome: ToolCallOutcome
-      let result: unknown = null
-      let error: {code: ToolMessageCode; message: string; retry_after_ms?: number} | null = null
-      let executed = false
-      let latency: number
-      if (fault?.kind === 'timeout') {
-        outcome = 'timeout'
-        error = {code: 'timeout', message: `no answer within ${fault.latency_ms} ms (injected fault)`}
-        latency = fault.latency_ms
-      } else if (fault?.kind === 'rate_limit') {
-        outcome = 'rate_limited'
-        error = {code: 'rate_limited', message: 'rate limited (injected fault)', retry_after_ms: fault.retry_after_ms}
-        latency = fault.latency_ms
-      } else {
-        const answer = await this.tools.call(name, args, attempt)
-        latency = answer.latency_ms + (fault?.latency_ms ?? 0)
-        executed = answer.executed
-        if (answer.outcome === 'unrecorded_call') {
-          outcome = 'unrecorded_call'
-          error = {code: 'server_error', message: `unrecorded_call: nothing recorded or configured answers this ${name} call`}
-        } else if (answer.outcome === 'ok' && fault?.kind === 'partial_write') {
-          // The write happened; only its answer is lost. The ledger still learns what it did.
-          outcome = 'partial_write'
-          if (key !== null) this.ledger.record(key, {outcome: 'partial_write', result: answer.result})
-          error = {code: 'partial_write_unknown', message: 'the write was sent but its response was lost (injected fault)'}
-        } else {
-          outcome = answer.outcome
-          result = answer.result
-          error = answer.error
-          if (outcome === 'ok' && key !== null) this.ledger.record(key, {outcome: 'ok', result})
-        }
-      }
-      this.addLatency(step, waitMs + latency)
-      this.pushCall(
-        callTrace(
-          base,
-          seq,
-          attempt,
-          outcome,
-          executed,
-          outcome === 'ok' ? redactor.redactValue(result) : null,
-          error ? redactor.redactText(`${error.code}: ${error.message}`) : null,
-          waitMs + latency,
-        ),
-      )
-      // Every attempt is audited; only executed ones have a result to verify.
-      const post = postActionGuardrails(
-        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed},
-        {step: step.index},
-      )
-      this.addGuardrails(post.guardrails)
-
-      if (outcome === 'ok') {
-        if (name === ESCALATION_TOOL) this.escalated = true
-        return {outcome, reason: null, end: null, payload: {ok: true, result}}
-      }
-      const ambiguous = outcome === 'timeout' || outcome === 'partial_write'
-      if (ambiguous && unkeyedWrite) {
-        this.ledger.markAmbiguous(signature)
-        return {
-          outcome,
-          reason: null,
-          end: null,
-          payload: refusal('partial_write_unknown', 'the write may or may not have happened; do not blindly retry it'),
-        }
-      }
-      const retryable = outcome === 'partial_write' || (error !== null && RETRYABLE_CODES.has(error.code) && outcome !== 'unrecorded_call')
-      if (!retryable || error === null) {
-        return {outcome, reason: error?.code ?? null, end: null, payload: refusal(error?.code ?? 'server_error', error?.message ?? '')}
-      }
-      if (this.usage.retries < this.budgets.max_retries) {
-        this.usage.retries++
-        waitMs = error.retry_after_ms ?? 0
-        continue
-      }
-      // Retry budget spent: tell the model once; a model that keeps going anyway ends the request.
-      if (this.retriesSpentTold) return {outcome, reason: 'max_retries', end: 'max_retries', payload: refusal(error.code, error.message)}
-      this.retriesSpentTold = true
-      return {outcome, reason: error.code, end: null, payload: refusal(error.code, `${error.message}; retry budget spent`)}
-    }
-  }
-
-  // ---------------------------------------------------------------- recording
-
-  private pushCall(call: ToolCallTrace): void {
-    this.toolCalls.push(call)
-  }
-
-  private addLatency(step: StepTrace, ms: number): void {
-    step.latency_ms += ms
-    this.latencyMs += ms
-  }
-
-  private addGuardrails(results: GuardrailResult[]): void {
-    const redactor = this.deps.redactor
-    // A literal of the result's own field order, not a spread: same object, built far cheaper.
-    for (const g of results) {
-      this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail: redactor.redactText(g.detail)})
-    }
-  }
-
-  private decide(
-    stage: PolicyDecisionTrace['stage'],
-    step: number,
-    toolCallSeq: number | null,
-    tool: string | null,
-    decision: PolicyDecisionTrace['decision'],
-    reason: string,
-    rule: string | null,
-  ): void {
-    this.decisions.push({seq: this.decisions.length, step, stage, tool_call_seq: toolCallSeq, tool, decision, reason, rule})
+    // A call left waiting for a human approver is the request's real outcome, even when the agent
+    // also opened a ticket about it (production records it so); then a completed escalation; then a
+    // refusal by policy; otherwise the model simply answered.
+    const status: TraceStatus = this.calls.awaitingApproval
+      ? 'needs_approval'
+      : this.calls.escalated
+        ? 'escalated'
+        : this.calls.policyDenied
+          ? 'refused'
+          : 'completed'
+    this.sm.enter('decide', `final answer accepted (${status})`)
+    this.finish(status, status)
   }
 
   private finish(status: TraceStatus, detail: string): void {
-    this.status = status
+    this.recorder.status = status
     this.sm.enter('finish', detail)
   }
-
-  private checkAbort(): void {
-    const signal = this.deps.signal
-    if (signal?.aborted) throw signal.reason ?? new Error('aborted')
-  }
-
-  trace(): RequestTrace {
-    return {
-      request_id: this.record.id,
-      line: this.line,
-      side: this.deps.side,
-      repeat: this.deps.repeat,
-      tenant: this.record.tenant,
-      user: this.record.user,
-      role: this.record.role,
-      status: this.status,
-      final_answer: this.finalAnswer,
-      steps: this.sm.steps,
-      tool_calls: this.toolCalls,
-      policy_decisions: this.decisions,
-      guardrails: this.guardrails,
-      budget_hits: this.budgetHits,
-      input_tokens: this.inputTokens,
-      output_tokens: this.outputTokens,
-      model_calls: this.modelCalls,
-      cost_usd: this.usage.cost_usd,
-      latency_ms: this.latencyMs,
-      error: this.error,
-    }
-  }
-}
-
-const NO_PATHS: string[] = []
-
-type CallBase = ReturnType<RequestRun['callBase']>
-
-/**
- * One ToolCallTrace, its fields written out in the order `{...base, seq, …}` gave them: a literal
- * of fixed shape is cheaper to build than a spread, and this runs for every attempt of every call.
- */
-function callTrace(
-  base: CallBase,
-  seq: number,
-  attempt: number,
-  outcome: ToolCallOutcome,
-  executed: boolean,
-  result: unknown,
-  error: string | null,
-  latency_ms: number,
-): ToolCallTrace {
-  return {
-    step: base.step,
-    name: base.name,
-    risk: base.risk,
-    args: base.args,
-    args_hash: base.args_hash,
-    idempotency_key: base.idempotency_key,
-    seq,
-    attempt,
-    outcome,
-    executed,
-    result,
-    error,
-    latency_ms,
-  }
-}
-
-function refusal(code: ToolMessageCode, message: string): ToolPayload {
-  return {ok: false, error: {code, message}}
-}
-
-/** Arguments for hashing and the trace; a model that sends a non-object gets `{}` here (and SCHEMA_INVALID). */
-function argsOf(call: ModelToolCall): Record<string, unknown> {
-  const a: unknown = call.arguments
-  return a !== null && typeof a === 'object' && !Array.isArray(a) ? (a as Record<string, unknown>) : {}
 }
 
 function succeeded(outcome: ToolCallOutcome): boolean {

@@ -84,6 +84,46 @@ export type PolicyDecisionTrace = z.infer<typeof PolicyDecisionTrace>
 export const GuardrailSeverity = z.enum(['info', 'low', 'medium', 'high'])
 export type GuardrailSeverity = z.infer<typeof GuardrailSeverity>
 
+/** One retrieved document (by its position in the request's `retrieved`) and whether the model saw it. */
+export const DocumentAdmission = z.object({
+  index: z.number().int().nonnegative(),
+  id: z.string(),
+  admitted: z.boolean(),
+  /** The checks that dropped it (`retrieval.tenant`, `retrieval.trust`, `input.size`); empty when admitted. */
+  dropped_by: z.array(z.string()),
+})
+export type DocumentAdmission = z.infer<typeof DocumentAdmission>
+
+/** One memory entry (by its position in the request's `memory`) and whether the model saw it. */
+export const MemoryAdmission = z.object({
+  index: z.number().int().nonnegative(),
+  key: z.string(),
+  /** False when a check dropped it or a newer entry of its key superseded it. */
+  admitted: z.boolean(),
+  /**
+   * The checks that dropped it, in the order their results are reported (`memory.ttl`,
+   * `memory.provenance`, `memory.owner`, `memory.tenant`, `memory.field_owner`, `memory.schema`;
+   * `input.size` when nothing was admitted at all); empty when no check dropped it.
+   */
+  dropped_by: z.array(z.string()),
+  /**
+   * The entry of the same key that reached the model instead (its index): one fact per key does,
+   * the newest write. Null when this entry was not superseded.
+   */
+  superseded_by: z.number().int().nonnegative().nullable(),
+})
+export type MemoryAdmission = z.infer<typeof MemoryAdmission>
+
+/**
+ * What the pre-model guardrails admitted into the model's context, entry by entry: the hand-off
+ * to whoever needs to know what the model saw (the consistency suite), as data rather than prose.
+ */
+export const ContextAdmission = z.object({
+  documents: z.array(DocumentAdmission),
+  memory: z.array(MemoryAdmission),
+})
+export type ContextAdmission = z.infer<typeof ContextAdmission>
+
 export const GuardrailResult = z.object({
   stage: DecisionStage,
   step: z.number().int().nonnegative(),
@@ -91,6 +131,11 @@ export const GuardrailResult = z.object({
   passed: z.boolean(),
   severity: GuardrailSeverity,
   detail: z.string(),
+  /**
+   * Only on the last pre-model result, and only for a request with retrieved documents or memory:
+   * every document and memory entry, admitted or dropped and why.
+   */
+  context: ContextAdmission.optional(),
 })
 export type GuardrailResult = z.infer<typeof GuardrailResult>
 

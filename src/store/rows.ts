@@ -1,4 +1,5 @@
 import type {
+  ContextAdmission,
   GuardrailResult,
   PolicyDecisionTrace,
   RequestTrace,
@@ -119,7 +120,11 @@ class ParsedTuples<T> {
   }
 }
 
-/** Guardrail results: one JSON array of `[stage, step, check, passed (0/1), severity, detail]` tuples. */
+/**
+ * Guardrail results: one JSON array of `[stage, step, check, passed (0/1), severity, detail]`
+ * tuples, with the admission record as a seventh element on the one result that carries it
+ * (encodeAdmission).
+ */
 export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
   const tuples: unknown[][] = new Array(guardrails.length)
   for (let i = 0; i < guardrails.length; i++) {
@@ -131,12 +136,15 @@ export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string
       !isText(g.severity) ? 'severity' :
       !isText(g.detail) ? 'detail' : undefined
     if (bad !== undefined) throw invalid('guardrails', i, bad, g)
-    tuples[i] = [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
+    tuples[i] =
+      g.context === undefined
+        ? [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
+        : [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail, encodeAdmission(g.context)]
   }
   return JSON.stringify(tuples)
 }
 
-type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string]
+type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string, AdmissionTuple?]
 const parsedGuardrails = new ParsedTuples<GuardrailTuple>()
 
 export function decodeGuardrails(text: string): GuardrailResult[] {
@@ -144,9 +152,34 @@ export function decodeGuardrails(text: string): GuardrailResult[] {
   const out: GuardrailResult[] = new Array(tuples.length)
   for (let i = 0; i < tuples.length; i++) {
     const g = tuples[i]!
-    out[i] = {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5]}
+    out[i] =
+      g[6] === undefined
+        ? {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5]}
+        : {stage: g[0], step: g[1], check: g[2], passed: g[3] === 1, severity: g[4], detail: g[5], context: decodeAdmission(g[6])}
   }
   return out
+}
+
+/**
+ * A pre-model result's admission record: `[documents, memory]`, documents as
+ * `[index, id, admitted (0/1), dropped_by]` and memory entries as
+ * `[index, key, admitted (0/1), dropped_by, superseded_by]`.
+ */
+type AdmissionTuple = [[number, string, number, string[]][], [number, string, number, string[], number | null][]]
+
+function encodeAdmission(c: ContextAdmission): AdmissionTuple {
+  return [
+    c.documents.map((d) => [d.index, d.id, bit(d.admitted), d.dropped_by]),
+    c.memory.map((m) => [m.index, m.key, bit(m.admitted), m.dropped_by, m.superseded_by]),
+  ]
+}
+
+/** Fresh objects and lists every time: the parsed tuples are shared between traces. */
+function decodeAdmission(t: AdmissionTuple): ContextAdmission {
+  return {
+    documents: t[0].map((d) => ({index: d[0], id: d[1], admitted: d[2] === 1, dropped_by: d[3].slice()})),
+    memory: t[1].map((m) => ({index: m[0], key: m[1], admitted: m[2] === 1, dropped_by: m[3].slice(), superseded_by: m[4]})),
+  }
 }
 
 /** Steps: one JSON array of `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples. */

@@ -29,7 +29,8 @@ export const SCHEMA_VERSION = 7
  *                          outcome, executed (0/1), result, error, latency_ms]
  *                          (args and result embedded as JSON values, not strings; no result is null)
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
- *   guardrails_json       [stage, step, check, passed (0/1), severity, detail]
+ *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
+ *                          (context: the pre-model admission record, on one result at most)
  * `requests_by_line` serves the contract's trace order (line, side recorded/baseline/candidate,
  * repeat) and line ranges of it, so a run or a range of it is read without a sort.
  *

@@ -79,6 +79,12 @@ describe('hashBundle: stable under changes without meaning', () => {
     expect(await hashOf(explicit)).toBe(base)
   })
 
+  it('treats escalates: false as no escalates, and escalates: true as another bundle', async () => {
+    const base = await hashOf(bundleDir(() => {}))
+    expect(await hashOf(bundleDir((m) => (m.tools[1].escalates = false)))).toBe(base)
+    expect(await hashOf(bundleDir((m) => (m.tools[1].escalates = true)))).not.toBe(base)
+  })
+
   it('is a pure function of manifest and templates', () => {
     const m = BundleManifest.parse(fixtureManifest())
     const templates = {'prompts/system.md': 'hi {{user}}\n', 'prompts/plan.md': 'plan\n'}

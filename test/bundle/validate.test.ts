@@ -150,6 +150,11 @@ describe('cross-checks: tools', () => {
     ])
   })
 
+  it('accepts escalates as a boolean on a tool contract, and nothing else', async () => {
+    expect(await problems(bundleDir((m) => (m.tools[1].escalates = true)))).toEqual([])
+    expect(await problems(bundleDir((m) => (m.tools[1].escalates = 'yes')))).toEqual(['F:tools.1.escalates: expected boolean, received string'])
+  })
+
   it('still cross-checks the parts that parsed when another part does not', async () => {
     const dir = bundleDir((m) => {
       m.tools[0].risk = 'delete'

@@ -90,10 +90,11 @@ describe('memoryFate: which memory entries reached the model, read back from the
     expect(fate.stale.map((s) => [s.entry.value, s.newest.value])).toEqual([['Annie', 'Nan']])
   })
 
-  it('leaves out what a truncated guardrail line cannot place, and is null when the input never got past the size check', () => {
+  it('leaves out what the admission record does not place, and is null when the input never got past the size check', () => {
     const keys = ['a', 'b', 'c', 'd', 'e', 'f']
     const r = trafficRecord({memory: keys.map((k) => mem(k, `v-${k}-100`))})
-    const t = trace({guardrails: [guardrail('pre_model', 'memory.ttl', false, 'low', 'dropped 6 entries past TTL: a, b, c, d, e (+1 more)')]})
+    const placed = keys.slice(0, 5).map((key, index) => ({index, key, admitted: false, dropped_by: ['memory.ttl'], superseded_by: null}))
+    const t = trace({guardrails: [{...guardrail('pre_model', 'memory.ttl', false, 'low', 'dropped 6 entries past TTL: a, b, c, d, e (+1 more)'), context: {documents: [], memory: placed}}]})
     const fate = memoryFate(r, t)!
     expect(fate.dropped.map((d) => d.entry.key)).toEqual(['a', 'b', 'c', 'd', 'e'])
     expect(fate.uncertain.map((e) => e.key)).toEqual(['f'])

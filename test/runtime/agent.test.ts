@@ -58,6 +58,7 @@ const TOOLS: ManifestInput['tools'] = [
     name: 'escalate_ticket',
     description: 'Hand over to a human',
     risk: 'write_low',
+    escalates: true,
     idempotency: 'required',
     args: {type: 'object', properties: {reason: {type: 'string'}}},
     roles: ROLES,
@@ -483,6 +484,16 @@ describe('require_approval', () => {
     const model = scripted({calls: [call('escalate_ticket', {reason: 'angry'})]}, {content: 'A human will call you.'})
     const {trace} = await run({model, fixtures: 'tools:\n  escalate_ticket:\n    default: {result: {ticket_id: T-1}}\n'})
     expect(trace.status).toBe('escalated')
+  })
+
+  it('escalation is the tool contract\'s setting, not the tool\'s name', async () => {
+    const withTools = (escalating: string | null) =>
+      makeBundle(SUPPORT, {manifest: {tools: TOOLS.map((t) => ({...t, escalates: t.name === escalating}))}})
+    const fixtures = 'tools:\n  escalate_ticket:\n    default: {result: {ticket_id: T-1}}\n  send_email:\n    default: {result: {id: M-1}}\n'
+    const ticket = () => scripted({calls: [call('escalate_ticket', {reason: 'angry'})]}, {content: 'A human will call you.'})
+    expect((await run({model: ticket(), fixtures, bundle: withTools(null)})).trace.status).toBe('completed')
+    const email = scripted({calls: [call('send_email', {to: 'desk@example.com'})]}, {content: 'The desk has your case.'})
+    expect((await run({model: email, fixtures, bundle: withTools('send_email')})).trace.status).toBe('escalated')
   })
 })
 

@@ -1,7 +1,7 @@
 import type {BundleManifest, GuardrailConfig, MemoryContract} from '../../bundle/schema.js'
 import type {Signals} from '../../policy/engine.js'
 import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
-import type {GuardrailResult, GuardrailSeverity} from '../trace.js'
+import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../trace.js'
 import {compileInjectionMatcher, detectPii, type InjectionMatcher, type PiiKind} from './patterns.js'
 
 /** A retrieved document that survived the checks, as the model will see it. */
@@ -49,6 +49,8 @@ function matcherFor(config: GuardrailConfig): InjectionMatcher {
 /**
  * Everything checked before the model sees a request: the input itself, the retrieved documents
  * and the memory entries. Each check yields one result, passed or not, so runs compare alike.
+ * For a request with documents or memory, the last result also carries the admission record
+ * (`context`): every document and memory entry, admitted or dropped and by which check.
  */
 export function preModelGuardrails(record: TrafficRecord, manifest: BundleManifest): PreModelResult {
   const results: GuardrailResult[] = []
@@ -84,6 +86,11 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
   signals.input_chars = chars
   if (chars > config.max_input_chars) {
     result('input.size', false, 'medium', `input is ${chars} characters, limit ${config.max_input_chars}`)
+    // Nothing is admitted past an oversized input.
+    attachAdmission(results, {
+      documents: record.retrieved.map((d, index) => ({index, id: d.id, admitted: false, dropped_by: ['input.size']})),
+      memory: record.memory.map((e, index) => ({index, key: e.key, admitted: false, dropped_by: ['input.size'], superseded_by: null})),
+    })
     return {guardrails: results, signals, input, evidence: [], memory: [], blocked: {reason: INPUT_TOO_LONG}}
   }
   result('input.size', true, 'info', `${chars} of ${config.max_input_chars} characters`)
@@ -113,12 +120,21 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     result('input.pii', true, 'info', 'no personal data in input')
   }
 
-  const evidence = checkRetrieved(record, manifest, match, signals, result)
-  const memory = checkMemory(record, manifest.memory, signals, result)
+  const documents: DocumentAdmission[] = []
+  const admittedMemory: MemoryAdmission[] = []
+  const evidence = checkRetrieved(record, manifest, match, signals, result, documents)
+  const memory = checkMemory(record, manifest.memory, signals, result, admittedMemory)
   signals.evidence_count = evidence.length
   signals.memory_count = memory.length
+  attachAdmission(results, {documents, memory: admittedMemory})
 
   return {guardrails: results, signals, input, evidence, memory, blocked}
+}
+
+/** On the stage's last result; a request with neither documents nor memory has nothing to record. */
+function attachAdmission(results: GuardrailResult[], context: ContextAdmission): void {
+  if (context.documents.length === 0 && context.memory.length === 0) return
+  results[results.length - 1]!.context = context
 }
 
 type Emit = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string) => void
@@ -129,6 +145,7 @@ function checkRetrieved(
   match: InjectionMatcher,
   signals: Signals,
   result: Emit,
+  admission: DocumentAdmission[],
 ): Evidence[] {
   const docs = record.retrieved
   if (docs.length === 0) return []
@@ -138,15 +155,19 @@ function checkRetrieved(
   const injected: string[] = []
   const evidence: Evidence[] = []
 
-  for (const doc of docs) {
+  for (let index = 0; index < docs.length; index++) {
+    const doc = docs[index]!
     if (doc.tenant !== undefined && doc.tenant !== record.tenant) {
       crossTenant.push(doc.id)
+      admission.push({index, id: doc.id, admitted: false, dropped_by: ['retrieval.tenant']})
       continue
     }
     if (TRUST_RANK[doc.trust] < TRUST_RANK[minTrust]) {
       lowTrust.push(doc.id)
+      admission.push({index, id: doc.id, admitted: false, dropped_by: ['retrieval.trust']})
       continue
     }
+    admission.push({index, id: doc.id, admitted: true, dropped_by: []})
     const content = normaliseText(doc.content).text
     const injection = match(content, 'document').length > 0
     if (injection) injected.push(doc.id)
@@ -178,6 +199,7 @@ function checkMemory(
   contract: MemoryContract | undefined,
   signals: Signals,
   result: Emit,
+  admission: MemoryAdmission[],
 ): MemoryEntry[] {
   const all = record.memory
   if (all.length === 0) return []
@@ -194,38 +216,43 @@ function checkMemory(
   const fields = new Map((contract?.fields ?? []).map((f) => [f.key, f]))
   const kept: MemoryEntry[] = []
 
-  for (const entry of all) {
-    let drop = false
+  for (let index = 0; index < all.length; index++) {
+    const entry = all[index]!
     const field = fields.get(entry.key)
     // A field has one owning service; any other writer is rejected, however trusted it is otherwise.
-    if (field && field.owner !== entry.owner) {
-      wrongFieldOwner.push(`${entry.key} (${entry.owner}, owner ${field.owner})`)
-      drop = true
-    }
-    if (field && memoryType(entry.value) !== field.type) {
-      wrongType.push(`${entry.key} (${memoryType(entry.value)}, expected ${field.type})`)
-      drop = true
-    }
+    const wrongOwner = field !== undefined && field.owner !== entry.owner
+    if (wrongOwner) wrongFieldOwner.push(`${entry.key} (${entry.owner}, owner ${field.owner})`)
+    const badType = field !== undefined && memoryType(entry.value) !== field.type
+    if (badType) wrongType.push(`${entry.key} (${memoryType(entry.value)}, expected ${field.type})`)
     const ttl = effectiveTtl(entry, fieldTtl.get(entry.key), contract)
-    if (ttl !== undefined && Date.parse(entry.written_at) + ttl * 1000 < now) {
-      expired.push(entry.key)
-      drop = true
-    }
-    if (provenanceRequired && entry.provenance === undefined) {
-      noProvenance.push(entry.key)
-      drop = true
-    }
-    if (owners.size > 0 && !owners.has(entry.owner)) {
-      notOwner.push(`${entry.key} (${entry.owner})`)
-      drop = true
-    }
-    if (entry.tenant !== undefined && entry.tenant !== record.tenant) {
-      otherTenant.push(entry.key)
-      drop = true
-    }
-    if (!drop) kept.push(entry)
+    const isExpired = ttl !== undefined && Date.parse(entry.written_at) + ttl * 1000 < now
+    if (isExpired) expired.push(entry.key)
+    const unproven = provenanceRequired && entry.provenance === undefined
+    if (unproven) noProvenance.push(entry.key)
+    const unlisted = owners.size > 0 && !owners.has(entry.owner)
+    if (unlisted) notOwner.push(`${entry.key} (${entry.owner})`)
+    const foreign = entry.tenant !== undefined && entry.tenant !== record.tenant
+    if (foreign) otherTenant.push(entry.key)
+    // In the order the checks' results are reported below.
+    const droppedBy: string[] = []
+    if (isExpired) droppedBy.push('memory.ttl')
+    if (unproven) droppedBy.push('memory.provenance')
+    if (unlisted) droppedBy.push('memory.owner')
+    if (foreign) droppedBy.push('memory.tenant')
+    if (wrongOwner) droppedBy.push('memory.field_owner')
+    if (badType) droppedBy.push('memory.schema')
+    admission.push({index, key: entry.key, admitted: droppedBy.length === 0, dropped_by: droppedBy, superseded_by: null})
+    if (droppedBy.length === 0) kept.push(entry)
   }
-  const {entries: resolved, conflicts, owners: multiOwner} = resolveConflicts(kept)
+  const {entries: resolved, conflicts, owners: multiOwner, supersededBy} = resolveConflicts(kept)
+  if (supersededBy.size > 0) {
+    const indexOf = new Map(all.map((e, i) => [e, i]))
+    for (const [loser, winner] of supersededBy) {
+      const a = admission[indexOf.get(loser)!]!
+      a.admitted = false
+      a.superseded_by = indexOf.get(winner)!
+    }
+  }
 
   const n = all.length
   if (expired.length > 0) result('memory.ttl', false, 'low', `dropped ${entries(expired.length)} past TTL: ${list(expired)}`)
@@ -276,18 +303,25 @@ function memoryType(value: unknown): string {
  * contradiction: the newest write wins and the conflict is recorded, never silently merged. Two
  * owners writing one key is flagged even when they agree: ownership must be unambiguous.
  */
-function resolveConflicts(kept: MemoryEntry[]): {entries: MemoryEntry[]; conflicts: string[]; owners: string[]} {
-  if (kept.length < 2) return {entries: kept, conflicts: [], owners: []}
+function resolveConflicts(kept: MemoryEntry[]): {
+  entries: MemoryEntry[]
+  conflicts: string[]
+  owners: string[]
+  /** Each entry that lost to a newer one of its key → that entry. */
+  supersededBy: ReadonlyMap<MemoryEntry, MemoryEntry>
+} {
+  if (kept.length < 2) return {entries: kept, conflicts: [], owners: [], supersededBy: NONE_SUPERSEDED}
   const byKey = new Map<string, MemoryEntry[]>()
   for (const e of kept) {
     const list = byKey.get(e.key)
     if (list) list.push(e)
     else byKey.set(e.key, [e])
   }
-  if (byKey.size === kept.length) return {entries: kept, conflicts: [], owners: []}
+  if (byKey.size === kept.length) return {entries: kept, conflicts: [], owners: [], supersededBy: NONE_SUPERSEDED}
   const conflicts: string[] = []
   const owners: string[] = []
   const winners = new Set<MemoryEntry>()
+  const supersededBy = new Map<MemoryEntry, MemoryEntry>()
   for (const [key, list] of byKey) {
     if (list.length === 1) {
       winners.add(list[0]!)
@@ -300,9 +334,12 @@ function resolveConflicts(kept: MemoryEntry[]): {entries: MemoryEntry[]; conflic
     let newest = list[0]!
     for (const e of list) if (Date.parse(e.written_at) > Date.parse(newest.written_at)) newest = e
     winners.add(newest)
+    for (const e of list) if (e !== newest) supersededBy.set(e, newest)
   }
-  return {entries: kept.filter((e) => winners.has(e)), conflicts, owners}
+  return {entries: kept.filter((e) => winners.has(e)), conflicts, owners, supersededBy}
 }
+
+const NONE_SUPERSEDED: ReadonlyMap<MemoryEntry, MemoryEntry> = new Map()
 
 /**
  * The strictest TTL that applies: the writer's own, and the contract's (per field, else default).

@@ -1,0 +1,320 @@
+import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {ModelToolCall} from '../model/types.js'
+import type {Signals} from '../policy/engine.js'
+import {callSignatureOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
+import type {FaultInjector, RequestTools} from '../tools/sandbox.js'
+import type {TrafficRecord} from '../traffic/schema.js'
+import {canonicalJson} from '../util/canonical.js'
+import {canCallTool, type BudgetUsage} from './budget.js'
+import type {CompiledBundle} from './compile.js'
+import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
+import {postActionGuardrails} from './guardrails/post-action.js'
+import type {ToolMessageCode, ToolPayload} from './messages.js'
+import type {RateLimiter} from './rate-limit.js'
+import type {Redactor} from './redact.js'
+import {callBase, callTrace, type CallBase, type TraceRecorder} from './trace-assembly.js'
+import type {StepTrace, ToolCallOutcome} from './trace.js'
+
+/**
+ * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
+ * confirm-before-retry, the mid-run guardrails (schema, RBAC, budgets, rate limits, policy),
+ * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
+ * retries. Every attempt is recorded; the request-level facts calls establish (a call awaiting
+ * approval, a policy refusal, an escalation) are kept here for the driver's final decision.
+ * The driver (agent.ts) owns the states: it enters `act` before a call and `observe` after it.
+ */
+
+export type Approver = 'approve' | 'deny' | 'pending'
+
+export type CallResult = {
+  outcome: ToolCallOutcome
+  /** What the model is told. */
+  payload: ToolPayload
+  /** Reason code behind a refusal, for step details and plan departures. */
+  reason: string | null
+  /** Budget whose exhaustion ends the request here. */
+  end: string | null
+}
+
+/** What the tool loop needs from the run's dependencies. */
+export type ToolLoopDeps = {
+  compiled: CompiledBundle
+  approver: Approver
+  faults: FaultInjector | null
+  redactor: Redactor
+  limiter: RateLimiter
+  signal?: AbortSignal
+}
+
+const RETRYABLE_CODES = new Set(['timeout', 'rate_limited', 'server_error'])
+
+export class ToolLoop {
+  private readonly ledger = new OutcomeLedger()
+  private readonly manifest: BundleManifest
+  private readonly budgets: Budgets
+  /** What the pre-model guardrails found, for the policy engine; set once context is admitted. */
+  signals: Signals = {}
+  /** Logical calls proposed so far (retries share their call's index). */
+  private proposals = 0
+  /** The model has already been told once that the retry budget is spent. */
+  private retriesSpentTold = false
+  /** A call is left waiting for a human approver. */
+  awaitingApproval = false
+  /** A call was refused by policy (or its approval denied). */
+  policyDenied = false
+  /** A tool whose contract `escalates` completed (or was found done in the ledger). */
+  escalated = false
+
+  constructor(
+    private readonly record: TrafficRecord,
+    private readonly deps: ToolLoopDeps,
+    private readonly tools: RequestTools,
+    private readonly recorder: TraceRecorder,
+    private readonly usage: BudgetUsage,
+    private readonly nowMs: number,
+  ) {
+    this.manifest = deps.compiled.manifest
+    this.budgets = deps.compiled.manifest.budgets
+  }
+
+  /** Runs one proposed call within the `act` step `step`. */
+  async call(call: ModelToolCall, step: StepTrace): Promise<CallResult> {
+    const name = call.name
+    const args = argsOf(call)
+    const logical = this.proposals++
+    const contract = this.deps.compiled.tools.get(name)?.contract
+    const canonical = canonicalJson(args)
+    const base = callBase(this.record, this.deps.redactor, name, args, canonical, contract, step.index)
+    const firstSeq = this.recorder.toolCalls.length
+    const unkeyedWrite = isUnkeyedWrite(contract)
+    const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
+
+    // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
+    if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
+      const reason = 'CONFIRM_BEFORE_RETRY'
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
+      this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
+      return {
+        outcome: 'denied',
+        reason,
+        end: null,
+        payload: refusal('partial_write_unknown', 'an earlier attempt of this write failed without a clear answer and may have happened; confirm its effect before retrying'),
+      }
+    }
+
+    const verdict = midRunGuardrails({
+      // The model's arguments as sent, so that a non-object fails the schema check.
+      call,
+      tools: this.deps.compiled.tools,
+      policy: this.deps.compiled.policy,
+      record: this.record,
+      usage: this.usage,
+      budgets: this.budgets,
+      signals: this.signals,
+      step: step.index,
+      limiter: this.deps.limiter,
+      nowMs: this.nowMs,
+      tenantQuota: Object.hasOwn(this.manifest.tenant_quotas, this.record.tenant)
+        ? this.manifest.tenant_quotas[this.record.tenant]
+        : undefined,
+    })
+    this.recorder.addGuardrails(verdict.guardrails)
+    this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
+
+    const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
+    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract)
+
+    this.usage.tool_calls++
+    this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
+    return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
+  }
+
+  /** plan_first after a departure: the call is recorded and refused, never executed. */
+  refuseUnplanned(call: ModelToolCall, step: StepTrace): void {
+    const args = argsOf(call)
+    const contract = this.deps.compiled.tools.get(call.name)?.contract
+    this.proposals++
+    const seq = this.recorder.toolCalls.length
+    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
+    const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index)
+    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
+  }
+
+  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined): CallResult {
+    let outcome: ToolCallOutcome
+    let code: ToolMessageCode
+    let end: string | null = null
+    let message = verdict.message
+    switch (verdict.refusal) {
+      case 'unknown_tool':
+        outcome = 'unknown_tool'
+        code = 'unknown_tool'
+        break
+      case 'invalid_args':
+        outcome = 'invalid_args'
+        code = 'schema_invalid'
+        break
+      case 'budget_exceeded':
+        outcome = 'budget_exceeded'
+        code = 'budget_exceeded'
+        // A request budget ends the request; a per-minute rate limit only refuses this call.
+        if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract)
+        break
+      case 'needs_approval':
+        if (this.deps.approver === 'deny') {
+          outcome = 'denied'
+          code = 'policy_denied'
+          message = `approval denied: ${verdict.message}`
+          this.policyDenied = true
+        } else {
+          outcome = 'needs_approval'
+          code = 'needs_approval'
+          this.awaitingApproval = true
+        }
+        break
+      default:
+        outcome = 'denied'
+        code = 'policy_denied'
+        this.policyDenied = true
+    }
+    const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
+    this.recorder.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
+    return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
+  }
+
+  /** `max_tool_calls` or `tool:<name>.max_calls_per_request`, as the budget module names them. */
+  private budgetName(reason: string, contract: ToolContract | undefined): string {
+    if (contract) {
+      const check = canCallTool(this.budgets, this.usage, contract)
+      if (!check.ok) return check.budget
+    }
+    return reason.slice('BUDGET_'.length).toLowerCase()
+  }
+
+  /** Executes an allowed call, with the runtime's own retries, faults and the idempotency ledger. */
+  private async execute(
+    name: string,
+    args: Record<string, unknown>,
+    contract: ToolContract | undefined,
+    base: CallBase,
+    logical: number,
+    unkeyedWrite: boolean,
+    signature: string,
+    step: StepTrace,
+  ): Promise<CallResult> {
+    const redactor = this.deps.redactor
+    const recorder = this.recorder
+    const key = base.idempotency_key
+    const risk = base.risk
+    const escalates = contract?.escalates === true
+    // Retry-After (and nothing else) delays the next attempt; simulated, never slept.
+    let waitMs = 0
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(this.deps.signal)
+      const seq = recorder.toolCalls.length
+      const done = key !== null ? this.ledger.lookup(key) : undefined
+      if (done) {
+        recorder.addLatency(step, waitMs)
+        recorder.pushCall(callTrace(base, seq, attempt, 'deduplicated', false, redactor.redactValue(done.result), null, waitMs))
+        if (escalates) this.escalated = true
+        return {outcome: 'deduplicated', reason: null, end: null, payload: {ok: true, result: done.result}}
+      }
+
+      const fault = this.deps.faults?.decide({requestId: this.record.id, call: logical, attempt, tool: name, risk}) ?? null
+      let outcome: ToolCallOutcome
+      let result: unknown = null
+      let error: {code: ToolMessageCode; message: string; retry_after_ms?: number} | null = null
+      let executed = false
+      let latency: number
+      if (fault?.kind === 'timeout') {
+        outcome = 'timeout'
+        error = {code: 'timeout', message: `no answer within ${fault.latency_ms} ms (injected fault)`}
+        latency = fault.latency_ms
+      } else if (fault?.kind === 'rate_limit') {
+        outcome = 'rate_limited'
+        error = {code: 'rate_limited', message: 'rate limited (injected fault)', retry_after_ms: fault.retry_after_ms}
+        latency = fault.latency_ms
+      } else {
+        const answer = await this.tools.call(name, args, attempt)
+        latency = answer.latency_ms + (fault?.latency_ms ?? 0)
+        executed = answer.executed
+        if (answer.outcome === 'unrecorded_call') {
+          outcome = 'unrecorded_call'
+          error = {code: 'server_error', message: `unrecorded_call: nothing recorded or configured answers this ${name} call`}
+        } else if (answer.outcome === 'ok' && fault?.kind === 'partial_write') {
+          // The write happened; only its answer is lost. The ledger still learns what it did.
+          outcome = 'partial_write'
+          if (key !== null) this.ledger.record(key, {outcome: 'partial_write', result: answer.result})
+          error = {code: 'partial_write_unknown', message: 'the write was sent but its response was lost (injected fault)'}
+        } else {
+          outcome = answer.outcome
+          result = answer.result
+          error = answer.error
+          if (outcome === 'ok' && key !== null) this.ledger.record(key, {outcome: 'ok', result})
+        }
+      }
+      recorder.addLatency(step, waitMs + latency)
+      recorder.pushCall(
+        callTrace(
+          base,
+          seq,
+          attempt,
+          outcome,
+          executed,
+          outcome === 'ok' ? redactor.redactValue(result) : null,
+          error ? redactor.redactText(`${error.code}: ${error.message}`) : null,
+          waitMs + latency,
+        ),
+      )
+      // Every attempt is audited; only executed ones have a result to verify.
+      const post = postActionGuardrails(
+        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed},
+        {step: step.index},
+      )
+      recorder.addGuardrails(post.guardrails)
+
+      if (outcome === 'ok') {
+        if (escalates) this.escalated = true
+        return {outcome, reason: null, end: null, payload: {ok: true, result}}
+      }
+      const ambiguous = outcome === 'timeout' || outcome === 'partial_write'
+      if (ambiguous && unkeyedWrite) {
+        this.ledger.markAmbiguous(signature)
+        return {
+          outcome,
+          reason: null,
+          end: null,
+          payload: refusal('partial_write_unknown', 'the write may or may not have happened; do not blindly retry it'),
+        }
+      }
+      const retryable = outcome === 'partial_write' || (error !== null && RETRYABLE_CODES.has(error.code) && outcome !== 'unrecorded_call')
+      if (!retryable || error === null) {
+        return {outcome, reason: error?.code ?? null, end: null, payload: refusal(error?.code ?? 'server_error', error?.message ?? '')}
+      }
+      if (this.usage.retries < this.budgets.max_retries) {
+        this.usage.retries++
+        waitMs = error.retry_after_ms ?? 0
+        continue
+      }
+      // Retry budget spent: tell the model once; a model that keeps going anyway ends the request.
+      if (this.retriesSpentTold) return {outcome, reason: 'max_retries', end: 'max_retries', payload: refusal(error.code, error.message)}
+      this.retriesSpentTold = true
+      return {outcome, reason: error.code, end: null, payload: refusal(error.code, `${error.message}; retry budget spent`)}
+    }
+  }
+}
+
+/** Stops between attempts (and before each model call) once the run is interrupted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted')
+}
+
+export function refusal(code: ToolMessageCode, message: string): ToolPayload {
+  return {ok: false, error: {code, message}}
+}
+
+/** Arguments for hashing and the trace; a model that sends a non-object gets `{}` here (and SCHEMA_INVALID). */
+function argsOf(call: ModelToolCall): Record<string, unknown> {
+  const a: unknown = call.arguments
+  return a !== null && typeof a === 'object' && !Array.isArray(a) ? (a as Record<string, unknown>) : {}
+}
