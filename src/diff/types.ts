@@ -5,7 +5,7 @@ import type {AlignKind} from './align.js'
 /**
  * The result types of the diff engine. They are computed, never parsed from input, so they are
  * plain types rather than zod schemas. Every change carries a `field`: a stable name for the thing
- * compared (`call:send_email#0.args.to`), shared with the noise profile so that a field seen to
+ * compared (`call:<tool>#0.args.to`), shared with the noise profile so that a field seen to
  * differ between repeats of one side can be recognised in a base-versus-candidate difference.
  */
 

@@ -111,7 +111,7 @@ export function formatStep(step: DrillStep): string {
   return `rollback: ${step.rollback}`
 }
 
-/** Parses a step written on the command line: `kill-switch:send_email,issue_refund`, `degrade:draft_only`, `rollback:last-known-good`. */
+/** Parses a step written on the command line: `kill-switch:<tool>,<tool>`, `degrade:draft_only`, `rollback:last-known-good`. */
 export function parseStepFlag(text: string): DrillStep {
   const i = text.indexOf(':')
   const kind = i < 0 ? text : text.slice(0, i).trim()
