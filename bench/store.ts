@@ -9,7 +9,7 @@ import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import type {RequestTrace, TraceSide} from '../src/runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../src/trace/schema.js'
 import {openStore} from '../src/store/sqlite.js'
 
 export type StoreBenchResult = {traces: number; write_per_s: number; iterate_per_s: number; file_bytes: number}

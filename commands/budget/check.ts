@@ -5,7 +5,7 @@ import {runManifest} from '../../src/budget/run-bundle.js'
 import {openRun} from '../../src/budget/run-store.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
 import {ValidationError} from '../../src/errors.js'
-import type {TraceSide} from '../../src/runtime/trace.js'
+import type {TraceSide} from '../../src/trace/schema.js'
 
 export default class BudgetCheck extends BaseCommand {
   static override description =

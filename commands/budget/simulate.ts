@@ -4,7 +4,7 @@ import {runManifest} from '../../src/budget/run-bundle.js'
 import {openRun} from '../../src/budget/run-store.js'
 import {simulateBudgets, type BudgetSimulation, type SimLimits} from '../../src/budget/simulate.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
-import type {TraceSide} from '../../src/runtime/trace.js'
+import type {TraceSide} from '../../src/trace/schema.js'
 
 const limitFlag = (what: string) => Flags.integer({description: `${what} (default: the run's bundle's value)`, min: 0})
 

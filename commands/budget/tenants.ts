@@ -5,7 +5,7 @@ import {runManifest} from '../../src/budget/run-bundle.js'
 import {openRun} from '../../src/budget/run-store.js'
 import {readRequestTimes, runTrafficFile} from '../../src/budget/timeline.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
-import type {TraceSide} from '../../src/runtime/trace.js'
+import type {TraceSide} from '../../src/trace/schema.js'
 
 export default class BudgetTenants extends BaseCommand {
   static override description =

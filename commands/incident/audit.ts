@@ -4,7 +4,7 @@ import {readRequestTimes, runTrafficFile} from '../../src/budget/timeline.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
 import {auditActions, parseInstant, type AuditReport} from '../../src/incident/audit.js'
 import {renderAudit} from '../../src/incident/render.js'
-import type {TraceSide} from '../../src/runtime/trace.js'
+import type {TraceSide} from '../../src/trace/schema.js'
 
 export default class IncidentAudit extends BaseCommand {
   static override description =

@@ -1,5 +1,5 @@
 import type {BundleManifest} from '../bundle/schema.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {perToolBudget} from '../runtime/budget.js'
 import {distribution, traceUsage, type Distribution, type RequestUsage} from './usage.js'
 

@@ -1,5 +1,5 @@
 import type {TenantQuota} from '../bundle/schema.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {traceUsage} from './usage.js'
 
 /**

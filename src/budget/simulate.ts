@@ -1,4 +1,4 @@
-import type {RequestTrace, ToolCallTrace} from '../runtime/trace.js'
+import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
 import {countsAsToolCall, isRetry} from './usage.js'
 
 /**

@@ -1,5 +1,5 @@
 import type {BudgetUsage} from '../runtime/budget.js'
-import type {RequestTrace, ToolCallOutcome} from '../runtime/trace.js'
+import type {RequestTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * What one stored request consumed, counted the way the runtime counts against its budgets

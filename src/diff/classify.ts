@@ -1,4 +1,4 @@
-import type {TraceStatus} from '../runtime/trace.js'
+import type {TraceStatus} from '../trace/schema.js'
 import {beyondTolerance, wroteThrough} from './fields.js'
 import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, Reason, RequestDiff} from './types.js'
 

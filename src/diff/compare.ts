@@ -1,5 +1,5 @@
 import type {RunInfo} from '../store/api.js'
-import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {classifyRequest} from './classify.js'
 import {noiseProfile} from './noise.js'
 import {diffRequest} from './request-diff.js'

@@ -1,5 +1,5 @@
 import {canonicalJson} from '../util/canonical.js'
-import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../runtime/trace.js'
+import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../trace/schema.js'
 
 /**
  * Stable field names shared by the diff (base vs candidate) and the noise profile (repeat vs

@@ -1,7 +1,7 @@
 import {mapRun, type MapRunOptions} from '../parallel/map-run.js'
 import {taskRef, type GroupTask} from '../parallel/task.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import type {TraceSide} from '../runtime/trace.js'
+import type {TraceSide} from '../trace/schema.js'
 import {baseSideOf, compareGroup} from './compare.js'
 import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from './types.js'
 

@@ -1,4 +1,4 @@
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {
   NUMERIC_FIELDS,
   beyondTolerance,

@@ -1,5 +1,5 @@
 import {diffWords} from 'diff'
-import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../runtime/trace.js'
+import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../trace/schema.js'
 import {alignByKey} from './align.js'
 import {
   callField,

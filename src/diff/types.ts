@@ -1,5 +1,5 @@
 import type {Decision, DecisionStage} from '../traffic/schema.js'
-import type {AgentState, GuardrailSeverity, ToolCallTrace, TraceSide, TraceStatus} from '../runtime/trace.js'
+import type {AgentState, GuardrailSeverity, ToolCallTrace, TraceSide, TraceStatus} from '../trace/schema.js'
 import type {AlignKind} from './align.js'
 
 /**

@@ -1,6 +1,6 @@
 import {cardDigits} from '../runtime/guardrails/patterns.js'
 import {createRedactor} from '../runtime/redact.js'
-import type {ContextAdmission, MemoryAdmission, RequestTrace} from '../runtime/trace.js'
+import type {ContextAdmission, MemoryAdmission, RequestTrace} from '../trace/schema.js'
 import type {MemoryEntry, RetrievedDocument, TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'

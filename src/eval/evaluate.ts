@@ -1,4 +1,4 @@
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {evaluateConsistency, SessionLedger} from './consistency.js'
 import {evaluateGolden} from './golden.js'

@@ -1,5 +1,5 @@
 import {baseSideOf, groupByRequest} from '../diff/compare.js'
-import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import type {GoldenRates} from '../scorecard/scorecard.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import type {TrafficRecord} from '../traffic/schema.js'

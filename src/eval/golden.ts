@@ -1,5 +1,5 @@
 import {deepEqual} from '../policy/engine.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson, sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'

@@ -1,7 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {writeFileAtomic} from '../report/write-atomic.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {formatProblem, readTraffic} from '../traffic/reader.js'
 import {Expectations, TrafficRecord, type Decision, type ForbiddenCall} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'

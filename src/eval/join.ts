@@ -1,7 +1,7 @@
 import {isUtf8} from 'node:buffer'
 import {createReadStream, existsSync, statSync, type ReadStream} from 'node:fs'
 import {UnderstudyError} from '../errors.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {DEFAULT_MAX_LINE_BYTES, readTraffic, type TrafficLine} from '../traffic/reader.js'
 import {TrafficRecord} from '../traffic/schema.js'
 

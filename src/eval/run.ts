@@ -1,7 +1,7 @@
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle} from '../bundle/schema.js'
 import {ShadowOptions} from '../shadow/options.js'
-import type {TraceSide} from '../runtime/trace.js'
+import type {TraceSide} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {EvalAccumulator, type EvalOptions, type EvalSummary} from './evaluate.js'
 import {joinTraffic} from './join.js'

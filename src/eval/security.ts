@@ -3,7 +3,7 @@ import {compilePolicy, POLICY_DEFAULT_RULE, type CompiledPolicy, type Signals} f
 import {checkRbac} from '../policy/rbac.js'
 import {findSecrets, SECRET_PATTERNS} from '../runtime/guardrails/patterns.js'
 import {preModelGuardrails} from '../runtime/guardrails/pre-model.js'
-import type {RequestTrace, ToolCallTrace} from '../runtime/trace.js'
+import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'

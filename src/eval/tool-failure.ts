@@ -1,4 +1,4 @@
-import type {RequestTrace, ToolCallOutcome, ToolCallTrace} from '../runtime/trace.js'
+import type {RequestTrace, ToolCallOutcome, ToolCallTrace} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 

@@ -1,5 +1,5 @@
 import {ValidationError} from '../errors.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 
 /**
  * `understudy incident audit`: every executed action of a run whose request falls in a time window

@@ -2,7 +2,7 @@ import {SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type
 import {JsonTraceSerializer} from '@opentelemetry/otlp-transformer'
 import {resourceFromAttributes, type Resource} from '@opentelemetry/resources'
 import type {ReadableSpan, TimedEvent} from '@opentelemetry/sdk-trace-base'
-import type {RequestTrace, ToolCallTrace} from '../runtime/trace.js'
+import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
 import type {InputMessage} from '../traffic/schema.js'
 import {canonicalJson, sha256} from '../util/canonical.js'
 import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, OPERATION, US} from './attributes.js'

@@ -1,5 +1,5 @@
 import {StoreError} from '../errors.js'
-import type {RequestTrace, TraceSide, TraceStatus} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide, TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {baseSideOf, compareTraces, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'

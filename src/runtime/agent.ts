@@ -13,7 +13,7 @@ import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
 import {throwIfAborted, ToolLoop, type Approver, type CallResult} from './tool-loop.js'
 import {TraceRecorder} from './trace-assembly.js'
-import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from './trace.js'
+import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from '../trace/schema.js'
 
 export {compileBundle, type CompiledBundle} from './compile.js'
 export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'

@@ -2,7 +2,7 @@ import type {Bundle, ToolContract} from '../bundle/schema.js'
 import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
 import {hashJson} from '../util/canonical.js'
 import type {Redactor} from './redact.js'
-import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, ToolCallTrace} from './trace.js'
+import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, ToolCallTrace} from '../trace/schema.js'
 
 /**
  * What production did with a request, in the shape the shadow runtime produces (side `recorded`),

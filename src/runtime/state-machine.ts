@@ -1,4 +1,4 @@
-import type {AgentState, StepTrace} from './trace.js'
+import type {AgentState, StepTrace} from '../trace/schema.js'
 
 /**
  * The agent's states and the only transitions between them, for one request on one side:

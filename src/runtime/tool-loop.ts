@@ -13,7 +13,7 @@ import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {callBase, callTrace, type CallBase, type TraceRecorder} from './trace-assembly.js'
-import type {StepTrace, ToolCallOutcome} from './trace.js'
+import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's

@@ -13,7 +13,7 @@ import type {
   ToolCallTrace,
   TraceSide,
   TraceStatus,
-} from './trace.js'
+} from '../trace/schema.js'
 
 /**
  * Everything one request's run records, and the RequestTrace built from it. Whatever reaches the

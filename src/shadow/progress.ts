@@ -1,4 +1,4 @@
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 
 /** Live counters of a shadow run, shared by the Ink view, the plain-line printer and the JSON result. */
 export type ShadowProgress = {

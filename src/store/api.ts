@@ -1,5 +1,5 @@
 import {z} from 'zod'
-import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../trace/schema.js'
 
 /**
  * The trace store's contract. `src/store/sqlite.ts` implements it over better-sqlite3, with one

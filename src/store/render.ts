@@ -1,5 +1,5 @@
 import type {RunInfo, TraceCount} from './api.js'
-import {TraceSide} from '../runtime/trace.js'
+import {TraceSide} from '../trace/schema.js'
 
 /** Plain-text views of store contents for `runs list` / `runs show`. Pure: strings in, strings out. */
 

@@ -5,7 +5,7 @@ import type {
   RequestTrace,
   StepTrace,
   ToolCallTrace,
-} from '../runtime/trace.js'
+} from '../trace/schema.js'
 import type {RunInfo} from './api.js'
 
 /**

@@ -1,6 +1,6 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {StoreError} from '../errors.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {openStore} from './sqlite.js'
 
 /**

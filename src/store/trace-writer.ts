@@ -2,7 +2,7 @@ import {existsSync, statSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {StoreError, UnderstudyError} from '../errors.js'
-import type {RequestTrace} from '../runtime/trace.js'
+import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
 
 /**

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
-import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {HashedKeySet} from '../util/id-set.js'
 import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
 import {isDriverError, type StoreConnection} from './database.js'

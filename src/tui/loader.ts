@@ -1,5 +1,5 @@
 import {compareTraces} from '../diff/compare.js'
-import type {RequestTrace, TraceSide} from '../runtime/trace.js'
+import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {addToCounts, emptyCounts, toEntry, type ClassCounts, type RequestEntry} from './entries.js'
 
 /**

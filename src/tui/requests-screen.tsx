@@ -1,7 +1,7 @@
 import {Box, Text} from 'ink'
 import React, {useRef, useState} from 'react'
 import type {RunInfo} from '../store/api.js'
-import type {TraceSide} from '../runtime/trace.js'
+import type {TraceSide} from '../trace/schema.js'
 import {IncrementalFilter, scrollTop, TABS, tabCount, type RequestEntry, type TabId} from './entries.js'
 import type {LoadState} from './loader.js'
 import {oneLine} from './text.js'

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 const classify = (b: RequestTrace, c: RequestTrace) => classifyRequest(diffRequest(b, c))

@@ -1,4 +1,4 @@
-import {GuardrailResult, PolicyDecisionTrace, type GuardrailSeverity} from '../../src/runtime/trace.js'
+import {GuardrailResult, PolicyDecisionTrace, type GuardrailSeverity} from '../../src/trace/schema.js'
 import type {Decision, DecisionStage} from '../../src/traffic/schema.js'
 
 /**

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {NewRun, type RunInfo, type RunStatus} from '../../src/store/api.js'
 import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'
 import {removeTempDirs, tempDir} from './temp-dir.js'

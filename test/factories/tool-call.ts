@@ -1,4 +1,4 @@
-import {ToolCallTrace} from '../../src/runtime/trace.js'
+import {ToolCallTrace} from '../../src/trace/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
 
 /**

@@ -1,7 +1,7 @@
 import type {Bundle} from '../../src/bundle/schema.js'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {RequestTrace, StepTrace, type TraceSide, type ToolCallTrace} from '../../src/runtime/trace.js'
+import {RequestTrace, StepTrace, type TraceSide, type ToolCallTrace} from '../../src/trace/schema.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {toolCall} from './tool-call.js'
 

@@ -2,7 +2,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {preModelGuardrails} from '../../src/runtime/guardrails/pre-model.js'
 import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
 import {TraceRecorder} from '../../src/runtime/trace-assembly.js'
-import {ContextAdmission, type GuardrailResult} from '../../src/runtime/trace.js'
+import {ContextAdmission, type GuardrailResult} from '../../src/trace/schema.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {manifest as makeManifest, recordedRun, removeTempDirs, tempStore, trace, trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
 

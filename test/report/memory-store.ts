@@ -1,5 +1,5 @@
 import type {NewRun, RunInfo, TraceFilter, TraceStore} from '../../src/store/api.js'
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 
 /** A TraceStore in memory, for testing the pure summary logic without SQLite. Same ordering contract. */
 const SIDE_ORDER = {recorded: 0, baseline: 1, candidate: 2} as const

@@ -1,4 +1,4 @@
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {baseTrace, decision, guardrail, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 

@@ -1,6 +1,6 @@
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {trace, trafficRecord, writeRun} from '../factories/index.js'
 
 /**

@@ -16,7 +16,7 @@ import {
 } from '../../src/runtime/agent.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {RequestTrace, type AgentState} from '../../src/runtime/trace.js'
+import {RequestTrace, type AgentState} from '../../src/trace/schema.js'
 import type {RequestTools} from '../../src/tools/sandbox.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {hashJson} from '../../src/util/canonical.js'

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {RequestTrace} from '../../src/runtime/trace.js'
+import {RequestTrace} from '../../src/trace/schema.js'
 import {hashJson} from '../../src/util/canonical.js'
 import {bundle as makeBundle, trafficRecord} from '../factories/index.js'
 

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import type {PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../../src/runtime/trace.js'
+import type {PolicyDecisionTrace, RequestTrace, ToolCallTrace} from '../../src/trace/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {fullTrace, newRun} from '../factories/index.js'
 

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {traceKey} from '../../src/store/api.js'
 import {RUN_ID_PATTERN, newRunId} from '../../src/store/run-id.js'
 import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'

@@ -1,4 +1,4 @@
-import type {RequestTrace} from '../../src/runtime/trace.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 
 const SIDE_RANK = {recorded: 0, baseline: 1, candidate: 2} as const
 

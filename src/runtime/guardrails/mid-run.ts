@@ -6,7 +6,7 @@ import {compileArgValidator, formatArgIssues, type ArgIssue} from '../../tools/c
 import type {Decision, TrafficRecord} from '../../traffic/schema.js'
 import {budgetReason, canCallTool, type BudgetUsage} from '../budget.js'
 import type {RateLimiter} from '../rate-limit.js'
-import type {GuardrailResult, GuardrailSeverity} from '../trace.js'
+import type {GuardrailResult, GuardrailSeverity} from '../../trace/schema.js'
 
 export type CompiledTool = {contract: ToolContract; validate: (args: unknown) => ArgIssue[]}
 

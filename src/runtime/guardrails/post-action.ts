@@ -1,5 +1,5 @@
 import type {RiskLevel} from '../../bundle/schema.js'
-import type {GuardrailResult, GuardrailSeverity, ToolCallOutcome} from '../trace.js'
+import type {GuardrailResult, GuardrailSeverity, ToolCallOutcome} from '../../trace/schema.js'
 
 export type ActionRecord = {
   name: string

@@ -1,5 +1,5 @@
 import type {BundleManifest, GuardrailConfig} from '../../bundle/schema.js'
-import type {GuardrailResult} from '../trace.js'
+import type {GuardrailResult} from '../../trace/schema.js'
 import {compileBundlePattern, findSecrets} from './patterns.js'
 
 export const OUTPUT_LEAKS_SECRET = 'OUTPUT_LEAKS_SECRET'

@@ -1,7 +1,7 @@
 import type {BundleManifest, GuardrailConfig, MemoryContract} from '../../bundle/schema.js'
 import type {Signals} from '../../policy/engine.js'
 import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
-import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../trace.js'
+import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../../trace/schema.js'
 import {compileInjectionMatcher, detectPii, type InjectionMatcher, type PiiKind} from './patterns.js'
 
 /** A retrieved document that survived the checks, as the model will see it. */
