@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {type BundleDiff, diffBundles, isEmptyDiff, renderBundleDiff} from '../../src/bundle/diff.js'
-import {colorWanted} from '../../src/bundle/render-diff.js'
+import {type BundleDiff, diffBundles, isEmptyDiff} from '../../src/bundle/diff.js'
+import {colorWanted, renderBundleDiff} from '../../src/bundle/render-diff.js'
 import {validateBundle} from '../../src/bundle/validate.js'
 import {ValidationError} from '../../src/errors.js'
 

@@ -4,8 +4,6 @@ import {canonicalArgs} from './hash.js'
 import type {Bundle, BundleManifest, PolicyRule, ToolContract} from './schema.js'
 import {normaliseTemplatePath, type TemplateSlot} from './templates.js'
 
-export {renderBundleDiff} from './render-diff.js'
-
 /**
  * One difference at a dotted path. `gained`/`lost` are for lists whose order has no meaning
  * (`args.required`, `roles.acme`, `sensitive_fields`, selector lists): one entry per element.

@@ -1,9 +1,9 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {type BundleDiff, diffBundles, isEmptyDiff, renderBundleDiff} from '../../src/bundle/diff.js'
+import {type BundleDiff, diffBundles, isEmptyDiff} from '../../src/bundle/diff.js'
 import {loadBundle} from '../../src/bundle/load.js'
-import {colorWanted} from '../../src/bundle/render-diff.js'
+import {colorWanted, renderBundleDiff} from '../../src/bundle/render-diff.js'
 import {bundleDir, fixtureBundle, removeTempDirs} from '../factories/index.js'
 
 afterEach(removeTempDirs)
