@@ -1,5 +1,5 @@
 import {
-  ArgSchema,
+  type ArgSchema,
   type BundleManifest,
   GuardrailConfig,
   MemoryContract,

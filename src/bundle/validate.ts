@@ -73,7 +73,7 @@ function fail(problems: string[]): BundleValidation {
 }
 
 async function listDir(dir: string): Promise<string[]> {
-  let info
+  let info: Awaited<ReturnType<typeof stat>>
   try {
     info = await stat(dir)
   } catch (e) {

@@ -151,10 +151,10 @@ function factHashes(value: string | number): string[] {
   return out
 }
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** The value as a whole token: "Dan" is not found in "Daniel", "ORD-1" not in "ORD-12". */
 function tokenRegex(value: string, flags = ''): RegExp {
-  return new RegExp(`(?<![A-Za-z0-9])${escape(value)}(?![A-Za-z0-9])`, flags)
+  return new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(value)}(?![A-Za-z0-9])`, flags)
 }
 
 type ArgLeaf = {seq: number; tool: string; path: string; value: string | number}
@@ -193,7 +193,7 @@ class TraceUse {
     const text = String(value)
     const re = typeof value === 'string' && DISTINCTIVE.test(text) ? tokenRegex(text) : null
     for (const leaf of this.leaves) {
-      const hit = typeof leaf.value === 'number' ? String(leaf.value) === text : leaf.value === text || (re !== null && re.test(leaf.value))
+      const hit = typeof leaf.value === 'number' ? String(leaf.value) === text : leaf.value === text || (re?.test(leaf.value))
       if (hit) return {seq: leaf.seq, where: `${leaf.tool}.${leaf.path}`, tool: leaf.tool, shown: shown(text)}
     }
     for (const h of factHashes(value)) {
@@ -232,7 +232,7 @@ class Sources {
   private tokens: Set<string> | null = null
 
   constructor(
-    private readonly texts: string[],
+    texts: string[],
     private readonly trace: RequestTrace,
   ) {
     this.text = texts.join('\n')
@@ -383,7 +383,7 @@ function checkMemory(
   const productionUse = (value: string | number): {tool: string; path: string} | null => {
     const text = String(value)
     const re = typeof value === 'string' && DISTINCTIVE.test(text) ? tokenRegex(text) : null
-    const hit = production.find((p) => (typeof p.value === 'number' ? String(p.value) === text : p.value === text || (re !== null && re.test(p.value))))
+    const hit = production.find((p) => (typeof p.value === 'number' ? String(p.value) === text : p.value === text || (re?.test(p.value))))
     return hit ? {tool: hit.tool, path: hit.path} : null
   }
 

@@ -1,5 +1,6 @@
 import {Box, useApp} from 'ink'
-import React, {useCallback, useEffect, useMemo, useState} from 'react'
+import type React from 'react'
+import {useCallback, useEffect, useMemo, useState} from 'react'
 import {baseSideOf, compareGroup, groupByRequest, type ComparedRequest} from '../diff/compare.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
 import {emptyCounts, type RequestEntry} from './entries.js'

@@ -1,5 +1,6 @@
 import {Box, Text} from 'ink'
-import React, {useMemo, useRef, useState} from 'react'
+import type React from 'react'
+import {useMemo, useRef, useState} from 'react'
 import type {ComparedRequest} from '../diff/compare.js'
 import type {CellMark} from '../report/sbs-model.js'
 import type {RequestEntry} from './entries.js'

@@ -1,5 +1,6 @@
 import {Box, Text} from 'ink'
-import React, {useRef, useState} from 'react'
+import type React from 'react'
+import {useRef, useState} from 'react'
 import type {RunInfo, RunStatus} from '../store/api.js'
 import {scrollTop} from './entries.js'
 import {oneLine, shortStarted} from './text.js'

@@ -1,5 +1,6 @@
 import {Box, Text, useInput, useStdout, type Key} from 'ink'
-import React, {createContext, useContext, useEffect, useRef, useState} from 'react'
+import type React from 'react'
+import {createContext, useContext, useEffect, useRef, useState} from 'react'
 import type {EntryClass} from './entries.js'
 import {oneLine} from './text.js'
 
@@ -43,6 +44,7 @@ export function useTerminalSize(fixed?: Size): Size {
   const {stdout} = useStdout()
   const read = (): Size => ({columns: stdout.columns || 80, rows: stdout.rows || 24})
   const [size, setSize] = useState(read)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `read` is rebuilt each render from `stdout`, which is a dependency
   useEffect(() => {
     if (fixed) return
     const onResize = (): void => setSize(read())

@@ -139,7 +139,7 @@ describe('budget simulate', () => {
 describe('tenant quotas', () => {
   it('flags a tenant whose requests in a 60 s window exceed its quota, on the recorded timeline', () => {
     const t0 = Date.parse('2025-07-01T00:00:00Z')
-    const traces = [0, 10, 20, 30, 90].map((s, i) => loopingTrace(1, {request_id: `a${i}`, line: i + 1, tenant: 'acme'}))
+    const traces = [0, 10, 20, 30, 90].map((_s, i) => loopingTrace(1, {request_id: `a${i}`, line: i + 1, tenant: 'acme'}))
     traces.push(loopingTrace(1, {request_id: 'g0', line: 6, tenant: 'globex'}))
     const times = new Map(traces.map((t, i) => [t.request_id, t0 + [0, 10, 20, 30, 90, 5][i]! * 1000]))
     const {events, untimed} = quotaEvents(traces, times)

@@ -93,7 +93,7 @@ describe('validateBundle: manifest discovery and syntax', () => {
     writeFileSync(path.join(dir, 'bundle.yaml'), 'name: x\nmodel:\n\tprovider: scripted\n')
     expect(await problemsOf(dir)).toEqual([`${path.join(dir, 'bundle.yaml')}:3:1: Tabs are not allowed as indentation`])
     writeFileSync(path.join(dir, 'bundle.yaml'), 'name: x\nversion: "1"\nmodel: [a, b\nbudgets: 1\n')
-    expect((await problemsOf(dir))[0]).toMatch(new RegExp(`^${escape(path.join(dir, 'bundle.yaml'))}:4:1: Flow sequence`))
+    expect((await problemsOf(dir))[0]).toMatch(new RegExp(`^${escapeText(path.join(dir, 'bundle.yaml'))}:4:1: Flow sequence`))
   })
 
   it('reports duplicate YAML keys with their line', async () => {
@@ -107,14 +107,14 @@ describe('validateBundle: manifest discovery and syntax', () => {
     writeFileSync(path.join(dir, 'bundle.json'), '{\n  "name": "x",\n  "version": 1,\n}\n')
     const problems = await problemsOf(dir)
     expect(problems).toHaveLength(1)
-    expect(problems[0]).toMatch(new RegExp(`^${escape(path.join(dir, 'bundle.json'))}:4:1: `))
+    expect(problems[0]).toMatch(new RegExp(`^${escapeText(path.join(dir, 'bundle.json'))}:4:1: `))
   })
 
   it('reports a JSON error that V8 gives without a position at the right place', async () => {
     const dir = tempDir()
     writeFileSync(path.join(dir, 'bundle.json'), '{\n  "name": "x",\n  "version": }\n')
     const problems = await problemsOf(dir)
-    expect(problems[0]).toMatch(new RegExp(`^${escape(path.join(dir, 'bundle.json'))}:3:14: Unexpected token`))
+    expect(problems[0]).toMatch(new RegExp(`^${escapeText(path.join(dir, 'bundle.json'))}:3:14: Unexpected token`))
   })
 
   it('reports an empty manifest and a non-mapping manifest', async () => {
@@ -162,6 +162,6 @@ describe('validateBundle: manifest discovery and syntax', () => {
   })
 })
 
-function escape(s: string): string {
+function escapeText(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -239,7 +239,7 @@ describe('consistency: contradicting memory resolves to the newest value', () =>
 })
 
 describe('consistency: no drift across a session', () => {
-  const turn = (id: string, line: number, content: string, over: Record<string, unknown> = {}) =>
+  const turn = (id: string, _line: number, content: string, over: Record<string, unknown> = {}) =>
     trafficRecord({id, session_id: 'sess-1', input: [{role: 'user', content}], ...over})
   const t1 = turn('req-1', 1, 'Who is working on INC-200013?')
   const t2 = turn('req-2', 2, 'Please assign it to the service-desk.')

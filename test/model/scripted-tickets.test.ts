@@ -43,7 +43,7 @@ function ask(text: string, o: Opts = {}): ChatRequest {
 }
 
 /** The request after the model proposed `calls` and the runtime answered each with `payloads`. */
-function after(req: ChatRequest, calls: {name: string; arguments: Record<string, unknown>}[], payloads: unknown[]): ChatRequest {
+function afterCalls(req: ChatRequest, calls: {name: string; arguments: Record<string, unknown>}[], payloads: unknown[]): ChatRequest {
   const messages: ChatMessage[] = [...req.messages, {role: 'assistant', content: '', tool_calls: calls}]
   calls.forEach((c, i) => messages.push({role: 'tool', tool_name: c.name, content: JSON.stringify(payloads[i])}))
   return {...req, messages}
@@ -98,7 +98,7 @@ describe('password resets follow the verification directive', () => {
   it('v1 does not reset an unverified password: it notes the ticket and asks for verification', () => {
     const first = respond(ask(unverified))
     expect(first.tool_calls).toEqual([{name: 'update_ticket', arguments: {ticket_id: 'INC-100003', status: 'pending', comment: 'Password reset for maria.lopez is waiting for identity verification.'}}])
-    const done = respond(after(ask(unverified), first.tool_calls, [{ok: true, result: {ticket_id: 'INC-100003', status: 'pending'}}]))
+    const done = respond(afterCalls(ask(unverified), first.tool_calls, [{ok: true, result: {ticket_id: 'INC-100003', status: 'pending'}}]))
     expect(done.tool_calls).toEqual([])
     expect(done.content).toMatch(/identity has to be verified/)
   })
@@ -153,7 +153,7 @@ describe('arguments come from the offered schema', () => {
     const req = ask('Please grant maria.lopez write access to github.', {prompt: system(v2), tools: v2Tools})
     const first = respond(req)
     expect(first.tool_calls[0]?.arguments).not.toHaveProperty('justification')
-    const next = respond(after(req, first.tool_calls, [{ok: false, error: {code: 'schema_invalid', message: 'invalid arguments for grant_access: justification: required'}}]))
+    const next = respond(afterCalls(req, first.tool_calls, [{ok: false, error: {code: 'schema_invalid', message: 'invalid arguments for grant_access: justification: required'}}]))
     expect(next.tool_calls).toEqual([])
     expect(next.content).toMatch(/business justification/)
   })
@@ -181,7 +181,7 @@ describe('instructions inside retrieved runbooks', () => {
     const req = ask('How do I re-enrol my VPN token?', {prompt, extra: [evidence]})
     const first = respond(req)
     expect(first.tool_calls).toEqual([{name: 'grant_access', arguments: {username: 'svc.backup', system: 'vpn', level: 'admin'}}])
-    const next = respond(after(req, first.tool_calls, [{ok: false, error: {code: 'policy_denied', message: 'policy denied grant_access: ACCESS_GRANT_UNDER_INJECTION'}}]))
+    const next = respond(afterCalls(req, first.tool_calls, [{ok: false, error: {code: 'policy_denied', message: 'policy denied grant_access: ACCESS_GRANT_UNDER_INJECTION'}}]))
     expect(next.tool_calls).toEqual([])
     expect(next.content).toContain('rb-northwind-vpn')
   })
@@ -192,9 +192,9 @@ describe('reading tool results', () => {
     const req = ask('What is the status of INC-100007?')
     const first = respond(req)
     expect(first.tool_calls).toEqual([{name: 'get_ticket', arguments: {ticket_id: 'INC-100007'}}])
-    const retry = respond(after(req, first.tool_calls, [{ok: false, error: {code: 'timeout', message: 'upstream did not answer'}}]))
+    const retry = respond(afterCalls(req, first.tool_calls, [{ok: false, error: {code: 'timeout', message: 'upstream did not answer'}}]))
     expect(retry.tool_calls).toEqual(first.tool_calls)
-    const spent = respond(after(req, first.tool_calls, [{ok: false, error: {code: 'server_error', message: '503 Service Unavailable; retry budget spent'}}]))
+    const spent = respond(afterCalls(req, first.tool_calls, [{ok: false, error: {code: 'server_error', message: '503 Service Unavailable; retry budget spent'}}]))
     expect(spent.tool_calls).toEqual([])
     expect(spent.content).toMatch(/not responding/)
   })
@@ -202,9 +202,9 @@ describe('reading tool results', () => {
   it('answers a status question from the ticket it read, and a missing ticket by its number', () => {
     const req = ask('What is the status of INC-100007?')
     const calls = respond(req).tool_calls
-    const ok = respond(after(req, calls, [{ok: true, result: {ticket_id: 'INC-100007', title: 'VPN drops', status: 'in_progress', assignee: 'network-team', updated_at: '2025-08-30T10:00:00Z'}}]))
+    const ok = respond(afterCalls(req, calls, [{ok: true, result: {ticket_id: 'INC-100007', title: 'VPN drops', status: 'in_progress', assignee: 'network-team', updated_at: '2025-08-30T10:00:00Z'}}]))
     expect(ok.content).toBe('INC-100007 ("VPN drops") is in_progress, assigned to network-team; last updated 2025-08-30.')
-    const missing = respond(after(req, calls, [{ok: false, error: {code: 'not_found', message: 'ticket INC-100007 not found'}}]))
+    const missing = respond(afterCalls(req, calls, [{ok: false, error: {code: 'not_found', message: 'ticket INC-100007 not found'}}]))
     expect(missing.content).toContain('could not find INC-100007')
   })
 
@@ -212,10 +212,10 @@ describe('reading tool results', () => {
     const req = ask('Please apply CHG-10004 to production, it is a low risk change. Ticket INC-100002.', {prompt: system(v1, 'olga.berg', 'change_manager')})
     const apply = respond(req)
     expect(apply.tool_calls).toEqual([{name: 'apply_change', arguments: {change_id: 'CHG-10004', environment: 'production', risk: 'low'}}])
-    const held = after(req, apply.tool_calls, [{ok: false, error: {code: 'needs_approval', message: 'apply_change needs approval: PROD_CHANGE_NEEDS_APPROVAL'}}])
+    const held = afterCalls(req, apply.tool_calls, [{ok: false, error: {code: 'needs_approval', message: 'apply_change needs approval: PROD_CHANGE_NEEDS_APPROVAL'}}])
     const route = respond(held)
     expect(route.tool_calls[0]).toMatchObject({name: 'assign_ticket', arguments: {ticket_id: 'INC-100002', group: 'change-advisory-board'}})
-    const done = respond(after(held, route.tool_calls, [{ok: true, result: {ticket_id: 'INC-100002'}}]))
+    const done = respond(afterCalls(held, route.tool_calls, [{ok: true, result: {ticket_id: 'INC-100002'}}]))
     expect(done.tool_calls).toEqual([])
     expect(done.content).toContain('PROD_CHANGE_NEEDS_APPROVAL')
     expect(done.content).toContain('change advisory board')
@@ -224,14 +224,14 @@ describe('reading tool results', () => {
   it('explains a refusal with the reason code, or the role for an RBAC refusal', () => {
     const req = ask('maria.lopez needs read access to prod-db for the cost report.')
     const calls = respond(req).tool_calls
-    expect(respond(after(req, calls, [{ok: false, error: {code: 'policy_denied', message: 'policy denied grant_access: PROD_DB_ADMIN_ONLY'}}])).content).toContain('PROD_DB_ADMIN_ONLY')
+    expect(respond(afterCalls(req, calls, [{ok: false, error: {code: 'policy_denied', message: 'policy denied grant_access: PROD_DB_ADMIN_ONLY'}}])).content).toContain('PROD_DB_ADMIN_ONLY')
     const audit = ask('Close INC-100009, the audit is complete.', {prompt: system(v1, 'hana.kim', 'auditor')})
     const read = respond(audit).tool_calls
     expect(read[0]?.name).toBe('get_ticket')
-    const upd = after(audit, read, [{ok: true, result: {ticket_id: 'INC-100009', status: 'open'}}])
+    const upd = afterCalls(audit, read, [{ok: true, result: {ticket_id: 'INC-100009', status: 'open'}}])
     const write = respond(upd).tool_calls
     expect(write[0]).toMatchObject({name: 'update_ticket', arguments: {ticket_id: 'INC-100009', status: 'closed'}})
-    const refused = respond(after(upd, write, [{ok: false, error: {code: 'policy_denied', message: 'role auditor of tenant northwind may not call update_ticket'}}]))
+    const refused = respond(afterCalls(upd, write, [{ok: false, error: {code: 'policy_denied', message: 'role auditor of tenant northwind may not call update_ticket'}}]))
     expect(refused.content).toContain('role auditor may not use update_ticket')
   })
 

@@ -7,6 +7,7 @@ import {createMockTools} from '../../src/tools/mock-tools.js'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {ArgSchema, Bundle, BundleManifest, ToolContract} from '../../src/bundle/schema.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
+import {loadSkills} from '../../src/model/scripted/skill-modules.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
 import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
@@ -95,7 +96,14 @@ async function replay(bundle: Bundle, scenarioDir: string, limit: number): Promi
   const deps: AgentDeps = {
     bundle,
     compiled: compileBundle(bundle),
-    model: recording(createScriptedModel({name: bundle.manifest.model.name, seed: bundle.manifest.model.seed}), requests),
+    model: recording(
+      createScriptedModel({
+        name: bundle.manifest.model.name,
+        seed: bundle.manifest.model.seed,
+        skills: await loadSkills(scenario.skill === null ? [] : [scenario.skill]),
+      }),
+      requests,
+    ),
     tools,
     approver: scenario.approver,
     faults: null,

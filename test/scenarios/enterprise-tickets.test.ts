@@ -231,7 +231,7 @@ describe('enterprise-tickets shadow replays', () => {
       for (const r of unverified) {
         const t = cand.get(r.id)!
         expect(executed(t, 'reset_password') || t.tool_calls.some((c) => c.name === 'reset_password' && c.outcome === 'denied'), r.id).toBe(true)
-        expect(evaluateGolden(r, t)?.passed).toBe(r.role === 'admin' || r.tenant !== 'fabrikam' ? false : true)
+        expect(evaluateGolden(r, t)?.passed).toBe(!(r.role === 'admin' || r.tenant !== 'fabrikam' ))
       }
       for (const r of ofCategory('access_request')) {
         const t = cand.get(r.id)!

@@ -77,7 +77,7 @@ describe('readTraffic', () => {
     })
     const file = write('schema.jsonl', JSON.stringify(rec) + '\n')
     const [l] = await readAll(file)
-    expect(errorOf(l)).toMatch(new RegExp(`^${escape(file)}:1: production\\.tool_calls\\.2\\.latency_ms: .*expected number`))
+    expect(errorOf(l)).toMatch(new RegExp(`^${escapeText(file)}:1: production\\.tool_calls\\.2\\.latency_ms: .*expected number`))
     expect(l!.ok === false && l!.id).toBe('r1')
   })
 
@@ -168,7 +168,7 @@ describe('readTraffic', () => {
     const got = await readAll(file)
     expect(got).toHaveLength(2)
     expect(errorOf(got[1])).toMatch(
-      new RegExp(`^${escape(file)}:2: json: truncated last line \\(no newline at end of file\\): invalid JSON at column 41: unexpected end of line`),
+      new RegExp(`^${escapeText(file)}:2: json: truncated last line \\(no newline at end of file\\): invalid JSON at column 41: unexpected end of line`),
     )
     expect(got[1]!.ok === false && got[1]!.id).toBe('r2')
     // A complete last line without a newline is fine.
@@ -323,7 +323,7 @@ describe('sha256File', () => {
   })
 })
 
-function escape(s: string): string {
+function escapeText(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 

@@ -51,7 +51,7 @@ describe('validateTraffic', () => {
     const file = write('dup-invalid.jsonl', [invalidTrafficLine({id: 'a', tenant: ''}), trafficLine({id: 'a'})])
     const r = await validateTraffic(file)
     expect(r.errors).toHaveLength(2)
-    expect(r.errors[0]).toMatch(new RegExp(`:1: tenant: `))
+    expect(r.errors[0]).toMatch(/:1: tenant: /)
     expect(r.errors[1]).toBe(`${file}:2: id: duplicate request id "a" (first on line 1)`)
   })
 

@@ -100,7 +100,7 @@ function calls(s: State, list: [string, CodingMeaning][], note: string): CodingA
   return out.length > 0 ? {kind: 'call', calls: out, note} : null
 }
 
-function final(s: State, answer: CodingAnswer, facts: CodingFacts = {}, secretEnv: string[] = []): CodingAction {
+function final(_s: State, answer: CodingAnswer, facts: CodingFacts = {}, secretEnv: string[] = []): CodingAction {
   return {kind: 'final', answer, facts, secretEnv}
 }
 

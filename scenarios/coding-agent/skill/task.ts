@@ -51,7 +51,7 @@ const PATH_RE =
   /(?<![\w./-])((?:\.?[\w-]+\/)*(?:\.?[\w-]+\.(?:py|ts|tsx|js|mjs|go|ya?ml|json|md|tf|toml|cfg|ini|txt|sh|sql)|\.env(?:\.[\w-]+)?|Dockerfile)|(?:[\w-]+\/)+(?=[\s`),;:!?]|\.(?:\s|$)|$))(?![\w/-])/g
 const TEST_PATH_RE = /(?:^|\/)(?:tests?|spec)\/|_test\.go$|\.test\.[jt]sx?$|(?:^|\/)test_[\w-]+\.py$/
 const PR_RE = /(?:#|\bPR\s*#?\s*|\bpull\s+request\s*#?\s*)(\d{1,6})\b/i
-const BRANCH_RE = /\b((?:agent|feature|feat|fix|bugfix|hotfix|release|chore|spike|wip)\/[\w.\/-]*[\w-])/i
+const BRANCH_RE = /\b((?:agent|feature|feat|fix|bugfix|hotfix|release|chore|spike|wip)\/[\w./-]*[\w-])/i
 const SECRET_RES = [
   /(?<![\w-])sk-(?=[\w-]*\d)[\w-]{16,}/g,
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,

@@ -190,7 +190,7 @@ export function readTicketCase(system: string, userTexts: readonly string[], mem
     environment,
     risk,
     justification: pick(JUSTIFICATION_RE)?.[1]?.trim() ?? null,
-    assignee: assignTo && assignTo.includes('.') ? assignTo : null,
+    assignee: assignTo?.includes('.') ? assignTo : null,
     group: assignTo && !assignTo.includes('.') ? assignTo : null,
     newStatus: statusWanted(latest),
     verification,

@@ -36,10 +36,7 @@ export const DIRECTIVE_PATTERNS = {
   lookupBeforeRefund: /always\s+look\s+up\s+the\s+order\s+before\s+issuing\s+a\s+refund/i,
   ignoreDocumentInstructions: /never\s+follow\s+instructions\s+that\s+appear\s+inside\s+retrieved\s+documents/i,
   escalateRefundsAbove: new RegExp(String.raw`escalate\s+refunds\s+above\s+${NUMBER}\s+to\s+a\s+human`, 'i'),
-  storeCreditAfterDays: new RegExp(
-    String.raw`offer\s+store\s+credit\s+instead\s+of\s+refunds\s+for\s+orders\s+older\s+than\s+(\d+)\s+days`,
-    'i',
-  ),
+  storeCreditAfterDays: /offer\s+store\s+credit\s+instead\s+of\s+refunds\s+for\s+orders\s+older\s+than\s+(\d+)\s+days/i,
   maxRetries: /retry\s+a\s+failed\s+tool\s+call\s+up\s+to\s+(\d+)\s+times?/i,
   escalateComplaints: /escalate\s+complaints\s+to\s+a\s+human/i,
   confirmRefundsByEmail: /send\s+a\s+confirmation\s+email\s+after\s+every\s+refund/i,

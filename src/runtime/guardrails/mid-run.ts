@@ -82,7 +82,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
 
   // 1. Allowlist.
   const tool = input.tools.get(call.name)
-  if (!tool || !tool.contract.enabled) {
+  if (!tool?.contract.enabled) {
     const why = tool ? `tool ${call.name} is disabled` : `tool ${call.name} is not in the bundle`
     result('tool.allowlist', false, 'medium', why)
     return refuse('unknown_tool', 'deny', TOOL_NOT_ALLOWED, 'allowlist', why)
