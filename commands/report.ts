@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
 import {renderReport, formatFromPath, REPORT_FORMATS, type ReportFormat} from '../src/report/render.js'
-import {writeFileAtomic} from '../src/report/write-atomic.js'
+import {writeFileAtomic} from '../src/util/atomic-write.js'
 import {scorecardForRun} from '../src/scorecard/for-run.js'
 import type {Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'

@@ -1,6 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {UnderstudyError, ValidationError} from '../errors.js'
-import {writeFileAtomic} from '../report/write-atomic.js'
+import {writeFileAtomic} from '../util/atomic-write.js'
 import type {RequestTrace} from '../runtime/trace.js'
 import {formatProblem, readTraffic} from '../traffic/reader.js'
 import {Expectations, TrafficRecord, type Decision, type ForbiddenCall} from '../traffic/schema.js'

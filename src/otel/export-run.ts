@@ -4,7 +4,7 @@ import {UnderstudyError} from '../errors.js'
 import {createRedactor} from '../runtime/redact.js'
 import type {TraceSide} from '../runtime/trace.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import {writeFileAtomicAsync} from './atomic.js'
+import {writeFileAtomicAsync} from '../util/atomic-write.js'
 import {exportResource, otlpJsonChunks, requestSpans, type ExportContext} from './export.js'
 
 export type ExportRunOptions = {
