@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {colourWanted} from '../src/cli/colour.js'
 import {UnderstudyError} from '../src/errors.js'
 import {baseSideOf, compareGroup, groupByRequest} from '../src/diff/compare.js'
 import {listRun, type ListedRequest, type ListTotals} from '../src/diff/list.js'
@@ -19,8 +20,6 @@ type DiffListResult = {
 }
 
 type DiffRequestResult = {run_id: string; request_id: string; diff: RequestDiff; classification: Classification}
-
-const useColour = (): boolean => !!process.stdout.isTTY && !process.env.NO_COLOR && process.env.FORCE_COLOR !== '0'
 
 export default class Diff extends BaseCommand {
   static override description =
@@ -63,7 +62,7 @@ export default class Diff extends BaseCommand {
           throw new UnderstudyError(`request "${flags.request}" of run ${run.id} has no ${missing} trace, so there is nothing to compare`)
         }
         const width = flags.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 120
-        if (!this.jsonEnabled()) process.stdout.write(renderSideBySide(compared.diff, {width, color: useColour(), classification: compared.classification}))
+        if (!this.jsonEnabled()) process.stdout.write(renderSideBySide(compared.diff, {width, color: colourWanted(process.stdout), classification: compared.classification}))
         return {run_id: run.id, request_id: flags.request, diff: compared.diff, classification: compared.classification}
       }
 
@@ -72,7 +71,7 @@ export default class Diff extends BaseCommand {
       const json = this.jsonEnabled()
       const requests: ListedRequest[] = []
       let listed = 0
-      const colour = useColour()
+      const colour = colourWanted(process.stdout)
       const listing = new LineBuffer(!json)
       let totals: ListTotals
       try {

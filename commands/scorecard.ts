@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {colourWanted} from '../src/cli/colour.js'
 import {renderScorecard} from '../src/scorecard/render.js'
 import {scorecardForRun} from '../src/scorecard/for-run.js'
 import type {Scorecard} from '../src/scorecard/scorecard.js'
@@ -36,8 +37,7 @@ export default class ScorecardCommand extends BaseCommand {
     } finally {
       store.close()
     }
-    const colour = !!process.stdout.isTTY && !process.env.NO_COLOR && process.env.FORCE_COLOR !== '0'
-    if (!this.jsonEnabled()) process.stdout.write(renderScorecard(card, {color: colour}))
+    if (!this.jsonEnabled()) process.stdout.write(renderScorecard(card, {color: colourWanted(process.stdout)}))
     const passed = card.red.length === 0
     if (flags.gate && !passed) {
       for (const d of card.dimensions.filter((x) => x.colour === 'red')) process.stderr.write(`gate: ${d.reason}\n`)

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 import {render} from 'ink'
 import React from 'react'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {colourWanted} from '../src/cli/colour.js'
 import {UnderstudyError} from '../src/errors.js'
 import {resolveRun} from '../src/report/summary.js'
 import {openStore} from '../src/store/sqlite.js'
@@ -41,7 +42,7 @@ export default class Tui extends BaseCommand {
       const openReader = () => openStore(flags.db, {readonly: true})
       process.stdout.write(ENTER_ALT)
       try {
-        const app = render(React.createElement(TuiApp, {store, openReader, initialRun}), {patchConsole: false})
+        const app = render(React.createElement(TuiApp, {store, openReader, initialRun, colour: colourWanted(process.stdout)}), {patchConsole: false})
         await app.waitUntilExit()
       } finally {
         process.stdout.write(LEAVE_ALT)

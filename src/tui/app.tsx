@@ -1,4 +1,5 @@
 import {Box, useApp} from 'ink'
+import {ColourContext} from '../cli/colour-text.js'
 import React, {useCallback, useEffect, useMemo, useState} from 'react'
 import {baseSideOf, compareGroup, groupByRequest, type ComparedRequest} from '../diff/compare.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
@@ -22,6 +23,8 @@ export type TuiAppProps = {
   initialRun?: RunInfo
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: Size
+  /** Whether the screens may colour their text (src/cli/colour.ts); on unless told. */
+  colour?: boolean
 }
 
 type Screen = {name: 'runs'} | {name: 'requests'} | {name: 'request'; entry: RequestEntry}
@@ -56,7 +59,7 @@ function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']):
   return load.runId === run?.id ? load.state : blankLoad()
 }
 
-export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): React.JSX.Element {
+export function TuiApp({store, openReader, initialRun, size, colour = true}: TuiAppProps): React.JSX.Element {
   const {exit} = useApp()
   const {columns, rows} = useTerminalSize(size)
   // One line short of the terminal: a frame as tall as the terminal makes Ink redraw the whole screen each time.
@@ -127,10 +130,12 @@ export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): Reac
     )
   }
   return (
-    <KeyRouter>
-      <Box width={width} height={height} flexDirection="column">
-        {body}
-      </Box>
-    </KeyRouter>
+    <ColourContext.Provider value={colour}>
+      <KeyRouter>
+        <Box width={width} height={height} flexDirection="column">
+          {body}
+        </Box>
+      </KeyRouter>
+    </ColourContext.Provider>
   )
 }

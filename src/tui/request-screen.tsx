@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink'
+import {Box} from 'ink'
+import {Text} from '../cli/colour-text.js'
 import React, {useMemo, useRef, useState} from 'react'
 import type {ComparedRequest} from '../diff/compare.js'
 import type {CellMark} from '../report/sbs-model.js'

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink'
+import {Box} from 'ink'
+import {Text} from '../cli/colour-text.js'
 import React, {useRef, useState} from 'react'
 import type {RunInfo} from '../store/api.js'
 import type {TraceSide} from '../runtime/trace.js'

@@ -1,4 +1,5 @@
-import {Box, Text} from 'ink'
+import {Box} from 'ink'
+import {Text} from '../cli/colour-text.js'
 import React, {useRef, useState} from 'react'
 import type {RunInfo, RunStatus} from '../store/api.js'
 import {scrollTop} from './entries.js'
