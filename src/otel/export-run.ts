@@ -1,5 +1,5 @@
 import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
-import {joinTraffic, type JoinedTrace} from '../eval/join.js'
+import {joinTraffic, type JoinedTrace} from '../runs/traffic-join.js'
 import {UnderstudyError} from '../errors.js'
 import {createRedactor} from '../runtime/redact.js'
 import type {TraceSide} from '../runtime/trace.js'

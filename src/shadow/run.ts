@@ -21,7 +21,7 @@ import {digestTraffic, readTraffic} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
-import {ShadowOptions, type ShadowOptionsInput} from './options.js'
+import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
 export type ShadowHooks = {

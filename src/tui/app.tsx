@@ -1,7 +1,8 @@
 import {Box, useApp} from 'ink'
 import {ColourContext} from '../cli/colour-text.js'
 import React, {useCallback, useEffect, useMemo, useState} from 'react'
-import {baseSideOf, compareGroup, groupByRequest, type ComparedRequest} from '../diff/compare.js'
+import {baseSideOf, compareGroup, type ComparedRequest} from '../diff/compare.js'
+import {requestGroup} from '../runs/group.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
 import {emptyCounts, type RequestEntry} from './entries.js'
 import {loadEntries, type LoadState} from './loader.js'
@@ -74,9 +75,8 @@ export function TuiApp({store, openReader, initialRun, size, colour = true}: Tui
   const loadRequest = useCallback(
     (entry: RequestEntry): ComparedRequest => {
       if (!run) throw new Error('no run open')
-      for (const group of groupByRequest(store.iterateTraces(run.id, {requestId: entry.request_id}))) {
-        if (group.line === entry.line) return compareGroup(group, baseSideOf(run), {answerParts: true})
-      }
+      const group = requestGroup(store, run, entry.request_id, entry.line)
+      if (group !== undefined) return compareGroup(group, baseSideOf(run), {answerParts: true})
       throw new Error(`request ${entry.request_id} is no longer in run ${run.id}`)
     },
     [store, run],

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
-import {percentile, summarizeRun} from '../../src/report/summary.js'
+import {compareTraces, groupByRequest} from '../../src/runs/group.js'
+import {percentile, summarizeRun} from '../../src/runs/summary.js'
 import {base, call, trace} from '../diff/trace-builder.js'
 import {MemoryStore, NEW_RUN} from './memory-store.js'
 import {smallRun} from './small-run.js'
