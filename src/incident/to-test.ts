@@ -50,7 +50,7 @@ export async function incidentToTest(store: TraceStore, run: RunInfo, opts: ToTe
  * Appends a case to a golden file, refusing one whose request id is already there. The whole file
  * is rewritten atomically (old content plus the new line), so nothing already there can be lost.
  */
-export async function appendCase(file: string, record: TrafficRecord): Promise<{file: string; line: number}> {
+async function appendCase(file: string, record: TrafficRecord): Promise<{file: string; line: number}> {
   const checked = TrafficRecord.safeParse(record)
   if (!checked.success) {
     const issue = checked.error.issues[0]

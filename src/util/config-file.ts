@@ -116,7 +116,7 @@ function parseJson(file: string, text: string): ParsedText {
 }
 
 /** `LINE:COL` (both 1-based) of a character offset. */
-export function lineCol(text: string, offset: number): string {
+function lineCol(text: string, offset: number): string {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)))
   const lines = before.split('\n')
   return `${lines.length}:${(lines.at(-1)?.length ?? 0) + 1}`
