@@ -6,7 +6,7 @@
  *   node dist/bench/shadow-child.js '{"db": "/tmp/x.db", "traffic": "…", "candidate": "…", …}'
  */
 import {startShadow} from '../src/shadow/run.js'
-import type {ShadowOptionsInput} from '../src/shadow/options.js'
+import type {ShadowOptionsInput} from '../src/store/run-config.js'
 import {openStore} from '../src/store/sqlite.js'
 
 export type ShadowChildResult = {

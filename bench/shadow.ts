@@ -2,7 +2,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
-import type {ShadowOptionsInput} from '../src/shadow/options.js'
+import type {ShadowOptionsInput} from '../src/store/run-config.js'
 import type {ShadowChildResult} from './shadow-child.js'
 import {SCENARIO_MODEL, type Scenario} from './workspace.js'
 

@@ -1,12 +1,8 @@
-import {existsSync, mkdirSync, readdirSync} from 'node:fs'
-import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {drillStore, runDrillInWorkDir, type StoredDrill} from '../src/drill/in-work-dir.js'
 import {renderDrill} from '../src/drill/render.js'
-import {runDrill, type DrillReport} from '../src/drill/run.js'
 import {loadDrill, parseStepFlag} from '../src/drill/spec.js'
-import {openStore} from '../src/store/sqlite.js'
-import {UnderstudyError} from '../src/errors.js'
 
 export default class Drill extends BaseCommand {
   static override description =
@@ -30,32 +26,15 @@ export default class Drill extends BaseCommand {
     model: Flags.string({description: 'model for the shadow runs (default: each bundle\'s own)'}),
   }
 
-  async run(): Promise<DrillReport & {id: number; work_dir: string}> {
+  async run(): Promise<StoredDrill> {
     const {args, flags} = await this.parse(Drill)
     const drill = loadDrill(args.scenarioDir)
     const steps = flags.step?.map(parseStepFlag)
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
-    const work = path.resolve(flags.work ?? path.join(path.dirname(path.resolve(flags.db)), 'drills', `${drill.name}-${stamp}`))
-    if (existsSync(work) && readdirSync(work).length > 0) throw new UnderstudyError(`${work}: not empty; pass another --work`)
-    mkdirSync(work, {recursive: true})
-    const env = openStore(path.join(work, 'drill.db'))
-    let report: DrillReport
-    try {
-      report = await runDrill(drill, env, {workDir: work, steps, model: flags.model ?? null, onPhase: (p) => this.out(`· ${p}`)})
-    } finally {
-      env.close()
-    }
-    const store = openStore(flags.db)
-    let id: number
-    try {
-      id = store.recordDrill({scenario: drill.name, started_at: report.started_at, finished_at: report.finished_at, passed: report.passed, report}).id
-    } finally {
-      store.close()
-    }
+    const result = await runDrillInWorkDir(drill, {db: flags.db, work: flags.work, steps, model: flags.model ?? null, onPhase: (p) => this.out(`· ${p}`)})
     this.out()
-    for (const line of renderDrill(report)) this.out(line)
-    this.out(`  stored as drill ${id} in ${flags.db}; runs and history in ${path.join(work, 'drill.db')}`)
-    if (!report.passed) process.exitCode = 1
-    return {...report, id, work_dir: work}
+    for (const line of renderDrill(result)) this.out(line)
+    this.out(`  stored as drill ${result.id} in ${flags.db}; runs and history in ${drillStore(result.work_dir)}`)
+    if (!result.passed) process.exitCode = 1
+    return result
   }
 }

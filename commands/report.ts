@@ -1,15 +1,14 @@
-import {Args, Flags} from '@oclif/core'
-import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {Flags} from '@oclif/core'
+import {RunCommand, runIdArg} from '../src/cli/run-command.js'
 import {renderReport, formatFromPath, REPORT_FORMATS, type ReportFormat} from '../src/report/render.js'
-import {writeFileAtomic} from '../src/report/write-atomic.js'
-import {scorecardForRun} from '../src/scorecard/for-run.js'
-import type {Colour} from '../src/scorecard/scorecard.js'
+import {runSummary} from '../src/runs/run-summary.js'
+import {scorecard, type Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
-import {openStore} from '../src/store/sqlite.js'
+import {writeFileAtomic} from '../src/util/atomic-write.js'
 
 type ReportResult = {run_id: string; format: ReportFormat; out: string | null; bytes: number; regressions: number; scorecard: Colour}
 
-export default class Report extends BaseCommand {
+export default class Report extends RunCommand {
   static override description =
     'Write a report of a run: Markdown, JSON, or one self-contained HTML file with charts, the scorecard and every regression side by side.'
 
@@ -19,12 +18,9 @@ export default class Report extends BaseCommand {
     '<%= config.bin %> report r20261125T1430 --format json > report.json',
   ]
 
-  static override args = {
-    runId: Args.string({description: 'run id, or a unique prefix of one', required: true}),
-  }
+  static override args = {runId: runIdArg}
 
   static override flags = {
-    db: dbFlag,
     format: Flags.option({description: 'report format (default: from --out, else md)', options: REPORT_FORMATS})(),
     out: Flags.string({char: 'o', description: 'file to write (written whole or not at all); stdout when absent'}),
     thresholds: Flags.string({description: 'scorecard thresholds file (YAML or JSON) overriding the defaults'}),
@@ -34,16 +30,11 @@ export default class Report extends BaseCommand {
     const {args, flags} = await this.parse(Report)
     const format: ReportFormat = flags.format ?? (flags.out ? formatFromPath(flags.out) : undefined) ?? 'md'
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
-    const store = openStore(flags.db, {readonly: true})
-    let text: string
-    let result: Omit<ReportResult, 'bytes' | 'out' | 'format'>
-    try {
-      const {summary, card} = await scorecardForRun(store, args.runId, thresholds)
-      text = renderReport(format, summary, card)
-      result = {run_id: summary.run.id, regressions: summary.regressions.count, scorecard: card.colour}
-    } finally {
-      store.close()
-    }
+    const {store, run} = this.openRun(flags.db, args.runId)
+    const {summary, golden} = await runSummary(store, run)
+    const card = scorecard(summary, thresholds, golden)
+    const text = renderReport(format, summary, card)
+    const result = {run_id: summary.run.id, regressions: summary.regressions.count, scorecard: card.colour}
     const bytes = Buffer.byteLength(text)
     if (flags.out) {
       writeFileAtomic(flags.out, text)

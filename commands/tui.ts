@@ -1,17 +1,16 @@
 import {Args} from '@oclif/core'
 import {render} from 'ink'
 import React from 'react'
-import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {RunCommand} from '../src/cli/run-command.js'
 import {UnderstudyError} from '../src/errors.js'
-import {resolveRun} from '../src/report/summary.js'
-import {openStore} from '../src/store/sqlite.js'
+import {openExistingStore} from '../src/runs/open.js'
 import {TuiApp} from '../src/tui/app.js'
 
 /** The terminal's alternate screen: the TUI leaves the scrollback as it found it. */
 const ENTER_ALT = '\u001b[?1049h'
 const LEAVE_ALT = '\u001b[?1049l'
 
-export default class Tui extends BaseCommand {
+export default class Tui extends RunCommand {
   // An interactive screen has no JSON to print.
   static override enableJsonFlag = false
 
@@ -24,10 +23,6 @@ export default class Tui extends BaseCommand {
     runId: Args.string({description: 'open this run (id or a unique prefix) instead of the runs list'}),
   }
 
-  static override flags = {
-    db: dbFlag,
-  }
-
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Tui)
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -35,19 +30,14 @@ export default class Tui extends BaseCommand {
         `the TUI needs a terminal (${process.stdout.isTTY ? 'stdin' : 'stdout'} is not a TTY); for plain output use \`understudy diff <runId>\``,
       )
     }
-    const store = openStore(flags.db, {readonly: true})
+    const {store, run} = args.runId === undefined ? {store: this.openStore(flags.db, {readonly: true}), run: undefined} : this.openRun(flags.db, args.runId)
+    const openReader = () => openExistingStore(flags.db, {readonly: true})
+    process.stdout.write(ENTER_ALT)
     try {
-      const initialRun = args.runId === undefined ? undefined : resolveRun(store, args.runId)
-      const openReader = () => openStore(flags.db, {readonly: true})
-      process.stdout.write(ENTER_ALT)
-      try {
-        const app = render(React.createElement(TuiApp, {store, openReader, initialRun}), {patchConsole: false})
-        await app.waitUntilExit()
-      } finally {
-        process.stdout.write(LEAVE_ALT)
-      }
+      const app = render(React.createElement(TuiApp, {store, openReader, initialRun: run, colour: this.colour()}), {patchConsole: false})
+      await app.waitUntilExit()
     } finally {
-      store.close()
+      process.stdout.write(LEAVE_ALT)
     }
   }
 }

@@ -1,9 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {type BundleDiff, diffBundles, isEmptyDiff} from '../../src/bundle/diff.js'
-import {colorWanted, renderBundleDiff} from '../../src/bundle/render-diff.js'
-import {validateBundle} from '../../src/bundle/validate.js'
-import {ValidationError} from '../../src/errors.js'
+import {colourWanted} from '../../src/cli/colour.js'
+import {type BundleDiff, diffBundleDirs, isEmptyDiff} from '../../src/bundle/diff.js'
+import {renderBundleDiff} from '../../src/bundle/render-diff.js'
 
 export type BundleDiffResult = BundleDiff & {identical: boolean}
 
@@ -31,16 +30,9 @@ export default class BundleDiffCommand extends BaseCommand {
 
   async run(): Promise<BundleDiffResult> {
     const {args, flags} = await this.parse(BundleDiffCommand)
-    // Both are checked before failing, so one run reports the problems of both bundles.
-    const [va, vb] = await Promise.all([validateBundle(args.a), validateBundle(args.b)])
-    if (!va.bundle || !vb.bundle) {
-      const problems = [...new Set([...va.problems, ...vb.problems])]
-      throw new ValidationError(problems, problems.length > 1 ? `${problems.length} problems; nothing compared` : undefined)
-    }
-    const [a, b] = [va.bundle, vb.bundle]
-    const diff = diffBundles(a, b)
+    const diff = await diffBundleDirs(args.a, args.b)
     const identical = isEmptyDiff(diff)
-        this.out(renderBundleDiff(diff, {color: colorWanted(process.stdout, process.env)}).replace(/\n$/, ''))
+    this.out(renderBundleDiff(diff, {color: colourWanted(process.stdout)}).replace(/\n$/, ''))
     // Set, not exit(): with --json oclif still has to print the returned value.
     if (flags['exit-code'] && !identical) process.exitCode = 1
     return {...diff, identical}

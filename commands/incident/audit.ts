@@ -1,12 +1,11 @@
-import {Args, Flags} from '@oclif/core'
-import {openRun} from '../../src/budget/run-store.js'
-import {readRequestTimes, runTrafficFile} from '../../src/budget/timeline.js'
-import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
-import {auditActions, parseInstant, type AuditReport} from '../../src/incident/audit.js'
+import {Flags} from '@oclif/core'
+import {RunCommand, runIdArg} from '../../src/cli/run-command.js'
+import {parseInstant, type AuditReport} from '../../src/incident/audit.js'
+import {auditRun} from '../../src/incident/audit-run.js'
 import {renderAudit} from '../../src/incident/render.js'
 import type {TraceSide} from '../../src/trace/schema.js'
 
-export default class IncidentAudit extends BaseCommand {
+export default class IncidentAudit extends RunCommand {
   static override description =
     'Every executed action of a run in a time window (by request timestamp), grouped by tenant and tool, with the policy decisions taken about each.'
 
@@ -15,10 +14,9 @@ export default class IncidentAudit extends BaseCommand {
     '<%= config.bin %> incident audit r20261125T1430 --side baseline --json',
   ]
 
-  static override args = {runId: Args.string({description: 'run id, or a unique prefix of one', required: true})}
+  static override args = {runId: runIdArg}
 
   static override flags = {
-    db: dbFlag,
     from: Flags.string({description: 'window start (ISO 8601), inclusive'}),
     to: Flags.string({description: 'window end (ISO 8601), inclusive'}),
     side: Flags.string({description: 'which side of the run', options: ['recorded', 'baseline', 'candidate'], default: 'candidate'}),
@@ -28,15 +26,9 @@ export default class IncidentAudit extends BaseCommand {
   async run(): Promise<AuditReport & {run_id: string; side: string}> {
     const {args, flags} = await this.parse(IncidentAudit)
     const window = {from_ms: parseInstant('from', flags.from), to_ms: parseInstant('to', flags.to)}
-    const {store, run} = openRun(flags.db, args.runId)
-    try {
-      const side = flags.side as TraceSide
-      const times = await readRequestTimes(runTrafficFile(run, flags.traffic))
-      const report = auditActions(store.iterateTraces(run.id, {side, repeat: 0}), times, window)
-      for (const line of renderAudit(run.id, side, report)) this.out(line)
-      return {run_id: run.id, side, ...report}
-    } finally {
-      store.close()
-    }
+    const {store, run} = this.openRun(flags.db, args.runId)
+    const report = await auditRun(store, run, {side: flags.side as TraceSide, window, traffic: flags.traffic})
+    for (const line of renderAudit(run.id, report.side, report)) this.out(line)
+    return report
   }
 }

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {loadBundle} from '../../src/bundle/load.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {degrade, DRAFT_ONLY_REASON, type DegradeMode} from '../../src/incident/variants.js'
+import {degrade, degradedTools, DRAFT_ONLY_REASON, type DegradeMode} from '../../src/incident/variants.js'
 import {writeBundle} from '../../src/incident/write-bundle.js'
 
 export default class IncidentDegrade extends BaseCommand {
@@ -26,9 +26,7 @@ export default class IncidentDegrade extends BaseCommand {
     const source = await loadBundle(args.bundleDir)
     const manifest = degrade(source.manifest, mode)
     const bundle = await writeBundle(manifest, source.templates, flags.out, `${source.ref} degraded to ${mode}.`)
-    const writes = source.manifest.tools.filter((t) => t.risk !== 'read').map((t) => t.name)
-    const disabled = mode === 'read_only' ? writes : []
-    const approval = mode === 'draft_only' ? writes : []
+    const {disabled, approval_required: approval} = degradedTools(source.manifest, mode)
     this.out(`wrote ${bundle.ref} to ${flags.out}: ${mode === 'read_only' ? `disabled ${disabled.join(', ')}` : `${approval.join(', ')} need approval (${DRAFT_ONLY_REASON})`}`)
     return {source: source.ref, bundle: bundle.ref, dir: flags.out, mode, disabled, approval_required: approval}
   }

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {openExisting} from '../../src/budget/run-store.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {openExistingStore} from '../../src/runs/open.js'
 import {markBad} from '../../src/rollout/promote.js'
 import type {BundleHistoryEntry} from '../../src/store/api.js'
 
@@ -18,7 +18,7 @@ export default class IncidentMarkBad extends BaseCommand {
 
   async run(): Promise<BundleHistoryEntry> {
     const {args, flags} = await this.parse(IncidentMarkBad)
-    const store = openExisting(flags.db)
+    const store = openExistingStore(flags.db)
     try {
       const entry = markBad(store, args.bundleRef, flags.note ?? null)
       this.out(`marked ${entry.bundle_ref} bad`)

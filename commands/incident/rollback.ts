@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {openExisting} from '../../src/budget/run-store.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {openExistingStore} from '../../src/runs/open.js'
 import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
 import type {BundleHistoryEntry} from '../../src/store/api.js'
 
@@ -23,7 +23,7 @@ export default class IncidentRollback extends BaseCommand {
 
   async run(): Promise<{bundle: string; dir: string; source: {kind: 'history'; entry: BundleHistoryEntry} | {kind: 'dir'; dir: string}}> {
     const {flags} = await this.parse(IncidentRollback)
-    const store = openExisting(flags.db)
+    const store = openExistingStore(flags.db)
     try {
       const r = await rollback(store, flags.to, flags.out, flags.tenant)
       const from = r.source.kind === 'history' ? `last known good (${r.source.entry.stage}, ${r.source.entry.tenant}, promoted ${r.source.entry.promoted_at})` : r.source.dir

@@ -1,23 +1,20 @@
-import {Args, Flags} from '@oclif/core'
-import {openRun} from '../../src/budget/run-store.js'
-import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {Flags} from '@oclif/core'
+import {RunCommand, runIdArg} from '../../src/cli/run-command.js'
 import {ValidationError} from '../../src/errors.js'
-import {currentStages} from '../../src/rollout/history.js'
-import {DEFAULT_MIN_REQUESTS, planRollout, type RolloutPlan} from '../../src/rollout/plan.js'
+import {DEFAULT_MIN_REQUESTS, type RolloutPlan} from '../../src/rollout/plan.js'
 import {renderPlan} from '../../src/rollout/render.js'
-import {scoreRunForPlan} from '../../src/rollout/score.js'
+import {planRunRollout} from '../../src/rollout/score.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../../src/scorecard/thresholds.js'
 
-export default class RolloutPlanCommand extends BaseCommand {
+export default class RolloutPlanCommand extends RunCommand {
   static override description =
     "Recommend each tenant's next rollout stage (shadow, canary 1%, 10%, 50%, 100%) from the run's scorecard and a scorecard per tenant, naming what blocks it."
 
   static override examples = ['<%= config.bin %> rollout plan r20261125T1430', '<%= config.bin %> rollout plan r20261125T1430 --thresholds rollout.yaml --json']
 
-  static override args = {runId: Args.string({description: 'run id, or a unique prefix of one', required: true})}
+  static override args = {runId: runIdArg}
 
   static override flags = {
-    db: dbFlag,
     thresholds: Flags.string({description: 'thresholds file (YAML or JSON) overriding any of the defaults'}),
     'min-requests': Flags.string({description: "a tenant's requests in the run needed to ramp past canary", default: String(DEFAULT_MIN_REQUESTS)}),
   }
@@ -27,15 +24,9 @@ export default class RolloutPlanCommand extends BaseCommand {
     const minRequests = Number(flags['min-requests'])
     if (!Number.isInteger(minRequests) || minRequests < 0) throw new ValidationError([`--min-requests: expected a whole number, got "${flags['min-requests']}"`])
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
-    const {store, run} = openRun(flags.db, args.runId)
-    try {
-      const {overall, tenants} = await scoreRunForPlan(store, run.id, thresholds)
-      const current = currentStages(store.listBundleHistory(), tenants.map((t) => t.tenant), run.candidate_hash)
-      const plan = planRollout({overall, tenants, current, minRequests})
-      for (const line of renderPlan(run.candidate_ref, plan)) this.out(line)
-      return plan
-    } finally {
-      store.close()
-    }
+    const {store, run} = this.openRun(flags.db, args.runId)
+    const plan = await planRunRollout(store, run, {thresholds, minRequests})
+    for (const line of renderPlan(run.candidate_ref, plan)) this.out(line)
+    return plan
   }
 }

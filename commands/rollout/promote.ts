@@ -1,10 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {loadBundle} from '../../src/bundle/load.js'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
-import {badBundles} from '../../src/rollout/history.js'
-import {promoteBundle} from '../../src/rollout/promote.js'
+import {promoteUnlessBad} from '../../src/rollout/promote.js'
 import {ALL_TENANTS, describeStage, STAGES, type Stage} from '../../src/rollout/stages.js'
-import {UnderstudyError} from '../../src/errors.js'
 import type {BundleHistoryEntry} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 
@@ -30,10 +28,7 @@ export default class RolloutPromote extends BaseCommand {
     const bundle = await loadBundle(args.bundleDir)
     const store = openStore(flags.db)
     try {
-      if (badBundles(store.listBundleHistory()).has(bundle.hash)) {
-        throw new UnderstudyError(`${bundle.ref} is marked bad in the history; it cannot be promoted`)
-      }
-      const entry = promoteBundle(store, bundle, flags.stage as Stage, flags.tenant, flags.note ?? null)
+      const entry = promoteUnlessBad(store, bundle, flags.stage as Stage, flags.tenant, flags.note ?? null)
       this.out(`promoted ${entry.bundle_ref} to ${describeStage(flags.stage as Stage)} for ${entry.tenant}`)
       return entry
     } finally {

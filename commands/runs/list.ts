@@ -1,9 +1,8 @@
-import {existsSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
+import {openStoreIfExists} from '../../src/runs/open.js'
 import type {RunInfo} from '../../src/store/api.js'
 import {runsTable} from '../../src/store/render.js'
-import {openStore} from '../../src/store/sqlite.js'
 
 export default class RunsList extends BaseCommand {
   static override description = 'List the runs in the trace store, newest first.'
@@ -21,17 +20,13 @@ export default class RunsList extends BaseCommand {
 
   async run(): Promise<{db: string; runs: RunInfo[]}> {
     const {flags} = await this.parse(RunsList)
-    // Listing must not create a store where there was none.
-    if (!existsSync(flags.db)) {
-      this.out(`no runs in ${flags.db}`)
-      return {db: flags.db, runs: []}
-    }
-    const store = openStore(flags.db)
+    // No store is no runs, not an error; and listing must not create one.
+    const store = openStoreIfExists(flags.db)
     let runs: RunInfo[]
     try {
-      runs = store.listRuns(flags.limit)
+      runs = store?.listRuns(flags.limit) ?? []
     } finally {
-      store.close()
+      store?.close()
     }
     if (runs.length === 0) this.out(`no runs in ${flags.db}`)
     else for (const line of runsTable(runs)) this.out(line)

@@ -1,12 +1,9 @@
-import {existsSync} from 'node:fs'
-import {Args, Flags} from '@oclif/core'
-import {BaseCommand, dbFlag} from '../../src/cli/base-command.js'
-import {StoreError} from '../../src/errors.js'
-import {trafficFileFor} from '../../src/eval/join.js'
+import {Flags} from '@oclif/core'
+import {RunCommand, runIdArg} from '../../src/cli/run-command.js'
 import {exportRun, type ExportRunResult} from '../../src/otel/export-run.js'
-import {openStore} from '../../src/store/sqlite.js'
+import {runTrafficFile} from '../../src/runs/traffic-join.js'
 
-export default class TraceExport extends BaseCommand {
+export default class TraceExport extends RunCommand {
   static override description =
     "Export a run's traces as OpenTelemetry OTLP/JSON (GenAI semantic conventions): one trace per request, an invoke_agent span with chat and execute_tool children. Ids and times are deterministic; everything exported is already redacted."
 
@@ -16,12 +13,9 @@ export default class TraceExport extends BaseCommand {
     '<%= config.bin %> trace export r20261125T1430 --otlp one.json --request req-000042',
   ]
 
-  static override args = {
-    runId: Args.string({description: 'run id, or a unique prefix of one', required: true}),
-  }
+  static override args = {runId: runIdArg}
 
   static override flags = {
-    db: dbFlag,
     otlp: Flags.string({description: 'write OTLP/JSON (ExportTraceServiceRequest) to this file', required: true}),
     side: Flags.string({description: 'which side of the run to export', options: ['candidate', 'baseline', 'recorded'], default: 'candidate'}),
     request: Flags.string({description: 'export only this request id'}),
@@ -31,24 +25,17 @@ export default class TraceExport extends BaseCommand {
 
   async run(): Promise<ExportRunResult> {
     const {args, flags} = await this.parse(TraceExport)
-    if (!existsSync(flags.db)) throw new StoreError(`${flags.db}: no trace store there, so no run ${args.runId}`)
-    const store = openStore(flags.db, {readonly: true})
-    try {
-      const run = store.getRun(args.runId)
-      if (run === undefined) throw new StoreError(`${flags.db}: no run matches "${args.runId}"`)
-      const trafficFile = trafficFileFor(run, flags.traffic)
-      const result = await exportRun(store, run, flags.otlp, {
-        side: flags.side as 'candidate' | 'baseline' | 'recorded',
-        trafficFile,
-        input: flags.input,
-        ...(flags.request !== undefined ? {requestId: flags.request} : {}),
-      })
-      if (trafficFile === null) this.warnLine(`traffic file ${flags.traffic ?? run.traffic_file} not found: request times start at the run's start, no input exported`)
-      this.out(`wrote ${result.requests} request(s), ${result.spans} span(s) of run ${run.id} (${result.side}) to ${result.file}`)
-      return result
-    } finally {
-      store.close()
-    }
+    const {store, run} = this.openRun(flags.db, args.runId)
+    const trafficFile = runTrafficFile(run, flags.traffic)
+    const result = await exportRun(store, run, flags.otlp, {
+      side: flags.side as 'candidate' | 'baseline' | 'recorded',
+      trafficFile,
+      input: flags.input,
+      ...(flags.request !== undefined ? {requestId: flags.request} : {}),
+    })
+    if (trafficFile === null) this.warnLine(`traffic file ${flags.traffic ?? run.traffic_file} not found: request times start at the run's start, no input exported`)
+    this.out(`wrote ${result.requests} request(s), ${result.spans} span(s) of run ${run.id} (${result.side}) to ${result.file}`)
+    return result
   }
 
   private warnLine(message: string): void {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {validateTraffic, type ValidateTrafficResult} from '../../src/traffic/validate.js'
+import {validateSummaryLine, validateTraffic, type ValidateTrafficResult} from '../../src/traffic/validate.js'
 
 export default class TrafficValidate extends BaseCommand {
   static override description =
@@ -30,17 +30,9 @@ export default class TrafficValidate extends BaseCommand {
     if (!this.jsonEnabled()) {
       for (const e of result.errors) process.stderr.write(e + '\n')
     }
-    this.out(summary(result, flags['max-errors']))
+    this.out(validateSummaryLine(result, flags['max-errors']))
     // Set, not thrown: --json still prints the full result, and the exit status still says "invalid".
     if (result.invalid > 0) process.exitCode = 1
     return result
   }
-}
-
-function summary(r: ValidateTrafficResult, maxErrors: number | undefined): string {
-  let line = `${r.file}: ${r.lines} lines, ${r.valid} valid, ${r.invalid} invalid`
-  if (r.problemCount === 0) return line
-  const problems = `${r.problemCount} problem${r.problemCount === 1 ? '' : 's'}`
-  line += r.errorsTruncated ? `; showing first ${r.errors.length} of ${problems} (--max-errors ${maxErrors})` : `, ${problems}`
-  return line
 }

@@ -9,7 +9,7 @@ import {
   TenantQuota,
   ToolContract,
 } from './schema.js'
-import {problem} from './zod-problems.js'
+import {problem} from '../util/zod-problems.js'
 
 /**
  * Cross-checks: rules that span fields (a policy naming a tool, a write tool's idempotency, an

@@ -1,8 +1,10 @@
 import {structuredPatch} from 'diff'
+import {ValidationError} from '../errors.js'
 import {canonicalJson} from '../util/canonical.js'
 import {canonicalArgs} from './hash.js'
 import type {Bundle, BundleManifest, PolicyRule, ToolContract} from './schema.js'
 import {normaliseTemplatePath, type TemplateSlot} from './templates.js'
+import {validateBundle} from './validate.js'
 
 /**
  * One difference at a dotted path. `gained`/`lost` are for lists whose order has no meaning
@@ -74,6 +76,19 @@ export function diffBundles(a: Bundle, b: Bundle): BundleDiff {
     memory: diffFields({memory: memoryByKey(ma.memory)}, {memory: memoryByKey(mb.memory)}, (p) => p.join('.') === 'memory.owners'),
     guardrails: diffFields({guardrails: ma.guardrails}, {guardrails: mb.guardrails}),
   }
+}
+
+/**
+ * The bundles in two directories, diffed. Both are validated before either failure is reported, so
+ * one run lists the problems of both bundles.
+ */
+export async function diffBundleDirs(a: string, b: string): Promise<BundleDiff> {
+  const [va, vb] = await Promise.all([validateBundle(a), validateBundle(b)])
+  if (!va.bundle || !vb.bundle) {
+    const problems = [...new Set([...va.problems, ...vb.problems])]
+    throw new ValidationError(problems, problems.length > 1 ? `${problems.length} problems; nothing compared` : undefined)
+  }
+  return diffBundles(va.bundle, vb.bundle)
 }
 
 export function isEmptyDiff(d: BundleDiff): boolean {

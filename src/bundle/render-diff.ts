@@ -84,9 +84,3 @@ function policyLines(d: BundleDiff, paint: Paint): string[] {
 function value(v: unknown): string {
   return JSON.stringify(v) ?? String(v)
 }
-
-/** Colour only on a terminal, and never when NO_COLOR is set to anything (https://no-color.org). */
-export function colorWanted(stream: {isTTY?: boolean}, env: Record<string, string | undefined>): boolean {
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
-  return stream.isTTY === true
-}

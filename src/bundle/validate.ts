@@ -3,10 +3,10 @@ import path from 'node:path'
 import {UnderstudyError} from '../errors.js'
 import {crossCheck, manifestView} from './checks.js'
 import {bundleRef, hashBundle} from './hash.js'
-import {parseManifestText} from './parse-manifest.js'
 import {type Bundle, BundleManifest} from './schema.js'
 import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
-import {problem, zodProblems} from './zod-problems.js'
+import {parseConfigText, readConfigText} from '../util/config-file.js'
+import {problem, zodProblems} from '../util/zod-problems.js'
 
 export const MANIFEST_NAMES = ['bundle.yaml', 'bundle.yml', 'bundle.json'] as const
 
@@ -30,11 +30,11 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
 
   let text: string
   try {
-    text = stripBom(await readFile(file, 'utf8'))
+    text = readConfigText(file, 'bundle manifest')
   } catch (e) {
-    return fail([`${file}: cannot read: ${errCode(e)}`])
+    return fail([(e as Error).message])
   }
-  const parsed = parseManifestText(file, text)
+  const parsed = parseConfigText(file, text)
   if (!parsed.ok) return fail(parsed.problems)
   const raw = parsed.value
   if (raw === null || raw === undefined) return fail([`${file}: manifest is empty`])

@@ -10,25 +10,8 @@ export function baseSideOf(run: Pick<RunInfo, 'baseline_ref'>): Exclude<TraceSid
   return run.baseline_ref === 'recorded' ? 'recorded' : 'baseline'
 }
 
-/** Every trace of one request, as the store yields them (side, then repeat). */
+/** Every trace of one request, as the store yields them (side, then repeat); src/runs/group.ts makes them. */
 export type TraceGroup = {request_id: string; line: number; traces: RequestTrace[]}
-
-/**
- * Groups a stream ordered by line into one group per request, holding only one request's traces
- * at a time, so a run of any size is read in constant memory.
- */
-export function* groupByRequest(traces: Iterable<RequestTrace>): Generator<TraceGroup> {
-  let current: TraceGroup | null = null
-  for (const t of traces) {
-    if (current && current.request_id === t.request_id && current.line === t.line) {
-      current.traces.push(t)
-      continue
-    }
-    if (current) yield current
-    current = {request_id: t.request_id, line: t.line, traces: [t]}
-  }
-  if (current) yield current
-}
 
 export type ComparedRequest = {
   request_id: string
@@ -65,8 +48,4 @@ export function compareGroup(group: TraceGroup, baseSide: TraceSide, options: Co
   out.diff = diffRequest(base, cand, {answerParts: options.answerParts})
   out.classification = classifyRequest(out.diff, {...options, noise: out.noise ?? undefined})
   return out
-}
-
-export function* compareTraces(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: CompareOptions = {}): Generator<ComparedRequest> {
-  for (const group of groupByRequest(traces)) yield compareGroup(group, baseSide, options)
 }

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {loadBundle} from '../bundle/load.js'
 import {BundleManifest, type Bundle} from '../bundle/schema.js'
-import {readRequestLabels} from '../budget/timeline.js'
+import {readRequestLabels} from '../runs/traffic-join.js'
 import {UnderstudyError} from '../errors.js'
 import {degrade, killSwitch} from '../incident/variants.js'
 import {writeBundle} from '../incident/write-bundle.js'

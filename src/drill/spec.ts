@@ -1,10 +1,8 @@
-import {existsSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {z} from 'zod'
-import {parseManifestText} from '../bundle/parse-manifest.js'
-import {problem, zodProblems} from '../bundle/zod-problems.js'
-import {UnderstudyError, ValidationError} from '../errors.js'
+import {ValidationError} from '../errors.js'
 import {Decision, RequestOutcome} from '../traffic/schema.js'
+import {ConfigPaths, configFileIn, parseConfigFile, readConfigText} from '../util/config-file.js'
 
 /**
  * `drill.yaml`: a scripted incident. The good bundle was in production (last known good), the bad
@@ -125,52 +123,32 @@ export function parseStepFlag(text: string): DrillStep {
 }
 
 export function loadDrill(target: string): Drill {
-  const abs = path.resolve(target)
-  if (!existsSync(abs)) throw new UnderstudyError(`${target}: no such drill scenario directory or file`)
-  const file = statSync(abs).isDirectory() ? path.join(abs, DRILL_FILE) : abs
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new UnderstudyError(`${file}: cannot read drill (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
-  }
-  return parseDrill(file, text)
+  const file = configFileIn(target, DRILL_FILE, 'drill scenario')
+  return parseDrill(file, readConfigText(file, 'drill'))
 }
 
 export function parseDrill(file: string, text: string): Drill {
-  const parsed = parseManifestText(file, text)
-  if (!parsed.ok) throw new ValidationError(parsed.problems)
-  const result = DrillFile.safeParse(parsed.value ?? {})
-  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, parsed.value))
-  const d = result.data
-  const dir = path.dirname(path.resolve(file))
-  const problems: string[] = []
-  const resolve = (field: (string | number)[], rel: string, kind: 'file' | 'dir'): string => {
-    const p = path.resolve(dir, rel)
-    if (!existsSync(p)) problems.push(problem(file, field, `${rel} does not exist (resolved to ${p})`))
-    else if (kind === 'file' && statSync(p).isDirectory()) problems.push(problem(file, field, `${rel} is a directory, expected a file`))
-    else if (kind === 'dir' && !statSync(p).isDirectory()) problems.push(problem(file, field, `${rel} is not a bundle directory`))
-    return p
-  }
-  const steps = d.steps.map((s, i): DrillStep => ('rollback' in s && s.rollback !== 'last-known-good' ? {rollback: resolve(['steps', i, 'rollback'], s.rollback, 'dir')} : s))
+  const d = parseConfigFile(file, text, DrillFile)
+  const paths = new ConfigPaths(file)
+  const steps = d.steps.map((s, i): DrillStep => ('rollback' in s && s.rollback !== 'last-known-good' ? {rollback: paths.resolve(['steps', i, 'rollback'], s.rollback, 'dir')} : s))
   const drill: Drill = {
     name: d.name,
     description: d.description ?? null,
-    dir,
+    dir: paths.dir,
     file: path.resolve(file),
-    traffic: resolve(['traffic'], d.traffic, 'file'),
-    fixtures: d.fixtures === undefined ? null : resolve(['fixtures'], d.fixtures, 'file'),
+    traffic: paths.resolve(['traffic'], d.traffic, 'file'),
+    fixtures: d.fixtures === undefined ? null : paths.resolve(['fixtures'], d.fixtures, 'file'),
     approver: d.approver,
-    skill: d.skill === undefined ? null : resolve(['skill'], d.skill, 'file'),
-    good: resolve(['good'], d.good, 'dir'),
-    bad: resolve(['bad'], d.bad, 'dir'),
+    skill: d.skill === undefined ? null : paths.resolve(['skill'], d.skill, 'file'),
+    good: paths.resolve(['good'], d.good, 'dir'),
+    bad: paths.resolve(['bad'], d.bad, 'dir'),
     harm: d.harm,
     steps,
     golden: d.golden,
   }
   if (d.golden.requests.length === 0 && d.golden.categories.length === 0) {
-    problems.push(problem(file, ['golden'], 'name at least one golden request id or category: a drill must show that the mitigation keeps the service working'))
+    paths.add(['golden'], 'name at least one golden request id or category: a drill must show that the mitigation keeps the service working')
   }
-  if (problems.length > 0) throw new ValidationError(problems)
+  paths.check()
   return drill
 }

@@ -1,9 +1,5 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {UnderstudyError, ValidationError} from '../errors.js'
-import {writeFileAtomic} from '../report/write-atomic.js'
 import type {RequestTrace} from '../trace/schema.js'
-import {formatProblem, readTraffic} from '../traffic/reader.js'
-import {Expectations, TrafficRecord, type Decision, type ForbiddenCall} from '../traffic/schema.js'
+import {Expectations, type Decision, type ForbiddenCall, type TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import type {SuiteVerdict} from './types.js'
 
@@ -74,42 +70,4 @@ export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[]
   const notContains = union(base.answer_not_contains, over.answerNotContains ?? [])
   if (notContains) expect.answer_not_contains = notContains
   return Expectations.parse(expect)
-}
-
-/** The request's record from a traffic file, by id (streamed; the first valid line with that id). */
-export async function findRecord(file: string, requestId: string): Promise<{record: TrafficRecord; line: number}> {
-  for await (const l of readTraffic(file)) {
-    if (l.ok && l.record.id === requestId) return {record: l.record, line: l.line}
-    if (!l.ok && l.id === requestId) {
-      const problems = l.problems.map((p) => formatProblem(file, l.line, p))
-      throw new ValidationError(problems, `${file}:${l.line}: request ${requestId} is on a line that does not validate`)
-    }
-  }
-  throw new UnderstudyError(`${file}: no request ${requestId} in the traffic file`)
-}
-
-/**
- * Appends a case to a golden file, refusing one whose request id is already there. The whole file
- * is rewritten atomically (old content plus the new line), so nothing already there can be lost.
- */
-export async function appendCase(file: string, record: TrafficRecord): Promise<{file: string; line: number}> {
-  const checked = TrafficRecord.safeParse(record)
-  if (!checked.success) {
-    const issue = checked.error.issues[0]
-    throw new ValidationError([`${record.id}: ${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`])
-  }
-  let existing = ''
-  let lines = 0
-  if (existsSync(file)) {
-    for await (const l of readTraffic(file)) {
-      lines = l.line
-      const id = l.ok ? l.record.id : l.id
-      if (id === record.id) throw new UnderstudyError(`${file}:${l.line}: request ${record.id} is already a test case; not adding it twice`)
-    }
-    existing = readFileSync(file, 'utf8')
-    lines = existing === '' ? 0 : existing.split('\n').length - (existing.endsWith('\n') ? 1 : 0)
-  }
-  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n'
-  writeFileAtomic(file, [existing, sep, JSON.stringify(checked.data) + '\n'])
-  return {file, line: lines + 1}
 }

@@ -1,4 +1,6 @@
-import type {EvalSummary} from './evaluate.js'
+import type {GateVerdict} from '../util/gate.js'
+import {suitesBelow, type EvalSummary} from './evaluate.js'
+import type {SuiteName} from './types.js'
 
 /** Plain-text report of an evaluation: one line per suite, then its failures. */
 export function renderEval(summary: EvalSummary, minPass: number, maxListed = 20): string[] {
@@ -31,4 +33,16 @@ export function renderEval(summary: EvalSummary, minPass: number, maxListed = 20
     if (more > 0) lines.push(`  … and ${more} more (--json lists up to ${r.failures.length})`)
   }
   return lines
+}
+
+/** Eval's `--gate`: it passes when no suite's pass rate is below `minPass`; the suites below are named with their rates. */
+export function evalGate(summary: EvalSummary, minPass: number): GateVerdict & {below: SuiteName[]} {
+  const below = suitesBelow(summary, minPass)
+  const pct = (r: number): string => `${(r * 100).toFixed(1)}%`
+  return {
+    passed: below.length === 0,
+    below,
+    failures: [`gate failed: ${below.map((s) => `${s} ${pct(summary.results[s]?.pass_rate ?? 0)}`).join(', ')} below ${pct(minPass)}`],
+    passedLine: `gate passed: every suite at or above ${pct(minPass)}`,
+  }
 }

@@ -72,3 +72,9 @@ export function degrade(manifest: BundleManifest, mode: DegradeMode): BundleMani
     policies: [...manifest.policies.filter((p) => p.id !== DRAFT_ONLY_RULE_ID), rule],
   }
 }
+
+/** What degrading does to the bundle's write tools: disabled by read_only, held for approval by draft_only. */
+export function degradedTools(manifest: BundleManifest, mode: DegradeMode): {disabled: string[]; approval_required: string[]} {
+  const writes = manifest.tools.filter((t) => t.risk !== 'read').map((t) => t.name)
+  return {disabled: mode === 'read_only' ? writes : [], approval_required: mode === 'draft_only' ? writes : []}
+}

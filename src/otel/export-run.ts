@@ -1,10 +1,10 @@
 import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
-import {joinTraffic, type JoinedTrace} from '../eval/join.js'
+import {joinTraffic, type JoinedTrace} from '../runs/traffic-join.js'
 import {UnderstudyError} from '../errors.js'
 import {createRedactor} from '../runtime/redact.js'
 import type {TraceSide} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import {writeFileAtomicAsync} from './atomic.js'
+import {writeFileAtomicAsync} from '../util/atomic-write.js'
 import {exportResource, otlpJsonChunks, requestSpans, type ExportContext} from './export.js'
 
 export type ExportRunOptions = {

@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import {UnderstudyError} from '../errors.js'
-import {writeFileAtomicAsync} from './atomic.js'
+import {writeFileAtomicAsync} from '../util/atomic-write.js'
 import {importOtlpText} from './import.js'
 
 export type ImportFileResult = {file: string; out: string; traces: number; written: number; errors: string[]}

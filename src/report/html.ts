@@ -1,7 +1,7 @@
 import type {DiffClass} from '../diff/types.js'
 import {formatMetric, type Colour, type Scorecard} from '../scorecard/scorecard.js'
 import {sideBySideModel, type SbsRow} from './sbs-model.js'
-import type {RegressionEntry, RunSummary} from './summary.js'
+import type {RegressionEntry, RunSummary} from '../runs/summary.js'
 import {barChart, esc, pairedBars} from './svg.js'
 
 /**

@@ -1,6 +1,6 @@
 import {formatMetric, type Scorecard} from '../scorecard/scorecard.js'
 import {renderSideBySide} from './side-by-side.js'
-import type {RunSummary} from './summary.js'
+import type {RunSummary} from '../runs/summary.js'
 
 /** The Markdown report. User text is escaped for tables and inline use; diffs go in fenced blocks. */
 

@@ -1,7 +1,7 @@
 import type {Scorecard} from '../scorecard/scorecard.js'
 import {renderHtml} from './html.js'
 import {renderMarkdown} from './markdown.js'
-import type {RunSummary} from './summary.js'
+import type {RunSummary} from '../runs/summary.js'
 
 export const REPORT_FORMATS = ['md', 'json', 'html'] as const
 export type ReportFormat = (typeof REPORT_FORMATS)[number]

@@ -44,3 +44,11 @@ export function currentStages(history: readonly BundleHistoryEntry[], tenants: r
   }
   return out
 }
+
+export type HistoryView = {history: BundleHistoryEntry[]; bad: string[]; last_known_good: BundleHistoryEntry | null}
+
+/** What `rollout history` shows: the events for `tenant` (and for all; every event without one), the bad bundles and the last known good. */
+export function historyView(all: readonly BundleHistoryEntry[], tenant?: string): HistoryView {
+  const history = tenant ? all.filter((e) => e.tenant === ALL_TENANTS || e.tenant === tenant) : [...all]
+  return {history, bad: [...badBundles(all)], last_known_good: lastKnownGood(all, tenant)}
+}

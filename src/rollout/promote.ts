@@ -1,6 +1,7 @@
 import type {Bundle} from '../bundle/schema.js'
 import {UnderstudyError} from '../errors.js'
 import type {BundleHistoryEntry, BundleRecord, TraceDatabase} from '../store/api.js'
+import {badBundles} from './history.js'
 import {ALL_TENANTS, type Stage} from './stages.js'
 
 /**
@@ -10,6 +11,14 @@ import {ALL_TENANTS, type Stage} from './stages.js'
 export function promoteBundle(store: TraceDatabase, bundle: Bundle, stage: Stage, tenant: string = ALL_TENANTS, note: string | null = null): BundleHistoryEntry {
   store.recordBundle(bundle.hash, bundle.ref, bundle.manifest, bundle.templates)
   return store.addBundleHistory({bundle_hash: bundle.hash, bundle_ref: bundle.ref, stage, tenant, note})
+}
+
+/** promoteBundle for a person promoting by hand: a bundle marked bad in the history is refused. */
+export function promoteUnlessBad(store: TraceDatabase, bundle: Bundle, stage: Stage, tenant: string = ALL_TENANTS, note: string | null = null): BundleHistoryEntry {
+  if (badBundles(store.listBundleHistory()).has(bundle.hash)) {
+    throw new UnderstudyError(`${bundle.ref} is marked bad in the history; it cannot be promoted`)
+  }
+  return promoteBundle(store, bundle, stage, tenant, note)
 }
 
 /** A bundle the store knows, by full ref (`name@version#hash12`), full hash, or unique hash prefix (6+ hex). */

@@ -1,3 +1,4 @@
+import type {HistoryView} from './history.js'
 import type {RolloutPlan} from './plan.js'
 import {describeStage} from './stages.js'
 
@@ -8,5 +9,18 @@ export function renderPlan(bundleRef: string, plan: RolloutPlan): string[] {
     out.push(`${t.tenant} (${t.requests} requests, ${t.colour}): ${describeStage(t.current)} → ${describeStage(t.recommended)}  [${t.action}]`)
     for (const b of t.blockers) out.push(`  blocker: ${b}`)
   }
+  return out
+}
+
+/** The bundle history, oldest first, then the last known good (for `tenant` when given). */
+export function renderHistory(view: HistoryView, tenant?: string): string[] {
+  const out: string[] = []
+  if (view.history.length === 0) out.push('no bundle history yet')
+  for (const e of view.history) {
+    const what = e.stage === 'bad' ? 'marked BAD' : `→ ${e.stage}`
+    out.push(`${e.promoted_at}  ${e.bundle_ref}  ${what}  (${e.tenant})${e.note ? `  ${e.note}` : ''}`)
+  }
+  const lkg = view.last_known_good
+  if (lkg) out.push(`last known good${tenant ? ` for ${tenant}` : ''}: ${lkg.bundle_ref} (${lkg.stage}, promoted ${lkg.promoted_at})`)
   return out
 }

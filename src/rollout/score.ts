@@ -1,22 +1,46 @@
-import {scorecardForRun} from '../scorecard/for-run.js'
-import type {Scorecard} from '../scorecard/scorecard.js'
+import type {MapRunOptions} from '../runs/map-run.js'
+import {findRun} from '../runs/open.js'
+import {runSummary, type RunSummaryWithGolden} from '../runs/run-summary.js'
+import {runTenants, tenantView} from '../runs/tenant-view.js'
+import {scorecard, type Scorecard} from '../scorecard/scorecard.js'
 import type {Thresholds} from '../scorecard/thresholds.js'
-import type {TraceStore} from '../store/api.js'
-import type {TenantInput} from './plan.js'
-import {runTenants, tenantView} from './tenant-view.js'
+import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
+import {currentStages} from './history.js'
+import {planRollout, type RolloutPlan, type TenantInput} from './plan.js'
+
+/**
+ * A run's summary, golden rates and scorecard: what `understudy scorecard` and `report` show, the
+ * summary read through src/runs and scored here.
+ */
+export async function scoreRun(
+  store: TraceStore,
+  runId: string,
+  thresholds: Thresholds,
+  options: MapRunOptions = {},
+): Promise<RunSummaryWithGolden & {card: Scorecard}> {
+  const read = await runSummary(store, findRun(store, runId), options)
+  return {...read, card: scorecard(read.summary, thresholds, read.golden)}
+}
 
 /**
  * The cards `rollout plan` decides on: the whole run's and each tenant's (tenants sorted, as
- * runTenants gives them). Scored through scorecardForRun, golden expectations included, so the plan
- * is never greener than what `understudy scorecard` and `report` show for the same run or tenant.
+ * runTenants gives them). Scored through scoreRun, golden expectations included, so the plan is
+ * never greener than what `understudy scorecard` and `report` show for the same run or tenant.
  */
 export async function scoreRunForPlan(store: TraceStore, runId: string, thresholds: Thresholds): Promise<{overall: Scorecard; tenants: TenantInput[]}> {
-  const overall = (await scorecardForRun(store, runId, thresholds)).card
+  const overall = (await scoreRun(store, runId, thresholds)).card
   const tenants: TenantInput[] = []
   // One tenant at a time: each reads the run's traffic file through its own cursor.
   for (const t of runTenants(store, runId)) {
-    const {card} = await scorecardForRun(tenantView(store, t.tenant), runId, thresholds)
+    const {card} = await scoreRun(tenantView(store, t.tenant), runId, thresholds)
     tenants.push({...t, card})
   }
   return {overall, tenants}
+}
+
+/** `rollout plan`: each tenant's recommended next stage for the run's candidate, from its cards and the bundle history. */
+export async function planRunRollout(store: TraceDatabase, run: RunInfo, opts: {thresholds: Thresholds; minRequests: number}): Promise<RolloutPlan> {
+  const {overall, tenants} = await scoreRunForPlan(store, run.id, opts.thresholds)
+  const current = currentStages(store.listBundleHistory(), tenants.map((t) => t.tenant), run.candidate_hash)
+  return planRollout({overall, tenants, current, minRequests: opts.minRequests})
 }

@@ -1,9 +1,6 @@
-import {existsSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {z} from 'zod'
-import {parseManifestText} from '../bundle/parse-manifest.js'
-import {problem, zodProblems} from '../bundle/zod-problems.js'
-import {UnderstudyError, ValidationError} from '../errors.js'
+import {ConfigPaths, configFileIn, parseConfigFile, readConfigText} from '../util/config-file.js'
 
 /**
  * `scenario.yaml`: which traffic, which two bundles, which fixtures, which simulated approver and
@@ -50,46 +47,26 @@ export type Scenario = {
 
 /** Accepts the scenario directory or the scenario.yaml itself. */
 export function loadScenario(target: string): Scenario {
-  const abs = path.resolve(target)
-  if (!existsSync(abs)) throw new UnderstudyError(`${target}: no such scenario directory or file`)
-  const file = statSync(abs).isDirectory() ? path.join(abs, SCENARIO_FILE) : abs
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    throw new UnderstudyError(`${file}: cannot read scenario (${code ?? (e as Error).message})`, {cause: e})
-  }
-  return parseScenario(file, text)
+  const file = configFileIn(target, SCENARIO_FILE, 'scenario')
+  return parseScenario(file, readConfigText(file, 'scenario'))
 }
 
 /** Parses and resolves; checks referenced paths exist (files for traffic/fixtures; a bundle may be its directory or its manifest). */
 export function parseScenario(file: string, text: string): Scenario {
-  const parsed = parseManifestText(file, text)
-  if (!parsed.ok) throw new ValidationError(parsed.problems)
-  const result = ScenarioFile.safeParse(parsed.value ?? {})
-  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, parsed.value))
-  const data = result.data
-  const dir = path.dirname(path.resolve(file))
-  const problems: string[] = []
-  const resolve = (field: string, rel: string, kind: 'file' | 'bundle'): string => {
-    const abs = path.resolve(dir, rel)
-    if (!existsSync(abs)) problems.push(problem(file, [field], `${rel} does not exist (resolved to ${abs})`))
-    else if (kind === 'file' && statSync(abs).isDirectory()) problems.push(problem(file, [field], `${rel} is a directory, expected a file`))
-    return abs
-  }
+  const data = parseConfigFile(file, text, ScenarioFile)
+  const paths = new ConfigPaths(file)
   const scenario: Scenario = {
     name: data.name,
     description: data.description ?? null,
-    dir,
+    dir: paths.dir,
     file: path.resolve(file),
-    traffic: resolve('traffic', data.traffic, 'file'),
-    baseline: resolve('baseline', data.baseline, 'bundle'),
-    candidate: resolve('candidate', data.candidate, 'bundle'),
-    fixtures: data.fixtures === undefined ? null : resolve('fixtures', data.fixtures, 'file'),
+    traffic: paths.resolve(['traffic'], data.traffic, 'file'),
+    baseline: paths.resolve(['baseline'], data.baseline, 'any'),
+    candidate: paths.resolve(['candidate'], data.candidate, 'any'),
+    fixtures: data.fixtures === undefined ? null : paths.resolve(['fixtures'], data.fixtures, 'file'),
     approver: data.approver,
-    skill: data.skill === undefined ? null : resolve('skill', data.skill, 'file'),
+    skill: data.skill === undefined ? null : paths.resolve(['skill'], data.skill, 'file'),
   }
-  if (problems.length > 0) throw new ValidationError(problems)
+  paths.check()
   return scenario
 }

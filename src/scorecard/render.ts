@@ -1,3 +1,4 @@
+import type {GateVerdict} from '../util/gate.js'
 import {formatMetric, type Colour, type Scorecard} from './scorecard.js'
 
 /** The scorecard as a text table: one block per dimension, its metrics beneath it. */
@@ -36,4 +37,11 @@ export function renderScorecard(card: Scorecard, options: {color?: boolean} = {}
 function fmtSide(v: number, unit: string): string {
   if (unit === 'rate') return `${(v * 100).toFixed(1)}%`
   return Number.isInteger(v) ? String(v) : v.toFixed(2)
+}
+
+/** The scorecard's `--gate`: it passes when no dimension is red; each red one is named with its reason. */
+export function scorecardGate(card: Scorecard): GateVerdict {
+  const failures = card.dimensions.filter((d) => d.colour === 'red').map((d) => `gate: ${d.reason}`)
+  failures.push(`gate failed: ${card.red.join(', ')} red`)
+  return {passed: card.red.length === 0, failures, passedLine: 'gate passed: no dimension is red'}
 }

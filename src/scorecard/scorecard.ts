@@ -1,4 +1,5 @@
-import type {RunSummary} from '../report/summary.js'
+import type {GoldenRates} from '../runs/golden-rates.js'
+import type {RunSummary} from '../runs/summary.js'
 import {DEFAULT_THRESHOLDS, type Thresholds} from './thresholds.js'
 
 /**
@@ -24,9 +25,6 @@ export type Metric = {
   base?: number
   cand?: number
 }
-
-/** Golden-expectation pass rates per side (src/eval), when the run's traffic carries expectations. */
-export type GoldenRates = {base: number | null; cand: number | null}
 
 export type Dimension = {name: DimensionName; colour: Colour; reason: string; metrics: Metric[]}
 

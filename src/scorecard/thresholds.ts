@@ -1,7 +1,6 @@
-import {readFileSync} from 'node:fs'
 import {z} from 'zod'
-import {parse as parseYaml} from 'yaml'
-import {UnderstudyError, ValidationError} from '../errors.js'
+import {ValidationError} from '../errors.js'
+import {parseConfigText, readConfigText} from '../util/config-file.js'
 
 /**
  * Scorecard limits. Each is a pair {amber, red}: a value may reach a limit but not cross it.
@@ -119,20 +118,13 @@ export function parseThresholds(doc: unknown, file: string): Thresholds {
   throw new ValidationError(problems, problems.length > 1 ? `${label}: ${problems.length} problems in the thresholds file` : problems[0])
 }
 
-/** Reads a YAML or JSON thresholds file (JSON is YAML, but a .json file gets JSON's error messages). */
+/**
+ * Reads a YAML or JSON thresholds file through the config loader (syntax errors located as
+ * `file:LINE:COL`); the document is validated merged over the defaults, so it may name only the
+ * limits it changes.
+ */
 export function loadThresholds(file: string): Thresholds {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new UnderstudyError(`${file}: cannot read thresholds file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
-  }
-  let doc: unknown
-  try {
-    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch (e) {
-    const message = ((e as Error).message.split('\n')[0] ?? '').trim()
-    throw new ValidationError([`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${message}`])
-  }
-  return parseThresholds(doc, file)
+  const parsed = parseConfigText(file, readConfigText(file, 'thresholds file'))
+  if (!parsed.ok) throw new ValidationError(parsed.problems)
+  return parseThresholds(parsed.value, file)
 }

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {ValidationError} from '../errors.js'
 import {loadScenario} from '../scenario/load.js'
-import type {ShadowOptionsInput} from './options.js'
+import type {ShadowOptionsInput} from '../store/run-config.js'
 
 export type ShadowFlags = {
   traffic?: string

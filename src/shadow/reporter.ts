@@ -1,4 +1,5 @@
 import type {Instance} from 'ink'
+import {colourWanted} from '../cli/colour.js'
 import {progressLine, type ShadowProgress} from './progress.js'
 
 /**
@@ -85,7 +86,7 @@ class InkReporter implements ProgressReporter {
   private draw(): void {
     if (!this.props || !this.progress || !this.ink) return
     const {render, createElement, ProgressView} = this.ink
-    const element = createElement(ProgressView, {...this.props, progress: this.progress, nowMs: Date.now()})
+    const element = createElement(ProgressView, {...this.props, progress: this.progress, nowMs: Date.now(), colour: colourWanted(this.stream)})
     if (this.instance) this.instance.rerender(element)
     else this.instance = render(element, {stdout: this.stream, patchConsole: false, exitOnCtrlC: false})
   }

@@ -14,6 +14,7 @@ import {RateLimiter} from '../runtime/rate-limit.js'
 import {recordedTrace} from '../runtime/recorded.js'
 import {createRedactor, type Redactor} from '../runtime/redact.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
+import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
@@ -21,7 +22,7 @@ import {digestTraffic, readTraffic} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
-import {ShadowOptions, type ShadowOptionsInput} from './options.js'
+import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
 export type ShadowHooks = {
@@ -88,8 +89,7 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
  * silently replayed something else would compare apples with pears.
  */
 export async function resumeShadow(runId: string, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
-  const found = store.getRun(runId)
-  if (!found) throw new UnderstudyError(`no run "${runId}" in ${store.path}; see \`understudy runs list\``)
+  const found = findRun(store, runId)
   if (found.status === 'completed') throw alreadyCompleted(found.id)
   // Claimed before anything is read back: while another process writes the run this refuses at
   // once, and the stored keys read below cannot go stale under another writer.

@@ -1,4 +1,4 @@
-import {listRun} from '../diff/list.js'
+import {listRun} from '../runs/diff-list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {progressFigures} from './progress.js'

@@ -1,9 +1,6 @@
-import {readFileSync} from 'node:fs'
 import {z} from 'zod'
-import {parseManifestText} from '../bundle/parse-manifest.js'
-import {zodProblems} from '../bundle/zod-problems.js'
-import {UnderstudyError, ValidationError} from '../errors.js'
 import {ToolErrorCode} from '../traffic/schema.js'
+import {loadConfigFile, parseConfigFile} from '../util/config-file.js'
 
 /**
  * `fixtures.yaml`: answers for tool calls the candidate makes that production never made.
@@ -56,24 +53,11 @@ export function emptyFixtures(): Fixtures {
   return {tools: {}, fixtures: []}
 }
 
-/** Parses fixtures text; `file` names the source in every problem (`fixtures.yaml:fixtures.1.error.code: ...`). */
+/** Parses fixtures text; `file` names the source in every problem (`fixtures.yaml:fixtures.1.error.code: ...`). An empty file is an empty set of fixtures. */
 export function parseFixtures(file: string, text: string): Fixtures {
-  const parsed = parseManifestText(file, text)
-  if (!parsed.ok) throw new ValidationError(parsed.problems)
-  // An empty file is an empty set of fixtures, not an error.
-  const value = parsed.value ?? {}
-  const result = FixturesFile.safeParse(value)
-  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, value))
-  return result.data
+  return parseConfigFile(file, text, FixturesFile)
 }
 
 export function loadFixtures(file: string): Fixtures {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    throw new UnderstudyError(`${file}: cannot read fixtures (${code ?? (e as Error).message})`, {cause: e})
-  }
-  return parseFixtures(file, text)
+  return loadConfigFile(file, FixturesFile, {what: 'fixtures'})
 }

@@ -3,7 +3,7 @@ import {open, type FileHandle} from 'node:fs/promises'
 import {addAbortSignal} from 'node:stream'
 import type {z} from 'zod'
 import {UnderstudyError} from '../errors.js'
-import {findJsonSyntaxError} from './json-error.js'
+import {findJsonSyntaxError} from '../util/json-error.js'
 import {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 

@@ -78,3 +78,12 @@ export async function validateTraffic(file: string, opts: ValidateTrafficOptions
   }
   return result
 }
+
+/** The line `traffic validate` ends with: counts of lines and problems, and how many problems were listed. */
+export function validateSummaryLine(r: ValidateTrafficResult, maxErrors: number | undefined): string {
+  let line = `${r.file}: ${r.lines} lines, ${r.valid} valid, ${r.invalid} invalid`
+  if (r.problemCount === 0) return line
+  const problems = `${r.problemCount} problem${r.problemCount === 1 ? '' : 's'}`
+  line += r.errorsTruncated ? `; showing first ${r.errors.length} of ${problems} (--max-errors ${maxErrors})` : `, ${problems}`
+  return line
+}

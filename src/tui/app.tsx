@@ -1,7 +1,8 @@
 import {Box, useApp} from 'ink'
-import type React from 'react'
-import {useCallback, useEffect, useMemo, useState} from 'react'
-import {baseSideOf, compareGroup, groupByRequest, type ComparedRequest} from '../diff/compare.js'
+import {ColourContext} from '../cli/colour-text.js'
+import React, {useCallback, useEffect, useMemo, useState} from 'react'
+import {baseSideOf, compareGroup, type ComparedRequest} from '../diff/compare.js'
+import {requestGroup} from '../runs/group.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
 import {emptyCounts, type RequestEntry} from './entries.js'
 import {loadEntries, type LoadState} from './loader.js'
@@ -23,6 +24,8 @@ export type TuiAppProps = {
   initialRun?: RunInfo
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: Size
+  /** Whether the screens may colour their text (src/cli/colour.ts); on unless told. */
+  colour?: boolean
 }
 
 type Screen = {name: 'runs'} | {name: 'requests'} | {name: 'request'; entry: RequestEntry}
@@ -57,7 +60,7 @@ function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']):
   return load.runId === run?.id ? load.state : blankLoad()
 }
 
-export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): React.JSX.Element {
+export function TuiApp({store, openReader, initialRun, size, colour = true}: TuiAppProps): React.JSX.Element {
   const {exit} = useApp()
   const {columns, rows} = useTerminalSize(size)
   // One line short of the terminal: a frame as tall as the terminal makes Ink redraw the whole screen each time.
@@ -72,9 +75,8 @@ export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): Reac
   const loadRequest = useCallback(
     (entry: RequestEntry): ComparedRequest => {
       if (!run) throw new Error('no run open')
-      for (const group of groupByRequest(store.iterateTraces(run.id, {requestId: entry.request_id}))) {
-        if (group.line === entry.line) return compareGroup(group, baseSideOf(run), {answerParts: true})
-      }
+      const group = requestGroup(store, run, entry.request_id, entry.line)
+      if (group !== undefined) return compareGroup(group, baseSideOf(run), {answerParts: true})
       throw new Error(`request ${entry.request_id} is no longer in run ${run.id}`)
     },
     [store, run],
@@ -128,10 +130,12 @@ export function TuiApp({store, openReader, initialRun, size}: TuiAppProps): Reac
     )
   }
   return (
-    <KeyRouter>
-      <Box width={width} height={height} flexDirection="column">
-        {body}
-      </Box>
-    </KeyRouter>
+    <ColourContext.Provider value={colour}>
+      <KeyRouter>
+        <Box width={width} height={height} flexDirection="column">
+          {body}
+        </Box>
+      </KeyRouter>
+    </ColourContext.Provider>
   )
 }

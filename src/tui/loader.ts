@@ -1,4 +1,4 @@
-import {compareTraces} from '../diff/compare.js'
+import {compareTraces} from '../runs/group.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {addToCounts, emptyCounts, toEntry, type ClassCounts, type RequestEntry} from './entries.js'
 

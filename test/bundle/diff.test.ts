@@ -3,7 +3,7 @@ import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {type BundleDiff, diffBundles, isEmptyDiff} from '../../src/bundle/diff.js'
 import {loadBundle} from '../../src/bundle/load.js'
-import {colorWanted, renderBundleDiff} from '../../src/bundle/render-diff.js'
+import {renderBundleDiff} from '../../src/bundle/render-diff.js'
 import {bundleDir, fixtureBundle, removeTempDirs} from '../factories/index.js'
 
 afterEach(removeTempDirs)
@@ -195,15 +195,5 @@ describe('renderBundleDiff', () => {
     const text = renderBundleDiff(diffBundles(a, b), {color: false})
     expect(text).toContain('== tools ==\n  + find_order (read)\n  - lookup_order (read)\n')
     expect(text).toContain('== policies ==\n  + block-writes (deny INJECTION_SUSPECTED)\n  - no-injected-writes (deny INJECTION_SUSPECTED)\n')
-  })
-})
-
-describe('colorWanted', () => {
-  it('colours a TTY only, and never with NO_COLOR set', () => {
-    expect(colorWanted({isTTY: true}, {})).toBe(true)
-    expect(colorWanted({isTTY: false}, {})).toBe(false)
-    expect(colorWanted({}, {})).toBe(false)
-    expect(colorWanted({isTTY: true}, {NO_COLOR: '1'})).toBe(false)
-    expect(colorWanted({isTTY: true}, {NO_COLOR: ''})).toBe(true)
   })
 })

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ValidationError} from '../../src/errors.js'
-import {findRecord} from '../../src/eval/incident.js'
+import {findRecord} from '../../src/runs/traffic-join.js'
 import {invalidTrafficLine, trafficLine} from '../factories/index.js'
 
 let dir: string

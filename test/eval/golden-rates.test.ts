@@ -3,10 +3,10 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {goldenPassRate} from '../../src/eval/evaluate.js'
-import {goldenRates} from '../../src/eval/golden-rates.js'
-import {evaluateRun} from '../../src/eval/run.js'
+import {goldenRates} from '../../src/runs/golden-rates.js'
+import {evaluateRun} from '../../src/runs/evaluate.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import {scorecardForRun} from '../../src/scorecard/for-run.js'
+import {scoreRun} from '../../src/rollout/score.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {decision, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
@@ -76,7 +76,7 @@ describe('goldenRates', () => {
       expect(rates).toEqual({cand: 2 / 3, base: 1 / 3})
       expect(rates).toEqual({cand: await alone('candidate'), base: await alone('baseline')})
 
-      const {card} = await scorecardForRun(store, runId, DEFAULT_THRESHOLDS)
+      const {card} = await scoreRun(store, runId, DEFAULT_THRESHOLDS)
       const quality = card.dimensions.find((d) => d.name === 'quality')!
       expect(quality.metrics.find((m) => m.name === 'golden_pass_rate')).toMatchObject({value: 2 / 3, base: 1 / 3, cand: 2 / 3})
       expect(quality.metrics.find((m) => m.name === 'golden_pass_rate_drop')?.value).toBeCloseTo(1 / 3 - 2 / 3)

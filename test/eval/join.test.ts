@@ -2,7 +2,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {KeyedTrafficCursor, TrafficCursor, type RecordCursor} from '../../src/eval/join.js'
+import {KeyedTrafficCursor, TrafficCursor, type RecordCursor} from '../../src/runs/traffic-join.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
 

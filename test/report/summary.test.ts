@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {compareTraces, groupByRequest} from '../../src/diff/compare.js'
-import {percentile, summarizeRun} from '../../src/report/summary.js'
+import {compareTraces, groupByRequest} from '../../src/runs/group.js'
+import {percentile, summarizeRun} from '../../src/runs/summary.js'
 import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'

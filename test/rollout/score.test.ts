@@ -2,11 +2,11 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {summarizeRun} from '../../src/report/summary.js'
+import {summarizeRun} from '../../src/runs/summary.js'
 import {planRollout} from '../../src/rollout/plan.js'
-import {scoreRunForPlan} from '../../src/rollout/score.js'
-import {tenantView} from '../../src/rollout/tenant-view.js'
-import {scorecardForRun} from '../../src/scorecard/for-run.js'
+import {scoreRun, scoreRunForPlan} from '../../src/rollout/score.js'
+import {tenantView} from '../../src/runs/tenant-view.js'
+import type {RequestTrace} from '../../src/trace/schema.js'
 import {scorecard, type Scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {openStore} from '../../src/store/sqlite.js'
@@ -32,7 +32,7 @@ describe('scoreRunForPlan', () => {
       expect(scorecard(summarizeRun(tenantView(store, 'acme'), runId), DEFAULT_THRESHOLDS).colour).toBe('green')
 
       const {overall, tenants} = await scoreRunForPlan(store, runId, DEFAULT_THRESHOLDS)
-      expect(overall).toEqual((await scorecardForRun(store, runId, DEFAULT_THRESHOLDS)).card)
+      expect(overall).toEqual((await scoreRun(store, runId, DEFAULT_THRESHOLDS)).card)
       expect(colourOf(overall, 'quality')).toBe('red')
       expect(goldenRate(overall)).toBe(0.5)
 
@@ -40,7 +40,7 @@ describe('scoreRunForPlan', () => {
         ['acme', 2],
         ['globex', 2],
       ])
-      for (const t of tenants) expect(t.card).toEqual((await scorecardForRun(tenantView(store, t.tenant), runId, DEFAULT_THRESHOLDS)).card)
+      for (const t of tenants) expect(t.card).toEqual((await scoreRun(tenantView(store, t.tenant), runId, DEFAULT_THRESHOLDS)).card)
       expect([colourOf(tenants[0]!.card, 'quality'), goldenRate(tenants[0]!.card)]).toEqual(['red', 0])
       expect([tenants[1]!.card.colour, goldenRate(tenants[1]!.card)]).toEqual(['green', 1])
 

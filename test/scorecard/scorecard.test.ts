@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {summarizeRun, type RunSummary} from '../../src/report/summary.js'
+import {summarizeRun, type RunSummary} from '../../src/runs/summary.js'
 import {renderScorecard} from '../../src/scorecard/render.js'
 import {colourFor, scorecard} from '../../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, type Thresholds} from '../../src/scorecard/thresholds.js'

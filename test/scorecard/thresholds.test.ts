@@ -62,8 +62,8 @@ describe('loadThresholds', () => {
 
   it('one-line errors for unreadable, malformed and non-object files', () => {
     expect(() => loadThresholds(path.join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read thresholds file \(ENOENT\)/)
-    expect(problems(() => loadThresholds(file('broken.json', '{"cost": ')))[0]).toMatch(/broken\.json: not valid JSON/)
-    expect(problems(() => loadThresholds(file('broken.yaml', 'cost: [unclosed\n')))[0]).toMatch(/broken\.yaml: not valid YAML/)
+    expect(problems(() => loadThresholds(file('broken.json', '{"cost": ')))[0]).toMatch(/broken\.json:1:10: /)
+    expect(problems(() => loadThresholds(file('broken.yaml', 'cost: [unclosed\n')))[0]).toMatch(/broken\.yaml:\d+:\d+: /)
     expect(problems(() => loadThresholds(file('list.yaml', '- 1\n- 2\n')))[0]).toMatch(/list\.yaml: expected an object/)
   })
 })

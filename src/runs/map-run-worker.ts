@@ -1,8 +1,8 @@
 import {parentPort, workerData, type MessagePort} from 'node:worker_threads'
-import {groupByRequest} from '../diff/compare.js'
 import {StoreError, UnderstudyError} from '../errors.js'
 import type {TraceFilter} from '../store/api.js'
 import {openStore} from '../store/sqlite.js'
+import {groupByRequest} from './group.js'
 import type {GroupTask, TaskFactory} from './task.js'
 
 /**

@@ -4,8 +4,8 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {listRun as listFromSource, type ListedRequest} from '../../src/diff/list.js'
-import {scorecardForRun as scoreFromSource} from '../../src/scorecard/for-run.js'
+import {listRun as listFromSource, type ListedRequest} from '../../src/runs/diff-list.js'
+import {scoreRun as scoreFromSource} from '../../src/rollout/score.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {startShadow} from '../../src/shadow/run.js'
 import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
@@ -16,10 +16,10 @@ import {repoRoot} from '../helpers/cli.js'
 // reads the whole run on this thread, so the sources give the reference and dist/ the split reads.
 const dist = (p: string) => pathToFileURL(path.join(repoRoot, 'dist', p)).href
 const compiled = {
-  mapRun: ((await import(dist('src/parallel/map-run.js'))) as typeof import('../../src/parallel/map-run.js')).mapRun,
-  list: (await import(dist('src/diff/list.js'))) as typeof import('../../src/diff/list.js'),
-  listRun: ((await import(dist('src/diff/list.js'))) as {listRun: typeof listFromSource}).listRun,
-  scorecardForRun: ((await import(dist('src/scorecard/for-run.js'))) as {scorecardForRun: typeof scoreFromSource}).scorecardForRun,
+  mapRun: ((await import(dist('src/runs/map-run.js'))) as typeof import('../../src/runs/map-run.js')).mapRun,
+  list: (await import(dist('src/runs/diff-list.js'))) as typeof import('../../src/runs/diff-list.js'),
+  listRun: ((await import(dist('src/runs/diff-list.js'))) as {listRun: typeof listFromSource}).listRun,
+  scoreRun: ((await import(dist('src/rollout/score.js'))) as {scoreRun: typeof scoreFromSource}).scoreRun,
 }
 
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
@@ -65,7 +65,7 @@ describe('mapRun: a run read in line ranges on worker threads', () => {
   })
 
   it('hands back one total per range, each range read by its own task, the first a little larger', async () => {
-    const ref = {module: dist('src/diff/list.js'), name: 'diffListTask', factory: compiled.list.diffListTask, args: {baseSide: 'recorded' as const, only: 'none' as const}}
+    const ref = {module: dist('src/runs/diff-list.js'), name: 'diffListTask', factory: compiled.list.diffListTask, args: {baseSide: 'recorded' as const, only: 'none' as const}}
     const totals = await compiled.mapRun(store, run.id, ref, () => {}, SPLIT)
     expect(totals).toHaveLength(3)
     const requests = totals.map((t) => Object.values(t.counts).reduce((a, b) => a + b))
@@ -87,7 +87,7 @@ describe('mapRun: a run read in line ranges on worker threads', () => {
 
   it('gives the same summary and scorecard, golden rates included, as one pass', async () => {
     const one = await scoreFromSource(store, run.id, DEFAULT_THRESHOLDS, {threads: 1})
-    const split = await compiled.scorecardForRun(store, run.id, DEFAULT_THRESHOLDS, SPLIT)
+    const split = await compiled.scoreRun(store, run.id, DEFAULT_THRESHOLDS, SPLIT)
     // The scenario's traffic carries expectations, so the golden rates come from every range.
     const quality = one.card.dimensions.find((d) => d.name === 'quality')!
     expect(quality.metrics.find((m) => m.name === 'golden_pass_rate')?.value).toBeGreaterThan(0)
@@ -98,7 +98,7 @@ describe('mapRun: a run read in line ranges on worker threads', () => {
   it('keeps the first regressions in full, whichever range read them', async () => {
     const one = await scoreFromSource(store, run.id, DEFAULT_THRESHOLDS, {threads: 1})
     expect(one.summary.regressions.count).toBeGreaterThan(0)
-    const split = await compiled.scorecardForRun(store, run.id, DEFAULT_THRESHOLDS, {threads: 4, minTracesPerRange: 10})
+    const split = await compiled.scoreRun(store, run.id, DEFAULT_THRESHOLDS, {threads: 4, minTracesPerRange: 10})
     expect(split.summary.regressions.diffs.map((d) => d.diff.request_id)).toEqual(one.summary.regressions.ids.slice(0, split.summary.regressions.diffs.length))
     expect(split.summary.regressions).toEqual(one.summary.regressions)
   })

@@ -1,10 +1,13 @@
-import {baseSideOf, groupByRequest} from '../diff/compare.js'
+import {baseSideOf} from '../diff/compare.js'
+import {EvalAccumulator} from '../eval/evaluate.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
-import type {GoldenRates} from '../scorecard/scorecard.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {EvalAccumulator} from './evaluate.js'
-import {KeyedTrafficCursor, trafficFileFor} from './join.js'
+import {groupByRequest} from './group.js'
+import {KeyedTrafficCursor, runTrafficFile} from './traffic-join.js'
+
+/** Golden-expectation pass rates per side (src/eval), when the run's traffic carries expectations. */
+export type GoldenRates = {base: number | null; cand: number | null}
 
 /**
  * The golden-expectation pass rates of both sides of a run, fed trace by trace from any pass over
@@ -78,7 +81,7 @@ export function goldenTrafficCursor(file: string): KeyedTrafficCursor {
  * gone or carries no expectations.
  */
 export async function goldenRates(store: TraceStore, run: RunInfo): Promise<GoldenRates> {
-  const file = trafficFileFor(run)
+  const file = runTrafficFile(run)
   if (file === null) return {base: null, cand: null}
   const acc = new GoldenRatesAccumulator(run)
   const cursor = goldenTrafficCursor(file)

@@ -1,23 +1,35 @@
 import {loadBundle} from '../bundle/load.js'
-import type {Bundle} from '../bundle/schema.js'
-import {ShadowOptions} from '../shadow/options.js'
+import {type Bundle, BundleManifest} from '../bundle/schema.js'
+import {UnderstudyError} from '../errors.js'
+import type {EvalOptions} from '../eval/evaluate.js'
+import {securityReference} from '../eval/security.js'
 import type {TraceSide} from '../trace/schema.js'
-import type {RunInfo, TraceStore} from '../store/api.js'
-import {EvalAccumulator, type EvalOptions, type EvalSummary} from './evaluate.js'
-import {joinTraffic} from './join.js'
-import {securityReference} from './security.js'
+import type {RunInfo, TraceDatabase} from '../store/api.js'
+import {ShadowOptions} from '../store/run-config.js'
 
-/** Streams a run's traces of one side (the candidate unless told) with their traffic lines through the suites. */
-export async function evaluateRun(
-  store: TraceStore,
-  run: RunInfo,
-  trafficFile: string | null,
-  opts: EvalOptions,
-  side: TraceSide = 'candidate',
-): Promise<EvalSummary> {
-  const acc = new EvalAccumulator(run.id, opts)
-  for await (const {trace, record} of joinTraffic(store.iterateTraces(run.id, {side}), trafficFile)) acc.add(record, trace)
-  return acc.summary()
+/** The bundles a run ran with: as the store remembered them, or as their directories are now. */
+
+/**
+ * The manifest of a run's candidate (or baseline) bundle, as the store remembered it when the run
+ * started: budget reports judge a run by the limits it actually ran under, not by today's files.
+ */
+export function runManifest(store: TraceDatabase, run: RunInfo, which: 'candidate' | 'baseline' = 'candidate'): BundleManifest {
+  const hash = which === 'candidate' ? run.candidate_hash : run.baseline_hash
+  const ref = which === 'candidate' ? run.candidate_ref : run.baseline_ref
+  if (hash === null) throw new UnderstudyError(`run ${run.id} has no ${which} bundle (it compared with recorded production)`)
+  const record = store.getBundle(hash)
+  if (!record) throw new UnderstudyError(`${store.path}: run ${run.id}'s ${which} bundle ${ref} is not in the store's bundle table`)
+  const parsed = BundleManifest.safeParse(record.manifest)
+  if (!parsed.success) throw new UnderstudyError(`${store.path}: the stored manifest of ${ref} no longer validates (${parsed.error.issues[0]?.message})`)
+  return parsed.data
+}
+
+/**
+ * The manifest that set the limits of one side of a run: the baseline's for the baseline side of a
+ * run against a baseline bundle, the candidate's otherwise (recorded production has none of its own).
+ */
+export function sideManifest(store: TraceDatabase, run: RunInfo, side: TraceSide): BundleManifest {
+  return runManifest(store, run, side === 'baseline' && run.baseline_hash !== null ? 'baseline' : 'candidate')
 }
 
 export type EvalBundles = {

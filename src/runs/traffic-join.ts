@@ -1,9 +1,16 @@
 import {isUtf8} from 'node:buffer'
 import {createReadStream, existsSync, statSync, type ReadStream} from 'node:fs'
-import {UnderstudyError} from '../errors.js'
+import {UnderstudyError, ValidationError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
-import {DEFAULT_MAX_LINE_BYTES, readTraffic, type TrafficLine} from '../traffic/reader.js'
+import type {RunInfo} from '../store/api.js'
+import {DEFAULT_MAX_LINE_BYTES, formatProblem, readTraffic, type TrafficLine} from '../traffic/reader.js'
 import {TrafficRecord} from '../traffic/schema.js'
+
+/**
+ * A run's traffic file, joined to its traces: the one way to find the file a run replayed, and
+ * the readers that pair its lines with the run's traces (in step, by line), look one request up,
+ * or take the timestamps and labels that traces do not carry.
+ */
 
 /** A stored trace with the traffic line it replayed, when that line is still there and readable. */
 export type JoinedTrace = {trace: RequestTrace; record: TrafficRecord | null}
@@ -205,8 +212,57 @@ export async function* joinTraffic(traces: Iterable<RequestTrace>, trafficFile: 
   }
 }
 
-/** The run's traffic file (or `override`), when it is there to read; null otherwise. */
-export function trafficFileFor(run: {traffic_file: string}, override?: string): string | null {
+/**
+ * The traffic file of a run: `override` when given, else the one the run replayed (as stored, so
+ * relative to where the run was started); null when it is not there to read.
+ */
+export function runTrafficFile(run: Pick<RunInfo, 'traffic_file'>, override?: string): string | null {
   const file = override ?? run.traffic_file
   return existsSync(file) && statSync(file).isFile() ? file : null
+}
+
+/** runTrafficFile for a caller that cannot go on without it. */
+export function requireRunTrafficFile(run: Pick<RunInfo, 'id' | 'traffic_file'>, override?: string): string {
+  const file = runTrafficFile(run, override)
+  if (file === null) throw new UnderstudyError(`${override ?? run.traffic_file}: traffic file of run ${run.id} not found (pass --traffic)`)
+  return file
+}
+
+/**
+ * Request timestamps, which traces do not carry: they come from the traffic file (the recorded
+ * timeline), keyed by request id. Lines that do not parse have no time and are left out.
+ */
+export async function readRequestTimes(file: string): Promise<Map<string, number>> {
+  const times = new Map<string, number>()
+  try {
+    for await (const item of readTraffic(file)) {
+      if (!item.ok || times.has(item.record.id)) continue
+      times.set(item.record.id, Date.parse(item.record.timestamp))
+    }
+  } catch (e) {
+    if (e instanceof UnderstudyError) throw e
+    throw new UnderstudyError(`${file}: cannot read the run's traffic file for request timestamps (${(e as Error).message})`, {cause: e})
+  }
+  return times
+}
+
+/** Labels (category etc.) by request id, for drills and golden tasks. */
+export async function readRequestLabels(file: string): Promise<Map<string, Record<string, string>>> {
+  const labels = new Map<string, Record<string, string>>()
+  for await (const item of readTraffic(file)) {
+    if (item.ok && !labels.has(item.record.id)) labels.set(item.record.id, item.record.labels)
+  }
+  return labels
+}
+
+/** The request's record from a traffic file, by id (streamed; the first valid line with that id). */
+export async function findRecord(file: string, requestId: string): Promise<{record: TrafficRecord; line: number}> {
+  for await (const l of readTraffic(file)) {
+    if (l.ok && l.record.id === requestId) return {record: l.record, line: l.line}
+    if (!l.ok && l.id === requestId) {
+      const problems = l.problems.map((p) => formatProblem(file, l.line, p))
+      throw new ValidationError(problems, `${file}:${l.line}: request ${requestId} is on a line that does not validate`)
+    }
+  }
+  throw new UnderstudyError(`${file}: no request ${requestId} in the traffic file`)
 }

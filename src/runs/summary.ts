@@ -1,10 +1,11 @@
-import {StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide, TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import {baseSideOf, compareTraces, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
+import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
 import {CLASSES, emptyClassCounts, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
 import {wroteThrough} from '../diff/fields.js'
+import {compareTraces} from './group.js'
+import {findRun} from './open.js'
 
 /**
  * One pass over a run's traces, one request at a time, into the aggregates the reports and the
@@ -87,7 +88,7 @@ const ERROR_OUTCOMES = new Set(['error', 'timeout', 'rate_limited', 'partial_wri
 
 /**
  * One side's numbers over a part of a run, as plain data: a run read in line ranges on several
- * threads (src/parallel/map-run.ts) is summarised range by range and the parts absorbed in line
+ * threads (src/runs/map-run.ts) is summarised range by range and the parts absorbed in line
  * order. What depends on order is kept as lists (costs and latencies, summed at the end, so the
  * floating-point sums are those of one pass); the rest are integer counts.
  */
@@ -527,15 +528,8 @@ export class SummaryBuilder {
   }
 }
 
-/** Looks a run up by id or unique prefix, as every command that takes a run id does. */
-export function resolveRun(store: TraceStore, idOrPrefix: string): RunInfo {
-  const run = store.getRun(idOrPrefix)
-  if (!run) throw new StoreError(`${store.path}: no run matches "${idOrPrefix}" (see \`understudy runs list\`)`)
-  return run
-}
-
 export function summarizeRun(store: TraceStore, runId: string, options: CompareOptions = {}): RunSummary {
-  const run = resolveRun(store, runId)
+  const run = findRun(store, runId)
   const baseSide = baseSideOf(run)
   const builder = new SummaryBuilder(run, baseSide)
   // Answer word diffs are only worth computing for the regressions kept in full.

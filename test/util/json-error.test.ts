@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {findJsonSyntaxError} from '../../src/traffic/json-error.js'
+import {findJsonSyntaxError} from '../../src/util/json-error.js'
 import {firstInvalidUtf8} from '../../src/traffic/utf8.js'
 
 describe('findJsonSyntaxError', () => {

@@ -1,9 +1,9 @@
-import {mapRun, type MapRunOptions} from '../parallel/map-run.js'
-import {taskRef, type GroupTask} from '../parallel/task.js'
-import type {RunInfo, TraceStore} from '../store/api.js'
+import {baseSideOf, compareGroup} from '../diff/compare.js'
+import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from '../diff/types.js'
 import type {TraceSide} from '../trace/schema.js'
-import {baseSideOf, compareGroup} from './compare.js'
-import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from './types.js'
+import type {RunInfo, TraceStore} from '../store/api.js'
+import {mapRun, type MapRunOptions} from './map-run.js'
+import {taskRef, type GroupTask} from './task.js'
 
 /**
  * `understudy diff`'s listing: every request of a run compared and classified, those the filter

@@ -1,9 +1,9 @@
 import {baseSideOf, compareGroup, type TraceGroup} from '../diff/compare.js'
-import {goldenTrafficCursor, GoldenRatesAccumulator, type GoldenTally} from '../eval/golden-rates.js'
-import type {KeyedTrafficCursor} from '../eval/join.js'
-import {taskRef, type GroupTask, type TaskRef} from '../parallel/task.js'
 import type {RunInfo} from '../store/api.js'
+import {goldenTrafficCursor, GoldenRatesAccumulator, type GoldenTally} from './golden-rates.js'
 import {SummaryBuilder, type SummaryPartial} from './summary.js'
+import {taskRef, type GroupTask, type TaskRef} from './task.js'
+import type {KeyedTrafficCursor} from './traffic-join.js'
 
 export type SummaryTaskArgs = {
   run: RunInfo

@@ -1,4 +1,4 @@
-import type {TraceGroup} from '../diff/compare.js'
+import type {TraceGroup} from './group.js'
 
 /**
  * A job over a run's requests that `mapRun` can split by line range across worker threads: each

@@ -1,0 +1,60 @@
+import {Args} from '@oclif/core'
+import {openExistingStore, openRun, type OpenRun} from '../runs/open.js'
+import type {TraceDatabase} from '../store/api.js'
+import type {GateVerdict} from '../util/gate.js'
+import {BaseCommand, dbFlag} from './base-command.js'
+import {colourWanted} from './colour.js'
+
+/** The argument of a command that works on a run (`static args = {runId: runIdArg}`): a full run id or a unique prefix of one. */
+export const runIdArg = Args.string({description: 'run id, or a unique prefix of one', required: true})
+
+/**
+ * Every command that works on a stored run extends this. It gives the `--db` flag and the run-id
+ * argument, opens the run the one way src/runs/open.ts does (so every command has the same "no
+ * store" / "no run" / "ambiguous prefix" errors) and closes what it opened once the command ends,
+ * whether it succeeded or failed; the gate epilogue of `--gate` commands; and the colour rule.
+ */
+export abstract class RunCommand extends BaseCommand {
+  static override baseFlags = {db: dbFlag}
+
+  private readonly opened: {close(): void}[] = []
+
+  /** The run `runId` names in the store at `db`, opened read-only unless told; closed when the command ends. */
+  protected openRun(db: string, runId: string, opts: {readonly?: boolean} = {}): OpenRun {
+    const opened = openRun(db, runId, opts)
+    this.opened.push(opened.store)
+    return opened
+  }
+
+  /** The existing store at `db` (never created here); closed when the command ends. */
+  protected openStore(db: string, opts: {readonly?: boolean} = {}): TraceDatabase {
+    const store = openExistingStore(db, opts)
+    this.opened.push(store)
+    return store
+  }
+
+  /** Whether to write ANSI colour to `stream` (stdout by default): see src/cli/colour.ts. */
+  protected colour(stream: {isTTY?: boolean} = process.stdout): boolean {
+    return colourWanted(stream)
+  }
+
+  /**
+   * The end of a `--gate` command. With the gate on: a failed verdict's lines go to stderr and the
+   * exit status is 1, set rather than exit(), which would drop the --json document CI may want to
+   * keep; a passed one prints its line. With the gate off, nothing.
+   */
+  protected gate(enabled: boolean, verdict: GateVerdict): void {
+    if (!enabled) return
+    if (verdict.passed) {
+      this.out(verdict.passedLine)
+      return
+    }
+    for (const line of verdict.failures) process.stderr.write(line + '\n')
+    process.exitCode = 1
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    for (const store of this.opened.splice(0).reverse()) store.close()
+    return super.finally(err)
+  }
+}

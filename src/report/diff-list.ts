@@ -1,0 +1,30 @@
+import {CLASSES, type DiffClass} from '../diff/types.js'
+import type {ListedRequest, ListTotals} from '../runs/diff-list.js'
+
+/** `understudy diff`'s listing as text: one line per listed request, then the counts. */
+
+const CLASS_COLOUR: Record<DiffClass, string> = {regression: '31', improvement: '32', behaviour_change: '33', benign: '36', same: '2'}
+
+/** One listed request: its class (coloured when asked), id, traffic line, the first two reasons and how many more. */
+export function listLine(r: ListedRequest, colour: boolean): string {
+  const label = r.class.padEnd(16)
+  const shown = r.reasons.slice(0, 2).map((x) => x.message)
+  const more = r.reasons.length > 2 ? ` (+${r.reasons.length - 2} more)` : ''
+  const noise = r.noise.length > 0 ? ` [${r.noise.length} noise]` : ''
+  // A request id is data from the traffic file: control characters in it must not reach the terminal.
+  const safeId = r.request_id.replace(/[\u0000-\u001f\u007f]/g, '?')
+  return `${colour ? `\u001b[${CLASS_COLOUR[r.class]}m${label}\u001b[0m` : label} ${safeId} (line ${r.line}) ${shown.join('; ')}${more}${noise}`.trimEnd()
+}
+
+/** The line after the listing: how many were listed of how many compared, per class, and how many could not be compared. */
+export function listSummaryLine(listed: number, totals: ListTotals, baseSide: string): string {
+  const {counts, incomplete} = totals
+  const compared = CLASSES.reduce((n, c) => n + counts[c], 0)
+  return (
+    `${listed} listed of ${compared} compared against ${baseSide}: ` +
+    CLASSES.filter((c) => counts[c] > 0)
+      .map((c) => `${counts[c]} ${c}`)
+      .join(', ') +
+    (incomplete > 0 ? `; ${incomplete} not compared (a side is missing)` : '')
+  )
+}
