@@ -16,6 +16,7 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) process.stdout.write(line + '\n')
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: the same type parameters as oclif's Command.parse, which this overrides
   protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(
     options?: Interfaces.Input<F, B, A>,
     argv?: string[],

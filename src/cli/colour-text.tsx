@@ -1,5 +1,6 @@
 import {Text as InkText, type TextProps} from 'ink'
-import React, {createContext, useContext} from 'react'
+import type React from 'react'
+import {createContext, useContext} from 'react'
 
 /**
  * The colour rule (src/cli/colour.ts) handed to Ink. Ink colours through chalk, which decides from

@@ -1,6 +1,6 @@
 import {Box} from 'ink'
 import {ColourContext, Text} from '../cli/colour-text.js'
-import React from 'react'
+import type React from 'react'
 import {formatDuration, progressFigures, type ShadowProgress} from './progress.js'
 
 export type ProgressViewProps = {

@@ -1,6 +1,7 @@
 import {Box, useApp} from 'ink'
 import {ColourContext} from '../cli/colour-text.js'
-import React, {useCallback, useEffect, useMemo, useState} from 'react'
+import type React from 'react'
+import {useCallback, useEffect, useMemo, useState} from 'react'
 import {baseSideOf, compareGroup, type ComparedRequest} from '../diff/compare.js'
 import {requestGroup} from '../runs/group.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'

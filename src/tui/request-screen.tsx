@@ -1,6 +1,7 @@
 import {Box} from 'ink'
 import {Text} from '../cli/colour-text.js'
-import React, {useMemo, useRef, useState} from 'react'
+import type React from 'react'
+import {useMemo, useRef, useState} from 'react'
 import type {ComparedRequest} from '../diff/compare.js'
 import type {CellMark} from '../report/sbs-model.js'
 import type {RequestEntry} from './entries.js'

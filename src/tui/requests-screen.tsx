@@ -1,6 +1,7 @@
 import {Box} from 'ink'
 import {Text} from '../cli/colour-text.js'
-import React, {useRef, useState} from 'react'
+import type React from 'react'
+import {useRef, useState} from 'react'
 import type {RunInfo} from '../store/api.js'
 import type {TraceSide} from '../trace/schema.js'
 import {IncrementalFilter, scrollTop, TABS, tabCount, type RequestEntry, type TabId} from './entries.js'

@@ -1,6 +1,7 @@
 import {Box} from 'ink'
 import {Text} from '../cli/colour-text.js'
-import React, {useRef, useState} from 'react'
+import type React from 'react'
+import {useRef, useState} from 'react'
 import type {RunInfo, RunStatus} from '../store/api.js'
 import {scrollTop} from './entries.js'
 import {oneLine, shortStarted} from './text.js'

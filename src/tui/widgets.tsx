@@ -1,6 +1,7 @@
 import {Box, useInput, useStdout, type Key} from 'ink'
 import {Text} from '../cli/colour-text.js'
-import React, {createContext, useContext, useEffect, useRef, useState} from 'react'
+import type React from 'react'
+import {createContext, useContext, useEffect, useRef, useState} from 'react'
 import type {EntryClass} from './entries.js'
 import {oneLine} from './text.js'
 
