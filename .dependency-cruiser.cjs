@@ -12,7 +12,7 @@ const LAYERS = [
   ['runtime', '^src/runtime/'],
   ['store', '^src/store/'],
   ['per-request judgement', '^src/(diff|eval|budget)/'],
-  ['runs', '^src/(runs|parallel)/'],
+  ['runs', '^src/runs/'],
   ['scoring', '^src/(scorecard|rollout)/'],
   ['rendering', '^src/(report|otel)/'],
   ['workflows', '^src/(shadow|tui|incident|drill|cli)/'],
