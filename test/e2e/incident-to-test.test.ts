@@ -24,7 +24,7 @@ const json = async (args: string[]): Promise<any> => {
 }
 
 const shadow = async (traffic: string, bundle: string): Promise<string> =>
-  (await json(['shadow', traffic, '--candidate', path.join(scenario, bundle), '--fixtures', path.join(scenario, 'fixtures.yaml')])).run.id
+  (await json(['shadow', traffic, '--candidate', path.join(scenario, bundle), '--fixtures', path.join(scenario, 'fixtures.yaml'), '--skill', path.join(scenario, 'skill', 'index.ts')])).run.id
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-to-test-'))
