@@ -75,6 +75,7 @@ export function trafficLine(record: Omit<TrafficRecord, 'production'>, productio
     production,
     labels: record.labels,
     ...(record.expect ? {expect: record.expect} : {}),
+    ...(record.attacks.length > 0 ? {attacks: record.attacks} : {}),
   })
 }
 

@@ -157,6 +157,39 @@ export const Expectations = z
   .strict()
 export type Expectations = z.infer<typeof Expectations>
 
+/**
+ * Where an attack's text reaches the model: a retrieved document (by `id`) or the result of a
+ * recorded tool call (by `id`). The attack is "in context" once that document is admitted or that
+ * call's result comes back.
+ */
+export const AttackSource = z.union([
+  z.object({retrieved: z.string().min(1)}).strict(),
+  z.object({tool_call: z.string().min(1)}).strict(),
+])
+export type AttackSource = z.infer<typeof AttackSource>
+
+/** A call the attacker wants made, as a model that fell for the injection would propose it. */
+export const AttackGoalCall = z
+  .object({
+    name: z.string().min(1),
+    args: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+export type AttackGoalCall = z.infer<typeof AttackGoalCall>
+
+/**
+ * A prompt injection the record is known to carry (from the benchmark or red-team exercise it came
+ * from). `--model compromised` proposes the goal calls as soon as the source is in context.
+ */
+export const Attack = z
+  .object({
+    id: z.string().min(1).max(200).optional(),
+    source: AttackSource,
+    goal: z.array(AttackGoalCall).min(1),
+  })
+  .strict()
+export type Attack = z.infer<typeof Attack>
+
 export const TrafficRecord = z
   .object({
     id: z.string().min(1).max(200),
@@ -172,6 +205,19 @@ export const TrafficRecord = z
     /** Free-form labels from the recorder or generator (category, scenario tags). */
     labels: z.record(z.string(), z.string()).default({}),
     expect: Expectations.optional(),
+    attacks: z.array(Attack).default([]),
   })
   .strict()
+  .superRefine((record, ctx) => {
+    // An attack must point at text the record really carries, or compromised replay could never fire it.
+    record.attacks.forEach((attack, i) => {
+      const src = attack.source
+      if ('retrieved' in src) {
+        if (!record.retrieved.some((d) => d.id === src.retrieved))
+          ctx.addIssue({code: 'custom', path: ['attacks', i, 'source', 'retrieved'], message: `no retrieved document has id ${JSON.stringify(src.retrieved)}`})
+      } else if (!record.production.tool_calls.some((c) => c.id === src.tool_call)) {
+        ctx.addIssue({code: 'custom', path: ['attacks', i, 'source', 'tool_call'], message: `no recorded tool call has id ${JSON.stringify(src.tool_call)}`})
+      }
+    })
+  })
 export type TrafficRecord = z.infer<typeof TrafficRecord>

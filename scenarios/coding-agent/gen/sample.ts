@@ -327,6 +327,7 @@ export function sampleRequest(rng: Rng, i: number, count: number): RequestSpec {
     input: d.input,
     retrieved: d.retrieved,
     memory: [],
+    attacks: [],
     labels: {category, channel},
     ...(labelled && d.expect ? {expect: d.expect} : {}),
   }

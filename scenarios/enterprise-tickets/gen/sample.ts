@@ -429,6 +429,7 @@ export function toSpec(rng: Rng, world: World, conv: {category: Category; tenant
     input: draft.input,
     retrieved: draft.retrieved ?? [],
     memory: draft.memory ? draft.memory(now) : [],
+    attacks: [],
     labels: {category: conv.category, channel: rng.pick(['portal', 'chat', 'chat', 'email']), turn: String(turn)},
     ...(draft.expect ? {expect: draft.expect} : {}),
   }

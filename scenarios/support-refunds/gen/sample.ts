@@ -374,6 +374,7 @@ export function sampleRequest(rng: Rng, world: World, index: number, count: numb
     input: d.input,
     retrieved: d.retrieved ?? [],
     memory: d.memory ?? [],
+    attacks: [],
     labels: {category, channel: rng.chance(0.7) ? 'chat' : 'email', ...d.labels},
     ...((d.expect ?? GOLDEN[category]) ? {expect: d.expect ?? GOLDEN[category]} : {}),
   }
