@@ -24,6 +24,8 @@ export const ScenarioFile = z
     approver: z.enum(['approve', 'deny', 'pending']).default('pending'),
     /** The scripted model's skill module (docs/scripted-model.md). */
     skill: relPath.optional(),
+    /** Which model answers, as `--model` takes it (e.g. `recorded`); absent: each bundle's own model. */
+    model: z.string().min(1).optional(),
   })
   .strict()
 export type ScenarioFile = z.infer<typeof ScenarioFile>
@@ -43,6 +45,8 @@ export type Scenario = {
   approver: ScenarioFile['approver']
   /** Absolute path of the skill module, or null. */
   skill: string | null
+  /** A `--model` spec, or null for each bundle's own model. */
+  model: string | null
 }
 
 /** Accepts the scenario directory or the scenario.yaml itself. */
@@ -66,6 +70,7 @@ export function parseScenario(file: string, text: string): Scenario {
     fixtures: data.fixtures === undefined ? null : paths.resolve(['fixtures'], data.fixtures, 'file'),
     approver: data.approver,
     skill: data.skill === undefined ? null : paths.resolve(['skill'], data.skill, 'file'),
+    model: data.model ?? null,
   }
   paths.check()
   return scenario

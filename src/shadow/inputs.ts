@@ -44,7 +44,7 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     candidate: candidate!,
     // The default compares with what production did; a scenario's baseline bundle is one flag away.
     baseline: flags.baseline === 'scenario' ? rel(scenario!.baseline) : flags.baseline,
-    model: defined(flags.model),
+    model: defined(flags.model) ?? defined(scenario?.model),
     ollama_host: defined(flags.ollama_host),
     concurrency: flags.concurrency,
     repeat: flags.repeat,

@@ -30,8 +30,13 @@ describe('loadScenario', () => {
       fixtures: path.join(dir, 'fixtures.yaml'),
       approver: 'deny',
       skill: null,
+      model: null,
     })
     expect(loadScenario(path.join(dir, 'scenario.yaml'))).toEqual(s)
+  })
+
+  it('carries the model a scenario asks for, as --model takes it', () => {
+    expect(loadScenario(scenarioDir(`${good}model: recorded\n`)).model).toBe('recorded')
   })
 
   it('resolves the skill module next to the scenario and names it when it is missing', () => {
