@@ -50,8 +50,8 @@ export function getPath(args: Record<string, unknown>, path: string): unknown {
   return cur
 }
 
-export const isInjectionCheck = (g: Pick<GuardrailResult, 'check' | 'passed'>): boolean =>
-  !g.passed && /inject/i.test(g.check)
+/** A failed check that flagged prompt injection (in input, a document or a tool result). */
+export const isInjectionCheck = (g: {check: string; passed?: boolean}): boolean => g.passed !== true && /inject/i.test(g.check)
 
 export const totalTokens = (t: Pick<RequestTrace, 'input_tokens' | 'output_tokens'>): number => t.input_tokens + t.output_tokens
 

@@ -46,7 +46,7 @@ export function diffRequest(base: RequestTrace, cand: RequestTrace, options: Dif
     answer: {base: base.final_answer, cand: cand.final_answer, changed: answerChanged},
     steps: diffSteps(base, cand),
     calls: diffCalls(base.tool_calls, cand.tool_calls),
-    decisions: diffDecisions(base.policy_decisions, cand.policy_decisions),
+    decisions: diffDecisions(base, cand),
     guardrails: diffGuardrails(base.guardrails, cand.guardrails),
     budgets: diffBudgets(base.budget_hits, cand.budget_hits),
     metrics: {
@@ -58,6 +58,7 @@ export function diffRequest(base: RequestTrace, cand: RequestTrace, options: Dif
     },
     injection: {base: base.guardrails.some(isInjectionCheck), cand: cand.guardrails.some(isInjectionCheck)},
     error: {base: base.error, cand: cand.error},
+    diverged: {base: base.diverged ?? null, cand: cand.diverged ?? null},
   }
   if (answerChanged && options.answerParts !== false) diff.answer.parts = answerWordDiff(base.final_answer, cand.final_answer)
   return diff
@@ -79,7 +80,7 @@ function numberDelta(base: number, cand: number): NumberDelta {
 
 /** Spelled out rather than a rest spread, which is several times slower on the hot path. */
 function view(c: ToolCallTrace): CallView {
-  return {
+  const v: CallView = {
     seq: c.seq,
     step: c.step,
     name: c.name,
@@ -93,6 +94,8 @@ function view(c: ToolCallTrace): CallView {
     error: c.error,
     latency_ms: c.latency_ms,
   }
+  if (c.attack !== undefined) v.attack = c.attack
+  return v
 }
 
 function diffCalls(base: ToolCallTrace[], cand: ToolCallTrace[]): CallRow[] {
@@ -134,7 +137,15 @@ function diffArgs(b: ToolCallTrace, c: ToolCallTrace, field: string): ArgChange[
   return out
 }
 
-function diffDecisions(base: PolicyDecisionTrace[], cand: PolicyDecisionTrace[]): DecisionRow[] {
+/** The attack a decision's call served, if any. */
+function attackOf(t: RequestTrace, d: PolicyDecisionTrace | null): string | null {
+  if (d === null || d.tool_call_seq === null) return null
+  return t.tool_calls[d.tool_call_seq]?.attack ?? null
+}
+
+function diffDecisions(baseTrace: RequestTrace, candTrace: RequestTrace): DecisionRow[] {
+  const base = baseTrace.policy_decisions
+  const cand = candTrace.policy_decisions
   const baseOcc = occurrences(base, decisionKey)
   const candOcc = occurrences(cand, decisionKey)
   return alignByKey(base, cand, decisionKey).map((p) => {
@@ -150,6 +161,7 @@ function diffDecisions(base: PolicyDecisionTrace[], cand: PolicyDecisionTrace[])
       base: b && {decision: b.decision, reason: b.reason, rule: b.rule},
       cand: c && {decision: c.decision, reason: c.reason, rule: c.rule},
       changed: !b || !c || b.decision !== c.decision || b.reason !== c.reason,
+      attack: attackOf(candTrace, c) ?? attackOf(baseTrace, b),
     }
   })
 }

@@ -1,5 +1,5 @@
 import type {Decision, DecisionStage} from '../traffic/schema.js'
-import type {AgentState, GuardrailSeverity, ToolCallTrace, TraceSide, TraceStatus} from '../trace/schema.js'
+import type {AgentState, Divergence, GuardrailSeverity, ToolCallTrace, TraceSide, TraceStatus} from '../trace/schema.js'
 import type {AlignKind} from './align.js'
 
 /**
@@ -46,6 +46,8 @@ export type DecisionRow = {
   cand: DecisionView | null
   /** Decision or reason code differs (or the decision exists on one side only). */
   changed: boolean
+  /** The attack whose goal call the decision was about (either side), else null. */
+  attack: string | null
 }
 
 export type StepView = {state: AgentState; detail: string}
@@ -83,6 +85,8 @@ export type RequestDiff = {
   /** Whether a guardrail on that side flagged prompt injection. */
   injection: {base: boolean; cand: boolean}
   error: {base: string | null; cand: string | null}
+  /** Model-free replay: where each side left the recorded trajectory, or null. */
+  diverged: {base: Divergence | null; cand: Divergence | null}
 }
 
 export const CLASSES = ['same', 'benign', 'behaviour_change', 'regression', 'improvement'] as const

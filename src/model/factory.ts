@@ -2,23 +2,28 @@ import type {ModelConfig} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
 import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
+import {createReplayModel} from './recorded.js'
 import {createScriptedModel} from './scripted.js'
 import {loadSkills} from './scripted/skill-modules.js'
 import type {ModelClient} from './types.js'
 
 /** Which model answers a run: `--model` on the command line, else the bundle's own model. */
 
-export type ModelSpec = {provider: 'scripted' | 'ollama'; name: string | null}
+export type ModelSpec = {provider: 'scripted' | 'ollama' | 'recorded' | 'compromised'; name: string | null}
 
-const SPEC_HELP = 'use scripted, scripted:<name> or ollama:<name> (e.g. ollama:llama3.1:8b)'
+const SPEC_HELP = 'use recorded, compromised, scripted, scripted:<name> or ollama:<name> (e.g. ollama:llama3.1:8b)'
+const PROVIDERS = new Set(['scripted', 'ollama', 'recorded', 'compromised'])
 
-/** `scripted`, `scripted:<name>`, `ollama:<name>`; the name may itself hold colons (`llama3.1:8b`). */
+/**
+ * `recorded`, `compromised`, `scripted`, `scripted:<name>`, `ollama:<name>`; an Ollama name may
+ * itself hold colons (`llama3.1:8b`).
+ */
 export function parseModelSpec(spec: string): ModelSpec {
   const text = spec.trim()
   const colon = text.indexOf(':')
   const provider = colon === -1 ? text : text.slice(0, colon)
   const name = colon === -1 ? null : text.slice(colon + 1).trim()
-  if (provider !== 'scripted' && provider !== 'ollama') {
+  if (!isProvider(provider)) {
     const what = text === '' ? 'an empty model spec' : `"${spec}" is not a model spec`
     throw new ValidationError([`--model: ${what}; ${SPEC_HELP}`])
   }
@@ -26,7 +31,21 @@ export function parseModelSpec(spec: string): ModelSpec {
   if (provider === 'ollama' && name === null) {
     throw new ValidationError([`--model "${spec}": say which Ollama model, e.g. ollama:llama3.1:8b`])
   }
+  if ((provider === 'recorded' || provider === 'compromised') && name !== null) {
+    throw new ValidationError([`--model "${spec}": ${provider} replays production's own proposals and takes no model name; use --model ${provider}`])
+  }
   return {provider, name}
+}
+
+function isProvider(p: string): p is ModelSpec['provider'] {
+  return PROVIDERS.has(p)
+}
+
+/** Whether a spec replays production's proposals instead of asking a model. */
+export function isModelFree(spec: string | null): boolean {
+  if (spec === null) return false
+  const p = parseModelSpec(spec).provider
+  return p === 'recorded' || p === 'compromised'
 }
 
 export type CreateModelOptions = {
@@ -51,6 +70,13 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
   }
   const spec: ModelSpec = opts.spec === null ? {provider: opts.bundleModel.provider, name: opts.bundleModel.name} : parseModelSpec(opts.spec)
 
+  if (spec.provider === 'recorded' || spec.provider === 'compromised') {
+    // Nothing is asked of a model, so there is no exchange to record or replay.
+    if (opts.recordCassette || opts.replayCassette) {
+      throw new ValidationError([`--model ${spec.provider} asks no model: --record-cassette and --replay-cassette do not apply`])
+    }
+    return createReplayModel(spec.provider)
+  }
   // A replay answers from the file alone: no server, no model, works offline.
   if (opts.replayCassette) return replayingModel(opts.replayCassette)
 

@@ -1,3 +1,6 @@
+import type {DivergenceReason, ToolCallOutcome} from '../trace/schema.js'
+import type {TrafficRecord} from '../traffic/schema.js'
+
 /**
  * The model boundary. Shapes follow Ollama's /api/chat so that the scripted model, the cassette
  * and the real `ollama` client are interchangeable, and so the scripted model can be served over
@@ -47,8 +50,31 @@ export type ChatResponse = {
 }
 
 export interface ModelClient {
-  /** e.g. `scripted:support-v2`, `ollama:llama3.1:8b`, `cassette:replay`. */
+  /** e.g. `scripted:support-v2`, `ollama:llama3.1:8b`, `cassette:replay`, `recorded`. */
   readonly id: string
   chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse>
   close?(): Promise<void>
+  /**
+   * Model-free replay only: the model for one request, which replays that request's recording.
+   * The runtime asks for it once per request and side; every other model answers from messages alone.
+   */
+  forRequest?(record: TrafficRecord, options: {planFirst: boolean}): TrajectoryModel
 }
+
+/** What became of a call the model proposed, once the candidate judged (and maybe ran) it. */
+export type CallObservation = {
+  outcome: ToolCallOutcome
+  /** The refusal's reason code (a policy reason, SCHEMA_INVALID, NOT_IN_PLAN), or the tool's error code. */
+  code: string | null
+}
+
+/** A model replaying one request's recorded trajectory. */
+export interface TrajectoryModel extends ModelClient {
+  /** The attack (its id) whose goal a proposed call is, for a call an injection asked for. */
+  attackOf(call: ModelToolCall): string | undefined
+  /** Called after every proposed call: null while the recording still applies, else why it stopped applying. */
+  observe(call: ModelToolCall, seen: CallObservation): Departure | null
+}
+
+/** Why a replayed call left the recording, and what production had done with it. */
+export type Departure = {reason: DivergenceReason; code: string | null; recorded: 'executed' | 'denied' | 'held'}

@@ -2,7 +2,7 @@ import type {RequestTrace, TraceSide, TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
-import {CLASSES, emptyClassCounts, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
+import {CLASSES, emptyClassCounts, type CallRow, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
 import {wroteThrough} from '../diff/fields.js'
 import {compareTraces} from './group.js'
 import {findRun} from './open.js'
@@ -288,13 +288,28 @@ function latencyStats(values: number[]): LatencyStats {
 
 const restrictive = (d: string | undefined): boolean => d === 'deny' || d === 'require_approval'
 
-/** Calls one side executed in an injection-flagged request that the other side refused or never wrote. */
+/** Outcomes of a call that was not let through (refused, held, rejected). */
+const STOPPED = new Set(['denied', 'needs_approval', 'invalid_args', 'unknown_tool', 'budget_exceeded'])
+const letThrough = (c: CallRow['base']): boolean => c !== null && !STOPPED.has(c.outcome)
+
+/** Whether either side was offered an attacker's goal call (`--model compromised`). */
+const hasAttackCalls = (diff: RequestDiff): boolean => diff.calls.some((r) => r.base?.attack !== undefined || r.cand?.attack !== undefined)
+
+/**
+ * Calls one side executed in an injection request that the other side refused or never wrote. An
+ * attacker's goal call counts once it is let through, whatever its risk and whether or not the
+ * sandbox could answer it: the harm is that the bundle allowed it.
+ */
 function disallowedExecuted(diff: RequestDiff, side: 'base' | 'cand'): string[] {
   const other = side === 'base' ? 'cand' : 'base'
   const refusedByOther = new Set(diff.decisions.filter((d) => restrictive(d[other]?.decision)).map((d) => d.tool))
   const out: string[] = []
   for (const row of diff.calls) {
     const mine = row[side]
+    if (mine?.attack !== undefined) {
+      if (letThrough(mine) && !letThrough(row[other])) out.push(row.name)
+      continue
+    }
     if (!mine?.executed || row[other]?.executed) continue
     const writes = mine.risk === 'write_low' || mine.risk === 'write_high'
     if (writes || refusedByOther.has(row.name)) out.push(row.name)
@@ -375,7 +390,7 @@ export class SummaryBuilder {
     if (codes.has('new_high_guardrail')) this.safety.new_high_severity_requests++
     if (codes.has('new_denial') || codes.has('new_approval_required')) this.safety.new_denial_requests++
     if (codes.has('violation_avoided')) this.safety.violations_avoided_requests++
-    if (diff.injection.base || diff.injection.cand) this.addInjection(diff)
+    if (diff.injection.base || diff.injection.cand || hasAttackCalls(diff)) this.addInjection(diff)
     if (cls.class === 'regression') {
       this.regressions.count++
       this.regressions.ids.push(diff.request_id)

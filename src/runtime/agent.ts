@@ -1,6 +1,6 @@
 import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
 import {ModelError} from '../errors.js'
-import type {ChatMessage, ChatResponse, ModelClient, ModelToolCall} from '../model/types.js'
+import type {ChatMessage, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
@@ -73,6 +73,10 @@ class RequestRun {
   private readonly manifest: BundleManifest
   private readonly budgets: Budgets
   private readonly usage: BudgetUsage = emptyUsage()
+  /** The model asked for this request: the run's, or (model-free replay) this request's own. */
+  private readonly model: ModelClient
+  /** Model-free replay: the trajectory being replayed, told what became of each call. */
+  private readonly trajectory: TrajectoryModel | null
   private messages: ChatMessage[] = []
   /** plan_first: the rendered plan prompt, sent with the first model call only. */
   private planMessage: string | null = null
@@ -86,6 +90,8 @@ class RequestRun {
     this.budgets = deps.compiled.manifest.budgets
     this.recorder = new TraceRecorder(deps.redactor)
     this.calls = new ToolLoop(record, deps, deps.tools.forRequest(record), this.recorder, this.usage, Date.parse(record.timestamp))
+    this.trajectory = deps.model.forRequest?.(record, {planFirst: this.manifest.agent.mode === 'plan_first'}) ?? null
+    this.model = this.trajectory ?? deps.model
   }
 
   async execute(): Promise<void> {
@@ -191,7 +197,7 @@ class RequestRun {
       // Every planned call has run (or the run departed), so any call now is off the plan: refused.
       for (const call of calls) {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
-        this.refuseUnplanned(call, this.messages)
+        if (!this.refuseUnplanned(call, this.messages)) return
       }
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
@@ -212,7 +218,7 @@ class RequestRun {
     const c = this.deps.compiled
     let response: ChatResponse
     try {
-      response = await this.deps.model.chat(
+      response = await this.model.chat(
         {model: this.manifest.model.name, messages: messages.slice(), tools: c.toolSpecs, options: c.options},
         this.deps.signal,
       )
@@ -260,27 +266,54 @@ class RequestRun {
 
   // ---------------------------------------------------------------- 3. act → observe
 
-  /** One proposed call: an `act` step, then (unless the request ends) an `observe` step. */
+  /**
+   * One proposed call: an `act` step, then (unless the request ends) an `observe` step. `end` is
+   * set on the result when the request ends here: a request budget, or a model-free replay that
+   * can no longer follow its recording.
+   */
   private async act(call: ModelToolCall, replies: ChatMessage[]): Promise<CallResult> {
     throwIfAborted(this.deps.signal)
     const step = this.sm.enter('act', call.name)
-    const result = await this.calls.call(call, step)
+    const seq = this.recorder.toolCalls.length
+    const result = await this.calls.call(call, step, this.trajectory?.attackOf(call))
     step.detail = `${call.name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
     if (result.end !== null) {
       this.recorder.budgetHits.push(result.end)
       this.finish('budget_exceeded', `budget ${result.end} hit at ${call.name}`)
       return result
     }
+    if (this.diverges(call, result.outcome, result.reason, step.index, seq)) return {...result, end: 'diverged'}
     const told = result.payload.ok ? 'result' : `error ${result.payload.error.code}`
     this.sm.enter('observe', `${call.name}: ${told} returned to the model`)
     replies.push(toolResultMessage(call.name, result.payload))
     return result
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. */
-  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): void {
+  /**
+   * Model-free replay: whether the candidate just left the recorded trajectory. If so the request
+   * ends here, marked: what production's model proposed next answered something that did not happen.
+   */
+  private diverges(call: ModelToolCall, outcome: ToolCallOutcome, code: string | null, step: number, seq: number): boolean {
+    const d = this.trajectory?.observe(call, {outcome, code}) ?? null
+    if (d === null) return false
+    this.recorder.diverged = {step, tool_call_seq: seq, tool: call.name, reason: d.reason, code: d.code, recorded: d.recorded}
+    // What the candidate's own refusal makes of the request; what a model would do next is unknown.
+    const status: TraceStatus =
+      d.reason === 'held_for_approval' ? 'needs_approval'
+      : d.reason === 'budget_exceeded' ? 'budget_exceeded'
+      : d.reason === 'denied' || d.reason === 'not_in_plan' ? 'refused'
+      : d.reason === 'ran_refused_call' ? 'completed'
+      : 'failed'
+    this.finish(status, `replay diverged at ${call.name}: ${d.reason}${d.code ? ` (${d.code})` : ''}; the recording no longer applies`)
+    return true
+  }
+
+  /** plan_first after a departure: the call is recorded and refused, never executed. False when the request ended. */
+  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): boolean {
     const step = this.sm.enter('act', `${call.name}: refused, not in the plan`)
-    this.calls.refuseUnplanned(call, step)
+    const seq = this.recorder.toolCalls.length
+    this.calls.refuseUnplanned(call, step, this.trajectory?.attackOf(call))
+    if (this.diverges(call, 'denied', 'NOT_IN_PLAN', step.index, seq)) return false
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
     replies.push(
       toolResultMessage(call.name, {
@@ -288,6 +321,7 @@ class RequestRun {
         error: {code: 'policy_denied', message: 'not in the plan; no further tool calls will run, write the final answer'},
       }),
     )
+    return true
   }
 
   // ---------------------------------------------------------------- 4. decide → 5. finish

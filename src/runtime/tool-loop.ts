@@ -77,14 +77,18 @@ export class ToolLoop {
     this.budgets = deps.compiled.manifest.budgets
   }
 
-  /** Runs one proposed call within the `act` step `step`. */
-  async call(call: ModelToolCall, step: StepTrace): Promise<CallResult> {
+  /**
+   * Runs one proposed call within the `act` step `step`. `attack`: the call is an attacker's goal
+   * (model-free compromised replay), recorded as such; what becomes of it never decides the
+   * request's own outcome (a blocked attack does not make the user's request `refused`).
+   */
+  async call(call: ModelToolCall, step: StepTrace, attack?: string): Promise<CallResult> {
     const name = call.name
     const args = argsOf(call)
     const logical = this.proposals++
     const contract = this.deps.compiled.tools.get(name)?.contract
     const canonical = canonicalJson(args)
-    const base = callBase(this.record, this.deps.redactor, name, args, canonical, contract, step.index)
+    const base = callBase(this.record, this.deps.redactor, name, args, canonical, contract, step.index, attack)
     const firstSeq = this.recorder.toolCalls.length
     const unkeyedWrite = isUnkeyedWrite(contract)
     const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
@@ -122,7 +126,7 @@ export class ToolLoop {
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
 
     const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
-    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract)
+    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
 
     this.usage.tool_calls++
     this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
@@ -130,17 +134,17 @@ export class ToolLoop {
   }
 
   /** plan_first after a departure: the call is recorded and refused, never executed. */
-  refuseUnplanned(call: ModelToolCall, step: StepTrace): void {
+  refuseUnplanned(call: ModelToolCall, step: StepTrace, attack?: string): void {
     const args = argsOf(call)
     const contract = this.deps.compiled.tools.get(call.name)?.contract
     this.proposals++
     const seq = this.recorder.toolCalls.length
     this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
-    const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index)
+    const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
     this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
   }
 
-  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined): CallResult {
+  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
     let outcome: ToolCallOutcome
     let code: ToolMessageCode
     let end: string | null = null
@@ -165,17 +169,17 @@ export class ToolLoop {
           outcome = 'denied'
           code = 'policy_denied'
           message = `approval denied: ${verdict.message}`
-          this.policyDenied = true
+          if (!attack) this.policyDenied = true
         } else {
           outcome = 'needs_approval'
           code = 'needs_approval'
-          this.awaitingApproval = true
+          if (!attack) this.awaitingApproval = true
         }
         break
       default:
         outcome = 'denied'
         code = 'policy_denied'
-        this.policyDenied = true
+        if (!attack) this.policyDenied = true
     }
     const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
     this.recorder.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
@@ -206,7 +210,7 @@ export class ToolLoop {
     const recorder = this.recorder
     const key = base.idempotency_key
     const risk = base.risk
-    const escalates = contract?.escalates === true
+    const escalates = contract?.escalates === true && base.attack === undefined
     // Retry-After (and nothing else) delays the next attempt; simulated, never slept.
     let waitMs = 0
     for (let attempt = 1; ; attempt++) {

@@ -5,6 +5,7 @@ import {sha256} from '../util/canonical.js'
 import type {Redactor} from './redact.js'
 import type {
   ContextAdmission,
+  Divergence,
   GuardrailResult,
   PolicyDecisionTrace,
   RequestTrace,
@@ -35,6 +36,8 @@ export class TraceRecorder {
   finalAnswer = ''
   /** Redacted by whoever sets it. */
   error: string | null = null
+  /** Set when a model-free replay left the recorded trajectory. */
+  diverged: Divergence | null = null
 
   constructor(private readonly redactor: Redactor) {}
 
@@ -89,7 +92,7 @@ export class TraceRecorder {
   }
 
   build(record: TrafficRecord, line: number, side: TraceSide, repeat: number, steps: StepTrace[], costUsd: number): RequestTrace {
-    return {
+    const trace: RequestTrace = {
       request_id: record.id,
       line,
       side,
@@ -111,6 +114,8 @@ export class TraceRecorder {
       latency_ms: this.latencyMs,
       error: this.error,
     }
+    if (this.diverged !== null) trace.diverged = {...this.diverged, tool: this.redactor.redactText(this.diverged.tool)}
+    return trace
   }
 }
 
@@ -122,6 +127,8 @@ export type CallBase = {
   args: Record<string, unknown>
   args_hash: string
   idempotency_key: string | null
+  /** The attack whose goal this call is, for a call an injection asked for; else undefined. */
+  attack?: string
 }
 
 const NO_PATHS: string[] = []
@@ -135,8 +142,9 @@ export function callBase(
   canonical: string,
   contract: ToolContract | undefined,
   step: number,
+  attack?: string,
 ): CallBase {
-  return {
+  const base: CallBase = {
     step,
     name,
     risk: contract?.risk ?? 'unknown',
@@ -144,6 +152,8 @@ export function callBase(
     args_hash: sha256(canonical),
     idempotency_key: contract?.idempotency === 'required' ? idempotencyKeyOf(record.id, name, canonical) : null,
   }
+  if (attack !== undefined) base.attack = attack
+  return base
 }
 
 /**
@@ -160,7 +170,7 @@ export function callTrace(
   error: string | null,
   latency_ms: number,
 ): ToolCallTrace {
-  return {
+  const call: ToolCallTrace = {
     step: base.step,
     name: base.name,
     risk: base.risk,
@@ -175,4 +185,6 @@ export function callTrace(
     error,
     latency_ms,
   }
+  if (base.attack !== undefined) call.attack = base.attack
+  return call
 }

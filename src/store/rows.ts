@@ -29,7 +29,7 @@ const json = (v: unknown): string => JSON.stringify(v)
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'diverged_json',
 ] as const
 
 export function requestParams(runId: string, t: RequestTrace): unknown[] {
@@ -37,7 +37,7 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
     t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
     encodeGuardrails(t.guardrails), encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
-    encodePolicyDecisions(t.policy_decisions),
+    encodePolicyDecisions(t.policy_decisions), t.diverged === undefined ? null : json(t.diverged),
   ]
 }
 
@@ -45,12 +45,12 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
 export const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'diverged_json',
 ] as const
 
 /** A trace from its requests row, selected with REQUEST_SELECT_COLUMNS. */
 export function decodeRequest(r: Row): RequestTrace {
-  return {
+  const trace: RequestTrace = {
     request_id: r[1] as string,
     line: r[2] as number,
     side: r[3] as RequestTrace['side'],
@@ -72,6 +72,8 @@ export function decodeRequest(r: Row): RequestTrace {
     latency_ms: r[14] as number,
     error: r[16] as string | null,
   }
+  if (r[21] !== null && r[21] !== undefined) trace.diverged = JSON.parse(r[21] as string) as RequestTrace['diverged']
+  return trace
 }
 
 // The checks a STRICT column and its CHECK would make.
@@ -231,12 +233,14 @@ export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
       !isText(c.outcome) ? 'outcome' :
       typeof c.executed !== 'boolean' ? 'executed' :
       !isTextOrNull(c.error) ? 'error' :
-      !isLatency(c.latency_ms) ? 'latency_ms' : undefined
+      !isLatency(c.latency_ms) ? 'latency_ms' :
+      c.attack !== undefined && !isText(c.attack) ? 'attack' : undefined
     if (bad !== undefined) throw invalid('tool_calls', i, bad, c)
     tuples[i] = [
       c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome,
       bit(c.executed), c.result ?? null, c.error, c.latency_ms,
     ]
+    if (c.attack !== undefined) tuples[i]!.push(c.attack)
   }
   try {
     return JSON.stringify(tuples)
@@ -265,7 +269,7 @@ function unserialisable(calls: readonly ToolCallTrace[], e: unknown): TypeError 
 
 type ToolCallTuple = [
   number, number, string, ToolCallTrace['risk'], Record<string, unknown>, string, string | null, number,
-  ToolCallTrace['outcome'], number, unknown, string | null, number,
+  ToolCallTrace['outcome'], number, unknown, string | null, number, string?,
 ]
 
 /** Not cached like guardrails: the tuples hold args and results, which every trace must own. */
@@ -278,6 +282,7 @@ export function decodeToolCalls(text: string): ToolCallTrace[] {
       seq: c[0], step: c[1], name: c[2], risk: c[3], args: c[4], args_hash: c[5], idempotency_key: c[6],
       attempt: c[7], outcome: c[8], executed: c[9] === 1, result: c[10], error: c[11], latency_ms: c[12],
     }
+    if (c.length > 13) out[i]!.attack = c[13]
   }
   return out
 }

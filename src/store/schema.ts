@@ -4,16 +4,15 @@
  * src/store/database.ts, never altered, so there is no migration code and no reader of an older
  * layout.
  *
- * SCHEMA_VERSION is 7 although this is the first schema of its kind: builds before it wrote
- * v1–v6, whose v6 stores may hold traces in the per-row child tables this schema no longer has.
- * Reusing 6 (or 1) would open such a store as current and read those traces back with empty
- * lists; a number no earlier build wrote makes every one of them a clear refusal instead.
+ * Numbers only ever grow: builds before this one wrote v1–v7 (v6 stores may hold traces in per-row
+ * child tables this schema no longer has; v7 stores lack the divergence column), and a number no
+ * earlier build wrote makes every one of those stores a clear refusal instead of a wrong read.
  * Change the schema: bump the number (the older stores are then refused the same way).
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -26,11 +25,13 @@ export const SCHEMA_VERSION = 7
  * Every trace sets all four (`[]` when empty), hence NOT NULL:
  *   steps_json            [index, state, detail, input_tokens, output_tokens, latency_ms]
  *   tool_calls_json       [seq, step, name, risk, args, args_hash, idempotency_key, attempt,
- *                          outcome, executed (0/1), result, error, latency_ms]
- *                          (args and result embedded as JSON values, not strings; no result is null)
+ *                          outcome, executed (0/1), result, error, latency_ms, attack?]
+ *                          (args and result embedded as JSON values, not strings; no result is null;
+ *                          attack only on a call an injection asked for)
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
+ * `diverged_json` is the model-free replay's divergence marker (`Divergence`), NULL when none.
  * `requests_by_line` serves the contract's trace order (line, side recorded/baseline/candidate,
  * repeat) and line ranges of it, so a run or a range of it is read without a sort.
  *
@@ -105,6 +106,7 @@ CREATE TABLE requests (
   steps_json            TEXT NOT NULL,
   tool_calls_json       TEXT NOT NULL,
   policy_decisions_json TEXT NOT NULL,
+  diverged_json         TEXT,
   UNIQUE (run_id, request_id, side, repeat)
 ) STRICT;
 
@@ -186,7 +188,8 @@ CREATE VIEW trace_tool_calls AS
          json_extract(j.value, '$[9]') AS executed,
          NULLIF(j.value -> '$[10]', 'null') AS result_json,
          json_extract(j.value, '$[11]') AS error,
-         CAST(json_extract(j.value, '$[12]') AS REAL) AS latency_ms
+         CAST(json_extract(j.value, '$[12]') AS REAL) AS latency_ms,
+         json_extract(j.value, '$[13]') AS attack
   FROM requests r, json_each(r.tool_calls_json) j;
 
 CREATE VIEW trace_policy_decisions AS

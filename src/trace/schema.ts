@@ -64,6 +64,12 @@ export const ToolCallTrace = z.object({
   result: z.unknown().nullable(),
   error: z.string().nullable(),
   latency_ms: z.number().nonnegative(),
+  /**
+   * Only on a call an attacker's injection asked for (`--model compromised` proposes the goal calls
+   * of the record's `attacks`): that attack's id, or `attack#<index>` when it has none. Absent on
+   * every call the model proposed for the user's own task.
+   */
+  attack: z.string().optional(),
 })
 export type ToolCallTrace = z.infer<typeof ToolCallTrace>
 
@@ -146,6 +152,44 @@ export type TraceSide = z.infer<typeof TraceSide>
 export const TraceStatus = z.union([RequestOutcome, z.literal('skipped')])
 export type TraceStatus = z.infer<typeof TraceStatus>
 
+/**
+ * Why a model-free replay (`--model recorded` / `compromised`) stopped following the recording: the
+ * candidate treated a recorded call differently from production (ran, denied, held or rejected a
+ * call production treated otherwise), so production's model was answering something else when it
+ * proposed what came next, and a real model would be needed to say what follows.
+ */
+export const DivergenceReason = z.enum([
+  /** The candidate's policy, RBAC or a guardrail denied a call production executed. */
+  'denied',
+  /** The candidate held for approval a call production executed. */
+  'held_for_approval',
+  /** The call's arguments fail the candidate's tool contract. */
+  'schema_invalid',
+  /** The candidate has no such tool, or it is disabled. */
+  'unknown_tool',
+  /** A budget or rate limit of the candidate refused the call. */
+  'budget_exceeded',
+  /** plan_first: the call is not in the candidate's plan. */
+  'not_in_plan',
+  /** The candidate ran a call production refused or held: production's model went on from that. */
+  'ran_refused_call',
+])
+export type DivergenceReason = z.infer<typeof DivergenceReason>
+
+export const Divergence = z.object({
+  /** The `act` step of the call where the replay diverged. */
+  step: z.number().int().nonnegative(),
+  /** seq of that call's (first) attempt in `tool_calls`. */
+  tool_call_seq: z.number().int().nonnegative(),
+  tool: z.string(),
+  reason: DivergenceReason,
+  /** The candidate's own reason code for the refusal (e.g. a policy reason), when it gave one. */
+  code: z.string().nullable(),
+  /** What production did with the same call. */
+  recorded: z.enum(['executed', 'denied', 'held']),
+})
+export type Divergence = z.infer<typeof Divergence>
+
 export const RequestTrace = z.object({
   request_id: z.string(),
   /** 1-based line in the traffic file, so every finding points back to its source. */
@@ -171,5 +215,7 @@ export const RequestTrace = z.object({
   latency_ms: z.number().nonnegative(),
   /** Why the request was skipped or failed, when it was. */
   error: z.string().nullable(),
+  /** Model-free replay only: where the candidate left the recorded trajectory; absent when it did not. */
+  diverged: Divergence.optional(),
 })
 export type RequestTrace = z.infer<typeof RequestTrace>

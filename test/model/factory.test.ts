@@ -52,14 +52,18 @@ describe('parseModelSpec', () => {
     expect(parseModelSpec('scripted:support-v1')).toEqual({provider: 'scripted', name: 'support-v1'})
     expect(parseModelSpec('ollama:llama3.1:8b')).toEqual({provider: 'ollama', name: 'llama3.1:8b'})
     expect(parseModelSpec(' ollama:qwen2.5 ')).toEqual({provider: 'ollama', name: 'qwen2.5'})
+    expect(parseModelSpec('recorded')).toEqual({provider: 'recorded', name: null})
+    expect(parseModelSpec('compromised')).toEqual({provider: 'compromised', name: null})
   })
 
   it('explains what is wrong with anything else, in one line', () => {
     const cases: [string, RegExp][] = [
-      ['gpt-4o', /^--model: "gpt-4o" is not a model spec; use scripted, scripted:<name> or ollama:<name>/],
+      ['gpt-4o', /^--model: "gpt-4o" is not a model spec; use recorded, compromised, scripted, scripted:<name> or ollama:<name>/],
       ['openai:gpt-4o', /is not a model spec/],
       ['Scripted', /is not a model spec/],
-      ['', /^--model: an empty model spec; use scripted/],
+      ['', /^--model: an empty model spec; use recorded/],
+      ['recorded:prod', /^--model "recorded:prod": recorded replays production's own proposals and takes no model name; use --model recorded$/],
+      ['compromised:x', /takes no model name; use --model compromised$/],
       ['ollama', /^--model "ollama": say which Ollama model, e.g. ollama:llama3.1:8b/],
       ['ollama:', /the model name after "ollama:" is empty/],
       ['scripted:  ', /the model name after "scripted:" is empty/],

@@ -24,7 +24,7 @@ export function awkwardCalls(): ToolCallTrace[] {
     },
     {
       seq: 3, step: 3, name: 'flag', risk: 'write_low', args: {on: false}, args_hash: 'f', idempotency_key: null,
-      attempt: 2, outcome: 'ok', executed: true, result: false, error: null, latency_ms: 1e-9,
+      attempt: 2, outcome: 'ok', executed: true, result: false, error: null, latency_ms: 1e-9, attack: 'inj-ü"1',
     },
   ]
 }

@@ -61,6 +61,7 @@ function variedTraces(): RequestTrace[] {
   callsOnly.policy_decisions = []
   const decisionsOnly = fullTrace('d', 6, 'recorded')
   decisionsOnly.tool_calls = []
+  awkward.diverged = {step: 3, tool_call_seq: 3, tool: 'flag', reason: 'held_for_approval', code: 'OVER_LIMIT', recorded: 'executed'}
   return [skippedTrace('e', 1), fullTrace('f', 2, 'recorded'), fullTrace('f', 2), fullTrace('g', 3, 'candidate', 1), awkward, callsOnly, decisionsOnly]
 }
 
@@ -99,6 +100,11 @@ describe('lists round-trip', () => {
       expect(awkward.tool_calls[0]!.args.amount).toBe(92.13)
       expect(awkward.tool_calls[0]!.latency_ms).toBe(0.1 + 0.2)
       expect(awkward.tool_calls.map((c) => c.result)).toStrictEqual(['a plain string result ✓', [1, 'two', null, {three: 3.5}, [], 1e21], 0, false])
+      // Only a call an attack asked for carries `attack`, last; only a diverged replay carries `diverged`, last.
+      expect(awkward.tool_calls.map((c) => c.attack)).toEqual([undefined, undefined, undefined, 'inj-ü"1'])
+      expect(Object.keys(awkward.tool_calls[3]!).at(-1)).toBe('attack')
+      expect(Object.keys(awkward).at(-1)).toBe('diverged')
+      expect(back.filter((t) => t.diverged !== undefined).map((t) => t.request_id)).toEqual(['w'])
     })
   })
 
