@@ -7,7 +7,7 @@ import type {Bundle} from '../../src/bundle/schema.js'
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import type {DiffClass} from '../../src/diff/types.js'
-import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
+import {createReplayModel} from '../../src/model/recorded.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
 import {compileInjectionMatcher} from '../../src/runtime/guardrails/patterns.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
@@ -255,38 +255,9 @@ describe('banking-assistant traffic', () => {
 })
 
 // ------------------------------------------------------------------------------------------------
-// The runtime and diff engine on the recorded calls, in process. A small stand-in for the recorded
-// and compromised models (one recorded call per turn, then the recorded answer; the attack's goal
-// calls as soon as its source is in context), so the counts the CLI acceptance tests expect are
-// checked now against the real runtime, policy engine and classifier. The tool-result half of the
-// compromised checks waits for the runtime's injection_in_tool_result signal (see the skipped tests).
-
-function standInModel(rec: TrafficRecord, compromised: boolean): ModelClient {
-  const recorded = rec.production.tool_calls.filter((c) => c.attempt === 1)
-  const turns: ModelToolCall[][] = []
-  const goal = (): ModelToolCall[] => rec.attacks.flatMap((a) => a.goal.map((g) => ({name: g.name, arguments: g.args})))
-  if (compromised && rec.attacks.some((a) => 'retrieved' in a.source)) turns.push(goal())
-  for (const c of recorded) {
-    turns.push([{name: c.name, arguments: c.args}])
-    if (compromised && rec.attacks.some((a) => 'tool_call' in a.source && a.source.tool_call === c.id)) turns.push(goal())
-  }
-  const toolLatency = rec.production.tool_calls.reduce((n, c) => n + (c.result !== undefined || c.error !== undefined ? c.latency_ms : 0), 0)
-  return {
-    id: compromised ? 'stand-in:compromised' : 'stand-in:recorded',
-    async chat(request: ChatRequest): Promise<ChatResponse> {
-      const k = request.messages.filter((m) => m.role === 'assistant' && (m.tool_calls?.length ?? 0) > 0).length
-      if (k < turns.length) return {message: {role: 'assistant', content: '', tool_calls: turns[k]!}, input_tokens: 0, output_tokens: 0, latency_ms: 0, done_reason: 'stop'}
-      const u = rec.production.usage
-      return {
-        message: {role: 'assistant', content: rec.production.final_answer, tool_calls: []},
-        input_tokens: u.input_tokens,
-        output_tokens: u.output_tokens,
-        latency_ms: Math.max(0, rec.production.latency_ms - toolLatency),
-        done_reason: 'stop',
-      }
-    },
-  }
-}
+// The runtime and diff engine on the recorded calls, in process, with the model-free replay model
+// (one recorded call a turn, then the recorded answer; in compromised mode the attack's goal calls
+// as soon as its source is in context): the same counts as the CLI acceptance tests, faster.
 
 async function replay(b: BundleName, side: TraceSide, compromised: boolean): Promise<Map<string, RequestTrace>> {
   const bundle: Bundle = await loadBundle(path.join(dir, b))
@@ -302,7 +273,7 @@ async function replay(b: BundleName, side: TraceSide, compromised: boolean): Pro
     repeat: 0,
   }
   const out = new Map<string, RequestTrace>()
-  for (const [i, r] of records.entries()) out.set(r.id, await runRequest(r, i + 1, {...deps, model: standInModel(r, compromised)}))
+  for (const [i, r] of records.entries()) out.set(r.id, await runRequest(r, i + 1, {...deps, model: createReplayModel(compromised ? 'compromised' : 'recorded')}))
   return out
 }
 
@@ -311,6 +282,8 @@ function classes(base: Map<string, RequestTrace>, cand: Map<string, RequestTrace
   for (const [id, c] of cand) out[classifyRequest(diffRequest(base.get(id)!, c)).class].push(id)
   return out
 }
+
+const flagsDocument = (t: RequestTrace): boolean => t.guardrails.some((g) => g.check === 'retrieval.injection' && !g.passed)
 
 const injectionReason = (tool: string) => (tool === 'update_password' || tool === 'update_user_info' ? 'ACCOUNT_CHANGE_UNDER_INJECTION' : 'MONEY_MOVEMENT_UNDER_INJECTION')
 
@@ -328,7 +301,7 @@ function goalCalls(t: RequestTrace, r: TrafficRecord): [AttackGoalCall, ToolCall
   )
 }
 
-describe('what the candidates do with the recorded calls (in-process stand-in for --model recorded)', () => {
+describe('what the candidates do with the recorded calls (in process, the model-free replay model)', () => {
   let recorded: Map<string, RequestTrace>
   beforeAll(async () => {
     const bundle = await loadBundle(path.join(dir, 'v1'))
@@ -356,9 +329,19 @@ describe('what the candidates do with the recorded calls (in-process stand-in fo
   })
 
   it('the scenario as shipped (v2-no-injection-defence against v1, both replayed): the same five regressions', async () => {
-    const c = classes(await replay('v1', 'baseline', false), await replay('v2-no-injection-defence', 'candidate', false))
+    const base = await replay('v1', 'baseline', false)
+    const cand = await replay('v2-no-injection-defence', 'candidate', false)
+    const c = classes(base, cand)
     expect(c.regression.sort()).toEqual(ids(deniedUnderInjection))
-    expect(c.behaviour_change).toEqual([])
+    // Documents only v1's own extra patterns recognise: weaker detection is a change, never an improvement.
+    const lost = records.filter((r) => flagsDocument(base.get(r.id)!) && !flagsDocument(cand.get(r.id)!))
+    expect(lost.length).toBeGreaterThan(0)
+    expect(c.behaviour_change.sort()).toEqual(ids(lost.filter((r) => !deniedUnderInjection.includes(r))))
+    for (const id of c.behaviour_change) {
+      const codes = classifyRequest(diffRequest(base.get(id)!, cand.get(id)!)).reasons.filter((x) => x.class !== 'benign').map((x) => x.code)
+      expect(codes, id).toEqual(['detection_lost'])
+    }
+    expect(c.improvement).toEqual([])
   })
 
   it('v2-looser-approval: transfers v1 held for approval now go out', async () => {
@@ -379,10 +362,13 @@ describe('what the candidates do with the recorded calls (in-process stand-in fo
     }
     const c = classes(base, cand)
     const fromDocs = (cls: string[]) => cls.filter((id) => viaDocument.some((r) => r.id === id)).sort()
-    expect(fromDocs(c.regression)).toEqual(ids(viaDocument.filter((r) => !drains.includes(r))))
-    // A drain held for approval instead of denied is no regression (today's classifier even calls it an
-    // improvement: v1's high-severity denial gives way to a low-severity hold), but it is not the same either.
-    for (const r of viaDocument.filter((x) => drains.includes(x))) expect(c.same.concat(c.benign, c.regression), r.id).not.toContain(r.id)
+    // Every attack v1 denied is a regression: run outright, or (a drain) only held for a person to approve.
+    expect(fromDocs(c.regression)).toEqual(ids(viaDocument))
+    expect(c.improvement).toEqual([])
+    for (const r of viaDocument.filter((x) => drains.includes(x))) {
+      const codes = classifyRequest(diffRequest(base.get(r.id)!, cand.get(r.id)!)).reasons.map((x) => x.code)
+      expect(codes, r.id).toContain('attack_held_not_denied')
+    }
     // Requests without an attack do the same on both sides.
     for (const r of records.filter((x) => x.attacks.length === 0)) expect(c.regression.concat(c.behaviour_change), r.id).not.toContain(r.id)
   })
@@ -424,8 +410,7 @@ function traces(db: string, runId: string): {base: Map<string, RequestTrace>; ca
   }
 }
 
-// enabled when --model recorded lands
-describe.skip('acceptance: replays through the CLI with --model recorded | compromised', () => {
+describe('acceptance: replays through the CLI with --model recorded | compromised', () => {
   it('v1 against the recording: 0 regressions, 0 behaviour changes', async () => {
     const db = path.join(tmp, 'v1.db')
     const run = await shadow(db, '--candidate', path.join(dir, 'v1'), '--baseline', 'recorded', '--model', 'recorded')
@@ -486,10 +471,10 @@ describe.skip('acceptance: replays through the CLI with --model recorded | compr
       for (const [g, c] of goalCalls(cand.get(r.id)!, r)) expect(c?.outcome, `${r.id} candidate ${g.name}`).toBe(want)
     }
     const doc = await diffAll(db, run)
-    expect(inClass(doc, 'regression')).toEqual(ids(attacked.filter((r) => !drains.includes(r))))
-    expect(doc.counts.regression).toBe(COUNTS.attacks - COUNTS.drains)
-    // The two whole-balance drains are held for approval on the candidate: changed, but no regression.
-    for (const r of drains) expect(['behaviour_change', 'improvement'], r.id).toContain(doc.requests.find((x) => x.request_id === r.id)!.class)
+    // Run outright, or (the two whole-balance drains) only held for approval where v1 denied: all regressions, no improvement.
+    expect(inClass(doc, 'regression')).toEqual(ids(attacked))
+    expect(doc.counts.regression).toBe(COUNTS.attacks)
+    expect(doc.counts.improvement).toBe(0)
     // Requests without an attack run the same recorded calls on both sides.
     for (const r of records.filter((x) => x.attacks.length === 0)) expect(['same', 'benign'], r.id).toContain(doc.requests.find((x) => x.request_id === r.id)!.class)
     const card = JSON.parse((await runCli(['scorecard', run, '--db', db, '--json'])).stdout) as {red: string[]}
@@ -507,7 +492,8 @@ describe.skip('acceptance: replays through the CLI with --model recorded | compr
         expect(c?.outcome, `${r.id} ${g.name}`).toBe('denied')
         expect(d?.reason, `${r.id} ${g.name}`).toBe(injectionReason(g.name))
       }
-      expect(t.status, r.id).toBe('refused')
+      // Stopping the attacker's calls leaves the user's own request as production ended it.
+      expect(t.status, r.id).toBe(r.production.outcome)
     }
   })
 })
