@@ -5,7 +5,8 @@ import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js
 import {createReplayModel} from './recorded.js'
 import {createScriptedModel} from './scripted.js'
 import {loadSkills} from './scripted/skill-modules.js'
-import type {ModelClient} from './types.js'
+import {skillFor} from './scripted/skills.js'
+import type {ModelClient, ToolSpec} from './types.js'
 
 /** Which model answers a run: `--model` on the command line, else the bundle's own model. */
 
@@ -59,10 +60,19 @@ export type CreateModelOptions = {
   ollamaRetries?: number
   /**
    * Skill modules for the scripted model (docs/scripted-model.md), in the order they are asked;
-   * none: the generic behaviour answers every request. Other models ignore them.
+   * `generic` names the built-in domain-free behaviour. Other models ignore them.
    */
   skills?: readonly string[]
+  /**
+   * The tools the bundle offers. The scripted model refuses to start when none of its skills claims
+   * them (unless `generic` is named): a model with no skill for a domain would make no tool call at
+   * all and every difference of the bundle would go unseen.
+   */
+  tools?: readonly ToolSpec[]
 }
+
+/** The skill name that asks for the scripted model's domain-free behaviour (generic.ts) on purpose. */
+export const GENERIC_SKILL = 'generic'
 
 export async function createModel(opts: CreateModelOptions): Promise<ModelClient> {
   if (opts.recordCassette && opts.replayCassette) {
@@ -86,11 +96,26 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
 
 async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<ModelClient> {
   if (spec.provider === 'scripted') {
-    const skills = opts.skills && opts.skills.length > 0 ? await loadSkills(opts.skills) : undefined
+    const named = opts.skills ?? []
+    const modules = named.filter((s) => s !== GENERIC_SKILL)
+    const skills = modules.length > 0 ? await loadSkills(modules) : []
+    if (opts.tools !== undefined && !named.includes(GENERIC_SKILL) && skillFor(skills, opts.tools) === undefined) {
+      throw new ValidationError([noSkill(opts.tools, modules)])
+    }
     return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed, skills})
   }
   const name = spec.name ?? opts.bundleModel.name
   const host = resolveOllamaHost(opts.ollamaHost)
   await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000))
   return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries})
+}
+
+function noSkill(tools: readonly ToolSpec[], modules: readonly string[]): string {
+  const names = tools.map((t) => t.function.name)
+  const shown = names.length > 6 ? `${names.slice(0, 6).join(', ')} and ${names.length - 6} more` : names.join(', ')
+  const asked = modules.length === 0 ? 'no skill module was named' : `no skill of ${modules.join(', ')} claims them`
+  return (
+    `the scripted model has no skill for this bundle's tools (${shown}): ${asked}; replay production's own proposals with ` +
+    `--model recorded, use a real model with --model ollama:<name>, or name a skill module with --skill (--skill ${GENERIC_SKILL} for the domain-free behaviour)`
+  )
 }

@@ -3,10 +3,12 @@ import path from 'node:path'
 import {createFaultInjector, formatFaults, parseFaults} from '../tools/faults.js'
 import {emptyFixtures, loadFixtures} from '../tools/fixtures.js'
 import {createMockTools} from '../tools/mock-tools.js'
+import {diffBundles} from '../bundle/diff.js'
 import {loadBundle} from '../bundle/load.js'
+import {modelOnlyChanges} from '../bundle/model-only.js'
 import type {Bundle} from '../bundle/schema.js'
 import {StoreError, UnderstudyError, ValidationError} from '../errors.js'
-import {createModel} from '../model/factory.js'
+import {createModel, isModelFree} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
@@ -31,6 +33,8 @@ export type ShadowHooks = {
   onProgress?: (progress: ShadowProgress) => void
   /** Called once the run row exists, before any request runs (so a UI can show the id to resume). */
   onRunCreated?: (run: RunInfo) => void
+  /** Things the user should know before reading the results (what a model-free replay cannot measure), before any request runs. */
+  onNotice?: (notice: string) => void
 }
 
 export type ShadowResult = {
@@ -38,6 +42,8 @@ export type ShadowResult = {
   progress: ShadowProgress
   interrupted: boolean
   resumed: boolean
+  /** What hooks.onNotice was told, in order. */
+  notices: string[]
 }
 
 /** Requests between full garbage collections (see util/gc.ts): keeps a long replay's RSS flat. */
@@ -145,6 +151,7 @@ type Setup = {
   modelLabel: string
   sides: Side[]
   redactor: Redactor
+  notices: string[]
 }
 
 async function prepare(opts: ShadowOptions): Promise<Setup> {
@@ -165,6 +172,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     const repeats: AgentDeps[] = []
     for (let r = 0; r < opts.repeat; r++) {
       const shifted = withSeed(bundle, bundle.manifest.model.seed + r)
+      const compiled = compileBundle(shifted)
       const model: ModelClient = await createModel({
         spec: opts.model,
         bundleModel: shifted.manifest.model,
@@ -172,11 +180,12 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
         recordCassette: cassettePath(opts.record_cassette, side),
         replayCassette: cassettePath(opts.replay_cassette, side),
         skills: opts.skills,
+        tools: compiled.toolSpecs,
       })
       if (r === 0) labels.push(model.id)
       repeats.push({
         bundle: shifted,
-        compiled: compileBundle(shifted),
+        compiled,
         model,
         tools,
         approver: opts.approver,
@@ -198,7 +207,21 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     modelLabel: [...new Set(labels)].join(' / '),
     sides,
     redactor,
+    notices: modelFreeNotices(opts, baseline, candidate),
   }
+}
+
+/** A model-free replay cannot measure what only a model shows: say which of the bundle's changes those are. */
+function modelFreeNotices(opts: ShadowOptions, baseline: Bundle | null, candidate: Bundle): string[] {
+  if (!isModelFree(opts.model)) return []
+  const mode = opts.model!.trim()
+  if (baseline === null) {
+    return [`--model ${mode} replays production's own proposals: the candidate's prompts and model settings are not exercised; compare with --baseline <bundle> to see which changes that leaves unmeasured, or run with --model ollama:<name>`]
+  }
+  const changes = modelOnlyChanges(diffBundles(baseline, candidate))
+  if (changes.length === 0) return []
+  const n = changes.length === 1 ? '1 change' : `${changes.length} changes`
+  return [`--model ${mode} does not measure ${n} only a model can show: ${changes.join('; ')}; run with --model ollama:<name> to see their effect`]
 }
 
 function withSeed(bundle: Bundle, seed: number): Bundle {
@@ -225,6 +248,7 @@ async function execute(
   resumed: boolean,
 ): Promise<ShadowResult> {
   hooks.onRunCreated?.(run)
+  for (const notice of setup.notices) hooks.onNotice?.(notice)
   const progress = emptyProgress(opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests))
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
@@ -324,7 +348,7 @@ async function execute(
   finish(interrupted ? 'interrupted' : 'completed')
   for (const side of setup.sides) for (const deps of side.repeats) await deps.model.close?.()
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices}
 }
 
 function flushQuietly(flush: () => void): void {

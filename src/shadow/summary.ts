@@ -22,6 +22,8 @@ export type ShadowSummary = {
   budget_hits: number
   /** Candidate vs baseline, per class (same, benign, behaviour_change, regression, improvement). */
   classes: Record<DiffClass, number>
+  /** What the run could not measure, said before it started (model-free replay). */
+  notices: string[]
   next: string[]
 }
 
@@ -54,6 +56,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     tool_errors: result.progress.tool_errors,
     budget_hits: result.progress.budget_hits,
     classes,
+    notices: result.notices,
     next,
   }
 }

@@ -118,7 +118,7 @@ describe('one writer per run', () => {
     const store = openStore(path.join(dir, 'u.db'))
     try {
       const controller = new AbortController()
-      const first = await startShadow({traffic, candidate: path.join(scenario, 'v2'), fixtures: path.join(scenario, 'fixtures.yaml')}, store, {
+      const first = await startShadow({traffic, candidate: path.join(scenario, 'v2'), fixtures: path.join(scenario, 'fixtures.yaml'), skills: [path.join(scenario, 'skill', 'index.ts')]}, store, {
         signal: controller.signal,
         onProgress: (p) => p.requests >= 10 && controller.abort(),
       })

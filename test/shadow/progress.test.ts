@@ -12,6 +12,7 @@ import {repoRoot} from '../helpers/cli.js'
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
 const v2 = path.join(scenario, 'v2')
 const fixtures = path.join(scenario, 'fixtures.yaml')
+const skills = [path.join(scenario, 'skill', 'index.ts')]
 
 let dir: string
 let store: TraceDatabase
@@ -43,7 +44,7 @@ function recorder(): {seen: {line: string; fraction: number; finished: number}[]
 describe('shadow progress', () => {
   it('is requests finished over the total, not lines read ahead by the requests in flight', async () => {
     const {seen, onProgress} = recorder()
-    await startShadow({traffic: trafficFile(50), candidate: v2, fixtures, concurrency: 8}, store, {onProgress})
+    await startShadow({traffic: trafficFile(50), candidate: v2, fixtures, skills, concurrency: 8}, store, {onProgress})
     expect(seen[0]!.line).toMatch(/^1 requests \(2%\)/)
     for (const s of seen) expect(s.fraction).toBeCloseTo(s.finished / 50, 10)
     expect(seen.at(-1)!.line).toMatch(/^50 requests \(100%\)/)
@@ -51,7 +52,7 @@ describe('shadow progress', () => {
 
   it('counts only requests, not blank lines, and only up to --limit', async () => {
     const {seen, onProgress} = recorder()
-    await startShadow({traffic: trafficFile(50, '\n\n  \n'), candidate: v2, fixtures, limit: 20}, store, {onProgress})
+    await startShadow({traffic: trafficFile(50, '\n\n  \n'), candidate: v2, fixtures, skills, limit: 20}, store, {onProgress})
     expect(seen[0]!.fraction).toBe(1 / 20)
     expect(seen.at(-1)!.line).toMatch(/^20 requests \(100%\)/)
   })
@@ -59,7 +60,7 @@ describe('shadow progress', () => {
   it('counts requests already stored when resuming', async () => {
     const file = trafficFile(40)
     const controller = new AbortController()
-    const first = await startShadow({traffic: file, candidate: v2, fixtures, concurrency: 2}, store, {
+    const first = await startShadow({traffic: file, candidate: v2, fixtures, skills, concurrency: 2}, store, {
       signal: controller.signal,
       onProgress: (p) => {
         if (p.requests >= 10) controller.abort()
