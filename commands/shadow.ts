@@ -4,7 +4,7 @@ import {UnderstudyError} from '../src/errors.js'
 import {resolveShadowInput} from '../src/shadow/inputs.js'
 import {createReporter} from '../src/shadow/reporter.js'
 import {resumeShadow, startShadow, type ShadowResult} from '../src/shadow/run.js'
-import {renderShadowSummary, shadowSummary, type ShadowSummary} from '../src/shadow/summary.js'
+import {renderShadowSummary, shadowSummary, withResumeHint, type ShadowSummary} from '../src/shadow/summary.js'
 import {openStore} from '../src/store/sqlite.js'
 
 export default class Shadow extends BaseCommand {
@@ -101,6 +101,8 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           })
           result = await startShadow(input, store, hooks)
         }
+      } catch (e) {
+        throw withResumeHint(e, flags.db)
       } finally {
         reporter.finish()
         process.off('SIGINT', onSignal)

@@ -83,9 +83,12 @@ export class RunBusyError extends UnderstudyError {
   }
 }
 
-/** The model server is down, the model is missing, or the answer is malformed. */
+/**
+ * The model server is down, the model is missing, the answer is malformed, or larger than the
+ * bundle accepts (`too_large`: model.max_answer_bytes).
+ */
 export class ModelError extends UnderstudyError {
-  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss'
+  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss' | 'too_large'
   constructor(code: ModelError['code'], message: string, options: {cause?: unknown} = {}) {
     super(message, options)
     this.code = code

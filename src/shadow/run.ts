@@ -5,7 +5,7 @@ import {emptyFixtures, loadFixtures} from '../tools/fixtures.js'
 import {createMockTools} from '../tools/mock-tools.js'
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle} from '../bundle/schema.js'
-import {StoreError, UnderstudyError, ValidationError} from '../errors.js'
+import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
 import {createModel} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
@@ -238,6 +238,14 @@ async function execute(
   const finish = (status: Exclude<RunStatus, 'running'>): void => {
     store.releaseRun(run.id, claim.token, status)
   }
+  /** finish() after an error: true when the status was written (a full store may refuse even that). */
+  const finishQuietly = (status: Exclude<RunStatus, 'running'>): boolean => {
+    try {
+      return store.releaseRun(run.id, claim.token, status)
+    } catch {
+      return false
+    }
+  }
   const writer = openTraceWriter(store, run.id)
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
@@ -263,6 +271,8 @@ async function execute(
     hooks.onProgress?.(progress)
   }
 
+  // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
+  // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
     for await (const item of readTraffic(opts.traffic)) {
       if (hooks.signal?.aborted || failure !== null) break
@@ -305,26 +315,70 @@ async function execute(
     flush()
     await writer.drain()
   } catch (e) {
+    failure ??= e
+  }
+  if (failure !== null) {
     await Promise.allSettled(inFlight)
     flushQuietly(flush)
-    await writer.close()
-    clearInterval(heartbeat)
-    finish('failed')
-    throw e
   }
   await writer.close()
   clearInterval(heartbeat)
+  for (const side of setup.sides) for (const deps of side.repeats) await closeQuietly(deps.model)
+
   if (failure !== null) {
-    finish('failed')
-    throw failure
+    // A cause that leaves every stored trace right (the model server, a full store or disk) ends
+    // the run `interrupted`, to be resumed once it is fixed; any other ends it `failed`.
+    if (!resumable(failure)) {
+      finishQuietly('failed')
+      throw failure
+    }
+    throw new ShadowStopped(run.id, failure, finishQuietly('interrupted'))
   }
 
   const interrupted = hooks.signal?.aborted === true
   if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
   finish(interrupted ? 'interrupted' : 'completed')
-  for (const side of setup.sides) for (const deps of side.repeats) await deps.model.close?.()
   hooks.onProgress?.(progress)
   return {run: store.getRun(run.id)!, progress, interrupted, resumed}
+}
+
+/**
+ * Causes that stop a run without making anything it stored wrong: the model server cannot be
+ * reached, lacks the model or does not answer in its protocol; the store or the disk is full. Each
+ * request's traces are stored whole or not at all, so once the cause is fixed `--resume` replays
+ * exactly the requests not stored. (A cassette miss is not one: the same cassette misses again.)
+ */
+function resumable(e: unknown): boolean {
+  if (e instanceof ModelError) return e.code === 'unreachable' || e.code === 'model_missing' || e.code === 'malformed'
+  if (e instanceof StoreError) return e.full
+  if (e instanceof FileWriteError) return e.errno === 'ENOSPC' || e.errno === 'EDQUOT'
+  return false
+}
+
+/**
+ * A run stopped early by a resumable cause (see resumable). It is `interrupted` when that status
+ * could be written; when not (a store too full even for that), it is left `running` with no live
+ * writer, which `--resume` takes over as after a kill. The message is the cause's one line, then
+ * what became of the run; the command adds the `--resume` line (src/shadow/summary.ts).
+ */
+export class ShadowStopped extends UnderstudyError {
+  constructor(
+    readonly runId: string,
+    reason: unknown,
+    /** Whether the run was marked `interrupted`. */
+    readonly marked: boolean,
+  ) {
+    const cause = reason instanceof Error ? reason.message : String(reason)
+    super(`${cause}; run ${runId} ${marked ? 'interrupted' : 'stopped (still marked running: its status could not be written)'}`, {cause: reason})
+  }
+}
+
+async function closeQuietly(model: ModelClient): Promise<void> {
+  try {
+    await model.close?.()
+  } catch {
+    // Closing a client frees what it holds; an error here must not hide why the run ended.
+  }
 }
 
 function flushQuietly(flush: () => void): void {

@@ -1,8 +1,9 @@
 import {listRun} from '../runs/diff-list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
+import {UnderstudyError} from '../errors.js'
 import {progressFigures} from './progress.js'
-import type {ShadowResult} from './run.js'
+import {ShadowStopped, type ShadowResult} from './run.js'
 
 /** What `understudy shadow` reports when it ends (and returns for --json). */
 export type ShadowSummary = {
@@ -31,9 +32,9 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
   const f = progressFigures(result.progress)
   const {counts: classes} = await listRun(store, result.run, 'none', () => {})
   const id = result.run.id
-  const dbArg = db === '.understudy/understudy.db' ? '' : ` --db ${db}`
+  const dbArg = dbArgument(db)
   const next = result.interrupted
-    ? [`understudy shadow --resume ${id}${dbArg}`]
+    ? [resumeCommand(id, db)]
     : [
         `understudy diff ${id}${dbArg}`,
         `understudy report ${id} --format html --out report.html${dbArg}`,
@@ -56,6 +57,22 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     classes,
     next,
   }
+}
+
+const dbArgument = (db: string): string => (db === '.understudy/understudy.db' ? '' : ` --db ${db}`)
+
+/** The command that continues run `id` of the store `db` (as the user named it). */
+export function resumeCommand(id: string, db: string): string {
+  return `understudy shadow --resume ${id}${dbArgument(db)}`
+}
+
+/**
+ * A run stopped early but resumable (ShadowStopped) gets the `--resume` command on its one line, as
+ * an interrupted run's summary ends with it; any other error is returned as it is.
+ */
+export function withResumeHint(e: unknown, db: string): unknown {
+  if (!(e instanceof ShadowStopped)) return e
+  return new UnderstudyError(`${e.message}; resume with: ${resumeCommand(e.runId, db)}`, {cause: e, exitCode: e.exitCode})
 }
 
 const SIDE_ORDER = ['recorded', 'baseline', 'candidate']
