@@ -1,5 +1,6 @@
 import type {ModelConfig} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
+import {capAnswers} from './answer-cap.js'
 import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
 import {createScriptedModel} from './scripted.js'
@@ -51,10 +52,13 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
   }
   const spec: ModelSpec = opts.spec === null ? {provider: opts.bundleModel.provider, name: opts.bundleModel.name} : parseModelSpec(opts.spec)
 
+  // Every answer passes the bundle's size cap before anything sees it; a cassette records only
+  // answers within it, and replays none beyond it.
+  const cap = opts.bundleModel.max_answer_bytes
   // A replay answers from the file alone: no server, no model, works offline.
-  if (opts.replayCassette) return replayingModel(opts.replayCassette)
+  if (opts.replayCassette) return capAnswers(await replayingModel(opts.replayCassette), cap)
 
-  const inner = await createInner(spec, opts)
+  const inner = capAnswers(await createInner(spec, opts), cap)
   return opts.recordCassette ? recordingModel(inner, opts.recordCassette) : inner
 }
 
@@ -66,5 +70,5 @@ async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<M
   const name = spec.name ?? opts.bundleModel.name
   const host = resolveOllamaHost(opts.ollamaHost)
   await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000))
-  return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries})
+  return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries, maxAnswerBytes: opts.bundleModel.max_answer_bytes})
 }
