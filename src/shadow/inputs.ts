@@ -25,8 +25,9 @@ export type ShadowFlags = {
 }
 
 /**
- * Merges a scenario's defaults (scenario.yaml) with explicit flags; flags win. Paths are made
- * relative to the working directory so the stored run config reads the way the user typed it.
+ * Merges a scenario's defaults (scenario.yaml) with explicit flags; flags win. A scenario's paths
+ * come relative to the working directory, as a typed flag would; startShadow makes every path
+ * absolute before the run config is stored.
  */
 export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOptionsInput> {
   const scenario = flags.scenario ? await loadScenario(flags.scenario) : null

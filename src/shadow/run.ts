@@ -57,7 +57,7 @@ type Side = {
 
 /** Starts a new shadow run and replays the whole traffic file through it. */
 export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
-  const opts = ShadowOptions.parse(input)
+  const opts = withAbsolutePaths(ShadowOptions.parse(input))
   const setup = await prepare(opts)
   const {run, writer} = store.createClaimedRun({
     name: opts.run_name,
@@ -81,6 +81,26 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
     throw e
   }
   return execute(opts, setup, store, run, writer, new Set(), hooks, false)
+}
+
+/**
+ * The options with every path in them absolute, resolved against the working directory the run
+ * starts in. Invariant: a stored run config names no path relative to anything, so `--resume` (and
+ * report, eval, incident… which read the run's traffic and bundles) work from any directory.
+ */
+function withAbsolutePaths(opts: ShadowOptions): ShadowOptions {
+  const abs = (p: string): string => path.resolve(p)
+  const absOrNull = (p: string | null): string | null => (p === null ? null : abs(p))
+  return {
+    ...opts,
+    traffic: abs(opts.traffic),
+    candidate: abs(opts.candidate),
+    baseline: opts.baseline === 'recorded' ? opts.baseline : abs(opts.baseline),
+    fixtures: absOrNull(opts.fixtures),
+    record_cassette: absOrNull(opts.record_cassette),
+    replay_cassette: absOrNull(opts.replay_cassette),
+    skills: opts.skills.map(abs),
+  }
 }
 
 /**
