@@ -3,7 +3,7 @@ import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
 import {UnderstudyError} from '../src/errors.js'
 import {resolveShadowInput} from '../src/shadow/inputs.js'
 import {createReporter} from '../src/shadow/reporter.js'
-import {resumeShadow, startShadow, type ShadowResult} from '../src/shadow/run.js'
+import {resumeShadow, type ShadowResult, type SkippedLine, skippedLineProblems, startShadow} from '../src/shadow/run.js'
 import {renderShadowSummary, shadowSummary, withResumeHint, type ShadowSummary} from '../src/shadow/summary.js'
 import {openStore} from '../src/store/sqlite.js'
 
@@ -44,6 +44,10 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     'replay-cassette': Flags.string({description: 'answer every model call from this cassette; a miss fails the run'}),
     'run-name': Flags.string({description: 'a name for the run'}),
     limit: Flags.integer({description: 'replay only the first N requests', min: 1}),
+    strict: Flags.boolean({
+      description:
+        'stop (exit 1, the run failed) at the first traffic line that would be skipped, naming its file:line: field; without it every skipped line is listed on stderr and kept out of every figure',
+    }),
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
@@ -73,6 +77,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           signal: controller.signal,
           onRunCreated: (run: {id: string; candidate_ref: string; baseline_ref: string}) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
           onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
+          onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
         }
         if (flags.resume) {
           if (args.traffic || flags.candidate || flags.scenario || flags.skill) {
@@ -97,6 +102,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             replay_cassette: flags['replay-cassette'],
             run_name: flags['run-name'],
             limit: flags.limit,
+            strict: flags.strict,
             skill: flags.skill,
           })
           result = await startShadow(input, store, hooks)

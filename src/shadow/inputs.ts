@@ -20,6 +20,7 @@ export type ShadowFlags = {
   replay_cassette?: string
   run_name?: string
   limit?: number
+  strict?: boolean
   /** Skill modules; replace the scenario's `skill`. */
   skill?: string[]
 }
@@ -57,6 +58,7 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     replay_cassette: defined(flags.replay_cassette),
     run_name: flags.run_name ?? scenario?.name,
     limit: flags.limit,
+    strict: flags.strict,
     skills: flags.skill ?? (scenario?.skill ? [rel(scenario.skill)!] : undefined),
   }
 }

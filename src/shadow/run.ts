@@ -18,17 +18,27 @@ import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
-import {digestTraffic, readTraffic} from '../traffic/reader.js'
+import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
+/** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
+export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
+
+/** A skipped line's problems as `traffic validate` prints them: `file:LINE: field: message`, one each. */
+export function skippedLineProblems(s: SkippedLine): string[] {
+  return s.problems.map((p) => formatProblem(s.file, s.line, p))
+}
+
 export type ShadowHooks = {
   /** Aborting stops reading new requests; in-flight ones finish and are stored, then the run is `interrupted`. */
   signal?: AbortSignal
   onProgress?: (progress: ShadowProgress) => void
+  /** Each line skipped by this process, as it is met (lines stored as skipped before a resume are not met again). */
+  onSkipped?: (skipped: SkippedLine) => void
   /** Called once the run row exists, before any request runs (so a UI can show the id to resume). */
   onRunCreated?: (run: RunInfo) => void
 }
@@ -38,7 +48,11 @@ export type ShadowResult = {
   progress: ShadowProgress
   interrupted: boolean
   resumed: boolean
+  /** The first MAX_SKIPPED_LISTED lines this process skipped (progress.skipped counts them all). */
+  skipped_lines: SkippedLine[]
 }
+
+const MAX_SKIPPED_LISTED = 1000
 
 /** Requests between full garbage collections (see util/gc.ts): keeps a long replay's RSS flat. */
 const GC_EVERY = 25_000
@@ -291,6 +305,26 @@ async function execute(
     hooks.onProgress?.(progress)
   }
 
+  const skippedLines: SkippedLine[] = []
+  /**
+   * A line that cannot be replayed. Invariant: it is told (onSkipped, the result) and stored as a
+   * `skipped` trace with its reason, which every figure of the run leaves out; or, under --strict,
+   * it stops the run, which then fails naming it.
+   */
+  const skip = (id: string, line: number, problems: TrafficProblem[], error: string, record?: TrafficRecord): void => {
+    if (opts.strict) {
+      failure ??= new ValidationError(
+        problems.map((p) => formatProblem(opts.traffic, line, p)),
+        `${error}; run ${run.id} failed: --strict stops at the first traffic line it would skip (the requests before it are stored)`,
+      )
+      return
+    }
+    const skipped = {file: opts.traffic, line, request_id: id, problems}
+    hooks.onSkipped?.(skipped)
+    if (skippedLines.length < MAX_SKIPPED_LISTED) skippedLines.push(skipped)
+    collect([skippedTrace(id, line, error, record)])
+  }
+
   // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
   // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
@@ -302,15 +336,15 @@ async function execute(
 
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line)
-        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, item.error)])
+        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, item.problems, item.error)
         else progress.already_stored++
         continue
       }
       const first = seenIds.get(item.record.id)
       if (first !== undefined) {
         const id = `${item.record.id}#line${item.line}`
-        const message = `${opts.traffic}:${item.line}: id: duplicate request id "${item.record.id}" (first on line ${first})`
-        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, message, item.record)])
+        const problem = {field: 'id', message: `duplicate request id "${item.record.id}" (first on line ${first})`}
+        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, [problem], formatProblem(opts.traffic, item.line, problem), item.record)
         else progress.already_stored++
         continue
       }
@@ -359,7 +393,7 @@ async function execute(
   if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, skipped_lines: skippedLines}
 }
 
 /**

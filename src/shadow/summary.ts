@@ -3,7 +3,7 @@ import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
 import {progressFigures} from './progress.js'
-import {ShadowStopped, type ShadowResult} from './run.js'
+import {ShadowStopped, type ShadowResult, type SkippedLine} from './run.js'
 
 /** What `understudy shadow` reports when it ends (and returns for --json). */
 export type ShadowSummary = {
@@ -14,7 +14,10 @@ export type ShadowSummary = {
   elapsed_s: number
   requests_per_s: number
   requests: number
+  /** Lines this process skipped: each not replayed, so in no comparison or figure. */
   skipped: number
+  /** The first of them (up to 1,000), each with every problem found on it. */
+  skipped_lines: SkippedLine[]
   already_stored: number
   /** side -> status -> count, over everything stored for the run (not only this process). */
   status: Record<string, Record<string, number>>
@@ -49,6 +52,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     requests_per_s: f.rate_per_s,
     requests: result.progress.requests,
     skipped: result.progress.skipped,
+    skipped_lines: result.skipped_lines,
     already_stored: result.progress.already_stored,
     status,
     policy_denials: result.progress.denials,
@@ -93,7 +97,10 @@ export function renderShadowSummary(s: ShadowSummary): string {
       .map(([k, v]) => `${k} ${v}`)
     lines.push(`  ${side.padEnd(9)} ${parts.join(', ')}`)
   }
-  lines.push(`  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}`)
+  lines.push(
+    `  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}` +
+      (s.skipped > 0 ? ' (not replayed, so in no comparison or figure; each is on stderr)' : ''),
+  )
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
   lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
   lines.push(`  stored in ${s.db}`)
