@@ -15,6 +15,8 @@ type DiffListResult = {
   counts: Record<DiffClass, number>
   /** Requests missing the base or the candidate trace, not compared. */
   incomplete: number
+  /** Traffic lines the run skipped, not compared. */
+  skipped: number
   requests: ListedRequest[]
 }
 
@@ -73,6 +75,6 @@ export default class Diff extends RunCommand {
     }
     const baseSide = baseSideOf(run)
     this.out(listSummaryLine(listed, totals, baseSide))
-    return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, requests}
+    return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, skipped: totals.skipped, requests}
   }
 }

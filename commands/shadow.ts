@@ -3,8 +3,8 @@ import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
 import {UnderstudyError} from '../src/errors.js'
 import {resolveShadowInput} from '../src/shadow/inputs.js'
 import {createReporter} from '../src/shadow/reporter.js'
-import {resumeShadow, startShadow, type ShadowResult} from '../src/shadow/run.js'
-import {renderShadowSummary, shadowSummary, type ShadowSummary} from '../src/shadow/summary.js'
+import {resumeShadow, type ShadowResult, type SkippedLine, skippedLineProblems, startShadow} from '../src/shadow/run.js'
+import {renderShadowSummary, shadowSummary, withResumeHint, type ShadowSummary} from '../src/shadow/summary.js'
 import {openStore} from '../src/store/sqlite.js'
 
 export default class Shadow extends BaseCommand {
@@ -44,6 +44,10 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     'replay-cassette': Flags.string({description: 'answer every model call from this cassette; a miss fails the run'}),
     'run-name': Flags.string({description: 'a name for the run'}),
     limit: Flags.integer({description: 'replay only the first N requests', min: 1}),
+    strict: Flags.boolean({
+      description:
+        'stop (exit 1, the run failed) at the first traffic line that would be skipped, naming its file:line: field; without it every skipped line is listed on stderr and kept out of every figure',
+    }),
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
@@ -76,6 +80,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           onNotice: (notice: string) => {
             if (!this.jsonEnabled()) process.stderr.write(`note: ${notice}\n`)
           },
+          onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
         }
         if (flags.resume) {
           if (args.traffic || flags.candidate || flags.scenario || flags.skill) {
@@ -100,10 +105,13 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             replay_cassette: flags['replay-cassette'],
             run_name: flags['run-name'],
             limit: flags.limit,
+            strict: flags.strict,
             skill: flags.skill,
           })
           result = await startShadow(input, store, hooks)
         }
+      } catch (e) {
+        throw withResumeHint(e, flags.db)
       } finally {
         reporter.finish()
         process.off('SIGINT', onSignal)

@@ -31,8 +31,40 @@ export class UsageError extends UnderstudyError {
   }
 }
 
-/** The trace store refused to open or write (newer schema, corrupt file, locked). */
-export class StoreError extends UnderstudyError {}
+/**
+ * Writing a file failed: a short write, a full disk, a rename refused. Whoever throws it has left
+ * what was there before intact (see src/util/atomic-write.ts); `errno` is the system's code.
+ */
+export class FileWriteError extends UnderstudyError {
+  readonly errno: string
+  constructor(file: string, cause: unknown, what = `${file}: cannot write`) {
+    const errno = (cause as {code?: unknown} | null)?.code
+    const code = typeof errno === 'string' ? errno : 'EIO'
+    super(`${what} (${code}${describeErrno(code)}); nothing was written, the file is as it was`, {cause})
+    this.errno = code
+  }
+}
+
+function describeErrno(code: string): string {
+  const words: Record<string, string> = {ENOSPC: ': no space left on device', EDQUOT: ': disk quota exceeded', EIO: ': input/output error', EACCES: ': permission denied', EROFS: ': read-only file system'}
+  return words[code] ?? ''
+}
+
+/** The trace store refused to open or write (newer schema, corrupt file, locked, full). */
+export class StoreError extends UnderstudyError {
+  /** SQLite's error code when the driver gave one (`SQLITE_FULL`, `SQLITE_BUSY`…). */
+  readonly sqliteCode: string | null
+  constructor(message: string, options: {cause?: unknown; exitCode?: number; sqliteCode?: string | null} = {}) {
+    super(message, {cause: options.cause, exitCode: options.exitCode})
+    const fromCause = (options.cause as {code?: unknown} | null | undefined)?.code
+    this.sqliteCode = options.sqliteCode ?? (typeof fromCause === 'string' && fromCause.startsWith('SQLITE_') ? fromCause : null)
+  }
+
+  /** The database or the disk under it is full: nothing stored is lost, more cannot be stored. */
+  get full(): boolean {
+    return this.sqliteCode === 'SQLITE_FULL'
+  }
+}
 
 /**
  * Another live process is writing the run (see src/store/run-writer.ts): a run has one writer at a
@@ -51,9 +83,12 @@ export class RunBusyError extends UnderstudyError {
   }
 }
 
-/** The model server is down, the model is missing, or the answer is malformed. */
+/**
+ * The model server is down, the model is missing, the answer is malformed, or larger than the
+ * bundle accepts (`too_large`: model.max_answer_bytes).
+ */
 export class ModelError extends UnderstudyError {
-  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss'
+  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss' | 'too_large'
   constructor(code: ModelError['code'], message: string, options: {cause?: unknown} = {}) {
     super(message, options)
     this.code = code

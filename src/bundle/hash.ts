@@ -1,5 +1,5 @@
 import {hashJson, withSortedKeys} from '../util/canonical.js'
-import type {ArgSchema, BundleManifest, PolicyRule, ToolContract} from './schema.js'
+import {type ArgSchema, type BundleManifest, DEFAULT_MAX_ANSWER_BYTES, type ModelConfig, type PolicyRule, type ToolContract} from './schema.js'
 import {normaliseTemplatePath} from './templates.js'
 
 /**
@@ -18,6 +18,7 @@ export function canonicalBundle(manifest: BundleManifest, templates: Record<stri
     canonical_form: CANONICAL_FORM,
     manifest: {
       ...m,
+      model: hashedModel(m.model),
       prompts: {
         system: normaliseTemplatePath(m.prompts.system),
         plan: m.prompts.plan === undefined ? undefined : normaliseTemplatePath(m.prompts.plan),
@@ -52,6 +53,16 @@ export function canonicalManifest(manifest: BundleManifest): BundleManifest {
       owners: sorted(manifest.memory.owners),
     },
   })
+}
+
+/**
+ * The model settings as hashed. Settings added after bundles were first hashed are left out at
+ * their default (written out or not), so every bundle that does not set one keeps its hash; set
+ * to anything else they count. Key order is that of the sorted manifest either way.
+ */
+function hashedModel(model: ModelConfig): Omit<ModelConfig, 'max_answer_bytes'> & {max_answer_bytes?: number} {
+  const {max_answer_bytes, ...rest} = model
+  return max_answer_bytes === DEFAULT_MAX_ANSWER_BYTES ? rest : model
 }
 
 /** sha256 (hex) over the canonical form. */

@@ -173,6 +173,9 @@ export const TenantQuota = z
   .strict()
 export type TenantQuota = z.infer<typeof TenantQuota>
 
+/** model.max_answer_bytes when a bundle does not say: 1 MiB. */
+export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024
+
 export const ModelConfig = z
   .object({
     provider: z.enum(['scripted', 'ollama']),
@@ -188,6 +191,12 @@ export const ModelConfig = z
       .default({input_per_1k: 0, output_per_1k: 0}),
     /** Extra options passed through to the provider (Ollama's `options`). */
     options: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * The largest model answer (its text plus its tool calls as JSON, in UTF-8 bytes) a request
+     * accepts; a larger one fails that request and is never stored. Left out of the hash at its
+     * default (src/bundle/hash.ts), so bundles that do not set it keep the hash they had.
+     */
+    max_answer_bytes: z.number().int().positive().default(DEFAULT_MAX_ANSWER_BYTES),
   })
   .strict()
 export type ModelConfig = z.infer<typeof ModelConfig>

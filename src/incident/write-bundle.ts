@@ -1,16 +1,17 @@
-import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {stringify} from 'yaml'
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {escapesBundleDir} from '../bundle/templates.js'
 import {UnderstudyError, ValidationError} from '../errors.js'
+import {writeFileAtomic} from '../util/atomic-write.js'
 
 /**
  * Writes a bundle (manifest as `bundle.yaml`, plus its templates) into `outDir` and loads it back
  * with the real loader, so a variant that does not validate is never left on disk. The files are
- * written into a sibling temporary directory and renamed into place: `outDir` must not exist or be
- * empty, so nothing already there is overwritten.
+ * written whole (writeFileAtomic: no short write passes) into a sibling temporary directory and
+ * renamed into place: `outDir` must not exist or be empty, so nothing already there is overwritten.
  */
 export async function writeBundle(
   manifest: BundleManifest,
@@ -27,12 +28,11 @@ export async function writeBundle(
   try {
     mkdirSync(tmp, {recursive: true})
     const comment = header.split('\n').map((l) => `# ${l}`.trimEnd()).join('\n')
-    writeFileSync(path.join(tmp, 'bundle.yaml'), `${comment}\n${stringify(manifest, {lineWidth: 0})}`)
+    writeFileAtomic(path.join(tmp, 'bundle.yaml'), `${comment}\n${stringify(manifest, {lineWidth: 0})}`)
     for (const [rel, text] of Object.entries(templates)) {
       if (escapesBundleDir(tmp, rel)) throw new UnderstudyError(`template "${rel}" is outside the bundle directory; not written`)
       const file = path.resolve(tmp, rel)
-      mkdirSync(path.dirname(file), {recursive: true})
-      writeFileSync(file, text)
+      writeFileAtomic(file, text)
     }
     try {
       await loadBundle(tmp)

@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import {z} from 'zod'
-import {ModelError, ValidationError} from '../errors.js'
+import {FileWriteError, ModelError, ValidationError} from '../errors.js'
+import {fileIo, writeAll} from '../util/atomic-write.js'
 import {canonicalJson, hashJson} from '../util/canonical.js'
 import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
 
@@ -60,8 +61,8 @@ export function recordingModel(inner: ModelClient, file: string, opts: CassetteO
 
   const open = (): number => {
     if (fd !== undefined) return fd
-    fs.mkdirSync(path.dirname(path.resolve(file)), {recursive: true})
-    const handle = fs.openSync(file, 'a+')
+    fileIo().mkdirSync(path.dirname(path.resolve(file)), {recursive: true})
+    const handle = fileIo().openSync(file, 'a+')
     dropTornTail(handle, file, warn)
     fd = handle
     return handle
@@ -78,10 +79,7 @@ export function recordingModel(inner: ModelClient, file: string, opts: CassetteO
         request: {model: request.model, messages: request.messages, tools: request.tools, options: request.options},
         response,
       }
-      const handle = open()
-      // One write per line, then fsync: a crash can tear only the line being written, never an earlier one.
-      fs.writeSync(handle, canonicalJson(entry) + '\n')
-      fs.fsyncSync(handle)
+      appendLine(open(), file, canonicalJson(entry) + '\n')
       return response
     },
     async close(): Promise<void> {
@@ -91,6 +89,27 @@ export function recordingModel(inner: ModelClient, file: string, opts: CassetteO
       }
       await inner.close?.()
     },
+  }
+}
+
+/**
+ * Appends one whole line and fsyncs it, or nothing: a short write or a full disk cuts the file back
+ * to its size before the append and throws, so the cassette never holds part of an entry (an
+ * entry is whole or absent; every earlier one is left as it was).
+ */
+function appendLine(fd: number, file: string, line: string): void {
+  const io = fileIo()
+  const before = io.fstatSync(fd).size
+  try {
+    writeAll(fd, line)
+    io.fsyncSync(fd)
+  } catch (e) {
+    try {
+      io.ftruncateSync(fd, before)
+    } catch {
+      // The torn tail is then cut off on the next open (dropTornTail); the error to report is the write's.
+    }
+    throw new FileWriteError(file, e, `${file}: cannot append to the cassette`)
   }
 }
 
@@ -110,7 +129,7 @@ function dropTornTail(fd: number, file: string, warn: (m: string) => void): void
   const tail = text.slice(text.lastIndexOf('\n') + 1)
   if (isJson(tail)) {
     // A complete entry that only lacks its newline (hand-edited): keep it.
-    fs.writeSync(fd, '\n')
+    appendLine(fd, file, '\n')
     return
   }
   fs.ftruncateSync(fd, keep)

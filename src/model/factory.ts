@@ -1,5 +1,6 @@
 import type {ModelConfig} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
+import {capAnswers} from './answer-cap.js'
 import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
 import {createReplayModel} from './recorded.js'
@@ -85,12 +86,16 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
     if (opts.recordCassette || opts.replayCassette) {
       throw new ValidationError([`--model ${spec.provider} asks no model: --record-cassette and --replay-cassette do not apply`])
     }
+    // Its answers are production's, already held to the traffic reader's line limit.
     return createReplayModel(spec.provider)
   }
+  // Every answer passes the bundle's size cap before anything sees it; a cassette records only
+  // answers within it, and replays none beyond it.
+  const cap = opts.bundleModel.max_answer_bytes
   // A replay answers from the file alone: no server, no model, works offline.
-  if (opts.replayCassette) return replayingModel(opts.replayCassette)
+  if (opts.replayCassette) return capAnswers(await replayingModel(opts.replayCassette), cap)
 
-  const inner = await createInner(spec, opts)
+  const inner = capAnswers(await createInner(spec, opts), cap)
   return opts.recordCassette ? recordingModel(inner, opts.recordCassette) : inner
 }
 
@@ -102,12 +107,12 @@ async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<M
     if (opts.tools !== undefined && !named.includes(GENERIC_SKILL) && skillFor(skills, opts.tools) === undefined) {
       throw new ValidationError([noSkill(opts.tools, modules)])
     }
-    return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed, skills})
+    return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed, skills: skills.length > 0 ? skills : undefined})
   }
   const name = spec.name ?? opts.bundleModel.name
   const host = resolveOllamaHost(opts.ollamaHost)
   await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000))
-  return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries})
+  return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries, maxAnswerBytes: opts.bundleModel.max_answer_bytes})
 }
 
 function noSkill(tools: readonly ToolSpec[], modules: readonly string[]): string {

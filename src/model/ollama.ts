@@ -22,6 +22,20 @@ export type OllamaModelOptions = {
   stream?: boolean
   /** First backoff between retries, doubled each time (default 200 ms). */
   backoffMs?: number
+  /**
+   * The largest answer accepted (model.max_answer_bytes): a response body past the size such an
+   * answer can take on the wire is cut off unread, and the request fails (ModelError `too_large`).
+   */
+  maxAnswerBytes?: number
+}
+
+/**
+ * The most bytes a JSON body can take to carry an answer of `maxAnswerBytes`: every byte escaped
+ * (`\u0000` is six) plus room for the fields around it. A body over this cannot hold an answer
+ * within the cap, so reading it further is only memory spent.
+ */
+export function maxBodyBytes(maxAnswerBytes: number): number {
+  return maxAnswerBytes * 6 + 64 * 1024
 }
 
 /**
@@ -69,6 +83,7 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
   const retries = opts.retries ?? 2
   const backoffMs = opts.backoffMs ?? 200
   const stream = opts.stream ?? false
+  const maxBody = opts.maxAnswerBytes === undefined ? Number.POSITIVE_INFINITY : maxBodyBytes(opts.maxAnswerBytes)
 
   return {
     id: `ollama:${opts.model}`,
@@ -76,7 +91,7 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
       const t0 = performance.now()
       for (let attempt = 0; ; attempt++) {
         try {
-          const answer = await attemptChat({host, model: opts.model, timeoutMs: opts.timeoutMs, stream}, request, signal)
+          const answer = await attemptChat({host, model: opts.model, timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes}, request, signal)
           return {...answer, latency_ms: Math.round(performance.now() - t0)}
         } catch (e) {
           if (e instanceof ModelError && e.code === 'server_error' && isRetryable(e) && attempt < retries) {
@@ -118,10 +133,27 @@ class NotJsonError extends Error {
   }
 }
 
-type Attempt = {host: string; model: string; timeoutMs: number; stream: boolean}
+/** The server answered (status and headers came) and then the body broke off before its end. */
+class BodyCutOffError extends Error {
+  constructor(
+    readonly received: number,
+    cause: unknown,
+  ) {
+    super(`the answer was cut off after ${received} bytes (the connection closed before the body ended)`, {cause})
+  }
+}
+
+/** The body ran past maxBodyBytes: read no further. */
+class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`the response body is over ${limit} bytes`)
+  }
+}
+
+type Attempt = {host: string; model: string; timeoutMs: number; stream: boolean; maxBody: number; maxAnswerBytes?: number}
 
 async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSignal): Promise<Omit<ChatResponse, 'latency_ms'>> {
-  const {client, cancel, timedOut} = clientWithTimeout(a.host, a.timeoutMs, signal)
+  const {client, cancel, timedOut} = clientWithTimeout(a.host, a.timeoutMs, signal, a.maxBody)
   const wire = toWireRequest(a.model, request)
   try {
     if (a.stream) {
@@ -144,7 +176,7 @@ async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSigna
     return fromWire(answer, readMessage(answer, a.host), a.host)
   } catch (e) {
     if (signal?.aborted) throw signal.reason ?? e
-    throw toModelError(e, {host: a.host, model: a.model, timeoutMs: a.timeoutMs, timedOut: timedOut()})
+    throw toModelError(e, {host: a.host, model: a.model, timeoutMs: a.timeoutMs, timedOut: timedOut(), maxAnswerBytes: a.maxAnswerBytes})
   } finally {
     cancel()
   }
@@ -152,9 +184,11 @@ async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSigna
 
 /**
  * An Ollama client whose every request carries our deadline (the client itself only passes a
- * signal for streamed requests) and the caller's abort signal.
+ * signal for streamed requests) and the caller's abort signal, and whose response bodies are read
+ * through guardBody: at most `maxBody` bytes, and a body that breaks off is told apart from a
+ * server that cannot be reached.
  */
-function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal) {
+function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal, maxBody = Number.POSITIVE_INFINITY) {
   const deadline = new AbortController()
   let expired = false
   const timer = setTimeout(() => {
@@ -170,13 +204,54 @@ function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal)
       await response.body?.cancel()
       throw new NotJsonError(type)
     }
-    return response
+    const length = Number(response.headers.get('content-length') ?? Number.NaN)
+    if (length > maxBody) {
+      await response.body?.cancel()
+      throw new BodyTooLargeError(maxBody)
+    }
+    if (response.body === null) return response
+    return new Response(guardBody(response.body, maxBody), {status: response.status, statusText: response.statusText, headers: response.headers})
   }
   return {
     client: new Ollama({host, fetch: guardedFetch}),
     cancel: () => clearTimeout(timer),
     timedOut: () => expired,
   }
+}
+
+/**
+ * The body as the client reads it, with two guarantees: no more than `limit` bytes are ever read
+ * (BodyTooLargeError), and a read that fails once the server has answered is a BodyCutOffError
+ * (the server is there; its answer is incomplete), never the connection error it arrives as.
+ */
+function guardBody(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let received = 0
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: Awaited<ReturnType<typeof reader.read>>
+      try {
+        next = await reader.read()
+      } catch (e) {
+        controller.error(new BodyCutOffError(received, e))
+        return
+      }
+      if (next.done) {
+        controller.close()
+        return
+      }
+      received += next.value.byteLength
+      if (received > limit) {
+        await reader.cancel().catch(() => {})
+        controller.error(new BodyTooLargeError(limit))
+        return
+      }
+      controller.enqueue(next.value)
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  })
 }
 
 function toWireRequest(model: string, request: ChatRequest): WireChatRequest {
@@ -252,7 +327,7 @@ function fromWire(
   }
 }
 
-type ErrorContext = {host: string; model: string; timeoutMs: number; timedOut: boolean; expected?: string}
+type ErrorContext = {host: string; model: string; timeoutMs: number; timedOut: boolean; expected?: string; maxAnswerBytes?: number}
 
 /** Whatever the client threw → one ModelError. */
 function toModelError(e: unknown, ctx: ErrorContext): ModelError {
@@ -264,6 +339,13 @@ function toModelError(e: unknown, ctx: ErrorContext): ModelError {
       {cause: e},
     )
   }
+  // Before the network: a read that broke off is the server's answer cut short, not an unreachable server.
+  const inBody = findCause(e, (c) => c instanceof BodyCutOffError || c instanceof BodyTooLargeError)
+  if (inBody instanceof BodyTooLargeError) {
+    const cap = ctx.maxAnswerBytes === undefined ? '' : ` (model.max_answer_bytes ${ctx.maxAnswerBytes})`
+    return new ModelError('too_large', `Ollama at ${ctx.host} sent an answer larger than this request accepts${cap}: ${inBody.message}; stopped reading it`, {cause: e})
+  }
+  if (inBody instanceof BodyCutOffError) return malformed(ctx.host, inBody.message, ctx.expected, e)
   const status = statusOf(e)
   const detail = e instanceof Error ? e.message : String(e)
   if (status !== undefined) {
@@ -286,6 +368,12 @@ function toModelError(e: unknown, ctx: ErrorContext): ModelError {
   if (/did not receive done/i.test(detail)) return malformed(ctx.host, 'the stream ended without a final "done": true chunk', undefined, e)
   // An error chunk inside a stream ({"error": "..."}) arrives as a plain Error from the client.
   return new ModelError('server_error', `Ollama at ${ctx.host} failed: ${oneLine(detail)}`, {cause: e})
+}
+
+/** The first error along the `cause` chain that `test` accepts. */
+function findCause(e: unknown, test: (c: unknown) => boolean): unknown {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as {cause?: unknown}).cause, depth++) if (test(cur)) return cur
+  return undefined
 }
 
 function isRetryable(e: ModelError): boolean {

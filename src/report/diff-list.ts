@@ -18,13 +18,14 @@ export function listLine(r: ListedRequest, colour: boolean): string {
 
 /** The line after the listing: how many were listed of how many compared, per class, and how many could not be compared. */
 export function listSummaryLine(listed: number, totals: ListTotals, baseSide: string): string {
-  const {counts, incomplete} = totals
+  const {counts, incomplete, skipped} = totals
   const compared = CLASSES.reduce((n, c) => n + counts[c], 0)
   return (
     `${listed} listed of ${compared} compared against ${baseSide}: ` +
     CLASSES.filter((c) => counts[c] > 0)
       .map((c) => `${counts[c]} ${c}`)
       .join(', ') +
-    (incomplete > 0 ? `; ${incomplete} not compared (a side is missing)` : '')
+    (incomplete > 0 ? `; ${incomplete} not compared (a side is missing)` : '') +
+    (skipped > 0 ? `; ${skipped} skipped traffic line${skipped === 1 ? '' : 's'} (malformed or a repeated id; \`understudy report\` lists why)` : '')
   )
 }

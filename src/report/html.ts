@@ -25,6 +25,15 @@ const CLASS_LABEL: Record<DiffClass, string> = {
 }
 const CLASS_ORDER: DiffClass[] = ['regression', 'improvement', 'behaviour_change', 'benign', 'same']
 
+/** Traffic lines the run skipped, with why: shown, and counted in no figure of the report. */
+function skippedSection(s: RunSummary): string {
+  if (s.requests.skipped === 0) return ''
+  const rows = table(['Line', 'Request', 'Why'], s.skipped_lines.map((l) => [num(l.line), esc(l.request_id), esc(l.reason)]), [0])
+  const more = s.requests.skipped > s.skipped_lines.length ? `<p>…and ${num(s.requests.skipped - s.skipped_lines.length)} more (<code>understudy traffic validate</code> lists every one).</p>` : ''
+  return `<section><h2>Skipped traffic lines (${num(s.requests.skipped)})</h2><div class="panel"><p>Not replayed, so kept out of every figure in this report.</p>${rows}${more}</div></section>
+`
+}
+
 /** Regressions shown open; the rest stay folded so a big report still opens quickly. */
 const OPEN_REGRESSIONS = 10
 
@@ -261,7 +270,7 @@ export function renderHtml(s: RunSummary, card: Scorecard): string {
 </header>
 ${scorecardSection(card)}
 <section><h2>Requests</h2><div class="cards">${cards}</div></section>
-<section class="grid2" style="margin-top:16px">
+${skippedSection(s)}<section class="grid2" style="margin-top:16px">
 <div class="panel"><h3>Requests by class</h3>${classChart}</div>
 <div class="panel"><h3>Latency</h3>${latencyChart}</div>
 </section>

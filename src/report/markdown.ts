@@ -82,6 +82,12 @@ export function renderMarkdown(s: RunSummary, card: Scorecard): string {
   out.push('', `${s.noisy_requests} request(s) had differences that also vary between repeats (noise, excluded from classification).`)
   if (s.requests.missing_base + s.requests.missing_cand > 0)
     out.push(`${s.requests.missing_base} request(s) lack a base trace and ${s.requests.missing_cand} a candidate trace; they are not compared.`)
+  if (s.requests.skipped > 0) {
+    out.push('', `## Skipped traffic lines (${s.requests.skipped})`, '')
+    out.push('Not replayed, so kept out of every figure in this report.', '')
+    out.push(table(['Line', 'Request', 'Why'], s.skipped_lines.map((l) => [String(l.line), mdText(l.request_id), mdText(l.reason)])))
+    if (s.requests.skipped > s.skipped_lines.length) out.push('', `…and ${s.requests.skipped - s.skipped_lines.length} more (\`understudy traffic validate\` lists every one).`)
+  }
 
   out.push('', '## Cost and latency', '')
   out.push(

@@ -52,7 +52,8 @@ async function tryLoad(dir: string, notes: string[], what: string): Promise<Bund
 /**
  * The bundles the suites measure against: `policy` when given, else the run's baseline bundle
  * (what was allowed before), else the candidate itself; max_retries from the candidate.
- * Paths come from the run's stored config, relative to where the run was started.
+ * Paths come from the run's stored config: absolute (a run started before they were stored so is
+ * read relative to the working directory).
  */
 export async function evalBundles(run: RunInfo, policy?: string): Promise<EvalBundles> {
   const notes: string[] = []

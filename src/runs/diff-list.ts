@@ -19,6 +19,8 @@ export type ListTotals = {
   counts: Record<DiffClass, number>
   /** Requests missing the base or the candidate trace, not compared. */
   incomplete: number
+  /** Traffic lines the run skipped (malformed, or a repeated id): neither compared nor incomplete. */
+  skipped: number
 }
 
 export type DiffListArgs = {baseSide: TraceSide; only: ListFilter}
@@ -31,9 +33,13 @@ function listed(cls: DiffClass, only: ListFilter): boolean {
 }
 
 export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListTotals> {
-  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
   return {
     map(group) {
+      if (group.traces.some((t) => t.status === 'skipped')) {
+        totals.skipped++
+        return undefined
+      }
       const r = compareGroup(group, args.baseSide, {answerParts: false})
       if (!r.classification) {
         totals.incomplete++
@@ -57,10 +63,11 @@ export async function listRun(
 ): Promise<ListTotals> {
   const ref = taskRef(import.meta.url, 'diffListTask', diffListTask, {baseSide: baseSideOf(run), only})
   const parts = await mapRun(store, run.id, ref, onListed, options)
-  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
   for (const p of parts) {
     for (const c of CLASSES) totals.counts[c] += p.counts[c]
     totals.incomplete += p.incomplete
+    totals.skipped += p.skipped
   }
   return totals
 }

@@ -62,10 +62,19 @@ export type IdempotencyViolation = {request_id: string; line: number; side: Trac
 
 export type RegressionEntry = {diff: RequestDiff; classification: Classification}
 
+/** A traffic line the run skipped (malformed, or a repeated request id), with the reason it was stored with. */
+export type SkippedLine = {request_id: string; line: number; reason: string}
+
 export type RunSummary = {
   run: RunInfo
   base_side: TraceSide
+  /**
+   * `skipped`: traffic lines the run could not replay. They count in `total` and nowhere else:
+   * not as missing a side, not in either side's stats, classes, rates or any other figure.
+   */
   requests: {total: number; compared: number; missing_base: number; missing_cand: number; skipped: number}
+  /** The first skipped lines (of `requests.skipped`), in line order, each with its reason. */
+  skipped_lines: SkippedLine[]
   classes: Record<DiffClass, number>
   /** Requests with at least one difference set aside as noise. */
   noisy_requests: number
@@ -335,6 +344,7 @@ export type SummaryPartial = {
   sides: {base: SideState; cand: SideState}
   writes: RequestWrites[]
   requests: RunSummary['requests']
+  skipped: SkippedLine[]
   classes: Record<DiffClass, number>
   noisy: number
   /** In the order first met: a later sort keeps that order between ties. */
@@ -355,6 +365,7 @@ export class SummaryBuilder {
   private readonly cand = new SideAccumulator()
   private writes: RequestWrites[] = []
   private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
+  private skipped: SkippedLine[] = []
   private classes = emptyClassCounts()
   private noisy = 0
   private tools = new Map<string, ToolChange>()
@@ -372,10 +383,16 @@ export class SummaryBuilder {
 
   add(r: ComparedRequest): void {
     this.requests.total++
+    // A skipped line was never replayed: it is listed with its reason and kept out of every figure.
+    const skipped = r.cand?.status === 'skipped' ? r.cand : r.base?.status === 'skipped' ? r.base : null
+    if (skipped !== null) {
+      this.requests.skipped++
+      if (this.skipped.length < MAX_LISTED) this.skipped.push({request_id: r.request_id, line: r.line, reason: skipped.error ?? 'skipped'})
+      return
+    }
     const base = r.base ? this.base.add(r.base) : null
     const cand = r.cand ? this.cand.add(r.cand) : null
     if (base || cand) this.writes.push({request_id: r.request_id, line: r.line, base, cand})
-    if (r.base?.status === 'skipped' || r.cand?.status === 'skipped') this.requests.skipped++
     if (!r.base) this.requests.missing_base++
     if (!r.cand) this.requests.missing_cand++
     const {diff, classification: cls} = r
@@ -452,6 +469,7 @@ export class SummaryBuilder {
       sides: {base: this.base.state(), cand: this.cand.state()},
       writes: this.writes,
       requests: this.requests,
+      skipped: this.skipped,
       classes: this.classes,
       noisy: this.noisy,
       tools: [...this.tools.values()],
@@ -473,6 +491,7 @@ export class SummaryBuilder {
     this.cand.absorb(p.sides.cand)
     for (const w of p.writes) this.writes.push(w)
     for (const k of Object.keys(this.requests) as (keyof typeof this.requests)[]) this.requests[k] += p.requests[k]
+    for (const l of p.skipped) if (this.skipped.length < MAX_LISTED) this.skipped.push(l)
     for (const c of CLASSES) this.classes[c] += p.classes[c]
     this.noisy += p.noisy
     for (const t of p.tools) {
@@ -515,6 +534,7 @@ export class SummaryBuilder {
       run: this.run,
       base_side: this.baseSide,
       requests: this.requests,
+      skipped_lines: this.skipped,
       classes: this.classes,
       noisy_requests: this.noisy,
       sides: {base, cand},

@@ -53,8 +53,13 @@ export type AgentDeps = {
   signal?: AbortSignal
 }
 
-/** Model failures that mean the whole run is invalid (not this request): they must stop it loudly. */
-const FATAL_MODEL_ERRORS = new Set<ModelError['code']>(['cassette_miss', 'unreachable', 'model_missing'])
+/**
+ * Model failures that mean the whole run is invalid (not this request): they must stop it loudly.
+ * An answer that is not a chat response (`malformed`) is the server's or the protocol's fault,
+ * never this request's: recorded as the request's failure it would fail every request alike.
+ * What stays per request: a timeout, a 5xx after retries, an answer over model.max_answer_bytes.
+ */
+const FATAL_MODEL_ERRORS: ReadonlySet<ModelError['code']> = new Set<ModelError['code']>(['cassette_miss', 'unreachable', 'model_missing', 'malformed'])
 
 export async function runRequest(record: TrafficRecord, line: number, deps: AgentDeps): Promise<RequestTrace> {
   const run = new RequestRun(record, line, deps)

@@ -20,13 +20,15 @@ export type ShadowFlags = {
   replay_cassette?: string
   run_name?: string
   limit?: number
+  strict?: boolean
   /** Skill modules; replace the scenario's `skill`. */
   skill?: string[]
 }
 
 /**
- * Merges a scenario's defaults (scenario.yaml) with explicit flags; flags win. Paths are made
- * relative to the working directory so the stored run config reads the way the user typed it.
+ * Merges a scenario's defaults (scenario.yaml) with explicit flags; flags win. A scenario's paths
+ * come relative to the working directory, as a typed flag would; startShadow makes every path
+ * absolute before the run config is stored.
  */
 export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOptionsInput> {
   const scenario = flags.scenario ? await loadScenario(flags.scenario) : null
@@ -56,6 +58,7 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     replay_cassette: defined(flags.replay_cassette),
     run_name: flags.run_name ?? scenario?.name,
     limit: flags.limit,
+    strict: flags.strict,
     skills: flags.skill ?? (scenario?.skill ? [rel(scenario.skill)!] : undefined),
   }
 }

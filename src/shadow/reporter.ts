@@ -12,10 +12,15 @@ const loadInk = async () => {
 }
 type InkModules = Awaited<ReturnType<typeof loadInk>>
 
-/** Shows a run's progress: an Ink view on a TTY, a plain line every few seconds when piped, nothing for --json. */
+/**
+ * Shows a run's progress: an Ink view on a TTY, a plain line every few seconds when piped, nothing
+ * for --json (whose result lists the skipped lines instead).
+ */
 export interface ProgressReporter {
   start(runId: string, candidate: string, baseline: string): void
   update(progress: ShadowProgress): void
+  /** A skipped traffic line: its problems, one `file:LINE: field: message` each, as `traffic validate` prints them. */
+  skipped(problems: string[]): void
   stopping(): void
   finish(): void
 }
@@ -23,7 +28,7 @@ export interface ProgressReporter {
 export function createReporter(mode: 'tty' | 'plain' | 'silent', stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
   if (mode === 'tty') return new InkReporter(stream)
   if (mode === 'plain') return new PlainReporter(stream)
-  return {start() {}, update() {}, stopping() {}, finish() {}}
+  return {start() {}, update() {}, skipped() {}, stopping() {}, finish() {}}
 }
 
 const PLAIN_EVERY_MS = 2000
@@ -43,6 +48,9 @@ class PlainReporter implements ProgressReporter {
     this.last = now
     this.stream.write(progressLine(progress, now) + '\n')
   }
+  skipped(problems: string[]): void {
+    for (const p of problems) this.stream.write(p + '\n')
+  }
   stopping(): void {
     this.stream.write('stopping: finishing the requests in flight (Ctrl-C again to quit now)\n')
   }
@@ -51,8 +59,13 @@ class PlainReporter implements ProgressReporter {
   }
 }
 
+/** Skipped lines a TTY view holds until it is gone (lines written under a live Ink view garble it). */
+const TTY_SKIPPED_HELD = 1000
+
 class InkReporter implements ProgressReporter {
   private instance: Instance | null = null
+  private held: string[] = []
+  private notHeld = 0
   private props: {runId: string; candidate: string; baseline: string; stopping: boolean} | null = null
   private progress: ShadowProgress | null = null
   private timer: NodeJS.Timeout | null = null
@@ -73,6 +86,12 @@ class InkReporter implements ProgressReporter {
   update(progress: ShadowProgress): void {
     this.progress = progress
   }
+  skipped(problems: string[]): void {
+    for (const p of problems) {
+      if (this.held.length < TTY_SKIPPED_HELD) this.held.push(p)
+      else this.notHeld++
+    }
+  }
   stopping(): void {
     if (this.props) this.props.stopping = true
     this.draw()
@@ -82,6 +101,9 @@ class InkReporter implements ProgressReporter {
     this.draw()
     this.instance?.unmount()
     this.instance = null
+    for (const p of this.held) this.stream.write(p + '\n')
+    if (this.notHeld > 0) this.stream.write(`…and ${this.notHeld} more problems of skipped lines (\`understudy traffic validate\` lists every one)\n`)
+    this.held = []
   }
   private draw(): void {
     if (!this.props || !this.progress || !this.ink) return

@@ -7,8 +7,8 @@ import {diffBundles} from '../bundle/diff.js'
 import {loadBundle} from '../bundle/load.js'
 import {modelOnlyChanges} from '../bundle/model-only.js'
 import type {Bundle} from '../bundle/schema.js'
-import {StoreError, UnderstudyError, ValidationError} from '../errors.js'
-import {createModel, isModelFree} from '../model/factory.js'
+import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
+import {createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
@@ -20,17 +20,27 @@ import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
-import {digestTraffic, readTraffic} from '../traffic/reader.js'
+import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
+/** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
+export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
+
+/** A skipped line's problems as `traffic validate` prints them: `file:LINE: field: message`, one each. */
+export function skippedLineProblems(s: SkippedLine): string[] {
+  return s.problems.map((p) => formatProblem(s.file, s.line, p))
+}
+
 export type ShadowHooks = {
   /** Aborting stops reading new requests; in-flight ones finish and are stored, then the run is `interrupted`. */
   signal?: AbortSignal
   onProgress?: (progress: ShadowProgress) => void
+  /** Each line skipped by this process, as it is met (lines stored as skipped before a resume are not met again). */
+  onSkipped?: (skipped: SkippedLine) => void
   /** Called once the run row exists, before any request runs (so a UI can show the id to resume). */
   onRunCreated?: (run: RunInfo) => void
   /** Things the user should know before reading the results (what a model-free replay cannot measure), before any request runs. */
@@ -44,7 +54,11 @@ export type ShadowResult = {
   resumed: boolean
   /** What hooks.onNotice was told, in order. */
   notices: string[]
+  /** The first MAX_SKIPPED_LISTED lines this process skipped (progress.skipped counts them all). */
+  skipped_lines: SkippedLine[]
 }
+
+const MAX_SKIPPED_LISTED = 1000
 
 /** Requests between full garbage collections (see util/gc.ts): keeps a long replay's RSS flat. */
 const GC_EVERY = 25_000
@@ -63,7 +77,7 @@ type Side = {
 
 /** Starts a new shadow run and replays the whole traffic file through it. */
 export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
-  const opts = ShadowOptions.parse(input)
+  const opts = withAbsolutePaths(ShadowOptions.parse(input))
   const setup = await prepare(opts)
   const {run, writer} = store.createClaimedRun({
     name: opts.run_name,
@@ -87,6 +101,27 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
     throw e
   }
   return execute(opts, setup, store, run, writer, new Set(), hooks, false)
+}
+
+/**
+ * The options with every path in them absolute, resolved against the working directory the run
+ * starts in. Invariant: a stored run config names no path relative to anything, so `--resume` (and
+ * report, eval, incident… which read the run's traffic and bundles) work from any directory.
+ */
+function withAbsolutePaths(opts: ShadowOptions): ShadowOptions {
+  const abs = (p: string): string => path.resolve(p)
+  const absOrNull = (p: string | null): string | null => (p === null ? null : abs(p))
+  return {
+    ...opts,
+    traffic: abs(opts.traffic),
+    candidate: abs(opts.candidate),
+    baseline: opts.baseline === 'recorded' ? opts.baseline : abs(opts.baseline),
+    fixtures: absOrNull(opts.fixtures),
+    record_cassette: absOrNull(opts.record_cassette),
+    replay_cassette: absOrNull(opts.replay_cassette),
+    // `generic` names the built-in behaviour, not a file.
+    skills: opts.skills.map((s) => (s === GENERIC_SKILL ? s : abs(s))),
+  }
 }
 
 /**
@@ -262,6 +297,14 @@ async function execute(
   const finish = (status: Exclude<RunStatus, 'running'>): void => {
     store.releaseRun(run.id, claim.token, status)
   }
+  /** finish() after an error: true when the status was written (a full store may refuse even that). */
+  const finishQuietly = (status: Exclude<RunStatus, 'running'>): boolean => {
+    try {
+      return store.releaseRun(run.id, claim.token, status)
+    } catch {
+      return false
+    }
+  }
   const writer = openTraceWriter(store, run.id)
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
@@ -287,6 +330,28 @@ async function execute(
     hooks.onProgress?.(progress)
   }
 
+  const skippedLines: SkippedLine[] = []
+  /**
+   * A line that cannot be replayed. Invariant: it is told (onSkipped, the result) and stored as a
+   * `skipped` trace with its reason, which every figure of the run leaves out; or, under --strict,
+   * it stops the run, which then fails naming it.
+   */
+  const skip = (id: string, line: number, problems: TrafficProblem[], error: string, record?: TrafficRecord): void => {
+    if (opts.strict) {
+      failure ??= new ValidationError(
+        problems.map((p) => formatProblem(opts.traffic, line, p)),
+        `${error}; run ${run.id} failed: --strict stops at the first traffic line it would skip (the requests before it are stored)`,
+      )
+      return
+    }
+    const skipped = {file: opts.traffic, line, request_id: id, problems}
+    hooks.onSkipped?.(skipped)
+    if (skippedLines.length < MAX_SKIPPED_LISTED) skippedLines.push(skipped)
+    collect([skippedTrace(id, line, error, record)])
+  }
+
+  // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
+  // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
     for await (const item of readTraffic(opts.traffic)) {
       if (hooks.signal?.aborted || failure !== null) break
@@ -296,15 +361,15 @@ async function execute(
 
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line)
-        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, item.error)])
+        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, item.problems, item.error)
         else progress.already_stored++
         continue
       }
       const first = seenIds.get(item.record.id)
       if (first !== undefined) {
         const id = `${item.record.id}#line${item.line}`
-        const message = `${opts.traffic}:${item.line}: id: duplicate request id "${item.record.id}" (first on line ${first})`
-        if (!done.has(traceKey(id, 'candidate', 0))) collect([skippedTrace(id, item.line, message, item.record)])
+        const problem = {field: 'id', message: `duplicate request id "${item.record.id}" (first on line ${first})`}
+        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, [problem], formatProblem(opts.traffic, item.line, problem), item.record)
         else progress.already_stored++
         continue
       }
@@ -329,26 +394,70 @@ async function execute(
     flush()
     await writer.drain()
   } catch (e) {
+    failure ??= e
+  }
+  if (failure !== null) {
     await Promise.allSettled(inFlight)
     flushQuietly(flush)
-    await writer.close()
-    clearInterval(heartbeat)
-    finish('failed')
-    throw e
   }
   await writer.close()
   clearInterval(heartbeat)
+  for (const side of setup.sides) for (const deps of side.repeats) await closeQuietly(deps.model)
+
   if (failure !== null) {
-    finish('failed')
-    throw failure
+    // A cause that leaves every stored trace right (the model server, a full store or disk) ends
+    // the run `interrupted`, to be resumed once it is fixed; any other ends it `failed`.
+    if (!resumable(failure)) {
+      finishQuietly('failed')
+      throw failure
+    }
+    throw new ShadowStopped(run.id, failure, finishQuietly('interrupted'))
   }
 
   const interrupted = hooks.signal?.aborted === true
   if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
   finish(interrupted ? 'interrupted' : 'completed')
-  for (const side of setup.sides) for (const deps of side.repeats) await deps.model.close?.()
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines}
+}
+
+/**
+ * Causes that stop a run without making anything it stored wrong: the model server cannot be
+ * reached, lacks the model or does not answer in its protocol; the store or the disk is full. Each
+ * request's traces are stored whole or not at all, so once the cause is fixed `--resume` replays
+ * exactly the requests not stored. (A cassette miss is not one: the same cassette misses again.)
+ */
+function resumable(e: unknown): boolean {
+  if (e instanceof ModelError) return e.code === 'unreachable' || e.code === 'model_missing' || e.code === 'malformed'
+  if (e instanceof StoreError) return e.full
+  if (e instanceof FileWriteError) return e.errno === 'ENOSPC' || e.errno === 'EDQUOT'
+  return false
+}
+
+/**
+ * A run stopped early by a resumable cause (see resumable). It is `interrupted` when that status
+ * could be written; when not (a store too full even for that), it is left `running` with no live
+ * writer, which `--resume` takes over as after a kill. The message is the cause's one line, then
+ * what became of the run; the command adds the `--resume` line (src/shadow/summary.ts).
+ */
+export class ShadowStopped extends UnderstudyError {
+  constructor(
+    readonly runId: string,
+    reason: unknown,
+    /** Whether the run was marked `interrupted`. */
+    readonly marked: boolean,
+  ) {
+    const cause = reason instanceof Error ? reason.message : String(reason)
+    super(`${cause}; run ${runId} ${marked ? 'interrupted' : 'stopped (still marked running: its status could not be written)'}`, {cause: reason})
+  }
+}
+
+async function closeQuietly(model: ModelClient): Promise<void> {
+  try {
+    await model.close?.()
+  } catch {
+    // Closing a client frees what it holds; an error here must not hide why the run ended.
+  }
 }
 
 function flushQuietly(flush: () => void): void {

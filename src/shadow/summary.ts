@@ -1,8 +1,9 @@
 import {listRun} from '../runs/diff-list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
+import {UnderstudyError} from '../errors.js'
 import {progressFigures} from './progress.js'
-import type {ShadowResult} from './run.js'
+import {ShadowStopped, type ShadowResult, type SkippedLine} from './run.js'
 
 /** What `understudy shadow` reports when it ends (and returns for --json). */
 export type ShadowSummary = {
@@ -13,7 +14,10 @@ export type ShadowSummary = {
   elapsed_s: number
   requests_per_s: number
   requests: number
+  /** Lines this process skipped: each not replayed, so in no comparison or figure. */
   skipped: number
+  /** The first of them (up to 1,000), each with every problem found on it. */
+  skipped_lines: SkippedLine[]
   already_stored: number
   /** side -> status -> count, over everything stored for the run (not only this process). */
   status: Record<string, Record<string, number>>
@@ -33,9 +37,9 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
   const f = progressFigures(result.progress)
   const {counts: classes} = await listRun(store, result.run, 'none', () => {})
   const id = result.run.id
-  const dbArg = db === '.understudy/understudy.db' ? '' : ` --db ${db}`
+  const dbArg = dbArgument(db)
   const next = result.interrupted
-    ? [`understudy shadow --resume ${id}${dbArg}`]
+    ? [resumeCommand(id, db)]
     : [
         `understudy diff ${id}${dbArg}`,
         `understudy report ${id} --format html --out report.html${dbArg}`,
@@ -50,6 +54,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     requests_per_s: f.rate_per_s,
     requests: result.progress.requests,
     skipped: result.progress.skipped,
+    skipped_lines: result.skipped_lines,
     already_stored: result.progress.already_stored,
     status,
     policy_denials: result.progress.denials,
@@ -59,6 +64,22 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     notices: result.notices,
     next,
   }
+}
+
+const dbArgument = (db: string): string => (db === '.understudy/understudy.db' ? '' : ` --db ${db}`)
+
+/** The command that continues run `id` of the store `db` (as the user named it). */
+export function resumeCommand(id: string, db: string): string {
+  return `understudy shadow --resume ${id}${dbArgument(db)}`
+}
+
+/**
+ * A run stopped early but resumable (ShadowStopped) gets the `--resume` command on its one line, as
+ * an interrupted run's summary ends with it; any other error is returned as it is.
+ */
+export function withResumeHint(e: unknown, db: string): unknown {
+  if (!(e instanceof ShadowStopped)) return e
+  return new UnderstudyError(`${e.message}; resume with: ${resumeCommand(e.runId, db)}`, {cause: e, exitCode: e.exitCode})
 }
 
 const SIDE_ORDER = ['recorded', 'baseline', 'candidate']
@@ -79,7 +100,10 @@ export function renderShadowSummary(s: ShadowSummary): string {
       .map(([k, v]) => `${k} ${v}`)
     lines.push(`  ${side.padEnd(9)} ${parts.join(', ')}`)
   }
-  lines.push(`  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}`)
+  lines.push(
+    `  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}` +
+      (s.skipped > 0 ? ' (not replayed, so in no comparison or figure; each is on stderr)' : ''),
+  )
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
   lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
   lines.push(`  stored in ${s.db}`)

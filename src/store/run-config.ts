@@ -25,6 +25,8 @@ export const ShadowOptions = z.object({
   skills: z.array(z.string().min(1)).default([]),
   /** Stop after this many requests (for smoke runs); null = the whole file. */
   limit: z.number().int().positive().nullable().default(null),
+  /** Stop the run (failed) at the first traffic line it would skip, instead of skipping it. */
+  strict: z.boolean().default(false),
 })
 export type ShadowOptions = z.infer<typeof ShadowOptions>
 export type ShadowOptionsInput = z.input<typeof ShadowOptions>

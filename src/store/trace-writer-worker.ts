@@ -10,19 +10,20 @@ import {openStore} from './sqlite.js'
  */
 const port = parentPort!
 const store = openStore((workerData as {file: string}).file)
-let failed: string | null = null
+let failed: {ok: false; message: string; store: boolean; sqliteCode: string | null} | null = null
 
 port.on('message', (m: {runId: string; traces: RequestTrace[]}) => {
   if (failed !== null) {
-    port.postMessage({ok: false, message: failed, store: true})
+    port.postMessage(failed)
     return
   }
   try {
     store.traces.write(m.runId, m.traces)
     port.postMessage({ok: true})
   } catch (e) {
-    failed = e instanceof Error ? e.message : String(e)
-    port.postMessage({ok: false, message: failed, store: e instanceof StoreError})
+    // The SQLite code travels with the message: the run tells a full store (resumable) from others.
+    failed = {ok: false, message: e instanceof Error ? e.message : String(e), store: e instanceof StoreError, sqliteCode: e instanceof StoreError ? e.sqliteCode : null}
+    port.postMessage(failed)
   }
 })
 port.on('close', () => store.close())

@@ -48,7 +48,7 @@ class SyncTraceWriter implements TraceWriter {
   async close(): Promise<void> {}
 }
 
-type Reply = {ok: true} | {ok: false; message: string; store: boolean}
+type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null}
 
 class WorkerTraceWriter implements TraceWriter {
   private readonly worker: Worker
@@ -62,7 +62,7 @@ class WorkerTraceWriter implements TraceWriter {
     this.worker = new Worker(WORKER, {workerData: {file}, resourceLimits: {maxYoungGenerationSizeMb: 6}})
     this.worker.on('message', (reply: Reply) => {
       this.outstanding--
-      if (!reply.ok) this.fail(reply.store ? new StoreError(reply.message) : new UnderstudyError(reply.message))
+      if (!reply.ok) this.fail(reply.store ? new StoreError(reply.message, {sqliteCode: reply.sqliteCode}) : new UnderstudyError(reply.message))
       this.wake()
     })
     this.worker.on('error', (e) => this.fail(e instanceof UnderstudyError ? e : new StoreError(`${file}: trace writer failed: ${e.message}`, {cause: e})))

@@ -699,15 +699,15 @@ describe('idempotency', () => {
 // ------------------------------------------------------------------ model errors
 
 describe('model errors', () => {
-  it('a malformed answer fails the request with the message', async () => {
-    const model = scripted(new ModelError('malformed', 'model answered with broken JSON'))
+  it('a timeout fails the request with the message', async () => {
+    const model = scripted(new ModelError('timeout', 'the model did not answer within 30000 ms'))
     const {trace} = await run({model})
     expect(trace.status).toBe('failed')
-    expect(trace.error).toBe('model answered with broken JSON')
+    expect(trace.error).toBe('the model did not answer within 30000 ms')
     expect(states(trace)).toEqual(['retrieve', 'plan', 'finish'])
   })
 
-  it.each(['cassette_miss', 'unreachable', 'model_missing'] as const)('%s stops the whole run', async (code) => {
+  it.each(['cassette_miss', 'unreachable', 'model_missing', 'malformed'] as const)('%s stops the whole run', async (code) => {
     await expect(run({model: scripted(new ModelError(code, `model ${code}`))})).rejects.toThrow(`model ${code}`)
   })
 })
