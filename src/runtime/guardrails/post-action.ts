@@ -28,6 +28,8 @@ export const INJECTION_IN_TOOL_RESULT = 'injection_in_tool_result'
 /** Signal naming the first tool whose result carried injection. */
 export const INJECTION_SOURCE_TOOL = 'injection_source_tool'
 
+const PLAIN = /^[\t\n\x20-\x7e]*$/
+
 /** How much of the flagged text a guardrail detail may quote (escaped), never more. */
 const EXCERPT_CHARS = 60
 
@@ -44,7 +46,9 @@ export function scanToolResult(value: unknown, match: InjectionMatcher): ToolRes
   const found = new Set<string>()
   let excerpt: string | null = null
   const check = (raw: string): void => {
-    const text = normaliseText(raw).text
+    // Printable ASCII is already normal (NFC and no control or invisible characters): most ids,
+    // keys and codes in a result are, and they skip the normalisation.
+    const text = PLAIN.test(raw) ? raw : normaliseText(raw).text
     const ids = match(text, 'document')
     if (ids.length === 0) return
     for (const id of ids) found.add(id)
