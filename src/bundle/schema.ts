@@ -124,7 +124,11 @@ export type ConditionOp = z.infer<typeof ConditionOp>
 /**
  * One test over the proposed action. `field` is a dotted path into the policy context:
  * `tool`, `risk`, `tenant`, `user`, `role`, `step`, `tool_calls`, `args.<path>`,
- * `signals.<name>` (guardrail findings such as `signals.injection_in_retrieved`).
+ * `signals.<name>` (guardrail findings: `injection_in_input`, `injection_in_retrieved`,
+ * `injection_in_tool_result` (true from the first tool answer that carried injection to the end of
+ * the request), `injection_source_tool` (that tool's name), `pii_in_input`,
+ * `cross_tenant_document`, `cross_tenant_memory`, `memory_conflict`, `input_chars`,
+ * `evidence_count`, `memory_count`; the README lists them).
  */
 export const PolicyCondition = z
   .object({
@@ -243,7 +247,10 @@ export type MemoryContract = z.infer<typeof MemoryContract>
 export const GuardrailConfig = z
   .object({
     max_input_chars: z.number().int().positive().default(20_000),
-    /** Extra regular expressions (case-insensitive) flagged as prompt injection. */
+    /**
+     * Extra regular expressions (case-insensitive) flagged as prompt injection, besides the built-in
+     * patterns: in user input, retrieved documents and every tool result.
+     */
     injection_patterns: z.array(z.string()).default([]),
     /** Block the request outright when injection is found in user input (else only flag it). */
     block_injection_in_input: z.boolean().default(false),

@@ -1,6 +1,7 @@
+import {TOOL_RESULT_INJECTION} from '../runtime/guardrails/post-action.js'
 import type {Divergence, ToolCallOutcome, TraceStatus} from '../trace/schema.js'
 import {beyondTolerance, isInjectionCheck, wroteThrough} from './fields.js'
-import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, Reason, RequestDiff} from './types.js'
+import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, GuardrailFailure, Reason, RequestDiff} from './types.js'
 
 /**
  * Decides what a request's difference means. Most severe wins: regression > improvement >
@@ -275,6 +276,16 @@ function newWrite(row: CallRow, risk: string, add: Add, field = row.field): void
   })
 }
 
+/**
+ * Checks that judge what came in rather than what the side did: the pre-model checks (input and
+ * documents, which both sides share) and injection in a tool's answer (the content of a tool, which
+ * says nothing of the candidate; what it did next is judged by its calls and decisions). A new
+ * finding of one is never a regression by itself, nor a lost one an improvement.
+ */
+function judgesContent(f: GuardrailFailure): boolean {
+  return f.stage === 'pre_model' || f.check === TOOL_RESULT_INJECTION
+}
+
 function classifyGuardrails(diff: RequestDiff, add: Add): void {
   // Production logs no guardrail results, so against a recording every finding is "new": it tells
   // what the candidate's guardrails saw, not that the candidate got worse. Policy decisions, tool
@@ -292,8 +303,7 @@ function classifyGuardrails(diff: RequestDiff, add: Add): void {
     // An injection check judges content both sides were given (input, documents, tool results):
     // flagging more of it is a change in detection, not the candidate misbehaving.
     if (isInjectionCheck(f)) add({class: 'behaviour_change', code: 'detection_added', field: g.field, message: `detects: ${what}`})
-    // Pre-model checks judge the input, which both sides share; a new flag there is not the candidate misbehaving.
-    else if (f.severity === 'high' && f.stage !== 'pre_model') add({class: 'regression', code: 'new_high_guardrail', field: g.field, message: what})
+    else if (f.severity === 'high' && !judgesContent(f)) add({class: 'regression', code: 'new_high_guardrail', field: g.field, message: what})
     else add({class: f.severity === 'high' || f.severity === 'medium' ? 'behaviour_change' : 'benign', code: 'guardrail_added', field: g.field, message: what})
   }
   for (const g of diff.guardrails.removed) {
@@ -302,7 +312,7 @@ function classifyGuardrails(diff: RequestDiff, add: Add): void {
     // Not seeing an injection the base saw is weaker detection, never an improvement; what it lets
     // happen is judged with the calls.
     if (isInjectionCheck(f)) add({class: 'behaviour_change', code: 'detection_lost', field: g.field, message: `no longer detects: ${what}`})
-    else if (f.severity === 'high' && f.stage !== 'pre_model') add({class: 'improvement', code: 'high_guardrail_avoided', field: g.field, message: what})
+    else if (f.severity === 'high' && !judgesContent(f)) add({class: 'improvement', code: 'high_guardrail_avoided', field: g.field, message: what})
     else add({class: 'benign', code: 'guardrail_removed', field: g.field, message: what})
   }
 }

@@ -56,12 +56,26 @@ export function diffRequest(base: RequestTrace, cand: RequestTrace, options: Dif
       tool_calls: numberDelta(base.tool_calls.length, cand.tool_calls.length),
       steps: numberDelta(base.steps.length, cand.steps.length),
     },
-    injection: {base: base.guardrails.some(isInjectionCheck), cand: cand.guardrails.some(isInjectionCheck)},
+    injection: injectionOf(base, cand),
     error: {base: base.error, cand: cand.error},
     diverged: {base: base.diverged ?? null, cand: cand.diverged ?? null},
   }
   if (answerChanged && options.answerParts !== false) diff.answer.parts = answerWordDiff(base.final_answer, cand.final_answer)
   return diff
+}
+
+function injectionOf(base: RequestTrace, cand: RequestTrace): RequestDiff['injection'] {
+  const from = (t: RequestTrace): number | null => {
+    let first: number | null = null
+    for (const g of t.guardrails) {
+      if (!isInjectionCheck(g)) continue
+      const step = g.stage === 'pre_model' ? 0 : g.step + 1
+      if (first === null || step < first) first = step
+    }
+    return first
+  }
+  const from_step = {base: from(base), cand: from(cand)}
+  return {base: from_step.base !== null, cand: from_step.cand !== null, from_step}
 }
 
 export function answerWordDiff(base: string, cand: string): AnswerPart[] {

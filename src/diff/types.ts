@@ -82,8 +82,12 @@ export type RequestDiff = {
   guardrails: {base: GuardrailFailure[]; cand: GuardrailFailure[]; added: GuardrailDelta[]; removed: GuardrailDelta[]}
   budgets: {base: string[]; cand: string[]; added: string[]; removed: string[]}
   metrics: {tokens: NumberDelta; cost_usd: NumberDelta; latency_ms: NumberDelta; tool_calls: NumberDelta; steps: NumberDelta}
-  /** Whether a guardrail on that side flagged prompt injection. */
-  injection: {base: boolean; cand: boolean}
+  /**
+   * Whether a guardrail on that side flagged prompt injection, and from which step on that
+   * side's calls could have followed it: 0 when it came before the model (pre-model: input,
+   * retrieved documents), the step after the call whose result carried it otherwise; null when none.
+   */
+  injection: {base: boolean; cand: boolean; from_step: {base: number | null; cand: number | null}}
   error: {base: string | null; cand: string | null}
   /** Model-free replay: where each side left the recorded trajectory, or null. */
   diverged: {base: Divergence | null; cand: Divergence | null}

@@ -1,3 +1,4 @@
+import {TOOL_RESULT_INJECTION} from '../runtime/guardrails/post-action.js'
 import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
 import type {ArgCondition, HarmSpec} from './spec.js'
 
@@ -7,8 +8,9 @@ import type {ArgCondition, HarmSpec} from './spec.js'
 
 export type HarmfulAction = {request_id: string; line: number; tenant: string; role: string; tool: string; seq: number; args: Record<string, unknown>; outcome: string; decision: string | null; reason: string | null}
 
-/** Request-level signals by the pre-model guardrail check that raises them. */
+/** Request-level signals by the guardrail check that raises them. */
 const SIGNAL_CHECKS: Readonly<Record<string, string>> = {
+  injection_in_tool_result: TOOL_RESULT_INJECTION,
   injection_in_retrieved: 'retrieval.injection',
   injection_in_input: 'input.injection',
   pii_in_input: 'input.pii',

@@ -39,7 +39,7 @@ export const HarmSpec = z
     executed: z.boolean().default(true),
     /** The mid-run policy decision about the call. */
     decision: Decision.optional(),
-    /** A request-level signal: injection_in_retrieved, injection_in_input, pii_in_input, cross_tenant_document, or a failed guardrail check name. */
+    /** A request-level signal: injection_in_retrieved, injection_in_input, injection_in_tool_result, pii_in_input, cross_tenant_document, or a failed guardrail check name. */
     signal: z.string().min(1).optional(),
     /** Dotted argument path → value (equality) or {gt, gte, lt, lte, eq, ne, in, matches}. */
     args: z.record(z.string(), ArgCondition).optional(),

@@ -5,6 +5,7 @@ import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
+import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
 import {assistantMessage, buildInitialMessages, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
@@ -116,7 +117,8 @@ class RequestRun {
     const step = this.sm.enter('retrieve', '')
     const pre = preModelGuardrails(this.record, this.manifest)
     this.recorder.addGuardrails(pre.guardrails)
-    this.calls.signals = pre.signals
+    // A copy: the tool loop adds what tool results reveal, and starts from "no injection seen there".
+    this.calls.signals = {...pre.signals, [INJECTION_IN_TOOL_RESULT]: false}
     step.detail = `admitted ${pre.evidence.length} document(s), ${pre.memory.length} memory entr${pre.memory.length === 1 ? 'y' : 'ies'}`
     if (pre.blocked) {
       this.recorder.decide('pre_model', step.index, null, null, 'deny', pre.blocked.reason, 'guardrail')

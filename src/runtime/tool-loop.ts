@@ -8,7 +8,8 @@ import {canonicalJson} from '../util/canonical.js'
 import {canCallTool, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
-import {postActionGuardrails} from './guardrails/post-action.js'
+import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
+import {injectionMatcherFor} from './guardrails/patterns.js'
 import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
@@ -52,7 +53,11 @@ export class ToolLoop {
   private readonly ledger = new OutcomeLedger()
   private readonly manifest: BundleManifest
   private readonly budgets: Budgets
-  /** What the pre-model guardrails found, for the policy engine; set once context is admitted. */
+  /**
+   * What the guardrails found, for the policy engine: the pre-model signals once context is
+   * admitted, then `injection_in_tool_result` (and `injection_source_tool`, the first such tool)
+   * from the first tool result that carried injection to the end of the request. Never unset.
+   */
   signals: Signals = {}
   /** Logical calls proposed so far (retries share their call's index). */
   private proposals = 0
@@ -186,6 +191,16 @@ export class ToolLoop {
     return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
   }
 
+  private matcher() {
+    return injectionMatcherFor(this.manifest.guardrails)
+  }
+
+  /** A tool result carried injection: every later policy decision of this request sees it. */
+  private noteInjection(tool: string): void {
+    if (this.signals[INJECTION_IN_TOOL_RESULT] !== true) this.signals[INJECTION_SOURCE_TOOL] = tool
+    this.signals[INJECTION_IN_TOOL_RESULT] = true
+  }
+
   /** `max_tool_calls` or `tool:<name>.max_calls_per_request`, as the budget module names them. */
   private budgetName(reason: string, contract: ToolContract | undefined): string {
     if (contract) {
@@ -220,6 +235,12 @@ export class ToolLoop {
       if (done) {
         recorder.addLatency(step, waitMs)
         recorder.pushCall(callTrace(base, seq, attempt, 'deduplicated', false, redactor.redactValue(done.result), null, waitMs))
+        // The ledger's answer goes back to the model like any other result.
+        const injection = toolResultInjection(name, done.result, this.matcher(), step.index)
+        if (injection) {
+          recorder.addGuardrails([injection])
+          this.noteInjection(name)
+        }
         if (escalates) this.escalated = true
         return {outcome: 'deduplicated', reason: null, end: null, payload: {ok: true, result: done.result}}
       }
@@ -230,6 +251,8 @@ export class ToolLoop {
       let error: {code: ToolMessageCode; message: string; retry_after_ms?: number} | null = null
       let executed = false
       let latency: number
+      // What the tool itself said that reaches the model (never the runtime's own messages).
+      let untrusted: unknown = null
       if (fault?.kind === 'timeout') {
         outcome = 'timeout'
         error = {code: 'timeout', message: `no answer within ${fault.latency_ms} ms (injected fault)`}
@@ -254,6 +277,7 @@ export class ToolLoop {
           outcome = answer.outcome
           result = answer.result
           error = answer.error
+          untrusted = outcome === 'ok' ? result : (error?.message ?? null)
           if (outcome === 'ok' && key !== null) this.ledger.record(key, {outcome: 'ok', result})
         }
       }
@@ -272,10 +296,11 @@ export class ToolLoop {
       )
       // Every attempt is audited; only executed ones have a result to verify.
       const post = postActionGuardrails(
-        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed},
-        {step: step.index},
+        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed, untrusted},
+        {step: step.index, match: this.matcher()},
       )
       recorder.addGuardrails(post.guardrails)
+      if (post.injected) this.noteInjection(name)
 
       if (outcome === 'ok') {
         if (escalates) this.escalated = true

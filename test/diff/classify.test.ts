@@ -96,6 +96,13 @@ describe('classifyRequest', () => {
     expect(classify(bundleBase, trace({guardrails: [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]})).class).toBe('behaviour_change')
   })
 
+  it("injection in a tool's answer judges the tool's content, not the candidate: a new finding is no regression, a lost one no improvement", () => {
+    const bundleBase = baseTrace({side: 'baseline'})
+    const inResult = [guardrail('post_action', 'tool_result.injection', false, 'high')]
+    expect(classify(bundleBase, trace({guardrails: inResult}))).toMatchObject({class: 'behaviour_change', reasons: [{code: 'guardrail_added'}]})
+    expect(classify(baseTrace({side: 'baseline', guardrails: inResult}), trace())).toMatchObject({class: 'benign', reasons: [{code: 'guardrail_removed'}]})
+  })
+
   it('against recorded production, guardrail findings are not changes: production records none', () => {
     const r = classify(baseTrace(), trace({guardrails: [guardrail('mid_run', 'tool.rbac', false, 'high'), guardrail('pre_model', 'retrieval.tenant', false, 'high')]}))
     expect(r.class).toBe('benign')

@@ -101,8 +101,11 @@ describe('diffRequest', () => {
     expect(withAnswerParts(d).answer.parts!.some((p) => p.added && p.value === 'c')).toBe(true)
   })
 
-  it('notes injection flags per side', () => {
+  it('notes injection flags per side, and from which step calls could have followed them', () => {
     const d = diffRequest(baseTrace(), trace({guardrails: [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]}))
-    expect(d.injection).toEqual({base: false, cand: true})
+    expect(d.injection).toEqual({base: false, cand: true, from_step: {base: null, cand: 0}})
+    // Injection in a tool's answer at step 4: only calls from step 5 on came after it.
+    const inResult = {...guardrail('post_action', 'tool_result.injection', false, 'high'), step: 4}
+    expect(diffRequest(baseTrace({side: 'baseline', guardrails: [inResult]}), trace()).injection).toEqual({base: true, cand: false, from_step: {base: 5, cand: null}})
   })
 })

@@ -7,7 +7,7 @@ import {evaluateGolden, goldenIds} from '../../src/drill/golden.js'
 import {argHolds, findHarm, hasSignal} from '../../src/drill/harm.js'
 import {judgeDrill} from '../../src/drill/judge.js'
 import {GoldenSpec, HarmSpec, parseDrill, parseStepFlag} from '../../src/drill/spec.js'
-import {decision, toolCall, trace} from '../factories/index.js'
+import {decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 const injected = {stage: 'pre_model' as const, step: 0, check: 'retrieval.injection', passed: false, severity: 'medium' as const, detail: 'injection'}
 
@@ -32,6 +32,12 @@ describe('harm matching', () => {
     const without = trace({request_id: 'plain', tool_calls: [mail]})
     expect(hasSignal(withSignal, 'injection_in_retrieved')).toBe(true)
     expect(findHarm([withSignal, without], [s]).map((h) => h.request_id)).toEqual(['inj'])
+  })
+
+  it("matches injection_in_tool_result from the tool-result check", () => {
+    const inResult = trace({request_id: 'res', guardrails: [guardrail('post_action', 'tool_result.injection', false, 'high')]})
+    expect(hasSignal(inResult, 'injection_in_tool_result')).toBe(true)
+    expect(hasSignal(trace(), 'injection_in_tool_result')).toBe(false)
   })
 
   it('evaluates argument conditions', () => {

@@ -9,11 +9,25 @@ export type PatternScope = 'any' | 'document'
 export type InjectionPattern = {id: string; source: string; flags: string; scope: PatternScope}
 
 const OPT_DET = String.raw`(?:(?:all|any|the|your|these|those|my|of|previous|prior|above|earlier|preceding|foregoing|system|original|existing)\s+)*`
+// What an override targets. `i?\w?nstructions?` also takes the one-letter slips attack templates
+// carry ("iunstructions"); messages are left out: "ignore my previous message" is ordinary mail.
+const OVERRIDDEN = String.raw`(?:i?\w?nstructions?|prompts?|rules|directions|directives|guidelines|context)`
+// Who an injected text talks to when it addresses the model rather than a person.
+const THE_AI = String.raw`(?:the\s+)?(?:AI|A\.I\.|assistant|AI\s+assistant|language\s+model|AI\s+(?:language\s+)?model|LLM|chatbot|bot|agent|GPT-?\d[\w.-]*|ChatGPT|Claude|Gemini|Llama|Mistral|Copilot)`
+// An address a request may name as the place to send something: an e-mail address or a URL.
+const DESTINATION = String.raw`(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?:\/\/[^\s)]+)`
 
+/**
+ * Every pattern must run in time linear in its input: no nested quantifiers that can match the
+ * same text two ways, never two whitespace runs side by side (`\s*(?:X)?\s*` rescans a run of
+ * spaces from every split point), every free-text gap bounded (`{0,n}`), and `^` never followed by
+ * `\s*` under the `m` flag (a run of newlines would be rescanned from each line start). The tests
+ * run each pattern over 200 KB hostile inputs.
+ */
 export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   {
     id: 'ignore_instructions',
-    source: String.raw`\b(?:ignore|forget|override|bypass|skip)\s+${OPT_DET}(?:previous|prior|above|earlier|preceding|foregoing|system|original|existing)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|context|messages?)\b`,
+    source: String.raw`\b(?:ignore|forget|override|bypass|skip)\s+${OPT_DET}(?:previous|prior|above|earlier|preceding|foregoing|system|original|existing)\s+(?:(?:and|or|&)\s+(?:following|subsequent|later|other)\s+)?${OVERRIDDEN}\b|\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?other\s+(?:[\w-]+\s+(?:and|or|&)\s+)?(?:i?\w?nstructions?|directions|rules|guidelines)\b`,
     flags: 'i',
     scope: 'any',
   },
@@ -32,19 +46,21 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   },
   {
     id: 'system_prompt',
-    source: String.raw`\bsystem\s+prompt\b|\b(?:new|updated|real|true)\s+(?:system\s+)?instructions\s*:`,
+    // Asking for *your* system prompt; code and docs name "the system prompt" all the time.
+    source: String.raw`\b(?:your|ur)\s+(?:(?:initial|original|hidden|secret|full|entire|real|exact)\s+)?system\s+prompt\b|\b(?:new|updated|real|true)\s+(?:system\s+)?instructions\s*:`,
     flags: 'i',
     scope: 'any',
   },
   {
     id: 'reveal_instructions',
-    source: String.raw`\b(?:reveal|print|show|display|output|repeat|leak|dump|recite|tell\s+me)\s+(?:me\s+)?(?:all\s+)?(?:your|the)\s+(?:(?:full|entire|original|hidden|secret|initial|internal|exact|system)\s+)*(?:instructions|prompt|rules|configuration|guidelines)\b`,
+    // "the" needs a qualifier: "dump the configuration" is a README, "print the hidden instructions" is not.
+    source: String.raw`\b(?:reveal|print|show|display|output|repeat|leak|dump|recite|tell\s+me)\s+(?:me\s+)?(?:all\s+)?(?:your\s+(?:(?:full|entire|original|hidden|secret|initial|internal|exact|system)\s+)*(?:instructions|prompt|rules|configuration|guidelines)|the\s+(?:(?:full|entire|original|hidden|secret|initial|internal|exact|system)\s+)+(?:instructions|prompt|rules|guidelines))\b`,
     flags: 'i',
     scope: 'any',
   },
   {
     id: 'admin_block',
-    source: String.raw`\bBEGIN\s+(?:ADMIN|SYSTEM|DEVELOPER|ROOT|OVERRIDE)\b|\[\s*(?:SYSTEM|ADMIN)\s*(?:OVERRIDE|MESSAGE|NOTE)?\s*\]|<\|(?:im_start|im_end|system|assistant|endoftext)\|>|\[\/?INST\]|<<\/?SYS>>`,
+    source: String.raw`\bBEGIN\s+(?:ADMIN|SYSTEM|DEVELOPER|ROOT|OVERRIDE)\b|\[\s*(?:SYSTEM|ADMIN)(?:\s+(?:OVERRIDE|MESSAGE|NOTE|ANNOTATION|INSTRUCTIONS?|PROMPT))?\s*\]|\[\s*(?:SYSTEM|ADMIN)\s+(?:OVERRIDE|MESSAGE|NOTE|ANNOTATION|INSTRUCTIONS?|PROMPT)\s*:|<\|(?:im_start|im_end|system|assistant|endoftext)\|>|\[\/?INST\]|<<\/?SYS>>|#{2,}[ \t]*\([ \t]*system[_ ]?(?:message|prompt|instructions?)[ \t]*\)|\[(?:system|assistant)\]\(#[\w-]*\)`,
     flags: 'i',
     scope: 'any',
   },
@@ -57,6 +73,13 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   // Case-sensitive on purpose: "Dan" is a name, "DAN" is the jailbreak persona.
   {id: 'jailbreak_roleplay', source: String.raw`\bDAN\b(?:\s+mode|\s*[:,])`, flags: '', scope: 'any'},
   {
+    id: 'persona_swap',
+    // The "assistant is offline, an unrestricted model took over" framing of indirect injections.
+    source: String.raw`\b(?:original\s+)?(?:assistant|AI|model|bot|chatbot)\s+is\s+(?:now\s+)?(?:in\s+error\s+and\s+)?offline\b|\b(?:completely\s+)?unrestricted\s+(?:AI|language\s+model|model|bot|assistant|chatbot)\b|\bnot\s+restricted\s+by\s+(?:the|any|your)\s+(?:rules|guidelines|instructions|policies)\b`,
+    flags: 'i',
+    scope: 'any',
+  },
+  {
     id: 'hidden_instruction',
     source: String.raw`<!--\s*(?:assistant|system|ai|instructions?|prompt|note\s+to\s+(?:the\s+)?(?:ai|assistant|model))\s*:|\[\/\/\]:\s*#\s*\(\s*(?:assistant|system|ai)`,
     flags: 'i',
@@ -65,20 +88,57 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   // A customer may well ask to send something to an address; a document asking for it is an attack.
   {
     id: 'exfiltration_request',
-    source: String.raw`\b(?:send|forward|e-?mail|post|upload|transmit|exfiltrate|copy|share)\b[^.\n]{0,100}?\bto\s+(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?:\/\/[^\s)]+)`,
+    source: String.raw`\b(?:send|forward|e-?mail|post|upload|transmit|exfiltrate|copy|share)\b[^.\n]{0,100}?\bto\s+(?:(?:my|the|this|our|following)\s+)?(?:(?:alternate|alternative|personal|backup|private|new|other)\s+)?(?:(?:e-?mail|mail)(?:\s+address)?[ \t]*(?:[,:][ \t]*)?)?${DESTINATION}`,
     flags: 'i',
     scope: 'document',
   },
   {
     id: 'role_marker',
-    source: String.raw`^\s*(?:system|assistant)\s*:\s*\S`,
+    source: String.raw`^[ \t]*(?:system|assistant)[ \t]*:[ \t]*\S`,
     flags: 'im',
+    scope: 'document',
+  },
+  // Upper-case pseudo-markup that wraps injected text as if it carried authority (<INFORMATION>,
+  // <IMPORTANT>, <SYSTEM>). Case-sensitive: lower-case tags are ordinary markup.
+  {id: 'authority_tag', source: String.raw`<\/?(?:INFORMATION|IMPORTANT|INSTRUCTIONS?|SYSTEM|ADMIN|OVERRIDE|URGENT)>`, flags: '', scope: 'document'},
+  {
+    id: 'addressed_to_ai',
+    // Text that speaks to the model reading it, not to the person it was written for.
+    source: String.raw`\bfrom\s+me,[ \t]*[^,\n]{1,60},[ \t]*to\s+you\b|\bto\s+you,[ \t]*${THE_AI}\b|\bif\s+you\s+are\s+(?:an?\s+|the\s+|[\w'’]+\s+)?(?:AI|digital|virtual|automated|coding|language)\s+(?:assistant|model|agent|bot)\b|\b(?:note|message|instructions?|attention|notice)\s+(?:to|for)\s+(?:all\s+|the\s+|any\s+)?(?:(?:AI|automated|coding|virtual|digital)\s+(?:assistants?|agents?|bots?|models?)|bots?|LLMs?|language\s+models?)\b`,
+    flags: 'i',
+    scope: 'document',
+  },
+  {
+    id: 'task_hijack',
+    // Pointing back at "the task I gave you in the beginning" is how a document pretends to be the user.
+    source: String.raw`\btask\s+(?:that\s+)?(?:I|the\s+user|your\s+user)\s+(?:gave|assigned|set|asked)\s+(?:to\s+)?you\s+(?:in\s+the\s+beginning|at\s+the\s+(?:start|beginning)|originally|initially)\b|\bstrictly\s+(?:adhere|comply|obey|stick)\s+(?:to|with)\s+(?:the\s+|these\s+|this\s+|my\s+)?(?:(?:following|below|new)\s+)?(?:instructions?|directives?|commands?|orders?)\b|\bstrictly\s+follow\s+(?:the\s+|these\s+|my\s+)?instructions\s+(?:in|of)\s+this\s+(?:e-?mail|message|document|page|file)\b`,
+    flags: 'i',
+    scope: 'document',
+  },
+  {
+    id: 'consent_bypass',
+    // A document telling the agent to act behind the user's back; the user may say it of themselves.
+    source: String.raw`\bwithout\s+(?:asking|telling|notifying|informing|alerting|consulting|confirming\s+with)\s+(?:me|the\s+user|the\s+customer|the\s+owner|them|anyone)\b|\b(?:do\s+not|don't|never)\s+(?:tell|inform|notify|alert)\s+the\s+(?:user|customer|owner)\b`,
+    flags: 'i',
+    scope: 'document',
+  },
+  {
+    id: 'output_hijack',
+    // Orders about the model's own answers: what to print, what to slip into every response. "Include
+    // your order number in your reply" is ordinary mail, so a single reply counts only for add/insert.
+    source: String.raw`\b(?:just|only)\s+(?:print|say|output|type|write)\s*["“'‘]|\bstop\s+everything\b|\b(?:modify|alter|rewrite|enhance|augment|integrate|embed|encode|encrypt|translate)\b[^.\n]{0,60}?\byour\s+(?:answer|response|reply|output)s?\b|\b(?:add|insert|append|include|inject)\b[^\n]{0,100}?\b(?:to|in|into)\s+(?:any\s+of\s+|all\s+(?:of\s+)?|each\s+of\s+|every\s+)?your\s+(?:[\w-]+\s+)?(?:responses|replies|answers|outputs)\b|\b(?:add|insert|append|inject)\b[^\n]{0,100}?\bto\s+your\s+(?:answer|response|reply|output)\b`,
+    flags: 'i',
     scope: 'document',
   },
 ]
 
-/** Returns the ids of the patterns found in `text` (each once, in pattern order); empty when clean. */
-export type InjectionMatcher = (text: string, where: 'input' | 'document') => string[]
+/**
+ * Returns the ids of the patterns found in `text` (each once, in pattern order); empty when clean.
+ * `locate` gives where the earliest in-scope match starts (-1 when none), for an excerpt.
+ */
+export type InjectionMatcher = ((text: string, where: 'input' | 'document') => string[]) & {
+  locate: (text: string, where: 'input' | 'document') => number
+}
 
 export type PatternProblem = {index: number; message: string}
 
@@ -124,7 +184,7 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
     ...extra.map((p, i) => ({id: `custom:${i}`, re: compileBundlePattern(p), scope: 'any' as const})),
   ]
   const screens = {input: buildScreen(patterns, 'input'), document: buildScreen(patterns, 'document')}
-  return (text, where) => {
+  const match = (text: string, where: 'input' | 'document'): string[] => {
     const screen = screens[where]
     if (screen !== null && !screen.test(text)) return []
     const found: string[] = []
@@ -134,6 +194,29 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
     }
     return found
   }
+  const locate = (text: string, where: 'input' | 'document'): number => {
+    let first = -1
+    for (const p of patterns) {
+      if (where === 'input' && p.scope === 'document') continue
+      const at = p.re.exec(text)?.index
+      if (at !== undefined && (first === -1 || at < first)) first = at
+    }
+    return first
+  }
+  return Object.assign(match, {locate})
+}
+
+// Compiled once per bundle (by identity of its guardrail config), not per request or per call.
+const matchers = new WeakMap<object, InjectionMatcher>()
+
+/** The matcher for a bundle's guardrail config: built-in patterns plus its `injection_patterns`. */
+export function injectionMatcherFor(config: {readonly injection_patterns: readonly string[]}): InjectionMatcher {
+  let m = matchers.get(config)
+  if (!m) {
+    m = compileInjectionMatcher(config.injection_patterns)
+    matchers.set(config, m)
+  }
+  return m
 }
 
 /**

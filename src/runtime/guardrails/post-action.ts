@@ -1,5 +1,7 @@
 import type {RiskLevel} from '../../bundle/schema.js'
 import type {GuardrailResult, GuardrailSeverity, ToolCallOutcome} from '../../trace/schema.js'
+import type {InjectionMatcher} from './patterns.js'
+import {normaliseText} from './pre-model.js'
 
 export type ActionRecord = {
   name: string
@@ -8,18 +10,95 @@ export type ActionRecord = {
   result: unknown
   error: string | null
   executed: boolean
+  /**
+   * What of the tool's own answer goes back to the model: its result, or the error text the tool
+   * itself gave. Absent or null when the model is told only what the runtime wrote.
+   */
+  untrusted?: unknown
 }
 
 export const WRITE_UNCONFIRMED = 'WRITE_UNCONFIRMED'
 export const PARTIAL_WRITE = 'PARTIAL_WRITE'
 export const RESULT_MALFORMED = 'RESULT_MALFORMED'
 
+/** The check that flags injection in what a tool handed back. */
+export const TOOL_RESULT_INJECTION = 'tool_result.injection'
+/** Signal set, for the rest of the request, once any tool result carried injection. */
+export const INJECTION_IN_TOOL_RESULT = 'injection_in_tool_result'
+/** Signal naming the first tool whose result carried injection. */
+export const INJECTION_SOURCE_TOOL = 'injection_source_tool'
+
+const PLAIN = /^[\t\n\x20-\x7e]*$/
+
+/** How much of the flagged text a guardrail detail may quote (escaped), never more. */
+const EXCERPT_CHARS = 60
+
+export type ToolResultFinding = {patterns: string[]; excerpt: string}
+
+/**
+ * Injection in a tool's answer. Text in a tool result is not the user speaking, so the patterns
+ * apply with document scope, the bundle's own patterns included. Every string is checked, object
+ * keys too, each normalised as a retrieved document is; each is visited and matched once (an
+ * explicit stack, so depth cannot overflow), so the cost is linear in the size of the answer.
+ * Null when clean. The excerpt is a short, JSON-escaped slice from the first match.
+ */
+export function scanToolResult(value: unknown, match: InjectionMatcher): ToolResultFinding | null {
+  const found = new Set<string>()
+  let excerpt: string | null = null
+  const check = (raw: string): void => {
+    // Printable ASCII is already normal (NFC and no control or invisible characters): most ids,
+    // keys and codes in a result are, and they skip the normalisation.
+    const text = PLAIN.test(raw) ? raw : normaliseText(raw).text
+    const ids = match(text, 'document')
+    if (ids.length === 0) return
+    for (const id of ids) found.add(id)
+    if (excerpt === null) {
+      const at = Math.max(0, match.locate(text, 'document'))
+      const slice = text.slice(at, at + EXCERPT_CHARS)
+      excerpt = JSON.stringify(slice) + (at + EXCERPT_CHARS < text.length ? '…' : '')
+    }
+  }
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === 'string') check(v)
+    else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push(v[i])
+    else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v)
+      for (let i = entries.length - 1; i >= 0; i--) {
+        stack.push(entries[i]![1])
+        stack.push(entries[i]![0])
+      }
+    }
+  }
+  return excerpt === null ? null : {patterns: [...found], excerpt}
+}
+
+/** The `tool_result.injection` finding for one answer of `tool`, or null when it is clean. */
+export function toolResultInjection(tool: string, untrusted: unknown, match: InjectionMatcher, step: number): GuardrailResult | null {
+  if (untrusted === null || untrusted === undefined) return null
+  const finding = scanToolResult(untrusted, match)
+  if (finding === null) return null
+  return {
+    stage: 'post_action',
+    step,
+    check: TOOL_RESULT_INJECTION,
+    passed: false,
+    severity: 'high',
+    detail: `injection pattern in the result of ${tool}: ${finding.patterns.join(', ')}; at ${finding.excerpt}`,
+  }
+}
+
 /**
  * After a tool call: an audit line for every call, then (for executed calls) whether the result
  * proves what happened. A write must hand back an identifier, or nobody can later show that it
- * happened once and only once.
+ * happened once and only once. With a matcher, what the tool handed back is scanned for injection
+ * (`injected`); only a finding is recorded, so a trace without `tool_result.injection` was clean.
  */
-export function postActionGuardrails(call: ActionRecord, ctx: {step: number}): {guardrails: GuardrailResult[]} {
+export function postActionGuardrails(
+  call: ActionRecord,
+  ctx: {step: number; match?: InjectionMatcher},
+): {guardrails: GuardrailResult[]; injected: boolean} {
   const result = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string): GuardrailResult => ({
     stage: 'post_action',
     step: ctx.step,
@@ -31,7 +110,10 @@ export function postActionGuardrails(call: ActionRecord, ctx: {step: number}): {
   const guardrails = [
     result('action.audit', true, 'info', `${call.name} (${call.risk}): ${call.outcome}, ${call.executed ? 'executed' : 'not executed'}`),
   ]
-  if (!call.executed) return {guardrails}
+  const injection = ctx.match ? toolResultInjection(call.name, call.untrusted, ctx.match, ctx.step) : null
+  if (injection) guardrails.push(injection)
+  const injected = injection !== null
+  if (!call.executed) return {guardrails, injected}
 
   const write = call.risk === 'write_low' || call.risk === 'write_high'
   const writeSeverity: GuardrailSeverity = call.risk === 'write_high' ? 'high' : 'medium'
@@ -53,7 +135,7 @@ export function postActionGuardrails(call: ActionRecord, ctx: {step: number}): {
     verify = result('action.verify', false, 'low', `${call.name} ended ${call.outcome}`)
   }
   guardrails.push(verify)
-  return {guardrails}
+  return {guardrails, injected}
 }
 
 function isObjectOrArray(v: unknown): v is object {

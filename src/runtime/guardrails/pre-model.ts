@@ -1,8 +1,8 @@
-import type {BundleManifest, GuardrailConfig, MemoryContract} from '../../bundle/schema.js'
+import type {BundleManifest, MemoryContract} from '../../bundle/schema.js'
 import type {Signals} from '../../policy/engine.js'
 import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
 import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../../trace/schema.js'
-import {compileInjectionMatcher, detectPii, type InjectionMatcher, type PiiKind} from './patterns.js'
+import {detectPii, injectionMatcherFor, type InjectionMatcher, type PiiKind} from './patterns.js'
 
 /** A retrieved document that survived the checks, as the model will see it. */
 export type Evidence = {id: string; source: string; trust: TrustLevel; content: string; injection: boolean}
@@ -33,17 +33,6 @@ export function normaliseText(text: string): {text: string; removed: number} {
   if (!HAS_CONTROL.test(t)) return {text: t, removed: 0}
   const stripped = t.replace(CONTROL, '')
   return {text: stripped, removed: t.length - stripped.length}
-}
-
-// Compiled per bundle (by identity of its guardrail config), not per request.
-const matchers = new WeakMap<GuardrailConfig, InjectionMatcher>()
-function matcherFor(config: GuardrailConfig): InjectionMatcher {
-  let m = matchers.get(config)
-  if (!m) {
-    m = compileInjectionMatcher(config.injection_patterns)
-    matchers.set(config, m)
-  }
-  return m
 }
 
 /**
@@ -96,7 +85,7 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
   result('input.size', true, 'info', `${chars} of ${config.max_input_chars} characters`)
 
   // 3. Injection and PII in what the user wrote (system and assistant turns are not the user's).
-  const match = matcherFor(config)
+  const match = injectionMatcherFor(config)
   const injections = new Set<string>()
   const pii = new Set<PiiKind>()
   for (const m of input) {
