@@ -335,7 +335,6 @@ describe('what the candidates do with the recorded calls (in process, the model-
     expect(c.regression.sort()).toEqual(ids(deniedUnderInjection))
     // Documents only v1's own extra patterns recognise: weaker detection is a change, never an improvement.
     const lost = records.filter((r) => flagsDocument(base.get(r.id)!) && !flagsDocument(cand.get(r.id)!))
-    expect(lost.length).toBeGreaterThan(0)
     expect(c.behaviour_change.sort()).toEqual(ids(lost.filter((r) => !deniedUnderInjection.includes(r))))
     for (const id of c.behaviour_change) {
       const codes = classifyRequest(diffRequest(base.get(id)!, cand.get(id)!)).reasons.filter((x) => x.class !== 'benign').map((x) => x.code)
