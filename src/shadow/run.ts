@@ -187,6 +187,8 @@ type Setup = {
   sides: Side[]
   redactor: Redactor
   notices: string[]
+  /** `--model compromised`: every tool name of the run's bundles, for checking attack goals; else null. */
+  attackTools: ReadonlySet<string> | null
 }
 
 async function prepare(opts: ShadowOptions): Promise<Setup> {
@@ -243,7 +245,14 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     sides,
     redactor,
     notices: modelFreeNotices(opts, baseline, candidate),
+    attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
   }
+}
+
+function toolNames(...bundles: (Bundle | null)[]): Set<string> {
+  const out = new Set<string>()
+  for (const b of bundles) for (const t of b?.manifest.tools ?? []) out.add(t.name)
+  return out
 }
 
 /** A model-free replay cannot measure what only a model shows: say which of the bundle's changes those are. */
@@ -485,6 +494,7 @@ async function replayRequest(
   done: TraceKeys,
 ): Promise<RequestTrace[]> {
   const traces: RequestTrace[] = []
+  if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
   if (opts.baseline === 'recorded' && !done.has(traceKey(record.id, 'recorded', 0))) {
     traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
   }
@@ -495,6 +505,22 @@ async function replayRequest(
     }
   }
   return traces
+}
+
+/**
+ * `--model compromised`: an attack's goal must name a tool of some bundle in the run. A goal no
+ * bundle offers could never run anywhere, so it would pass as "stopped" and prove nothing: that is
+ * a mistake in the traffic, reported where it is. (A tool only the candidate dropped is a real change.)
+ */
+function checkAttackGoals(record: TrafficRecord, line: number, file: string, tools: ReadonlySet<string>): void {
+  record.attacks.forEach((attack, i) => {
+    attack.goal.forEach((goal, j) => {
+      if (tools.has(goal.name)) return
+      throw new ValidationError([
+        `${file}:${line}: attacks.${i}.goal.${j}.name: "${goal.name}" is not a tool of any bundle in this run (${[...tools].sort().join(', ')})`,
+      ])
+    })
+  })
 }
 
 function skippedTrace(id: string, line: number, error: string, record?: TrafficRecord): RequestTrace {

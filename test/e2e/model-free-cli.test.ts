@@ -1,4 +1,4 @@
-import {appendFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -50,5 +50,18 @@ describe('shadow on a domain the scripted model has no skill for', () => {
 
     const same = await runCli(['shadow', traffic, '--candidate', v1, '--baseline', v1, '--model', 'recorded', '--limit', '5', '--db', db, '--json'])
     expect(JSON.parse(same.stdout).notices).toEqual([])
+  })
+
+  it('--model compromised: an attack goal no bundle of the run offers stops the run, naming file, line and field', async () => {
+    const lines = readFileSync(traffic, 'utf8').trim().split('\n')
+    const at = lines.findIndex((l) => (JSON.parse(l) as {attacks?: unknown[]}).attacks?.length)
+    const rec = JSON.parse(lines[at]!) as {attacks: {goal: {name: string}[]}[]}
+    rec.attacks[0]!.goal[0]!.name = 'wire_to_offshore'
+    lines[at] = JSON.stringify(rec)
+    const file = path.join(dir, 'traffic.jsonl')
+    writeFileSync(file, lines.join('\n') + '\n')
+    const r = await runCli(['shadow', file, '--candidate', v1, '--model', 'compromised', '--db', db])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain(`${file}:${at + 1}: attacks.0.goal.0.name: "wire_to_offshore" is not a tool of any bundle in this run (get_balance, `)
   })
 })
