@@ -425,6 +425,8 @@ describe('acceptance: replays through the CLI with --model recorded | compromise
       expect(key(t), id).toEqual(key(base.get(id)!))
       expect(t.status, id).toBe(base.get(id)!.status)
     }
+    // The known-good bundle passes its own gate.
+    expect((await runCli(['scorecard', run, '--db', db, '--gate'])).code).toBe(0)
   })
 
   it('v2-broken-schema: a regression on each of the 16 requests that call send_money, nothing else changes', async () => {
