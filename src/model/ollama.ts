@@ -158,7 +158,7 @@ async function listedName(base: string, model: string, timeoutMs: number): Promi
     list = await client.list()
   } catch (e) {
     // No /api/tags at all: this is not an Ollama root (a path such as /v1, or another server).
-    if (statusOf(e) === 404) throw wrongHost(base, e)
+    if (statusOf(e) === 404) throw wrongHost(base, 'GET /api/tags', e)
     throw toModelError(e, {host: base, model, timeoutMs, timedOut: timedOut(), expected: 'a model list'})
   } finally {
     cancel()
@@ -304,6 +304,16 @@ function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal,
     if (response.ok && type !== null && !/json/i.test(type)) {
       await response.body?.cancel()
       throw new NotJsonError(type)
+    }
+    // A refusal that is not JSON (a 404 page from a wrong base path, a proxy's error page): hand the
+    // client its text as Ollama's {"error"} shape, or the client prints to stdout while reading it.
+    if (!response.ok && !/json/i.test(type ?? '')) {
+      const text = (await response.text().catch(() => '')).slice(0, 1000)
+      return new Response(JSON.stringify({error: text.trim() || response.statusText}), {
+        status: response.status,
+        statusText: response.statusText,
+        headers: {'content-type': 'application/json'},
+      })
     }
     const length = Number(response.headers.get('content-length') ?? Number.NaN)
     if (length > maxBody) {
@@ -466,7 +476,8 @@ function toModelError(e: unknown, ctx: ErrorContext): ModelError {
   const status = statusOf(e)
   const detail = e instanceof Error ? e.message : String(e)
   if (status !== undefined) {
-    if (status === 404) return modelMissing(ctx.host, ctx.model, e)
+    // Ollama's own 404 names the model; a bare "404 page not found" is a path the server does not have.
+    if (status === 404) return /page not found/i.test(detail) ? wrongHost(ctx.host, ctx.expected === 'a model list' ? 'GET /api/tags' : 'POST /api/chat', e) : modelMissing(ctx.host, ctx.model, e)
     if (status >= 500) {
       return new ModelError('server_error', `Ollama at ${ctx.host} failed with HTTP ${status}: ${oneLine(detail)}`, {cause: e})
     }
@@ -538,12 +549,12 @@ function modelMissing(host: string, model: string, cause?: unknown): ModelError 
   return new ModelError('model_missing', `model "${model}" is not available on ${host}; run \`ollama pull ${model}\``, {cause})
 }
 
-function wrongHost(host: string, cause?: unknown): ModelError {
+function wrongHost(host: string, asked: string, cause?: unknown): ModelError {
   const path = new URL(host).pathname.replace(/\/+$/, '')
   const fix = path === '' ? 'is this an Ollama server?' : `drop the path "${path}": Ollama's API is at the server's root`
   return new ModelError(
     'unreachable',
-    `${host} is not an Ollama API root (GET ${host}/api/tags answered HTTP 404); ${fix}; check --ollama-host or OLLAMA_HOST`,
+    `${host} is not an Ollama API root (${asked.replace(' /', ` ${host}/`)} answered HTTP 404); ${fix}; check --ollama-host or OLLAMA_HOST`,
     {cause},
   )
 }

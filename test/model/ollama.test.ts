@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {ModelError, ValidationError} from '../../src/errors.js'
 import {createOllamaModel, DEFAULT_OLLAMA_HOST, normalizeOllamaHost, preflightOllama, resolveOllamaHost} from '../../src/model/ollama.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
@@ -360,11 +360,20 @@ describe('issue #23: thinking models, capabilities, cold load, names', () => {
 
   it('a base path that is not an Ollama root is a wrong host, not a missing model', async () => {
     const host = await start()
+    const log = vi.spyOn(console, 'log')
     const e = await modelError(preflightOllama(`${host}/v1`, 'echo'))
+    // Nothing on stdout: a --json run's output stays JSON.
+    expect(log).not.toHaveBeenCalled()
+    log.mockRestore()
     expect(e.code).toBe('unreachable')
     expect(e.message).toBe(
       `${host}/v1 is not an Ollama API root (GET ${host}/v1/api/tags answered HTTP 404); drop the path "/v1": Ollama's API is at the server's root; check --ollama-host or OLLAMA_HOST`,
     )
     expect(e.message).not.toContain('ollama pull')
+    for (const stream of [false, true]) {
+      const chat = await modelError(createOllamaModel({host: `${host}/v1`, model: 'echo', timeoutMs: 5_000, stream}).chat(request()))
+      expect(chat.code).toBe('unreachable')
+      expect(chat.message).toContain(`(POST ${host}/v1/api/chat answered HTTP 404); drop the path "/v1"`)
+    }
   })
 })
