@@ -88,7 +88,7 @@ export class RunBusyError extends UnderstudyError {
  * bundle accepts (`too_large`: model.max_answer_bytes).
  */
 export class ModelError extends UnderstudyError {
-  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss' | 'too_large'
+  readonly code: 'unreachable' | 'model_missing' | 'malformed' | 'timeout' | 'server_error' | 'cassette_miss' | 'too_large' | 'truncated' | 'unsupported'
   constructor(code: ModelError['code'], message: string, options: {cause?: unknown} = {}) {
     super(message, options)
     this.code = code

@@ -25,6 +25,12 @@ export default class SandboxOllama extends BaseCommand {
     }),
     seed: Flags.integer({description: 'seed for the scripted model', default: 0}),
     skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); none: the generic behaviour', multiple: true}),
+    'think-budget': Flags.integer({
+      description: 'play a thinking model that runs out of budget: every chat (unless think is false) answers empty content, its thinking, and done_reason "length"',
+      min: 1,
+    }),
+    'no-tools': Flags.boolean({description: 'play a model without tool support: /api/show lists no "tools", a chat with tools is HTTP 400', default: false}),
+    'load-ms': Flags.integer({description: 'the first load of each model takes this many milliseconds (a cold start)', min: 0}),
   }
 
   async run(): Promise<{url: string; models: string[]; requests: number}> {
@@ -37,6 +43,7 @@ export default class SandboxOllama extends BaseCommand {
       models,
       host: flags.host,
       port: flags.port,
+      faults: {thinkBudget: flags['think-budget'], noTools: flags['no-tools'], loadMs: flags['load-ms']},
     })
     this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)
     this.out(`point a client at it: OLLAMA_HOST=${server.url}; stop with Ctrl-C`)

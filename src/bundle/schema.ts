@@ -201,6 +201,16 @@ export const ModelConfig = z
      * default (src/bundle/hash.ts), so bundles that do not set it keep the hash they had.
      */
     max_answer_bytes: z.number().int().positive().default(DEFAULT_MAX_ANSWER_BYTES),
+    /**
+     * Ollama's `think` for thinking models: on, off, or a level. Left out: not sent, and the
+     * bundle keeps the hash it had (an absent optional field is not in the canonical form).
+     */
+    think: z.union([z.boolean(), z.enum(['low', 'medium', 'high'])]).optional(),
+    /**
+     * Ollama's `keep_alive`, sent with every call and with the load before the run: a duration
+     * ("10m", "1h") or seconds (a negative number keeps the model loaded). Left out: not sent.
+     */
+    keep_alive: z.union([z.number().int(), z.string().regex(/^-?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/, 'a duration such as "5m", "1h" or "-1"')]).optional(),
   })
   .strict()
 export type ModelConfig = z.infer<typeof ModelConfig>

@@ -111,8 +111,20 @@ async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<M
   }
   const name = spec.name ?? opts.bundleModel.name
   const host = resolveOllamaHost(opts.ollamaHost)
-  await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000))
-  return createOllamaModel({host, model: name, timeoutMs: opts.bundleModel.timeout_ms, retries: opts.ollamaRetries, maxAnswerBytes: opts.bundleModel.max_answer_bytes})
+  const {think, keep_alive: keepAlive} = opts.bundleModel
+  // Tools unknown (undefined): assume the run offers some, as every bundle's agent loop does.
+  const tools = opts.tools === undefined || opts.tools.length > 0
+  const listed = await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000), {tools, think, keepAlive})
+  return createOllamaModel({
+    host,
+    model: name,
+    serverName: listed,
+    timeoutMs: opts.bundleModel.timeout_ms,
+    retries: opts.ollamaRetries,
+    maxAnswerBytes: opts.bundleModel.max_answer_bytes,
+    think,
+    keepAlive,
+  })
 }
 
 function noSkill(tools: readonly ToolSpec[], modules: readonly string[]): string {

@@ -24,6 +24,16 @@ export type OllamaServerFaults = {
   status500?: boolean
   /** Wait this long before answering /api/chat. */
   delayMs?: number
+  /**
+   * Play a thinking model (capability `thinking`) that spends this many tokens thinking and runs
+   * out of budget: every chat that does not send `think: false` is answered HTTP 200 with empty
+   * content, the thinking in `message.thinking`, and `done_reason: "length"`.
+   */
+  thinkBudget?: number
+  /** Play a model without tool support: /api/show lists no `tools`, a chat with tools is a 400. */
+  noTools?: boolean
+  /** The first load of each model (a chat with `messages: []`, or the first chat) takes this long. */
+  loadMs?: number
 }
 
 export type OllamaServerOptions = {
@@ -86,6 +96,12 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
 
   const stats = {requests: 0}
   let chatRequests = 0
+  const loaded = new Set<string>()
+  const capabilities = (): string[] => [
+    'completion',
+    ...(faults.noTools ? [] : ['tools']),
+    ...(faults.thinkBudget === undefined ? [] : ['thinking']),
+  ]
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let closing = false
@@ -118,9 +134,25 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
 
   const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const body = parseBody(await readBody(req))
-    const {client} = lookup(body.model)
+    const {name, client} = lookup(body.model)
     const request = toChatRequest(body)
     const stream = body.stream === undefined ? true : body.stream === true
+    // Ollama's capability checks come before the model is scheduled (server/routes.go ChatHandler).
+    if (faults.noTools && request.tools.length > 0) throw new HttpError(400, `${withDefaultTag(name)} does not support tools`)
+    const think = body.think
+    if (think !== undefined && think !== null && think !== false && !capabilities().includes('thinking')) {
+      throw new HttpError(400, `${JSON.stringify(body.model)} does not support thinking`)
+    }
+    if (!loaded.has(name)) {
+      if (faults.loadMs && faults.loadMs > 0) await wait(faults.loadMs, req)
+      loaded.add(name)
+    }
+    if (request.messages.length === 0 && !faults.garbage) {
+      // An empty chat loads the model and answers at once (docs/api.md "Load a model").
+      const at = new Date().toISOString()
+      sendJson(res, 200, {model: body.model, created_at: at, message: {role: 'assistant', content: ''}, done_reason: 'load', done: true})
+      return
+    }
 
     chatRequests += 1
     if (faults.delayMs && faults.delayMs > 0) await wait(faults.delayMs, req)
@@ -132,6 +164,11 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       // What a misconfigured proxy in front of Ollama tends to answer.
       res.writeHead(200, {'content-type': 'text/html; charset=utf-8'})
       res.end('<html><body>502 Bad Gateway</body></html>\n')
+      return
+    }
+
+    if (faults.thinkBudget !== undefined && think !== false) {
+      sendThinkingOutOfBudget(res, typeof body.model === 'string' ? body.model : '', faults.thinkBudget, stream)
       return
     }
 
@@ -189,7 +226,7 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       system: '',
       details: modelDetails(),
       model_info: {'general.architecture': 'understudy-scripted', 'general.parameter_count': 0},
-      capabilities: ['completion', 'tools'],
+      capabilities: capabilities(),
       modified_at: startedAt,
     })
   }
@@ -274,6 +311,20 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       })
     },
   }
+}
+
+/** A thinking model that spent its whole budget thinking: no answer, done_reason "length". */
+function sendThinkingOutOfBudget(res: http.ServerResponse, model: string, budget: number, stream: boolean): void {
+  const thinking = 'Let me think about this. '.repeat(Math.max(1, Math.ceil(budget / 6))).trim()
+  const at = new Date().toISOString()
+  const final = {done_reason: 'length', done: true, total_duration: 1, load_duration: 0, prompt_eval_count: 0, eval_count: budget}
+  if (!stream) {
+    sendJson(res, 200, {model, created_at: at, message: {role: 'assistant', content: '', thinking}, ...final})
+    return
+  }
+  res.writeHead(200, {'content-type': NDJSON_TYPE})
+  res.write(JSON.stringify({model, created_at: at, message: {role: 'assistant', content: '', thinking}, done: false}) + '\n')
+  res.end(JSON.stringify({model, created_at: at, message: {role: 'assistant', content: ''}, ...final}) + '\n')
 }
 
 function modelDetails(): Record<string, unknown> {

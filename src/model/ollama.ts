@@ -27,6 +27,26 @@ export type OllamaModelOptions = {
    * answer can take on the wire is cut off unread, and the request fails (ModelError `too_large`).
    */
   maxAnswerBytes?: number
+  /** The name as the server lists it (preflightOllama's answer), sent on the wire; default `model`. */
+  serverName?: string
+  /** Ollama's `think` (model.think): sent only when set. */
+  think?: OllamaThink
+  /** Ollama's `keep_alive` (model.keep_alive): sent with every call when set. */
+  keepAlive?: string | number
+}
+
+export type OllamaThink = boolean | 'low' | 'medium' | 'high'
+
+/** How long loading a model before the run may take: a cold load of a large model takes minutes. */
+export const DEFAULT_LOAD_TIMEOUT_MS = 300_000
+
+export type OllamaPreflightOptions = {
+  /** The run offers tools: the model must have the `tools` capability (default true). */
+  tools?: boolean
+  think?: OllamaThink
+  keepAlive?: string | number
+  /** Deadline for loading the model (default DEFAULT_LOAD_TIMEOUT_MS), apart from the chat timeout. */
+  loadTimeoutMs?: number
 }
 
 /**
@@ -78,6 +98,15 @@ function withDefaultTag(name: string): string {
   return last.includes(':') ? name : `${name}:latest`
 }
 
+/**
+ * A model name as Ollama compares names: case-insensitively, `:latest` when no tag is given, and
+ * the default registry and namespace (`registry.ollama.ai/library/`) optional.
+ */
+export function canonicalModelName(name: string): string {
+  const n = name.trim().toLowerCase().replace(/^registry\.ollama\.ai\//, '').replace(/^library\//, '')
+  return withDefaultTag(n)
+}
+
 export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
   const host = normalizeOllamaHost(opts.host)
   const retries = opts.retries ?? 2
@@ -91,7 +120,11 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
       const t0 = performance.now()
       for (let attempt = 0; ; attempt++) {
         try {
-          const answer = await attemptChat({host, model: opts.model, timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes}, request, signal)
+          const answer = await attemptChat(
+            {host, model: opts.serverName ?? opts.model, timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes, think: opts.think, keepAlive: opts.keepAlive},
+            request,
+            signal,
+          )
           return {...answer, latency_ms: Math.round(performance.now() - t0)}
         } catch (e) {
           if (e instanceof ModelError && e.code === 'server_error' && isRetryable(e) && attempt < retries) {
@@ -105,14 +138,27 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
   }
 }
 
-/** Before a run starts: the server answers and has the model. Same messages as a failing chat. */
-export async function preflightOllama(host: string, model: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Before a run starts: the server answers, has the model (named as Ollama matches names), the model
+ * can do what the run needs (/api/show `capabilities`), and it is loaded (an empty chat, with its
+ * own deadline). Returns the model's name as the server lists it. Same messages as a failing chat.
+ */
+export async function preflightOllama(host: string, model: string, timeoutMs = 10_000, opts: OllamaPreflightOptions = {}): Promise<string> {
   const base = normalizeOllamaHost(host)
+  const name = await listedName(base, model, timeoutMs)
+  await checkCapabilities(base, name, model, timeoutMs, opts)
+  await loadModel(base, name, opts)
+  return name
+}
+
+async function listedName(base: string, model: string, timeoutMs: number): Promise<string> {
   const {client, cancel, timedOut} = clientWithTimeout(base, timeoutMs)
   let list: unknown
   try {
     list = await client.list()
   } catch (e) {
+    // No /api/tags at all: this is not an Ollama root (a path such as /v1, or another server).
+    if (statusOf(e) === 404) throw wrongHost(base, 'GET /api/tags', e)
     throw toModelError(e, {host: base, model, timeoutMs, timedOut: timedOut(), expected: 'a model list'})
   } finally {
     cancel()
@@ -120,11 +166,55 @@ export async function preflightOllama(host: string, model: string, timeoutMs = 1
   if (!isRecord(list) || !Array.isArray(list.models)) {
     throw malformed(base, '/api/tags has no "models" array', 'a model list')
   }
-  const wanted = withDefaultTag(model)
-  const present = list.models.some(
-    (m) => isRecord(m) && [m.name, m.model].some((n) => typeof n === 'string' && withDefaultTag(n) === wanted),
-  )
-  if (!present) throw modelMissing(base, model)
+  const wanted = canonicalModelName(model)
+  for (const m of list.models) {
+    if (!isRecord(m)) continue
+    for (const n of [m.name, m.model]) if (typeof n === 'string' && canonicalModelName(n) === wanted) return n
+  }
+  throw modelMissing(base, model)
+}
+
+async function checkCapabilities(base: string, name: string, model: string, timeoutMs: number, opts: OllamaPreflightOptions): Promise<void> {
+  const {client, cancel, timedOut} = clientWithTimeout(base, timeoutMs)
+  let shown: unknown
+  try {
+    shown = await client.show({model: name})
+  } catch (e) {
+    throw toModelError(e, {host: base, model, timeoutMs, timedOut: timedOut(), expected: 'a model description'})
+  } finally {
+    cancel()
+  }
+  // Servers from before capabilities were reported (Ollama < 0.6.4) say nothing: nothing to check.
+  if (!isRecord(shown) || !Array.isArray(shown.capabilities)) return
+  const has = new Set(shown.capabilities.filter((c): c is string => typeof c === 'string'))
+  const needed = [...(opts.tools ?? true ? ['tools'] : []), ...(opts.think !== undefined && opts.think !== false ? ['thinking'] : [])]
+  const missing = needed.filter((c) => !has.has(c))
+  if (missing.length > 0) {
+    const why = missing.map((c) => (c === 'tools' ? 'tools (the run offers tools)' : 'thinking (model.think is set)')).join(' and ')
+    throw new ModelError(
+      'unsupported',
+      `model "${model}" on ${base} does not support ${why}; its capabilities: ${[...has].join(', ') || 'none'}`,
+    )
+  }
+}
+
+async function loadModel(base: string, name: string, opts: OllamaPreflightOptions): Promise<void> {
+  const loadTimeoutMs = opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS
+  const {client, cancel, timedOut} = clientWithTimeout(base, loadTimeoutMs)
+  let answer: unknown
+  try {
+    answer = await client.chat({model: name, messages: [], stream: false, ...(opts.keepAlive === undefined ? {} : {keep_alive: opts.keepAlive})})
+  } catch (e) {
+    if (timedOut()) {
+      throw new ModelError('timeout', `Ollama at ${base} did not load model "${name}" within ${loadTimeoutMs} ms`, {cause: e})
+    }
+    throw toModelError(e, {host: base, model: name, timeoutMs: loadTimeoutMs, timedOut: false, expected: 'an answer to a model load'})
+  } finally {
+    cancel()
+  }
+  if (!isRecord(answer) || answer.done !== true) {
+    throw malformed(base, `expected one JSON object with "done": true, got ${describe(answer)}`, 'an answer to a model load')
+  }
 }
 
 class NotJsonError extends Error {
@@ -150,30 +240,41 @@ class BodyTooLargeError extends Error {
   }
 }
 
-type Attempt = {host: string; model: string; timeoutMs: number; stream: boolean; maxBody: number; maxAnswerBytes?: number}
+type Attempt = {
+  host: string
+  model: string
+  timeoutMs: number
+  stream: boolean
+  maxBody: number
+  maxAnswerBytes?: number
+  think?: OllamaThink
+  keepAlive?: string | number
+}
 
 async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSignal): Promise<Omit<ChatResponse, 'latency_ms'>> {
   const {client, cancel, timedOut} = clientWithTimeout(a.host, a.timeoutMs, signal, a.maxBody)
-  const wire = toWireRequest(a.model, request)
+  const wire = toWireRequest(a.model, request, a)
   try {
     if (a.stream) {
       const chunks = await client.chat({...wire, stream: true})
       let content = ''
+      let thinking = ''
       const calls: ModelToolCall[] = []
       let final: unknown
       for await (const chunk of chunks) {
         const part = readMessage(chunk, a.host)
         content += part.content
+        thinking += part.thinking
         calls.push(...part.tool_calls)
         if (isRecord(chunk) && chunk.done === true) final = chunk
       }
-      return fromWire(final, {content, tool_calls: calls}, a.host)
+      return fromWire(final, {content, thinking, tool_calls: calls}, a)
     }
     const answer: unknown = await client.chat({...wire, stream: false})
     if (!isRecord(answer) || answer.done !== true) {
       throw malformed(a.host, `expected one JSON object with "done": true, got ${describe(answer)}`)
     }
-    return fromWire(answer, readMessage(answer, a.host), a.host)
+    return fromWire(answer, readMessage(answer, a.host), a)
   } catch (e) {
     if (signal?.aborted) throw signal.reason ?? e
     throw toModelError(e, {host: a.host, model: a.model, timeoutMs: a.timeoutMs, timedOut: timedOut(), maxAnswerBytes: a.maxAnswerBytes})
@@ -203,6 +304,16 @@ function clientWithTimeout(host: string, timeoutMs: number, outer?: AbortSignal,
     if (response.ok && type !== null && !/json/i.test(type)) {
       await response.body?.cancel()
       throw new NotJsonError(type)
+    }
+    // A refusal that is not JSON (a 404 page from a wrong base path, a proxy's error page): hand the
+    // client its text as Ollama's {"error"} shape, or the client prints to stdout while reading it.
+    if (!response.ok && !/json/i.test(type ?? '')) {
+      const text = (await response.text().catch(() => '')).slice(0, 1000)
+      return new Response(JSON.stringify({error: text.trim() || response.statusText}), {
+        status: response.status,
+        statusText: response.statusText,
+        headers: {'content-type': 'application/json'},
+      })
     }
     const length = Number(response.headers.get('content-length') ?? Number.NaN)
     if (length > maxBody) {
@@ -254,9 +365,12 @@ function guardBody(body: ReadableStream<Uint8Array>, limit: number): ReadableStr
   })
 }
 
-function toWireRequest(model: string, request: ChatRequest): WireChatRequest {
+function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'think' | 'keepAlive'>): WireChatRequest {
   return {
     model,
+    // Sent only when the bundle sets them: an absent field is Ollama's default, as before.
+    ...(a.think === undefined ? {} : {think: a.think}),
+    ...(a.keepAlive === undefined ? {} : {keep_alive: a.keepAlive}),
     messages: request.messages.map(toWireMessage),
     // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
     tools: request.tools as unknown as Tool[],
@@ -278,13 +392,15 @@ function toWireMessage(m: ChatMessage): Message {
 }
 
 /** The message part of one answer (or one stream chunk), checked field by field. */
-function readMessage(value: unknown, host: string): {content: string; tool_calls: ModelToolCall[]} {
+function readMessage(value: unknown, host: string): {content: string; thinking: string; tool_calls: ModelToolCall[]} {
   if (!isRecord(value)) throw malformed(host, `expected a JSON object, got ${describe(value)}`)
   const message = value.message
-  if (message === undefined && value.done === true) return {content: '', tool_calls: []}
+  if (message === undefined && value.done === true) return {content: '', thinking: '', tool_calls: []}
   if (!isRecord(message)) throw malformed(host, `"message" is ${describe(message)}, not an object`)
   const content = message.content ?? ''
   if (typeof content !== 'string') throw malformed(host, `"message.content" is ${describe(content)}, not a string`)
+  // A thinking model's reasoning comes apart from its answer (message.thinking); it is never the answer.
+  const thinking = typeof message.thinking === 'string' ? message.thinking : ''
   const rawCalls = message.tool_calls ?? []
   if (!Array.isArray(rawCalls)) throw malformed(host, `"message.tool_calls" is ${describe(rawCalls)}, not an array`)
   const tool_calls = rawCalls.map((c, i): ModelToolCall => {
@@ -304,14 +420,15 @@ function readMessage(value: unknown, host: string): {content: string; tool_calls
     if (!isRecord(args)) throw malformed(host, `"message.tool_calls[${i}].function.arguments" is ${describe(args)}, not an object`)
     return {name: fn.name, arguments: args}
   })
-  return {content, tool_calls}
+  return {content, thinking, tool_calls}
 }
 
 function fromWire(
   final: unknown,
-  message: {content: string; tool_calls: ModelToolCall[]},
-  host: string,
+  message: {content: string; thinking: string; tool_calls: ModelToolCall[]},
+  a: Pick<Attempt, 'host' | 'model' | 'think'>,
 ): Omit<ChatResponse, 'latency_ms'> {
+  const host = a.host
   if (!isRecord(final)) throw malformed(host, 'the stream ended without a final "done": true chunk')
   const count = (field: string): number => {
     const v = final[field]
@@ -319,11 +436,21 @@ function fromWire(
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw malformed(host, `"${field}" is ${describe(v)}, not a count`)
     return v
   }
+  const doneReason = typeof final.done_reason === 'string' && final.done_reason !== '' ? final.done_reason : 'stop'
+  if (doneReason === 'length') {
+    // The model hit num_predict (or its context) mid-answer: what came is not an answer.
+    const spent = message.content === '' && message.tool_calls.length === 0 && message.thinking !== '' ? ', all of them spent thinking' : ''
+    const fix = a.think !== undefined && a.think !== false ? 'raise model.max_output_tokens or lower model.think' : 'raise model.max_output_tokens'
+    throw new ModelError(
+      'truncated',
+      `model "${a.model}" on ${host} stopped before finishing its answer (done_reason: length) after ${count('eval_count')} tokens${spent}; ${fix}`,
+    )
+  }
   return {
     message: {role: 'assistant', content: message.content, tool_calls: message.tool_calls},
     input_tokens: count('prompt_eval_count'),
     output_tokens: count('eval_count'),
-    done_reason: typeof final.done_reason === 'string' && final.done_reason !== '' ? final.done_reason : 'stop',
+    done_reason: doneReason,
   }
 }
 
@@ -349,7 +476,8 @@ function toModelError(e: unknown, ctx: ErrorContext): ModelError {
   const status = statusOf(e)
   const detail = e instanceof Error ? e.message : String(e)
   if (status !== undefined) {
-    if (status === 404) return modelMissing(ctx.host, ctx.model, e)
+    // Ollama's own 404 names the model; a bare "404 page not found" is a path the server does not have.
+    if (status === 404) return /page not found/i.test(detail) ? wrongHost(ctx.host, ctx.expected === 'a model list' ? 'GET /api/tags' : 'POST /api/chat', e) : modelMissing(ctx.host, ctx.model, e)
     if (status >= 500) {
       return new ModelError('server_error', `Ollama at ${ctx.host} failed with HTTP ${status}: ${oneLine(detail)}`, {cause: e})
     }
@@ -419,6 +547,16 @@ function networkReason(e: unknown): string | undefined {
 
 function modelMissing(host: string, model: string, cause?: unknown): ModelError {
   return new ModelError('model_missing', `model "${model}" is not available on ${host}; run \`ollama pull ${model}\``, {cause})
+}
+
+function wrongHost(host: string, asked: string, cause?: unknown): ModelError {
+  const path = new URL(host).pathname.replace(/\/+$/, '')
+  const fix = path === '' ? 'is this an Ollama server?' : `drop the path "${path}": Ollama's API is at the server's root`
+  return new ModelError(
+    'unreachable',
+    `${host} is not an Ollama API root (${asked.replace(' /', ` ${host}/`)} answered HTTP 404); ${fix}; check --ollama-host or OLLAMA_HOST`,
+    {cause},
+  )
 }
 
 function malformed(host: string, what: string, expected = 'a chat response', cause?: unknown): ModelError {

@@ -120,3 +120,30 @@ describe('hashBundle: changes with meaning change it', () => {
     expect(hashes.size).toBe(variants.length + 1)
   })
 })
+
+describe('hashBundle: model.think and model.keep_alive (#23)', () => {
+  const templates = {'prompts/system.md': 'hi\n'}
+  const withModel = (over: Record<string, unknown>) => {
+    const m = fixtureManifest() as Record<string, any>
+    return BundleManifest.parse({...m, model: {...m.model, ...over}})
+  }
+
+  it('left out, a bundle keeps the hash it had before the fields existed', () => {
+    // Pinned from main before model.think / model.keep_alive were added.
+    expect(hashBundle(BundleManifest.parse(fixtureManifest()), templates)).toBe('039c1679cdb58d94db31177c9c3bfcffaff3e40c29ba6990c1017432dca453cd')
+  })
+
+  it('set, each value is a different bundle', () => {
+    const hashes = new Set(
+      [{}, {think: true}, {think: false}, {think: 'low'}, {think: 'high'}, {keep_alive: '10m'}, {keep_alive: -1}].map((o) => hashBundle(withModel(o), templates)),
+    )
+    expect(hashes.size).toBe(7)
+  })
+
+  it('accepts only what Ollama accepts', () => {
+    for (const bad of [{think: 'max'}, {think: 'yes'}, {keep_alive: 'soon'}, {keep_alive: 1.5}]) {
+      expect(() => withModel(bad)).toThrow()
+    }
+    expect(withModel({keep_alive: '1h30m'}).model.keep_alive).toBe('1h30m')
+  })
+})

@@ -44,6 +44,31 @@ describe('understudy sandbox ollama (built CLI)', () => {
     expect(stderr).toBe('')
   })
 
+  it('plays a thinking model out of budget, a model without tools and a cold load (--think-budget, --no-tools, --load-ms)', async () => {
+    const args = ['sandbox', 'ollama', '--port', '0', '--model', 'support-v2', '--think-budget', '16', '--no-tools', '--load-ms', '50']
+    const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'run.js'), ...args], {cwd: repoRoot, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    child = proc
+    let stdout = ''
+    const url = await new Promise<string>((resolve, reject) => {
+      proc.stdout!.on('data', (d: Buffer) => {
+        stdout += d.toString()
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+        if (m) resolve(m[1]!)
+      })
+      proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
+    })
+    const ollama = new Ollama({host: url})
+    expect((await ollama.show({model: 'support-v2'})).capabilities).toEqual(['completion', 'thinking'])
+    expect(await ollama.chat({model: 'support-v2', messages: [], stream: false})).toMatchObject({done_reason: 'load', done: true})
+    const tool = {type: 'function', function: {name: 't', description: 'd', parameters: {type: 'object', properties: {}}}}
+    await expect(ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], tools: [tool], stream: false})).rejects.toMatchObject({
+      status_code: 400,
+      error: 'support-v2:latest does not support tools',
+    })
+    const r = await ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], think: true, stream: false})
+    expect(r).toMatchObject({done_reason: 'length', eval_count: 16, message: {content: ''}})
+  })
+
   it('refuses a non-loopback host with a one-line error', async () => {
     const r = await runCli(['sandbox', 'ollama', '--host', '0.0.0.0', '--port', '0'])
     expect(r.code).not.toBe(0)

@@ -109,6 +109,22 @@ describe('createModel', () => {
     expect(server.stats.requests).toBe(1)
   })
 
+  it('passes the bundle\'s think and keep_alive to the preflight and to every call; refuses a model without the capability (#23)', async () => {
+    const inner = fixed('from the server')
+    server = await startOllamaServer({resolveModel: (n) => (n === 'tiny' ? inner : undefined), models: ['tiny'], port: 0, faults: {thinkBudget: 5}})
+    const m = await createModel({spec: 'ollama:Tiny', bundleModel: bundleModel({think: 'low', keep_alive: '1h'}), ollamaHost: server.url})
+    expect(m.id).toBe('ollama:Tiny')
+    const e = await m.chat(request).catch((x: unknown) => x)
+    expect((e as ModelError).code).toBe('truncated')
+    expect((e as ModelError).message).toContain('(done_reason: length) after 5 tokens, all of them spent thinking')
+
+    await server.close()
+    server = await startOllamaServer({resolveModel: (n) => (n === 'tiny' ? inner : undefined), models: ['tiny'], port: 0, faults: {noTools: true}})
+    const refused = await createModel({spec: 'ollama:tiny', bundleModel: bundleModel(), ollamaHost: server.url}).catch((x: unknown) => x)
+    expect((refused as ModelError).code).toBe('unsupported')
+    expect((refused as ModelError).message).toBe(`model "tiny" on ${server.url} does not support tools (the run offers tools); its capabilities: completion`)
+  })
+
   it('records a cassette and replays it offline, with no server at all', async () => {
     const inner = fixed('recorded answer')
     server = await startOllamaServer({resolveModel: () => inner, models: ['tiny'], port: 0})

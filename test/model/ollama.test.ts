@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {ModelError, ValidationError} from '../../src/errors.js'
 import {createOllamaModel, DEFAULT_OLLAMA_HOST, normalizeOllamaHost, preflightOllama, resolveOllamaHost} from '../../src/model/ollama.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
@@ -277,5 +277,103 @@ describe('Ollama host resolution', () => {
     expect(() => resolveOllamaHost('http://', {})).toThrow(ValidationError)
     expect(() => resolveOllamaHost('http://', {})).toThrow(/^--ollama-host "http:\/\/" is not a host/)
     expect(() => resolveOllamaHost(undefined, {OLLAMA_HOST: 'ftp://x'})).toThrow(/^OLLAMA_HOST "ftp:\/\/x": only http/)
+  })
+})
+
+describe('issue #23: thinking models, capabilities, cold load, names', () => {
+  for (const stream of [false, true]) {
+    it(`a thinking model out of budget (done_reason "length") fails the request, never answers (stream: ${stream})`, async () => {
+      const host = await start({thinkBudget: 40})
+      const e = await modelError(createOllamaModel({host, model: 'echo', timeoutMs: 5_000, stream, think: 'high'}).chat(request()))
+      expect(e.code).toBe('truncated')
+      expect(e.message).toBe(
+        `model "echo" on ${host} stopped before finishing its answer (done_reason: length) after 40 tokens, all of them spent thinking; raise model.max_output_tokens or lower model.think`,
+      )
+      expect(seen).toHaveLength(0)
+    })
+  }
+
+  it('sends think and keep_alive only when set, and keeps message.thinking out of the answer', async () => {
+    const bodies: Record<string, unknown>[] = []
+    raw = http.createServer((req, res) => {
+      let text = ''
+      req.on('data', (c: Buffer) => (text += c.toString()))
+      req.on('end', () => {
+        bodies.push(JSON.parse(text) as Record<string, unknown>)
+        res.writeHead(200, {'content-type': 'application/json'})
+        res.end(JSON.stringify({model: 'm', message: {role: 'assistant', content: 'four', thinking: 'two plus two'}, done: true, done_reason: 'stop'}))
+      })
+    })
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r))
+    const host = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+    const plain = await createOllamaModel({host, model: 'm', timeoutMs: 5_000}).chat(request())
+    const thinking = await createOllamaModel({host, model: 'm', timeoutMs: 5_000, think: 'low', keepAlive: '10m'}).chat(request())
+    expect(plain.message.content).toBe('four')
+    expect(thinking.message.content).toBe('four')
+    expect('think' in bodies[0]! || 'keep_alive' in bodies[0]!).toBe(false)
+    expect(bodies[1]).toMatchObject({think: 'low', keep_alive: '10m'})
+  })
+
+  it('a model without tools is refused before the run, naming the model and the capability', async () => {
+    const host = await start({noTools: true})
+    const e = await modelError(preflightOllama(host, 'echo'))
+    expect(e.code).toBe('unsupported')
+    expect(e.message).toBe(`model "echo" on ${host} does not support tools (the run offers tools); its capabilities: completion`)
+    await preflightOllama(host, 'echo', 5_000, {tools: false})
+  })
+
+  it('think set on a model without the thinking capability is refused before the run', async () => {
+    const host = await start()
+    const e = await modelError(preflightOllama(host, 'echo', 5_000, {think: true}))
+    expect(e.code).toBe('unsupported')
+    expect(e.message).toBe(`model "echo" on ${host} does not support thinking (model.think is set); its capabilities: completion, tools`)
+    await preflightOllama(host, 'echo', 5_000, {think: false})
+    const thinker = await start({thinkBudget: 10})
+    await preflightOllama(thinker, 'echo', 5_000, {think: 'medium'})
+  })
+
+  it('loads the model before the run with its own deadline, then chats within the chat timeout', async () => {
+    const host = await start({loadMs: 300})
+    expect(await preflightOllama(host, 'echo', 100, {keepAlive: '1h', loadTimeoutMs: 5_000})).toBe('echo:latest')
+    const r = await createOllamaModel({host, model: 'echo', timeoutMs: 200, keepAlive: '1h'}).chat(request())
+    expect(r.message.content).toBe('You said: ORD-7, twice: ORD-7')
+    expect(seen).toHaveLength(1)
+  })
+
+  it('a load past its deadline says so', async () => {
+    const host = await start({loadMs: 2_000})
+    const e = await modelError(preflightOllama(host, 'echo', 5_000, {loadTimeoutMs: 100}))
+    expect(e.code).toBe('timeout')
+    expect(e.message).toBe(`Ollama at ${host} did not load model "echo:latest" within 100 ms`)
+  })
+
+  it('matches names as Ollama does: any case, :latest by default, registry.ollama.ai/library/ optional', async () => {
+    const model = echoModel(seen)
+    server = await startOllamaServer({resolveModel: (n) => (n === 'llama3.1:8b' ? model : undefined), models: ['llama3.1:8b'], port: 0})
+    expect(await preflightOllama(server.url, 'Llama3.1:8B')).toBe('llama3.1:8b')
+    expect(await preflightOllama(server.url, 'registry.ollama.ai/library/llama3.1:8b')).toBe('llama3.1:8b')
+    expect(await preflightOllama(server.url, 'library/LLAMA3.1:8b')).toBe('llama3.1:8b')
+    const echo = await start()
+    expect(await preflightOllama(echo, 'ECHO')).toBe('echo:latest')
+    expect((await modelError(preflightOllama(echo, 'echo:7b'))).code).toBe('model_missing')
+  })
+
+  it('a base path that is not an Ollama root is a wrong host, not a missing model', async () => {
+    const host = await start()
+    const log = vi.spyOn(console, 'log')
+    const e = await modelError(preflightOllama(`${host}/v1`, 'echo'))
+    // Nothing on stdout: a --json run's output stays JSON.
+    expect(log).not.toHaveBeenCalled()
+    log.mockRestore()
+    expect(e.code).toBe('unreachable')
+    expect(e.message).toBe(
+      `${host}/v1 is not an Ollama API root (GET ${host}/v1/api/tags answered HTTP 404); drop the path "/v1": Ollama's API is at the server's root; check --ollama-host or OLLAMA_HOST`,
+    )
+    expect(e.message).not.toContain('ollama pull')
+    for (const stream of [false, true]) {
+      const chat = await modelError(createOllamaModel({host: `${host}/v1`, model: 'echo', timeoutMs: 5_000, stream}).chat(request()))
+      expect(chat.code).toBe('unreachable')
+      expect(chat.message).toContain(`(POST ${host}/v1/api/chat answered HTTP 404); drop the path "/v1"`)
+    }
   })
 })

@@ -795,6 +795,13 @@ describe('model errors', () => {
     expect(states(trace)).toEqual(['retrieve', 'plan', 'finish'])
   })
 
+  it('an answer cut off at its token limit (done_reason: length) fails only its request, never completed (#23)', async () => {
+    const message = 'model "qwen3:8b" on http://127.0.0.1:11434 stopped before finishing its answer (done_reason: length) after 1024 tokens, all of them spent thinking; raise model.max_output_tokens or lower model.think'
+    const {trace} = await run({model: scripted(new ModelError('truncated', message))})
+    expect(trace.status).toBe('failed')
+    expect(trace.error).toBe(message)
+  })
+
   it.each(['cassette_miss', 'unreachable', 'model_missing', 'malformed'] as const)('%s stops the whole run', async (code) => {
     await expect(run({model: scripted(new ModelError(code, `model ${code}`))})).rejects.toThrow(`model ${code}`)
   })

@@ -240,3 +240,75 @@ describe('sandbox Ollama server faults', () => {
     expect(await settled).toBe('failed')
   })
 })
+
+describe('sandbox Ollama server: thinking, capabilities and loads as Ollama answers them (#23)', () => {
+  const tool = {type: 'function', function: {name: 'lookup', description: 'look up', parameters: {type: 'object', properties: {}}}}
+
+  it('lists its capabilities in /api/show: completion and tools; thinking when it plays a thinking model; no tools with noTools', async () => {
+    expect((await (await start()).ollama.show({model: 'echo'})).capabilities).toEqual(['completion', 'tools'])
+    await server?.close()
+    expect((await (await start({thinkBudget: 8})).ollama.show({model: 'echo'})).capabilities).toEqual(['completion', 'tools', 'thinking'])
+    await server?.close()
+    expect((await (await start({noTools: true})).ollama.show({model: 'echo'})).capabilities).toEqual(['completion'])
+  })
+
+  it('noTools: a chat with tools is a 400 "… does not support tools"; without tools it answers', async () => {
+    const {ollama} = await start({noTools: true})
+    await expect(ollama.chat({model: 'echo', messages: [user('hi')], tools: [tool], stream: false})).rejects.toMatchObject({
+      status_code: 400,
+      error: 'echo:latest does not support tools',
+    })
+    expect((await ollama.chat({model: 'echo', messages: [user('hi')], stream: false})).message.content).toBe('You said: hi')
+  })
+
+  it('think on a model without the thinking capability is a 400, as Ollama answers it', async () => {
+    const {ollama} = await start()
+    await expect(ollama.chat({model: 'echo', messages: [user('hi')], think: true, stream: false})).rejects.toMatchObject({
+      status_code: 400,
+      error: '"echo" does not support thinking',
+    })
+    expect((await ollama.chat({model: 'echo', messages: [user('hi')], think: false, stream: false})).message.content).toBe('You said: hi')
+  })
+
+  for (const stream of [false, true]) {
+    it(`thinkBudget: HTTP 200, empty content, the thinking apart, done_reason "length" (stream: ${stream})`, async () => {
+      const seen: ChatRequest[] = []
+      const {ollama} = await start({thinkBudget: 12}, seen)
+      const body = {model: 'echo', messages: [user('hi')], think: 'high' as const}
+      let content = ''
+      let thinking = ''
+      let last: {done_reason: string; eval_count: number} | undefined
+      if (stream) {
+        for await (const part of await ollama.chat({...body, stream: true})) {
+          content += part.message.content
+          thinking += part.message.thinking ?? ''
+          if (part.done) last = part
+        }
+      } else {
+        const r = await ollama.chat({...body, stream: false})
+        content = r.message.content
+        thinking = r.message.thinking ?? ''
+        last = r
+      }
+      expect(content).toBe('')
+      expect(thinking).not.toBe('')
+      expect(last).toMatchObject({done_reason: 'length', eval_count: 12})
+      expect(seen).toHaveLength(0)
+      // think: false turns the thinking off: the model answers.
+      expect((await ollama.chat({...body, think: false, stream: false})).message.content).toBe('You said: hi')
+    })
+  }
+
+  it('a chat with no messages loads the model (done_reason "load"); loadMs delays only the first load', async () => {
+    const seen: ChatRequest[] = []
+    const {ollama} = await start({loadMs: 250}, seen)
+    let t0 = performance.now()
+    const r = await ollama.chat({model: 'echo', messages: [], keep_alive: '5m', stream: false})
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(240)
+    expect(r).toMatchObject({model: 'echo', message: {role: 'assistant', content: ''}, done_reason: 'load', done: true})
+    t0 = performance.now()
+    await ollama.chat({model: 'echo', messages: [user('hi')], stream: false})
+    expect(performance.now() - t0).toBeLessThan(200)
+    expect(seen).toHaveLength(1)
+  })
+})
