@@ -4,7 +4,7 @@ import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
 import {createScriptedModel} from './scripted.js'
 import {loadSkills} from './scripted/skill-modules.js'
-import type {ModelClient} from './types.js'
+import type {CassetteRedactor, ModelClient} from './types.js'
 
 /** Which model answers a run: `--model` on the command line, else the bundle's own model. */
 
@@ -29,13 +29,16 @@ export function parseModelSpec(spec: string): ModelSpec {
   return {provider, name}
 }
 
-export type CreateModelOptions = {
+/** A cassette, recorded or replayed, needs the redactor: no cassette is written in the clear. */
+type CassetteChoice =
+  | {recordCassette?: undefined; replayCassette?: undefined; redactor?: CassetteRedactor}
+  | {recordCassette?: string; replayCassette?: string; redactor: CassetteRedactor}
+
+export type CreateModelOptions = CassetteChoice & {
   /** null: the bundle's own model config. */
   spec: string | null
   bundleModel: ModelConfig
   ollamaHost?: string
-  recordCassette?: string
-  replayCassette?: string
   /** Extra attempts after an Ollama 5xx (default 2). */
   ollamaRetries?: number
   /**
@@ -52,10 +55,10 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
   const spec: ModelSpec = opts.spec === null ? {provider: opts.bundleModel.provider, name: opts.bundleModel.name} : parseModelSpec(opts.spec)
 
   // A replay answers from the file alone: no server, no model, works offline.
-  if (opts.replayCassette) return replayingModel(opts.replayCassette)
+  if (opts.replayCassette) return replayingModel(opts.replayCassette, {redactor: opts.redactor})
 
   const inner = await createInner(spec, opts)
-  return opts.recordCassette ? recordingModel(inner, opts.recordCassette) : inner
+  return opts.recordCassette ? recordingModel(inner, opts.recordCassette, {redactor: opts.redactor}) : inner
 }
 
 async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<ModelClient> {

@@ -90,7 +90,7 @@ export class TraceRecorder {
 
   build(record: TrafficRecord, line: number, side: TraceSide, repeat: number, steps: StepTrace[], costUsd: number): RequestTrace {
     return {
-      request_id: record.id,
+      request_id: this.redactor.redactText(record.id),
       line,
       side,
       repeat,
