@@ -233,18 +233,18 @@ export function ibanValid(compact: string): boolean {
 /**
  * IBANs of every registered country, each exactly its country's length: the characters after the
  * check digits run together, or in groups of four after single spaces (the last group shorter).
- * A token running on past that length (`(?![A-Za-z0-9_])`) is not one. Countries of one length
- * share an alternative, so the regex has one per length, behind a cheap lookahead.
+ * A token running on past that length (`(?![A-Za-z0-9_])`) is not one. Branches are keyed by the
+ * country's first letter, then its second, so a candidate tries only its own country's shapes.
  */
 function ibanSource(): string {
-  const byLength = new Map<number, string[]>()
-  for (const [country, length] of Object.entries(IBAN_LENGTHS)) byLength.set(length, [...(byLength.get(length) ?? []), country])
-  const alternatives = [...byLength].map(([length, countries]) => {
+  const byFirst = new Map<string, string[]>()
+  for (const [country, length] of Object.entries(IBAN_LENGTHS)) {
     const rest = length - 4
-    const grouped = ` [A-Z0-9]{4}`.repeat(Math.floor(rest / 4)) + (rest % 4 > 0 ? ` [A-Z0-9]{${rest % 4}}` : '')
-    return `(?:${countries.join('|')})\\d{2}(?:[A-Z0-9]{${rest}}|${grouped})`
-  })
-  return String.raw`\b(?=[A-Z]{2}\d{2}[ A-Z0-9])(?:${alternatives.join('|')})(?![A-Za-z0-9_])`
+    const grouped = ' [A-Z0-9]{4}'.repeat(Math.floor(rest / 4)) + (rest % 4 > 0 ? ` [A-Z0-9]{${rest % 4}}` : '')
+    byFirst.set(country[0]!, [...(byFirst.get(country[0]!) ?? []), `${country[1]}\\d{2}(?:[A-Z0-9]{${rest}}|${grouped})`])
+  }
+  const branches = [...byFirst].map(([first, seconds]) => `${first}(?:${seconds.join('|')})`)
+  return String.raw`\b(?=[A-Z]{2}\d{2}[ A-Z0-9])(?:${branches.join('|')})(?![A-Za-z0-9_])`
 }
 
 /** Shannon entropy in bits per character. */
@@ -286,6 +286,8 @@ export type SecretPattern = {
   re: RegExp
   keep?: 1
   confirm?: (secret: string) => boolean
+  /** Text the regex cannot match without one of these in it (case as written): no scan without one. */
+  hint?: readonly string[]
   /** What the marker hashes, when forms of one value differ (a card with or without spaces). */
   canonical?: (secret: string) => string
   /** Extra test before calling it a leak in an answer; redaction does not apply it (over-redacting is cheap). */
@@ -303,12 +305,13 @@ const CREDENTIAL_KEY = String.raw`(?:api[_-]?key|apikey|access[_-]?token|auth[_-
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     kind: 'private_key',
+    hint: ['PRIVATE KEY'],
     // The body stops at the next BEGIN line, so a text of BEGIN lines without an END costs one pass;
     // a key cut short (no END) is taken up to the end of its base64 lines (a header alone is no key).
     re: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:(?:(?!-----BEGIN )[\s\S])*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|(?:\r?\n[A-Za-z0-9+/=]+)+)/g,
     leak: true,
   },
-  {kind: 'bearer_token', re: /\b([Bb]earer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/-]{12,}=*/g, keep: 1, leak: true},
+  {kind: 'bearer_token', hint: ['earer'], re: /\b([Bb]earer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/-]{12,}=*/g, keep: 1, leak: true},
   {
     kind: 'credential',
     // Not after `REDACTED:`, or the marker `[REDACTED:api_key:…]` would itself read as a pair; and
@@ -321,26 +324,29 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   },
   {
     kind: 'url_password',
+    hint: ['://'],
     // `scheme://user:PASSWORD@host`, whatever the host (a name, an IP address); the password runs
     // to the last `@` before the path, so one holding an `@` is taken whole.
     re: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@[\]]*:)(?!\[REDACTED)[^\s/?#]+(?=@)/g,
     keep: 1,
     leak: true,
   },
-  {kind: 'api_key', re: /(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{17,}/g, leak: true},
-  {kind: 'aws_key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, leak: true},
-  {kind: 'github_token', re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g, leak: true},
-  {kind: 'slack_token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, leak: true},
-  {kind: 'jwt', re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, leak: true},
+  {kind: 'api_key', hint: ['sk-'], re: /(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{17,}/g, leak: true},
+  {kind: 'aws_key', hint: ['AKIA', 'ASIA'], re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, leak: true},
+  {kind: 'github_token', hint: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'], re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g, leak: true},
+  {kind: 'slack_token', hint: ['xox'], re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, leak: true},
+  {kind: 'jwt', hint: ['eyJ'], re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, leak: true},
   {
     kind: 'aws_secret',
-    // Exactly 40: a longer base64 run (a digest, a blob) is not one, nor is any part of it.
-    re: /(?<![A-Za-z0-9/+_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])/g,
+    // Exactly 40: a longer base64 run (a digest, a blob) is not one, nor is any part of it. The first
+    // character comes before the lookbehind, so the scan skips to candidates.
+    re: /[A-Za-z0-9/+](?<![A-Za-z0-9/+_-][A-Za-z0-9/+])[A-Za-z0-9/+]{39}(?![A-Za-z0-9/+=_-])/g,
     confirm: isAwsSecret,
     leak: true,
   },
   {
     kind: 'email',
+    hint: ['@'],
     re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g,
     leak: false,
   },
@@ -352,8 +358,17 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
     canonical: (s) => s.replace(/ /g, ''),
     leak: true,
   },
-  {kind: 'ssn', re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
-  {kind: 'card', re: /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g, confirm: isCardNumber, canonical: cardDigits, leak: true},
+  {kind: 'ssn', hint: ['-'], re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
+  {
+    kind: 'card',
+    // Run together, or in the groups cards are printed in (4-4-4-4 up to 19 digits, 4-6-5, 4-6-4),
+    // one separator throughout: digits spaced out one by one are no card, and cost a Luhn check each.
+    // The lookahead first lets the scan skip to digits instead of trying the lookbehind everywhere.
+    re: /(?=\d)(?<![\w-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-])/g,
+    confirm: isCardNumber,
+    canonical: cardDigits,
+    leak: true,
+  },
   {
     kind: 'phone',
     // International: `+`, a country code, then digits run together or in groups after separators,
@@ -373,6 +388,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
  * `p.re` (its lastIndex is state). A candidate that is no secret is skipped whole.
  */
 export function scanSecrets(text: string, p: SecretPattern, re: RegExp, hit: (start: number, secret: string) => boolean): void {
+  if (p.hint && !p.hint.some((h) => text.includes(h))) return
   re.lastIndex = 0
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const kept = p.keep ? m[1]!.length : 0
