@@ -299,7 +299,7 @@ export type SecretPattern = {
 const hasDigitOrSymbol = (s: string): boolean => /[^A-Za-z]/.test(s)
 
 /** The key of a `key: value` or `key=value` pair whose value is a credential. */
-const CREDENTIAL_KEY = String.raw`(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)`
+const CREDENTIAL_KEY = '(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)'
 
 /** Ordered: multi-line and prefixed forms first, so later patterns never see half of a secret. */
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
