@@ -14,6 +14,7 @@ import {mustSucceed, runCli, type CliRun} from './cli.js'
 import {benchCommit} from './commit.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
+import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {benchStore} from './store.js'
@@ -111,6 +112,17 @@ export const FIGURES: FigureDef[] = [
         value: r.p95_ms,
         detail: `${k(r.requests)} requests one at a time after ${k(r.warmup)} warm-up; p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, max ${r.max_ms.toFixed(1)} ms; ${(r.model_calls / (r.requests + r.warmup)).toFixed(2)} model calls/request`,
       }
+    },
+  },
+  {
+    // The redactor sees every text of every request; a pattern that rescans is a denial of service.
+    name: 'redact_hostile_1mb_ms',
+    unit: 'ms',
+    target: {op: '<', value: 50},
+    measure: async () => {
+      const r = measureRedactHostile()
+      const others = Object.entries(r.times).filter(([n]) => n !== r.worst)
+      return {value: r.worst_ms, detail: `slowest of ${Object.keys(r.times).length} hostile 1 MiB texts: ${r.worst}; ${others.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(', ')} ms; best of 5 each`}
     },
   },
   {

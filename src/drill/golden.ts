@@ -1,3 +1,4 @@
+import {storedRequestId} from '../runtime/redact.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {GoldenSpec} from './spec.js'
 
@@ -19,8 +20,9 @@ export type GoldenResult = {
   failed: GoldenFailure[]
 }
 
+/** Golden request ids as traces store them (storedRequestId); `labels` is keyed the same way. */
 export function goldenIds(spec: GoldenSpec, labels: ReadonlyMap<string, Record<string, string>>): Set<string> {
-  const ids = new Set(spec.requests)
+  const ids = new Set(spec.requests.map(storedRequestId))
   if (spec.categories.length > 0) {
     for (const [id, l] of labels) if (l.category !== undefined && spec.categories.includes(l.category)) ids.add(id)
   }

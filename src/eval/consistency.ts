@@ -554,7 +554,7 @@ function checkSession(record: TrafficRecord, trace: RequestTrace, sessions: Sess
   const slots = new Map(prev?.slots ?? [])
   for (const [slot, uses] of current) {
     if (!slots.has(slot) && slots.size >= MAX_SLOTS) continue
-    slots.set(slot, {request_id: record.id, line: trace.line, uses: uses.map(({value, tool}) => ({value, tool}))})
+    slots.set(slot, {request_id: trace.request_id, line: trace.line, uses: uses.map(({value, tool}) => ({value, tool}))})
   }
   sessions.set(session, trace.repeat, {slots})
   return applies

@@ -1,7 +1,7 @@
 import type {BundleManifest, ToolContract} from '../bundle/schema.js'
 import {compilePolicy, POLICY_DEFAULT_RULE, type CompiledPolicy, type Signals} from '../policy/engine.js'
 import {checkRbac} from '../policy/rbac.js'
-import {compileInjectionMatcher, findSecrets, injectionMatcherFor, SECRET_PATTERNS, type InjectionMatcher} from '../runtime/guardrails/patterns.js'
+import {compileInjectionMatcher, findSecrets, injectionMatcherFor, SECRET_PATTERNS, scanSecrets, type InjectionMatcher} from '../runtime/guardrails/patterns.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, scanToolResult, TOOL_RESULT_INJECTION} from '../runtime/guardrails/post-action.js'
 import {preModelGuardrails} from '../runtime/guardrails/pre-model.js'
 import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
@@ -113,8 +113,8 @@ function* strings(value: unknown): Generator<string> {
 /** Hash → clear text for every string (and every secret or address inside one) the recorded request holds. */
 export function knownValues(record: TrafficRecord): Map<string, string> {
   const known = new Map<string, string>()
-  const add = (s: string): void => {
-    if (!known.has(hash8(s))) known.set(hash8(s), s)
+  const add = (s: string, hashed = s): void => {
+    if (!known.has(hash8(hashed))) known.set(hash8(hashed), s)
   }
   const texts = [
     ...record.input.map((m) => m.content),
@@ -127,7 +127,11 @@ export function knownValues(record: TrafficRecord): Map<string, string> {
     add(text)
     for (const m of text.matchAll(EMAIL)) add(m[0])
     for (const p of SECRET_PATTERNS) {
-      for (const m of text.matchAll(new RegExp(p.re.source, p.re.flags))) add(p.keep ? m[0].slice(m[1]!.length) : m[0])
+      // Under the hash its marker carries: a card's digits, an IBAN without its spaces.
+      scanSecrets(text, p, new RegExp(p.re.source, p.re.flags), (_, secret) => {
+        add(secret, p.canonical ? p.canonical(secret) : secret)
+        return true
+      })
     }
   }
   return known

@@ -48,7 +48,11 @@ export async function rollback(store: TraceDatabase, to: string, outDir: string,
     `Rollback to the last known-good bundle ${entry.bundle_ref} (${entry.stage}, ${entry.tenant}, promoted ${entry.promoted_at}).`,
   )
   if (bundle.hash !== entry.bundle_hash) {
-    throw new UnderstudyError(`${outDir}: the rebuilt bundle hashes to ${bundle.ref}, not ${entry.bundle_ref}; the stored copy is not faithful`)
+    // The store keeps bundles redacted: one that held a secret cannot be rebuilt from it.
+    const why = JSON.stringify(record).includes('[REDACTED:')
+      ? `the stored copy had secrets redacted (the store keeps none); roll back with --to <bundleDir>`
+      : 'the stored copy is not faithful'
+    throw new UnderstudyError(`${outDir}: the rebuilt bundle hashes to ${bundle.ref}, not ${entry.bundle_ref}; ${why}`)
   }
   return {bundle, source: {kind: 'history', entry}}
 }

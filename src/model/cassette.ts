@@ -4,12 +4,18 @@ import {z} from 'zod'
 import {FileWriteError, ModelError, ValidationError} from '../errors.js'
 import {fileIo, writeAll} from '../util/atomic-write.js'
 import {canonicalJson, hashJson} from '../util/canonical.js'
-import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
+import type {CassetteRedactor, ChatRequest, ChatResponse, ModelClient} from './types.js'
 
 /**
  * Cassettes: a JSONL file of model exchanges, so a run against a real model can be replayed
- * offline and bit for bit. Each line is one exchange keyed by the sha256 of the canonical
- * (model, messages, tools, options); the answer to a key is what the model said, in order.
+ * offline. Each line is one exchange keyed by the sha256 of the canonical, clear (model, messages,
+ * tools, options); the answer to a key is what the model said, in order.
+ *
+ * A line holds no secret in the clear: request and response are stored redacted (version 2), the
+ * key being all a replay needs to match. A replay puts back each secret of the answer that the
+ * request it is asked holds in the clear (the model could only have repeated those), so it answers
+ * what was recorded; a marker of anything else stays a marker. Version 1 lines (clear text, from
+ * earlier builds) are still replayed.
  */
 
 const ToolCall = z.object({name: z.string().min(1), arguments: z.record(z.string(), z.unknown())}).strict()
@@ -26,21 +32,29 @@ const CassetteResponse = z
   })
   .strict()
 
-export const CassetteEntry = z
-  .object({
-    v: z.literal(1),
-    key: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest'),
-    /** The ModelClient that answered when this was recorded, e.g. `ollama:llama3.1:8b`. */
-    source: z.string(),
-    request: z.object({
-      model: z.string(),
-      messages: z.array(z.unknown()),
-      tools: z.array(z.unknown()),
-      options: z.record(z.string(), z.unknown()),
-    }),
-    response: CassetteResponse,
-  })
-  .strict()
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest')
+
+const CassetteRequest = z.object({
+  model: z.string(),
+  messages: z.array(z.unknown()),
+  tools: z.array(z.unknown()),
+  options: z.record(z.string(), z.unknown()),
+})
+
+const CassetteFields = {
+  key: Sha256,
+  /** The ModelClient that answered when this was recorded, e.g. `ollama:llama3.1:8b`. */
+  source: z.string(),
+  request: CassetteRequest,
+  response: CassetteResponse,
+}
+
+export const CassetteEntry = z.discriminatedUnion('v', [
+  /** Clear text; `key` is the hash of `request`. Read, never written. */
+  z.object({v: z.literal(1), ...CassetteFields}).strict(),
+  /** Redacted; `key` is the hash of the clear request, `digest` of the line's request and response as stored. */
+  z.object({v: z.literal(2), ...CassetteFields, digest: Sha256}).strict(),
+])
 export type CassetteEntry = z.infer<typeof CassetteEntry>
 
 /** The cassette key of one exchange: what the model was asked, nothing about when or by whom. */
@@ -48,15 +62,16 @@ export function cassetteKey(request: ChatRequest): string {
   return hashJson({model: request.model, messages: request.messages, tools: request.tools, options: request.options})
 }
 
-export type CassetteOptions = {onWarning?: (message: string) => void}
+export type CassetteOptions = {redactor: CassetteRedactor; onWarning?: (message: string) => void}
 
 const warnToStderr = (message: string): void => {
   process.stderr.write(`understudy: warning: ${message}\n`)
 }
 
 /** Answers through `inner` and appends every exchange to `file`, one fsynced line each. */
-export function recordingModel(inner: ModelClient, file: string, opts: CassetteOptions = {}): ModelClient {
+export function recordingModel(inner: ModelClient, file: string, opts: CassetteOptions): ModelClient {
   const warn = opts.onWarning ?? warnToStderr
+  const {redactor} = opts
   let fd: number | undefined
 
   const open = (): number => {
@@ -72,13 +87,11 @@ export function recordingModel(inner: ModelClient, file: string, opts: CassetteO
     id: inner.id,
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
       const response = await inner.chat(request, signal)
-      const entry: CassetteEntry = {
-        v: 1,
-        key: cassetteKey(request),
-        source: inner.id,
-        request: {model: request.model, messages: request.messages, tools: request.tools, options: request.options},
-        response,
+      const stored = {
+        request: redactor.redactValue({model: request.model, messages: request.messages, tools: request.tools, options: request.options}) as CassetteEntry['request'],
+        response: redactor.redactValue(response) as ChatResponse,
       }
+      const entry: CassetteEntry = {v: 2, key: cassetteKey(request), source: inner.id, ...stored, digest: hashJson(stored)}
       appendLine(open(), file, canonicalJson(entry) + '\n')
       return response
     },
@@ -151,13 +164,14 @@ export type ReplayOptions = CassetteOptions & {id?: string}
  * Loads a cassette and answers from it. A key recorded more than once answers its recordings in
  * order, then keeps repeating the last; an exchange that was never recorded is a loud miss.
  */
-export async function replayingModel(file: string, opts: ReplayOptions = {}): Promise<ModelClient> {
+export async function replayingModel(file: string, opts: ReplayOptions): Promise<ModelClient> {
   const warn = opts.onWarning ?? warnToStderr
+  const {redactor} = opts
   const entries = loadCassette(file, warn)
-  const byKey = new Map<string, ChatResponse[]>()
+  const byKey = new Map<string, {response: ChatResponse; redacted: boolean}[]>()
   for (const e of entries) {
     const list = byKey.get(e.key) ?? []
-    list.push(e.response)
+    list.push({response: e.response, redacted: e.v === 2})
     byKey.set(e.key, list)
   }
   const served = new Map<string, number>()
@@ -169,14 +183,17 @@ export async function replayingModel(file: string, opts: ReplayOptions = {}): Pr
       const answers = byKey.get(key)
       if (!answers || answers.length === 0) {
         const lastUser = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+        // Redacted before it is cut short, so no part of a secret survives the cut.
         throw new ModelError(
           'cassette_miss',
-          `no cassette entry for this exchange (key ${key.slice(0, 12)}…, model ${request.model}, last user message "${preview(lastUser)}"); re-record with --record-cassette ${file}`,
+          `no cassette entry for this exchange (key ${key.slice(0, 12)}…, model ${request.model}, last user message "${preview(redactor.redactText(lastUser))}"); re-record with --record-cassette ${file}`,
         )
       }
       const n = served.get(key) ?? 0
       served.set(key, n + 1)
-      return structuredClone(answers[Math.min(n, answers.length - 1)]!)
+      const answer = answers[Math.min(n, answers.length - 1)]!
+      const response = structuredClone(answer.response)
+      return answer.redacted ? (redactor.restoreFrom(response, request) as ChatResponse) : response
     },
   }
 }
@@ -217,8 +234,13 @@ export function loadCassette(file: string, warn: (m: string) => void = warnToStd
       }
       return
     }
-    if (hashJson(parsed.data.request) !== parsed.data.key) {
+    const entry = parsed.data
+    if (entry.v === 1 && hashJson(entry.request) !== entry.key) {
       problems.push(`${file}:${lineNo}: key: does not match the recorded request (was the line edited?); re-record it`)
+      return
+    }
+    if (entry.v === 2 && hashJson({request: entry.request, response: entry.response}) !== entry.digest) {
+      problems.push(`${file}:${lineNo}: digest: does not match the recorded exchange (was the line edited?); re-record it`)
       return
     }
     entries.push(parsed.data)

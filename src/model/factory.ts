@@ -7,7 +7,7 @@ import {createReplayModel} from './recorded.js'
 import {createScriptedModel} from './scripted.js'
 import {loadSkills} from './scripted/skill-modules.js'
 import {skillFor} from './scripted/skills.js'
-import type {ModelClient, ToolSpec} from './types.js'
+import type {CassetteRedactor, ModelClient, ToolSpec} from './types.js'
 
 /** Which model answers a run: `--model` on the command line, else the bundle's own model. */
 
@@ -50,13 +50,16 @@ export function isModelFree(spec: string | null): boolean {
   return p === 'recorded' || p === 'compromised'
 }
 
-export type CreateModelOptions = {
+/** A cassette, recorded or replayed, needs the redactor: no cassette is written in the clear. */
+type CassetteChoice =
+  | {recordCassette?: undefined; replayCassette?: undefined; redactor?: CassetteRedactor}
+  | {recordCassette?: string; replayCassette?: string; redactor: CassetteRedactor}
+
+export type CreateModelOptions = CassetteChoice & {
   /** null: the bundle's own model config. */
   spec: string | null
   bundleModel: ModelConfig
   ollamaHost?: string
-  recordCassette?: string
-  replayCassette?: string
   /** Extra attempts after an Ollama 5xx (default 2). */
   ollamaRetries?: number
   /**
@@ -93,10 +96,10 @@ export async function createModel(opts: CreateModelOptions): Promise<ModelClient
   // answers within it, and replays none beyond it.
   const cap = opts.bundleModel.max_answer_bytes
   // A replay answers from the file alone: no server, no model, works offline.
-  if (opts.replayCassette) return capAnswers(await replayingModel(opts.replayCassette), cap)
+  if (opts.replayCassette) return capAnswers(await replayingModel(opts.replayCassette, {redactor: opts.redactor}), cap)
 
   const inner = capAnswers(await createInner(spec, opts), cap)
-  return opts.recordCassette ? recordingModel(inner, opts.recordCassette) : inner
+  return opts.recordCassette ? recordingModel(inner, opts.recordCassette, {redactor: opts.redactor}) : inner
 }
 
 async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<ModelClient> {

@@ -78,3 +78,14 @@ export interface TrajectoryModel extends ModelClient {
 
 /** Why a replayed call left the recording, and what production had done with it. */
 export type Departure = {reason: DivergenceReason; code: string | null; recorded: 'executed' | 'denied' | 'held'}
+
+/**
+ * Redaction as a cassette needs it: the runtime's redactor (src/runtime/redact.ts), handed in by
+ * whoever records or replays, so that no cassette holds a secret in the clear and a replay can put
+ * back, from the clear request it is asked, the secrets the recorded answer repeated.
+ */
+export type CassetteRedactor = {
+  redactText(text: string): string
+  redactValue(value: unknown): unknown
+  restoreFrom(value: unknown, source: unknown): unknown
+}

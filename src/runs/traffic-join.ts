@@ -4,13 +4,23 @@ import {UnderstudyError, ValidationError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {RunInfo} from '../store/api.js'
 import {DEFAULT_MAX_LINE_BYTES, formatProblem, readTraffic, type TrafficLine} from '../traffic/reader.js'
+import {parseTrafficJson} from '../traffic/json.js'
 import {TrafficRecord} from '../traffic/schema.js'
+import {storedRequestId} from '../runtime/redact.js'
 
 /**
  * A run's traffic file, joined to its traces: the one way to find the file a run replayed, and
  * the readers that pair its lines with the run's traces (in step, by line), look one request up,
  * or take the timestamps and labels that traces do not carry.
  */
+
+/**
+ * Whether a traffic record's id is `requestId`, given as recorded or as stored (storedRequestId).
+ * The plain comparison first: most ids hold nothing to redact, and this runs for every trace joined.
+ */
+function sameRequest(recordId: string, requestId: string): boolean {
+  return recordId === requestId || storedRequestId(recordId) === requestId
+}
 
 /** A stored trace with the traffic line it replayed, when that line is still there and readable. */
 export type JoinedTrace = {trace: RequestTrace; record: TrafficRecord | null}
@@ -47,7 +57,7 @@ export class TrafficCursor implements RecordCursor {
       this.current = {line: next.value.line, record: next.value.ok ? next.value.record : null}
     }
     const c = this.current
-    return c !== null && c.line === line && c.record?.id === requestId ? c.record : null
+    return c !== null && c.line === line && c.record !== null && sameRequest(c.record.id, requestId) ? c.record : null
   }
 
   async close(): Promise<void> {
@@ -192,13 +202,13 @@ export class KeyedTrafficCursor implements RecordCursor {
     if (!isUtf8(b)) return null
     let value: unknown
     try {
-      value = JSON.parse(b.toString('utf8'))
+      value = parseTrafficJson(b.toString('utf8'))
     } catch {
       return null
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return null
     const parsed = TrafficRecord.safeParse(value)
-    return parsed.success && parsed.data.id === requestId ? parsed.data : null
+    return parsed.success && sameRequest(parsed.data.id, requestId) ? parsed.data : null
   }
 }
 
@@ -230,14 +240,15 @@ export function requireRunTrafficFile(run: Pick<RunInfo, 'id' | 'traffic_file'>,
 
 /**
  * Request timestamps, which traces do not carry: they come from the traffic file (the recorded
- * timeline), keyed by request id. Lines that do not parse have no time and are left out.
+ * timeline), keyed by request id as traces store it (storedRequestId). Lines that do not parse have no time and are left out.
  */
 export async function readRequestTimes(file: string): Promise<Map<string, number>> {
   const times = new Map<string, number>()
   try {
     for await (const item of readTraffic(file)) {
-      if (!item.ok || times.has(item.record.id)) continue
-      times.set(item.record.id, Date.parse(item.record.timestamp))
+      if (!item.ok) continue
+      const id = storedRequestId(item.record.id)
+      if (!times.has(id)) times.set(id, Date.parse(item.record.timestamp))
     }
   } catch (e) {
     if (e instanceof UnderstudyError) throw e
@@ -246,11 +257,13 @@ export async function readRequestTimes(file: string): Promise<Map<string, number
   return times
 }
 
-/** Labels (category etc.) by request id, for drills and golden tasks. */
+/** Labels (category etc.) by request id as traces store it, for drills and golden tasks. */
 export async function readRequestLabels(file: string): Promise<Map<string, Record<string, string>>> {
   const labels = new Map<string, Record<string, string>>()
   for await (const item of readTraffic(file)) {
-    if (item.ok && !labels.has(item.record.id)) labels.set(item.record.id, item.record.labels)
+    if (!item.ok) continue
+    const id = storedRequestId(item.record.id)
+    if (!labels.has(id)) labels.set(id, item.record.labels)
   }
   return labels
 }
@@ -258,11 +271,11 @@ export async function readRequestLabels(file: string): Promise<Map<string, Recor
 /** The request's record from a traffic file, by id (streamed; the first valid line with that id). */
 export async function findRecord(file: string, requestId: string): Promise<{record: TrafficRecord; line: number}> {
   for await (const l of readTraffic(file)) {
-    if (l.ok && l.record.id === requestId) return {record: l.record, line: l.line}
-    if (!l.ok && l.id === requestId) {
+    if (l.ok && sameRequest(l.record.id, requestId)) return {record: l.record, line: l.line}
+    if (!l.ok && l.id !== null && sameRequest(l.id, requestId)) {
       const problems = l.problems.map((p) => formatProblem(file, l.line, p))
-      throw new ValidationError(problems, `${file}:${l.line}: request ${requestId} is on a line that does not validate`)
+      throw new ValidationError(problems, `${file}:${l.line}: request ${storedRequestId(requestId)} is on a line that does not validate`)
     }
   }
-  throw new UnderstudyError(`${file}: no request ${requestId} in the traffic file`)
+  throw new UnderstudyError(`${file}: no request ${storedRequestId(requestId)} in the traffic file`)
 }

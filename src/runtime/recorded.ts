@@ -75,7 +75,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
   })
 
   return {
-    request_id: record.id,
+    request_id: redactor.redactText(record.id),
     line,
     side: 'recorded',
     repeat: 0,

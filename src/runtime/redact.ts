@@ -1,13 +1,26 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {cardDigits, SECRET_PATTERNS, SECRET_SCREEN} from './guardrails/patterns.js'
+import {isCardNumberValue, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, type SecretPattern} from './guardrails/patterns.js'
 
 export type Redactor = {
-  /** Values at the sensitive paths replaced whole; every other string through redactText. */
+  /** Values at the sensitive paths replaced whole; every other string, key and number as in redactValue. */
   redactArgs(args: Record<string, unknown>, sensitivePaths: string[]): Record<string, unknown>
   /** Secret/PII patterns anywhere in a string. */
   redactText(text: string): string
-  /** Deep: every string through redactText; keys and non-string values are kept. */
+  /**
+   * Deep: every string and every object key through redactText, and a number that is a card
+   * number (isCardNumberValue) replaced by its marker; other numbers, booleans and null are kept.
+   */
   redactValue(value: unknown): unknown
+}
+
+/** A Redactor that can also put markers back: what a model cassette needs (src/model/cassette.ts). */
+export type RestoringRedactor = Redactor & {
+  /**
+   * `value` with each marker of a secret that `source` holds in the clear put back (a marker that
+   * stood for a whole number becomes that number again); markers of anything else stay. Lets a
+   * redacted copy of what a model said be replayed against the clear request it answered.
+   */
+  restoreFrom(value: unknown, source: unknown): unknown
 }
 
 /** Kind used for a value redacted because of where it sits (a sensitive field), not what it looks like. */
@@ -21,11 +34,15 @@ export function redactionMarker(kind: string, value: string): string {
   return `[REDACTED:${kind}:${sha256(value).slice(0, 8)}]`
 }
 
+const MARKER = /\[REDACTED:[a-z_]+:[0-9a-f]{8}\]/g
+
 const CACHE_MAX_TEXT = 256
 const CACHE_MAX_ENTRIES = 4096
 
-export function createRedactor(): Redactor {
-  const patterns = SECRET_PATTERNS.map((p) => ({...p, re: new RegExp(p.re.source, p.re.flags)}))
+type Compiled = SecretPattern & {own: RegExp}
+
+export function createRedactor(): RestoringRedactor {
+  const patterns: Compiled[] = SECRET_PATTERNS.map((p) => ({...p, own: new RegExp(p.re.source, p.re.flags)}))
 
   // Guardrail details, step details and tool results repeat across thousands of requests; the
   // pattern pass is pure, so short texts are looked up first. Cleared when full, to stay bounded.
@@ -43,27 +60,49 @@ export function createRedactor(): Redactor {
     return out
   }
 
-  const redactPatterns = (text: string): string => {
+  /**
+   * Each pattern over the previous one's output, so a later pattern never sees a secret an earlier
+   * one took. `found`, when given, collects marker → clear secret.
+   */
+  const redactPatterns = (text: string, found?: Map<string, string | number>): string => {
     let out = text
     for (const p of patterns) {
-      out = out.replace(p.re, (match: string, ...groups: unknown[]) => {
-        const kept = p.keep ? String(groups[0] ?? '') : ''
-        const secret = match.slice(kept.length)
-        if (p.confirm && !p.confirm(secret)) return match
-        // A card reads the same with or without separators; hash its digits so both compare equal.
-        const hashed = p.kind === 'card' ? cardDigits(secret) : secret
-        return kept + redactionMarker(p.kind, hashed)
+      let next = ''
+      let last = 0
+      scanSecrets(out, p, p.own, (start, secret) => {
+        const marker = markerOf(p, secret)
+        found?.set(marker, secret)
+        next += out.slice(last, start) + marker
+        last = start + secret.length
+        return true
       })
+      if (last > 0) out = next + out.slice(last)
     }
     return out
   }
 
+  // A text that repeats one secret (a hostile one repeats it thousands of times) hashes it once.
+  const markers = new Map<string, string>()
+  const markerOf = (p: Compiled, secret: string): string => {
+    const key = `${p.kind}\u0000${secret}`
+    let marker = markers.get(key)
+    if (marker === undefined) {
+      if (markers.size >= CACHE_MAX_ENTRIES) markers.clear()
+      marker = redactionMarker(p.kind, p.canonical ? p.canonical(secret) : secret)
+      markers.set(key, marker)
+    }
+    return marker
+  }
+
+  const redactNumber = (value: number): unknown => (isCardNumberValue(value) ? redactionMarker('card', String(value)) : value)
+
   const redactDeep = (value: unknown): unknown => {
     if (typeof value === 'string') return redactText(value)
+    if (typeof value === 'number') return redactNumber(value)
     if (Array.isArray(value)) return value.map(redactDeep)
     if (value !== null && typeof value === 'object') {
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v)
+      for (const [k, v] of Object.entries(value)) out[redactText(k)] = redactDeep(v)
       return out
     }
     return value
@@ -92,10 +131,45 @@ export function createRedactor(): Redactor {
       tree = pathTree(sensitivePaths)
       trees.set(sensitivePaths, tree)
     }
-    return redactTree(args, tree, redactDeep) as Record<string, unknown>
+    return redactTree(args, tree, redactDeep, redactText) as Record<string, unknown>
   }
 
-  return {redactArgs, redactText, redactValue}
+  const restoreFrom = (value: unknown, source: unknown): unknown => {
+    const known = new Map<string, string | number>()
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') {
+        if (v.length >= 4 && SECRET_SCREEN.test(v)) redactPatterns(v, known)
+      } else if (typeof v === 'number') {
+        if (isCardNumberValue(v)) known.set(redactionMarker('card', String(v)), v)
+      } else if (Array.isArray(v)) {
+        for (const item of v) collect(item)
+      } else if (v !== null && typeof v === 'object') {
+        for (const [k, item] of Object.entries(v)) {
+          collect(k)
+          collect(item)
+        }
+      }
+    }
+    collect(source)
+    if (known.size === 0) return value
+    const text = (s: string): string => s.replace(MARKER, (m) => String(known.get(m) ?? m))
+    const put = (v: unknown): unknown => {
+      if (typeof v === 'string') {
+        const whole = known.get(v)
+        return typeof whole === 'number' ? whole : text(v)
+      }
+      if (Array.isArray(v)) return v.map(put)
+      if (v !== null && typeof v === 'object') {
+        const out: Record<string, unknown> = {}
+        for (const [k, item] of Object.entries(v)) out[text(k)] = put(item)
+        return out
+      }
+      return v
+    }
+    return put(value)
+  }
+
+  return {redactArgs, redactText, redactValue, restoreFrom}
 }
 
 /** Sensitive paths as a trie; a node with `end` redacts the whole value found there. */
@@ -127,24 +201,37 @@ function redactWhole(value: unknown): string {
  * Walks a value and its trie together. Arrays are transparent: `items.card` reaches the card of
  * every item, `items.0.card` only the first one's; `*` matches any key or index.
  */
-function redactTree(value: unknown, node: PathNode, rest: (v: unknown) => unknown): unknown {
+function redactTree(value: unknown, node: PathNode, rest: (v: unknown) => unknown, key: (k: string) => string): unknown {
   if (node.children.size === 0) return rest(value)
   if (Array.isArray(value)) {
     return value.map((item, i) => {
       const exact = node.children.get(String(i)) ?? node.children.get('*')
-      if (exact) return exact.end ? redactWhole(item) : redactTree(item, exact, rest)
-      return redactTree(item, node, rest)
+      if (exact) return exact.end ? redactWhole(item) : redactTree(item, exact, rest, key)
+      return redactTree(item, node, rest, key)
     })
   }
   if (value !== null && typeof value === 'object') {
+    // Paths name the keys as written; the keys themselves are stored redacted like any text.
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) {
       const child = node.children.get(k) ?? node.children.get('*')
-      if (v === undefined || child === undefined) out[k] = rest(v)
-      else if (child.end) out[k] = redactWhole(v)
-      else out[k] = redactTree(v, child, rest)
+      if (v === undefined || child === undefined) out[key(k)] = rest(v)
+      else if (child.end) out[key(k)] = redactWhole(v)
+      else out[key(k)] = redactTree(v, child, rest, key)
     }
     return out
   }
   return rest(value)
+}
+
+const ids = createRedactor()
+
+/**
+ * A request id as traces store it: through the redactor, so an id that is or holds a secret is
+ * stored as its marker (the hash keeps two such requests apart). Deterministic and idempotent, so
+ * whatever joins traces to traffic by id compares this with the stored id, and an id given either
+ * way (as recorded, or as stored and shown) finds the same traces.
+ */
+export function storedRequestId(id: string): string {
+  return ids.redactText(id)
 }

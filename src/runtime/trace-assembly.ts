@@ -93,7 +93,7 @@ export class TraceRecorder {
 
   build(record: TrafficRecord, line: number, side: TraceSide, repeat: number, steps: StepTrace[], costUsd: number): RequestTrace {
     const trace: RequestTrace = {
-      request_id: record.id,
+      request_id: this.redactor.redactText(record.id),
       line,
       side,
       repeat,

@@ -216,6 +216,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
         ollamaHost: opts.ollama_host ?? undefined,
         recordCassette: cassettePath(opts.record_cassette, side),
         replayCassette: cassettePath(opts.replay_cassette, side),
+        redactor,
         skills: opts.skills,
         tools: compiled.toolSpecs,
       })
@@ -368,16 +369,19 @@ async function execute(
       requests++
       if (requests % GC_EVERY === 0) fullGc()
 
+      // Ids and messages are stored as traces store any text of the request: redacted.
+      const redact = setup.redactor.redactText
       if (!item.ok) {
-        const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line)
-        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, item.problems, item.error)
+        const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line, redact)
+        const problems = item.problems.map((p) => ({field: p.field, message: redact(p.message)}))
+        if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, problems, redact(item.error))
         else progress.already_stored++
         continue
       }
       const first = seenIds.get(item.record.id)
       if (first !== undefined) {
-        const id = `${item.record.id}#line${item.line}`
-        const problem = {field: 'id', message: `duplicate request id "${item.record.id}" (first on line ${first})`}
+        const id = `${redact(item.record.id)}#line${item.line}`
+        const problem = {field: 'id', message: `duplicate request id "${redact(item.record.id)}" (first on line ${first})`}
         if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, [problem], formatProblem(opts.traffic, item.line, problem), item.record)
         else progress.already_stored++
         continue
@@ -477,13 +481,14 @@ function flushQuietly(flush: () => void): void {
   }
 }
 
-function uniqueId(seen: IdLineSet, id: string, line: number): string {
+/** The stored id of a line's request: redacted, and suffixed with the line when the id was seen before. */
+function uniqueId(seen: IdLineSet, id: string, line: number, redact: (text: string) => string): string {
   const first = seen.get(id)
   if (first === undefined) {
     seen.set(id, line)
-    return id
+    return redact(id)
   }
-  return `${id}#line${line}`
+  return `${redact(id)}#line${line}`
 }
 
 async function replayRequest(
@@ -495,12 +500,13 @@ async function replayRequest(
 ): Promise<RequestTrace[]> {
   const traces: RequestTrace[] = []
   if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
-  if (opts.baseline === 'recorded' && !done.has(traceKey(record.id, 'recorded', 0))) {
+  const id = setup.redactor.redactText(record.id)
+  if (opts.baseline === 'recorded' && !done.has(traceKey(id, 'recorded', 0))) {
     traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
   }
   for (const side of setup.sides) {
     for (const deps of side.repeats) {
-      if (done.has(traceKey(record.id, side.side, deps.repeat))) continue
+      if (done.has(traceKey(id, side.side, deps.repeat))) continue
       traces.push(await runRequest(record, line, deps))
     }
   }

@@ -58,6 +58,7 @@ export type RunWriter = {
 
 export type TraceFilter = {
   side?: TraceSide
+  /** As recorded or as stored (redacted, see storedRequestId): either finds the request's traces. */
   requestId?: string
   repeat?: number
   /** Traffic lines from this one on (inclusive). */
@@ -171,7 +172,8 @@ export interface TraceDatabase extends TraceStore {
   lineSplits(runId: string, parts: number): number[]
   /**
    * Remembers a bundle by content hash; the first sighting (ref, time) is kept. Templates, when
-   * given, are stored too (and filled in for a bundle first recorded without them).
+   * given, are stored too (and filled in for a bundle first recorded without them). Manifest and
+   * templates are stored redacted, like every text of a trace; the hash is the bundle's own.
    */
   recordBundle(hash: string, ref: string, manifest: unknown, templates?: Record<string, string>): void
   /** Oldest first. */

@@ -1,3 +1,4 @@
+import {createRedactor} from '../runtime/redact.js'
 import {canonicalJson} from '../util/canonical.js'
 import type {BundleRecord} from './api.js'
 import type {StoreConnection} from './database.js'
@@ -7,15 +8,22 @@ type BundleRow = {hash: string; ref: string; manifest_json: string; first_seen_a
 /** Every bundle the store has seen, by content hash (`bundles`). See TraceDatabase for the contract. */
 export class BundlesRepo {
   private readonly stmt: ReturnType<typeof prepare>
+  private readonly redactor = createRedactor()
 
   constructor(private readonly conn: StoreConnection) {
     this.stmt = prepare(conn)
   }
 
-  /** The first sighting (ref, time) is kept; templates fill in a bundle first recorded without them. */
+  /**
+   * The first sighting (ref, time) is kept; templates fill in a bundle first recorded without them.
+   * Manifest and templates are stored redacted (a key pasted into a description stays out of the
+   * store); `hash` is the caller's, over the bundle as it is, so a bundle holding a secret is
+   * stored as a copy that no longer hashes to it.
+   */
   record(hash: string, ref: string, manifest: unknown, templates?: Record<string, string>): void {
-    const templatesJson = templates === undefined ? null : canonicalJson(templates)
-    this.conn.guard(() => this.stmt.insert.run(hash, ref, canonicalJson(manifest), new Date().toISOString(), templatesJson))
+    const templatesJson = templates === undefined ? null : canonicalJson(this.redactor.redactValue(templates))
+    const manifestJson = canonicalJson(this.redactor.redactValue(manifest))
+    this.conn.guard(() => this.stmt.insert.run(hash, ref, manifestJson, new Date().toISOString(), templatesJson))
   }
 
   /** Oldest first. */

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {HashedKeySet} from '../util/id-set.js'
+import {storedRequestId} from '../runtime/redact.js'
 import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
 import {isDriverError, type StoreConnection} from './database.js'
 import {decodeRequest, REQUEST_INSERT_COLUMNS, REQUEST_SELECT_COLUMNS, requestParams} from './rows.js'
@@ -189,7 +190,7 @@ export function filterSql(filter: TraceFilter): {key: string; where: string; par
   if (filter.requestId !== undefined) {
     where += ' AND r.request_id = ?'
     key += 'q'
-    params.push(filter.requestId)
+    params.push(storedRequestId(filter.requestId))
   }
   if (filter.repeat !== undefined) {
     where += ' AND r.repeat = ?'

@@ -4,6 +4,7 @@ import {addAbortSignal} from 'node:stream'
 import type {z} from 'zod'
 import {UnderstudyError} from '../errors.js'
 import {findJsonSyntaxError} from '../util/json-error.js'
+import {parseTrafficJson} from './json.js'
 import {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 
@@ -225,7 +226,7 @@ class LineParser {
 
     let value: unknown
     try {
-      value = JSON.parse(text)
+      value = parseTrafficJson(text)
     } catch (err) {
       const where = findJsonSyntaxError(text)
       const detail = where

@@ -10,6 +10,7 @@ import {startShadow} from '../../src/shadow/run.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {removeTempDirs, tempDir} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
+import {isPreflight, preflight} from '../helpers/ollama-preflight.js'
 
 /**
  * A model answer has a size cap, model.max_answer_bytes (default 1 MiB): an answer over it fails
@@ -72,12 +73,14 @@ describe('an answer over the cap', () => {
   beforeEach(async () => {
     chats = 0
     server = http.createServer((req, res) => {
-      req.resume()
+      let body = ''
+      req.setEncoding('utf8').on('data', (d: string) => (body += d))
       req.on('end', () => {
         if (req.url === '/api/tags') {
           res.writeHead(200, {'content-type': 'application/json'})
           return res.end('{"models":[{"name":"big:latest"}]}')
         }
+        if (isPreflight(req.url, body)) return preflight(req.url!, 'big:latest', res)
         chats++
         ;(chats === 1 ? first : chat('Done.'))(res)
       })

@@ -7,6 +7,7 @@ import {ShadowStopped, resumeShadow, startShadow} from '../../src/shadow/run.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {removeTempDirs, tempDir} from '../factories/index.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {isPreflight, preflight} from '../helpers/ollama-preflight.js'
 
 /**
  * An Ollama server that answers something other than a chat response. Each kind of garbage must
@@ -68,9 +69,11 @@ let traffic: string
 beforeEach(async () => {
   chats = 0
   server = http.createServer((req, res) => {
-    req.resume()
+    let body = ''
+    req.setEncoding('utf8').on('data', (d: string) => (body += d))
     req.on('end', () => {
       if (req.url === '/api/tags') return json('{"models":[{"name":"garbage:latest","model":"garbage:latest"}]}')(res)
+      if (isPreflight(req.url, body)) return preflight(req.url!, 'garbage:latest', res)
       chats++
       answer(res)
     })

@@ -7,6 +7,7 @@ import {FileWriteError} from '../../src/errors.js'
 import {loadCassette, recordingModel} from '../../src/model/cassette.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
 import type {ChatRequest} from '../../src/model/types.js'
+import {createRedactor} from '../../src/runtime/redact.js'
 import {type FileIo, setFileIo, writeFileAtomic, writeFileAtomicAsync} from '../../src/util/atomic-write.js'
 import {baseTrace, removeTempDirs, tempDir, trace, trafficLine, writeRun} from '../factories/index.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
@@ -150,7 +151,7 @@ describe('cassette recorder on a full disk', () => {
   it('fails the exchange and cuts the cassette back to its last whole entry', async () => {
     const dir = tempDir()
     const file = path.join(dir, 'c.jsonl')
-    const model = recordingModel(createScriptedModel({name: 'm', seed: 0}), file, {onWarning: () => {}})
+    const model = recordingModel(createScriptedModel({name: 'm', seed: 0}), file, {redactor: createRedactor(), onWarning: () => {}})
     await model.chat(request('first question'))
     const firstEntry = readFileSync(file, 'utf8')
     expect(firstEntry.endsWith('\n')).toBe(true)

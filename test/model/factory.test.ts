@@ -8,6 +8,7 @@ import {recordingModel} from '../../src/model/cassette.js'
 import {createModel, parseModelSpec} from '../../src/model/factory.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
 import {startOllamaServer, type OllamaServer} from '../../src/model/ollama-server.js'
+import {createRedactor} from '../../src/runtime/redact.js'
 
 // The scripted model is another module's job; here we only check what the factory asks of it.
 const scripted = vi.hoisted(() => ({calls: [] as {name: string; seed: number}[]}))
@@ -129,20 +130,20 @@ describe('createModel', () => {
     const inner = fixed('recorded answer')
     server = await startOllamaServer({resolveModel: () => inner, models: ['tiny'], port: 0})
     const file = path.join(dir, 'run.jsonl')
-    const recorder = await createModel({spec: 'ollama:tiny', bundleModel: bundleModel(), ollamaHost: server.url, recordCassette: file})
+    const recorder = await createModel({spec: 'ollama:tiny', bundleModel: bundleModel(), ollamaHost: server.url, recordCassette: file, redactor: createRedactor()})
     const live = await recorder.chat(request)
     await recorder.close?.()
     await server.close()
     server = undefined
 
-    const replay = await createModel({spec: 'ollama:tiny', bundleModel: bundleModel(), ollamaHost: 'http://127.0.0.1:1', replayCassette: file})
+    const replay = await createModel({spec: 'ollama:tiny', bundleModel: bundleModel(), ollamaHost: 'http://127.0.0.1:1', replayCassette: file, redactor: createRedactor()})
     expect(await replay.chat(request)).toEqual(live)
   })
 
   it('refuses to record and replay at once', async () => {
     const file = path.join(dir, 'c.jsonl')
-    await recordingModel(fixed('x'), file).chat(request)
-    await expect(createModel({spec: null, bundleModel: bundleModel(), recordCassette: file, replayCassette: file})).rejects.toThrow(
+    await recordingModel(fixed('x'), file, {redactor: createRedactor()}).chat(request)
+    await expect(createModel({spec: null, bundleModel: bundleModel(), recordCassette: file, replayCassette: file, redactor: createRedactor()})).rejects.toThrow(
       '--record-cassette and --replay-cassette cannot be used together',
     )
     expect(scripted.calls).toEqual([])

@@ -256,21 +256,123 @@ export function cardDigits(text: string): string {
   return text.replace(/[ -]/g, '')
 }
 
+/** 13–19 digits, spaces and dashes aside, that pass Luhn. One pass, no copy: it runs on every candidate. */
 export function isCardNumber(candidate: string): boolean {
-  const digits = cardDigits(candidate)
-  return digits.length >= 13 && digits.length <= 19 && luhnValid(digits)
+  let sum = 0
+  let digits = 0
+  for (let i = candidate.length - 1; i >= 0; i--) {
+    const c = candidate.charCodeAt(i)
+    if (c === 32 || c === 45) continue
+    let d = c - 48
+    if (d < 0 || d > 9) return false
+    if (digits % 2 === 1) {
+      d *= 2
+      if (d > 9) d -= 9
+    }
+    sum += d
+    digits++
+  }
+  return digits >= 13 && digits <= 19 && sum % 10 === 0
 }
 
 /**
- * A secret or PII pattern. Every regex is global (for replace). `keep` is the number of leading
- * capture groups kept in the clear (a `Bearer ` prefix, a `password=` key); the rest of the match
- * is the secret. `confirm` rejects look-alikes (Luhn for cards).
+ * A card number held as a JSON number: a safe integer of 13–19 digits that passes Luhn (the rule
+ * for digits in text). Integers past 2^53 never arrive here as numbers: the traffic reader keeps
+ * them as their digit strings (src/traffic/json.ts).
+ */
+export function isCardNumberValue(value: number): boolean {
+  return value >= 1e12 && Number.isSafeInteger(value) && isCardNumber(String(value))
+}
+
+/**
+ * IBAN length by country (the SWIFT IBAN registry), so that a candidate is cut at the right place
+ * and a run of capitals and digits that only looks like one is not taken.
+ */
+const IBAN_LENGTHS: Readonly<Record<string, number>> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BL: 27, BR: 29, BY: 28, CH: 21,
+  CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FK: 18, FO: 18, FR: 27,
+  GB: 22, GE: 22, GF: 27, GI: 23, GL: 18, GP: 27, GR: 27, GT: 28, HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23,
+  IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21, LY: 25, MC: 27, MD: 24,
+  ME: 22, MF: 27, MK: 19, MN: 20, MQ: 27, MR: 27, MT: 31, MU: 30, NC: 27, NI: 28, NL: 18, NO: 15, OM: 23, PF: 27,
+  PK: 24, PL: 28, PM: 27, PS: 29, PT: 25, QA: 29, RE: 27, RO: 24, RS: 22, RU: 33, SA: 24, SC: 31, SD: 18, SE: 24,
+  SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TF: 27, TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, WF: 27,
+  XK: 20, YE: 30, YT: 27,
+}
+
+/** ISO 13616 check: the first four characters moved to the end, letters as 10–35, mod 97 is 1. */
+export function ibanValid(compact: string): boolean {
+  if (compact.length < 5) return false
+  const text = compact.slice(4) + compact.slice(0, 4)
+  let rest = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) rest = (rest * 10 + (c - 48)) % 97
+    else if (c >= 65 && c <= 90) rest = (rest * 100 + (c - 55)) % 97
+    else return false
+  }
+  return rest === 1
+}
+
+/**
+ * IBANs of every registered country, each exactly its country's length: the characters after the
+ * check digits run together, or in groups of four after single spaces (the last group shorter).
+ * A token running on past that length (`(?![A-Za-z0-9_])`) is not one. Branches are keyed by the
+ * country's first letter, then its second, so a candidate tries only its own country's shapes.
+ */
+function ibanSource(): string {
+  const byFirst = new Map<string, string[]>()
+  for (const [country, length] of Object.entries(IBAN_LENGTHS)) {
+    const rest = length - 4
+    const grouped = ' [A-Z0-9]{4}'.repeat(Math.floor(rest / 4)) + (rest % 4 > 0 ? ` [A-Z0-9]{${rest % 4}}` : '')
+    byFirst.set(country[0]!, [...(byFirst.get(country[0]!) ?? []), `${country[1]}\\d{2}(?:[A-Z0-9]{${rest}}|${grouped})`])
+  }
+  const branches = [...byFirst].map(([first, seconds]) => `${first}(?:${seconds.join('|')})`)
+  return String.raw`\b(?=[A-Z]{2}\d{2}[ A-Z0-9])(?:${branches.join('|')})(?![A-Za-z0-9_])`
+}
+
+/** Shannon entropy in bits per character. */
+function entropy(text: string): number {
+  const counts = new Map<string, number>()
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1)
+  let bits = 0
+  for (const n of counts.values()) {
+    const p = n / text.length
+    bits -= p * Math.log2(p)
+  }
+  return bits
+}
+
+const digitCount = (s: string): number => s.replace(/\D/g, '').length
+
+/**
+ * A standalone AWS secret access key: exactly 40 characters of the base64 alphabet (the pattern
+ * sees to that) with capitals, small letters and a digit, the spread of a random string (40
+ * random base64 characters have 4.1 bits per character or more), and a `/` or `+` or a second
+ * digit. Hex digests have one case; identifiers run together (`FactoryBean2Handler…`) have no
+ * `/` or `+` and rarely two digits; paths have little spread.
+ */
+function isAwsSecret(candidate: string): boolean {
+  if (!/[A-Z]/.test(candidate) || !/[a-z]/.test(candidate) || !/\d/.test(candidate)) return false
+  return (/[/+]/.test(candidate) || digitCount(candidate) >= 2) && entropy(candidate) >= 4
+}
+
+/**
+ * A secret or PII pattern. Every regex is global. `keep` is the number of leading capture groups
+ * kept in the clear (a `Bearer ` prefix, a `password=` key); the rest of the match is the
+ * candidate. `confirm` rejects look-alikes (Luhn for cards, mod 97 for IBANs).
+ *
+ * Every regex must take time linear in the text: no match attempt may scan further than a bounded
+ * distance, or than the next occurrence of its own start (test/runtime/redact-hostile.test.ts).
  */
 export type SecretPattern = {
   kind: string
   re: RegExp
   keep?: 1
   confirm?: (secret: string) => boolean
+  /** Text the regex cannot match without one of these in it (case as written): no scan without one. */
+  hint?: readonly string[]
+  /** What the marker hashes, when forms of one value differ (a card with or without spaces). */
+  canonical?: (secret: string) => string
   /** Extra test before calling it a leak in an answer; redaction does not apply it (over-redacting is cheap). */
   leakConfirm?: (secret: string) => boolean
   /** Whether finding it in a final answer is a leak (emails are not: agents quote them back). */
@@ -279,43 +381,115 @@ export type SecretPattern = {
 
 const hasDigitOrSymbol = (s: string): boolean => /[^A-Za-z]/.test(s)
 
+/** The key of a `key: value` or `key=value` pair whose value is a credential. */
+const CREDENTIAL_KEY = '(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)'
+
 /** Ordered: multi-line and prefixed forms first, so later patterns never see half of a secret. */
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     kind: 'private_key',
-    re: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g,
+    hint: ['PRIVATE KEY'],
+    // The body stops at the next BEGIN line, so a text of BEGIN lines without an END costs one pass;
+    // a key cut short (no END) is taken up to the end of its base64 lines (a header alone is no key).
+    re: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:(?:(?!-----BEGIN )[\s\S])*?-----END (?:[A-Z]+ )*PRIVATE KEY-----|(?:\r?\n[A-Za-z0-9+/=]+)+)/g,
     leak: true,
   },
-  {kind: 'bearer_token', re: /\b([Bb]earer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/-]{12,}=*/g, keep: 1, leak: true},
+  {kind: 'bearer_token', hint: ['earer'], re: /\b([Bb]earer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/-]{12,}=*/g, keep: 1, leak: true},
   {
     kind: 'credential',
-    // Not after `REDACTED:`, or the marker `[REDACTED:api_key:…]` would itself read as a pair.
-    re: /(?<!REDACTED:)\b((?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"'&,;<>]{4,}/gi,
+    // Not after `REDACTED:`, or the marker `[REDACTED:api_key:…]` would itself read as a pair; and
+    // a value that is itself the next key (`password: password: …`) is that key, not a secret.
+    re: new RegExp(String.raw`(?<!REDACTED:)\b(${CREDENTIAL_KEY}["']?\s*[:=]\s*["']?)(?!\[REDACTED|${CREDENTIAL_KEY}["']?\s*[:=])[^\s"'&,;<>]{4,}`, 'gi'),
     keep: 1,
     // In prose ("password: reset it") the word after the key is often no secret at all.
     leakConfirm: hasDigitOrSymbol,
     leak: true,
   },
-  {kind: 'api_key', re: /(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{17,}/g, leak: true},
-  {kind: 'aws_key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, leak: true},
-  {kind: 'github_token', re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g, leak: true},
-  {kind: 'slack_token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, leak: true},
-  {kind: 'jwt', re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, leak: true},
+  {
+    kind: 'url_password',
+    hint: ['://'],
+    // `scheme://user:PASSWORD@host`, whatever the host (a name, an IP address); the password runs
+    // to the last `@` before the path, so one holding an `@` is taken whole.
+    re: /(?<=[A-Za-z0-9+.-])(:\/\/[^\s:/?#@[\]]*:)(?!\[REDACTED)[^\s/?#]+(?=@)/g,
+    keep: 1,
+    leak: true,
+  },
+  {kind: 'api_key', hint: ['sk-'], re: /(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{17,}/g, leak: true},
+  {kind: 'aws_key', hint: ['AKIA', 'ASIA'], re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, leak: true},
+  {kind: 'github_token', hint: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'], re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/g, leak: true},
+  {kind: 'slack_token', hint: ['xox'], re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, leak: true},
+  {kind: 'jwt', hint: ['eyJ'], re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, leak: true},
+  {
+    kind: 'aws_secret',
+    // Exactly 40: a longer base64 run (a digest, a blob) is not one, nor is any part of it. The first
+    // character comes before the lookbehind, so the scan skips to candidates.
+    re: /[A-Za-z0-9/+](?<![A-Za-z0-9/+_-][A-Za-z0-9/+])[A-Za-z0-9/+]{39}(?![A-Za-z0-9/+=_-])/g,
+    confirm: isAwsSecret,
+    leak: true,
+  },
   {
     kind: 'email',
+    hint: ['@'],
     re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g,
     leak: false,
   },
-  {kind: 'ssn', re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
-  {kind: 'card', re: /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g, confirm: isCardNumber, leak: true},
+  {
+    kind: 'iban',
+    // Plain or in groups of four, exactly its country's length, with valid mod-97 check digits.
+    re: new RegExp(ibanSource(), 'g'),
+    confirm: (s) => ibanValid(s.replace(/ /g, '')),
+    canonical: (s) => s.replace(/ /g, ''),
+    leak: true,
+  },
+  {kind: 'ssn', hint: ['-'], re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
+  {
+    kind: 'card',
+    // Run together, or in the groups cards are printed in (4-4-4-4 up to 19 digits, 4-6-5, 4-6-4),
+    // one separator throughout: digits spaced out one by one are no card, and cost a Luhn check each.
+    // The lookahead first lets the scan skip to digits instead of trying the lookbehind everywhere.
+    re: /(?=\d)(?<![\w-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-])/g,
+    confirm: isCardNumber,
+    canonical: cardDigits,
+    leak: true,
+  },
+  {
+    kind: 'phone',
+    // International: `+`, a country code, then digits run together or in groups after separators,
+    // one group may be in brackets (`+44 (0)20 …`); 8–15 digits in all (E.164). North American:
+    // (202) 555-0143, 202-555-0143, 202.555.0143, an optional leading 1; the area code starts
+    // with 2–9. Not inside a longer token (ids, dates, amounts: no digit, `-`, `.` or `+` next to it).
+    re: /(?<![\w+])\+[1-9](?:\d{7,14}|\d{0,2}(?:[ .-]?\(\d{1,4}\)\d{0,4})?(?:[ .-]\d{1,5}){1,6})(?![\w-]|[.,]\d)|(?<![\w+.-])(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?\d{3}[ .-]|[2-9]\d{2}-\d{3}-|[2-9]\d{2}\.\d{3}\.)\d{4}(?![\w-]|[.,]\d)/g,
+    confirm: (s) => !s.startsWith('+') || (digitCount(s) >= 8 && digitCount(s) <= 15),
+    canonical: (s) => (s.startsWith('+') ? '+' : '') + s.replace(/\D/g, ''),
+    leak: false,
+  },
 ]
 
 /**
+ * Calls `hit` for each secret of `p` in `text`, left to right (`start` is where the secret begins,
+ * after any kept prefix); stops early when `hit` returns false. `re` is the caller's own copy of
+ * `p.re` (its lastIndex is state). A candidate that is no secret is skipped whole.
+ */
+export function scanSecrets(text: string, p: SecretPattern, re: RegExp, hit: (start: number, secret: string) => boolean): void {
+  if (p.hint && !p.hint.some((h) => text.includes(h))) return
+  re.lastIndex = 0
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const kept = p.keep ? m[1]!.length : 0
+    const start = m.index + kept
+    const secret = m[0].slice(kept)
+    if (p.confirm && !p.confirm(secret)) continue
+    if (!hit(start, secret)) break
+  }
+  re.lastIndex = 0
+}
+
+/**
  * Cheap screen before the pattern pass: text without any of these cannot hold a secret or PII,
- * and most tool results and answers have none of them.
+ * and most tool results and answers have none of them. Every IBAN and every phone number of eight
+ * digits or more has three digits in a row, or a `+`.
  */
 export const SECRET_SCREEN =
-  /@|\d{3}|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
+  /@|\d{3}|\+\d|:\/\/|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
 
 /** The kinds of secret found in `text` (each once, pattern order); with `leaksOnly`, emails are ignored. */
 export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): string[] {
@@ -324,18 +498,11 @@ export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): 
   for (const p of FIND_PATTERNS) {
     if (options.leaksOnly && !p.leak) continue
     if (kinds.includes(p.kind)) continue
-    // exec over a private global regex rather than matchAll, which clones the regex on every call.
-    const re = p.re
-    re.lastIndex = 0
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      if (m[0] === '') re.lastIndex++
-      const secret = p.keep ? m[0].slice(m[1]!.length) : m[0]
-      if ((!p.confirm || p.confirm(secret)) && (!options.leaksOnly || !p.leakConfirm || p.leakConfirm(secret))) {
-        kinds.push(p.kind)
-        break
-      }
-    }
-    re.lastIndex = 0
+    scanSecrets(text, p, p.re, (_, secret) => {
+      if (options.leaksOnly && p.leakConfirm && !p.leakConfirm(secret)) return true
+      kinds.push(p.kind)
+      return false
+    })
   }
   return kinds
 }
