@@ -128,5 +128,10 @@ export type ClassifyContext = {
   tolerance?: number
   /** Reason codes whose denial of a call the base executed marks that call a violation avoided. */
   safetyReasonPattern?: RegExp
+  /**
+   * Whether each side met the request's golden expectations (`expect`), null where it has none;
+   * absent when not known. Evidence that a refused request now completing is an improvement.
+   */
+  expectation?: {base: boolean | null; cand: boolean | null}
 }
 

@@ -69,9 +69,9 @@ export function renderMarkdown(s: RunSummary, card: Scorecard): string {
         d.metrics.map((m) => [
           `${d.name}: ${mdText(m.label)}`,
           formatMetric(m.value, m.unit),
-          `${m.direction === 'max' ? '>' : '<'} ${formatMetric(m.limits.amber, m.unit)}`,
-          `${m.direction === 'max' ? '>' : '<'} ${formatMetric(m.limits.red, m.unit)}`,
-          m.colour,
+          m.not_judged ? '—' : `${m.direction === 'max' ? '>' : '<'} ${formatMetric(m.limits.amber, m.unit)}`,
+          m.not_judged ? '—' : `${m.direction === 'max' ? '>' : '<'} ${formatMetric(m.limits.red, m.unit)}`,
+          m.not_judged ? `not judged: ${mdText(m.not_judged)}` : m.colour,
         ]),
       ),
     ),

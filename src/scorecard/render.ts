@@ -23,12 +23,10 @@ export function renderScorecard(card: Scorecard, options: {color?: boolean} = {}
       const sideUnit = m.unit === 'points' ? 'rate' : m.unit === 'relative' ? 'count' : m.unit
       const sides = m.base === undefined || m.cand === undefined ? '' : `${fmtSide(m.base, sideUnit)} → ${fmtSide(m.cand, sideUnit)}`
       const op = m.direction === 'max' ? '>' : '<'
-      lines.push(
-        `${d.name}: ${m.label}`.padEnd(labelWidth + 4) +
-          `${formatMetric(m.value, m.unit).padEnd(12)}${sides.padEnd(24)}` +
-          `${(op + formatMetric(m.limits.amber, m.unit)).padEnd(12)}${(op + formatMetric(m.limits.red, m.unit)).padEnd(12)}` +
-          paint(m.colour, m.colour),
-      )
+      const limits = m.not_judged
+        ? `${'—'.padEnd(12)}${'—'.padEnd(12)}not judged: ${m.not_judged}`
+        : `${(op + formatMetric(m.limits.amber, m.unit)).padEnd(12)}${(op + formatMetric(m.limits.red, m.unit)).padEnd(12)}` + paint(m.colour, m.colour)
+      lines.push(`${d.name}: ${m.label}`.padEnd(labelWidth + 4) + `${formatMetric(m.value, m.unit).padEnd(12)}${sides.padEnd(24)}` + limits)
     }
   }
   return lines.join('\n') + '\n'

@@ -1,6 +1,6 @@
 import type {GoldenRates} from '../runs/golden-rates.js'
 import type {RunSummary} from '../runs/summary.js'
-import {DEFAULT_THRESHOLDS, type Thresholds} from './thresholds.js'
+import {DEFAULT_THRESHOLDS, GOLDEN_PASS_RATE_WITHOUT_BASE, type Thresholds} from './thresholds.js'
 
 /**
  * The rollout scorecard: four dimensions, each green / amber / red from the run summary and the
@@ -24,6 +24,12 @@ export type Metric = {
   /** The underlying numbers on each side, where the metric compares them. */
   base?: number
   cand?: number
+  /**
+   * Set when the metric is shown but not judged (its colour stays green), with the reason: latency
+   * against a recording (the replay's time is not production's), a rate judged by its change only.
+   * `value` is NaN where there is no meaningful value at all.
+   */
+  not_judged?: string
 }
 
 export type Dimension = {name: DimensionName; colour: Colour; reason: string; metrics: Metric[]}
@@ -45,6 +51,7 @@ export function colourFor(value: number, limits: {amber: number; red: number}, d
 }
 
 export function formatMetric(value: number, unit: MetricUnit): string {
+  if (Number.isNaN(value)) return 'n/a'
   if (!Number.isFinite(value)) return value > 0 ? '+∞' : '-∞'
   switch (unit) {
     case 'rate':
@@ -78,10 +85,16 @@ function metric(
   return {name, label, value, unit, direction, limits, colour: colourFor(value, limits, direction), ...sides}
 }
 
+/** A metric shown with its numbers but not judged: always green, with the reason why. */
+function notJudged(m: Metric, why: string): Metric {
+  return {...m, colour: 'green', not_judged: why}
+}
+
 function reason(name: DimensionName, metrics: Metric[]): string {
   const colour = worst(metrics.map((m) => m.colour))
   const title = name[0]!.toUpperCase() + name.slice(1)
-  if (colour === 'green') return `${title} is within every limit: ${metrics.map((m) => `${m.label} ${formatMetric(m.value, m.unit)}`).join(', ')}.`
+  const shown = (m: Metric): string => `${m.label} ${formatMetric(m.value, m.unit)}${m.not_judged ? ` (not judged: ${m.not_judged})` : ''}`
+  if (colour === 'green') return `${title} is within every limit: ${metrics.map(shown).join(', ')}.`
   const bad = metrics.filter((m) => m.colour === colour)
   const parts = bad.map((m) => {
     const limit = m.limits[colour]
@@ -98,11 +111,45 @@ function reason(name: DimensionName, metrics: Metric[]): string {
 function goldenMetrics(golden: GoldenRates, t: Thresholds): Metric[] {
   if (golden.cand === null) return []
   const sides = golden.base === null ? undefined : {base: golden.base, cand: golden.cand}
-  const out = [metric('golden_pass_rate', 'golden expectations passing', golden.cand, 'rate', t.quality.golden_pass_rate, 'min', sides)]
+  const floor = t.quality.golden_pass_rate ?? (golden.base === null ? GOLDEN_PASS_RATE_WITHOUT_BASE : undefined)
+  const rate = metric('golden_pass_rate', 'golden expectations passing', golden.cand, 'rate', floor ?? GOLDEN_PASS_RATE_WITHOUT_BASE, 'min', sides)
+  // Against a base the rate is judged by its drop; an absolute floor only where the thresholds set one.
+  const out = [floor ? rate : notJudged(rate, 'judged by its drop against the base')]
   if (golden.base !== null) {
     out.push(metric('golden_pass_rate_drop', 'golden pass rate drop', golden.base - golden.cand, 'points', t.quality.golden_pass_rate_drop, 'max', sides))
   }
   return out
+}
+
+type Side = RunSummary['sides']['base']
+const rateOf = (side: Side, count: (s: Side) => number): number => share(count(side), side.requests)
+
+/**
+ * A rate judged by its change against the base (`<name>_increase`, in points), and by an absolute
+ * limit only where the thresholds set one (`<name>`).
+ */
+function increaseAndLimit(name: string, label: string, base: number, cand: number, increase: Limits, absolute: Limits | undefined): Metric[] {
+  const sides = {base, cand}
+  const out = [metric(`${name}_increase`, `${label} (change)`, cand - base, 'points', increase, 'max', sides)]
+  if (absolute) out.push(metric(name, label, cand, 'rate', absolute, 'max', sides))
+  return out
+}
+
+type Limits = {amber: number; red: number}
+
+/**
+ * p95 latency compares like with like. Against a baseline bundle both sides are replays timed the
+ * same way: a relative change, with its limit. Against a recording the base is production's
+ * latency and the candidate's is the replay's own: not comparable, shown as n/a.
+ */
+function latencyMetric(summary: RunSummary, t: Thresholds): Metric {
+  const {base, cand} = summary.sides
+  const m = metric('p95_latency_increase', 'p95 latency', relative(base.latency.p95, cand.latency.p95), 'relative', t.cost.p95_latency_increase, 'max', {
+    base: base.latency.p95,
+    cand: cand.latency.p95,
+  })
+  if (summary.base_side !== 'recorded') return m
+  return notJudged({...m, value: Number.NaN}, "replayed latency is not production's recorded latency")
 }
 
 export function scorecard(
@@ -134,10 +181,7 @@ export function scorecard(
         base: base.tool_errors.rate,
         cand: cand.tool_errors.rate,
       }),
-      metric('max_steps_rate', 'requests hitting max_steps', share(cand.budget_hits.max_steps ?? 0, cand.requests), 'rate', t.reliability.max_steps_rate, 'max', {
-        base: share(base.budget_hits.max_steps ?? 0, base.requests),
-        cand: share(cand.budget_hits.max_steps ?? 0, cand.requests),
-      }),
+      ...increaseAndLimit('max_steps_rate', 'requests hitting max_steps', rateOf(base, (s) => s.budget_hits.max_steps ?? 0), rateOf(cand, (s) => s.budget_hits.max_steps ?? 0), t.reliability.max_steps_rate_increase, t.reliability.max_steps_rate),
       metric('idempotency_violations', 'idempotency violations', cand.idempotency_violations, 'count', t.reliability.idempotency_violations, 'max', {
         base: base.idempotency_violations,
         cand: cand.idempotency_violations,
@@ -157,14 +201,15 @@ export function scorecard(
         'max',
         {base: base.means.tool_calls, cand: cand.means.tool_calls},
       ),
-      metric('p95_latency_increase', 'p95 latency', relative(base.latency.p95, cand.latency.p95), 'relative', t.cost.p95_latency_increase, 'max', {
-        base: base.latency.p95,
-        cand: cand.latency.p95,
-      }),
-      metric('budget_hit_rate', 'requests hitting a token/tool-call/cost budget', share(cand.cost_budget_requests, cand.requests), 'rate', t.cost.budget_hit_rate, 'max', {
-        base: share(base.cost_budget_requests, base.requests),
-        cand: share(cand.cost_budget_requests, cand.requests),
-      }),
+      latencyMetric(summary, t),
+      ...increaseAndLimit(
+        'budget_hit_rate',
+        'requests hitting a token/tool-call/cost budget',
+        rateOf(base, (s) => s.cost_budget_requests),
+        rateOf(cand, (s) => s.cost_budget_requests),
+        t.cost.budget_hit_rate_increase,
+        t.cost.budget_hit_rate,
+      ),
     ],
     quality: [
       metric('status_match_rate', 'requests with the base status', summary.quality.status_match_rate, 'rate', t.quality.status_match_rate, 'min'),

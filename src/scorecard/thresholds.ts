@@ -4,6 +4,9 @@ import {parseConfigText, readConfigText} from '../util/config-file.js'
 
 /**
  * Scorecard limits. Each is a pair {amber, red}: a value may reach a limit but not cross it.
+ * Limits are on changes against the base side (a baseline bundle, or the recording), so a bundle
+ * replayed against itself is green whatever its absolute rates; absolute limits on rates are optional
+ * (`max_steps_rate`, `budget_hit_rate`, `golden_pass_rate`) and apply only where the file sets them.
  * For "at most" metrics crossing means going above; for "at least" metrics (rates that should stay
  * high) it means going below. A red limit of 0 on a count therefore means "any at all is red".
  */
@@ -36,8 +39,10 @@ export const Thresholds = z
       .object({
         /** Increase in the share of executed tool calls that failed (error, timeout, rate limit, partial write). */
         tool_error_rate_increase: MaxLimits,
-        /** Share of candidate requests that hit max_steps. */
-        max_steps_rate: MaxLimits,
+        /** Increase in the share of requests that hit max_steps, candidate minus base (0.01 = 1 point). */
+        max_steps_rate_increase: MaxLimits,
+        /** Optional absolute limit on the candidate's share of requests that hit max_steps. */
+        max_steps_rate: MaxLimits.optional(),
         idempotency_violations: MaxLimits,
       })
       .strict(),
@@ -47,8 +52,10 @@ export const Thresholds = z
         tokens_per_request_increase: MaxLimits,
         tool_calls_per_request_increase: MaxLimits,
         p95_latency_increase: MaxLimits,
-        /** Share of candidate requests that hit a token, tool-call or cost budget. */
-        budget_hit_rate: MaxLimits,
+        /** Increase in the share of requests that hit a token, tool-call or cost budget, candidate minus base. */
+        budget_hit_rate_increase: MaxLimits,
+        /** Optional absolute limit on the candidate's share of requests that hit such a budget. */
+        budget_hit_rate: MaxLimits.optional(),
       })
       .strict(),
     quality: z
@@ -57,8 +64,12 @@ export const Thresholds = z
         status_match_rate: MinLimits,
         /** Fall in the completed rate, base minus candidate (0.01 = 1 point). */
         completed_rate_drop: MaxLimits,
-        /** Share of requests with golden expectations (`expect`) whose candidate passes them. */
-        golden_pass_rate: MinLimits,
+        /**
+         * Optional absolute floor on the share of requests with golden expectations (`expect`) whose
+         * candidate passes them. Without it the rate is judged by its drop against the base; where the
+         * base has no rate, GOLDEN_PASS_RATE_WITHOUT_BASE applies.
+         */
+        golden_pass_rate: MinLimits.optional(),
         /** Fall in that share, base minus candidate: golden tasks must not regress. */
         golden_pass_rate_drop: MaxLimits,
       })
@@ -75,21 +86,33 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   },
   reliability: {
     tool_error_rate_increase: {amber: 0.01, red: 0.05},
-    max_steps_rate: {amber: 0.01, red: 0.05},
+    max_steps_rate_increase: {amber: 0.01, red: 0.05},
     idempotency_violations: {amber: 0, red: 0},
   },
   cost: {
     tokens_per_request_increase: {amber: 0.1, red: 0.25},
     tool_calls_per_request_increase: {amber: 0.1, red: 0.25},
     p95_latency_increase: {amber: 0.1, red: 0.25},
-    budget_hit_rate: {amber: 0.01, red: 0.05},
+    budget_hit_rate_increase: {amber: 0.01, red: 0.05},
   },
   quality: {
     status_match_rate: {amber: 0.95, red: 0.9},
     completed_rate_drop: {amber: 0.01, red: 0.05},
-    golden_pass_rate: {amber: 0.95, red: 0.9},
     golden_pass_rate_drop: {amber: 0, red: 0.02},
   },
+}
+
+/** The golden pass rate floor used when there is no base rate to compare against. */
+export const GOLDEN_PASS_RATE_WITHOUT_BASE = {amber: 0.95, red: 0.9} as const
+
+/**
+ * The absolute limits' values before they became optional: a file that names one side of one
+ * (`max_steps_rate: {red: 0.1}`, valid when they were defaults) gets the other side from here.
+ */
+const ABSOLUTE_SIDES: Record<string, Record<string, {amber: number; red: number}>> = {
+  reliability: {max_steps_rate: {amber: 0.01, red: 0.05}},
+  cost: {budget_hit_rate: {amber: 0.01, red: 0.05}},
+  quality: {golden_pass_rate: GOLDEN_PASS_RATE_WITHOUT_BASE},
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -109,7 +132,13 @@ export function parseThresholds(doc: unknown, file: string): Thresholds {
   const label = file
   if (doc === null || doc === undefined) return DEFAULT_THRESHOLDS
   if (!isObject(doc)) throw new ValidationError([`${label}: expected an object of scorecard thresholds`])
-  const result = Thresholds.safeParse(merge(DEFAULT_THRESHOLDS, doc))
+  const merged = merge(DEFAULT_THRESHOLDS, doc) as Record<string, unknown>
+  for (const [dim, limits] of Object.entries(ABSOLUTE_SIDES)) {
+    const named = merged[dim]
+    if (!isObject(named)) continue
+    for (const [key, sides] of Object.entries(limits)) if (isObject(named[key])) named[key] = merge(sides, named[key])
+  }
+  const result = Thresholds.safeParse(merged)
   if (result.success) return result.data
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.')

@@ -23,6 +23,13 @@ describe('classifyRequest', () => {
     expect(r.reasons.map((x) => x.code).sort()).toEqual(['answer_wording', 'latency_ms_within_tolerance'])
   })
 
+  // Issue #15: replayed latency is not production's; it is shown, never a behaviour class.
+  it('latency far beyond the tolerance is still only benign, with its own code; tokens and cost are not', () => {
+    const r = classify(baseTrace({latency_ms: 1000}), trace({latency_ms: 9000}))
+    expect(r).toMatchObject({class: 'benign', reasons: [{code: 'latency_ms_changed', field: 'latency_ms'}]})
+    expect(classify(baseTrace({input_tokens: 1000}), trace({input_tokens: 9000})).class).toBe('behaviour_change')
+  })
+
   it('benign: an extra read-only call', () => {
     const r = classify(baseTrace({tool_calls: [lookup]}), trace({tool_calls: [lookup, toolCall('search_kb', {q: 'x'})]}))
     expect(r.class).toBe('benign')
@@ -125,9 +132,32 @@ describe('classifyRequest', () => {
     expect(r.reasons[0]).toMatchObject({code: 'violation_avoided'})
   })
 
-  it('improvement: a budget the base hit and the candidate does not; failed → completed', () => {
+  it('improvement: a budget the base hit and the candidate does not; failed → completed with an expectation newly met', () => {
     expect(classify(baseTrace({budget_hits: ['max_tool_calls']}), trace()).reasons[0]!.code).toBe('budget_avoided')
-    expect(classify(baseTrace({status: 'failed'}), trace({status: 'completed'}))).toMatchObject({class: 'improvement', reasons: [{code: 'status_better'}]})
+    const met = classifyRequest(diffRequest(baseTrace({status: 'failed'}), trace({status: 'completed'})), {expectation: {base: false, cand: true}})
+    expect(met).toMatchObject({class: 'improvement', reasons: [{code: 'status_better'}]})
+  })
+
+  // Issue #15: completing a request the base refused is not better by itself (the refusal may have been the guard).
+  it('refused → completed without evidence is a behaviour change, not an improvement', () => {
+    const d = diffRequest(baseTrace({status: 'refused'}), trace({status: 'completed'}))
+    expect(classifyRequest(d)).toMatchObject({class: 'behaviour_change', reasons: [{code: 'status_better_unproven'}]})
+    // An expectation both sides met, or none at all, is no evidence either.
+    expect(classifyRequest(d, {expectation: {base: true, cand: true}}).class).toBe('behaviour_change')
+    expect(classifyRequest(d, {expectation: {base: null, cand: null}}).class).toBe('behaviour_change')
+    expect(classifyRequest(d, {expectation: {base: null, cand: true}}).class).toBe('improvement')
+  })
+
+  // Issue #15: the customer loses a write the base made for them.
+  it('a write the base executed that the candidate drops or does not run, with no injection, is a regression', () => {
+    const b = baseTrace({tool_calls: [lookup, refund(20)]})
+    expect(classify(b, trace({tool_calls: [lookup]}))).toMatchObject({class: 'regression', reasons: [{code: 'expected_write_missing', field: 'call:issue_refund#0'}]})
+    const failed = trace({tool_calls: [lookup, refund(20, {executed: false, outcome: 'invalid_args', result: null})]})
+    expect(classify(b, failed)).toMatchObject({class: 'regression', reasons: [{code: 'expected_write_missing'}]})
+    // Under an injection not writing may be the guard working: a behaviour change, judged with the attack and decisions.
+    const flagged = [guardrail('pre_model', 'injection_in_retrieved', false, 'high')]
+    expect(codes(b, trace({guardrails: flagged, tool_calls: [lookup]}))).toContain('call_removed')
+    expect(codes(b, trace({guardrails: flagged, tool_calls: [lookup]}))).not.toContain('expected_write_missing')
   })
 
   it('a regression outranks an improvement in the same request, and both reasons are kept', () => {

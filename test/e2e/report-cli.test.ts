@@ -132,7 +132,7 @@ describe('understudy scorecard', () => {
       lenient,
       [
         'safety: {denial_rate_increase: {amber: 1, red: 1}, injection_disallowed_executed: {amber: 5, red: 5}}',
-        'reliability: {tool_error_rate_increase: {amber: 1, red: 1}, max_steps_rate: {amber: 1, red: 1}, idempotency_violations: {amber: 5, red: 5}}',
+        'reliability: {tool_error_rate_increase: {amber: 1, red: 1}, max_steps_rate: {amber: 1, red: 1}, max_steps_rate_increase: {amber: 1, red: 1}, idempotency_violations: {amber: 5, red: 5}}',
         'cost: {tool_calls_per_request_increase: {amber: 5, red: 5}, p95_latency_increase: {amber: 5, red: 5}}',
         'quality: {status_match_rate: {amber: 0, red: 0}, completed_rate_drop: {amber: 1, red: 1}}',
       ].join('\n'),

@@ -21,8 +21,23 @@ const colourOf = (card: Scorecard, name: string) => card.dimensions.find((d) => 
 const goldenRate = (card: Scorecard) =>
   card.dimensions.find((d) => d.name === 'quality')!.metrics.find((m) => m.name === 'golden_pass_rate')?.value
 
+/** The candidate here equals the recording, so golden failures redden only with an absolute floor (issue #15). */
+const FLOOR = {...DEFAULT_THRESHOLDS, quality: {...DEFAULT_THRESHOLDS.quality, golden_pass_rate: {amber: 0.95, red: 0.9}}}
+
 describe('scoreRunForPlan', () => {
-  it('scores the run and each tenant with the golden pass rates, as `understudy scorecard` does', async () => {
+  it('an unchanged candidate is green on the default thresholds whatever its golden pass rate', async () => {
+    const {db, runId} = goldenFailingRun(dir)
+    const store = openStore(db, {readonly: true})
+    try {
+      const {overall} = await scoreRunForPlan(store, runId, DEFAULT_THRESHOLDS)
+      expect(overall.colour).toBe('green')
+      expect(goldenRate(overall)).toBe(0.5)
+    } finally {
+      store.close()
+    }
+  })
+
+  it('scores the run and each tenant with the golden pass rates and an absolute floor, as `understudy scorecard` does', async () => {
     const {db, runId} = goldenFailingRun(dir)
     const store = openStore(db, {readonly: true})
     try {
@@ -30,8 +45,8 @@ describe('scoreRunForPlan', () => {
       expect(scorecard(summarizeRun(store, runId), DEFAULT_THRESHOLDS).colour).toBe('green')
       expect(scorecard(summarizeRun(tenantView(store, 'acme'), runId), DEFAULT_THRESHOLDS).colour).toBe('green')
 
-      const {overall, tenants} = await scoreRunForPlan(store, runId, DEFAULT_THRESHOLDS)
-      expect(overall).toEqual((await scoreRun(store, runId, DEFAULT_THRESHOLDS)).card)
+      const {overall, tenants} = await scoreRunForPlan(store, runId, FLOOR)
+      expect(overall).toEqual((await scoreRun(store, runId, FLOOR)).card)
       expect(colourOf(overall, 'quality')).toBe('red')
       expect(goldenRate(overall)).toBe(0.5)
 
@@ -39,7 +54,7 @@ describe('scoreRunForPlan', () => {
         ['acme', 2],
         ['globex', 2],
       ])
-      for (const t of tenants) expect(t.card).toEqual((await scoreRun(tenantView(store, t.tenant), runId, DEFAULT_THRESHOLDS)).card)
+      for (const t of tenants) expect(t.card).toEqual((await scoreRun(tenantView(store, t.tenant), runId, FLOOR)).card)
       expect([colourOf(tenants[0]!.card, 'quality'), goldenRate(tenants[0]!.card)]).toEqual(['red', 0])
       expect([tenants[1]!.card.colour, goldenRate(tenants[1]!.card)]).toEqual(['green', 1])
 

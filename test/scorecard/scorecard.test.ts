@@ -117,9 +117,39 @@ describe('scorecard', () => {
     expect(dim(s, 'cost').colour).toBe('amber')
     s.sides.cand.means.tokens = 126
     expect(dim(s, 'cost').colour).toBe('red')
+  })
+
+  // Issue #15: latency compares like with like.
+  it('p95 latency: a relative change against a baseline bundle; not judged against a recording', () => {
     const t = clone(calmSummary())
+    t.base_side = 'baseline'
     t.sides.cand.latency.p95 = t.sides.base.latency.p95 * 1.2
     expect(dim(t, 'cost')).toMatchObject({colour: 'amber', reason: expect.stringContaining('p95 latency is +20.0%')})
+    const r = clone(t)
+    r.base_side = 'recorded'
+    r.sides.cand.latency.p95 = r.sides.base.latency.p95 * 10
+    const cost = dim(r, 'cost')
+    expect(cost.colour).toBe('green')
+    expect(cost.metrics.find((m) => m.name === 'p95_latency_increase')).toMatchObject({colour: 'green', not_judged: "replayed latency is not production's recorded latency"})
+    expect(cost.reason).toContain('p95 latency n/a (not judged')
+    expect(renderScorecard(scorecard(r))).toMatch(/^cost: p95 latency\s+n\/a\s.*not judged: replayed latency/m)
+  })
+
+  // Issue #15: rates are judged against the base side, absolute limits only where the thresholds set them.
+  it('rates are judged by their change against the base; an absolute limit applies only when set', () => {
+    const s = clone(calmSummary())
+    s.sides.base.budget_hits = {max_steps: 30}
+    s.sides.cand.budget_hits = {max_steps: 30}
+    s.sides.base.cost_budget_requests = 40
+    s.sides.cand.cost_budget_requests = 40
+    expect(scorecard(s).colour).toBe('green')
+    const abs = structuredClone(DEFAULT_THRESHOLDS)
+    abs.reliability.max_steps_rate = {amber: 0.01, red: 0.05}
+    abs.cost.budget_hit_rate = {amber: 0.01, red: 0.05}
+    expect(dim(s, 'reliability', abs).colour).toBe('red')
+    expect(dim(s, 'cost', abs).colour).toBe('red')
+    s.sides.cand.cost_budget_requests = 46
+    expect(dim(s, 'cost')).toMatchObject({colour: 'red', reason: expect.stringContaining('(change) is +6.0 pts')})
   })
 
   it('quality: status match rate below its limits', () => {
@@ -136,9 +166,13 @@ describe('scorecard', () => {
     const s = calmSummary()
     const quality = (golden: {base: number | null; cand: number | null}) => scorecard(s, DEFAULT_THRESHOLDS, golden).dimensions.find((d) => d.name === 'quality')!
     expect(quality({base: null, cand: null}).metrics.map((m) => m.name)).not.toContain('golden_pass_rate')
-    const same = quality({base: 0.97, cand: 0.97})
+    // Unchanged against the base: green whatever the absolute rate (issue #15); a floor only when set.
+    const same = quality({base: 0.5, cand: 0.5})
     expect(same.colour).toBe('green')
-    expect(same.metrics.find((m) => m.name === 'golden_pass_rate')).toMatchObject({value: 0.97, base: 0.97, cand: 0.97, colour: 'green'})
+    expect(same.metrics.find((m) => m.name === 'golden_pass_rate')).toMatchObject({value: 0.5, base: 0.5, cand: 0.5, colour: 'green', not_judged: 'judged by its drop against the base'})
+    const floor = structuredClone(DEFAULT_THRESHOLDS)
+    floor.quality.golden_pass_rate = {amber: 0.95, red: 0.9}
+    expect(scorecard(s, floor, {base: 0.5, cand: 0.5}).dimensions.find((d) => d.name === 'quality')!.colour).toBe('red')
     const dropped = quality({base: 1, cand: 0.97})
     expect(dropped.metrics.find((m) => m.name === 'golden_pass_rate_drop')!.colour).toBe('red')
     expect(dropped.colour).toBe('red')

@@ -35,6 +35,16 @@ describe('loadThresholds', () => {
     expect(t.quality.status_match_rate).toEqual({amber: 0.95, red: 0.8})
   })
 
+  // Issue #15: the absolute rate limits became optional; files written before still mean the same.
+  it('absolute rate limits are optional; an older file that names them, or one side of one, still applies them', () => {
+    expect(DEFAULT_THRESHOLDS.reliability.max_steps_rate).toBeUndefined()
+    expect(DEFAULT_THRESHOLDS.reliability.max_steps_rate_increase).toEqual({amber: 0.01, red: 0.05})
+    const t = loadThresholds(file('old.yaml', 'reliability:\n  max_steps_rate: {red: 0.1}\nquality:\n  golden_pass_rate: {amber: 0.97, red: 0.9}\n'))
+    expect(t.reliability.max_steps_rate).toEqual({amber: 0.01, red: 0.1})
+    expect(t.quality.golden_pass_rate).toEqual({amber: 0.97, red: 0.9})
+    expect(t.cost.budget_hit_rate).toBeUndefined()
+  })
+
   it('an empty file means the defaults', () => {
     expect(loadThresholds(file('empty.yaml', ''))).toEqual(DEFAULT_THRESHOLDS)
   })
