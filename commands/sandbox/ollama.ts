@@ -40,7 +40,7 @@ export default class SandboxOllama extends BaseCommand {
     })
     this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)
     this.out(`point a client at it: OLLAMA_HOST=${server.url}; stop with Ctrl-C`)
-    if (this.jsonEnabled()) process.stderr.write(`listening on ${server.url}\n`)
+    if (this.jsonEnabled()) this.err(`listening on ${server.url}`)
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const stop = (s: NodeJS.Signals): void => {
