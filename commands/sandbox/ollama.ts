@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {startOllamaServer} from '../../src/model/ollama-server.js'
+import {DEFAULT_MAX_BODY_BYTES, startOllamaServer} from '../../src/model/ollama-server.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
 import {loadSkills} from '../../src/model/scripted/skill-modules.js'
@@ -25,6 +25,7 @@ export default class SandboxOllama extends BaseCommand {
     }),
     seed: Flags.integer({description: 'seed for the scripted model', default: 0}),
     skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); none: the generic behaviour', multiple: true}),
+    'max-request-bytes': Flags.integer({description: 'largest request body accepted; a larger one is answered HTTP 413', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
   }
 
   async run(): Promise<{url: string; models: string[]; requests: number}> {
@@ -37,6 +38,7 @@ export default class SandboxOllama extends BaseCommand {
       models,
       host: flags.host,
       port: flags.port,
+      maxBodyBytes: flags['max-request-bytes'],
     })
     this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)
     this.out(`point a client at it: OLLAMA_HOST=${server.url}; stop with Ctrl-C`)

@@ -71,7 +71,9 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   },
   {
     id: 'role_marker',
-    source: String.raw`^\s*(?:system|assistant)\s*:\s*\S`,
+    // Blank space before the marker is spaces and tabs, not newlines: `^\s*` under the m flag
+    // starts at every line of a run of newlines and rescans the rest of the run (quadratic).
+    source: String.raw`^[ \t]*(?:system|assistant)[ \t]*:\s*\S`,
     flags: 'im',
     scope: 'document',
   },
@@ -200,7 +202,9 @@ const hasDigitOrSymbol = (s: string): boolean => /[^A-Za-z]/.test(s)
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     kind: 'private_key',
-    re: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g,
+    // The body stops at the next BEGIN: otherwise every header of a text full of headers and no
+    // END scans to the end of the text (quadratic).
+    re: /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----(?:(?!-----BEGIN )[\s\S])*?-----END (?:[A-Z]+ )*PRIVATE KEY-----/g,
     leak: true,
   },
   {kind: 'bearer_token', re: /\b([Bb]earer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/-]{12,}=*/g, keep: 1, leak: true},
@@ -268,6 +272,9 @@ const PII_PHONE =
   /(?<![\w+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])|(?<![\w+-])\+\d{10,14}(?!\d)/
 const PII_SSN = /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/
 const PII_CARD = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g
+
+/** Every PII pattern detectPii uses, by kind (the adversarial suite runs each on hostile input). */
+export const PII_PATTERNS: Readonly<Record<PiiKind, RegExp>> = {email: PII_EMAIL, phone: PII_PHONE, ssn: PII_SSN, card: PII_CARD}
 
 /** Personal data in user input, by kind (each once). */
 export function detectPii(text: string): PiiKind[] {
