@@ -51,7 +51,7 @@ export default class Diff extends RunCommand {
     if (flags.request !== undefined) {
       const {diff, classification} = compareRequest(store, run, flags.request)
       const width = flags.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 120
-      if (!this.jsonEnabled()) process.stdout.write(renderSideBySide(diff, {width, color: this.colour(), classification}))
+      this.write(renderSideBySide(diff, {width, color: this.colour(), classification}), {painted: true})
       return {run_id: run.id, request_id: flags.request, diff, classification}
     }
 
@@ -61,7 +61,7 @@ export default class Diff extends RunCommand {
     const requests: ListedRequest[] = []
     let listed = 0
     const colour = this.colour()
-    const listing = new LineBuffer(!json)
+    const listing = new LineBuffer(json ? null : (text) => this.write(text, {painted: true}))
     let totals: ListTotals
     try {
       totals = await listRun(store, run, flags.only, (r) => {

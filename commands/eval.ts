@@ -40,7 +40,7 @@ export default class Eval extends RunCommand {
     const {store, run} = this.openRun(flags.db, args.runId)
     const suites: SuiteName[] = flags.suite === 'all' ? [...SUITES] : [flags.suite as SuiteName]
     const {summary, bundles} = await evaluateRunSuites(store, run, {suites, traffic: flags.traffic, policy: flags.policy})
-    for (const note of bundles.notes) process.stderr.write(`understudy: note: ${note}\n`)
+    for (const note of bundles.notes) this.err(`understudy: note: ${note}`)
     for (const line of renderEval(summary, minPass)) this.out(line)
     const verdict = evalGate(summary, minPass)
     this.gate(flags.gate, verdict)

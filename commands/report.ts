@@ -39,8 +39,8 @@ export default class Report extends RunCommand {
     if (flags.out) {
       writeFileAtomic(flags.out, text)
       this.out(`wrote ${format} report of run ${result.run_id} to ${flags.out} (${bytes} bytes; ${result.regressions} regressions; scorecard ${result.scorecard})`)
-    } else if (!this.jsonEnabled()) {
-      process.stdout.write(text)
+    } else {
+      this.write(text)
     }
     return {...result, format, out: flags.out ?? null, bytes}
   }

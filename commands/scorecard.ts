@@ -28,7 +28,7 @@ export default class ScorecardCommand extends RunCommand {
     const {store, run} = this.openRun(flags.db, args.runId)
     const {summary, golden} = await runSummary(store, run)
     const card = scorecard(summary, thresholds, golden)
-    if (!this.jsonEnabled()) process.stdout.write(renderScorecard(card, {color: this.colour()}))
+    this.write(renderScorecard(card, {color: this.colour()}), {painted: true})
     const verdict = scorecardGate(card)
     this.gate(flags.gate, verdict)
     return {...card, gate: {enabled: flags.gate, passed: verdict.passed}}

@@ -119,7 +119,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
       }
 
       const summary = await shadowSummary(store, result, flags.db)
-      if (!this.jsonEnabled()) process.stdout.write(renderShadowSummary(summary))
+      this.write(renderShadowSummary(summary))
       if (result.interrupted) process.exitCode = 130
       return summary
     } finally {

@@ -4,11 +4,8 @@ import React from 'react'
 import {RunCommand} from '../src/cli/run-command.js'
 import {UnderstudyError} from '../src/errors.js'
 import {openExistingStore} from '../src/runs/open.js'
+import {onAlternateScreen} from '../src/tui/alternate-screen.js'
 import {TuiApp} from '../src/tui/app.js'
-
-/** The terminal's alternate screen: the TUI leaves the scrollback as it found it. */
-const ENTER_ALT = '\u001b[?1049h'
-const LEAVE_ALT = '\u001b[?1049l'
 
 export default class Tui extends RunCommand {
   // An interactive screen has no JSON to print.
@@ -32,12 +29,9 @@ export default class Tui extends RunCommand {
     }
     const {store, run} = args.runId === undefined ? {store: this.openStore(flags.db, {readonly: true}), run: undefined} : this.openRun(flags.db, args.runId)
     const openReader = () => openExistingStore(flags.db, {readonly: true})
-    process.stdout.write(ENTER_ALT)
-    try {
+    await onAlternateScreen(async () => {
       const app = render(React.createElement(TuiApp, {store, openReader, initialRun: run, colour: this.colour()}), {patchConsole: false})
       await app.waitUntilExit()
-    } finally {
-      process.stdout.write(LEAVE_ALT)
-    }
+    })
   }
 }

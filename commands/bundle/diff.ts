@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {colourWanted} from '../../src/cli/colour.js'
 import {type BundleDiff, diffBundleDirs, isEmptyDiff} from '../../src/bundle/diff.js'
 import {renderBundleDiff} from '../../src/bundle/render-diff.js'
 
@@ -32,7 +31,7 @@ export default class BundleDiffCommand extends BaseCommand {
     const {args, flags} = await this.parse(BundleDiffCommand)
     const diff = await diffBundleDirs(args.a, args.b)
     const identical = isEmptyDiff(diff)
-    this.out(renderBundleDiff(diff, {color: colourWanted(process.stdout)}).replace(/\n$/, ''))
+    this.out(renderBundleDiff(diff, {color: this.colour()}).replace(/\n$/, ''), {painted: true})
     // Set, not exit(): with --json oclif still has to print the returned value.
     if (flags['exit-code'] && !identical) process.exitCode = 1
     return {...diff, identical}

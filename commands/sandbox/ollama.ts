@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {startOllamaServer} from '../../src/model/ollama-server.js'
+import {DEFAULT_MAX_BODY_BYTES, startOllamaServer} from '../../src/model/ollama-server.js'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {createScriptedModel} from '../../src/model/scripted.js'
 import {loadSkills} from '../../src/model/scripted/skill-modules.js'
@@ -31,6 +31,7 @@ export default class SandboxOllama extends BaseCommand {
     }),
     'no-tools': Flags.boolean({description: 'play a model without tool support: /api/show lists no "tools", a chat with tools is HTTP 400', default: false}),
     'load-ms': Flags.integer({description: 'the first load of each model takes this many milliseconds (a cold start)', min: 0}),
+    'max-request-bytes': Flags.integer({description: 'largest request body accepted; a larger one is answered HTTP 413', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
   }
 
   async run(): Promise<{url: string; models: string[]; requests: number}> {
@@ -44,10 +45,11 @@ export default class SandboxOllama extends BaseCommand {
       host: flags.host,
       port: flags.port,
       faults: {thinkBudget: flags['think-budget'], noTools: flags['no-tools'], loadMs: flags['load-ms']},
+      maxBodyBytes: flags['max-request-bytes'],
     })
     this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)
     this.out(`point a client at it: OLLAMA_HOST=${server.url}; stop with Ctrl-C`)
-    if (this.jsonEnabled()) process.stderr.write(`listening on ${server.url}\n`)
+    if (this.jsonEnabled()) this.err(`listening on ${server.url}`)
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const stop = (s: NodeJS.Signals): void => {

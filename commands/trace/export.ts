@@ -39,6 +39,6 @@ export default class TraceExport extends RunCommand {
   }
 
   private warnLine(message: string): void {
-    process.stderr.write(`understudy: warning: ${message}\n`)
+    this.err(`understudy: warning: ${message}`)
   }
 }

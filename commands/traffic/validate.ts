@@ -28,7 +28,7 @@ export default class TrafficValidate extends BaseCommand {
     const {args, flags} = await this.parse(TrafficValidate)
     const result = await validateTraffic(args.file, {maxErrors: flags['max-errors']})
     if (!this.jsonEnabled()) {
-      for (const e of result.errors) process.stderr.write(e + '\n')
+      for (const e of result.errors) this.err(e)
     }
     this.out(validateSummaryLine(result, flags['max-errors']))
     // Set, not thrown: --json still prints the full result, and the exit status still says "invalid".

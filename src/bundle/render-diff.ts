@@ -1,3 +1,4 @@
+import {terminalText} from '../util/terminal-text.js'
 import type {BundleDiff, Change} from './diff.js'
 
 type Paint = (code: string, text: string) => string
@@ -13,7 +14,8 @@ const CYAN = '36'
  * `~` changed, and unified diffs for prompts. ANSI colour only when asked for.
  */
 export function renderBundleDiff(d: BundleDiff, opts: {color: boolean}): string {
-  const paint: Paint = opts.color ? (code, text) => `\u001B[${code}m${text}\u001B[0m` : (_code, text) => text
+  // Every line is painted (or not) through `paint`, which escapes the bundle's text in it first.
+  const paint: Paint = opts.color ? (code, text) => (code ? `\u001B[${code}m${terminalText(text)}\u001B[0m` : terminalText(text)) : (_code, text) => terminalText(text)
   const lines: string[] = [paint(BOLD, `from ${d.from.ref}`), paint(BOLD, `to   ${d.to.ref}`)]
   const sections: [string, string[]][] = [
     ['bundle', changeLines(d.meta, paint, '  ')],
@@ -58,7 +60,7 @@ function promptLines(d: BundleDiff, paint: Paint): string[] {
     out.push(paint(YELLOW, `  ~ ${p.slot} (${where}): +${p.lines_added} -${p.lines_removed} lines`))
     for (const line of p.patch.split('\n').filter((l) => l !== '')) {
       const code = line.startsWith('+++') || line.startsWith('---') ? BOLD : line.startsWith('@@') ? CYAN : line.startsWith('+') ? GREEN : line.startsWith('-') ? RED : ''
-      out.push(code ? paint(code, `    ${line}`) : `    ${line}`)
+      out.push(paint(code, `    ${line}`))
     }
   }
   return out

@@ -1,4 +1,4 @@
-import {readdir, readFile, realpath, stat} from 'node:fs/promises'
+import {readdir, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {UnderstudyError} from '../errors.js'
 import {crossCheck, manifestView} from './checks.js'
@@ -6,6 +6,7 @@ import {bundleRef, hashBundle} from './hash.js'
 import {type Bundle, BundleManifest} from './schema.js'
 import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
 import {parseConfigText, readConfigText} from '../util/config-file.js'
+import {NotRegularFileError, readRegularFile} from '../util/regular-file.js'
 import {problem, zodProblems} from '../util/zod-problems.js'
 
 export const MANIFEST_NAMES = ['bundle.yaml', 'bundle.yml', 'bundle.json'] as const
@@ -112,8 +113,11 @@ async function loadTemplate(dir: string, templatePath: string): Promise<LoadedTe
     if (isOutside(realDir, realFile)) {
       return {ok: false, message: `template "${templatePath}" links outside the bundle directory`}
     }
-    return {ok: true, text: stripBom(await readFile(full, 'utf8'))}
+    return {ok: true, text: stripBom(await readRegularFile(full))}
   } catch (e) {
+    if (e instanceof NotRegularFileError) {
+      return {ok: false, message: e.reason === 'is a directory' ? `template "${templatePath}" is a directory, not a file` : `template "${templatePath}" ${e.reason}`}
+    }
     const code = errCode(e)
     if (code === 'ENOENT') return {ok: false, message: `template file "${templatePath}" not found in ${dir}`}
     if (code === 'EISDIR') return {ok: false, message: `template "${templatePath}" is a directory, not a file`}

@@ -1,5 +1,7 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 import {isUnderstudyError, UsageError, ValidationError} from '../errors.js'
+import {terminalText} from '../util/terminal-text.js'
+import {colourWanted} from './colour.js'
 
 /**
  * Every understudy command extends this. It gives `--json` (oclif's enableJsonFlag: the value
@@ -7,13 +9,42 @@ import {isUnderstudyError, UsageError, ValidationError} from '../errors.js'
  * message on stderr plus the error's exit code, never a stack trace. Errors from parsing the
  * command line become a UsageError, so they take the same path: oclif's own rendering of them
  * prints the usage text, and under --json serialises the whole parser context (config included).
+ *
+ * Everything a command prints goes through `out`, `write`, `err` or the JSON document, and each of
+ * them passes it through `terminalText` (src/util/terminal-text.ts): no escape sequence, C1 or bidi
+ * control from data reaches a terminal, whatever the renderer forgot. Commands never write to
+ * process.stdout or process.stderr themselves (test/adversarial checks that).
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
 
   /** Writes a line to stdout unless --json is on (then only the returned value is printed). */
-  protected out(line = ''): void {
-    if (!this.jsonEnabled()) process.stdout.write(line + '\n')
+  protected out(line = '', opts: {painted?: boolean} = {}): void {
+    this.write(line + '\n', opts)
+  }
+
+  /**
+   * Writes text as is (no newline added) to stdout unless --json is on. `painted`: the text holds
+   * colour this program added, and its renderer escaped the data in it; its SGR sequences are kept
+   * when colour is wanted. Anything else a terminal would act on is shown escaped.
+   */
+  protected write(text: string, opts: {painted?: boolean} = {}): void {
+    if (!this.jsonEnabled()) process.stdout.write(terminalText(text, {lineBreaks: true, sgr: opts.painted === true && this.colour()}))
+  }
+
+  /** Writes a line to stderr, even under --json (warnings, notes, gate failures); never coloured. */
+  protected err(line: string): void {
+    process.stderr.write(terminalText(line, {lineBreaks: true}) + '\n')
+  }
+
+  /** Whether to write ANSI colour to `stream` (stdout by default): see src/cli/colour.ts. */
+  protected colour(stream: {isTTY?: boolean} = process.stdout): boolean {
+    return colourWanted(stream)
+  }
+
+  /** The --json document, with the controls JSON leaves raw (DEL, C1, bidi) written as JSON escapes: the same value, nothing a terminal acts on. */
+  override logJson(json: unknown): void {
+    ux.stdout(terminalText(ux.colorizeJson(json, {pretty: true}), {lineBreaks: true}))
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the same type parameters as oclif's Command.parse, which this overrides
@@ -34,12 +65,12 @@ export abstract class BaseCommand extends Command {
       if (this.jsonEnabled()) {
         const problems = err instanceof ValidationError ? err.problems : [err.message]
         const code = err instanceof UsageError ? {code: 'usage'} : {}
-        process.stdout.write(JSON.stringify({error: {message: err.message, ...code, problems}}, null, 2) + '\n')
+        process.stdout.write(terminalText(JSON.stringify({error: {message: err.message, ...code, problems}}, null, 2), {lineBreaks: true}) + '\n')
       } else if (err instanceof ValidationError && err.problems.length > 1) {
-        for (const p of err.problems) process.stderr.write(p + '\n')
-        if (err.message !== err.problems[0]) process.stderr.write(err.message + '\n')
+        for (const p of err.problems) this.err(p)
+        if (err.message !== err.problems[0]) this.err(err.message)
       } else {
-        process.stderr.write(`understudy: ${err.message}\n`)
+        this.err(`understudy: ${err.message}`)
       }
       process.exitCode = err.exitCode
       this.exit(err.exitCode)

@@ -3,7 +3,6 @@ import {openExistingStore, openRun, type OpenRun} from '../runs/open.js'
 import type {TraceDatabase} from '../store/api.js'
 import type {GateVerdict} from '../util/gate.js'
 import {BaseCommand, dbFlag} from './base-command.js'
-import {colourWanted} from './colour.js'
 
 /** The argument of a command that works on a run (`static args = {runId: runIdArg}`): a full run id or a unique prefix of one. */
 export const runIdArg = Args.string({description: 'run id, or a unique prefix of one', required: true})
@@ -12,7 +11,8 @@ export const runIdArg = Args.string({description: 'run id, or a unique prefix of
  * Every command that works on a stored run extends this. It gives the `--db` flag and the run-id
  * argument, opens the run the one way src/runs/open.ts does (so every command has the same "no
  * store" / "no run" / "ambiguous prefix" errors) and closes what it opened once the command ends,
- * whether it succeeded or failed; the gate epilogue of `--gate` commands; and the colour rule.
+ * whether it succeeded or failed; and the gate epilogue of `--gate` commands. The colour rule and
+ * terminal-safe output come from BaseCommand.
  */
 export abstract class RunCommand extends BaseCommand {
   static override baseFlags = {db: dbFlag}
@@ -33,11 +33,6 @@ export abstract class RunCommand extends BaseCommand {
     return store
   }
 
-  /** Whether to write ANSI colour to `stream` (stdout by default): see src/cli/colour.ts. */
-  protected colour(stream: {isTTY?: boolean} = process.stdout): boolean {
-    return colourWanted(stream)
-  }
-
   /**
    * The end of a `--gate` command. With the gate on: a failed verdict's lines go to stderr and the
    * exit status is 1, set rather than exit(), which would drop the --json document CI may want to
@@ -49,7 +44,7 @@ export abstract class RunCommand extends BaseCommand {
       this.out(verdict.passedLine)
       return
     }
-    for (const line of verdict.failures) process.stderr.write(line + '\n')
+    for (const line of verdict.failures) this.err(line)
     process.exitCode = 1
   }
 

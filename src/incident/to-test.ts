@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import path from 'node:path'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {evaluateRequest} from '../eval/evaluate.js'
@@ -10,6 +10,7 @@ import type {RunInfo, TraceStore} from '../store/api.js'
 import {readTraffic} from '../traffic/reader.js'
 import {type Expectations, TrafficRecord} from '../traffic/schema.js'
 import {writeFileAtomic} from '../util/atomic-write.js'
+import {readRegularFileSync} from '../util/regular-file.js'
 
 export type ToTestOptions = {
   requestId: string
@@ -64,7 +65,7 @@ async function appendCase(file: string, record: TrafficRecord): Promise<{file: s
       const id = l.ok ? l.record.id : l.id
       if (id === record.id) throw new UnderstudyError(`${file}:${l.line}: request ${record.id} is already a test case; not adding it twice`)
     }
-    existing = readFileSync(file, 'utf8')
+    existing = readRegularFileSync(file)
     lines = existing === '' ? 0 : existing.split('\n').length - (existing.endsWith('\n') ? 1 : 0)
   }
   const sep = existing === '' || existing.endsWith('\n') ? '' : '\n'

@@ -4,6 +4,8 @@ import {z} from 'zod'
 import {FileWriteError, ModelError, ValidationError} from '../errors.js'
 import {fileIo, writeAll} from '../util/atomic-write.js'
 import {canonicalJson, hashJson} from '../util/canonical.js'
+import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
+import {NotRegularFileError, readRegularFileSync} from '../util/regular-file.js'
 import type {CassetteRedactor, ChatRequest, ChatResponse, ModelClient} from './types.js'
 
 /**
@@ -202,10 +204,11 @@ export async function replayingModel(file: string, opts: ReplayOptions): Promise
 export function loadCassette(file: string, warn: (m: string) => void = warnToStderr): CassetteEntry[] {
   let text: string
   try {
-    text = fs.readFileSync(file, 'utf8')
+    text = readRegularFileSync(file)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message
+    const why =
+      e instanceof NotRegularFileError ? (e.reason === 'is a directory' ? 'it is a directory' : `it ${e.reason}`) : code === 'ENOENT' ? 'no such file' : (e as Error).message
     throw new ValidationError([`${file}: cannot read the cassette (${why})`])
   }
   const lines = text.split('\n')
@@ -224,6 +227,12 @@ export function loadCassette(file: string, warn: (m: string) => void = warnToStd
         return
       }
       problems.push(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`)
+      return
+    }
+    // Entries are hashed and validated recursively: refuse what would overflow the stack.
+    const deepAt = jsonTooDeepAt(line)
+    if (deepAt >= 0) {
+      problems.push(`${file}:${lineNo}: at column ${deepAt + 1}: ${tooDeepMessage()}`)
       return
     }
     const parsed = CassetteEntry.safeParse(value)

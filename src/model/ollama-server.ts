@@ -44,6 +44,8 @@ export type OllamaServerOptions = {
   /** 0 picks a free port. */
   port?: number
   faults?: OllamaServerFaults
+  /** Largest request body accepted, in bytes (default 8 MiB); a larger one is answered 413. */
+  maxBodyBytes?: number
 }
 
 export type OllamaServer = {
@@ -53,7 +55,9 @@ export type OllamaServer = {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
-const MAX_BODY_BYTES = 16 * 1024 * 1024
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+/** How long the rest of a refused (413) body is drained before its connection is dropped. */
+const DRAIN_MS = 5_000
 const SERVER_VERSION = '0.0.0-understudy'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const NDJSON_TYPE = 'application/x-ndjson'
@@ -83,6 +87,10 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
   const port = opts.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ValidationError([`--port ${port}: must be an integer from 0 to 65535`])
+  }
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  if (!Number.isInteger(maxBody) || maxBody < 1) {
+    throw new ValidationError([`--max-request-bytes ${maxBody}: must be a whole number of bytes, at least 1`])
   }
   const faults = opts.faults ?? {}
   const failRate = faults.failRate ?? 0
@@ -132,8 +140,53 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       req.socket.once('close', onGone)
     })
 
+  /**
+   * The request body, at most `maxBody` bytes. A larger one (by its content-length, or once that
+   * many bytes have come) is refused with 413 without being kept: the rest is read and dropped,
+   * so the client sees the answer rather than a reset, and the connection is closed after it.
+   */
+  const readBody = (req: http.IncomingMessage, res: http.ServerResponse): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const tooLarge = (): void => {
+        req.removeAllListeners('data')
+        req.resume()
+        res.setHeader('connection', 'close')
+        res.once('finish', () => {
+          if (req.complete) return
+          const timer = setTimeout(() => {
+            timers.delete(timer)
+            req.socket.destroy()
+          }, DRAIN_MS)
+          timers.add(timer)
+          req.once('end', () => {
+            clearTimeout(timer)
+            timers.delete(timer)
+          })
+        })
+        reject(new HttpError(413, `request body is larger than this server's limit of ${maxBody} bytes`))
+      }
+      const declared = Number(req.headers['content-length'])
+      if (Number.isFinite(declared) && declared > maxBody) {
+        tooLarge()
+        return
+      }
+      const chunks: Buffer[] = []
+      let size = 0
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > maxBody) {
+          chunks.length = 0
+          tooLarge()
+          return
+        }
+        chunks.push(chunk)
+      })
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      req.on('error', reject)
+    })
+
   const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const body = parseBody(await readBody(req))
+    const body = parseBody(await readBody(req, res))
     const {name, client} = lookup(body.model)
     const request = toChatRequest(body)
     const stream = body.stream === undefined ? true : body.stream === true
@@ -216,7 +269,7 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
   }
 
   const handleShow = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const body = parseBody(await readBody(req))
+    const body = parseBody(await readBody(req, res))
     const {name} = lookup(body.model ?? body.name)
     sendJson(res, 200, {
       license: '',
@@ -347,24 +400,6 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown): voi
 function sendText(res: http.ServerResponse, status: number, text: string): void {
   res.writeHead(status, {'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text)})
   res.end(text)
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`))
-        req.destroy()
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    req.on('error', reject)
-  })
 }
 
 function parseBody(text: string): Record<string, unknown> {

@@ -1,5 +1,5 @@
-import {readFile} from 'node:fs/promises'
 import {UnderstudyError} from '../errors.js'
+import {NotRegularFileError, readRegularFile} from '../util/regular-file.js'
 import {writeFileAtomicAsync} from '../util/atomic-write.js'
 import {importOtlpText} from './import.js'
 
@@ -13,8 +13,9 @@ export type ImportFileResult = {file: string; out: string; traces: number; writt
 export async function importOtelFile(file: string, out: string): Promise<ImportFileResult> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readRegularFile(file)
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw new UnderstudyError(`${file}: cannot read: ${e.reason}`, {cause: e})
     throw new UnderstudyError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
   }
   const result = importOtlpText(text, file)

@@ -10,6 +10,7 @@ import {
 } from '../traffic/schema.js'
 import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, INFERENCE_OPERATIONS, OPERATION, US} from './attributes.js'
 import {spansOfDocument, type OtlpProblem, type OtlpSpan} from './otlp-json.js'
+import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 
 /**
  * OTLP/JSON traces of a real agent service → recorded-traffic records. One request per trace: its
@@ -46,13 +47,19 @@ export function importOtlpText(text: string, file: string): ImportResult {
     wholeOk = false
   }
   if (wholeOk) {
-    docs.push({doc: whole, path: ''})
+    // Spans are walked recursively: a document nested thousands deep would overflow the stack.
+    const deepAt = jsonTooDeepAt(body)
+    if (deepAt >= 0) errors.push(`${file}: json: at offset ${deepAt}: ${tooDeepMessage()}`)
+    else docs.push({doc: whole, path: ''})
   } else {
     const lines = body.split('\n')
     lines.forEach((line, i) => {
       if (line.trim() === '') return
       try {
-        docs.push({doc: JSON.parse(line), path: lines.length > 1 ? `line ${i + 1}: ` : ''})
+        const doc: unknown = JSON.parse(line)
+        const deepAt = jsonTooDeepAt(line)
+        if (deepAt >= 0) errors.push(`${lines.length > 1 ? `${file}:${i + 1}` : file}: json: at column ${deepAt + 1}: ${tooDeepMessage()}`)
+        else docs.push({doc, path: lines.length > 1 ? `line ${i + 1}: ` : ''})
       } catch (e) {
         const where = lines.length > 1 ? `${file}:${i + 1}` : file
         errors.push(`${where}: json: invalid JSON: ${(e as Error).message.split('\n')[0]}`)

@@ -1,5 +1,6 @@
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {ListedRequest, ListTotals} from '../runs/diff-list.js'
+import {terminalText} from '../util/terminal-text.js'
 
 /** `understudy diff`'s listing as text: one line per listed request, then the counts. */
 
@@ -8,12 +9,11 @@ const CLASS_COLOUR: Record<DiffClass, string> = {regression: '31', improvement: 
 /** One listed request: its class (coloured when asked), id, traffic line, the first two reasons and how many more. */
 export function listLine(r: ListedRequest, colour: boolean): string {
   const label = r.class.padEnd(16)
-  const shown = r.reasons.slice(0, 2).map((x) => x.message)
+  // Ids and reasons are data (traffic, tool names, arguments): escaped before the line is painted.
+  const shown = r.reasons.slice(0, 2).map((x) => terminalText(x.message))
   const more = r.reasons.length > 2 ? ` (+${r.reasons.length - 2} more)` : ''
   const noise = r.noise.length > 0 ? ` [${r.noise.length} noise]` : ''
-  // A request id is data from the traffic file: control characters in it must not reach the terminal.
-  const safeId = r.request_id.replace(/[\u0000-\u001f\u007f]/g, '?')
-  return `${colour ? `\u001b[${CLASS_COLOUR[r.class]}m${label}\u001b[0m` : label} ${safeId} (line ${r.line}) ${shown.join('; ')}${more}${noise}`.trimEnd()
+  return `${colour ? `\u001b[${CLASS_COLOUR[r.class]}m${label}\u001b[0m` : label} ${terminalText(r.request_id)} (line ${r.line}) ${shown.join('; ')}${more}${noise}`.trimEnd()
 }
 
 /** The line after the listing: how many were listed of how many compared, per class, and how many could not be compared. */

@@ -1,5 +1,6 @@
 import type {Classification, RequestDiff} from '../diff/types.js'
 import {breakToWidth, displayWidth, fitWidth} from '../util/display-width.js'
+import {terminalText} from '../util/terminal-text.js'
 import {sideBySideModel, type CellMark, type SbsRow} from './sbs-model.js'
 
 /**
@@ -22,9 +23,9 @@ const paint = (on: boolean, code: string, s: string): string => (on && s ? `${ES
 const GUTTER: Record<CellMark, string> = {same: '│', changed: '≠', removed: '<', added: '>'}
 const MARK_COLOUR: Record<CellMark, string> = {same: '', changed: '33', removed: '31', added: '32'}
 
-/** Control characters from user text would corrupt the terminal; show them escaped. */
+/** Control characters from user text would corrupt the terminal; show them escaped (newlines and tabs are laid out here). */
 function clean(s: string): string {
-  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return terminalText(s, {lineBreaks: true})
 }
 
 /** One cell: exactly `width` display columns (a tab counts as one space, as it is shown). */

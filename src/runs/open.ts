@@ -30,9 +30,9 @@ export function openExistingStore(db: string, opts: {readonly?: boolean} = {}): 
   return openStore(db, {readonly: opts.readonly ?? false})
 }
 
-/** The store at `db`, or null when there is none (a listing shows nothing rather than failing). */
+/** The store at `db` opened read-only, or null when there is none (a listing shows nothing rather than failing). */
 export function openStoreIfExists(db: string): TraceDatabase | null {
-  return existsSync(db) ? openStore(db) : null
+  return existsSync(db) ? openStore(db, {readonly: true}) : null
 }
 
 /**

@@ -173,8 +173,30 @@ export function parsePlan(content: string): ParsedPlan {
   return {ok: true, calls}
 }
 
-/** Models often wrap JSON in a ```json fence; the plan inside is what counts. */
+/**
+ * Models often wrap JSON in a ```json fence; the plan inside is what counts: the lines between the
+ * opening fence (optionally ```json) and a closing fence that ends the answer, without the blank
+ * space around them. Found by scanning, not by one regular expression: a lazy body before a
+ * `\n\s*```` suffix backtracks quadratically over a long run of newlines, and this is model output.
+ */
 function extractJson(content: string): string {
-  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n\s*```\s*$/.exec(content)
-  return fenced ? fenced[1]! : content
+  const t = content.trim()
+  if (t.length < 6 || !t.startsWith('```') || !t.endsWith('```')) return content
+  let body = t.slice(3, -3)
+  if (body.startsWith('json')) body = body.slice(4)
+  // The opening fence ends at the last newline of the blank space after it.
+  let start = 0
+  while (start < body.length && isSpace(body[start]!)) start++
+  const open = body.lastIndexOf('\n', start - 1)
+  if (start === 0 || open < 0) return content
+  // The closing fence starts at the first newline of the blank space before it.
+  let end = body.length
+  while (end > open + 1 && isSpace(body[end - 1]!)) end--
+  const close = body.indexOf('\n', end)
+  if (close < 0) return content
+  return body.slice(open + 1, close)
+}
+
+function isSpace(c: string): boolean {
+  return c.trim() === ''
 }

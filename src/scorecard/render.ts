@@ -1,4 +1,5 @@
 import type {GateVerdict} from '../util/gate.js'
+import {terminalText} from '../util/terminal-text.js'
 import {formatMetric, type Colour, type Scorecard} from './scorecard.js'
 
 /** The scorecard as a text table: one block per dimension, its metrics beneath it. */
@@ -10,11 +11,11 @@ export function renderScorecard(card: Scorecard, options: {color?: boolean} = {}
   const paint = (c: Colour, s: string): string => (options.color ? `${ESC}1;${COLOUR_CODE[c]}m${s}${ESC}0m` : s)
   const lines: string[] = []
   const labelWidth = Math.max(...card.dimensions.flatMap((d) => d.metrics.map((m) => `${d.name}: ${m.label}`.length)))
-  lines.push(`scorecard for run ${card.run_id}: ${paint(card.colour, card.colour.toUpperCase())}`)
+  lines.push(`scorecard for run ${terminalText(card.run_id)}: ${paint(card.colour, card.colour.toUpperCase())}`)
   lines.push('')
   lines.push(`${'DIMENSION'.padEnd(13)}${'STATUS'.padEnd(8)}REASON`)
   for (const d of card.dimensions) {
-    lines.push(`${d.name.padEnd(13)}${paint(d.colour, d.colour.toUpperCase().padEnd(6))}  ${d.reason}`)
+    lines.push(`${d.name.padEnd(13)}${paint(d.colour, d.colour.toUpperCase().padEnd(6))}  ${terminalText(d.reason)}`)
   }
   lines.push('')
   lines.push(`${'METRIC'.padEnd(labelWidth + 4)}${'VALUE'.padEnd(12)}${'BASE → CAND'.padEnd(24)}${'AMBER'.padEnd(12)}${'RED'.padEnd(12)}STATUS`)

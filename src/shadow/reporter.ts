@@ -1,5 +1,6 @@
 import type {Instance} from 'ink'
 import {colourWanted} from '../cli/colour.js'
+import {terminalText} from '../util/terminal-text.js'
 import {progressLine, type ShadowProgress} from './progress.js'
 
 /**
@@ -26,9 +27,12 @@ export interface ProgressReporter {
 }
 
 export function createReporter(mode: 'tty' | 'plain' | 'silent', stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  if (mode === 'tty') return new InkReporter(stream)
-  if (mode === 'plain') return new PlainReporter(stream)
-  return {start() {}, update() {}, skipped() {}, stopping() {}, finish() {}}
+  if (mode === 'silent') return {start() {}, update() {}, skipped() {}, stopping() {}, finish() {}}
+  const reporter = mode === 'tty' ? new InkReporter(stream) : new PlainReporter(stream)
+  // Bundle refs hold a bundle's free-text version: shown escaped, like any data (src/util/terminal-text.ts).
+  const start = reporter.start.bind(reporter)
+  reporter.start = (runId, candidate, baseline) => start(terminalText(runId), terminalText(candidate), terminalText(baseline))
+  return reporter
 }
 
 const PLAIN_EVERY_MS = 2000

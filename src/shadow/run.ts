@@ -24,6 +24,7 @@ import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '..
 import type {TrafficRecord} from '../traffic/schema.js'
 import {fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
+import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
 
@@ -193,7 +194,9 @@ type Setup = {
 
 async function prepare(opts: ShadowOptions): Promise<Setup> {
   const trafficStat = await stat(opts.traffic).catch(() => null)
-  if (!trafficStat?.isFile()) throw new ValidationError([`${opts.traffic}: no such traffic file`])
+  if (trafficStat === null) throw new ValidationError([`${opts.traffic}: no such traffic file`])
+  const notFile = notRegular(trafficStat)
+  if (notFile !== null) throw new ValidationError([`${opts.traffic}: ${notFile}, not a traffic file`])
   const candidate = await loadBundle(opts.candidate)
   const baseline = opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
   const {sha256: trafficHash, lines: trafficRequests} = await digestTraffic(opts.traffic)

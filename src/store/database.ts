@@ -1,5 +1,6 @@
 import {existsSync, mkdirSync, statSync} from 'node:fs'
 import path from 'node:path'
+import {pathToFileURL} from 'node:url'
 import Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import {SCHEMA_SQL, SCHEMA_VERSION} from './schema.js'
@@ -8,6 +9,10 @@ export type OpenStoreOptions = {readonly?: boolean}
 
 /** How long a writer waits for another process's lock before giving up with "database is locked". */
 const BUSY_TIMEOUT_MS = 5000
+
+// SQLite reads `file:` URIs (the immutable fallback of openDatabase) only when told so before its
+// first connection; better-sqlite3 reads this from the environment once, when it first opens one.
+process.env.SQLITE_USE_URI ??= '1'
 
 /**
  * The one connection a store's repositories share, and the store's error conventions: every
@@ -80,13 +85,43 @@ export function openConnection<T>(file: string, opts: OpenStoreOptions, compose:
   if (!memory) checkPath(file, abs, readonly)
   let db: Database.Database | undefined
   try {
-    db = new Database(abs, {readonly, fileMustExist: readonly})
+    db = openDatabase(abs, file, readonly)
     prepareConnection(db, file, readonly)
     return compose(new StoreConnection(db, abs, file))
   } catch (e) {
     db?.close()
     throw openError(file, e)
   }
+}
+
+/**
+ * The connection. A store is in WAL mode, and SQLite reading a WAL database wants its `-shm` file,
+ * creating it when missing: in a directory this user may not write to (a store handed over
+ * read-only, a mounted snapshot), even a read-only open could not read. Read-only, it then opens the
+ * file as immutable (no -shm, no locks). That is safe exactly there: without write access to the
+ * directory no writer of ours can have a `-wal` beside it, so the file alone is the whole store.
+ */
+function openDatabase(abs: string, label: string, readonly: boolean): Database.Database {
+  const db = new Database(abs, {readonly, fileMustExist: readonly})
+  if (!readonly) return db
+  try {
+    // The first read of the file is what opens (or fails to create) the -shm.
+    db.pragma('user_version', {simple: true})
+    return db
+  } catch (e) {
+    db.close()
+    if (!cannotCreateShm(e)) throw e
+  }
+  try {
+    return new Database(`${pathToFileURL(abs).href}?immutable=1`, {readonly: true, fileMustExist: true})
+  } catch (e) {
+    throw new StoreError(`${label}: cannot read the store: its directory is read-only and SQLite could not create ${path.basename(abs)}-shm there (${(e as Error).message})`, {cause: e})
+  }
+}
+
+function cannotCreateShm(e: unknown): boolean {
+  const code = (e as {code?: unknown}).code
+  return typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN'))
 }
 
 function checkPath(label: string, abs: string, readonly: boolean): void {

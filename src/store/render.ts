@@ -1,10 +1,15 @@
 import type {RunInfo, TraceCount} from './api.js'
 import {TraceSide} from '../trace/schema.js'
+import {terminalText} from '../util/terminal-text.js'
 
 /** Plain-text views of store contents for `runs list` / `runs show`. Pure: strings in, strings out. */
 
-/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
-export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+/**
+ * Columns padded to their widest cell; the last column is not padded (no trailing spaces). Cells
+ * hold data (run names, refs, paths): each is escaped (one line, nothing a terminal acts on) first.
+ */
+export function alignColumns(cells: readonly (readonly string[])[]): string[] {
+  const rows = cells.map((row) => row.map((cell) => terminalText(cell)))
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
   return rows.map((row) =>

@@ -1,9 +1,15 @@
+import {terminalText} from '../util/terminal-text.js'
 import type {Counts, TrafficStats} from './stats.js'
 
 type Align = 'left' | 'right'
 
-/** Renders rows as aligned plain-text columns (no colour: output goes to logs and pipes as often as to a terminal). */
-export function renderTable(headers: string[], rows: string[][], align: Align[]): string[] {
+/**
+ * Renders rows as aligned plain-text columns (no colour: output goes to logs and pipes as often as
+ * to a terminal). Cells are data from the traffic file: each is escaped (one line, nothing a
+ * terminal acts on) before the widths are measured.
+ */
+export function renderTable(headers: string[], data: string[][], align: Align[]): string[] {
+  const rows = data.map((r) => r.map((c) => terminalText(c)))
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const fmt = (cells: string[]): string =>
     cells
@@ -17,7 +23,7 @@ export function renderTable(headers: string[], rows: string[][], align: Align[])
 export function formatTrafficStats(s: TrafficStats): string[] {
   const out: string[] = []
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
-  out.push(`${s.file}: ${plural(s.requests, 'request')}, ${plural(s.invalidLines, 'invalid line')}`)
+  out.push(`${terminalText(s.file)}: ${plural(s.requests, 'request')}, ${plural(s.invalidLines, 'invalid line')}`)
   if (s.invalidLines > 0) out.push(`  (invalid lines are left out below; \`understudy traffic validate ${s.file}\` lists them)`)
   out.push(`tokens: ${s.tokens.input} in, ${s.tokens.output} out; production cost: $${s.costUsd.toFixed(4)}`)
   const ms = (v: number | null): string => (v === null ? '-' : String(v))
@@ -52,7 +58,7 @@ export function formatTrafficStats(s: TrafficStats): string[] {
     out.push('POLICY: no recorded policy decisions')
   } else {
     const rows = s.policy.byReason.map((r) => [r.decision, r.reason, String(r.count)])
-    out.push(`policy decisions: ${byCount(s.policy.byDecision).map(([d, n]) => `${d} ${n}`).join(', ')}`)
+    out.push(`policy decisions: ${byCount(s.policy.byDecision).map(([d, n]) => `${terminalText(d)} ${n}`).join(', ')}`)
     out.push(...renderTable(['DECISION', 'REASON', 'COUNT'], rows, ['left', 'left', 'right']))
   }
   return out

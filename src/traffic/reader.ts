@@ -1,9 +1,11 @@
 import {createHash} from 'node:crypto'
-import {open, type FileHandle} from 'node:fs/promises'
+import type {FileHandle} from 'node:fs/promises'
 import {addAbortSignal} from 'node:stream'
 import type {z} from 'zod'
 import {UnderstudyError} from '../errors.js'
 import {findJsonSyntaxError} from '../util/json-error.js'
+import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
+import {NotRegularFileError, openRegular} from '../util/regular-file.js'
 import {parseTrafficJson} from './json.js'
 import {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
@@ -237,6 +239,10 @@ class LineParser {
       return fail('json', detail, id)
     }
 
+    // What comes after (schema, redaction, hashing) recurses: a line nested thousands deep would overflow the stack.
+    const deepAt = jsonTooDeepAt(text)
+    if (deepAt >= 0) return fail('json', `at column ${deepAt + 1}: ${tooDeepMessage()}`, peekId(b.subarray(0, ID_PEEK_BYTES)))
+
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return fail('json', `expected a JSON object (one request per line), got ${jsonKind(value)}`, null)
     }
@@ -361,10 +367,14 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ')
 }
 
+/** Only a regular file: a named pipe would block the open until a writer came, a directory is a mistake. */
 async function openForReading(file: string): Promise<FileHandle> {
   try {
-    return await open(file, 'r')
+    return await openRegular(file)
   } catch (err) {
+    if (err instanceof NotRegularFileError) {
+      throw new UnderstudyError(`${file}: cannot read traffic file: ${err.reason === 'is a directory' ? 'is a directory, not a traffic file' : err.reason}`, {cause: err})
+    }
     throw isFsError(err) ? fileError(file, err) : err
   }
 }

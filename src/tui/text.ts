@@ -1,17 +1,15 @@
 import {breakToWidth, displayWidth} from '../util/display-width.js'
+import {terminalText} from '../util/terminal-text.js'
 
 /**
  * Text helpers for the terminal UI. A cell must stay on one line whatever the data holds, so
  * control characters and newlines from recorded traffic are made visible instead of being sent
- * to the terminal.
+ * to the terminal (by terminalText, the one escaping every printed text goes through).
  */
 
 /** One line, control characters escaped, newlines shown as ⏎. */
 export function oneLine(s: string): string {
-  return s
-    .replace(/\r?\n/g, ' ⏎ ')
-    .replace(/\t/g, ' ')
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return terminalText(s.replace(/\r?\n/g, ' ⏎ ').replace(/\t/g, ' '))
 }
 
 /** `2026-11-25T14:30:12.345Z` → `2026-11-25 14:30` (UTC). */

@@ -1,9 +1,11 @@
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
-import {parseDocument} from 'yaml'
+import {isMap, isPair, isSeq, parseDocument} from 'yaml'
 import type {z} from 'zod'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {findJsonSyntaxError} from './json-error.js'
+import {jsonTooDeepAt, MAX_NESTING, tooDeepMessage} from './nesting.js'
+import {NotRegularFileError, notRegular, readRegularFileSync} from './regular-file.js'
 import {problem, zodProblems} from './zod-problems.js'
 
 /**
@@ -23,11 +25,15 @@ export function configFileIn(target: string, name: string, what: string): string
   return statSync(abs).isDirectory() ? path.join(abs, name) : abs
 }
 
-/** The file's text (UTF-8); one line naming the file and what it was meant to be when it cannot be read. */
+/**
+ * The file's text (UTF-8); one line naming the file and what it was meant to be when it cannot be
+ * read. Only a regular file is read (src/util/regular-file.ts): a named pipe fails at once.
+ */
 export function readConfigText(file: string, what: string): string {
   try {
-    return readFileSync(file, 'utf8')
+    return readRegularFileSync(file)
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw new UnderstudyError(`${file}: cannot read ${what}: ${e.reason}`, {cause: e})
     throw new UnderstudyError(`${file}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
   }
 }
@@ -77,6 +83,7 @@ export class ConfigPaths {
     const abs = path.resolve(this.dir, rel)
     if (!existsSync(abs)) this.problems.push(problem(this.file, field, `${rel} does not exist (resolved to ${abs})`))
     else if (kind === 'file' && statSync(abs).isDirectory()) this.problems.push(problem(this.file, field, `${rel} is a directory, expected a file`))
+    else if (kind === 'file' && notRegular(statSync(abs)) !== null) this.problems.push(problem(this.file, field, `${rel} ${notRegular(statSync(abs))}`))
     else if (kind === 'dir' && !statSync(abs).isDirectory()) this.problems.push(problem(this.file, field, `${rel} is not a directory`))
     return abs
   }
@@ -91,21 +98,80 @@ export class ConfigPaths {
   }
 }
 
+/** Aliases one alias may expand to: a "billion laughs" document nests aliases of aliases to exhaust memory. */
+const MAX_ALIAS_COUNT = 100
+
 function parseYaml(file: string, text: string): ParsedText {
   // prettyErrors off: its messages carry a multi-line source excerpt; we want one line each.
-  const doc = parseDocument(text, {prettyErrors: false, uniqueKeys: true})
+  let doc: ReturnType<typeof parseDocument>
+  try {
+    doc = parseDocument(text, {prettyErrors: false, uniqueKeys: true})
+  } catch (e) {
+    return {ok: false, problems: [`${file}: ${libraryError(e)}`]}
+  }
   if (doc.errors.length > 0) {
+    // Past the parser's stack every later error is an echo of that one: say it once.
+    const overflow = doc.errors.find((e) => libraryError(e) === tooDeepMessage())
     return {
       ok: false,
-      problems: doc.errors.map((e) => `${file}:${lineCol(text, e.pos[0])}: ${e.message.split('\n')[0]}`),
+      problems: (overflow ? [overflow] : doc.errors).map((e) => `${file}:${lineCol(text, e.pos[0])}: ${libraryError(e)}`),
     }
   }
-  return {ok: true, value: doc.toJS({maxAliasCount: 100})}
+  const deepAt = yamlTooDeepAt(doc.contents)
+  if (deepAt >= 0) return {ok: false, problems: [`${file}:${lineCol(text, deepAt)}: ${tooDeepMessage()}`]}
+  let value: unknown
+  try {
+    value = doc.toJS({maxAliasCount: MAX_ALIAS_COUNT})
+  } catch (e) {
+    // The yaml library says "Excessive alias count indicates a resource exhaustion attack".
+    const why = e instanceof ReferenceError && /alias/i.test(e.message) ? `YAML aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} for one alias, as in a "billion laughs" document); refused` : libraryError(e)
+    return {ok: false, problems: [`${file}: ${why}`]}
+  }
+  // Aliases nested in aliases can still build a value deeper than any node of the document.
+  if (valueTooDeep(value)) return {ok: false, problems: [`${file}: ${tooDeepMessage()}`]}
+  return {ok: true, value}
+}
+
+/** A library's error as one line; running out of stack is said as what it means here. */
+function libraryError(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e)
+  if (e instanceof RangeError || /Maximum call stack size exceeded/.test(message)) return tooDeepMessage()
+  return message.split('\n')[0]!
+}
+
+/** The offset of the first YAML collection nested deeper than MAX_NESTING, or -1 (iterative). */
+function yamlTooDeepAt(root: unknown): number {
+  const stack: [unknown, number][] = [[root, 0]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (isMap(node) || isSeq(node)) {
+      if (depth + 1 > MAX_NESTING) return node.range?.[0] ?? 0
+      for (const item of node.items) stack.push([item, depth + 1])
+    } else if (isPair(node)) {
+      stack.push([node.key, depth], [node.value, depth])
+    }
+  }
+  return -1
+}
+
+/** Whether arrays and objects in `value` nest deeper than MAX_NESTING (iterative). */
+function valueTooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (depth + 1 > MAX_NESTING) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
 function parseJson(file: string, text: string): ParsedText {
   try {
-    return {ok: true, value: JSON.parse(text)}
+    const value: unknown = JSON.parse(text)
+    const deepAt = jsonTooDeepAt(text)
+    if (deepAt >= 0) return {ok: false, problems: [`${file}:${lineCol(text, deepAt)}: ${tooDeepMessage()}`]}
+    return {ok: true, value}
   } catch (e) {
     // V8's messages give a position for some errors and not others; the grammar walk always does.
     const where = findJsonSyntaxError(text)?.index ?? text.length

@@ -1,7 +1,8 @@
-import {existsSync} from 'node:fs'
+import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {UnderstudyError} from '../errors.js'
+import {notRegular} from './regular-file.js'
 
 /**
  * Where to import a module the user names (a scenario's skill, say) from. Files under this project
@@ -35,6 +36,9 @@ function inside(dir: string, file: string): boolean {
 export function resolveModulePath(file: string, layout: ProjectLayout = PROJECT): string {
   const abs = path.resolve(file)
   if (!existsSync(abs)) throw new UnderstudyError(`${file}: no such module`)
+  // import() of a named pipe would wait for a writer forever.
+  const notFile = notRegular(statSync(abs))
+  if (notFile !== null) throw new UnderstudyError(`${file}: ${notFile}, not a module`)
   const {root, dist} = layout
   if (dist === null || !TS_EXT.test(abs) || inside(dist, abs)) return abs
   if (!inside(root, abs)) {

@@ -65,7 +65,9 @@ const INTENT_RULES: [TicketIntent, RegExp][] = [
 
 const TICKET_RE = /\bINC-(\d{6})\b/i
 const CHANGE_RE = /\bCHG-(\d{5})\b/i
-const EMAIL_RE = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/
+// The look-behind starts a match only where a run of address characters starts: without it a
+// long run with no `@` is rescanned from every position (quadratic; one long word froze the sandbox).
+const EMAIL_RE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/
 // first.last account names; never part of an address or a host name.
 const ACCOUNT = String.raw`[a-z]{2,12}\.[a-z]{2,16}\d{0,2}`
 const NAMED_ACCOUNT_RE = new RegExp(String.raw`\b(?:for|user|account|to|of)\s+(?:user\s+)?(${ACCOUNT})(?![\w@.])`, 'i')

@@ -48,7 +48,9 @@ const REASON_RULES: [RefundReason, RegExp][] = [
 
 const ORDER_RE = /\bORD-(\d{6})\b|\border\s*(?:#|no\.?|number)\s*(\d{6})\b/i
 const AMOUNT_RE = /\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)|\b(\d+(?:\.\d{1,2})?)\s?(?:usd|dollars)\b/i
-const EMAIL_RE = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+// The look-behind starts a match only where a run of address characters starts: without it a
+// long run with no `@` is rescanned from every position (quadratic; one long word froze the sandbox).
+const EMAIL_RE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
 // 13–19 digits, optionally grouped by spaces or dashes: a payment card as customers type one.
 const CARD_RE = /\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}\b/
 const UPSET_RE = /\bunacceptable\b|\bfurious\b|\bridiculous\b|\bangry\b|\bfrustrat|\bterrible\b|\bworst\b|!!/i

@@ -27,7 +27,11 @@ type Final = {kind: 'final'; text: string}
 
 const FREE_TEXT = new Set(['query', 'q', 'question', 'text', 'input', 'prompt', 'message', 'body', 'content', 'search'])
 const EMAIL_FIELDS = new Set(['email', 'to', 'recipient', 'emailaddress'])
-const EMAIL_RE = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/
+/**
+ * An address. The look-behind starts a match only at the start of a run of address characters:
+ * without it a long run with no `@` in it is rescanned from every position (quadratic).
+ */
+export const EMAIL_RE = /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+/
 /** How much of a tool result or of the user's message an answer quotes. */
 const PREVIEW_CHARS = 300
 

@@ -94,6 +94,8 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
   },
   {
     id: 'role_marker',
+    // Blank space around the marker is spaces and tabs, not newlines: `^\s*` under the m flag
+    // starts at every line of a run of newlines and rescans the rest of the run (quadratic).
     source: String.raw`^[ \t]*(?:system|assistant)[ \t]*:[ \t]*\S`,
     flags: 'im',
     scope: 'document',
@@ -518,6 +520,9 @@ const PII_PHONE =
   /(?<![\w+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?![\w-])|(?<![\w+-])\+\d{10,14}(?!\d)/
 const PII_SSN = /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/
 const PII_CARD = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g
+
+/** Every PII pattern detectPii uses, by kind (the adversarial suite runs each on hostile input). */
+export const PII_PATTERNS: Readonly<Record<PiiKind, RegExp>> = {email: PII_EMAIL, phone: PII_PHONE, ssn: PII_SSN, card: PII_CARD}
 
 /** Personal data in user input, by kind (each once). */
 export function detectPii(text: string): PiiKind[] {

@@ -1,0 +1,139 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+import {DEFAULT_MAX_BODY_BYTES, type OllamaServer, startOllamaServer} from '../../src/model/ollama-server.js'
+import {createScriptedModel} from '../../src/model/scripted.js'
+import type {ToolSpec} from '../../src/model/types.js'
+import {repoRoot} from '../helpers/cli.js'
+import {SHIPPED_SKILLS} from '../model/shipped-skills.js'
+
+// Adversarial: the Ollama-protocol sandbox under hostile requests. One chat whose user message was
+// a single long word froze the whole server (200 KB: 28 s for every client; 15 MB: more than ten
+// minutes at full CPU, deaf to SIGTERM). It must cap what it reads, answer hostile text in linear
+// time, keep answering other clients, and stop when told.
+
+let server: OllamaServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+const tool = (name: string, properties: Record<string, {type: string}>): ToolSpec => ({type: 'function', function: {name, description: name, parameters: {type: 'object', properties}}})
+/** Tools that put the generic model and the support skill on their text-reading paths (addresses, amounts, order ids). */
+const TOOLS: ToolSpec[] = [
+  tool('send_email', {to: {type: 'string'}, body: {type: 'string'}}),
+  tool('lookup_order', {order_id: {type: 'string'}}),
+  tool('issue_refund', {order_id: {type: 'string'}, amount: {type: 'number'}, reason: {type: 'string'}}),
+  tool('search_kb', {query: {type: 'string'}}),
+]
+
+async function start(maxBodyBytes?: number): Promise<string> {
+  const models = new Map([
+    ['generic', createScriptedModel({name: 'generic', seed: 0})],
+    ['skilled', createScriptedModel({name: 'skilled', seed: 0, skills: SHIPPED_SKILLS})],
+  ])
+  server = await startOllamaServer({resolveModel: (n) => models.get(n), models: [...models.keys()], port: 0, ...(maxBodyBytes ? {maxBodyBytes} : {})})
+  return server.url
+}
+
+function chat(url: string, model: string, content: string, tools: ToolSpec[] = TOOLS): Promise<Response> {
+  return fetch(`${url}/api/chat`, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify({model, stream: false, tools, messages: [{role: 'system', content: 'You are a support agent.'}, {role: 'user', content}]}),
+  })
+}
+
+async function timed<T>(work: Promise<T>): Promise<{value: T; ms: number}> {
+  const t0 = performance.now()
+  const value = await work
+  return {value, ms: performance.now() - t0}
+}
+
+describe('sandbox ollama under hostile requests', () => {
+  it('answers a request over the limit with 413 and an Ollama-style error, by content-length and while streaming', async () => {
+    const url = await start(64 * 1024)
+    const big = await chat(url, 'generic', 'a'.repeat(100 * 1024))
+    expect(big.status).toBe(413)
+    expect(await big.json()).toEqual({error: expect.stringMatching(/request body is larger than this server's limit of 65536 bytes/)})
+
+    // No content-length: the limit is counted as the body arrives.
+    const chunks = [Buffer.from('{"model":"generic","messages":[{"role":"user","content":"'), Buffer.alloc(100 * 1024, 'a'), Buffer.from('"}]}')]
+    const streamed = await fetch(`${url}/api/chat`, {
+      method: 'POST',
+      body: new ReadableStream({
+        pull(controller) {
+          const next = chunks.shift()
+          if (next) controller.enqueue(next)
+          else controller.close()
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit)
+    expect(streamed.status).toBe(413)
+    expect(((await streamed.json()) as {error: string}).error).toMatch(/larger than this server's limit/)
+
+    // And the server still answers.
+    expect((await chat(url, 'generic', 'hello')).status).toBe(200)
+  })
+
+  it('refuses a 15 MB request by default (8 MiB limit)', async () => {
+    expect(DEFAULT_MAX_BODY_BYTES).toBe(8 * 1024 * 1024)
+    const url = await start()
+    const r = await chat(url, 'skilled', 'a'.repeat(15 * 1024 * 1024))
+    expect(r.status).toBe(413)
+    expect(((await r.json()) as {error: string}).error).toMatch(/8388608 bytes/)
+  })
+
+  it.each([
+    ['one 200 KB word', 'a'.repeat(200_000)],
+    ['200 KB of digits', '1'.repeat(200_000)],
+    ['200 KB of address characters', 'a.b-c_d+'.repeat(25_000)],
+    ['200 KB of newlines', '\n'.repeat(200_000)],
+    ['a 6 MB word, under the limit', 'x'.repeat(6_000_000)],
+  ])('answers %s promptly, and a normal request right after it', async (_name, text) => {
+    const url = await start()
+    for (const model of ['generic', 'skilled']) {
+      const hostile = chat(url, model, `send_email lookup_order ${text}`)
+      const normal = timed(chat(url, model, 'Where is my order ORD-123456?'))
+      const h = await timed(hostile)
+      expect(h.value.status).toBe(200)
+      const n = await normal
+      expect(n.value.status).toBe(200)
+      expect(((await n.value.json()) as {done: boolean}).done).toBe(true)
+      // Linear work on this much text is milliseconds; the bound leaves room for a loaded machine.
+      expect(h.ms).toBeLessThan(3_000)
+      expect(n.ms).toBeLessThan(3_000)
+    }
+  })
+
+  it('a spawned server stops on SIGTERM within a couple of seconds, even while answering a hostile request', async () => {
+    const proc = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'run.js'), 'sandbox', 'ollama', '--port', '0', '--model', 'skilled', '--skill', 'scenarios/support-refunds/skill/index.ts'],
+      {cwd: repoRoot, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']},
+    )
+    try {
+      let stdout = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        proc.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString()
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+          if (m) resolve(m[1]!)
+        })
+        proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
+      })
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+      const hostile = chat(url, 'skilled', 'a'.repeat(1_000_000)).catch(() => null)
+      await new Promise((r) => setTimeout(r, 100))
+      const t0 = performance.now()
+      proc.kill('SIGTERM')
+      const code = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 5_000))])
+      expect(code).toBe(0)
+      expect(performance.now() - t0).toBeLessThan(3_000)
+      await hostile
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL')
+    }
+  }, 30_000)
+})
