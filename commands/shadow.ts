@@ -78,7 +78,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           onRunCreated: (run: {id: string; candidate_ref: string; baseline_ref: string}) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
           onProgress: (p: Parameters<typeof reporter.update>[0]) => reporter.update(p),
           onNotice: (notice: string) => {
-            if (!this.jsonEnabled()) process.stderr.write(`note: ${notice}\n`)
+            if (!this.jsonEnabled()) this.err(`note: ${notice}`)
           },
           onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
         }

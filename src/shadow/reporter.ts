@@ -32,6 +32,9 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', stream: NodeJS.
   // Bundle refs hold a bundle's free-text version: shown escaped, like any data (src/util/terminal-text.ts).
   const start = reporter.start.bind(reporter)
   reporter.start = (runId, candidate, baseline) => start(terminalText(runId), terminalText(candidate), terminalText(baseline))
+  // A skipped line's problems quote the line's own text.
+  const skipped = reporter.skipped.bind(reporter)
+  reporter.skipped = (problems) => skipped(problems.map((p) => terminalText(p)))
   return reporter
 }
 

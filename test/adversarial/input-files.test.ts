@@ -80,7 +80,7 @@ describe('a named pipe where a file is expected fails at once, naming it', () =>
     }],
     ['traffic (shadow)', () => {
       const file = fifo('t3.jsonl')
-      return {args: ['shadow', file, '--candidate', FIXTURE_BUNDLE, '--db', path.join(dir, 's1.db')], file}
+      return {args: ['shadow', file, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--db', path.join(dir, 's1.db')], file}
     }],
     ['a scenario file (shadow --scenario)', () => {
       const file = fifo('scenario-fifo/scenario.yaml')
@@ -92,11 +92,11 @@ describe('a named pipe where a file is expected fails at once, naming it', () =>
     }],
     ['a fixtures file (shadow --fixtures)', () => {
       const file = fifo('fixtures.yaml')
-      return {args: ['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--fixtures', file, '--db', path.join(dir, 's3.db')], file}
+      return {args: ['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--fixtures', file, '--db', path.join(dir, 's3.db')], file}
     }],
     ['a cassette (shadow --replay-cassette)', () => {
       const file = fifo('cassette.jsonl')
-      return {args: ['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--replay-cassette', file, '--db', path.join(dir, 's4.db')], file}
+      return {args: ['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--replay-cassette', file, '--db', path.join(dir, 's4.db')], file}
     }],
     ['a skill module (shadow --skill)', () => {
       const file = fifo('skill.js')
@@ -175,7 +175,7 @@ describe('hostile YAML and JSON fail in one line naming the file', () => {
     const v = await runCli(['traffic', 'validate', file])
     expect(v.code).toBe(1)
     expect(v.stderr.trim()).toMatch(/deep\.jsonl:2: json: at column \d+: nested more than 256 levels deep/)
-    const s = await runCli(['shadow', file, '--candidate', FIXTURE_BUNDLE, '--db', path.join(dir, 'deep.db')])
+    const s = await runCli(['shadow', file, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--db', path.join(dir, 'deep.db')])
     expect(s.stderr).not.toMatch(RAW)
     expect(s.code, s.stderr).toBe(0)
     expect(s.stdout).toMatch(/skipped lines 1/)
@@ -184,7 +184,7 @@ describe('hostile YAML and JSON fail in one line naming the file', () => {
 
 describe('shadow on a directory', () => {
   it('says it is a directory', async () => {
-    const r = await runCli(['shadow', dir, '--candidate', FIXTURE_BUNDLE, '--db', path.join(dir, 'd.db')])
+    const r = await runCli(['shadow', dir, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--db', path.join(dir, 'd.db')])
     expectOneLine(r, dir, /is a directory, not a traffic file/)
     expect(r.stderr).not.toMatch(/no such traffic file/)
   })
@@ -196,7 +196,7 @@ describe.skipIf(process.getuid?.() === 0)('a store in a read-only directory', ()
     const ro = path.join(dir, 'read-only')
     mkdirSync(ro)
     const db = path.join(ro, 'u.db')
-    const shadow = await runCli(['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--db', db, '--json'])
+    const shadow = await runCli(['shadow', FIXTURE_TRAFFIC, '--candidate', FIXTURE_BUNDLE, '--skill', 'generic', '--db', db, '--json'])
     expect(shadow.code, shadow.stderr).toBe(0)
     const runId = (JSON.parse(shadow.stdout) as {run: {id: string}}).run.id
     chmodSync(ro, 0o555)

@@ -60,7 +60,7 @@ beforeAll(async () => {
   writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('version: 2.0.0', `version: ${JSON.stringify(`2.0.0${HOSTILE}`)}`))
   writeFileSync(path.join(bundle, 'prompts/system.md'), `${readFileSync(path.join(bundle, 'prompts/system.md'), 'utf8')}\n${HOSTILE}\n`)
   db = path.join(dir, 'u.db')
-  shadowOutput = await runCli(['shadow', traffic, '--candidate', bundle, '--db', db, '--run-name', `run${HOSTILE}`])
+  shadowOutput = await runCli(['shadow', traffic, '--candidate', bundle, '--skill', 'generic', '--db', db, '--run-name', `run${HOSTILE}`])
   expect(shadowOutput.code, shadowOutput.stderr).toBe(0)
   const listed = await runCli(['runs', 'list', '--db', db, '--json'])
   runId = JSON.parse(listed.stdout).runs[0].id

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
@@ -14,7 +14,10 @@ afterEach(() => rmSync(dir, {recursive: true, force: true}))
 describe('understudy rollout plan', () => {
   it('shows the same Quality colour as `understudy scorecard` for the run', async () => {
     const {db, runId} = goldenFailingRun(dir)
-    const json = async (args: string[]) => JSON.parse((await runCli([...args, '--db', db, '--json'], {cwd: dir})).stdout)
+    // The candidate equals the recording: golden failures redden only under an absolute floor (#15).
+    const floor = path.join(dir, 'floor.yaml')
+    writeFileSync(floor, 'quality:\n  golden_pass_rate: {amber: 0.95, red: 0.9}\n')
+    const json = async (args: string[]) => JSON.parse((await runCli([...args, '--db', db, '--thresholds', floor, '--json'], {cwd: dir})).stdout)
     const card = await json(['scorecard', runId])
     const plan = await json(['rollout', 'plan', runId])
     expect(card.colour).toBe('red')
