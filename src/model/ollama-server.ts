@@ -56,7 +56,7 @@ export type OllamaServer = {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-/** How long the rest of a refused (413) body is drained before its connection is dropped. */
+/** How long the rest of a refused (413) body is drained before the 413 is sent anyway and the connection closed. */
 const DRAIN_MS = 5_000
 const SERVER_VERSION = '0.0.0-understudy'
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -142,28 +142,30 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
 
   /**
    * The request body, at most `maxBody` bytes. A larger one (by its content-length, or once that
-   * many bytes have come) is refused with 413 without being kept: the rest is read and dropped,
-   * so the client sees the answer rather than a reset, and the connection is closed after it.
+   * many bytes have come) is refused with 413 without being kept: the rest is read and dropped, and
+   * the answer sent once the client has finished sending (a client still writing when the server
+   * hangs up sees a broken pipe, not the 413). A client that keeps sending past DRAIN_MS is answered
+   * then and its connection closed.
    */
   const readBody = (req: http.IncomingMessage, res: http.ServerResponse): Promise<string> =>
     new Promise((resolve, reject) => {
+      let refused = false
       const tooLarge = (): void => {
+        refused = true
         req.removeAllListeners('data')
-        req.resume()
-        res.setHeader('connection', 'close')
-        res.once('finish', () => {
-          if (req.complete) return
-          const timer = setTimeout(() => {
-            timers.delete(timer)
-            req.socket.destroy()
-          }, DRAIN_MS)
-          timers.add(timer)
-          req.once('end', () => {
-            clearTimeout(timer)
-            timers.delete(timer)
-          })
+        const error = new HttpError(413, `request body is larger than this server's limit of ${maxBody} bytes`)
+        const timer = setTimeout(() => {
+          timers.delete(timer)
+          res.setHeader('connection', 'close')
+          reject(error)
+        }, DRAIN_MS)
+        timers.add(timer)
+        req.once('end', () => {
+          clearTimeout(timer)
+          timers.delete(timer)
+          reject(error)
         })
-        reject(new HttpError(413, `request body is larger than this server's limit of ${maxBody} bytes`))
+        req.resume()
       }
       const declared = Number(req.headers['content-length'])
       if (Number.isFinite(declared) && declared > maxBody) {
@@ -181,7 +183,9 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
         }
         chunks.push(chunk)
       })
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      req.on('end', () => {
+        if (!refused) resolve(Buffer.concat(chunks).toString('utf8'))
+      })
       req.on('error', reject)
     })
 
