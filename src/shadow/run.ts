@@ -6,6 +6,7 @@ import {createMockTools} from '../tools/mock-tools.js'
 import {loadBundle} from '../bundle/load.js'
 import type {Bundle} from '../bundle/schema.js'
 import {StoreError, UnderstudyError, ValidationError} from '../errors.js'
+import {traceGolden} from '../eval/golden.js'
 import {createModel} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
@@ -361,6 +362,9 @@ async function replayRequest(
       traces.push(await runRequest(record, line, deps))
     }
   }
+  // Every trace of the request keeps its expectations, so the golden suite never reads the traffic file again.
+  const golden = traces.length === 0 ? undefined : traceGolden(record, setup.redactor)
+  if (golden !== undefined) for (const t of traces) t.golden = golden
   return traces
 }
 

@@ -5,6 +5,7 @@ import type {
   RequestTrace,
   StepTrace,
   ToolCallTrace,
+  TraceGolden,
 } from '../trace/schema.js'
 import type {RunInfo} from './api.js'
 
@@ -29,7 +30,7 @@ const json = (v: unknown): string => JSON.stringify(v)
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json',
 ] as const
 
 export function requestParams(runId: string, t: RequestTrace): unknown[] {
@@ -37,7 +38,7 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
     t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
     encodeGuardrails(t.guardrails), encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
-    encodePolicyDecisions(t.policy_decisions),
+    encodePolicyDecisions(t.policy_decisions), encodeGolden(t.golden),
   ]
 }
 
@@ -45,12 +46,12 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
 export const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json',
 ] as const
 
 /** A trace from its requests row, selected with REQUEST_SELECT_COLUMNS. */
 export function decodeRequest(r: Row): RequestTrace {
-  return {
+  const t: RequestTrace = {
     request_id: r[1] as string,
     line: r[2] as number,
     side: r[3] as RequestTrace['side'],
@@ -71,6 +72,22 @@ export function decodeRequest(r: Row): RequestTrace {
     cost_usd: r[13] as number,
     latency_ms: r[14] as number,
     error: r[16] as string | null,
+  }
+  // Only when stored: a trace without expectations reads back without the key, as it was written.
+  if (r[21] !== null) t.golden = JSON.parse(r[21] as string) as TraceGolden
+  return t
+}
+
+/**
+ * Golden expectations: `{expect, known_issue}` as JSON, NULL when the trace has none (the record's
+ * schema validated the block when its line was read; forbidden call args are any JSON value).
+ */
+export function encodeGolden(golden: TraceGolden | undefined): string | null {
+  if (golden === undefined) return null
+  try {
+    return JSON.stringify(golden)
+  } catch (e) {
+    throw new TypeError(`golden: invalid value: not JSON-serialisable (${String((e as Error)?.message ?? e).split('\n')[0]})`)
   }
 }
 

@@ -4,16 +4,17 @@
  * src/store/database.ts, never altered, so there is no migration code and no reader of an older
  * layout.
  *
- * SCHEMA_VERSION is 7 although this is the first schema of its kind: builds before it wrote
- * v1–v6, whose v6 stores may hold traces in the per-row child tables this schema no longer has.
- * Reusing 6 (or 1) would open such a store as current and read those traces back with empty
- * lists; a number no earlier build wrote makes every one of them a clear refusal instead.
- * Change the schema: bump the number (the older stores are then refused the same way).
+ * Builds before the first schema of this kind wrote v1–v6, whose v6 stores may hold traces in the
+ * per-row child tables this schema no longer has; v7 was this schema without `golden_json`.
+ * Reusing an older number would open such a store as current and read its traces back with empty
+ * lists (or without their golden expectations); a number no earlier build wrote makes every one
+ * of them a clear refusal instead. Change the schema: bump the number (the older stores are then
+ * refused the same way).
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 7
+export const SCHEMA_VERSION = 8
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -31,6 +32,10 @@ export const SCHEMA_VERSION = 7
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
+ * `golden_json` is the request's golden expectations (RequestTrace.golden: `{expect, known_issue}`),
+ * stored at replay on every trace of a request whose traffic record has an `expect` block and NULL
+ * on the others: the golden suite, report, scorecard and rollout plan read them from here, never
+ * from the traffic file, so they judge what was replayed even once the file is gone or edited.
  * `requests_by_line` serves the contract's trace order (line, side recorded/baseline/candidate,
  * repeat) and line ranges of it, so a run or a range of it is read without a sort.
  *
@@ -105,6 +110,7 @@ CREATE TABLE requests (
   steps_json            TEXT NOT NULL,
   tool_calls_json       TEXT NOT NULL,
   policy_decisions_json TEXT NOT NULL,
+  golden_json           TEXT,
   UNIQUE (run_id, request_id, side, repeat)
 ) STRICT;
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
-import {SCHEMA_VERSION} from '../../src/store/schema.js'
+import {SCHEMA_SQL, SCHEMA_VERSION} from '../../src/store/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {fullTrace, newRun} from '../factories/index.js'
 
@@ -143,6 +143,21 @@ describe('opening', () => {
     expect(fingerprint(file)).toEqual(before)
     if (mode === 'DELETE') expect(existsSync(`${file}-wal`)).toBe(false)
     expect(tables(file)).toEqual(['steps'])
+  })
+
+  it('refuses a v7 store (this schema without golden_json, whose traces lack their golden expectations), untouched', () => {
+    const file = path.join(dir, 'v7.db')
+    const db = new Database(file)
+    db.exec(SCHEMA_SQL.replace(/^ *golden_json .*\n/m, ''))
+    db.pragma('user_version = 7')
+    db.close()
+    expect(tables(file)).toContain('requests')
+    const before = fingerprint(file)
+    expect(storeError(() => openStore(file, {readonly: true})).message).toBe(
+      `${file}: written by an older understudy (schema v7); this build reads schema v${SCHEMA_VERSION} only: ` +
+        'replay the traffic into a new store (`understudy shadow … --db <new file>`)',
+    )
+    expect(fingerprint(file)).toEqual(before)
   })
 
   it('refuses a file that is not a SQLite database, without touching it', () => {

@@ -184,6 +184,26 @@ describe('lists round-trip', () => {
     expect(raw('SELECT guardrails_json FROM requests')).toBe('[]')
   })
 
+  it('stores golden expectations as one JSON column, NULL without them, and reads them back only where set', () => {
+    const golden: RequestTrace['golden'] = {
+      expect: {tools: ['lookup_order'], forbidden_calls: [{tool: 'send_email', args: {to: '[REDACTED:field:0a1b2c3d]', n: [1, {x: null}]}}], answer_contains: ['détail ✅ "q"']},
+      known_issue: true,
+    }
+    const withGolden = {...fullTrace('a', 1), golden}
+    const without = fullTrace('b', 2)
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [withGolden, without])
+      const back = [...store.iterateTraces(run.id)]
+      expect(back).toStrictEqual([withGolden, without])
+      expect(Object.keys(back[0]!).at(-1)).toBe('golden')
+      expect('golden' in back[1]!).toBe(false)
+      expect(JSON.stringify(back[0])).toBe(JSON.stringify(withGolden))
+    })
+    expect(JSON.parse(raw("SELECT golden_json FROM requests WHERE request_id = 'a'"))).toStrictEqual(golden)
+    expect(raw("SELECT golden_json FROM requests WHERE request_id = 'b'")).toBeNull()
+  })
+
   it('refuses a requests row without a list column: every trace sets all four', () => {
     withStore((store) => store.writeTraces(store.createRun(newRun()).id, [fullTrace('a', 1)]))
     const db = new Database(file)
