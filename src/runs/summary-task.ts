@@ -33,5 +33,6 @@ export function summaryTask(args: SummaryTaskArgs): GroupTask<never, SummaryTask
 }
 
 export function summaryTaskRef(args: SummaryTaskArgs): TaskRef<SummaryTaskArgs, never, SummaryTaskTotal> {
-  return taskRef(import.meta.url, 'summaryTask', summaryTask, args)
+  // The summary and the golden suite look at failing guardrail results only.
+  return taskRef(import.meta.url, 'summaryTask', summaryTask, args, {guardrails: 'failed'})
 }

@@ -328,7 +328,10 @@ export type SummaryPartial = {
   injection: RunSummary['injection']
   statusMatch: number
   safety: RunSummary['safety']
-  /** Diffs: the first MAX_REGRESSION_DIFFS of the part; `diffs_omitted` is worked out at the end. */
+  /**
+   * Diffs: the first MAX_REGRESSION_DIFFS of the part, without their answers' word diffs (made
+   * for the diffs the run keeps, at the end); `diffs_omitted` is worked out at the end.
+   */
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
   improvements: RunSummary['improvements']
 }
@@ -379,7 +382,9 @@ export class SummaryBuilder {
     if (cls.class === 'regression') {
       this.regressions.count++
       this.regressions.ids.push(diff.request_id)
-      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff: withAnswerParts(diff), classification: cls})
+      // Its answer's word diff is made in finish(), for the diffs the whole run keeps: a later range
+      // of a run read on several threads keeps its first ones too, most of them dropped by absorb().
+      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff, classification: cls})
     } else if (cls.class === 'improvement') {
       this.improvements.count++
       this.improvements.ids.push(diff.request_id)
@@ -522,7 +527,11 @@ export class SummaryBuilder {
         completed_rate: {base: base.completed_rate, cand: cand.completed_rate},
       },
       safety: this.safety,
-      regressions: {...this.regressions, diffs_omitted: this.regressions.count - this.regressions.diffs.length},
+      regressions: {
+        ...this.regressions,
+        diffs: this.regressions.diffs.map((r) => ({diff: withAnswerParts(r.diff), classification: r.classification})),
+        diffs_omitted: this.regressions.count - this.regressions.diffs.length,
+      },
       improvements: this.improvements,
     }
   }

@@ -5,16 +5,17 @@
  * layout.
  *
  * Builds before the first schema of this kind wrote v1–v6, whose v6 stores may hold traces in the
- * per-row child tables this schema no longer has; v7 was this schema without `golden_json`.
- * Reusing an older number would open such a store as current and read its traces back with empty
- * lists (or without their golden expectations); a number no earlier build wrote makes every one
- * of them a clear refusal instead. Change the schema: bump the number (the older stores are then
- * refused the same way).
+ * per-row child tables this schema no longer has; v7 was this schema without `golden_json` and
+ * `guardrail_failures_json`, and v8 (written only by an unmerged experimental build) had
+ * `golden_json` but not `guardrail_failures_json`. Reusing an older number would open such a
+ * store as current and read its traces back with empty lists (or fail on a missing column); a
+ * number no earlier build wrote makes every one of them a clear refusal instead. Change the
+ * schema: bump the number (the older stores are then refused the same way).
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 8
+export const SCHEMA_VERSION = 9
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -32,6 +33,11 @@ export const SCHEMA_VERSION = 8
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
+ * `guardrail_failures_json` repeats the tuples of `guardrails_json` whose `passed` is 0, in their
+ * order (`[]` when every check passed): the diff, the run summary and the scorecard compare only
+ * failures, and the passing results are most of a trace's bytes (~880 of ~1,800 for a candidate
+ * trace of the shipped scenario), so those reads select this column instead (TraceFilter
+ * `guardrails: 'failed'`). The audit view reads `guardrails_json`, which stays the whole list.
  * `golden_json` is the request's golden expectations (RequestTrace.golden: `{expect, known_issue}`),
  * stored at replay on every trace of a request whose traffic record has an `expect` block and NULL
  * on the others: the golden suite, report, scorecard and rollout plan read them from here, never
@@ -107,6 +113,7 @@ CREATE TABLE requests (
   budget_hits           TEXT NOT NULL,
   error                 TEXT,
   guardrails_json       TEXT NOT NULL,
+  guardrail_failures_json TEXT NOT NULL,
   steps_json            TEXT NOT NULL,
   tool_calls_json       TEXT NOT NULL,
   policy_decisions_json TEXT NOT NULL,

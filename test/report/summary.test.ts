@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/runs/group.js'
-import {percentile, summarizeRun} from '../../src/runs/summary.js'
+import {baseSideOf} from '../../src/diff/compare.js'
+import {percentile, SummaryBuilder, summarizeRun} from '../../src/runs/summary.js'
 import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
@@ -20,6 +21,18 @@ describe('summarizeRun', () => {
     const deny = s.regressions.diffs.find((d) => d.diff.request_id === 'r-deny')!
     expect(deny.classification.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['new_denial', 'status_worse']))
     expect(deny.diff.answer.parts!.some((p) => p.added)).toBe(true)
+  })
+
+  it('leaves the word diffs to the end: a part of the run hands its regressions over without them', () => {
+    const run = store.getRun(runId)!
+    const builder = new SummaryBuilder(run, baseSideOf(run))
+    for (const r of compareTraces(store.iterateTraces(run.id), baseSideOf(run), {answerParts: false})) builder.add(r)
+    const partial = builder.partial()
+    expect(partial.regressions.diffs.map((d) => d.diff.request_id)).toEqual(s.regressions.ids)
+    expect(partial.regressions.diffs.every((d) => d.diff.answer.parts === undefined)).toBe(true)
+    const whole = new SummaryBuilder(run, baseSideOf(run))
+    whole.absorb(partial)
+    expect(whole.finish()).toEqual(s)
   })
 
   it('lists policy decision deltas with reason codes', () => {

@@ -145,18 +145,25 @@ describe('opening', () => {
     expect(tables(file)).toEqual(['steps'])
   })
 
-  it('refuses a v7 store (this schema without golden_json, whose traces lack their golden expectations), untouched', () => {
-    const file = path.join(dir, 'v7.db')
+  it.each([
+    [7, ['golden_json', 'guardrail_failures_json']],
+    [8, ['guardrail_failures_json']],
+  ])('refuses a v%i store (this schema without %j), untouched', (version, missing) => {
+    const file = path.join(dir, `v${version}.db`)
+    let ddl = SCHEMA_SQL
+    for (const column of missing) ddl = ddl.replace(new RegExp(`^ *${column} .*\\n`, 'm'), '')
+    expect(ddl.length).toBeLessThan(SCHEMA_SQL.length)
     const db = new Database(file)
-    db.exec(SCHEMA_SQL.replace(/^ *golden_json .*\n/m, ''))
-    db.pragma('user_version = 7')
+    db.exec(ddl)
+    db.pragma(`user_version = ${version}`)
     db.close()
-    expect(tables(file)).toContain('requests')
     const before = fingerprint(file)
-    expect(storeError(() => openStore(file, {readonly: true})).message).toBe(
-      `${file}: written by an older understudy (schema v7); this build reads schema v${SCHEMA_VERSION} only: ` +
-        'replay the traffic into a new store (`understudy shadow … --db <new file>`)',
-    )
+    for (const readonly of [true, false]) {
+      expect(storeError(() => openStore(file, {readonly})).message).toBe(
+        `${file}: written by an older understudy (schema v${version}); this build reads schema v${SCHEMA_VERSION} only: ` +
+          'replay the traffic into a new store (`understudy shadow … --db <new file>`)',
+      )
+    }
     expect(fingerprint(file)).toEqual(before)
   })
 
