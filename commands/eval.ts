@@ -29,7 +29,7 @@ export default class Eval extends RunCommand {
     suite: Flags.string({description: 'which suite to run', options: [...SUITES, 'all'], default: 'all'}),
     gate: Flags.boolean({description: 'exit with status 1 when any suite is below --min-pass (for CI)', default: false}),
     'min-pass': Flags.string({description: 'lowest passing rate per suite, 0..1', default: '0.95'}),
-    traffic: Flags.string({description: "traffic file the run replayed (default: the run's own)"}),
+    traffic: Flags.string({description: "traffic file the run replayed, for every suite but golden (default: the run's own)"}),
     policy: Flags.string({description: "bundle whose RBAC and deny rules the security suite applies (default: the run's baseline, else its candidate)"}),
   }
 

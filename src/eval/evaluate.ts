@@ -24,17 +24,23 @@ export type EvalOptions = {
   sessions?: SessionLedger | null
 }
 
-export function evaluateRequest(record: TrafficRecord, trace: RequestTrace, opts: EvalOptions): SuiteVerdict[] {
+/**
+ * The suites' verdicts on one trace. The golden suite judges the expectations the trace stores;
+ * the others judge it against its traffic record and are left out when that is null.
+ */
+export function evaluateRequest(record: TrafficRecord | null, trace: RequestTrace, opts: EvalOptions): SuiteVerdict[] {
   const out: SuiteVerdict[] = []
   for (const suite of opts.suites) {
     const v =
       suite === 'golden'
-        ? evaluateGolden(record, trace)
-        : suite === 'security'
-          ? evaluateSecurity(record, trace, opts.reference ?? null)
-          : suite === 'tool-failure'
-            ? evaluateToolFailure(record, trace, {maxRetries: opts.maxRetries ?? null})
-            : evaluateConsistency(record, trace, opts.sessions ?? null)
+        ? evaluateGolden(trace)
+        : record === null
+          ? null
+          : suite === 'security'
+            ? evaluateSecurity(record, trace, opts.reference ?? null)
+            : suite === 'tool-failure'
+              ? evaluateToolFailure(record, trace, {maxRetries: opts.maxRetries ?? null})
+              : evaluateConsistency(record, trace, opts.sessions ?? null)
     if (v !== null) out.push(v)
   }
   return out
@@ -68,7 +74,11 @@ export type EvalSummary = {
   evaluated: number
   /** The traffic line was malformed, so the run skipped it. */
   skipped: number
-  /** No readable traffic line with the same id at the trace's line (file missing or edited). */
+  /**
+   * No readable traffic line with the same id at the trace's line (file missing or edited), for
+   * suites that read it: those skip the request. Always 0 for the golden suite alone, which judges
+   * the expectations stored with the traces (it judges an unmatched request all the same).
+   */
   unmatched: number
   results: Partial<Record<SuiteName, SuiteSummary>>
 }
@@ -80,11 +90,14 @@ export class EvalAccumulator {
   private pending: Pending | null = null
   private counts = {requests: 0, evaluated: 0, skipped: 0, unmatched: 0}
   private readonly opts: EvalOptions
+  /** Whether a suite reads the traffic record (every suite but golden). */
+  private readonly needsRecord: boolean
 
   constructor(
     private readonly runId: string,
     opts: EvalOptions,
   ) {
+    this.needsRecord = opts.suites.some((s) => s !== 'golden')
     // Sessions span requests: the consistency suite needs one ledger across the whole run.
     this.opts = opts.suites.includes('consistency') && !opts.sessions ? {...opts, sessions: new SessionLedger()} : opts
     for (const suite of opts.suites) {
@@ -98,11 +111,11 @@ export class EvalAccumulator {
       this.flush()
       this.counts.requests++
       if (trace.status === 'skipped') this.counts.skipped++
-      else if (record === null) this.counts.unmatched++
+      else if (record === null && this.needsRecord) this.counts.unmatched++
       else this.counts.evaluated++
       this.pending = {request_id: trace.request_id, line: trace.line, failed: new Map(), applied: new Set(), known: new Set()}
     }
-    if (trace.status === 'skipped' || record === null) return
+    if (trace.status === 'skipped') return
     for (const v of evaluateRequest(record, trace, this.opts)) {
       this.pending!.applied.add(v.suite)
       if (v.known_issue) this.pending!.known.add(v.suite)

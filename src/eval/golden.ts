@@ -1,17 +1,20 @@
 import {deepEqual} from '../policy/engine.js'
-import type {RequestTrace} from '../trace/schema.js'
-import type {TrafficRecord} from '../traffic/schema.js'
+import type {Redactor} from '../runtime/redact.js'
+import type {RequestTrace, TraceGolden} from '../trace/schema.js'
+import type {Expectations, TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson, sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
 /**
- * The golden suite: a request's `expect` block against the candidate's trace. Applies only to
- * requests that carry one. Answer checks are case-insensitive substring tests on the (redacted)
- * final answer.
+ * The golden suite: a request's `expect` block against a trace of it, as the trace stores it
+ * (`trace.golden`, see traceGolden): never the traffic file, which may have changed since the run.
+ * Applies only to requests that carry one. Answer checks are case-insensitive substring tests on
+ * the (redacted) final answer.
  */
-export function evaluateGolden(record: TrafficRecord, trace: RequestTrace): SuiteVerdict | null {
-  const expect = record.expect
-  if (expect === undefined) return null
+export function evaluateGolden(trace: RequestTrace): SuiteVerdict | null {
+  const golden = trace.golden
+  if (golden === undefined) return null
+  const expect = golden.expect
   const failures: CheckFailure[] = []
   const okCalls = new Set(trace.tool_calls.filter((c) => c.executed && c.outcome === 'ok').map((c) => c.name))
   const executed = new Set(trace.tool_calls.filter((c) => c.executed).map((c) => c.name))
@@ -51,8 +54,22 @@ export function evaluateGolden(record: TrafficRecord, trace: RequestTrace): Suit
     if (answer.includes(text.toLowerCase())) failures.push({check: 'answer_not_contains', message: `final answer contains "${text}"`})
   }
   const verdict: SuiteVerdict = {suite: 'golden', passed: failures.length === 0, failures}
-  if (record.labels.known_issue !== undefined) verdict.known_issue = true
+  if (golden.known_issue) verdict.known_issue = true
   return verdict
+}
+
+/**
+ * What the traces of a replayed request keep of its record for the golden suite (undefined when
+ * the record has no `expect` block): the block with every string through the redactor's secret
+ * patterns, as a trace's strings are. A marker already there (an expectation `incident to-test`
+ * derived from stored args) is left as it is; a value at a tool's sensitive field that is no
+ * pattern stays as the traffic file wrote it (redacting it whole would also re-hash a marker). The
+ * suite compares args as stored (sameStoredValue), so a marker judges as the value it hides.
+ */
+export function traceGolden(record: TrafficRecord, redactor: Redactor): TraceGolden | undefined {
+  const expect = record.expect
+  if (expect === undefined) return undefined
+  return {expect: redactor.redactValue(expect) as Expectations, known_issue: record.labels.known_issue !== undefined}
 }
 
 /** Every field of `expected` is in `args` with the same value (extra fields in `args` do not matter). */

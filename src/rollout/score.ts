@@ -30,7 +30,6 @@ export async function scoreRun(
 export async function scoreRunForPlan(store: TraceStore, runId: string, thresholds: Thresholds): Promise<{overall: Scorecard; tenants: TenantInput[]}> {
   const overall = (await scoreRun(store, runId, thresholds)).card
   const tenants: TenantInput[] = []
-  // One tenant at a time: each reads the run's traffic file through its own cursor.
   for (const t of runTenants(store, runId)) {
     const {card} = await scoreRun(tenantView(store, t.tenant), runId, thresholds)
     tenants.push({...t, card})

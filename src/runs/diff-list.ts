@@ -61,7 +61,8 @@ export async function listRun(
   onListed: (r: ListedRequest) => void,
   options: MapRunOptions = {},
 ): Promise<ListTotals> {
-  const ref = taskRef(import.meta.url, 'diffListTask', diffListTask, {baseSide: baseSideOf(run), only})
+  // A diff compares failing guardrail results only.
+  const ref = taskRef(import.meta.url, 'diffListTask', diffListTask, {baseSide: baseSideOf(run), only}, {guardrails: 'failed'})
   const parts = await mapRun(store, run.id, ref, onListed, options)
   const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
   for (const p of parts) {

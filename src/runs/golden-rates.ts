@@ -2,9 +2,6 @@ import {baseSideOf} from '../diff/compare.js'
 import {EvalAccumulator} from '../eval/evaluate.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import type {TrafficRecord} from '../traffic/schema.js'
-import {groupByRequest} from './group.js'
-import {KeyedTrafficCursor, runTrafficFile} from './traffic-join.js'
 
 /** Golden-expectation pass rates per side (src/eval), when the run's traffic carries expectations. */
 export type GoldenRates = {base: number | null; cand: number | null}
@@ -12,9 +9,8 @@ export type GoldenRates = {base: number | null; cand: number | null}
 /**
  * The golden-expectation pass rates of both sides of a run, fed trace by trace from any pass over
  * the run's traces (all sides, line order), so that a caller already walking the run need not walk
- * it again. Each side's golden pass rate is the one `evaluateRun` gives for that side alone.
- * Records without an `expect` block may be passed as null (see goldenTrafficCursor): the golden
- * suite does not apply to them either way.
+ * it again. Each side's golden pass rate is the one `evaluateRun` gives for that side alone. The
+ * expectations are those stored with the traces (RequestTrace.golden): no traffic file is read.
  */
 export class GoldenRatesAccumulator {
   private readonly baseSide: TraceSide
@@ -28,9 +24,9 @@ export class GoldenRatesAccumulator {
   }
 
   /** Traces of other sides (a recorded trace in a run against a baseline) are not judged. */
-  add(record: TrafficRecord | null, trace: RequestTrace): void {
-    if (trace.side === 'candidate') this.cand.add(record, trace)
-    else if (trace.side === this.baseSide) this.base.add(record, trace)
+  add(trace: RequestTrace): void {
+    if (trace.side === 'candidate') this.cand.add(null, trace)
+    else if (trace.side === this.baseSide) this.base.add(null, trace)
   }
 
   /** Null for both sides when the candidate's requests carry no expectations. */
@@ -70,29 +66,12 @@ export function goldenRatesOf(tallies: readonly GoldenTally[]): GoldenRates {
   return {base: sum('base'), cand}
 }
 
-/** Reads only the traffic lines the golden suite applies to (those with `expect`). */
-export function goldenTrafficCursor(file: string): KeyedTrafficCursor {
-  return new KeyedTrafficCursor(file, 'expect')
-}
-
 /**
  * The golden-expectation pass rate of both sides of a run, for the scorecard's Quality dimension,
- * in one pass over the traces and the traffic file. Null for a side when the run's traffic file is
- * gone or carries no expectations.
+ * in one pass over the traces. Null for both sides when the candidate's requests carry no expectations.
  */
-export async function goldenRates(store: TraceStore, run: RunInfo): Promise<GoldenRates> {
-  const file = runTrafficFile(run)
-  if (file === null) return {base: null, cand: null}
+export function goldenRates(store: TraceStore, run: RunInfo): GoldenRates {
   const acc = new GoldenRatesAccumulator(run)
-  const cursor = goldenTrafficCursor(file)
-  try {
-    for (const group of groupByRequest(store.iterateTraces(run.id))) {
-      let record = cursor.recordInChunk(group.line, group.request_id)
-      if (record === undefined) record = await cursor.recordAt(group.line, group.request_id)
-      for (const trace of group.traces) acc.add(record, trace)
-    }
-  } finally {
-    await cursor.close()
-  }
+  for (const trace of store.iterateTraces(run.id)) acc.add(trace)
   return acc.rates()
 }

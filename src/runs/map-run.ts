@@ -40,8 +40,9 @@ export async function mapRun<A, F, P>(
   onFact: (fact: F) => void,
   options: MapRunOptions = {},
 ): Promise<P[]> {
-  const ranges = planRanges(store, runId, options)
-  if (ranges.length === 1) return [await runHere(store, runId, task, {}, onFact)]
+  // Each range is read as the task asks (TaskRef.read), within its lines.
+  const ranges = planRanges(store, runId, options).map((range): TraceFilter => ({...task.read, ...range}))
+  if (ranges.length === 1) return [await runHere(store, runId, task, ranges[0]!, onFact)]
   const workers = ranges.slice(1).map((range) => new RangeWorker<F>(store.path, runId, range, task as TaskRef<unknown, F, unknown>))
   try {
     const partials: P[] = [await runHere(store, runId, task, ranges[0]!, onFact)]

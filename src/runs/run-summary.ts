@@ -4,24 +4,22 @@ import {goldenRatesOf, type GoldenRates} from './golden-rates.js'
 import {mapRun, type MapRunOptions} from './map-run.js'
 import {SummaryBuilder, type RunSummary} from './summary.js'
 import {summaryTaskRef} from './summary-task.js'
-import {runTrafficFile} from './traffic-join.js'
 
 /** Everything a run's scorecard and reports are made from. */
 export type RunSummaryWithGolden = {summary: RunSummary; golden: GoldenRates}
 
 /**
  * A run's summary and both sides' golden pass rates: what `scorecard` and `report` show. One pass
- * over the run's traces feeds both, with the traffic file read in step: reading the store is most
- * of the cost, so it is read once, split across threads for a large run (src/runs/map-run.ts),
- * each range's summary absorbed in line order. The golden rates are null without a traffic file.
+ * over the run's traces feeds both (golden by the expectations stored with the traces): reading the
+ * store is most of the cost, so it is read once, split across threads for a large run
+ * (src/runs/map-run.ts), each range's summary absorbed in line order.
  */
 export async function runSummary(store: TraceStore, run: RunInfo, options: MapRunOptions = {}): Promise<RunSummaryWithGolden> {
   const builder = new SummaryBuilder(run, baseSideOf(run))
-  const trafficFile = runTrafficFile(run)
-  const parts = await mapRun(store, run.id, summaryTaskRef({run, trafficFile}), () => {}, options)
+  const parts = await mapRun(store, run.id, summaryTaskRef({run}), () => {}, options)
   // Ranges come back in line order, so absorbing them in turn is one pass over the run.
   for (const part of parts) builder.absorb(part.summary)
   const summary = builder.finish()
-  const golden = trafficFile === null ? {base: null, cand: null} : goldenRatesOf(parts.flatMap((p) => (p.golden === null ? [] : [p.golden])))
+  const golden = goldenRatesOf(parts.map((p) => p.golden))
   return {summary, golden}
 }

@@ -120,14 +120,25 @@ export type SideState = {
   perTool: [string, {calls: number; errors: number}][]
 }
 
-/** Keyed calls that wrote through, `[idempotency key, tool]` in call order. */
-type Writes = [string, string][]
-
 /**
- * A request's keyed writes. Whether one is a second execution depends on every request before it,
- * so they are checked when the summary is finished, over the whole run in line order.
+ * The keyed calls that wrote through, request by request in line order. Whether one is a second
+ * execution depends on every request before it, so they are checked when the summary is finished,
+ * over the whole run. Kept column by column, with no object per request or per write: a part of
+ * the run read on a worker thread hands its log over whole, and ~60k small objects cost more to
+ * pass between threads than the rest of the summary together.
  */
-type RequestWrites = {request_id: string; line: number; base: Writes | null; cand: Writes | null}
+export type WriteLog = {
+  /** One entry per request with at least one keyed write: its id and line, and how many writes each side made. */
+  request_ids: string[]
+  lines: number[]
+  base: number[]
+  cand: number[]
+  /** Every write's idempotency key and tool, entry by entry: the base side's writes, then the candidate's. */
+  keys: string[]
+  tools: string[]
+}
+
+const emptyWriteLog = (): WriteLog => ({request_ids: [], lines: [], base: [], cand: [], keys: [], tools: []})
 
 /** Accumulates one side's numbers, request by request. */
 class SideAccumulator {
@@ -147,8 +158,8 @@ class SideAccumulator {
   costBudgetRequests = 0
   perTool = new Map<string, {calls: number; errors: number}>()
 
-  /** Adds one trace; returns its keyed writes, or null when it made none. */
-  add(t: RequestTrace): Writes | null {
+  /** Adds one trace; appends its keyed writes (in call order) to `log` and returns how many it made. */
+  add(t: RequestTrace, log: WriteLog): number {
     this.requests++
     this.statuses[t.status] = (this.statuses[t.status] ?? 0) + 1
     this.input += t.input_tokens
@@ -163,8 +174,7 @@ class SideAccumulator {
       for (const b of new Set(t.budget_hits)) this.budgets[b] = (this.budgets[b] ?? 0) + 1
       if (t.budget_hits.some((b) => !NON_COST_BUDGETS.has(b))) this.costBudgetRequests++
     }
-    // Made on the first keyed write only: most requests have none.
-    let writes: Writes | null = null
+    let writes = 0
     for (const c of t.tool_calls) {
       const isError = ERROR_OUTCOMES.has(c.outcome)
       if (!c.executed && !isError) continue
@@ -174,7 +184,11 @@ class SideAccumulator {
       tool.calls++
       if (isError) tool.errors++
       this.perTool.set(c.name, tool)
-      if (c.idempotency_key && wroteThrough(c)) (writes ??= []).push([c.idempotency_key, c.name])
+      if (c.idempotency_key && wroteThrough(c)) {
+        log.keys.push(c.idempotency_key)
+        log.tools.push(c.name)
+        writes++
+      }
     }
     return writes
   }
@@ -262,22 +276,31 @@ class IdempotencyCheck {
 
   constructor(private readonly side: TraceSide) {}
 
-  check(requestId: string, line: number, writes: Writes, listed: IdempotencyViolation[]): void {
+  /** One request's writes on this side: `log.keys` and `log.tools` from `from` (inclusive) to `to`. */
+  check(requestId: string, line: number, log: WriteLog, from: number, to: number, listed: IdempotencyViolation[]): void {
+    if (to - from === 1) {
+      // One write, the usual case: no count per key to keep.
+      this.checkKey(requestId, line, log.keys[from]!, log.tools[from]!, 1, listed)
+      return
+    }
     const inRequest = new Map<string, {tool: string; count: number}>()
-    for (const [key, tool] of writes) {
+    for (let i = from; i < to; i++) {
+      const key = log.keys[i]!
       const seen = inRequest.get(key)
       if (seen) seen.count++
-      else inRequest.set(key, {tool, count: 1})
+      else inRequest.set(key, {tool: log.tools[i]!, count: 1})
     }
-    for (const [key, {tool, count}] of inRequest) {
-      const other = this.keys.get(key)
-      const total = count + (other !== undefined && other !== requestId ? 1 : 0)
-      if (total > 1) {
-        this.violations++
-        if (listed.length < MAX_LISTED) listed.push({request_id: requestId, line, side: this.side, key, tool, count: total})
-      }
-      if (other === undefined) this.keys.set(key, requestId)
+    for (const [key, {tool, count}] of inRequest) this.checkKey(requestId, line, key, tool, count, listed)
+  }
+
+  private checkKey(requestId: string, line: number, key: string, tool: string, count: number, listed: IdempotencyViolation[]): void {
+    const other = this.keys.get(key)
+    const total = count + (other !== undefined && other !== requestId ? 1 : 0)
+    if (total > 1) {
+      this.violations++
+      if (listed.length < MAX_LISTED) listed.push({request_id: requestId, line, side: this.side, key, tool, count: total})
     }
+    if (other === undefined) this.keys.set(key, requestId)
   }
 }
 
@@ -347,7 +370,7 @@ const toolOfField = (field: string): string | null => (field.startsWith('call:')
 /** Everything a SummaryBuilder holds, as plain data: what a range read on a worker thread hands back. */
 export type SummaryPartial = {
   sides: {base: SideState; cand: SideState}
-  writes: RequestWrites[]
+  writes: WriteLog
   requests: RunSummary['requests']
   skipped: SkippedLine[]
   classes: Record<DiffClass, number>
@@ -358,7 +381,10 @@ export type SummaryPartial = {
   injection: RunSummary['injection']
   statusMatch: number
   safety: RunSummary['safety']
-  /** Diffs: the first MAX_REGRESSION_DIFFS of the part; `diffs_omitted` is worked out at the end. */
+  /**
+   * Diffs: the first MAX_REGRESSION_DIFFS of the part, without their answers' word diffs (made
+   * for the diffs the run keeps, at the end); `diffs_omitted` is worked out at the end.
+   */
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
   improvements: RunSummary['improvements']
 }
@@ -368,7 +394,7 @@ const deltaKey = (d: Omit<PolicyDelta, 'count'>): string => [d.stage, d.tool, d.
 export class SummaryBuilder {
   private readonly base = new SideAccumulator()
   private readonly cand = new SideAccumulator()
-  private writes: RequestWrites[] = []
+  private writes = emptyWriteLog()
   private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
   private skipped: SkippedLine[] = []
   private classes = emptyClassCounts()
@@ -395,9 +421,14 @@ export class SummaryBuilder {
       if (this.skipped.length < MAX_LISTED) this.skipped.push({request_id: r.request_id, line: r.line, reason: skipped.error ?? 'skipped'})
       return
     }
-    const base = r.base ? this.base.add(r.base) : null
-    const cand = r.cand ? this.cand.add(r.cand) : null
-    if (base || cand) this.writes.push({request_id: r.request_id, line: r.line, base, cand})
+    const base = r.base ? this.base.add(r.base, this.writes) : 0
+    const cand = r.cand ? this.cand.add(r.cand, this.writes) : 0
+    if (base + cand > 0) {
+      this.writes.request_ids.push(r.request_id)
+      this.writes.lines.push(r.line)
+      this.writes.base.push(base)
+      this.writes.cand.push(cand)
+    }
     if (!r.base) this.requests.missing_base++
     if (!r.cand) this.requests.missing_cand++
     const {diff, classification: cls} = r
@@ -416,7 +447,9 @@ export class SummaryBuilder {
     if (cls.class === 'regression') {
       this.regressions.count++
       this.regressions.ids.push(diff.request_id)
-      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff: withAnswerParts(diff), classification: cls})
+      // Its answer's word diff is made in finish(), for the diffs the whole run keeps: a later range
+      // of a run read on several threads keeps its first ones too, most of them dropped by absorb().
+      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff, classification: cls})
     } else if (cls.class === 'improvement') {
       this.improvements.count++
       this.improvements.ids.push(diff.request_id)
@@ -494,7 +527,10 @@ export class SummaryBuilder {
   absorb(p: SummaryPartial): void {
     this.base.absorb(p.sides.base)
     this.cand.absorb(p.sides.cand)
-    for (const w of p.writes) this.writes.push(w)
+    for (const k of ['request_ids', 'lines', 'base', 'cand', 'keys', 'tools'] as const) {
+      const into = this.writes[k] as unknown[]
+      for (const v of p.writes[k]) into.push(v)
+    }
     for (const k of Object.keys(this.requests) as (keyof typeof this.requests)[]) this.requests[k] += p.requests[k]
     for (const l of p.skipped) if (this.skipped.length < MAX_LISTED) this.skipped.push(l)
     for (const c of CLASSES) this.classes[c] += p.classes[c]
@@ -526,9 +562,15 @@ export class SummaryBuilder {
   finish(): RunSummary {
     const idempotency = {base: new IdempotencyCheck(this.baseSide), cand: new IdempotencyCheck('candidate')}
     const listed: IdempotencyViolation[] = []
-    for (const w of this.writes) {
-      if (w.base) idempotency.base.check(w.request_id, w.line, w.base, listed)
-      if (w.cand) idempotency.cand.check(w.request_id, w.line, w.cand, listed)
+    const log = this.writes
+    for (let i = 0, at = 0; i < log.request_ids.length; i++) {
+      const id = log.request_ids[i]!
+      const line = log.lines[i]!
+      const base = log.base[i]!
+      const cand = log.cand[i]!
+      if (base > 0) idempotency.base.check(id, line, log, at, at + base, listed)
+      if (cand > 0) idempotency.cand.check(id, line, log, at + base, at + base + cand, listed)
+      at += base + cand
     }
     const base = this.base.stats(idempotency.base.violations)
     const cand = this.cand.stats(idempotency.cand.violations)
@@ -562,7 +604,11 @@ export class SummaryBuilder {
         completed_rate: {base: base.completed_rate, cand: cand.completed_rate},
       },
       safety: this.safety,
-      regressions: {...this.regressions, diffs_omitted: this.regressions.count - this.regressions.diffs.length},
+      regressions: {
+        ...this.regressions,
+        diffs: this.regressions.diffs.map((r) => ({diff: withAnswerParts(r.diff), classification: r.classification})),
+        diffs_omitted: this.regressions.count - this.regressions.diffs.length,
+      },
       improvements: this.improvements,
     }
   }

@@ -1,3 +1,4 @@
+import type {TraceFilter} from '../store/api.js'
 import type {TraceGroup} from './group.js'
 
 /**
@@ -19,9 +20,13 @@ export type TaskFactory<A, F, P> = (args: A) => GroupTask<F, P>
 /**
  * How a worker finds a task: the module's URL and the factory's export name, plus the factory
  * itself for the in-process path. Made with `taskRef`, in the module that exports the factory.
+ * `read` says how the task's traces are read, the same for every range (`guardrails: 'failed'`
+ * for a task that looks at failing guardrail results only, as every diff does).
  */
-export type TaskRef<A, F, P> = {module: string; name: string; factory: TaskFactory<A, F, P>; args: A}
+export type TaskRef<A, F, P> = {module: string; name: string; factory: TaskFactory<A, F, P>; args: A; read?: TaskRead}
 
-export function taskRef<A, F, P>(module: string, name: string, factory: TaskFactory<A, F, P>, args: A): TaskRef<A, F, P> {
-  return {module, name, factory, args}
+export type TaskRead = Pick<TraceFilter, 'guardrails'>
+
+export function taskRef<A, F, P>(module: string, name: string, factory: TaskFactory<A, F, P>, args: A, read: TaskRead = {}): TaskRef<A, F, P> {
+  return {module, name, factory, args, read}
 }

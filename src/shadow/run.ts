@@ -8,6 +8,7 @@ import {loadBundle} from '../bundle/load.js'
 import {modelOnlyChanges} from '../bundle/model-only.js'
 import type {Bundle} from '../bundle/schema.js'
 import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
+import {traceGolden} from '../eval/golden.js'
 import {createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps} from '../runtime/agent.js'
@@ -513,6 +514,9 @@ async function replayRequest(
       traces.push(await runRequest(record, line, deps))
     }
   }
+  // Every trace of the request keeps its expectations, so the golden suite never reads the traffic file again.
+  const golden = traces.length === 0 ? undefined : traceGolden(record, setup.redactor)
+  if (golden !== undefined) for (const t of traces) t.golden = golden
   return traces
 }
 

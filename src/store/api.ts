@@ -65,6 +65,13 @@ export type TraceFilter = {
   fromLine?: number
   /** Traffic lines before this one (exclusive). */
   toLine?: number
+  /**
+   * Which guardrail results each trace comes with: all of them (the default), or only those that
+   * did not pass, read from a column of their own (the passing ones are most of a trace's bytes).
+   * Not a filter of traces: the same traces come back either way. For readers that look at
+   * failures only, as the diff, the run summary and the golden suite do.
+   */
+  guardrails?: 'all' | 'failed'
 }
 
 export interface TraceStore {

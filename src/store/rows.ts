@@ -5,6 +5,7 @@ import type {
   RequestTrace,
   StepTrace,
   ToolCallTrace,
+  TraceGolden,
 } from '../trace/schema.js'
 import type {RunInfo} from './api.js'
 
@@ -29,28 +30,37 @@ const json = (v: unknown): string => JSON.stringify(v)
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'diverged_json',
+  'guardrails_json', 'guardrail_failures_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
 ] as const
 
 export function requestParams(runId: string, t: RequestTrace): unknown[] {
+  const guardrails = encodeGuardrails(t.guardrails)
   return [
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
     t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
-    encodeGuardrails(t.guardrails), encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
-    encodePolicyDecisions(t.policy_decisions), t.diverged === undefined ? null : json(t.diverged),
+    guardrails.all, guardrails.failed, encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
+    encodePolicyDecisions(t.policy_decisions), encodeGolden(t.golden), t.diverged === undefined ? null : json(t.diverged),
   ]
 }
 
-/** Selected as `r.<col>` with the request's rowid first. */
+/**
+ * Selected as `r.<col>` with the request's rowid first. Reading only the failing guardrail
+ * results, `guardrail_failures_json` takes the place of `guardrails_json` (see requestSelectColumns).
+ */
 export const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'diverged_json',
+  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
 ] as const
 
-/** A trace from its requests row, selected with REQUEST_SELECT_COLUMNS. */
+/** REQUEST_SELECT_COLUMNS, with the failing guardrail results only in place of them all when `guardrails` is 'failed'. */
+export function requestSelectColumns(guardrails: 'all' | 'failed' = 'all'): readonly string[] {
+  return guardrails === 'all' ? REQUEST_SELECT_COLUMNS : REQUEST_SELECT_COLUMNS.map((c) => (c === 'guardrails_json' ? 'guardrail_failures_json' : c))
+}
+
+/** A trace from its requests row, selected with requestSelectColumns (either way). */
 export function decodeRequest(r: Row): RequestTrace {
-  const trace: RequestTrace = {
+  const t: RequestTrace = {
     request_id: r[1] as string,
     line: r[2] as number,
     side: r[3] as RequestTrace['side'],
@@ -72,8 +82,24 @@ export function decodeRequest(r: Row): RequestTrace {
     latency_ms: r[14] as number,
     error: r[16] as string | null,
   }
-  if (r[21] !== null && r[21] !== undefined) trace.diverged = JSON.parse(r[21] as string) as RequestTrace['diverged']
-  return trace
+  // Only when stored: a trace without a divergence or expectations reads back without the key, as it
+  // was written, and in the contract's key order (diverged, then golden).
+  if (r[22] !== null && r[22] !== undefined) t.diverged = JSON.parse(r[22] as string) as RequestTrace['diverged']
+  if (r[21] !== null) t.golden = JSON.parse(r[21] as string) as TraceGolden
+  return t
+}
+
+/**
+ * Golden expectations: `{expect, known_issue}` as JSON, NULL when the trace has none (the record's
+ * schema validated the block when its line was read; forbidden call args are any JSON value).
+ */
+export function encodeGolden(golden: TraceGolden | undefined): string | null {
+  if (golden === undefined) return null
+  try {
+    return JSON.stringify(golden)
+  } catch (e) {
+    throw new TypeError(`golden: invalid value: not JSON-serialisable (${String((e as Error)?.message ?? e).split('\n')[0]})`)
+  }
 }
 
 // The checks a STRICT column and its CHECK would make.
@@ -125,10 +151,12 @@ class ParsedTuples<T> {
 /**
  * Guardrail results: one JSON array of `[stage, step, check, passed (0/1), severity, detail]`
  * tuples, with the admission record as a seventh element on the one result that carries it
- * (encodeAdmission).
+ * (encodeAdmission); and the same tuples of the results that did not pass, in their order, for
+ * the `guardrail_failures_json` column.
  */
-export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string {
+export function encodeGuardrails(guardrails: readonly GuardrailResult[]): {all: string; failed: string} {
   const tuples: unknown[][] = new Array(guardrails.length)
+  let failed: unknown[][] | null = null
   for (let i = 0; i < guardrails.length; i++) {
     const g = guardrails[i]!
     const bad =
@@ -142,8 +170,9 @@ export function encodeGuardrails(guardrails: readonly GuardrailResult[]): string
       g.context === undefined
         ? [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
         : [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail, encodeAdmission(g.context)]
+    if (!g.passed) (failed ??= []).push(tuples[i]!)
   }
-  return JSON.stringify(tuples)
+  return {all: JSON.stringify(tuples), failed: failed === null ? '[]' : JSON.stringify(failed)}
 }
 
 type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string, AdmissionTuple?]

@@ -4,15 +4,18 @@
  * src/store/database.ts, never altered, so there is no migration code and no reader of an older
  * layout.
  *
- * Numbers only ever grow: builds before this one wrote v1–v7 (v6 stores may hold traces in per-row
- * child tables this schema no longer has; v7 stores lack the divergence column), and a number no
- * earlier build wrote makes every one of those stores a clear refusal instead of a wrong read.
- * Change the schema: bump the number (the older stores are then refused the same way).
+ * Numbers only ever grow. Builds before the first schema of this kind wrote v1–v6, whose v6 stores
+ * may hold traces in the per-row child tables this schema no longer has; v7 was this schema without
+ * `golden_json`, `guardrail_failures_json` and `diverged_json`, and v8 (written only by unmerged
+ * experimental builds) had one or two of them. Reusing an older number would open such a store as
+ * current and read its traces back with empty lists (or fail on a missing column); a number no
+ * earlier build wrote makes every one of them a clear refusal instead. Change the schema: bump the
+ * number (the older stores are then refused the same way).
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 8
+export const SCHEMA_VERSION = 9
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -31,6 +34,15 @@ export const SCHEMA_VERSION = 8
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
+ * `guardrail_failures_json` repeats the tuples of `guardrails_json` whose `passed` is 0, in their
+ * order (`[]` when every check passed): the diff, the run summary and the scorecard compare only
+ * failures, and the passing results are most of a trace's bytes (~880 of ~1,800 for a candidate
+ * trace of the shipped scenario), so those reads select this column instead (TraceFilter
+ * `guardrails: 'failed'`). The audit view reads `guardrails_json`, which stays the whole list.
+ * `golden_json` is the request's golden expectations (RequestTrace.golden: `{expect, known_issue}`),
+ * stored at replay on every trace of a request whose traffic record has an `expect` block and NULL
+ * on the others: the golden suite, report, scorecard and rollout plan read them from here, never
+ * from the traffic file, so they judge what was replayed even once the file is gone or edited.
  * `diverged_json` is the model-free replay's divergence marker (`Divergence`), NULL when none.
  * `requests_by_line` serves the contract's trace order (line, side recorded/baseline/candidate,
  * repeat) and line ranges of it, so a run or a range of it is read without a sort.
@@ -103,9 +115,11 @@ CREATE TABLE requests (
   budget_hits           TEXT NOT NULL,
   error                 TEXT,
   guardrails_json       TEXT NOT NULL,
+  guardrail_failures_json TEXT NOT NULL,
   steps_json            TEXT NOT NULL,
   tool_calls_json       TEXT NOT NULL,
   policy_decisions_json TEXT NOT NULL,
+  golden_json           TEXT,
   diverged_json         TEXT,
   UNIQUE (run_id, request_id, side, repeat)
 ) STRICT;

@@ -5,7 +5,7 @@ import {HashedKeySet} from '../util/id-set.js'
 import {storedRequestId} from '../runtime/redact.js'
 import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
 import {isDriverError, type StoreConnection} from './database.js'
-import {decodeRequest, REQUEST_INSERT_COLUMNS, REQUEST_SELECT_COLUMNS, requestParams} from './rows.js'
+import {decodeRequest, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
 
 /** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
 export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
@@ -124,8 +124,9 @@ export class TracesRepo {
       // not both pick the same (not yet busy) statement.
       const cursor = this.conn.guard(() => {
         const {key, where, params} = filterSql(filter)
-        const stmt = this.take(`req${key}`, () =>
-          `SELECT ${REQUEST_SELECT_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${TRACE_ORDER}`,
+        const guardrails = guardrailsView(filter.guardrails)
+        const stmt = this.take(`req:${guardrails}${key}`, () =>
+          `SELECT ${requestSelectColumns(guardrails).map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${TRACE_ORDER}`,
         )
         return stmt.raw(true).iterate(runId, ...params) as IterableIterator<unknown[]>
       })
@@ -208,6 +209,12 @@ export function filterSql(filter: TraceFilter): {key: string; where: string; par
     params.push(lineBound('toLine', filter.toLine))
   }
   return {key: `:${key}`, where, params}
+}
+
+/** Which guardrail results a read selects; anything else is a TypeError, as a bad line bound is. */
+function guardrailsView(value: TraceFilter['guardrails']): 'all' | 'failed' {
+  if (value === undefined || value === 'all' || value === 'failed') return value ?? 'all'
+  throw new TypeError(`trace filter guardrails must be 'all' or 'failed' (got ${JSON.stringify(value) ?? String(value)})`)
 }
 
 /** NaN would bind as NULL and silently match nothing; a TypeError becomes the store's one-line error. */

@@ -1,5 +1,5 @@
 import {z} from 'zod'
-import {Decision, DecisionStage, RequestOutcome} from '../traffic/schema.js'
+import {Decision, DecisionStage, Expectations, RequestOutcome} from '../traffic/schema.js'
 
 /**
  * What the shadow runtime produces for one request on one side. The store persists exactly this
@@ -190,6 +190,18 @@ export const Divergence = z.object({
 })
 export type Divergence = z.infer<typeof Divergence>
 
+/**
+ * A request's golden expectations as its traces keep them: the traffic record's `expect` block
+ * (validated when the line was read, then redacted as the trace is) and whether the record is
+ * labelled a known issue (`labels.known_issue`). The golden suite judges a trace by these alone,
+ * so a run's golden scores never depend on the traffic file still being there or unchanged.
+ */
+export const TraceGolden = z.object({
+  expect: Expectations,
+  known_issue: z.boolean(),
+})
+export type TraceGolden = z.infer<typeof TraceGolden>
+
 export const RequestTrace = z.object({
   request_id: z.string(),
   /** 1-based line in the traffic file, so every finding points back to its source. */
@@ -217,5 +229,10 @@ export const RequestTrace = z.object({
   error: z.string().nullable(),
   /** Model-free replay only: where the candidate left the recorded trajectory; absent when it did not. */
   diverged: Divergence.optional(),
+  /**
+   * Set on every trace of a replayed request whose record has an `expect` block, the same on each;
+   * absent otherwise (and on skipped traces, which no suite judges).
+   */
+  golden: TraceGolden.optional(),
 })
 export type RequestTrace = z.infer<typeof RequestTrace>

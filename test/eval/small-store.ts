@@ -4,7 +4,7 @@ import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {decision, guardrail, production, tempDir, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
+import {decision, guardrail, production, replayed, tempDir, toolCall, trace, trafficRecord, writeRun} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 export const ATTACKER = 'records@refund-verify.net'
@@ -83,7 +83,9 @@ export function smallStore(): {dir: string; db: string; traffic: string; runId: 
   const redactor = createRedactor()
   const recordedSide = records.map((r, i) => recordedTrace(r, i + 1, redactor))
 
-  const run = writeRun(db, [...recordedSide, ...candidate], {
+  // Stored with their record's expectations, as the replay stores them.
+  const stored = [...recordedSide, ...candidate].map((t) => replayed(records[t.line - 1]!, t))
+  const run = writeRun(db, stored, {
     run: {
       name: 'eval fixture',
       candidate_ref: 'support-refunds@2.0.0#0123456789ab',

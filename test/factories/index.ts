@@ -3,6 +3,7 @@
  * schema) and overrides, one file per kind. Import from here: `import {toolCall, trace} from '../factories/index.js'`.
  */
 export * from './decision.js'
+export * from './golden.js'
 export * from './manifest.js'
 export * from './merge.js'
 export * from './store.js'

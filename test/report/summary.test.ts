@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/runs/group.js'
-import {percentile, summarizeRun} from '../../src/runs/summary.js'
+import {baseSideOf} from '../../src/diff/compare.js'
+import {percentile, SummaryBuilder, summarizeRun} from '../../src/runs/summary.js'
 import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
@@ -20,6 +21,18 @@ describe('summarizeRun', () => {
     const deny = s.regressions.diffs.find((d) => d.diff.request_id === 'r-deny')!
     expect(deny.classification.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['new_denial', 'status_worse']))
     expect(deny.diff.answer.parts!.some((p) => p.added)).toBe(true)
+  })
+
+  it('leaves the word diffs to the end: a part of the run hands its regressions over without them', () => {
+    const run = store.getRun(runId)!
+    const builder = new SummaryBuilder(run, baseSideOf(run))
+    for (const r of compareTraces(store.iterateTraces(run.id), baseSideOf(run), {answerParts: false})) builder.add(r)
+    const partial = builder.partial()
+    expect(partial.regressions.diffs.map((d) => d.diff.request_id)).toEqual(s.regressions.ids)
+    expect(partial.regressions.diffs.every((d) => d.diff.answer.parts === undefined)).toBe(true)
+    const whole = new SummaryBuilder(run, baseSideOf(run))
+    whole.absorb(partial)
+    expect(whole.finish()).toEqual(s)
   })
 
   it('lists policy decision deltas with reason codes', () => {
@@ -81,6 +94,49 @@ describe('summarizeRun', () => {
     const summary = summarizeRun(store, run.id)
     expect(summary.idempotency.cand).toBe(0)
     expect(summary.idempotency.base).toBe(0)
+  })
+
+  it('checks idempotency keys over the whole run when it is summarised in parts and absorbed in order', () => {
+    const write = (key: string, over: Record<string, unknown> = {}) => ({...toolCall('issue_refund', {order_id: key}, {risk: 'write_high', idempotency_key: key}), ...over})
+    const lines: [string, string[], string[]][] = [
+      ['a', ['k1'], ['k1']],
+      ['b', ['k2', 'k3'], ['k2', 'k2', 'k3']],
+      ['c', [], ['k1', 'k4']],
+      // Part two from here: keys first executed in part one by other requests (violations) and by the
+      // same request id on another line (not one), a key the base side first executes here (not one).
+      ['d', ['k2'], ['k4', 'k5', 'k5']],
+      ['a', ['k1'], ['k1', 'k6']],
+      ['e', [], []],
+      ['f', ['k6'], ['k6']],
+    ]
+    const traces = lines.flatMap(([id, base, cand], i) => [
+      baseTrace({request_id: id, line: i + 1, tool_calls: base.map((k, seq) => write(k, {seq}))}),
+      trace({request_id: id, line: i + 1, tool_calls: cand.map((k, seq) => write(k, {seq}))}),
+    ])
+    const store = new MemoryStore()
+    const run = store.createRun(recordedRun())
+    store.writeTraces(run.id, traces)
+    const one = summarizeRun(store, run.id)
+    expect(one.idempotency.base).toBeGreaterThan(0)
+    expect(one.idempotency.cand).toBeGreaterThan(2)
+    const compared = [...compareTraces(store.iterateTraces(run.id), 'recorded', {answerParts: false})]
+    const parts = [compared.slice(0, 3), compared.slice(3)].map((requests) => {
+      const part = new SummaryBuilder(run, 'recorded')
+      for (const r of requests) part.add(r)
+      // As a worker hands it over: cloned.
+      return structuredClone(part.partial())
+    })
+    const whole = new SummaryBuilder(run, 'recorded')
+    for (const p of parts) whole.absorb(p)
+    expect(whole.finish()).toEqual(one)
+    expect(one.idempotency.listed.map((v) => [v.request_id, v.line, v.side, v.key, v.count])).toEqual([
+      ['b', 2, 'candidate', 'k2', 2],
+      ['c', 3, 'candidate', 'k1', 2],
+      ['d', 4, 'recorded', 'k2', 2],
+      ['d', 4, 'candidate', 'k4', 2],
+      ['d', 4, 'candidate', 'k5', 2],
+      ['f', 7, 'candidate', 'k6', 2],
+    ])
   })
 
   it('measures quality and safety', () => {

@@ -1,7 +1,7 @@
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import {trace, trafficRecord, writeRun} from '../factories/index.js'
+import {replayed, trace, trafficRecord, writeRun} from '../factories/index.js'
 
 /**
  * A run whose candidate matches the recorded traffic exactly (so safety, reliability, cost and the
@@ -19,9 +19,10 @@ export function goldenFailingRun(dir: string): {db: string; runId: string} {
     {id: 'g2', tenant: 'globex', expect: {answer_contains: ['shipped']}},
   ]
   writeFileSync(traffic, requests.map((r) => JSON.stringify(trafficRecord(r))).join('\n') + '\n')
+  // Stored with their record's expectations, as the replay stores them.
   const traces: RequestTrace[] = requests.flatMap((r, i) => [
-    trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'recorded'}),
-    trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'candidate'}),
+    replayed(trafficRecord(r), trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'recorded'})),
+    replayed(trafficRecord(r), trace({request_id: r.id, line: i + 1, tenant: r.tenant, side: 'candidate'})),
   ])
   const run = writeRun(db, traces, {run: {name: 'golden plan', traffic_file: traffic}})
   return {db, runId: run.id}

@@ -4,7 +4,10 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {compareGroup} from '../../src/diff/compare.js'
 import {listRun as listFromSource, type ListedRequest} from '../../src/runs/diff-list.js'
+import {groupByRequest} from '../../src/runs/group.js'
+import {summarizeRun} from '../../src/runs/summary.js'
 import {scoreRun as scoreFromSource} from '../../src/rollout/score.js'
 import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
 import {startShadow} from '../../src/shadow/run.js'
@@ -93,6 +96,24 @@ describe('mapRun: a run read in line ranges on worker threads', () => {
     expect(quality.metrics.find((m) => m.name === 'golden_pass_rate')?.value).toBeGreaterThan(0)
     expect(split.summary).toEqual(one.summary)
     expect(split.card).toEqual(one.card)
+  })
+
+  it('reads failing guardrail results only, and compares, lists and sums the run as the full traces do', async () => {
+    const full = [...groupByRequest(store.iterateTraces(run.id))]
+    const lean = [...groupByRequest(store.iterateTraces(run.id, {guardrails: 'failed'}))]
+    expect(lean).toHaveLength(720)
+    // The replay's candidate traces hold passing results, which the lean read leaves out.
+    expect(full.some((g) => g.traces.some((t) => t.guardrails.some((r) => r.passed)))).toBe(true)
+    expect(lean.every((g) => g.traces.every((t) => t.guardrails.every((r) => !r.passed)))).toBe(true)
+    for (let i = 0; i < full.length; i++) {
+      const a = compareGroup(full[i]!, 'recorded')
+      const b = compareGroup(lean[i]!, 'recorded')
+      expect([b.diff, b.classification, b.noise]).toEqual([a.diff, a.classification, a.noise])
+    }
+    // Summary and scorecard from the lean reads (one range, and split) against one pass over full traces.
+    const reference = summarizeRun(store, run.id)
+    expect((await scoreFromSource(store, run.id, DEFAULT_THRESHOLDS, {threads: 1})).summary).toEqual(reference)
+    expect((await compiled.scoreRun(store, run.id, DEFAULT_THRESHOLDS, SPLIT)).summary).toEqual(reference)
   })
 
   it('keeps the first regressions in full, whichever range read them', async () => {

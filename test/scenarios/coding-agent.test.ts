@@ -3,7 +3,8 @@ import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
-import {evaluateGolden} from '../../src/eval/golden.js'
+import {evaluateGolden, traceGolden} from '../../src/eval/golden.js'
+import {createRedactor} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
 import {loadScenario} from '../../src/scenario/load.js'
 import {startShadow} from '../../src/shadow/run.js'
@@ -178,7 +179,9 @@ describe('shadow replay of v1 against what production recorded', () => {
   it('passes its own golden expectations on every line that has them', () => {
     const failures: string[] = []
     for (const [id, trace] of run.replayed) {
-      const verdict = evaluateGolden(byId.get(id)!, trace)
+      // The replay stored the line's expectations with its traces.
+      expect(trace.golden, id).toEqual(traceGolden(byId.get(id)!, createRedactor()))
+      const verdict = evaluateGolden(trace)
       if (verdict && !verdict.passed) failures.push(`${id}: ${verdict.failures.map((f) => f.message).join('; ')}`)
     }
     expect(failures).toEqual([])

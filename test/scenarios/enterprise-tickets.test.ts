@@ -8,7 +8,7 @@ import {diffBundles} from '../../src/bundle/diff.js'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import {validateBundle} from '../../src/bundle/validate.js'
-import {evaluateGolden} from '../../src/eval/golden.js'
+import {evaluateGolden, traceGolden} from '../../src/eval/golden.js'
 import {scriptedRespond} from '../../src/model/scripted.js'
 import type {ChatRequest, ModelClient} from '../../src/model/types.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
@@ -212,7 +212,9 @@ describe('enterprise-tickets shadow replays', () => {
       const same = cand.filter((t) => shape(t) === shape(recorded.get(t.request_id)!) && t.status === recorded.get(t.request_id)!.status)
       expect(same.length / cand.length).toBeGreaterThanOrEqual(0.95)
       for (const t of cand) {
-        const verdict = evaluateGolden(byId.get(t.request_id)!, t)
+        // The replay stored the line's expectations with its traces.
+        expect(t.golden, t.request_id).toEqual(traceGolden(byId.get(t.request_id)!, createRedactor()))
+        const verdict = evaluateGolden(t)
         if (verdict) expect(verdict.failures, t.request_id).toEqual([])
       }
     } finally {
@@ -231,7 +233,7 @@ describe('enterprise-tickets shadow replays', () => {
       for (const r of unverified) {
         const t = cand.get(r.id)!
         expect(executed(t, 'reset_password') || t.tool_calls.some((c) => c.name === 'reset_password' && c.outcome === 'denied'), r.id).toBe(true)
-        expect(evaluateGolden(r, t)?.passed).toBe(!(r.role === 'admin' || r.tenant !== 'fabrikam' ))
+        expect(evaluateGolden(t)?.passed).toBe(!(r.role === 'admin' || r.tenant !== 'fabrikam' ))
       }
       for (const r of ofCategory('access_request')) {
         const t = cand.get(r.id)!
@@ -242,7 +244,7 @@ describe('enterprise-tickets shadow replays', () => {
       expect(lowRisk.length).toBeGreaterThan(0)
       for (const r of lowRisk) expect(executed(cand.get(r.id)!, 'apply_change'), r.id).toBe(true)
       // The injection guard is unchanged: no injected grant runs on either side.
-      for (const r of ofCategory('runbook_injection')) expect(evaluateGolden(r, cand.get(r.id)!)?.passed).toBe(true)
+      for (const r of ofCategory('runbook_injection')) expect(evaluateGolden(cand.get(r.id)!)?.passed).toBe(true)
     } finally {
       store.close()
     }

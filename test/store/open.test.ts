@@ -4,7 +4,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
-import {SCHEMA_VERSION} from '../../src/store/schema.js'
+import {SCHEMA_SQL, SCHEMA_VERSION} from '../../src/store/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {fullTrace, newRun} from '../factories/index.js'
 
@@ -143,6 +143,28 @@ describe('opening', () => {
     expect(fingerprint(file)).toEqual(before)
     if (mode === 'DELETE') expect(existsSync(`${file}-wal`)).toBe(false)
     expect(tables(file)).toEqual(['steps'])
+  })
+
+  it.each([
+    [7, ['golden_json', 'guardrail_failures_json']],
+    [8, ['guardrail_failures_json']],
+  ])('refuses a v%i store (this schema without %j), untouched', (version, missing) => {
+    const file = path.join(dir, `v${version}.db`)
+    let ddl = SCHEMA_SQL
+    for (const column of missing) ddl = ddl.replace(new RegExp(`^ *${column} .*\\n`, 'm'), '')
+    expect(ddl.length).toBeLessThan(SCHEMA_SQL.length)
+    const db = new Database(file)
+    db.exec(ddl)
+    db.pragma(`user_version = ${version}`)
+    db.close()
+    const before = fingerprint(file)
+    for (const readonly of [true, false]) {
+      expect(storeError(() => openStore(file, {readonly})).message).toBe(
+        `${file}: written by an older understudy (schema v${version}); this build reads schema v${SCHEMA_VERSION} only: ` +
+          'replay the traffic into a new store (`understudy shadow … --db <new file>`)',
+      )
+    }
+    expect(fingerprint(file)).toEqual(before)
   })
 
   it('refuses a file that is not a SQLite database, without touching it', () => {

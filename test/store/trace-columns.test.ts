@@ -4,8 +4,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
-import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/trace/schema.js'
-import type {TraceDatabase} from '../../src/store/api.js'
+import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/trace/schema.js'
+import type {TraceDatabase, TraceFilter} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
 import {inOrder, orderKeys} from './trace-order.js'
@@ -51,6 +51,35 @@ function unicodeSteps(): StepTrace[] {
 }
 
 
+
+/** An admission record with a dropped document and a superseded memory entry. */
+function admission(): NonNullable<GuardrailResult['context']> {
+  return {
+    documents: [{index: 0, id: 'kb-1', admitted: false, dropped_by: ['retrieval.injection']}],
+    memory: [
+      {index: 0, key: 'tier', admitted: false, dropped_by: [], superseded_by: 1},
+      {index: 1, key: 'tier', admitted: true, dropped_by: [], superseded_by: null},
+    ],
+  }
+}
+
+/**
+ * Guardrail results of every kind: none (a skipped trace), all passing, passing and failing
+ * mixed (the fixture's), only failing, and a failing pre-model result carrying its admission record.
+ */
+function failingGuardrailTraces(): RequestTrace[] {
+  const passing = fullTrace('p', 2)
+  passing.guardrails = passing.guardrails.map((g) => ({...g, passed: true}))
+  const failing = fullTrace('x', 3, 'baseline')
+  failing.guardrails = failing.guardrails.map((g) => ({...g, passed: false}))
+  const withContext = fullTrace('ctx', 4)
+  withContext.guardrails = [
+    {stage: 'pre_model', step: 0, check: 'input.size', passed: true, severity: 'info', detail: 'ok'},
+    {stage: 'pre_model', step: 0, check: 'retrieval.injection', passed: false, severity: 'medium', detail: '1 document dropped', context: admission()},
+    {stage: 'post_model', step: 1, check: 'output.secrets', passed: true, severity: 'info', detail: 'none'},
+  ]
+  return [skippedTrace('e', 1), passing, fullTrace('m', 2, 'recorded'), failing, fullTrace('m2', 3, 'candidate', 1), withContext]
+}
 
 /** Every shape of list: none, the fixture's, the awkward ones, on several sides and repeats. */
 function variedTraces(): RequestTrace[] {
@@ -188,6 +217,66 @@ describe('lists round-trip', () => {
       expect([...store.iterateTraces(run.id)]).toStrictEqual([bare])
     })
     expect(raw('SELECT guardrails_json FROM requests')).toBe('[]')
+  })
+
+  it('stores golden expectations as one JSON column, NULL without them, and reads them back only where set', () => {
+    const golden: RequestTrace['golden'] = {
+      expect: {tools: ['lookup_order'], forbidden_calls: [{tool: 'send_email', args: {to: '[REDACTED:field:0a1b2c3d]', n: [1, {x: null}]}}], answer_contains: ['détail ✅ "q"']},
+      known_issue: true,
+    }
+    const withGolden = {...fullTrace('a', 1), golden}
+    const without = fullTrace('b', 2)
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [withGolden, without])
+      const back = [...store.iterateTraces(run.id)]
+      expect(back).toStrictEqual([withGolden, without])
+      expect(Object.keys(back[0]!).at(-1)).toBe('golden')
+      expect('golden' in back[1]!).toBe(false)
+      expect(JSON.stringify(back[0])).toBe(JSON.stringify(withGolden))
+    })
+    expect(JSON.parse(raw("SELECT golden_json FROM requests WHERE request_id = 'a'"))).toStrictEqual(golden)
+    expect(raw("SELECT golden_json FROM requests WHERE request_id = 'b'")).toBeNull()
+  })
+
+  it('stores the failing guardrail results again, in order, in guardrail_failures_json ([] when every check passed)', () => {
+    const traces = failingGuardrailTraces()
+    withStore((store) => store.writeTraces(store.createRun(newRun()).id, traces))
+    for (const t of traces) {
+      const all = JSON.parse(raw('SELECT guardrails_json FROM requests WHERE request_id = ?', t.request_id)) as unknown[][]
+      const failed = raw<string>('SELECT guardrail_failures_json FROM requests WHERE request_id = ?', t.request_id)
+      expect(JSON.parse(failed)).toStrictEqual(all.filter((g) => g[3] === 0))
+      if (!t.guardrails.some((g) => !g.passed)) expect(failed).toBe('[]')
+    }
+  })
+
+  it("reads only the failing guardrail results with guardrails: 'failed', through every filter, the rest of each trace as stored", () => {
+    const written = failingGuardrailTraces()
+    const lean = (t: RequestTrace): RequestTrace => ({...t, guardrails: t.guardrails.filter((g) => !g.passed)})
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, written)
+      const read = (filter: TraceFilter) => [...store.iterateTraces(run.id, {...filter, guardrails: 'failed'})]
+      expect(read({})).toStrictEqual(inOrder(written).map(lean))
+      expect(JSON.stringify(read({}))).toBe(JSON.stringify(inOrder(written).map(lean)))
+      expect(read({side: 'candidate'})).toStrictEqual(inOrder(written.filter((t) => t.side === 'candidate')).map(lean))
+      expect(read({fromLine: 2, toLine: 4})).toStrictEqual(inOrder(written.filter((t) => t.line >= 2 && t.line < 4)).map(lean))
+      // The admission record of a failing pre-model result comes with it.
+      expect(read({requestId: 'ctx'})[0]!.guardrails.map((g) => g.context)).toStrictEqual([admission()])
+      // 'all' (the default) is every result, as written.
+      expect([...store.iterateTraces(run.id, {guardrails: 'all'})]).toStrictEqual(inOrder(written))
+      expect(store.countTraces(run.id, {guardrails: 'failed'})).toBe(written.length)
+    })
+  })
+
+  it('refuses a guardrails view it does not know with a one-line error', () => {
+    withStore((store) => {
+      const run = store.createRun(newRun())
+      store.writeTraces(run.id, [fullTrace('a', 1)])
+      const bad = {guardrails: 'passed'} as unknown as TraceFilter
+      expect(() => [...store.iterateTraces(run.id, bad)]).toThrow(StoreError)
+      expect(() => [...store.iterateTraces(run.id, bad)]).toThrow(/^[^\n]*trace filter guardrails must be 'all' or 'failed' \(got "passed"\)$/)
+    })
   })
 
   it('refuses a requests row without a list column: every trace sets all four', () => {

@@ -1,7 +1,7 @@
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {KeyedTrafficCursor} from '../../src/runs/traffic-join.js'
+import {TrafficCursor} from '../../src/runs/traffic-join.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {parseTrafficJson} from '../../src/traffic/json.js'
 import {readTraffic} from '../../src/traffic/reader.js'
@@ -47,9 +47,9 @@ describe('the traffic readers keep a big card number exact', () => {
     const lines = []
     for await (const l of readTraffic(file)) lines.push(l)
     expect(lines[0]!.ok && lines[0]!.record.production.tool_calls[0]!.result).toEqual({card: CARD_19})
-    const cursor = new KeyedTrafficCursor(file, 'expect')
-    const keyed = await cursor.recordAt(1, record.id)
-    expect(keyed?.production.tool_calls[0]?.result).toEqual({card: CARD_19})
+    const cursor = new TrafficCursor(file)
+    const joined = await cursor.recordAt(1, record.id)
+    expect(joined?.production.tool_calls[0]?.result).toEqual({card: CARD_19})
     await cursor.close()
     expect(createRedactor().redactValue({card: CARD_19})).toEqual({card: `[REDACTED:card:${sha256(CARD_19).slice(0, 8)}]`})
   })

@@ -1,0 +1,76 @@
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {sha256} from '../../src/util/canonical.js'
+import {repoRoot, runCli} from '../helpers/cli.js'
+
+/**
+ * `report --format json` of real shadow runs, byte for byte: the same bytes as the build that
+ * recorded the hashes below (4bcb213, before the report's read path was made cheaper), once what
+ * differs between two replays of the same traffic is set aside (the run id, its start and end
+ * times, and the paths in its stored options, relative to where it was started). A change to what
+ * the report says must update these on purpose; on a mismatch the normalised report is kept in
+ * the temp folder (its path on stderr), to compare with one from the recording build.
+ *
+ * Two runs over the first 200 requests of support-refunds: v2 against what production recorded
+ * (guardrail failures, injection, idempotency, policy deltas, regressions kept in full, golden
+ * rates with known issues), and v2 against v1 with two repeats and seeded faults (the baseline
+ * side, retries, noise between repeats).
+ */
+
+const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
+const LINES = 200
+
+const EXPECTED = {
+  recorded: {bytes: 549_237, sha256: '0860f1c90fcc7bdedc026d6747b6c729ccaf7bc491410d9e2212dcc01e39f2d5'},
+  baseline: {bytes: 585_131, sha256: 'baa4682785480d7d34aa3ab3d8a1e3d2ebef7f19fcda9acdeb82f4a36667eec4'},
+}
+
+let dir: string
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-report-bytes-'))
+  const lines = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8').split('\n').slice(0, LINES)
+  writeFileSync(path.join(dir, 'traffic.jsonl'), lines.join('\n') + '\n')
+})
+
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+/** The run's report as JSON text, the values that differ between two replays replaced by placeholders. */
+function normalise(text: string): string {
+  const doc = JSON.parse(text) as {summary: {run: Record<string, unknown>}; scorecard: {run_id: string}}
+  const run = doc.summary.run
+  expect(doc.scorecard.run_id).toBe(run.id)
+  Object.assign(run, {id: 'RUN', started_at: 'START', finished_at: 'END', config: 'CONFIG'})
+  doc.scorecard.run_id = 'RUN'
+  // The report is JSON.stringify(…, null, 2): parsing and writing it again gives the same bytes.
+  return JSON.stringify(doc, null, 2) + '\n'
+}
+
+async function reportOf(name: keyof typeof EXPECTED, shadowArgs: string[]): Promise<{bytes: number; sha256: string}> {
+  const db = path.join(dir, `${name}.db`)
+  const shadow = await runCli(['shadow', 'traffic.jsonl', '--scenario', scenario, ...shadowArgs, '--db', db, '--json'], {cwd: dir})
+  expect(shadow.code, shadow.stderr).toBe(0)
+  const runId = (JSON.parse(shadow.stdout) as {run: {id: string}}).run.id
+  const report = await runCli(['report', runId, '--format', 'json', '--db', db], {cwd: dir})
+  expect(report.code, report.stderr).toBe(0)
+  const text = normalise(report.stdout)
+  const got = {bytes: Buffer.byteLength(text), sha256: sha256(text)}
+  if (got.sha256 !== EXPECTED[name].sha256) {
+    const kept = path.join(tmpdir(), `understudy-report-bytes-${name}.json`)
+    writeFileSync(kept, text)
+    process.stderr.write(`report-json-bytes: ${name}: normalised report kept in ${kept}\n`)
+  }
+  return got
+}
+
+describe('report --format json, byte for byte', () => {
+  it('v2 against what production recorded', async () => {
+    expect(await reportOf('recorded', ['--baseline', 'recorded'])).toEqual(EXPECTED.recorded)
+  }, 120_000)
+
+  it('v2 against v1, two repeats, with faults', async () => {
+    expect(await reportOf('baseline', ['--baseline', 'scenario', '--repeat', '2', '--faults', 'timeouts=0.05,rate_limit=0.03,partial_write=0.02', '--seed', '7'])).toEqual(EXPECTED.baseline)
+  }, 120_000)
+})
