@@ -1,5 +1,5 @@
 import {TOOL_RESULT_INJECTION} from '../runtime/guardrails/post-action.js'
-import type {Divergence, ToolCallOutcome, TraceStatus} from '../trace/schema.js'
+import {type Divergence, letThrough as passed, type TraceStatus} from '../trace/schema.js'
 import {beyondTolerance, isInjectionCheck, wroteThrough} from './fields.js'
 import type {CallRow, Classification, ClassifyContext, DecisionRow, DiffClass, GuardrailFailure, Reason, RequestDiff} from './types.js'
 
@@ -131,9 +131,7 @@ function classifyDivergence(diff: RequestDiff, add: Add): void {
   }
 }
 
-/** Outcomes where the candidate did not let a call through. */
-const HELD_OR_REFUSED = new Set<ToolCallOutcome>(['denied', 'needs_approval', 'invalid_args', 'unknown_tool', 'budget_exceeded'])
-const letThrough = (c: CallRow['cand']): boolean => c !== null && !HELD_OR_REFUSED.has(c.outcome)
+const letThrough = (c: CallRow['cand']): boolean => c !== null && passed(c.outcome)
 
 /**
  * A call an attacker's injection asked for (`--model compromised`): judged by the harm, not as an

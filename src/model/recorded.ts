@@ -1,5 +1,5 @@
 import {ModelError} from '../errors.js'
-import type {DivergenceReason, ToolCallOutcome} from '../trace/schema.js'
+import {type DivergenceReason, letThrough, type ToolCallOutcome} from '../trace/schema.js'
 import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import type {CallObservation, ChatRequest, ChatResponse, Departure, ModelClient, ModelToolCall, TrajectoryModel} from './types.js'
@@ -24,14 +24,11 @@ import type {CallObservation, ChatRequest, ChatResponse, Departure, ModelClient,
 
 export type ReplayMode = 'recorded' | 'compromised'
 
-/** Outcomes that mean the candidate did not let a proposed call through. */
-const REFUSED: ReadonlySet<ToolCallOutcome> = new Set(['denied', 'needs_approval', 'invalid_args', 'unknown_tool', 'budget_exceeded'])
-
 /** What a side did with a call, in the terms a model is told: it ran, it was denied, held, or rejected otherwise. */
 type Treatment = Departure['recorded'] | 'rejected'
 
 function candidateTreatment(outcome: ToolCallOutcome): Treatment {
-  if (!REFUSED.has(outcome)) return 'executed'
+  if (letThrough(outcome)) return 'executed'
   return outcome === 'denied' ? 'denied' : outcome === 'needs_approval' ? 'held' : 'rejected'
 }
 

@@ -1,4 +1,4 @@
-import type {RequestTrace, TraceSide, TraceStatus} from '../trace/schema.js'
+import {letThrough as passed, type RequestTrace, type TraceSide, type TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
@@ -320,9 +320,7 @@ function latencyStats(values: number[]): LatencyStats {
 
 const restrictive = (d: string | undefined): boolean => d === 'deny' || d === 'require_approval'
 
-/** Outcomes of a call that was not let through (refused, held, rejected). */
-const STOPPED = new Set(['denied', 'needs_approval', 'invalid_args', 'unknown_tool', 'budget_exceeded'])
-const letThrough = (c: CallRow['base']): boolean => c !== null && !STOPPED.has(c.outcome)
+const letThrough = (c: CallRow['base']): boolean => c !== null && passed(c.outcome)
 
 /** Whether either side was offered an attacker's goal call (`--model compromised`). */
 const hasAttackCalls = (diff: RequestDiff): boolean => diff.calls.some((r) => r.base?.attack !== undefined || r.cand?.attack !== undefined)

@@ -47,6 +47,12 @@ export const ToolCallOutcome = z.enum([
 ])
 export type ToolCallOutcome = z.infer<typeof ToolCallOutcome>
 
+/** Outcomes of a call the bundle did not let through: refused, held for approval, or rejected before running. */
+const STOPPED: ReadonlySet<ToolCallOutcome> = new Set(['denied', 'needs_approval', 'invalid_args', 'unknown_tool', 'budget_exceeded'])
+
+/** Whether the bundle let a proposed call through (whether or not the sandbox could answer it). */
+export const letThrough = (outcome: ToolCallOutcome): boolean => !STOPPED.has(outcome)
+
 export const ToolCallTrace = z.object({
   seq: z.number().int().nonnegative(),
   step: z.number().int().nonnegative(),
