@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const store = openStore(job.file, {readonly: true})
   let task: GroupTask<unknown, unknown> | undefined
   try {
-    task = (factory as TaskFactory<unknown, unknown, unknown>)(job.args)
+    task = (factory as TaskFactory<unknown, unknown, unknown>)(job.args, job.range)
     let facts: unknown[] = []
     for (const group of groupByRequest(store.iterateTraces(job.runId, job.range))) {
       let fact = task.map(group)

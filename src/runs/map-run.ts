@@ -55,7 +55,7 @@ export async function mapRun<A, F, P>(
 
 /** The task's factory as a worker would call it, over one range read through `store`. */
 async function runHere<A, F, P>(store: TraceStore, runId: string, ref: TaskRef<A, F, P>, range: TraceFilter, onFact: (fact: F) => void): Promise<P> {
-  const task: GroupTask<F, P> = ref.factory(ref.args)
+  const task: GroupTask<F, P> = ref.factory(ref.args, range)
   try {
     for (const group of groupByRequest(store.iterateTraces(runId, range))) {
       let fact = task.map(group)

@@ -1,5 +1,6 @@
 import {baseSideOf, compareGroup} from '../diff/compare.js'
-import type {RunInfo} from '../store/api.js'
+import {withAnswerParts} from '../diff/request-diff.js'
+import type {RunInfo, TraceFilter} from '../store/api.js'
 import {GoldenRatesAccumulator, type GoldenTally} from './golden-rates.js'
 import {SummaryBuilder, type SummaryPartial} from './summary.js'
 import {taskRef, type GroupTask, type TaskRef} from './task.js'
@@ -17,18 +18,26 @@ export type SummaryTaskTotal = {summary: SummaryPartial; golden: GoldenTally}
  * Nothing is handed back per request: the range's summary comes back whole, to be absorbed in line
  * order (SummaryBuilder.absorb), which costs far less than passing 100k requests between threads.
  */
-export function summaryTask(args: SummaryTaskArgs): GroupTask<never, SummaryTaskTotal> {
+export function summaryTask(args: SummaryTaskArgs, range: TraceFilter = {}): GroupTask<never, SummaryTaskTotal> {
   const baseSide = baseSideOf(args.run)
   const builder = new SummaryBuilder(args.run, baseSide)
   const golden = new GoldenRatesAccumulator(args.run)
+  // The range that starts the run has its first regressions kept in full whatever the others
+  // hold, so it makes their answers' word diffs itself, while the other ranges are still being
+  // read; a later range's are made at the end, for those the run keeps (SummaryBuilder.finish).
+  const startsRun = range.fromLine === undefined
   return {
     map(group) {
-      // Answer word diffs are only worth computing for the regressions kept in full (the builder does).
+      // Answer word diffs are only worth computing for the regressions kept in full (see above).
       builder.add(compareGroup(group, baseSide, {answerParts: false}))
       for (const trace of group.traces) golden.add(trace)
       return undefined
     },
-    finish: () => ({summary: builder.partial(), golden: golden.tally()}),
+    finish: () => {
+      const summary = builder.partial()
+      if (startsRun) for (const r of summary.regressions.diffs) withAnswerParts(r.diff)
+      return {summary, golden: golden.tally()}
+    },
   }
 }
 

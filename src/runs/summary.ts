@@ -380,8 +380,8 @@ export type SummaryPartial = {
   statusMatch: number
   safety: RunSummary['safety']
   /**
-   * Diffs: the first MAX_REGRESSION_DIFFS of the part, without their answers' word diffs (made
-   * for the diffs the run keeps, at the end); `diffs_omitted` is worked out at the end.
+   * Diffs: the first MAX_REGRESSION_DIFFS of the part, their answers' word diffs not yet made
+   * (finish() makes those the run keeps); `diffs_omitted` is worked out at the end.
    */
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
   improvements: RunSummary['improvements']
@@ -445,8 +445,9 @@ export class SummaryBuilder {
     if (cls.class === 'regression') {
       this.regressions.count++
       this.regressions.ids.push(diff.request_id)
-      // Its answer's word diff is made in finish(), for the diffs the whole run keeps: a later range
-      // of a run read on several threads keeps its first ones too, most of them dropped by absorb().
+      // Its answer's word diff is made later, only for the diffs the whole run keeps (by the range
+      // that starts the run, or in finish()): a later range of a run read on several threads keeps
+      // its first ones too, most of them dropped by absorb().
       if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff, classification: cls})
     } else if (cls.class === 'improvement') {
       this.improvements.count++

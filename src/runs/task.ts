@@ -15,7 +15,8 @@ export type GroupTask<F, P> = {
   close?(): Promise<void>
 }
 
-export type TaskFactory<A, F, P> = (args: A) => GroupTask<F, P>
+/** Makes the task of one range: `range` is the lines it reads (no `fromLine`: from the run's first line). */
+export type TaskFactory<A, F, P> = (args: A, range: TraceFilter) => GroupTask<F, P>
 
 /**
  * How a worker finds a task: the module's URL and the factory's export name, plus the factory

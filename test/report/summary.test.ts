@@ -2,6 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {compareTraces, groupByRequest} from '../../src/runs/group.js'
 import {baseSideOf} from '../../src/diff/compare.js'
 import {percentile, SummaryBuilder, summarizeRun} from '../../src/runs/summary.js'
+import {summaryTask, type SummaryTaskTotal} from '../../src/runs/summary-task.js'
+import type {TraceFilter} from '../../src/store/api.js'
 import {baseTrace, recordedRun, toolCall, trace} from '../factories/index.js'
 import {MemoryStore} from './memory-store.js'
 import {smallRun} from './small-run.js'
@@ -174,5 +176,23 @@ describe('percentile', () => {
     expect(percentile(v, 50)).toBe(5)
     expect(percentile(v, 95)).toBe(10)
     expect(percentile(new Float64Array(), 50)).toBe(0)
+  })
+})
+
+describe('summaryTask', () => {
+  it('makes the word diffs of its regressions when its range starts the run, and leaves them to the end otherwise', () => {
+    const {store, runId} = smallRun()
+    const run = store.getRun(runId)!
+    const partOf = (range: TraceFilter) => {
+      const task = summaryTask({run}, range)
+      for (const g of groupByRequest(store.iterateTraces(run.id))) task.map(g)
+      return (task.finish() as SummaryTaskTotal).summary.regressions.diffs
+    }
+    const first = partOf({toLine: 100})
+    const later = partOf({fromLine: 1})
+    expect(first.length).toBeGreaterThan(0)
+    expect(first.some((d) => d.diff.answer.changed)).toBe(true)
+    expect(first.every((d) => !d.diff.answer.changed || d.diff.answer.parts !== undefined)).toBe(true)
+    expect(later.every((d) => d.diff.answer.parts === undefined)).toBe(true)
   })
 })
