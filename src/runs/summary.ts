@@ -219,11 +219,12 @@ class SideAccumulator {
     for (const [status, n] of Object.entries(s.statuses) as [TraceStatus, number][]) this.statuses[status] = (this.statuses[status] ?? 0) + n
     this.input += s.input
     this.output += s.output
-    for (const c of s.costs) this.costs.push(c)
+    // concat, not a loop of push: absorb runs once per part, so a loop of it would run unoptimised.
+    this.costs = this.costs.concat(s.costs)
     this.toolCalls += s.toolCalls
     this.modelCalls += s.modelCalls
     this.steps += s.steps
-    for (const l of s.latencies) this.latencies.push(l)
+    this.latencies = this.latencies.concat(s.latencies)
     this.executed += s.executed
     this.errors += s.errors
     this.denials += s.denials
@@ -526,9 +527,15 @@ export class SummaryBuilder {
   absorb(p: SummaryPartial): void {
     this.base.absorb(p.sides.base)
     this.cand.absorb(p.sides.cand)
-    for (const k of ['request_ids', 'lines', 'base', 'cand', 'keys', 'tools'] as const) {
-      const into = this.writes[k] as unknown[]
-      for (const v of p.writes[k]) into.push(v)
+    // concat, not loops of push: absorb runs once per part, so those loops would run unoptimised.
+    const w = this.writes
+    this.writes = {
+      request_ids: w.request_ids.concat(p.writes.request_ids),
+      lines: w.lines.concat(p.writes.lines),
+      base: w.base.concat(p.writes.base),
+      cand: w.cand.concat(p.writes.cand),
+      keys: w.keys.concat(p.writes.keys),
+      tools: w.tools.concat(p.writes.tools),
     }
     for (const k of Object.keys(this.requests) as (keyof typeof this.requests)[]) this.requests[k] += p.requests[k]
     for (const l of p.skipped) if (this.skipped.length < MAX_LISTED) this.skipped.push(l)
@@ -552,10 +559,10 @@ export class SummaryBuilder {
     this.statusMatch += p.statusMatch
     for (const k of Object.keys(this.safety) as (keyof typeof this.safety)[]) this.safety[k] += p.safety[k]
     this.regressions.count += p.regressions.count
-    for (const id of p.regressions.ids) this.regressions.ids.push(id)
+    this.regressions.ids = this.regressions.ids.concat(p.regressions.ids)
     for (const d of p.regressions.diffs) if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push(d)
     this.improvements.count += p.improvements.count
-    for (const id of p.improvements.ids) this.improvements.ids.push(id)
+    this.improvements.ids = this.improvements.ids.concat(p.improvements.ids)
   }
 
   finish(): RunSummary {
