@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {RunCommand, runIdArg} from '../src/cli/run-command.js'
-import {renderReport, formatFromPath, REPORT_FORMATS, type ReportFormat} from '../src/report/render.js'
+import {formatFromPath, REPORT_FORMATS, renderJsonReport, type ReportFormat} from '../src/report/formats.js'
 import {runSummary} from '../src/runs/run-summary.js'
 import {scorecard, type Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
@@ -33,7 +33,8 @@ export default class Report extends RunCommand {
     const {store, run} = this.openRun(flags.db, args.runId)
     const {summary, golden} = await runSummary(store, run)
     const card = scorecard(summary, thresholds, golden)
-    const text = renderReport(format, summary, card)
+    // The Markdown and HTML renderers are loaded only when asked for: a JSON report needs neither.
+    const text = format === 'json' ? renderJsonReport(summary, card) : (await import('../src/report/render.js')).renderReport(format, summary, card)
     const result = {run_id: summary.run.id, regressions: summary.regressions.count, scorecard: card.colour}
     const bytes = Buffer.byteLength(text)
     if (flags.out) {
