@@ -1,10 +1,11 @@
 import {spawn} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {bigTraffic} from '../helpers/big-traffic.js'
 
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
 const skill = path.join(scenario, 'skill', 'index.ts')
@@ -15,20 +16,6 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-shadow-cli-'))
 })
 afterEach(() => rmSync(dir, {recursive: true, force: true}))
-
-/** A traffic file big enough that a run is still going when the test interrupts it. */
-function bigTraffic(count: number): string {
-  const lines = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '')
-  const out: string[] = []
-  for (let i = 0; i < count; i++) {
-    const rec = JSON.parse(lines[i % lines.length]!) as {id: string}
-    rec.id = `${rec.id}-${Math.floor(i / lines.length)}`
-    out.push(JSON.stringify(rec))
-  }
-  const file = path.join(dir, 'big.jsonl')
-  writeFileSync(file, out.join('\n') + '\n')
-  return file
-}
 
 function storedCandidates(db: string): number {
   try {
@@ -133,7 +120,7 @@ describe('understudy shadow (CLI)', () => {
   })
 
   it('stops cleanly on Ctrl-C, says how to resume, and --resume finishes the run', async () => {
-    const traffic = bigTraffic(3000)
+    const traffic = bigTraffic(scenario, dir, 3000)
     const db = path.join(dir, 'u.db')
     const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--fixtures', path.join(scenario, 'fixtures.yaml'), '--skill', skill], db, 'SIGINT')
     expect(first.code).toBe(130)
@@ -151,7 +138,7 @@ describe('understudy shadow (CLI)', () => {
   }, SIGNAL_TEST_TIMEOUT)
 
   it('resumes after SIGKILL with no request lost or stored twice', async () => {
-    const traffic = bigTraffic(3000)
+    const traffic = bigTraffic(scenario, dir, 3000)
     const db = path.join(dir, 'u.db')
     const first = await interrupted([traffic, '--candidate', path.join(scenario, 'v2'), '--skill', skill, '--concurrency', '8'], db, 'SIGKILL')
     expect(first.signal).toBe('SIGKILL')

@@ -1,5 +1,5 @@
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -8,6 +8,7 @@ import {RunBusyError} from '../../src/errors.js'
 import {resumeShadow, startShadow} from '../../src/shadow/run.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {bigTraffic} from '../helpers/big-traffic.js'
 
 /**
  * A run has one writer. The CLI (built, as a user runs it) is killed with SIGKILL at seeded random
@@ -45,20 +46,6 @@ function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-}
-
-/** The scenario's traffic, repeated with fresh ids, so a run lasts long enough to be killed mid-way. */
-function bigTraffic(count: number): string {
-  const lines = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '')
-  const out: string[] = []
-  for (let i = 0; i < count; i++) {
-    const rec = JSON.parse(lines[i % lines.length]!) as {id: string}
-    rec.id = `${rec.id}-${Math.floor(i / lines.length)}`
-    out.push(JSON.stringify(rec))
-  }
-  const file = path.join(dir, 'big.jsonl')
-  writeFileSync(file, out.join('\n') + '\n')
-  return file
 }
 
 type Exit = {code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string}
@@ -114,7 +101,7 @@ const busy = (id: string, pid: number) => `run ${id} is being written by process
 
 describe('one writer per run', () => {
   it('resume refuses at once while another writer holds the run, leaving it as it was, and takes over once that writer is gone', async () => {
-    const traffic = bigTraffic(60)
+    const traffic = bigTraffic(scenario, dir, 60)
     const store = openStore(path.join(dir, 'u.db'))
     try {
       const controller = new AbortController()
@@ -155,7 +142,7 @@ describe('one writer per run', () => {
   it('refuses a concurrent --resume while the writer lives, and resumes after kill -9 until complete', async () => {
     const rand = random(SEED)
     const db = path.join(dir, 'u.db')
-    const traffic = bigTraffic(LIMIT)
+    const traffic = bigTraffic(scenario, dir, LIMIT)
     const start = ['shadow', traffic, '--scenario', scenario, '--baseline', 'scenario', '--repeat', '2', '--limit', String(LIMIT), '--db', db]
     let id: string | undefined
     let refused = 0
