@@ -104,10 +104,10 @@ describe('hashBundle: changes with meaning change it', () => {
     expect(await hashOf(dir)).not.toBe(base)
   })
 
-  it('changes with a max_length, a policy value, a policy effect, a required field, a default overridden', async () => {
+  it('changes with a maxLength, a policy value, a policy effect, a required field, a default overridden', async () => {
     const base = await hashOf(bundleDir(() => {}))
     const variants: ((m: Record<string, any>) => void)[] = [
-      (m) => (m.tools[1].args.properties.note.max_length = 201),
+      (m) => (m.tools[1].args.properties.note.maxLength = 201),
       (m) => (m.policies[0].when[0].value = 101),
       (m) => (m.policies[0].effect = 'deny'),
       (m) => m.tools[1].args.required.push('note'),

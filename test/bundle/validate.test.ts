@@ -111,25 +111,25 @@ describe('cross-checks: tools', () => {
     ])
   })
 
-  it('reports minimum > maximum and min_length > max_length', async () => {
+  it('reports minimum > maximum and minLength > maxLength', async () => {
     const dir = bundleDir((m) => {
       m.tools[1].args.properties.amount.minimum = 600
-      m.tools[1].args.properties.note.min_length = 300
+      m.tools[1].args.properties.note.minLength = 300
     })
     expect(await problems(dir)).toEqual([
       'F:tools.1.args.properties.amount.maximum: maximum 500 is less than minimum 600',
-      'F:tools.1.args.properties.note.max_length: max_length 200 is less than min_length 300',
+      'F:tools.1.args.properties.note.maxLength: maxLength 200 is less than minLength 300',
     ])
   })
 
   it('reports keywords on a type they do not apply to, and enum values of the wrong type', async () => {
     const dir = bundleDir((m) => {
-      m.tools[1].args.properties.amount.max_length = 5
+      m.tools[1].args.properties.amount.maxLength = 5
       m.tools[1].args.properties.note.enum = ['a', 3]
       m.tools[1].args.properties.order_id.items = {type: 'string'}
     })
     expect(await problems(dir)).toEqual([
-      'F:tools.1.args.properties.amount.max_length: only applies to type string, not "number"',
+      'F:tools.1.args.properties.amount.maxLength: only applies to type string, not "number"',
       'F:tools.1.args.properties.note.enum.1: 3 is not a valid string',
       'F:tools.1.args.properties.order_id.items: only applies to type array, not "string"',
     ])
