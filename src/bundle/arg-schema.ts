@@ -132,6 +132,7 @@ export function checkArgSchema(schema: unknown, at: (string | number)[]): Schema
       const meant = BY_LOWER.get(key.replace(/[_-]/g, '').toLowerCase())
       add([...here, key], `unknown JSON Schema keyword "${key}"${meant ? ` (did you mean ${meant}?)` : ''}`)
     }
+    typeProblems(s, here, add)
     if (typeof s.pattern === 'string') {
       const why = regexProblem(s.pattern)
       if (why) add([...here, 'pattern'], `is not a valid regular expression: ${why}`)
@@ -160,6 +161,57 @@ export function checkArgSchema(schema: unknown, at: (string | number)[]): Schema
     }
   }
   return out
+}
+
+/**
+ * Keywords of another type than the one `type` names are ignored by every validator, so they are a
+ * mistake (ajv's strictTypes says the same); so are bounds that no value can meet and enum values
+ * of the wrong type. Only a single-type schema is checked.
+ */
+const KEYWORD_TYPES: Record<string, readonly string[]> = {
+  maxLength: ['string'], minLength: ['string'], pattern: ['string'], format: ['string'],
+  minimum: ['number', 'integer'], maximum: ['number', 'integer'], exclusiveMinimum: ['number', 'integer'], exclusiveMaximum: ['number', 'integer'], multipleOf: ['number', 'integer'],
+  properties: ['object'], required: ['object'], additionalProperties: ['object'], patternProperties: ['object'], minProperties: ['object'], maxProperties: ['object'],
+  items: ['array'], prefixItems: ['array'], maxItems: ['array'], minItems: ['array'], uniqueItems: ['array'], contains: ['array'],
+}
+
+const SIMPLE_TYPES = new Set(['array', 'boolean', 'integer', 'null', 'number', 'object', 'string'])
+
+function typeProblems(s: ArgSchema, at: (string | number)[], add: (path: (string | number)[], message: string) => void): void {
+  const type = s.type
+  if (typeof type !== 'string' || !SIMPLE_TYPES.has(type)) return
+  for (const [keyword, types] of Object.entries(KEYWORD_TYPES)) {
+    if (s[keyword] !== undefined && !types.includes(type)) add([...at, keyword], `only applies to type ${types.join(' or ')}, not "${type}"`)
+  }
+  if (Array.isArray(s.enum)) {
+    s.enum.forEach((v, i) => {
+      if (!fitsType(type, v)) add([...at, 'enum', i], `${JSON.stringify(v)} is not a valid ${type}`)
+    })
+  }
+  for (const [lo, hi] of [['minimum', 'maximum'], ['minLength', 'maxLength'], ['minItems', 'maxItems']] as const) {
+    const a = s[lo]
+    const b = s[hi]
+    if (typeof a === 'number' && typeof b === 'number' && a > b) add([...at, hi], `${hi} ${b} is less than ${lo} ${a}`)
+  }
+}
+
+function fitsType(type: string, v: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return typeof v === 'string'
+    case 'number':
+      return typeof v === 'number'
+    case 'integer':
+      return Number.isInteger(v)
+    case 'boolean':
+      return typeof v === 'boolean'
+    case 'null':
+      return v === null
+    case 'array':
+      return Array.isArray(v)
+    default:
+      return isObject(v)
+  }
 }
 
 /** A `required` name may come from a composed or referenced schema; only a plain object is checked. */
@@ -199,18 +251,25 @@ function pointerPath(pointer: string): string[] {
  * e.g. `type` as a name or a list of names), its branches' errors become one message.
  */
 function metaProblems(errors: readonly ErrorObject[]): {path: string[]; message: string}[] {
-  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')
+  const unionAt = new Set(errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath))
   const out: {path: string[]; message: string}[] = []
+  const merged = new Map<string, string[]>()
   for (const e of errors) {
-    if (unions.some((u) => u !== e && e.schemaPath.startsWith(`${u.schemaPath}/`) && e.instancePath === u.instancePath)) continue
-    if (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
-      const branches = errors.filter((b) => b !== e && b.schemaPath.startsWith(`${e.schemaPath}/`) && b.instancePath === e.instancePath)
-      const said = [...new Set(branches.map(errorMessage))]
-      out.push({path: pointerPath(e.instancePath), message: said.length > 0 ? said.join(', or ') : errorMessage(e)})
+    if (!unionAt.has(e.instancePath)) {
+      out.push({path: pointerPath(e.instancePath), message: errorMessage(e)})
       continue
     }
-    out.push({path: pointerPath(e.instancePath), message: errorMessage(e)})
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf') continue
+    let said = merged.get(e.instancePath)
+    if (!said) {
+      said = []
+      merged.set(e.instancePath, said)
+      out.push({path: pointerPath(e.instancePath), message: ''})
+    }
+    said.push(errorMessage(e))
   }
+  // Each merged place gets its branches' messages in one line.
+  for (const o of out) if (o.message === '') o.message = [...new Set(merged.get(o.path.length === 0 ? '' : `/${o.path.map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`) ?? [])].join(', or ')
   return out
 }
 

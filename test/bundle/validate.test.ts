@@ -74,7 +74,7 @@ describe('cross-checks: tools', () => {
     const dir = bundleDir((m) => {
       m.tools[0].args = {type: 'string'}
     })
-    expect(await problems(dir)).toEqual(['F:tools.0.args.type: tool arguments must be an object schema (got "string")'])
+    expect(await problems(dir)).toEqual(['F:tools.0.args.type: tool arguments must be an object schema: type: object (got "string")'])
   })
 
   it('reports required names missing from properties, at any depth', async () => {
@@ -135,18 +135,27 @@ describe('cross-checks: tools', () => {
     ])
   })
 
-  it('keeps zod messages readable: unknown fields, wrong types, enums, bad regex', async () => {
+  it('reports every JSON Schema problem at once, located at the keyword, with the standard spelling of a snake_case keyword', async () => {
     const dir = bundleDir((m) => {
-      m.tools[0].args.properties.order_id.maxLength = 5
+      m.tools[0].args.properties.order_id.max_length = 5
       m.tools[0].args.properties.order_id.pattern = '(['
+      m.tools[0].args.properties.order_id.title = 'Order'
+      m.tools[0].args.properties.order_id.examples = ['ORD-000001']
       m.tools[1].args.properties.amount.maximum = '500'
+      m.tools[1].args.properties.amount.minItems = -1
+      m.tools[1].args.properties.note.type = 'text'
+      m.tools[1].args.properties.note.$ref = '#/$defs/Missing'
       m.tools[0].risk = 'delete'
     })
     expect(await problems(dir)).toEqual([
-      'F:tools.0.args.properties.order_id.maxLength: unknown field "maxLength"',
-      'F:tools.0.args.properties.order_id.pattern: is not a valid regular expression (got "([")',
+      'F:tools.0.args.properties.order_id.max_length: unknown JSON Schema keyword "max_length" (did you mean maxLength?)',
+      'F:tools.0.args.properties.order_id.pattern: is not a valid regular expression: /([/u: Unterminated character class',
       'F:tools.0.risk: must be one of "read", "write_low", "write_high" (got "delete")',
-      'F:tools.1.args.properties.amount.maximum: expected number, received string',
+      'F:tools.1.args.properties.amount.maximum: must be number',
+      'F:tools.1.args.properties.amount.minItems: must be >= 0',
+      'F:tools.1.args.properties.amount.minItems: only applies to type array, not "number"',
+      'F:tools.1.args.properties.note.$ref: "#/$defs/Missing" points to nothing in this schema',
+      'F:tools.1.args.properties.note.type: must be one of "array", "boolean", "integer", "null", "number", "object", "string", or must be array',
     ])
   })
 
