@@ -183,6 +183,13 @@ export const ModelConfig = z
      * Ollama's `keep_alive`, sent with every call and with the load before the run: a duration
      * ("10m", "1h") or seconds (a negative number keeps the model loaded). Left out: not sent.
      */
+    /**
+     * Ollama drops every argument-schema keyword but type, description, enum, properties, required,
+     * items and anyOf (src/bundle/model-visible.ts), so the model never sees `maximum`, `pattern`…
+     * true: the Ollama client writes them into each parameter's description. Left out: off, and the
+     * bundle keeps the hash it had.
+     */
+    describe_constraints: z.boolean().optional(),
     keep_alive: z.union([z.number().int(), z.string().regex(/^-?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/, 'a duration such as "5m", "1h" or "-1"')]).optional(),
   })
   .strict()

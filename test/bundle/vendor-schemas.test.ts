@@ -133,3 +133,41 @@ describe('vendor tool definitions load as they are', () => {
     expect(r.problems[0]).toMatch(/tools\.0\.args\.\$schema: unsupported \$schema "http:\/\/json-schema\.org\/draft-04\/schema#"/)
   })
 })
+
+describe('constraints a model served by Ollama never sees (#23)', () => {
+  const ollamaDesk = (model: Record<string, unknown>) =>
+    bundleDir(
+      (m) => {
+        m.model = {...m.model, provider: 'ollama', name: 'qwen3:8b', ...model}
+        m.tools = [tool('book_flight', 'parameters', PYDANTIC_BOOK_FLIGHT), tool('quote_fare', 'parameters', OPENAI_PARAMETERS)]
+        m.policies = []
+        m.tenant_quotas = {}
+      },
+      {as: 'json'},
+    )
+
+  it('warns once per dropped constraint, located at the keyword; the bundle still loads', async () => {
+    const r = await validateBundle(ollamaDesk({}))
+    expect(r.problems).toEqual([])
+    expect(r.bundle).not.toBeNull()
+    const at = r.warnings.map((w) => w.replace(/^.*bundle\.json:/, '').replace(/: warning: .*$/, ''))
+    expect(at).toEqual([
+      'tools.0.parameters.properties.flight.pattern',
+      'tools.0.parameters.properties.passengers.maxItems',
+      'tools.0.parameters.properties.passengers.minItems',
+      'tools.0.parameters.properties.seat.$ref',
+      'tools.0.parameters.properties.depart_on.format',
+      'tools.1.parameters.additionalProperties',
+    ])
+    expect(r.warnings[0]).toMatch(/warning: Ollama does not show pattern to the model \(it keeps only anyOf, type, items, description, enum, properties, required\); the contract still enforces it/)
+  })
+
+  it('says nothing for the scripted model, or when describe_constraints puts them in the descriptions; left out, the hash is unchanged', async () => {
+    const scripted = await validateBundle(bundleDir((m) => (m.tools = [tool('book_flight', 'parameters', PYDANTIC_BOOK_FLIGHT)])))
+    expect(scripted.warnings).toEqual([])
+    const described = await validateBundle(ollamaDesk({describe_constraints: true}))
+    expect(described.warnings).toEqual([])
+    expect(described.bundle!.hash).not.toBe((await validateBundle(ollamaDesk({}))).bundle!.hash)
+    expect((await validateBundle(ollamaDesk({describe_constraints: false}))).bundle!.hash).not.toBe((await validateBundle(ollamaDesk({}))).bundle!.hash)
+  })
+})
