@@ -155,7 +155,8 @@ export function checkArgSchema(schema: unknown, at: (string | number)[]): Schema
   })
   if (out.length === 0) {
     try {
-      ajv.compile(schema)
+      // Through the cache: the runtime then finds this schema compiled.
+      compiledArgSchema(schema)
     } catch (e) {
       add(at, `cannot compile: ${(e as Error).message.split('\n')[0]}`)
     }

@@ -134,6 +134,15 @@ describe('vendor tool definitions load as they are', () => {
   })
 })
 
+describe('what ajv itself refuses is reported too', () => {
+  it('a $ref to a schema that is not in the bundle: one located line, not a crash', async () => {
+    const schema = {...OPENAI_PARAMETERS, properties: {...OPENAI_PARAMETERS.properties, airport: {$ref: 'https://example.com/airport.json'}}}
+    const r = await validateBundle(flightDesk([tool('quote_fare', 'parameters', schema)]))
+    expect(r.problems).toHaveLength(1)
+    expect(r.problems[0]).toMatch(/bundle\.json:tools\.0\.parameters: cannot compile: can't resolve reference https:\/\/example\.com\/airport\.json/)
+  })
+})
+
 describe('constraints a model served by Ollama never sees (#23)', () => {
   const ollamaDesk = (model: Record<string, unknown>) =>
     bundleDir(
