@@ -116,3 +116,32 @@ export function libraryProblem(e: unknown): ExpressionProblem {
   const offset = err?.range?.start ?? err?.node?.range?.start ?? err?.node?.pos ?? 0
   return {message, offset}
 }
+
+/** What a failing key expression counts under: one shared bucket, so an error never escapes a limit. */
+export const KEY_ERROR = '\u0000error'
+
+/**
+ * A `per` key expression (`budget.per`, `rate_limits.per`) as a function from the activation to a
+ * key string: the value as canonical text (ints and doubles of the same value give the same key).
+ * A key that fails to evaluate is KEY_ERROR: such calls share one bucket and stay limited.
+ */
+export function compileKey(source: string): (activation: Activation) => string {
+  const compiled = compileExpression(source, 'any')
+  // The bundle validator has refused a key that does not compile; code that builds bundles by
+  // hand gets the same message as a throw.
+  if (!compiled.ok) throw new Error(`${compiled.problem.message} (at character ${compiled.problem.offset + 1})`)
+  const run = compiled.expr.run
+  return (activation) => {
+    try {
+      return keyText(run(activation))
+    } catch {
+      return KEY_ERROR
+    }
+  }
+}
+
+function keyText(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (typeof v === 'bigint') return String(v)
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x instanceof Map ? Object.fromEntries(x) : x)) ?? 'null'
+}
