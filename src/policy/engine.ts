@@ -1,7 +1,7 @@
 import type {PolicyCondition, PolicyEffect, PolicyRule, RiskLevel} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
 import type {Decision} from '../traffic/schema.js'
-import {type Activation, type CompiledExpression, compileExpression, PolicyCall, PolicyTool} from './expression.js'
+import {type Activation, type CompiledExpression, compileExpression, type PolicyCall, PolicyTool} from './expression.js'
 
 export {PolicyCall} from './expression.js'
 
