@@ -14,16 +14,17 @@ import {mustSucceed, runCli, type CliRun} from './cli.js'
 import {benchCommit} from './commit.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
+import {benchPolicy} from './policy.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {benchStore} from './store.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
-type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number}
+type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; policy: number}
 
-const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000}
-const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000}
+const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, policy: 200_000}
+const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, policy: 20_000}
 
 type Context = {ws: Workspace; sizes: Sizes; sc: ReturnType<typeof scenarioPaths>; mainRun: () => Promise<ShadowRun>}
 
@@ -112,6 +113,16 @@ export const FIGURES: FigureDef[] = [
         value: r.p95_ms,
         detail: `${k(r.requests)} requests one at a time after ${k(r.warmup)} warm-up; p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, max ${r.max_ms.toFixed(1)} ms; ${(r.model_calls / (r.requests + r.warmup)).toFixed(2)} model calls/request`,
       }
+    },
+  },
+  {
+    // Every proposed tool call is decided by the policy engine: 50 rules, half of them CEL.
+    name: 'policy_decision_p95_us',
+    unit: 'µs',
+    target: {op: '<', value: 20},
+    measure: async ({sizes}) => {
+      const r = benchPolicy(sizes.policy)
+      return {value: r.p95_us, detail: `${k(r.decisions)} decisions, ${r.rules} rules (25 when, 25 CEL if), history of 10 calls; p50 ${r.p50_us.toFixed(2)} µs, p99 ${r.p99_us.toFixed(2)} µs`}
     },
   },
   {
