@@ -27,6 +27,9 @@ export type PolicyContext = {
   history?: readonly PolicyCall[]
   /** Tainted argument paths (src/policy/taint.ts), computed only when a rule reads `taint`. */
   taint?: () => readonly string[]
+  /** The request's messages, and its recorded time in ms since the epoch. */
+  messages?: readonly {role: string; content: string}[]
+  nowMs?: number
 }
 
 /** A rule whose `if` could not be evaluated for this call, and why. */
@@ -200,6 +203,7 @@ export function compilePolicy(rules: PolicyRule[], defaultEffect: PolicyEffect):
 const NO_CALLS: readonly PolicyCall[] = []
 const NO_PATHS: readonly string[] = []
 const NO_LABELS: Record<string, string> = {}
+const NO_MESSAGES: readonly {role: string; content: string}[] = []
 
 /** The variables an `if` sees, built from the context once per decision. */
 export function activationOf(ctx: PolicyContext, withTaint: boolean): Activation {
@@ -216,6 +220,8 @@ export function activationOf(ctx: PolicyContext, withTaint: boolean): Activation
     signals: ctx.signals,
     history: ctx.history ?? NO_CALLS,
     taint: withTaint && ctx.taint ? ctx.taint() : NO_PATHS,
+    messages: ctx.messages ?? NO_MESSAGES,
+    now: new Date(ctx.nowMs ?? 0),
   }
 }
 

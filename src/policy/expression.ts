@@ -54,6 +54,10 @@ export type Activation = {
   history: readonly PolicyCall[]
   /** Dotted paths of the argument leaves only untrusted content supplied (src/policy/taint.ts). */
   taint: readonly string[]
+  /** The request's messages as recorded (`role`, `content`): "the user said yes". */
+  messages: readonly {role: string; content: string}[]
+  /** The request's recorded time (never the wall clock), a CEL timestamp. */
+  now: Date
 }
 
 const environment = new Environment({
@@ -79,6 +83,8 @@ const environment = new Environment({
   .registerVariable('signals', 'map<string, dyn>')
   .registerVariable('history', 'list<PolicyCall>')
   .registerVariable('taint', 'list<string>')
+  .registerVariable('messages', 'list<map<string, string>>')
+  .registerVariable('now', 'google.protobuf.Timestamp')
 
 /** A problem in an expression: the message (one line) and the character offset it points at. */
 export type ExpressionProblem = {message: string; offset: number}

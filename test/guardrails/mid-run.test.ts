@@ -162,6 +162,8 @@ describe('midRunGuardrails', () => {
       idempotency: 'none',
       session: '',
       labels: {},
+      messages: REC.input,
+      nowMs: NOW,
     })
     const denied = midRunGuardrails(input({signals: {injection_in_retrieved: true}}))
     expect(denied).toMatchObject({decision: 'deny', reason: 'INJECTION_RISK', rule: 'injection-writes', refusal: 'denied'})

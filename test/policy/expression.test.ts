@@ -138,6 +138,18 @@ describe('policy expressions: the rule kinds of a real service policy', () => {
     expect(guarded(ctx({args: {quantity: 11}})).decision).toBe('deny')
   })
 
+  it('reads the conversation and the recorded time: explicit confirmation, cancel within 24 hours', () => {
+    const confirmed = rule({id: 'confirm', risk: ['write_high'], if: String.raw`!messages.exists(m, m.role == "user" && m.content.lowerAscii().matches("\\byes\\b"))`})
+    const at = Date.parse('2024-05-15T15:00:00Z')
+    const said = (content: string) => ctx({risk: 'write_high', messages: [{role: 'user', content}], nowMs: at})
+    expect(verdict(confirmed, said('Cancel it. Yes, go ahead.')).decision).toBe('allow')
+    expect(verdict(confirmed, said('Cancel it, but yesterday you said no')).decision).toBe('deny')
+    const late = rule({id: 'late-cancel', tools: ['cancel_refill'], if: 'history.exists(c, c.name == "get_prescription" && timestamp(c.result.created_at) < now - duration("24h"))'})
+    const made = (created_at: string) => ctx({tool: 'cancel_refill', nowMs: at, history: [call('get_prescription', {}, {created_at})]})
+    expect(verdict(late, made('2024-05-14T10:00:00Z')).decision).toBe('deny')
+    expect(verdict(late, made('2024-05-14T20:00:00Z')).decision).toBe('allow')
+  })
+
   it('sees the tool contract, the request and the session', () => {
     const r = rule({id: 'ctx', if: 'tool.escalates && tool.idempotency == "required" && session == "s-1" && labels["channel"] == "phone" && tenant == "northside"'})
     const base = {escalates: true, idempotency: 'required', session: 's-1', labels: {channel: 'phone'}}

@@ -148,6 +148,8 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     idempotency: contract.idempotency,
     session: record.session_id ?? '',
     labels: record.labels,
+    messages: record.input,
+    nowMs: input.nowMs,
     ...(input.history ? {history: input.history} : {}),
     ...(input.taint ? {taint: input.taint} : {}),
   }
