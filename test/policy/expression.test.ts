@@ -1,4 +1,7 @@
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {parse} from 'yaml'
 import {PolicyRule} from '../../src/bundle/schema.js'
 import {ValidationError} from '../../src/errors.js'
 import {
@@ -8,6 +11,7 @@ import {
   policyRuleProblems,
   type PolicyContext,
 } from '../../src/policy/engine.js'
+import {compileExpression} from '../../src/policy/expression.js'
 import {taintedArgs} from '../../src/policy/taint.js'
 
 // A pharmacy desk: a domain no scenario and no code of src/ knows. Each rule is one rule kind of
@@ -180,5 +184,20 @@ describe('policy expressions are checked when compiled', () => {
     expect(problems[3]?.message).toMatch(/nme/)
     expect(problems[4]?.message).toBe('a condition must be a bool, this expression is a string (at character 1)')
     expect(() => compilePolicy([rule({id: 'a', if: 'args.x >'})], 'allow')).toThrow(ValidationError)
+  })
+})
+
+describe('docs/policy-language.md', () => {
+  it('every example rule and key in the reference compiles', () => {
+    const text = readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', 'policy-language.md'), 'utf8')
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]!) as unknown)
+    const rules = blocks.flatMap((b) => (Array.isArray(b) ? b : ((b as {policies?: unknown[]}).policies ?? [])))
+    expect(rules.length).toBeGreaterThanOrEqual(10)
+    const parsed = rules.map((r) => PolicyRule.parse(r))
+    expect(policyRuleProblems(parsed)).toEqual([])
+    const tools = blocks.flatMap((b) => (b as {tools?: {budget?: {per?: string}; rate_limits?: {per?: string}}[]}).tools ?? [])
+    const keys = tools.flatMap((t) => [t.budget?.per, t.rate_limits?.per]).filter((k): k is string => k !== undefined)
+    expect(keys).toEqual(['args.order_id', 'args.order_id'])
+    for (const k of keys) expect(compileExpression(k, 'any').ok).toBe(true)
   })
 })
