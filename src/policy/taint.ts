@@ -18,13 +18,26 @@
 
 export const TAINT_MIN_CHARS = 4
 
+/** Printable ASCII without white space: NFKC and white-space folding leave it as it is. */
+const PLAIN = /^[\x21-\x7e]*$/
+
 /** The normal form values and texts are compared in. */
 export function normalizeForTaint(text: string): string {
+  if (PLAIN.test(text)) return text.toLowerCase()
   return text.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim()
 }
 
-/** Texts already normalised, so a request normalises each source once, not once per call. */
-export type TaintSources = {trusted: readonly string[]; untrusted: readonly string[]}
+/**
+ * Normalised texts, each side joined into one string by newlines (a newline is never inside a
+ * normalised text, and it is not a letter or digit, so no match spans two texts): a request
+ * normalises each source once, and one search covers all of them.
+ */
+export type TaintSources = {trusted: string; untrusted: string}
+
+/** Joins normalised texts for TaintSources. */
+export function joinTexts(texts: readonly string[]): string {
+  return texts.join('\n')
+}
 
 /** Normalised texts of every string and number leaf of a JSON value (a tool result). */
 export function leafTexts(value: unknown, out: string[] = []): string[] {
@@ -38,12 +51,12 @@ export function leafTexts(value: unknown, out: string[] = []): string[] {
 /** Dotted paths of the tainted argument leaves, sorted. Pure: same arguments and sources, same answer. */
 export function taintedArgs(args: Record<string, unknown>, sources: TaintSources): string[] {
   const out: string[] = []
-  if (sources.untrusted.length === 0) return out
+  if (sources.untrusted === '') return out
   const visit = (value: unknown, path: string): void => {
     if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
       const needle = typeof value === 'string' ? normalizeForTaint(value) : String(value)
       if (needle.length < TAINT_MIN_CHARS) return
-      if (sources.untrusted.some((t) => occursIn(t, needle)) && !sources.trusted.some((t) => occursIn(t, needle))) out.push(path)
+      if (occursIn(sources.untrusted, needle) && !occursIn(sources.trusted, needle)) out.push(path)
     } else if (Array.isArray(value)) {
       value.forEach((v, i) => visit(v, path === '' ? String(i) : `${path}.${i}`))
     } else if (value !== null && typeof value === 'object') {
@@ -58,11 +71,11 @@ const WORD = /[\p{L}\p{N}]/u
 
 /** Whether `needle` appears in `text` with no letter or digit touching either end. */
 export function occursIn(text: string, needle: string): boolean {
+  const startsWord = WORD.test(needle[0]!)
+  const endsWord = WORD.test(needle[needle.length - 1]!)
   for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
     const before = at > 0 ? text[at - 1]! : ''
     const after = at + needle.length < text.length ? text[at + needle.length]! : ''
-    const startsWord = WORD.test(needle[0]!)
-    const endsWord = WORD.test(needle[needle.length - 1]!)
     // A boundary matters only where the value itself starts or ends with a letter or digit.
     if ((!startsWord || before === '' || !WORD.test(before)) && (!endsWord || after === '' || !WORD.test(after))) return true
   }

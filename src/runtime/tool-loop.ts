@@ -1,7 +1,7 @@
 import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
-import {leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
+import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
 import {callSignatureOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
 import type {FaultInjector, RequestTools} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
@@ -74,8 +74,9 @@ export class ToolLoop {
   private readonly history: PolicyCall[] = []
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
-  /** The request's own trusted and untrusted texts, normalised on first use. */
-  private baseSources: {trusted: string[]; untrusted: string[]} | null = null
+  /** Taint sources as of the last call that asked, rebuilt only when answers arrived since. */
+  private sources: TaintSources | null = null
+  private sourcesAnswers = -1
 
   constructor(
     private readonly record: TrafficRecord,
@@ -116,11 +117,15 @@ export class ToolLoop {
    * `trusted` and every successful tool answer so far are untrusted.
    */
   private taintSources(): TaintSources {
-    this.baseSources ??= {
-      trusted: this.record.input.filter((m) => m.role === 'user').map((m) => normalizeForTaint(m.content)),
-      untrusted: this.record.retrieved.filter((d) => d.trust !== 'trusted').map((d) => normalizeForTaint(d.content)),
+    if (this.sources === null || this.sourcesAnswers !== this.answerTexts.length) {
+      const documents = this.record.retrieved.filter((d) => d.trust !== 'trusted').map((d) => normalizeForTaint(d.content))
+      this.sources = {
+        trusted: this.sources?.trusted ?? joinTexts(this.record.input.filter((m) => m.role === 'user').map((m) => normalizeForTaint(m.content))),
+        untrusted: joinTexts([...documents, ...this.answerTexts]),
+      }
+      this.sourcesAnswers = this.answerTexts.length
     }
-    return {trusted: this.baseSources.trusted, untrusted: [...this.baseSources.untrusted, ...this.answerTexts]}
+    return this.sources
   }
 
   private async decideAndRun(call: ModelToolCall, step: StepTrace, attack?: string): Promise<CallResult> {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {leafTexts, normalizeForTaint, occursIn, TAINT_MIN_CHARS, taintedArgs} from '../../src/policy/taint.js'
+import {joinTexts, leafTexts, normalizeForTaint, occursIn, TAINT_MIN_CHARS, taintedArgs} from '../../src/policy/taint.js'
 
-const sources = (trusted: string[], untrusted: string[]) => ({trusted: trusted.map(normalizeForTaint), untrusted: untrusted.map(normalizeForTaint)})
+const sources = (trusted: string[], untrusted: string[]) => ({trusted: joinTexts(trusted.map(normalizeForTaint)), untrusted: joinTexts(untrusted.map(normalizeForTaint))})
 
 describe('taint', () => {
   it('names the argument leaves only untrusted content supplied, by dotted path, sorted', () => {
@@ -35,6 +35,10 @@ describe('taint', () => {
     const s = sources(['refund 250 to my card'], ['the policy allows 250 or 1000'])
     expect(taintedArgs({amount: 250}, s)).toEqual([])
     expect(taintedArgs({amount: 1000}, s)).toEqual(['amount'])
+  })
+
+  it('no match spans two texts', () => {
+    expect(taintedArgs({to: 'acct 9911'}, sources([], ['transfer to acct', '9911 is the code']))).toEqual([])
   })
 
   it('nothing is tainted without untrusted content', () => {
