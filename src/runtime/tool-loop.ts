@@ -4,7 +4,7 @@ import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
 import {callSignatureOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
 import type {FaultInjector, RequestTools} from '../tools/sandbox.js'
-import type {TrafficRecord} from '../traffic/schema.js'
+import type {Decision, TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
@@ -74,6 +74,8 @@ export class ToolLoop {
   private readonly history: PolicyCall[] = []
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
+  /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
+  private lastDecision: Decision = 'allow'
   /** Taint sources as of the last call that asked, rebuilt only when answers arrived since. */
   private sources: TaintSources | null = null
   private sourcesAnswers = -1
@@ -104,7 +106,7 @@ export class ToolLoop {
         argsOf(call),
         payload.ok ? payload.result : null,
         payload.ok ? null : `${payload.error.code}: ${payload.error.message}`,
-        decisionOf(out.outcome),
+        this.lastDecision,
         out.outcome,
       ),
     )
@@ -140,6 +142,7 @@ export class ToolLoop {
     const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
+    this.lastDecision = 'deny'
     if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
@@ -172,6 +175,7 @@ export class ToolLoop {
     })
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
+    this.lastDecision = verdict.decision
 
     const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
     if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
@@ -385,12 +389,6 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 export function refusal(code: ToolMessageCode, message: string): ToolPayload {
   return {ok: false, error: {code, message}}
-}
-
-/** The mid-run decision a call's outcome implies, as `history` entries report it. */
-function decisionOf(outcome: ToolCallOutcome): string {
-  if (outcome === 'denied' || outcome === 'unknown_tool' || outcome === 'invalid_args' || outcome === 'budget_exceeded') return 'deny'
-  return outcome === 'needs_approval' ? 'require_approval' : 'allow'
 }
 
 /** Arguments for hashing and the trace; a model that sends a non-object gets `{}` here (and SCHEMA_INVALID). */

@@ -27,6 +27,14 @@ const LIBRARY = bundle({
         if: '!history.exists(c, c.name == "find_member" && c.result.standing == "good")',
       },
       {id: 'recipient-from-user', effect: 'deny', reason: 'RECIPIENT_NOT_FROM_USER', tools: ['email_notice'], if: '"to" in taint'},
+      {id: 'long-renewal', effect: 'require_approval', reason: 'LONG_RENEWAL', tools: ['renew_loan'], if: 'args.loan_id == "L-LONG"'},
+      {
+        id: 'quiet-after-approval',
+        effect: 'deny',
+        reason: 'AFTER_APPROVAL',
+        tools: ['find_member'],
+        if: 'history.exists(c, c.decision == "require_approval" && c.outcome == "ok")',
+      },
     ],
     budgets: {max_steps: 10, max_tool_calls: 10, max_total_tokens: 100_000},
   },
@@ -51,14 +59,14 @@ class Script implements ModelClient {
   }
 }
 
-async function decisions(record: TrafficRecord, calls: ModelToolCall[]) {
+async function decisions(record: TrafficRecord, calls: ModelToolCall[], approver: AgentDeps['approver'] = 'pending') {
   const inner = createMockTools(null)
   const deps: AgentDeps = {
     bundle: LIBRARY,
     compiled: compileBundle(LIBRARY),
     model: new Script(calls),
     tools: {forRequest: (r) => inner.forRequest(r)},
-    approver: 'pending',
+    approver,
     faults: null,
     redactor: createRedactor(),
     limiter: new RateLimiter(),
@@ -87,6 +95,17 @@ describe('policy context in the runtime', () => {
     ])
     // Without the lookup there is no history to rely on.
     expect(await decisions(good, [call('renew_loan', {loan_id: 'L-9'})])).toEqual([['renew_loan', 'deny', 'MEMBER_NOT_ACTIVE']])
+  })
+
+  it('history keeps the policy decision of an approved call, not only its outcome', async () => {
+    const long = {id: 'c4', name: 'renew_loan', args: {loan_id: 'L-LONG'}, result: {renewed: true}, latency_ms: 5}
+    const record = trafficRecord({production: {tool_calls: [lookup('good'), long]}})
+    const calls = [call('find_member', {card: 'LIB-77'}), call('renew_loan', {loan_id: 'L-LONG'}), call('find_member', {card: 'LIB-77'})]
+    expect(await decisions(record, calls, 'approve')).toEqual([
+      ['find_member', 'allow', 'POLICY_DEFAULT'],
+      ['renew_loan', 'require_approval', 'LONG_RENEWAL'],
+      ['find_member', 'deny', 'AFTER_APPROVAL'],
+    ])
   })
 
   it('taint: an address only a retrieved document or a tool result gave is refused, one the user gave is not', async () => {
