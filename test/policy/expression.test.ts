@@ -136,6 +136,11 @@ describe('policy expressions: the rule kinds of a real service policy', () => {
     expect(missing).toMatchObject({decision: 'deny', rule: 'needs-key', reason: POLICY_CONDITION_ERROR, fired: ['needs-key']})
     expect(missing.errors?.map((e) => e.rule)).toEqual(['allow-small', 'needs-key'])
     expect(missing.errors?.[0]?.message).toMatch(/quantity/)
+    // Errors are absorbed where the answer is known: one good lookup is enough, a failed one alone errors.
+    const pending = compilePolicy([rule({id: 'p', if: '!history.exists(c, c.name == "get_prescription" && c.result.status == "pending")'})], 'allow')
+    const failed = call('get_prescription', {}, null, 'timeout: no answer')
+    expect(pending(ctx({history: [failed, rx('pending')]})).decision).toBe('allow')
+    expect(pending(ctx({history: [failed]}))).toMatchObject({decision: 'deny', reason: POLICY_CONDITION_ERROR})
     // `has()` is the way to say "when present".
     const guarded = compilePolicy([rule({id: 'guarded', if: 'has(args.quantity) && args.quantity > 10'})], 'allow')
     expect(guarded(ctx({args: {}}))).toEqual({decision: 'allow', reason: 'POLICY_DEFAULT', rule: 'default', fired: []})
