@@ -14,6 +14,7 @@ import {mustSucceed, runCli, type CliRun} from './cli.js'
 import {benchCommit} from './commit.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
+import {benchPolicy} from './policy.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
@@ -21,10 +22,10 @@ import {measureArgValidation} from './arg-validate.js'
 import {benchStore} from './store.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
-type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number}
+type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number; policy: number}
 
-const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, argCalls: 1_000_000}
-const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, argCalls: 200_000}
+const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, argCalls: 1_000_000, policy: 100_000}
+const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, argCalls: 200_000, policy: 20_000}
 
 type Context = {ws: Workspace; sizes: Sizes; sc: ReturnType<typeof scenarioPaths>; mainRun: () => Promise<ShadowRun>}
 
@@ -123,6 +124,19 @@ export const FIGURES: FigureDef[] = [
     measure: async ({sizes}) => {
       const r = await measureArgValidation(repoRoot(), sizes.argCalls)
       return {value: r.ns_per_call, detail: `${k(r.calls)} checks over the ${r.distinct} tool calls recorded in support-refunds (${r.invalid} invalid), v2 contracts compiled once`}
+    },
+  },
+  {
+    // Every proposed tool call is decided by the policy engine: 50 rules, half of them CEL.
+    name: 'policy_decision_p95_us',
+    unit: 'µs',
+    target: {op: '<', value: 20},
+    measure: async ({sizes}) => {
+      const r = benchPolicy(sizes.policy)
+      return {
+        value: r.p95_us,
+        detail: `best of ${r.rounds_p95_us.length} rounds of ${k(r.decisions)} decisions (p95 ${r.rounds_p95_us.map((v) => v.toFixed(1)).join(', ')} µs), ${r.rules} rules (25 when, 25 CEL if), history of 10 calls; p50 ${r.p50_us.toFixed(2)} µs, p99 ${r.p99_us.toFixed(2)} µs`,
+      }
     },
   },
   {

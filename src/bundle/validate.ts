@@ -2,6 +2,7 @@ import {readdir, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {UnderstudyError} from '../errors.js'
 import {crossCheck, manifestView} from './checks.js'
+import {expressionProblems} from './expressions.js'
 import {bundleRef, hashBundle} from './hash.js'
 import {hiddenFromOllama, OLLAMA_KEPT_KEYWORDS} from './model-visible.js'
 import {type Bundle, BundleManifest} from './schema.js'
@@ -53,7 +54,8 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
   const result = BundleManifest.safeParse(raw)
   const problems = result.success ? [] : zodProblems(file, result.error.issues, raw, locate)
   const manifest = result.success ? result.data : null
-  problems.push(...crossCheck(file, manifestView(raw, manifest), locate))
+  const view = manifestView(raw, manifest)
+  problems.push(...crossCheck(file, view, locate), ...expressionProblems(file, text, view))
 
   const templates: Record<string, string> = {}
   for (const [slot, templatePath] of promptPaths(raw)) {
