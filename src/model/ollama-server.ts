@@ -130,7 +130,8 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
     const name = byTag.get(withDefaultTag(requested))
     const client = name === undefined ? undefined : opts.resolveModel(name)
     if (name === undefined || client === undefined) {
-      throw new HttpError(404, `model "${requested}" not found, try pulling it first`)
+      // server/routes.go ChatHandler, GenerateHandler and ShowHandler: getModel finds no manifest.
+      throw new HttpError(404, `model '${requested}' not found`)
     }
     return {name, client}
   }

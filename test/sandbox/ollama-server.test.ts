@@ -152,7 +152,7 @@ describe('sandbox Ollama server, through the real ollama client', () => {
     const {ollama} = await start()
     await expect(ollama.chat({model: 'llama9', messages: [user('x')], stream: false})).rejects.toMatchObject({
       status_code: 404,
-      error: 'model "llama9" not found, try pulling it first',
+      error: "model 'llama9' not found",
     })
     await expect(ollama.chat({model: 'coder', messages: [user('x')], stream: true})).rejects.toMatchObject({status_code: 404})
     await expect(ollama.show({model: 'llama9'})).rejects.toMatchObject({status_code: 404})
