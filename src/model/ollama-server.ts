@@ -531,8 +531,9 @@ const ajv = new Ajv({strict: false, allErrors: false})
 /**
  * The answer text under `format`, as Ollama's constrained decoding guarantees it: `"json"` is a JSON
  * object, a schema is JSON that matches it. The scripted model's text is kept when it already
- * conforms; otherwise `"json"` wraps it as {"content": text} and a schema gets the smallest value
- * that matches it (required properties only, first enum value, the text in the first string).
+ * conforms, or the JSON object inside it when that does; otherwise `"json"` wraps it as
+ * {"content": text} and a schema gets the smallest value that matches it (required properties only,
+ * first enum value, the text in the first string).
  */
 export function shapeContent(text: string, format: unknown): string {
   if (format === undefined || format === null || format === '') return text
@@ -553,6 +554,18 @@ export function shapeContent(text: string, format: unknown): string {
     fits = false
   }
   if (fits) return text
+  // Under constrained decoding a model that would have wrapped its JSON in prose emits the JSON
+  // alone: the outermost {...} of the text, when that matches the schema.
+  const start = text.indexOf('{')
+  const end = text.lastIndexOf('}')
+  if (start >= 0 && end > start) {
+    const inner = text.slice(start, end + 1)
+    try {
+      if (ajv.validate(schema, JSON.parse(inner))) return inner
+    } catch {
+      // Not JSON either: synthesised below.
+    }
+  }
   const filler = {text, used: false}
   return JSON.stringify(instanceOf(schema, filler, 0))
 }

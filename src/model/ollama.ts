@@ -368,8 +368,10 @@ function guardBody(body: ReadableStream<Uint8Array>, limit: number): ReadableStr
 function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'think' | 'keepAlive'>): WireChatRequest {
   return {
     model,
-    // Sent only when the bundle sets them: an absent field is Ollama's default, as before.
-    ...(a.think === undefined ? {} : {think: a.think}),
+    // Sent only when the bundle sets them: an absent field is Ollama's default, as before. The
+    // request's own think (the runtime's, from model.think) wins over the client's.
+    ...((request.think ?? a.think) === undefined ? {} : {think: request.think ?? a.think}),
+    ...(request.format === undefined ? {} : {format: request.format}),
     ...(a.keepAlive === undefined ? {} : {keep_alive: a.keepAlive}),
     messages: request.messages.map(toWireMessage),
     // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
