@@ -31,6 +31,7 @@ const CassetteResponse = z
     output_tokens: z.number().int().nonnegative(),
     latency_ms: z.number().nonnegative(),
     done_reason: z.string(),
+    thinking: z.string().optional(),
   })
   .strict()
 

@@ -401,7 +401,8 @@ function readMessage(value: unknown, host: string): {content: string; thinking: 
   if (!isRecord(message)) throw malformed(host, `"message" is ${describe(message)}, not an object`)
   const content = message.content ?? ''
   if (typeof content !== 'string') throw malformed(host, `"message.content" is ${describe(content)}, not a string`)
-  // A thinking model's reasoning comes apart from its answer (message.thinking); it is never the answer.
+  // A thinking model's reasoning comes apart from its answer (message.thinking); it is never the answer,
+  // and is kept beside it (ChatResponse.thinking) for the trace.
   const thinking = typeof message.thinking === 'string' ? message.thinking : ''
   const rawCalls = message.tool_calls ?? []
   if (!Array.isArray(rawCalls)) throw malformed(host, `"message.tool_calls" is ${describe(rawCalls)}, not an array`)
@@ -453,6 +454,7 @@ function fromWire(
     input_tokens: count('prompt_eval_count'),
     output_tokens: count('eval_count'),
     done_reason: doneReason,
+    ...(message.thinking === '' ? {} : {thinking: message.thinking}),
   }
 }
 

@@ -54,6 +54,11 @@ export type ChatResponse = {
   /** Wall time of the call as the client saw it. */
   latency_ms: number
   done_reason: string
+  /**
+   * A thinking model's reasoning (Ollama's `message.thinking`), apart from the answer; absent when
+   * the model did not think. Its tokens are inside output_tokens: Ollama reports no separate count.
+   */
+  thinking?: string
 }
 
 export interface ModelClient {

@@ -258,6 +258,7 @@ class RequestRun {
     step.input_tokens = response.input_tokens
     step.output_tokens = response.output_tokens
     step.latency_ms = response.latency_ms
+    if (response.thinking) step.thinking = this.deps.redactor.redactText(response.thinking)
     step.detail = response.message.tool_calls.length > 0 ? 'model proposed tool calls' : 'model answered'
 
     let blocked: {reason: string} | null = null

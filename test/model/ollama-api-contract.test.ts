@@ -146,6 +146,8 @@ describe('Ollama API contract: our client against the documented responses', () 
       expect(answer.message.content).toBe(doc.text)
       // A thinking model's reasoning is never the answer.
       if (doc.thinking) expect(answer.message.content).not.toContain(doc.thinking)
+      // It is kept beside the answer, for the trace; absent when the model did not think.
+      expect(answer.thinking).toBe(doc.thinking || undefined)
       expect(answer.message.tool_calls).toEqual(doc.calls)
       expect(answer.input_tokens).toBe(doc.final.prompt_eval_count)
       expect(answer.output_tokens).toBe(doc.final.eval_count)

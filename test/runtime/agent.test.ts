@@ -91,7 +91,7 @@ const SUPPORT: BundleOverrides = {
   templates: {'prompts/system.md': SYSTEM, 'prompts/plan.md': PLAN},
 }
 
-type Reply = {content?: string; calls?: ModelToolCall[]; input?: number; output?: number; latency?: number}
+type Reply = {content?: string; thinking?: string; calls?: ModelToolCall[]; input?: number; output?: number; latency?: number}
 
 /** Answers from a script; records what it was asked (deep copies, as a wire client would see them). */
 class FakeModel implements ModelClient {
@@ -110,6 +110,7 @@ class FakeModel implements ModelClient {
       output_tokens: reply.output ?? 10,
       latency_ms: reply.latency ?? 200,
       done_reason: 'stop',
+      ...(reply.thinking === undefined ? {} : {thinking: reply.thinking}),
     }
   }
 }
@@ -828,6 +829,22 @@ describe('redaction', () => {
     expect(model.requests[1]!.messages.at(-1)!.content).toContain(KEY)
     expect(trace.status).toBe('refused')
     expect(trace.policy_decisions.at(-1)).toMatchObject({stage: 'post_model', reason: 'OUTPUT_LEAKS_SECRET'})
+  })
+})
+
+describe('thinking on the trace (#23)', () => {
+  it('a thinking model\'s reasoning is kept on its step, redacted, apart from the answer and its tokens', async () => {
+    const KEY = 'sk-live4242424242abcdefXYZ'
+    const model = scripted({content: 'The order is A.', thinking: `The user pasted ${KEY}; I should not repeat it.`, output: 30})
+    const {trace} = await run({model})
+    const step = trace.steps.find((s) => s.thinking !== undefined)!
+    expect(step.thinking).toMatch(/^The user pasted \[REDACTED/)
+    expect(JSON.stringify(trace)).not.toContain(KEY)
+    expect(trace.final_answer).toBe('The order is A.')
+    expect(step.output_tokens).toBe(30)
+    // A model that does not think leaves no thinking anywhere.
+    const plain = await run({model: scripted({content: 'ok'})})
+    expect(plain.trace.steps.some((s) => 'thinking' in s)).toBe(false)
   })
 })
 
