@@ -203,7 +203,7 @@ async function loadModel(base: string, name: string, opts: OllamaPreflightOption
   const {client, cancel, timedOut} = clientWithTimeout(base, loadTimeoutMs)
   let answer: unknown
   try {
-    answer = await client.chat({model: name, messages: [], stream: false, ...(opts.keepAlive === undefined ? {} : {keep_alive: opts.keepAlive})})
+    answer = await client.chat({model: name, messages: [], stream: false, ...(opts.keepAlive === undefined ? {} : {keep_alive: wireKeepAlive(opts.keepAlive)})})
   } catch (e) {
     if (timedOut()) {
       throw new ModelError('timeout', `Ollama at ${base} did not load model "${name}" within ${loadTimeoutMs} ms`, {cause: e})
@@ -372,12 +372,21 @@ function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'th
     // request's own think (the runtime's, from model.think) wins over the client's.
     ...((request.think ?? a.think) === undefined ? {} : {think: request.think ?? a.think}),
     ...(request.format === undefined ? {} : {format: request.format}),
-    ...(a.keepAlive === undefined ? {} : {keep_alive: a.keepAlive}),
+    ...(a.keepAlive === undefined ? {} : {keep_alive: wireKeepAlive(a.keepAlive)}),
     messages: request.messages.map(toWireMessage),
     // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
     tools: request.tools as unknown as Tool[],
     options: request.options as unknown as Partial<Options>,
   }
+}
+
+/**
+ * keep_alive as Ollama reads it (api/types.go Duration.UnmarshalJSON): a number is seconds, a string
+ * goes through Go's time.ParseDuration, which refuses a number without a unit ("10" is a 400). The
+ * bundle accepts "10" as seconds, so it is sent as the number 10.
+ */
+function wireKeepAlive(value: string | number): string | number {
+  return typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
 }
 
 function toWireMessage(m: ChatMessage): Message {

@@ -93,6 +93,24 @@ function toChatRequest(f: Fixture): ChatRequest {
   }
 }
 
+/** A model that answers what the fixture documents, so the sandbox's framing is what is checked. */
+function documentedModelFor(f: Fixture): ModelClient {
+  return {
+    id: 'fixture',
+    async chat(): Promise<ChatResponse> {
+      const doc = documentedAnswer(f)
+      const count = (k: string): number => (typeof doc.final[k] === 'number' ? (doc.final[k] as number) : 0)
+      return {
+        message: {role: 'assistant', content: doc.text, tool_calls: doc.calls},
+        input_tokens: count('prompt_eval_count'),
+        output_tokens: count('eval_count'),
+        latency_ms: 1,
+        done_reason: 'stop',
+      }
+    },
+  }
+}
+
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const c of closers.splice(0)) await c()
@@ -155,6 +173,14 @@ describe('Ollama API contract: our client against the documented responses', () 
     })
   }
 
+  it('keep_alive "10" (seconds in the bundle) goes out as the number 10: Go\'s ParseDuration refuses "10"', async () => {
+    const server = await startOllamaServer({models: ['llama3.2'], resolveModel: () => documentedModelFor(fx('chat'))})
+    closers.push(() => server.close())
+    const client = createOllamaModel({host: server.url, model: 'llama3.2', timeoutMs: 5000, retries: 0, keepAlive: '10'})
+    await expect(client.chat(toChatRequest(fx('chat')))).resolves.toMatchObject({message: {content: 'Hello! How are you today?'}})
+    await expect(preflightOllama(server.url, 'llama3.2', 5000, {keepAlive: '10', tools: false})).resolves.toBe('llama3.2:latest')
+  })
+
   it('preflight: /api/tags, /api/show, then the documented load (chat with messages: [])', async () => {
     const show = {...fx('show'), response: {...fx('show').response!, capabilities: ['completion', 'tools']}}
     const {url, seen} = await stub({'/api/tags': fx('tags'), '/api/show': show, '/api/chat': fx('chat-load')})
@@ -186,26 +212,8 @@ describe('Ollama API contract: our client against the documented responses', () 
 describe('Ollama API contract: the sandbox server answers the documented requests as documented', () => {
   const MODELS = ['llama3.2', 'llama3.1', 'llama3.1:8b', 'qwen3', 'llava', 'mistral']
 
-  /** A model that answers what the fixture documents, so the sandbox's framing is what is checked. */
-  function documentedModel(f: Fixture): ModelClient {
-    return {
-      id: 'fixture',
-      async chat(): Promise<ChatResponse> {
-        const doc = documentedAnswer(f)
-        const count = (k: string): number => (typeof doc.final[k] === 'number' ? (doc.final[k] as number) : 0)
-        return {
-          message: {role: 'assistant', content: doc.text, tool_calls: doc.calls},
-          input_tokens: count('prompt_eval_count'),
-          output_tokens: count('eval_count'),
-          latency_ms: 1,
-          done_reason: 'stop',
-        }
-      },
-    }
-  }
-
   async function serve(f: Fixture, faults: OllamaServerFaults = {}): Promise<OllamaServer> {
-    const server = await startOllamaServer({models: MODELS, resolveModel: () => documentedModel(f), faults})
+    const server = await startOllamaServer({models: MODELS, resolveModel: () => documentedModelFor(f), faults})
     closers.push(() => server.close())
     return server
   }
