@@ -89,6 +89,7 @@ function toChatRequest(f: Fixture): ChatRequest {
         m.tool_calls ? {role: 'assistant', content: m.content, tool_calls: m.tool_calls.map((c) => c.function)} : (m as ChatMessage),
     ),
     tools: (body.tools as unknown as ToolSpec[] | undefined) ?? [],
+    ...(body.format === undefined ? {} : {format: body.format as ChatRequest['format']}),
     options: {temperature: 0.8, seed: 0, num_predict: -1, ...(body.options as Record<string, number> | undefined)},
   }
 }
@@ -143,7 +144,7 @@ describe('Ollama API contract: our client against the documented responses', () 
 
   const CHAT_PARAMS = new Set(['model', 'messages', 'tools', 'think', 'format', 'options', 'stream', 'keep_alive'])
 
-  for (const name of ['chat', 'chat-stream', 'chat-tools', 'chat-stream-tools', 'chat-history-tools', 'chat-think']) {
+  for (const name of ['chat', 'chat-stream', 'chat-tools', 'chat-stream-tools', 'chat-history-tools', 'chat-think', 'chat-format']) {
     it(`${name}: sends the documented request, reads the documented answer`, async () => {
       const f = fx(name)
       const {url, seen} = await stub({'/api/chat': f})
@@ -159,6 +160,8 @@ describe('Ollama API contract: our client against the documented responses', () 
       if (f.request!.tools) expect(sent.tools).toEqual(f.request!.tools)
       expect(sent.stream).toBe(f.stream !== undefined)
       if (think !== undefined) expect(sent.think).toBe(think)
+      expect(sent.format).toEqual(f.request!.format)
+      if (f.request!.options) expect(sent.options).toMatchObject(f.request!.options as Record<string, unknown>)
 
       const doc = documentedAnswer(f)
       expect(answer.message.content).toBe(doc.text)
