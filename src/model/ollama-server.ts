@@ -221,7 +221,9 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       return {unloaded: true}
     }
     // Ollama's capability checks come before the model is scheduled (server/routes.go ChatHandler).
-    if (faults.noTools && tools > 0) throw new HttpError(400, `${withDefaultTag(name)} does not support tools`)
+    // scheduleRunner: "<model.Name> does not support tools", model.Name being the full name
+    // (server/images.go GetModel: model.ParseName(name).String(), registry and namespace included).
+    if (faults.noTools && tools > 0) throw new HttpError(400, `${fullName(name)} does not support tools`)
     const thinking = capabilities().includes('thinking')
     if (think !== undefined && think !== false && !thinking) {
       throw new HttpError(400, `${JSON.stringify(body.model)} does not support thinking`)
@@ -503,6 +505,14 @@ function sendThinkingOutOfBudget(res: http.ServerResponse, model: string, budget
 }
 
 const now = (): string => new Date().toISOString()
+
+/** A model name as Ollama writes it in full: `registry.ollama.ai/library/` where the name leaves them out. */
+function fullName(name: string): string {
+  const parts = withDefaultTag(name).split('/')
+  if (parts.length === 1) return `registry.ollama.ai/library/${parts[0]}`
+  if (parts.length === 2) return `registry.ollama.ai/${parts.join('/')}`
+  return parts.join('/')
+}
 const digestOf = (name: string): string => sha256(`understudy:${withDefaultTag(name)}`)
 
 /** The last chunk's fields (docs/api.md: durations in nanoseconds, token counts). */

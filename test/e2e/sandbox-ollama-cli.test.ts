@@ -30,7 +30,7 @@ describe('understudy sandbox ollama (built CLI)', () => {
     const tool = {type: 'function', function: {name: 't', description: 'd', parameters: {type: 'object', properties: {}}}}
     await expect(ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], tools: [tool], stream: false})).rejects.toMatchObject({
       status_code: 400,
-      error: 'support-v2:latest does not support tools',
+      error: 'registry.ollama.ai/library/support-v2:latest does not support tools',
     })
     const r = await ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], think: true, stream: false})
     expect(r).toMatchObject({done_reason: 'length', eval_count: 16, message: {content: ''}})

@@ -256,7 +256,7 @@ describe('sandbox Ollama server: thinking, capabilities and loads as Ollama answ
     const {ollama} = await start({noTools: true})
     await expect(ollama.chat({model: 'echo', messages: [user('hi')], tools: [tool], stream: false})).rejects.toMatchObject({
       status_code: 400,
-      error: 'echo:latest does not support tools',
+      error: 'registry.ollama.ai/library/echo:latest does not support tools',
     })
     expect((await ollama.chat({model: 'echo', messages: [user('hi')], stream: false})).message.content).toBe('You said: hi')
   })
