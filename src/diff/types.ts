@@ -50,7 +50,7 @@ export type DecisionRow = {
   attack: string | null
 }
 
-export type StepView = {state: AgentState; detail: string}
+export type StepView = {state: AgentState; detail: string; /** The model's reasoning in this step, when it thought. */ thinking?: string}
 
 export type StepRow = {kind: AlignKind; base: StepView | null; cand: StepView | null}
 
