@@ -16,12 +16,16 @@ export function pathLocator(text: string): Locator {
   return (path) => {
     if (!parsed) {
       parsed = true
+      // Columns count from the first visible character: a byte-order mark is not one.
+      const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
       try {
-        root = parseDocument(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text, {prettyErrors: false, uniqueKeys: false}).contents
+        const doc = parseDocument(body, {prettyErrors: false, uniqueKeys: false})
+        // Positions come only from a clean parse: a file with syntax errors is reported by them.
+        root = doc.errors.length === 0 ? doc.contents : null
       } catch {
         root = null
       }
-      starts = lineStarts(text)
+      starts = lineStarts(body)
     }
     const offset = offsetOf(root, path)
     return offset === null ? null : lineCol(starts, offset)

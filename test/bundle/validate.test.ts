@@ -3,6 +3,7 @@ import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {validateBundle} from '../../src/bundle/validate.js'
 import {bundleDir, removeTempDirs} from '../factories/index.js'
+import {fieldPathsOnly} from '../helpers/problem-positions.js'
 
 afterEach(removeTempDirs)
 
@@ -12,7 +13,9 @@ async function problems(dir: string): Promise<string[]> {
   const file = path.join(dir, 'bundle.yaml')
   if (r.problems.length === 0) expect(r.bundle).not.toBeNull()
   else expect(r.bundle).toBeNull()
-  return r.problems.map((p) => (p.startsWith(file + ':') ? 'F:' + p.slice(file.length + 1) : p)).sort()
+  return fieldPathsOnly(file, r.problems)
+    .map((p) => (p.startsWith(file + ':') ? 'F:' + p.slice(file.length + 1) : p))
+    .sort()
 }
 
 describe('cross-checks: templates', () => {
