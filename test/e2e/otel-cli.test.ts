@@ -64,7 +64,7 @@ describe('understudy trace export / traffic import (e2e)', () => {
     const out = path.join(fx.dir, 'mixed.jsonl')
     const r = await runCli(['traffic', 'import', '--from', 'otel', mixed, '--out', out], {cwd: fx.dir})
     expect(r.code).toBe(1)
-    expect(r.stderr.trim()).toBe(`understudy: ${mixed}: trace ${badTrace}: understudy.role: missing on the root span (the caller's role, for RBAC)`)
+    expect(r.stderr.trim()).toBe(`understudy: ${mixed}: trace ${badTrace}: understudy.role: missing on the root span (the caller's role, for RBAC; map it with --role-attr or set --default-role)`)
     expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(3)
 
     const broken = path.join(fx.dir, 'broken.json')
