@@ -26,7 +26,7 @@ describe('understudy trace export / traffic import (e2e)', () => {
     const traffic = path.join(fx.dir, 'imported.jsonl')
     const imp = await runCli(['traffic', 'import', '--from', 'otel', out, '--out', traffic], {cwd: fx.dir})
     expect(imp.code).toBe(0)
-    expect(imp.stdout).toContain('wrote 4 request(s) from 4 trace(s)')
+    expect(imp.stdout).toContain('imported 4 request(s), skipped 0, from 4 trace(s)')
     const back = readFileSync(traffic, 'utf8').trimEnd().split('\n').map((l) => TrafficRecord.parse(JSON.parse(l)))
     expect(back.map((b) => b.id)).toEqual(fx.records.map((x) => x.id))
     for (const [i, b] of back.entries()) {
