@@ -15,7 +15,7 @@ import {recordFromTree, type Tree, type TreeNode} from './trace-tree.js'
 export function importLangfuse(text: string, file: string, mapping: ImportMapping): ImportedTraffic {
   const {values, errors} = readJsonValues(text, file)
   const tools = new ToolCatalog()
-  const traces = new Map<string, {trace: Record<string, unknown> | null; obs: Record<string, unknown>[]; at: string}>()
+  const traces = new Map<string, {trace: Record<string, unknown> | null; obs: {o: Record<string, unknown>; at: string}[]; at: string}>()
   const entry = (id: string, at: string) => {
     let e = traces.get(id)
     if (!e) traces.set(id, (e = {trace: null, obs: [], at}))
@@ -27,7 +27,7 @@ export function importLangfuse(text: string, file: string, mapping: ImportMappin
     if (!isObject(v)) return errors.push(`${at}: line: expected a trace or observation object`)
     if (str(v.traceId) !== undefined && str(v.type) !== undefined) {
       if (str(v.id) === undefined) return errors.push(`${at}: id: missing on an observation`)
-      entry(v.traceId as string, at).obs.push(v)
+      entry(v.traceId as string, at).obs.push({o: v, at})
       return
     }
     const id = str(v.id)
@@ -35,23 +35,29 @@ export function importLangfuse(text: string, file: string, mapping: ImportMappin
     const e = entry(id, at)
     e.trace = v
     e.at = at
-    if (Array.isArray(v.observations)) for (const o of v.observations) if (isObject(o)) e.obs.push({...o, traceId: id})
+    if (Array.isArray(v.observations)) for (const o of v.observations) if (isObject(o)) e.obs.push({o: {...o, traceId: id}, at})
   })
 
   const records: ImportedTraffic['records'] = []
   for (const [id, e] of traces) {
     const nodes: TreeNode[] = []
-    for (const o of e.obs) {
+    // One unreadable observation skips its trace: a request missing a step would replay wrong.
+    let broken: string | null = null
+    for (const {o, at} of e.obs) {
       const node = nodeOf(o, tools)
       if (typeof node === 'string') {
-        errors.push(`${e.at}: observations.${str(o.id)}.${node}`)
-        continue
+        broken = `${at}: trace ${id}: observation ${str(o.id)}.${node}`
+        break
       }
       nodes.push(node)
     }
+    if (broken !== null) {
+      errors.push(broken)
+      continue
+    }
     const t = e.trace ?? {}
     const root = nodes.find((n) => n.parentId === null)
-    const rootObs = e.obs.find((o) => o.id === root?.id)
+    const rootObs = e.obs.find(({o}) => o.id === root?.id)?.o
     const metadata = {...(isObject(rootObs?.metadata) ? rootObs.metadata : {}), ...(isObject(t.metadata) ? t.metadata : {})}
     const tree: Tree = {
       id,
