@@ -16,7 +16,7 @@ export default class TrafficImport extends BaseCommand {
   ]
 
   static override args = {
-    file: Args.string({description: 'the export or log file (JSON Lines, or one JSON document)', required: true}),
+    file: Args.string({description: 'the export or log file (JSON Lines, or one JSON document; for otel also one OTLP/protobuf export)', required: true}),
   }
 
   static override flags = {

@@ -1,8 +1,9 @@
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {importOtlpText} from '../otel/import.js'
+import {decodeOtlpProtobuf, looksLikeProtobuf} from '../otel/otlp-protobuf.js'
 import type {ImportedTraffic, ImportMapping, ToolDefinition} from '../traffic/imported.js'
 import {writeFileAtomicAsync} from '../util/atomic-write.js'
-import {NotRegularFileError, readRegularFile} from '../util/regular-file.js'
+import {NotRegularFileError, openRegular} from '../util/regular-file.js'
 import {importAnthropic} from './anthropic.js'
 import {importLangfuse} from './langfuse.js'
 import {importLangSmith} from './langsmith.js'
@@ -48,12 +49,28 @@ export function importTrafficText(from: ImportFormat, text: string, file: string
  * unit fails the import (a ValidationError listing them) before anything is written.
  */
 export async function importTrafficFile(opts: {from: ImportFormat; file: string; out: string; mapping?: ImportMapping; strict?: boolean}): Promise<ImportFileResult> {
-  let text: string
+  let bytes: Buffer
   try {
-    text = await readRegularFile(opts.file)
+    const handle = await openRegular(opts.file)
+    try {
+      bytes = await handle.readFile()
+    } finally {
+      await handle.close()
+    }
   } catch (e) {
     if (e instanceof NotRegularFileError) throw new UnderstudyError(`${opts.file}: cannot read: ${e.reason}`, {cause: e})
     throw new UnderstudyError(`${opts.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
+  }
+  let text: string
+  if (opts.from === 'otel' && looksLikeProtobuf(bytes)) {
+    // OTLP/protobuf: decoded into the OTLP/JSON shape the one OTel importer reads.
+    try {
+      text = JSON.stringify(decodeOtlpProtobuf(bytes))
+    } catch (e) {
+      throw new ValidationError([`${opts.file}: protobuf: not an OTLP ExportTraceServiceRequest (${(e as Error).message})`])
+    }
+  } else {
+    text = bytes.toString('utf8')
   }
   const result = importTrafficText(opts.from, text, opts.file, opts.mapping ?? {})
   if (opts.strict && result.errors.length > 0) {

@@ -1,4 +1,5 @@
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -239,5 +240,34 @@ describe('importTrafficFile', () => {
     await expect(importTrafficFile({from: 'anthropic', file: path.join(FIXTURES, 'anthropic.jsonl'), out: kept, strict: true})).rejects.toThrow(ValidationError)
     expect(readFileSync(kept, 'utf8')).toBe('old\n')
     expect(existsSync(path.join(dir, 'never.jsonl'))).toBe(false)
+  })
+})
+
+describe('otel importer, OTLP/protobuf', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'us-import-pb-'))
+  afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('reads the same traces encoded as protobuf as it reads from OTLP/JSON', async () => {
+    // The fixture's JSON encoded with the OTLP protobuf schema (ids as bytes), as an exporter would send it.
+    const require = createRequire(import.meta.url)
+    const T = require('@opentelemetry/otlp-transformer/build/src/generated/root.js').opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest
+    const doc = JSON.parse(readFileSync(path.join(FIXTURES, 'otel.json'), 'utf8'))
+    for (const rs of doc.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        for (const s of ss.spans) for (const k of ['traceId', 'spanId', 'parentSpanId']) if (s[k]) s[k] = Buffer.from(s[k], 'hex')
+      }
+    }
+    const pb = path.join(dir, 'otel.pb')
+    writeFileSync(pb, T.encode(T.fromObject(doc)).finish())
+    const mapping = {tenantField: 'tenant.id', defaultRole: 'traveler'}
+    const out = path.join(dir, 'out.jsonl')
+    const res = await importTrafficFile({from: 'otel', file: pb, out, mapping})
+    expect([res.read, res.written, res.skipped]).toEqual([3, 3, 0])
+    const fromJson = read('otel', 'otel.json', mapping).records
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(JSON.parse(JSON.stringify(fromJson)))
+
+    const junk = path.join(dir, 'junk.pb')
+    writeFileSync(junk, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))
+    await expect(importTrafficFile({from: 'otel', file: junk, out: path.join(dir, 'never.jsonl')})).rejects.toThrow(/junk\.pb: protobuf: not an OTLP ExportTraceServiceRequest/)
   })
 })
