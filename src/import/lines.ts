@@ -10,33 +10,54 @@ export type Located = {value: unknown; line: number}
  * `file:LINE: json: …` and left out; the others are still read.
  */
 export function readJsonValues(text: string, file: string, arrayKeys: string[] = ['data']): {values: Located[]; errors: string[]} {
-  const body = text.replace(/^\uFEFF/, '')
+  const values: Located[] = []
+  const errors = eachJsonValue(text, file, (v) => values.push(v), arrayKeys)
+  return {values, errors}
+}
+
+/**
+ * readJsonValues without holding them: each value is handed to `visit` as it is parsed, so a long
+ * JSON Lines file is never all in memory as objects at once. Returns the errors of unreadable lines.
+ */
+export function eachJsonValue(text: string, file: string, visit: (v: Located, index: number) => void, arrayKeys: string[] = ['data']): string[] {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   const errors: string[] = []
-  const trimmed = body.trimStart()
-  if (trimmed.startsWith('[') || (trimmed.startsWith('{') && !body.trimEnd().includes('\n'))) {
+  const start = body.search(/\S/)
+  const firstBreak = body.indexOf('\n', start)
+  const oneLine = firstBreak < 0 || body.slice(firstBreak).trim() === ''
+  if (body[start] === '[' || (body[start] === '{' && oneLine)) {
     const whole = tryParse(body)
     if (whole.ok) {
       const deepAt = jsonTooDeepAt(body)
-      if (deepAt >= 0) return {values: [], errors: [`${file}: json: at offset ${deepAt}: ${tooDeepMessage()}`]}
-      if (Array.isArray(whole.value)) return {values: whole.value.map((value) => ({value, line: 0})), errors}
+      if (deepAt >= 0) return [`${file}: json: at offset ${deepAt}: ${tooDeepMessage()}`]
       const obj = whole.value as Record<string, unknown> | null
-      for (const k of arrayKeys) {
-        if (obj !== null && typeof obj === 'object' && Array.isArray(obj[k])) return {values: (obj[k] as unknown[]).map((value) => ({value, line: 0})), errors}
-      }
-      return {values: [{value: whole.value, line: 1}], errors}
+      const list = Array.isArray(obj) ? obj : arrayKeys.map((k) => (obj !== null && typeof obj === 'object' ? obj[k] : undefined)).find(Array.isArray)
+      if (list === undefined) visit({value: whole.value, line: 1}, 0)
+      else (list as unknown[]).forEach((value, i) => visit({value, line: 0}, i))
+      return errors
     }
   }
-  const values: Located[] = []
-  body.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '')
-    if (line.trim() === '') return
+  let index = 0
+  let from = 0
+  for (let i = 0; from <= body.length; i++) {
+    const end = body.indexOf('\n', from)
+    const raw = body.slice(from, end < 0 ? body.length : end)
+    from = end < 0 ? body.length + 1 : end + 1
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (line.trim() === '') continue
     const parsed = tryParse(line)
-    if (!parsed.ok) return errors.push(`${file}:${i + 1}: json: invalid JSON: ${parsed.message}`)
+    if (!parsed.ok) {
+      errors.push(`${file}:${i + 1}: json: invalid JSON: ${parsed.message}`)
+      continue
+    }
     const deepAt = jsonTooDeepAt(line)
-    if (deepAt >= 0) return errors.push(`${file}:${i + 1}: json: at column ${deepAt + 1}: ${tooDeepMessage()}`)
-    values.push({value: parsed.value, line: i + 1})
-  })
-  return {values, errors}
+    if (deepAt >= 0) {
+      errors.push(`${file}:${i + 1}: json: at column ${deepAt + 1}: ${tooDeepMessage()}`)
+      continue
+    }
+    visit({value: parsed.value, line: i + 1}, index++)
+  }
+  return errors
 }
 
 function tryParse(text: string): {ok: true; value: unknown} | {ok: false; message: string} {

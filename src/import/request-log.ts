@@ -1,6 +1,6 @@
 import {canonicalJson} from '../util/canonical.js'
 import {finishRecord, isoTime, isObject, num, resolveWho, str, type Ending, type ImportedTraffic, type ImportMapping, type TranscriptMessage, rebuildFromTranscript, ToolCatalog} from '../traffic/imported.js'
-import {readJsonValues, where} from './lines.js'
+import {eachJsonValue, where} from './lines.js'
 
 /**
  * Logs of model API calls (OpenAI, Anthropic): one `{"request": …, "response": …}` pair per line.
@@ -34,12 +34,17 @@ export type PairReader = {
 
 type Step = {loc: string; order: number; reading: PairReading; who: {tenant: string; user: string; role: string}; session?: string; id?: string; timestamp: string; latency: number}
 
+/** One agent loop so far: only its longest step is kept whole; the others are folded into the sums. */
+type Loop = {last: Step; steps: number; usage: {input_tokens: number; output_tokens: number}; latency: number; first: string}
+
 export function importRequestLog(text: string, file: string, mapping: ImportMapping, reader: PairReader): ImportedTraffic {
-  const {values, errors} = readJsonValues(text, file)
-  const unreadable = errors.length
   const tools = new ToolCatalog()
-  const groups = new Map<string, Step[]>()
-  values.forEach((loc, index) => {
+  const groups = new Map<string, Loop>()
+  const problems: string[] = []
+  let read = 0
+  const unreadable = eachJsonValue(text, file, (loc, index) => {
+    read++
+    const errors = problems
     const at = where(file, loc, index)
     const line = loc.value
     if (!isObject(line)) return errors.push(`${at}: line: expected an object with request and response`)
@@ -64,14 +69,24 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
     const firstUser = reading.transcript.findLastIndex((m) => m.role === 'user')
     const key = canonicalJson([who, session ?? null, reading.transcript.slice(0, firstUser + 1).filter((m) => m.role !== 'system')])
     const step: Step = {loc: at, order: index, reading, who, ...(session !== undefined ? {session} : {}), ...(str(line.id) !== undefined ? {id: str(line.id)} : {}), timestamp, latency: num(line.latency_ms) ?? num(line.duration_ms) ?? 0}
-    groups.set(key, [...(groups.get(key) ?? []), step])
+    const loop = groups.get(key)
+    if (loop === undefined) {
+      groups.set(key, {last: step, steps: 1, usage: {...reading.usage}, latency: step.latency, first: timestamp})
+      return
+    }
+    // The longest transcript is the last step of the loop (ties: the later line).
+    if (step.reading.transcript.length >= loop.last.reading.transcript.length) loop.last = step
+    loop.steps++
+    loop.usage.input_tokens += reading.usage.input_tokens
+    loop.usage.output_tokens += reading.usage.output_tokens
+    loop.latency += step.latency
+    if (timestamp < loop.first) loop.first = timestamp
   })
+  const errors = [...unreadable, ...problems]
 
   const records: ImportedTraffic['records'] = []
   const seen = new Set<string>()
-  for (const steps of groups.values()) {
-    // The longest transcript is the last step of the loop (ties: the later line).
-    const last = steps.reduce((a, b) => (b.reading.transcript.length >= a.reading.transcript.length ? b : a))
+  for (const {last, steps, usage, latency, first} of groups.values()) {
     const rebuilt = rebuildFromTranscript(last.reading.transcript, last.reading.ending)
     if ('field' in rebuilt) {
       errors.push(`${last.loc}: request.${rebuilt.field}: ${rebuilt.message}`)
@@ -82,20 +97,15 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
       errors.push(`${last.loc}: id: request id ${id} already used by an earlier line`)
       continue
     }
-    const usage = {input_tokens: 0, output_tokens: 0}
-    for (const s of steps) {
-      usage.input_tokens += s.reading.usage.input_tokens
-      usage.output_tokens += s.reading.usage.output_tokens
-    }
     const built = finishRecord({
       id,
-      timestamp: steps.map((s) => s.timestamp).sort()[0]!,
+      timestamp: first,
       who: last.who,
       ...(last.session !== undefined ? {sessionId: last.session} : {}),
       rebuilt,
       usage,
-      latencyMs: steps.reduce((n, s) => n + s.latency, 0),
-      labels: {source: reader.source, ...(last.reading.model !== undefined ? {model: last.reading.model} : {}), import_steps: String(steps.length)},
+      latencyMs: latency,
+      labels: {source: reader.source, ...(last.reading.model !== undefined ? {model: last.reading.model} : {}), import_steps: String(steps)},
     })
     if (!built.ok) {
       errors.push(`${last.loc}: ${built.field}: ${built.message}`)
@@ -105,5 +115,5 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
     records.push(built.record)
   }
   records.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
-  return {records, tools: tools.list(), errors, units: values.length + unreadable}
+  return {records, tools: tools.list(), errors, units: read + unreadable.length}
 }
