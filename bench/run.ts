@@ -130,7 +130,8 @@ export const FIGURES: FigureDef[] = [
     // A team's API log can hold millions of lines; import must not be the slow step before a shadow run.
     name: 'import_openai_throughput',
     unit: 'lines/s',
-    target: {op: '>=', value: 10_000},
+    // A million-line log in under 3.5 minutes on one core.
+    target: {op: '>=', value: 5_000},
     measure: async ({sizes}) => {
       const r = measureImport(sizes.importLoops)
       return {value: r.lines_per_s, detail: `importTrafficText('openai') over ${k(r.lines)} lines (${r.mib.toFixed(0)} MiB, agent loops of 3 steps → ${k(r.requests)} requests), in process; best of 3`}
