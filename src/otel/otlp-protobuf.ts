@@ -22,12 +22,16 @@ function exportTraceServiceRequest(): Message {
   return request
 }
 
-/** Whether `bytes` cannot be JSON text: protobuf's first byte is a field tag, never `{`, `[` or white space. */
+/**
+ * Whether `bytes` is an OTLP protobuf export rather than JSON text: every non-empty export starts with
+ * 0x0a (field 1, resource_spans, length-delimited), which is also a newline, so JSON whose first
+ * character after white space is `{` or `[` is still JSON.
+ */
 export function looksLikeProtobuf(bytes: Uint8Array): boolean {
-  const first = bytes[0]
-  if (first === undefined) return false
-  // 0x0a: field 1 (resource_spans), length-delimited: the first byte of every non-empty export.
-  return first === 0x0a
+  if (bytes[0] !== 0x0a) return false
+  let i = 0
+  while (i < bytes.length && (bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x20 || bytes[i] === 0x09)) i++
+  return bytes[i] !== 0x7b && bytes[i] !== 0x5b
 }
 
 /** One ExportTraceServiceRequest as OTLP/JSON; throws the decoder's error on bytes that are not one. */

@@ -266,6 +266,11 @@ describe('otel importer, OTLP/protobuf', () => {
     const fromJson = read('otel', 'otel.json', mapping).records
     expect(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(JSON.parse(JSON.stringify(fromJson)))
 
+    // JSON that starts with a blank line (0x0a, like protobuf's first byte) is still read as JSON.
+    const spaced = path.join(dir, 'spaced.json')
+    writeFileSync(spaced, `\n\n${readFileSync(path.join(FIXTURES, 'otel.json'), 'utf8')}`)
+    expect((await importTrafficFile({from: 'otel', file: spaced, out: path.join(dir, 'spaced.jsonl'), mapping})).written).toBe(3)
+
     const junk = path.join(dir, 'junk.pb')
     writeFileSync(junk, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))
     await expect(importTrafficFile({from: 'otel', file: junk, out: path.join(dir, 'never.jsonl')})).rejects.toThrow(/junk\.pb: protobuf: not an OTLP ExportTraceServiceRequest/)
