@@ -50,6 +50,11 @@ export default class TrafficImport extends BaseCommand {
     const tools = result.tools.length > 0 ? `; ${result.tools.length} tool definition(s) seen` : ''
     if (result.written > 0) this.out(`imported ${result.written} request(s), skipped ${result.skipped}, from ${result.read} ${result.from === 'otel' || result.from === 'langfuse' || result.from === 'langsmith' ? 'trace(s)' : 'line(s)'} to ${result.out}${tools}`)
     else this.out(`no request could be built from ${result.read} ${result.from === 'otel' || result.from === 'langfuse' || result.from === 'langsmith' ? 'trace(s)' : 'line(s)'}; skipped ${result.skipped}; ${result.out} not written`)
+    if (result.errors.length > 0 && this.jsonEnabled()) {
+      // Set, not thrown: --json keeps the whole result (counts, problems, tool definitions) and the exit status says "skipped".
+      process.exitCode = 1
+      return result
+    }
     if (result.errors.length > 0) {
       const summary = `${args.file}: ${result.errors.length} problem(s); ${result.skipped} skipped, ${result.written} imported`
       throw new ValidationError(result.errors, result.errors.length > 1 ? summary : undefined)

@@ -18,6 +18,11 @@ describe('understudy traffic import --from openai (e2e)', () => {
     expect(r.stdout).toContain(`imported 2 request(s), skipped 2, from 6 line(s) to ${out}; 3 tool definition(s) seen`)
     expect(r.stderr).toContain('openai.jsonl:5: request: missing')
     expect(readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => TrafficRecord.parse(JSON.parse(l)).tenant)).toEqual(['skyways', 'skyways'])
+    // --json keeps the whole result, tool definitions included, and still exits 1.
+    const j = await runCli(['traffic', 'import', '--from', 'openai', path.join(FIXTURES, 'openai.jsonl'), '--out', out, '--tenant-attr', 'org_id', '--json'])
+    expect(j.code).toBe(1)
+    const res = JSON.parse(j.stdout)
+    expect([res.written, res.skipped, res.tools.map((t: {name: string}) => t.name)]).toEqual([2, 2, ['search_flights', 'hold_seat', 'get_fare_rules']])
     const v = await runCli(['traffic', 'validate', out])
     expect(v.code).toBe(0)
     expect(v.stdout).toContain('2 lines, 2 valid, 0 invalid')
