@@ -5,7 +5,7 @@ import {importTrafficText} from '../src/import/import-file.js'
  * (a search, a hold, an answer), every request repeating the history so far, as a logging proxy
  * writes them. In process (no CLI start-up): the figure is the importer's own rate.
  */
-export function openAiLog(loops: number): string {
+function openAiLog(loops: number): string {
   const lines: string[] = []
   for (let i = 0; i < loops; i++) {
     const ask = [{role: 'system', content: 'You book flights.'}, {role: 'user', content: `Cheapest flight LIS to OSL on day ${i % 28}, hold a seat.`}]

@@ -29,7 +29,7 @@ function textOf(c: unknown): string | null {
   return texts.length === 0 ? null : texts.join('\n')
 }
 
-export function looseMessage(raw: Record<string, unknown>): TranscriptMessage | null {
+function looseMessage(raw: Record<string, unknown>): TranscriptMessage | null {
   let m = raw
   let role: string | undefined
   if (raw.lc === 1 && Array.isArray(raw.id) && isObject(raw.kwargs)) {

@@ -61,15 +61,6 @@ export function maybeJson(v: unknown): unknown {
   }
 }
 
-/** `a.b.c` of a value; a key containing dots is tried whole first (`{"user.tier": …}`). */
-export function getPath(v: unknown, path: string): unknown {
-  if (!isObject(v)) return undefined
-  if (path in v) return v[path]
-  const dot = path.indexOf('.')
-  if (dot < 0) return undefined
-  return getPath(v[path.slice(0, dot)], path.slice(dot + 1))
-}
-
 /** Seconds, milliseconds or an ISO text as an ISO timestamp; null when it is none of these. */
 export function isoTime(v: unknown): string | null {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
