@@ -42,7 +42,8 @@ export const MemoryEntry = z
   .strict()
 export type MemoryEntry = z.infer<typeof MemoryEntry>
 
-export const ToolErrorCode = z.enum([
+/** The error codes the runtime knows the meaning of (timeout, rate_limited and server_error are retried). */
+export const KnownToolErrorCode = z.enum([
   'timeout',
   'rate_limited',
   'server_error',
@@ -51,7 +52,15 @@ export const ToolErrorCode = z.enum([
   'conflict',
   'forbidden',
 ])
-export type ToolErrorCode = z.infer<typeof ToolErrorCode>
+export type KnownToolErrorCode = z.infer<typeof KnownToolErrorCode>
+
+/**
+ * A tool error's code: one of the known ones, or any code the tool itself gave (`card_declined`,
+ * `ERR_QUOTA`), kept as recorded, shown, and not retried unless the tool contract lists it in
+ * `retryable_errors`.
+ */
+export const ToolErrorCode = z.string().min(1).max(200)
+export type ToolErrorCode = KnownToolErrorCode | (string & {})
 
 export const RecordedToolCall = z
   .object({

@@ -22,13 +22,13 @@ const side = (s: 'baseline' | 'candidate', expect: Expectations, over: Partial<R
 const compare = (b: RequestTrace, c: RequestTrace) => compareGroup({request_id: 'req-1', line: 1, traces: [b, c]}, 'baseline').classification!
 const codes = (b: RequestTrace, c: RequestTrace) => compare(b, c).reasons.map((r) => `${r.class}:${r.code}`)
 
-const refused = {status: 'refused', tool_calls: [details], final_answer: 'Basic economy bookings cannot be cancelled.'} as const
-const cancelled = {
+const refused: Partial<RequestTrace> = {status: 'refused', tool_calls: [details], final_answer: 'Basic economy bookings cannot be cancelled.'}
+const cancelled: Partial<RequestTrace> = {
   status: 'completed',
   tool_calls: [details, cancel()],
   policy_decisions: [decision('mid_run', 'cancel_reservation', 'allow', 'POLICY_DEFAULT')],
   final_answer: 'Your reservation ZFA04Y is cancelled.',
-} as const
+}
 
 describe('expectation evidence in classification (compareGroup)', () => {
   it('a candidate that runs the forbidden cancellation the base refused: regressions naming the harm', () => {
@@ -54,11 +54,11 @@ describe('expectation evidence in classification (compareGroup)', () => {
   })
 
   it('a candidate policy that newly denies the forbidden call avoided a violation, not a new denial', () => {
-    const denied = {
+    const denied: Partial<RequestTrace> = {
       status: 'refused',
       tool_calls: [details, cancel({executed: false, outcome: 'denied', result: null})],
       policy_decisions: [decision('mid_run', 'cancel_reservation', 'deny', 'FARE_RULES')],
-    } as const
+    }
     const got = codes(side('baseline', expectRefusal, cancelled), side('candidate', expectRefusal, denied))
     expect(got).toContain('improvement:violation_avoided')
     expect(got).not.toContain('regression:new_denial')
