@@ -161,7 +161,7 @@ const MATCHER_OPERANDS = {
   $contains: z.unknown(),
 } as const
 type MatcherOp = keyof typeof MATCHER_OPERANDS
-export const MATCHER_OPS = Object.keys(MATCHER_OPERANDS) as MatcherOp[]
+const MATCHER_OPS = Object.keys(MATCHER_OPERANDS) as MatcherOp[]
 
 /** An object with a `$` key claims to be a matcher (and must then be a valid one). */
 export function isArgMatcher(v: unknown): v is Record<string, unknown> {
@@ -202,8 +202,12 @@ export const ForbiddenCall = z
 export type ForbiddenCall = z.infer<typeof ForbiddenCall>
 
 /** A call that must execute successfully with arguments holding every expectation of `args`. */
-export const ExpectedCall = ForbiddenCall
-export type ExpectedCall = ForbiddenCall
+const ExpectedCall = z
+  .object({
+    tool: z.string().min(1),
+    args: ArgExpectations,
+  })
+  .strict()
 
 /** Expectations used by evaluation suites; optional on any request. */
 export const Expectations = z

@@ -40,7 +40,7 @@ export function classCounts(base: Iterable<RequestTrace>, cand: Iterable<Request
  * The counts table of a scenario README's "Expected counts" section: rows `| class | code | n |`,
  * code `(requests)` for the number of requests whose overall class it is.
  */
-export function readmeCounts(readme: string): ClassCounts {
+function readmeCounts(readme: string): ClassCounts {
   const text = readFileSync(readme, 'utf8')
   const at = text.indexOf('### Expected counts')
   if (at < 0) throw new Error(`${readme}: no "### Expected counts" section (PRINT_COUNTS=1 prints the table to add)`)
@@ -58,7 +58,7 @@ export function readmeCounts(readme: string): ClassCounts {
 }
 
 /** The README table for `counts` (printed by the scenario tests with PRINT_COUNTS=1, to paste after a deliberate change). */
-export function countsTable(counts: ClassCounts): string {
+function countsTable(counts: ClassCounts): string {
   const rows = ['| class | code | requests |', '|---|---|---|']
   for (const c of CLASSES) rows.push(`| ${c} | (requests) | ${counts.classes[c]} |`)
   for (const [key, n] of Object.entries(counts.codes)) {
