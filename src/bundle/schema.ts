@@ -70,6 +70,21 @@ const ToolContractFields = z
      * hash does not tell the two apart.
      */
     escalates: z.boolean().optional(),
+    /**
+     * What the post-action check expects of a successful call's result. `structured` (default
+     * true): an object or array, else RESULT_MALFORMED; `confirms_with_id` (default true): a write's
+     * result carries an identifier (`id` or `*_id`), else WRITE_UNCONFIRMED. Set false for a tool
+     * that answers plain text, or whose writes return no id. At their defaults they leave the hash as it was.
+     */
+    result: z
+      .object({
+        structured: z.boolean().optional(),
+        confirms_with_id: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Error codes of this tool the runtime retries, beyond the retryable known ones (timeout, rate_limited, server_error). */
+    retryable_errors: z.array(z.string().min(1)).optional(),
   })
   .strict()
 

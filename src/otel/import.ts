@@ -2,7 +2,8 @@ import {
   Decision,
   DecisionStage,
   RequestOutcome,
-  ToolErrorCode,
+  KnownToolErrorCode,
+  type ToolErrorCode,
   TrafficRecord,
   type InputMessage,
   type RecordedPolicyDecision,
@@ -338,7 +339,7 @@ const OUTCOME_ERROR: Record<string, ToolErrorCode> = {
 }
 
 function errorCodeOf(type: string | undefined, outcome: string | undefined): ToolErrorCode {
-  const parsed = ToolErrorCode.safeParse(type)
+  const parsed = KnownToolErrorCode.safeParse(type)
   if (parsed.success) return parsed.data
   if (outcome !== undefined && OUTCOME_ERROR[outcome]) {
     if (outcome !== 'error') return OUTCOME_ERROR[outcome]

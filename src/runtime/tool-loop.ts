@@ -345,7 +345,7 @@ export class ToolLoop {
       )
       // Every attempt is audited; only executed ones have a result to verify.
       const post = postActionGuardrails(
-        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed, untrusted},
+        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed, untrusted, checks: contract?.result},
         {step: step.index, match: this.matcher()},
       )
       recorder.addGuardrails(post.guardrails)
@@ -365,7 +365,10 @@ export class ToolLoop {
           payload: refusal('partial_write_unknown', 'the write may or may not have happened; do not blindly retry it'),
         }
       }
-      const retryable = outcome === 'partial_write' || (error !== null && RETRYABLE_CODES.has(error.code) && outcome !== 'unrecorded_call')
+      // Known transient codes, and those the contract lists; any other code (a tool's own) is final.
+      const retryable =
+        outcome === 'partial_write' ||
+        (error !== null && (RETRYABLE_CODES.has(error.code) || contract?.retryable_errors?.includes(error.code) === true) && outcome !== 'unrecorded_call')
       if (!retryable || error === null) {
         return {outcome, reason: error?.code ?? null, end: null, payload: refusal(error?.code ?? 'server_error', error?.message ?? '')}
       }

@@ -700,6 +700,40 @@ describe('retries', () => {
     expect(trace.status).toBe('completed')
   })
 
+  // A payment processor's own decline code (Stripe's `card_declined`, or a gateway's `upstream_busy`):
+  // kept as recorded, shown to the model, retried only where the tool contract lists it (#15).
+  it('a tool error code outside the known seven is kept, final by default, retried where the contract lists it', async () => {
+    const record = trafficRecord({production: {tool_calls: [
+      {...ORDER_A, result: undefined, error: {code: 'upstream_busy', message: 'gateway busy'}, latency_ms: 5},
+      {...ORDER_A, attempt: 2},
+    ]}})
+    const plain = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'try later'})
+    const {trace} = await run({model: plain, record})
+    expect(outcomes(trace)).toEqual([['lookup_order', 1, 'error']])
+    expect(trace.tool_calls[0]!.error).toBe('upstream_busy: gateway busy')
+    expect(lastToolMessage(plain.requests[1])).toMatchObject({ok: false, error: {code: 'upstream_busy'}})
+
+    const tools = TOOLS.map((t) => (t.name === 'lookup_order' ? {...t, retryable_errors: ['upstream_busy']} : t))
+    const retrying = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'found it'})
+    const again = await run({model: retrying, record, bundle: makeBundle(SUPPORT, {manifest: {tools}})})
+    expect(outcomes(again.trace)).toEqual([
+      ['lookup_order', 1, 'error'],
+      ['lookup_order', 2, 'ok'],
+    ])
+  })
+
+  it("the contract's result checks reach the post-action guardrail", async () => {
+    const record = trafficRecord({production: {tool_calls: [{...REFUND_A, result: 'refund queued'}]}})
+    const verify = async (result?: {structured?: boolean; confirms_with_id?: boolean}) => {
+      const tools = TOOLS.map((t) => (t.name === 'issue_refund' ? {...t, ...(result ? {result} : {})} : t))
+      const model = scripted({calls: [call('issue_refund', {order_id: 'A', amount: 40})]}, {content: 'done'})
+      const {trace} = await run({model, record, bundle: makeBundle(SUPPORT, {manifest: {tools}})})
+      return trace.guardrails.find((g) => g.check === 'action.verify')
+    }
+    expect((await verify())?.detail).toMatch(/^RESULT_MALFORMED/)
+    expect(await verify({structured: false, confirms_with_id: false})).toMatchObject({passed: true})
+  })
+
   it('passes a tool error that is not transient straight to the model', async () => {
     const model = scripted({calls: [call('issue_refund', {order_id: 'Z', amount: 1})]}, {content: 'no such order'})
     const {trace} = await run({model, fixtures: 'fixtures:\n  - tool: issue_refund\n    error: {code: not_found, message: no such order}\n'})
