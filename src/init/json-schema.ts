@@ -22,12 +22,15 @@ const SOURCES: Record<ConfigKind, {schema: z.ZodType; title: string}> = {
 
 /**
  * The schema of what a person writes (zod's input side: defaults are optional, transforms not yet
- * applied). What zod cannot express in JSON Schema is added here: a tool gives its argument schema
+ * applied), in JSON Schema draft 7, the draft the YAML language server validates with
+ * (redhat-developer/vscode-yaml README, "Associating schemas"; newer drafts are its open issue
+ * #704). What zod cannot express in JSON Schema is added here: a tool gives its argument schema
  * under exactly one of args / parameters / input_schema (ToolContract's superRefine).
  */
 export function configJsonSchema(kind: ConfigKind): JsonSchema {
   const {schema, title} = SOURCES[kind]
-  const generated = tidy(z.toJSONSchema(schema, {io: 'input'})) as JsonSchema
+  // Draft 7: the draft the YAML language server (and so the editors' YAML support) validates with.
+  const generated = tidy(z.toJSONSchema(schema, {io: 'input', target: 'draft-7'})) as JsonSchema
   if (kind === 'bundle') {
     const tool = (generated.properties as {tools: {items: JsonSchema}}).tools.items
     tool.oneOf = [{required: ['args']}, {required: ['parameters']}, {required: ['input_schema']}]
