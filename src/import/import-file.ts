@@ -16,7 +16,7 @@ export type ImportFormat = (typeof IMPORT_FORMATS)[number]
 const IMPORTERS: Record<ImportFormat, (text: string, file: string, mapping: ImportMapping) => ImportedTraffic> = {
   otel: (text, file, mapping) => {
     const r = importOtlpText(text, file, mapping)
-    return {records: r.records, tools: r.tools, errors: r.errors, units: r.traces}
+    return {records: r.records, tools: r.tools, errors: r.errors, units: r.traces, systemPrompts: r.systemPrompts}
   },
   openai: importOpenAi,
   anthropic: importAnthropic,
