@@ -37,9 +37,8 @@ const FILES = {
 
 /**
  * `understudy init`: imports a log and writes a scenario folder that replays it through a drafted
- * bundle. Everything is written into a sibling temporary directory, checked with the real loaders
- * (`bundle validate`, the scenario loader), and only then renamed to `dir`: a failure at any point
- * leaves nothing behind, and `dir` must not exist or be empty, so nothing of the user's is replaced.
+ * bundle, all or nothing (writeFolder): a failure at any point leaves nothing behind, and `dir`
+ * must not exist or be empty, so nothing of the user's is replaced.
  * The JSON Schemas go into the folder itself, so the `$schema` lines resolve wherever it is
  * committed and match the version of Understudy that wrote it.
  */
@@ -69,21 +68,7 @@ export async function initScenario(opts: {dir: string; from: ImportFormat; file:
     [FILES.scenarioSchema]: configJsonSchemaText('scenario'),
   }
 
-  mkdirSync(path.dirname(out), {recursive: true})
-  const tmp = `${out}.init-${process.pid}-${Date.now().toString(36)}`
-  try {
-    for (const [rel, content] of Object.entries(texts)) {
-      mkdirSync(path.dirname(path.join(tmp, rel)), {recursive: true})
-      writeFileAtomic(path.join(tmp, rel), content)
-    }
-    await checkWritten(tmp)
-    refuseNonEmpty(opts.dir, out)
-    // rename(2) replaces an empty directory atomically and fails on a non-empty one.
-    renameSync(tmp, out)
-  } catch (e) {
-    rmSync(tmp, {recursive: true, force: true})
-    throw e
-  }
+  await writeFolder(out, texts, () => refuseNonEmpty(opts.dir, out))
   return {
     dir: opts.dir,
     from: opts.from,
@@ -95,6 +80,39 @@ export async function initScenario(opts: {dir: string; from: ImportFormat; file:
     tools: toolSummary(draft, new Set(imported.tools.map((t) => t.name))),
     notes: draft.notes,
     next: [`understudy shadow --scenario ${opts.dir}`, 'understudy report <run-id>'],
+  }
+}
+
+/**
+ * Writes `texts` (relative path → content) into `out` all or nothing. They go first into a hidden
+ * directory inside `out` (created if absent; the same file system, so every move is a rename), are
+ * checked there with the real loaders, and then each top-level entry is renamed into `out`. `out`
+ * itself is never replaced: it may be the shell's current directory. On any failure the hidden
+ * directory and whatever was already moved are removed, and an `out` this call created goes too.
+ */
+async function writeFolder(out: string, texts: Record<string, string>, stillEmpty: () => void): Promise<void> {
+  const created = !existsSync(out)
+  mkdirSync(out, {recursive: true})
+  const tmp = path.join(out, `.understudy-init-${process.pid}-${Date.now().toString(36)}`)
+  const moved: string[] = []
+  try {
+    for (const [rel, content] of Object.entries(texts)) {
+      mkdirSync(path.dirname(path.join(tmp, rel)), {recursive: true})
+      writeFileAtomic(path.join(tmp, rel), content)
+    }
+    await checkWritten(tmp)
+    // Someone may have written into `out` meanwhile: nothing of theirs is replaced.
+    if (readdirSync(out).some((e) => path.join(out, e) !== tmp)) stillEmpty()
+    for (const entry of readdirSync(tmp)) {
+      renameSync(path.join(tmp, entry), path.join(out, entry))
+      moved.push(entry)
+    }
+    rmSync(tmp, {recursive: true, force: true})
+  } catch (e) {
+    rmSync(tmp, {recursive: true, force: true})
+    for (const entry of moved) rmSync(path.join(out, entry), {recursive: true, force: true})
+    if (created) rmSync(out, {recursive: true, force: true})
+    throw e
   }
 }
 

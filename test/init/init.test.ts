@@ -1,4 +1,4 @@
-import {existsSync, readdirSync, readFileSync, writeFileSync, writeSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {afterAll, afterEach, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
@@ -84,9 +84,11 @@ describe('initScenario', () => {
     expect(readdirSync(dir)).toEqual(['notes.txt'])
   })
 
-  it('accepts an empty folder that exists', async () => {
+  it('fills an empty folder that exists in place (it may be the shell\'s current directory)', async () => {
     const dir = tempDir()
+    const inode = statSync(dir).ino
     await initScenario({dir, from: 'anthropic', file: logFile()})
+    expect(statSync(dir).ino).toBe(inode)
     expect(readdirSync(dir).sort()).toEqual(['README.md', 'scenario.yaml', 'schemas', 'traffic.jsonl', 'v1'])
   })
 
