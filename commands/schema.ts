@@ -3,7 +3,7 @@ import {BaseCommand} from '../src/cli/base-command.js'
 import {CONFIG_KINDS, type ConfigKind, configJsonSchemaText, referenceMarkdown} from '../src/init/json-schema.js'
 
 export default class Schema extends BaseCommand {
-  static override summary = 'Print the JSON Schema of bundle.yaml or scenario.yaml (generated from the loaders\' own schemas).'
+  static override summary = 'Print the JSON Schema of bundle.yaml, scenario.yaml or fixtures.yaml (generated from the loaders\' own schemas).'
   static override description =
     'For editors: reference it from a file as `# yaml-language-server: $schema=<path>`. --format markdown prints the field reference of both files (docs/bundle-reference.md).'
 
@@ -14,7 +14,7 @@ export default class Schema extends BaseCommand {
   }
 
   static override flags = {
-    format: Flags.string({description: 'json: the JSON Schema; markdown: the field reference of both files', options: ['json', 'markdown'], default: 'json'}),
+    format: Flags.string({description: 'json: the JSON Schema; markdown: the field reference of all three files', options: ['json', 'markdown'], default: 'json'}),
   }
 
   async run(): Promise<void> {

@@ -1,16 +1,17 @@
 import {z} from 'zod'
 import {BundleManifest} from '../bundle/schema.js'
 import {ScenarioFile} from '../scenario/load.js'
+import {FixturesFile} from '../tools/fixtures.js'
 
 /**
- * JSON Schemas of the two files people write by hand, generated from the zod schemas that load them
+ * JSON Schemas of the three files people write by hand, generated from the zod schemas that load them
  * (so an editor checks exactly what `bundle validate` checks, as far as JSON Schema can say it), and
  * the bundle field reference rendered from the same schema. `schemas/*.schema.json` and
  * `docs/bundle-reference.md` are this module's output, committed; test/init/json-schema.test.ts
  * keeps them in step.
  */
 
-export const CONFIG_KINDS = ['bundle', 'scenario'] as const
+export const CONFIG_KINDS = ['bundle', 'scenario', 'fixtures'] as const
 export type ConfigKind = (typeof CONFIG_KINDS)[number]
 
 type JsonSchema = {[k: string]: unknown}
@@ -18,6 +19,7 @@ type JsonSchema = {[k: string]: unknown}
 const SOURCES: Record<ConfigKind, {schema: z.ZodType; title: string}> = {
   bundle: {schema: BundleManifest, title: 'Understudy bundle manifest (bundle.yaml)'},
   scenario: {schema: ScenarioFile, title: 'Understudy scenario (scenario.yaml)'},
+  fixtures: {schema: FixturesFile, title: 'Understudy tool fixtures (fixtures.yaml)'},
 }
 
 /**
@@ -99,9 +101,9 @@ export function referenceMarkdown(): string {
   const out = [
     '# Bundle and scenario reference',
     '',
-    '<!-- Generated from the zod schemas (src/bundle/schema.ts, src/scenario/load.ts) by `understudy schema bundle --format markdown`; test/init/json-schema.test.ts fails when it is out of date. Do not edit by hand. -->',
+    '<!-- Generated from the zod schemas (src/bundle/schema.ts, src/scenario/load.ts, src/tools/fixtures.ts) by `understudy schema bundle --format markdown`; test/init/json-schema.test.ts fails when it is out of date. Do not edit by hand. -->',
     '',
-    'Every field `bundle.yaml` and `scenario.yaml` accept, with its type, whether it is required, its default and its',
+    'Every field `bundle.yaml`, `scenario.yaml` and `fixtures.yaml` accept, with its type, whether it is required, its default and its',
     'constraints. What the fields mean is in the README (bundle format, tool contracts, policy language); the JSON Schemas',
     'in `schemas/` are the same facts for editors (`# yaml-language-server: $schema=…`). Beyond these, `bundle validate`',
     'checks what spans fields (a policy naming a tool, write tools needing `idempotency: required`, argument schemas against',

@@ -11,6 +11,7 @@ import {repoRoot} from '../helpers/cli.js'
  * in step. When it fails after a schema change, regenerate (after `npm run build`):
  *   ./bin/run.js schema bundle > schemas/bundle.schema.json
  *   ./bin/run.js schema scenario > schemas/scenario.schema.json
+ *   ./bin/run.js schema fixtures > schemas/fixtures.schema.json
  *   ./bin/run.js schema bundle --format markdown > docs/bundle-reference.md
  */
 const committed = (rel: string) => readFileSync(path.join(repoRoot, rel), 'utf8')
@@ -19,6 +20,7 @@ describe('generated schemas', () => {
   it('match the committed schemas/ and docs/bundle-reference.md', () => {
     expect(committed('schemas/bundle.schema.json')).toBe(configJsonSchemaText('bundle'))
     expect(committed('schemas/scenario.schema.json')).toBe(configJsonSchemaText('scenario'))
+    expect(committed('schemas/fixtures.schema.json')).toBe(configJsonSchemaText('fixtures'))
     expect(committed('docs/bundle-reference.md')).toBe(referenceMarkdown())
   })
 
