@@ -16,6 +16,7 @@ import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
 import {benchPolicy} from './policy.js'
 import {measureImport} from './import.js'
+import {measureCauseGrouping} from './causes.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
@@ -180,6 +181,21 @@ export const FIGURES: FigureDef[] = [
       const run = await ctx.mainRun()
       const r = await bestOf(CLI_ROUNDS, () => runCli(ctx.ws, ['report', run.run_id, '--format', 'json', '--db', run.db], {stdout: 'discard'}), 'understudy report')
       return {value: r.best.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run, read on ${readThreads()} threads; best of ${r.times}; peak RSS ${mb(r.best.max_rss_kb)} MB`}
+    },
+  },
+  {
+    // Grouping by cause runs inside every report and `diff --by cause`: its own cost, apart from the
+    // comparison it rides on, so that a loaded machine's noise cannot hide it (#19).
+    name: 'cause_grouping_time',
+    unit: 's',
+    target: {op: '<', value: 0.25},
+    measure: async (ctx) => {
+      const run = await ctx.mainRun()
+      const r = measureCauseGrouping(run.db, run.run_id)
+      return {
+        value: r.grouping_s,
+        detail: `causeKey + tally over the ${k(r.requests)}-request run, in process: ${k(r.differing)} differing requests into ${r.groups} groups; the comparison they ride on took ${r.compare_s.toFixed(2)} s on one thread`,
+      }
     },
   },
   {

@@ -68,9 +68,28 @@ export function causeSignature(diff: RequestDiff, classification: Classification
 export function causeKey(diff: RequestDiff, classification: Classification): string | null {
   const cls = classification.class
   if (cls === 'same') return null
-  const facets = new Set<string>()
-  for (const r of classification.reasons) if (r.class === cls) facets.add(canonicalJson(facetOf(diff, r)))
-  return [cls, ...[...facets].sort()].join('\n')
+  // facetOf builds every object with its keys in sorted order, so JSON.stringify is its canonical
+  // JSON (the tests pin that): sorting keys per request was most of the cost over a large run.
+  const facets: string[] = []
+  for (const r of classification.reasons) if (r.class === cls) facets.push(facetJson(diff, r))
+  if (facets.length === 1) return `${cls}\n${facets[0]}`
+  facets.sort()
+  let key = cls
+  for (let i = 0; i < facets.length; i++) if (i === 0 || facets[i] !== facets[i - 1]) key += `\n${facets[i]}`
+  return key
+}
+
+/** A finding named by its code alone (answer, steps, metrics): one string per code, made once. */
+const CODE_ONLY = new Map<string, string>()
+
+function facetJson(diff: RequestDiff, r: Reason): string {
+  const f = r.field
+  if (f === 'answer' || f === 'steps' || f === 'tokens' || f === 'cost_usd' || f === 'latency_ms') {
+    let json = CODE_ONLY.get(r.code)
+    if (json === undefined) CODE_ONLY.set(r.code, (json = JSON.stringify({code: r.code})))
+    return json
+  }
+  return JSON.stringify(facetOf(diff, r))
 }
 
 export function signatureOfKey(key: string): CauseSignature {
@@ -78,17 +97,19 @@ export function signatureOfKey(key: string): CauseSignature {
   return {class: cls as CauseSignature['class'], facets: facets.map((f) => JSON.parse(f) as CauseFacet)}
 }
 
+/**
+ * The facet of one finding. Its keys, and those of every nested object, are set in sorted order
+ * (arg, budget, code, decision, diverged, guardrail, outcome, stage, status, tool).
+ */
 function facetOf(diff: RequestDiff, r: Reason): CauseFacet {
   const f = r.field
-  const facet: CauseFacet = {code: r.code}
+  const p: Omit<CauseFacet, 'code'> = {}
   if (f === 'status') {
-    facet.status = {from: diff.status.base, to: diff.status.cand}
+    p.status = {from: diff.status.base, to: diff.status.cand}
   } else if (f.startsWith('decision:')) {
     const row = diff.decisions.find((d) => d.field === f)
     if (row) {
-      if (row.tool !== null) facet.tool = row.tool
-      facet.stage = row.stage
-      facet.decision = {
+      p.decision = {
         from: row.base?.decision ?? 'none',
         from_reason: row.base?.reason ?? null,
         from_rule: row.base?.rule ?? null,
@@ -96,35 +117,50 @@ function facetOf(diff: RequestDiff, r: Reason): CauseFacet {
         to_reason: row.cand?.reason ?? null,
         to_rule: row.cand?.rule ?? null,
       }
+      p.stage = row.stage
+      if (row.tool !== null) p.tool = row.tool
     }
   } else if (f.startsWith('call:')) {
     // `call:<tool>#<n>`, then `.executed`, `.outcome` or `.args.<path>`: the row is found by its
     // field rather than by parsing, since a tool name may hold any character.
-    const row = diff.calls.find((c) => f === c.field || f.startsWith(`${c.field}.`))
+    const row = diff.calls.find((c) => f.startsWith(c.field) && (f.length === c.field.length || f.charCodeAt(c.field.length) === 0x2e))
     if (row) {
-      facet.tool = row.name
       const arg = row.args.find((a) => a.field === f)
-      if (arg) facet.arg = {path: arg.path, change: arg.kind}
-      else facet.outcome = {from: row.base?.outcome ?? 'none', to: row.cand?.outcome ?? 'none'}
+      if (arg) p.arg = {change: arg.kind, path: arg.path}
+      else p.outcome = {from: row.base?.outcome ?? 'none', to: row.cand?.outcome ?? 'none'}
+      p.tool = row.name
     }
   } else if (f.startsWith('guardrail:')) {
     const g = diff.guardrails.added.find((x) => x.field === f) ?? diff.guardrails.removed.find((x) => x.field === f)
     if (g) {
-      facet.stage = g.failure.stage
-      facet.guardrail = {check: g.failure.check, severity: g.failure.severity}
+      p.guardrail = {check: g.failure.check, severity: g.failure.severity}
+      p.stage = g.failure.stage
     }
   } else if (f.startsWith('budget:')) {
-    facet.budget = f.slice('budget:'.length)
+    p.budget = f.slice('budget:'.length)
   } else if (f.startsWith('diverged:')) {
     const side = f.slice('diverged:'.length)
     const d = side === 'base' ? diff.diverged.base : side === 'cand' ? diff.diverged.cand : null
     if (d) {
-      facet.tool = d.tool
-      facet.diverged = {side, reason: d.reason, code: d.code ?? null}
+      p.diverged = {code: d.code ?? null, reason: d.reason, side}
+      p.tool = d.tool
     }
   }
   // Anything else (answer, steps, tokens, cost, latency) is named by its code alone.
-  return facet
+  return {...(p.arg && {arg: p.arg}), ...(p.budget !== undefined && {budget: p.budget}), code: r.code, ...rest(p)}
+}
+
+/** The keys after `code`, in sorted order. */
+function rest(p: Omit<CauseFacet, 'code'>): Omit<CauseFacet, 'code' | 'arg' | 'budget'> {
+  const out: Omit<CauseFacet, 'code' | 'arg' | 'budget'> = {}
+  if (p.decision) out.decision = p.decision
+  if (p.diverged) out.diverged = p.diverged
+  if (p.guardrail) out.guardrail = p.guardrail
+  if (p.outcome) out.outcome = p.outcome
+  if (p.stage !== undefined) out.stage = p.stage
+  if (p.status) out.status = p.status
+  if (p.tool !== undefined) out.tool = p.tool
+  return out
 }
 
 /** A tally's groups as plain data, keyed by causeKey, in the order first met: what a worker thread hands back. */

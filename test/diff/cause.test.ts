@@ -3,7 +3,8 @@ import {CauseTally, causeId, causeKey, causeSignature, matchesCause, MAX_CAUSE_E
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import {baseTrace, decision, toolCall, trace} from '../factories/index.js'
+import {canonicalJson} from '../../src/util/canonical.js'
+import {baseTrace, decision, guardrail, toolCall, trace} from '../factories/index.js'
 
 // Tool names of no scenario: the signature knows only what the traces say.
 const signatureOf = (b: RequestTrace, c: RequestTrace) => {
@@ -78,6 +79,18 @@ describe('causeSignature', () => {
     const s = signatureOf(baseTrace({policy_decisions: [allow(0), allow(1)]}), trace({policy_decisions: [deny(0), deny(1)]}))
     expect(s?.facets.filter((f) => f.code === 'new_denial')).toHaveLength(1)
     expect(signatureOf(baseTrace(), trace())).toBeNull()
+  })
+
+  it('each facet in the key is already canonical JSON (keys sorted at every depth), whatever finding it names', () => {
+    const keys = [
+      keyOf(...denied('r-1', 900)),
+      keyOf(baseTrace({tool_calls: [transfer(20)]}), trace({tool_calls: [transfer(2000)]})),
+      keyOf(baseTrace({side: 'baseline'}), trace({guardrails: [guardrail('post_action', 'write.verify', false, 'high')], budget_hits: ['max_steps']})),
+      keyOf(baseTrace(), trace({final_answer: 'Reworded.', input_tokens: 900})),
+    ]
+    const facets = keys.flatMap((k) => k!.split('\n').slice(1))
+    expect(facets.length).toBeGreaterThan(5)
+    for (const f of facets) expect(f).toBe(canonicalJson(JSON.parse(f)))
   })
 
   it('the id is a short hash of the canonical signature, the same on any machine', () => {
