@@ -184,17 +184,18 @@ export const FIGURES: FigureDef[] = [
     },
   },
   {
-    // Grouping by cause runs inside every report and `diff --by cause`: its own cost, apart from the
-    // comparison it rides on, so that a loaded machine's noise cannot hide it (#19).
-    name: 'cause_grouping_time',
-    unit: 's',
-    target: {op: '<', value: 0.25},
+    // Grouping by cause runs inside every report and `diff --by cause`: its own cost as a share of
+    // the comparison it rides on (read, diff, classify), both timed in one process, so that the
+    // machine's load moves both alike (#19). The comparison is about half of report_json_time.
+    name: 'cause_grouping_share',
+    unit: '%',
+    target: {op: '<', value: 10},
     measure: async (ctx) => {
       const run = await ctx.mainRun()
       const r = measureCauseGrouping(run.db, run.run_id)
       return {
-        value: r.grouping_s,
-        detail: `causeKey + tally over the ${k(r.requests)}-request run, in process: ${k(r.differing)} differing requests into ${r.groups} groups; the comparison they ride on took ${r.compare_s.toFixed(2)} s on one thread`,
+        value: (100 * r.grouping_s) / r.compare_s,
+        detail: `causeKey + tally over the ${k(r.requests)}-request run, in process: ${r.grouping_s.toFixed(2)} s for ${k(r.differing)} differing requests into ${r.groups} groups, against ${r.compare_s.toFixed(2)} s for the comparison on one thread`,
       }
     },
   },

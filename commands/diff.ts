@@ -21,7 +21,7 @@ type DiffListResult = {
   requests: ListedRequest[]
 }
 
-type DiffCausesResult = Omit<DiffListResult, 'requests'> & {by: 'cause'; causes: CauseGroup[]}
+type DiffCausesResult = Omit<DiffListResult, 'requests'> & {by: 'cause'; causes: readonly CauseGroup[]}
 
 type DiffRequestResult = {run_id: string; request_id: string; diff: RequestDiff; classification: Classification}
 

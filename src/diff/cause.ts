@@ -172,9 +172,12 @@ export type CauseTallyState = [key: string, requests: number, examples: string[]
  */
 export class CauseTally {
   private readonly groups = new Map<string, {requests: number; examples: string[]}>()
+  /** groupsSorted()'s last answer, until the next add or absorb. */
+  private sorted: CauseGroup[] | null = null
 
   add(key: string | null, requestId: string): void {
     if (key === null) return
+    this.sorted = null
     const g = this.groups.get(key)
     if (g === undefined) this.groups.set(key, {requests: 1, examples: [requestId]})
     else {
@@ -188,6 +191,7 @@ export class CauseTally {
   }
 
   absorb(state: CauseTallyState): void {
+    this.sorted = null
     for (const [key, requests, examples] of state) {
       const g = this.groups.get(key)
       if (g === undefined) this.groups.set(key, {requests, examples: [...examples]})
@@ -198,14 +202,20 @@ export class CauseTally {
     }
   }
 
-  /** The groups, most harmful class first, then the largest, then by id. */
-  groupsSorted(): CauseGroup[] {
+  /**
+   * The groups, most harmful class first, then the largest, then by id. Made again only after
+   * something was added (a screen asks on every render while a run loads); the answer is shared:
+   * do not change it.
+   */
+  groupsSorted(): readonly CauseGroup[] {
+    if (this.sorted !== null) return this.sorted
     const out: CauseGroup[] = []
     for (const [key, g] of this.groups) {
       const signature = signatureOfKey(key)
       out.push({cause: causeId(signature), class: signature.class, signature, requests: g.requests, examples: g.examples})
     }
-    return out.sort((a, b) => HARM[a.class] - HARM[b.class] || b.requests - a.requests || (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0))
+    this.sorted = out.sort((a, b) => HARM[a.class] - HARM[b.class] || b.requests - a.requests || (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0))
+    return this.sorted
   }
 }
 

@@ -95,7 +95,7 @@ export async function listRun(
 }
 
 /** The requests the filter keeps, grouped by cause (`diff --by cause`), with the counts over all requests. */
-export async function listCauses(store: TraceStore, run: RunInfo, only: ListFilter, options: MapRunOptions = {}): Promise<{totals: ListTotals; groups: CauseGroup[]}> {
+export async function listCauses(store: TraceStore, run: RunInfo, only: ListFilter, options: MapRunOptions = {}): Promise<{totals: ListTotals; groups: readonly CauseGroup[]}> {
   const parts = await mapRun(store, run.id, listTaskRef({baseSide: baseSideOf(run), only, causes: true}), () => {}, options)
   const {totals, tally} = sumParts(parts)
   return {totals, groups: tally.groupsSorted()}

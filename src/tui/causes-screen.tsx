@@ -1,7 +1,7 @@
 import {Box} from 'ink'
 import {Text} from '../cli/colour-text.js'
 import type React from 'react'
-import {useMemo, useRef} from 'react'
+import {useRef} from 'react'
 import {describeSignature, type CauseGroup} from '../diff/cause.js'
 import type {RunInfo} from '../store/api.js'
 import type {TraceSide} from '../trace/schema.js'
@@ -44,8 +44,8 @@ const CHROME = 4
  */
 export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
   const {run, baseSide, load, position, setPosition, width, height, onOpen, onBack, onQuit} = props
-  // The load state grows in place: its count says when the groups need sorting again.
-  const groups = useMemo(() => load.causes.groupsSorted(), [load.causes, load.counts.total, load.done])
+  // Sorted again only after the load added requests (the tally keeps its last answer).
+  const groups = load.causes.groupsSorted()
   const rows: (CauseGroup | null)[] = [null, ...groups]
   const listHeight = Math.max(1, height - CHROME)
   const cursor = Math.max(0, Math.min(position.cursor, rows.length - 1))
