@@ -8,6 +8,7 @@ import {causeLine, listLine, listSummaryLine} from '../src/report/diff-list.js'
 import {renderSideBySide} from '../src/report/side-by-side.js'
 import {listCauses, listRun, type ListedRequest, type ListTotals} from '../src/runs/diff-list.js'
 import {compareRequest} from '../src/runs/group.js'
+import {UnderstudyError, UsageError} from '../src/errors.js'
 
 type DiffListResult = {
   run_id: string
@@ -79,6 +80,9 @@ export default class Diff extends RunCommand {
       return {run_id: run.id, base_side: baseSide, only: flags.only, by: 'cause', counts, incomplete, skipped, causes: groups}
     }
 
+    if (flags.cause !== undefined && !/^[0-9a-f]{4,}$/i.test(flags.cause))
+      throw new UsageError(`--cause: "${flags.cause}" is not a cause id (at least 4 hex digits, as \`understudy diff ${run.id} --by cause\` prints them)`)
+
     // The listed requests are kept only for --json: a 100k-request listing held for nothing
     // doubled the command's memory.
     const json = this.jsonEnabled()
@@ -103,6 +107,9 @@ export default class Diff extends RunCommand {
       // What was listed before a failure is still shown.
       listing.flush()
     }
+    // A cause id that names nothing is a mistake to say, not an empty listing to print.
+    if (flags.cause !== undefined && listed === 0)
+      throw new UnderstudyError(`run ${run.id} has no request of cause ${flags.cause} among ${flags.only === 'regressions' ? 'its regressions' : flags.only === 'all' ? 'its requests' : 'its changes'}; \`understudy diff ${run.id} --by cause\` lists the causes`)
     this.out(listSummaryLine(listed, totals, baseSide))
     return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, skipped: totals.skipped, requests}
   }

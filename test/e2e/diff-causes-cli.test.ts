@@ -58,5 +58,11 @@ describe('diff --by cause', () => {
     const ids = (JSON.parse(one.stdout) as {requests: {request_id: string}[]}).requests.map((x) => x.request_id)
     expect(ids).toHaveLength(biggest.requests)
     expect(ids.slice(0, biggest.examples.length)).toEqual(biggest.examples)
+
+    // An id that names no group is one line and exit 1, not an empty listing.
+    const none = await runCli(['diff', run, '--cause', 'ffffffffff', '--db', db])
+    expect(none.code).toBe(1)
+    expect(none.stderr.trim().split('\n')).toHaveLength(1)
+    expect(none.stderr).toContain('has no request of cause ffffffffff')
   }, 120_000)
 })
