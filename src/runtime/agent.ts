@@ -12,13 +12,13 @@ import {assistantMessage, buildInitialMessages, parsePlan, PLAN_FORMAT, renderTe
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
-import {throwIfAborted, ToolLoop, type Approver, type CallResult} from './tool-loop.js'
+import {throwIfAborted, ToolLoop, type ApprovalBook, type Approver, type CallResult} from './tool-loop.js'
 import {TraceRecorder} from './trace-assembly.js'
 import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from '../trace/schema.js'
 
 export {compileBundle, type CompiledBundle} from './compile.js'
 export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'
-export type {Approver} from './tool-loop.js'
+export type {ApprovalBook, Approver} from './tool-loop.js'
 
 /**
  * The shadow runtime's agent loop for one request on one side. It drives the state machine
@@ -46,6 +46,8 @@ export type AgentDeps = {
   model: ModelClient
   tools: ToolSandbox
   approver: Approver
+  /** People's decisions on held calls (`approvals apply`); they take precedence over `approver`. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter

@@ -15,7 +15,7 @@ import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {callBase, callTrace, type CallBase, type TraceRecorder} from './trace-assembly.js'
-import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
+import type {ApprovalRecord, StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
@@ -27,6 +27,13 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
  */
 
 export type Approver = 'approve' | 'deny' | 'pending'
+
+/**
+ * People's decisions on held calls (`understudy approvals apply`): the decision on the call `tool`
+ * with arguments of hash `argsHash` in request `record`, or undefined when no person decided it
+ * (then the simulated approver answers). Overrides the simulated approver for the calls it knows.
+ */
+export type ApprovalBook = (record: TrafficRecord, tool: string, argsHash: string) => ApprovalRecord | undefined
 
 export type CallResult = {
   outcome: ToolCallOutcome
@@ -42,6 +49,8 @@ export type CallResult = {
 export type ToolLoopDeps = {
   compiled: CompiledBundle
   approver: Approver
+  /** People's decisions, which take precedence over `approver` on the calls they name. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter
@@ -49,6 +58,9 @@ export type ToolLoopDeps = {
 }
 
 const RETRYABLE_CODES = new Set(['timeout', 'rate_limited', 'server_error'])
+
+/** Reason code of a held call a person rejected. */
+export const APPROVAL_REJECTED = 'APPROVAL_REJECTED'
 
 export class ToolLoop {
   private readonly ledger = new OutcomeLedger()
@@ -177,8 +189,18 @@ export class ToolLoop {
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
     this.lastDecision = verdict.decision
 
-    const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
-    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
+    // A held call: a person's decision on it (approvals apply) wins over the simulated approver, and
+    // is recorded twice: as the mid-run decision that settled the hold, and on the call itself.
+    const ruling = verdict.refusal === 'needs_approval' ? this.deps.approvals?.(this.record, name, base.args_hash) : undefined
+    if (ruling !== undefined) {
+      const redact = this.deps.redactor.redactText
+      const by = redact(ruling.by)
+      base.approval = {decision: ruling.decision, by, at: ruling.at, reason: ruling.reason === null ? null : redact(ruling.reason)}
+      if (ruling.decision === 'approved') this.recorder.decide('mid_run', step.index, firstSeq, name, 'allow', `APPROVED: by ${by}`, 'approval')
+      else this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', `${APPROVAL_REJECTED}: by ${by}`, 'approval')
+    }
+    const approved = verdict.refusal === 'needs_approval' && (ruling === undefined ? this.deps.approver === 'approve' : ruling.decision === 'approved')
+    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined, ruling)
 
     if (verdict.budgetKey !== undefined) countKeyedCall(this.usage, name, verdict.budgetKey)
     this.usage.tool_calls++
@@ -198,11 +220,19 @@ export class ToolLoop {
     this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
   }
 
-  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
+  private refuse(
+    verdict: MidRunVerdict,
+    base: CallBase,
+    seq: number,
+    contract: ToolContract | undefined,
+    attack: boolean,
+    ruling?: ApprovalRecord,
+  ): CallResult {
     let outcome: ToolCallOutcome
     let code: ToolMessageCode
     let end: string | null = null
     let message = verdict.message
+    let reason = verdict.reason
     switch (verdict.refusal) {
       case 'unknown_tool':
         outcome = 'unknown_tool'
@@ -219,7 +249,14 @@ export class ToolLoop {
         if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract, verdict.budgetKey)
         break
       case 'needs_approval':
-        if (this.deps.approver === 'deny') {
+        if (ruling !== undefined) {
+          // Rejected by a person: refused like a denial, with the rejection as its reason code.
+          outcome = 'denied'
+          code = 'policy_denied'
+          reason = APPROVAL_REJECTED
+          message = `approval rejected${ruling.reason ? `: ${ruling.reason}` : ''} (${verdict.message})`
+          if (!attack) this.policyDenied = true
+        } else if (this.deps.approver === 'deny') {
           outcome = 'denied'
           code = 'policy_denied'
           message = `approval denied: ${verdict.message}`
@@ -235,9 +272,9 @@ export class ToolLoop {
         code = 'policy_denied'
         if (!attack) this.policyDenied = true
     }
-    const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
+    const error = this.deps.redactor.redactText(`${reason}: ${message}`)
     this.recorder.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
-    return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
+    return {outcome, reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
   }
 
   private matcher() {
