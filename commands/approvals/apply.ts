@@ -1,6 +1,7 @@
 import {RunCommand, runIdArg} from '../../src/cli/run-command.js'
 import {applyApprovals} from '../../src/shadow/approvals.js'
 import {createReporter} from '../../src/shadow/reporter.js'
+import type {ShadowResult} from '../../src/shadow/run.js'
 import {renderShadowSummary, shadowSummary, withResumeHint, type ShadowSummary} from '../../src/shadow/summary.js'
 
 export default class ApprovalsApply extends RunCommand {
@@ -16,7 +17,7 @@ export default class ApprovalsApply extends RunCommand {
     const {args, flags} = await this.parse(ApprovalsApply)
     const store = this.openStore(flags.db)
     const reporter = createReporter(this.jsonEnabled() ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain')
-    let result
+    let result: ShadowResult
     try {
       result = await applyApprovals(store, args.runId, {
         onRunCreated: (run) => reporter.start(run.id, run.candidate_ref, run.baseline_ref),
