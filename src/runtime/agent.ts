@@ -155,8 +155,22 @@ class RequestRun {
         const result = await this.act(call, this.messages)
         if (result.end !== null) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `turn closed after ${calls.length} call(s); asking the model again`)
     }
+  }
+
+  /**
+   * A turn after which only a person can move the request on (writes drafted, a held call proposed
+   * again): it ends `needs_approval` with the model's answer so far, instead of asking the model
+   * to repeat itself until the step budget runs out.
+   */
+  private endsAfterTurn(calls: number): boolean {
+    const why = this.calls.endAfterTurn
+    if (why === null) return false
+    this.sm.enter('decide', `turn closed after ${calls} call(s): ${why}; waiting for a person`)
+    this.finish('needs_approval', why)
+    return true
   }
 
   private async planFirst(): Promise<void> {
@@ -193,6 +207,7 @@ class RequestRun {
       }
     }
     this.messages.push(assistantMessage(message.content, attempted), ...replies)
+    if (this.endsAfterTurn(attempted.length)) return
     this.sm.enter(
       'decide',
       departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out (${attempted.length} call(s)); asking the model for the answer`,
@@ -210,6 +225,7 @@ class RequestRun {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
         if (!this.refuseUnplanned(call, this.messages)) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
   }

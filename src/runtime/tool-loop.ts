@@ -1,4 +1,5 @@
-import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {AutonomyLevel, Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import {AUTONOMY_RULE, autonomyGate, autonomyOf} from './autonomy.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
@@ -78,12 +79,22 @@ export class ToolLoop {
   private retriesSpentTold = false
   /** A call is left waiting for a human approver. */
   awaitingApproval = false
+  /**
+   * Set when the request should end once the current turn closes, with why: a write was drafted
+   * (autonomy: draft), or a call already held for approval was proposed again. Either way asking the
+   * model again could only repeat what waits for a person.
+   */
+  endAfterTurn: string | null = null
+  /** Tool and args hash of every call held for approval so far in this request. */
+  private readonly held = new Set<string>()
   /** A call was refused by policy (or its approval denied). */
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
   /** Every call proposed so far in this request with what became of it, for policy conditions. */
   private readonly history: PolicyCall[] = []
+  /** The tenant's autonomy level (bundle `autonomy:`; `full` when absent). */
+  private readonly autonomy: AutonomyLevel
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
   /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
@@ -102,6 +113,7 @@ export class ToolLoop {
   ) {
     this.manifest = deps.compiled.manifest
     this.budgets = deps.compiled.manifest.budgets
+    this.autonomy = autonomyOf(this.manifest, record.tenant)
   }
 
   /**
@@ -167,7 +179,7 @@ export class ToolLoop {
       }
     }
 
-    const verdict = midRunGuardrails({
+    const policyVerdict = midRunGuardrails({
       // The model's arguments as sent, so that a non-object fails the schema check.
       call,
       tools: this.deps.compiled.tools,
@@ -185,6 +197,7 @@ export class ToolLoop {
       history: this.history,
       taint: () => taintedArgs(args, this.taintSources()),
     })
+    const verdict = this.withAutonomy(policyVerdict, contract, attack !== undefined)
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
     this.lastDecision = verdict.decision
@@ -206,6 +219,22 @@ export class ToolLoop {
     this.usage.tool_calls++
     this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
     return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
+  }
+
+  /**
+   * The tenant's autonomy level on top of the policy's verdict: it only ever makes a write stricter
+   * (a denial stays a denial; read_only denies, draft and low_risk_writes hold for a person). A
+   * drafted write ends the request after its turn (`endAfterTurn`), so a model is not asked again
+   * only to propose the same write once more.
+   */
+  private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined, attack: boolean): MidRunVerdict {
+    if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
+    const gate = autonomyGate(this.autonomy, contract?.risk)
+    if (gate === null) return verdict
+    if (gate.effect === 'deny') return {...verdict, decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message}
+    if (gate.effect === 'draft' && !attack) this.endAfterTurn ??= 'writes drafted for review (autonomy: draft)'
+    if (verdict.refusal === 'needs_approval' && gate.effect === 'hold') return verdict
+    return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
   }
 
   /** plan_first after a departure: the call is recorded and refused, never executed. */
@@ -264,7 +293,12 @@ export class ToolLoop {
         } else {
           outcome = 'needs_approval'
           code = 'needs_approval'
-          if (!attack) this.awaitingApproval = true
+          if (!attack) {
+            this.awaitingApproval = true
+            const signature = `${base.name}\u0000${base.args_hash}`
+            if (this.held.has(signature)) this.endAfterTurn ??= `${base.name} proposed again while held for approval`
+            this.held.add(signature)
+          }
         }
         break
       default:
