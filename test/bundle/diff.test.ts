@@ -59,6 +59,7 @@ describe('diffBundles', () => {
       retrieval: [],
       memory: [],
       guardrails: [],
+      autonomy: [],
     } satisfies BundleDiff)
     expect(isEmptyDiff(d)).toBe(false)
   })
@@ -126,6 +127,16 @@ describe('diffBundles', () => {
     ])
     expect(d.guardrails).toEqual([{path: 'guardrails.block_injection_in_input', kind: 'changed', before: false, after: true}])
     expect(d.retrieval).toEqual([])
+  })
+
+  it('shows autonomy: absent reads as full for every tenant; a tenant override is one change', async () => {
+    const absent = await loadBundle(bundleDir(() => {}))
+    const full = await loadBundle(bundleDir((m) => (m.autonomy = 'full')))
+    const acme = await loadBundle(bundleDir((m) => (m.autonomy = {default: 'full', tenants: {acme: 'draft'}})))
+    expect(diffBundles(absent, full).autonomy).toEqual([])
+    const d = diffBundles(absent, acme)
+    expect(d.autonomy).toEqual([{path: 'autonomy.tenants.acme', kind: 'added', after: 'draft'}])
+    expect(renderBundleDiff(d, {color: false})).toContain('== autonomy ==\n')
   })
 
   it('compares memory fields by key and ignores CRLF-only template changes', async () => {
