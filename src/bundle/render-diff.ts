@@ -22,6 +22,7 @@ export function renderBundleDiff(d: BundleDiff, opts: {color: boolean}): string 
     ['model', changeLines(d.model, paint, '  ')],
     ['agent', changeLines(d.agent, paint, '  ')],
     ['autonomy', changeLines(d.autonomy, paint, '  ')],
+    ['feature flags', changeLines(d.flags, paint, '  ')],
     ['prompts', promptLines(d, paint)],
     ['tools', toolLines(d, paint)],
     ['policies', policyLines(d, paint)],

@@ -285,6 +285,19 @@ export const Autonomy = z.preprocess(
 )
 export type Autonomy = z.infer<typeof Autonomy>
 
+/**
+ * A feature flag: the tools it names are offered to the model and callable only for the tenants it
+ * is `on` for (`default`, overridden per tenant). A tool named by several flags needs all of them on.
+ */
+export const FeatureFlag = z
+  .object({
+    tools: z.array(z.string().min(1)).min(1),
+    default: z.enum(['on', 'off']),
+    tenants: z.record(z.string().min(1), z.enum(['on', 'off'])).default({}),
+  })
+  .strict()
+export type FeatureFlag = z.infer<typeof FeatureFlag>
+
 export const BundleManifest = z
   .object({
     name: z.string().min(1).regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, . _ or -'),
@@ -312,6 +325,8 @@ export const BundleManifest = z
     memory: MemoryContract.optional(),
     /** Absent: `full` for every tenant, and the bundle hashes as it did before autonomy existed. */
     autonomy: Autonomy.optional(),
+    /** Feature flags by name; absent: no tool is flagged, and the bundle hashes as before flags existed. */
+    flags: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, _ or -'), FeatureFlag).optional(),
     guardrails: GuardrailConfig.default({
       max_input_chars: 20_000,
       injection_patterns: [],

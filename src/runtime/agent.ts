@@ -128,12 +128,13 @@ class RequestRun {
       return false
     }
     const c = this.deps.compiled
+    const off = this.calls.flaggedOff
     const vars = {
       tenant: this.record.tenant,
       user: this.record.user,
       role: this.record.role,
       date: utcDate(Date.parse(this.record.timestamp)),
-      tools: c.toolList,
+      tools: off.size === 0 ? c.toolList : c.toolSpecs.map((t) => t.function.name).filter((n) => !off.has(n)).join(', '),
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
@@ -249,7 +250,7 @@ class RequestRun {
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: c.toolSpecs,
+          tools: this.toolSpecs(),
           ...(format === undefined ? {} : {format}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,
@@ -297,6 +298,13 @@ class RequestRun {
       return null
     }
     return {response, step, blocked}
+  }
+
+  /** The tools offered to the model: the bundle's, less those a feature flag turns off for the tenant. */
+  private toolSpecs(): ChatRequest['tools'] {
+    const off = this.calls.flaggedOff
+    const all = this.deps.compiled.toolSpecs
+    return off.size === 0 ? all : all.filter((t) => !off.has(t.function.name))
   }
 
   // ---------------------------------------------------------------- 3. act → observe

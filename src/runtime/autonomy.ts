@@ -12,6 +12,26 @@ export const AUTONOMY_HIGH_RISK = 'AUTONOMY_HIGH_RISK'
 /** The rule id autonomy decisions carry on the trace. */
 export const AUTONOMY_RULE = 'autonomy'
 
+/** Reason code of a call to a tool a feature flag turns off for the tenant. */
+export const FLAG_OFF = 'FLAG_OFF'
+
+const NONE: ReadonlyMap<string, string> = new Map()
+
+/**
+ * The tools feature flags turn off for `tenant`, each with the (first) flag that does, in name
+ * order. Empty when the bundle has no flags: then nothing is filtered and no request changes.
+ */
+export function toolsFlaggedOff(manifest: Pick<BundleManifest, 'flags'>, tenant: string): ReadonlyMap<string, string> {
+  if (manifest.flags === undefined) return NONE
+  const off = new Map<string, string>()
+  for (const name of Object.keys(manifest.flags).sort()) {
+    const flag = manifest.flags[name]!
+    const state = Object.hasOwn(flag.tenants, tenant) ? flag.tenants[tenant]! : flag.default
+    if (state === 'off') for (const tool of flag.tools) if (!off.has(tool)) off.set(tool, name)
+  }
+  return off
+}
+
 export type AutonomyGate = {effect: 'deny' | 'draft' | 'hold'; reason: string; message: string}
 
 /** The tenant's level: its own override, else the bundle's default, else `full`. */

@@ -1,5 +1,5 @@
 import type {AutonomyLevel, Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
-import {AUTONOMY_RULE, autonomyGate, autonomyOf} from './autonomy.js'
+import {AUTONOMY_RULE, autonomyGate, autonomyOf, FLAG_OFF, toolsFlaggedOff} from './autonomy.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
@@ -95,6 +95,8 @@ export class ToolLoop {
   private readonly history: PolicyCall[] = []
   /** The tenant's autonomy level (bundle `autonomy:`; `full` when absent). */
   private readonly autonomy: AutonomyLevel
+  /** Tools feature flags turn off for the tenant, with the flag that does. */
+  readonly flaggedOff: ReadonlyMap<string, string>
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
   /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
@@ -114,6 +116,7 @@ export class ToolLoop {
     this.manifest = deps.compiled.manifest
     this.budgets = deps.compiled.manifest.budgets
     this.autonomy = autonomyOf(this.manifest, record.tenant)
+    this.flaggedOff = toolsFlaggedOff(this.manifest, record.tenant)
   }
 
   /**
@@ -179,6 +182,20 @@ export class ToolLoop {
       }
     }
 
+    // A tool a feature flag turns off for this tenant is not offered, and refused as unknown if called.
+    const flag = this.flaggedOff.get(name)
+    if (flag !== undefined) {
+      const off: MidRunVerdict = {
+        guardrails: [],
+        decision: 'deny',
+        reason: FLAG_OFF,
+        rule: `flag:${flag}`,
+        refusal: 'unknown_tool',
+        message: `${name} is not available here (feature flag ${flag} is off for this tenant)`,
+      }
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', FLAG_OFF, off.rule)
+      return this.refuse(off, base, firstSeq, contract, attack !== undefined)
+    }
     const policyVerdict = midRunGuardrails({
       // The model's arguments as sent, so that a non-object fails the schema check.
       call,

@@ -60,6 +60,7 @@ describe('diffBundles', () => {
       memory: [],
       guardrails: [],
       autonomy: [],
+      flags: [],
     } satisfies BundleDiff)
     expect(isEmptyDiff(d)).toBe(false)
   })
@@ -137,6 +138,10 @@ describe('diffBundles', () => {
     const d = diffBundles(absent, acme)
     expect(d.autonomy).toEqual([{path: 'autonomy.tenants.acme', kind: 'added', after: 'draft'}])
     expect(renderBundleDiff(d, {color: false})).toContain('== autonomy ==\n')
+    const flagged = await loadBundle(bundleDir((m) => (m.flags = {refunds_v2: {tools: ['issue_refund'], default: 'off', tenants: {acme: 'on'}}})))
+    expect(diffBundles(absent, flagged).flags).toEqual([
+      {path: 'flags.refunds_v2', kind: 'added', after: {tools: ['issue_refund'], default: 'off', tenants: {acme: 'on'}}},
+    ])
   })
 
   it('compares memory fields by key and ignores CRLF-only template changes', async () => {

@@ -1,14 +1,15 @@
 import {describe, expect, it} from 'vitest'
 import {bundleRef, hashBundle} from '../../src/bundle/hash.js'
 import {BundleManifest} from '../../src/bundle/schema.js'
-import type {ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
-import {AUTONOMY_DRAFT, AUTONOMY_HIGH_RISK, AUTONOMY_READ_ONLY, autonomyGate, autonomyOf} from '../../src/runtime/autonomy.js'
+import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
+import {AUTONOMY_DRAFT, AUTONOMY_HIGH_RISK, AUTONOMY_READ_ONLY, autonomyGate, autonomyOf, FLAG_OFF} from '../../src/runtime/autonomy.js'
+import {validateBundle} from '../../src/bundle/validate.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
 import {parseFixtures} from '../../src/tools/fixtures.js'
-import {bundle as makeBundle, manifest as makeManifest, trafficRecord} from '../factories/index.js'
+import {bundle as makeBundle, bundleDir, manifest as makeManifest, trafficRecord} from '../factories/index.js'
 
 // A library-lending domain: one read, a low-risk write (renew a loan), a high-risk one (waive a fine).
 const ROLES = {'*': ['librarian']}
@@ -23,12 +24,14 @@ const FIXTURES = parseFixtures(
 )
 
 /** Proposes `calls` on every model call until it has been asked `turns` times, then answers. */
-function stubborn(calls: ModelToolCall[], turns = 5): ModelClient & {asked: number} {
+function stubborn(calls: ModelToolCall[], turns = 5): ModelClient & {asked: number; offered: string[][]} {
   const model = {
     id: 'stub:lending',
     asked: 0,
-    async chat(): Promise<ChatResponse> {
+    offered: [] as string[][],
+    async chat(request: ChatRequest): Promise<ChatResponse> {
       model.asked++
+      model.offered.push(request.tools.map((t) => t.function.name))
       const tool_calls = model.asked <= turns ? calls : []
       return {message: {role: 'assistant', content: tool_calls.length ? '' : 'done', tool_calls}, input_tokens: 10, output_tokens: 2, latency_ms: 1, done_reason: 'stop'}
     },
@@ -36,8 +39,9 @@ function stubborn(calls: ModelToolCall[], turns = 5): ModelClient & {asked: numb
   return model
 }
 
-async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city') {
-  const b = makeBundle({manifest: {name: 'lending', tools: TOOLS, budgets: {max_steps: 12, max_tool_calls: 20}, ...(autonomy === undefined ? {} : {autonomy})} as never})
+async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city', flags?: unknown) {
+  const extra = {...(autonomy === undefined ? {} : {autonomy}), ...(flags === undefined ? {} : {flags})}
+  const b = makeBundle({manifest: {name: 'lending', tools: TOOLS, budgets: {max_steps: 12, max_tool_calls: 20}, ...extra} as never})
   const model = stubborn(calls)
   const trace = await runRequest(trafficRecord({tenant, role: 'librarian'}), 1, {
     bundle: b,
@@ -119,5 +123,27 @@ describe('autonomy enforced by the runtime (a lending desk)', () => {
   it('absent (full): every write runs', async () => {
     const {trace} = await lend(undefined, [renew, waive])
     expect(outcomes(trace).slice(0, 2)).toEqual(['renew_loan:ok', 'waive_fine:ok'])
+  })
+})
+
+describe('feature flags (tools on/off per tenant)', () => {
+  const flags = {waivers: {tools: ['waive_fine'], default: 'off', tenants: {city: 'on'}}}
+
+  it('a tool flagged off for the tenant is not offered, and a call to it is refused FLAG_OFF; on for another tenant it runs', async () => {
+    const off = await lend(undefined, [waive], 'county', flags)
+    expect(off.model.offered[0]).toEqual(['find_loan', 'renew_loan'])
+    expect(off.trace.tool_calls[0]).toMatchObject({name: 'waive_fine', outcome: 'unknown_tool', executed: false})
+    expect(off.trace.policy_decisions[0]).toMatchObject({decision: 'deny', reason: FLAG_OFF, rule: 'flag:waivers'})
+    const on = await lend(undefined, [waive], 'city', flags)
+    expect(on.model.offered[0]).toEqual(['find_loan', 'renew_loan', 'waive_fine'])
+    expect(on.trace.tool_calls[0]!.outcome).toBe('ok')
+  })
+
+  it('a flag naming an unknown tool is one located problem', async () => {
+    const dir = bundleDir((m) => (m.flags = {beta: {tools: ['lookup_order', 'teleport'], default: 'on'}}))
+    const v = await validateBundle(dir)
+    expect(v.bundle).toBeNull()
+    expect(v.problems).toHaveLength(1)
+    expect(v.problems[0]).toMatch(/bundle\.yaml:\d+:\d+: flags\.beta\.tools\.1: unknown tool "teleport"$/)
   })
 })
