@@ -137,7 +137,7 @@ export async function applyApprovals(store: TraceDatabase, runId: string, hooks:
   // A run that itself applied decisions keeps them: its requests replay from scratch, so the
   // earlier decisions must still be there when their calls come round; the new ones come first.
   const earlier = opts.approvals?.decisions ?? []
-  return startShadow(
+  const result = await startShadow(
     {
       ...opts,
       run_name: `${run.name ?? run.id} (approvals applied)`,
@@ -147,4 +147,24 @@ export async function applyApprovals(store: TraceDatabase, runId: string, hooks:
     hooks,
     {from: run, rerun},
   )
+  // A decision applies when the replay reaches its call again; a model that proposes something else
+  // this time (a non-deterministic one) never asks, and that is said rather than passed over.
+  const unmet = unappliedDecisions(store, result.run, fresh)
+  if (unmet.length > 0) {
+    const notice = `${unmet.length} decision(s) found no matching call in the replay (the model proposed otherwise this time): ${unmet.join(', ')}`
+    result.notices.push(notice)
+    hooks.onNotice?.(notice)
+  }
+  return result
+}
+
+/** Refs of `decisions` whose request's replayed candidate trace has no call carrying a decision with the same tool and args. */
+function unappliedDecisions(store: TraceDatabase, run: RunInfo, decisions: readonly NewApprovalDecision[]): string[] {
+  const out: string[] = []
+  for (const d of decisions) {
+    const traces = [...store.iterateTraces(run.id, {side: 'candidate', requestId: d.request_id, guardrails: 'failed'})]
+    const met = traces.some((t) => t.tool_calls.some((c) => c.approval !== undefined && c.name === d.tool && c.args_hash === d.args_hash))
+    if (!met) out.push(`${d.request_id}#${d.seq}`)
+  }
+  return out
 }

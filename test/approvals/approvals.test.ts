@@ -154,17 +154,30 @@ function greenhouseLine(id: string, litres: number): string {
   })
 }
 
-describe('approvals on a small domain of its own (greenhouse irrigation)', () => {
-  it('lists, decides from the held call, applies, and a resumed or chained apply keeps the decisions', async () => {
-    const bundle = path.join(dir, 'greenhouse')
-    mkdirSync(path.join(bundle, 'prompts'), {recursive: true})
-    writeFileSync(path.join(bundle, 'bundle.yaml'), GREENHOUSE)
-    writeFileSync(path.join(bundle, 'prompts', 'system.md'), 'You water {{tenant}} beds. Tools: {{tools}}.')
-    writeFileSync(path.join(dir, 'fixtures.yaml'), 'tools:\n  open_valve:\n    default: {result: {opened: true}}\n')
-    const traffic = path.join(dir, 'traffic.jsonl')
-    writeFileSync(traffic, [greenhouseLine('g-1', 10), greenhouseLine('g-2', 80), greenhouseLine('g-3', 120)].join('\n') + '\n')
+function greenhouse(): {traffic: string; candidate: string; fixtures: string; model: string} {
+  const bundle = path.join(dir, 'greenhouse')
+  mkdirSync(path.join(bundle, 'prompts'), {recursive: true})
+  writeFileSync(path.join(bundle, 'bundle.yaml'), GREENHOUSE)
+  writeFileSync(path.join(bundle, 'prompts', 'system.md'), 'You water {{tenant}} beds. Tools: {{tools}}.')
+  writeFileSync(path.join(dir, 'fixtures.yaml'), 'tools:\n  open_valve:\n    default: {result: {opened: true}}\n')
+  const traffic = path.join(dir, 'traffic.jsonl')
+  writeFileSync(traffic, [greenhouseLine('g-1', 10), greenhouseLine('g-2', 80), greenhouseLine('g-3', 120)].join('\n') + '\n')
+  return {traffic, candidate: bundle, fixtures: path.join(dir, 'fixtures.yaml'), model: 'recorded'}
+}
 
-    const {run} = await startShadow({traffic, candidate: bundle, fixtures: path.join(dir, 'fixtures.yaml'), model: 'recorded'}, store)
+describe('approvals on a small domain of its own (greenhouse irrigation)', () => {
+  it('says which decisions the replay never met instead of passing over them', async () => {
+    const {run} = await startShadow(greenhouse(), store)
+    const [h] = heldActions(store, run)
+    // A decision about other arguments than the replay proposes (as after a model that changed its mind).
+    store.recordApprovals(run.id, [{request_id: h!.request_id, seq: h!.seq, tool: h!.tool, args_hash: 'other', decision: 'approved', by: 'x', at: 'now', reason: null}])
+    const applied = await applyApprovals(store, run.id)
+    expect(applied.notices.at(-1)).toBe(`1 decision(s) found no matching call in the replay (the model proposed otherwise this time): ${h!.ref}`)
+    expect(heldActions(store, applied.run).map((a) => a.ref)).toContain(h!.ref)
+  })
+
+  it('lists, decides from the held call, applies, and a resumed or chained apply keeps the decisions', async () => {
+    const {run} = await startShadow(greenhouse(), store)
     const held = heldActions(store, run)
     expect(held.map((h) => [h.ref, h.tool, h.rule, h.reason, h.args])).toEqual([
       ['g-2#1', 'open_valve', 'big-watering', 'FLOOD_RISK', {bed: 'B80', litres: 80}],
