@@ -1,6 +1,9 @@
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {loadBundle} from '../../src/bundle/load.js'
+import {degrade} from '../../src/incident/variants.js'
+import {writeBundle} from '../../src/incident/write-bundle.js'
 import {heldActions} from '../../src/runs/approvals.js'
 import {applyApprovals, decideApprovals} from '../../src/shadow/approvals.js'
 import {resumeShadow, startShadow} from '../../src/shadow/run.js'
@@ -201,5 +204,29 @@ describe('approvals on a small domain of its own (greenhouse irrigation)', () =>
     expect(statuses(second.run.id)).toEqual(['completed', 'completed', 'completed'])
     expect((second.run.config as {approvals: {decisions: unknown[]}}).approvals.decisions).toHaveLength(2)
     await expect(resumeShadow(second.run.id, store)).rejects.toThrow('already completed')
+  })
+})
+
+describe('draft-only degraded mode on the shipped support scenario (the loop the issue found)', () => {
+  it('ends every drafted request needs_approval instead of re-proposing held writes until the step budget', async () => {
+    const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
+    const v1 = await loadBundle(path.join(scenario, 'v1'))
+    const degraded = await writeBundle(degrade(v1.manifest, 'draft_only'), v1.templates, path.join(dir, 'draft-only'), 'draft-only test variant')
+    const {run} = await startShadow(
+      {
+        traffic: path.join(scenario, 'traffic.jsonl'),
+        candidate: degraded.dir,
+        fixtures: path.join(scenario, 'fixtures.yaml'),
+        skills: [path.join(scenario, 'skill', 'index.ts')],
+        limit: 120,
+      },
+      store,
+    )
+    const all = statuses(run.id)
+    expect(all).toHaveLength(120)
+    // Before the fix about half of them ended budget_exceeded (339 of 720 on the whole file).
+    expect(all.filter((s) => s === 'budget_exceeded')).toEqual([])
+    expect(all.filter((s) => s === 'needs_approval').length).toBeGreaterThan(0)
+    expect(candidateTraces(run.id).every((t) => t.tool_calls.every((c) => !c.executed || c.risk === 'read'))).toBe(true)
   })
 })
