@@ -1,5 +1,5 @@
 import type {AutonomyLevel, Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
-import {AUTONOMY_RULE, autonomyGate, autonomyOf, FLAG_OFF, toolsFlaggedOff} from './autonomy.js'
+import {AUTONOMY_DRAFT, AUTONOMY_RULE, autonomyGate, autonomyOf, FLAG_OFF, toolsFlaggedOff} from './autonomy.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
@@ -241,15 +241,14 @@ export class ToolLoop {
   /**
    * The tenant's autonomy level on top of the policy's verdict: it only ever makes a write stricter
    * (a denial stays a denial; read_only denies, draft and low_risk_writes hold for a person). A
-   * drafted write ends the request after its turn (`endAfterTurn`), so a model is not asked again
-   * only to propose the same write once more.
+   * drafted write left waiting (no person approved it) ends the request after its turn
+   * (`endAfterTurn`, set in refuse), so a model is not asked again only to propose it once more.
    */
   private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined, attack: boolean): MidRunVerdict {
     if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
     const gate = autonomyGate(this.autonomy, contract?.risk)
     if (gate === null) return verdict
     if (gate.effect === 'deny') return {...verdict, decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message}
-    if (gate.effect === 'draft' && !attack) this.endAfterTurn ??= 'writes drafted for review (autonomy: draft)'
     if (verdict.refusal === 'needs_approval' && gate.effect === 'hold') return verdict
     return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
   }
@@ -312,6 +311,7 @@ export class ToolLoop {
           code = 'needs_approval'
           if (!attack) {
             this.awaitingApproval = true
+            if (reason === AUTONOMY_DRAFT) this.endAfterTurn ??= 'writes drafted for review (autonomy: draft)'
             const signature = `${base.name}\u0000${base.args_hash}`
             if (this.held.has(signature)) this.endAfterTurn ??= `${base.name} proposed again while held for approval`
             this.held.add(signature)

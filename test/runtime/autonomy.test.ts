@@ -4,7 +4,7 @@ import {BundleManifest} from '../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
 import {AUTONOMY_DRAFT, AUTONOMY_HIGH_RISK, AUTONOMY_READ_ONLY, autonomyGate, autonomyOf, FLAG_OFF} from '../../src/runtime/autonomy.js'
 import {validateBundle} from '../../src/bundle/validate.js'
-import {compileBundle, runRequest} from '../../src/runtime/agent.js'
+import {compileBundle, runRequest, type ApprovalBook} from '../../src/runtime/agent.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
@@ -39,7 +39,7 @@ function stubborn(calls: ModelToolCall[], turns = 5): ModelClient & {asked: numb
   return model
 }
 
-async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city', flags?: unknown) {
+async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city', flags?: unknown, approvals?: ApprovalBook) {
   const extra = {...(autonomy === undefined ? {} : {autonomy}), ...(flags === undefined ? {} : {flags})}
   const b = makeBundle({manifest: {name: 'lending', tools: TOOLS, budgets: {max_steps: 12, max_tool_calls: 20}, ...extra} as never})
   const model = stubborn(calls)
@@ -49,6 +49,7 @@ async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city', 
     model,
     tools: createMockTools(FIXTURES),
     approver: 'pending',
+    ...(approvals === undefined ? {} : {approvals}),
     faults: null,
     redactor: createRedactor(),
     limiter: new RateLimiter(),
@@ -109,6 +110,15 @@ describe('autonomy enforced by the runtime (a lending desk)', () => {
     // Another tenant of the same bundle is at the default: full.
     const other = await lend({default: 'full', tenants: {city: 'draft'}}, [renew], 'county')
     expect(outcomes(other.trace)[0]).toBe('renew_loan:ok')
+  })
+
+  it('draft: a drafted write a person approved (approvals apply) runs, and the request goes on', async () => {
+    const book: ApprovalBook = (_record, tool) => (tool === 'renew_loan' ? {decision: 'approved', by: 'desk-lead', at: 't', reason: null} : undefined)
+    const {trace, model} = await lend('draft', [renew], 'city', undefined, book)
+    expect(outcomes(trace)[0]).toBe('renew_loan:ok')
+    expect(trace.tool_calls[0]!.approval?.by).toBe('desk-lead')
+    expect(model.asked).toBeGreaterThan(1)
+    expect(trace.status).toBe('completed')
   })
 
   it('low_risk_writes: the low-risk write runs, the high-risk one is held (and proposed again, ends instead of looping)', async () => {
