@@ -214,7 +214,7 @@ export class ToolLoop {
       history: this.history,
       taint: () => taintedArgs(args, this.taintSources()),
     })
-    const verdict = this.withAutonomy(policyVerdict, contract, attack !== undefined)
+    const verdict = this.withAutonomy(policyVerdict, contract)
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
     this.lastDecision = verdict.decision
@@ -244,7 +244,7 @@ export class ToolLoop {
    * drafted write left waiting (no person approved it) ends the request after its turn
    * (`endAfterTurn`, set in refuse), so a model is not asked again only to propose it once more.
    */
-  private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined, attack: boolean): MidRunVerdict {
+  private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined): MidRunVerdict {
     if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
     const gate = autonomyGate(this.autonomy, contract?.risk)
     if (gate === null) return verdict
