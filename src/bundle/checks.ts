@@ -1,5 +1,6 @@
 import {checkArgSchema, resolvePointer} from './arg-schema.js'
 import {
+  FeatureFlag,
   type ArgSchema,
   type BundleManifest,
   GuardrailConfig,
@@ -36,6 +37,8 @@ export type ManifestView = {
   guardrails?: GuardrailConfig
   retrieval?: RetrievalConfig
   memory?: MemoryContract
+  /** The feature flags that parsed, by name. */
+  flags?: Record<string, FeatureFlag>
 }
 
 /** Builds the view from a fully parsed manifest, or section by section from raw input that did not parse. */
@@ -53,6 +56,7 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
       guardrails: parsed.guardrails,
       retrieval: parsed.retrieval,
       memory: parsed.memory,
+      flags: parsed.flags,
     }
   }
   const obj = isRecord(raw) ? raw : {}
@@ -78,6 +82,14 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
     guardrails: sectionIfValid(obj.guardrails, GuardrailConfig),
     retrieval: sectionIfValid(obj.retrieval, RetrievalConfig),
     memory: sectionIfValid(obj.memory, MemoryContract),
+    flags: isRecord(obj.flags)
+      ? Object.fromEntries(
+          Object.entries(obj.flags).flatMap(([k, v]) => {
+            const r = FeatureFlag.safeParse(v)
+            return r.success ? [[k, r.data]] : []
+          }),
+        )
+      : undefined,
   }
 }
 
@@ -99,6 +111,13 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
 
   duplicates(view.policyIds, (i, first, id) => add(['policies', i, 'id'], `duplicate policy id "${id}" (first at policies.${first})`))
   for (const {index, value: rule} of view.policies) checkPolicy(rule, ['policies', index], view, add)
+
+  const known = new Set(view.toolNames.filter((n): n is string => n !== undefined))
+  for (const [name, flag] of Object.entries(view.flags ?? {})) {
+    flag.tools.forEach((tool, i) => {
+      if (!known.has(tool)) add(['flags', name, 'tools', i], `unknown tool "${tool}"`)
+    })
+  }
 
   const granted = grantedTenants(view)
   if (granted && view.tenantQuotas) {

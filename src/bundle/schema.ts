@@ -279,6 +279,40 @@ export const GuardrailConfig = z
   .strict()
 export type GuardrailConfig = z.infer<typeof GuardrailConfig>
 
+/**
+ * How far the agent may act on its own (progressive autonomy), enforced by the runtime on each
+ * proposed write: `read_only` refuses every write, `draft` records writes without running them
+ * and ends the request once they are drafted, `low_risk_writes` holds `write_high` calls for
+ * approval, `full` is no limit beyond the policy's.
+ */
+export const AutonomyLevel = z.enum(['read_only', 'draft', 'low_risk_writes', 'full'])
+export type AutonomyLevel = z.infer<typeof AutonomyLevel>
+
+/** `autonomy: draft`, or `autonomy: {default: full, tenants: {acme: draft}}`; a bare level is the default for every tenant. */
+export const Autonomy = z.preprocess(
+  (v) => (typeof v === 'string' ? {default: v} : v),
+  z
+    .object({
+      default: AutonomyLevel,
+      tenants: z.record(z.string().min(1), AutonomyLevel).default({}),
+    })
+    .strict(),
+)
+export type Autonomy = z.infer<typeof Autonomy>
+
+/**
+ * A feature flag: the tools it names are offered to the model and callable only for the tenants it
+ * is `on` for (`default`, overridden per tenant). A tool named by several flags needs all of them on.
+ */
+export const FeatureFlag = z
+  .object({
+    tools: z.array(z.string().min(1)).min(1),
+    default: z.enum(['on', 'off']),
+    tenants: z.record(z.string().min(1), z.enum(['on', 'off'])).default({}),
+  })
+  .strict()
+export type FeatureFlag = z.infer<typeof FeatureFlag>
+
 export const BundleManifest = z
   .object({
     name: z.string().min(1).regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, . _ or -'),
@@ -304,6 +338,10 @@ export const BundleManifest = z
     tenant_quotas: z.record(z.string(), TenantQuota).default({}),
     retrieval: RetrievalConfig.optional(),
     memory: MemoryContract.optional(),
+    /** Absent: `full` for every tenant, and the bundle hashes as it did before autonomy existed. */
+    autonomy: Autonomy.optional(),
+    /** Feature flags by name; absent: no tool is flagged, and the bundle hashes as before flags existed. */
+    flags: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, _ or -'), FeatureFlag).optional(),
     guardrails: GuardrailConfig.default({
       max_input_chars: 20_000,
       injection_patterns: [],

@@ -12,13 +12,13 @@ import {assistantMessage, buildInitialMessages, parsePlan, PLAN_FORMAT, renderTe
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
-import {throwIfAborted, ToolLoop, type Approver, type CallResult} from './tool-loop.js'
+import {throwIfAborted, ToolLoop, type ApprovalBook, type Approver, type CallResult} from './tool-loop.js'
 import {TraceRecorder} from './trace-assembly.js'
 import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from '../trace/schema.js'
 
 export {compileBundle, type CompiledBundle} from './compile.js'
 export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'
-export type {Approver} from './tool-loop.js'
+export type {ApprovalBook, Approver} from './tool-loop.js'
 
 /**
  * The shadow runtime's agent loop for one request on one side. It drives the state machine
@@ -46,6 +46,8 @@ export type AgentDeps = {
   model: ModelClient
   tools: ToolSandbox
   approver: Approver
+  /** People's decisions on held calls (`approvals apply`); they take precedence over `approver`. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter
@@ -126,12 +128,13 @@ class RequestRun {
       return false
     }
     const c = this.deps.compiled
+    const off = this.calls.flaggedOff
     const vars = {
       tenant: this.record.tenant,
       user: this.record.user,
       role: this.record.role,
       date: utcDate(Date.parse(this.record.timestamp)),
-      tools: c.toolList,
+      tools: off.size === 0 ? c.toolList : c.toolSpecs.map((t) => t.function.name).filter((n) => !off.has(n)).join(', '),
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
@@ -153,8 +156,22 @@ class RequestRun {
         const result = await this.act(call, this.messages)
         if (result.end !== null) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `turn closed after ${calls.length} call(s); asking the model again`)
     }
+  }
+
+  /**
+   * A turn after which only a person can move the request on (writes drafted, a held call proposed
+   * again): it ends `needs_approval` with the model's answer so far, instead of asking the model
+   * to repeat itself until the step budget runs out.
+   */
+  private endsAfterTurn(calls: number): boolean {
+    const why = this.calls.endAfterTurn
+    if (why === null) return false
+    this.sm.enter('decide', `turn closed after ${calls} call(s): ${why}; waiting for a person`)
+    this.finish('needs_approval', why)
+    return true
   }
 
   private async planFirst(): Promise<void> {
@@ -191,6 +208,7 @@ class RequestRun {
       }
     }
     this.messages.push(assistantMessage(message.content, attempted), ...replies)
+    if (this.endsAfterTurn(attempted.length)) return
     this.sm.enter(
       'decide',
       departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out (${attempted.length} call(s)); asking the model for the answer`,
@@ -208,6 +226,7 @@ class RequestRun {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
         if (!this.refuseUnplanned(call, this.messages)) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
   }
@@ -231,7 +250,7 @@ class RequestRun {
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: c.toolSpecs,
+          tools: this.toolSpecs(),
           ...(format === undefined ? {} : {format}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,
@@ -279,6 +298,13 @@ class RequestRun {
       return null
     }
     return {response, step, blocked}
+  }
+
+  /** The tools offered to the model: the bundle's, less those a feature flag turns off for the tenant. */
+  private toolSpecs(): ChatRequest['tools'] {
+    const off = this.calls.flaggedOff
+    const all = this.deps.compiled.toolSpecs
+    return off.size === 0 ? all : all.filter((t) => !off.has(t.function.name))
   }
 
   // ---------------------------------------------------------------- 3. act → observe

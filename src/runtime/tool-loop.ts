@@ -1,4 +1,5 @@
-import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {AutonomyLevel, Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import {AUTONOMY_DRAFT, AUTONOMY_RULE, autonomyGate, autonomyOf, FLAG_OFF, toolsFlaggedOff} from './autonomy.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
@@ -15,7 +16,7 @@ import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {callBase, callTrace, type CallBase, type TraceRecorder} from './trace-assembly.js'
-import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
+import type {ApprovalRecord, StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
@@ -27,6 +28,13 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
  */
 
 export type Approver = 'approve' | 'deny' | 'pending'
+
+/**
+ * People's decisions on held calls (`understudy approvals apply`): the decision on the call `tool`
+ * with arguments of hash `argsHash` in request `record`, or undefined when no person decided it
+ * (then the simulated approver answers). Overrides the simulated approver for the calls it knows.
+ */
+export type ApprovalBook = (record: TrafficRecord, tool: string, argsHash: string) => ApprovalRecord | undefined
 
 export type CallResult = {
   outcome: ToolCallOutcome
@@ -42,6 +50,8 @@ export type CallResult = {
 export type ToolLoopDeps = {
   compiled: CompiledBundle
   approver: Approver
+  /** People's decisions, which take precedence over `approver` on the calls they name. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter
@@ -49,6 +59,9 @@ export type ToolLoopDeps = {
 }
 
 const RETRYABLE_CODES = new Set(['timeout', 'rate_limited', 'server_error'])
+
+/** Reason code of a held call a person rejected. */
+export const APPROVAL_REJECTED = 'APPROVAL_REJECTED'
 
 export class ToolLoop {
   private readonly ledger = new OutcomeLedger()
@@ -66,12 +79,24 @@ export class ToolLoop {
   private retriesSpentTold = false
   /** A call is left waiting for a human approver. */
   awaitingApproval = false
+  /**
+   * Set when the request should end once the current turn closes, with why: a write was drafted
+   * (autonomy: draft), or a call already held for approval was proposed again. Either way asking the
+   * model again could only repeat what waits for a person.
+   */
+  endAfterTurn: string | null = null
+  /** Tool and args hash of every call held for approval so far in this request. */
+  private readonly held = new Set<string>()
   /** A call was refused by policy (or its approval denied). */
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
   /** Every call proposed so far in this request with what became of it, for policy conditions. */
   private readonly history: PolicyCall[] = []
+  /** The tenant's autonomy level (bundle `autonomy:`; `full` when absent). */
+  private readonly autonomy: AutonomyLevel
+  /** Tools feature flags turn off for the tenant, with the flag that does. */
+  readonly flaggedOff: ReadonlyMap<string, string>
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
   /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
@@ -90,6 +115,8 @@ export class ToolLoop {
   ) {
     this.manifest = deps.compiled.manifest
     this.budgets = deps.compiled.manifest.budgets
+    this.autonomy = autonomyOf(this.manifest, record.tenant)
+    this.flaggedOff = toolsFlaggedOff(this.manifest, record.tenant)
   }
 
   /**
@@ -155,7 +182,21 @@ export class ToolLoop {
       }
     }
 
-    const verdict = midRunGuardrails({
+    // A tool a feature flag turns off for this tenant is not offered, and refused as unknown if called.
+    const flag = this.flaggedOff.get(name)
+    if (flag !== undefined) {
+      const off: MidRunVerdict = {
+        guardrails: [],
+        decision: 'deny',
+        reason: FLAG_OFF,
+        rule: `flag:${flag}`,
+        refusal: 'unknown_tool',
+        message: `${name} is not available here (feature flag ${flag} is off for this tenant)`,
+      }
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', FLAG_OFF, off.rule)
+      return this.refuse(off, base, firstSeq, contract, attack !== undefined)
+    }
+    const policyVerdict = midRunGuardrails({
       // The model's arguments as sent, so that a non-object fails the schema check.
       call,
       tools: this.deps.compiled.tools,
@@ -173,17 +214,43 @@ export class ToolLoop {
       history: this.history,
       taint: () => taintedArgs(args, this.taintSources()),
     })
+    const verdict = this.withAutonomy(policyVerdict, contract)
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
     this.lastDecision = verdict.decision
 
-    const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
-    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
+    // A held call: a person's decision on it (approvals apply) wins over the simulated approver, and
+    // is recorded twice: as the mid-run decision that settled the hold, and on the call itself.
+    const ruling = verdict.refusal === 'needs_approval' ? this.deps.approvals?.(this.record, name, base.args_hash) : undefined
+    if (ruling !== undefined) {
+      const redact = this.deps.redactor.redactText
+      const by = redact(ruling.by)
+      base.approval = {decision: ruling.decision, by, at: ruling.at, reason: ruling.reason === null ? null : redact(ruling.reason)}
+      if (ruling.decision === 'approved') this.recorder.decide('mid_run', step.index, firstSeq, name, 'allow', `APPROVED: by ${by}`, 'approval')
+      else this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', `${APPROVAL_REJECTED}: by ${by}`, 'approval')
+    }
+    const approved = verdict.refusal === 'needs_approval' && (ruling === undefined ? this.deps.approver === 'approve' : ruling.decision === 'approved')
+    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined, ruling)
 
     if (verdict.budgetKey !== undefined) countKeyedCall(this.usage, name, verdict.budgetKey)
     this.usage.tool_calls++
     this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
     return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
+  }
+
+  /**
+   * The tenant's autonomy level on top of the policy's verdict: it only ever makes a write stricter
+   * (a denial stays a denial; read_only denies, draft and low_risk_writes hold for a person). A
+   * drafted write left waiting (no person approved it) ends the request after its turn
+   * (`endAfterTurn`, set in refuse), so a model is not asked again only to propose it once more.
+   */
+  private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined): MidRunVerdict {
+    if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
+    const gate = autonomyGate(this.autonomy, contract?.risk)
+    if (gate === null) return verdict
+    if (gate.effect === 'deny') return {...verdict, decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message}
+    if (verdict.refusal === 'needs_approval' && gate.effect === 'hold') return verdict
+    return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
   }
 
   /** plan_first after a departure: the call is recorded and refused, never executed. */
@@ -198,11 +265,19 @@ export class ToolLoop {
     this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
   }
 
-  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
+  private refuse(
+    verdict: MidRunVerdict,
+    base: CallBase,
+    seq: number,
+    contract: ToolContract | undefined,
+    attack: boolean,
+    ruling?: ApprovalRecord,
+  ): CallResult {
     let outcome: ToolCallOutcome
     let code: ToolMessageCode
     let end: string | null = null
     let message = verdict.message
+    let reason = verdict.reason
     switch (verdict.refusal) {
       case 'unknown_tool':
         outcome = 'unknown_tool'
@@ -219,7 +294,14 @@ export class ToolLoop {
         if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract, verdict.budgetKey)
         break
       case 'needs_approval':
-        if (this.deps.approver === 'deny') {
+        if (ruling !== undefined) {
+          // Rejected by a person: refused like a denial, with the rejection as its reason code.
+          outcome = 'denied'
+          code = 'policy_denied'
+          reason = APPROVAL_REJECTED
+          message = `approval rejected${ruling.reason ? `: ${ruling.reason}` : ''} (${verdict.message})`
+          if (!attack) this.policyDenied = true
+        } else if (this.deps.approver === 'deny') {
           outcome = 'denied'
           code = 'policy_denied'
           message = `approval denied: ${verdict.message}`
@@ -227,7 +309,13 @@ export class ToolLoop {
         } else {
           outcome = 'needs_approval'
           code = 'needs_approval'
-          if (!attack) this.awaitingApproval = true
+          if (!attack) {
+            this.awaitingApproval = true
+            if (reason === AUTONOMY_DRAFT) this.endAfterTurn ??= 'writes drafted for review (autonomy: draft)'
+            const signature = `${base.name}\u0000${base.args_hash}`
+            if (this.held.has(signature)) this.endAfterTurn ??= `${base.name} proposed again while held for approval`
+            this.held.add(signature)
+          }
         }
         break
       default:
@@ -235,9 +323,9 @@ export class ToolLoop {
         code = 'policy_denied'
         if (!attack) this.policyDenied = true
     }
-    const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
+    const error = this.deps.redactor.redactText(`${reason}: ${message}`)
     this.recorder.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
-    return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
+    return {outcome, reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
   }
 
   private matcher() {

@@ -58,6 +58,21 @@ const STOPPED: ReadonlySet<ToolCallOutcome> = new Set(['denied', 'needs_approval
 /** Whether the bundle let a proposed call through (whether or not the sandbox could answer it). */
 export const letThrough = (outcome: ToolCallOutcome): boolean => !STOPPED.has(outcome)
 
+/**
+ * A person's decision on a call the bundle held for approval (`understudy approvals decide`), as the
+ * run that applied it (`approvals apply`) ran the call: approved calls executed, rejected ones were
+ * refused with `APPROVAL_REJECTED`. Absent on every call no person decided.
+ */
+export const ApprovalRecord = z.object({
+  decision: z.enum(['approved', 'rejected']),
+  /** Who decided (`--by`, by default the OS user). */
+  by: z.string(),
+  /** When, ISO 8601. */
+  at: z.string(),
+  reason: z.string().nullable(),
+})
+export type ApprovalRecord = z.infer<typeof ApprovalRecord>
+
 export const ToolCallTrace = z.object({
   seq: z.number().int().nonnegative(),
   step: z.number().int().nonnegative(),
@@ -81,6 +96,8 @@ export const ToolCallTrace = z.object({
    * every call the model proposed for the user's own task.
    */
   attack: z.string().optional(),
+  /** Only on a held call a person decided (ApprovalRecord); absent otherwise. */
+  approval: ApprovalRecord.optional(),
 })
 export type ToolCallTrace = z.infer<typeof ToolCallTrace>
 
