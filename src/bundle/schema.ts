@@ -271,7 +271,14 @@ export const BundleManifest = z
     description: z.string().optional(),
     model: ModelConfig,
     agent: z
-      .object({mode: z.enum(['react', 'plan_first'])})
+      .object({
+        mode: z.enum(['react', 'plan_first']),
+        /**
+         * plan_first: how many times the model may be asked for a new plan after a planned call was
+         * denied or failed. Absent: 0, no replanning (and the bundle hash of a bundle without it).
+         */
+        max_replans: z.number().int().nonnegative().optional(),
+      })
       .strict()
       .default({mode: 'react'}),
     /** Template files, relative to the bundle directory. */

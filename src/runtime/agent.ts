@@ -8,7 +8,7 @@ import type {CompiledBundle} from './compile.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
-import {assistantMessage, buildInitialMessages, parsePlan, PLAN_FORMAT, renderTemplate, toolResultMessage, utcDate} from './messages.js'
+import {assistantMessage, buildInitialMessages, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
@@ -30,8 +30,9 @@ export type {Approver} from './tool-loop.js'
  *  2. plan: one model call, within the step, token and cost budgets; its answer passes the
  *     post-model guardrails.
  *  3. act → observe, once per proposed call (react mode), or once per planned call with the plan
- *     as the first answer (plan_first mode: a failed planned call departs from the plan, and every
- *     later proposal is refused unrun). A request budget hit during a call finishes here.
+ *     as the first answer (plan_first mode: a planned call that is denied or fails departs from the
+ *     plan; the model replans while agent.max_replans allows, else every later proposal is refused
+ *     unrun). A request budget hit during a call finishes here.
  *  4. decide: a turn of calls closes and the model is asked again (back to plan), or a final answer
  *     is judged: needs_approval, then escalated, then refused, else completed.
  *  5. finish.
@@ -157,43 +158,65 @@ class RequestRun {
     }
   }
 
+  /**
+   * plan_first: a planning call (the plan's JSON Schema as `format`, no tools offered, the tool
+   * catalog in the prompt), then the plan's calls, at most as many as the plan says it will make.
+   * A planned call that is denied or fails departs from the plan: while `agent.max_replans` allows,
+   * the model is asked for a new plan with what happened so far; otherwise (or once a plan is carried
+   * out) it is asked for the answer, and any call it proposes then is refused unrun as not in the plan.
+   */
   private async planFirst(): Promise<void> {
-    // The plan prompt goes right after the system prompt, on the first call only.
-    const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, ...this.messages.slice(1)]
-    // The plan's JSON Schema as Ollama's `format`: a model that would wrap its plan in prose is held
-    // to the JSON the plan parser reads. Tools stay offered: the plan names them and their arguments.
-    const turn = await this.modelTurn(first, PLAN_FORMAT)
-    if (!turn) return
-    const message = turn.response.message
-    const parsed =
-      message.tool_calls.length > 0
-        ? ({ok: false, error: 'the model proposed tool calls instead of a plan'} as const)
-        : parsePlan(message.content)
-    if (!parsed.ok) {
-      this.recorder.error = `plan_first: the model's first answer is not a usable plan: ${parsed.error}`
-      this.finish('failed', 'no usable plan')
-      return
-    }
-    const planned = parsed.calls
-    turn.step.detail = `plan of ${planned.length} call(s)${planned.length ? ': ' + names(planned) : ''}`
-
+    const planning = this.deps.compiled.planning!
+    const maxReplans = this.manifest.agent.max_replans ?? 0
+    // The plan prompt and the tool catalog go right after the system prompt, on the first call only.
+    const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)]
+    let turn = await this.modelTurn(first, planning.format, false)
+    let replans = 0
     let departed: string | null = null
-    const attempted: ModelToolCall[] = []
-    const replies: ChatMessage[] = []
-    for (let i = 0; i < planned.length; i++) {
-      const call = planned[i]!
-      attempted.push(call)
-      const result = await this.act(call, replies)
-      if (result.end !== null) return
-      if (!succeeded(result.outcome)) {
-        departed = `planned call ${i + 1} (${call.name}) ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
-        break
+    for (;;) {
+      if (!turn) return
+      const message = turn.response.message
+      const parsed =
+        message.tool_calls.length > 0
+          ? ({ok: false, error: 'the model proposed tool calls instead of a plan'} as const)
+          : parsePlan(message.content)
+      if (!parsed.ok) {
+        this.recorder.error = `plan_first: the model's ${replans === 0 ? 'first answer' : `replan ${replans}`} is not a usable plan: ${parsed.error}`
+        this.finish('failed', 'no usable plan')
+        return
       }
+      const planned = parsed.calls
+      turn.step.detail = `${replans === 0 ? 'plan' : `replan ${replans}`} of ${planned.length} call(s)${planned.length ? ': ' + names(planned) : ''}; budget ${parsed.max_tool_calls} call(s)`
+
+      departed = null
+      const attempted: ModelToolCall[] = []
+      const replies: ChatMessage[] = []
+      for (let i = 0; i < planned.length; i++) {
+        const call = planned[i]!
+        attempted.push(call)
+        if (i >= parsed.max_tool_calls) {
+          const why = `the plan said it would make ${parsed.max_tool_calls} call(s)`
+          if (!this.refuseUnplanned(call, replies, 'PLAN_BUDGET_EXCEEDED', why)) return
+          departed = `planned call ${i + 1} (${call.name}) is over the plan's own budget: ${why}`
+          break
+        }
+        const result = await this.act(call, replies)
+        if (result.end !== null) return
+        if (!succeeded(result.outcome)) {
+          departed = `planned call ${i + 1} (${call.name}) ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
+          break
+        }
+      }
+      this.messages.push(assistantMessage(message.content, attempted), ...replies)
+      if (departed === null || replans >= maxReplans) break
+      replans++
+      this.sm.enter('decide', `departed from the plan: ${departed}; replanning (${replans} of ${maxReplans})`)
+      // The replan request goes last, after what happened, on this call only.
+      turn = await this.modelTurn([...this.messages, {role: 'system', content: this.planMessage ?? ''}, planning.catalog], planning.format, false)
     }
-    this.messages.push(assistantMessage(message.content, attempted), ...replies)
     this.sm.enter(
       'decide',
-      departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out (${attempted.length} call(s)); asking the model for the answer`,
+      departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out; asking the model for the answer`,
     )
 
     for (;;) {
@@ -206,7 +229,7 @@ class RequestRun {
       // Every planned call has run (or the run departed), so any call now is off the plan: refused.
       for (const call of calls) {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
-        if (!this.refuseUnplanned(call, this.messages)) return
+        if (!this.refuseUnplanned(call, this.messages, 'NOT_IN_PLAN', 'not in the plan')) return
       }
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
@@ -215,7 +238,7 @@ class RequestRun {
   // ---------------------------------------------------------------- 2. plan
 
   /** One model call in a `plan` step; null when the request ended instead (budget, model failure). */
-  private async modelTurn(messages: ChatMessage[], format?: ChatRequest['format']): Promise<Turn | null> {
+  private async modelTurn(messages: ChatMessage[], format?: ChatRequest['format'], offerTools = true): Promise<Turn | null> {
     throwIfAborted(this.deps.signal)
     const rec = this.recorder
     if (this.usage.steps + 1 > this.budgets.max_steps) {
@@ -231,7 +254,7 @@ class RequestRun {
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: c.toolSpecs,
+          tools: offerTools ? c.toolSpecs : [],
           ...(format === undefined ? {} : {format}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,
@@ -325,19 +348,14 @@ class RequestRun {
     return true
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. False when the request ended. */
-  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): boolean {
-    const step = this.sm.enter('act', `${call.name}: refused, not in the plan`)
+  /** plan_first: the call is recorded and refused, never executed (see ToolLoop.refuseUnplanned). False when the request ended. */
+  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[], reason: 'NOT_IN_PLAN' | 'PLAN_BUDGET_EXCEEDED', why: string): boolean {
+    const step = this.sm.enter('act', `${call.name}: refused, ${why}`)
     const seq = this.recorder.toolCalls.length
-    this.calls.refuseUnplanned(call, step, this.trajectory?.attackOf(call))
-    if (this.diverges(call, 'denied', 'NOT_IN_PLAN', step.index, seq)) return false
+    this.calls.refuseUnplanned(call, step, reason, why, this.trajectory?.attackOf(call))
+    if (this.diverges(call, 'denied', reason, step.index, seq)) return false
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
-    replies.push(
-      toolResultMessage(call.name, {
-        ok: false,
-        error: {code: 'policy_denied', message: 'not in the plan; no further tool calls will run, write the final answer'},
-      }),
-    )
+    replies.push(toolResultMessage(call.name, {ok: false, error: {code: 'policy_denied', message: `${why}; no further tool calls will run, write the final answer`}}))
     return true
   }
 

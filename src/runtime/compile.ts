@@ -1,11 +1,12 @@
 import {canonicalManifest} from '../bundle/hash.js'
 import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
-import type {ChatRequest, ToolSpec} from '../model/types.js'
+import type {ChatMessage, ChatRequest, ToolSpec} from '../model/types.js'
 import {compilePolicy, type CompiledPolicy} from '../policy/engine.js'
 import {toToolSpec} from '../tools/contract.js'
 import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
-import {compileTemplate, type CompiledTemplate} from './messages.js'
+import {toolCatalogMessage} from '../model/tool-catalog.js'
+import {compileTemplate, type CompiledTemplate, planFormat} from './messages.js'
 
 /**
  * Everything about a bundle that does not depend on the request, worked out once: runRequest runs
@@ -23,6 +24,8 @@ export type CompiledBundle = {
   system: CompiledTemplate
   /** plan_first mode only. */
   plan: CompiledTemplate | null
+  /** plan_first mode only: the plan's JSON Schema (Ollama `format`) and the tool catalog sent with planning calls. */
+  planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
   options: ChatRequest['options']
 }
 
@@ -46,15 +49,17 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     }
     plan = template('plan', manifest.prompts.plan)
   }
+  const toolSpecs = enabled.map(toToolSpec)
   return {
     ref: bundle.ref,
     manifest,
     tools: compileTools(manifest),
     policy: compilePolicy(manifest.policies, manifest.policy_default),
-    toolSpecs: enabled.map(toToolSpec),
+    toolSpecs,
     toolList: enabled.map((t) => t.name).join(', '),
     system: template('system', manifest.prompts.system),
     plan,
+    planning: plan === null ? null : {format: planFormat(toolSpecs.map((t) => t.function.name)), catalog: toolCatalogMessage(toolSpecs)},
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,

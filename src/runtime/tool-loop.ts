@@ -186,16 +186,19 @@ export class ToolLoop {
     return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. */
-  refuseUnplanned(call: ModelToolCall, step: StepTrace, attack?: string): void {
+  /**
+   * plan_first: a call the plan does not allow (off the plan, `NOT_IN_PLAN`, or over the plan's own
+   * call budget, `PLAN_BUDGET_EXCEEDED`) is recorded and refused, never executed.
+   */
+  refuseUnplanned(call: ModelToolCall, step: StepTrace, reason: string, why: string, attack?: string): void {
     const args = argsOf(call)
     const contract = this.deps.compiled.tools.get(call.name)?.contract
     this.proposals++
     const seq = this.recorder.toolCalls.length
-    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
+    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', reason, 'plan')
     const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
-    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
-    this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
+    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, `${reason}: ${why}`, 0))
+    this.history.push(new PolicyCall(call.name, args, null, `${reason}: ${why}`, 'deny', 'denied'))
   }
 
   private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
