@@ -260,6 +260,11 @@ export const GuardrailConfig = z
     block_injection_in_input: z.boolean().default(false),
     /** Final answers must not contain these (case-insensitive regex), e.g. internal codes. */
     forbidden_output_patterns: z.array(z.string()).default([]),
+    /**
+     * Scan every tool call's arguments for credentials before it runs and deny one that carries any
+     * (`SECRET_IN_ARGS`). Absent: false (and the bundle hash of a bundle without it).
+     */
+    scan_args_for_secrets: z.boolean().optional(),
   })
   .strict()
 export type GuardrailConfig = z.infer<typeof GuardrailConfig>

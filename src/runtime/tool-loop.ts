@@ -11,6 +11,7 @@ import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
 import {injectionMatcherFor} from './guardrails/patterns.js'
+import {SECRET_IN_ARGS, secretsInArgs} from './guardrails/secret-args.js'
 import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
@@ -19,7 +20,8 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
- * confirm-before-retry, the mid-run guardrails (schema, RBAC, budgets, rate limits, policy),
+ * confirm-before-retry, the secret scan of the arguments (when the bundle asks), the mid-run
+ * guardrails (schema, RBAC, budgets, rate limits, policy),
  * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
  * retries. Every attempt is recorded; the request-level facts calls establish (a call awaiting
  * approval, a policy refusal, an escalation) are kept here for the driver's final decision.
@@ -152,6 +154,19 @@ export class ToolLoop {
         reason,
         end: null,
         payload: refusal('partial_write_unknown', 'an earlier attempt of this write failed without a clear answer and may have happened; confirm its effect before retrying'),
+      }
+    }
+
+    // Secret scan: a credential in the arguments is refused before anything else sees the call.
+    if (this.manifest.guardrails.scan_args_for_secrets === true) {
+      const secrets = secretsInArgs(call.arguments, contract?.sensitive_fields ?? [])
+      if (secrets.length > 0) {
+        const where = secrets.map((s) => `${s.kind} at ${s.path}`).join(', ')
+        this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.args_secrets', passed: false, severity: 'high', detail: `${name}: ${where}`}])
+        this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', SECRET_IN_ARGS, 'secret_scan')
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${SECRET_IN_ARGS}: the arguments carry a secret (${where})`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason: SECRET_IN_ARGS, end: null, payload: refusal('policy_denied', `the arguments carry a secret (${where}); the call was not run`)}
       }
     }
 

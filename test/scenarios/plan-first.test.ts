@@ -1,65 +1,15 @@
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
-import type {Bundle} from '../../src/bundle/schema.js'
-import {createScriptedModel} from '../../src/model/scripted.js'
-import {loadSkills} from '../../src/model/scripted/skill-modules.js'
-import type {ChatRequest, ChatResponse} from '../../src/model/types.js'
-import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
-import {loadScenario} from '../../src/scenario/load.js'
-import {loadFixtures} from '../../src/tools/fixtures.js'
-import {createMockTools} from '../../src/tools/mock-tools.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import {readTraffic} from '../../src/traffic/reader.js'
 import {repoRoot} from '../helpers/cli.js'
+import {replayScenario} from '../helpers/scenario-replay.js'
 
 /**
  * plan_first on shipped scenarios, in process, with the scripted model and its skills: the planning
  * call offers no tools, so the skills plan from the tool catalog in the prompt; a departure from
  * the plan is followed by a new plan while agent.max_replans allows (#18).
  */
-
-type Replayed = {traces: RequestTrace[]; requests: ChatRequest[]; answers: ChatResponse[]}
-
-async function replay(scenarioDir: string, bundle: Bundle, limit = Number.POSITIVE_INFINITY): Promise<Replayed> {
-  const scenario = loadScenario(scenarioDir)
-  const inner = createScriptedModel({
-    name: bundle.manifest.model.name,
-    seed: bundle.manifest.model.seed,
-    skills: await loadSkills(scenario.skill === null ? [] : [scenario.skill]),
-  })
-  const out: Replayed = {traces: [], requests: [], answers: []}
-  const deps: AgentDeps = {
-    bundle,
-    compiled: compileBundle(bundle),
-    model: {
-      id: inner.id,
-      async chat(request, signal) {
-        const answer = await inner.chat(request, signal)
-        if (request.format !== undefined) {
-          out.requests.push(request)
-          out.answers.push(answer)
-        }
-        return answer
-      },
-    },
-    tools: createMockTools(scenario.fixtures === null ? null : loadFixtures(scenario.fixtures)),
-    approver: scenario.approver,
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  }
-  for await (const line of readTraffic(scenario.traffic)) {
-    if (line.line > limit) break
-    if (!line.ok) throw new Error(line.error)
-    out.traces.push(await runRequest(line.record, line.line, deps))
-  }
-  return out
-}
 
 const count = (traces: RequestTrace[], status: RequestTrace['status']) => traces.filter((t) => t.status === status).length
 
@@ -69,7 +19,7 @@ describe('plan_first with replanning on shipped scenarios', () => {
   it('support-refunds v2-plan-first ends fewer than 1% of requests budget_exceeded; without replanning it does not', async () => {
     const bundle = await loadBundle(path.join(support, 'v2-plan-first'))
     expect(bundle.manifest.agent).toEqual({mode: 'plan_first', max_replans: 2})
-    const {traces, requests} = await replay(support, bundle)
+    const {traces, requests} = await replayScenario(support, bundle)
     expect(traces).toHaveLength(720)
     expect(count(traces, 'budget_exceeded') / traces.length).toBeLessThan(0.01)
     // Every planning call offered no tools; some requests were replanned (a held refund escalated).
@@ -79,7 +29,7 @@ describe('plan_first with replanning on shipped scenarios', () => {
     // The same bundle without max_replans: every departure is final, and the model's next proposal
     // is refused as not in the plan until the step budget runs out.
     const noReplans = {...bundle, manifest: {...bundle.manifest, agent: {mode: 'plan_first' as const}}}
-    const before = await replay(support, noReplans, 120)
+    const before = await replayScenario(support, noReplans, {limit: 120})
     expect(count(before.traces, 'budget_exceeded') / before.traces.length).toBeGreaterThan(0.05)
   })
 
@@ -87,7 +37,7 @@ describe('plan_first with replanning on shipped scenarios', () => {
     const dir = path.join(repoRoot, 'scenarios', 'enterprise-tickets')
     const v1 = await loadBundle(path.join(dir, 'v1'))
     const bundle = {...v1, manifest: {...v1.manifest, agent: {mode: 'plan_first' as const, max_replans: 2}}}
-    const {traces, requests, answers} = await replay(dir, bundle, 120)
+    const {traces, requests, answers} = await replayScenario(dir, bundle, {limit: 120})
     expect(requests.every((r) => r.tools.length === 0)).toBe(true)
     // The skill recognised its tools from the catalog alone: plans name them.
     const planned = answers.filter((a) => (JSON.parse(a.message.content) as {plan: unknown[]}).plan.length > 0)
