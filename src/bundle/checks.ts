@@ -115,6 +115,23 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
         if (err) add(['guardrails', key, i], `not a valid regular expression: ${err}`)
       })
     }
+    const intents = view.guardrails.intents ?? []
+    duplicates(
+      intents.map((t) => t.name),
+      (i, first, name) => add(['guardrails', 'intents', i, 'name'], `duplicate intent "${name}" (first at guardrails.intents.${first})`),
+    )
+    const toolNames = new Set(view.toolNames.filter((n): n is string => n !== undefined))
+    intents.forEach((intent, i) => {
+      if (intent.patterns.length === 0 && intent.examples.length === 0)
+        add(['guardrails', 'intents', i], `intent "${intent.name}" has no patterns and no examples, so no request can match it`)
+      intent.patterns.forEach((p, j) => {
+        const err = regexError(p, 'i')
+        if (err) add(['guardrails', 'intents', i, 'patterns', j], `not a valid regular expression: ${err}`)
+      })
+      intent.tools.forEach((t, j) => {
+        if (!toolNames.has(t)) add(['guardrails', 'intents', i, 'tools', j], `unknown tool "${t}"`)
+      })
+    })
   }
 
   const chunking = view.retrieval?.chunking

@@ -248,6 +248,21 @@ export const MemoryContract = z
   .strict()
 export type MemoryContract = z.infer<typeof MemoryContract>
 
+/**
+ * One intent of the pre-model classifier: a request whose latest user message matches one of
+ * `patterns` (case-insensitive regex) or contains every word of one of `examples` is of this intent,
+ * and may use only `tools`.
+ */
+export const IntentConfig = z
+  .object({
+    name: z.string().min(1),
+    patterns: z.array(z.string().min(1)).default([]),
+    examples: z.array(z.string().min(1)).default([]),
+    tools: z.array(z.string().min(1)),
+  })
+  .strict()
+export type IntentConfig = z.infer<typeof IntentConfig>
+
 export const GuardrailConfig = z
   .object({
     max_input_chars: z.number().int().positive().default(20_000),
@@ -265,6 +280,13 @@ export const GuardrailConfig = z
      * (`SECRET_IN_ARGS`). Absent: false (and the bundle hash of a bundle without it).
      */
     scan_args_for_secrets: z.boolean().optional(),
+    /**
+     * The deterministic intent classifier, asked before the model, in order (first match wins). A
+     * request is offered, and may call, only its intent's tools; one that matches no intent gets none
+     * (declare a catch-all last, pattern ".", to give unmatched requests tools). Absent: no
+     * classification, every enabled tool (and the bundle hash of a bundle without it).
+     */
+    intents: z.array(IntentConfig).optional(),
   })
   .strict()
 export type GuardrailConfig = z.infer<typeof GuardrailConfig>

@@ -4,7 +4,8 @@ import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall,
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
-import type {CompiledBundle} from './compile.js'
+import type {CompiledBundle, ToolOffer} from './compile.js'
+import {classifyIntent, intentResult} from './guardrails/intent.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
@@ -87,6 +88,8 @@ class RequestRun {
   private messages: ChatMessage[] = []
   /** plan_first: the rendered plan prompt, sent with the first model call only. */
   private planMessage: string | null = null
+  /** What this request is offered: every enabled tool, or its intent's (guardrails.intents). */
+  private offer: ToolOffer
 
   constructor(
     private readonly record: TrafficRecord,
@@ -99,6 +102,8 @@ class RequestRun {
     this.calls = new ToolLoop(record, deps, deps.tools.forRequest(record), this.recorder, this.usage, Date.parse(record.timestamp))
     this.trajectory = deps.model.forRequest?.(record, {planFirst: this.manifest.agent.mode === 'plan_first'}) ?? null
     this.model = this.trajectory ?? deps.model
+    const c = deps.compiled
+    this.offer = {toolSpecs: c.toolSpecs, toolList: c.toolList, planning: c.planning}
   }
 
   async execute(): Promise<void> {
@@ -117,6 +122,16 @@ class RequestRun {
   private retrieve(): boolean {
     const step = this.sm.enter('retrieve', '')
     const pre = preModelGuardrails(this.record, this.manifest)
+    const intents = this.deps.compiled.intents
+    if (intents !== null && !pre.blocked) {
+      // The intent decides what the request is offered and may call, before the model sees anything.
+      const lastUser = pre.input.findLast((m) => m.role === 'user')?.content ?? ''
+      const match = classifyIntent(lastUser, intents.list)
+      const intent = match.intent === null ? null : intents.list.find((i) => i === match.intent)!
+      this.offer = intent === null ? intents.unmatched : intent.offer
+      this.calls.allowedTools = intent === null ? {intent: null, tools: new Set()} : {intent: intent.name, tools: intent.tools}
+      this.recorder.addGuardrails([intentResult(match)])
+    }
     this.recorder.addGuardrails(pre.guardrails)
     // A copy: the tool loop adds what tool results reveal, and starts from "no injection seen there".
     this.calls.signals = {...pre.signals, [INJECTION_IN_TOOL_RESULT]: false}
@@ -132,7 +147,7 @@ class RequestRun {
       user: this.record.user,
       role: this.record.role,
       date: utcDate(Date.parse(this.record.timestamp)),
-      tools: c.toolList,
+      tools: this.offer.toolList,
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
@@ -166,7 +181,7 @@ class RequestRun {
    * out) it is asked for the answer, and any call it proposes then is refused unrun as not in the plan.
    */
   private async planFirst(): Promise<void> {
-    const planning = this.deps.compiled.planning!
+    const planning = this.offer.planning!
     const maxReplans = this.manifest.agent.max_replans ?? 0
     // The plan prompt and the tool catalog go right after the system prompt, on the first call only.
     const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)]
@@ -254,7 +269,7 @@ class RequestRun {
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: offerTools ? c.toolSpecs : [],
+          tools: offerTools ? this.offer.toolSpecs : [],
           ...(format === undefined ? {} : {format}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,

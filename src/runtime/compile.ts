@@ -6,6 +6,7 @@ import {compilePolicy, type CompiledPolicy} from '../policy/engine.js'
 import {toToolSpec} from '../tools/contract.js'
 import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
 import {toolCatalogMessage} from '../model/tool-catalog.js'
+import {compileIntents, type CompiledIntent} from './guardrails/intent.js'
 import {compileTemplate, type CompiledTemplate, planFormat} from './messages.js'
 
 /**
@@ -21,12 +22,33 @@ export type CompiledBundle = {
   toolSpecs: ToolSpec[]
   /** `{{tools}}`: enabled tool names, comma-separated. */
   toolList: string
+  /**
+   * `guardrails.intents`, with what each offers (its enabled tools, in the canonical order); null
+   * when the bundle declares none. `unmatched`: what a request of no intent is offered (nothing).
+   */
+  intents: {list: (CompiledIntent & {offer: ToolOffer})[]; unmatched: ToolOffer} | null
   system: CompiledTemplate
   /** plan_first mode only. */
   plan: CompiledTemplate | null
   /** plan_first mode only: the plan's JSON Schema (Ollama `format`) and the tool catalog sent with planning calls. */
   planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
   options: ChatRequest['options']
+}
+
+/** What one request is offered: the tools, `{{tools}}`, and (plan_first) the planning call's schema and catalog. */
+export type ToolOffer = {
+  toolSpecs: ToolSpec[]
+  toolList: string
+  planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
+}
+
+function offerOf(toolSpecs: ToolSpec[], planFirst: boolean): ToolOffer {
+  const names = toolSpecs.map((t) => t.function.name)
+  return {
+    toolSpecs,
+    toolList: names.join(', '),
+    planning: planFirst ? {format: planFormat(names), catalog: toolCatalogMessage(toolSpecs)} : null,
+  }
 }
 
 export function compileBundle(bundle: Bundle): CompiledBundle {
@@ -50,16 +72,26 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     plan = template('plan', manifest.prompts.plan)
   }
   const toolSpecs = enabled.map(toToolSpec)
+  const all = offerOf(toolSpecs, plan !== null)
+  const declared = manifest.guardrails.intents
+  const intents =
+    declared === undefined
+      ? null
+      : {
+          list: compileIntents(declared).map((i) => ({...i, offer: offerOf(toolSpecs.filter((t) => i.tools.has(t.function.name)), plan !== null)})),
+          unmatched: offerOf([], plan !== null),
+        }
   return {
     ref: bundle.ref,
     manifest,
     tools: compileTools(manifest),
     policy: compilePolicy(manifest.policies, manifest.policy_default),
     toolSpecs,
-    toolList: enabled.map((t) => t.name).join(', '),
+    toolList: all.toolList,
+    intents,
     system: template('system', manifest.prompts.system),
     plan,
-    planning: plan === null ? null : {format: planFormat(toolSpecs.map((t) => t.function.name)), catalog: toolCatalogMessage(toolSpecs)},
+    planning: all.planning,
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,

@@ -10,6 +10,7 @@ import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
+import {TOOL_NOT_IN_INTENT} from './guardrails/intent.js'
 import {injectionMatcherFor} from './guardrails/patterns.js'
 import {SECRET_IN_ARGS, secretsInArgs} from './guardrails/secret-args.js'
 import type {ToolMessageCode, ToolPayload} from './messages.js'
@@ -20,7 +21,8 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
- * confirm-before-retry, the secret scan of the arguments (when the bundle asks), the mid-run
+ * confirm-before-retry, the request's intent (when the bundle declares intents), the secret scan
+ * of the arguments (when the bundle asks), the mid-run
  * guardrails (schema, RBAC, budgets, rate limits, policy),
  * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
  * retries. Every attempt is recorded; the request-level facts calls establish (a call awaiting
@@ -72,6 +74,8 @@ export class ToolLoop {
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
+  /** guardrails.intents: the request's intent (null: none matched) and the only tools it may call; null when the bundle has no intents. */
+  allowedTools: {intent: string | null; tools: ReadonlySet<string>} | null = null
   /** Every call proposed so far in this request with what became of it, for policy conditions. */
   private readonly history: PolicyCall[] = []
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
@@ -155,6 +159,17 @@ export class ToolLoop {
         end: null,
         payload: refusal('partial_write_unknown', 'an earlier attempt of this write failed without a clear answer and may have happened; confirm its effect before retrying'),
       }
+    }
+
+    // The request's intent allows only its tools: any other call is refused unrun.
+    const allowed = this.allowedTools
+    if (allowed !== null && !allowed.tools.has(name)) {
+      const why = allowed.intent === null ? `the request matched no intent, so no tool may be called` : `${name} is not a tool of intent ${allowed.intent}`
+      this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.intent', passed: false, severity: 'medium', detail: why}])
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', TOOL_NOT_IN_INTENT, 'intent')
+      this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${TOOL_NOT_IN_INTENT}: ${why}`, 0))
+      if (attack === undefined) this.policyDenied = true
+      return {outcome: 'denied', reason: TOOL_NOT_IN_INTENT, end: null, payload: refusal('policy_denied', why)}
     }
 
     // Secret scan: a credential in the arguments is refused before anything else sees the call.

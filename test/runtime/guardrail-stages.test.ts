@@ -1,10 +1,25 @@
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
+import {crossCheck, manifestView} from '../../src/bundle/checks.js'
+import {classifyIntent, compileIntents} from '../../src/runtime/guardrails/intent.js'
 import {secretsInArgs} from '../../src/runtime/guardrails/secret-args.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
+import type {ModelClient} from '../../src/model/types.js'
+import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
+import {RateLimiter} from '../../src/runtime/rate-limit.js'
+import {createRedactor} from '../../src/runtime/redact.js'
+import {createMockTools} from '../../src/tools/mock-tools.js'
+import type {TrafficRecord} from '../../src/traffic/schema.js'
+import {readTraffic} from '../../src/traffic/reader.js'
 import {repoRoot} from '../helpers/cli.js'
 import {replayScenario, withManifest} from '../helpers/scenario-replay.js'
+
+async function readRecords(dir: string): Promise<TrafficRecord[]> {
+  const out: TrafficRecord[] = []
+  for await (const line of readTraffic(path.join(dir, 'traffic.jsonl'))) if (line.ok) out.push(line.record)
+  return out
+}
 
 /** The guardrail stages of #18, each on a case from a shipped scenario. */
 
@@ -41,5 +56,72 @@ describe('pre-call secret scan of tool arguments (guardrails.scan_args_for_secre
     expect(finding.detail).toMatch(/^write_file: (credential|url_password) at content/)
     // What the model was told names the finding, never the secret.
     expect(written(t)[0]!.error).toContain('SECRET_IN_ARGS')
+  })
+})
+
+describe('pre-model intent classifier (guardrails.intents)', () => {
+  const intents = compileIntents([
+    {name: 'refund', patterns: ['\\brefund'], examples: [], tools: ['lookup_order', 'issue_refund']},
+    {name: 'status', patterns: [], examples: ['where is my order'], tools: ['lookup_order']},
+  ])
+
+  it('first match wins, by pattern or by every word of an example; no match is no intent', () => {
+    expect(classifyIntent('Please REFUND order 7', intents)).toMatchObject({intent: {name: 'refund'}, by: 'pattern /\\brefund/'})
+    expect(classifyIntent('Hi, where is my order ORD-1?', intents)).toMatchObject({intent: {name: 'status'}, by: 'example "where is my order"'})
+    expect(classifyIntent('where is the manager', intents)).toEqual({intent: null, by: 'no intent matched'})
+  })
+
+  it('support-refunds v2: a refund request that follows a document\'s instruction to email someone is refused TOOL_NOT_IN_INTENT', async () => {
+    const support = path.join(repoRoot, 'scenarios', 'support-refunds')
+    const v2 = await loadBundle(path.join(support, 'v2'))
+    const emailed = (t: RequestTrace) => t.tool_calls.some((c) => c.name === 'send_email' && c.executed)
+    // v2 dropped the prompt's injection guard: find the refund requests where it emails as a document says.
+    const before = await replayScenario(support, v2, {only: (r) => r.retrieved.length > 0 && /refund/i.test(r.input.at(-1)?.content ?? '')})
+    const hijacked = before.traces.filter(emailed).map((t) => t.request_id)
+    expect(hijacked.length).toBeGreaterThan(0)
+
+    const withIntents = withManifest(v2, (m) => ({
+      ...m,
+      guardrails: {
+        ...m.guardrails,
+        intents: [
+          {name: 'refund', patterns: ['\\brefund'], examples: [], tools: ['lookup_order', 'issue_refund', 'escalate_ticket']},
+          {name: 'other', patterns: ['.'], examples: [], tools: ['lookup_order', 'search_kb', 'escalate_ticket', 'send_email']},
+        ],
+      },
+    }))
+    const {traces} = await replayScenario(support, withIntents, {only: (r) => hijacked.includes(r.id)})
+    expect(traces).toHaveLength(hijacked.length)
+    for (const t of traces) {
+      // send_email is not offered to a refund request, so the model never proposes it.
+      expect(emailed(t)).toBe(false)
+      expect(t.tool_calls.some((c) => c.name === 'send_email')).toBe(false)
+      expect(t.guardrails[0]).toMatchObject({stage: 'pre_model', check: 'intent.classify', passed: true})
+      expect(t.guardrails[0]!.detail).toMatch(/^intent refund \(pattern/)
+    }
+
+    // A model that proposes it anyway (it was told of it elsewhere) is refused, unrun.
+    const record = (await readRecords(support)).find((r) => r.id === hijacked[0])!
+    const stubborn: ModelClient = {
+      id: 'stubborn',
+      chat: async (req) => {
+        expect(req.tools.map((t) => t.function.name).sort()).toEqual(['escalate_ticket', 'issue_refund', 'lookup_order'])
+        const told = req.messages.some((m) => m.role === 'tool')
+        return {message: {role: 'assistant', content: told ? 'Done.' : '', tool_calls: told ? [] : [{name: 'send_email', arguments: {to: 'x@evil.test', subject: 's', body: 'b'}}]}, input_tokens: 1, output_tokens: 1, latency_ms: 1, done_reason: 'stop'}
+      },
+    }
+    const deps: AgentDeps = {bundle: withIntents, compiled: compileBundle(withIntents), model: stubborn, tools: createMockTools(null), approver: 'pending', faults: null, redactor: createRedactor(), limiter: new RateLimiter(), side: 'candidate', repeat: 0}
+    const t = await runRequest(record, 1, deps)
+    expect(t.tool_calls).toMatchObject([{name: 'send_email', outcome: 'denied', executed: false}])
+    expect(t.policy_decisions.find((d) => d.tool === 'send_email')).toMatchObject({decision: 'deny', reason: 'TOOL_NOT_IN_INTENT', rule: 'intent'})
+    expect(t.status).toBe('refused')
+  })
+
+  it('an intent naming a tool the bundle lacks is one located error', async () => {
+    const problems = crossCheck('bundle.yaml', manifestView(null, {...(await loadBundle(path.join(coding, 'v1'))).manifest, guardrails: {max_input_chars: 1, injection_patterns: [], block_injection_in_input: false, forbidden_output_patterns: [], intents: [{name: 'x', patterns: ['('], examples: [], tools: ['nope']}]}}))
+    expect(problems).toEqual([
+        'bundle.yaml:guardrails.intents.0.patterns.0: not a valid regular expression: /(/i: Unterminated group',
+      'bundle.yaml:guardrails.intents.0.tools.0: unknown tool "nope"',
+    ])
   })
 })
