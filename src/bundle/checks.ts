@@ -115,6 +115,8 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
         if (err) add(['guardrails', key, i], `not a valid regular expression: ${err}`)
       })
     }
+    if (view.guardrails.output_schema !== undefined)
+      for (const p of checkArgSchema(view.guardrails.output_schema, ['guardrails', 'output_schema'])) add(p.path, p.message)
     const intents = view.guardrails.intents ?? []
     duplicates(
       intents.map((t) => t.name),

@@ -287,6 +287,13 @@ export const GuardrailConfig = z
      * classification, every enabled tool (and the bundle hash of a bundle without it).
      */
     intents: z.array(IntentConfig).optional(),
+    /**
+     * The post-model output schema: a JSON Schema the final answer must satisfy. The answer must be
+     * one JSON document (a ```json fence around it is allowed) and valid against it; otherwise the
+     * request ends `failed` (OUTPUT_NOT_JSON / OUTPUT_SCHEMA_INVALID) with a post-model finding.
+     * Absent: free text (and the bundle hash of a bundle without it).
+     */
+    output_schema: ArgSchema.optional(),
   })
   .strict()
 export type GuardrailConfig = z.infer<typeof GuardrailConfig>

@@ -1,4 +1,5 @@
 import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
+import {formatArgIssues} from '../tools/contract.js'
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
@@ -9,7 +10,7 @@ import {classifyIntent, intentResult} from './guardrails/intent.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
-import {assistantMessage, buildInitialMessages, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
+import {assistantMessage, buildInitialMessages, parseJsonAnswer, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
@@ -20,6 +21,9 @@ import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} f
 export {compileBundle, type CompiledBundle} from './compile.js'
 export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'
 export type {Approver} from './tool-loop.js'
+
+export const OUTPUT_NOT_JSON = 'OUTPUT_NOT_JSON'
+export const OUTPUT_SCHEMA_INVALID = 'OUTPUT_SCHEMA_INVALID'
 
 /**
  * The shadow runtime's agent loop for one request on one side. It drives the state machine
@@ -383,6 +387,13 @@ class RequestRun {
       this.finish('refused', `refused: ${turn.blocked.reason}`)
       return
     }
+    const invalid = this.outputProblem(turn.step.index, turn.response.message.content)
+    if (invalid !== null) {
+      this.recorder.error = invalid
+      this.sm.enter('decide', `final answer rejected: ${invalid}`)
+      this.finish('failed', invalid.slice(0, invalid.indexOf(':')))
+      return
+    }
     // A call left waiting for a human approver is the request's real outcome, even when the agent
     // also opened a ticket about it (production records it so); then a completed escalation; then a
     // refusal by policy; otherwise the model simply answered.
@@ -395,6 +406,29 @@ class RequestRun {
           : 'completed'
     this.sm.enter('decide', `final answer accepted (${status})`)
     this.finish(status, status)
+  }
+
+  /**
+   * guardrails.output_schema: null when the final answer is one JSON document valid against it (or
+   * the bundle declares none); else the reason, recorded as a post-model finding and decision.
+   */
+  private outputProblem(step: number, content: string): string | null {
+    const validate = this.deps.compiled.outputSchema
+    if (validate === null) return null
+    const parsed = parseJsonAnswer(content)
+    const problem =
+      parsed === undefined
+        ? `${OUTPUT_NOT_JSON}: the final answer is not one JSON document`
+        : (() => {
+            const issues = validate(parsed.value)
+            return issues.length === 0 ? null : `${OUTPUT_SCHEMA_INVALID}: ${formatArgIssues(issues)}`
+          })()
+    const redacted = problem === null ? null : this.deps.redactor.redactText(problem)
+    this.recorder.addGuardrails([
+      {stage: 'post_model', step, check: 'output.schema', passed: problem === null, severity: problem === null ? 'info' : 'high', detail: redacted ?? 'the final answer matches the output schema'},
+    ])
+    if (redacted !== null) this.recorder.decide('post_model', step, null, null, 'deny', redacted.slice(0, redacted.indexOf(':')), 'output_schema')
+    return redacted
   }
 
   private finish(status: TraceStatus, detail: string): void {

@@ -3,7 +3,7 @@ import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ToolSpec} from '../model/types.js'
 import {compilePolicy, type CompiledPolicy} from '../policy/engine.js'
-import {toToolSpec} from '../tools/contract.js'
+import {type ArgIssue, compileArgValidator, toToolSpec} from '../tools/contract.js'
 import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
 import {toolCatalogMessage} from '../model/tool-catalog.js'
 import {compileIntents, type CompiledIntent} from './guardrails/intent.js'
@@ -33,6 +33,8 @@ export type CompiledBundle = {
   /** plan_first mode only: the plan's JSON Schema (Ollama `format`) and the tool catalog sent with planning calls. */
   planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
   options: ChatRequest['options']
+  /** guardrails.output_schema, compiled; null when the bundle declares none. */
+  outputSchema: ((value: unknown) => ArgIssue[]) | null
 }
 
 /** What one request is offered: the tools, `{{tools}}`, and (plan_first) the planning call's schema and catalog. */
@@ -92,6 +94,7 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     system: template('system', manifest.prompts.system),
     plan,
     planning: all.planning,
+    outputSchema: manifest.guardrails.output_schema === undefined ? null : compileArgValidator(manifest.guardrails.output_schema),
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,

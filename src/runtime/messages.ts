@@ -204,6 +204,15 @@ export function parsePlan(content: string): ParsedPlan {
   return {ok: true, calls, max_tool_calls: budget}
 }
 
+/** An answer read as one JSON document (a ```json fence around it allowed); undefined when it is not JSON. */
+export function parseJsonAnswer(content: string): {value: unknown} | undefined {
+  try {
+    return {value: JSON.parse(extractJson(content))}
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Models often wrap JSON in a ```json fence; the plan inside is what counts: the lines between the
  * opening fence (optionally ```json) and a closing fence that ends the answer, without the blank

@@ -125,3 +125,40 @@ describe('pre-model intent classifier (guardrails.intents)', () => {
     ])
   })
 })
+
+describe('post-model output schema (guardrails.output_schema)', () => {
+  const support = path.join(repoRoot, 'scenarios', 'support-refunds')
+  const schema = {type: 'object', properties: {answer: {type: 'string'}, order_id: {type: 'string', pattern: '^ORD-[0-9]{6}$'}}, required: ['answer']}
+
+  it('support-refunds: prose answers fail OUTPUT_NOT_JSON; a JSON answer is checked against the schema', async () => {
+    const v1 = await loadBundle(path.join(support, 'v1'))
+    const strict = withManifest(v1, (m) => ({...m, guardrails: {...m.guardrails, output_schema: schema}}))
+    const {traces} = await replayScenario(support, strict, {limit: 5})
+    for (const t of traces) {
+      expect(t.status).toBe('failed')
+      expect(t.error).toBe('OUTPUT_NOT_JSON: the final answer is not one JSON document')
+      expect(t.guardrails.find((g) => g.check === 'output.schema')).toMatchObject({stage: 'post_model', passed: false, severity: 'high'})
+      expect(t.policy_decisions.at(-1)).toMatchObject({stage: 'post_model', decision: 'deny', reason: 'OUTPUT_NOT_JSON', rule: 'output_schema'})
+    }
+    const record = (await readRecords(support))[0]!
+    const answering = (content: string): ModelClient => ({
+      id: 'json',
+      chat: async () => ({message: {role: 'assistant', content, tool_calls: []}, input_tokens: 1, output_tokens: 1, latency_ms: 1, done_reason: 'stop'}),
+    })
+    const run = (content: string) =>
+      runRequest(record, 1, {bundle: strict, compiled: compileBundle(strict), model: answering(content), tools: createMockTools(null), approver: 'pending', faults: null, redactor: createRedactor(), limiter: new RateLimiter(), side: 'candidate', repeat: 0})
+    const ok = await run('```json\n{"answer": "Your order ORD-100001 has shipped.", "order_id": "ORD-100001"}\n```')
+    expect(ok.status).toBe('completed')
+    expect(ok.guardrails.find((g) => g.check === 'output.schema')).toMatchObject({passed: true})
+    const bad = await run('{"answer": "Shipped.", "order_id": "100001"}')
+    expect(bad.status).toBe('failed')
+    expect(bad.error).toMatch(/^OUTPUT_SCHEMA_INVALID: .*order_id/)
+  })
+
+  it('an output schema that is not a valid JSON Schema is a located bundle error', async () => {
+    const m = (await loadBundle(path.join(coding, 'v1'))).manifest
+    const problems = crossCheck('bundle.yaml', manifestView(null, {...m, guardrails: {...m.guardrails, output_schema: {type: 'objekt'}}}))
+    expect(problems.length).toBeGreaterThan(0)
+    for (const p of problems) expect(p).toMatch(/^bundle\.yaml:guardrails\.output_schema\.type: /)
+  })
+})
