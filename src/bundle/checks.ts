@@ -168,8 +168,12 @@ function checkTool(tool: ToolContract, at: (string | number)[], add: Add): void 
   tool.sensitive_fields.forEach((field, i) => {
     if (!argSchemaAt(tool.args, field)) add([...at, 'sensitive_fields', i], `"${field}" is not a field of args`)
   })
-  if (WRITE_RISKS.has(tool.risk) && tool.idempotency !== 'required') {
-    add([...at, 'idempotency'], `write tools (risk ${tool.risk}) must set idempotency: required`)
+  // The one exception: a write that cannot take keys may instead have every uncertain retry confirmed.
+  if (WRITE_RISKS.has(tool.risk) && tool.idempotency !== 'required' && tool.retry !== 'confirm') {
+    add([...at, 'idempotency'], `write tools (risk ${tool.risk}) must set idempotency: required, or idempotency: none with retry: confirm`)
+  }
+  if (tool.retry === 'confirm' && (tool.idempotency === 'required' || !WRITE_RISKS.has(tool.risk))) {
+    add([...at, 'retry'], `retry: confirm is for write tools with idempotency: none (this one has risk ${tool.risk}, idempotency: ${tool.idempotency})`)
   }
 }
 

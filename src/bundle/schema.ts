@@ -40,6 +40,12 @@ const ToolContractFields = z
     /** tenant id (or "*" for every tenant) -> roles allowed to call this tool. */
     roles: z.record(z.string(), z.array(z.string().min(1)).min(1)),
     idempotency: z.enum(['required', 'none']).default('none'),
+    /**
+     * `confirm`: a write without idempotency keys (`idempotency: none`) whose earlier attempt may have
+     * happened (a timeout, a lost answer) is retried only once the approver confirms it. Absent: such
+     * a retry is refused (and the bundle hash of a contract without it).
+     */
+    retry: z.enum(['confirm']).optional(),
     /** Argument fields (dotted paths into args) whose values never reach the store in the clear. */
     sensitive_fields: z.array(z.string().min(1)).default([]),
     budget: z

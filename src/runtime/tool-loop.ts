@@ -21,7 +21,7 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
- * confirm-before-retry, the request's intent (when the bundle declares intents), the secret scan
+ * confirm-before-retry (refused, or put to the approver for a `retry: confirm` tool), the request's intent (when the bundle declares intents), the secret scan
  * of the arguments (when the bundle asks), the mid-run
  * guardrails (schema, RBAC, budgets, rate limits, policy),
  * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
@@ -149,7 +149,23 @@ export class ToolLoop {
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
     this.lastDecision = 'deny'
-    if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
+    if (unkeyedWrite && this.ledger.isAmbiguous(signature) && contract?.retry === 'confirm') {
+      // retry: confirm — the approver is asked; approved, the retry goes on to the guardrails below.
+      const reason = 'CONFIRM_BEFORE_RETRY'
+      const approver = this.deps.approver
+      this.recorder.decide('mid_run', step.index, firstSeq, name, approver === 'deny' ? 'deny' : 'require_approval', reason, 'idempotency')
+      if (approver === 'deny') {
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${reason}: the approver did not confirm the retry`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason, end: null, payload: refusal('policy_denied', 'retry not confirmed: an earlier attempt of this write may have happened')}
+      }
+      if (approver === 'pending') {
+        this.lastDecision = 'require_approval'
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'needs_approval', false, null, `${reason}: waiting for the approver to confirm the retry`, 0))
+        if (attack === undefined) this.awaitingApproval = true
+        return {outcome: 'needs_approval', reason, end: null, payload: refusal('needs_approval', 'an earlier attempt of this write may have happened; the retry waits for a person to confirm it')}
+      }
+    } else if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
       this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
