@@ -50,7 +50,13 @@ async function run(approver: Approver) {
   const tools = {
     forRequest: (r: TrafficRecord) => {
       const t = inner.forRequest(r)
-      return {...t, call: async (...a: Parameters<typeof t.call>) => (executions++, t.call(...a))}
+      return {
+        ...t,
+        call: async (...a: Parameters<typeof t.call>) => {
+          executions++
+          return t.call(...a)
+        },
+      }
     },
   }
   const trace = await runRequest(await acmeAgentRequest(), 1, {
