@@ -1,4 +1,4 @@
-import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
+import type {Budgets, Bundle, BundleManifest, TenantQuota} from '../bundle/schema.js'
 import {formatArgIssues} from '../tools/contract.js'
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
@@ -7,6 +7,7 @@ import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
 import type {CompiledBundle, ToolOffer} from './compile.js'
 import {classifyIntent, intentResult} from './guardrails/intent.js'
+import {RATE_LIMITED_TENANT, rateKeys} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
@@ -125,6 +126,17 @@ class RequestRun {
   /** Pre-model guardrails; builds the conversation. False when the request ends here. */
   private retrieve(): boolean {
     const step = this.sm.enter('retrieve', '')
+    // tenant_quotas.max_requests_per_minute, over recorded time: an over-quota request never starts.
+    const quota = this.quota()
+    const perMinute = quota?.max_requests_per_minute
+    if (perMinute !== undefined && !this.deps.limiter.take(rateKeys.requests(this.record.tenant), perMinute, this.nowMs)) {
+      const why = `tenant ${this.record.tenant} is over ${perMinute} request(s) per minute`
+      this.recorder.addGuardrails([{stage: 'pre_model', step: 0, check: 'rate_limit.tenant_requests', passed: false, severity: 'medium', detail: why}])
+      this.recorder.decide('pre_model', step.index, null, null, 'deny', RATE_LIMITED_TENANT, 'tenant_quota')
+      this.recorder.error = `${RATE_LIMITED_TENANT}: ${why}`
+      this.finish('refused', `${RATE_LIMITED_TENANT}: ${why}`)
+      return false
+    }
     const pre = preModelGuardrails(this.record, this.manifest)
     const intents = this.deps.compiled.intents
     if (intents !== null && !pre.blocked) {
@@ -265,6 +277,17 @@ class RequestRun {
       this.finish('budget_exceeded', 'step budget spent')
       return null
     }
+    // tenant_quotas.max_tokens_per_minute: the tenant's tokens in the last minute of recorded time.
+    const tokenQuota = this.quota()?.max_tokens_per_minute
+    if (tokenQuota !== undefined && this.deps.limiter.tokens.sum(rateKeys.tokens(this.record.tenant), this.nowMs) >= tokenQuota) {
+      const why = `tenant ${this.record.tenant} is over ${tokenQuota} token(s) per minute`
+      rec.addGuardrails([{stage: 'mid_run', step: this.sm.steps.length - 1, check: 'rate_limit.tenant_tokens', passed: false, severity: 'medium', detail: why}])
+      rec.decide('mid_run', this.sm.steps.length - 1, null, null, 'deny', RATE_LIMITED_TENANT, 'tenant_quota')
+      rec.budgetHits.push('tenant_quota.max_tokens_per_minute')
+      rec.error = `${RATE_LIMITED_TENANT}: ${why}`
+      this.finish('budget_exceeded', `${RATE_LIMITED_TENANT}: ${why}`)
+      return null
+    }
     const step = this.sm.enter('plan', 'model call')
     const c = this.deps.compiled
     let response: ChatResponse
@@ -290,6 +313,7 @@ class RequestRun {
       throw e
     }
     rec.modelCalls++
+    if (tokenQuota !== undefined) this.deps.limiter.tokens.add(rateKeys.tokens(this.record.tenant), this.nowMs, response.input_tokens + response.output_tokens)
     this.usage.steps++
     rec.inputTokens += response.input_tokens
     rec.outputTokens += response.output_tokens
@@ -429,6 +453,15 @@ class RequestRun {
     ])
     if (redacted !== null) this.recorder.decide('post_model', step, null, null, 'deny', redacted.slice(0, redacted.indexOf(':')), 'output_schema')
     return redacted
+  }
+
+  private quota(): TenantQuota | undefined {
+    const q = this.manifest.tenant_quotas
+    return Object.hasOwn(q, this.record.tenant) ? q[this.record.tenant] : undefined
+  }
+
+  private get nowMs(): number {
+    return Date.parse(this.record.timestamp)
   }
 
   private finish(status: TraceStatus, detail: string): void {

@@ -28,6 +28,8 @@ export type ReplayOptions = {
   limit?: number
   /** Replay only the requests this accepts. */
   only?: (record: TrafficRecord) => boolean
+  /** Changes each request before it runs (its line number and index among those run given). */
+  edit?: (record: TrafficRecord, index: number) => TrafficRecord
 }
 
 export async function replayScenario(scenarioDir: string, bundle: Bundle, opts: ReplayOptions = {}): Promise<Replayed> {
@@ -64,7 +66,8 @@ export async function replayScenario(scenarioDir: string, bundle: Bundle, opts: 
     if (opts.limit !== undefined && line.line > opts.limit) break
     if (!line.ok) throw new Error(line.error)
     if (opts.only && !opts.only(line.record)) continue
-    out.traces.push(await runRequest(line.record, line.line, deps))
+    const record = opts.edit ? opts.edit(line.record, out.traces.length) : line.record
+    out.traces.push(await runRequest(record, line.line, deps))
   }
   return out
 }
