@@ -54,6 +54,25 @@ describe('last known good (pure)', () => {
 })
 
 describe('bundle history in the store', () => {
+  it('rollback --disable-high-risk --read-only in one step: the last known good, its high-risk tools and then every write disabled (#18)', async () => {
+    promoteBundle(store, a, 'full')
+    promoteBundle(store, b, 'full')
+    markBad(store, b.ref, 'refunds over the limit executed')
+    const high = a.manifest.tools.filter((t) => t.enabled && t.risk === 'write_high').map((t) => t.name)
+    const writes = a.manifest.tools.filter((t) => t.enabled && t.risk !== 'read').map((t) => t.name)
+    expect(high.length).toBeGreaterThan(0)
+    const onlyHigh = await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'high'), undefined, {disableHighRisk: true})
+    expect(onlyHigh.disabled).toEqual(high)
+    expect(onlyHigh.bundle.manifest.version).toBe(`${a.manifest.version}+killswitch`)
+    const r = await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'safe'), undefined, {disableHighRisk: true, readOnly: true})
+    expect(r.source).toMatchObject({kind: 'history', entry: {bundle_ref: a.ref}})
+    expect([...r.disabled].sort()).toEqual([...writes].sort())
+    const reloaded = await loadBundle(path.join(dir, 'safe'))
+    expect(reloaded.manifest.tools.filter((t) => t.enabled).every((t) => t.risk === 'read')).toBe(true)
+    expect(reloaded.manifest.version).toBe(`${a.manifest.version}+killswitch.read-only`)
+    expect(reloaded.templates).toEqual(a.templates)
+  })
+
   it('promote a, promote b, mark b bad: last known good is a, and rollback writes a back out exactly', async () => {
     promoteBundle(store, a, 'full', 'all', 'release 1.4')
     promoteBundle(store, b, 'full')
