@@ -11,7 +11,9 @@ import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
+import {TOOL_NOT_IN_INTENT} from './guardrails/intent.js'
 import {injectionMatcherFor} from './guardrails/patterns.js'
+import {SECRET_IN_ARGS, secretsInArgs} from './guardrails/secret-args.js'
 import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
@@ -20,7 +22,9 @@ import type {ApprovalRecord, StepTrace, ToolCallOutcome} from '../trace/schema.j
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
- * confirm-before-retry, the mid-run guardrails (schema, RBAC, budgets, rate limits, policy),
+ * confirm-before-retry (refused, or put to the approver for a `retry: confirm` tool), the request's intent (when the bundle declares intents), the secret scan
+ * of the arguments (when the bundle asks), the mid-run
+ * guardrails (schema, RBAC, budgets, rate limits, policy),
  * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
  * retries. Every attempt is recorded; the request-level facts calls establish (a call awaiting
  * approval, a policy refusal, an escalation) are kept here for the driver's final decision.
@@ -91,6 +95,8 @@ export class ToolLoop {
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
+  /** guardrails.intents: the request's intent (null: none matched) and the only tools it may call; null when the bundle has no intents. */
+  allowedTools: {intent: string | null; tools: ReadonlySet<string>} | null = null
   /** Every call proposed so far in this request with what became of it, for policy conditions. */
   private readonly history: PolicyCall[] = []
   /** The tenant's autonomy level (bundle `autonomy:`; `full` when absent). */
@@ -170,7 +176,23 @@ export class ToolLoop {
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
     this.lastDecision = 'deny'
-    if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
+    if (unkeyedWrite && this.ledger.isAmbiguous(signature) && contract?.retry === 'confirm') {
+      // retry: confirm — the approver is asked; approved, the retry goes on to the guardrails below.
+      const reason = 'CONFIRM_BEFORE_RETRY'
+      const approver = this.deps.approver
+      this.recorder.decide('mid_run', step.index, firstSeq, name, approver === 'deny' ? 'deny' : 'require_approval', reason, 'idempotency')
+      if (approver === 'deny') {
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${reason}: the approver did not confirm the retry`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason, end: null, payload: refusal('policy_denied', 'retry not confirmed: an earlier attempt of this write may have happened')}
+      }
+      if (approver === 'pending') {
+        this.lastDecision = 'require_approval'
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'needs_approval', false, null, `${reason}: waiting for the approver to confirm the retry`, 0))
+        if (attack === undefined) this.awaitingApproval = true
+        return {outcome: 'needs_approval', reason, end: null, payload: refusal('needs_approval', 'an earlier attempt of this write may have happened; the retry waits for a person to confirm it')}
+      }
+    } else if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
       this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
@@ -196,6 +218,30 @@ export class ToolLoop {
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', FLAG_OFF, off.rule)
       return this.refuse(off, base, firstSeq, contract, attack !== undefined)
     }
+    // The request's intent allows only its tools: any other call is refused unrun.
+    const allowed = this.allowedTools
+    if (allowed !== null && !allowed.tools.has(name)) {
+      const why = allowed.intent === null ? `the request matched no intent, so no tool may be called` : `${name} is not a tool of intent ${allowed.intent}`
+      this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.intent', passed: false, severity: 'medium', detail: why}])
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', TOOL_NOT_IN_INTENT, 'intent')
+      this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${TOOL_NOT_IN_INTENT}: ${why}`, 0))
+      if (attack === undefined) this.policyDenied = true
+      return {outcome: 'denied', reason: TOOL_NOT_IN_INTENT, end: null, payload: refusal('policy_denied', why)}
+    }
+
+    // Secret scan: a credential in the arguments is refused before anything else sees the call.
+    if (this.manifest.guardrails.scan_args_for_secrets === true) {
+      const secrets = secretsInArgs(call.arguments, contract?.sensitive_fields ?? [])
+      if (secrets.length > 0) {
+        const where = secrets.map((s) => `${s.kind} at ${s.path}`).join(', ')
+        this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.args_secrets', passed: false, severity: 'high', detail: `${name}: ${where}`}])
+        this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', SECRET_IN_ARGS, 'secret_scan')
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${SECRET_IN_ARGS}: the arguments carry a secret (${where})`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason: SECRET_IN_ARGS, end: null, payload: refusal('policy_denied', `the arguments carry a secret (${where}); the call was not run`)}
+      }
+    }
+
     const policyVerdict = midRunGuardrails({
       // The model's arguments as sent, so that a non-object fails the schema check.
       call,
@@ -253,16 +299,19 @@ export class ToolLoop {
     return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. */
-  refuseUnplanned(call: ModelToolCall, step: StepTrace, attack?: string): void {
+  /**
+   * plan_first: a call the plan does not allow (off the plan, `NOT_IN_PLAN`, or over the plan's own
+   * call budget, `PLAN_BUDGET_EXCEEDED`) is recorded and refused, never executed.
+   */
+  refuseUnplanned(call: ModelToolCall, step: StepTrace, reason: string, why: string, attack?: string): void {
     const args = argsOf(call)
     const contract = this.deps.compiled.tools.get(call.name)?.contract
     this.proposals++
     const seq = this.recorder.toolCalls.length
-    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
+    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', reason, 'plan')
     const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
-    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
-    this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
+    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, `${reason}: ${why}`, 0))
+    this.history.push(new PolicyCall(call.name, args, null, `${reason}: ${why}`, 'deny', 'denied'))
   }
 
   private refuse(

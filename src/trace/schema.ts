@@ -264,3 +264,17 @@ export const RequestTrace = z.object({
   golden: TraceGolden.optional(),
 })
 export type RequestTrace = z.infer<typeof RequestTrace>
+
+/**
+ * The ids of the retrieved documents and the keys of the memory entries the model saw (admitted by
+ * the pre-model guardrails), in request order. Read from the pre-model `context`; a trace without
+ * one had nothing to admit, so both lists are empty.
+ */
+export function admittedContext(trace: Pick<RequestTrace, 'guardrails'>): {documents: string[]; memory: string[]} {
+  for (let i = trace.guardrails.length - 1; i >= 0; i--) {
+    const context = trace.guardrails[i]!.context
+    if (context === undefined) continue
+    return {documents: context.documents.filter((d) => d.admitted).map((d) => d.id), memory: context.memory.filter((m) => m.admitted).map((m) => m.key)}
+  }
+  return {documents: [], memory: []}
+}
