@@ -106,7 +106,7 @@ describe('draftBundle on an IT help desk', () => {
     const text = bundleYaml(draft, '../schemas/bundle.schema.json')
     expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../schemas/bundle.schema.json')
     expect(text.match(/risk: \w+ # review: risk guessed from the name/g)).toHaveLength(7)
-    expect(text).toMatch(/# review: called in the traffic but never defined in the log: its argument schema accepts any object\n  # review: no description in the log\n  - name: escalate_to_oncall\n/)
+    expect(text).toMatch(/# review: called in the traffic but never defined in the log: its argument schema accepts any object\n {2}# review: no description in the log\n {2}- name: escalate_to_oncall\n/)
     const manifest = parse(text)
     expect(manifest.policy_default).toBe('deny')
     expect(manifest.model).toMatchObject({provider: 'ollama', name: 'gpt-4o'})
