@@ -17,13 +17,14 @@ import {measureOverhead} from './overhead.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
+import {measureArgValidation} from './arg-validate.js'
 import {benchStore} from './store.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
-type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number}
+type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number}
 
-const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000}
-const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000}
+const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, argCalls: 1_000_000}
+const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, argCalls: 200_000}
 
 type Context = {ws: Workspace; sizes: Sizes; sc: ReturnType<typeof scenarioPaths>; mainRun: () => Promise<ShadowRun>}
 
@@ -112,6 +113,16 @@ export const FIGURES: FigureDef[] = [
         value: r.p95_ms,
         detail: `${k(r.requests)} requests one at a time after ${k(r.warmup)} warm-up; p50 ${r.p50_ms.toFixed(3)} ms, p99 ${r.p99_ms.toFixed(3)} ms, max ${r.max_ms.toFixed(1)} ms; ${(r.model_calls / (r.requests + r.warmup)).toFixed(2)} model calls/request`,
       }
+    },
+  },
+  {
+    // Every proposed tool call is checked against its contract before anything else runs (#16).
+    name: 'arg_validate_ns',
+    unit: 'ns/call',
+    target: {op: '<', value: 2_000},
+    measure: async ({sizes}) => {
+      const r = await measureArgValidation(repoRoot(), sizes.argCalls)
+      return {value: r.ns_per_call, detail: `${k(r.calls)} checks over the ${r.distinct} tool calls recorded in support-refunds (${r.invalid} invalid), v2 contracts compiled once`}
     },
   },
   {

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
-import {loadBundle} from '../../src/bundle/load.js'
+import {loadBundleWithWarnings} from '../../src/bundle/load.js'
 
 export type BundleValidateResult = {
   ok: true
@@ -11,6 +11,7 @@ export type BundleValidateResult = {
   tools: number
   policies: number
   mode: string
+  warnings: string[]
 }
 
 export default class BundleValidate extends BaseCommand {
@@ -29,7 +30,9 @@ export default class BundleValidate extends BaseCommand {
   async run(): Promise<BundleValidateResult> {
     const {args} = await this.parse(BundleValidate)
     // Problems surface as a ValidationError; BaseCommand prints each on its own line and exits 1.
-    const bundle = await loadBundle(args.dir)
+    const {bundle, warnings} = await loadBundleWithWarnings(args.dir)
+    // Warnings go to stderr (also under --json) and leave the exit code 0.
+    for (const w of warnings) this.err(w)
     const m = bundle.manifest
     this.out(`ok ${bundle.ref} (${m.tools.length} tools, ${m.policies.length} policies, mode ${m.agent.mode})`)
     return {
@@ -41,6 +44,7 @@ export default class BundleValidate extends BaseCommand {
       tools: m.tools.length,
       policies: m.policies.length,
       mode: m.agent.mode,
+      warnings,
     }
   }
 }

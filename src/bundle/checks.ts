@@ -1,3 +1,4 @@
+import {checkArgSchema, resolvePointer} from './arg-schema.js'
 import {
   type ArgSchema,
   type BundleManifest,
@@ -24,6 +25,8 @@ export type ManifestView = {
   toolNames: (string | undefined)[]
   /** Tools that parsed, with their index in the file. */
   tools: Indexed<ToolContract>[]
+  /** Every tool's argument schema as written, with the key it was written under, parsed or not. */
+  argSchemas: {index: number; key: string; schema: unknown}[]
   /** Whether every tool parsed; checks that need the full tool set only run then. */
   allToolsParsed: boolean
   policyIds: (string | undefined)[]
@@ -36,10 +39,12 @@ export type ManifestView = {
 
 /** Builds the view from a fully parsed manifest, or section by section from raw input that did not parse. */
 export function manifestView(raw: unknown, parsed: BundleManifest | null): ManifestView {
+  const argSchemas = rawArgSchemas(raw)
   if (parsed) {
     return {
       toolNames: parsed.tools.map((t) => t.name),
       tools: parsed.tools.map((value, index) => ({index, value})),
+      argSchemas,
       allToolsParsed: true,
       policyIds: parsed.policies.map((p) => p.id),
       policies: parsed.policies.map((value, index) => ({index, value})),
@@ -64,6 +69,7 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
   return {
     toolNames: rawTools.map((t) => (isRecord(t) && typeof t.name === 'string' ? t.name : undefined)),
     tools,
+    argSchemas,
     allToolsParsed: tools.length === rawTools.length,
     policyIds: rawPolicies.map((p) => (isRecord(p) && typeof p.id === 'string' ? p.id : undefined)),
     policies: parsedEach(rawPolicies, PolicyRule),
@@ -74,12 +80,21 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
   }
 }
 
+const SCHEMA_KEYS = ['args', 'parameters', 'input_schema'] as const
+
+/** Each raw tool's schemas under args / parameters / input_schema (the schema says only one may be set). */
+function rawArgSchemas(raw: unknown): ManifestView['argSchemas'] {
+  const rawTools = isRecord(raw) && Array.isArray(raw.tools) ? raw.tools : []
+  return rawTools.flatMap((t, index) => (isRecord(t) ? SCHEMA_KEYS.filter((key) => isRecord(t[key])).map((key) => ({index, key, schema: t[key]})) : []))
+}
+
 export function crossCheck(file: string, view: ManifestView): string[] {
   const out: string[] = []
   const add = (path: (string | number)[], message: string) => out.push(problem(file, path, message))
 
   duplicates(view.toolNames, (i, first, name) => add(['tools', i, 'name'], `duplicate tool name "${name}" (first at tools.${first})`))
   for (const {index, value: tool} of view.tools) checkTool(tool, ['tools', index], add)
+  for (const {index, key, schema} of view.argSchemas) for (const p of checkArgSchema(schema, ['tools', index, key])) add(p.path, p.message)
 
   duplicates(view.policyIds, (i, first, id) => add(['policies', i, 'id'], `duplicate policy id "${id}" (first at policies.${first})`))
   for (const {index, value: rule} of view.policies) checkPolicy(rule, ['policies', index], view, add)
@@ -130,68 +145,11 @@ type Add = (path: (string | number)[], message: string) => void
 const WRITE_RISKS: ReadonlySet<RiskLevel> = new Set(['write_low', 'write_high'])
 
 function checkTool(tool: ToolContract, at: (string | number)[], add: Add): void {
-  if (tool.args.type !== 'object') {
-    add([...at, 'args', 'type'], `tool arguments must be an object schema (got "${tool.args.type}")`)
-  }
-  checkArgSchema(tool.args, [...at, 'args'], add)
   tool.sensitive_fields.forEach((field, i) => {
     if (!argSchemaAt(tool.args, field)) add([...at, 'sensitive_fields', i], `"${field}" is not a field of args`)
   })
   if (WRITE_RISKS.has(tool.risk) && tool.idempotency !== 'required') {
     add([...at, 'idempotency'], `write tools (risk ${tool.risk}) must set idempotency: required`)
-  }
-}
-
-/** Which keywords make sense for which `type`; one on the wrong type is silently ignored by validators. */
-const KEYWORD_TYPES: Record<string, readonly ArgSchema['type'][]> = {
-  max_length: ['string'],
-  min_length: ['string'],
-  pattern: ['string'],
-  format: ['string'],
-  minimum: ['number', 'integer'],
-  maximum: ['number', 'integer'],
-  properties: ['object'],
-  required: ['object'],
-  additional_properties: ['object'],
-  items: ['array'],
-  max_items: ['array'],
-}
-
-function checkArgSchema(schema: ArgSchema, at: (string | number)[], add: Add): void {
-  for (const [keyword, types] of Object.entries(KEYWORD_TYPES)) {
-    if (schema[keyword as keyof ArgSchema] !== undefined && !types.includes(schema.type)) {
-      add([...at, keyword], `only applies to type ${types.join(' or ')}, not "${schema.type}"`)
-    }
-  }
-  schema.enum?.forEach((v, i) => {
-    if (!enumValueFits(schema.type, v)) add([...at, 'enum', i], `${JSON.stringify(v)} is not a valid ${schema.type}`)
-  })
-  if (schema.minimum !== undefined && schema.maximum !== undefined && schema.minimum > schema.maximum) {
-    add([...at, 'maximum'], `maximum ${schema.maximum} is less than minimum ${schema.minimum}`)
-  }
-  if (schema.min_length !== undefined && schema.max_length !== undefined && schema.min_length > schema.max_length) {
-    add([...at, 'max_length'], `max_length ${schema.max_length} is less than min_length ${schema.min_length}`)
-  }
-  schema.required?.forEach((name, i) => {
-    if (!schema.properties || !Object.hasOwn(schema.properties, name))
-      add([...at, 'required', i], `"${name}" is required but not defined in properties`)
-  })
-  for (const [name, child] of Object.entries(schema.properties ?? {})) checkArgSchema(child, [...at, 'properties', name], add)
-  if (schema.items) checkArgSchema(schema.items, [...at, 'items'], add)
-}
-
-function enumValueFits(type: ArgSchema['type'], v: string | number | boolean): boolean {
-  switch (type) {
-    case 'string':
-      return typeof v === 'string'
-    case 'number':
-      return typeof v === 'number'
-    case 'integer':
-      return Number.isInteger(v)
-    case 'boolean':
-      return typeof v === 'boolean'
-    default:
-      return false
   }
 }
 
@@ -204,11 +162,33 @@ export function argSchemaAt(schema: ArgSchema, dotted: string): ArgSchema | unde
   let cur: ArgSchema | undefined = schema
   for (const seg of dotted.split('.')) {
     if (!cur) return undefined
-    if (cur.type === 'object') cur = cur.properties && Object.hasOwn(cur.properties, seg) ? cur.properties[seg] : undefined
-    else if (cur.type === 'array' && (seg === '*' || /^\d+$/.test(seg))) cur = cur.items
-    else return undefined
+    cur = childSchema(schema, cur, seg)
   }
   return cur
+}
+
+/** The subschema for one path segment: through `$ref`s, and any branch of anyOf / oneOf / allOf that has it. */
+function childSchema(root: ArgSchema, schema: ArgSchema, seg: string, depth = 0): ArgSchema | undefined {
+  if (depth > 32) return undefined
+  const props = schema.properties
+  if (isRecord(props) && Object.hasOwn(props, seg) && isRecord(props[seg])) return props[seg]
+  if ((seg === '*' || /^\d+$/.test(seg)) && isRecord(schema.items)) return schema.items
+  if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#/')) {
+    const target = resolvePointer(root, schema.$ref)
+    if (isRecord(target)) {
+      const hit = childSchema(root, target, seg, depth + 1)
+      if (hit) return hit
+    }
+  }
+  for (const k of ['anyOf', 'oneOf', 'allOf']) {
+    const list = schema[k]
+    if (!Array.isArray(list)) continue
+    for (const branch of list) {
+      const hit = isRecord(branch) ? childSchema(root, branch, seg, depth + 1) : undefined
+      if (hit) return hit
+    }
+  }
+  return undefined
 }
 
 /** Context fields a condition may test (besides `args.<path>` and `signals.<name>`). */

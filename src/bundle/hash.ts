@@ -101,11 +101,22 @@ function sorted<T extends string>(list: readonly T[]): T[] {
   return [...list].sort()
 }
 
+/**
+ * `required` lists sorted at every object schema reachable through properties, items and `$defs`:
+ * their order means nothing. Other lists (anyOf branches, enum, prefixItems) keep theirs: the order
+ * is what the model is shown.
+ */
 export function canonicalArgs(schema: ArgSchema): ArgSchema {
   const out: ArgSchema = {...schema}
-  if (schema.required) out.required = [...schema.required].sort()
-  if (schema.properties)
-    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, canonicalArgs(v)]))
-  if (schema.items) out.items = canonicalArgs(schema.items)
+  if (Array.isArray(schema.required)) out.required = [...(schema.required as string[])].sort()
+  for (const key of ['properties', '$defs', 'definitions']) {
+    const map = schema[key]
+    if (isSchema(map)) out[key] = Object.fromEntries(Object.entries(map).map(([k, v]) => [k, isSchema(v) ? canonicalArgs(v) : v]))
+  }
+  if (isSchema(schema.items)) out.items = canonicalArgs(schema.items)
   return out
+}
+
+function isSchema(v: unknown): v is ArgSchema {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
 }

@@ -16,62 +16,27 @@ const identifier = z
 export const RiskLevel = z.enum(['read', 'write_low', 'write_high'])
 export type RiskLevel = z.infer<typeof RiskLevel>
 
-/** A JSON-schema-like argument schema, restricted to what tool contracts need. */
-export type ArgSchema = {
-  type: 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array'
-  description?: string
-  enum?: (string | number | boolean)[]
-  max_length?: number
-  min_length?: number
-  pattern?: string
-  format?: 'email' | 'uri' | 'date-time'
-  minimum?: number
-  maximum?: number
-  properties?: Record<string, ArgSchema>
-  required?: string[]
-  additional_properties?: boolean
-  items?: ArgSchema
-  max_items?: number
-}
+/**
+ * A tool's argument schema: any standard JSON Schema object (src/bundle/arg-schema.ts checks it
+ * against its draft's meta-schema and compiles it). zod only says it is a mapping; the keywords are
+ * checked with their locations by the bundle checks.
+ */
+export const ArgSchema = z.record(z.string(), z.unknown())
+export type ArgSchema = z.infer<typeof ArgSchema>
 
-export const ArgSchema: z.ZodType<ArgSchema> = z.lazy(() =>
-  z
-    .object({
-      type: z.enum(['string', 'number', 'integer', 'boolean', 'object', 'array']),
-      description: z.string().optional(),
-      enum: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
-      max_length: z.number().int().nonnegative().optional(),
-      min_length: z.number().int().nonnegative().optional(),
-      pattern: z
-        .string()
-        .refine((p) => {
-          try {
-            new RegExp(p)
-            return true
-          } catch {
-            return false
-          }
-        }, 'is not a valid regular expression')
-        .optional(),
-      format: z.enum(['email', 'uri', 'date-time']).optional(),
-      minimum: z.number().optional(),
-      maximum: z.number().optional(),
-      properties: z.record(z.string(), ArgSchema).optional(),
-      required: z.array(z.string()).optional(),
-      additional_properties: z.boolean().optional(),
-      items: ArgSchema.optional(),
-      max_items: z.number().int().nonnegative().optional(),
-    })
-    .strict(),
-)
-
-export const ToolContract = z
+const ToolContractFields = z
   .object({
     name: identifier,
     description: z.string().min(1),
     risk: RiskLevel,
-    /** Must be an object schema: tool arguments are always a JSON object. */
-    args: ArgSchema,
+    /**
+     * The argument schema (an object schema: tool arguments are always a JSON object). A definition
+     * pasted from OpenAI (`parameters`) or Anthropic (`input_schema`) may keep its key: exactly one
+     * of the three, and the parsed contract (so the canonical form and the hash) has it as `args`.
+     */
+    args: ArgSchema.optional(),
+    parameters: ArgSchema.optional(),
+    input_schema: ArgSchema.optional(),
     /** tenant id (or "*" for every tenant) -> roles allowed to call this tool. */
     roles: z.record(z.string(), z.array(z.string().min(1)).min(1)),
     idempotency: z.enum(['required', 'none']).default('none'),
@@ -98,7 +63,15 @@ export const ToolContract = z
     escalates: z.boolean().optional(),
   })
   .strict()
-export type ToolContract = z.infer<typeof ToolContract>
+
+const SCHEMA_KEYS = ['args', 'parameters', 'input_schema'] as const
+
+export const ToolContract = ToolContractFields.superRefine((tool, ctx) => {
+  const given = SCHEMA_KEYS.filter((k) => tool[k] !== undefined)
+  if (given.length === 0) ctx.addIssue({code: 'custom', path: ['args'], message: 'missing required field: the argument schema (args, or parameters / input_schema as OpenAI and Anthropic write it)'})
+  for (const k of given.slice(1)) ctx.addIssue({code: 'custom', path: [k], message: `give the argument schema once: ${given.join(' and ')} are both set`})
+}).transform(({args, parameters, input_schema, ...rest}) => ({...rest, args: (args ?? parameters ?? input_schema)!}))
+export type ToolContract = z.output<typeof ToolContract>
 
 export const PolicyEffect = z.enum(['allow', 'deny', 'require_approval'])
 export type PolicyEffect = z.infer<typeof PolicyEffect>
@@ -210,6 +183,13 @@ export const ModelConfig = z
      * Ollama's `keep_alive`, sent with every call and with the load before the run: a duration
      * ("10m", "1h") or seconds (a negative number keeps the model loaded). Left out: not sent.
      */
+    /**
+     * Ollama drops every argument-schema keyword but type, description, enum, properties, required,
+     * items and anyOf (src/bundle/model-visible.ts), so the model never sees `maximum`, `pattern`…
+     * true: the Ollama client writes them into each parameter's description. Left out: off, and the
+     * bundle keeps the hash it had.
+     */
+    describe_constraints: z.boolean().optional(),
     keep_alive: z.union([z.number().int(), z.string().regex(/^-?(\d+|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/, 'a duration such as "5m", "1h" or "-1"')]).optional(),
   })
   .strict()

@@ -3,6 +3,7 @@ import path from 'node:path'
 import {UnderstudyError} from '../errors.js'
 import {crossCheck, manifestView} from './checks.js'
 import {bundleRef, hashBundle} from './hash.js'
+import {hiddenFromOllama, OLLAMA_KEPT_KEYWORDS} from './model-visible.js'
 import {type Bundle, BundleManifest} from './schema.js'
 import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
 import {parseConfigText, readConfigText} from '../util/config-file.js'
@@ -11,7 +12,11 @@ import {problem, zodProblems} from '../util/zod-problems.js'
 
 export const MANIFEST_NAMES = ['bundle.yaml', 'bundle.yml', 'bundle.json'] as const
 
-export type BundleValidation = {bundle: Bundle | null; problems: string[]}
+/**
+ * `warnings` never stop a bundle from loading: they say what works but may not do what the author
+ * expects (constraints a model served by Ollama is never shown), located like problems.
+ */
+export type BundleValidation = {bundle: Bundle | null; problems: string[]; warnings: string[]}
 
 /**
  * Loads and checks a bundle directory, collecting every problem instead of stopping at the first.
@@ -66,11 +71,27 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
   return {
     bundle: {dir: path.resolve(dir), manifestFile, manifest, templates, hash, ref: bundleRef(manifest, hash)},
     problems: [],
+    warnings: modelWarnings(file, raw, manifest),
   }
 }
 
 function fail(problems: string[]): BundleValidation {
-  return {bundle: null, problems}
+  return {bundle: null, problems, warnings: []}
+}
+
+/** One warning per argument constraint an Ollama-served model will not see (unless described). */
+function modelWarnings(file: string, raw: object, manifest: BundleManifest): string[] {
+  if (manifest.model.provider !== 'ollama' || manifest.model.describe_constraints === true) return []
+  const keyOf = new Map(manifestView(raw, manifest).argSchemas.map((s) => [s.index, s.key]))
+  return manifest.tools.flatMap((tool, i) =>
+    hiddenFromOllama(tool.args).map((h) =>
+      problem(
+        file,
+        ['tools', i, keyOf.get(i) ?? 'args', ...h.path],
+        `warning: Ollama does not show ${h.keyword} to the model (it keeps only ${OLLAMA_KEPT_KEYWORDS.join(', ')}); the contract still enforces it. Set model.describe_constraints: true to write it into the description`,
+      ),
+    ),
+  )
 }
 
 async function listDir(dir: string): Promise<string[]> {

@@ -127,6 +127,7 @@ async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<M
     maxAnswerBytes: opts.bundleModel.max_answer_bytes,
     think,
     keepAlive,
+    describeConstraints: opts.bundleModel.describe_constraints,
   })
 }
 

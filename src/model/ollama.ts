@@ -2,7 +2,8 @@ import {Ollama, type ChatRequest as WireChatRequest, type Message, type Options,
 import {performance} from 'node:perf_hooks'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {ModelError, ValidationError} from '../errors.js'
-import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall} from './types.js'
+import {describeConstraints} from '../bundle/model-visible.js'
+import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
 /**
  * The Ollama adapter: a ModelClient over the official `ollama` npm client. Every way a local
@@ -33,6 +34,8 @@ export type OllamaModelOptions = {
   think?: OllamaThink
   /** Ollama's `keep_alive` (model.keep_alive): sent with every call when set. */
   keepAlive?: string | number
+  /** model.describe_constraints: write the argument constraints Ollama drops into the descriptions. */
+  describeConstraints?: boolean
 }
 
 export type OllamaThink = boolean | 'low' | 'medium' | 'high'
@@ -121,7 +124,7 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
       for (let attempt = 0; ; attempt++) {
         try {
           const answer = await attemptChat(
-            {host, model: opts.serverName ?? opts.model, timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes, think: opts.think, keepAlive: opts.keepAlive},
+            {host, model: opts.serverName ?? opts.model, timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes, think: opts.think, keepAlive: opts.keepAlive, describeConstraints: opts.describeConstraints},
             request,
             signal,
           )
@@ -249,6 +252,7 @@ type Attempt = {
   maxAnswerBytes?: number
   think?: OllamaThink
   keepAlive?: string | number
+  describeConstraints?: boolean
 }
 
 async function attemptChat(a: Attempt, request: ChatRequest, signal?: AbortSignal): Promise<Omit<ChatResponse, 'latency_ms'>> {
@@ -365,7 +369,19 @@ function guardBody(body: ReadableStream<Uint8Array>, limit: number): ReadableStr
   })
 }
 
-function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'think' | 'keepAlive'>): WireChatRequest {
+const described = new WeakMap<readonly ToolSpec[], ToolSpec[]>()
+
+/** The tools with their constraints in the descriptions; once per tools array (a run reuses one). */
+function describedTools(tools: readonly ToolSpec[]): ToolSpec[] {
+  let out = described.get(tools)
+  if (!out) {
+    out = tools.map((t) => ({...t, function: {...t.function, parameters: describeConstraints(t.function.parameters)}}))
+    described.set(tools, out)
+  }
+  return out
+}
+
+function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'think' | 'keepAlive' | 'describeConstraints'>): WireChatRequest {
   return {
     model,
     // Sent only when the bundle sets them: an absent field is Ollama's default, as before.
@@ -373,7 +389,7 @@ function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'th
     ...(a.keepAlive === undefined ? {} : {keep_alive: a.keepAlive}),
     messages: request.messages.map(toWireMessage),
     // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
-    tools: request.tools as unknown as Tool[],
+    tools: (a.describeConstraints && request.tools ? describedTools(request.tools) : request.tools) as unknown as Tool[],
     options: request.options as unknown as Partial<Options>,
   }
 }

@@ -104,10 +104,10 @@ describe('hashBundle: changes with meaning change it', () => {
     expect(await hashOf(dir)).not.toBe(base)
   })
 
-  it('changes with a max_length, a policy value, a policy effect, a required field, a default overridden', async () => {
+  it('changes with a maxLength, a policy value, a policy effect, a required field, a default overridden', async () => {
     const base = await hashOf(bundleDir(() => {}))
     const variants: ((m: Record<string, any>) => void)[] = [
-      (m) => (m.tools[1].args.properties.note.max_length = 201),
+      (m) => (m.tools[1].args.properties.note.maxLength = 201),
       (m) => (m.policies[0].when[0].value = 101),
       (m) => (m.policies[0].effect = 'deny'),
       (m) => m.tools[1].args.required.push('note'),
@@ -129,8 +129,9 @@ describe('hashBundle: model.think and model.keep_alive (#23)', () => {
   }
 
   it('left out, a bundle keeps the hash it had before the fields existed', () => {
-    // Pinned from main before model.think / model.keep_alive were added.
-    expect(hashBundle(BundleManifest.parse(fixtureManifest()), templates)).toBe('039c1679cdb58d94db31177c9c3bfcffaff3e40c29ba6990c1017432dca453cd')
+    // Pinned from main before model.think / model.keep_alive were added, then recomputed once when
+    // the fixture's argument schema moved from the snake_case dialect to standard JSON Schema (#16).
+    expect(hashBundle(BundleManifest.parse(fixtureManifest()), templates)).toBe('54516f55be46ece7f5974b6b9a2bf8c23a50b35bbe8a44655641b69777949200')
   })
 
   it('set, each value is a different bundle', () => {

@@ -47,7 +47,7 @@ describe('loadBundle', () => {
       [
         `${file}:bogus: unknown field "bogus"`,
         `${file}:budgets.max_steps: must be >= 0 (got -1)`,
-        `${file}:tools.1.args.properties.amount.maximum: expected number, received string`,
+        `${file}:tools.1.args.properties.amount.maximum: must be number`,
       ].sort(),
     )
     expect((err as ValidationError).message).toBe(`${dir}: 3 problems; bundle not loaded`)

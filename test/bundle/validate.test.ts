@@ -74,7 +74,7 @@ describe('cross-checks: tools', () => {
     const dir = bundleDir((m) => {
       m.tools[0].args = {type: 'string'}
     })
-    expect(await problems(dir)).toEqual(['F:tools.0.args.type: tool arguments must be an object schema (got "string")'])
+    expect(await problems(dir)).toEqual(['F:tools.0.args.type: tool arguments must be an object schema: type: object (got "string")'])
   })
 
   it('reports required names missing from properties, at any depth', async () => {
@@ -111,42 +111,51 @@ describe('cross-checks: tools', () => {
     ])
   })
 
-  it('reports minimum > maximum and min_length > max_length', async () => {
+  it('reports minimum > maximum and minLength > maxLength', async () => {
     const dir = bundleDir((m) => {
       m.tools[1].args.properties.amount.minimum = 600
-      m.tools[1].args.properties.note.min_length = 300
+      m.tools[1].args.properties.note.minLength = 300
     })
     expect(await problems(dir)).toEqual([
       'F:tools.1.args.properties.amount.maximum: maximum 500 is less than minimum 600',
-      'F:tools.1.args.properties.note.max_length: max_length 200 is less than min_length 300',
+      'F:tools.1.args.properties.note.maxLength: maxLength 200 is less than minLength 300',
     ])
   })
 
   it('reports keywords on a type they do not apply to, and enum values of the wrong type', async () => {
     const dir = bundleDir((m) => {
-      m.tools[1].args.properties.amount.max_length = 5
+      m.tools[1].args.properties.amount.maxLength = 5
       m.tools[1].args.properties.note.enum = ['a', 3]
       m.tools[1].args.properties.order_id.items = {type: 'string'}
     })
     expect(await problems(dir)).toEqual([
-      'F:tools.1.args.properties.amount.max_length: only applies to type string, not "number"',
+      'F:tools.1.args.properties.amount.maxLength: only applies to type string, not "number"',
       'F:tools.1.args.properties.note.enum.1: 3 is not a valid string',
       'F:tools.1.args.properties.order_id.items: only applies to type array, not "string"',
     ])
   })
 
-  it('keeps zod messages readable: unknown fields, wrong types, enums, bad regex', async () => {
+  it('reports every JSON Schema problem at once, located at the keyword, with the standard spelling of a snake_case keyword', async () => {
     const dir = bundleDir((m) => {
-      m.tools[0].args.properties.order_id.maxLength = 5
+      m.tools[0].args.properties.order_id.max_length = 5
       m.tools[0].args.properties.order_id.pattern = '(['
+      m.tools[0].args.properties.order_id.title = 'Order'
+      m.tools[0].args.properties.order_id.examples = ['ORD-000001']
       m.tools[1].args.properties.amount.maximum = '500'
+      m.tools[1].args.properties.amount.minItems = -1
+      m.tools[1].args.properties.note.type = 'text'
+      m.tools[1].args.properties.note.$ref = '#/$defs/Missing'
       m.tools[0].risk = 'delete'
     })
     expect(await problems(dir)).toEqual([
-      'F:tools.0.args.properties.order_id.maxLength: unknown field "maxLength"',
-      'F:tools.0.args.properties.order_id.pattern: is not a valid regular expression (got "([")',
+      'F:tools.0.args.properties.order_id.max_length: unknown JSON Schema keyword "max_length" (did you mean maxLength?)',
+      'F:tools.0.args.properties.order_id.pattern: is not a valid regular expression: /([/u: Unterminated character class',
       'F:tools.0.risk: must be one of "read", "write_low", "write_high" (got "delete")',
-      'F:tools.1.args.properties.amount.maximum: expected number, received string',
+      'F:tools.1.args.properties.amount.maximum: must be number',
+      'F:tools.1.args.properties.amount.minItems: must be >= 0',
+      'F:tools.1.args.properties.amount.minItems: only applies to type array, not "number"',
+      'F:tools.1.args.properties.note.$ref: "#/$defs/Missing" points to nothing in this schema',
+      'F:tools.1.args.properties.note.type: must be one of "array", "boolean", "integer", "null", "number", "object", "string", or must be array',
     ])
   })
 

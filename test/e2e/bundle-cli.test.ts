@@ -60,6 +60,7 @@ describe('understudy bundle validate', () => {
       tools: 2,
       policies: 2,
       mode: 'react',
+      warnings: [],
     })
 
     const dir = bundleDir((m) => {
@@ -67,8 +68,20 @@ describe('understudy bundle validate', () => {
     })
     const bad = await runCli(['bundle', 'validate', dir, '--json'])
     expect(bad.code).toBe(1)
-    const problem = `${path.join(dir, 'bundle.yaml')}:tools.1.args.properties.amount.maximum: expected number, received string`
+    const problem = `${path.join(dir, 'bundle.yaml')}:tools.1.args.properties.amount.maximum: must be number`
     expect(JSON.parse(bad.stdout)).toEqual({error: {message: problem, problems: [problem]}})
+  })
+
+  it('warns, exit 0, about each constraint a model served by Ollama never sees (#23)', async () => {
+    const dir = bundleDir((m) => {
+      m.model = {...m.model, provider: 'ollama', name: 'qwen3:8b'}
+    })
+    const r = await runCli(['bundle', 'validate', dir, '--json'])
+    expect(r.code).toBe(0)
+    const {warnings} = JSON.parse(r.stdout) as {warnings: string[]}
+    expect(warnings.length).toBeGreaterThan(0)
+    expect(warnings[0]).toMatch(/^.*bundle\.yaml:tools\.\d+\.args\.[\w.]+: warning: Ollama does not show \w+ to the model/)
+    expect(r.stderr.trimEnd().split('\n')).toEqual(warnings)
   })
 
   it('gives a one-line error for a missing directory', async () => {

@@ -91,7 +91,7 @@ describe('midRunGuardrails', () => {
     const policy = spyPolicy()
     const v = midRunGuardrails(input({args: {order_id: 'X1', amount: 750}, record: {...REC, role: 'customer'}, policy}))
     expect(v).toMatchObject({decision: 'deny', reason: 'SCHEMA_INVALID', rule: 'schema', refusal: 'invalid_args'})
-    expect(v.message).toBe('invalid arguments for issue_refund: reason: required; order_id: must match ^ORD-\\d{6}$; amount: must be ≤ 500 (got 750)')
+    expect(v.message).toBe('invalid arguments for issue_refund: reason: required; order_id: pattern: must match ^ORD-\\d{6}$ (got "X1"); amount: maximum: must be <= 500 (got 750)')
     expect(checks(v)).toEqual(['tool.allowlist:pass', 'tool.schema:fail'])
     expect(policy.calls).toHaveLength(0)
   })

@@ -314,6 +314,45 @@ describe('issue #23: thinking models, capabilities, cold load, names', () => {
     expect(bodies[1]).toMatchObject({think: 'low', keep_alive: '10m'})
   })
 
+  it('model.describe_constraints writes the constraints Ollama drops into the descriptions of the tools it sends (#23)', async () => {
+    const bodies: {tools?: {function: {parameters: Record<string, any>}}[]}[] = []
+    raw = http.createServer((req, res) => {
+      let text = ''
+      req.on('data', (c: Buffer) => (text += c.toString()))
+      req.on('end', () => {
+        bodies.push(JSON.parse(text) as (typeof bodies)[number])
+        res.writeHead(200, {'content-type': 'application/json'})
+        res.end(JSON.stringify({model: 'm', message: {role: 'assistant', content: 'ok'}, done: true, done_reason: 'stop'}))
+      })
+    })
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r))
+    const host = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+    // A greenhouse irrigation tool: no shipped scenario has it.
+    const parameters = {
+      type: 'object',
+      properties: {
+        litres: {type: 'number', description: 'Water to release', minimum: 0.5, maximum: 40},
+        bed: {type: 'string', pattern: '^B[0-9]{2}$'},
+        note: {anyOf: [{type: 'string', maxLength: 60}, {type: 'null'}], default: null, title: 'Note'},
+        mode: {type: 'string', enum: ['drip', 'spray']},
+      },
+      required: ['litres', 'bed'],
+      additionalProperties: false,
+    }
+    const req: ChatRequest = {...request(), tools: [{type: 'function', function: {name: 'open_valve', description: 'Open a bed valve', parameters}}]}
+    await createOllamaModel({host, model: 'm', timeoutMs: 5_000}).chat(req)
+    await createOllamaModel({host, model: 'm', timeoutMs: 5_000, describeConstraints: true}).chat(req)
+    expect(bodies[0]!.tools![0]!.function.parameters).toEqual(parameters)
+    const sent = bodies[1]!.tools![0]!.function.parameters
+    expect(sent.properties.litres.description).toBe('Water to release (at least 0.5; at most 40)')
+    expect(sent.properties.bed.description).toBe('matching ^B[0-9]{2}$')
+    expect(sent.properties.note.anyOf[0].description).toBe('at most 60 characters')
+    expect(sent.properties.mode).toEqual(parameters.properties.mode)
+    // The keywords stay for a server that keeps them; the request the run holds is not changed.
+    expect(sent.properties.litres.maximum).toBe(40)
+    expect(req.tools[0]!.function.parameters).toEqual(parameters)
+  })
+
   it('a model without tools is refused before the run, naming the model and the capability', async () => {
     const host = await start({noTools: true})
     const e = await modelError(preflightOllama(host, 'echo'))

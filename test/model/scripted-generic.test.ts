@@ -105,3 +105,37 @@ describe('the skill registry', () => {
     expect(scriptedRespond(request('hi', {tools: []}), 0, [a, c]).message.content).toMatch(/^I have no tool/)
   })
 })
+
+describe('the generic argument builder reads standard JSON Schema (#16)', () => {
+  // A pydantic-shaped greenhouse tool: no shipped scenario has it.
+  const OPEN_VALVE: ToolSpec = {
+    type: 'function',
+    function: {
+      name: 'open_valve',
+      description: 'Open a bed valve',
+      parameters: {
+        $defs: {Mode: {enum: ['drip', 'spray'], title: 'Mode', type: 'string'}},
+        type: 'object',
+        properties: {
+          bed: {title: 'Bed', type: 'string', pattern: '^B[0-9]{2}$'},
+          mode: {$ref: '#/$defs/Mode', default: 'drip'},
+          litres: {anyOf: [{type: 'number', maximum: 40}, {type: 'null'}], default: null, title: 'Litres'},
+          note: {anyOf: [{type: 'null'}, {type: 'string', maxLength: 8}], default: null},
+          unit: {const: 'l'},
+          beds: {type: 'array', items: {type: 'string'}, maxItems: 2},
+          owner: {type: 'string', format: 'email'},
+        },
+        required: ['bed', 'mode', 'unit'],
+      },
+    },
+  }
+
+  it('follows $ref into $defs and the first non-null anyOf branch, fills const and default, splits arrays, finds a format: email field', () => {
+    const m = respond(request('Please open valve: bed: B07, mode: spray, litres: 12.5, note: "watch the seedlings", beds: B01,B02,B03 and tell ana@example.com', {tools: [OPEN_VALVE]}))
+    expect(m.tool_calls).toEqual([
+      {name: 'open_valve', arguments: {bed: 'B07', mode: 'spray', litres: 12.5, note: 'watch t…', unit: 'l', beds: ['B01', 'B02'], owner: 'ana@example.com'}},
+    ])
+    const bare = respond(request('open valve for bed: B01', {tools: [OPEN_VALVE]}))
+    expect(bare.tool_calls[0]!.arguments).toEqual({bed: 'B01', mode: 'drip', unit: 'l'})
+  })
+})

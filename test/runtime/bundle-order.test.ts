@@ -33,9 +33,9 @@ const reversedKeys = <T>(record: Record<string, T>, map: (v: T) => T = (v) => v)
 
 function permuteArgs(schema: ArgSchema): ArgSchema {
   const out: ArgSchema = {...schema}
-  if (schema.properties) out.properties = reversedKeys(schema.properties, permuteArgs)
-  if (schema.required) out.required = [...schema.required].reverse()
-  if (schema.items) out.items = permuteArgs(schema.items)
+  if (schema.properties) out.properties = reversedKeys(schema.properties as Record<string, ArgSchema>, permuteArgs)
+  if (Array.isArray(schema.required)) out.required = [...schema.required].reverse()
+  if (schema.items) out.items = permuteArgs(schema.items as ArgSchema)
   return out
 }
 

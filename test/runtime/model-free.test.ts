@@ -19,7 +19,7 @@ const TOOLS: ManifestInput['tools'] = [
     description: 'Move money',
     risk: 'write_high',
     idempotency: 'required',
-    args: {type: 'object', properties: {to: {type: 'string'}, amount: {type: 'number'}}, required: ['to', 'amount'], additional_properties: false},
+    args: {type: 'object', properties: {to: {type: 'string'}, amount: {type: 'number'}}, required: ['to', 'amount'], additionalProperties: false},
     roles: ROLES,
   },
   {name: 'set_reminder', description: 'Remind', risk: 'write_low', args: {type: 'object', properties: {text: {type: 'string'}}}, roles: ROLES},
@@ -112,7 +112,7 @@ describe('--model recorded', () => {
       manifest: {
         tools: TOOLS.map((tool) =>
           tool.name === 'transfer_funds'
-            ? {...tool, args: {type: 'object', properties: {iban: {type: 'string'}, amount: {type: 'number'}}, required: ['iban', 'amount'], additional_properties: false}}
+            ? {...tool, args: {type: 'object', properties: {iban: {type: 'string'}, amount: {type: 'number'}}, required: ['iban', 'amount'], additionalProperties: false}}
             : tool,
         ),
       },

@@ -99,7 +99,7 @@ describe('banking-assistant bundles and scenario', () => {
     const broken = await load('v2-broken-schema')
     const send = (m: typeof v1) => m.tools.find((t) => t.name === 'send_money')!
     expect(send(broken).args.required).toEqual(['iban', 'amount', 'subject', 'date'])
-    expect(send(broken).args.additional_properties).toBe(false)
+    expect(send(broken).args.additionalProperties).toBe(false)
     expect(Object.keys(send(broken).args.properties!)).not.toContain('recipient')
     const fixed = {...broken, tools: broken.tools.map((t) => (t.name === 'send_money' ? send(v1) : t))}
     expect(same(fixed)).toEqual(same(v1))

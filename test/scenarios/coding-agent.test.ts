@@ -55,7 +55,8 @@ describe('coding-agent bundles and scenario', () => {
     const write = (b: typeof v1) => b.manifest.tools.find((t) => t.name === 'write_file')!.args
     expect(write(v1).required).toEqual(['path', 'content', 'branch', 'message'])
     expect(write(v2).required).toEqual(['path', 'content', 'branch', 'message', 'reason'])
-    expect([write(v1).properties!.content!.max_length, write(v2).properties!.content!.max_length]).toEqual([20000, 4000])
+    const maxLength = (args: Record<string, unknown>) => (args.properties as Record<string, {maxLength?: number}>).content!.maxLength
+    expect([maxLength(write(v1)), maxLength(write(v2))]).toEqual([20000, 4000])
   })
 
   it('scenario.yaml resolves traffic, both bundles, fixtures and the approver', () => {

@@ -16,28 +16,25 @@ export type SimBundle = {
   policy: CompiledPolicy
 }
 
-const JSON_SCHEMA_KEYS: Record<string, string> = {
-  max_length: 'maxLength',
-  min_length: 'minLength',
-  additional_properties: 'additionalProperties',
-  max_items: 'maxItems',
-}
-
-/** A tool's argument schema as JSON Schema (the form the model is offered). */
-export function toJsonSchema(schema: ArgSchema): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(schema)) {
-    const name = JSON_SCHEMA_KEYS[key] ?? key
-    if (key === 'properties' && value) {
-      out[name] = Object.fromEntries(Object.entries(value as Record<string, ArgSchema>).map(([k, v]) => [k, toJsonSchema(v)]))
-    } else if (key === 'items' && value) out[name] = toJsonSchema(value as ArgSchema)
-    else out[name] = value
-  }
-  return out
+/** The keywords of a standard JSON Schema this simulator checks (the bundles use no others). */
+type SimSchema = {
+  type?: string
+  enum?: unknown[]
+  maxLength?: number
+  minLength?: number
+  pattern?: string
+  format?: string
+  minimum?: number
+  maximum?: number
+  properties?: Record<string, SimSchema>
+  required?: string[]
+  additionalProperties?: boolean
+  items?: SimSchema
+  maxItems?: number
 }
 
 export function toolSpec(tool: ToolContract): ToolSpec {
-  return {type: 'function', function: {name: tool.name, description: tool.description, parameters: toJsonSchema(tool.args)}}
+  return {type: 'function', function: {name: tool.name, description: tool.description, parameters: tool.args}}
 }
 
 export function loadSimBundle(dir: string): SimBundle {
@@ -55,7 +52,8 @@ export function loadSimBundle(dir: string): SimBundle {
 }
 
 /** The first way `args` breaks `schema`, as `field: problem`, or null when they fit. */
-export function argsProblem(schema: ArgSchema, value: unknown, at = 'args'): string | null {
+export function argsProblem(args: ArgSchema, value: unknown, at = 'args'): string | null {
+  const schema = args as SimSchema
   switch (schema.type) {
     case 'object': {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return `${at}: expected an object`
@@ -64,10 +62,10 @@ export function argsProblem(schema: ArgSchema, value: unknown, at = 'args'): str
       for (const [k, v] of Object.entries(obj)) {
         const child = schema.properties?.[k]
         if (!child) {
-          if (schema.additional_properties === false) return `${at}.${k}: not allowed`
+          if (schema.additionalProperties === false) return `${at}.${k}: not allowed`
           continue
         }
-        const p = argsProblem(child, v, `${at}.${k}`)
+        const p = argsProblem(child as ArgSchema, v, `${at}.${k}`)
         if (p) return p
       }
       return null
@@ -75,8 +73,8 @@ export function argsProblem(schema: ArgSchema, value: unknown, at = 'args'): str
     case 'string': {
       if (typeof value !== 'string') return `${at}: expected a string`
       if (schema.enum && !schema.enum.includes(value)) return `${at}: must be one of ${schema.enum.join(', ')}`
-      if (schema.max_length !== undefined && value.length > schema.max_length) return `${at}: longer than ${schema.max_length}`
-      if (schema.min_length !== undefined && value.length < schema.min_length) return `${at}: shorter than ${schema.min_length}`
+      if (schema.maxLength !== undefined && value.length > schema.maxLength) return `${at}: longer than ${schema.maxLength}`
+      if (schema.minLength !== undefined && value.length < schema.minLength) return `${at}: shorter than ${schema.minLength}`
       if (schema.pattern && !new RegExp(schema.pattern).test(value)) return `${at}: does not match ${schema.pattern}`
       if (schema.format === 'email' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return `${at}: not an email address`
       return null
@@ -94,14 +92,16 @@ export function argsProblem(schema: ArgSchema, value: unknown, at = 'args'): str
       return typeof value === 'boolean' ? null : `${at}: expected a boolean`
     case 'array': {
       if (!Array.isArray(value)) return `${at}: expected an array`
-      if (schema.max_items !== undefined && value.length > schema.max_items) return `${at}: more than ${schema.max_items} items`
+      if (schema.maxItems !== undefined && value.length > schema.maxItems) return `${at}: more than ${schema.maxItems} items`
       if (schema.items) {
         for (let i = 0; i < value.length; i++) {
-          const p = argsProblem(schema.items, value[i], `${at}.${i}`)
+          const p = argsProblem(schema.items as ArgSchema, value[i], `${at}.${i}`)
           if (p) return p
         }
       }
       return null
     }
+    default:
+      return null
   }
 }

@@ -2,7 +2,7 @@ import type {ChatRequest, ModelToolCall, ToolSpec} from '../types.js'
 import {type Conversation, type Exchange, parseConversation} from './conversation.js'
 import {firstSentence, mostTrusted} from './evidence.js'
 import {type CallAction, retryLast} from './exchanges.js'
-import {fitText, matchEnum, normaliseField, type PropSchema, schemaType} from './schema-args.js'
+import {fitText, matchEnum, normaliseField, type PropSchema, resolveSchema, schemaType, schemaValue} from './schema-args.js'
 import {type PlanAction, skillAnswer} from './skill-answer.js'
 import type {SkillAnswer} from './skills.js'
 
@@ -14,8 +14,10 @@ import type {SkillAnswer} from './skills.js'
  *   `search_docs`, or as the words "search docs"), once, with arguments built from that tool's
  *   schema and the message: a field the user wrote as `field: value` / `field = value`, a
  *   free-text field (`query`, `question`, `text`, `input`, `prompt`, `message`, `body`,
- *   `content`) gets the message itself, an email field the first address in it. Anything else is
- *   left out, even when required: the runtime's schema check then says what is missing.
+ *   `content`) gets the message itself, an email field (by name or `format: email`) the first
+ *   address in it, a required field the schema's `const` or `default`. Anything else is left out,
+ *   even when required: the runtime's schema check then says what is missing. `$ref`s into
+ *   `$defs` and `anyOf` / `oneOf` (first non-null branch) are followed; `a,b` fills an array.
  * - A transient failure is retried once with the same arguments; after that it reports what each
  *   call returned or how it failed.
  * - Otherwise it answers from the conversation: the first sentence of the most trusted document
@@ -65,8 +67,15 @@ function writtenValue(text: string, field: string): string | undefined {
 }
 
 function coerce(value: string, schema: PropSchema): unknown {
+  if (schema.const !== undefined) return schema.const
   if (Array.isArray(schema.enum)) return matchEnum(schema.enum, value, {}, null)
   const type = schemaType(schema)
+  if (type === 'array') {
+    // `tags: a,b,c`: each part for the item schema, at most maxItems of them.
+    const item = schema.items ?? {}
+    const parts = value.split(',').map((v) => coerce(v.trim(), item)).filter((v) => v !== undefined)
+    return parts.slice(0, schema.maxItems ?? parts.length)
+  }
   if (type === 'number' || type === 'integer') {
     const n = Number(value)
     return Number.isFinite(n) && (type === 'number' || Number.isInteger(n)) ? n : undefined
@@ -78,16 +87,20 @@ function coerce(value: string, schema: PropSchema): unknown {
 /** Arguments for `tool` from its schema and the user's message; see the module comment. */
 function buildArgs(tool: ToolSpec, text: string): Record<string, unknown> {
   const params = (tool.function?.parameters ?? {}) as PropSchema
+  const required = new Set(Array.isArray(params.required) ? params.required : [])
   const out: Record<string, unknown> = {}
-  for (const [field, schema] of Object.entries(params.properties ?? {})) {
-    if (schema === null || typeof schema !== 'object') continue
+  for (const [field, raw] of Object.entries(params.properties ?? {})) {
+    if (raw === null || typeof raw !== 'object') continue
+    const schema = resolveSchema(raw, params)
     const written = writtenValue(text, field)
     const key = normaliseField(field)
     const isString = schemaType(schema) === 'string' && !Array.isArray(schema.enum)
     let value: unknown
     if (written !== undefined) value = coerce(written, schema)
     else if (isString && FREE_TEXT.has(key)) value = fitText(text.trim(), schema)
-    else if (isString && EMAIL_FIELDS.has(key)) value = EMAIL_RE.exec(text)?.[0]
+    else if (isString && (EMAIL_FIELDS.has(key) || schema.format === 'email')) value = EMAIL_RE.exec(text)?.[0]
+    // A required field the message says nothing about takes what the schema fixes or proposes.
+    else if (required.has(field)) value = schemaValue(schema)
     if (value !== undefined) out[field] = value
   }
   return out

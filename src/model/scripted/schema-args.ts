@@ -8,11 +8,46 @@ import type {ToolSpec} from '../types.js'
  */
 export type PropSchema = {
   type?: string | string[]
+  description?: string
   enum?: unknown[]
+  const?: unknown
+  default?: unknown
+  format?: string
   maxLength?: number
-  max_length?: number
+  minLength?: number
+  minimum?: number
+  maximum?: number
   properties?: Record<string, PropSchema>
   required?: string[]
+  items?: PropSchema
+  minItems?: number
+  maxItems?: number
+  anyOf?: PropSchema[]
+  oneOf?: PropSchema[]
+  $ref?: string
+  $defs?: Record<string, PropSchema>
+  definitions?: Record<string, PropSchema>
+}
+
+/**
+ * The schema a value is built for: a `$ref` followed into the root's `$defs` (or draft-07
+ * `definitions`), and of an `anyOf` / `oneOf` the first branch that is not `{type: null}` (how
+ * pydantic writes Optional[...]). The outer schema's own keywords (description, default) win.
+ */
+export function resolveSchema(schema: PropSchema, root: PropSchema, depth = 0): PropSchema {
+  if (depth > 16) return schema
+  const {$ref, anyOf, oneOf, ...own} = schema
+  if (typeof $ref === 'string') {
+    const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec($ref)
+    const target = m ? root[m[1] as '$defs' | 'definitions']?.[decodeURIComponent(m[2]!)] : undefined
+    return target ? {...resolveSchema(target, root, depth + 1), ...own} : own
+  }
+  const branches = anyOf ?? oneOf
+  if (Array.isArray(branches)) {
+    const branch = branches.find((b) => b !== null && typeof b === 'object' && schemaType(b) !== 'null' && b.type !== 'null')
+    return branch ? {...resolveSchema(branch, root, depth + 1), ...own} : own
+  }
+  return schema
 }
 
 /** A field name as the meaning tables key it: lower case, without `_` or `-`. */
@@ -42,10 +77,15 @@ export function schemaType(schema: PropSchema): string | undefined {
   return Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type
 }
 
-/** `text`, cut with an ellipsis to the schema's max length when it has one. */
+/** `text`, cut with an ellipsis to the schema's maxLength when it has one. */
 export function fitText(text: string, schema: PropSchema): string {
-  const max = schema.maxLength ?? schema.max_length
+  const max = schema.maxLength
   return max !== undefined && text.length > max ? text.slice(0, Math.max(0, max - 1)).trimEnd() + '…' : text
+}
+
+/** The value the schema itself fixes or proposes (`const`, else `default`), or undefined. */
+export function schemaValue(schema: PropSchema): unknown {
+  return schema.const !== undefined ? schema.const : schema.default !== undefined && schema.default !== null ? schema.default : undefined
 }
 
 /**
@@ -59,10 +99,10 @@ export function fillArgs<K extends string>(
 ): Record<string, unknown> {
   const params = tool.function.parameters as PropSchema
   const out: Record<string, unknown> = {}
-  for (const [field, schema] of Object.entries(params.properties ?? {})) {
+  for (const [field, raw] of Object.entries(params.properties ?? {})) {
     const key = meanings[normaliseField(field)]
     if (!key) continue
-    const v = valueFor(key, field, schema)
+    const v = valueFor(key, field, resolveSchema(raw, params))
     if (v !== undefined) out[field] = v
   }
   return out
