@@ -2,6 +2,7 @@ import {closeSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import YAML from 'yaml'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import {classifyRequest} from '../../src/diff/classify.js'
@@ -126,7 +127,7 @@ describe('retail-orders traffic', () => {
     expect(await take(DEFAULT_SEED + 1)).not.toEqual(trafficText.split('\n').slice(0, 6))
   })
 
-  it('v1 carries the sixteen retail tools, their parameters in standard JSON Schema keywords only', async () => {
+  it('v1 carries the sixteen retail tools, their `parameters` in standard JSON Schema keywords only', async () => {
     const v1 = (await loadBundle(path.join(dir, 'v1'))).manifest
     expect(v1.tools.map((t) => t.name).sort()).toEqual(TAU_RETAIL_TOOLS)
     const walk = (schema: Record<string, unknown>, at: string): void => {
@@ -137,6 +138,9 @@ describe('retail-orders traffic', () => {
       }
     }
     for (const t of v1.tools) walk(t.args as Record<string, unknown>, t.name)
+    // Written as OpenAI writes a function definition: under `parameters`, loaded as they are.
+    const raw = YAML.parse(readFileSync(path.join(dir, 'v1', 'bundle.yaml'), 'utf8')) as {tools: Record<string, unknown>[]}
+    for (const t of raw.tools) expect(Object.keys(t).filter((k) => k === 'parameters' || k === 'args'), String(t.name)).toEqual(['parameters'])
   })
 
   it('scenario.yaml: recorded model, v1 against v2-repeatable-item-changes, with fixtures', () => {
