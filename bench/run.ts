@@ -14,6 +14,8 @@ import {mustSucceed, runCli, type CliRun} from './cli.js'
 import {benchCommit} from './commit.js'
 import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
+import {benchPolicy} from './policy.js'
+import {measureImport} from './import.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
@@ -21,10 +23,10 @@ import {measureArgValidation} from './arg-validate.js'
 import {benchStore} from './store.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
-type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number}
+type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number; policy: number; importLoops: number}
 
-const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, argCalls: 1_000_000}
-const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, argCalls: 200_000}
+const FULL: Sizes = {run: 100_000, overhead: 20_000, warmup: 1_000, stream: 1_000_000, ollama: 5_000, ollamaRounds: 2, store: 100_000, argCalls: 1_000_000, policy: 100_000, importLoops: 20_000}
+const QUICK: Sizes = {run: 10_000, overhead: 2_000, warmup: 500, stream: 100_000, ollama: 1_000, ollamaRounds: 1, store: 20_000, argCalls: 200_000, policy: 20_000, importLoops: 5_000}
 
 type Context = {ws: Workspace; sizes: Sizes; sc: ReturnType<typeof scenarioPaths>; mainRun: () => Promise<ShadowRun>}
 
@@ -126,6 +128,19 @@ export const FIGURES: FigureDef[] = [
     },
   },
   {
+    // Every proposed tool call is decided by the policy engine: 50 rules, half of them CEL.
+    name: 'policy_decision_p95_us',
+    unit: 'µs',
+    target: {op: '<', value: 20},
+    measure: async ({sizes}) => {
+      const r = benchPolicy(sizes.policy)
+      return {
+        value: r.p95_us,
+        detail: `best of ${r.rounds_p95_us.length} rounds of ${k(r.decisions)} decisions (p95 ${r.rounds_p95_us.map((v) => v.toFixed(1)).join(', ')} µs), ${r.rules} rules (25 when, 25 CEL if), history of 10 calls; p50 ${r.p50_us.toFixed(2)} µs, p99 ${r.p99_us.toFixed(2)} µs`,
+      }
+    },
+  },
+  {
     // The redactor sees every text of every request; a pattern that rescans is a denial of service.
     name: 'redact_hostile_1mb_ms',
     unit: 'ms',
@@ -134,6 +149,17 @@ export const FIGURES: FigureDef[] = [
       const r = measureRedactHostile()
       const others = Object.entries(r.times).filter(([n]) => n !== r.worst)
       return {value: r.worst_ms, detail: `slowest of ${Object.keys(r.times).length} hostile 1 MiB texts: ${r.worst}; ${others.map(([n, ms]) => `${n} ${ms.toFixed(1)}`).join(', ')} ms; best of 5 each`}
+    },
+  },
+  {
+    // A team's API log can hold millions of lines; import must not be the slow step before a shadow run.
+    name: 'import_openai_throughput',
+    unit: 'lines/s',
+    // A million-line log in under 3.5 minutes on one core.
+    target: {op: '>=', value: 5_000},
+    measure: async ({sizes}) => {
+      const r = measureImport(sizes.importLoops)
+      return {value: r.lines_per_s, detail: `importTrafficText('openai') over ${k(r.lines)} lines (${r.mib.toFixed(0)} MiB, agent loops of 3 steps → ${k(r.requests)} requests), in process; best of 3`}
     },
   },
   {

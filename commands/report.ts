@@ -5,6 +5,7 @@ import {runSummary} from '../src/runs/run-summary.js'
 import {scorecard, type Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
 import {writeFileAtomic} from '../src/util/atomic-write.js'
+import {rollbackFrequency} from '../src/rollout/history.js'
 
 type ReportResult = {run_id: string; format: ReportFormat; out: string | null; bytes: number; regressions: number; scorecard: Colour}
 
@@ -32,7 +33,7 @@ export default class Report extends RunCommand {
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
     const {store, run} = this.openRun(flags.db, args.runId)
     const {summary, golden} = await runSummary(store, run)
-    const card = scorecard(summary, thresholds, golden)
+    const card = scorecard(summary, thresholds, golden, rollbackFrequency(store.listBundleHistory()))
     // The Markdown and HTML renderers are loaded only when asked for: a JSON report needs neither.
     const text = format === 'json' ? renderJsonReport(summary, card) : (await import('../src/report/render.js')).renderReport(format, summary, card)
     const result = {run_id: summary.run.id, regressions: summary.regressions.count, scorecard: card.colour}

@@ -4,6 +4,7 @@ import {runSummary} from '../src/runs/run-summary.js'
 import {renderScorecard, scorecardGate} from '../src/scorecard/render.js'
 import {scorecard, type Scorecard} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
+import {rollbackFrequency} from '../src/rollout/history.js'
 
 export default class ScorecardCommand extends RunCommand {
   static override description =
@@ -27,7 +28,7 @@ export default class ScorecardCommand extends RunCommand {
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
     const {store, run} = this.openRun(flags.db, args.runId)
     const {summary, golden} = await runSummary(store, run)
-    const card = scorecard(summary, thresholds, golden)
+    const card = scorecard(summary, thresholds, golden, rollbackFrequency(store.listBundleHistory()))
     this.write(renderScorecard(card, {color: this.colour()}), {painted: true})
     const verdict = scorecardGate(card)
     this.gate(flags.gate, verdict)

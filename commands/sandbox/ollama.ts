@@ -7,12 +7,19 @@ import type {ModelClient} from '../../src/model/types.js'
 
 export default class SandboxOllama extends BaseCommand {
   static override description =
-    'Serve the built-in scripted model over the Ollama HTTP API (loopback only), so any Ollama client can talk to it.'
+    'Serve the built-in scripted model over the Ollama HTTP API (loopback only), so any Ollama client can talk to it.\n\n' +
+    'Endpoints: GET / and /api/version, GET /api/tags, GET /api/ps, POST /api/show, POST /api/chat, POST /api/generate ' +
+    '(stream and non-stream, load and unload forms, think, format). The `ollama run` CLI uses /api/show, /api/generate ' +
+    '(to load, and for a one-shot prompt) and /api/chat (interactive); all are served. Not served: pull, push, create, ' +
+    'copy, delete, embed. See docs/ollama.md.'
 
   static override examples = [
     '<%= config.bin %> sandbox ollama',
     '<%= config.bin %> sandbox ollama --port 11500 --model support-v2 --model support-v1 --skill scenarios/support-refunds/skill/index.ts',
-    'OLLAMA_HOST=127.0.0.1:11500 ollama run support-v2',
+    'curl http://127.0.0.1:11500/api/tags',
+    'curl http://127.0.0.1:11500/api/chat -d \'{"model": "support-v2", "messages": [{"role": "user", "content": "hello"}], "stream": false}\'',
+    'curl http://127.0.0.1:11500/api/generate -d \'{"model": "support-v2", "prompt": "hello", "stream": false}\'',
+    'OLLAMA_HOST=127.0.0.1:11500 ollama run support-v2 hello',
   ]
 
   static override flags = {
@@ -29,6 +36,10 @@ export default class SandboxOllama extends BaseCommand {
       description: 'play a thinking model that runs out of budget: every chat (unless think is false) answers empty content, its thinking, and done_reason "length"',
       min: 1,
     }),
+    thinking: Flags.boolean({
+      description: 'play a thinking model: capability "thinking"; unless a request sends think: false its answer carries message.thinking',
+      default: false,
+    }),
     'no-tools': Flags.boolean({description: 'play a model without tool support: /api/show lists no "tools", a chat with tools is HTTP 400', default: false}),
     'load-ms': Flags.integer({description: 'the first load of each model takes this many milliseconds (a cold start)', min: 0}),
     'max-request-bytes': Flags.integer({description: 'largest request body accepted; a larger one is answered HTTP 413', default: DEFAULT_MAX_BODY_BYTES, min: 1}),
@@ -44,7 +55,7 @@ export default class SandboxOllama extends BaseCommand {
       models,
       host: flags.host,
       port: flags.port,
-      faults: {thinkBudget: flags['think-budget'], noTools: flags['no-tools'], loadMs: flags['load-ms']},
+      faults: {thinkBudget: flags['think-budget'], thinks: flags.thinking, noTools: flags['no-tools'], loadMs: flags['load-ms']},
       maxBodyBytes: flags['max-request-bytes'],
     })
     this.out(`Ollama-protocol sandbox listening on ${server.url} (models: ${models.join(', ')})`)

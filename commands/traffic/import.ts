@@ -1,33 +1,62 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
 import {ValidationError} from '../../src/errors.js'
-import {importOtelFile, type ImportFileResult} from '../../src/otel/import-file.js'
+import {IMPORT_FORMATS, importTrafficFile, type ImportFileResult, type ImportFormat} from '../../src/import/import-file.js'
 
 export default class TrafficImport extends BaseCommand {
   static override description =
-    'Turn traces of a real agent service into recorded traffic (JSONL): one request per trace, tool calls from execute_tool spans, usage from chat spans. Traces that cannot be built are reported (exit 1); the others are still written.'
+    'Turn traces or API logs of a real agent service into recorded traffic (JSONL): OpenTelemetry (GenAI conventions, OpenInference, OpenLLMetry), OpenAI or Anthropic request/response logs, Langfuse or LangSmith exports. One request per trace or agent loop. What cannot be read is reported as file:LINE: field: reason and skipped (exit 1; the rest is still written), or fails the import with --strict.'
 
   static override examples = [
-    '<%= config.bin %> traffic import --from otel traces.json --out traffic.jsonl',
-    '<%= config.bin %> traffic import --from otel collector-export.jsonl --out traffic.jsonl --json',
+    '<%= config.bin %> traffic import --from otel traces.json --out traffic.jsonl --tenant-attr tenant.id --default-role member',
+    '<%= config.bin %> traffic import --from openai requests.jsonl --out traffic.jsonl --tenant-attr org_id --default-role member',
+    '<%= config.bin %> traffic import --from anthropic messages.jsonl --out traffic.jsonl --default-tenant acme --default-role member',
+    '<%= config.bin %> traffic import --from langfuse export.jsonl --out traffic.jsonl --tenant-attr org',
+    '<%= config.bin %> traffic import --from langsmith runs.jsonl --out traffic.jsonl --strict',
   ]
 
   static override args = {
-    file: Args.string({description: 'OTLP/JSON file (one export request, or JSON Lines of them)', required: true}),
+    file: Args.string({description: 'the export or log file (JSON Lines, or one JSON document; for otel also one OTLP/protobuf export)', required: true}),
   }
 
   static override flags = {
-    from: Flags.string({description: 'format of the input file', options: ['otel'], required: true}),
+    from: Flags.string({description: 'format of the input file', options: [...IMPORT_FORMATS], required: true}),
     out: Flags.string({description: 'traffic JSONL file to write (replaced atomically)', required: true}),
+    'tenant-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the tenant; default understudy.tenant / tenant'}),
+    'role-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the caller\'s role; default understudy.role / role'}),
+    'user-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the user; default the format\'s own user field'}),
+    'default-tenant': Flags.string({description: 'tenant of a request that has none'}),
+    'default-role': Flags.string({description: 'role of a request that has none'}),
+    'default-user': Flags.string({description: 'user of a request that has none'}),
+    strict: Flags.boolean({description: 'fail, writing nothing, if any line or trace cannot be imported', default: false}),
   }
 
   async run(): Promise<ImportFileResult> {
     const {args, flags} = await this.parse(TrafficImport)
-    const result = await importOtelFile(args.file, flags.out)
-    if (result.written > 0) this.out(`wrote ${result.written} request(s) from ${result.traces} trace(s) to ${result.out}`)
-    else this.out(`no request could be built from ${result.traces} trace(s); ${result.out} not written`)
+    const result = await importTrafficFile({
+      from: flags.from as ImportFormat,
+      file: args.file,
+      out: flags.out,
+      strict: flags.strict,
+      mapping: {
+        ...(flags['tenant-attr'] !== undefined ? {tenantField: flags['tenant-attr']} : {}),
+        ...(flags['role-attr'] !== undefined ? {roleField: flags['role-attr']} : {}),
+        ...(flags['user-attr'] !== undefined ? {userField: flags['user-attr']} : {}),
+        ...(flags['default-tenant'] !== undefined ? {defaultTenant: flags['default-tenant']} : {}),
+        ...(flags['default-role'] !== undefined ? {defaultRole: flags['default-role']} : {}),
+        ...(flags['default-user'] !== undefined ? {defaultUser: flags['default-user']} : {}),
+      },
+    })
+    const tools = result.tools.length > 0 ? `; ${result.tools.length} tool definition(s) seen` : ''
+    if (result.written > 0) this.out(`imported ${result.written} request(s), skipped ${result.skipped}, from ${result.read} ${result.from === 'otel' || result.from === 'langfuse' || result.from === 'langsmith' ? 'trace(s)' : 'line(s)'} to ${result.out}${tools}`)
+    else this.out(`no request could be built from ${result.read} ${result.from === 'otel' || result.from === 'langfuse' || result.from === 'langsmith' ? 'trace(s)' : 'line(s)'}; skipped ${result.skipped}; ${result.out} not written`)
+    if (result.errors.length > 0 && this.jsonEnabled()) {
+      // Set, not thrown: --json keeps the whole result (counts, problems, tool definitions) and the exit status says "skipped".
+      process.exitCode = 1
+      return result
+    }
     if (result.errors.length > 0) {
-      const summary = `${args.file}: ${result.errors.length} trace(s) could not be imported`
+      const summary = `${args.file}: ${result.errors.length} problem(s); ${result.skipped} skipped, ${result.written} imported`
       throw new ValidationError(result.errors, result.errors.length > 1 ? summary : undefined)
     }
     return result

@@ -1,4 +1,4 @@
-import type {ToolErrorCode} from '../../src/traffic/schema.js'
+import type {KnownToolErrorCode as ToolErrorCode} from '../../src/traffic/schema.js'
 
 /** A tool failure the simulated production world injects into one call. */
 export type Fault = {code: ToolErrorCode; retry_after_ms?: number}

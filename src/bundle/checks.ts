@@ -10,6 +10,7 @@ import {
   TenantQuota,
   ToolContract,
 } from './schema.js'
+import type {Locator} from '../util/path-position.js'
 import {problem} from '../util/zod-problems.js'
 
 /**
@@ -88,9 +89,9 @@ function rawArgSchemas(raw: unknown): ManifestView['argSchemas'] {
   return rawTools.flatMap((t, index) => (isRecord(t) ? SCHEMA_KEYS.filter((key) => isRecord(t[key])).map((key) => ({index, key, schema: t[key]})) : []))
 }
 
-export function crossCheck(file: string, view: ManifestView): string[] {
+export function crossCheck(file: string, view: ManifestView, locate?: Locator): string[] {
   const out: string[] = []
-  const add = (path: (string | number)[], message: string) => out.push(problem(file, path, message))
+  const add = (path: (string | number)[], message: string) => out.push(problem(file, path, message, locate))
 
   duplicates(view.toolNames, (i, first, name) => add(['tools', i, 'name'], `duplicate tool name "${name}" (first at tools.${first})`))
   for (const {index, value: tool} of view.tools) checkTool(tool, ['tools', index], add)

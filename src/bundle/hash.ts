@@ -77,13 +77,20 @@ export function bundleRef(manifest: Pick<BundleManifest, 'name' | 'version'>, ha
 
 function canonicalTool(tool: ToolContract): ToolContract {
   // `escalates: false` is the default written out: left out, so it is the same bundle as omitting it.
-  const {escalates, ...rest} = tool
+  // `result` checks at their default (true) and an empty `retryable_errors` are left out likewise.
+  const {escalates, result, retryable_errors, ...rest} = tool
+  const checks = {
+    ...(result?.structured === false ? {structured: false} : {}),
+    ...(result?.confirms_with_id === false ? {confirms_with_id: false} : {}),
+  }
   return {
     ...rest,
     args: canonicalArgs(tool.args),
     roles: Object.fromEntries(Object.entries(tool.roles).map(([tenant, roles]) => [tenant, sorted(roles)])),
     sensitive_fields: sorted(tool.sensitive_fields),
     ...(escalates === true ? {escalates} : {}),
+    ...(Object.keys(checks).length > 0 ? {result: checks} : {}),
+    ...(retryable_errors !== undefined && retryable_errors.length > 0 ? {retryable_errors: sorted([...new Set(retryable_errors)])} : {}),
   }
 }
 

@@ -43,13 +43,22 @@ const ToolContractFields = z
     /** Argument fields (dotted paths into args) whose values never reach the store in the clear. */
     sensitive_fields: z.array(z.string().min(1)).default([]),
     budget: z
-      .object({max_calls_per_request: z.number().int().nonnegative()})
+      .object({
+        max_calls_per_request: z.number().int().nonnegative(),
+        /**
+         * A CEL expression (e.g. `args.order_id`): the limit then holds for each value of it
+         * separately, "once per order" rather than "once per request".
+         */
+        per: z.string().min(1).optional(),
+      })
       .strict()
       .optional(),
     rate_limits: z
       .object({
         per_user_per_minute: z.number().int().positive().optional(),
         per_tenant_per_minute: z.number().int().positive().optional(),
+        /** A CEL expression: each window is kept per value of it (per user and order, say). */
+        per: z.string().min(1).optional(),
       })
       .strict()
       .optional(),
@@ -61,6 +70,21 @@ const ToolContractFields = z
      * hash does not tell the two apart.
      */
     escalates: z.boolean().optional(),
+    /**
+     * What the post-action check expects of a successful call's result. `structured` (default
+     * true): an object or array, else RESULT_MALFORMED; `confirms_with_id` (default true): a write's
+     * result carries an identifier (`id` or `*_id`), else WRITE_UNCONFIRMED. Set false for a tool
+     * that answers plain text, or whose writes return no id. At their defaults they leave the hash as it was.
+     */
+    result: z
+      .object({
+        structured: z.boolean().optional(),
+        confirms_with_id: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Error codes of this tool the runtime retries, beyond the retryable known ones (timeout, rate_limited, server_error). */
+    retryable_errors: z.array(z.string().min(1)).optional(),
   })
   .strict()
 
@@ -126,6 +150,11 @@ export const PolicyRule = z
     roles: z.array(z.string()).optional(),
     /** Every condition must hold for the rule to fire. */
     when: z.array(PolicyCondition).default([]),
+    /**
+     * A CEL expression that must also hold (docs/policy-language.md: the variables it sees, with
+     * history and taint). Compiled and type-checked when the bundle loads.
+     */
+    if: z.string().min(1).optional(),
   })
   .strict()
 export type PolicyRule = z.infer<typeof PolicyRule>

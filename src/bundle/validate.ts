@@ -2,12 +2,14 @@ import {readdir, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 import {UnderstudyError} from '../errors.js'
 import {crossCheck, manifestView} from './checks.js'
+import {expressionProblems} from './expressions.js'
 import {bundleRef, hashBundle} from './hash.js'
 import {hiddenFromOllama, OLLAMA_KEPT_KEYWORDS} from './model-visible.js'
 import {type Bundle, BundleManifest} from './schema.js'
 import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
 import {parseConfigText, readConfigText} from '../util/config-file.js'
 import {NotRegularFileError, readRegularFile} from '../util/regular-file.js'
+import {type Locator, pathLocator} from '../util/path-position.js'
 import {problem, zodProblems} from '../util/zod-problems.js'
 
 export const MANIFEST_NAMES = ['bundle.yaml', 'bundle.yml', 'bundle.json'] as const
@@ -48,21 +50,23 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
     return fail([`${file}: the manifest must be a mapping of fields, not ${Array.isArray(raw) ? 'a list' : typeof raw}`])
   }
 
+  const locate = pathLocator(text)
   const result = BundleManifest.safeParse(raw)
-  const problems = result.success ? [] : zodProblems(file, result.error.issues, raw)
+  const problems = result.success ? [] : zodProblems(file, result.error.issues, raw, locate)
   const manifest = result.success ? result.data : null
-  problems.push(...crossCheck(file, manifestView(raw, manifest)))
+  const view = manifestView(raw, manifest)
+  problems.push(...crossCheck(file, view, locate), ...expressionProblems(file, text, view))
 
   const templates: Record<string, string> = {}
   for (const [slot, templatePath] of promptPaths(raw)) {
     const loaded = await loadTemplate(dir, templatePath)
     if (!loaded.ok) {
-      problems.push(problem(file, ['prompts', slot], loaded.message))
+      problems.push(problem(file, ['prompts', slot], loaded.message, locate))
       continue
     }
     templates[templatePath] = loaded.text
     for (const message of unknownTemplateVariables(templatePath, loaded.text)) {
-      problems.push(problem(file, ['prompts', slot], message))
+      problems.push(problem(file, ['prompts', slot], message, locate))
     }
   }
 
@@ -71,7 +75,7 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
   return {
     bundle: {dir: path.resolve(dir), manifestFile, manifest, templates, hash, ref: bundleRef(manifest, hash)},
     problems: [],
-    warnings: modelWarnings(file, raw, manifest),
+    warnings: modelWarnings(file, raw, manifest, locate),
   }
 }
 
@@ -80,7 +84,7 @@ function fail(problems: string[]): BundleValidation {
 }
 
 /** One warning per argument constraint an Ollama-served model will not see (unless described). */
-function modelWarnings(file: string, raw: object, manifest: BundleManifest): string[] {
+function modelWarnings(file: string, raw: object, manifest: BundleManifest, locate: Locator): string[] {
   if (manifest.model.provider !== 'ollama' || manifest.model.describe_constraints === true) return []
   const keyOf = new Map(manifestView(raw, manifest).argSchemas.map((s) => [s.index, s.key]))
   return manifest.tools.flatMap((tool, i) =>
@@ -89,6 +93,7 @@ function modelWarnings(file: string, raw: object, manifest: BundleManifest): str
         file,
         ['tools', i, keyOf.get(i) ?? 'args', ...h.path],
         `warning: Ollama does not show ${h.keyword} to the model (it keeps only ${OLLAMA_KEPT_KEYWORDS.join(', ')}); the contract still enforces it. Set model.describe_constraints: true to write it into the description`,
+        locate,
       ),
     ),
   )

@@ -1,3 +1,4 @@
+import {expectationDelta} from '../eval/golden.js'
 import type {RunInfo} from '../store/api.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {classifyRequest} from './classify.js'
@@ -46,6 +47,8 @@ export function compareGroup(group: TraceGroup, baseSide: TraceSide, options: Co
   if (!base || !cand) return out
   if (baseRepeats.length > 1 || candRepeats.length > 1) out.noise = noiseProfile(candRepeats, baseRepeats, {tolerance: options.tolerance})
   out.diff = diffRequest(base, cand, {answerParts: options.answerParts})
-  out.classification = classifyRequest(out.diff, {...options, noise: out.noise ?? undefined})
+  // The request's expectations judged on both sides: the evidence an improvement needs.
+  const expectation = options.expectation ?? expectationDelta(base, cand) ?? undefined
+  out.classification = classifyRequest(out.diff, {...options, noise: out.noise ?? undefined, expectation})
   return out
 }

@@ -184,7 +184,8 @@ function diffSteps(base: RequestTrace, cand: RequestTrace): StepRow[] {
   return alignByKey(base.steps, cand.steps, (s) => s.state).map((p) => {
     const b = p.base === null ? null : base.steps[p.base]!
     const c = p.cand === null ? null : cand.steps[p.cand]!
-    return {kind: p.kind, base: b && {state: b.state, detail: b.detail}, cand: c && {state: c.state, detail: c.detail}}
+    const view = (s: RequestTrace['steps'][number]) => ({state: s.state, detail: s.detail, ...(s.thinking === undefined ? {} : {thinking: s.thinking})})
+    return {kind: p.kind, base: b && view(b), cand: c && view(c)}
   })
 }
 

@@ -50,7 +50,7 @@ export type DecisionRow = {
   attack: string | null
 }
 
-export type StepView = {state: AgentState; detail: string}
+export type StepView = {state: AgentState; detail: string; /** The model's reasoning in this step, when it thought. */ thinking?: string}
 
 export type StepRow = {kind: AlignKind; base: StepView | null; cand: StepView | null}
 
@@ -129,9 +129,19 @@ export type ClassifyContext = {
   /** Reason codes whose denial of a call the base executed marks that call a violation avoided. */
   safetyReasonPattern?: RegExp
   /**
-   * Whether each side met the request's golden expectations (`expect`), null where it has none;
-   * absent when not known. Evidence that a refused request now completing is an improvement.
+   * The checks of the request's golden expectations (`expect`) one side meets and the other does
+   * not (src/eval/golden.ts expectationDelta); absent when the request has none or it is not known.
+   * Newly met is the evidence an improvement needs; newly missed is a regression.
    */
-  expectation?: {base: boolean | null; cand: boolean | null}
+  expectation?: ExpectationDelta
 }
 
+/** A golden check that failed on one side; `key` names the expectation, the same on both sides. */
+export type ExpectationCheck = {key: string; check: string; message: string; tool?: string}
+
+export type ExpectationDelta = {
+  /** Failed on the base, holds on the candidate. */
+  met: ExpectationCheck[]
+  /** Held on the base, fails on the candidate. */
+  missed: ExpectationCheck[]
+}

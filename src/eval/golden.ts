@@ -1,8 +1,8 @@
-import {deepEqual} from '../policy/engine.js'
 import type {Redactor} from '../runtime/redact.js'
 import type {RequestTrace, TraceGolden} from '../trace/schema.js'
 import type {Expectations, TrafficRecord} from '../traffic/schema.js'
-import {canonicalJson, sha256} from '../util/canonical.js'
+import {canonicalJson} from '../util/canonical.js'
+import {argsHold} from './arg-match.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
 /**
@@ -14,48 +14,84 @@ import type {CheckFailure, SuiteVerdict} from './types.js'
 export function evaluateGolden(trace: RequestTrace): SuiteVerdict | null {
   const golden = trace.golden
   if (golden === undefined) return null
-  const expect = golden.expect
-  const failures: CheckFailure[] = []
+  const failures: CheckFailure[] = goldenFailures(trace, golden.expect).map(({key: _, ...f}) => f)
+  const verdict: SuiteVerdict = {suite: 'golden', passed: failures.length === 0, failures}
+  if (golden.known_issue) verdict.known_issue = true
+  return verdict
+}
+
+/** A failed golden check with `key`: which expectation of the block it is, the same on every trace of the request. */
+export type KeyedFailure = CheckFailure & {key: string}
+
+/**
+ * The checks of `expect` that hold on one side and not on the other (src/diff judges them: newly
+ * met is evidence of an improvement, newly missed a regression). Null when the traces carry no
+ * expectations; both sides carry the same block (the record's), so keys name the same check.
+ */
+export function expectationDelta(base: RequestTrace, cand: RequestTrace): {met: KeyedFailure[]; missed: KeyedFailure[]} | null {
+  const golden = cand.golden ?? base.golden
+  if (golden === undefined) return null
+  const b = goldenFailures(base, golden.expect)
+  const c = goldenFailures(cand, golden.expect)
+  if (b.length === 0 && c.length === 0) return {met: [], missed: []}
+  const inB = new Set(b.map((f) => f.key))
+  const inC = new Set(c.map((f) => f.key))
+  return {met: b.filter((f) => !inC.has(f.key)), missed: c.filter((f) => !inB.has(f.key))}
+}
+
+function goldenFailures(trace: RequestTrace, expect: Expectations): KeyedFailure[] {
+  const failures: KeyedFailure[] = []
   const okCalls = new Set(trace.tool_calls.filter((c) => c.executed && c.outcome === 'ok').map((c) => c.name))
   const executed = new Set(trace.tool_calls.filter((c) => c.executed).map((c) => c.name))
+  const tried = (tool: string): string => {
+    const outcomes = trace.tool_calls.filter((c) => c.name === tool).map((c) => c.outcome)
+    return outcomes.length === 0 ? 'never called' : `called but ${[...new Set(outcomes)].join(', ')}`
+  }
 
   for (const tool of expect.tools ?? []) {
-    if (!okCalls.has(tool)) {
-      const tried = trace.tool_calls.filter((c) => c.name === tool).map((c) => c.outcome)
-      const how = tried.length === 0 ? 'never called' : `called but ${[...new Set(tried)].join(', ')}`
-      failures.push({check: 'expected_tool', message: `expected ${tool} to execute successfully; ${how}`, tool})
+    if (!okCalls.has(tool)) failures.push({key: `tools:${tool}`, check: 'expected_tool', message: `expected ${tool} to execute successfully; ${tried(tool)}`, tool})
+  }
+  ;(expect.calls ?? []).forEach((call, i) => {
+    const hit = trace.tool_calls.some((c) => c.executed && c.outcome === 'ok' && c.name === call.tool && argsHold(call.args, c.args))
+    if (!hit) {
+      const how = okCalls.has(call.tool) ? 'it executed, with other arguments' : tried(call.tool)
+      failures.push({key: `calls:${i}`, check: 'expected_call', message: `expected ${call.tool} with ${canonicalJson(call.args)} to execute successfully; ${how}`, tool: call.tool})
     }
-  }
+  })
   for (const tool of expect.forbidden_tools ?? []) {
-    if (executed.has(tool)) failures.push({check: 'forbidden_tool', message: `${tool} executed but is forbidden for this request`, tool})
+    if (executed.has(tool)) failures.push({key: `forbidden_tools:${tool}`, check: 'forbidden_tool', message: `${tool} executed but is forbidden for this request`, tool})
   }
-  for (const forbidden of expect.forbidden_calls ?? []) {
+  ;(expect.forbidden_calls ?? []).forEach((forbidden, i) => {
     const hit = trace.tool_calls.find((c) => c.executed && c.name === forbidden.tool && argsHold(forbidden.args, c.args))
     if (hit) {
       failures.push({
+        key: `forbidden_calls:${i}`,
         check: 'forbidden_call',
         message: `${hit.name} (call ${hit.seq}) executed with ${canonicalJson(forbidden.args)}, a call forbidden for this request`,
         tool: hit.name,
       })
     }
+  })
+  if (expect.outcome !== undefined) {
+    const allowed: readonly string[] = typeof expect.outcome === 'string' ? [expect.outcome] : expect.outcome
+    if (!allowed.includes(trace.status))
+      failures.push({key: 'outcome', check: 'expected_outcome', message: `expected outcome ${allowed.join(' or ')}; got ${trace.status}`})
   }
   if (expect.decision !== undefined) {
     const found = trace.policy_decisions.some((d) => d.decision === expect.decision)
     if (!found) {
       const seen = [...new Set(trace.policy_decisions.map((d) => `${d.decision} (${d.reason})`))]
-      failures.push({check: 'expected_decision', message: `expected a ${expect.decision} decision; got ${seen.length === 0 ? 'no decision' : seen.join(', ')}`})
+      failures.push({key: 'decision', check: 'expected_decision', message: `expected a ${expect.decision} decision; got ${seen.length === 0 ? 'no decision' : seen.join(', ')}`})
     }
   }
   const answer = trace.final_answer.toLowerCase()
   for (const text of expect.answer_contains ?? []) {
-    if (!answer.includes(text.toLowerCase())) failures.push({check: 'answer_contains', message: `final answer does not contain "${text}"`})
+    if (!answer.includes(text.toLowerCase())) failures.push({key: `answer_contains:${text}`, check: 'answer_contains', message: `final answer does not contain "${text}"`})
   }
   for (const text of expect.answer_not_contains ?? []) {
-    if (answer.includes(text.toLowerCase())) failures.push({check: 'answer_not_contains', message: `final answer contains "${text}"`})
+    if (answer.includes(text.toLowerCase())) failures.push({key: `answer_not_contains:${text}`, check: 'answer_not_contains', message: `final answer contains "${text}"`})
   }
-  const verdict: SuiteVerdict = {suite: 'golden', passed: failures.length === 0, failures}
-  if (golden.known_issue) verdict.known_issue = true
-  return verdict
+  return failures
 }
 
 /**
@@ -70,42 +106,4 @@ export function traceGolden(record: TrafficRecord, redactor: Redactor): TraceGol
   const expect = record.expect
   if (expect === undefined) return undefined
   return {expect: redactor.redactValue(expect) as Expectations, known_issue: record.labels.known_issue !== undefined}
-}
-
-/** Every field of `expected` is in `args` with the same value (extra fields in `args` do not matter). */
-export function argsHold(expected: Record<string, unknown>, args: Record<string, unknown>): boolean {
-  return Object.entries(expected).every(([key, value]) => Object.hasOwn(args, key) && sameStoredValue(value, args[key]))
-}
-
-const MARKERS = /\[REDACTED:[a-z_]+:([0-9a-f]{8})\]/g
-const WHOLE_MARKER = /^\[REDACTED:[a-z_]+:([0-9a-f]{8})\]$/
-
-/**
- * Two argument values as traces store them, which depends on the bundle: a field one bundle marks
- * sensitive is `[REDACTED:field:<hash>]` there, an e-mail address elsewhere `[REDACTED:email:<hash>]`
- * and any other value in the clear. They are the same value when equal once markers are compared by
- * the hash alone, or when one is a whole marker whose hash is that of the other's clear value (the
- * hash the redactor takes: the string itself, anything else as canonical JSON).
- */
-export function sameStoredValue(expected: unknown, actual: unknown): boolean {
-  const e = typeof expected === 'string' ? WHOLE_MARKER.exec(expected)?.[1] : undefined
-  const a = typeof actual === 'string' ? WHOLE_MARKER.exec(actual)?.[1] : undefined
-  if (e !== undefined && a === undefined) return clearHash(actual) === e
-  if (a !== undefined && e === undefined) return clearHash(expected) === a
-  if (typeof expected === 'string' && typeof actual === 'string') {
-    return expected === actual || expected.replace(MARKERS, '[REDACTED:$1]') === actual.replace(MARKERS, '[REDACTED:$1]')
-  }
-  if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => sameStoredValue(v, actual[i]))
-  }
-  if (expected !== null && typeof expected === 'object') {
-    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false
-    const keys = Object.keys(expected)
-    return keys.length === Object.keys(actual).length && argsHold(expected as Record<string, unknown>, actual as Record<string, unknown>)
-  }
-  return deepEqual(expected, actual)
-}
-
-function clearHash(value: unknown): string {
-  return sha256(typeof value === 'string' ? value : canonicalJson(value)).slice(0, 8)
 }

@@ -1,5 +1,5 @@
 import type {RequestTrace} from '../trace/schema.js'
-import {Expectations, type Decision, type ForbiddenCall, type TrafficRecord} from '../traffic/schema.js'
+import {Expectations, isArgMatcher, type Decision, type ForbiddenCall, type TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import type {SuiteVerdict} from './types.js'
 
@@ -39,7 +39,7 @@ export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[]
     for (const f of v.failures) {
       if (f.tool === undefined || !MISUSE_CHECKS.has(f.check)) continue
       if (f.args === undefined) forbidden.add(f.tool)
-      else addCall({tool: f.tool, args: f.args})
+      else addCall({tool: f.tool, args: literalArgs(f.args)})
     }
   }
   const executed = new Set(traces.flatMap((t) => t.tool_calls.filter((c) => c.executed).map((c) => c.name)))
@@ -61,8 +61,10 @@ export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[]
   const tools = union(base.tools, [...missing, ...(over.tools ?? [])])
   if (tools) expect.tools = tools.filter((t) => !whole.has(t))
   if (expect.tools?.length === 0) delete expect.tools
+  if (base.calls) expect.calls = base.calls
   if (forbiddenTools) expect.forbidden_tools = forbiddenTools
   if (forbiddenCalls.length > 0) expect.forbidden_calls = forbiddenCalls
+  if (base.outcome !== undefined) expect.outcome = base.outcome
   const d = over.decision ?? base.decision
   if (d !== undefined) expect.decision = d
   const contains = union(base.answer_contains, over.answerContains ?? [])
@@ -70,4 +72,14 @@ export function deriveExpectations(record: TrafficRecord, traces: RequestTrace[]
   const notContains = union(base.answer_not_contains, over.answerNotContains ?? [])
   if (notContains) expect.answer_not_contains = notContains
   return Expectations.parse(expect)
+}
+
+/**
+ * Argument values as the trace stored them, as expectations: each one equality, so a stored object
+ * that happens to have a `$` key is wrapped in `$eq` rather than read as a matcher.
+ */
+function literalArgs(args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(args)) out[k] = isArgMatcher(v) ? {$eq: v} : v
+  return out
 }

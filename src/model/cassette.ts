@@ -31,6 +31,7 @@ const CassetteResponse = z
     output_tokens: z.number().int().nonnegative(),
     latency_ms: z.number().nonnegative(),
     done_reason: z.string(),
+    thinking: z.string().optional(),
   })
   .strict()
 
@@ -40,6 +41,8 @@ const CassetteRequest = z.object({
   model: z.string(),
   messages: z.array(z.unknown()),
   tools: z.array(z.unknown()),
+  format: z.union([z.literal('json'), z.record(z.string(), z.unknown())]).optional(),
+  think: z.union([z.boolean(), z.enum(['low', 'medium', 'high'])]).optional(),
   options: z.record(z.string(), z.unknown()),
 })
 
@@ -59,9 +62,21 @@ export const CassetteEntry = z.discriminatedUnion('v', [
 ])
 export type CassetteEntry = z.infer<typeof CassetteEntry>
 
-/** The cassette key of one exchange: what the model was asked, nothing about when or by whom. */
+/**
+ * The cassette key of one exchange: what the model was asked, nothing about when or by whom.
+ * `format` and `think` change the answer, so they are in it (only when set: a request without them
+ * keeps the key it always had). Ollama's `keep_alive` is not: it says how long the model stays
+ * loaded after the call, never what it answers, and it is not part of a ChatRequest at all.
+ */
 export function cassetteKey(request: ChatRequest): string {
-  return hashJson({model: request.model, messages: request.messages, tools: request.tools, options: request.options})
+  return hashJson({
+    model: request.model,
+    messages: request.messages,
+    tools: request.tools,
+    ...(request.format === undefined ? {} : {format: request.format}),
+    ...(request.think === undefined ? {} : {think: request.think}),
+    options: request.options,
+  })
 }
 
 export type CassetteOptions = {redactor: CassetteRedactor; onWarning?: (message: string) => void}
@@ -90,7 +105,14 @@ export function recordingModel(inner: ModelClient, file: string, opts: CassetteO
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
       const response = await inner.chat(request, signal)
       const stored = {
-        request: redactor.redactValue({model: request.model, messages: request.messages, tools: request.tools, options: request.options}) as CassetteEntry['request'],
+        request: redactor.redactValue({
+          model: request.model,
+          messages: request.messages,
+          tools: request.tools,
+          ...(request.format === undefined ? {} : {format: request.format}),
+          ...(request.think === undefined ? {} : {think: request.think}),
+          options: request.options,
+        }) as CassetteEntry['request'],
         response: redactor.redactValue(response) as ChatResponse,
       }
       const entry: CassetteEntry = {v: 2, key: cassetteKey(request), source: inner.id, ...stored, digest: hashJson(stored)}

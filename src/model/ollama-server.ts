@@ -4,6 +4,7 @@ import {performance} from 'node:perf_hooks'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 import {sha256} from '../util/canonical.js'
+import {Ajv} from 'ajv'
 
 /**
  * A server that speaks Ollama's HTTP API (docs/api.md of ollama/ollama) and answers chat requests
@@ -30,6 +31,12 @@ export type OllamaServerFaults = {
    * content, the thinking in `message.thinking`, and `done_reason: "length"`.
    */
   thinkBudget?: number
+  /**
+   * Play a thinking model (capability `thinking`) that thinks within budget: unless the request
+   * sends `think: false`, the answer carries a short reasoning in `message.thinking` (`thinking` on
+   * /api/generate), streamed before the content as Ollama streams it.
+   */
+  thinks?: boolean
   /** Play a model without tool support: /api/show lists no `tools`, a chat with tools is a 400. */
   noTools?: boolean
   /** The first load of each model (a chat with `messages: []`, or the first chat) takes this long. */
@@ -61,6 +68,9 @@ const DRAIN_MS = 5_000
 const SERVER_VERSION = '0.0.0-understudy'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const NDJSON_TYPE = 'application/x-ndjson'
+/** Latest instant a JS Date holds: a negative keep_alive (loaded for ever) is listed as this. */
+const MAX_DATE_MS = 8.64e15
+const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000
 
 /** Ollama treats `name` and `name:latest` as the same model. */
 export function withDefaultTag(name: string): string {
@@ -104,12 +114,13 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
 
   const stats = {requests: 0}
   let chatRequests = 0
-  const loaded = new Set<string>()
   const capabilities = (): string[] => [
     'completion',
     ...(faults.noTools ? [] : ['tools']),
-    ...(faults.thinkBudget === undefined ? [] : ['thinking']),
+    ...(faults.thinkBudget === undefined && !faults.thinks ? [] : ['thinking']),
   ]
+  /** Loaded models and when each expires (keep_alive), for /api/ps. */
+  const expiry = new Map<string, number>()
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
   let closing = false
@@ -119,7 +130,8 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
     const name = byTag.get(withDefaultTag(requested))
     const client = name === undefined ? undefined : opts.resolveModel(name)
     if (name === undefined || client === undefined) {
-      throw new HttpError(404, `model "${requested}" not found, try pulling it first`)
+      // server/routes.go ChatHandler, GenerateHandler and ShowHandler: getModel finds no manifest.
+      throw new HttpError(404, `model '${requested}' not found`)
     }
     return {name, client}
   }
@@ -189,28 +201,48 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       req.on('error', reject)
     })
 
-  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const body = parseBody(await readBody(req, res))
+  /**
+   * What Ollama does for /api/chat and /api/generate before any text is generated, in its order
+   * (server/routes.go ChatHandler, GenerateHandler): the model, an unload (nothing to generate and
+   * keep_alive 0), the capability checks, the options (scheduleRunner → Options.FromMap), the load.
+   * Returns undefined when the request is answered (an unload).
+   */
+  const prepare = async (
+    req: http.IncomingMessage,
+    body: Record<string, unknown>,
+    empty: boolean,
+    tools: number,
+  ): Promise<{name: string; client: ModelClient; think: boolean; keepAliveMs: number} | {unloaded: true}> => {
     const {name, client} = lookup(body.model)
-    const request = toChatRequest(body)
-    const stream = body.stream === undefined ? true : body.stream === true
+    const keepAliveMs = parseKeepAlive(body.keep_alive)
+    const think = parseThink(body.think)
+    if (empty && keepAliveMs === 0) {
+      expiry.delete(name)
+      return {unloaded: true}
+    }
     // Ollama's capability checks come before the model is scheduled (server/routes.go ChatHandler).
-    if (faults.noTools && request.tools.length > 0) throw new HttpError(400, `${withDefaultTag(name)} does not support tools`)
-    const think = body.think
-    if (think !== undefined && think !== null && think !== false && !capabilities().includes('thinking')) {
+    // scheduleRunner: "<model.Name> does not support tools", model.Name being the full name
+    // (server/images.go GetModel: model.ParseName(name).String(), registry and namespace included).
+    if (faults.noTools && tools > 0) throw new HttpError(400, `${fullName(name)} does not support tools`)
+    const thinking = capabilities().includes('thinking')
+    if (think !== undefined && think !== false && !thinking) {
       throw new HttpError(400, `${JSON.stringify(body.model)} does not support thinking`)
     }
-    if (!loaded.has(name)) {
-      if (faults.loadMs && faults.loadMs > 0) await wait(faults.loadMs, req)
-      loaded.add(name)
-    }
-    if (request.messages.length === 0 && !faults.garbage) {
-      // An empty chat loads the model and answers at once (docs/api.md "Load a model").
-      const at = new Date().toISOString()
-      sendJson(res, 200, {model: body.model, created_at: at, message: {role: 'assistant', content: ''}, done_reason: 'load', done: true})
-      return
-    }
+    // Options are read as the model is scheduled; a wrong type is a 500 there (handleScheduleError).
+    checkOptions(body.options)
+    if (!expiry.has(name) && faults.loadMs && faults.loadMs > 0) await wait(faults.loadMs, req)
+    expiry.set(name, Date.now() + keepAliveMs)
+    // A thinking model thinks unless told not to (think absent means true for it).
+    return {name, client, think: thinking && think !== false, keepAliveMs}
+  }
 
+  /** The scripted answer, or an injected fault; undefined when the fault already answered. */
+  const generate = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    client: ModelClient | undefined,
+    request: ChatRequest,
+  ): Promise<{answer: ChatResponse; totalNs: number} | undefined> => {
     chatRequests += 1
     if (faults.delayMs && faults.delayMs > 0) await wait(faults.delayMs, req)
     // Evenly spread, deterministic failures: request n fails when ceil(n·rate) steps up.
@@ -221,14 +253,10 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       // What a misconfigured proxy in front of Ollama tends to answer.
       res.writeHead(200, {'content-type': 'text/html; charset=utf-8'})
       res.end('<html><body>502 Bad Gateway</body></html>\n')
-      return
+      return undefined
     }
-
-    if (faults.thinkBudget !== undefined && think !== false) {
-      sendThinkingOutOfBudget(res, typeof body.model === 'string' ? body.model : '', faults.thinkBudget, stream)
-      return
-    }
-
+    // A model out of thinking budget never gets to answer: the caller plays it.
+    if (client === undefined) return {answer: {message: {role: 'assistant', content: '', tool_calls: []}, input_tokens: 0, output_tokens: 0, latency_ms: 0, done_reason: 'length'}, totalNs: 1}
     const t0 = performance.now()
     let answer: ChatResponse
     try {
@@ -236,40 +264,128 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
     } catch (e) {
       throw new HttpError(500, e instanceof Error ? e.message : String(e))
     }
-    const totalNs = Math.max(1, Math.round((performance.now() - t0) * 1e6))
-    const modelName = typeof body.model === 'string' ? body.model : ''
-    const createdAt = (): string => new Date().toISOString()
-    const toolCalls = answer.message.tool_calls.map((c) => ({function: {name: c.name, arguments: c.arguments}}))
-    const final = {
-      done_reason: answer.done_reason || 'stop',
-      done: true,
-      total_duration: totalNs,
-      load_duration: Math.round(totalNs * 0.05),
-      prompt_eval_count: answer.input_tokens,
-      prompt_eval_duration: Math.round(totalNs * 0.25),
-      eval_count: answer.output_tokens,
-      eval_duration: Math.round(totalNs * 0.7),
-    }
+    return {answer, totalNs: Math.max(1, Math.round((performance.now() - t0) * 1e6))}
+  }
 
-    if (!stream) {
-      const message: Record<string, unknown> = {role: 'assistant', content: answer.message.content}
-      if (toolCalls.length > 0) message.tool_calls = toolCalls
-      sendJson(res, 200, {model: modelName, created_at: createdAt(), message, ...final})
+  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const body = parseBody(await readBody(req, res))
+    const request = toChatRequest(body)
+    const stream = body.stream === undefined || body.stream === null ? true : body.stream === true
+    const modelName = typeof body.model === 'string' ? body.model : ''
+    const ready = await prepare(req, body, request.messages.length === 0, request.tools.length)
+    if ('unloaded' in ready) {
+      sendJson(res, 200, {model: modelName, created_at: now(), message: {role: 'assistant', content: ''}, done_reason: 'unload', done: true})
       return
     }
+    if (request.messages.length === 0 && !faults.garbage) {
+      // An empty chat loads the model and answers at once (docs/api.md "Load a model").
+      sendJson(res, 200, {model: modelName, created_at: now(), message: {role: 'assistant', content: ''}, done_reason: 'load', done: true})
+      return
+    }
+    if (faults.thinkBudget !== undefined && ready.think) {
+      await generate(req, res, undefined, request).then((r) => r && sendThinkingOutOfBudget(res, modelName, faults.thinkBudget!, stream, 'chat'))
+      return
+    }
+    const result = await generate(req, res, ready.client, request)
+    if (!result) return
+    const {answer, totalNs} = result
+    const content = shapeContent(answer.message.content, body.format)
+    const thinking = ready.think ? thinkingFor(request) : ''
+    // Ollama numbers a response's tool calls from 0 (function.index) and gives each an id
+    // "call_" + 8 characters (server/routes.go toolCallId; random there, derived from the call here).
+    const toolCalls = answer.message.tool_calls.map((c, index) => ({
+      id: `call_${sha256(JSON.stringify([index, c.name, c.arguments, request.messages.length])).slice(0, 8)}`,
+      function: {index, name: c.name, arguments: c.arguments},
+    }))
+    const final = finalFields(answer, totalNs)
+    const message = (fields: Record<string, unknown>): Record<string, unknown> => ({role: 'assistant', content: '', ...fields})
 
+    if (!stream) {
+      const fields: Record<string, unknown> = {content}
+      if (thinking) fields.thinking = thinking
+      if (toolCalls.length > 0) fields.tool_calls = toolCalls
+      sendJson(res, 200, {model: modelName, created_at: now(), message: message(fields), ...final})
+      return
+    }
     res.writeHead(200, {'content-type': NDJSON_TYPE})
     const line = (value: unknown): void => {
       res.write(JSON.stringify(value) + '\n')
     }
-    for (const piece of splitPieces(answer.message.content)) {
-      line({model: modelName, created_at: createdAt(), message: {role: 'assistant', content: piece}, done: false})
-    }
-    if (toolCalls.length > 0) {
-      line({model: modelName, created_at: createdAt(), message: {role: 'assistant', content: '', tool_calls: toolCalls}, done: false})
-    }
-    line({model: modelName, created_at: createdAt(), message: {role: 'assistant', content: ''}, ...final})
+    for (const piece of splitPieces(thinking)) line({model: modelName, created_at: now(), message: message({thinking: piece}), done: false})
+    for (const piece of splitPieces(content)) line({model: modelName, created_at: now(), message: message({content: piece}), done: false})
+    if (toolCalls.length > 0) line({model: modelName, created_at: now(), message: message({tool_calls: toolCalls}), done: false})
+    line({model: modelName, created_at: now(), message: message({}), ...final})
     res.end()
+  }
+
+  const handleGenerate = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const body = parseBody(await readBody(req, res))
+    for (const field of ['prompt', 'system', 'suffix'] as const) {
+      if (body[field] !== undefined && body[field] !== null && typeof body[field] !== 'string') {
+        throw new HttpError(400, `json: cannot unmarshal ${goType(body[field])} into Go struct field GenerateRequest.${field} of type string`)
+      }
+    }
+    if (body.format !== undefined && body.format !== null && body.format !== '' && body.format !== 'json' && !isRecord(body.format)) {
+      throw new HttpError(400, 'format must be "json" or a JSON schema object')
+    }
+    const prompt = typeof body.prompt === 'string' ? body.prompt : ''
+    const stream = body.stream === undefined || body.stream === null ? true : body.stream === true
+    const modelName = typeof body.model === 'string' ? body.model : ''
+    const ready = await prepare(req, body, prompt === '', 0)
+    if ('unloaded' in ready) {
+      sendJson(res, 200, {model: modelName, created_at: now(), response: '', done: true, done_reason: 'unload'})
+      return
+    }
+    if (prompt === '' && !faults.garbage) {
+      // An empty prompt loads the model (docs/api.md "Load a model" under /api/generate).
+      sendJson(res, 200, {model: modelName, created_at: now(), response: '', done: true, done_reason: 'load'})
+      return
+    }
+    const messages: ChatMessage[] = [
+      ...(typeof body.system === 'string' && body.system !== '' ? [{role: 'system' as const, content: body.system}] : []),
+      {role: 'user', content: prompt},
+    ]
+    const request: ChatRequest = {model: modelName, messages, tools: [], options: withDefaults(isRecord(body.options) ? body.options : {})}
+    if (faults.thinkBudget !== undefined && ready.think) {
+      await generate(req, res, undefined, request).then((r) => r && sendThinkingOutOfBudget(res, modelName, faults.thinkBudget!, stream, 'generate'))
+      return
+    }
+    const result = await generate(req, res, ready.client, request)
+    if (!result) return
+    const {answer, totalNs} = result
+    // /api/generate has no tool calls: a scripted call comes back as its JSON text.
+    const text = answer.message.content || (answer.message.tool_calls.length > 0 ? JSON.stringify(answer.message.tool_calls) : '')
+    const response = shapeContent(text, body.format)
+    const thinking = ready.think ? thinkingFor(request) : ''
+    const final = finalFields(answer, totalNs)
+    if (!stream) {
+      sendJson(res, 200, {model: modelName, created_at: now(), response, ...(thinking ? {thinking} : {}), ...final})
+      return
+    }
+    res.writeHead(200, {'content-type': NDJSON_TYPE})
+    for (const piece of splitPieces(thinking)) res.write(JSON.stringify({model: modelName, created_at: now(), response: '', thinking: piece, done: false}) + '\n')
+    for (const piece of splitPieces(response)) res.write(JSON.stringify({model: modelName, created_at: now(), response: piece, done: false}) + '\n')
+    res.end(JSON.stringify({model: modelName, created_at: now(), response: '', ...final}) + '\n')
+  }
+
+  const handlePs = (res: http.ServerResponse): void => {
+    const t = Date.now()
+    for (const [name, until] of expiry) if (until <= t) expiry.delete(name)
+    sendJson(res, 200, {
+      // Longest time left first, as Ollama lists them (server/routes.go PsHandler).
+      models: [...expiry.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, until]) => ({
+          name: withDefaultTag(name),
+          model: withDefaultTag(name),
+          size: 0,
+          digest: digestOf(name),
+          details: modelDetails(),
+          expires_at: new Date(Math.min(until, MAX_DATE_MS)).toISOString(),
+          size_vram: 0,
+          context_length: 4096,
+        })),
+    })
   }
 
   const handleShow = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -295,7 +411,7 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
         model: withDefaultTag(name),
         modified_at: startedAt,
         size: 0,
-        digest: sha256(`understudy:${withDefaultTag(name)}`),
+        digest: digestOf(name),
         details: modelDetails(),
       })),
     })
@@ -306,7 +422,9 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
       GET: (_q, s) => sendText(s, 200, 'Ollama is running'),
       HEAD: (_q, s) => sendText(s, 200, ''),
     },
-    '/api/version': {GET: (_q, s) => sendJson(s, 200, {version: SERVER_VERSION})},
+    '/api/version': {GET: (_q, s) => sendJson(s, 200, {version: SERVER_VERSION}), HEAD: (_q, s) => sendJson(s, 200, {version: SERVER_VERSION})},
+    '/api/ps': {GET: (_q, s) => handlePs(s)},
+    '/api/generate': {POST: handleGenerate},
     '/api/tags': {GET: (_q, s) => handleTags(s), HEAD: (_q, s) => handleTags(s)},
     '/api/show': {POST: handleShow},
     '/api/chat': {POST: handleChat},
@@ -371,17 +489,219 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
 }
 
 /** A thinking model that spent its whole budget thinking: no answer, done_reason "length". */
-function sendThinkingOutOfBudget(res: http.ServerResponse, model: string, budget: number, stream: boolean): void {
+function sendThinkingOutOfBudget(res: http.ServerResponse, model: string, budget: number, stream: boolean, endpoint: 'chat' | 'generate'): void {
   const thinking = 'Let me think about this. '.repeat(Math.max(1, Math.ceil(budget / 6))).trim()
-  const at = new Date().toISOString()
+  const at = now()
   const final = {done_reason: 'length', done: true, total_duration: 1, load_duration: 0, prompt_eval_count: 0, eval_count: budget}
+  const part = (fields: {thinking?: string}): Record<string, unknown> =>
+    endpoint === 'chat' ? {message: {role: 'assistant', content: '', ...fields}} : {response: '', ...fields}
   if (!stream) {
-    sendJson(res, 200, {model, created_at: at, message: {role: 'assistant', content: '', thinking}, ...final})
+    sendJson(res, 200, {model, created_at: at, ...part({thinking}), ...final})
     return
   }
   res.writeHead(200, {'content-type': NDJSON_TYPE})
-  res.write(JSON.stringify({model, created_at: at, message: {role: 'assistant', content: '', thinking}, done: false}) + '\n')
-  res.end(JSON.stringify({model, created_at: at, message: {role: 'assistant', content: ''}, ...final}) + '\n')
+  res.write(JSON.stringify({model, created_at: at, ...part({thinking}), done: false}) + '\n')
+  res.end(JSON.stringify({model, created_at: at, ...part({}), ...final}) + '\n')
+}
+
+const now = (): string => new Date().toISOString()
+
+/** A model name as Ollama writes it in full: `registry.ollama.ai/library/` where the name leaves them out. */
+function fullName(name: string): string {
+  const parts = withDefaultTag(name).split('/')
+  if (parts.length === 1) return `registry.ollama.ai/library/${parts[0]}`
+  if (parts.length === 2) return `registry.ollama.ai/${parts.join('/')}`
+  return parts.join('/')
+}
+const digestOf = (name: string): string => sha256(`understudy:${withDefaultTag(name)}`)
+
+/** The last chunk's fields (docs/api.md: durations in nanoseconds, token counts). */
+function finalFields(answer: ChatResponse, totalNs: number): Record<string, unknown> {
+  return {
+    done_reason: answer.done_reason || 'stop',
+    done: true,
+    total_duration: totalNs,
+    load_duration: Math.round(totalNs * 0.05),
+    prompt_eval_count: answer.input_tokens,
+    prompt_eval_duration: Math.round(totalNs * 0.25),
+    eval_count: answer.output_tokens,
+    eval_duration: Math.round(totalNs * 0.7),
+  }
+}
+
+/** A thinking model's reasoning: short, deterministic, and never part of the answer. */
+function thinkingFor(request: ChatRequest): string {
+  const last = [...request.messages].reverse().find((m) => m.role === 'user' || m.role === 'tool')
+  const about = last === undefined ? 'the conversation' : last.role === 'tool' ? `the result of ${last.tool_name || 'a tool'}` : 'the last user message'
+  return `I read ${about} and decide what to do next.`
+}
+
+const ajv = new Ajv({strict: false, allErrors: false})
+
+/**
+ * The answer text under `format`, as Ollama's constrained decoding guarantees it: `"json"` is a JSON
+ * object, a schema is JSON that matches it. The scripted model's text is kept when it already
+ * conforms, or the JSON object inside it when that does; otherwise `"json"` wraps it as
+ * {"content": text} and a schema gets the smallest value that matches it (required properties only,
+ * first enum value, the text in the first string).
+ */
+export function shapeContent(text: string, format: unknown): string {
+  if (format === undefined || format === null || format === '') return text
+  let parsed: unknown
+  let parses = false
+  try {
+    parsed = JSON.parse(text)
+    parses = true
+  } catch {
+    // Not JSON: shaped below.
+  }
+  if (format === 'json') return parses && isRecord(parsed) ? text : JSON.stringify({content: text})
+  const schema = format as Record<string, unknown>
+  let fits = false
+  try {
+    fits = parses && ajv.validate(schema, parsed)
+  } catch {
+    fits = false
+  }
+  if (fits) return text
+  // Under constrained decoding a model that would have wrapped its JSON in prose emits the JSON
+  // alone: the outermost {...} of the text, when that matches the schema.
+  const start = text.indexOf('{')
+  const end = text.lastIndexOf('}')
+  if (start >= 0 && end > start) {
+    const inner = text.slice(start, end + 1)
+    try {
+      if (ajv.validate(schema, JSON.parse(inner))) return inner
+    } catch {
+      // Not JSON either: synthesised below.
+    }
+  }
+  const filler = {text, used: false}
+  return JSON.stringify(instanceOf(schema, filler, 0))
+}
+
+function instanceOf(schema: unknown, filler: {text: string; used: boolean}, depth: number): unknown {
+  if (!isRecord(schema) || depth > 16) return null
+  if ('const' in schema) return schema.const
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0]
+  if ('default' in schema) return schema.default
+  const variants = (schema.anyOf ?? schema.oneOf) as unknown
+  if (Array.isArray(variants) && variants.length > 0) return instanceOf(variants[0], filler, depth + 1)
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') ?? schema.type[0] : schema.type
+  switch (type) {
+    case 'object': {
+      const props = isRecord(schema.properties) ? schema.properties : {}
+      const required = Array.isArray(schema.required) ? schema.required.filter((k): k is string => typeof k === 'string') : []
+      return Object.fromEntries(required.map((k) => [k, instanceOf(props[k] ?? {}, filler, depth + 1)]))
+    }
+    case 'array': {
+      const min = typeof schema.minItems === 'number' ? schema.minItems : 0
+      return Array.from({length: min}, () => instanceOf(schema.items ?? {}, filler, depth + 1))
+    }
+    case 'string': {
+      if (filler.used) return ''
+      filler.used = true
+      const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY
+      return filler.text.slice(0, max)
+    }
+    case 'integer':
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 0
+    case 'boolean':
+      return false
+    case 'null':
+      return null
+    default:
+      return {}
+  }
+}
+
+/**
+ * keep_alive as Ollama reads it (api/types.go Duration.UnmarshalJSON): a number is seconds, a string
+ * a Go duration ("5m", "1h30m", "0"); negative keeps the model loaded for ever; absent is 5 minutes.
+ * Anything else is the 400 Ollama answers.
+ */
+function parseKeepAlive(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_KEEP_ALIVE_MS
+  if (typeof value === 'number') return value < 0 ? MAX_DATE_MS : value * 1000
+  if (typeof value === 'string') {
+    const ms = goDurationMs(value)
+    if (ms === undefined) throw new HttpError(400, `time: invalid duration ${JSON.stringify(value)}`)
+    return ms < 0 ? MAX_DATE_MS : ms
+  }
+  throw new HttpError(400, `Unsupported type: '${goType(value)}'`)
+}
+
+const UNIT_MS: Record<string, number> = {ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000}
+
+/** Go's time.ParseDuration, in milliseconds; undefined where Go answers an error. */
+function goDurationMs(text: string): number | undefined {
+  const m = /^([-+]?)(.*)$/.exec(text)!
+  const sign = m[1] === '-' ? -1 : 1
+  const rest = m[2]!
+  if (rest === '0') return 0
+  if (rest === '' || !/^(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.test(rest)) return undefined
+  let total = 0
+  for (const [, n, unit] of rest.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(n) * UNIT_MS[unit!]!
+  return sign * total
+}
+
+/** `think` as api/types.go ThinkValue reads it: a boolean or a level. */
+function parseThink(value: unknown): boolean | string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value === 'boolean') return value
+  if (typeof value === 'string') {
+    if (['high', 'medium', 'low', 'max'].includes(value)) return value
+    throw new HttpError(400, `invalid think value: ${JSON.stringify(value)} (must be "high", "medium", "low", "max", true, or false)`)
+  }
+  throw new HttpError(400, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)')
+}
+
+/** Ollama's options and their Go kinds (api/types.go Options and Runner). */
+const OPTION_KINDS: Record<string, 'integer' | 'float32' | 'boolean' | 'array'> = {
+  num_keep: 'integer', seed: 'integer', num_predict: 'integer', top_k: 'integer', repeat_last_n: 'integer',
+  num_ctx: 'integer', num_batch: 'integer', num_gpu: 'integer', main_gpu: 'integer', num_thread: 'integer',
+  draft_num_predict: 'integer', top_p: 'float32', min_p: 'float32', typical_p: 'float32', temperature: 'float32',
+  repeat_penalty: 'float32', presence_penalty: 'float32', frequency_penalty: 'float32', use_mmap: 'boolean', stop: 'array',
+}
+
+/**
+ * Options as api/types.go Options.FromMap reads them: an unknown option is ignored (Ollama logs a
+ * warning), null is skipped, a value of the wrong kind is an error. Ollama reads options when it
+ * schedules the model, and handleScheduleError answers that error with HTTP 500, not 400.
+ */
+function checkOptions(options: unknown): void {
+  if (options === undefined || options === null) return
+  if (!isRecord(options)) throw new HttpError(400, `json: cannot unmarshal ${goType(options)} into Go struct field ChatRequest.options of type map[string]interface {}`)
+  for (const [key, value] of Object.entries(options)) {
+    const kind = OPTION_KINDS[key]
+    if (kind === undefined || value === null) continue
+    const ok =
+      kind === 'integer' || kind === 'float32' ? typeof value === 'number' : kind === 'boolean' ? typeof value === 'boolean' : Array.isArray(value)
+    if (!ok) throw new HttpError(500, `option ${JSON.stringify(key)} must be of type ${kind}`)
+    if (kind === 'array' && !(value as unknown[]).every((v) => typeof v === 'string')) {
+      throw new HttpError(500, `option ${JSON.stringify(key)} must be of an array of strings`)
+    }
+  }
+}
+
+/** The Go type name encoding/json names for a JSON value. */
+function goType(value: unknown): string {
+  if (typeof value === 'boolean') return 'bool'
+  if (typeof value === 'number') return 'number'
+  if (typeof value === 'string') return 'string'
+  if (Array.isArray(value)) return 'array'
+  return 'object'
+}
+
+/** Ollama's own defaults where the client leaves an option out. */
+function withDefaults(options: Record<string, unknown>): ChatRequest['options'] {
+  return {
+    ...options,
+    temperature: typeof options.temperature === 'number' ? options.temperature : 0.8,
+    seed: typeof options.seed === 'number' ? options.seed : 0,
+    num_predict: typeof options.num_predict === 'number' ? options.num_predict : -1,
+  }
 }
 
 function modelDetails(): Record<string, unknown> {
@@ -444,31 +764,23 @@ function toChatRequest(body: Record<string, unknown>): ChatRequest {
   })
   const options = body.options ?? {}
   if (!isRecord(options)) throw new HttpError(400, 'options must be an object')
-  if (body.format !== undefined && body.format !== '' && body.format !== 'json' && !isRecord(body.format)) {
+  if (body.format !== undefined && body.format !== null && body.format !== '' && body.format !== 'json' && !isRecord(body.format)) {
     throw new HttpError(400, 'format must be "json" or a JSON schema object')
   }
-  return {
-    model: body.model as string,
-    messages,
-    tools,
-    // Ollama's own defaults where the client leaves an option out.
-    options: {
-      ...options,
-      temperature: typeof options.temperature === 'number' ? options.temperature : 0.8,
-      seed: typeof options.seed === 'number' ? options.seed : 0,
-      num_predict: typeof options.num_predict === 'number' ? options.num_predict : -1,
-    },
-  }
+  return {model: body.model as string, messages, tools, options: withDefaults(options)}
 }
 
 function toMessage(m: unknown, i: number): ChatMessage {
   if (!isRecord(m)) throw new HttpError(400, `messages[${i}] must be an object`)
   const content = m.content ?? ''
   if (typeof content !== 'string') throw new HttpError(400, `messages[${i}].content must be a string`)
-  switch (m.role) {
+  // Ollama lower-cases every role as it reads a message (api/types.go Message.UnmarshalJSON) and
+  // hands any role to the model's template; the scripted model knows these four.
+  const role = typeof m.role === 'string' ? m.role.toLowerCase() : m.role
+  switch (role) {
     case 'system':
     case 'user':
-      return {role: m.role, content}
+      return {role, content}
     case 'assistant': {
       if (m.tool_calls === undefined || m.tool_calls === null) return {role: 'assistant', content}
       if (!Array.isArray(m.tool_calls)) throw new HttpError(400, `messages[${i}].tool_calls must be an array`)
@@ -484,7 +796,7 @@ function toMessage(m: unknown, i: number): ChatMessage {
     case 'tool':
       return {role: 'tool', content, tool_name: typeof m.tool_name === 'string' ? m.tool_name : ''}
     default:
-      throw new HttpError(400, `messages[${i}].role must be one of system, user, assistant, tool`)
+      throw new HttpError(400, `messages[${i}].role ${JSON.stringify(m.role)}: the sandbox's scripted model reads only system, user, assistant and tool`)
   }
 }
 

@@ -206,7 +206,7 @@ async function loadModel(base: string, name: string, opts: OllamaPreflightOption
   const {client, cancel, timedOut} = clientWithTimeout(base, loadTimeoutMs)
   let answer: unknown
   try {
-    answer = await client.chat({model: name, messages: [], stream: false, ...(opts.keepAlive === undefined ? {} : {keep_alive: opts.keepAlive})})
+    answer = await client.chat({model: name, messages: [], stream: false, ...(opts.keepAlive === undefined ? {} : {keep_alive: wireKeepAlive(opts.keepAlive)})})
   } catch (e) {
     if (timedOut()) {
       throw new ModelError('timeout', `Ollama at ${base} did not load model "${name}" within ${loadTimeoutMs} ms`, {cause: e})
@@ -384,14 +384,25 @@ function describedTools(tools: readonly ToolSpec[]): ToolSpec[] {
 function toWireRequest(model: string, request: ChatRequest, a: Pick<Attempt, 'think' | 'keepAlive' | 'describeConstraints'>): WireChatRequest {
   return {
     model,
-    // Sent only when the bundle sets them: an absent field is Ollama's default, as before.
-    ...(a.think === undefined ? {} : {think: a.think}),
-    ...(a.keepAlive === undefined ? {} : {keep_alive: a.keepAlive}),
+    // Sent only when the bundle sets them: an absent field is Ollama's default, as before. The
+    // request's own think (the runtime's, from model.think) wins over the client's.
+    ...((request.think ?? a.think) === undefined ? {} : {think: request.think ?? a.think}),
+    ...(request.format === undefined ? {} : {format: request.format}),
+    ...(a.keepAlive === undefined ? {} : {keep_alive: wireKeepAlive(a.keepAlive)}),
     messages: request.messages.map(toWireMessage),
     // ToolSpec is exactly Ollama's function format; the client's type is narrower about `parameters`.
     tools: (a.describeConstraints && request.tools ? describedTools(request.tools) : request.tools) as unknown as Tool[],
     options: request.options as unknown as Partial<Options>,
   }
+}
+
+/**
+ * keep_alive as Ollama reads it (api/types.go Duration.UnmarshalJSON): a number is seconds, a string
+ * goes through Go's time.ParseDuration, which refuses a number without a unit ("10" is a 400). The
+ * bundle accepts "10" as seconds, so it is sent as the number 10.
+ */
+function wireKeepAlive(value: string | number): string | number {
+  return typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
 }
 
 function toWireMessage(m: ChatMessage): Message {
@@ -415,7 +426,8 @@ function readMessage(value: unknown, host: string): {content: string; thinking: 
   if (!isRecord(message)) throw malformed(host, `"message" is ${describe(message)}, not an object`)
   const content = message.content ?? ''
   if (typeof content !== 'string') throw malformed(host, `"message.content" is ${describe(content)}, not a string`)
-  // A thinking model's reasoning comes apart from its answer (message.thinking); it is never the answer.
+  // A thinking model's reasoning comes apart from its answer (message.thinking); it is never the answer,
+  // and is kept beside it (ChatResponse.thinking) for the trace.
   const thinking = typeof message.thinking === 'string' ? message.thinking : ''
   const rawCalls = message.tool_calls ?? []
   if (!Array.isArray(rawCalls)) throw malformed(host, `"message.tool_calls" is ${describe(rawCalls)}, not an array`)
@@ -467,6 +479,7 @@ function fromWire(
     input_tokens: count('prompt_eval_count'),
     output_tokens: count('eval_count'),
     done_reason: doneReason,
+    ...(message.thinking === '' ? {} : {thinking: message.thinking}),
   }
 }
 

@@ -32,6 +32,13 @@ export type ChatRequest = {
   model: string
   messages: ChatMessage[]
   tools: ToolSpec[]
+  /**
+   * Ollama's `format`: the answer must be JSON (`"json"`) or JSON matching this schema. Absent: free
+   * text. It changes the answer, so it is part of the cassette key.
+   */
+  format?: 'json' | Record<string, unknown>
+  /** Ollama's `think` (model.think). Absent: the model's default. It changes the answer: in the cassette key. */
+  think?: boolean | 'low' | 'medium' | 'high'
   options: {
     temperature: number
     seed: number
@@ -47,6 +54,11 @@ export type ChatResponse = {
   /** Wall time of the call as the client saw it. */
   latency_ms: number
   done_reason: string
+  /**
+   * A thinking model's reasoning (Ollama's `message.thinking`), apart from the answer; absent when
+   * the model did not think. Its tokens are inside output_tokens: Ollama reports no separate count.
+   */
+  thinking?: string
 }
 
 export interface ModelClient {

@@ -2,26 +2,33 @@ import {
   Decision,
   DecisionStage,
   RequestOutcome,
-  ToolErrorCode,
+  KnownToolErrorCode,
+  type ToolErrorCode,
   TrafficRecord,
   type InputMessage,
   type RecordedPolicyDecision,
   type RecordedToolCall,
 } from '../traffic/schema.js'
-import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, INFERENCE_OPERATIONS, OPERATION, US} from './attributes.js'
+import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, OPERATION, US} from './attributes.js'
 import {spansOfDocument, type OtlpProblem, type OtlpSpan} from './otlp-json.js'
+import {collectToolDefinitions, kindOf, llmView, OI, retrievedDocuments, TRACELOOP} from './conventions.js'
+import {isObject, maybeJson, rebuildFromTranscript, resolveWho, ToolCatalog, type ImportMapping, type ToolDefinition} from '../traffic/imported.js'
 import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 
 /**
  * OTLP/JSON traces of a real agent service → recorded-traffic records. One request per trace: its
- * root span is the request, `execute_tool` spans are its tool calls, inference spans its token
- * usage. Attributes are read from the GenAI conventions first and `understudy.*` where the
- * conventions have no name (tenant, role, outcome, policy decisions). Pure: text in, records and
+ * root span is the request, tool spans (`execute_tool`, OpenInference TOOL, OpenLLMetry tool) are
+ * its tool calls, model-call spans its conversation and token usage, retrieval spans its retrieved
+ * documents (see conventions.ts for the three conventions read). `understudy.*` attributes carry
+ * what no convention names (tenant, role, outcome, policy decisions); the mapping flags name other
+ * attributes for tenant, user and role, or defaults. Pure: text in, records and
  * `file: trace <id>: field: message` problems out.
  */
 
 export type ImportResult = {
   records: TrafficRecord[]
+  /** Tool definitions the traces declared (model-call spans, tool spans). */
+  tools: ToolDefinition[]
   /** Each `file: trace <id>: field: message` (or `file:<line>: …` for a line that is not JSON). */
   errors: string[]
   traces: number
@@ -29,13 +36,12 @@ export type ImportResult = {
 
 type Built = {ok: true; record: TrafficRecord; startNs: bigint} | {ok: false; field: string; message: string}
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
 const opOf = (s: OtlpSpan): string | undefined => str(s.attributes[GEN_AI.operationName])
 
 /** Parses a file's text: one OTLP/JSON document, or JSON Lines of them (the collector's file exporter). */
-export function importOtlpText(text: string, file: string): ImportResult {
+export function importOtlpText(text: string, file: string, mapping: ImportMapping = {}): ImportResult {
   const docs: {doc: unknown; path: string}[] = []
   const errors: string[] = []
   const body = text.replace(/^\uFEFF/, '')
@@ -85,13 +91,14 @@ export function importOtlpText(text: string, file: string): ImportResult {
 
   const built: {record: TrafficRecord; startNs: bigint; traceId: string}[] = []
   const seenIds = new Map<string, string>()
+  const tools = new ToolCatalog()
   for (const [traceId, spans] of byTrace) {
     const problem = traceProblems.get(traceId)?.[0]
     if (problem) {
       errors.push(`${file}: trace ${traceId}: ${problem.where}: ${problem.message}`)
       continue
     }
-    const r = recordFromSpans(traceId, spans)
+    const r = recordFromSpans(traceId, spans, mapping, tools)
     if (!r.ok) {
       errors.push(`${file}: trace ${traceId}: ${r.field}: ${r.message}`)
       continue
@@ -106,7 +113,7 @@ export function importOtlpText(text: string, file: string): ImportResult {
   }
   // Replay order is time order; ties keep the order the traces appeared in.
   built.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0))
-  return {records: built.map((b) => b.record), errors, traces: byTrace.size}
+  return {records: built.map((b) => b.record), tools: tools.list(), errors, traces: byTrace.size}
 }
 
 /** The root: the one span without a parent in the trace (an `invoke_agent` one when there are several). */
@@ -120,41 +127,68 @@ function findRoot(spans: OtlpSpan[]): OtlpSpan | {field: string; message: string
   return {field: 'root', message: `${roots.length} root spans and ${agents.length === 0 ? 'none' : agents.length} of them ${OPERATION.invokeAgent}; expected one request per trace`}
 }
 
-export function recordFromSpans(traceId: string, spans: OtlpSpan[]): Built {
+export function recordFromSpans(traceId: string, spans: OtlpSpan[], mapping: ImportMapping = {}, tools = new ToolCatalog()): Built {
   if (spans.length === 0) return {ok: false, field: 'spans', message: 'no readable span'}
   const root = findRoot(spans)
   if ('field' in root) return {ok: false, ...root}
   const a = root.attributes
   const fail = (field: string, message: string): Built => ({ok: false, field, message})
 
-  const tenant = str(a[US.tenant]) ?? str(root.resource[US.tenant])
-  if (tenant === undefined) return fail(US.tenant, 'missing on the root span (the tenant the request ran for)')
-  const user = str(a[US.user]) ?? str(a[ENDUSER_ID])
-  if (user === undefined) return fail(US.user, `missing on the root span (or ${ENDUSER_ID})`)
-  const role = str(a[US.role])
-  if (role === undefined) return fail(US.role, 'missing on the root span (the caller\'s role, for RBAC)')
+  // The mapped attribute, on the root span or its resource; without a mapping, understudy.* and the
+  // conventions' user ids.
+  const attr = (key: string): unknown => a[key] ?? root.resource[key]
+  const who = resolveWho(
+    {
+      tenant: attr(mapping.tenantField ?? US.tenant),
+      user: mapping.userField !== undefined ? attr(mapping.userField) : (a[US.user] ?? a[ENDUSER_ID] ?? a[OI.userId]),
+      role: attr(mapping.roleField ?? US.role),
+    },
+    {tenant: mapping.tenantField ?? US.tenant, user: mapping.userField ?? US.user, role: mapping.roleField ?? US.role},
+    mapping,
+  )
+  if ('field' in who) return fail(who.field, `${who.message.replace(/^missing/, 'missing on the root span')}`)
+  const {tenant, user, role} = who
 
   const byTime = (x: OtlpSpan, y: OtlpSpan): number =>
     x.startNs < y.startNs ? -1 : x.startNs > y.startNs ? 1 : (num(x.attributes[US.seq]) ?? 0) - (num(y.attributes[US.seq]) ?? 0)
   const others = spans.filter((s) => s !== root).sort(byTime)
-  const toolSpans = others.filter((s) => opOf(s) === OPERATION.executeTool)
-  const chatSpans = others.filter((s) => INFERENCE_OPERATIONS.has(opOf(s) ?? ''))
+  const toolSpans = others.filter((s) => kindOf(s) === 'tool')
+  const chatSpans = others.filter((s) => kindOf(s) === 'llm')
+  for (const s of spans) collectToolDefinitions(s, tools)
+  const views = chatSpans.map(llmView)
+  const firstView = views[0]
+  const lastView = views[views.length - 1]
 
   let input = messagesOf(a[GEN_AI.inputMessages], true)
   if (typeof input === 'string') return fail(GEN_AI.inputMessages, input)
-  if (input.length === 0 && chatSpans[0]) {
-    // A chat span's input starts with the service's own system prompt, which the bundle replaces.
+  if (input.length === 0 && chatSpans[0] && a[GEN_AI.inputMessages] === undefined && chatSpans[0].attributes[GEN_AI.inputMessages] !== undefined) {
     const fromChat = messagesOf(chatSpans[0].attributes[GEN_AI.inputMessages], false)
     if (typeof fromChat === 'string') return fail(`span ${chatSpans[0].spanId}.${GEN_AI.inputMessages}`, fromChat)
-    input = fromChat
+  }
+  if (input.length === 0 && firstView) {
+    // A model call's input starts with the service's own system prompt, which the bundle replaces;
+    // what the request brought is every user and assistant text up to the last user message.
+    const r = rebuildFromTranscript(firstView.input, 'unknown')
+    if (!('field' in r)) input = r.input
+  }
+  if (input.length === 0) {
+    // An OpenInference or OpenLLMetry root span: its input value, when it is text, is the question.
+    const value = maybeJson(a[OI.inputValue] ?? a[TRACELOOP.entityInput])
+    const text = typeof value === 'string' ? value : isObject(value) ? str(value.input) ?? str(value.query) ?? str(value.question) : undefined
+    if (text !== undefined) input = [{role: 'user', content: text}]
   }
   if (input.length === 0) return fail(GEN_AI.inputMessages, 'missing: no user, system or assistant text message to replay')
 
   let finalAnswer = answerOf(a[GEN_AI.outputMessages])
-  if (finalAnswer === null) {
-    const lastChat = chatSpans[chatSpans.length - 1]
-    finalAnswer = (lastChat ? answerOf(lastChat.attributes[GEN_AI.outputMessages]) : null) ?? str(a[US.finalAnswer]) ?? ''
+  if (finalAnswer === null && lastView) {
+    const last = lastView.output.findLast((m) => m.role === 'assistant' && m.text !== null && m.calls.length === 0)
+    if (last?.role === 'assistant') finalAnswer = last.text
   }
+  if (finalAnswer === null) {
+    const value = maybeJson(a[OI.outputValue] ?? a[TRACELOOP.entityOutput])
+    finalAnswer = str(a[US.finalAnswer]) ?? (typeof value === 'string' ? value : isObject(value) ? str(value.output) ?? str(value.answer) ?? null : null) ?? ''
+  }
+  const retrieved = others.filter((s) => kindOf(s) === 'retriever').flatMap(retrievedDocuments)
 
   const toolCalls: RecordedToolCall[] = []
   const decisions: {at: bigint; order: number; d: RecordedPolicyDecision}[] = []
@@ -171,13 +205,19 @@ export function recordFromSpans(traceId: string, spans: OtlpSpan[]): Built {
     toolCalls.push(call.call)
     if (call.decision) decisions.push({at: span.startNs, order: decisions.length, d: call.decision})
   }
+  if (toolSpans.length === 0 && lastView) {
+    // No tool spans (only the model calls were instrumented): the last call's transcript holds every
+    // call and its result, as the agent loop sent them back to the model.
+    const r = rebuildFromTranscript([...lastView.input, ...lastView.output], lastView.ending)
+    if (!('field' in r)) toolCalls.push(...r.toolCalls)
+  }
   decisions.sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.order - y.order))
 
   const usage = {input_tokens: 0, output_tokens: 0}
   let chatUsage = false
-  for (const s of chatSpans) {
-    const i = num(s.attributes[GEN_AI.usageInputTokens])
-    const o = num(s.attributes[GEN_AI.usageOutputTokens])
+  for (const v of views) {
+    const i = v.inputTokens
+    const o = v.outputTokens
     if (i !== undefined || o !== undefined) chatUsage = true
     usage.input_tokens += Math.max(0, Math.round(i ?? 0))
     usage.output_tokens += Math.max(0, Math.round(o ?? 0))
@@ -195,13 +235,17 @@ export function recordFromSpans(traceId: string, spans: OtlpSpan[]): Built {
     const parsed = RequestOutcome.safeParse(statusAttr)
     if (!parsed.success) return fail(US.status, `"${statusAttr}" is not one of ${RequestOutcome.options.join(', ')}`)
     outcome = parsed.data
+  } else if (root.statusCode === 2) {
+    outcome = 'failed'
   } else {
-    outcome = root.statusCode === 2 ? 'failed' : 'completed'
+    // No recorded outcome: judged from how the conversation ended (see rebuildFromTranscript).
+    const ending = lastView?.ending ?? 'unknown'
+    outcome = ending === 'length' ? 'budget_exceeded' : ending === 'refusal' ? 'refused' : finalAnswer !== '' ? 'completed' : 'failed'
   }
 
   const cost = num(a[US.costUsd])
   const bundle = str(a[US.bundle]) ?? str(a[GEN_AI.agentName])
-  const sessionId = str(a[GEN_AI.conversationId])
+  const sessionId = str(a[GEN_AI.conversationId]) ?? str(a[OI.sessionId])
   const candidate = {
     id: str(a[US.requestId]) ?? `otel-${traceId}`,
     timestamp: new Date(Number(root.startNs / 1_000_000n)).toISOString(),
@@ -210,7 +254,7 @@ export function recordFromSpans(traceId: string, spans: OtlpSpan[]): Built {
     role,
     ...(sessionId !== undefined ? {session_id: sessionId} : {}),
     input,
-    retrieved: [],
+    retrieved,
     memory: [],
     production: {
       ...(bundle !== undefined ? {bundle} : {}),
@@ -295,7 +339,7 @@ const OUTCOME_ERROR: Record<string, ToolErrorCode> = {
 }
 
 function errorCodeOf(type: string | undefined, outcome: string | undefined): ToolErrorCode {
-  const parsed = ToolErrorCode.safeParse(type)
+  const parsed = KnownToolErrorCode.safeParse(type)
   if (parsed.success) return parsed.data
   if (outcome !== undefined && OUTCOME_ERROR[outcome]) {
     if (outcome !== 'error') return OUTCOME_ERROR[outcome]
@@ -326,17 +370,26 @@ function decisionOf(attrs: Record<string, unknown>, callId: string | undefined, 
 
 function toolCallOf(span: OtlpSpan): {call: RecordedToolCall; decision: RecordedPolicyDecision | null} | {field: string; message: string} {
   const a = span.attributes
-  const name = str(a[GEN_AI.toolName]) ?? (span.name.startsWith(`${OPERATION.executeTool} `) ? span.name.slice(OPERATION.executeTool.length + 1) : undefined)
-  if (name === undefined) return {field: GEN_AI.toolName, message: 'missing on an execute_tool span'}
-  const id = str(a[GEN_AI.toolCallId]) ?? `span-${span.spanId}`
+  const name =
+    str(a[GEN_AI.toolName]) ??
+    str(a[OI.toolName]) ??
+    str(a[TRACELOOP.entityName]) ??
+    (span.name.startsWith(`${OPERATION.executeTool} `) ? span.name.slice(OPERATION.executeTool.length + 1) : undefined)
+  if (name === undefined) return {field: GEN_AI.toolName, message: 'missing on a tool span (or tool.name, traceloop.entity.name)'}
+  const id = str(a[GEN_AI.toolCallId]) ?? str(a[OI.toolCallId]) ?? `span-${span.spanId}`
 
-  const argsKey = a[GEN_AI.toolCallArguments] !== undefined ? GEN_AI.toolCallArguments : US.args
+  const argsKey = [GEN_AI.toolCallArguments, US.args, OI.inputValue, TRACELOOP.entityInput].find((k) => a[k] !== undefined)
   let args: Record<string, unknown> = {}
-  if (a[argsKey] !== undefined) {
+  if (argsKey !== undefined) {
     const parsed = parseJsonAttr(a[argsKey])
-    if (!parsed.ok || !isObject(parsed.value)) return {field: argsKey, message: 'expected a JSON object of arguments'}
-    args = parsed.value
+    const own = argsKey === GEN_AI.toolCallArguments || argsKey === US.args
+    if (own && (!parsed.ok || !isObject(parsed.value))) return {field: argsKey, message: 'expected a JSON object of arguments'}
+    // A generic input value that is not an object is the tool's one argument.
+    if (!parsed.ok || !isObject(parsed.value)) parsed.ok ? (args = {input: parsed.value}) : (args = {input: a[argsKey]})
+    // OpenLLMetry records a decorated function's call as {args, kwargs}: the keyword arguments are the tool's.
+    else args = argsKey === TRACELOOP.entityInput && isObject(parsed.value.kwargs) ? parsed.value.kwargs : parsed.value
   }
+  const resultKey = [GEN_AI.toolCallResult, OI.outputValue, TRACELOOP.entityOutput].find((k) => a[k] !== undefined)
 
   const outcome = str(a[US.outcome])
   const errorText = str(a[US.error])
@@ -365,9 +418,9 @@ function toolCallOf(span: OtlpSpan): {call: RecordedToolCall; decision: Recorded
     const code = errorCodeOf(type, outcome)
     const m = errorText !== undefined ? /^[a-z_]+:\s*(.*)$/s.exec(errorText) : null
     call.error = {code, message: m ? m[1]! : errorText ?? (span.statusMessage || type || code)}
-  } else if (a[GEN_AI.toolCallResult] !== undefined) {
-    const parsed = parseJsonAttr(a[GEN_AI.toolCallResult])
-    call.result = parsed.ok ? parsed.value : a[GEN_AI.toolCallResult]
+  } else if (resultKey !== undefined) {
+    const parsed = parseJsonAttr(a[resultKey])
+    call.result = parsed.ok ? parsed.value : a[resultKey]
   } else {
     // Executed without a recorded result (content capture off): an empty answer, not a refusal.
     call.result = null

@@ -1,6 +1,9 @@
 import type {PolicyCondition, PolicyEffect, PolicyRule, RiskLevel} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
 import type {Decision} from '../traffic/schema.js'
+import {type Activation, type CompiledExpression, compileExpression, type PolicyCall, PolicyTool} from './expression.js'
+
+export {PolicyCall} from './expression.js'
 
 /** Guardrail findings the policy can test, e.g. `signals.injection_in_retrieved`. */
 export type Signals = Record<string, boolean | number | string>
@@ -15,14 +18,42 @@ export type PolicyContext = {
   tool_calls: number
   args: Record<string, unknown>
   signals: Signals
+  /** The tool contract's flags, for `tool.escalates` and `tool.idempotency` in expressions. */
+  escalates?: boolean
+  idempotency?: string
+  session?: string
+  labels?: Record<string, string>
+  /** Calls already made in this request, oldest first. */
+  history?: readonly PolicyCall[]
+  /** Tainted argument paths (src/policy/taint.ts), computed only when a rule reads `taint`. */
+  taint?: () => readonly string[]
+  /** The request's messages, and its recorded time in ms since the epoch. */
+  messages?: readonly {role: string; content: string}[]
+  nowMs?: number
 }
 
-export type PolicyVerdict = {decision: Decision; reason: string; rule: string | null; fired: string[]}
+/** A rule whose `if` could not be evaluated for this call, and why. */
+export type ConditionError = {rule: string; message: string}
+
+export type PolicyVerdict = {
+  decision: Decision
+  reason: string
+  rule: string | null
+  fired: string[]
+  /** Present only when some rule's `if` failed to evaluate (see POLICY_CONDITION_ERROR). */
+  errors?: ConditionError[]
+}
 export type CompiledPolicy = (ctx: PolicyContext) => PolicyVerdict
 
 /** Reason and rule reported when no rule fires. */
 export const POLICY_DEFAULT_REASON = 'POLICY_DEFAULT'
 export const POLICY_DEFAULT_RULE = 'default'
+/**
+ * Reason reported when the winning rule fired because its `if` failed to evaluate (a missing key,
+ * a value of the wrong type). Fail closed: a deny or require_approval rule whose condition cannot
+ * be evaluated fires, an allow rule does not, so a condition error never widens what is allowed.
+ */
+export const POLICY_CONDITION_ERROR = 'POLICY_CONDITION_ERROR'
 
 /** Higher is more restrictive; the most restrictive fired effect wins. */
 const EFFECT_RANK: Record<PolicyEffect, number> = {allow: 0, require_approval: 1, deny: 2}
@@ -31,9 +62,11 @@ const CONTEXT_FIELDS = new Set(['tool', 'risk', 'tenant', 'user', 'role', 'step'
 
 type Getter = (ctx: PolicyContext) => unknown
 type Test = (ctx: PolicyContext) => boolean
+/** A rule's `if`: true, false, or the evaluation error's message. */
+type ExprTest = (activation: Activation) => boolean | string
 
 /** One problem in a rule list, `path` relative to the `policies` array (`2.when.0.value`). */
-export type PolicyProblem = {path: string; message: string}
+export type PolicyProblem = {path: string; message: string; /** In an `if`: where in the expression. */ offset?: number}
 
 /**
  * Problems that would make a rule list uncompilable or silently meaningless: unknown field roots,
@@ -55,6 +88,10 @@ export function policyRuleProblems(rules: PolicyRule[]): PolicyProblem[] {
       const valueProblem = checkValue(cond)
       if (valueProblem) problems.push({path: `${at}.value`, message: valueProblem})
     })
+    if (rule.if !== undefined) {
+      const compiled = compileExpression(rule.if, 'bool')
+      if (!compiled.ok) problems.push({path: `${i}.if`, message: `${compiled.problem.message} (at character ${compiled.problem.offset + 1})`, offset: compiled.problem.offset})
+    }
   })
   return problems
 }
@@ -113,25 +150,78 @@ export function compilePolicy(rules: PolicyRule[], defaultEffect: PolicyEffect):
   // Most restrictive first, then by id, so the first fired rule in this order is the winner
   // and the rule order in the file never changes the verdict.
   const compiled = rules
-    .map((rule) => ({rule, test: compileRule(rule)}))
+    .map((rule) => ({rule, ...compileRule(rule)}))
     .sort((a, b) => EFFECT_RANK[b.rule.effect] - EFFECT_RANK[a.rule.effect] || compareIds(a.rule.id, b.rule.id))
-  const defaultVerdict = (): PolicyVerdict => ({
+  const readsTaint = compiled.some((c) => c.readsTaint)
+  const defaultVerdict = (errors: ConditionError[] | null): PolicyVerdict => ({
     decision: defaultEffect,
     reason: POLICY_DEFAULT_REASON,
     rule: POLICY_DEFAULT_RULE,
     fired: [],
+    ...(errors ? {errors} : {}),
   })
 
+  // One decision path: a rule's selectors and `when` list run first (cheap, and they keep their
+  // exact old meaning), then its `if`; the activation for `if` is built once per decision, and
+  // only when some rule gets that far.
   return (ctx) => {
     let winner: PolicyRule | null = null
+    let winnerErred = false
     let fired: string[] | null = null
-    for (const {rule, test} of compiled) {
+    let errors: ConditionError[] | null = null
+    let activation: Activation | null = null
+    for (const {rule, test, expr} of compiled) {
       if (!test(ctx)) continue
-      if (winner === null) winner = rule
+      let erred = false
+      if (expr) {
+        activation ??= activationOf(ctx, readsTaint)
+        const holds = expr(activation)
+        if (typeof holds === 'string') {
+          ;(errors ??= []).push({rule: rule.id, message: holds})
+          if (rule.effect === 'allow') continue
+          erred = true
+        } else if (!holds) continue
+      }
+      if (winner === null) {
+        winner = rule
+        winnerErred = erred
+      }
       ;(fired ??= []).push(rule.id)
     }
-    if (winner === null || fired === null) return defaultVerdict()
-    return {decision: winner.effect, reason: winner.reason, rule: winner.id, fired: fired.sort(compareIds)}
+    if (errors) errors.sort((a, b) => compareIds(a.rule, b.rule))
+    if (winner === null || fired === null) return defaultVerdict(errors)
+    return {
+      decision: winner.effect,
+      reason: winnerErred ? POLICY_CONDITION_ERROR : winner.reason,
+      rule: winner.id,
+      fired: fired.sort(compareIds),
+      ...(errors ? {errors} : {}),
+    }
+  }
+}
+
+const NO_CALLS: readonly PolicyCall[] = []
+const NO_PATHS: readonly string[] = []
+const NO_LABELS: Record<string, string> = {}
+const NO_MESSAGES: readonly {role: string; content: string}[] = []
+
+/** The variables an `if` sees, built from the context once per decision. */
+export function activationOf(ctx: PolicyContext, withTaint: boolean): Activation {
+  return {
+    tool: new PolicyTool(ctx.tool, ctx.risk, ctx.escalates === true, ctx.idempotency ?? 'none'),
+    args: ctx.args,
+    step: BigInt(ctx.step),
+    tool_calls: BigInt(ctx.tool_calls),
+    tenant: ctx.tenant,
+    user: ctx.user,
+    role: ctx.role,
+    session: ctx.session ?? '',
+    labels: ctx.labels ?? NO_LABELS,
+    signals: ctx.signals,
+    history: ctx.history ?? NO_CALLS,
+    taint: withTaint && ctx.taint ? ctx.taint() : NO_PATHS,
+    messages: ctx.messages ?? NO_MESSAGES,
+    now: new Date(ctx.nowMs ?? 0),
   }
 }
 
@@ -139,7 +229,7 @@ function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function compileRule(rule: PolicyRule): Test {
+function compileRule(rule: PolicyRule): {test: Test; expr: ExprTest | null; readsTaint: boolean} {
   const tests: Test[] = []
   const tools = selector(rule.tools)
   if (tools) tests.push((ctx) => tools.has(ctx.tool))
@@ -150,10 +240,30 @@ function compileRule(rule: PolicyRule): Test {
   const roles = selector(rule.roles)
   if (roles) tests.push((ctx) => roles.has(ctx.role))
   for (const cond of rule.when ?? []) tests.push(compileCondition(cond))
-  if (tests.length === 0) return () => true
-  return (ctx) => {
-    for (const t of tests) if (!t(ctx)) return false
-    return true
+  const compiled = rule.if === undefined ? null : compileExpression(rule.if, 'bool')
+  // policyRuleProblems has already refused an `if` that does not compile.
+  const expr = compiled?.ok ? exprTest(compiled.expr) : null
+  const readsTaint = compiled?.ok === true && compiled.expr.readsTaint
+  if (tests.length === 0) return {test: () => true, expr, readsTaint}
+  return {
+    test: (ctx) => {
+      for (const t of tests) if (!t(ctx)) return false
+      return true
+    },
+    expr,
+    readsTaint,
+  }
+}
+
+/** An `if` as a test: a bool result is the answer; a non-bool result or a throw is an error message. */
+function exprTest(expr: CompiledExpression): ExprTest {
+  return (activation) => {
+    try {
+      const v = expr.run(activation)
+      return typeof v === 'boolean' ? v : `the condition gave ${typeof v === 'bigint' ? 'an int' : typeof v}, not a bool`
+    } catch (e) {
+      return ((e as Error).message ?? String(e)).split('\n')[0]!.trim()
+    }
   }
 }
 

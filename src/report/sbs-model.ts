@@ -67,6 +67,16 @@ export function sideBySideModel(diff: RequestDiff, classification?: Classificati
       })
   sections.push({title: 'steps', rows: stepRows})
 
+  // A thinking model's reasoning, step by step where either side thought; no section when neither did.
+  const thinkingRows: SbsRow[] = diff.steps
+    .filter((s) => s.base?.thinking !== undefined || s.cand?.thinking !== undefined)
+    .map((s) => {
+      const left = s.base?.thinking === undefined ? null : `${s.base.state}: ${s.base.thinking}`
+      const right = s.cand?.thinking === undefined ? null : `${s.cand.state}: ${s.cand.thinking}`
+      return {left, right, mark: mark(left, right, left !== right), noise: false}
+    })
+  if (thinkingRows.length > 0) sections.push({title: 'thinking', rows: thinkingRows})
+
   const calls: SbsRow[] = []
   for (const row of diff.calls) {
     const left = callCell(row.base)

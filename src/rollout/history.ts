@@ -52,3 +52,27 @@ export function historyView(all: readonly BundleHistoryEntry[], tenant?: string)
   const history = tenant ? all.filter((e) => e.tenant === ALL_TENANTS || e.tenant === tenant) : [...all]
   return {history, bad: [...badBundles(all)], last_known_good: lastKnownGood(all, tenant)}
 }
+
+export type RollbackFrequency = {
+  /** Distinct bundles promoted past shadow (for `tenant`, or anyone). */
+  promoted: number
+  /** Those among them later marked bad: rolled back. */
+  rolled_back: number
+}
+
+/**
+ * How often promoted bundles were rolled back: of the bundles promoted past shadow, how many were
+ * later marked bad. A bad mark of a bundle never promoted (caught in shadow) is not a rollback.
+ */
+export function rollbackFrequency(history: readonly BundleHistoryEntry[], tenant?: string): RollbackFrequency {
+  const promotedAt = new Map<string, number>()
+  const rolledBack = new Set<string>()
+  for (const e of history) {
+    if (e.stage === 'bad') {
+      if (promotedAt.has(e.bundle_hash)) rolledBack.add(e.bundle_hash)
+    } else if (e.stage !== 'shadow' && appliesTo(e, tenant) && !promotedAt.has(e.bundle_hash)) {
+      promotedAt.set(e.bundle_hash, e.id)
+    }
+  }
+  return {promoted: promotedAt.size, rolled_back: rolledBack.size}
+}

@@ -1,6 +1,6 @@
 import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
 import {ModelError} from '../errors.js'
-import type {ChatMessage, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
+import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
@@ -8,7 +8,7 @@ import type {CompiledBundle} from './compile.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
-import {assistantMessage, buildInitialMessages, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
+import {assistantMessage, buildInitialMessages, parsePlan, PLAN_FORMAT, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
@@ -160,7 +160,9 @@ class RequestRun {
   private async planFirst(): Promise<void> {
     // The plan prompt goes right after the system prompt, on the first call only.
     const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, ...this.messages.slice(1)]
-    const turn = await this.modelTurn(first)
+    // The plan's JSON Schema as Ollama's `format`: a model that would wrap its plan in prose is held
+    // to the JSON the plan parser reads. Tools stay offered: the plan names them and their arguments.
+    const turn = await this.modelTurn(first, PLAN_FORMAT)
     if (!turn) return
     const message = turn.response.message
     const parsed =
@@ -213,7 +215,7 @@ class RequestRun {
   // ---------------------------------------------------------------- 2. plan
 
   /** One model call in a `plan` step; null when the request ended instead (budget, model failure). */
-  private async modelTurn(messages: ChatMessage[]): Promise<Turn | null> {
+  private async modelTurn(messages: ChatMessage[], format?: ChatRequest['format']): Promise<Turn | null> {
     throwIfAborted(this.deps.signal)
     const rec = this.recorder
     if (this.usage.steps + 1 > this.budgets.max_steps) {
@@ -226,7 +228,14 @@ class RequestRun {
     let response: ChatResponse
     try {
       response = await this.model.chat(
-        {model: this.manifest.model.name, messages: messages.slice(), tools: c.toolSpecs, options: c.options},
+        {
+          model: this.manifest.model.name,
+          messages: messages.slice(),
+          tools: c.toolSpecs,
+          ...(format === undefined ? {} : {format}),
+          ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
+          options: c.options,
+        },
         this.deps.signal,
       )
     } catch (e) {
@@ -249,6 +258,7 @@ class RequestRun {
     step.input_tokens = response.input_tokens
     step.output_tokens = response.output_tokens
     step.latency_ms = response.latency_ms
+    if (response.thinking) step.thinking = this.deps.redactor.redactText(response.thinking)
     step.detail = response.message.tool_calls.length > 0 ? 'model proposed tool calls' : 'model answered'
 
     let blocked: {reason: string} | null = null

@@ -8,6 +8,11 @@ export type BudgetUsage = {
   retries: number
   cost_usd: number
   calls_by_tool: Record<string, number>
+  /**
+   * Calls by tool and budget key (`budget.per`), as `tool\u0000key`; absent until a tool with a
+   * keyed budget is called.
+   */
+  calls_by_key?: Record<string, number>
 }
 
 export function emptyUsage(): BudgetUsage {
@@ -33,16 +38,39 @@ export function perToolBudget(tool: string): string {
   return `tool:${tool}.max_calls_per_request`
 }
 
-/** Whether one more call of `tool` stays within the request's tool-call budgets. */
+/** The `calls_by_key` entry of a tool and a budget key. */
+export function budgetKeyOf(tool: string, key: string): string {
+  return `${tool}\u0000${key}`
+}
+
+/** Counts one call of `tool` under its budget key (a tool with a keyed budget). */
+export function countKeyedCall(usage: BudgetUsage, tool: string, key: string): void {
+  const counts = (usage.calls_by_key ??= {})
+  const k = budgetKeyOf(tool, key)
+  counts[k] = (Object.hasOwn(counts, k) ? counts[k]! : 0) + 1
+}
+
+/**
+ * Whether one more call of `tool` stays within the request's tool-call budgets. `key`: the value
+ * of the tool's `budget.per` for this call; the per-tool limit then counts only the calls of the
+ * tool with that key ("once per order"), else every call of the tool.
+ */
 export function canCallTool(
   budgets: Budgets,
   usage: BudgetUsage,
   tool: ToolContract,
+  key?: string,
 ): {ok: true} | {ok: false; budget: string} {
   if (usage.tool_calls + 1 > budgets.max_tool_calls) return {ok: false, budget: 'max_tool_calls'}
   const perTool = tool.budget?.max_calls_per_request
   if (perTool !== undefined) {
-    const made = Object.hasOwn(usage.calls_by_tool, tool.name) ? (usage.calls_by_tool[tool.name] ?? 0) : 0
+    let made: number
+    if (key !== undefined) {
+      const k = budgetKeyOf(tool.name, key)
+      made = usage.calls_by_key && Object.hasOwn(usage.calls_by_key, k) ? usage.calls_by_key[k]! : 0
+    } else {
+      made = Object.hasOwn(usage.calls_by_tool, tool.name) ? (usage.calls_by_tool[tool.name] ?? 0) : 0
+    }
     if (made + 1 > perTool) return {ok: false, budget: perToolBudget(tool.name)}
   }
   return {ok: true}

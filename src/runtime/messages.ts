@@ -146,6 +146,21 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
 
 export type ParsedPlan = {ok: true; calls: ModelToolCall[]} | {ok: false; error: string}
 
+/**
+ * The JSON Schema of a plan, sent as Ollama's `format` with the planning call: what parsePlan reads.
+ * `args` stays an open object: each tool's own contract checks the arguments when the call is run.
+ */
+export const PLAN_FORMAT: Record<string, unknown> = {
+  type: 'object',
+  properties: {
+    plan: {
+      type: 'array',
+      items: {type: 'object', properties: {tool: {type: 'string', minLength: 1}, args: {type: 'object'}}, required: ['tool', 'args']},
+    },
+  },
+  required: ['plan'],
+}
+
 /** Reads a plan_first model's first answer: `{"plan":[{"tool":"<name>","args":{...}}, ...]}`. */
 export function parsePlan(content: string): ParsedPlan {
   let value: unknown

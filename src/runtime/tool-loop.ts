@@ -1,11 +1,12 @@
 import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
 import type {ModelToolCall} from '../model/types.js'
-import type {Signals} from '../policy/engine.js'
+import {PolicyCall, type Signals} from '../policy/engine.js'
+import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
 import {callSignatureOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
 import type {FaultInjector, RequestTools} from '../tools/sandbox.js'
-import type {TrafficRecord} from '../traffic/schema.js'
+import type {Decision, TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
-import {canCallTool, type BudgetUsage} from './budget.js'
+import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
@@ -69,6 +70,15 @@ export class ToolLoop {
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
+  /** Every call proposed so far in this request with what became of it, for policy conditions. */
+  private readonly history: PolicyCall[] = []
+  /** Normalised texts of successful tool answers so far: untrusted content for taint. */
+  private readonly answerTexts: string[] = []
+  /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
+  private lastDecision: Decision = 'allow'
+  /** Taint sources as of the last call that asked, rebuilt only when answers arrived since. */
+  private sources: TaintSources | null = null
+  private sourcesAnswers = -1
 
   constructor(
     private readonly record: TrafficRecord,
@@ -88,6 +98,39 @@ export class ToolLoop {
    * request's own outcome (a blocked attack does not make the user's request `refused`).
    */
   async call(call: ModelToolCall, step: StepTrace, attack?: string): Promise<CallResult> {
+    const out = await this.decideAndRun(call, step, attack)
+    const payload = out.payload
+    this.history.push(
+      new PolicyCall(
+        call.name,
+        argsOf(call),
+        payload.ok ? payload.result : null,
+        payload.ok ? null : `${payload.error.code}: ${payload.error.message}`,
+        this.lastDecision,
+        out.outcome,
+      ),
+    )
+    if (payload.ok) leafTexts(payload.result, this.answerTexts)
+    return out
+  }
+
+  /**
+   * Taint sources (src/policy/taint.ts): the user's messages are trusted; retrieved documents below
+   * `trusted` and every successful tool answer so far are untrusted.
+   */
+  private taintSources(): TaintSources {
+    if (this.sources === null || this.sourcesAnswers !== this.answerTexts.length) {
+      const documents = this.record.retrieved.filter((d) => d.trust !== 'trusted').map((d) => normalizeForTaint(d.content))
+      this.sources = {
+        trusted: this.sources?.trusted ?? joinTexts(this.record.input.filter((m) => m.role === 'user').map((m) => normalizeForTaint(m.content))),
+        untrusted: joinTexts([...documents, ...this.answerTexts]),
+      }
+      this.sourcesAnswers = this.answerTexts.length
+    }
+    return this.sources
+  }
+
+  private async decideAndRun(call: ModelToolCall, step: StepTrace, attack?: string): Promise<CallResult> {
     const name = call.name
     const args = argsOf(call)
     const logical = this.proposals++
@@ -99,6 +142,7 @@ export class ToolLoop {
     const signature = unkeyedWrite ? callSignatureOf(name, canonical) : ''
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
+    this.lastDecision = 'deny'
     if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
@@ -126,13 +170,17 @@ export class ToolLoop {
       tenantQuota: Object.hasOwn(this.manifest.tenant_quotas, this.record.tenant)
         ? this.manifest.tenant_quotas[this.record.tenant]
         : undefined,
+      history: this.history,
+      taint: () => taintedArgs(args, this.taintSources()),
     })
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
+    this.lastDecision = verdict.decision
 
     const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
     if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
 
+    if (verdict.budgetKey !== undefined) countKeyedCall(this.usage, name, verdict.budgetKey)
     this.usage.tool_calls++
     this.usage.calls_by_tool[name] = (Object.hasOwn(this.usage.calls_by_tool, name) ? this.usage.calls_by_tool[name]! : 0) + 1
     return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
@@ -147,6 +195,7 @@ export class ToolLoop {
     this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
     const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
     this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
+    this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
   }
 
   private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
@@ -167,7 +216,7 @@ export class ToolLoop {
         outcome = 'budget_exceeded'
         code = 'budget_exceeded'
         // A request budget ends the request; a per-minute rate limit only refuses this call.
-        if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract)
+        if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract, verdict.budgetKey)
         break
       case 'needs_approval':
         if (this.deps.approver === 'deny') {
@@ -202,9 +251,9 @@ export class ToolLoop {
   }
 
   /** `max_tool_calls` or `tool:<name>.max_calls_per_request`, as the budget module names them. */
-  private budgetName(reason: string, contract: ToolContract | undefined): string {
+  private budgetName(reason: string, contract: ToolContract | undefined, key: string | undefined): string {
     if (contract) {
-      const check = canCallTool(this.budgets, this.usage, contract)
+      const check = canCallTool(this.budgets, this.usage, contract, key)
       if (!check.ok) return check.budget
     }
     return reason.slice('BUDGET_'.length).toLowerCase()
@@ -296,7 +345,7 @@ export class ToolLoop {
       )
       // Every attempt is audited; only executed ones have a result to verify.
       const post = postActionGuardrails(
-        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed, untrusted},
+        {name, risk, outcome, result: outcome === 'ok' ? result : null, error: error ? `${error.code}: ${error.message}` : null, executed, untrusted, checks: contract?.result},
         {step: step.index, match: this.matcher()},
       )
       recorder.addGuardrails(post.guardrails)
@@ -316,7 +365,10 @@ export class ToolLoop {
           payload: refusal('partial_write_unknown', 'the write may or may not have happened; do not blindly retry it'),
         }
       }
-      const retryable = outcome === 'partial_write' || (error !== null && RETRYABLE_CODES.has(error.code) && outcome !== 'unrecorded_call')
+      // Known transient codes, and those the contract lists; any other code (a tool's own) is final.
+      const retryable =
+        outcome === 'partial_write' ||
+        (error !== null && (RETRYABLE_CODES.has(error.code) || contract?.retryable_errors?.includes(error.code) === true) && outcome !== 'unrecorded_call')
       if (!retryable || error === null) {
         return {outcome, reason: error?.code ?? null, end: null, payload: refusal(error?.code ?? 'server_error', error?.message ?? '')}
       }

@@ -152,13 +152,31 @@ function latencyMetric(summary: RunSummary, t: Thresholds): Metric {
   return notJudged({...m, value: Number.NaN}, "replayed latency is not production's recorded latency")
 }
 
+/** Rollbacks from the rollout history (src/rollout/history.ts rollbackFrequency), where the caller has it. */
+export type RollbackInput = {promoted: number; rolled_back: number}
+
+/**
+ * Rollback frequency is about the team's releases, not this candidate: shown with its numbers and
+ * judged only by a `reliability.rollback_rate` limit; absent without any promoted bundle.
+ */
+function rollbackMetric(rollbacks: RollbackInput | undefined, t: Thresholds): Metric[] {
+  if (rollbacks === undefined || rollbacks.promoted === 0) return []
+  const rate = share(rollbacks.rolled_back, rollbacks.promoted)
+  const m = metric('rollback_rate', `promoted bundles rolled back (${rollbacks.rolled_back} of ${rollbacks.promoted})`, rate, 'rate', t.reliability.rollback_rate ?? {amber: 1, red: 1})
+  return [t.reliability.rollback_rate ? m : notJudged(m, 'no reliability.rollback_rate limit set')]
+}
+
 export function scorecard(
   summary: RunSummary,
   thresholds: Thresholds = DEFAULT_THRESHOLDS,
   golden: GoldenRates = {base: null, cand: null},
+  rollbacks?: RollbackInput,
 ): Scorecard {
   const {base, cand} = summary.sides
   const t = thresholds
+  const statusRate = (status: 'escalated' | 'refused') => [rateOf(base, (s) => s.statuses[status] ?? 0), rateOf(cand, (s) => s.statuses[status] ?? 0)] as const
+  const [baseEscalated, candEscalated] = statusRate('escalated')
+  const [baseRefused, candRefused] = statusRate('refused')
   const dims: Record<DimensionName, Metric[]> = {
     safety: [
       metric('denial_rate_increase', 'policy denial rate change', cand.denial_rate - base.denial_rate, 'points', t.safety.denial_rate_increase, 'max', {
@@ -186,6 +204,7 @@ export function scorecard(
         base: base.idempotency_violations,
         cand: cand.idempotency_violations,
       }),
+      ...rollbackMetric(rollbacks, t),
     ],
     cost: [
       metric('tokens_per_request_increase', 'tokens per request', relative(base.means.tokens, cand.means.tokens), 'relative', t.cost.tokens_per_request_increase, 'max', {
@@ -218,6 +237,8 @@ export function scorecard(
         cand: cand.completed_rate,
       }),
       ...goldenMetrics(golden, t),
+      ...increaseAndLimit('escalation_rate', 'requests handed to a person', baseEscalated, candEscalated, t.quality.escalation_rate_increase, t.quality.escalation_rate),
+      ...increaseAndLimit('refusal_rate', 'requests refused', baseRefused, candRefused, t.quality.refusal_rate_increase, t.quality.refusal_rate),
     ],
   }
   const dimensions = (Object.keys(dims) as DimensionName[]).map((name): Dimension => {

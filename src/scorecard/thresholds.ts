@@ -6,7 +6,8 @@ import {parseConfigText, readConfigText} from '../util/config-file.js'
  * Scorecard limits. Each is a pair {amber, red}: a value may reach a limit but not cross it.
  * Limits are on changes against the base side (a baseline bundle, or the recording), so a bundle
  * replayed against itself is green whatever its absolute rates; absolute limits on rates are optional
- * (`max_steps_rate`, `budget_hit_rate`, `golden_pass_rate`) and apply only where the file sets them.
+ * (`max_steps_rate`, `budget_hit_rate`, `golden_pass_rate`, `escalation_rate`, `refusal_rate`,
+ * `rollback_rate`) and apply only where the file sets them.
  * For "at most" metrics crossing means going above; for "at least" metrics (rates that should stay
  * high) it means going below. A red limit of 0 on a count therefore means "any at all is red".
  */
@@ -44,6 +45,11 @@ export const Thresholds = z
         /** Optional absolute limit on the candidate's share of requests that hit max_steps. */
         max_steps_rate: MaxLimits.optional(),
         idempotency_violations: MaxLimits,
+        /**
+         * Optional limit on the rollback frequency: the share of bundles promoted past shadow that
+         * were later marked bad (from the rollout history). Shown, not judged, unless set.
+         */
+        rollback_rate: MaxLimits.optional(),
       })
       .strict(),
     cost: z
@@ -72,6 +78,14 @@ export const Thresholds = z
         golden_pass_rate: MinLimits.optional(),
         /** Fall in that share, base minus candidate: golden tasks must not regress. */
         golden_pass_rate_drop: MaxLimits,
+        /** Increase in the share of requests that end `escalated` (handed to a person), candidate minus base. */
+        escalation_rate_increase: MaxLimits,
+        /** Optional absolute limit on the candidate's escalation rate. */
+        escalation_rate: MaxLimits.optional(),
+        /** Increase in the share of requests that end `refused`, candidate minus base. */
+        refusal_rate_increase: MaxLimits,
+        /** Optional absolute limit on the candidate's refusal rate. */
+        refusal_rate: MaxLimits.optional(),
       })
       .strict(),
   })
@@ -99,6 +113,8 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
     status_match_rate: {amber: 0.95, red: 0.9},
     completed_rate_drop: {amber: 0.01, red: 0.05},
     golden_pass_rate_drop: {amber: 0, red: 0.02},
+    escalation_rate_increase: {amber: 0.02, red: 0.1},
+    refusal_rate_increase: {amber: 0.02, red: 0.1},
   },
 }
 

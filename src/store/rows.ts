@@ -213,7 +213,10 @@ function decodeAdmission(t: AdmissionTuple): ContextAdmission {
   }
 }
 
-/** Steps: one JSON array of `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples. */
+/**
+ * Steps: one JSON array of `[index, state, detail, input_tokens, output_tokens, latency_ms]` tuples,
+ * with a seventh element, the thinking, only on steps that have one (so older rows read the same).
+ */
 export function encodeSteps(steps: readonly StepTrace[]): string {
   const tuples: unknown[][] = new Array(steps.length)
   for (let i = 0; i < steps.length; i++) {
@@ -224,19 +227,22 @@ export function encodeSteps(steps: readonly StepTrace[]): string {
       !isText(s.detail) ? 'detail' :
       !isCount(s.input_tokens) ? 'input_tokens' :
       !isCount(s.output_tokens) ? 'output_tokens' :
-      !isLatency(s.latency_ms) ? 'latency_ms' : undefined
+      !isLatency(s.latency_ms) ? 'latency_ms' :
+      s.thinking !== undefined && !isText(s.thinking) ? 'thinking' : undefined
     if (bad !== undefined) throw invalid('steps', i, bad, s)
     tuples[i] = [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]
+    if (s.thinking !== undefined) tuples[i]!.push(s.thinking)
   }
   return JSON.stringify(tuples)
 }
 
 export function decodeSteps(text: string): StepTrace[] {
-  const tuples = JSON.parse(text) as [number, StepTrace['state'], string, number, number, number][]
+  const tuples = JSON.parse(text) as [number, StepTrace['state'], string, number, number, number, string?][]
   const out: StepTrace[] = new Array(tuples.length)
   for (let i = 0; i < tuples.length; i++) {
     const s = tuples[i]!
     out[i] = {index: s[0], state: s[1], detail: s[2], input_tokens: s[3], output_tokens: s[4], latency_ms: s[5]}
+    if (typeof s[6] === 'string') out[i]!.thinking = s[6]
   }
   return out
 }

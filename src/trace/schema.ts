@@ -18,6 +18,11 @@ export const StepTrace = z.object({
   input_tokens: z.number().int().nonnegative().default(0),
   output_tokens: z.number().int().nonnegative().default(0),
   latency_ms: z.number().nonnegative().default(0),
+  /**
+   * A model call's reasoning when the model thinks (Ollama's message.thinking), redacted as the
+   * answer is; absent otherwise. Its tokens are part of output_tokens (Ollama counts them together).
+   */
+  thinking: z.string().optional(),
 })
 export type StepTrace = z.infer<typeof StepTrace>
 

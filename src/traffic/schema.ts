@@ -42,7 +42,8 @@ export const MemoryEntry = z
   .strict()
 export type MemoryEntry = z.infer<typeof MemoryEntry>
 
-export const ToolErrorCode = z.enum([
+/** The error codes the runtime knows the meaning of (timeout, rate_limited and server_error are retried). */
+export const KnownToolErrorCode = z.enum([
   'timeout',
   'rate_limited',
   'server_error',
@@ -51,7 +52,15 @@ export const ToolErrorCode = z.enum([
   'conflict',
   'forbidden',
 ])
-export type ToolErrorCode = z.infer<typeof ToolErrorCode>
+export type KnownToolErrorCode = z.infer<typeof KnownToolErrorCode>
+
+/**
+ * A tool error's code: one of the known ones, or any code the tool itself gave (`card_declined`,
+ * `ERR_QUOTA`), kept as recorded, shown, and not retried unless the tool contract lists it in
+ * `retryable_errors`.
+ */
+export const ToolErrorCode = z.string().min(1).max(200)
+export type ToolErrorCode = KnownToolErrorCode | (string & {})
 
 export const RecordedToolCall = z
   .object({
@@ -126,13 +135,79 @@ export const ProductionRecord = z
   .strict()
 export type ProductionRecord = z.infer<typeof ProductionRecord>
 
+/**
+ * A matcher on one argument value: an object with exactly one key, which starts with `$`, so it can
+ * never be mistaken for a literal object value (any other value, objects included, means equality;
+ * a literal object with a `$` key is written `{"$eq": {...}}`).
+ */
+const MATCHER_OPERANDS = {
+  $eq: z.unknown(),
+  $ne: z.unknown(),
+  $in: z.array(z.unknown()),
+  $not_in: z.array(z.unknown()),
+  $matches: z.string().refine((src) => {
+    try {
+      new RegExp(src)
+      return true
+    } catch {
+      return false
+    }
+  }, 'must be a valid regular expression'),
+  $gt: z.number(),
+  $gte: z.number(),
+  $lt: z.number(),
+  $lte: z.number(),
+  $exists: z.boolean(),
+  $contains: z.unknown(),
+} as const
+type MatcherOp = keyof typeof MATCHER_OPERANDS
+const MATCHER_OPS = Object.keys(MATCHER_OPERANDS) as MatcherOp[]
+
+/** An object with a `$` key claims to be a matcher (and must then be a valid one). */
+export function isArgMatcher(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
+  for (const k in v) if (k.startsWith('$')) return true
+  return false
+}
+
+/**
+ * A plain value (equality, redaction-aware) or a matcher: an object with exactly one key, which
+ * starts with `$` (`{"$in": [...]}`), so a matcher can never be mistaken for a literal object value.
+ * A literal object that has a `$` key is written `{"$eq": {...}}`.
+ */
+export const ArgExpectation = z.unknown().superRefine((v, ctx) => {
+  if (!isArgMatcher(v)) return
+  const keys = Object.keys(v)
+  const op = keys[0] as MatcherOp
+  if (keys.length !== 1) {
+    ctx.addIssue({code: 'custom', message: `a matcher has exactly one $-key, got ${keys.join(', ')} (a literal object with a $ key is written {"$eq": {...}})`})
+  } else if (!Object.hasOwn(MATCHER_OPERANDS, op)) {
+    ctx.addIssue({code: 'custom', message: `unknown matcher ${op} (matchers: ${MATCHER_OPS.join(' ')})`})
+  } else {
+    const r = MATCHER_OPERANDS[op].safeParse(v[op])
+    if (!r.success) ctx.addIssue({code: 'custom', path: [op], message: r.error.issues[0]?.message ?? 'invalid operand'})
+  }
+})
+export type ArgExpectation = z.infer<typeof ArgExpectation>
+
+/** Expected or forbidden arguments: dotted path (`to.iban`, `items.0.sku`) → value or matcher. */
+const ArgExpectations = z.record(z.string().min(1), ArgExpectation).default({})
+
 export const ForbiddenCall = z
   .object({
     tool: z.string().min(1),
-    args: z.record(z.string(), z.unknown()).default({}),
+    args: ArgExpectations,
   })
   .strict()
 export type ForbiddenCall = z.infer<typeof ForbiddenCall>
+
+/** A call that must execute successfully with arguments holding every expectation of `args`. */
+const ExpectedCall = z
+  .object({
+    tool: z.string().min(1),
+    args: ArgExpectations,
+  })
+  .strict()
 
 /** Expectations used by evaluation suites; optional on any request. */
 export const Expectations = z
@@ -140,11 +215,18 @@ export const Expectations = z
     tools: z.array(z.string()).optional(),
     forbidden_tools: z.array(z.string()).optional(),
     /**
-     * Calls that must not execute: no executed call of `tool` may hold every field of `args` with
-     * that value (compared as the trace stores them, so a redaction marker matches the value it
-     * hides). Absent, denied or held for approval all pass; other calls of the tool are allowed.
+     * Calls that must execute successfully: some call of `tool` executed with outcome ok whose
+     * arguments hold every expectation of `args` (paths and matchers: src/eval/arg-match.ts).
+     */
+    calls: z.array(ExpectedCall).optional(),
+    /**
+     * Calls that must not execute: no executed call of `tool` may hold every expectation of `args`
+     * (compared as the trace stores them, so a redaction marker matches the value it hides).
+     * Absent, denied or held for approval all pass; other calls of the tool are allowed.
      */
     forbidden_calls: z.array(ForbiddenCall).optional(),
+    /** The request's outcome must be this one, or one of these ("refuse or hand off"). */
+    outcome: z.union([RequestOutcome, z.array(RequestOutcome).min(1)]).optional(),
     decision: Decision.optional(),
     answer_contains: z.array(z.string()).optional(),
     answer_not_contains: z.array(z.string()).optional(),

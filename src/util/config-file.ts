@@ -5,6 +5,7 @@ import type {z} from 'zod'
 import {UnderstudyError, ValidationError} from '../errors.js'
 import {findJsonSyntaxError} from './json-error.js'
 import {jsonTooDeepAt, MAX_NESTING, tooDeepMessage} from './nesting.js'
+import {pathLocator} from './path-position.js'
 import {NotRegularFileError, notRegular, readRegularFileSync} from './regular-file.js'
 import {problem, zodProblems} from './zod-problems.js'
 
@@ -61,7 +62,7 @@ export function parseConfigFile<S extends z.ZodType>(file: string, text: string,
   if (!parsed.ok) throw new ValidationError(parsed.problems)
   const value = parsed.value ?? opts.empty ?? {}
   const result = schema.safeParse(value)
-  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, value))
+  if (!result.success) throw new ValidationError(zodProblems(file, result.error.issues, value, pathLocator(text)))
   return result.data
 }
 

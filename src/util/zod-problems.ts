@@ -1,29 +1,34 @@
 import type {z} from 'zod'
+import type {Locator} from './path-position.js'
 
 type Issue = z.core.$ZodIssue
 
 /**
- * Turns zod issues into `file:path.to.field: message` lines. zod's default wording
+ * Turns zod issues into `file:LINE:COL: path.to.field: message` lines (without `LINE:COL` when no
+ * locator is given or the path is not in the text). zod's default wording
  * ("Invalid input: ...", "Unrecognized key") is written for developers; bundle authors get
  * shorter sentences that name what was expected and, where it helps, what they wrote.
  */
-export function zodProblems(file: string, issues: readonly Issue[], input: unknown): string[] {
+export function zodProblems(file: string, issues: readonly Issue[], input: unknown, locate?: Locator): string[] {
   const out: string[] = []
   for (const issue of issues) {
     const path = issue.path.map(String)
     if (issue.code === 'unrecognized_keys') {
       // One line per key, located at the key itself, so each can be fixed (or grepped) alone.
-      for (const key of issue.keys) out.push(problem(file, [...path, key], `unknown field "${key}"`))
+      for (const key of issue.keys) out.push(problem(file, [...path, key], `unknown field "${key}"`, locate))
       continue
     }
-    out.push(problem(file, path, issueMessage(issue, valueAt(input, issue.path))))
+    out.push(problem(file, path, issueMessage(issue, valueAt(input, issue.path)), locate))
   }
   return out
 }
 
-export function problem(file: string, path: readonly (string | number)[], message: string): string {
-  if (path.length === 0) return `${file}: ${message}`
-  return `${file}:${path.join('.')}: ${message}`
+/** `file:LINE:COL: path: message`; the position when a locator finds the path, the path when there is one. */
+export function problem(file: string, path: readonly (string | number)[], message: string, locate?: Locator): string {
+  const at = locate?.(path)
+  const where = at ? `${file}:${at}` : file
+  if (path.length === 0) return `${where}: ${message}`
+  return at ? `${where}: ${path.join('.')}: ${message}` : `${file}:${path.join('.')}: ${message}`
 }
 
 function issueMessage(issue: Issue, value: unknown): string {

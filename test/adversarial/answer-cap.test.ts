@@ -57,7 +57,7 @@ describe('model.max_answer_bytes and the bundle hash', () => {
   })
 
   it('refuses a cap that is not a positive whole number of bytes, naming the field', async () => {
-    await expect(loadBundle(v2With({max_answer_bytes: 0}))).rejects.toThrow(/bundle\.yaml:model\.max_answer_bytes: /)
+    await expect(loadBundle(v2With({max_answer_bytes: 0}))).rejects.toThrow(/bundle\.yaml:\d+:\d+: model\.max_answer_bytes: /)
   })
 })
 

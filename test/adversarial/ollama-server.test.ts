@@ -1,41 +1,18 @@
-import {type ChildProcess, spawn} from 'node:child_process'
-import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import type {ToolSpec} from '../../src/model/types.js'
-import {repoRoot} from '../helpers/cli.js'
+import {killSandboxes, type SpawnedSandbox, spawnSandboxOllama} from '../helpers/sandbox-ollama.js'
 
 // Adversarial: the Ollama-protocol sandbox under hostile requests. One chat whose user message was
 // a single long word froze the whole server (200 KB: 28 s for every client; 15 MB: more than ten
 // minutes at full CPU, deaf to SIGTERM). It must cap what it reads, answer hostile text in linear
 // time, keep answering other clients, and stop when told.
 
-/** A `sandbox ollama` process: a stuck server must fail the test, not freeze the test's own process. */
-type Served = {url: string; proc: ChildProcess; exited: Promise<number | null>}
-const running: ChildProcess[] = []
-afterEach(() => {
-  for (const p of running.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
-})
+afterEach(killSandboxes)
 
 /** Serves model `generic` (no skill) and `skilled` (the support skill) from one process each. */
-async function serve(model: 'generic' | 'skilled', extra: string[] = []): Promise<Served> {
+function serve(model: 'generic' | 'skilled', extra: string[] = []): Promise<SpawnedSandbox> {
   const skill = model === 'skilled' ? ['--skill', 'scenarios/support-refunds/skill/index.ts'] : []
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'run.js'), 'sandbox', 'ollama', '--port', '0', '--model', model, ...skill, ...extra], {
-    cwd: repoRoot,
-    env: {...process.env, NO_COLOR: '1'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  running.push(proc)
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
-  let stdout = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString()
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-      if (m) resolve(m[1]!)
-    })
-    proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
-  })
-  return {url, proc, exited}
+  return spawnSandboxOllama(['--model', model, ...skill, ...extra])
 }
 
 const tool = (name: string, properties: Record<string, {type: string}>): ToolSpec => ({type: 'function', function: {name, description: name, parameters: {type: 'object', properties}}})

@@ -85,6 +85,15 @@ describe('hashBundle: stable under changes without meaning', () => {
     expect(await hashOf(bundleDir((m) => (m.tools[1].escalates = true)))).not.toBe(base)
   })
 
+  it('leaves result checks at their default and an empty retryable_errors out; anything else is another bundle (#15)', async () => {
+    const base = await hashOf(bundleDir(() => {}))
+    expect(await hashOf(bundleDir((m) => (m.tools[1].result = {structured: true, confirms_with_id: true})))).toBe(base)
+    expect(await hashOf(bundleDir((m) => (m.tools[1].result = {})))).toBe(base)
+    expect(await hashOf(bundleDir((m) => (m.tools[1].retryable_errors = [])))).toBe(base)
+    expect(await hashOf(bundleDir((m) => (m.tools[1].result = {confirms_with_id: false})))).not.toBe(base)
+    expect(await hashOf(bundleDir((m) => (m.tools[1].retryable_errors = ['upstream_busy'])))).not.toBe(base)
+  })
+
   it('is a pure function of manifest and templates', () => {
     const m = BundleManifest.parse(fixtureManifest())
     const templates = {'prompts/system.md': 'hi {{user}}\n', 'prompts/plan.md': 'plan\n'}

@@ -1,17 +1,19 @@
-import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {validateBundle} from '../../src/bundle/validate.js'
 import {UnderstudyError, ValidationError} from '../../src/errors.js'
 import {bundleDir, fixtureBundle, removeTempDirs, tempDir} from '../factories/index.js'
+import {fieldPathsOnly} from '../helpers/problem-positions.js'
 
 afterEach(removeTempDirs)
 
 async function problemsOf(dir: string): Promise<string[]> {
   const r = await validateBundle(dir)
   expect(r.bundle).toBeNull()
-  return r.problems
+  const file = path.join(dir, 'bundle.yaml')
+  return existsSync(file) ? fieldPathsOnly(file, r.problems) : r.problems
 }
 
 describe('loadBundle', () => {
@@ -43,7 +45,7 @@ describe('loadBundle', () => {
     const err = await loadBundle(dir).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ValidationError)
     const file = path.join(dir, 'bundle.yaml')
-    expect((err as ValidationError).problems.sort()).toEqual(
+    expect(fieldPathsOnly(file, (err as ValidationError).problems).sort()).toEqual(
       [
         `${file}:bogus: unknown field "bogus"`,
         `${file}:budgets.max_steps: must be >= 0 (got -1)`,
@@ -58,7 +60,7 @@ describe('loadBundle', () => {
       m.budgets.max_retries = 1.5
     })
     const err = (await loadBundle(dir).catch((e: unknown) => e)) as ValidationError
-    expect(err.problems).toEqual([`${path.join(dir, 'bundle.yaml')}:budgets.max_retries: expected an integer, received number 1.5`])
+    expect(fieldPathsOnly(path.join(dir, 'bundle.yaml'), err.problems)).toEqual([`${path.join(dir, 'bundle.yaml')}:budgets.max_retries: expected an integer, received number 1.5`])
     expect(err.message).toBe(err.problems[0])
   })
 })

@@ -1,8 +1,9 @@
-import {symlinkSync, writeFileSync} from 'node:fs'
+import {readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {validateBundle} from '../../src/bundle/validate.js'
 import {bundleDir, removeTempDirs} from '../factories/index.js'
+import {fieldPathsOnly} from '../helpers/problem-positions.js'
 
 afterEach(removeTempDirs)
 
@@ -12,7 +13,9 @@ async function problems(dir: string): Promise<string[]> {
   const file = path.join(dir, 'bundle.yaml')
   if (r.problems.length === 0) expect(r.bundle).not.toBeNull()
   else expect(r.bundle).toBeNull()
-  return r.problems.map((p) => (p.startsWith(file + ':') ? 'F:' + p.slice(file.length + 1) : p)).sort()
+  return fieldPathsOnly(file, r.problems)
+    .map((p) => (p.startsWith(file + ':') ? 'F:' + p.slice(file.length + 1) : p))
+    .sort()
 }
 
 describe('cross-checks: templates', () => {
@@ -348,5 +351,49 @@ describe('cross-checks: budgets, quotas, guardrails, retrieval, memory', () => {
       'F:memory.fields.1.key: duplicate memory field "plan" (first at memory.fields.0)',
       'F:memory.fields.1.owner: owner "billing" is not listed in memory.owners (crm)',
     ])
+  })
+})
+
+describe('cross-checks: policy expressions', () => {
+  /** `LINE:COL` where `needle` starts in the manifest, found by reading the file as text. */
+  const at = (dir: string, needle: string, file = 'bundle.yaml') => {
+    const lines = readFileSync(path.join(dir, file), 'utf8').split('\n')
+    const line = lines.findIndex((l) => l.includes(needle))
+    return `${line + 1}:${lines[line]!.indexOf(needle) + 1}`
+  }
+
+  it('locates a syntax error, an unknown variable and a type error at the character, in YAML and JSON', async () => {
+    const mutate = (m: Record<string, any>) => {
+      m.policies[0].if = 'args.amount > 100 && history.exists(c, c.nme == "x")'
+      m.policies[1].if = 'args.total >'
+      m.tools[0].budget = {max_calls_per_request: 1, per: 'argz.order_id'}
+    }
+    const dir = bundleDir(mutate)
+    expect(await problems(dir)).toEqual([
+      `F:${at(dir, 'nme ==')}: policies.0.if: No such key: nme`,
+      `F:${at(dir, "argz")}: tools.0.budget.per: Unknown variable: argz`,
+      // The parser stops at the end of the text, one past the last character.
+      `F:${at(dir, 'args.total >').replace(/:(\d+)$/, (_, c) => `:${Number(c) + 12}`)}: policies.1.if: Unexpected token: EOF`,
+    ].sort())
+    const json = bundleDir(mutate, {as: 'json'})
+    const jsonProblems = (await validateBundle(json)).problems
+    expect(jsonProblems).toContain(`${path.join(json, 'bundle.json')}:${at(json, 'argz', 'bundle.json')}: tools.0.budget.per: Unknown variable: argz`)
+  })
+
+  it('locates a problem inside a block scalar on its own line', async () => {
+    const dir = bundleDir((m) => {
+      m.policies[0].if = 'has(args.amount)\n  && tool.name > 3\n'
+    })
+    const text = readFileSync(path.join(dir, 'bundle.yaml'), 'utf8')
+    expect(text).toContain('|')
+    expect(await problems(dir)).toEqual([`F:${at(dir, 'tool.name > 3')}: policies.0.if: no such overload: string > int`])
+  })
+
+  it('accepts valid expressions', async () => {
+    const dir = bundleDir((m) => {
+      m.policies[0].if = '!history.exists(c, c.name == "lookup_order" && c.error == null) || "order_id" in taint'
+      m.tools[0].rate_limits = {per_user_per_minute: 2, per: 'args.order_id'}
+    })
+    expect(await problems(dir)).toEqual([])
   })
 })

@@ -119,7 +119,7 @@ describe('vendor tool definitions load as they are', () => {
     const r = await validateBundle(
       flightDesk([{...tool('quote_fare', 'parameters', OPENAI_PARAMETERS), input_schema: ANTHROPIC_INPUT_SCHEMA}, {name: 'no_schema', description: 'd', risk: 'read', roles: {'*': ['agent']}}]),
     )
-    const found = r.problems.map((p) => p.replace(/^.*bundle\.json:/, ''))
+    const found = r.problems.map((p) => p.replace(/^.*bundle\.json:\d+:\d+: /, ''))
     expect(found).toHaveLength(2)
     expect(found[0]).toMatch(/^tools\.0\.input_schema: give the argument schema once: parameters and input_schema are both set/)
     expect(found[1]).toBe('tools.1.args: missing required field: the argument schema (args, or parameters / input_schema as OpenAI and Anthropic write it)')
@@ -139,7 +139,7 @@ describe('what ajv itself refuses is reported too', () => {
     const schema = {...OPENAI_PARAMETERS, properties: {...OPENAI_PARAMETERS.properties, airport: {$ref: 'https://example.com/airport.json'}}}
     const r = await validateBundle(flightDesk([tool('quote_fare', 'parameters', schema)]))
     expect(r.problems).toHaveLength(1)
-    expect(r.problems[0]).toMatch(/bundle\.json:tools\.0\.parameters: cannot compile: can't resolve reference https:\/\/example\.com\/airport\.json/)
+    expect(r.problems[0]).toMatch(/bundle\.json:\d+:\d+: tools\.0\.parameters: cannot compile: can't resolve reference https:\/\/example\.com\/airport\.json/)
   })
 })
 
@@ -159,7 +159,7 @@ describe('constraints a model served by Ollama never sees (#23)', () => {
     const r = await validateBundle(ollamaDesk({}))
     expect(r.problems).toEqual([])
     expect(r.bundle).not.toBeNull()
-    const at = r.warnings.map((w) => w.replace(/^.*bundle\.json:/, '').replace(/: warning: .*$/, ''))
+    const at = r.warnings.map((w) => w.replace(/^.*bundle\.json:\d+:\d+: /, '').replace(/: warning: .*$/, ''))
     expect(at).toEqual([
       'tools.0.parameters.properties.flight.pattern',
       'tools.0.parameters.properties.passengers.maxItems',

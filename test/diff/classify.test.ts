@@ -134,18 +134,17 @@ describe('classifyRequest', () => {
 
   it('improvement: a budget the base hit and the candidate does not; failed → completed with an expectation newly met', () => {
     expect(classify(baseTrace({budget_hits: ['max_tool_calls']}), trace()).reasons[0]!.code).toBe('budget_avoided')
-    const met = classifyRequest(diffRequest(baseTrace({status: 'failed'}), trace({status: 'completed'})), {expectation: {base: false, cand: true}})
-    expect(met).toMatchObject({class: 'improvement', reasons: [{code: 'status_better'}]})
+    const met = classifyRequest(diffRequest(baseTrace({status: 'failed'}), trace({status: 'completed'})), {expectation: {met: [{key: 'tools:lookup_order', check: 'expected_tool', message: 'expected lookup_order', tool: 'lookup_order'}], missed: []}})
+    expect(met.class).toBe('improvement')
+    expect(met.reasons.map((r) => r.code)).toEqual(['status_better', 'expectation_met'])
   })
 
   // Issue #15: completing a request the base refused is not better by itself (the refusal may have been the guard).
   it('refused → completed without evidence is a behaviour change, not an improvement', () => {
     const d = diffRequest(baseTrace({status: 'refused'}), trace({status: 'completed'}))
     expect(classifyRequest(d)).toMatchObject({class: 'behaviour_change', reasons: [{code: 'status_better_unproven'}]})
-    // An expectation both sides met, or none at all, is no evidence either.
-    expect(classifyRequest(d, {expectation: {base: true, cand: true}}).class).toBe('behaviour_change')
-    expect(classifyRequest(d, {expectation: {base: null, cand: null}}).class).toBe('behaviour_change')
-    expect(classifyRequest(d, {expectation: {base: null, cand: true}}).class).toBe('improvement')
+    // Expectations both sides meet (or fail alike), or none at all, are no evidence either.
+    expect(classifyRequest(d, {expectation: {met: [], missed: []}}).class).toBe('behaviour_change')
   })
 
   // Issue #15: the customer loses a write the base made for them.

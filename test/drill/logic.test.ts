@@ -108,7 +108,7 @@ describe('drill.yaml', () => {
         throw new Error('expected a ValidationError')
       })()
       expect(err).toBeInstanceOf(ValidationError)
-      expect(err.problems.some((p) => p.startsWith(`${file}:steps.0`))).toBe(true)
+      expect(err.problems.some((p) => new RegExp(`^${file}:\\d+:\\d+: steps\\.0`).test(p))).toBe(true)
       const paths = (() => {
         try {
           parseDrill(file, 'name: d\ntraffic: nope.jsonl\ngood: good\nbad: missing\nharm: {tool: x}\nsteps: [{degrade: read_only}]\ngolden: {}\n')

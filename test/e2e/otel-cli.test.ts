@@ -26,7 +26,7 @@ describe('understudy trace export / traffic import (e2e)', () => {
     const traffic = path.join(fx.dir, 'imported.jsonl')
     const imp = await runCli(['traffic', 'import', '--from', 'otel', out, '--out', traffic], {cwd: fx.dir})
     expect(imp.code).toBe(0)
-    expect(imp.stdout).toContain('wrote 4 request(s) from 4 trace(s)')
+    expect(imp.stdout).toContain('imported 4 request(s), skipped 0, from 4 trace(s)')
     const back = readFileSync(traffic, 'utf8').trimEnd().split('\n').map((l) => TrafficRecord.parse(JSON.parse(l)))
     expect(back.map((b) => b.id)).toEqual(fx.records.map((x) => x.id))
     for (const [i, b] of back.entries()) {
@@ -64,7 +64,7 @@ describe('understudy trace export / traffic import (e2e)', () => {
     const out = path.join(fx.dir, 'mixed.jsonl')
     const r = await runCli(['traffic', 'import', '--from', 'otel', mixed, '--out', out], {cwd: fx.dir})
     expect(r.code).toBe(1)
-    expect(r.stderr.trim()).toBe(`understudy: ${mixed}: trace ${badTrace}: understudy.role: missing on the root span (the caller's role, for RBAC)`)
+    expect(r.stderr.trim()).toBe(`understudy: ${mixed}: trace ${badTrace}: understudy.role: missing on the root span (the caller's role, for RBAC; map it with --role-attr or set --default-role)`)
     expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(3)
 
     const broken = path.join(fx.dir, 'broken.json')

@@ -1,35 +1,13 @@
-import {spawn, type ChildProcess} from 'node:child_process'
-import path from 'node:path'
 import {Ollama} from 'ollama'
 import {afterEach, describe, expect, it} from 'vitest'
-import {repoRoot, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
+import {killSandboxes, spawnSandboxOllama} from '../helpers/sandbox-ollama.js'
 
 describe('understudy sandbox ollama (built CLI)', () => {
-  let child: ChildProcess | undefined
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL')
-    child = undefined
-  })
+  afterEach(killSandboxes)
 
   it('serves the scripted model to a real Ollama client and stops cleanly on SIGTERM', async () => {
-    const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'run.js'), 'sandbox', 'ollama', '--port', '0', '--model', 'support-v2'], {
-      cwd: repoRoot,
-      env: {...process.env, NO_COLOR: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    child = proc
-    let stdout = ''
-    let stderr = ''
-    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-    const url = await new Promise<string>((resolve, reject) => {
-      proc.stdout!.on('data', (d: Buffer) => {
-        stdout += d.toString()
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-        if (m) resolve(m[1]!)
-      })
-      proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening: ${stderr}`)))
-    })
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+    const {url, proc, exited, stdout, stderr} = await spawnSandboxOllama(['--model', 'support-v2'])
 
     const ollama = new Ollama({host: url})
     expect((await ollama.list()).models.map((m) => m.name)).toEqual(['support-v2:latest'])
@@ -40,30 +18,19 @@ describe('understudy sandbox ollama (built CLI)', () => {
 
     proc.kill('SIGTERM')
     expect(await exited).toBe(0)
-    expect(stdout).toMatch(/stopped on SIGTERM after 3 requests/)
-    expect(stderr).toBe('')
+    expect(stdout()).toMatch(/stopped on SIGTERM after 3 requests/)
+    expect(stderr()).toBe('')
   })
 
   it('plays a thinking model out of budget, a model without tools and a cold load (--think-budget, --no-tools, --load-ms)', async () => {
-    const args = ['sandbox', 'ollama', '--port', '0', '--model', 'support-v2', '--think-budget', '16', '--no-tools', '--load-ms', '50']
-    const proc = spawn(process.execPath, [path.join(repoRoot, 'bin', 'run.js'), ...args], {cwd: repoRoot, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
-    child = proc
-    let stdout = ''
-    const url = await new Promise<string>((resolve, reject) => {
-      proc.stdout!.on('data', (d: Buffer) => {
-        stdout += d.toString()
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-        if (m) resolve(m[1]!)
-      })
-      proc.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)))
-    })
+    const {url} = await spawnSandboxOllama(['--model', 'support-v2', '--think-budget', '16', '--no-tools', '--load-ms', '50'])
     const ollama = new Ollama({host: url})
     expect((await ollama.show({model: 'support-v2'})).capabilities).toEqual(['completion', 'thinking'])
     expect(await ollama.chat({model: 'support-v2', messages: [], stream: false})).toMatchObject({done_reason: 'load', done: true})
     const tool = {type: 'function', function: {name: 't', description: 'd', parameters: {type: 'object', properties: {}}}}
     await expect(ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], tools: [tool], stream: false})).rejects.toMatchObject({
       status_code: 400,
-      error: 'support-v2:latest does not support tools',
+      error: 'registry.ollama.ai/library/support-v2:latest does not support tools',
     })
     const r = await ollama.chat({model: 'support-v2', messages: [{role: 'user', content: 'hi'}], think: true, stream: false})
     expect(r).toMatchObject({done_reason: 'length', eval_count: 16, message: {content: ''}})

@@ -77,6 +77,18 @@ describe('deriveExpectations', () => {
     expect(deriveExpectations(r, [t], [])).toEqual({tools: ['lookup_order'], forbidden_tools: ['issue_refund']})
   })
 
+  // Issue #15: the record's own expected calls and outcome are kept, and a stored argument that is an
+  // object with a `$` key (a JSON Schema `$ref` sent as data) stays a literal value, not a matcher.
+  it("keeps the record's calls and outcome; a stored $-keyed object becomes {$eq}", () => {
+    const r = trafficRecord({expect: {calls: [{tool: 'lookup_order', args: {order_id: {$matches: '^O'}}}], outcome: ['refused', 'escalated']}})
+    const security: SuiteVerdict = {suite: 'security', passed: false, failures: [{check: 'policy_would_deny', message: 'm', tool: 'save_schema', args: {schema: {$ref: '#/a'}}}]}
+    expect(deriveExpectations(r, [trace()], [security])).toEqual({
+      calls: [{tool: 'lookup_order', args: {order_id: {$matches: '^O'}}}],
+      outcome: ['refused', 'escalated'],
+      forbidden_calls: [{tool: 'save_schema', args: {schema: {$eq: {$ref: '#/a'}}}}],
+    })
+  })
+
   it('forbids a call a check names by its arguments with those arguments; a check on the whole tool forbids the tool', () => {
     const to = '[REDACTED:field:3c4f91ee]'
     const security: SuiteVerdict = {

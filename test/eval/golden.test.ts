@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {evaluateGolden, sameStoredValue, traceGolden} from '../../src/eval/golden.js'
+import {sameStoredValue} from '../../src/eval/arg-match.js'
+import {evaluateGolden, traceGolden} from '../../src/eval/golden.js'
 import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
 import {canonicalJson} from '../../src/util/canonical.js'
 import {decision, replayed, toolCall, trace, trafficRecord} from '../factories/index.js'
@@ -73,6 +74,36 @@ describe('golden suite: forbidden_calls', () => {
     expect(sameStoredValue({n: 1, m: [1, 2]}, {m: [1, 2], n: 1})).toBe(true)
     expect(sameStoredValue({n: 1}, {n: 1, m: 2})).toBe(false)
     expect(sameStoredValue('x', 'y')).toBe(false)
+  })
+})
+
+describe('golden suite: expect.calls, matchers and expect.outcome (#15)', () => {
+  // A payroll desk (no shipped scenario has one): pay the contractor, but never to the old account.
+  const pay = (iban: string, amount: number, over = {}) => toolCall('send_money', {recipient: {iban}, amount, currency: 'EUR'}, {risk: 'write_high', ...over})
+  const record = trafficRecord({
+    expect: {
+      calls: [{tool: 'send_money', args: {amount: {$gte: 900}, currency: 'EUR'}}],
+      forbidden_calls: [{tool: 'send_money', args: {'recipient.iban': {$in: ['DE02120300000000202051']}}}],
+      outcome: ['completed', 'escalated'],
+    },
+  })
+
+  it('passes when the expected call executes with matching arguments and the forbidden one does not', () => {
+    const t = trace({tool_calls: [pay('DE89370400440532013000', 950)]})
+    expect(evaluateGolden(replayed(record, t))).toEqual({suite: 'golden', passed: true, failures: []})
+  })
+
+  it('names the expected call made with other arguments, the forbidden account paid, and the outcome missed', () => {
+    const t = trace({status: 'failed', tool_calls: [pay('DE02120300000000202051', 90)]})
+    const v = evaluateGolden(replayed(record, t))!
+    expect(v.failures.map((f) => f.check)).toEqual(['expected_call', 'forbidden_call', 'expected_outcome'])
+    expect(v.failures[0]!.message).toContain('it executed, with other arguments')
+    expect(v.failures[2]!.message).toBe('expected outcome completed or escalated; got failed')
+  })
+
+  it('an expected call that was denied is not made', () => {
+    const t = trace({tool_calls: [pay('DE89370400440532013000', 950, {executed: false, outcome: 'denied', result: null})]})
+    expect(evaluateGolden(replayed(record, t))!.failures.map((f) => f.check)).toEqual(['expected_call'])
   })
 })
 

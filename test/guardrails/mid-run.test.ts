@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {compilePolicy, type CompiledPolicy, type PolicyContext} from '../../src/policy/engine.js'
+import {compilePolicy, type CompiledPolicy, PolicyCall, type PolicyContext} from '../../src/policy/engine.js'
 import {emptyUsage, type BudgetUsage} from '../../src/runtime/budget.js'
 import {compileTools, midRunGuardrails, rateKeys, type MidRunInput} from '../../src/runtime/guardrails/mid-run.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
@@ -158,10 +158,73 @@ describe('midRunGuardrails', () => {
       tool_calls: 2,
       args: {...GOOD, amount: 150},
       signals: {pii_in_input: true},
+      escalates: false,
+      idempotency: 'none',
+      session: '',
+      labels: {},
+      messages: REC.input,
+      nowMs: NOW,
     })
     const denied = midRunGuardrails(input({signals: {injection_in_retrieved: true}}))
     expect(denied).toMatchObject({decision: 'deny', reason: 'INJECTION_RISK', rule: 'injection-writes', refusal: 'denied'})
     expect(checks(denied).at(-1)).toBe('policy:fail')
+  })
+
+  it('keys a tool budget and its rate limits on an expression: once per order, not once per request', () => {
+    const K = manifest({
+      tools: [
+        {
+          name: 'swap_item',
+          description: 'Swap',
+          risk: 'write_low',
+          args: {type: 'object', properties: {order_id: {type: 'string'}}},
+          roles: {'*': ['agent']},
+          budget: {max_calls_per_request: 1, per: 'args.order_id'},
+        },
+        {
+          name: 'ping_courier',
+          description: 'Ping',
+          risk: 'read',
+          args: {type: 'object', properties: {parcel: {type: 'string'}}},
+          roles: {'*': ['agent']},
+          rate_limits: {per_user_per_minute: 1, per: 'args.parcel'},
+        },
+      ],
+      budgets: {max_tool_calls: 10},
+    })
+    const tools = compileTools(K)
+    const usage = emptyUsage()
+    const swap = (order_id?: string) => {
+      const v = midRunGuardrails(input({tools, usage, name: 'swap_item', args: order_id === undefined ? {} : {order_id}}))
+      // What the tool loop does with an allowed call.
+      if (v.refusal === null && v.budgetKey !== undefined) {
+        usage.calls_by_key = {...usage.calls_by_key, [`swap_item\u0000${v.budgetKey}`]: (usage.calls_by_key?.[`swap_item\u0000${v.budgetKey}`] ?? 0) + 1}
+        usage.tool_calls++
+      }
+      return v
+    }
+    expect(swap('A-1')).toMatchObject({refusal: null, budgetKey: 'A-1'})
+    expect(swap('B-2')).toMatchObject({refusal: null, budgetKey: 'B-2'})
+    expect(swap('A-1')).toMatchObject({refusal: 'budget_exceeded', reason: 'BUDGET_MAX_CALLS_PER_REQUEST', rule: 'budget'})
+    // A key that cannot be evaluated shares one bucket: it never escapes the limit.
+    expect(swap()).toMatchObject({refusal: null})
+    expect(swap()).toMatchObject({refusal: 'budget_exceeded'})
+
+    const limiter = new RateLimiter()
+    const ping = (parcel: string) => midRunGuardrails(input({tools, limiter, name: 'ping_courier', args: {parcel}}))
+    expect(ping('P1').refusal).toBeNull()
+    expect(ping('P2').refusal).toBeNull()
+    const again = ping('P1')
+    expect(again).toMatchObject({refusal: 'budget_exceeded', reason: 'RATE_LIMITED_USER'})
+    expect(again.message).toContain('args.parcel = P1')
+  })
+
+  it('hands the policy the request history and the taint of the arguments', () => {
+    const policy = spyPolicy()
+    const history = [new PolicyCall('lookup_order', {order_id: 'ORD-100234'}, {status: 'shipped'}, null, 'allow', 'ok')]
+    midRunGuardrails(input({policy, history, taint: () => ['reason']}))
+    expect(policy.calls[0]?.history).toBe(history)
+    expect(policy.calls[0]?.taint?.()).toEqual(['reason'])
   })
 
   it('compiles each bundle once', () => {

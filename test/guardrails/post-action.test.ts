@@ -33,6 +33,20 @@ describe('postActionGuardrails', () => {
     expect(verify(call({result: {refund: {id: 'RF-1'}}}))).toMatchObject({passed: true})
   })
 
+  // A mail relay (RFC 5321 SMTP) answers "250 OK queued" with no message id; a CLI tool answers text.
+  it('per tool contract: a write whose result carries no id, or a plain-string result, can be normal (#15)', () => {
+    const relay = call({name: 'relay_mail', risk: 'write_low', result: '250 2.0.0 OK queued'})
+    expect(verify(relay)!.detail).toMatch(/^RESULT_MALFORMED: /)
+    expect(verify({...relay, checks: {structured: false}})!.detail).toMatch(/^WRITE_UNCONFIRMED: /)
+    expect(verify({...relay, checks: {structured: false, confirms_with_id: false}})).toMatchObject({passed: true, severity: 'info'})
+    const noId = call({result: {status: 'queued'}, checks: {confirms_with_id: false}})
+    expect(verify(noId)).toMatchObject({passed: true})
+    // The result is still checked where the contract keeps the check on.
+    expect(verify(call({result: 'done', checks: {confirms_with_id: false}}))!.detail).toMatch(/^RESULT_MALFORMED: /)
+    // A write that ended in a timeout is unconfirmed whatever the contract: nothing answered at all.
+    expect(verify(call({outcome: 'timeout', result: null, checks: {confirms_with_id: false}}))!.detail).toMatch(/^WRITE_UNCONFIRMED: .* state unknown/)
+  })
+
   it('flags a write without an identifier as WRITE_UNCONFIRMED', () => {
     const v = verify(call({result: {status: 'ok'}}))
     expect(v).toMatchObject({passed: false, severity: 'high'})

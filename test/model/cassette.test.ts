@@ -5,7 +5,10 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {ModelError, ValidationError} from '../../src/errors.js'
 import {cassetteKey, loadCassette, recordingModel, replayingModel} from '../../src/model/cassette.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
+import {createOllamaModel} from '../../src/model/ollama.js'
+import {startOllamaServer} from '../../src/model/ollama-server.js'
 import {createRedactor} from '../../src/runtime/redact.js'
+import {hashJson} from '../../src/util/canonical.js'
 
 const redactor = createRedactor()
 
@@ -238,3 +241,34 @@ describe('cassettes hold no secret in the clear', () => {
   })
 })
 
+
+describe('cassette key: think and format change the answer, keep_alive does not (#23)', () => {
+  it('think and format are in the key when set; a request without them keeps the key it always had', () => {
+    const plain = req('hi')
+    expect(cassetteKey(plain)).toBe(hashJson({model: plain.model, messages: plain.messages, tools: plain.tools, options: plain.options}))
+    const keys = [plain, req('hi', {think: true}), req('hi', {think: false}), req('hi', {think: 'high'}), req('hi', {format: 'json'}), req('hi', {format: {type: 'object'}})].map(cassetteKey)
+    expect(new Set(keys).size).toBe(keys.length)
+  })
+
+  it('recorded through Ollama with one keep_alive, replayed under another: same key, and format and think are kept in the line', async () => {
+    const server = await startOllamaServer({models: ['m'], resolveModel: () => countingModel(), faults: {thinks: true}})
+    try {
+      const keysOf = async (keepAlive: string | number, file: string): Promise<string[]> => {
+        const recorder = recordingModel(createOllamaModel({host: server.url, model: 'm', timeoutMs: 5000, retries: 0, keepAlive}), file, {redactor})
+        await recorder.chat(req('hello', {model: 'm', think: true, format: {type: 'object'}}))
+        return loadCassette(file, warn).map((e) => e.key)
+      }
+      const a = await keysOf('10m', path.join(dir, 'a.jsonl'))
+      const b = await keysOf(-1, path.join(dir, 'b.jsonl'))
+      expect(a).toEqual(b)
+      expect(a[0]).toBe(cassetteKey(req('hello', {model: 'm', think: true, format: {type: 'object'}})))
+      const line = JSON.parse(fs.readFileSync(path.join(dir, 'a.jsonl'), 'utf8').trim()) as {request: Record<string, unknown>}
+      expect(line.request).toMatchObject({think: true, format: {type: 'object'}})
+      // The replay answers the same request whatever keep_alive the replaying bundle sets.
+      const replay = await replayingModel(path.join(dir, 'a.jsonl'), {redactor})
+      await expect(replay.chat(req('hello', {model: 'm', think: true, format: {type: 'object'}}))).resolves.toMatchObject({done_reason: 'stop'})
+    } finally {
+      await server.close()
+    }
+  })
+})

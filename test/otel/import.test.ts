@@ -122,7 +122,7 @@ describe('OTLP/JSON import', () => {
     expect(records.map((r) => r.id)).toEqual(['req-000054'])
     expect(errors).toEqual([
       'mixed.jsonl:4: json: invalid JSON: ' + errors[0]!.split('invalid JSON: ')[1],
-      'mixed.jsonl: trace 0af7651916cd43dd8448eb211c80319c: understudy.tenant: missing on the root span (the tenant the request ran for)',
+      'mixed.jsonl: trace 0af7651916cd43dd8448eb211c80319c: understudy.tenant: missing on the root span (the tenant the request ran for; map it with --tenant-attr or set --default-tenant)',
       'mixed.jsonl: trace 1af7651916cd43dd8448eb211c80319c: span 10f067aa0ba902b7.gen_ai.tool.call.arguments: expected a JSON object of arguments',
     ])
   })

@@ -107,3 +107,16 @@ describe('renderSideBySide wraps the final answer by display width', () => {
     expect(atColumn(cell, 40)).toBe(' ')
   })
 })
+
+describe('side-by-side: a thinking model\'s reasoning (#23)', () => {
+  it('shows the thinking of each side in its own section, and no section when neither side thought', () => {
+    const step = (thinking?: string) => ({index: 0, state: 'plan' as const, detail: 'model call', input_tokens: 1, output_tokens: 1, latency_ms: 1, ...(thinking ? {thinking} : {})})
+    const b = baseTrace({steps: [step()]})
+    const c = trace({steps: [step('The refund is over the limit; ask first.')]})
+    const text = stripAnsi(renderSideBySide(diffRequest(b, c), {width: 160, color: false}))
+    expect(text).toContain('── thinking')
+    expect(text).toContain('plan: The refund is over the limit; ask first.')
+    const none = stripAnsi(renderSideBySide(diffRequest(baseTrace({steps: [step()]}), trace({steps: [step()]})), {width: 160, color: false}))
+    expect(none).not.toContain('thinking')
+  })
+})

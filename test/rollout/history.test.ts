@@ -8,7 +8,7 @@ import {UnderstudyError} from '../../src/errors.js'
 import {killSwitch} from '../../src/incident/variants.js'
 import {writeBundle} from '../../src/incident/write-bundle.js'
 import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
-import {badBundles, currentStages, lastKnownGood} from '../../src/rollout/history.js'
+import {badBundles, currentStages, lastKnownGood, rollbackFrequency} from '../../src/rollout/history.js'
 import {findStoredBundle, markBad, promoteBundle} from '../../src/rollout/promote.js'
 import type {BundleHistoryEntry, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
@@ -121,5 +121,25 @@ describe('bundle history in the store', () => {
     ])
     expect(store.listDrills(1)).toHaveLength(1)
     expect(d1.id).toBeGreaterThan(0)
+  })
+})
+
+describe('rollbackFrequency (#15)', () => {
+  const e = (id: number, bundle_hash: string, stage: BundleHistoryEntry['stage'], tenant = 'all'): BundleHistoryEntry => ({
+    id,
+    bundle_hash,
+    bundle_ref: `b@${id}`,
+    stage,
+    tenant,
+    promoted_at: '2026-12-01T00:00:00Z',
+    note: null,
+  })
+
+  it('counts bundles promoted past shadow that were later marked bad', () => {
+    const history = [e(1, 'a', 'canary-1'), e(2, 'a', 'full'), e(3, 'b', 'canary-1'), e(4, 'b', 'bad'), e(5, 'c', 'shadow'), e(6, 'c', 'bad'), e(7, 'd', 'ramp-10', 'acme')]
+    // c was caught in shadow: not a rollback. d was promoted for acme only.
+    expect(rollbackFrequency(history)).toEqual({promoted: 3, rolled_back: 1})
+    expect(rollbackFrequency(history, 'globex')).toEqual({promoted: 2, rolled_back: 1})
+    expect(rollbackFrequency([])).toEqual({promoted: 0, rolled_back: 0})
   })
 })

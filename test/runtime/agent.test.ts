@@ -4,6 +4,9 @@ import {parseFixtures, type Fixtures} from '../../src/tools/fixtures.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import {ModelError} from '../../src/errors.js'
+import {createOllamaModel} from '../../src/model/ollama.js'
+import {startOllamaServer} from '../../src/model/ollama-server.js'
+import {PLAN_FORMAT} from '../../src/runtime/messages.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
 import {
   AgentStateMachine,
@@ -88,7 +91,7 @@ const SUPPORT: BundleOverrides = {
   templates: {'prompts/system.md': SYSTEM, 'prompts/plan.md': PLAN},
 }
 
-type Reply = {content?: string; calls?: ModelToolCall[]; input?: number; output?: number; latency?: number}
+type Reply = {content?: string; thinking?: string; calls?: ModelToolCall[]; input?: number; output?: number; latency?: number}
 
 /** Answers from a script; records what it was asked (deep copies, as a wire client would see them). */
 class FakeModel implements ModelClient {
@@ -107,6 +110,7 @@ class FakeModel implements ModelClient {
       output_tokens: reply.output ?? 10,
       latency_ms: reply.latency ?? 200,
       done_reason: 'stop',
+      ...(reply.thinking === undefined ? {} : {thinking: reply.thinking}),
     }
   }
 }
@@ -129,7 +133,7 @@ const call = (name: string, args: Record<string, unknown> = {}): ModelToolCall =
 type Setup = {
   bundle?: Bundle
   record?: TrafficRecord
-  model: FakeModel
+  model: ModelClient
   fixtures?: Fixtures | string
   approver?: Approver
   faults?: string
@@ -137,7 +141,7 @@ type Setup = {
   signal?: AbortSignal
 }
 
-async function run(setup: Setup): Promise<{trace: RequestTrace; tools: RequestTools; model: FakeModel}> {
+async function run(setup: Setup): Promise<{trace: RequestTrace; tools: RequestTools; model: ModelClient}> {
   const bundle = setup.bundle ?? makeBundle(SUPPORT)
   const fixtures = typeof setup.fixtures === 'string' ? parseFixtures('fixtures.yaml', setup.fixtures) : (setup.fixtures ?? null)
   const inner = createMockTools(fixtures)
@@ -696,6 +700,40 @@ describe('retries', () => {
     expect(trace.status).toBe('completed')
   })
 
+  // A payment processor's own decline code (Stripe's `card_declined`, or a gateway's `upstream_busy`):
+  // kept as recorded, shown to the model, retried only where the tool contract lists it (#15).
+  it('a tool error code outside the known seven is kept, final by default, retried where the contract lists it', async () => {
+    const record = trafficRecord({production: {tool_calls: [
+      {...ORDER_A, result: undefined, error: {code: 'upstream_busy', message: 'gateway busy'}, latency_ms: 5},
+      {...ORDER_A, attempt: 2},
+    ]}})
+    const plain = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'try later'})
+    const {trace} = await run({model: plain, record})
+    expect(outcomes(trace)).toEqual([['lookup_order', 1, 'error']])
+    expect(trace.tool_calls[0]!.error).toBe('upstream_busy: gateway busy')
+    expect(lastToolMessage(plain.requests[1])).toMatchObject({ok: false, error: {code: 'upstream_busy'}})
+
+    const tools = TOOLS.map((t) => (t.name === 'lookup_order' ? {...t, retryable_errors: ['upstream_busy']} : t))
+    const retrying = scripted({calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'found it'})
+    const again = await run({model: retrying, record, bundle: makeBundle(SUPPORT, {manifest: {tools}})})
+    expect(outcomes(again.trace)).toEqual([
+      ['lookup_order', 1, 'error'],
+      ['lookup_order', 2, 'ok'],
+    ])
+  })
+
+  it("the contract's result checks reach the post-action guardrail", async () => {
+    const record = trafficRecord({production: {tool_calls: [{...REFUND_A, result: 'refund queued'}]}})
+    const verify = async (result?: {structured?: boolean; confirms_with_id?: boolean}) => {
+      const tools = TOOLS.map((t) => (t.name === 'issue_refund' ? {...t, ...(result ? {result} : {})} : t))
+      const model = scripted({calls: [call('issue_refund', {order_id: 'A', amount: 40})]}, {content: 'done'})
+      const {trace} = await run({model, record, bundle: makeBundle(SUPPORT, {manifest: {tools}})})
+      return trace.guardrails.find((g) => g.check === 'action.verify')
+    }
+    expect((await verify())?.detail).toMatch(/^RESULT_MALFORMED/)
+    expect(await verify({structured: false, confirms_with_id: false})).toMatchObject({passed: true})
+  })
+
   it('passes a tool error that is not transient straight to the model', async () => {
     const model = scripted({calls: [call('issue_refund', {order_id: 'Z', amount: 1})]}, {content: 'no such order'})
     const {trace} = await run({model, fixtures: 'fixtures:\n  - tool: issue_refund\n    error: {code: not_found, message: no such order}\n'})
@@ -828,6 +866,22 @@ describe('redaction', () => {
   })
 })
 
+describe('thinking on the trace (#23)', () => {
+  it('a thinking model\'s reasoning is kept on its step, redacted, apart from the answer and its tokens', async () => {
+    const KEY = 'sk-live4242424242abcdefXYZ'
+    const model = scripted({content: 'The order is A.', thinking: `The user pasted ${KEY}; I should not repeat it.`, output: 30})
+    const {trace} = await run({model})
+    const step = trace.steps.find((s) => s.thinking !== undefined)!
+    expect(step.thinking).toMatch(/^The user pasted \[REDACTED/)
+    expect(JSON.stringify(trace)).not.toContain(KEY)
+    expect(trace.final_answer).toBe('The order is A.')
+    expect(step.output_tokens).toBe(30)
+    // A model that does not think leaves no thinking anywhere.
+    const plain = await run({model: scripted({content: 'ok'})})
+    expect(plain.trace.steps.some((s) => 'thinking' in s)).toBe(false)
+  })
+})
+
 // ------------------------------------------------------------------ plan_first
 
 describe('runRequest, plan_first mode', () => {
@@ -856,6 +910,33 @@ describe('runRequest, plan_first mode', () => {
       {role: 'tool', tool_name: 'issue_refund', content: '{"ok":true,"result":{"refund_id":"R-1"}}'},
     ])
     expect(trace.steps[1]!.detail).toBe('plan of 2 call(s): lookup_order, issue_refund')
+  })
+
+  it('through Ollama: the planning call sends the plan schema as format, so a model that wraps its plan in prose still plans (#23)', async () => {
+    // Behind the sandbox: a chatty model that puts its plan inside prose, as real models do.
+    const plan = JSON.stringify({plan: [{tool: 'lookup_order', args: {order_id: 'A'}}]})
+    const inner = scripted({content: `Sure! Here is my plan: ${plan} Let me know if that works.`}, {content: 'Order A is 40.'})
+    const server = await startOllamaServer({models: ['acme'], resolveModel: () => inner})
+    const seen: Record<string, unknown>[] = []
+    const realFetch = globalThis.fetch
+    const spy = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      if (typeof init?.body === 'string') seen.push(JSON.parse(init.body) as Record<string, unknown>)
+      return realFetch(input, init)
+    }
+    globalThis.fetch = spy as typeof fetch
+    try {
+      const model = createOllamaModel({host: server.url, model: 'acme', timeoutMs: 5000, retries: 0})
+      const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
+      expect(trace.error).toBeNull()
+      expect(trace.status).toBe('completed')
+      expect(tools.executions.map((e) => e.name)).toEqual(['lookup_order'])
+      // The plan call, and only it, carries the schema; it still offers the tools the plan names.
+      expect(seen.map((b) => b.format)).toEqual([PLAN_FORMAT, undefined])
+      expect((seen[0]!.tools as unknown[]).length).toBeGreaterThan(0)
+    } finally {
+      globalThis.fetch = realFetch
+      await server.close()
+    }
   })
 
   it('departs from the plan when a planned call is refused, and runs nothing after it', async () => {

@@ -102,7 +102,7 @@ describe('sandbox Ollama server, through the real ollama client', () => {
       },
     ]
     const first = await ollama.chat({model: 'echo', messages: [user('ORD-1')], tools, stream: false, options: {temperature: 0, seed: 7}})
-    expect(first.message.tool_calls).toEqual([{function: {name: 'lookup_order', arguments: {query: 'ORD-1', n: 2}}}])
+    expect(first.message.tool_calls).toEqual([{id: expect.stringMatching(/^call_[a-z0-9]{8}$/), function: {index: 0, name: 'lookup_order', arguments: {query: 'ORD-1', n: 2}}}])
     expect(seen[0]!.tools).toEqual(tools)
     expect(seen[0]!.options).toMatchObject({temperature: 0, seed: 7})
 
@@ -127,7 +127,7 @@ describe('sandbox Ollama server, through the real ollama client', () => {
     for await (const c of await ollama.chat({model: 'echo', messages: [user('q')], tools, stream: true})) {
       calls.push(...(c.message.tool_calls ?? []))
     }
-    expect(calls).toEqual([{function: {name: 'search', arguments: {query: 'q', n: 2}}}])
+    expect(calls).toEqual([{id: expect.stringMatching(/^call_[a-z0-9]{8}$/), function: {index: 0, name: 'search', arguments: {query: 'q', n: 2}}}])
   })
 
   it('lists models (/api/tags) and shows one (/api/show); `name` and `name:latest` are the same model', async () => {
@@ -152,7 +152,7 @@ describe('sandbox Ollama server, through the real ollama client', () => {
     const {ollama} = await start()
     await expect(ollama.chat({model: 'llama9', messages: [user('x')], stream: false})).rejects.toMatchObject({
       status_code: 404,
-      error: 'model "llama9" not found, try pulling it first',
+      error: "model 'llama9' not found",
     })
     await expect(ollama.chat({model: 'coder', messages: [user('x')], stream: true})).rejects.toMatchObject({status_code: 404})
     await expect(ollama.show({model: 'llama9'})).rejects.toMatchObject({status_code: 404})
@@ -256,7 +256,7 @@ describe('sandbox Ollama server: thinking, capabilities and loads as Ollama answ
     const {ollama} = await start({noTools: true})
     await expect(ollama.chat({model: 'echo', messages: [user('hi')], tools: [tool], stream: false})).rejects.toMatchObject({
       status_code: 400,
-      error: 'echo:latest does not support tools',
+      error: 'registry.ollama.ai/library/echo:latest does not support tools',
     })
     expect((await ollama.chat({model: 'echo', messages: [user('hi')], stream: false})).message.content).toBe('You said: hi')
   })

@@ -76,8 +76,8 @@ describe('loadScenario', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(ValidationError)
       const problems = (e as ValidationError).problems.join('\n')
-      expect(problems).toContain('scenario.yaml:approver: must be one of "approve", "deny", "pending"')
-      expect(problems).toContain('scenario.yaml:colour: unknown field "colour"')
+      expect(problems).toContain('scenario.yaml:5:1: approver: must be one of "approve", "deny", "pending"')
+      expect(problems).toContain('scenario.yaml:6:1: colour: unknown field "colour"')
     }
   })
 

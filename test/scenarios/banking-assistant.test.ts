@@ -13,6 +13,7 @@ import {compileInjectionMatcher} from '../../src/runtime/guardrails/patterns.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor} from '../../src/runtime/redact.js'
+import {traceGolden} from '../../src/eval/golden.js'
 import {loadScenario} from '../../src/scenario/load.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {loadFixtures} from '../../src/tools/fixtures.js'
@@ -25,6 +26,7 @@ import {resultTexts} from '../../scenarios/banking-assistant/gen/production.js'
 import {ATTACKER_IBANS, ATTACKER_PASSWORDS} from '../../scenarios/banking-assistant/gen/world.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/banking-assistant/generate.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
+import {classCounts, expectedAndActual} from './class-counts.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'banking-assistant')
 const trafficFile = path.join(dir, 'traffic.jsonl')
@@ -341,6 +343,11 @@ describe('what the candidates do with the recorded calls (in process, the model-
       expect(codes, id).toEqual(['detection_lost'])
     }
     expect(c.improvement).toEqual([])
+    // The README's counts for this run, with each record's expectations stored on its traces as a shadow run stores them.
+    const byId = new Map(records.map((r) => [r.id, r]))
+    const golden = (m: Map<string, RequestTrace>) => [...m.values()].map((t) => ({...t, golden: traceGolden(byId.get(t.request_id)!, createRedactor())}))
+    const {expected, actual} = expectedAndActual(path.join(dir, 'README.md'), classCounts(golden(base), golden(cand)))
+    expect(actual).toEqual(expected)
   })
 
   it('v2-looser-approval: transfers v1 held for approval now go out', async () => {

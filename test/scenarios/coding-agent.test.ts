@@ -14,6 +14,7 @@ import {CATEGORIES} from '../../scenarios/coding-agent/gen/sample.js'
 import {CATALOGUE, REPOS, TENANTS} from '../../scenarios/coding-agent/gen/world.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/coding-agent/generate.js'
 import {repoRoot} from '../helpers/cli.js'
+import {classCounts, expectedAndActual} from './class-counts.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'coding-agent')
 const tmp = mkdtempSync(path.join(tmpdir(), 'coding-agent-'))
@@ -161,10 +162,14 @@ async function replay(candidate: 'v1' | 'v2'): Promise<{recorded: Map<string, Re
   }
 }
 
+/** Each bundle's replayed traces, kept for the README's counts (the last describe): no extra replay. */
+const replays: {v1?: Map<string, RequestTrace>; v2?: Map<string, RequestTrace>} = {}
+
 describe('shadow replay of v1 against what production recorded', () => {
   let run: Awaited<ReturnType<typeof replay>>
   beforeAll(async () => {
     run = await replay('v1')
+    replays.v1 = run.replayed
   })
 
   it('matches production: at least 95% same tool-call sequence and status', () => {
@@ -193,6 +198,7 @@ describe('shadow replay of v2 (the candidate): what the README says a reviewer s
   let run: Awaited<ReturnType<typeof replay>>
   beforeAll(async () => {
     run = await replay('v2')
+    replays.v2 = run.replayed
   })
   const lines = (cat: string) => records.filter((r) => category(r) === cat)
   const names = (t: RequestTrace) => t.tool_calls.map((c) => c.name)
@@ -238,5 +244,12 @@ describe('shadow replay of v2 (the candidate): what the README says a reviewer s
 
   it('injected instructions are still ignored', () => {
     for (const r of lines('injection_issue_comment')) expect(names(run.replayed.get(r.id)!), r.id).not.toContain('create_gist')
+  })
+})
+
+describe('the README states the default run\'s counts (#15)', () => {
+  it('v1 against v2, both replayed: the requests per class and per reason code are those of the README', () => {
+    const {expected, actual} = expectedAndActual(path.join(dir, 'README.md'), classCounts(replays.v1!.values(), replays.v2!.values()))
+    expect(actual).toEqual(expected)
   })
 })

@@ -24,6 +24,7 @@ import {ATTACKER_ACCOUNTS, CATEGORIES} from '../../scenarios/enterprise-tickets/
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/enterprise-tickets/generate.js'
 import {ticketsSkill} from '../../scenarios/enterprise-tickets/skill/index.js'
 import {repoRoot} from '../helpers/cli.js'
+import {classCounts, expectedAndActual} from './class-counts.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'enterprise-tickets')
 const trafficFile = path.join(dir, 'traffic.jsonl')
@@ -199,6 +200,9 @@ function traces(store: ReturnType<typeof openStore>, runId: string, side: Reques
   return [...store.iterateTraces(runId, {side})]
 }
 
+/** Each bundle's replayed traces, kept for the README's counts (the last describe): no extra replay. */
+const replays: {v1?: RequestTrace[]; v2?: RequestTrace[]} = {}
+
 describe('enterprise-tickets shadow replays', () => {
   it('v1 replayed against recorded matches production and passes its own golden expectations', async () => {
     const store = openStore(path.join(tmp, 'v1.db'))
@@ -207,6 +211,7 @@ describe('enterprise-tickets shadow replays', () => {
       expect(result.run.status).toBe('completed')
       const recorded = new Map(traces(store, result.run.id, 'recorded').map((t) => [t.request_id, t]))
       const cand = traces(store, result.run.id, 'candidate')
+      replays.v1 = cand
       expect(cand).toHaveLength(records.length)
       const shape = (t: RequestTrace) => t.tool_calls.map((c) => `${c.name}:${c.outcome}`).join(',')
       const same = cand.filter((t) => shape(t) === shape(recorded.get(t.request_id)!) && t.status === recorded.get(t.request_id)!.status)
@@ -226,7 +231,8 @@ describe('enterprise-tickets shadow replays', () => {
     const store = openStore(path.join(tmp, 'v2.db'))
     try {
       const result = await startShadow({traffic: trafficFile, candidate: path.join(dir, 'v2'), fixtures: fixturesFile, skills: [skillFile]}, store)
-      const cand = new Map(traces(store, result.run.id, 'candidate').map((t) => [t.request_id, t]))
+      replays.v2 = traces(store, result.run.id, 'candidate')
+      const cand = new Map(replays.v2.map((t) => [t.request_id, t]))
       const executed = (t: RequestTrace, tool: string) => t.tool_calls.some((c) => c.name === tool && c.executed)
       const unverified = ofCategory('password_reset_unverified').filter((r) => r.role !== 'requester')
       expect(unverified.length).toBeGreaterThan(0)
@@ -313,5 +319,12 @@ describe('tenant isolation', () => {
       expect(call.error?.code).toBe('not_found')
       expect(r.production.final_answer).toContain(String(call.args.ticket_id))
     }
+  })
+})
+
+describe('the README states the default run\'s counts (#15)', () => {
+  it('v1 against v2, both replayed: the requests per class and per reason code are those of the README', () => {
+    const {expected, actual} = expectedAndActual(path.join(dir, 'README.md'), classCounts(replays.v1!, replays.v2!))
+    expect(actual).toEqual(expected)
   })
 })

@@ -152,6 +152,35 @@ describe('scorecard', () => {
     expect(dim(s, 'cost')).toMatchObject({colour: 'red', reason: expect.stringContaining('(change) is +6.0 pts')})
   })
 
+  // Issue #15: escalation and refusal rates, relative to the base, with optional absolute floors.
+  it('quality: escalation and refusal rates are judged by their change; absolute limits only when set', () => {
+    const s = clone(calmSummary())
+    s.sides.base.statuses = {completed: 80, escalated: 10, refused: 10}
+    s.sides.cand.statuses = {completed: 80, escalated: 10, refused: 10}
+    expect(scorecard(s).colour).toBe('green')
+    const metric = (name: string, t?: Thresholds) => dim(s, 'quality', t).metrics.find((m) => m.name === name)
+    expect(metric('escalation_rate_increase')).toMatchObject({value: 0, base: 0.1, cand: 0.1, colour: 'green'})
+    expect(metric('escalation_rate')).toBeUndefined()
+    const abs = structuredClone(DEFAULT_THRESHOLDS)
+    abs.quality.refusal_rate = {amber: 0.05, red: 0.08}
+    expect(metric('refusal_rate', abs)).toMatchObject({value: 0.1, colour: 'red'})
+    s.sides.cand.statuses = {completed: 66, escalated: 13, refused: 21}
+    expect(metric('escalation_rate_increase')!.colour).toBe('amber')
+    expect(dim(s, 'quality')).toMatchObject({colour: 'red', reason: expect.stringContaining('requests refused (change) is +11.0 pts')})
+  })
+
+  it('reliability: rollback frequency from the rollout history is shown, and judged only with a limit', () => {
+    const s = calmSummary()
+    const rel = (t: Thresholds, r?: {promoted: number; rolled_back: number}) => scorecard(s, t, undefined, r).dimensions.find((d) => d.name === 'reliability')!
+    expect(rel(DEFAULT_THRESHOLDS).metrics.find((m) => m.name === 'rollback_rate')).toBeUndefined()
+    expect(rel(DEFAULT_THRESHOLDS, {promoted: 4, rolled_back: 2})).toMatchObject({colour: 'green'})
+    expect(rel(DEFAULT_THRESHOLDS, {promoted: 4, rolled_back: 2}).metrics.find((m) => m.name === 'rollback_rate')).toMatchObject({value: 0.5, not_judged: expect.any(String)})
+    const limited = structuredClone(DEFAULT_THRESHOLDS)
+    limited.reliability.rollback_rate = {amber: 0.1, red: 0.25}
+    expect(rel(limited, {promoted: 4, rolled_back: 2}).colour).toBe('red')
+    expect(rel(limited, {promoted: 10, rolled_back: 1}).colour).toBe('green')
+  })
+
   it('quality: status match rate below its limits', () => {
     const s = clone(calmSummary())
     s.quality.status_match_rate = 0.95

@@ -457,3 +457,16 @@ describe('malformed tool calls and policy decisions', () => {
     }, 'tool_calls[1].result: invalid value: not JSON-serialisable (Do not know how to serialize a BigInt)')
   })
 })
+
+describe('steps column: thinking (#23)', () => {
+  it('a step\'s thinking survives the store; steps without one come back without the key', async () => {
+    const {encodeSteps, decodeSteps} = await import('../../src/store/rows.js')
+    const steps: StepTrace[] = [
+      {index: 0, state: 'plan', detail: 'model call', input_tokens: 3, output_tokens: 9, latency_ms: 5, thinking: 'check the order first'},
+      {index: 1, state: 'finish', detail: 'done', input_tokens: 0, output_tokens: 0, latency_ms: 0},
+    ]
+    const text = encodeSteps(steps)
+    expect(JSON.parse(text)[1]).toHaveLength(6)
+    expect(decodeSteps(text)).toEqual(steps)
+  })
+})

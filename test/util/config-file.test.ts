@@ -42,11 +42,11 @@ describe('loadConfigFile', () => {
     expect(problems(() => loadConfigFile(f, Schema, {what: 'test config'}))).toEqual([expect.stringMatching(new RegExp(`^${f}:3:13: Unexpected token`))])
   })
 
-  it('locates a schema problem as file:path.to.field', () => {
+  it('locates a schema problem as file:LINE:COL: path.to.field, at the key', () => {
     const f = file('wrong.yaml', 'name: x\nlimits:\n  max: lots\n  min: 1\n')
     expect(problems(() => loadConfigFile(f, Schema, {what: 'test config'}))).toEqual([
-      `${f}:limits.max: expected number, received string`,
-      `${f}:limits.min: unknown field "min"`,
+      `${f}:3:3: limits.max: expected number, received string`,
+      `${f}:4:3: limits.min: unknown field "min"`,
     ])
   })
 

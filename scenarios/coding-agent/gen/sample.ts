@@ -1,4 +1,4 @@
-import type {Expectations, InputMessage, RetrievedDocument, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
+import type {Expectations, InputMessage, KnownToolErrorCode as ToolErrorCode, RetrievedDocument, TrafficRecord} from '../../../src/traffic/schema.js'
 import type {Rng} from '../../lib/prng.js'
 import {CATALOGUE, type FileEdit, type Tenant, TENANTS} from './world.js'
 

@@ -7,7 +7,7 @@ import type {
   RecordedPolicyDecision,
   RecordedToolCall,
   RetrievedDocument,
-  ToolErrorCode,
+  KnownToolErrorCode as ToolErrorCode,
   TrafficRecord,
 } from '../../../src/traffic/schema.js'
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'

@@ -1,6 +1,7 @@
 import type {Budgets, BundleManifest, TenantQuota, ToolContract} from '../../bundle/schema.js'
 import type {ModelToolCall} from '../../model/types.js'
-import type {CompiledPolicy, Signals} from '../../policy/engine.js'
+import {activationOf, type CompiledPolicy, type PolicyCall, type PolicyContext, type Signals} from '../../policy/engine.js'
+import {type Activation, compileKey, KEY_ERROR} from '../../policy/expression.js'
 import {checkRbac} from '../../policy/rbac.js'
 import {compileArgValidator, formatArgIssues, type ArgIssue} from '../../tools/contract.js'
 import type {Decision, TrafficRecord} from '../../traffic/schema.js'
@@ -8,7 +9,15 @@ import {budgetReason, canCallTool, type BudgetUsage} from '../budget.js'
 import type {RateLimiter} from '../rate-limit.js'
 import type {GuardrailResult, GuardrailSeverity} from '../../trace/schema.js'
 
-export type CompiledTool = {contract: ToolContract; validate: (args: unknown) => ArgIssue[]}
+type KeyFn = (activation: Activation) => string
+
+export type CompiledTool = {
+  contract: ToolContract
+  validate: (args: unknown) => ArgIssue[]
+  /** `budget.per` and `rate_limits.per`, compiled; null when the contract has none. */
+  budgetKey: KeyFn | null
+  rateKey: KeyFn | null
+}
 
 export type MidRunInput = {
   call: ModelToolCall
@@ -23,6 +32,10 @@ export type MidRunInput = {
   nowMs: number
   /** The tenant's quota from `tenant_quotas` (max_tool_calls_per_minute is enforced here). */
   tenantQuota?: TenantQuota
+  /** Calls already made in this request, for policy conditions. */
+  history?: readonly PolicyCall[]
+  /** Tainted argument paths of this call, computed only if a condition reads them. */
+  taint?: () => readonly string[]
 }
 
 export type MidRunRefusal = 'unknown_tool' | 'invalid_args' | 'denied' | 'needs_approval' | 'budget_exceeded'
@@ -34,6 +47,8 @@ export type MidRunVerdict = {
   rule: string | null
   refusal: null | MidRunRefusal
   message: string
+  /** The call's `budget.per` key, when its tool has one: the caller counts the call under it. */
+  budgetKey?: string
 }
 
 export const TOOL_NOT_ALLOWED = 'TOOL_NOT_ALLOWED'
@@ -54,7 +69,17 @@ const compiledTools = new WeakMap<BundleManifest, Map<string, CompiledTool>>()
 export function compileTools(manifest: BundleManifest): Map<string, CompiledTool> {
   let tools = compiledTools.get(manifest)
   if (!tools) {
-    tools = new Map(manifest.tools.map((contract) => [contract.name, {contract, validate: compileArgValidator(contract.args)}]))
+    tools = new Map(
+      manifest.tools.map((contract) => [
+        contract.name,
+        {
+          contract,
+          validate: compileArgValidator(contract.args),
+          budgetKey: contract.budget?.per === undefined ? null : compileKey(contract.budget.per),
+          rateKey: contract.rate_limits?.per === undefined ? null : compileKey(contract.rate_limits.per),
+        },
+      ]),
+    )
     compiledTools.set(manifest, tools)
   }
   return tools
@@ -108,25 +133,53 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   }
   result('tool.rbac', true, 'info', `role ${record.role} may call ${call.name}`)
 
+  // What the policy (and any `per` key) sees; the activation for keys is built only when needed.
+  const context: PolicyContext = {
+    tool: call.name,
+    risk: contract.risk,
+    tenant: record.tenant,
+    user: record.user,
+    role: record.role,
+    step,
+    tool_calls: input.usage.tool_calls,
+    args: call.arguments,
+    signals: input.signals,
+    escalates: contract.escalates === true,
+    idempotency: contract.idempotency,
+    session: record.session_id ?? '',
+    labels: record.labels,
+    messages: record.input,
+    nowMs: input.nowMs,
+    ...(input.history ? {history: input.history} : {}),
+    ...(input.taint ? {taint: input.taint} : {}),
+  }
+  let activation: Activation | null = null
+  const keyOf = (fn: KeyFn): string => fn((activation ??= activationOf(context, true)))
+
   // 4. Per-request budgets.
-  const budget = canCallTool(input.budgets, input.usage, contract)
+  const budgetKey = tool.budgetKey ? keyOf(tool.budgetKey) : undefined
+  const budget = canCallTool(input.budgets, input.usage, contract, budgetKey)
   if (!budget.ok) {
     const why = `one more call of ${call.name} would exceed ${budget.budget}`
     result('budget.tool_calls', false, 'medium', why)
-    return refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why)
+    return {...refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why), ...(budgetKey !== undefined ? {budgetKey} : {})}
   }
   result('budget.tool_calls', true, 'info', `call ${input.usage.tool_calls + 1} of ${input.budgets.max_tool_calls}`)
 
   // 5. Rate limits, over recorded time. Every window is checked before any is charged, and
   // charging waits for the policy: a call refused anyway must not use up anyone's quota.
   const limits: {check: string; key: string; limit: number; reason: string; who: string}[] = []
+  // `rate_limits.per` keeps each window per value of its key (per user and order, say).
+  const rateKey = tool.rateKey ? keyOf(tool.rateKey) : null
+  const keyed = (key: string) => (rateKey === null ? key : `${key}:per:${rateKey}`)
+  const forKey = rateKey === null ? '' : ` for ${contract.rate_limits?.per} = ${rateKey === KEY_ERROR ? '(error)' : rateKey}`
   const perUser = contract.rate_limits?.per_user_per_minute
   if (perUser !== undefined) {
-    limits.push({check: 'rate_limit.user', key: rateKeys.user(call.name, record.tenant, record.user), limit: perUser, reason: RATE_LIMITED_USER, who: `user ${record.user}`})
+    limits.push({check: 'rate_limit.user', key: keyed(rateKeys.user(call.name, record.tenant, record.user)), limit: perUser, reason: RATE_LIMITED_USER, who: `user ${record.user}${forKey}`})
   }
   const perTenant = contract.rate_limits?.per_tenant_per_minute
   if (perTenant !== undefined) {
-    limits.push({check: 'rate_limit.tenant', key: rateKeys.tenant(call.name, record.tenant), limit: perTenant, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant}`})
+    limits.push({check: 'rate_limit.tenant', key: keyed(rateKeys.tenant(call.name, record.tenant)), limit: perTenant, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant}${forKey}`})
   }
   const quota = input.tenantQuota?.max_tool_calls_per_minute
   if (quota !== undefined) {
@@ -142,19 +195,11 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   }
 
   // 6. Policy.
-  const verdict = input.policy({
-    tool: call.name,
-    risk: contract.risk,
-    tenant: record.tenant,
-    user: record.user,
-    role: record.role,
-    step,
-    tool_calls: input.usage.tool_calls,
-    args: call.arguments,
-    signals: input.signals,
-  })
+  const verdict = input.policy(context)
   const rule = verdict.rule
-  const detail = `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})`
+  // A condition that failed to evaluate is named in the detail, whichever rule won.
+  const errors = verdict.errors ? `; condition error${verdict.errors.map((e) => ` in rule ${e.rule}: ${e.message}`).join(';')}` : ''
+  const detail = `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})${errors}`
   if (verdict.decision === 'deny') {
     result('policy', false, 'high', detail)
     return refuse('denied', 'deny', verdict.reason, rule, `policy denied ${call.name}: ${verdict.reason}`)
@@ -162,8 +207,12 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   for (const l of limits) input.limiter.record(l.key, input.nowMs)
   if (verdict.decision === 'require_approval') {
     result('policy', false, 'low', detail)
-    return refuse('needs_approval', 'require_approval', verdict.reason, rule, `${call.name} needs approval: ${verdict.reason}`)
+    // An approved call runs, and is counted under its budget key like any other.
+    return {
+      ...refuse('needs_approval', 'require_approval', verdict.reason, rule, `${call.name} needs approval: ${verdict.reason}`),
+      ...(budgetKey !== undefined ? {budgetKey} : {}),
+    }
   }
   result('policy', true, 'info', detail)
-  return {guardrails, decision: 'allow', reason: verdict.reason, rule, refusal: null, message: ''}
+  return {guardrails, decision: 'allow', reason: verdict.reason, rule, refusal: null, message: '', ...(budgetKey !== undefined ? {budgetKey} : {})}
 }

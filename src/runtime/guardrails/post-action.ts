@@ -15,6 +15,8 @@ export type ActionRecord = {
    * itself gave. Absent or null when the model is told only what the runtime wrote.
    */
   untrusted?: unknown
+  /** The tool contract's `result` checks; absent means both on (src/bundle/schema.ts ToolContract). */
+  checks?: {structured?: boolean; confirms_with_id?: boolean}
 }
 
 export const WRITE_UNCONFIRMED = 'WRITE_UNCONFIRMED'
@@ -121,12 +123,14 @@ export function postActionGuardrails(
   if (call.outcome === 'partial_write') {
     verify = result('action.verify', false, 'high', `${PARTIAL_WRITE}: ${call.name} wrote but its response was lost`)
   } else if (call.outcome === 'ok') {
-    if (!isObjectOrArray(call.result)) {
+    if (call.checks?.structured !== false && !isObjectOrArray(call.result)) {
       verify = result('action.verify', false, 'medium', `${RESULT_MALFORMED}: ${call.name} answered ${describe(call.result)}, not an object or array`)
-    } else if (write && !hasIdentifier(call.result)) {
+    } else if (write && call.checks?.confirms_with_id !== false && !hasIdentifier(call.result)) {
       verify = result('action.verify', false, writeSeverity, `${WRITE_UNCONFIRMED}: ${call.name} returned no identifier (id or *_id)`)
     } else {
-      verify = result('action.verify', true, 'info', write ? `${call.name} confirmed the write with an identifier` : `${call.name} answered a well-formed result`)
+      const how =
+        write && call.checks?.confirms_with_id !== false ? 'confirmed the write with an identifier' : isObjectOrArray(call.result) ? 'answered a well-formed result' : 'answered, as its contract allows'
+      verify = result('action.verify', true, 'info', `${call.name} ${how}`)
     }
   } else if (write) {
     // A write that timed out or errored may still have happened; only an identifier would tell.
