@@ -22,6 +22,7 @@ import {type TrafficRecord, TrafficRecord as TrafficRecordSchema} from '../../sr
 import {RULES} from '../../scenarios/retail-orders/gen/sample.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/retail-orders/generate.js'
 import {repoRoot} from '../helpers/cli.js'
+import {classCounts, expectedAndActual} from './class-counts.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'retail-orders')
 const trafficFile = path.join(dir, 'traffic.jsonl')
@@ -221,10 +222,16 @@ describe('the candidates: each regression it should cause, named for its harm', 
     }
   })
 
-  it('v2-repeatable-item-changes: the second item change v1 refused now runs', async () => {
-    const c = classes(base, await replay('v2-repeatable-item-changes', 'candidate'))
+  it('v2-repeatable-item-changes (the scenario as shipped): the second item change v1 refused now runs', async () => {
+    const cand = await replay('v2-repeatable-item-changes', 'candidate')
+    const c = classes(base, cand)
     expect(c.regression.sort()).toEqual(ids(firing('budget')))
     expect(c.improvement).toEqual([])
+    // The README's counts for this run, with each record's expectations stored on its traces as a shadow run stores them.
+    const byId = new Map(records.map((r) => [r.id, r]))
+    const golden = (m: Map<string, RequestTrace>) => [...m.values()].map((t) => ({...t, golden: traceGolden(byId.get(t.request_id)!, createRedactor())}))
+    const {expected, actual} = expectedAndActual(path.join(dir, 'README.md'), classCounts(golden(base), golden(cand)))
+    expect(actual).toEqual(expected)
   })
 })
 
