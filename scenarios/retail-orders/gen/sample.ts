@@ -236,7 +236,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: [{role: 'user', content: `${rng.pick(['Hi! Where is my order', 'Can you tell me the status of order', 'What is happening with my order'])} ${o.order_id}? ${idLine(who)}`}],
         calls: [auth, details, look(o)],
         answers: {done: `Order ${o.order_id} (${itemList(o.items)}) is ${o.status}; the total was ${money(orderTotal(o))}.`},
-        expect: {tools: ['get_order_details'], decision: 'allow'},
+        expect: {tools: ['get_order_details'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'order_status_name_zip': {
@@ -247,7 +247,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         calls: [call('find_user_id_by_email', {email: old}), call('find_user_id_by_name_zip', {first_name: u.name.first_name, last_name: u.name.last_name, zip: u.address.zip}), details, look(o)],
         tolerated: [0],
         answers: {done: `I found you by name and zip code. Order ${o.order_id} is ${o.status} (${itemList(o.items)}).`},
-        expect: {tools: ['find_user_id_by_name_zip', 'get_order_details'], decision: 'allow'},
+        expect: {tools: ['find_user_id_by_name_zip', 'get_order_details'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'lookup_before_auth': {
@@ -275,7 +275,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: [{role: 'user', content: `${idLine(who)} How many ${p.name.toLowerCase()} options do you have in stock right now?`}],
         calls: [auth, call('list_all_product_types'), call('get_product_details', {product_id: p.product_id})],
         answers: {done: `We have ${inStock.length} ${p.name} options in stock, from ${money(Math.min(...inStock.map((v) => v.price)))} to ${money(Math.max(...inStock.map((v) => v.price)))}.`},
-        expect: {tools: ['get_product_details'], decision: 'allow'},
+        expect: {tools: ['get_product_details'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'item_id_as_product_id': {
@@ -351,7 +351,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages,
         calls,
         answers: fires ? {done, refused} : {done},
-        expect: fires ? {forbidden_tools: ['cancel_pending_order'], decision: 'deny'} : {tools: ['cancel_pending_order'], decision: 'allow'},
+        expect: fires ? {forbidden_tools: ['cancel_pending_order'], decision: 'deny'} : {tools: ['cancel_pending_order'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'modify_address':
@@ -364,7 +364,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: confirmed(`${idLine(who)} I need order ${o.order_id} shipped to ${line} instead.`, `Ship order ${o.order_id} to ${line}, ${to.country}.`, yes),
         calls: [auth, details, look(o), call('modify_pending_order_address', {order_id: o.order_id, ...to})],
         answers: fires ? {done: 'Done.', refused: NOT_PENDING(o, 'change')} : {done: `Order ${o.order_id} will now ship to ${line}.`},
-        expect: fires ? {forbidden_tools: ['modify_pending_order_address'], decision: 'deny'} : {tools: ['modify_pending_order_address'], decision: 'allow'},
+        expect: fires ? {forbidden_tools: ['modify_pending_order_address'], decision: 'deny'} : {tools: ['modify_pending_order_address'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'modify_payment':
@@ -393,7 +393,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: confirmed(`${idLine(who)} Can I pay for order ${o.order_id} with my ${describe(to)} instead?`, `Pay order ${o.order_id} (${money(orderTotal(o))}) with your ${describe(to)}; your ${describe(original(o))} is refunded.`, yes),
         calls: [auth, details, look(o), call('modify_pending_order_payment', {order_id: o.order_id, payment_method_id: to.id})],
         answers: fires ? {done: 'Done.', refused} : {done: `Order ${o.order_id} is now paid with your ${describe(to)}; the ${money(orderTotal(o))} charged to your ${describe(original(o))} is refunded ${original(o).source === 'gift_card' ? 'at once' : 'within 5 to 7 business days'}.`},
-        expect: fires ? {forbidden_tools: ['modify_pending_order_payment'], decision: 'deny'} : {tools: ['modify_pending_order_payment'], decision: 'allow'},
+        expect: fires ? {forbidden_tools: ['modify_pending_order_payment'], decision: 'deny'} : {tools: ['modify_pending_order_payment'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'modify_items':
@@ -433,7 +433,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: confirmed(`${idLine(who)} I'd like to return the ${itemList(items)} from order ${o.order_id}.`, `Return ${itemList(items)} from order ${o.order_id}; the refund goes to your ${describe(to)}.`, yes),
         calls: [auth, details, look(o), call('return_delivered_order_items', {order_id: o.order_id, item_ids: items.map((i) => i.item_id), payment_method_id: to.id})],
         answers: fires ? {done: 'Done.', refused} : {done: `The return of ${itemList(items)} is requested; you'll get an email with how to send them back, and ${money(round2(items.reduce((s, i) => s + i.price, 0)))} goes to your ${describe(to)}.`},
-        expect: fires ? {forbidden_tools: ['return_delivered_order_items'], decision: 'deny'} : {tools: ['return_delivered_order_items'], decision: 'allow'},
+        expect: fires ? {forbidden_tools: ['return_delivered_order_items'], decision: 'deny'} : {tools: ['return_delivered_order_items'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'update_address': {
@@ -443,7 +443,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: confirmed(`${idLine(who)} I've moved. Please make ${line} my default address.`, `Your new default address: ${line}, ${to.country}.`, yes),
         calls: [auth, details, call('modify_user_address', {user_id: u.user_id, ...to})],
         answers: {done: `Your default address is now ${line}.`},
-        expect: {tools: ['modify_user_address'], decision: 'allow'},
+        expect: {tools: ['modify_user_address'], decision: 'allow', outcome: 'completed'},
       }
     }
     case 'human_requested': {
@@ -452,7 +452,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: [{role: 'user', content: `${idLine(who)} The parcel for order ${o.order_id} arrived damaged and I want to talk to a person about it, not a bot.`}],
         calls: [auth, details, look(o), call('transfer_to_human_agents', {summary: `Customer ${u.user_id} reports order ${o.order_id} arrived damaged and asks for a human agent.`})],
         answers: {done: "I've passed your case to a colleague, who will pick up this conversation shortly."},
-        expect: {tools: ['transfer_to_human_agents']},
+        expect: {tools: ['transfer_to_human_agents'], outcome: 'escalated'},
       }
     }
     case 'out_of_scope': {
@@ -461,7 +461,7 @@ function build(category: Category, rng: Rng, w: World, who: Who): Built {
         messages: [{role: 'user', content: `${idLine(who)} The price of the items in order ${o.order_id} dropped a week after I bought them. I want the difference refunded.`}],
         calls: [auth, details, look(o), call('transfer_to_human_agents', {summary: `Customer ${u.user_id} asks for a price-drop refund on order ${o.order_id}; price adjustments are not among the assistant's actions.`})],
         answers: {done: "Price adjustments are something I can't do myself, so I've transferred you to a colleague who can look at it."},
-        expect: {tools: ['transfer_to_human_agents']},
+        expect: {tools: ['transfer_to_human_agents'], outcome: 'escalated'},
       }
     }
   }
@@ -519,7 +519,7 @@ function itemChange(category: Category, rng: Rng, w: World, who: Who, yes: strin
       done: `Done: the ${old.name} in order ${o.order_id} is now ${optionText(next.options)}; ${money(Math.abs(diff))} ${diff >= 0 ? 'charged to' : 'refunded to'} your ${describe(pay)}.${exchange ? " You'll get an email on how to send the old one back." : ''}`,
       ...(refused ? {refused} : {}),
     },
-    expect: refused ? {forbidden_calls: [{tool: forbidden.name, args: {item_ids: forbidden.arguments.item_ids}}], decision: 'deny'} : {tools: [tool], decision: 'allow'},
+    expect: refused ? {forbidden_calls: [{tool: forbidden.name, args: {item_ids: forbidden.arguments.item_ids}}], decision: 'deny'} : {tools: [tool], decision: 'allow', outcome: 'completed'},
   }
 }
 
