@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../src/cli/base-command.js'
+import {importMapping, importMappingFlags} from '../../src/cli/import-flags.js'
 import {ValidationError} from '../../src/errors.js'
 import {IMPORT_FORMATS, importTrafficFile, type ImportFileResult, type ImportFormat} from '../../src/import/import-file.js'
 
@@ -22,12 +23,7 @@ export default class TrafficImport extends BaseCommand {
   static override flags = {
     from: Flags.string({description: 'format of the input file', options: [...IMPORT_FORMATS], required: true}),
     out: Flags.string({description: 'traffic JSONL file to write (replaced atomically)', required: true}),
-    'tenant-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the tenant; default understudy.tenant / tenant'}),
-    'role-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the caller\'s role; default understudy.role / role'}),
-    'user-attr': Flags.string({description: 'attribute (otel) or metadata key (other formats) holding the user; default the format\'s own user field'}),
-    'default-tenant': Flags.string({description: 'tenant of a request that has none'}),
-    'default-role': Flags.string({description: 'role of a request that has none'}),
-    'default-user': Flags.string({description: 'user of a request that has none'}),
+    ...importMappingFlags,
     strict: Flags.boolean({description: 'fail, writing nothing, if any line or trace cannot be imported', default: false}),
   }
 
@@ -38,14 +34,7 @@ export default class TrafficImport extends BaseCommand {
       file: args.file,
       out: flags.out,
       strict: flags.strict,
-      mapping: {
-        ...(flags['tenant-attr'] !== undefined ? {tenantField: flags['tenant-attr']} : {}),
-        ...(flags['role-attr'] !== undefined ? {roleField: flags['role-attr']} : {}),
-        ...(flags['user-attr'] !== undefined ? {userField: flags['user-attr']} : {}),
-        ...(flags['default-tenant'] !== undefined ? {defaultTenant: flags['default-tenant']} : {}),
-        ...(flags['default-role'] !== undefined ? {defaultRole: flags['default-role']} : {}),
-        ...(flags['default-user'] !== undefined ? {defaultUser: flags['default-user']} : {}),
-      },
+      mapping: importMapping(flags),
     })
     const tools = result.tools.length > 0 ? `; ${result.tools.length} tool definition(s) seen` : ''
     if (result.written > 0) this.out(`imported ${result.written} request(s), skipped ${result.skipped}, from ${result.read} ${result.from === 'otel' || result.from === 'langfuse' || result.from === 'langsmith' ? 'trace(s)' : 'line(s)'} to ${result.out}${tools}`)

@@ -16,7 +16,7 @@ export type ImportFormat = (typeof IMPORT_FORMATS)[number]
 const IMPORTERS: Record<ImportFormat, (text: string, file: string, mapping: ImportMapping) => ImportedTraffic> = {
   otel: (text, file, mapping) => {
     const r = importOtlpText(text, file, mapping)
-    return {records: r.records, tools: r.tools, errors: r.errors, units: r.traces}
+    return {records: r.records, tools: r.tools, errors: r.errors, units: r.traces, systemPrompts: r.systemPrompts}
   },
   openai: importOpenAi,
   anthropic: importAnthropic,
@@ -43,35 +43,44 @@ export function importTrafficText(from: ImportFormat, text: string, file: string
 }
 
 /**
- * Reads `file`, imports it and writes the requests that could be built as traffic JSONL to `out`,
- * atomically (a failure never leaves half a file, and an existing `out` is kept when nothing could
- * be built). Each unit that could not be read is in `errors` and skipped; with `strict`, any such
- * unit fails the import (a ValidationError listing them) before anything is written.
+ * The text of a file to import: read whole from a regular file (a pipe or directory is one clear
+ * error); for otel, an OTLP/protobuf export is decoded into the OTLP/JSON shape the importer reads.
  */
-export async function importTrafficFile(opts: {from: ImportFormat; file: string; out: string; mapping?: ImportMapping; strict?: boolean}): Promise<ImportFileResult> {
+export async function readForeignFile(from: ImportFormat, file: string): Promise<string> {
   let bytes: Buffer
   try {
-    const handle = await openRegular(opts.file)
+    const handle = await openRegular(file)
     try {
       bytes = await handle.readFile()
     } finally {
       await handle.close()
     }
   } catch (e) {
-    if (e instanceof NotRegularFileError) throw new UnderstudyError(`${opts.file}: cannot read: ${e.reason}`, {cause: e})
-    throw new UnderstudyError(`${opts.file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
+    if (e instanceof NotRegularFileError) throw new UnderstudyError(`${file}: cannot read: ${e.reason}`, {cause: e})
+    throw new UnderstudyError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {cause: e})
   }
   let text: string
-  if (opts.from === 'otel' && looksLikeProtobuf(bytes)) {
+  if (from === 'otel' && looksLikeProtobuf(bytes)) {
     // OTLP/protobuf: decoded into the OTLP/JSON shape the one OTel importer reads.
     try {
       text = JSON.stringify(decodeOtlpProtobuf(bytes))
     } catch (e) {
-      throw new ValidationError([`${opts.file}: protobuf: not an OTLP ExportTraceServiceRequest (${(e as Error).message})`])
+      throw new ValidationError([`${file}: protobuf: not an OTLP ExportTraceServiceRequest (${(e as Error).message})`])
     }
   } else {
     text = bytes.toString('utf8')
   }
+  return text
+}
+
+/**
+ * Reads `file`, imports it and writes the requests that could be built as traffic JSONL to `out`,
+ * atomically (a failure never leaves half a file, and an existing `out` is kept when nothing could
+ * be built). Each unit that could not be read is in `errors` and skipped; with `strict`, any such
+ * unit fails the import (a ValidationError listing them) before anything is written.
+ */
+export async function importTrafficFile(opts: {from: ImportFormat; file: string; out: string; mapping?: ImportMapping; strict?: boolean}): Promise<ImportFileResult> {
+  const text = await readForeignFile(opts.from, opts.file)
   const result = importTrafficText(opts.from, text, opts.file, opts.mapping ?? {})
   if (opts.strict && result.errors.length > 0) {
     throw new ValidationError(result.errors, result.errors.length > 1 ? `${opts.file}: ${result.errors.length} problem(s); --strict: nothing written (first: ${result.errors[0]})` : undefined)

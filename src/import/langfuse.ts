@@ -1,4 +1,4 @@
-import {isObject, isoTime, num, str, ToolCatalog, type ImportedTraffic, type ImportMapping} from '../traffic/imported.js'
+import {isObject, isoTime, num, str, SystemPromptTally, ToolCatalog, type ImportedTraffic, type ImportMapping} from '../traffic/imported.js'
 import {readJsonValues, where} from './lines.js'
 import {recordFromTree, type Tree, type TreeNode} from './trace-tree.js'
 
@@ -15,6 +15,7 @@ import {recordFromTree, type Tree, type TreeNode} from './trace-tree.js'
 export function importLangfuse(text: string, file: string, mapping: ImportMapping): ImportedTraffic {
   const {values, errors} = readJsonValues(text, file)
   const tools = new ToolCatalog()
+  const systems = new SystemPromptTally()
   const traces = new Map<string, {trace: Record<string, unknown> | null; obs: {o: Record<string, unknown>; at: string}[]; at: string}>()
   const entry = (id: string, at: string) => {
     let e = traces.get(id)
@@ -72,12 +73,12 @@ export function importLangfuse(text: string, file: string, mapping: ImportMappin
       metadata,
       ...(str(t.name) !== undefined ? {name: str(t.name)} : {}),
     }
-    const built = recordFromTree(tree, mapping, {source: 'langfuse', userField: 'userId', metadataField: 'metadata'})
+    const built = recordFromTree(tree, mapping, {source: 'langfuse', userField: 'userId', metadataField: 'metadata'}, systems)
     if (!built.ok) errors.push(`${e.at}: trace ${id}: ${built.field}: ${built.message}`)
     else records.push(built.record)
   }
   records.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
-  return {records, tools: tools.list(), errors, units: traces.size}
+  return {records, tools: tools.list(), errors, units: traces.size, systemPrompts: systems.list()}
 }
 
 const KIND: Record<string, TreeNode['kind']> = {GENERATION: 'llm', TOOL: 'tool', RETRIEVER: 'retriever'}

@@ -1,4 +1,4 @@
-import {isObject, isoTime, num, str, ToolCatalog, type ImportedTraffic, type ImportMapping} from '../traffic/imported.js'
+import {isObject, isoTime, num, str, SystemPromptTally, ToolCatalog, type ImportedTraffic, type ImportMapping} from '../traffic/imported.js'
 import {readJsonValues, where} from './lines.js'
 import {recordFromTree, type Tree, type TreeNode} from './trace-tree.js'
 
@@ -16,6 +16,7 @@ import {recordFromTree, type Tree, type TreeNode} from './trace-tree.js'
 export function importLangSmith(text: string, file: string, mapping: ImportMapping): ImportedTraffic {
   const {values, errors} = readJsonValues(text, file, ['runs', 'data'])
   const tools = new ToolCatalog()
+  const systems = new SystemPromptTally()
   const traces = new Map<string, {runs: Record<string, unknown>[]; at: string}>()
   const add = (run: Record<string, unknown>, at: string, traceHint?: string): string | null => {
     const id = str(run.id)
@@ -79,12 +80,12 @@ export function importLangSmith(text: string, file: string, mapping: ImportMappi
       metadata,
       ...(str(root.name) !== undefined ? {name: str(root.name)} : {}),
     }
-    const built = recordFromTree(tree, mapping, {source: 'langsmith', userField: 'extra.metadata.user_id', metadataField: 'extra.metadata'})
+    const built = recordFromTree(tree, mapping, {source: 'langsmith', userField: 'extra.metadata.user_id', metadataField: 'extra.metadata'}, systems)
     if (!built.ok) errors.push(`${e.at}: trace ${id}: ${built.field}: ${built.message}`)
     else records.push(built.record)
   }
   records.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
-  return {records, tools: tools.list(), errors, units: traces.size}
+  return {records, tools: tools.list(), errors, units: traces.size, systemPrompts: systems.list()}
 }
 
 const KIND: Record<string, TreeNode['kind']> = {llm: 'llm', chat_model: 'llm', tool: 'tool', retriever: 'retriever'}

@@ -1,5 +1,5 @@
 import {canonicalJson} from '../util/canonical.js'
-import {finishRecord, isoTime, isObject, num, resolveWho, str, type Ending, type ImportedTraffic, type ImportMapping, type TranscriptMessage, rebuildFromTranscript, ToolCatalog} from '../traffic/imported.js'
+import {finishRecord, isoTime, isObject, num, resolveWho, str, type Ending, type ImportedTraffic, type ImportMapping, type TranscriptMessage, rebuildFromTranscript, SystemPromptTally, ToolCatalog} from '../traffic/imported.js'
 import {eachJsonValue, where} from './lines.js'
 
 /**
@@ -39,6 +39,7 @@ type Loop = {last: Step; steps: number; usage: {input_tokens: number; output_tok
 
 export function importRequestLog(text: string, file: string, mapping: ImportMapping, reader: PairReader): ImportedTraffic {
   const tools = new ToolCatalog()
+  const systems = new SystemPromptTally()
   const groups = new Map<string, Loop>()
   const problems: string[] = []
   let read = 0
@@ -52,6 +53,7 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
     if (line.response !== undefined && line.response !== null && !isObject(line.response)) return errors.push(`${at}: response: expected an object`)
     const reading = reader.read({request: line.request, response: isObject(line.response) ? line.response : null}, tools)
     if ('field' in reading) return errors.push(`${at}: ${reading.field}: ${reading.message}`)
+    systems.add(reading.transcript)
 
     // The line's own metadata (the logger's) first, then the request's (what the API was sent).
     const meta = (key: string): unknown => (isObject(line.metadata) && key in line.metadata ? line.metadata[key] : isObject(reading.requestMetadata) ? reading.requestMetadata[key] : undefined)
@@ -115,5 +117,5 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
     records.push(built.record)
   }
   records.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
-  return {records, tools: tools.list(), errors, units: read + unreadable.length}
+  return {records, tools: tools.list(), errors, units: read + unreadable.length, systemPrompts: systems.list()}
 }

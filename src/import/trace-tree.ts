@@ -5,6 +5,7 @@ import {
   maybeJson,
   rebuildFromTranscript,
   resolveWho,
+  type SystemPromptTally,
   str,
   tokens,
   type Ending,
@@ -58,7 +59,7 @@ const FINISH: Record<string, Ending> = {stop: 'stop', end_turn: 'stop', tool_cal
 
 const byStart = (a: TreeNode, b: TreeNode): number => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)
 
-export function recordFromTree(tree: Tree, mapping: ImportMapping, format: TreeFormat): {ok: true; record: TrafficRecord} | {ok: false; field: string; message: string} {
+export function recordFromTree(tree: Tree, mapping: ImportMapping, format: TreeFormat, systems?: SystemPromptTally): {ok: true; record: TrafficRecord} | {ok: false; field: string; message: string} {
   const meta = tree.metadata
   const who = resolveWho(
     {tenant: meta[mapping.tenantField ?? 'tenant'], role: meta[mapping.roleField ?? 'role'], user: mapping.userField !== undefined ? meta[mapping.userField] : tree.user},
@@ -78,6 +79,8 @@ export function recordFromTree(tree: Tree, mapping: ImportMapping, format: TreeF
   const transcriptOf = (n: TreeNode): TranscriptMessage[] => [...looseMessages(n.input), ...outputMessages(n.output)]
   const first = llms[0]
   const last = llms[llms.length - 1]
+  // The service's system prompt, for init to draft the bundle's from (records leave it out).
+  if (systems !== undefined && first) systems.add(looseMessages(first.input))
 
   // Input: the trace's own input when it holds the conversation or the question, else the first model call's.
   let rebuilt: Rebuilt | null = null

@@ -12,7 +12,7 @@ import {
 import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, OPERATION, US} from './attributes.js'
 import {spansOfDocument, type OtlpProblem, type OtlpSpan} from './otlp-json.js'
 import {collectToolDefinitions, kindOf, llmView, OI, retrievedDocuments, TRACELOOP} from './conventions.js'
-import {isObject, maybeJson, rebuildFromTranscript, resolveWho, ToolCatalog, type ImportMapping, type ToolDefinition} from '../traffic/imported.js'
+import {isObject, maybeJson, rebuildFromTranscript, resolveWho, SystemPromptTally, ToolCatalog, type ImportMapping, type ToolDefinition} from '../traffic/imported.js'
 import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 
 /**
@@ -32,6 +32,8 @@ export type ImportResult = {
   /** Each `file: trace <id>: field: message` (or `file:<line>: …` for a line that is not JSON). */
   errors: string[]
   traces: number
+  /** System prompts of the traces' first model calls, most used first (see ImportedTraffic). */
+  systemPrompts: string[]
 }
 
 type Built = {ok: true; record: TrafficRecord; startNs: bigint} | {ok: false; field: string; message: string}
@@ -92,13 +94,14 @@ export function importOtlpText(text: string, file: string, mapping: ImportMappin
   const built: {record: TrafficRecord; startNs: bigint; traceId: string}[] = []
   const seenIds = new Map<string, string>()
   const tools = new ToolCatalog()
+  const systems = new SystemPromptTally()
   for (const [traceId, spans] of byTrace) {
     const problem = traceProblems.get(traceId)?.[0]
     if (problem) {
       errors.push(`${file}: trace ${traceId}: ${problem.where}: ${problem.message}`)
       continue
     }
-    const r = recordFromSpans(traceId, spans, mapping, tools)
+    const r = recordFromSpans(traceId, spans, mapping, tools, systems)
     if (!r.ok) {
       errors.push(`${file}: trace ${traceId}: ${r.field}: ${r.message}`)
       continue
@@ -113,7 +116,7 @@ export function importOtlpText(text: string, file: string, mapping: ImportMappin
   }
   // Replay order is time order; ties keep the order the traces appeared in.
   built.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0))
-  return {records: built.map((b) => b.record), tools: tools.list(), errors, traces: byTrace.size}
+  return {records: built.map((b) => b.record), tools: tools.list(), errors, traces: byTrace.size, systemPrompts: systems.list()}
 }
 
 /** The root: the one span without a parent in the trace (an `invoke_agent` one when there are several). */
@@ -127,7 +130,7 @@ function findRoot(spans: OtlpSpan[]): OtlpSpan | {field: string; message: string
   return {field: 'root', message: `${roots.length} root spans and ${agents.length === 0 ? 'none' : agents.length} of them ${OPERATION.invokeAgent}; expected one request per trace`}
 }
 
-export function recordFromSpans(traceId: string, spans: OtlpSpan[], mapping: ImportMapping = {}, tools = new ToolCatalog()): Built {
+export function recordFromSpans(traceId: string, spans: OtlpSpan[], mapping: ImportMapping = {}, tools = new ToolCatalog(), systems?: SystemPromptTally): Built {
   if (spans.length === 0) return {ok: false, field: 'spans', message: 'no readable span'}
   const root = findRoot(spans)
   if ('field' in root) return {ok: false, ...root}
@@ -157,6 +160,8 @@ export function recordFromSpans(traceId: string, spans: OtlpSpan[], mapping: Imp
   for (const s of spans) collectToolDefinitions(s, tools)
   const views = chatSpans.map(llmView)
   const firstView = views[0]
+  // The service's system prompt, for init to draft the bundle's from (records leave it out).
+  if (systems !== undefined && firstView) systems.add(firstView.input)
   const lastView = views[views.length - 1]
 
   let input = messagesOf(a[GEN_AI.inputMessages], true)

@@ -1,6 +1,8 @@
 import {z} from 'zod'
 import {ValidationError} from '../errors.js'
 import {parseConfigText, readConfigText} from '../util/config-file.js'
+import {type Locator, pathLocator} from '../util/path-position.js'
+import {zodProblems} from '../util/zod-problems.js'
 
 /**
  * Scorecard limits. Each is a pair {amber, red}: a value may reach a limit but not cross it.
@@ -144,7 +146,7 @@ function merge(base: unknown, override: unknown): unknown {
 }
 
 /** Validates a partial thresholds document (already parsed) merged over the defaults. */
-export function parseThresholds(doc: unknown, file: string): Thresholds {
+export function parseThresholds(doc: unknown, file: string, locate?: Locator): Thresholds {
   const label = file
   if (doc === null || doc === undefined) return DEFAULT_THRESHOLDS
   if (!isObject(doc)) throw new ValidationError([`${label}: expected an object of scorecard thresholds`])
@@ -156,10 +158,7 @@ export function parseThresholds(doc: unknown, file: string): Thresholds {
   }
   const result = Thresholds.safeParse(merged)
   if (result.success) return result.data
-  const problems = result.error.issues.map((issue) => {
-    const field = issue.path.map(String).join('.')
-    return `${label}:${field || '(root)'}: ${issue.message}`
-  })
+  const problems = zodProblems(label, result.error.issues, merged, locate)
   throw new ValidationError(problems, problems.length > 1 ? `${label}: ${problems.length} problems in the thresholds file` : problems[0])
 }
 
@@ -169,7 +168,8 @@ export function parseThresholds(doc: unknown, file: string): Thresholds {
  * limits it changes.
  */
 export function loadThresholds(file: string): Thresholds {
-  const parsed = parseConfigText(file, readConfigText(file, 'thresholds file'))
+  const text = readConfigText(file, 'thresholds file')
+  const parsed = parseConfigText(file, text)
   if (!parsed.ok) throw new ValidationError(parsed.problems)
-  return parseThresholds(parsed.value, file)
+  return parseThresholds(parsed.value, file, pathLocator(text))
 }

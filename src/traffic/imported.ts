@@ -41,6 +41,29 @@ export type ImportedTraffic = {
   errors: string[]
   /** Units read (lines, traces): imported + skipped, before request grouping. */
   units: number
+  /**
+   * Distinct system prompts the service sent, most used first (records leave them out: the bundle
+   * brings its own); what `init` drafts the bundle's prompt from. Absent where the importer does not
+   * collect them.
+   */
+  systemPrompts?: string[]
+}
+
+/** Counts system prompts as an importer sees them; `list()` is most used first, ties in order first seen. */
+export class SystemPromptTally {
+  private readonly counts = new Map<string, number>()
+
+  add(messages: readonly TranscriptMessage[]): void {
+    const text = messages
+      .flatMap((m) => (m.role === 'system' ? [m.text] : []))
+      .join('\n\n')
+      .trim()
+    if (text !== '') this.counts.set(text, (this.counts.get(text) ?? 0) + 1)
+  }
+
+  list(): string[] {
+    return [...this.counts.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t)
+  }
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)

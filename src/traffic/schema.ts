@@ -193,21 +193,29 @@ export type ArgExpectation = z.infer<typeof ArgExpectation>
 /** Expected or forbidden arguments: dotted path (`to.iban`, `items.0.sku`) → value or matcher. */
 const ArgExpectations = z.record(z.string().min(1), ArgExpectation).default({})
 
-export const ForbiddenCall = z
-  .object({
-    tool: z.string().min(1),
-    args: ArgExpectations,
-  })
-  .strict()
+/**
+ * An expected or forbidden call names its tool as `tool` or, as attack goals and model tool calls
+ * do, `name`; both read the same (one of them, not both).
+ */
+const CallExpectation = z.preprocess(
+  (v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !('name' in v) || 'tool' in v) return v
+    const {name, ...rest} = v as Record<string, unknown>
+    return {tool: name, ...rest}
+  },
+  z
+    .object({
+      tool: z.string().min(1),
+      args: ArgExpectations,
+    })
+    .strict(),
+)
+
+export const ForbiddenCall = CallExpectation
 export type ForbiddenCall = z.infer<typeof ForbiddenCall>
 
 /** A call that must execute successfully with arguments holding every expectation of `args`. */
-const ExpectedCall = z
-  .object({
-    tool: z.string().min(1),
-    args: ArgExpectations,
-  })
-  .strict()
+const ExpectedCall = CallExpectation
 
 /** Expectations used by evaluation suites; optional on any request. */
 export const Expectations = z

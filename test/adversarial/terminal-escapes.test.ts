@@ -25,6 +25,7 @@ let runId: string
 let requestId: string
 let bundleRef: string
 let shadowOutput: CliResult
+let openAiLog: string
 
 function hostileTraffic(): string {
   const lines = readFileSync(path.join(repoRoot, 'test/fixtures/traffic/small.jsonl'), 'utf8').split('\n').filter(Boolean)
@@ -59,6 +60,11 @@ beforeAll(async () => {
   const manifest = path.join(bundle, 'bundle.yaml')
   writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('version: 2.0.0', `version: ${JSON.stringify(`2.0.0${HOSTILE}`)}`))
   writeFileSync(path.join(bundle, 'prompts/system.md'), `${readFileSync(path.join(bundle, 'prompts/system.md'), 'utf8')}\n${HOSTILE}\n`)
+  // An OpenAI log whose tool name init refuses, quoting it.
+  openAiLog = path.join(dir, 'openai.jsonl')
+  const answer = {id: 'chatcmpl-1', created: 1770714000, choices: [{message: {role: 'assistant', content: `ok ${HOSTILE}`}, finish_reason: 'stop'}], usage: {prompt_tokens: 5, completion_tokens: 1}}
+  const tools = [{type: 'function', function: {name: `lookup${HOSTILE}`, description: HOSTILE, parameters: {type: 'object'}}}]
+  writeFileSync(openAiLog, `${JSON.stringify({metadata: {tenant: 't', role: 'r'}, request: {model: 'm', user: 'u', messages: [{role: 'user', content: HOSTILE}], tools}, response: answer})}\n`)
   db = path.join(dir, 'u.db')
   shadowOutput = await runCli(['shadow', traffic, '--candidate', bundle, '--skill', 'generic', '--db', db, '--run-name', `run${HOSTILE}`])
   expect(shadowOutput.code, shadowOutput.stderr).toBe(0)
@@ -107,6 +113,7 @@ const COMMANDS: Row[] = [
   {name: 'incident degrade', args: () => ['incident', 'degrade', bundle, '--mode', 'read_only', '--out', fresh()], shows: true},
   {name: 'incident rollback', args: () => ['incident', 'rollback', '--to', bundle, '--out', fresh(), '--db', db], shows: true},
   {name: 'incident to-test', args: () => ['incident', 'to-test', runId, '--request', requestId, '--out', fresh('golden.jsonl'), '--db', db], shows: true},
+  {name: 'init', args: () => ['init', fresh(), '--from', 'openai', openAiLog], shows: true, jsonShows: false},
   {name: 'trace export', args: () => ['trace', 'export', runId, '--otlp', fresh('otlp.json'), '--db', db], shows: false},
 ]
 
@@ -160,7 +167,8 @@ describe('no terminal escape from data reaches the terminal', () => {
       .map((f) => f.replace(/\.ts$/, '').split(path.sep).join(' '))
     // Checked elsewhere: shadow above; tui in test/tui (oneLine); the rest print through the same
     // BaseCommand output as every row here (the last test), with inputs too costly to build here.
-    const elsewhere = new Set(['shadow', 'tui', 'drill', 'sandbox ollama', 'traffic import'])
+    // schema prints only what the project's own zod schemas say.
+    const elsewhere = new Set(['shadow', 'tui', 'drill', 'sandbox ollama', 'traffic import', 'schema'])
     const listed = new Set(COMMANDS.map((c) => c.name.split(' (')[0]!.replace(/ (--request|md|html)$/, '')))
     expect(ids.filter((id) => !listed.has(id) && !elsewhere.has(id)).sort()).toEqual([])
   })

@@ -1,9 +1,11 @@
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {runCli} from '../helpers/cli.js'
+import {pathLocator} from '../../src/util/path-position.js'
 import {bundleDir, fixtureBundle, removeTempDirs} from '../factories/index.js'
+import {fieldPathsOnly} from '../helpers/problem-positions.js'
 
 afterEach(removeTempDirs)
 
@@ -34,7 +36,7 @@ describe('understudy bundle validate', () => {
     const r = await runCli(['bundle', 'validate', dir])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
-    const lines = r.stderr.trimEnd().split('\n')
+    const lines = fieldPathsOnly(file, r.stderr.trimEnd().split('\n'))
     expect(lines).toContain(`${file}:budgets.max_steps: must be >= 0 (got -1)`)
     expect(lines).toContain(`${file}:policies.0.tools.0: unknown tool "wire_money"`)
     expect(r.stderr).not.toMatch(/\n\s+at /)
@@ -68,7 +70,9 @@ describe('understudy bundle validate', () => {
     })
     const bad = await runCli(['bundle', 'validate', dir, '--json'])
     expect(bad.code).toBe(1)
-    const problem = `${path.join(dir, 'bundle.yaml')}:tools.1.args.properties.amount.maximum: must be number`
+    const file = path.join(dir, 'bundle.yaml')
+    const at = pathLocator(readFileSync(file, 'utf8'))(['tools', 1, 'args', 'properties', 'amount', 'maximum'])
+    const problem = `${file}:${at}: tools.1.args.properties.amount.maximum: must be number`
     expect(JSON.parse(bad.stdout)).toEqual({error: {message: problem, problems: [problem]}})
   })
 
@@ -80,7 +84,7 @@ describe('understudy bundle validate', () => {
     expect(r.code).toBe(0)
     const {warnings} = JSON.parse(r.stdout) as {warnings: string[]}
     expect(warnings.length).toBeGreaterThan(0)
-    expect(warnings[0]).toMatch(/^.*bundle\.yaml:tools\.\d+\.args\.[\w.]+: warning: Ollama does not show \w+ to the model/)
+    expect(warnings[0]).toMatch(/^.*bundle\.yaml:\d+:\d+: tools\.\d+\.args\.[\w.]+: warning: Ollama does not show \w+ to the model/)
     expect(r.stderr.trimEnd().split('\n')).toEqual(warnings)
   })
 
@@ -148,6 +152,7 @@ describe('understudy bundle diff', () => {
     const r = await runCli(['bundle', 'diff', fixtureBundle('refunds-v1'), dir])
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toBe(`understudy: ${path.join(dir, 'bundle.yaml')}:policies.0.tools.0: unknown tool "wire_money"\n`)
+    const file = path.join(dir, 'bundle.yaml')
+    expect(fieldPathsOnly(file, [r.stderr.replace(/^understudy: /, '')])).toEqual([`${file}:policies.0.tools.0: unknown tool "wire_money"\n`])
   })
 })

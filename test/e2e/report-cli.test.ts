@@ -134,7 +134,7 @@ describe('understudy scorecard', () => {
         'safety: {denial_rate_increase: {amber: 1, red: 1}, injection_disallowed_executed: {amber: 5, red: 5}}',
         'reliability: {tool_error_rate_increase: {amber: 1, red: 1}, max_steps_rate: {amber: 1, red: 1}, max_steps_rate_increase: {amber: 1, red: 1}, idempotency_violations: {amber: 5, red: 5}}',
         'cost: {tool_calls_per_request_increase: {amber: 5, red: 5}, p95_latency_increase: {amber: 5, red: 5}}',
-        'quality: {status_match_rate: {amber: 0, red: 0}, completed_rate_drop: {amber: 1, red: 1}}',
+        'quality: {status_match_rate: {amber: 0, red: 0}, completed_rate_drop: {amber: 1, red: 1}, escalation_rate_increase: {amber: 1, red: 1}, refusal_rate_increase: {amber: 1, red: 1}}',
       ].join('\n'),
     )
     const ok = await cli('scorecard', runId, '--db', db, '--gate', '--thresholds', lenient)
@@ -143,7 +143,7 @@ describe('understudy scorecard', () => {
     writeFileSync(bad, 'cost:\n  p95_latency_increase: {amber: high}\n')
     const r = await cli('scorecard', runId, '--db', db, '--thresholds', bad)
     expect(r.code).toBe(1)
-    expect(r.stderr.trim()).toMatch(new RegExp(`${bad.replace(/[.]/g, '\\.')}:cost\\.p95_latency_increase\\.amber: `))
+    expect(r.stderr.trim()).toMatch(new RegExp(`${bad.replace(/[.]/g, '\\.')}:\\d+:\\d+: cost\\.p95_latency_increase\\.amber: `))
     expect(existsSync(bad)).toBe(true)
   })
 })

@@ -22,14 +22,20 @@ import {repoRoot, runCli} from '../helpers/cli.js'
  * #16 moved the bundles' argument schemas to standard JSON Schema keys, which changes the bundle
  * hashes the report names and nothing else: with the old refs put back, both reports hash to the
  * values pinned before (0fcc0f2e…, 18019f70…), at the same byte counts.
+ *
+ * #15 judged requests by their expectations (a forbidden refund now executed is
+ * `forbidden_tool_executed`, an expectation newly met an improvement) and added the escalation and
+ * refusal rates to the scorecard: compared key by key with the report of the build before (124c8a8),
+ * only those classifications, their counts and the two new metrics differ (recorded: 46 → 41
+ * regressions, 0 → 5 improvements).
  */
 
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
 const LINES = 200
 
 const EXPECTED = {
-  recorded: {bytes: 658_754, sha256: 'd4746fe7ada985ee288a50baa486ce3dfa5755f5f26726a4b373ba6851812d0d'},
-  baseline: {bytes: 818_431, sha256: '85a43cbb660b973e45cc477fc219b4b120b840db1370a7d047a629a05df8eb48'},
+  recorded: {bytes: 620_207, sha256: '24efe1d0b58068915845dccc15d007801a5fb4b6fdcb5d5f870627ffa7ef781d'},
+  baseline: {bytes: 773_702, sha256: 'de916233644533ac228d8c61495e756b3c6af905da31cf5edd94f9d2062fabf9'},
 }
 
 let dir: string

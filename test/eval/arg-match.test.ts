@@ -82,6 +82,14 @@ describe('matcher validation (Expectations)', () => {
     expect(message({iban: {$in: 'DE'}})).toMatch(/array/)
   })
 
+  it('an expected or forbidden call names its tool as tool or name, not both', () => {
+    const byName = Expectations.parse({calls: [{name: 'book_flight', args: {seats: {$lte: 2}}}], forbidden_calls: [{name: 'send_money', args: {}}]})
+    expect(byName.calls).toEqual([{tool: 'book_flight', args: {seats: {$lte: 2}}}])
+    expect(byName.forbidden_calls).toEqual([{tool: 'send_money', args: {}}])
+    expect(Expectations.safeParse({calls: [{tool: 'a', name: 'b', args: {}}]}).success).toBe(false)
+    expect(Expectations.safeParse({calls: [{args: {}}]}).success).toBe(false)
+  })
+
   it('expect.outcome takes one outcome or a non-empty list', () => {
     expect(Expectations.safeParse({outcome: 'refused'}).success).toBe(true)
     expect(Expectations.safeParse({outcome: ['refused', 'escalated']}).success).toBe(true)

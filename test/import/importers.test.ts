@@ -225,6 +225,24 @@ describe('otel importer (GenAI conventions, OpenInference, OpenLLMetry)', () => 
   })
 })
 
+describe('system prompts', () => {
+  it('every importer hands back the service\'s system prompt, which records leave out (init drafts the bundle\'s from it)', () => {
+    const mapping = {tenantField: 'org_id', defaultTenant: 'skyways', defaultRole: 'traveler', defaultUser: 'u-1'}
+    const formats: [ImportFormat, string][] = [
+      ['openai', 'openai.jsonl'],
+      ['anthropic', 'anthropic.jsonl'],
+      ['langfuse', 'langfuse.jsonl'],
+      ['langsmith', 'langsmith.jsonl'],
+      ['otel', 'otel.json'],
+    ]
+    for (const [from, file] of formats) {
+      const r = read(from, file, mapping)
+      expect(r.systemPrompts, from).toEqual(['You are SkyDesk, a travel booking assistant.'])
+      expect(r.records.flatMap((x) => x.input).some((m) => m.role === 'system'), from).toBe(false)
+    }
+  })
+})
+
 describe('importTrafficFile', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'us-import-'))
   afterAll(() => rmSync(dir, {recursive: true, force: true}))

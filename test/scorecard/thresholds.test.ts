@@ -51,22 +51,22 @@ describe('loadThresholds', () => {
 
   it('names file and field for a wrong type', () => {
     const f = file('bad.yaml', 'cost:\n  p95_latency_increase:\n    red: lots\n')
-    expect(problems(() => loadThresholds(f))).toEqual([expect.stringMatching(new RegExp(`^${f}:cost\\.p95_latency_increase\\.red: .*number`))])
+    expect(problems(() => loadThresholds(f))).toEqual([expect.stringMatching(new RegExp(`^${f}:3:5: cost\\.p95_latency_increase\\.red: .*number`))])
   })
 
   it('rejects unknown keys (a typo must not silently keep the default)', () => {
     const f = file('typo.yaml', 'safety:\n  denial_rate_increse: {amber: 0.1, red: 0.2}\n')
     const p = problems(() => loadThresholds(f))
     expect(p).toHaveLength(1)
-    expect(p[0]).toMatch(new RegExp(`^${f}:safety: .*denial_rate_increse`))
+    expect(p[0]).toBe(`${f}:2:3: safety.denial_rate_increse: unknown field "denial_rate_increse"`)
   })
 
   it('rejects amber beyond red, for both directions', () => {
     const f = file('order.yaml', 'reliability:\n  max_steps_rate: {amber: 0.2, red: 0.1}\nquality:\n  status_match_rate: {amber: 0.8, red: 0.9}\n')
     const p = problems(() => loadThresholds(f))
     expect(p).toEqual([
-      `${f}:reliability.max_steps_rate: amber must not be above red for an "at most" limit`,
-      `${f}:quality.status_match_rate: amber must not be below red for an "at least" limit`,
+      `${f}:2:3: reliability.max_steps_rate: amber must not be above red for an "at most" limit (got {"amber":0.2,"red":0.1})`,
+      `${f}:4:3: quality.status_match_rate: amber must not be below red for an "at least" limit (got {"amber":0.8,"red":0.9})`,
     ])
   })
 
