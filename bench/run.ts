@@ -16,6 +16,7 @@ import {figureLine, passes, type Figure, type Target} from './figure.js'
 import {measureOverhead} from './overhead.js'
 import {benchPolicy} from './policy.js'
 import {measureImport} from './import.js'
+import {measureCauseGrouping} from './causes.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
@@ -180,6 +181,22 @@ export const FIGURES: FigureDef[] = [
       const run = await ctx.mainRun()
       const r = await bestOf(CLI_ROUNDS, () => runCli(ctx.ws, ['report', run.run_id, '--format', 'json', '--db', run.db], {stdout: 'discard'}), 'understudy report')
       return {value: r.best.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run, read on ${readThreads()} threads; best of ${r.times}; peak RSS ${mb(r.best.max_rss_kb)} MB`}
+    },
+  },
+  {
+    // Grouping by cause runs inside every report and `diff --by cause`: its own cost as a share of
+    // the comparison it rides on (read, diff, classify), both timed in one process, so that the
+    // machine's load moves both alike (#19). The comparison is about half of report_json_time.
+    name: 'cause_grouping_share',
+    unit: '%',
+    target: {op: '<', value: 10},
+    measure: async (ctx) => {
+      const run = await ctx.mainRun()
+      const r = measureCauseGrouping(run.db, run.run_id)
+      return {
+        value: (100 * r.grouping_s) / r.compare_s,
+        detail: `causeKey + tally over the ${k(r.requests)}-request run, in process: ${r.grouping_s.toFixed(2)} s for ${k(r.differing)} differing requests into ${r.groups} groups, against ${r.compare_s.toFixed(2)} s for the comparison on one thread`,
+      }
     },
   },
   {

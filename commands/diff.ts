@@ -1,12 +1,14 @@
 import {Flags} from '@oclif/core'
 import {LineBuffer} from '../src/cli/line-buffer.js'
 import {RunCommand, runIdArg} from '../src/cli/run-command.js'
+import type {CauseGroup} from '../src/diff/cause.js'
 import {baseSideOf} from '../src/diff/compare.js'
 import type {Classification, DiffClass, RequestDiff} from '../src/diff/types.js'
-import {listLine, listSummaryLine} from '../src/report/diff-list.js'
+import {causeLine, listLine, listSummaryLine} from '../src/report/diff-list.js'
 import {renderSideBySide} from '../src/report/side-by-side.js'
-import {listRun, type ListedRequest, type ListTotals} from '../src/runs/diff-list.js'
+import {listCauses, listRun, type ListedRequest, type ListTotals} from '../src/runs/diff-list.js'
 import {compareRequest} from '../src/runs/group.js'
+import {UnderstudyError, UsageError} from '../src/errors.js'
 
 type DiffListResult = {
   run_id: string
@@ -20,6 +22,8 @@ type DiffListResult = {
   requests: ListedRequest[]
 }
 
+type DiffCausesResult = Omit<DiffListResult, 'requests'> & {by: 'cause'; causes: readonly CauseGroup[]}
+
 type DiffRequestResult = {run_id: string; request_id: string; diff: RequestDiff; classification: Classification}
 
 export default class Diff extends RunCommand {
@@ -31,6 +35,8 @@ export default class Diff extends RunCommand {
     '<%= config.bin %> diff r20261125T1430 --only regressions',
     '<%= config.bin %> diff r20261125T1430 --request req-0042',
     '<%= config.bin %> diff r20261125T1430 --only all --json',
+    '<%= config.bin %> diff r20261125T1430 --by cause',
+    '<%= config.bin %> diff r20261125T1430 --cause 3f9a1c0b2e',
   ]
 
   static override args = {runId: runIdArg}
@@ -42,10 +48,16 @@ export default class Diff extends RunCommand {
       options: ['regressions', 'changes', 'all'] as const,
       default: 'changes' as const,
     })(),
+    by: Flags.option({
+      description: 'group the listed requests: by cause (tool, decision, rule and reason codes, guardrail, argument field, status), with counts and examples',
+      options: ['request', 'cause'] as const,
+      default: 'request' as const,
+    })(),
+    cause: Flags.string({description: 'list only the requests of this cause id (or a prefix of at least 4 digits), as `--by cause` names them', exclusive: ['request', 'by']}),
     width: Flags.integer({description: 'width of the side-by-side view (default: terminal width or 120)', min: 40}),
   }
 
-  async run(): Promise<DiffListResult | DiffRequestResult> {
+  async run(): Promise<DiffListResult | DiffCausesResult | DiffRequestResult> {
     const {args, flags} = await this.parse(Diff)
     const {store, run} = this.openRun(flags.db, args.runId)
     if (flags.request !== undefined) {
@@ -54,6 +66,22 @@ export default class Diff extends RunCommand {
       this.write(renderSideBySide(diff, {width, color: this.colour(), classification}), {painted: true})
       return {run_id: run.id, request_id: flags.request, diff, classification}
     }
+
+    const baseSide = baseSideOf(run)
+    if (flags.by === 'cause') {
+      const {totals, groups} = await listCauses(store, run, flags.only)
+      if (!this.jsonEnabled()) {
+        const colour = this.colour()
+        if (groups.length > 0) this.write(groups.map((g) => causeLine(g, colour)).join('\n') + '\n', {painted: true})
+      }
+      const listed = groups.reduce((n, g) => n + g.requests, 0)
+      this.out(`${groups.length} cause${groups.length === 1 ? '' : 's'}; ${listSummaryLine(listed, totals, baseSide)}`)
+      const {counts, incomplete, skipped} = totals
+      return {run_id: run.id, base_side: baseSide, only: flags.only, by: 'cause', counts, incomplete, skipped, causes: groups}
+    }
+
+    if (flags.cause !== undefined && !/^[0-9a-f]{4,}$/i.test(flags.cause))
+      throw new UsageError(`--cause: "${flags.cause}" is not a cause id (at least 4 hex digits, as \`understudy diff ${run.id} --by cause\` prints them)`)
 
     // The listed requests are kept only for --json: a 100k-request listing held for nothing
     // doubled the command's memory.
@@ -64,16 +92,24 @@ export default class Diff extends RunCommand {
     const listing = new LineBuffer(json ? null : (text) => this.write(text, {painted: true}))
     let totals: ListTotals
     try {
-      totals = await listRun(store, run, flags.only, (r) => {
-        listed++
-        if (json) requests.push(r)
-        else listing.line(listLine(r, colour))
-      })
+      totals = await listRun(
+        store,
+        run,
+        flags.only,
+        (r) => {
+          listed++
+          if (json) requests.push(r)
+          else listing.line(listLine(r, colour))
+        },
+        flags.cause === undefined ? {} : {cause: flags.cause},
+      )
     } finally {
       // What was listed before a failure is still shown.
       listing.flush()
     }
-    const baseSide = baseSideOf(run)
+    // A cause id that names nothing is a mistake to say, not an empty listing to print.
+    if (flags.cause !== undefined && listed === 0)
+      throw new UnderstudyError(`run ${run.id} has no request of cause ${flags.cause} among ${flags.only === 'regressions' ? 'its regressions' : flags.only === 'all' ? 'its requests' : 'its changes'}; \`understudy diff ${run.id} --by cause\` lists the causes`)
     this.out(listSummaryLine(listed, totals, baseSide))
     return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, skipped: totals.skipped, requests}
   }

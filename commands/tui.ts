@@ -12,7 +12,7 @@ export default class Tui extends RunCommand {
   static override enableJsonFlag = false
 
   static override description =
-    'Browse shadow runs in the terminal: the runs, a run’s requests by class (regressions first to hand), and one request side by side.'
+    'Browse shadow runs in the terminal: the runs, a run’s causes (its differences grouped, most harmful first), their requests by class, and one request side by side.'
 
   static override examples = ['<%= config.bin %> tui', '<%= config.bin %> tui r20261125T1430', '<%= config.bin %> tui --db nightly.db']
 

@@ -1,5 +1,6 @@
 import {checkArgSchema, resolvePointer} from './arg-schema.js'
 import {
+  FeatureFlag,
   type ArgSchema,
   type BundleManifest,
   GuardrailConfig,
@@ -36,6 +37,8 @@ export type ManifestView = {
   guardrails?: GuardrailConfig
   retrieval?: RetrievalConfig
   memory?: MemoryContract
+  /** The feature flags that parsed, by name. */
+  flags?: Record<string, FeatureFlag>
 }
 
 /** Builds the view from a fully parsed manifest, or section by section from raw input that did not parse. */
@@ -53,6 +56,7 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
       guardrails: parsed.guardrails,
       retrieval: parsed.retrieval,
       memory: parsed.memory,
+      flags: parsed.flags,
     }
   }
   const obj = isRecord(raw) ? raw : {}
@@ -78,6 +82,14 @@ export function manifestView(raw: unknown, parsed: BundleManifest | null): Manif
     guardrails: sectionIfValid(obj.guardrails, GuardrailConfig),
     retrieval: sectionIfValid(obj.retrieval, RetrievalConfig),
     memory: sectionIfValid(obj.memory, MemoryContract),
+    flags: isRecord(obj.flags)
+      ? Object.fromEntries(
+          Object.entries(obj.flags).flatMap(([k, v]) => {
+            const r = FeatureFlag.safeParse(v)
+            return r.success ? [[k, r.data]] : []
+          }),
+        )
+      : undefined,
   }
 }
 
@@ -100,6 +112,13 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
   duplicates(view.policyIds, (i, first, id) => add(['policies', i, 'id'], `duplicate policy id "${id}" (first at policies.${first})`))
   for (const {index, value: rule} of view.policies) checkPolicy(rule, ['policies', index], view, add)
 
+  const known = new Set(view.toolNames.filter((n): n is string => n !== undefined))
+  for (const [name, flag] of Object.entries(view.flags ?? {})) {
+    flag.tools.forEach((tool, i) => {
+      if (!known.has(tool)) add(['flags', name, 'tools', i], `unknown tool "${tool}"`)
+    })
+  }
+
   const granted = grantedTenants(view)
   if (granted && view.tenantQuotas) {
     for (const tenant of Object.keys(view.tenantQuotas)) {
@@ -115,6 +134,25 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
         if (err) add(['guardrails', key, i], `not a valid regular expression: ${err}`)
       })
     }
+    if (view.guardrails.output_schema !== undefined)
+      for (const p of checkArgSchema(view.guardrails.output_schema, ['guardrails', 'output_schema'])) add(p.path, p.message)
+    const intents = view.guardrails.intents ?? []
+    duplicates(
+      intents.map((t) => t.name),
+      (i, first, name) => add(['guardrails', 'intents', i, 'name'], `duplicate intent "${name}" (first at guardrails.intents.${first})`),
+    )
+    const toolNames = new Set(view.toolNames.filter((n): n is string => n !== undefined))
+    intents.forEach((intent, i) => {
+      if (intent.patterns.length === 0 && intent.examples.length === 0)
+        add(['guardrails', 'intents', i], `intent "${intent.name}" has no patterns and no examples, so no request can match it`)
+      intent.patterns.forEach((p, j) => {
+        const err = regexError(p, 'i')
+        if (err) add(['guardrails', 'intents', i, 'patterns', j], `not a valid regular expression: ${err}`)
+      })
+      intent.tools.forEach((t, j) => {
+        if (!toolNames.has(t)) add(['guardrails', 'intents', i, 'tools', j], `unknown tool "${t}"`)
+      })
+    })
   }
 
   const chunking = view.retrieval?.chunking
@@ -149,8 +187,12 @@ function checkTool(tool: ToolContract, at: (string | number)[], add: Add): void 
   tool.sensitive_fields.forEach((field, i) => {
     if (!argSchemaAt(tool.args, field)) add([...at, 'sensitive_fields', i], `"${field}" is not a field of args`)
   })
-  if (WRITE_RISKS.has(tool.risk) && tool.idempotency !== 'required') {
-    add([...at, 'idempotency'], `write tools (risk ${tool.risk}) must set idempotency: required`)
+  // The one exception: a write that cannot take keys may instead have every uncertain retry confirmed.
+  if (WRITE_RISKS.has(tool.risk) && tool.idempotency !== 'required' && tool.retry !== 'confirm') {
+    add([...at, 'idempotency'], `write tools (risk ${tool.risk}) must set idempotency: required, or idempotency: none with retry: confirm`)
+  }
+  if (tool.retry === 'confirm' && (tool.idempotency === 'required' || !WRITE_RISKS.has(tool.risk))) {
+    add([...at, 'retry'], `retry: confirm is for write tools with idempotency: none (this one has risk ${tool.risk}, idempotency: ${tool.idempotency})`)
   }
 }
 

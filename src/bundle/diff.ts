@@ -42,6 +42,10 @@ export type BundleDiff = {
   meta: Change[]
   model: Change[]
   agent: Change[]
+  /** `autonomy` (absent reads as `full` for every tenant, so adding `autonomy: full` is no change). */
+  autonomy: Change[]
+  /** Feature flags (absent reads as none). */
+  flags: Change[]
   prompts: PromptChange[]
   tools: {added: ToolSummary[]; removed: ToolSummary[]; changed: {name: string; changes: Change[]}[]}
   policies: {
@@ -58,6 +62,9 @@ export type BundleDiff = {
   guardrails: Change[]
 }
 
+/** What a bundle without `autonomy` does: every tenant at `full`. */
+const FULL_AUTONOMY = {default: 'full', tenants: {}}
+
 export function diffBundles(a: Bundle, b: Bundle): BundleDiff {
   const ma = a.manifest
   const mb = b.manifest
@@ -67,6 +74,8 @@ export function diffBundles(a: Bundle, b: Bundle): BundleDiff {
     meta: diffFields(pick(ma, ['name', 'version', 'description']), pick(mb, ['name', 'version', 'description'])),
     model: diffFields({model: ma.model}, {model: mb.model}),
     agent: diffFields({agent: ma.agent}, {agent: mb.agent}),
+    autonomy: diffFields({autonomy: ma.autonomy ?? FULL_AUTONOMY}, {autonomy: mb.autonomy ?? FULL_AUTONOMY}),
+    flags: diffFields({flags: ma.flags ?? {}}, {flags: mb.flags ?? {}}),
     prompts: diffPrompts(a, b),
     tools: diffTools(ma.tools, mb.tools),
     policies: {default: diffFields({policy_default: ma.policy_default}, {policy_default: mb.policy_default}), ...diffPolicies(ma.policies, mb.policies)},
@@ -93,7 +102,7 @@ export async function diffBundleDirs(a: string, b: string): Promise<BundleDiff> 
 
 export function isEmptyDiff(d: BundleDiff): boolean {
   return (
-    [d.meta, d.model, d.agent, d.prompts, d.budgets, d.tenant_quotas, d.retrieval, d.memory, d.guardrails].every((g) => g.length === 0) &&
+    [d.meta, d.model, d.agent, d.autonomy, d.flags, d.prompts, d.budgets, d.tenant_quotas, d.retrieval, d.memory, d.guardrails].every((g) => g.length === 0) &&
     d.tools.added.length + d.tools.removed.length + d.tools.changed.length === 0 &&
     d.policies.default.length + d.policies.added.length + d.policies.removed.length + d.policies.changed.length === 0
   )
@@ -101,7 +110,7 @@ export function isEmptyDiff(d: BundleDiff): boolean {
 
 /** Number of entries, counting each changed tool/policy field and each prompt once. */
 export function countChanges(d: BundleDiff): number {
-  const groups = [d.meta, d.model, d.agent, d.prompts, d.budgets, d.tenant_quotas, d.retrieval, d.memory, d.guardrails]
+  const groups = [d.meta, d.model, d.agent, d.autonomy, d.flags, d.prompts, d.budgets, d.tenant_quotas, d.retrieval, d.memory, d.guardrails]
   return (
     groups.reduce((n, g) => n + g.length, 0) +
     d.tools.added.length +

@@ -21,6 +21,8 @@ export function renderBundleDiff(d: BundleDiff, opts: {color: boolean}): string 
     ['bundle', changeLines(d.meta, paint, '  ')],
     ['model', changeLines(d.model, paint, '  ')],
     ['agent', changeLines(d.agent, paint, '  ')],
+    ['autonomy', changeLines(d.autonomy, paint, '  ')],
+    ['feature flags', changeLines(d.flags, paint, '  ')],
     ['prompts', promptLines(d, paint)],
     ['tools', toolLines(d, paint)],
     ['policies', policyLines(d, paint)],

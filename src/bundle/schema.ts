@@ -40,6 +40,12 @@ const ToolContractFields = z
     /** tenant id (or "*" for every tenant) -> roles allowed to call this tool. */
     roles: z.record(z.string(), z.array(z.string().min(1)).min(1)),
     idempotency: z.enum(['required', 'none']).default('none'),
+    /**
+     * `confirm`: a write without idempotency keys (`idempotency: none`) whose earlier attempt may have
+     * happened (a timeout, a lost answer) is retried only once the approver confirms it. Absent: such
+     * a retry is refused (and the bundle hash of a contract without it).
+     */
+    retry: z.enum(['confirm']).optional(),
     /** Argument fields (dotted paths into args) whose values never reach the store in the clear. */
     sensitive_fields: z.array(z.string().min(1)).default([]),
     budget: z
@@ -263,6 +269,21 @@ export const MemoryContract = z
   .strict()
 export type MemoryContract = z.infer<typeof MemoryContract>
 
+/**
+ * One intent of the pre-model classifier: a request whose latest user message matches one of
+ * `patterns` (case-insensitive regex) or contains every word of one of `examples` is of this intent,
+ * and may use only `tools`.
+ */
+export const IntentConfig = z
+  .object({
+    name: z.string().min(1),
+    patterns: z.array(z.string().min(1)).default([]),
+    examples: z.array(z.string().min(1)).default([]),
+    tools: z.array(z.string().min(1)),
+  })
+  .strict()
+export type IntentConfig = z.infer<typeof IntentConfig>
+
 export const GuardrailConfig = z
   .object({
     max_input_chars: z.number().int().positive().default(20_000),
@@ -275,9 +296,62 @@ export const GuardrailConfig = z
     block_injection_in_input: z.boolean().default(false),
     /** Final answers must not contain these (case-insensitive regex), e.g. internal codes. */
     forbidden_output_patterns: z.array(z.string()).default([]),
+    /**
+     * Scan every tool call's arguments for credentials before it runs and deny one that carries any
+     * (`SECRET_IN_ARGS`). Absent: false (and the bundle hash of a bundle without it).
+     */
+    scan_args_for_secrets: z.boolean().optional(),
+    /**
+     * The deterministic intent classifier, asked before the model, in order (first match wins). A
+     * request is offered, and may call, only its intent's tools; one that matches no intent gets none
+     * (declare a catch-all last, pattern ".", to give unmatched requests tools). Absent: no
+     * classification, every enabled tool (and the bundle hash of a bundle without it).
+     */
+    intents: z.array(IntentConfig).optional(),
+    /**
+     * The post-model output schema: a JSON Schema the final answer must satisfy. The answer must be
+     * one JSON document (a ```json fence around it is allowed) and valid against it; otherwise the
+     * request ends `failed` (OUTPUT_NOT_JSON / OUTPUT_SCHEMA_INVALID) with a post-model finding.
+     * Absent: free text (and the bundle hash of a bundle without it).
+     */
+    output_schema: ArgSchema.optional(),
   })
   .strict()
 export type GuardrailConfig = z.infer<typeof GuardrailConfig>
+
+/**
+ * How far the agent may act on its own (progressive autonomy), enforced by the runtime on each
+ * proposed write: `read_only` refuses every write, `draft` records writes without running them
+ * and ends the request once they are drafted, `low_risk_writes` holds `write_high` calls for
+ * approval, `full` is no limit beyond the policy's.
+ */
+export const AutonomyLevel = z.enum(['read_only', 'draft', 'low_risk_writes', 'full'])
+export type AutonomyLevel = z.infer<typeof AutonomyLevel>
+
+/** `autonomy: draft`, or `autonomy: {default: full, tenants: {acme: draft}}`; a bare level is the default for every tenant. */
+export const Autonomy = z.preprocess(
+  (v) => (typeof v === 'string' ? {default: v} : v),
+  z
+    .object({
+      default: AutonomyLevel,
+      tenants: z.record(z.string().min(1), AutonomyLevel).default({}),
+    })
+    .strict(),
+)
+export type Autonomy = z.infer<typeof Autonomy>
+
+/**
+ * A feature flag: the tools it names are offered to the model and callable only for the tenants it
+ * is `on` for (`default`, overridden per tenant). A tool named by several flags needs all of them on.
+ */
+export const FeatureFlag = z
+  .object({
+    tools: z.array(z.string().min(1)).min(1),
+    default: z.enum(['on', 'off']),
+    tenants: z.record(z.string().min(1), z.enum(['on', 'off'])).default({}),
+  })
+  .strict()
+export type FeatureFlag = z.infer<typeof FeatureFlag>
 
 export const BundleManifest = z
   .object({
@@ -286,7 +360,14 @@ export const BundleManifest = z
     description: z.string().optional(),
     model: ModelConfig,
     agent: z
-      .object({mode: z.enum(['react', 'plan_first'])})
+      .object({
+        mode: z.enum(['react', 'plan_first']),
+        /**
+         * plan_first: how many times the model may be asked for a new plan after a planned call was
+         * denied or failed. Absent: 0, no replanning (and the bundle hash of a bundle without it).
+         */
+        max_replans: z.number().int().nonnegative().optional(),
+      })
       .strict()
       .default({mode: 'react'}),
     /** Template files, relative to the bundle directory. */
@@ -304,6 +385,10 @@ export const BundleManifest = z
     tenant_quotas: z.record(z.string(), TenantQuota).default({}),
     retrieval: RetrievalConfig.optional(),
     memory: MemoryContract.optional(),
+    /** Absent: `full` for every tenant, and the bundle hashes as it did before autonomy existed. */
+    autonomy: Autonomy.optional(),
+    /** Feature flags by name; absent: no tool is flagged, and the bundle hashes as before flags existed. */
+    flags: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, _ or -'), FeatureFlag).optional(),
     guardrails: GuardrailConfig.default({
       max_input_chars: 20_000,
       injection_patterns: [],

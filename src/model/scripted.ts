@@ -1,5 +1,6 @@
 import {ModelError} from '../errors.js'
 import {genericRespond} from './scripted/generic.js'
+import {catalogOf} from './tool-catalog.js'
 import {type ScriptedSkill, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
@@ -53,8 +54,12 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number, skill
   const tools = Array.isArray(request.tools) ? request.tools : NO_TOOLS
   const temperature = typeof request.options?.temperature === 'number' ? request.options.temperature : 0
   const seed = typeof request.options?.seed === 'number' ? request.options.seed : defaultSeed
-  const skill = skillFor(skills, tools)
-  const answer = skill ? skill.respond(request, {seed, temperature}) : genericRespond(request, tools)
+  // A call that offers no tools but carries the tool catalog (plan_first's planning call): the
+  // model knows its tools from the catalog, as a real model would.
+  const known = tools.length > 0 ? tools : (catalogOf(request.messages) ?? tools)
+  const asked: ChatRequest = known === tools ? request : {...request, tools: [...known]}
+  const skill = skillFor(skills, known)
+  const answer = skill ? skill.respond(asked, {seed, temperature}) : genericRespond(asked, known)
   let content = answer.content
   const toolCalls: ModelToolCall[] = answer.tool_calls
 

@@ -49,6 +49,9 @@ export const US = {
   costUsd: 'understudy.cost_usd',
   budgetHits: 'understudy.budget_hits',
   modelCalls: 'understudy.model_calls',
+  // what the pre-model guardrails admitted into the model's context (on every root span; empty when none)
+  admittedDocuments: 'understudy.context.admitted_document_ids',
+  admittedMemory: 'understudy.context.admitted_memory_keys',
   step: 'understudy.step',
   seq: 'understudy.seq',
   // tool calls

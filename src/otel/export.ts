@@ -2,7 +2,7 @@ import {SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type
 import {JsonTraceSerializer} from '@opentelemetry/otlp-transformer'
 import {resourceFromAttributes, type Resource} from '@opentelemetry/resources'
 import type {ReadableSpan, TimedEvent} from '@opentelemetry/sdk-trace-base'
-import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
+import {admittedContext, type RequestTrace, type ToolCallTrace} from '../trace/schema.js'
 import type {InputMessage} from '../traffic/schema.js'
 import {canonicalJson, sha256} from '../util/canonical.js'
 import {ENDUSER_ID, ERROR_TYPE, EVENT, GEN_AI, OPERATION, US} from './attributes.js'
@@ -218,6 +218,7 @@ export function requestSpans(trace: RequestTrace, ctx: ExportContext, resource: 
     })
   }
 
+  const admitted = admittedContext(trace)
   const rootAttributes: Attributes = {
     [GEN_AI.operationName]: OPERATION.invokeAgent,
     [GEN_AI.agentName]: agentNameOf(ctx.bundleRef),
@@ -238,6 +239,8 @@ export function requestSpans(trace: RequestTrace, ctx: ExportContext, resource: 
     [US.costUsd]: trace.cost_usd,
     [US.modelCalls]: trace.model_calls,
     [US.budgetHits]: trace.budget_hits,
+    [US.admittedDocuments]: admitted.documents,
+    [US.admittedMemory]: admitted.memory,
   }
   if (model !== null) {
     rootAttributes[GEN_AI.providerName] = model.provider

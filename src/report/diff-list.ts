@@ -1,3 +1,4 @@
+import {type CauseGroup, describeSignature} from '../diff/cause.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {ListedRequest, ListTotals} from '../runs/diff-list.js'
 import {terminalText} from '../util/terminal-text.js'
@@ -28,4 +29,12 @@ export function listSummaryLine(listed: number, totals: ListTotals, baseSide: st
     (incomplete > 0 ? `; ${incomplete} not compared (a side is missing)` : '') +
     (skipped > 0 ? `; ${skipped} skipped traffic line${skipped === 1 ? '' : 's'} (malformed or a repeated id; \`understudy report\` lists why)` : '')
   )
+}
+
+/** One cause group: its class, id, request count, what the cause is and its first example requests. */
+export function causeLine(g: CauseGroup, colour: boolean): string {
+  const label = g.class.padEnd(16)
+  const more = g.requests > g.examples.length ? ', …' : ''
+  // Signatures hold tool names, rule ids and reason codes from bundles and traffic: escaped like any data.
+  return `${colour ? `\u001b[${CLASS_COLOUR[g.class]}m${label}\u001b[0m` : label} ${g.cause} ${String(g.requests).padStart(6)}  ${terminalText(describeSignature(g.signature))}  (e.g. ${g.examples.map((x) => terminalText(x)).join(', ')}${more})`
 }

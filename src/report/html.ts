@@ -1,3 +1,4 @@
+import {describeSignature} from '../diff/cause.js'
 import type {DiffClass} from '../diff/types.js'
 import {formatMetric, type Colour, type Scorecard} from '../scorecard/scorecard.js'
 import {sideBySideModel, type SbsRow} from './sbs-model.js'
@@ -156,6 +157,27 @@ export function sideBySideHtml(entry: RegressionEntry): string {
   return `<table class="sbs">${rows.join('\n')}</table>`
 }
 
+/** The differences grouped by cause, before any single request: each group with its first examples. */
+function causesSection(s: RunSummary): string {
+  const {groups, omitted} = s.causes
+  if (groups.length === 0) return `<section><h2>Causes</h2><p class="empty">No differences.</p></section>`
+  // Examples are named, not linked: the report holds no href of any kind (see the render tests).
+  const example = (id: string): string => `<code>${esc(id)}</code>`
+  const rows = table(
+    ['Cause', 'Class', 'Requests', 'What changed', 'Examples'],
+    groups.map((g) => [
+      `<code>${esc(g.cause)}</code>`,
+      `<b style="color:${CLASS_COLOUR[g.class]}">${esc(g.class)}</b>`,
+      num(g.requests),
+      esc(describeSignature(g.signature)),
+      g.examples.map(example).join(' ') + (g.requests > g.examples.length ? ' …' : ''),
+    ]),
+    [2],
+  )
+  const more = omitted > 0 ? `<p class="empty">${num(omitted)} smaller groups are not listed.</p>` : ''
+  return `<section><h2>Causes (${num(groups.length + omitted)})</h2><div class="panel"><p>Requests whose differences have the same cause (tool, decision with rule and reason codes, guardrail, argument field, status) are one group; <code>understudy diff &lt;run&gt; --cause &lt;id&gt;</code> lists a group's requests.</p>${rows}${more}</div></section>`
+}
+
 function regressionSection(s: RunSummary): string {
   const r = s.regressions
   if (r.count === 0) return `<section><h2>Regressions</h2><p class="empty">No regressions.</p></section>`
@@ -270,6 +292,7 @@ export function renderHtml(s: RunSummary, card: Scorecard): string {
 </header>
 ${scorecardSection(card)}
 <section><h2>Requests</h2><div class="cards">${cards}</div></section>
+${causesSection(s)}
 ${skippedSection(s)}<section class="grid2" style="margin-top:16px">
 <div class="panel"><h3>Requests by class</h3>${classChart}</div>
 <div class="panel"><h3>Latency</h3>${latencyChart}</div>

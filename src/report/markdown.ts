@@ -1,3 +1,4 @@
+import {describeSignature} from '../diff/cause.js'
 import {formatMetric, type Scorecard} from '../scorecard/scorecard.js'
 import {renderSideBySide} from './side-by-side.js'
 import type {RunSummary} from '../runs/summary.js'
@@ -82,6 +83,24 @@ export function renderMarkdown(s: RunSummary, card: Scorecard): string {
   out.push('', `${s.noisy_requests} request(s) had differences that also vary between repeats (noise, excluded from classification).`)
   if (s.requests.missing_base + s.requests.missing_cand > 0)
     out.push(`${s.requests.missing_base} request(s) lack a base trace and ${s.requests.missing_cand} a candidate trace; they are not compared.`)
+  out.push('', `## Causes (${s.causes.groups.length + s.causes.omitted})`, '')
+  out.push(
+    'Requests whose differences have the same cause (tool, decision with rule and reason codes, guardrail, argument field, status) are one group; `understudy diff <run> --cause <id>` lists its requests.',
+    '',
+  )
+  out.push(
+    table(
+      ['Cause', 'Class', 'Requests', 'What changed', 'Examples'],
+      s.causes.groups.map((g) => [
+        mdCode(g.cause),
+        g.class,
+        String(g.requests),
+        mdText(describeSignature(g.signature)),
+        g.examples.map(mdCode).join(', ') + (g.requests > g.examples.length ? ', …' : ''),
+      ]),
+    ),
+  )
+  if (s.causes.omitted > 0) out.push('', `…and ${s.causes.omitted} smaller groups.`)
   if (s.requests.skipped > 0) {
     out.push('', `## Skipped traffic lines (${s.requests.skipped})`, '')
     out.push('Not replayed, so kept out of every figure in this report.', '')

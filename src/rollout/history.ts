@@ -76,3 +76,35 @@ export function rollbackFrequency(history: readonly BundleHistoryEntry[], tenant
   }
   return {promoted: promotedAt.size, rolled_back: rolledBack.size}
 }
+
+/** `7d`, `36h`, `90m` as milliseconds; null when `text` is not one of those. */
+export function parseWindow(text: string): number | null {
+  const m = /^([1-9][0-9]*)([dhm])$/.exec(text.trim())
+  if (!m) return null
+  return Number(m[1]) * (m[2] === 'd' ? 86_400_000 : m[2] === 'h' ? 3_600_000 : 60_000)
+}
+
+/**
+ * The incident-free window before full rollout, for one tenant: why the candidate (`bundleHash`)
+ * may not go to `full` yet, or null when it may. An incident is a bad mark in the history (for
+ * this tenant or for all) within the window before `nowMs`; the candidate must also have been at
+ * its current stage (its latest promotion that applies to the tenant) for the whole window.
+ */
+export function incidentFreeBlocker(
+  history: readonly BundleHistoryEntry[],
+  tenant: string,
+  bundleHash: string,
+  nowMs: number,
+  windowMs: number,
+  label: string,
+): string | null {
+  const applies = (e: BundleHistoryEntry) => e.tenant === ALL_TENANTS || e.tenant === tenant
+  const incident = history.findLast((e) => e.stage === 'bad' && applies(e) && Date.parse(e.promoted_at) > nowMs - windowMs && Date.parse(e.promoted_at) <= nowMs)
+  if (incident) return `incident-free window: ${incident.bundle_ref} was marked bad at ${incident.promoted_at}, within the last ${label}`
+  const since = history.findLast((e) => e.stage !== 'bad' && e.bundle_hash === bundleHash && applies(e))
+  if (!since) return `incident-free window: the candidate has no promotion yet; ${label} at a stage before full needed`
+  if (nowMs - Date.parse(since.promoted_at) < windowMs) {
+    return `incident-free window: at ${since.stage} since ${since.promoted_at}; ${label} without incident needed before full`
+  }
+  return null
+}

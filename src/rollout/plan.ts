@@ -40,7 +40,7 @@ function blockersOf(card: Scorecard, colour: Colour, prefix = ''): string[] {
   return card.dimensions.filter((d) => d.colour === colour).map((d) => `${prefix}${d.name}: ${d.reason}`)
 }
 
-export function planTenant(t: TenantInput, current: Stage, overallRedBlockers: string[], minRequests: number): TenantPlan {
+export function planTenant(t: TenantInput, current: Stage, overallRedBlockers: string[], minRequests: number, fullBlocker: string | null = null): TenantPlan {
   const base = {tenant: t.tenant, requests: t.requests, colour: t.card.colour, current}
   const red = t.card.colour === 'red' ? blockersOf(t.card, 'red') : overallRedBlockers
   if (red.length > 0) {
@@ -64,6 +64,11 @@ export function planTenant(t: TenantInput, current: Stage, overallRedBlockers: s
     blockers.push(`evidence: only ${t.requests} of this tenant's requests in the run (${minRequests} needed to ramp past canary)`)
   }
   const wanted = nextStage(current)
+  // The incident-free window holds a tenant just before full.
+  if (fullBlocker !== null && wanted === 'full') {
+    cap = current
+    blockers.push(fullBlocker)
+  }
   const recommended = stageRank(wanted) <= stageRank(cap) ? wanted : stageRank(current) >= stageRank(cap) ? current : cap
   const advance = stageRank(recommended) > stageRank(current)
   const reason = advance
@@ -74,12 +79,21 @@ export function planTenant(t: TenantInput, current: Stage, overallRedBlockers: s
   return {...base, recommended, action: advance ? 'advance' : 'hold', blockers, reason}
 }
 
-export function planRollout(input: {overall: Scorecard; tenants: TenantInput[]; current: Readonly<Record<string, Stage>>; minRequests?: number}): RolloutPlan {
+export function planRollout(input: {
+  overall: Scorecard
+  tenants: TenantInput[]
+  current: Readonly<Record<string, Stage>>
+  minRequests?: number
+  /** Per tenant, why it may not go to full yet (the incident-free window); absent: nothing holds it. */
+  fullBlockers?: Readonly<Record<string, string | null>>
+}): RolloutPlan {
   const minRequests = input.minRequests ?? DEFAULT_MIN_REQUESTS
   const anyTenantRed = input.tenants.some((t) => t.card.colour === 'red')
   // A red run with no red tenant: the problem only shows in aggregate, so no tenant is safe to move.
   const overallRed = input.overall.colour === 'red' && !anyTenantRed ? blockersOf(input.overall, 'red', 'whole run: ') : []
-  const tenants = input.tenants.map((t) => planTenant(t, input.current[t.tenant] ?? 'shadow', overallRed, minRequests))
+  const tenants = input.tenants.map((t) =>
+    planTenant(t, input.current[t.tenant] ?? 'shadow', overallRed, minRequests, input.fullBlockers?.[t.tenant] ?? null),
+  )
   const held = tenants.filter((t) => t.recommended === 'shadow' && t.colour === 'red')
   const moving = tenants.filter((t) => t.action === 'advance')
   let strategy: RolloutPlan['strategy']

@@ -5,7 +5,7 @@ import {runTenants, tenantView} from '../runs/tenant-view.js'
 import {scorecard, type Scorecard} from '../scorecard/scorecard.js'
 import type {Thresholds} from '../scorecard/thresholds.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
-import {currentStages} from './history.js'
+import {currentStages, incidentFreeBlocker} from './history.js'
 import {planRollout, type RolloutPlan, type TenantInput} from './plan.js'
 
 /**
@@ -38,8 +38,18 @@ export async function scoreRunForPlan(store: TraceStore, runId: string, threshol
 }
 
 /** `rollout plan`: each tenant's recommended next stage for the run's candidate, from its cards and the bundle history. */
-export async function planRunRollout(store: TraceDatabase, run: RunInfo, opts: {thresholds: Thresholds; minRequests: number}): Promise<RolloutPlan> {
+export async function planRunRollout(
+  store: TraceDatabase,
+  run: RunInfo,
+  opts: {thresholds: Thresholds; minRequests: number; incidentFreeWindow?: {ms: number; label: string; nowMs: number}},
+): Promise<RolloutPlan> {
   const {overall, tenants} = await scoreRunForPlan(store, run.id, opts.thresholds)
-  const current = currentStages(store.listBundleHistory(), tenants.map((t) => t.tenant), run.candidate_hash)
-  return planRollout({overall, tenants, current, minRequests: opts.minRequests})
+  const history = store.listBundleHistory()
+  const current = currentStages(history, tenants.map((t) => t.tenant), run.candidate_hash)
+  const w = opts.incidentFreeWindow
+  const fullBlockers =
+    w === undefined
+      ? undefined
+      : Object.fromEntries(tenants.map((t) => [t.tenant, incidentFreeBlocker(history, t.tenant, run.candidate_hash, w.nowMs, w.ms, w.label)]))
+  return planRollout({overall, tenants, current, minRequests: opts.minRequests, ...(fullBlockers ? {fullBlockers} : {})})
 }

@@ -1,3 +1,4 @@
+import {CauseTally, causeId, causeKey, type CauseGroup, type CauseTallyState, matchesCause, signatureOfKey} from '../diff/cause.js'
 import {baseSideOf, compareGroup} from '../diff/compare.js'
 import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from '../diff/types.js'
 import type {TraceSide} from '../trace/schema.js'
@@ -21,9 +22,18 @@ export type ListTotals = {
   incomplete: number
   /** Traffic lines the run skipped (malformed, or a repeated id): neither compared nor incomplete. */
   skipped: number
+  /** With `causes`: the requests the filter keeps, counted per cause. */
+  causes?: CauseTallyState
 }
 
-export type DiffListArgs = {baseSide: TraceSide; only: ListFilter}
+export type DiffListArgs = {
+  baseSide: TraceSide
+  only: ListFilter
+  /** Count the kept requests per cause (`diff --by cause`) instead of handing them on. */
+  causes?: boolean
+  /** Hand on only the kept requests of this cause id (or id prefix): `diff --cause <id>`. */
+  cause?: string
+}
 
 function listed(cls: DiffClass, only: ListFilter): boolean {
   if (only === 'all') return true
@@ -34,6 +44,15 @@ function listed(cls: DiffClass, only: ListFilter): boolean {
 
 export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListTotals> {
   const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
+  const tally = args.causes ? new CauseTally() : null
+  // Hashed once per distinct signature, not once per request.
+  const wanted = new Map<string, boolean>()
+  const ofCause = (key: string | null): boolean => {
+    if (key === null || args.cause === undefined) return false
+    let yes = wanted.get(key)
+    if (yes === undefined) wanted.set(key, (yes = matchesCause(causeId(signatureOfKey(key)), args.cause)))
+    return yes
+  }
   return {
     map(group) {
       if (group.traces.some((t) => t.status === 'skipped')) {
@@ -47,28 +66,53 @@ export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListT
       }
       const c = r.classification
       totals.counts[c.class]++
-      return listed(c.class, args.only) ? {request_id: r.request_id, line: r.line, class: c.class, reasons: c.reasons, noise: c.noise} : undefined
+      if (!listed(c.class, args.only)) return undefined
+      if (tally !== null) {
+        tally.add(causeKey(r.diff!, c), r.request_id)
+        return undefined
+      }
+      if (args.cause !== undefined && !ofCause(causeKey(r.diff!, c))) return undefined
+      return {request_id: r.request_id, line: r.line, class: c.class, reasons: c.reasons, noise: c.noise}
     },
-    finish: () => totals,
+    finish: () => (tally === null ? totals : {...totals, causes: tally.state()}),
   }
 }
 
-/** Lists a run's requests through `onListed` (line order) and returns the counts over all of them. */
+/**
+ * Lists a run's requests through `onListed` (line order; with `cause`, only that cause's) and
+ * returns the counts over all of them.
+ */
 export async function listRun(
   store: TraceStore,
   run: RunInfo,
   only: ListFilter,
   onListed: (r: ListedRequest) => void,
-  options: MapRunOptions = {},
+  options: MapRunOptions & {cause?: string} = {},
 ): Promise<ListTotals> {
-  // A diff compares failing guardrail results only.
-  const ref = taskRef(import.meta.url, 'diffListTask', diffListTask, {baseSide: baseSideOf(run), only}, {guardrails: 'failed'})
-  const parts = await mapRun(store, run.id, ref, onListed, options)
+  const {cause, ...mapOptions} = options
+  const args: DiffListArgs = {baseSide: baseSideOf(run), only, ...(cause === undefined ? {} : {cause})}
+  return sumParts(await mapRun(store, run.id, listTaskRef(args), onListed, mapOptions)).totals
+}
+
+/** The requests the filter keeps, grouped by cause (`diff --by cause`), with the counts over all requests. */
+export async function listCauses(store: TraceStore, run: RunInfo, only: ListFilter, options: MapRunOptions = {}): Promise<{totals: ListTotals; groups: readonly CauseGroup[]}> {
+  const parts = await mapRun(store, run.id, listTaskRef({baseSide: baseSideOf(run), only, causes: true}), () => {}, options)
+  const {totals, tally} = sumParts(parts)
+  return {totals, groups: tally.groupsSorted()}
+}
+
+// A diff compares failing guardrail results only.
+const listTaskRef = (args: DiffListArgs) => taskRef(import.meta.url, 'diffListTask', diffListTask, args, {guardrails: 'failed'})
+
+function sumParts(parts: ListTotals[]): {totals: ListTotals; tally: CauseTally} {
   const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
+  const tally = new CauseTally()
+  // Parts come in line order, so the tally keeps the run's first examples.
   for (const p of parts) {
     for (const c of CLASSES) totals.counts[c] += p.counts[c]
     totals.incomplete += p.incomplete
     totals.skipped += p.skipped
+    if (p.causes) tally.absorb(p.causes)
   }
-  return totals
+  return {totals, tally}
 }

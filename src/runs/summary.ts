@@ -1,5 +1,6 @@
 import {letThrough as passed, type RequestTrace, type TraceSide, type TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
+import {CauseTally, causeKey, type CauseGroup, type CauseTallyState} from '../diff/cause.js'
 import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
 import {CLASSES, emptyClassCounts, type CallRow, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
@@ -90,6 +91,11 @@ export type RunSummary = {
   safety: {new_high_severity_requests: number; new_denial_requests: number; violations_avoided_requests: number}
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]; diffs_omitted: number}
   improvements: {count: number; ids: string[]}
+  /**
+   * Every compared request that is not `same`, grouped by cause (src/diff/cause.ts): the first
+   * MAX_LISTED groups, most harmful first, then largest; `omitted` counts the groups left out.
+   */
+  causes: {groups: CauseGroup[]; omitted: number}
 }
 
 const NON_COST_BUDGETS = new Set(['max_steps', 'max_retries'])
@@ -386,6 +392,7 @@ export type SummaryPartial = {
    */
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
   improvements: RunSummary['improvements']
+  causes: CauseTallyState
 }
 
 const deltaKey = (d: Omit<PolicyDelta, 'count'>): string => [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
@@ -405,6 +412,7 @@ export class SummaryBuilder {
   private safety = {new_high_severity_requests: 0, new_denial_requests: 0, violations_avoided_requests: 0}
   private regressions = {count: 0, ids: [] as string[], diffs: [] as RegressionEntry[]}
   private improvements = {count: 0, ids: [] as string[]}
+  private causes = new CauseTally()
 
   constructor(
     private readonly run: RunInfo,
@@ -434,6 +442,7 @@ export class SummaryBuilder {
     if (!diff || !cls) return
     this.requests.compared++
     this.classes[cls.class]++
+    this.causes.add(causeKey(diff, cls), diff.request_id)
     if (cls.noise.length > 0) this.noisy++
     if (!diff.status.changed) this.statusMatch++
     this.addToolChanges(cls)
@@ -517,6 +526,7 @@ export class SummaryBuilder {
       safety: this.safety,
       regressions: this.regressions,
       improvements: this.improvements,
+      causes: this.causes.state(),
     }
   }
 
@@ -563,6 +573,7 @@ export class SummaryBuilder {
     for (const d of p.regressions.diffs) if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push(d)
     this.improvements.count += p.improvements.count
     this.improvements.ids = this.improvements.ids.concat(p.improvements.ids)
+    this.causes.absorb(p.causes)
   }
 
   finish(): RunSummary {
@@ -583,6 +594,7 @@ export class SummaryBuilder {
     const budgets = new Set([...Object.keys(base.budget_hits), ...Object.keys(cand.budget_hits)])
     const toolNames = new Set([...this.base.perTool.keys(), ...this.cand.perTool.keys()])
     const compared = this.requests.compared
+    const causes = this.causes.groupsSorted()
     return {
       run: this.run,
       base_side: this.baseSide,
@@ -616,6 +628,7 @@ export class SummaryBuilder {
         diffs_omitted: this.regressions.count - this.regressions.diffs.length,
       },
       improvements: this.improvements,
+      causes: {groups: causes.slice(0, MAX_LISTED), omitted: Math.max(0, causes.length - MAX_LISTED)},
     }
   }
 }

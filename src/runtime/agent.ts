@@ -1,24 +1,30 @@
-import type {Budgets, Bundle, BundleManifest} from '../bundle/schema.js'
+import type {Budgets, Bundle, BundleManifest, TenantQuota} from '../bundle/schema.js'
+import {formatArgIssues} from '../tools/contract.js'
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
-import type {CompiledBundle} from './compile.js'
+import {type CompiledBundle, offerOf, type ToolOffer} from './compile.js'
+import {classifyIntent, intentResult} from './guardrails/intent.js'
+import {RATE_LIMITED_TENANT, rateKeys} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails} from './guardrails/pre-model.js'
-import {assistantMessage, buildInitialMessages, parsePlan, PLAN_FORMAT, renderTemplate, toolResultMessage, utcDate} from './messages.js'
+import {assistantMessage, buildInitialMessages, parseJsonAnswer, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
-import {throwIfAborted, ToolLoop, type Approver, type CallResult} from './tool-loop.js'
+import {throwIfAborted, ToolLoop, type ApprovalBook, type Approver, type CallResult} from './tool-loop.js'
 import {TraceRecorder} from './trace-assembly.js'
 import type {RequestTrace, StepTrace, ToolCallOutcome, TraceSide, TraceStatus} from '../trace/schema.js'
 
 export {compileBundle, type CompiledBundle} from './compile.js'
 export {AgentStateMachine, ALLOWED_TRANSITIONS, IllegalTransitionError} from './state-machine.js'
-export type {Approver} from './tool-loop.js'
+export type {ApprovalBook, Approver} from './tool-loop.js'
+
+export const OUTPUT_NOT_JSON = 'OUTPUT_NOT_JSON'
+export const OUTPUT_SCHEMA_INVALID = 'OUTPUT_SCHEMA_INVALID'
 
 /**
  * The shadow runtime's agent loop for one request on one side. It drives the state machine
@@ -30,8 +36,9 @@ export type {Approver} from './tool-loop.js'
  *  2. plan: one model call, within the step, token and cost budgets; its answer passes the
  *     post-model guardrails.
  *  3. act → observe, once per proposed call (react mode), or once per planned call with the plan
- *     as the first answer (plan_first mode: a failed planned call departs from the plan, and every
- *     later proposal is refused unrun). A request budget hit during a call finishes here.
+ *     as the first answer (plan_first mode: a planned call that is denied or fails departs from the
+ *     plan; the model replans while agent.max_replans allows, else every later proposal is refused
+ *     unrun). A request budget hit during a call finishes here.
  *  4. decide: a turn of calls closes and the model is asked again (back to plan), or a final answer
  *     is judged: needs_approval, then escalated, then refused, else completed.
  *  5. finish.
@@ -46,6 +53,8 @@ export type AgentDeps = {
   model: ModelClient
   tools: ToolSandbox
   approver: Approver
+  /** People's decisions on held calls (`approvals apply`); they take precedence over `approver`. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter
@@ -86,6 +95,8 @@ class RequestRun {
   private messages: ChatMessage[] = []
   /** plan_first: the rendered plan prompt, sent with the first model call only. */
   private planMessage: string | null = null
+  /** What this request is offered: every enabled tool, or its intent's (guardrails.intents). */
+  private offer: ToolOffer
 
   constructor(
     private readonly record: TrafficRecord,
@@ -98,6 +109,8 @@ class RequestRun {
     this.calls = new ToolLoop(record, deps, deps.tools.forRequest(record), this.recorder, this.usage, Date.parse(record.timestamp))
     this.trajectory = deps.model.forRequest?.(record, {planFirst: this.manifest.agent.mode === 'plan_first'}) ?? null
     this.model = this.trajectory ?? deps.model
+    const c = deps.compiled
+    this.offer = this.withoutFlaggedOff({toolSpecs: c.toolSpecs, toolList: c.toolList, planning: c.planning})
   }
 
   async execute(): Promise<void> {
@@ -115,7 +128,28 @@ class RequestRun {
   /** Pre-model guardrails; builds the conversation. False when the request ends here. */
   private retrieve(): boolean {
     const step = this.sm.enter('retrieve', '')
+    // tenant_quotas.max_requests_per_minute, over recorded time: an over-quota request never starts.
+    const quota = this.quota()
+    const perMinute = quota?.max_requests_per_minute
+    if (perMinute !== undefined && !this.deps.limiter.take(rateKeys.requests(this.record.tenant), perMinute, this.nowMs)) {
+      const why = `tenant ${this.record.tenant} is over ${perMinute} request(s) per minute`
+      this.recorder.addGuardrails([{stage: 'pre_model', step: 0, check: 'rate_limit.tenant_requests', passed: false, severity: 'medium', detail: why}])
+      this.recorder.decide('pre_model', step.index, null, null, 'deny', RATE_LIMITED_TENANT, 'tenant_quota')
+      this.recorder.error = `${RATE_LIMITED_TENANT}: ${why}`
+      this.finish('refused', `${RATE_LIMITED_TENANT}: ${why}`)
+      return false
+    }
     const pre = preModelGuardrails(this.record, this.manifest)
+    const intents = this.deps.compiled.intents
+    if (intents !== null && !pre.blocked) {
+      // The intent decides what the request is offered and may call, before the model sees anything.
+      const lastUser = pre.input.findLast((m) => m.role === 'user')?.content ?? ''
+      const match = classifyIntent(lastUser, intents.list)
+      const intent = match.intent === null ? null : intents.list.find((i) => i === match.intent)!
+      this.offer = this.withoutFlaggedOff(intent === null ? intents.unmatched : intent.offer)
+      this.calls.allowedTools = intent === null ? {intent: null, tools: new Set()} : {intent: intent.name, tools: intent.tools}
+      this.recorder.addGuardrails([intentResult(match)])
+    }
     this.recorder.addGuardrails(pre.guardrails)
     // A copy: the tool loop adds what tool results reveal, and starts from "no injection seen there".
     this.calls.signals = {...pre.signals, [INJECTION_IN_TOOL_RESULT]: false}
@@ -131,7 +165,7 @@ class RequestRun {
       user: this.record.user,
       role: this.record.role,
       date: utcDate(Date.parse(this.record.timestamp)),
-      tools: c.toolList,
+      tools: this.offer.toolList,
     }
     const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
@@ -153,47 +187,84 @@ class RequestRun {
         const result = await this.act(call, this.messages)
         if (result.end !== null) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `turn closed after ${calls.length} call(s); asking the model again`)
     }
   }
 
-  private async planFirst(): Promise<void> {
-    // The plan prompt goes right after the system prompt, on the first call only.
-    const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, ...this.messages.slice(1)]
-    // The plan's JSON Schema as Ollama's `format`: a model that would wrap its plan in prose is held
-    // to the JSON the plan parser reads. Tools stay offered: the plan names them and their arguments.
-    const turn = await this.modelTurn(first, PLAN_FORMAT)
-    if (!turn) return
-    const message = turn.response.message
-    const parsed =
-      message.tool_calls.length > 0
-        ? ({ok: false, error: 'the model proposed tool calls instead of a plan'} as const)
-        : parsePlan(message.content)
-    if (!parsed.ok) {
-      this.recorder.error = `plan_first: the model's first answer is not a usable plan: ${parsed.error}`
-      this.finish('failed', 'no usable plan')
-      return
-    }
-    const planned = parsed.calls
-    turn.step.detail = `plan of ${planned.length} call(s)${planned.length ? ': ' + names(planned) : ''}`
+  /**
+   * A turn after which only a person can move the request on (writes drafted, a held call proposed
+   * again): it ends `needs_approval` with the model's answer so far, instead of asking the model
+   * to repeat itself until the step budget runs out.
+   */
+  private endsAfterTurn(calls: number): boolean {
+    const why = this.calls.endAfterTurn
+    if (why === null) return false
+    this.sm.enter('decide', `turn closed after ${calls} call(s): ${why}; waiting for a person`)
+    this.finish('needs_approval', why)
+    return true
+  }
 
+  /**
+   * plan_first: a planning call (the plan's JSON Schema as `format`, no tools offered, the tool
+   * catalog in the prompt), then the plan's calls, at most as many as the plan says it will make.
+   * A planned call that is denied or fails departs from the plan: while `agent.max_replans` allows,
+   * the model is asked for a new plan with what happened so far; otherwise (or once a plan is carried
+   * out) it is asked for the answer, and any call it proposes then is refused unrun as not in the plan.
+   */
+  private async planFirst(): Promise<void> {
+    const planning = this.offer.planning!
+    const maxReplans = this.manifest.agent.max_replans ?? 0
+    // The plan prompt and the tool catalog go right after the system prompt, on the first call only.
+    const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)]
+    let turn = await this.modelTurn(first, planning.format, false)
+    let replans = 0
     let departed: string | null = null
-    const attempted: ModelToolCall[] = []
-    const replies: ChatMessage[] = []
-    for (let i = 0; i < planned.length; i++) {
-      const call = planned[i]!
-      attempted.push(call)
-      const result = await this.act(call, replies)
-      if (result.end !== null) return
-      if (!succeeded(result.outcome)) {
-        departed = `planned call ${i + 1} (${call.name}) ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
-        break
+    for (;;) {
+      if (!turn) return
+      const message = turn.response.message
+      const parsed =
+        message.tool_calls.length > 0
+          ? ({ok: false, error: 'the model proposed tool calls instead of a plan'} as const)
+          : parsePlan(message.content)
+      if (!parsed.ok) {
+        this.recorder.error = `plan_first: the model's ${replans === 0 ? 'first answer' : `replan ${replans}`} is not a usable plan: ${parsed.error}`
+        this.finish('failed', 'no usable plan')
+        return
       }
+      const planned = parsed.calls
+      turn.step.detail = `${replans === 0 ? 'plan' : `replan ${replans}`} of ${planned.length} call(s)${planned.length ? ': ' + names(planned) : ''}; budget ${parsed.max_tool_calls} call(s)`
+
+      departed = null
+      const attempted: ModelToolCall[] = []
+      const replies: ChatMessage[] = []
+      for (let i = 0; i < planned.length; i++) {
+        const call = planned[i]!
+        attempted.push(call)
+        if (i >= parsed.max_tool_calls) {
+          const why = `the plan said it would make ${parsed.max_tool_calls} call(s)`
+          if (!this.refuseUnplanned(call, replies, 'PLAN_BUDGET_EXCEEDED', why)) return
+          departed = `planned call ${i + 1} (${call.name}) is over the plan's own budget: ${why}`
+          break
+        }
+        const result = await this.act(call, replies)
+        if (result.end !== null) return
+        if (!succeeded(result.outcome)) {
+          departed = `planned call ${i + 1} (${call.name}) ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
+          break
+        }
+      }
+      this.messages.push(assistantMessage(message.content, attempted), ...replies)
+      if (this.endsAfterTurn(attempted.length)) return
+      if (departed === null || replans >= maxReplans) break
+      replans++
+      this.sm.enter('decide', `departed from the plan: ${departed}; replanning (${replans} of ${maxReplans})`)
+      // The replan request goes last, after what happened, on this call only.
+      turn = await this.modelTurn([...this.messages, {role: 'system', content: this.planMessage ?? ''}, planning.catalog], planning.format, false)
     }
-    this.messages.push(assistantMessage(message.content, attempted), ...replies)
     this.sm.enter(
       'decide',
-      departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out (${attempted.length} call(s)); asking the model for the answer`,
+      departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out; asking the model for the answer`,
     )
 
     for (;;) {
@@ -206,8 +277,9 @@ class RequestRun {
       // Every planned call has run (or the run departed), so any call now is off the plan: refused.
       for (const call of calls) {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
-        if (!this.refuseUnplanned(call, this.messages)) return
+        if (!this.refuseUnplanned(call, this.messages, 'NOT_IN_PLAN', 'not in the plan')) return
       }
+      if (this.endsAfterTurn(calls.length)) return
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
   }
@@ -215,12 +287,23 @@ class RequestRun {
   // ---------------------------------------------------------------- 2. plan
 
   /** One model call in a `plan` step; null when the request ended instead (budget, model failure). */
-  private async modelTurn(messages: ChatMessage[], format?: ChatRequest['format']): Promise<Turn | null> {
+  private async modelTurn(messages: ChatMessage[], format?: ChatRequest['format'], offerTools = true): Promise<Turn | null> {
     throwIfAborted(this.deps.signal)
     const rec = this.recorder
     if (this.usage.steps + 1 > this.budgets.max_steps) {
       rec.budgetHits.push('max_steps')
       this.finish('budget_exceeded', 'step budget spent')
+      return null
+    }
+    // tenant_quotas.max_tokens_per_minute: the tenant's tokens in the last minute of recorded time.
+    const tokenQuota = this.quota()?.max_tokens_per_minute
+    if (tokenQuota !== undefined && this.deps.limiter.tokens.sum(rateKeys.tokens(this.record.tenant), this.nowMs) >= tokenQuota) {
+      const why = `tenant ${this.record.tenant} is over ${tokenQuota} token(s) per minute`
+      rec.addGuardrails([{stage: 'mid_run', step: this.sm.steps.length - 1, check: 'rate_limit.tenant_tokens', passed: false, severity: 'medium', detail: why}])
+      rec.decide('mid_run', this.sm.steps.length - 1, null, null, 'deny', RATE_LIMITED_TENANT, 'tenant_quota')
+      rec.budgetHits.push('tenant_quota.max_tokens_per_minute')
+      rec.error = `${RATE_LIMITED_TENANT}: ${why}`
+      this.finish('budget_exceeded', `${RATE_LIMITED_TENANT}: ${why}`)
       return null
     }
     const step = this.sm.enter('plan', 'model call')
@@ -231,7 +314,7 @@ class RequestRun {
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: c.toolSpecs,
+          tools: offerTools ? this.offer.toolSpecs : [],
           ...(format === undefined ? {} : {format}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,
@@ -248,6 +331,7 @@ class RequestRun {
       throw e
     }
     rec.modelCalls++
+    if (tokenQuota !== undefined) this.deps.limiter.tokens.add(rateKeys.tokens(this.record.tenant), this.nowMs, response.input_tokens + response.output_tokens)
     this.usage.steps++
     rec.inputTokens += response.input_tokens
     rec.outputTokens += response.output_tokens
@@ -279,6 +363,16 @@ class RequestRun {
       return null
     }
     return {response, step, blocked}
+  }
+
+  /** An offer less the tools a feature flag turns off for this request's tenant. */
+  private withoutFlaggedOff(offer: ToolOffer): ToolOffer {
+    const off = this.calls.flaggedOff
+    if (off.size === 0) return offer
+    return offerOf(
+      offer.toolSpecs.filter((t) => !off.has(t.function.name)),
+      offer.planning !== null,
+    )
   }
 
   // ---------------------------------------------------------------- 3. act → observe
@@ -325,19 +419,14 @@ class RequestRun {
     return true
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. False when the request ended. */
-  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[]): boolean {
-    const step = this.sm.enter('act', `${call.name}: refused, not in the plan`)
+  /** plan_first: the call is recorded and refused, never executed (see ToolLoop.refuseUnplanned). False when the request ended. */
+  private refuseUnplanned(call: ModelToolCall, replies: ChatMessage[], reason: 'NOT_IN_PLAN' | 'PLAN_BUDGET_EXCEEDED', why: string): boolean {
+    const step = this.sm.enter('act', `${call.name}: refused, ${why}`)
     const seq = this.recorder.toolCalls.length
-    this.calls.refuseUnplanned(call, step, this.trajectory?.attackOf(call))
-    if (this.diverges(call, 'denied', 'NOT_IN_PLAN', step.index, seq)) return false
+    this.calls.refuseUnplanned(call, step, reason, why, this.trajectory?.attackOf(call))
+    if (this.diverges(call, 'denied', reason, step.index, seq)) return false
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
-    replies.push(
-      toolResultMessage(call.name, {
-        ok: false,
-        error: {code: 'policy_denied', message: 'not in the plan; no further tool calls will run, write the final answer'},
-      }),
-    )
+    replies.push(toolResultMessage(call.name, {ok: false, error: {code: 'policy_denied', message: `${why}; no further tool calls will run, write the final answer`}}))
     return true
   }
 
@@ -348,6 +437,13 @@ class RequestRun {
     if (turn.blocked) {
       this.sm.enter('decide', `final answer blocked: ${turn.blocked.reason}`)
       this.finish('refused', `refused: ${turn.blocked.reason}`)
+      return
+    }
+    const invalid = this.outputProblem(turn.step.index, turn.response.message.content)
+    if (invalid !== null) {
+      this.recorder.error = invalid
+      this.sm.enter('decide', `final answer rejected: ${invalid}`)
+      this.finish('failed', invalid.slice(0, invalid.indexOf(':')))
       return
     }
     // A call left waiting for a human approver is the request's real outcome, even when the agent
@@ -362,6 +458,38 @@ class RequestRun {
           : 'completed'
     this.sm.enter('decide', `final answer accepted (${status})`)
     this.finish(status, status)
+  }
+
+  /**
+   * guardrails.output_schema: null when the final answer is one JSON document valid against it (or
+   * the bundle declares none); else the reason, recorded as a post-model finding and decision.
+   */
+  private outputProblem(step: number, content: string): string | null {
+    const validate = this.deps.compiled.outputSchema
+    if (validate === null) return null
+    const parsed = parseJsonAnswer(content)
+    const problem =
+      parsed === undefined
+        ? `${OUTPUT_NOT_JSON}: the final answer is not one JSON document`
+        : (() => {
+            const issues = validate(parsed.value)
+            return issues.length === 0 ? null : `${OUTPUT_SCHEMA_INVALID}: ${formatArgIssues(issues)}`
+          })()
+    const redacted = problem === null ? null : this.deps.redactor.redactText(problem)
+    this.recorder.addGuardrails([
+      {stage: 'post_model', step, check: 'output.schema', passed: problem === null, severity: problem === null ? 'info' : 'high', detail: redacted ?? 'the final answer matches the output schema'},
+    ])
+    if (redacted !== null) this.recorder.decide('post_model', step, null, null, 'deny', redacted.slice(0, redacted.indexOf(':')), 'output_schema')
+    return redacted
+  }
+
+  private quota(): TenantQuota | undefined {
+    const q = this.manifest.tenant_quotas
+    return Object.hasOwn(q, this.record.tenant) ? q[this.record.tenant] : undefined
+  }
+
+  private get nowMs(): number {
+    return Date.parse(this.record.timestamp)
   }
 
   private finish(status: TraceStatus, detail: string): void {

@@ -1,11 +1,13 @@
 import {canonicalManifest} from '../bundle/hash.js'
 import type {Bundle, BundleManifest} from '../bundle/schema.js'
 import {ValidationError} from '../errors.js'
-import type {ChatRequest, ToolSpec} from '../model/types.js'
+import type {ChatMessage, ChatRequest, ToolSpec} from '../model/types.js'
 import {compilePolicy, type CompiledPolicy} from '../policy/engine.js'
-import {toToolSpec} from '../tools/contract.js'
+import {type ArgIssue, compileArgValidator, toToolSpec} from '../tools/contract.js'
 import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
-import {compileTemplate, type CompiledTemplate} from './messages.js'
+import {toolCatalogMessage} from '../model/tool-catalog.js'
+import {compileIntents, type CompiledIntent} from './guardrails/intent.js'
+import {compileTemplate, type CompiledTemplate, planFormat} from './messages.js'
 
 /**
  * Everything about a bundle that does not depend on the request, worked out once: runRequest runs
@@ -20,10 +22,35 @@ export type CompiledBundle = {
   toolSpecs: ToolSpec[]
   /** `{{tools}}`: enabled tool names, comma-separated. */
   toolList: string
+  /**
+   * `guardrails.intents`, with what each offers (its enabled tools, in the canonical order); null
+   * when the bundle declares none. `unmatched`: what a request of no intent is offered (nothing).
+   */
+  intents: {list: (CompiledIntent & {offer: ToolOffer})[]; unmatched: ToolOffer} | null
   system: CompiledTemplate
   /** plan_first mode only. */
   plan: CompiledTemplate | null
+  /** plan_first mode only: the plan's JSON Schema (Ollama `format`) and the tool catalog sent with planning calls. */
+  planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
   options: ChatRequest['options']
+  /** guardrails.output_schema, compiled; null when the bundle declares none. */
+  outputSchema: ((value: unknown) => ArgIssue[]) | null
+}
+
+/** What one request is offered: the tools, `{{tools}}`, and (plan_first) the planning call's schema and catalog. */
+export type ToolOffer = {
+  toolSpecs: ToolSpec[]
+  toolList: string
+  planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
+}
+
+export function offerOf(toolSpecs: ToolSpec[], planFirst: boolean): ToolOffer {
+  const names = toolSpecs.map((t) => t.function.name)
+  return {
+    toolSpecs,
+    toolList: names.join(', '),
+    planning: planFirst ? {format: planFormat(names), catalog: toolCatalogMessage(toolSpecs)} : null,
+  }
 }
 
 export function compileBundle(bundle: Bundle): CompiledBundle {
@@ -46,15 +73,28 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     }
     plan = template('plan', manifest.prompts.plan)
   }
+  const toolSpecs = enabled.map(toToolSpec)
+  const all = offerOf(toolSpecs, plan !== null)
+  const declared = manifest.guardrails.intents
+  const intents =
+    declared === undefined
+      ? null
+      : {
+          list: compileIntents(declared).map((i) => ({...i, offer: offerOf(toolSpecs.filter((t) => i.tools.has(t.function.name)), plan !== null)})),
+          unmatched: offerOf([], plan !== null),
+        }
   return {
     ref: bundle.ref,
     manifest,
     tools: compileTools(manifest),
     policy: compilePolicy(manifest.policies, manifest.policy_default),
-    toolSpecs: enabled.map(toToolSpec),
-    toolList: enabled.map((t) => t.name).join(', '),
+    toolSpecs,
+    toolList: all.toolList,
+    intents,
     system: template('system', manifest.prompts.system),
     plan,
+    planning: all.planning,
+    outputSchema: manifest.guardrails.output_schema === undefined ? null : compileArgValidator(manifest.guardrails.output_schema),
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,

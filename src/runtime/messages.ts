@@ -144,24 +144,35 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
 
 // ---------------------------------------------------------------- plans
 
-export type ParsedPlan = {ok: true; calls: ModelToolCall[]} | {ok: false; error: string}
+export type ParsedPlan = {ok: true; calls: ModelToolCall[]; max_tool_calls: number} | {ok: false; error: string}
 
 /**
- * The JSON Schema of a plan, sent as Ollama's `format` with the planning call: what parsePlan reads.
- * `args` stays an open object: each tool's own contract checks the arguments when the call is run.
+ * The JSON Schema of a plan, sent as Ollama's `format` with the planning call (which offers no
+ * tools): what parsePlan reads. `tool` is an enum of the bundle's enabled tool names, so a model
+ * held to the schema can only name tools it has; `args` stays an open object (each tool's own
+ * contract checks the arguments when the call is run); `max_tool_calls` is the plan's own budget:
+ * how many tool calls it says it will make. With no enabled tool the only plan is the empty one.
  */
-export const PLAN_FORMAT: Record<string, unknown> = {
-  type: 'object',
-  properties: {
-    plan: {
-      type: 'array',
-      items: {type: 'object', properties: {tool: {type: 'string', minLength: 1}, args: {type: 'object'}}, required: ['tool', 'args']},
+export function planFormat(toolNames: readonly string[]): Record<string, unknown> {
+  const tool = toolNames.length > 0 ? {type: 'string', enum: [...toolNames]} : {type: 'string', minLength: 1}
+  return {
+    type: 'object',
+    properties: {
+      plan: {
+        type: 'array',
+        items: {type: 'object', properties: {tool, args: {type: 'object'}}, required: ['tool', 'args']},
+        ...(toolNames.length > 0 ? {} : {maxItems: 0}),
+      },
+      max_tool_calls: {type: 'integer', minimum: 0},
     },
-  },
-  required: ['plan'],
+    required: ['plan', 'max_tool_calls'],
+  }
 }
 
-/** Reads a plan_first model's first answer: `{"plan":[{"tool":"<name>","args":{...}}, ...]}`. */
+/**
+ * Reads a plan_first model's plan: `{"plan":[{"tool":"<name>","args":{...}}, ...], "max_tool_calls": n}`.
+ * A plan that states no budget is taken to mean exactly its own steps.
+ */
 export function parsePlan(content: string): ParsedPlan {
   let value: unknown
   try {
@@ -185,7 +196,21 @@ export function parsePlan(content: string): ParsedPlan {
     }
     calls.push({name: item.tool, arguments: args as Record<string, unknown>})
   }
-  return {ok: true, calls}
+  const budget = (value as {max_tool_calls?: unknown}).max_tool_calls
+  if (budget === undefined) return {ok: true, calls, max_tool_calls: calls.length}
+  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0) {
+    return {ok: false, error: 'max_tool_calls must be a whole number of calls, 0 or more'}
+  }
+  return {ok: true, calls, max_tool_calls: budget}
+}
+
+/** An answer read as one JSON document (a ```json fence around it allowed); undefined when it is not JSON. */
+export function parseJsonAnswer(content: string): {value: unknown} | undefined {
+  try {
+    return {value: JSON.parse(extractJson(content))}
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -9,6 +9,8 @@ export const RATE_WINDOW_MS = 60_000
 export class RateLimiter {
   /** key -> accepted timestamps, ascending. */
   private readonly hits = new Map<string, number[]>()
+  /** Tokens per tenant (tenant_quotas.max_tokens_per_minute). */
+  readonly tokens = new AmountWindow()
 
   /** Accepts and records a call when it fits the limit; a refused call is not recorded. */
   take(key: string, limitPerMinute: number, atMs: number): boolean {
@@ -43,6 +45,39 @@ export class RateLimiter {
     const newest = list[list.length - 1]!
     const stale = upperBound(list, newest - 2 * RATE_WINDOW_MS)
     if (stale > 0) list.splice(0, stale)
+  }
+}
+
+/**
+ * A sliding window of amounts over recorded time (a tenant's tokens per minute): how much was
+ * used in (atMs - 60 s, atMs]. Recorded time only, as RateLimiter.
+ */
+export class AmountWindow {
+  /** key -> [timestamps ascending, amounts at the same index]. */
+  private readonly used = new Map<string, {at: number[]; n: number[]}>()
+
+  sum(key: string, atMs: number): number {
+    const u = this.used.get(key)
+    if (!u) return 0
+    let total = 0
+    for (let i = upperBound(u.at, atMs - RATE_WINDOW_MS); i < upperBound(u.at, atMs); i++) total += u.n[i]!
+    return total
+  }
+
+  add(key: string, atMs: number, amount: number): void {
+    let u = this.used.get(key)
+    if (!u) {
+      u = {at: [], n: []}
+      this.used.set(key, u)
+    }
+    const i = upperBound(u.at, atMs)
+    u.at.splice(i, 0, atMs)
+    u.n.splice(i, 0, amount)
+    const stale = upperBound(u.at, u.at[u.at.length - 1]! - 2 * RATE_WINDOW_MS)
+    if (stale > 0) {
+      u.at.splice(0, stale)
+      u.n.splice(0, stale)
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import type {Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {AutonomyLevel, Budgets, BundleManifest, ToolContract} from '../bundle/schema.js'
+import {AUTONOMY_DRAFT, AUTONOMY_RULE, autonomyGate, autonomyOf, FLAG_OFF, toolsFlaggedOff} from './autonomy.js'
 import type {ModelToolCall} from '../model/types.js'
 import {PolicyCall, type Signals} from '../policy/engine.js'
 import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs} from '../policy/taint.js'
@@ -10,16 +11,20 @@ import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, postActionGuardrails, toolResultInjection} from './guardrails/post-action.js'
+import {TOOL_NOT_IN_INTENT} from './guardrails/intent.js'
 import {injectionMatcherFor} from './guardrails/patterns.js'
+import {SECRET_IN_ARGS, secretsInArgs} from './guardrails/secret-args.js'
 import type {ToolMessageCode, ToolPayload} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {callBase, callTrace, type CallBase, type TraceRecorder} from './trace-assembly.js'
-import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
+import type {ApprovalRecord, StepTrace, ToolCallOutcome} from '../trace/schema.js'
 
 /**
  * One proposed tool call, from proposal to what the model is told: the idempotency ledger's
- * confirm-before-retry, the mid-run guardrails (schema, RBAC, budgets, rate limits, policy),
+ * confirm-before-retry (refused, or put to the approver for a `retry: confirm` tool), the request's intent (when the bundle declares intents), the secret scan
+ * of the arguments (when the bundle asks), the mid-run
+ * guardrails (schema, RBAC, budgets, rate limits, policy),
  * the simulated approver, then execution in the sandbox with injected faults and the runtime's own
  * retries. Every attempt is recorded; the request-level facts calls establish (a call awaiting
  * approval, a policy refusal, an escalation) are kept here for the driver's final decision.
@@ -27,6 +32,13 @@ import type {StepTrace, ToolCallOutcome} from '../trace/schema.js'
  */
 
 export type Approver = 'approve' | 'deny' | 'pending'
+
+/**
+ * People's decisions on held calls (`understudy approvals apply`): the decision on the call `tool`
+ * with arguments of hash `argsHash` in request `record`, or undefined when no person decided it
+ * (then the simulated approver answers). Overrides the simulated approver for the calls it knows.
+ */
+export type ApprovalBook = (record: TrafficRecord, tool: string, argsHash: string) => ApprovalRecord | undefined
 
 export type CallResult = {
   outcome: ToolCallOutcome
@@ -42,6 +54,8 @@ export type CallResult = {
 export type ToolLoopDeps = {
   compiled: CompiledBundle
   approver: Approver
+  /** People's decisions, which take precedence over `approver` on the calls they name. */
+  approvals?: ApprovalBook
   faults: FaultInjector | null
   redactor: Redactor
   limiter: RateLimiter
@@ -49,6 +63,9 @@ export type ToolLoopDeps = {
 }
 
 const RETRYABLE_CODES = new Set(['timeout', 'rate_limited', 'server_error'])
+
+/** Reason code of a held call a person rejected. */
+export const APPROVAL_REJECTED = 'APPROVAL_REJECTED'
 
 export class ToolLoop {
   private readonly ledger = new OutcomeLedger()
@@ -66,12 +83,26 @@ export class ToolLoop {
   private retriesSpentTold = false
   /** A call is left waiting for a human approver. */
   awaitingApproval = false
+  /**
+   * Set when the request should end once the current turn closes, with why: a write was drafted
+   * (autonomy: draft), or a call already held for approval was proposed again. Either way asking the
+   * model again could only repeat what waits for a person.
+   */
+  endAfterTurn: string | null = null
+  /** Tool and args hash of every call held for approval so far in this request. */
+  private readonly held = new Set<string>()
   /** A call was refused by policy (or its approval denied). */
   policyDenied = false
   /** A tool whose contract `escalates` completed (or was found done in the ledger). */
   escalated = false
+  /** guardrails.intents: the request's intent (null: none matched) and the only tools it may call; null when the bundle has no intents. */
+  allowedTools: {intent: string | null; tools: ReadonlySet<string>} | null = null
   /** Every call proposed so far in this request with what became of it, for policy conditions. */
   private readonly history: PolicyCall[] = []
+  /** The tenant's autonomy level (bundle `autonomy:`; `full` when absent). */
+  private readonly autonomy: AutonomyLevel
+  /** Tools feature flags turn off for the tenant, with the flag that does. */
+  readonly flaggedOff: ReadonlyMap<string, string>
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
   /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
@@ -90,6 +121,8 @@ export class ToolLoop {
   ) {
     this.manifest = deps.compiled.manifest
     this.budgets = deps.compiled.manifest.budgets
+    this.autonomy = autonomyOf(this.manifest, record.tenant)
+    this.flaggedOff = toolsFlaggedOff(this.manifest, record.tenant)
   }
 
   /**
@@ -143,7 +176,23 @@ export class ToolLoop {
 
     // Confirm before retry: an unkeyed write that may already have happened is not repeated blindly.
     this.lastDecision = 'deny'
-    if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
+    if (unkeyedWrite && this.ledger.isAmbiguous(signature) && contract?.retry === 'confirm') {
+      // retry: confirm — the approver is asked; approved, the retry goes on to the guardrails below.
+      const reason = 'CONFIRM_BEFORE_RETRY'
+      const approver = this.deps.approver
+      this.recorder.decide('mid_run', step.index, firstSeq, name, approver === 'deny' ? 'deny' : 'require_approval', reason, 'idempotency')
+      if (approver === 'deny') {
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${reason}: the approver did not confirm the retry`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason, end: null, payload: refusal('policy_denied', 'retry not confirmed: an earlier attempt of this write may have happened')}
+      }
+      if (approver === 'pending') {
+        this.lastDecision = 'require_approval'
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'needs_approval', false, null, `${reason}: waiting for the approver to confirm the retry`, 0))
+        if (attack === undefined) this.awaitingApproval = true
+        return {outcome: 'needs_approval', reason, end: null, payload: refusal('needs_approval', 'an earlier attempt of this write may have happened; the retry waits for a person to confirm it')}
+      }
+    } else if (unkeyedWrite && this.ledger.isAmbiguous(signature)) {
       const reason = 'CONFIRM_BEFORE_RETRY'
       this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', reason, 'idempotency')
       this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, 'partial_write_unknown', 0))
@@ -155,7 +204,45 @@ export class ToolLoop {
       }
     }
 
-    const verdict = midRunGuardrails({
+    // A tool a feature flag turns off for this tenant is not offered, and refused as unknown if called.
+    const flag = this.flaggedOff.get(name)
+    if (flag !== undefined) {
+      const off: MidRunVerdict = {
+        guardrails: [],
+        decision: 'deny',
+        reason: FLAG_OFF,
+        rule: `flag:${flag}`,
+        refusal: 'unknown_tool',
+        message: `${name} is not available here (feature flag ${flag} is off for this tenant)`,
+      }
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', FLAG_OFF, off.rule)
+      return this.refuse(off, base, firstSeq, contract, attack !== undefined)
+    }
+    // The request's intent allows only its tools: any other call is refused unrun.
+    const allowed = this.allowedTools
+    if (allowed !== null && !allowed.tools.has(name)) {
+      const why = allowed.intent === null ? `the request matched no intent, so no tool may be called` : `${name} is not a tool of intent ${allowed.intent}`
+      this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.intent', passed: false, severity: 'medium', detail: why}])
+      this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', TOOL_NOT_IN_INTENT, 'intent')
+      this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${TOOL_NOT_IN_INTENT}: ${why}`, 0))
+      if (attack === undefined) this.policyDenied = true
+      return {outcome: 'denied', reason: TOOL_NOT_IN_INTENT, end: null, payload: refusal('policy_denied', why)}
+    }
+
+    // Secret scan: a credential in the arguments is refused before anything else sees the call.
+    if (this.manifest.guardrails.scan_args_for_secrets === true) {
+      const secrets = secretsInArgs(call.arguments, contract?.sensitive_fields ?? [])
+      if (secrets.length > 0) {
+        const where = secrets.map((s) => `${s.kind} at ${s.path}`).join(', ')
+        this.recorder.addGuardrails([{stage: 'mid_run', step: step.index, check: 'tool.args_secrets', passed: false, severity: 'high', detail: `${name}: ${where}`}])
+        this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', SECRET_IN_ARGS, 'secret_scan')
+        this.recorder.pushCall(callTrace(base, firstSeq, 1, 'denied', false, null, `${SECRET_IN_ARGS}: the arguments carry a secret (${where})`, 0))
+        if (attack === undefined) this.policyDenied = true
+        return {outcome: 'denied', reason: SECRET_IN_ARGS, end: null, payload: refusal('policy_denied', `the arguments carry a secret (${where}); the call was not run`)}
+      }
+    }
+
+    const policyVerdict = midRunGuardrails({
       // The model's arguments as sent, so that a non-object fails the schema check.
       call,
       tools: this.deps.compiled.tools,
@@ -173,12 +260,23 @@ export class ToolLoop {
       history: this.history,
       taint: () => taintedArgs(args, this.taintSources()),
     })
+    const verdict = this.withAutonomy(policyVerdict, contract)
     this.recorder.addGuardrails(verdict.guardrails)
     this.recorder.decide('mid_run', step.index, firstSeq, name, verdict.decision, verdict.reason, verdict.rule)
     this.lastDecision = verdict.decision
 
-    const approved = verdict.refusal === 'needs_approval' && this.deps.approver === 'approve'
-    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined)
+    // A held call: a person's decision on it (approvals apply) wins over the simulated approver, and
+    // is recorded twice: as the mid-run decision that settled the hold, and on the call itself.
+    const ruling = verdict.refusal === 'needs_approval' ? this.deps.approvals?.(this.record, name, base.args_hash) : undefined
+    if (ruling !== undefined) {
+      const redact = this.deps.redactor.redactText
+      const by = redact(ruling.by)
+      base.approval = {decision: ruling.decision, by, at: ruling.at, reason: ruling.reason === null ? null : redact(ruling.reason)}
+      if (ruling.decision === 'approved') this.recorder.decide('mid_run', step.index, firstSeq, name, 'allow', `APPROVED: by ${by}`, 'approval')
+      else this.recorder.decide('mid_run', step.index, firstSeq, name, 'deny', `${APPROVAL_REJECTED}: by ${by}`, 'approval')
+    }
+    const approved = verdict.refusal === 'needs_approval' && (ruling === undefined ? this.deps.approver === 'approve' : ruling.decision === 'approved')
+    if (verdict.refusal !== null && !approved) return this.refuse(verdict, base, firstSeq, contract, attack !== undefined, ruling)
 
     if (verdict.budgetKey !== undefined) countKeyedCall(this.usage, name, verdict.budgetKey)
     this.usage.tool_calls++
@@ -186,23 +284,49 @@ export class ToolLoop {
     return this.execute(name, args, contract, base, logical, unkeyedWrite, signature, step)
   }
 
-  /** plan_first after a departure: the call is recorded and refused, never executed. */
-  refuseUnplanned(call: ModelToolCall, step: StepTrace, attack?: string): void {
+  /**
+   * The tenant's autonomy level on top of the policy's verdict: it only ever makes a write stricter
+   * (a denial stays a denial; read_only denies, draft and low_risk_writes hold for a person). A
+   * drafted write left waiting (no person approved it) ends the request after its turn
+   * (`endAfterTurn`, set in refuse), so a model is not asked again only to propose it once more.
+   */
+  private withAutonomy(verdict: MidRunVerdict, contract: ToolContract | undefined): MidRunVerdict {
+    if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
+    const gate = autonomyGate(this.autonomy, contract?.risk)
+    if (gate === null) return verdict
+    if (gate.effect === 'deny') return {...verdict, decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message}
+    if (verdict.refusal === 'needs_approval' && gate.effect === 'hold') return verdict
+    return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
+  }
+
+  /**
+   * plan_first: a call the plan does not allow (off the plan, `NOT_IN_PLAN`, or over the plan's own
+   * call budget, `PLAN_BUDGET_EXCEEDED`) is recorded and refused, never executed.
+   */
+  refuseUnplanned(call: ModelToolCall, step: StepTrace, reason: string, why: string, attack?: string): void {
     const args = argsOf(call)
     const contract = this.deps.compiled.tools.get(call.name)?.contract
     this.proposals++
     const seq = this.recorder.toolCalls.length
-    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', 'NOT_IN_PLAN', 'plan')
+    this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', reason, 'plan')
     const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
-    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, 'NOT_IN_PLAN: not in the plan', 0))
-    this.history.push(new PolicyCall(call.name, args, null, 'NOT_IN_PLAN: not in the plan', 'deny', 'denied'))
+    this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, `${reason}: ${why}`, 0))
+    this.history.push(new PolicyCall(call.name, args, null, `${reason}: ${why}`, 'deny', 'denied'))
   }
 
-  private refuse(verdict: MidRunVerdict, base: CallBase, seq: number, contract: ToolContract | undefined, attack: boolean): CallResult {
+  private refuse(
+    verdict: MidRunVerdict,
+    base: CallBase,
+    seq: number,
+    contract: ToolContract | undefined,
+    attack: boolean,
+    ruling?: ApprovalRecord,
+  ): CallResult {
     let outcome: ToolCallOutcome
     let code: ToolMessageCode
     let end: string | null = null
     let message = verdict.message
+    let reason = verdict.reason
     switch (verdict.refusal) {
       case 'unknown_tool':
         outcome = 'unknown_tool'
@@ -219,7 +343,14 @@ export class ToolLoop {
         if (verdict.reason.startsWith('BUDGET_')) end = this.budgetName(verdict.reason, contract, verdict.budgetKey)
         break
       case 'needs_approval':
-        if (this.deps.approver === 'deny') {
+        if (ruling !== undefined) {
+          // Rejected by a person: refused like a denial, with the rejection as its reason code.
+          outcome = 'denied'
+          code = 'policy_denied'
+          reason = APPROVAL_REJECTED
+          message = `approval rejected${ruling.reason ? `: ${ruling.reason}` : ''} (${verdict.message})`
+          if (!attack) this.policyDenied = true
+        } else if (this.deps.approver === 'deny') {
           outcome = 'denied'
           code = 'policy_denied'
           message = `approval denied: ${verdict.message}`
@@ -227,7 +358,13 @@ export class ToolLoop {
         } else {
           outcome = 'needs_approval'
           code = 'needs_approval'
-          if (!attack) this.awaitingApproval = true
+          if (!attack) {
+            this.awaitingApproval = true
+            if (reason === AUTONOMY_DRAFT) this.endAfterTurn ??= 'writes drafted for review (autonomy: draft)'
+            const signature = `${base.name}\u0000${base.args_hash}`
+            if (this.held.has(signature)) this.endAfterTurn ??= `${base.name} proposed again while held for approval`
+            this.held.add(signature)
+          }
         }
         break
       default:
@@ -235,9 +372,9 @@ export class ToolLoop {
         code = 'policy_denied'
         if (!attack) this.policyDenied = true
     }
-    const error = this.deps.redactor.redactText(`${verdict.reason}: ${message}`)
+    const error = this.deps.redactor.redactText(`${reason}: ${message}`)
     this.recorder.pushCall(callTrace(base, seq, 1, outcome, false, null, error, 0))
-    return {outcome, reason: verdict.reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
+    return {outcome, reason, end, payload: refusal(code, this.deps.redactor.redactText(message))}
   }
 
   private matcher() {

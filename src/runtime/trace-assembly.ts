@@ -4,6 +4,7 @@ import type {TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {Redactor} from './redact.js'
 import type {
+  ApprovalRecord,
   ContextAdmission,
   Divergence,
   GuardrailResult,
@@ -129,6 +130,8 @@ export type CallBase = {
   idempotency_key: string | null
   /** The attack whose goal this call is, for a call an injection asked for; else undefined. */
   attack?: string
+  /** A person's decision on this held call, when one was applied; else undefined. */
+  approval?: ApprovalRecord
 }
 
 const NO_PATHS: string[] = []
@@ -186,5 +189,6 @@ export function callTrace(
     latency_ms,
   }
   if (base.attack !== undefined) call.attack = base.attack
+  if (base.approval !== undefined) call.approval = base.approval
   return call
 }

@@ -11,12 +11,12 @@ import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError
 import {traceGolden} from '../eval/golden.js'
 import {createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
-import {runRequest, type AgentDeps} from '../runtime/agent.js'
+import {runRequest, type AgentDeps, type ApprovalBook} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
 import {RateLimiter} from '../runtime/rate-limit.js'
 import {recordedTrace} from '../runtime/recorded.js'
 import {createRedactor, type Redactor} from '../runtime/redact.js'
-import type {RequestTrace, TraceSide} from '../trace/schema.js'
+import type {ApprovalRecord, RequestTrace, TraceSide} from '../trace/schema.js'
 import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
@@ -77,10 +77,18 @@ type Side = {
   repeats: AgentDeps[]
 }
 
-/** Starts a new shadow run and replays the whole traffic file through it. */
-export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}): Promise<ShadowResult> {
+/**
+ * A new run that starts from another run's traces (`approvals apply`): everything of run `from` is
+ * copied into it as stored, except the candidate traces of the requests in `rerun` (stored ids),
+ * which the new run replays; it then proceeds as a resumed run does, replaying only what is missing.
+ */
+export type Inherit = {from: RunInfo; rerun: readonly string[]}
+
+/** Starts a new shadow run and replays the whole traffic file through it (or, with `inherit`, what it does not copy). */
+export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}, inherit?: Inherit): Promise<ShadowResult> {
   const opts = withAbsolutePaths(ShadowOptions.parse(input))
   const setup = await prepare(opts)
+  if (inherit !== undefined) checkUnchanged(inherit.from, setup, opts, 'apply approvals to')
   const {run, writer} = store.createClaimedRun({
     name: opts.run_name,
     candidate_ref: setup.candidate.ref,
@@ -98,11 +106,14 @@ export async function startShadow(input: ShadowOptionsInput, store: TraceDatabas
   try {
     store.recordBundle(setup.candidate.hash, setup.candidate.ref, setup.candidate.manifest)
     if (setup.baseline) store.recordBundle(setup.baseline.hash, setup.baseline.ref, setup.baseline.manifest)
+    if (inherit !== undefined) store.copyTraces(inherit.from.id, run.id, inherit.rerun)
   } catch (e) {
-    releaseQuietly(store, run.id, writer)
+    if (inherit !== undefined) store.deleteRun(run.id)
+    else releaseQuietly(store, run.id, writer)
     throw e
   }
-  return execute(opts, setup, store, run, writer, new Set(), hooks, false)
+  const done: TraceKeys = inherit === undefined ? new Set() : store.storedTraceKeys(run.id)
+  return execute(opts, setup, store, run, writer, done, hooks, false)
 }
 
 /**
@@ -149,13 +160,7 @@ export async function resumeShadow(runId: string, store: TraceDatabase, hooks: S
     if (!parsed.success) throw new UnderstudyError(`run ${claimed.id} was not started by \`understudy shadow\` (its config cannot be read back)`)
     opts = parsed.data
     setup = await prepare(opts)
-    const changed: string[] = []
-    if (setup.trafficHash !== claimed.traffic_hash) changed.push(`traffic file ${opts.traffic}`)
-    if (setup.candidate.hash !== claimed.candidate_hash) changed.push(`candidate bundle ${opts.candidate}`)
-    if ((setup.baseline?.hash ?? null) !== claimed.baseline_hash) changed.push(`baseline bundle ${opts.baseline}`)
-    if (changed.length > 0) {
-      throw new UnderstudyError(`cannot resume ${claimed.id}: ${changed.join(', ')} changed since the run started; start a new run instead`)
-    }
+    checkUnchanged(claimed, setup, opts, 'resume')
     done = store.storedTraceKeys(claimed.id)
     store.reopenRun(claimed.id)
     run = store.getRun(claimed.id)!
@@ -165,6 +170,17 @@ export async function resumeShadow(runId: string, store: TraceDatabase, hooks: S
     throw e
   }
   return execute(opts, setup, store, run, writer, done, hooks, true)
+}
+
+/** The traffic file and bundles must be the ones `run` replayed: anything else would compare apples with pears. */
+function checkUnchanged(run: RunInfo, setup: Setup, opts: ShadowOptions, verb: string): void {
+  const changed: string[] = []
+  if (setup.trafficHash !== run.traffic_hash) changed.push(`traffic file ${opts.traffic}`)
+  if (setup.candidate.hash !== run.candidate_hash) changed.push(`candidate bundle ${opts.candidate}`)
+  if ((setup.baseline?.hash ?? null) !== run.baseline_hash) changed.push(`baseline bundle ${opts.baseline}`)
+  if (changed.length > 0) {
+    throw new UnderstudyError(`cannot ${verb} ${run.id}: ${changed.join(', ')} changed since the run started; start a new run instead`)
+  }
 }
 
 function alreadyCompleted(runId: string): UnderstudyError {
@@ -231,6 +247,8 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
         model,
         tools,
         approver: opts.approver,
+        // People decide the candidate's held calls (approvals list reads candidate traces only).
+        ...(side === 'candidate' && opts.approvals !== null ? {approvals: approvalBook(opts.approvals.decisions, redactor)} : {}),
         faults,
         redactor,
         // Each side and repeat is its own world: one side's calls never use up another's rate limit.
@@ -252,6 +270,21 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     notices: modelFreeNotices(opts, baseline, candidate),
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
   }
+}
+
+/**
+ * People's decisions as the runtime asks for them. A decision names its call by stored request id,
+ * tool and args hash; the re-run matches the held call with the same tool and arguments in the same
+ * request (its seq may differ when what came before it changed); of two decisions on the same call,
+ * the first in the list wins (`approvals apply` lists the newest decisions first).
+ */
+function approvalBook(decisions: NonNullable<ShadowOptions['approvals']>['decisions'], redactor: Redactor): ApprovalBook {
+  const byCall = new Map<string, ApprovalRecord>()
+  for (const d of decisions) {
+    const key = `${d.request_id}\u0000${d.tool}\u0000${d.args_hash}`
+    if (!byCall.has(key)) byCall.set(key, {decision: d.decision, by: d.by, at: d.at, reason: d.reason})
+  }
+  return (record, tool, argsHash) => byCall.get(`${redactor.redactText(record.id)}\u0000${tool}\u0000${argsHash}`)
 }
 
 function toolNames(...bundles: (Bundle | null)[]): Set<string> {

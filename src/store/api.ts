@@ -137,6 +137,23 @@ export type DrillRecord = {
 }
 export type NewDrillRecord = Omit<DrillRecord, 'id'>
 
+/**
+ * A person's decision on one call a run held for approval: the call by its stored request id and
+ * its seq in the candidate trace, with the tool and args hash it was about.
+ */
+export type NewApprovalDecision = {
+  request_id: string
+  seq: number
+  tool: string
+  args_hash: string
+  decision: 'approved' | 'rejected'
+  by: string
+  /** ISO 8601. */
+  at: string
+  reason: string | null
+}
+export type ApprovalDecision = NewApprovalDecision & {id: number}
+
 /** How many traces a run holds per side and status. */
 export type TraceCount = {side: TraceSide; status: string; count: number}
 
@@ -191,6 +208,15 @@ export interface TraceDatabase extends TraceStore {
   addBundleHistory(entry: NewBundleHistoryEntry): BundleHistoryEntry
   /** Oldest first (by id, i.e. in the order the events were recorded). */
   listBundleHistory(): BundleHistoryEntry[]
+  /**
+   * Copies run `from`'s traces into run `to` as stored, except the candidate traces of the requests
+   * in `exceptCandidateOf` (stored ids); returns how many were copied.
+   */
+  copyTraces(from: string, to: string, exceptCandidateOf: readonly string[]): number
+  /** Appends people's decisions on a run's held calls, all in one transaction. */
+  recordApprovals(runId: string, decisions: readonly NewApprovalDecision[]): void
+  /** The decision in force on each decided call of the run (the latest one), by request id then seq. */
+  listApprovals(runId: string): ApprovalDecision[]
   recordDrill(drill: NewDrillRecord): DrillRecord
   /** Newest first; at most `limit` when given. */
   listDrills(limit?: number): DrillRecord[]

@@ -1,4 +1,5 @@
 import type {
+  ApprovalRecord,
   ContextAdmission,
   GuardrailResult,
   PolicyDecisionTrace,
@@ -249,8 +250,8 @@ export function decodeSteps(text: string): StepTrace[] {
 
 /**
  * Tool calls: one JSON array of `[seq, step, name, risk, args, args_hash, idempotency_key, attempt,
- * outcome, executed (0/1), result, error, latency_ms]` tuples, `args` and `result` embedded as JSON
- * values. A result that is undefined is stored as null (JSON has no undefined).
+ * outcome, executed (0/1), result, error, latency_ms, attack?, approval?]` tuples, `args` and
+ * `result` embedded as JSON values; `approval` is `[decision, by, at, reason]`. A result that is undefined is stored as null (JSON has no undefined).
  */
 export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
   const tuples: unknown[][] = new Array(calls.length)
@@ -269,13 +270,16 @@ export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
       typeof c.executed !== 'boolean' ? 'executed' :
       !isTextOrNull(c.error) ? 'error' :
       !isLatency(c.latency_ms) ? 'latency_ms' :
-      c.attack !== undefined && !isText(c.attack) ? 'attack' : undefined
+      c.attack !== undefined && !isText(c.attack) ? 'attack' :
+      c.approval !== undefined && !isApproval(c.approval) ? 'approval' : undefined
     if (bad !== undefined) throw invalid('tool_calls', i, bad, c)
     tuples[i] = [
       c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome,
       bit(c.executed), c.result ?? null, c.error, c.latency_ms,
     ]
-    if (c.attack !== undefined) tuples[i]!.push(c.attack)
+    // Position 13 is the attack (null when none but an approval follows), 14 the approval.
+    if (c.attack !== undefined || c.approval !== undefined) tuples[i]!.push(c.attack ?? null)
+    if (c.approval !== undefined) tuples[i]!.push([c.approval.decision, c.approval.by, c.approval.at, c.approval.reason])
   }
   try {
     return JSON.stringify(tuples)
@@ -304,8 +308,13 @@ function unserialisable(calls: readonly ToolCallTrace[], e: unknown): TypeError 
 
 type ToolCallTuple = [
   number, number, string, ToolCallTrace['risk'], Record<string, unknown>, string, string | null, number,
-  ToolCallTrace['outcome'], number, unknown, string | null, number, string?,
+  ToolCallTrace['outcome'], number, unknown, string | null, number, (string | null)?, ApprovalTuple?,
 ]
+type ApprovalTuple = [ApprovalRecord['decision'], string, string, string | null]
+
+function isApproval(a: ApprovalRecord): boolean {
+  return (a.decision === 'approved' || a.decision === 'rejected') && isText(a.by) && isText(a.at) && isTextOrNull(a.reason)
+}
 
 /** Not cached like guardrails: the tuples hold args and results, which every trace must own. */
 export function decodeToolCalls(text: string): ToolCallTrace[] {
@@ -317,7 +326,9 @@ export function decodeToolCalls(text: string): ToolCallTrace[] {
       seq: c[0], step: c[1], name: c[2], risk: c[3], args: c[4], args_hash: c[5], idempotency_key: c[6],
       attempt: c[7], outcome: c[8], executed: c[9] === 1, result: c[10], error: c[11], latency_ms: c[12],
     }
-    if (c.length > 13) out[i]!.attack = c[13]
+    if (c.length > 13 && c[13] !== null && c[13] !== undefined) out[i]!.attack = c[13]
+    const a = c[14]
+    if (a !== undefined) out[i]!.approval = {decision: a[0], by: a[1], at: a[2], reason: a[3]}
   }
   return out
 }

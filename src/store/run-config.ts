@@ -27,6 +27,28 @@ export const ShadowOptions = z.object({
   limit: z.number().int().positive().nullable().default(null),
   /** Stop the run (failed) at the first traffic line it would skip, instead of skipping it. */
   strict: z.boolean().default(false),
+  /**
+   * `approvals apply`: the run whose held calls people decided, and their decisions (the ones in
+   * force when the run started, kept here so that `--resume` applies exactly those). Null otherwise.
+   */
+  approvals: z
+    .object({
+      source_run: z.string(),
+      decisions: z.array(
+        z.object({
+          request_id: z.string(),
+          seq: z.number().int().nonnegative(),
+          tool: z.string(),
+          args_hash: z.string(),
+          decision: z.enum(['approved', 'rejected']),
+          by: z.string(),
+          at: z.string(),
+          reason: z.string().nullable(),
+        }),
+      ),
+    })
+    .nullable()
+    .default(null),
 })
 export type ShadowOptions = z.infer<typeof ShadowOptions>
 export type ShadowOptionsInput = z.input<typeof ShadowOptions>

@@ -10,12 +10,13 @@
  * experimental builds) had one or two of them. Reusing an older number would open such a store as
  * current and read its traces back with empty lists (or fail on a missing column); a number no
  * earlier build wrote makes every one of them a clear refusal instead. Change the schema: bump the
- * number (the older stores are then refused the same way).
+ * number (the older stores are then refused the same way). v9 had no `approval_decisions` table and
+ * no approval element in a tool call's tuple.
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 9
+export const SCHEMA_VERSION = 10
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -28,9 +29,10 @@ export const SCHEMA_VERSION = 9
  * Every trace sets all four (`[]` when empty), hence NOT NULL:
  *   steps_json            [index, state, detail, input_tokens, output_tokens, latency_ms]
  *   tool_calls_json       [seq, step, name, risk, args, args_hash, idempotency_key, attempt,
- *                          outcome, executed (0/1), result, error, latency_ms, attack?]
+ *                          outcome, executed (0/1), result, error, latency_ms, attack?, approval?]
  *                          (args and result embedded as JSON values, not strings; no result is null;
- *                          attack only on a call an injection asked for)
+ *                          attack only on a call an injection asked for, null when only an approval
+ *                          follows; approval `[decision, by, at, reason]` only on a call a person decided)
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
@@ -63,6 +65,12 @@ export const SCHEMA_VERSION = 9
  * updated or deleted, so the history of an incident reads back as it happened.
  *
  * `drills`: incident drills run against the store, with their reports.
+ *
+ * `approval_decisions`: an append-only log of people's decisions on the calls a run held for
+ * approval (`understudy approvals decide`), one row per decision: the held call by its request id
+ * (as stored) and its tool call seq in the candidate trace, with the tool and args hash it was
+ * about (what `approvals apply` matches the re-run call by), who, when and why. A later decision on
+ * the same call supersedes an earlier one (the highest id wins); nothing is updated or deleted.
  *
  * The `trace_*` views keep every step, guardrail result, tool call and policy decision queryable in
  * plain SQL, for audit: one row per list element with `request_rowid` (the requests row's id) and
@@ -165,6 +173,21 @@ CREATE TABLE drills (
   report_json TEXT NOT NULL
 ) STRICT;
 
+CREATE TABLE approval_decisions (
+  id          INTEGER PRIMARY KEY,
+  run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  request_id  TEXT NOT NULL,
+  seq         INTEGER NOT NULL CHECK (seq >= 0),
+  tool        TEXT NOT NULL,
+  args_hash   TEXT NOT NULL,
+  decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+  decided_by  TEXT NOT NULL,
+  decided_at  TEXT NOT NULL,
+  reason      TEXT
+) STRICT;
+
+CREATE INDEX approval_decisions_by_run ON approval_decisions (run_id, request_id, seq);
+
 CREATE VIEW trace_steps AS
   SELECT r.id AS request_rowid,
          CAST(j.key AS INTEGER) AS pos,
@@ -203,7 +226,9 @@ CREATE VIEW trace_tool_calls AS
          NULLIF(j.value -> '$[10]', 'null') AS result_json,
          json_extract(j.value, '$[11]') AS error,
          CAST(json_extract(j.value, '$[12]') AS REAL) AS latency_ms,
-         json_extract(j.value, '$[13]') AS attack
+         json_extract(j.value, '$[13]') AS attack,
+         json_extract(j.value, '$[14][0]') AS approval,
+         json_extract(j.value, '$[14][1]') AS approved_by
   FROM requests r, json_each(r.tool_calls_json) j;
 
 CREATE VIEW trace_policy_decisions AS

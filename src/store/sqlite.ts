@@ -1,9 +1,11 @@
 import type {RequestTrace} from '../trace/schema.js'
 import type {
+  ApprovalDecision,
   BundleHistoryEntry,
   BundleRecord,
   DrillRecord,
   NewBundleHistoryEntry,
+  NewApprovalDecision,
   NewDrillRecord,
   NewRun,
   RunInfo,
@@ -14,6 +16,7 @@ import type {
   TraceFilter,
   TraceKeys,
 } from './api.js'
+import {ApprovalsRepo} from './approvals-repo.js'
 import {BundlesRepo} from './bundles-repo.js'
 import {openConnection, type OpenStoreOptions, type StoreConnection} from './database.js'
 import {DrillsRepo} from './drills-repo.js'
@@ -45,6 +48,7 @@ export class SqliteTraceStore implements TraceDatabase {
   readonly bundles: BundlesRepo
   readonly rollout: RolloutRepo
   readonly drills: DrillsRepo
+  readonly approvals: ApprovalsRepo
 
   constructor(private readonly conn: StoreConnection) {
     this.path = conn.path
@@ -53,6 +57,7 @@ export class SqliteTraceStore implements TraceDatabase {
     this.bundles = new BundlesRepo(conn)
     this.rollout = new RolloutRepo(conn)
     this.drills = new DrillsRepo(conn)
+    this.approvals = new ApprovalsRepo(conn)
   }
 
   close(): void {
@@ -130,6 +135,16 @@ export class SqliteTraceStore implements TraceDatabase {
   }
   listBundleHistory(): BundleHistoryEntry[] {
     return this.rollout.list()
+  }
+
+  copyTraces(from: string, to: string, exceptCandidateOf: readonly string[]): number {
+    return this.traces.copy(from, to, exceptCandidateOf)
+  }
+  recordApprovals(runId: string, decisions: readonly NewApprovalDecision[]): void {
+    this.approvals.record(runId, decisions)
+  }
+  listApprovals(runId: string): ApprovalDecision[] {
+    return this.approvals.current(runId)
   }
 
   recordDrill(drill: NewDrillRecord): DrillRecord {

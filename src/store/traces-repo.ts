@@ -47,6 +47,18 @@ export class TracesRepo {
     }
   }
 
+  /**
+   * Copies run `from`'s traces into run `to` as they are stored (one INSERT … SELECT, no decoding),
+   * except the candidate traces of the requests in `exceptCandidateOf` (stored ids). Returns how
+   * many were copied. For `approvals apply`, whose new run re-runs only those.
+   */
+  copy(from: string, to: string, exceptCandidateOf: readonly string[]): number {
+    return this.conn.guard(() => {
+      if (this.stmt.runExists.get(to) === undefined) throw this.conn.noRun(to)
+      return this.stmt.copy.run(to, from, JSON.stringify(exceptCandidateOf)).changes
+    })
+  }
+
   /** Keys of the run's stored traces (traceKey), for --resume. */
   storedKeys(runId: string): TraceKeys {
     return this.conn.guard(() => {
@@ -233,6 +245,12 @@ function prepare({db}: StoreConnection) {
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
     ),
     keys: db.prepare('SELECT request_id, side, repeat FROM requests WHERE run_id = ?').raw(true),
+    copy: db.prepare(
+      `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
+       SELECT ?, ${REQUEST_INSERT_COLUMNS.slice(1).join(', ')} FROM requests
+       WHERE run_id = ? AND NOT (side = 'candidate' AND request_id IN (SELECT value FROM json_each(?)))
+       ORDER BY line, side_rank, repeat, id`,
+    ),
     runCount: db.prepare('SELECT count(*) FROM requests WHERE run_id = ?').pluck(),
     // Both walk the covering index requests_by_line from `line >= ?` on.
     lineAtOffset: db.prepare('SELECT line FROM requests WHERE run_id = ? AND line >= ? ORDER BY line LIMIT 1 OFFSET ?').pluck(),

@@ -58,6 +58,21 @@ const STOPPED: ReadonlySet<ToolCallOutcome> = new Set(['denied', 'needs_approval
 /** Whether the bundle let a proposed call through (whether or not the sandbox could answer it). */
 export const letThrough = (outcome: ToolCallOutcome): boolean => !STOPPED.has(outcome)
 
+/**
+ * A person's decision on a call the bundle held for approval (`understudy approvals decide`), as the
+ * run that applied it (`approvals apply`) ran the call: approved calls executed, rejected ones were
+ * refused with `APPROVAL_REJECTED`. Absent on every call no person decided.
+ */
+export const ApprovalRecord = z.object({
+  decision: z.enum(['approved', 'rejected']),
+  /** Who decided (`--by`, by default the OS user). */
+  by: z.string(),
+  /** When, ISO 8601. */
+  at: z.string(),
+  reason: z.string().nullable(),
+})
+export type ApprovalRecord = z.infer<typeof ApprovalRecord>
+
 export const ToolCallTrace = z.object({
   seq: z.number().int().nonnegative(),
   step: z.number().int().nonnegative(),
@@ -81,6 +96,8 @@ export const ToolCallTrace = z.object({
    * every call the model proposed for the user's own task.
    */
   attack: z.string().optional(),
+  /** Only on a held call a person decided (ApprovalRecord); absent otherwise. */
+  approval: ApprovalRecord.optional(),
 })
 export type ToolCallTrace = z.infer<typeof ToolCallTrace>
 
@@ -247,3 +264,17 @@ export const RequestTrace = z.object({
   golden: TraceGolden.optional(),
 })
 export type RequestTrace = z.infer<typeof RequestTrace>
+
+/**
+ * The ids of the retrieved documents and the keys of the memory entries the model saw (admitted by
+ * the pre-model guardrails), in request order. Read from the pre-model `context`; a trace without
+ * one had nothing to admit, so both lists are empty.
+ */
+export function admittedContext(trace: Pick<RequestTrace, 'guardrails'>): {documents: string[]; memory: string[]} {
+  for (let i = trace.guardrails.length - 1; i >= 0; i--) {
+    const context = trace.guardrails[i]!.context
+    if (context === undefined) continue
+    return {documents: context.documents.filter((d) => d.admitted).map((d) => d.id), memory: context.memory.filter((m) => m.admitted).map((m) => m.key)}
+  }
+  return {documents: [], memory: []}
+}

@@ -5,6 +5,8 @@ import {useCallback, useEffect, useMemo, useState} from 'react'
 import {baseSideOf, compareGroup, type ComparedRequest} from '../diff/compare.js'
 import {requestGroup} from '../runs/group.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
+import {CauseTally} from '../diff/cause.js'
+import {CausesScreen, type CausesPosition} from './causes-screen.js'
 import {emptyCounts, type RequestEntry} from './entries.js'
 import {loadEntries, type LoadState} from './loader.js'
 import {initialListState, RequestsScreen, type ListState} from './requests-screen.js'
@@ -21,7 +23,7 @@ export type TuiAppProps = {
    * The app closes what this returns.
    */
   openReader: () => Pick<TraceStore, 'iterateTraces' | 'close'>
-  /** Start on this run's requests instead of the runs list. */
+  /** Start on this run (its causes) instead of the runs list. */
   initialRun?: RunInfo
   /** Fixed size (tests); otherwise the terminal's, following resizes. */
   size?: Size
@@ -29,9 +31,11 @@ export type TuiAppProps = {
   colour?: boolean
 }
 
-type Screen = {name: 'runs'} | {name: 'requests'} | {name: 'request'; entry: RequestEntry}
+type Screen = {name: 'runs'} | {name: 'causes'} | {name: 'requests'} | {name: 'request'; entry: RequestEntry}
 
-const blankLoad = (): LoadState => ({entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, done: false, error: null})
+const blankLoad = (): LoadState => ({entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, causes: new CauseTally(), done: false, error: null})
+
+const TOP: CausesPosition = {cursor: 0, top: 0}
 
 /** Streams the comparison of `run` once per run, re-rendering as slices arrive. */
 function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']): LoadState {
@@ -69,8 +73,10 @@ export function TuiApp({store, openReader, initialRun, size, colour = true}: Tui
   const width = Math.max(40, columns)
   const runs = useMemo(() => store.listRuns(), [store])
   const [run, setRun] = useState<RunInfo | null>(initialRun ?? null)
-  const [screen, setScreen] = useState<Screen>(initialRun ? {name: 'requests'} : {name: 'runs'})
+  // A run opens on its causes; Enter drills down to a cause's requests, then to one request.
+  const [screen, setScreen] = useState<Screen>(initialRun ? {name: 'causes'} : {name: 'runs'})
   const [list, setList] = useState<ListState>(initialListState)
+  const [causesAt, setCausesAt] = useState<CausesPosition>(TOP)
   const load = useRunLoad(run, openReader)
 
   const loadRequest = useCallback(
@@ -98,7 +104,28 @@ export function TuiApp({store, openReader, initialRun, size, colour = true}: Tui
           if (r.id !== run?.id) {
             setRun(r)
             setList(initialListState)
+            setCausesAt(TOP)
           }
+          setScreen({name: 'causes'})
+        }}
+      />
+    )
+  } else if (screen.name === 'causes') {
+    body = (
+      <CausesScreen
+        run={run}
+        baseSide={baseSideOf(run)}
+        load={load}
+        position={causesAt}
+        setPosition={setCausesAt}
+        width={width}
+        height={height}
+        onQuit={quit}
+        onBack={() => setScreen({name: 'runs'})}
+        onOpen={(g) => {
+          const cause = g?.cause ?? null
+          // Another cause starts at the top of its list; the same one keeps its place.
+          if (cause !== list.cause) setList({...initialListState, cause})
           setScreen({name: 'requests'})
         }}
       />
@@ -114,7 +141,7 @@ export function TuiApp({store, openReader, initialRun, size, colour = true}: Tui
         width={width}
         height={height}
         onQuit={quit}
-        onBack={() => setScreen({name: 'runs'})}
+        onBack={() => setScreen({name: 'causes'})}
         onOpen={(entry) => setScreen({name: 'request', entry})}
       />
     )

@@ -17,6 +17,8 @@ export type RequestEntry = {
   reasons: string[]
   reasonCount: number
   noiseCount: number
+  /** The id of its cause (src/diff/cause.ts), null when it is the same or incomplete; set by the loader. */
+  cause: string | null
   /** Lower-cased id, tenant, tool names, reason codes and messages: what `/` searches. */
   haystack: string
 }
@@ -37,6 +39,7 @@ export function toEntry(r: ComparedRequest): RequestEntry {
       reasons: [missing],
       reasonCount: 1,
       noiseCount: 0,
+      cause: null,
       haystack: [r.request_id, tenant, ...tools, missing].join('\n').toLowerCase(),
     }
   }
@@ -49,6 +52,7 @@ export function toEntry(r: ComparedRequest): RequestEntry {
     reasons: reasons.slice(0, KEPT_REASONS).map((x) => x.message),
     reasonCount: reasons.length,
     noiseCount: noise.length,
+    cause: null,
     haystack: [r.request_id, tenant, ...tools, ...[...reasons, ...noise].flatMap((x) => [x.code, x.message])].join('\n').toLowerCase(),
   }
 }
@@ -108,9 +112,9 @@ export class IncrementalFilter {
   private scanned = 0
   private result: number[] = []
 
-  /** Indexes into `entries` of the entries that pass. The returned array is reused: do not keep it. */
-  update(entries: readonly RequestEntry[], tab: TabId, needle: string): readonly number[] {
-    const key = `${tab}\u0000${needle.toLowerCase()}`
+  /** Indexes into `entries` of the entries that pass (of `cause` only, when given). The returned array is reused: do not keep it. */
+  update(entries: readonly RequestEntry[], tab: TabId, needle: string, cause: string | null = null): readonly number[] {
+    const key = `${tab}\u0000${needle.toLowerCase()}\u0000${cause ?? ''}`
     if (key !== this.key || entries.length < this.scanned) {
       this.key = key
       this.scanned = 0
@@ -118,7 +122,7 @@ export class IncrementalFilter {
     }
     for (let i = this.scanned; i < entries.length; i++) {
       const e = entries[i]!
-      if (inTab(e, tab) && matchesText(e, needle)) this.result.push(i)
+      if ((cause === null || e.cause === cause) && inTab(e, tab) && matchesText(e, needle)) this.result.push(i)
     }
     this.scanned = entries.length
     return this.result

@@ -1,3 +1,4 @@
+import {CauseTally, causeId, causeKey, signatureOfKey} from '../diff/cause.js'
 import {compareTraces} from '../runs/group.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {addToCounts, emptyCounts, toEntry, type ClassCounts, type RequestEntry} from './entries.js'
@@ -12,6 +13,8 @@ export type LoadState = {
   counts: ClassCounts
   /** Longest request id and tenant so far, to size the list's columns. */
   widest: {id: number; tenant: number; line: number}
+  /** The requests that differ, per cause: the run's first screen. */
+  causes: CauseTally
   done: boolean
   error: string | null
 }
@@ -28,7 +31,9 @@ export type LoadOptions = {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: LoadOptions): Promise<LoadState> {
-  const state: LoadState = {entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, done: false, error: null}
+  const state: LoadState = {entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, causes: new CauseTally(), done: false, error: null}
+  // One id string per distinct cause, shared by its entries and hashed once.
+  const ids = new Map<string, string>()
   const sliceMs = options.sliceMs ?? 30
   let it: Iterator<unknown> | undefined
   try {
@@ -46,7 +51,15 @@ export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: Trac
           finished = true
           break
         }
-        const entry = toEntry(next.value)
+        const r = next.value
+        const entry = toEntry(r)
+        const key = r.diff && r.classification ? causeKey(r.diff, r.classification) : null
+        if (key !== null) {
+          let id = ids.get(key)
+          if (id === undefined) ids.set(key, (id = causeId(signatureOfKey(key))))
+          entry.cause = id
+          state.causes.add(key, r.request_id)
+        }
         state.entries.push(entry)
         addToCounts(state.counts, entry)
         const w = state.widest

@@ -10,9 +10,9 @@ import {oneLine} from './text.js'
 import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
 
 /** Where the user is in the list; kept by the app so that it survives opening a request. */
-export type ListState = {tab: TabId; needle: string; cursor: number; top: number}
+export type ListState = {tab: TabId; needle: string; cursor: number; top: number; /** Only this cause's requests (chosen on the causes screen), or all. */ cause: string | null}
 
-export const initialListState: ListState = {tab: 'all', needle: '', cursor: 0, top: 0}
+export const initialListState: ListState = {tab: 'all', needle: '', cursor: 0, top: 0, cause: null}
 
 export type RequestsScreenProps = {
   run: RunInfo
@@ -55,7 +55,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
   const {run, baseSide, load, list, setList, width, height, onOpen, onBack, onQuit} = props
   const [prompt, setPromptState] = useState<string | null>(null)
   const filter = useRef(new IncrementalFilter())
-  const shown = filter.current.update(load.entries, list.tab, list.needle)
+  const shown = filter.current.update(load.entries, list.tab, list.needle, list.cause)
   const listHeight = Math.max(1, height - CHROME)
   const cursor = Math.max(0, Math.min(list.cursor, shown.length - 1))
   const top = scrollTop(cursor, list.top, listHeight, shown.length)
@@ -132,7 +132,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Line width={width} bold>
-        {`run ${run.id} · ${oneLine(run.candidate_ref)} vs ${oneLine(run.baseline_ref)}`}
+        {`run ${run.id} · ${list.cause === null ? '' : `cause ${list.cause} · `}${oneLine(run.candidate_ref)} vs ${oneLine(run.baseline_ref)}`}
       </Line>
       <Line width={width}>
         {tabs.map((t, i) => {

@@ -59,6 +59,8 @@ describe('diffBundles', () => {
       retrieval: [],
       memory: [],
       guardrails: [],
+      autonomy: [],
+      flags: [],
     } satisfies BundleDiff)
     expect(isEmptyDiff(d)).toBe(false)
   })
@@ -126,6 +128,20 @@ describe('diffBundles', () => {
     ])
     expect(d.guardrails).toEqual([{path: 'guardrails.block_injection_in_input', kind: 'changed', before: false, after: true}])
     expect(d.retrieval).toEqual([])
+  })
+
+  it('shows autonomy: absent reads as full for every tenant; a tenant override is one change', async () => {
+    const absent = await loadBundle(bundleDir(() => {}))
+    const full = await loadBundle(bundleDir((m) => (m.autonomy = 'full')))
+    const acme = await loadBundle(bundleDir((m) => (m.autonomy = {default: 'full', tenants: {acme: 'draft'}})))
+    expect(diffBundles(absent, full).autonomy).toEqual([])
+    const d = diffBundles(absent, acme)
+    expect(d.autonomy).toEqual([{path: 'autonomy.tenants.acme', kind: 'added', after: 'draft'}])
+    expect(renderBundleDiff(d, {color: false})).toContain('== autonomy ==\n')
+    const flagged = await loadBundle(bundleDir((m) => (m.flags = {refunds_v2: {tools: ['issue_refund'], default: 'off', tenants: {acme: 'on'}}})))
+    expect(diffBundles(absent, flagged).flags).toEqual([
+      {path: 'flags.refunds_v2', kind: 'added', after: {tools: ['issue_refund'], default: 'off', tenants: {acme: 'on'}}},
+    ])
   })
 
   it('compares memory fields by key and ignores CRLF-only template changes', async () => {

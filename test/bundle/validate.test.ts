@@ -109,8 +109,8 @@ describe('cross-checks: tools', () => {
       m.tools.push({...m.tools[0], name: 'update_address', risk: 'write_low', idempotency: 'none'})
     })
     expect(await problems(dir)).toEqual([
-      'F:tools.1.idempotency: write tools (risk write_high) must set idempotency: required',
-      'F:tools.2.idempotency: write tools (risk write_low) must set idempotency: required',
+      'F:tools.1.idempotency: write tools (risk write_high) must set idempotency: required, or idempotency: none with retry: confirm',
+      'F:tools.2.idempotency: write tools (risk write_low) must set idempotency: required, or idempotency: none with retry: confirm',
     ])
   })
 

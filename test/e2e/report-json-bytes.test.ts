@@ -34,8 +34,8 @@ const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
 const LINES = 200
 
 const EXPECTED = {
-  recorded: {bytes: 620_207, sha256: '24efe1d0b58068915845dccc15d007801a5fb4b6fdcb5d5f870627ffa7ef781d'},
-  baseline: {bytes: 773_702, sha256: 'de916233644533ac228d8c61495e756b3c6af905da31cf5edd94f9d2062fabf9'},
+  recorded: {bytes: 633_538, sha256: '885c96fad3b54c4ee9c08d8d8cb57057093157733e1cd88b6897c120dc282b0d'},
+  baseline: {bytes: 788_960, sha256: 'c72c745d22c23c4ac8eb2d209387c67794984ae5cb38d3ee22093a89c3d57d09'},
 }
 
 let dir: string

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {createScriptedModel, scriptedRespond} from '../../src/model/scripted.js'
 import type {ScriptedSkill} from '../../src/model/scripted/skills.js'
+import {toolCatalogMessage} from '../../src/model/tool-catalog.js'
 import type {ChatMessage, ChatRequest, ModelToolCall, ToolSpec} from '../../src/model/types.js'
 
 /** The scripted model with no skill registered: the generic behaviour answers every request. */
@@ -74,8 +75,18 @@ describe('the generic behaviour (no skill claims the request)', () => {
 
   it('plans the one call it would make, or nothing', () => {
     const plan = (user: string) => respond(request(user, {extra: [{role: 'system', content: 'Reply with a plan first.'}]}))
-    expect(JSON.parse(plan('search docs for backups').content)).toEqual({plan: [{tool: 'search_docs', args: {query: 'search docs for bac…'}}]})
-    expect(JSON.parse(plan('hello').content)).toEqual({plan: []})
+    expect(JSON.parse(plan('search docs for backups').content)).toEqual({plan: [{tool: 'search_docs', args: {query: 'search docs for bac…'}}], max_tool_calls: 1})
+    expect(JSON.parse(plan('hello').content)).toEqual({plan: [], max_tool_calls: 0})
+  })
+
+  it('plans from the tool catalog when the planning call offers no tools, and replans with the retry it would make', () => {
+    const planning = [{role: 'system' as const, content: 'Reply with a plan first.'}, toolCatalogMessage(TOOLS)]
+    const first = respond(request('search docs for backups', {tools: [], extra: planning}))
+    expect(JSON.parse(first.content)).toEqual({plan: [{tool: 'search_docs', args: {query: 'search docs for bac…'}}], max_tool_calls: 1})
+    // Asked again, last, after the planned call timed out: the new plan is its retry.
+    const failed = request('search docs for backups', {tools: [], turns: [{call: {name: 'search_docs', arguments: {query: 'q'}}, payload: {ok: false, error: {code: 'timeout', message: 'slow'}}}]})
+    failed.messages.push(...planning)
+    expect(JSON.parse(respond(failed).content)).toEqual({plan: [{tool: 'search_docs', args: {query: 'q'}}], max_tool_calls: 1})
   })
 
   it('never throws on odd tool specs and answers through the model client', async () => {

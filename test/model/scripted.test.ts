@@ -287,6 +287,7 @@ describe('reading tool results', () => {
         {tool: 'lookup_order', args: {order_id: 'ORD-100001'}},
         {tool: 'issue_refund', args: {order_id: 'ORD-100001', amount: 40, currency: 'USD'}},
       ],
+      max_tool_calls: 2,
     })
   })
 })

@@ -167,3 +167,53 @@ describe('OTLP/JSON export', () => {
     expect(root!.events[0]!.attributes.find((a) => a.key === 'understudy.policy.reason')!.value).toEqual({stringValue: 'INPUT_OK'})
   })
 })
+
+describe('admitted context on the root span (#18)', () => {
+  it('exports the ids of the documents and the keys of the memory entries the model saw, from a support-refunds request', async () => {
+    const {readFileSync} = await import('node:fs')
+    const {TrafficRecord} = await import('../../src/traffic/schema.js')
+    const {compileBundle, runRequest} = await import('../../src/runtime/agent.js')
+    const {createScriptedModel} = await import('../../src/model/scripted.js')
+    const {createMockTools} = await import('../../src/tools/mock-tools.js')
+    const {RateLimiter} = await import('../../src/runtime/rate-limit.js')
+    const {admittedContext} = await import('../../src/trace/schema.js')
+    const dir = path.join(repoRoot, 'scenarios', 'support-refunds')
+    const records = readFileSync(path.join(dir, 'traffic.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => TrafficRecord.parse(JSON.parse(l)))
+    // The first request with both retrieved documents and memory.
+    const bundle = await loadBundle(path.join(dir, 'v1'))
+    const deps = {
+      bundle,
+      compiled: compileBundle(bundle),
+      model: createScriptedModel({name: 'support-agent', seed: 7}),
+      tools: createMockTools(null),
+      approver: 'pending' as const,
+      faults: null,
+      redactor: createRedactor(),
+      limiter: new RateLimiter(),
+      side: 'candidate' as const,
+      repeat: 0,
+    }
+    let found = false
+    for (const [i, record] of records.entries()) {
+      if (record.retrieved.length === 0 || record.memory.length === 0) continue
+      const t = await runRequest(record, i + 1, deps)
+      const admitted = admittedContext(t)
+      found = true
+      expect(admitted.documents.length).toBeGreaterThan(0)
+      expect(admitted.memory.length).toBeGreaterThan(0)
+      const root = spansOf(parse(serializeOtlpJson(requestSpans(t, ctx()))))[0]!
+      const values = (key: string) => ((attr(root, key) as {values?: {stringValue: string}[]}).values ?? []).map((v) => v.stringValue)
+      expect(values('understudy.context.admitted_document_ids')).toEqual(admitted.documents)
+      expect(values('understudy.context.admitted_memory_keys')).toEqual(admitted.memory)
+      // What was dropped is not among them.
+      const context = t.guardrails.find((g) => g.context !== undefined)!.context!
+      const dropped = [...context.documents.filter((d) => !d.admitted).map((d) => d.id), ...context.memory.filter((m) => !m.admitted).map((m) => m.key)]
+      for (const id of dropped) expect([...admitted.documents, ...admitted.memory]).not.toContain(id)
+      break
+    }
+    expect(found).toBe(true)
+    // A request with nothing to admit still carries both, empty.
+    const bare = spansOf(parse(serializeOtlpJson(requestSpans(candidate(), ctx()))))[0]!
+    expect(attr(bare, 'understudy.context.admitted_document_ids')).toEqual({values: []})
+  })
+})

@@ -84,6 +84,22 @@ describe('Markdown and JSON reports', () => {
     expect(md).toContain('REFUND\\_OVER\\_LIMIT')
   })
 
+  // #19: the reports open on causes, before any single request, each with its examples.
+  it('Markdown and HTML open on the causes, each group with its id, count and examples, before the regressions', () => {
+    const {groups} = summary.causes
+    const regression = groups.find((g) => g.class === 'regression')!
+    expect(groups.reduce((n, g) => n + g.requests, 0)).toBe(summary.requests.compared - summary.classes.same)
+    const md = renderReport('md', summary, card)
+    expect(md.indexOf('## Causes')).toBeGreaterThan(md.indexOf('## Requests by class'))
+    expect(md.indexOf('## Causes')).toBeLessThan(md.indexOf('## Regressions'))
+    expect(md).toContain(`| \`${regression.cause}\` | regression | ${regression.requests} |`)
+    for (const id of regression.examples.filter((i) => !i.startsWith('evil'))) expect(md).toContain(`\`${id}\``)
+    const html = renderReport('html', summary, card)
+    expect(html.indexOf('<h2>Causes')).toBeLessThan(html.indexOf('<h2>Regressions'))
+    expect(html).toContain(`<code>${regression.cause}</code>`)
+    expect(html).toContain('REFUND_OVER_LIMIT')
+  })
+
   it('JSON carries the summary and the scorecard', () => {
     const doc = JSON.parse(renderReport('json', summary, card))
     expect(doc.summary.regressions.ids).toEqual(summary.regressions.ids)

@@ -8,7 +8,9 @@ import {UnderstudyError} from '../../src/errors.js'
 import {killSwitch} from '../../src/incident/variants.js'
 import {writeBundle} from '../../src/incident/write-bundle.js'
 import {LAST_KNOWN_GOOD, rollback} from '../../src/incident/rollback.js'
-import {badBundles, currentStages, lastKnownGood, rollbackFrequency} from '../../src/rollout/history.js'
+import {badBundles, currentStages, incidentFreeBlocker, lastKnownGood, parseWindow, rollbackFrequency} from '../../src/rollout/history.js'
+import {planRollout} from '../../src/rollout/plan.js'
+import type {Scorecard} from '../../src/scorecard/scorecard.js'
 import {findStoredBundle, markBad, promoteBundle} from '../../src/rollout/promote.js'
 import type {BundleHistoryEntry, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
@@ -54,6 +56,55 @@ describe('last known good (pure)', () => {
 })
 
 describe('bundle history in the store', () => {
+  it('incident-free window before full (#18): a bad mark within it, or too short a time at the current stage, holds the tenant', async () => {
+    // The refund-regression incident: a at ramp-50 everywhere, then b promoted and marked bad.
+    promoteBundle(store, a, 'ramp-50')
+    promoteBundle(store, b, 'ramp-50', 'acme')
+    markBad(store, b.ref, 'refunds over the limit executed')
+    const history = store.listBundleHistory()
+    const marked = Date.parse(history.at(-1)!.promoted_at)
+    const week = parseWindow('7d')!
+    expect(week).toBe(7 * 86_400_000)
+    expect(parseWindow('7 days')).toBeNull()
+    expect(incidentFreeBlocker(history, 'acme', a.hash, marked + 86_400_000, week, '7d')).toMatch(/^incident-free window: .* was marked bad at .*, within the last 7d$/)
+    // A bad mark is for every tenant; with none, the candidate must still have spent the window at its stage.
+    expect(incidentFreeBlocker(history, 'globex', a.hash, marked + 86_400_000, week, '7d')).toMatch(/was marked bad/)
+    const quiet = [entry(1, 'a', 'ramp-50')]
+    expect(incidentFreeBlocker(quiet, 'globex', 'a', Date.parse('2025-01-03T00:00:00Z'), week, '7d')).toBe(
+      'incident-free window: at ramp-50 since 2025-01-01T00:00:00Z; 7d without incident needed before full',
+    )
+    expect(incidentFreeBlocker(history, 'acme', a.hash, marked + 8 * 86_400_000, week, '7d')).toBeNull()
+    const green: Scorecard = {run_id: 'r1', colour: 'green', dimensions: [], red: []}
+    const plan = planRollout({
+      overall: green,
+      tenants: [{tenant: 'acme', requests: 100, card: green}],
+      current: {acme: 'ramp-50'},
+      fullBlockers: {acme: incidentFreeBlocker(history, 'acme', a.hash, marked + 86_400_000, week, '7d')},
+    })
+    expect(plan.tenants[0]).toMatchObject({recommended: 'ramp-50', action: 'hold'})
+    expect(plan.tenants[0]!.blockers[0]).toMatch(/^incident-free window/)
+    expect(planRollout({overall: green, tenants: [{tenant: 'acme', requests: 100, card: green}], current: {acme: 'ramp-50'}}).tenants[0]!.recommended).toBe('full')
+  })
+
+  it('rollback --disable-high-risk --read-only in one step: the last known good, its high-risk tools and then every write disabled (#18)', async () => {
+    promoteBundle(store, a, 'full')
+    promoteBundle(store, b, 'full')
+    markBad(store, b.ref, 'refunds over the limit executed')
+    const high = a.manifest.tools.filter((t) => t.enabled && t.risk === 'write_high').map((t) => t.name)
+    const writes = a.manifest.tools.filter((t) => t.enabled && t.risk !== 'read').map((t) => t.name)
+    expect(high.length).toBeGreaterThan(0)
+    const onlyHigh = await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'high'), undefined, {disableHighRisk: true})
+    expect(onlyHigh.disabled).toEqual(high)
+    expect(onlyHigh.bundle.manifest.version).toBe(`${a.manifest.version}+killswitch`)
+    const r = await rollback(store, LAST_KNOWN_GOOD, path.join(dir, 'safe'), undefined, {disableHighRisk: true, readOnly: true})
+    expect(r.source).toMatchObject({kind: 'history', entry: {bundle_ref: a.ref}})
+    expect([...r.disabled].sort()).toEqual([...writes].sort())
+    const reloaded = await loadBundle(path.join(dir, 'safe'))
+    expect(reloaded.manifest.tools.filter((t) => t.enabled).every((t) => t.risk === 'read')).toBe(true)
+    expect(reloaded.manifest.version).toBe(`${a.manifest.version}+killswitch.read-only`)
+    expect(reloaded.templates).toEqual(a.templates)
+  })
+
   it('promote a, promote b, mark b bad: last known good is a, and rollback writes a back out exactly', async () => {
     promoteBundle(store, a, 'full', 'all', 'release 1.4')
     promoteBundle(store, b, 'full')

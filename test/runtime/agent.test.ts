@@ -6,7 +6,6 @@ import type {Bundle} from '../../src/bundle/schema.js'
 import {ModelError} from '../../src/errors.js'
 import {createOllamaModel} from '../../src/model/ollama.js'
 import {startOllamaServer} from '../../src/model/ollama-server.js'
-import {PLAN_FORMAT} from '../../src/runtime/messages.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
 import {
   AgentStateMachine,
@@ -909,12 +908,12 @@ describe('runRequest, plan_first mode', () => {
       {role: 'tool', tool_name: 'lookup_order', content: '{"ok":true,"result":{"order_id":"A","amount":40}}'},
       {role: 'tool', tool_name: 'issue_refund', content: '{"ok":true,"result":{"refund_id":"R-1"}}'},
     ])
-    expect(trace.steps[1]!.detail).toBe('plan of 2 call(s): lookup_order, issue_refund')
+    expect(trace.steps[1]!.detail).toBe('plan of 2 call(s): lookup_order, issue_refund; budget 2 call(s)')
   })
 
   it('through Ollama: the planning call sends the plan schema as format, so a model that wraps its plan in prose still plans (#23)', async () => {
     // Behind the sandbox: a chatty model that puts its plan inside prose, as real models do.
-    const plan = JSON.stringify({plan: [{tool: 'lookup_order', args: {order_id: 'A'}}]})
+    const plan = JSON.stringify({plan: [{tool: 'lookup_order', args: {order_id: 'A'}}], max_tool_calls: 1})
     const inner = scripted({content: `Sure! Here is my plan: ${plan} Let me know if that works.`}, {content: 'Order A is 40.'})
     const server = await startOllamaServer({models: ['acme'], resolveModel: () => inner})
     const seen: Record<string, unknown>[] = []
@@ -930,9 +929,13 @@ describe('runRequest, plan_first mode', () => {
       expect(trace.error).toBeNull()
       expect(trace.status).toBe('completed')
       expect(tools.executions.map((e) => e.name)).toEqual(['lookup_order'])
-      // The plan call, and only it, carries the schema; it still offers the tools the plan names.
-      expect(seen.map((b) => b.format)).toEqual([PLAN_FORMAT, undefined])
-      expect((seen[0]!.tools as unknown[]).length).toBeGreaterThan(0)
+      // The plan call, and only it, carries the schema, whose tool names are the bundle's enabled
+      // tools; it offers no tools (the catalog in its prompt names them); the answer call does.
+      const format = compileBundle(bundle).planning!.format
+      expect(seen.map((b) => b.format)).toEqual([format, undefined])
+      expect(JSON.stringify(format)).toContain(JSON.stringify({type: 'string', enum: bundle.manifest.tools.filter((t) => t.enabled).map((t) => t.name).sort()}))
+      expect((seen[0]!.tools as unknown[] | undefined) ?? []).toEqual([])
+      expect((seen[1]!.tools as unknown[]).length).toBeGreaterThan(0)
     } finally {
       globalThis.fetch = realFetch
       await server.close()
@@ -972,6 +975,50 @@ describe('runRequest, plan_first mode', () => {
     expect(lastToolMessage(model.requests[2])).toMatchObject({ok: false, error: {code: 'policy_denied', message: expect.stringContaining('not in the plan')}})
     expect(trace.steps.filter((s) => s.state === 'decide').at(-2)!.detail).toContain('send_email, which is not in the plan')
     expect(trace.status).toBe('completed')
+  })
+
+  it('replans after a refused step, within agent.max_replans, asking without tools and with the catalog last', async () => {
+    const replanning = makeBundle(SUPPORT, {manifest: {agent: {mode: 'plan_first', max_replans: 1}}})
+    const model = scripted(
+      planOf({tool: 'delete_account'}),
+      planOf({tool: 'lookup_order', args: {order_id: 'A'}}),
+      {content: 'Order A found.'},
+    )
+    const {trace, tools} = await run({model, bundle: replanning, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
+    expect(outcomes(trace)).toEqual([
+      ['delete_account', 1, 'denied'],
+      ['lookup_order', 1, 'ok'],
+    ])
+    expect(tools.executions.map((e) => e.name)).toEqual(['lookup_order'])
+    const [, replan] = model.requests
+    expect(replan!.tools).toEqual([])
+    expect(replan!.format).toEqual(compileBundle(replanning).planning!.format)
+    // What happened so far, then the plan prompt and the tool catalog.
+    expect(replan!.messages.at(-2)!.content.startsWith('Plan first')).toBe(true)
+    expect(replan!.messages.at(-1)!.content).toContain('"name":"lookup_order"')
+    expect(replan!.messages.some((m) => m.role === 'tool' && m.tool_name === 'delete_account')).toBe(true)
+    expect(trace.steps.find((s) => s.state === 'decide')!.detail).toContain('replanning (1 of 1)')
+    expect(trace.steps.filter((s) => s.state === 'plan')[1]!.detail).toBe('replan 1 of 1 call(s): lookup_order; budget 1 call(s)')
+  })
+
+  it('without max_replans a departure is final: the next proposal is refused as not in the plan', async () => {
+    const model = scripted(planOf({tool: 'delete_account'}), {calls: [call('lookup_order', {order_id: 'A'})]}, {content: 'Done.'})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
+    expect(tools.executions).toHaveLength(0)
+    expect(trace.policy_decisions.at(-1)).toMatchObject({tool: 'lookup_order', reason: 'NOT_IN_PLAN'})
+  })
+
+  it("refuses a planned call over the plan's own call budget, unrun (PLAN_BUDGET_EXCEEDED)", async () => {
+    const content = JSON.stringify({plan: [{tool: 'lookup_order', args: {order_id: 'A'}}, {tool: 'lookup_order', args: {order_id: 'B'}}], max_tool_calls: 1})
+    const model = scripted({content}, {content: 'Order A found.'})
+    const {trace, tools} = await run({model, bundle, record: trafficRecord({production: {tool_calls: [ORDER_A]}})})
+    expect(tools.executions).toHaveLength(1)
+    expect(outcomes(trace)).toEqual([
+      ['lookup_order', 1, 'ok'],
+      ['lookup_order', 1, 'denied'],
+    ])
+    expect(trace.policy_decisions.at(-1)).toMatchObject({decision: 'deny', reason: 'PLAN_BUDGET_EXCEEDED', rule: 'plan'})
+    expect(trace.tool_calls.at(-1)!.error).toContain('the plan said it would make 1 call(s)')
   })
 
   it('fails the request when the first answer is not a plan', async () => {

@@ -5,6 +5,7 @@ import {
   compileTemplate,
   escapeAttr,
   parsePlan,
+  planFormat,
   renderTemplate,
   requestDate,
   toolResultMessage,
@@ -100,10 +101,19 @@ describe('turn messages', () => {
 describe('parsePlan', () => {
   it('reads a plan, fenced or not', () => {
     const plan = '{"plan":[{"tool":"lookup_order","args":{"order_id":"A"}},{"tool":"send_email"}]}'
-    const want = {ok: true, calls: [{name: 'lookup_order', arguments: {order_id: 'A'}}, {name: 'send_email', arguments: {}}]}
+    // A plan that states no call budget is taken to mean exactly its own steps.
+    const want = {ok: true, calls: [{name: 'lookup_order', arguments: {order_id: 'A'}}, {name: 'send_email', arguments: {}}], max_tool_calls: 2}
     expect(parsePlan(plan)).toEqual(want)
     expect(parsePlan('```json\n' + plan + '\n```')).toEqual(want)
-    expect(parsePlan('{"plan":[]}')).toEqual({ok: true, calls: []})
+    expect(parsePlan('{"plan":[]}')).toEqual({ok: true, calls: [], max_tool_calls: 0})
+    expect(parsePlan('{"plan":[],"max_tool_calls":3}')).toEqual({ok: true, calls: [], max_tool_calls: 3})
+  })
+
+  it('the plan schema names only the enabled tools, and requires the call budget', () => {
+    const f = planFormat(['lookup_order', 'search_kb']) as {properties: {plan: {items: {properties: {tool: unknown}}}}; required: string[]}
+    expect(f.properties.plan.items.properties.tool).toEqual({type: 'string', enum: ['lookup_order', 'search_kb']})
+    expect(f.required).toEqual(['plan', 'max_tool_calls'])
+    expect(planFormat([])).toMatchObject({properties: {plan: {maxItems: 0}}})
   })
 
   it('says what is wrong with a bad plan', () => {
@@ -111,5 +121,6 @@ describe('parsePlan', () => {
     expect(parsePlan('{"steps":[]}')).toEqual({ok: false, error: 'the answer has no "plan" array'})
     expect(parsePlan('{"plan":[{"args":{}}]}')).toEqual({ok: false, error: 'plan.0.tool must be a tool name'})
     expect(parsePlan('{"plan":[{"tool":"a","args":[1]}]}')).toEqual({ok: false, error: 'plan.0.args must be an object'})
+    expect(parsePlan('{"plan":[],"max_tool_calls":-1}')).toEqual({ok: false, error: 'max_tool_calls must be a whole number of calls, 0 or more'})
   })
 })

@@ -1,5 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {compareGroup} from '../../src/diff/compare.js'
+import {listRun} from '../../src/runs/diff-list.js'
+import type {RunInfo, TraceStore} from '../../src/store/api.js'
 import {CLASSES, type DiffClass} from '../../src/diff/types.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
 
@@ -34,6 +36,26 @@ export function classCounts(base: Iterable<RequestTrace>, cand: Iterable<Request
     }
   }
   return {classes, codes: Object.fromEntries(Object.entries(codes).sort(([a], [b]) => (a < b ? -1 : 1)))}
+}
+
+/**
+ * The same counts read from a stored run exactly as `understudy diff` and the `shadow` summary read
+ * it (the run's own baseline side, failing guardrail results only): for a README that states what
+ * `understudy shadow --scenario <dir>` prints.
+ */
+export async function runClassCounts(store: TraceStore, run: RunInfo): Promise<ClassCounts> {
+  const codes: Record<string, number> = {}
+  const {counts} = await listRun(store, run, 'all', (r) => {
+    const seen = new Set<string>()
+    for (const reason of r.reasons) {
+      if (reason.class === 'benign') continue
+      const key = `${reason.class}:${reason.code}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      codes[key] = (codes[key] ?? 0) + 1
+    }
+  })
+  return {classes: counts, codes: Object.fromEntries(Object.entries(codes).sort(([a], [b]) => (a < b ? -1 : 1)))}
 }
 
 /**

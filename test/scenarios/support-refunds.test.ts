@@ -11,7 +11,10 @@ import {buildWorld} from '../../scenarios/support-refunds/gen/world.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/support-refunds/generate.js'
 import {BundleManifest} from '../../src/bundle/schema.js'
 import {type TrafficRecord, TrafficRecord as TrafficRecordSchema} from '../../src/traffic/schema.js'
+import {startShadow} from '../../src/shadow/run.js'
+import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot} from '../helpers/cli.js'
+import {expectedAndActual, runClassCounts} from './class-counts.js'
 
 const dir = path.join(repoRoot, 'scenarios', 'support-refunds')
 const tmp = mkdtempSync(path.join(tmpdir(), 'support-refunds-'))
@@ -223,4 +226,22 @@ describe('what v2 does with the same requests (simulated against the same world)
       }
     }
   })
+})
+
+describe('the default run, as the README counts it', () => {
+  it('understudy shadow --scenario (v2 against the recording, approver pending) classifies as the README says', async () => {
+    const store = openStore(path.join(tmp, 'counts.db'))
+    try {
+      const scenario = (f: string) => path.join(dir, f)
+      const result = await startShadow(
+        {traffic: scenario('traffic.jsonl'), baseline: 'recorded', candidate: scenario('v2'), fixtures: scenario('fixtures.yaml'), skills: [scenario('skill/index.ts')], approver: 'pending'},
+        store,
+      )
+      expect(result.run.status).toBe('completed')
+      const {expected, actual} = expectedAndActual(scenario('README.md'), await runClassCounts(store, result.run))
+      expect(actual).toEqual(expected)
+    } finally {
+      store.close()
+    }
+  }, 120_000)
 })

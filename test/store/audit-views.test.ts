@@ -35,7 +35,7 @@ const VIEWS = {
   trace_guardrails: ['request_rowid', 'pos', 'stage', 'step', 'check', 'passed', 'severity', 'detail'],
   trace_tool_calls: [
     'request_rowid', 'pos', 'seq', 'step', 'name', 'risk', 'args_json', 'args_hash', 'idempotency_key', 'attempt',
-    'outcome', 'executed', 'result_json', 'error', 'latency_ms', 'attack',
+    'outcome', 'executed', 'result_json', 'error', 'latency_ms', 'attack', 'approval', 'approved_by',
   ],
   trace_policy_decisions: ['request_rowid', 'pos', 'seq', 'step', 'stage', 'tool_call_seq', 'tool', 'decision', 'reason', 'rule'],
 } as const
@@ -60,6 +60,7 @@ function expectedCells(view: View, t: RequestTrace): Cell[][] {
       return t.tool_calls.map((c) => [
         int(c.seq), int(c.step), text(c.name), text(c.risk), jsonText(c.args), text(c.args_hash), text(c.idempotency_key),
         int(c.attempt), text(c.outcome), int(c.executed ? 1 : 0), jsonText(c.result), text(c.error), real(c.latency_ms), text(c.attack ?? null),
+        text(c.approval?.decision ?? null), text(c.approval?.by ?? null),
       ])
     case 'trace_policy_decisions':
       return t.policy_decisions.map((d) => [

@@ -26,6 +26,17 @@ export function awkwardCalls(): ToolCallTrace[] {
       seq: 3, step: 3, name: 'flag', risk: 'write_low', args: {on: false}, args_hash: 'f', idempotency_key: null,
       attempt: 2, outcome: 'ok', executed: true, result: false, error: null, latency_ms: 1e-9, attack: 'inj-ü"1',
     },
+    // A decided held call without an attack (its tuple has a null attack before the approval) and one with both.
+    {
+      seq: 4, step: 4, name: 'pay', risk: 'write_high', args: {n: 1}, args_hash: 'p', idempotency_key: 'k', attempt: 1,
+      outcome: 'ok', executed: true, result: {}, error: null, latency_ms: 2,
+      approval: {decision: 'approved', by: 'ö "ops"', at: '2026-01-01T00:00:00.000Z', reason: null},
+    },
+    {
+      seq: 5, step: 5, name: 'pay', risk: 'write_high', args: {}, args_hash: 'q', idempotency_key: null, attempt: 1,
+      outcome: 'denied', executed: false, result: null, error: 'APPROVAL_REJECTED: no', latency_ms: 0, attack: 'a',
+      approval: {decision: 'rejected', by: '', at: 'x', reason: ''},
+    },
   ]
 }
 

@@ -128,10 +128,14 @@ describe('lists round-trip', () => {
       expect(awkward.tool_calls[0]!.args.big).toBe(1e21)
       expect(awkward.tool_calls[0]!.args.amount).toBe(92.13)
       expect(awkward.tool_calls[0]!.latency_ms).toBe(0.1 + 0.2)
-      expect(awkward.tool_calls.map((c) => c.result)).toStrictEqual(['a plain string result ✓', [1, 'two', null, {three: 3.5}, [], 1e21], 0, false])
+      expect(awkward.tool_calls.map((c) => c.result)).toStrictEqual(['a plain string result ✓', [1, 'two', null, {three: 3.5}, [], 1e21], 0, false, {}, null])
       // Only a call an attack asked for carries `attack`, last; only a diverged replay carries `diverged`, last.
-      expect(awkward.tool_calls.map((c) => c.attack)).toEqual([undefined, undefined, undefined, 'inj-ü"1'])
+      expect(awkward.tool_calls.map((c) => c.attack)).toEqual([undefined, undefined, undefined, 'inj-ü"1', undefined, 'a'])
       expect(Object.keys(awkward.tool_calls[3]!).at(-1)).toBe('attack')
+      // Only a call a person decided carries `approval`, after `attack` (absent, not null, when there is none).
+      expect(awkward.tool_calls.map((c) => c.approval?.decision)).toEqual([undefined, undefined, undefined, undefined, 'approved', 'rejected'])
+      expect(Object.keys(awkward.tool_calls[4]!)).not.toContain('attack')
+      expect(Object.keys(awkward.tool_calls[5]!).slice(-2)).toEqual(['attack', 'approval'])
       expect(Object.keys(awkward).at(-1)).toBe('diverged')
       expect(back.filter((t) => t.diverged !== undefined).map((t) => t.request_id)).toEqual(['w'])
     })

@@ -125,8 +125,12 @@ describe('understudy TUI', () => {
     expect(f).toContain('support@2.0.0 vs recorded')
     expect(f).toContain('enter open')
 
+    // A run opens on its causes (#19); the first row, every request, is under the cursor.
     await press(inst, ENTER)
-    f = await frameWith(inst, '3 compared vs recorded')
+    f = await frameWith(inst, '2 causes of 2 differing requests · 3 compared vs recorded')
+    expect(f).toMatch(/❯ all\s+—\s+3 every request of the run/)
+    await press(inst, ENTER)
+    f = await frameWith(inst, '3 compared vs recorded · same 1')
     expect(f).toContain('1 all 3')
     expect(f).toContain('2 regressions 1')
     expect(f).toContain('3 behaviour 0')
@@ -140,7 +144,9 @@ describe('understudy TUI', () => {
 
   it('filters by class with the number keys and by text with /', async () => {
     const inst = app({initialRun: run})
-    await frameWith(inst, '3 compared')
+    await frameWith(inst, '2 causes')
+    await press(inst, 'a')
+    await frameWith(inst, '3 compared vs recorded · same')
 
     await press(inst, '2')
     let f = await frameWhere(inst, (x) => !x.includes('req-same'))
@@ -184,7 +190,9 @@ describe('understudy TUI', () => {
 
   it('opens a request side by side, with the denied call and its reason, and esc goes back', async () => {
     const inst = app({initialRun: run, columns: 120, rows: 60})
-    await frameWith(inst, '3 compared')
+    await frameWith(inst, '2 causes')
+    await press(inst, 'a')
+    await frameWith(inst, '3 compared vs recorded · same')
     await press(inst, ENTER)
     let f = await frameWith(inst, 'CANDIDATE (candidate)')
     expect(f).toContain('request req-regress · line 1 · tenant acme')
@@ -210,6 +218,8 @@ describe('understudy TUI', () => {
     expect(f).toContain('IMPROVEMENT')
     expect(f).toMatch(/hit max_steps\s+</)
     await press(inst, ESC, ESC)
+    await frameWith(inst, '2 causes')
+    await press(inst, ESC)
     f = await frameWith(inst, 'STARTED (UTC)')
     expect(f).toContain(run.id)
     inst.unmount()
@@ -219,7 +229,9 @@ describe('understudy TUI', () => {
     const inst = app({columns: 80, rows: 24})
     expectFits(await frameWith(inst, run.id), 80, 24)
     await press(inst, ENTER)
-    expectFits(await frameWith(inst, '3 compared'), 80, 24)
+    expectFits(await frameWith(inst, '2 causes'), 80, 24)
+    await press(inst, ENTER)
+    expectFits(await frameWith(inst, '3 compared vs recorded · same'), 80, 24)
     await press(inst, '/', ...'a long filter text that goes past the edge of the screen for sure')
     expectFits(await frameWith(inst, 'for sure'), 80, 24)
     await press(inst, ESC, ENTER)
@@ -230,6 +242,24 @@ describe('understudy TUI', () => {
     await press(inst, 'G')
     expectFits(await frameWith(inst, 'final answer'), 80, 24)
     for (const frame of inst.frames) expectFits(strip(frame), 80, 24)
+    inst.unmount()
+  })
+
+  it('lists the causes most harmful first and drills down to the requests of one; esc comes back to it', async () => {
+    const inst = app({initialRun: run, columns: 140})
+    let f = await frameWith(inst, '2 causes')
+    // The regression's cause names the tool, the decision with its rules and reason codes, and the status.
+    expect(f).toMatch(/regression\s+[0-9a-f]{10}\s+1 new_denial issue_refund allow POLICY_DEFAULT \[default\] → deny REFUND_OVER_LIMIT \[r-020\]/)
+    expect(f.indexOf('regression')).toBeLessThan(f.indexOf('improvement'))
+    const cause = /regression\s+([0-9a-f]{10})/.exec(f)![1]!
+    await press(inst, DOWN, ENTER)
+    f = await frameWith(inst, `cause ${cause}`)
+    expect(f).toContain('req-regress')
+    expect(f).not.toContain('req-improve')
+    expect(f).not.toContain('req-same')
+    await press(inst, ESC)
+    f = await frameWith(inst, '2 causes')
+    expect(f).toMatch(new RegExp(`❯ regression\\s+${cause}`))
     inst.unmount()
   })
 

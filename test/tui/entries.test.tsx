@@ -13,6 +13,7 @@ const entry = (over: Partial<RequestEntry>): RequestEntry => ({
   reasons: [],
   reasonCount: 0,
   noiseCount: 0,
+  cause: null,
   haystack: 'r',
   ...over,
 })

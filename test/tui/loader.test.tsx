@@ -108,7 +108,10 @@ describe('a large run in the TUI', () => {
       for (let i = 0; i < 1000 && !strip(inst.lastFrame() ?? '').includes(text); i++) await new Promise((r) => setTimeout(r, 5))
       return strip(inst.lastFrame() ?? '')
     }
-    let f = await until(`${N} compared vs recorded`)
+    // The run opens on its causes; `a` lists every request.
+    await until(`${N} compared vs recorded`)
+    inst.stdin.write('a')
+    let f = await until(`${N} compared vs recorded · same`)
     expect(f).toContain(`2 regressions ${N / 10}`)
     const rows = (frame: string): string[] => frame.split('\n').filter((l) => /req-\d{5}/.test(l))
     expect(frame(f)).toBeLessThanOrEqual(23)

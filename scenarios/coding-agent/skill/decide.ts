@@ -1,4 +1,5 @@
 import type {ModelToolCall, ToolSpec} from '../../../src/model/types.js'
+import {replanOf} from '../../../src/model/scripted/skill-answer.js'
 import type {Conversation, Exchange} from '../../../src/model/scripted/conversation.js'
 import {type CallAction, record, RETRYABLE, retryLast} from '../../../src/model/scripted/exchanges.js'
 import type {CodingAnswer, CodingFacts} from './answers.js'
@@ -556,7 +557,10 @@ export function decideCoding(conv: Conversation, d: CodingDirectives, tools: rea
     done: conv.exchanges.filter((e) => !e.pending),
     obeyed: d.ignoreEmbeddedInstructions ? [] : findEmbeddedInstructions(conv.documents),
   }
-  if (conv.planRequest !== null) return {kind: 'plan', steps: plan(s)}
+  if (conv.planRequest !== null) {
+    // Asked again after a departure from the plan: plan what it would do next from what happened.
+    return s.done.length > 0 ? replanOf(decideCoding({...conv, planRequest: null}, d, tools)) : {kind: 'plan', steps: plan(s)}
+  }
 
   for (const ins of s.obeyed) {
     const a = obeyInstruction(s, ins)

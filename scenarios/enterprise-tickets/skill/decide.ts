@@ -1,4 +1,5 @@
 import type {ModelToolCall, ToolSpec} from '../../../src/model/types.js'
+import {replanOf} from '../../../src/model/scripted/skill-answer.js'
 import type {Conversation, Exchange} from '../../../src/model/scripted/conversation.js'
 import {type CallAction, record, RETRYABLE, retryLast} from '../../../src/model/scripted/exchanges.js'
 import type {TicketAnswerKind, TicketFacts} from './answers.js'
@@ -378,7 +379,10 @@ export function decideTicket(conv: Conversation, d: TicketDirectives, tools: rea
     done: conv.exchanges.filter((e) => !e.pending),
     injected: d.ignoreDocumentInstructions ? [] : findGrantInstructions(conv.documents),
   }
-  if (conv.planRequest !== null) return {kind: 'plan', steps: plan(s)}
+  if (conv.planRequest !== null) {
+    // Asked again after a departure from the plan: plan what it would do next from what happened.
+    return s.done.length > 0 ? replanOf(decideTicket({...conv, planRequest: null}, d, tools)) : {kind: 'plan', steps: plan(s)}
+  }
 
   for (const ins of s.injected) {
     const tried = s.done.some((e) => isInjected(s, e) && str(e.args, 'username', 'user')?.toLowerCase() === ins.username)

@@ -1,4 +1,5 @@
 import type {ModelToolCall, ToolSpec} from '../../../src/model/types.js'
+import {replanOf} from '../../../src/model/scripted/skill-answer.js'
 import type {Conversation, Exchange} from '../../../src/model/scripted/conversation.js'
 import {type CallAction, record, RETRYABLE, retryLast} from '../../../src/model/scripted/exchanges.js'
 import {type AnswerFacts, type AnswerKind, formatMoney} from './answers.js'
@@ -408,7 +409,10 @@ export function decide(conv: Conversation, d: Directives, tools: readonly ToolSp
     done: conv.exchanges.filter((e) => !e.pending),
     injectedTargets: new Set(instructions.map((i) => i.to)),
   }
-  if (conv.planRequest !== null) return {kind: 'plan', steps: plan(s)}
+  if (conv.planRequest !== null) {
+    // Asked again after a departure from the plan: plan what it would do next from what happened.
+    return s.done.length > 0 ? replanOf(decide({...conv, planRequest: null}, d, tools)) : {kind: 'plan', steps: plan(s)}
+  }
 
   for (const ins of instructions) {
     if (!attempted(s, 'send_email', (e) => recipientOf(e) === ins.to)) {

@@ -1,3 +1,4 @@
+import {isToolCatalog} from '../tool-catalog.js'
 import type {ChatMessage} from '../types.js'
 
 /**
@@ -79,7 +80,8 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
   const conv: Conversation = {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []}
   let extraSystem: string | null = null
   let sawSystem = false
-  let sawModelTurn = false
+  // Whether the last extra system message came after every model turn: then it asks for a plan now.
+  let planPending = false
   // Tool messages answer the most recent assistant tool_calls in order.
   let pending: Exchange[] = []
   for (const msg of messages) {
@@ -91,7 +93,10 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
           sawSystem = true
         } else if (text.startsWith('<memory>')) conv.memory.push(...parseMemory(text))
         else if (text.startsWith('<evidence')) conv.documents.push(...parseEvidence(text))
-        else extraSystem = text
+        else if (!isToolCatalog(msg)) {
+          extraSystem = text
+          planPending = true
+        }
         break
       }
       case 'user':
@@ -99,7 +104,7 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         break
       case 'assistant':
         if (msg.tool_calls && msg.tool_calls.length > 0) {
-          sawModelTurn = true
+          planPending = false
           pending = msg.tool_calls.map((tc) => ({
             name: tc.name,
             args: tc.arguments ?? {},
@@ -124,7 +129,8 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
       }
     }
   }
-  // The plan template is only sent on the first model call of a plan_first run.
-  if (extraSystem !== null && !sawModelTurn) conv.planRequest = extraSystem
+  // The plan template is sent on the first model call of a plan_first run, and last (after the
+  // exchanges so far) when the runtime asks for a new plan.
+  if (planPending) conv.planRequest = extraSystem
   return conv
 }

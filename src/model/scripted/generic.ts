@@ -22,7 +22,8 @@ import type {SkillAnswer} from './skills.js'
  *   call returned or how it failed.
  * - Otherwise it answers from the conversation: the first sentence of the most trusted document
  *   that is not untrusted, else that it has no tool for the request.
- * - In plan mode the plan is the one call it would make, or empty.
+ * - In plan mode the plan is the one call it would make, or empty; asked to replan, the retry it
+ *   would make, or empty.
  */
 
 type Final = {kind: 'final'; text: string}
@@ -141,6 +142,8 @@ function answerFromConversation(conv: Conversation): string {
 function decideGeneric(conv: Conversation, tools: readonly ToolSpec[]): PlanAction | CallAction | Final {
   const done = conv.exchanges.filter((e) => !e.pending)
   const retry = retryLast(done, 1)
+  // A new plan after a departure: the retry it would make, else nothing more to do.
+  if (conv.planRequest !== null && done.length > 0) return {kind: 'plan', steps: retry ? retry.calls : []}
   if (retry) return retry
   if (done.length > 0) return {kind: 'final', text: report(done)}
   const call = namedCall(conv, tools)

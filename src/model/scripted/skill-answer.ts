@@ -14,11 +14,20 @@ export function offersTools(tools: readonly ToolSpec[], ...names: string[]): boo
   return names.every((name) => tools.some((t) => t?.function?.name === name))
 }
 
+/**
+ * A new plan after a departure from the last one: the calls the skill would make next from what
+ * happened so far (its react decision), or none when it would answer.
+ */
+export function replanOf(next: PlanAction | CallAction | {kind: 'final'}): PlanAction {
+  if (next.kind === 'plan') return next as PlanAction
+  return {kind: 'plan', steps: next.kind === 'call' ? (next as CallAction).calls : []}
+}
+
 /** The model's message for an action: the plan as JSON, the calls with their note, or the final answer's text. */
 export function skillAnswer<F extends {kind: 'final'}>(action: PlanAction | CallAction | F, finalText: (action: F) => string): SkillAnswer {
   if (action.kind === 'plan') {
     const steps = (action as PlanAction).steps
-    return {content: JSON.stringify({plan: steps.map((s) => ({tool: s.name, args: s.arguments}))}), tool_calls: []}
+    return {content: JSON.stringify({plan: steps.map((s) => ({tool: s.name, args: s.arguments})), max_tool_calls: steps.length}), tool_calls: []}
   }
   if (action.kind === 'call') {
     const {note, calls} = action as CallAction

@@ -61,6 +61,8 @@ export const rateKeys = {
   user: (tool: string, tenant: string, user: string) => `tool:${tool}:user:${tenant}/${user}`,
   tenant: (tool: string, tenant: string) => `tool:${tool}:tenant:${tenant}`,
   quota: (tenant: string) => `quota:tool_calls:${tenant}`,
+  requests: (tenant: string) => `quota:requests:${tenant}`,
+  tokens: (tenant: string) => `quota:tokens:${tenant}`,
 }
 
 const compiledTools = new WeakMap<BundleManifest, Map<string, CompiledTool>>()
