@@ -130,7 +130,10 @@ class RecordedTrajectory implements TrajectoryModel {
     // candidate's model could well have gone elsewhere.
     const recorded = this.treatmentInProduction(rec)
     const now = candidateTreatment(seen.outcome)
-    if (now === recorded) return null
+    // A call production refused that the candidate also refuses, by its policy or by its own
+    // checks (contract, tool list, budget): either way the model heard "not done", so the
+    // recording still applies; the diff reports any change of reason.
+    if (now === recorded || (now === 'rejected' && recorded === 'denied')) return null
     const reason = now === 'executed' ? 'ran_refused_call' : seen.code === NOT_IN_PLAN ? 'not_in_plan' : (DIVERGENCE_BY_OUTCOME[seen.outcome] ?? 'denied')
     return {reason, code: seen.code, recorded}
   }

@@ -1,6 +1,8 @@
 import type {Bundle, ToolContract} from '../bundle/schema.js'
 import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
 import {hashJson} from '../util/canonical.js'
+import {perToolBudget} from './budget.js'
+import {RATE_LIMITED_TENANT, RATE_LIMITED_USER, SCHEMA_INVALID, TOOL_NOT_ALLOWED} from './guardrails/mid-run.js'
 import type {Redactor} from './redact.js'
 import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, ToolCallTrace} from '../trace/schema.js'
 
@@ -14,17 +16,21 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
   const contracts = bundle ? contractsOf(bundle) : NO_CONTRACTS
 
   // Production may log a decision for a call it never answered (denied, awaiting approval).
-  const midRun = new Map<string, string>()
+  const midRun = new Map<string, {decision: string; reason: string}>()
   for (const d of prod.policy_decisions) {
-    if (d.stage === 'mid_run' && d.tool_call_id !== undefined && d.decision !== 'allow') midRun.set(d.tool_call_id, d.decision)
+    if (d.stage === 'mid_run' && d.tool_call_id !== undefined && d.decision !== 'allow') midRun.set(d.tool_call_id, d)
   }
+  const budgetHits: string[] = []
 
   const steps: StepTrace[] = []
   const toolCalls: ToolCallTrace[] = []
   const seqById = new Map<string, number>()
   prod.tool_calls.forEach((call, seq) => {
     const contract = contracts.get(call.name)
-    const outcome = recordedOutcome(call, midRun.get(call.id))
+    const refusal = midRun.get(call.id)
+    const outcome = recordedOutcome(call, refusal)
+    const hit = outcome === 'budget_exceeded' ? recordedBudgetHit(call.name, refusal!.reason) : null
+    if (hit !== null && !budgetHits.includes(hit)) budgetHits.push(hit)
     const step = steps.length
     steps.push(
       {index: step, state: 'act', detail: `${call.name} (attempt ${call.attempt})`, input_tokens: 0, output_tokens: 0, latency_ms: call.latency_ms},
@@ -88,7 +94,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
     tool_calls: toolCalls,
     policy_decisions: decisions,
     guardrails: [],
-    budget_hits: [],
+    budget_hits: budgetHits,
     input_tokens: prod.usage.input_tokens,
     output_tokens: prod.usage.output_tokens,
     // Production does not log how many model calls it made.
@@ -114,14 +120,30 @@ function contractsOf(bundle: Bundle): ReadonlyMap<string, ToolContract> {
   return contracts
 }
 
-function recordedOutcome(call: RecordedToolCall, decision: string | undefined): ToolCallOutcome {
+/**
+ * Production's refusals by the runtime's own checks carry the runtime's reason codes; read back,
+ * they are the outcome the runtime gives such a call (a contract rejection, a tool not offered, a
+ * budget or rate limit), not a policy denial, so a replay that refuses the call the same way
+ * reads as the same.
+ */
+function recordedOutcome(call: RecordedToolCall, refusal: {decision: string; reason: string} | undefined): ToolCallOutcome {
   if (call.error) {
     if (call.error.code === 'timeout') return 'timeout'
     if (call.error.code === 'rate_limited') return 'rate_limited'
     return 'error'
   }
-  // No answer logged and the policy said no: the call was never made.
-  if (call.result === undefined && decision === 'deny') return 'denied'
-  if (call.result === undefined && decision === 'require_approval') return 'needs_approval'
-  return 'ok'
+  if (call.result !== undefined || refusal === undefined) return 'ok'
+  // No answer logged and production said no: the call was never made.
+  if (refusal.decision === 'require_approval') return 'needs_approval'
+  if (refusal.reason === SCHEMA_INVALID) return 'invalid_args'
+  if (refusal.reason === TOOL_NOT_ALLOWED) return 'unknown_tool'
+  if (refusal.reason.startsWith('BUDGET_') || refusal.reason === RATE_LIMITED_USER || refusal.reason === RATE_LIMITED_TENANT) return 'budget_exceeded'
+  return 'denied'
+}
+
+/** The budget a recorded BUDGET_* refusal hit, named as the runtime names it (`tool:<name>.max_calls_per_request`, `max_tool_calls`); null for a rate limit. */
+function recordedBudgetHit(tool: string, reason: string): string | null {
+  if (!reason.startsWith('BUDGET_')) return null
+  const name = reason.slice('BUDGET_'.length).toLowerCase()
+  return name === 'max_calls_per_request' ? perToolBudget(tool) : name
 }

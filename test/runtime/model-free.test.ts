@@ -145,6 +145,21 @@ describe('--model recorded', () => {
     expect(loose.diverged).toMatchObject({reason: 'ran_refused_call', recorded: 'held'})
   })
 
+  it("goes on where the candidate's own checks refuse a call production refused", async () => {
+    // Production's model sent a wrong argument type, was refused, and went on to the reminder.
+    const badPay = {...PAY, args: {to: 'DE89-LANDLORD', amount: 'four hundred'}, result: undefined}
+    const record = trafficRecord(RENT, {
+      production: {
+        tool_calls: [INBOX, badPay, REMIND],
+        policy_decisions: [{stage: 'mid_run', tool_call_id: 'c2', tool: 'transfer_funds', decision: 'deny', reason: 'SCHEMA_INVALID'}],
+        outcome: 'refused',
+      },
+    })
+    const t = await replay('recorded', record)
+    expect(calls(t)).toEqual([['read_inbox', 'ok'], ['transfer_funds', 'invalid_args'], ['set_reminder', 'ok']])
+    expect(t.diverged).toBeUndefined()
+  })
+
   it('proposes no attack: the recording is all it replays', async () => {
     const record = trafficRecord(RENT, {attacks: [{source: {tool_call: 'c1'}, goal: GOAL}]})
     expect(calls(await replay('recorded', record))).toEqual([['read_inbox', 'ok'], ['transfer_funds', 'ok'], ['set_reminder', 'ok']])

@@ -109,6 +109,42 @@ describe('recordedTrace', () => {
     expect(trace.final_answer).toMatch(/^Refunded to card \[REDACTED:card:[0-9a-f]{8}\]$/)
   })
 
+  it("reads production's refusals by the runtime's own checks as the outcome the runtime gives them, with the budget hit", () => {
+    const refused = trafficRecord({
+      id: 'req-8',
+      production: {
+        tool_calls: [
+          {id: 'd1', name: 'swap_items', args: {n: 'x'}, latency_ms: 0},
+          {id: 'd2', name: 'rush_delivery', args: {}, latency_ms: 0},
+          {id: 'd3', name: 'swap_items', args: {n: 1}, result: {ok: true}, latency_ms: 5},
+          {id: 'd4', name: 'swap_items', args: {n: 2}, latency_ms: 0},
+          {id: 'd5', name: 'lookup_order', args: {}, latency_ms: 0},
+        ],
+        policy_decisions: [
+          {stage: 'mid_run', tool_call_id: 'd1', tool: 'swap_items', decision: 'deny', reason: 'SCHEMA_INVALID'},
+          {stage: 'mid_run', tool_call_id: 'd2', tool: 'rush_delivery', decision: 'deny', reason: 'TOOL_NOT_ALLOWED'},
+          {stage: 'mid_run', tool_call_id: 'd3', tool: 'swap_items', decision: 'allow', reason: 'POLICY_DEFAULT'},
+          {stage: 'mid_run', tool_call_id: 'd4', tool: 'swap_items', decision: 'deny', reason: 'BUDGET_MAX_CALLS_PER_REQUEST'},
+          {stage: 'mid_run', tool_call_id: 'd5', tool: 'lookup_order', decision: 'deny', reason: 'RATE_LIMITED_USER'},
+        ],
+        final_answer: 'Only one swap per order.',
+        outcome: 'budget_exceeded',
+        usage: {input_tokens: 10, output_tokens: 5},
+        latency_ms: 100,
+      },
+    })
+    const t = recordedTrace(refused, 1, createRedactor())
+    expect(t.tool_calls.map((c) => [c.name, c.outcome, c.executed])).toEqual([
+      ['swap_items', 'invalid_args', false],
+      ['rush_delivery', 'unknown_tool', false],
+      ['swap_items', 'ok', true],
+      ['swap_items', 'budget_exceeded', false],
+      ['lookup_order', 'budget_exceeded', false],
+    ])
+    // Named as the runtime names it; a per-minute rate limit is no request budget.
+    expect(t.budget_hits).toEqual(['tool:swap_items.max_calls_per_request'])
+  })
+
   it('costs 0 when production did not log a cost', () => {
     const noCost = trafficRecord({...record, production: {...record.production, cost_usd: undefined}})
     expect(recordedTrace(noCost, 1, createRedactor()).cost_usd).toBe(0)
