@@ -27,12 +27,13 @@ import {classCounts, expectedAndActual} from './class-counts.js'
 const dir = path.join(repoRoot, 'scenarios', 'retail-orders')
 const trafficFile = path.join(dir, 'traffic.jsonl')
 const fixturesFile = path.join(dir, 'fixtures.yaml')
-const CANDIDATES = ['v2-broken-schema', 'v2-repeatable-item-changes'] as const
+const CANDIDATES = ['v2-broken-schema', 'v2-repeatable-item-changes', 'v2-cancel-processed-orders'] as const
 type BundleName = 'v1' | (typeof CANDIDATES)[number]
 /** The tool contracts or rules each candidate changes (one thing: the two item-change tools share one budget rule). */
 const CHANGED: Record<(typeof CANDIDATES)[number], string[]> = {
   'v2-broken-schema': ['return_delivered_order_items'],
   'v2-repeatable-item-changes': ['modify_pending_order_items', 'exchange_delivered_order_items'],
+  'v2-cancel-processed-orders': ['cancel-only-pending'],
 }
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'retail-orders-'))
@@ -222,6 +223,21 @@ describe('the candidates: each regression it should cause, named for its harm', 
     }
   })
 
+  it('v2-cancel-processed-orders: a processed order v1 refused to cancel is cancelled', async () => {
+    const cand = await replay('v2-cancel-processed-orders', 'candidate')
+    // The requests v1 denies under cancel-only-pending although the order they looked up is processed.
+    const processed = firing('cancel-only-pending').filter((r) =>
+      r.production.tool_calls.some((c) => c.name === 'get_order_details' && (c.result as {status?: string} | undefined)?.status === 'processed'),
+    )
+    expect(processed.length).toBeGreaterThan(0)
+    const c = classes(base, cand)
+    expect(c.regression.sort()).toEqual(ids(processed))
+    for (const r of processed) {
+      expect(base.get(r.id)!.policy_decisions.find((d) => d.tool === 'cancel_pending_order')?.reason, r.id).toBe('ORDER_NOT_PENDING')
+      expect(cand.get(r.id)!.tool_calls.find((t) => t.name === 'cancel_pending_order')?.outcome, r.id).toBe('ok')
+    }
+  })
+
   it('v2-repeatable-item-changes (the scenario as shipped): the second item change v1 refused now runs', async () => {
     const cand = await replay('v2-repeatable-item-changes', 'candidate')
     const c = classes(base, cand)
@@ -235,19 +251,5 @@ describe('the candidates: each regression it should cause, named for its harm', 
   })
 })
 
-/** Rules of the written policy that the request labels name but v1 does not carry yet (README: "Pending"). */
-const PENDING: string[] = [
-  'authenticate-first',
-  'cancel-only-pending',
-  'confirm-before-write',
-  'exchange-only-delivered',
-  'gift-card-covers-difference',
-  'gift-card-covers-total',
-  'modify-only-pending',
-  'one-customer-per-conversation',
-  'payment-change-must-differ',
-  'product-id-not-item-id',
-  'refund-to-original-or-gift-card',
-  'return-only-delivered',
-  'same-product-variant',
-]
+/** Rules of the written policy that the request labels name but v1 does not carry (none: every rule is in v1). */
+const PENDING: string[] = []
