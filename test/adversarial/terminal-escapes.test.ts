@@ -103,6 +103,10 @@ const COMMANDS: Row[] = [
   {name: 'budget show', args: () => ['budget', 'show', bundle], shows: true},
   {name: 'incident audit', args: () => ['incident', 'audit', runId, '--side', 'recorded', '--db', db], shows: true},
   {name: 'rollout plan', args: () => ['rollout', 'plan', runId, '--db', db], shows: true},
+  // The hostile run holds no call for approval, so these print no hostile text; nothing a terminal acts on either.
+  {name: 'approvals list', args: () => ['approvals', 'list', runId, '--db', db], shows: false},
+  {name: 'approvals decide', args: () => ['approvals', 'decide', runId, '--reject', `req${HOSTILE}#0`, '--by', `who${HOSTILE}`, '--db', db], shows: false},
+  {name: 'approvals apply', args: () => ['approvals', 'apply', runId, '--db', db], shows: false},
   {name: 'bundle diff', args: () => ['bundle', 'diff', path.join(repoRoot, 'test/fixtures/bundles/refunds-v1'), bundle], shows: true},
   {name: 'bundle hash', args: () => ['bundle', 'hash', bundle], shows: true},
   {name: 'bundle validate', args: () => ['bundle', 'validate', bundle], shows: true},
