@@ -8,6 +8,7 @@ import type {RequestTrace} from '../../../src/trace/schema.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedToolCall, TrafficRecord} from '../../../src/traffic/schema.js'
 import {hash32} from '../../lib/prng.js'
+import {executedAnswer, toolLatency} from '../../lib/tool-answer.js'
 import {attackEntry, type RequestSpec} from './sample.js'
 import {type Account, ATTACKER_IBANS, ATTACKER_PASSWORDS, fileStore, fillSlot, type Transaction, type World} from './world.js'
 
@@ -97,12 +98,7 @@ class BankTools implements RequestTools {
 
   async call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer> {
     const out = executeTool(this.account, this.spec, name, args)
-    const [lo, hi] = TOOL_LATENCY[name] ?? [50, 200]
-    const latency = lo + (hash32(`${this.spec.record.id}|${name}|${this.log.length}|lat`) % (hi - lo + 1))
-    const answer: ToolAnswer =
-      'error' in out
-        ? {outcome: 'error', result: null, error: out.error, latency_ms: latency, executed: true, source: 'recorded'}
-        : {outcome: 'ok', result: out.result, error: null, latency_ms: latency, executed: true, source: 'recorded'}
+    const answer = executedAnswer(out, toolLatency(TOOL_LATENCY, this.spec.record.id, name, this.log.length))
     this.executions.push({name, args, attempt, source: 'recorded'})
     this.log.push({name, answer})
     return answer

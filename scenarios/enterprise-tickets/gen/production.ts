@@ -10,6 +10,7 @@ import type {KnownToolErrorCode as ToolErrorCode, ProductionRecord, RecordedTool
 import {canonicalJson, sha256} from '../../../src/util/canonical.js'
 import {FAULT_LATENCY, type Fault, faultMessage} from '../../lib/faults.js'
 import {hash32} from '../../lib/prng.js'
+import {toolLatency} from '../../lib/tool-answer.js'
 import {ticketsSkill} from '../skill/index.js'
 import {searchRunbooks, type Tenant, ticketView, type World} from './world.js'
 
@@ -113,9 +114,8 @@ class WorldTools implements RequestTools {
   async call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer> {
     const rec = this.spec.record
     const fault = this.faults[name]?.shift()
-    const [lo, hi] = TOOL_LATENCY[name] ?? [50, 200]
     const out: Answer = fault ? {error: {code: fault.code, message: faultMessage(fault), ...(fault.retry_after_ms !== undefined ? {retry_after_ms: fault.retry_after_ms} : {})}} : executeTool(this.world, rec, name, args)
-    const latency = out.error ? FAULT_LATENCY[out.error.code] : lo + (hash32(`${rec.id}|${name}|${this.log.length}|lat`) % (hi - lo + 1))
+    const latency = out.error ? FAULT_LATENCY[out.error.code] : toolLatency(TOOL_LATENCY, rec.id, name, this.log.length)
     let answer: ToolAnswer
     if (out.error) {
       const outcome = out.error.code === 'timeout' ? 'timeout' : out.error.code === 'rate_limited' ? 'rate_limited' : 'error'

@@ -7,6 +7,7 @@ import type {RequestTrace} from '../../../src/trace/schema.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedToolCall, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
 import {hash32} from '../../lib/prng.js'
+import {executedAnswer, toolLatency} from '../../lib/tool-answer.js'
 import type {RequestSpec} from './sample.js'
 import {type Order, type PaymentMethod, round2, type World} from './world.js'
 
@@ -170,12 +171,7 @@ class ShopTools implements RequestTools {
 
   async call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer> {
     const out = executeTool(this.world, name, args)
-    const [lo, hi] = TOOL_LATENCY[name] ?? [50, 200]
-    const latency = lo + (hash32(`${this.spec.record.id}|${name}|${this.log.length}|lat`) % (hi - lo + 1))
-    const answer: ToolAnswer =
-      'error' in out
-        ? {outcome: 'error', result: null, error: out.error, latency_ms: latency, executed: true, source: 'recorded'}
-        : {outcome: 'ok', result: out.result, error: null, latency_ms: latency, executed: true, source: 'recorded'}
+    const answer = executedAnswer(out, toolLatency(TOOL_LATENCY, this.spec.record.id, name, this.log.length))
     this.executions.push({name, args, attempt, source: 'recorded'})
     this.log.push({name, answer})
     return answer
