@@ -3,10 +3,10 @@ import type {ChatRequest, ChatResponse, ModelClient} from '../../../src/model/ty
 import {compileBundle, runRequest, type CompiledBundle} from '../../../src/runtime/agent.js'
 import {RateLimiter} from '../../../src/runtime/rate-limit.js'
 import type {Redactor} from '../../../src/runtime/redact.js'
-import type {RequestTrace} from '../../../src/trace/schema.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
-import type {ProductionRecord, RecordedToolCall, ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
+import type {ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
 import {hash32} from '../../lib/prng.js'
+import {productionRecord} from '../../lib/production-record.js'
 import {executedAnswer, toolLatency} from '../../lib/tool-answer.js'
 import type {RequestSpec} from './sample.js'
 import {type Order, type PaymentMethod, round2, type World} from './world.js'
@@ -243,43 +243,7 @@ export async function simulate(spec: RequestSpec, prod: Production, world: World
     side: 'recorded',
     repeat: 0,
   })
-  const record: TrafficRecord = {...spec.record, attacks: [], production: productionRecord(spec, prod, trace, tools.log)}
+  const record: TrafficRecord = {...spec.record, attacks: [], production: productionRecord(spec.record.id, prod.compiled, trace, tools.log)}
   return record
-}
-
-function productionRecord(spec: RequestSpec, prod: Production, trace: RequestTrace, log: readonly {name: string; answer: ToolAnswer}[]): ProductionRecord {
-  const rec = spec.record
-  let next = 0
-  const callId = (seq: number) => `${rec.id}-call-${seq + 1}`
-  const calls: RecordedToolCall[] = trace.tool_calls.map((c) => {
-    const base: RecordedToolCall = {id: callId(c.seq), name: c.name, args: c.args, latency_ms: c.latency_ms, attempt: c.attempt}
-    if (c.idempotency_key !== null) base.idempotency_key = c.idempotency_key
-    if (c.outcome === 'ok' || c.outcome === 'error') {
-      const answer = log[next++]!.answer
-      if (answer.error) return {...base, error: {code: answer.error.code as ToolErrorCode, message: answer.error.message}}
-      return {...base, result: answer.result}
-    }
-    // Refused (policy, schema, allowlist, budget): never executed, so nothing answered.
-    return base
-  })
-  const pricing = prod.compiled.manifest.model.pricing
-  const cost = (trace.input_tokens / 1000) * pricing.input_per_1k + (trace.output_tokens / 1000) * pricing.output_per_1k
-  if (trace.status === 'skipped') throw new Error(`${rec.id}: production skipped the request`)
-  return {
-    bundle: prod.compiled.ref.replace(/#.*$/, ''),
-    tool_calls: calls,
-    policy_decisions: trace.policy_decisions.map((d) => ({
-      stage: d.stage,
-      ...(d.tool_call_seq !== null ? {tool_call_id: callId(d.tool_call_seq)} : {}),
-      ...(d.tool !== null ? {tool: d.tool} : {}),
-      decision: d.decision,
-      reason: d.reason,
-    })),
-    final_answer: trace.final_answer,
-    outcome: trace.status,
-    usage: {input_tokens: trace.input_tokens, output_tokens: trace.output_tokens},
-    latency_ms: trace.latency_ms,
-    cost_usd: Math.round(cost * 1e6) / 1e6,
-  }
 }
 
