@@ -12,12 +12,11 @@ export type Locator = (path: readonly (string | number)[]) => string | null
 export function pathLocator(text: string): Locator {
   let root: unknown
   let parsed = false
-  let starts: number[] = []
+  // Columns count from the first visible character: a byte-order mark is not one.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   return (path) => {
     if (!parsed) {
       parsed = true
-      // Columns count from the first visible character: a byte-order mark is not one.
-      const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
       try {
         const doc = parseDocument(body, {prettyErrors: false, uniqueKeys: false})
         // Positions come only from a clean parse: a file with syntax errors is reported by them.
@@ -25,10 +24,11 @@ export function pathLocator(text: string): Locator {
       } catch {
         root = null
       }
-      starts = lineStarts(body)
     }
     const offset = offsetOf(root, path)
-    return offset === null ? null : lineCol(starts, offset)
+    if (offset === null) return null
+    const [line, col] = lineColumn(body, offset)
+    return `${line + 1}:${col + 1}`
   }
 }
 
@@ -56,19 +56,9 @@ function rangeStart(node: unknown): number | null {
   return Array.isArray(range) ? range[0] : null
 }
 
-function lineStarts(text: string): number[] {
-  const out = [0]
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) out.push(i + 1)
-  return out
-}
-
-function lineCol(starts: number[], offset: number): string {
-  let lo = 0
-  let hi = starts.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (starts[mid]! <= offset) lo = mid
-    else hi = mid - 1
-  }
-  return `${lo + 1}:${offset - starts[lo]! + 1}`
+/** 0-based line and column of a character offset in `text`. */
+export function lineColumn(text: string, offset: number): [number, number] {
+  const before = text.slice(0, offset)
+  const nl = before.lastIndexOf('\n')
+  return [before.split('\n').length - 1, offset - (nl + 1)]
 }

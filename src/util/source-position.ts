@@ -1,4 +1,5 @@
 import {isScalar, parseDocument} from 'yaml'
+import {lineColumn} from './path-position.js'
 
 /**
  * `LINE:COL` (1-based) of a character inside a string value of a YAML or JSON file (JSON is YAML),
@@ -20,7 +21,7 @@ export function positionInValue(text: string, path: readonly (string | number)[]
   const line = before.split('\n').length - 1
   const col = before.length - (before.lastIndexOf('\n') + 1)
   const start = node.range[0]
-  const [startLine, startCol] = lineCol(text, start)
+  const [startLine, startCol] = lineColumn(text, start)
   if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') {
     // The header (`|`, `>-`) ends its line; the value's lines follow, indented alike.
     // The block's indentation: the first value line's, less the spaces the value itself starts with.
@@ -31,11 +32,4 @@ export function positionInValue(text: string, path: readonly (string | number)[]
   const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? 1 : 0
   if (line === 0) return `${startLine + 1}:${startCol + quoted + col + 1}`
   return `${startLine + line + 1}:${col + 1}`
-}
-
-/** 0-based line and column of a character offset. */
-function lineCol(text: string, offset: number): [number, number] {
-  const before = text.slice(0, offset)
-  const nl = before.lastIndexOf('\n')
-  return [before.split('\n').length - 1, offset - (nl + 1)]
 }
