@@ -9,6 +9,7 @@ import {scrollTop} from './entries.js'
 import type {LoadState} from './loader.js'
 import {oneLine} from './text.js'
 import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
+import {type CursorStep, cursorStep} from './cursor-keys.js'
 
 /** Where the user is in the causes list; kept by the app so that it survives drilling down. */
 export type CausesPosition = {cursor: number; top: number}
@@ -55,7 +56,7 @@ export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
   // this mirror of the newest state, which it updates as it goes.
   const latest = useRef({rows, cursor, top, listHeight})
   latest.current = {rows, cursor, top, listHeight}
-  const move = (to: (cursor: number, page: number, total: number) => number): void => {
+  const move = (to: CursorStep): void => {
     const v = latest.current
     const c = Math.max(0, Math.min(v.rows.length - 1, to(v.cursor, v.listHeight, v.rows.length)))
     const next = {cursor: c, top: scrollTop(c, v.top, v.listHeight, v.rows.length)}
@@ -64,15 +65,11 @@ export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
   }
 
   useKeys((input, key) => {
+    const step = cursorStep(input, key)
     if (input === 'q') onQuit()
     else if (key.escape) onBack()
     else if (input === 'a') onOpen(null)
-    else if (key.downArrow || input === 'j') move((c) => c + 1)
-    else if (key.upArrow || input === 'k') move((c) => c - 1)
-    else if (key.pageDown) move((c, page) => c + page)
-    else if (key.pageUp) move((c, page) => c - page)
-    else if (input === 'g' || key.home) move(() => 0)
-    else if (input === 'G' || key.end) move((_c, _p, total) => total - 1)
+    else if (step) move(step)
     else if (key.return) {
       const v = latest.current
       if (v.cursor < v.rows.length) onOpen(v.rows[v.cursor] ?? null)

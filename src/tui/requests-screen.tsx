@@ -8,6 +8,7 @@ import {IncrementalFilter, scrollTop, TABS, tabCount, type RequestEntry, type Ta
 import type {LoadState} from './loader.js'
 import {oneLine} from './text.js'
 import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
+import {type CursorStep, cursorStep} from './cursor-keys.js'
 
 /** Where the user is in the list; kept by the app so that it survives opening a request. */
 export type ListState = {tab: TabId; needle: string; cursor: number; top: number; /** Only this cause's requests (chosen on the causes screen), or all. */ cause: string | null}
@@ -72,13 +73,14 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
     Object.assign(latest.current, change)
     setList((prev) => ({...prev, ...change}))
   }
-  const move = (to: (cursor: number, page: number, total: number) => number): void => {
+  const move = (to: CursorStep): void => {
     const v = latest.current
     const c = Math.max(0, Math.min(v.shown.length - 1, to(v.cursor, v.listHeight, v.shown.length)))
     update({cursor: c, top: scrollTop(c, v.top, v.listHeight, v.shown.length)})
   }
 
   useKeys((input, key) => {
+    const step = cursorStep(input, key)
     const typed = latest.current.prompt
     if (typed !== null) {
       if (key.escape) setPrompt(null)
@@ -97,12 +99,7 @@ export function RequestsScreen(props: RequestsScreenProps): React.JSX.Element {
       else onBack()
     } else if (input === '/') setPrompt(latest.current.needle)
     else if (tab) update({tab: tab.id, cursor: 0, top: 0})
-    else if (key.downArrow || input === 'j') move((c) => c + 1)
-    else if (key.upArrow || input === 'k') move((c) => c - 1)
-    else if (key.pageDown) move((c, page) => c + page)
-    else if (key.pageUp) move((c, page) => c - page)
-    else if (input === 'g' || key.home) move(() => 0)
-    else if (input === 'G' || key.end) move((_c, _p, total) => total - 1)
+    else if (step) move(step)
     else if (key.return) {
       const {shown: rows, entries, cursor: at} = latest.current
       const i = rows[at]

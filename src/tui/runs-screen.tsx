@@ -6,6 +6,7 @@ import type {RunInfo, RunStatus} from '../store/api.js'
 import {scrollTop} from './entries.js'
 import {oneLine, shortStarted} from './text.js'
 import {Cell, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
+import {type CursorStep, cursorStep} from './cursor-keys.js'
 
 export type RunsScreenProps = {
   runs: readonly RunInfo[]
@@ -42,22 +43,18 @@ export function RunsScreen({runs, dbPath, width, height, onOpen, onQuit}: RunsSc
   const latest = useRef({cursor, top, perPage})
   latest.current = {cursor, top, perPage}
 
-  const move = (to: (cursor: number, page: number) => number): void => {
+  const move = (to: CursorStep): void => {
     const v = latest.current
-    const c = Math.max(0, Math.min(runs.length - 1, to(v.cursor, v.perPage)))
+    const c = Math.max(0, Math.min(runs.length - 1, to(v.cursor, v.perPage, runs.length)))
     const next = {cursor: c, top: scrollTop(c, v.top, v.perPage, runs.length)}
     Object.assign(latest.current, next)
     setPos(next)
   }
 
   useKeys((input, key) => {
+    const step = cursorStep(input, key)
     if (input === 'q') onQuit()
-    else if (key.downArrow || input === 'j') move((c) => c + 1)
-    else if (key.upArrow || input === 'k') move((c) => c - 1)
-    else if (key.pageDown) move((c, page) => c + page)
-    else if (key.pageUp) move((c, page) => c - page)
-    else if (input === 'g' || key.home) move(() => 0)
-    else if (input === 'G' || key.end) move(() => runs.length - 1)
+    else if (step) move(step)
     else if (key.return) {
       const r = runs[latest.current.cursor]
       if (r) onOpen(r)
