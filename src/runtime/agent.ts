@@ -167,9 +167,11 @@ class RequestRun {
       date: utcDate(Date.parse(this.record.timestamp)),
       tools: this.offer.toolList,
     }
-    const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
+    const prompts = c.promptsFor(this.record.tenant)
+    if (prompts.off.length > 0) step.detail += `; prompt section(s) flagged off: ${prompts.off.join(', ')}`
+    const parts = {system: renderTemplate(prompts.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
-    if (c.plan !== null) this.planMessage = renderTemplate(c.plan, vars)
+    if (prompts.plan !== null) this.planMessage = renderTemplate(prompts.plan, vars)
     return true
   }
 
