@@ -42,6 +42,14 @@ export type CompiledBundle = {
   options: ChatRequest['options']
   /** guardrails.output_schema, compiled; null when the bundle declares none. */
   outputSchema: ((value: unknown) => ArgIssue[]) | null
+  /**
+   * guardrails.output_schema as sent in Ollama's `format` (the canonical form's, so the same hash
+   * sends the same bytes), on the calls that can only end in the final answer: those that offer no
+   * tools. A call that offers tools never carries it: constrained decoding would keep the model
+   * from proposing a call at all (docs/architecture.md, "Output schema as `format`"). Null when the
+   * bundle declares none.
+   */
+  answerFormat: Record<string, unknown> | null
 }
 
 /** What one request is offered: the tools, `{{tools}}`, and (plan_first) the planning call's schema and catalog. */
@@ -125,6 +133,7 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     promptsFor,
     planning: all.planning,
     outputSchema: manifest.guardrails.output_schema === undefined ? null : compileArgValidator(manifest.guardrails.output_schema),
+    answerFormat: manifest.guardrails.output_schema ?? null,
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,
