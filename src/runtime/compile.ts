@@ -95,7 +95,10 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
   // The rendered prompts depend on the bundle and the set of sections off only, so the same hash and
   // tenant always send the same bytes; a run has few tenants, so the cache stays small.
   const byOff = new Map<string, ReturnType<CompiledBundle['promptsFor']>>([['', {system, plan, off: []}]])
+  const sectionFlags = Object.values(manifest.flags ?? {}).some((f) => f.sections !== undefined)
   const promptsFor = (tenant: string) => {
+    // No flag names a section (every shipped bundle): one answer, no per-request work.
+    if (!sectionFlags) return byOff.get('')!
     const offSet = sectionsFlaggedOff(manifest, tenant)
     const off = [...offSet].sort()
     const key = off.join(',')
