@@ -96,9 +96,13 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
   // tenant always send the same bytes; a run has few tenants, so the cache stays small.
   const byOff = new Map<string, ReturnType<CompiledBundle['promptsFor']>>([['', {system, plan, off: []}]])
   const sectionFlags = Object.values(manifest.flags ?? {}).some((f) => f.sections !== undefined)
+  // A tenant's answer never changes for a compiled bundle; remembered for the first 4096 tenants.
+  const byTenant = new Map<string, ReturnType<CompiledBundle['promptsFor']>>()
   const promptsFor = (tenant: string) => {
     // No flag names a section (every shipped bundle): one answer, no per-request work.
     if (!sectionFlags) return byOff.get('')!
+    const known = byTenant.get(tenant)
+    if (known !== undefined) return known
     const offSet = sectionsFlaggedOff(manifest, tenant)
     const off = [...offSet].sort()
     const key = off.join(',')
@@ -111,6 +115,7 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
       }
       byOff.set(key, hit)
     }
+    if (byTenant.size < 4096) byTenant.set(tenant, hit)
     return hit
   }
   const toolSpecs = enabled.map(toToolSpec)
