@@ -5,6 +5,7 @@ import {diffBundles} from '../../src/bundle/diff.js'
 import {renderBundleDiff} from '../../src/bundle/render-diff.js'
 import {templateSections, templateVariables, withoutSections} from '../../src/bundle/templates.js'
 import {validateBundle} from '../../src/bundle/validate.js'
+import type {Bundle} from '../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
 import {RateLimiter} from '../../src/runtime/rate-limit.js'
@@ -44,10 +45,13 @@ function capture(): ModelClient & {requests: ChatRequest[]} {
   return model
 }
 
-async function firstRequest(dir: string, tenant: string) {
+async function load(dir: string): Promise<Bundle> {
   const v = await validateBundle(dir)
   expect(v.problems).toEqual([])
-  const b = v.bundle!
+  return v.bundle!
+}
+
+async function firstRequest(b: Bundle, tenant: string) {
   const model = capture()
   const trace = await runRequest(trafficRecord({id: 'bank-x', tenant, user: `${tenant}-u1`, role: 'customer', input: [{role: 'user', content: 'What is my balance?'}]}), 1, {
     bundle: b,
@@ -94,8 +98,9 @@ describe('prompt sections (templates)', () => {
 describe('feature flags naming prompt sections (banking-assistant)', () => {
   it('a tenant the flag is off for is sent the system prompt without the section; byte-identical for the same hash and tenant', async () => {
     const dir = sectionedBundle(LIMITS_OFF_AT_NORTHMERE)
-    const north = await firstRequest(dir, 'northmere')
-    const tally = await firstRequest(dir, 'tallyrock')
+    const b = await load(dir)
+    const north = await firstRequest(b, 'northmere')
+    const tally = await firstRequest(b, 'tallyrock')
     const system = (r: ChatRequest) => r.messages[0]!.content
     expect(system(tally.request)).toContain(RULE)
     expect(system(tally.request)).not.toContain('{{')
@@ -104,25 +109,23 @@ describe('feature flags naming prompt sections (banking-assistant)', () => {
     expect(north.trace.steps[0]!.detail).toContain('prompt section(s) flagged off: transfer_limits')
     expect(tally.trace.steps[0]!.detail).not.toContain('flagged off')
     // Another load and compile of the same bundle: same hash, same bytes for the same tenant.
-    const again = await firstRequest(dir, 'northmere')
+    const again = await firstRequest(await load(dir), 'northmere')
     expect(again.bundle.hash).toBe(north.bundle.hash)
     expect(JSON.stringify(again.request)).toBe(JSON.stringify(north.request))
   })
 
   it('a bundle without sections keeps its hash; the flag shows in bundle diff', async () => {
-    const plain = await validateBundle(V1)
-    const withSections = sectionedBundle('')
-    const sectioned = await validateBundle(withSections)
-    expect(sectioned.problems).toEqual([])
+    const plain = await load(V1)
+    const sectioned = await load(sectionedBundle(''))
     // All sections on: the request is the original bundle's, byte for byte (only the hash differs).
-    const a = await firstRequest(V1, 'tallyrock')
-    const b = await firstRequest(withSections, 'tallyrock')
+    const a = await firstRequest(plain, 'tallyrock')
+    const b = await firstRequest(sectioned, 'tallyrock')
     expect(JSON.stringify(b.request)).toBe(JSON.stringify(a.request))
-    const flagged = (await validateBundle(sectionedBundle(LIMITS_OFF_AT_NORTHMERE))).bundle!
-    const text = renderBundleDiff(diffBundles(sectioned.bundle!, flagged), {color: false})
+    const flagged = await load(sectionedBundle(LIMITS_OFF_AT_NORTHMERE))
+    const text = renderBundleDiff(diffBundles(sectioned, flagged), {color: false})
     expect(text).toContain('feature flags')
     expect(text).toContain('+ flags.limits_in_prompt: {"sections":["transfer_limits"],"default":"on","tenants":{"northmere":"off"}}')
-    expect(plain.bundle!.hash).not.toBe(sectioned.bundle!.hash)
+    expect(plain.hash).not.toBe(sectioned.hash)
   })
 
   it('a flag naming an unknown section, or nothing, is a located error', async () => {
