@@ -1,6 +1,7 @@
 import {beforeAll, describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle, BundleManifest} from '../../src/bundle/schema.js'
+import {cassetteKey} from '../../src/model/cassette.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
 import {planFormat} from '../../src/runtime/messages.js'
@@ -59,7 +60,7 @@ async function run(b: Bundle, tenant = 'shop') {
     side: 'candidate',
     repeat: 0,
   })
-  return {trace, calls: model.requests.map((r) => ({tools: r.tools.length, format: r.format}))}
+  return {trace, requests: model.requests, calls: model.requests.map((r) => ({tools: r.tools.length, format: r.format}))}
 }
 
 describe('output schema as Ollama format (retail-orders)', () => {
@@ -78,6 +79,9 @@ describe('output schema as Ollama format (retail-orders)', () => {
     expect(kiosk.calls[0]!.tools).toBe(0)
     expect(JSON.stringify(kiosk.calls[0]!.format)).toBe(JSON.stringify(compileBundle(b).answerFormat))
     expect(kiosk.calls[0]!.format).toEqual(SCHEMA)
+    // The format is part of what a cassette keys the exchange by.
+    const {format: _, ...unformatted} = kiosk.requests[0]!
+    expect(cassetteKey(kiosk.requests[0]!)).not.toBe(cassetteKey(unformatted))
     // The same bundle for a tenant with tools: unconstrained.
     expect((await run(b, 'shop')).calls[0]!.format).toBeUndefined()
   })
