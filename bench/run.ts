@@ -21,6 +21,7 @@ import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {measureArgValidation} from './arg-validate.js'
+import {measurePromptSections} from './prompt-sections.js'
 import {benchStore} from './store.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
@@ -126,6 +127,19 @@ export const FIGURES: FigureDef[] = [
     measure: async ({sizes}) => {
       const r = await measureArgValidation(repoRoot(), sizes.argCalls)
       return {value: r.ns_per_call, detail: `${k(r.calls)} checks over the ${r.distinct} tool calls recorded in support-refunds (${r.invalid} invalid), v2 contracts compiled once`}
+    },
+  },
+  {
+    // Every request's system prompt is chosen by its tenant's prompt sections and rendered (#18).
+    name: 'prompt_sections_ns',
+    unit: 'ns/request',
+    target: {op: '<', value: 500},
+    measure: async ({sizes}) => {
+      const r = await measurePromptSections(repoRoot(), sizes.argCalls)
+      return {
+        value: r.select_ns,
+        detail: `${k(r.requests)} requests of banking-assistant's ${r.tenants} tenants, one section flagged off for one; choosing and rendering the system prompt ${r.render_ns.toFixed(0)} ns with the flag, ${r.plain_render_ns.toFixed(0)} ns without`,
+      }
     },
   },
   {

@@ -114,7 +114,8 @@ export function crossCheck(file: string, view: ManifestView, locate?: Locator): 
 
   const known = new Set(view.toolNames.filter((n): n is string => n !== undefined))
   for (const [name, flag] of Object.entries(view.flags ?? {})) {
-    flag.tools.forEach((tool, i) => {
+    if (flag.tools === undefined && flag.sections === undefined) add(['flags', name], 'names no tool and no prompt section: give tools, sections or both')
+    flag.tools?.forEach((tool, i) => {
       if (!known.has(tool)) add(['flags', name, 'tools', i], `unknown tool "${tool}"`)
     })
   }

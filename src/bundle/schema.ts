@@ -343,10 +343,14 @@ export type Autonomy = z.infer<typeof Autonomy>
 /**
  * A feature flag: the tools it names are offered to the model and callable only for the tenants it
  * is `on` for (`default`, overridden per tenant). A tool named by several flags needs all of them on.
+ * The prompt sections it names (`{{#section name}}` … `{{/section name}}` in a prompt template, see
+ * src/bundle/templates.ts) are in the prompts only for those tenants, likewise. A flag names at least
+ * one tool or section; `sections` absent: the flag hashes as it did before sections existed.
  */
 export const FeatureFlag = z
   .object({
-    tools: z.array(z.string().min(1)).min(1),
+    tools: z.array(z.string().min(1)).min(1).optional(),
+    sections: z.array(z.string().min(1)).min(1).optional(),
     default: z.enum(['on', 'off']),
     tenants: z.record(z.string().min(1), z.enum(['on', 'off'])).default({}),
   })

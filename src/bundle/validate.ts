@@ -6,7 +6,7 @@ import {expressionProblems} from './expressions.js'
 import {bundleRef, hashBundle} from './hash.js'
 import {hiddenFromOllama, OLLAMA_KEPT_KEYWORDS} from './model-visible.js'
 import {type Bundle, BundleManifest} from './schema.js'
-import {escapesBundleDir, isOutside, type TemplateSlot, unknownTemplateVariables} from './templates.js'
+import {escapesBundleDir, isOutside, type TemplateSlot, templateSections, unknownTemplateVariables} from './templates.js'
 import {parseConfigText, readConfigText} from '../util/config-file.js'
 import {NotRegularFileError, readRegularFile} from '../util/regular-file.js'
 import {type Locator, pathLocator} from '../util/path-position.js'
@@ -58,15 +58,32 @@ export async function validateBundle(dir: string): Promise<BundleValidation> {
   problems.push(...crossCheck(file, view, locate), ...expressionProblems(file, text, view))
 
   const templates: Record<string, string> = {}
+  const sections = new Set<string>()
+  let allTemplatesRead = true
   for (const [slot, templatePath] of promptPaths(raw)) {
     const loaded = await loadTemplate(dir, templatePath)
     if (!loaded.ok) {
       problems.push(problem(file, ['prompts', slot], loaded.message, locate))
+      allTemplatesRead = false
       continue
     }
     templates[templatePath] = loaded.text
-    for (const message of unknownTemplateVariables(templatePath, loaded.text)) {
+    const declared = templateSections(templatePath, loaded.text)
+    for (const message of [...unknownTemplateVariables(templatePath, loaded.text), ...declared.problems]) {
       problems.push(problem(file, ['prompts', slot], message, locate))
+    }
+    for (const s of declared.sections) sections.add(s.name)
+  }
+  // A flag naming a section no template declares would silently do nothing for every tenant.
+  if (allTemplatesRead) {
+    const known = [...sections].sort()
+    for (const [name, flag] of Object.entries(view.flags ?? {})) {
+      flag.sections?.forEach((section, i) => {
+        if (!sections.has(section)) {
+          const declaredList = known.length === 0 ? 'the prompts declare none' : `declared: ${known.join(', ')}`
+          problems.push(problem(file, ['flags', name, 'sections', i], `unknown prompt section "${section}" (${declaredList})`, locate))
+        }
+      })
     }
   }
 

@@ -289,11 +289,17 @@ export async function startOllamaServer(opts: OllamaServerOptions): Promise<Olla
     const result = await generate(req, res, ready.client, request)
     if (!result) return
     const {answer, totalNs} = result
-    const content = shapeContent(answer.message.content, body.format)
+    // Under `format` Ollama's constrained decoding lets the model write only text of that format, so
+    // it cannot emit a tool call even when tools are offered (ollama/ollama#8095: tool_calls come back
+    // empty): a proposed call becomes its JSON text, shaped like any other answer, as /api/generate does.
+    const constrained = body.format !== undefined && body.format !== null && body.format !== ''
+    const proposed = constrained ? [] : answer.message.tool_calls
+    const text = constrained && answer.message.content === '' && answer.message.tool_calls.length > 0 ? JSON.stringify(answer.message.tool_calls) : answer.message.content
+    const content = shapeContent(text, body.format)
     const thinking = ready.think ? thinkingFor(request) : ''
     // Ollama numbers a response's tool calls from 0 (function.index) and gives each an id
     // "call_" + 8 characters (server/routes.go toolCallId; random there, derived from the call here).
-    const toolCalls = answer.message.tool_calls.map((c, index) => ({
+    const toolCalls = proposed.map((c, index) => ({
       id: `call_${sha256(JSON.stringify([index, c.name, c.arguments, request.messages.length])).slice(0, 8)}`,
       function: {index, name: c.name, arguments: c.arguments},
     }))

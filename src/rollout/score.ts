@@ -1,3 +1,4 @@
+import {BundleManifest} from '../bundle/schema.js'
 import type {MapRunOptions} from '../runs/map-run.js'
 import {findRun} from '../runs/open.js'
 import {runSummary, type RunSummaryWithGolden} from '../runs/run-summary.js'
@@ -5,6 +6,7 @@ import {runTenants, tenantView} from '../runs/tenant-view.js'
 import {scorecard, type Scorecard} from '../scorecard/scorecard.js'
 import type {Thresholds} from '../scorecard/thresholds.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
+import {tenantExposure} from './exposure.js'
 import {currentStages, incidentFreeBlocker} from './history.js'
 import {planRollout, type RolloutPlan, type TenantInput} from './plan.js'
 
@@ -51,5 +53,15 @@ export async function planRunRollout(
     w === undefined
       ? undefined
       : Object.fromEntries(tenants.map((t) => [t.tenant, incidentFreeBlocker(history, t.tenant, run.candidate_hash, w.nowMs, w.ms, w.label)]))
-  return planRollout({overall, tenants, current, minRequests: opts.minRequests, ...(fullBlockers ? {fullBlockers} : {})})
+  const manifest = storedCandidate(store, run)
+  const exposures = manifest === null ? undefined : Object.fromEntries(tenants.map((t) => [t.tenant, tenantExposure(manifest, t.tenant)]))
+  const plan = planRollout({overall, tenants, current, minRequests: opts.minRequests, ...(fullBlockers ? {fullBlockers} : {}), ...(exposures ? {exposures} : {})})
+  return manifest === null ? {...plan, note: `the candidate bundle ${run.candidate_ref} is not in the store: no exposure per tenant, every tenant one stage at a time`} : plan
+}
+
+/** The candidate's manifest as the run stored it; null when the store never recorded it (a run written by hand). */
+function storedCandidate(store: TraceDatabase, run: RunInfo): BundleManifest | null {
+  const record = store.getBundle(run.candidate_hash)
+  const parsed = record === undefined ? null : BundleManifest.safeParse(record.manifest)
+  return parsed?.success ? parsed.data : null
 }

@@ -11,8 +11,9 @@ export function stageRank(stage: Stage): number {
   return STAGES.indexOf(stage)
 }
 
-export function nextStage(stage: Stage): Stage {
-  return STAGES[Math.min(STAGES.length - 1, stageRank(stage) + 1)]!
+/** `steps` stages further than `stage` (one by default), full at most. */
+export function nextStage(stage: Stage, steps = 1): Stage {
+  return STAGES[Math.min(STAGES.length - 1, stageRank(stage) + steps)]!
 }
 
 export function describeStage(stage: Stage): string {

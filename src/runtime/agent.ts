@@ -167,9 +167,11 @@ class RequestRun {
       date: utcDate(Date.parse(this.record.timestamp)),
       tools: this.offer.toolList,
     }
-    const parts = {system: renderTemplate(c.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
+    const prompts = c.promptsFor(this.record.tenant)
+    if (prompts.off.length > 0) step.detail += `; prompt section(s) flagged off: ${prompts.off.join(', ')}`
+    const parts = {system: renderTemplate(prompts.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
-    if (c.plan !== null) this.planMessage = renderTemplate(c.plan, vars)
+    if (prompts.plan !== null) this.planMessage = renderTemplate(prompts.plan, vars)
     return true
   }
 
@@ -267,8 +269,11 @@ class RequestRun {
       departed ? `departed from the plan: ${departed}; asking the model for the answer` : `plan carried out; asking the model for the answer`,
     )
 
+    // The answer phase runs no call, so under an output schema it is a final-answer call: no tools
+    // offered, the schema as `format`. Without one it offers the tools as it always has.
+    const answerFormat = this.deps.compiled.answerFormat
     for (;;) {
-      const next = await this.modelTurn(this.messages)
+      const next = answerFormat === null ? await this.modelTurn(this.messages) : await this.modelTurn(this.messages, answerFormat, false)
       if (!next) return
       const calls = next.response.message.tool_calls
       if (calls.length === 0) return this.finalAnswerTurn(next)
@@ -308,14 +313,18 @@ class RequestRun {
     }
     const step = this.sm.enter('plan', 'model call')
     const c = this.deps.compiled
+    const tools = offerTools ? this.offer.toolSpecs : []
+    // A call offering no tools can only be answered in text: the output schema constrains it, unless
+    // the caller asked for another format (plan_first's plan).
+    const shape = format ?? (tools.length === 0 && c.answerFormat !== null ? c.answerFormat : undefined)
     let response: ChatResponse
     try {
       response = await this.model.chat(
         {
           model: this.manifest.model.name,
           messages: messages.slice(),
-          tools: offerTools ? this.offer.toolSpecs : [],
-          ...(format === undefined ? {} : {format}),
+          tools,
+          ...(shape === undefined ? {} : {format: shape}),
           ...(this.manifest.model.think === undefined ? {} : {think: this.manifest.model.think}),
           options: c.options,
         },

@@ -1,4 +1,4 @@
-import type {AutonomyLevel, BundleManifest, ToolContract} from '../bundle/schema.js'
+import type {AutonomyLevel, BundleManifest, FeatureFlag, ToolContract} from '../bundle/schema.js'
 
 /**
  * Progressive autonomy (the bundle's `autonomy:`), as a pure decision on one proposed call: what the
@@ -26,10 +26,25 @@ export function toolsFlaggedOff(manifest: Pick<BundleManifest, 'flags'>, tenant:
   const off = new Map<string, string>()
   for (const name of Object.keys(manifest.flags).sort()) {
     const flag = manifest.flags[name]!
-    const state = Object.hasOwn(flag.tenants, tenant) ? flag.tenants[tenant]! : flag.default
-    if (state === 'off') for (const tool of flag.tools) if (!off.has(tool)) off.set(tool, name)
+    if (flagState(flag, tenant) === 'off') for (const tool of flag.tools ?? []) if (!off.has(tool)) off.set(tool, name)
   }
   return off
+}
+
+/**
+ * The prompt sections feature flags turn off for `tenant`. Empty when the bundle has no flags (or
+ * none names a section): then every template renders as written.
+ */
+export function sectionsFlaggedOff(manifest: Pick<BundleManifest, 'flags'>, tenant: string): ReadonlySet<string> {
+  const off = new Set<string>()
+  for (const flag of Object.values(manifest.flags ?? {})) {
+    if (flag.sections !== undefined && flagState(flag, tenant) === 'off') for (const s of flag.sections) off.add(s)
+  }
+  return off
+}
+
+function flagState(flag: FeatureFlag, tenant: string): 'on' | 'off' {
+  return Object.hasOwn(flag.tenants, tenant) ? flag.tenants[tenant]! : flag.default
 }
 
 export type AutonomyGate = {effect: 'deny' | 'draft' | 'hold'; reason: string; message: string}

@@ -8,6 +8,8 @@ import {compileTools, type CompiledTool} from './guardrails/mid-run.js'
 import {toolCatalogMessage} from '../model/tool-catalog.js'
 import {compileIntents, type CompiledIntent} from './guardrails/intent.js'
 import {compileTemplate, type CompiledTemplate, planFormat} from './messages.js'
+import {withoutSections} from '../bundle/templates.js'
+import {sectionsFlaggedOff} from './autonomy.js'
 
 /**
  * Everything about a bundle that does not depend on the request, worked out once: runRequest runs
@@ -30,11 +32,24 @@ export type CompiledBundle = {
   system: CompiledTemplate
   /** plan_first mode only. */
   plan: CompiledTemplate | null
+  /**
+   * The system and plan templates as `tenant` is sent them: without the prompt sections feature
+   * flags turn off for it (`off`, sorted). Compiled once per distinct set of sections off.
+   */
+  promptsFor(tenant: string): {system: CompiledTemplate; plan: CompiledTemplate | null; off: readonly string[]}
   /** plan_first mode only: the plan's JSON Schema (Ollama `format`) and the tool catalog sent with planning calls. */
   planning: {format: Record<string, unknown>; catalog: ChatMessage} | null
   options: ChatRequest['options']
   /** guardrails.output_schema, compiled; null when the bundle declares none. */
   outputSchema: ((value: unknown) => ArgIssue[]) | null
+  /**
+   * guardrails.output_schema as sent in Ollama's `format` (the canonical form's, so the same hash
+   * sends the same bytes), on the calls that can only end in the final answer: those that offer no
+   * tools. A call that offers tools never carries it: constrained decoding would keep the model
+   * from proposing a call at all (docs/architecture.md, "Output schema as `format`"). Null when the
+   * bundle declares none.
+   */
+  answerFormat: Record<string, unknown> | null
 }
 
 /** What one request is offered: the tools, `{{tools}}`, and (plan_first) the planning call's schema and catalog. */
@@ -59,19 +74,49 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
   // order of schema issues) are then the same for any two bundles with the same hash.
   const manifest = canonicalManifest(bundle.manifest)
   const enabled = manifest.tools.filter((t) => t.enabled)
-  const template = (field: 'system' | 'plan', file: string): CompiledTemplate => {
+  const templateText = (field: 'system' | 'plan', file: string): string => {
     const text = Object.hasOwn(bundle.templates, file) ? bundle.templates[file] : undefined
     if (text === undefined) {
       throw new ValidationError([`${bundle.manifestFile}:prompts.${field}: template ${file} was not loaded`])
     }
-    return compileTemplate(text)
+    return text
   }
-  let plan: CompiledTemplate | null = null
+  const systemText = templateText('system', manifest.prompts.system)
+  let planText: string | null = null
   if (manifest.agent.mode === 'plan_first') {
     if (manifest.prompts.plan === undefined) {
       throw new ValidationError([`${bundle.manifestFile}:prompts.plan: required when agent.mode is plan_first`])
     }
-    plan = template('plan', manifest.prompts.plan)
+    planText = templateText('plan', manifest.prompts.plan)
+  }
+  const NO_SECTION_OFF = new Set<string>()
+  const system = compileTemplate(withoutSections(systemText, NO_SECTION_OFF))
+  const plan = planText === null ? null : compileTemplate(withoutSections(planText, NO_SECTION_OFF))
+  // The rendered prompts depend on the bundle and the set of sections off only, so the same hash and
+  // tenant always send the same bytes; a run has few tenants, so the cache stays small.
+  const byOff = new Map<string, ReturnType<CompiledBundle['promptsFor']>>([['', {system, plan, off: []}]])
+  const sectionFlags = Object.values(manifest.flags ?? {}).some((f) => f.sections !== undefined)
+  // A tenant's answer never changes for a compiled bundle; remembered for the first 4096 tenants.
+  const byTenant = new Map<string, ReturnType<CompiledBundle['promptsFor']>>()
+  const promptsFor = (tenant: string) => {
+    // No flag names a section (every shipped bundle): one answer, no per-request work.
+    if (!sectionFlags) return byOff.get('')!
+    const known = byTenant.get(tenant)
+    if (known !== undefined) return known
+    const offSet = sectionsFlaggedOff(manifest, tenant)
+    const off = [...offSet].sort()
+    const key = off.join(',')
+    let hit = byOff.get(key)
+    if (hit === undefined) {
+      hit = {
+        system: compileTemplate(withoutSections(systemText, offSet)),
+        plan: planText === null ? null : compileTemplate(withoutSections(planText, offSet)),
+        off,
+      }
+      byOff.set(key, hit)
+    }
+    if (byTenant.size < 4096) byTenant.set(tenant, hit)
+    return hit
   }
   const toolSpecs = enabled.map(toToolSpec)
   const all = offerOf(toolSpecs, plan !== null)
@@ -91,10 +136,12 @@ export function compileBundle(bundle: Bundle): CompiledBundle {
     toolSpecs,
     toolList: all.toolList,
     intents,
-    system: template('system', manifest.prompts.system),
+    system,
     plan,
+    promptsFor,
     planning: all.planning,
     outputSchema: manifest.guardrails.output_schema === undefined ? null : compileArgValidator(manifest.guardrails.output_schema),
+    answerFormat: manifest.guardrails.output_schema ?? null,
     // The named settings win over pass-through options that happen to share their names.
     options: {
       ...manifest.model.options,

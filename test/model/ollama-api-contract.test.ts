@@ -309,6 +309,24 @@ describe('Ollama API contract: the sandbox server answers the documented request
     expect(JSON.parse(json.message.content)).toEqual({content: 'Sure! Ollama is 22.'})
   })
 
+  it('format with tools offered: no tool call comes back, the answer is text of the format (streamed or not), as under constrained decoding', async () => {
+    const schema = {type: 'object', properties: {city: {type: 'string'}}, required: ['city']}
+    const validate = new Ajv().compile(schema)
+    for (const name of ['chat-tools', 'chat-stream-tools']) {
+      const f = fx(name)
+      const server = await serve(f)
+      const res = await send(server, {...f, request: {...f.request!, format: schema}})
+      expect(res.status).toBe(200)
+      const chunks = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as {message: {content: string; tool_calls?: unknown}})
+      expect(chunks.some((c) => c.message.tool_calls !== undefined), name).toBe(false)
+      const content = chunks.map((c) => c.message.content).join('')
+      expect(validate(JSON.parse(content)), `${name}: ${content}`).toBe(true)
+      // Without format the same model proposes its documented call.
+      const plain = (await (await send(server, f)).text()).trim().split('\n').map((l) => JSON.parse(l) as {message: {tool_calls?: unknown}})
+      expect(plain.some((c) => c.message.tool_calls !== undefined)).toBe(true)
+    }
+  })
+
   it('roles are read case-insensitively; keep_alive and option types are checked as Ollama reads them', async () => {
     const server = await serve(fx('chat'))
     const post = (body: unknown): Promise<Response> => fetch(`${server.url}/api/chat`, {method: 'POST', body: JSON.stringify(body)})
