@@ -133,7 +133,15 @@ export function sideBySideModel(diff: RequestDiff, classification?: Classificati
   }
   sections.push({
     title: 'metrics',
-    rows: [metric('tokens', 'tokens'), metric('cost $', 'cost_usd', '', 6), metric('latency', 'latency_ms', ' ms'), metric('tool calls', 'tool_calls'), metric('steps', 'steps')],
+    // Recorded traffic logs no steps (the recorded side's are made up, one act/observe pair per
+    // call), so steps compare like with like only between two replays.
+    rows: [
+      metric('tokens', 'tokens'),
+      metric('cost $', 'cost_usd', '', 6),
+      metric('latency', 'latency_ms', ' ms'),
+      metric('tool calls', 'tool_calls'),
+      ...(diff.base_side === 'recorded' ? [] : [metric('steps', 'steps')]),
+    ],
   })
 
   const parts = diff.answer.changed ? (diff.answer.parts ?? answerWordDiff(diff.answer.base, diff.answer.cand)) : [{value: diff.answer.base, added: false, removed: false}]
