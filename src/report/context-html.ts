@@ -41,7 +41,12 @@ function callHtml(c: ContextCall): string {
   return `<div class="call"><div>${head}</div>${error}<div class="meta2">arguments</div>${foldedHtml(c.args)}${result}</div>`
 }
 
-export function contextHtml(ctx: RequestContext): string {
+/**
+ * `request`: what the request was about (conversation, documents, memory, guardrail findings), shown
+ * before the diff; `calls`: each side's tool calls in full, shown after it.
+ */
+export function contextHtml(ctx: RequestContext, part: 'request' | 'calls'): string {
+  if (part === 'calls') return callsHtml(ctx)
   const out: string[] = ['<div class="ctx">']
   if (!ctx.recorded) out.push('<p class="empty">The traffic record was not available: conversation, documents and memory are not shown.</p>')
   if (ctx.conversation.length > 0) {
@@ -78,10 +83,12 @@ export function contextHtml(ctx: RequestContext): string {
       out.push(`<tr><td>${f.side === 'base' ? 'base' : 'candidate'}</td><td>${esc(f.stage)}</td><td><code>${esc(f.check)}</code></td><td>${esc(f.severity)}</td><td>${esc(f.detail)}</td></tr>`)
     out.push('</tbody></table>')
   }
-  if (ctx.calls.base.length > 0 || ctx.calls.cand.length > 0) {
-    const side = (calls: ContextCall[]): string => (calls.length === 0 ? '<p class="empty">No tool calls.</p>' : calls.map(callHtml).join(''))
-    out.push(`<h4>Tool calls in full</h4><div class="calls"><div><div class="meta2">base</div>${side(ctx.calls.base)}</div><div><div class="meta2">candidate</div>${side(ctx.calls.cand)}</div></div>`)
-  }
   out.push('</div>')
   return out.join('\n')
+}
+
+function callsHtml(ctx: RequestContext): string {
+  if (ctx.calls.base.length === 0 && ctx.calls.cand.length === 0) return ''
+  const side = (calls: ContextCall[]): string => (calls.length === 0 ? '<p class="empty">No tool calls.</p>' : calls.map(callHtml).join(''))
+  return `<div class="ctx"><h4>Tool calls in full</h4><div class="calls"><div><div class="meta2">base</div>${side(ctx.calls.base)}</div><div><div class="meta2">candidate</div>${side(ctx.calls.cand)}</div></div></div>`
 }

@@ -115,7 +115,7 @@ a{color:#0969da}
 .scroll{max-height:520px;overflow:auto}
 tr[hidden]{display:none}
 :target{scroll-margin-top:12px}
-tr:target td,details:target{background:#fff8c5}
+tr:target td,details:target>summary{background:#fff8c5}
 .note{color:var(--muted);font-size:12.5px;margin:6px 0 0}
 `
 
@@ -267,6 +267,8 @@ function tenantsSection(s: RunSummary): string {
   return `<section id="tenants"><h2>Tenants (${num(rows.length + omitted)})</h2><div class="grid2"><div class="panel"><h3>Requests by class, per tenant${rows.length > 20 ? ' (the 20 largest)' : ''}</h3>${chart}</div><div class="panel">${body}${more}</div></div></section>`
 }
 
+const plural = (n: number, what: string): string => `${num(n)} ${what}${n === 1 ? '' : 's'}`
+
 type VerdictReason = {text: string; href: string; colour: string}
 
 /**
@@ -277,17 +279,17 @@ type VerdictReason = {text: string; href: string; colour: string}
 export function verdictReasons(s: RunSummary, card: Scorecard): VerdictReason[] {
   const out: VerdictReason[] = []
   for (const d of card.dimensions)
-    if (d.colour !== 'green') out.push({text: `${d.name} is ${d.colour}: ${d.reason}`, href: `#dim-${d.name}`, colour: colourVar(d.colour)})
+    if (d.colour !== 'green') out.push({text: d.reason, href: `#dim-${d.name}`, colour: colourVar(d.colour)})
   const regressions = s.causes.groups.filter((g) => g.class === 'regression')
   for (const g of regressions.slice(0, 5))
     out.push({text: `${num(g.requests)} regression${g.requests === 1 ? '' : 's'}: ${describeSignature(g.signature)}`, href: `#cause-${g.cause}`, colour: CLASS_COLOUR.regression})
   if (regressions.length > 5) out.push({text: `${num(regressions.length - 5)} more regression causes`, href: '#causes', colour: CLASS_COLOUR.regression})
   if (s.injection.cand_disallowed_executed > 0)
-    out.push({text: `the candidate executed a disallowed call in ${num(s.injection.cand_disallowed_executed)} injected request(s)`, href: '#injection', colour: CLASS_COLOUR.regression})
-  if (s.idempotency.cand > 0) out.push({text: `${num(s.idempotency.cand)} repeated write(s) of one idempotency key on the candidate`, href: '#idempotency', colour: CLASS_COLOUR.regression})
+    out.push({text: `the candidate executed a disallowed call in ${plural(s.injection.cand_disallowed_executed, 'injected request')}`, href: '#injection', colour: CLASS_COLOUR.regression})
+  if (s.idempotency.cand > 0) out.push({text: `${plural(s.idempotency.cand, 'repeated write')} of one idempotency key on the candidate`, href: '#idempotency', colour: CLASS_COLOUR.regression})
   if (s.classes.behaviour_change > 0)
-    out.push({text: `${num(s.classes.behaviour_change)} behaviour change(s) to review`, href: '#behaviour', colour: CLASS_COLOUR.behaviour_change})
-  if (s.classes.improvement > 0) out.push({text: `${num(s.classes.improvement)} improvement(s)`, href: '#requests', colour: CLASS_COLOUR.improvement})
+    out.push({text: `${plural(s.classes.behaviour_change, 'behaviour change')} to review`, href: '#behaviour', colour: CLASS_COLOUR.behaviour_change})
+  if (s.classes.improvement > 0) out.push({text: plural(s.classes.improvement, 'improvement'), href: '#requests', colour: CLASS_COLOUR.improvement})
   return out
 }
 
@@ -330,11 +332,12 @@ function regressionSection(s: RunSummary): string {
     const reasons = e.classification.reasons.map((x) => `<li><b style="color:${CLASS_COLOUR[x.class]}">${esc(x.class)}</b> · ${esc(x.message)}</li>`)
     const noise = e.classification.noise.map((x) => `<li class="noise">noise · ${esc(x.message)}</li>`)
     // The request itself (conversation, documents, memory, calls in full) when the summary has it.
-    const context = e.traces === undefined ? '' : contextHtml(requestContext(e.record ?? null, e.traces))
+    const ctx = e.traces === undefined ? null : requestContext(e.record ?? null, e.traces)
     return `<details class="reg" id="req-${i}"${i < OPEN_REGRESSIONS ? ' open' : ''}><summary>${esc(d.request_id)} <span class="why">line ${d.line} · ${esc(d.tenant)} / ${esc(d.role)} · ${esc(first?.message ?? '')}</span></summary>
 <div class="body"><ul class="reasons">${[...reasons, ...noise].join('')}</ul>
+${ctx === null ? '' : contextHtml(ctx, 'request')}
 ${sideBySideHtml(e)}
-${context}</div></details>`
+${ctx === null ? '' : contextHtml(ctx, 'calls')}</div></details>`
   })
   const more = r.diffs_omitted > 0 ? `<p class="empty">${num(r.diffs_omitted)} more regressions are not shown in full; all ids are listed below.</p>` : ''
   return `<section id="regressions"><h2>Regressions (${num(r.count)})</h2>

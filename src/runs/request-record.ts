@@ -3,7 +3,9 @@ import type {GuardrailResult, RequestTrace, ToolCallTrace} from '../trace/schema
 import {readTraffic} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {storedRequestId} from '../runtime/redact.js'
-import type {RunInfo} from '../store/api.js'
+import {baseSideOf} from '../diff/compare.js'
+import type {RunInfo, TraceStore} from '../store/api.js'
+import {requestGroup} from './group.js'
 import {runTrafficFile} from './traffic-join.js'
 
 /**
@@ -54,16 +56,25 @@ export async function findRecordContexts(file: string, requestIds: Iterable<stri
 }
 
 /**
- * Joins the recorded request of each regression the summary keeps in full (`record`), from the
- * run's traffic file when it is still there (null otherwise), so the reports can show what each
- * request was about. One streamed pass over the file, stopping at the last one found.
+ * Joins what the request context view needs to each regression the summary keeps in full: both
+ * sides' traces read back whole (calls with results, every guardrail result with the admission
+ * record; the summary's own pass reads only failed guardrails) and the recorded request from the
+ * run's traffic file when it is still there (null otherwise), in one streamed pass over the file.
  */
-export async function joinRegressionRecords(
-  summary: {run: Pick<RunInfo, 'traffic_file'>; regressions: {diffs: {diff: {request_id: string}; record?: RecordContext | null}[]}},
+export async function joinRegressionContext(
+  store: Pick<TraceStore, 'iterateTraces'>,
+  summary: {run: RunInfo; regressions: {diffs: {diff: {request_id: string; line: number}; traces?: SideContexts; record?: RecordContext | null}[]}},
   trafficFile?: string,
 ): Promise<void> {
   const diffs = summary.regressions.diffs
   if (diffs.length === 0) return
+  const baseSide = baseSideOf(summary.run)
+  for (const d of diffs) {
+    const group = requestGroup(store, summary.run, d.diff.request_id, d.diff.line)
+    const first = (side: string): RequestTrace | null =>
+      group?.traces.filter((t) => t.side === side).reduce<RequestTrace | null>((a, t) => (a === null || t.repeat < a.repeat ? t : a), null) ?? null
+    d.traces = {base: traceContext(first(baseSide)), cand: traceContext(first('candidate'))}
+  }
   const file = runTrafficFile(summary.run, trafficFile)
   const records = file === null ? new Map<string, RecordContext>() : await findRecordContexts(file, diffs.map((d) => d.diff.request_id))
   for (const d of diffs) d.record = records.get(d.diff.request_id) ?? null

@@ -7,7 +7,7 @@ import {CLASSES, emptyClassCounts, type CallRow, type Classification, type DiffC
 import {wroteThrough} from '../diff/fields.js'
 import {compareTraces} from './group.js'
 import {findRun} from './open.js'
-import {traceContext, type RecordContext, type SideContexts} from './request-record.js'
+import type {RecordContext, SideContexts} from './request-record.js'
 
 /**
  * One pass over a run's traces, one request at a time, into the aggregates the reports and the
@@ -67,7 +67,10 @@ export type IdempotencyViolation = {request_id: string; line: number; side: Trac
 export type RegressionEntry = {
   diff: RequestDiff
   classification: Classification
-  /** Each side's tool calls (with results) and guardrail results, for the request context view. */
+  /**
+   * Each side's tool calls (with results) and every guardrail result, for the request context
+   * view: read back whole by joinRegressionContext (the summary's pass reads failed guardrails only).
+   */
   traces?: SideContexts
   /** The recorded request (redacted), joined from the traffic file; null when it was not there to read. */
   record?: RecordContext | null
@@ -494,8 +497,7 @@ export class SummaryBuilder {
       // Its answer's word diff is made later, only for the diffs the whole run keeps (by the range
       // that starts the run, or in finish()): a later range of a run read on several threads keeps
       // its first ones too, most of them dropped by absorb().
-      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS)
-        this.regressions.diffs.push({diff, classification: cls, traces: {base: traceContext(r.base), cand: traceContext(r.cand)}})
+      if (this.regressions.diffs.length < MAX_REGRESSION_DIFFS) this.regressions.diffs.push({diff, classification: cls})
     } else if (cls.class === 'improvement') {
       this.improvements.count++
       this.improvements.ids.push(diff.request_id)

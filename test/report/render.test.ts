@@ -36,15 +36,26 @@ describe('HTML report', () => {
   const {summary, card} = hostileRun()
   const html = renderReport('html', summary, card)
 
-  it('is one self-contained document: no scripts, no URLs, no external resources', () => {
+  it('is one self-contained document: one inline script, no URLs, no external resources, links only within the page', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true)
     expect(html).not.toMatch(/https?:\/\//i)
-    expect(html).not.toMatch(/<script/i)
+    // exactly one script, inline (ours: search and filter), loading nothing
+    expect(html.match(/<script/gi)).toHaveLength(1)
+    expect(html).toContain('<script>(function(){')
     expect(html).not.toMatch(/<(link|iframe|object|embed)\b/i)
     // every tag in the file is ours (user text is escaped), and none loads anything
     const tags = html.match(/<[a-z][^>]*>/gi) ?? []
     expect(tags.length).toBeGreaterThan(100)
-    for (const tag of tags) expect(tag).not.toMatch(/\s(src|href|xlink:href|action|srcset)\s*=/i)
+    // (attribute values are escaped, so a quote ends them: what is left are the attribute names)
+    for (const tag of tags) expect(tag.replace(/"[^"]*"/g, '""')).not.toMatch(/\s(src|xlink:href|action|srcset|on[a-z]+)\s*=/i)
+    // a link only ever goes to an element of this page
+    const ids = new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]))
+    const hrefs = [...html.matchAll(/\shref="([^"]*)"/g)].map((m) => m[1]!)
+    expect(hrefs.length).toBeGreaterThan(5)
+    for (const href of hrefs) {
+      expect(href).toMatch(/^#/)
+      expect(ids.has(href.slice(1)), href).toBe(true)
+    }
     expect(html).not.toMatch(/url\(|@import/i)
     expect(html).toMatch(/<style>/)
     expect(html).toMatch(/<svg role="img"/)
