@@ -170,9 +170,9 @@ export function requestContext(record: RecordContext | null, sides: SideContexts
   }
 }
 
-/** One side's admission of an entry in words: `admitted`, `dropped (retrieval.trust)`, or `-` when not recorded. */
+/** One side's admission of an entry in words: `admitted`, `dropped (retrieval.trust)`, or `not recorded` (recorded traffic has no guardrails). */
 export function admissionText(a: Admission): string {
-  if (a === null) return '-'
+  if (a === null) return 'not recorded'
   return a.admitted ? 'admitted' : `dropped${a.dropped_by.length > 0 ? ` (${a.dropped_by.join(', ')})` : ''}`
 }
 
