@@ -16,7 +16,7 @@ import {repoRoot} from '../helpers/cli.js'
 
 /**
  * The HTML report in a real browser (headless Chromium from @sparticuz/chromium): made from a
- * shadow run of a slice of the banking scenario (two tenants, injected documents), opened from its
+ * shadow run of the first 12 lines of the banking scenario (two tenants, injected documents), opened from its
  * file, with every script error or console error failing the test. Screenshots are written under
  * the OS temp dir (printed), outside the repository.
  */
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const {dir, store} = tempStore({prefix: 'understudy-html-'})
   try {
     const traffic = path.join(dir, 'traffic.jsonl')
-    writeFileSync(traffic, readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8').split('\n').slice(0, 24).join('\n') + '\n')
+    writeFileSync(traffic, readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8').split('\n').slice(0, 12).join('\n') + '\n')
     const {run} = await startShadow(
       {traffic, candidate: path.join(scenario, 'v2-no-injection-defence'), fixtures: path.join(scenario, 'fixtures.yaml'), model: 'compromised', approver: 'pending'},
       store,
