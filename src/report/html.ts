@@ -264,7 +264,7 @@ function tenantsSection(s: RunSummary): string {
     [1, 2, 3, 4, 5, 6],
   )
   const more = omitted > 0 ? `<p class="note">${num(omitted)} smaller tenants are not listed.</p>` : ''
-  return `<section id="tenants"><h2>Tenants (${num(rows.length + omitted)})</h2><div class="grid2"><div class="panel"><h3>Requests by class, per tenant${rows.length > 20 ? ' (the 20 largest)' : ''}</h3>${chart}</div><div class="panel">${body}${more}</div></div></section>`
+  return `<section id="tenants"><h2>Tenants (${num(rows.length + omitted)})</h2><div class="panel"><h3>Requests by class, per tenant${rows.length > 20 ? ' (the 20 largest)' : ''}</h3>${chart}</div><div class="panel" style="margin-top:12px">${body}${more}</div></section>`
 }
 
 const plural = (n: number, what: string): string => `${num(n)} ${what}${n === 1 ? '' : 's'}`
