@@ -17,6 +17,7 @@ export const CONTEXT_CSS = `
 .ctx .doc.injected{border-color:var(--red);background:#fff5f5}
 .ctx .meta2{color:var(--muted);font-size:12px}
 .ctx .warn{color:var(--red);font-weight:600;font-size:12px}
+.ctx mark{background:#ffcecb;color:#82071e}
 .trust{display:inline-block;padding:0 6px;border-radius:4px;font-size:11px;font-weight:700;color:#fff}
 .trust.trusted{background:var(--green)}.trust.internal{background:#0969da}.trust.untrusted{background:var(--amber)}
 .adm.dropped{color:var(--red)}
@@ -25,9 +26,16 @@ details.fold>summary{cursor:pointer;color:var(--muted);font-size:12px}
 .calls .call{border-top:1px dashed var(--line);padding:4px 0}
 `
 
-function foldedHtml(f: Folded): string {
-  if (!f.folded) return `<pre>${esc(f.text)}</pre>`
-  return `<pre>${esc(f.preview)}</pre><details class="fold"><summary>⋯ ${esc(foldNote(f))}: show all ${esc(f.text.length.toLocaleString('en-US'))} characters</summary><pre>${esc(f.text)}</pre></details>`
+/** `text` escaped, with the characters from `mark.from` to `mark.to` (when inside it) in a <mark>. */
+function marked(text: string, mark: {from: number; to: number} | null): string {
+  if (mark === null || mark.from >= text.length) return esc(text)
+  const to = Math.min(mark.to, text.length)
+  return `${esc(text.slice(0, mark.from))}<mark>${esc(text.slice(mark.from, to))}</mark>${esc(text.slice(to))}`
+}
+
+function foldedHtml(f: Folded, mark: {from: number; to: number} | null = null): string {
+  if (!f.folded) return `<pre>${marked(f.text, mark)}</pre>`
+  return `<pre>${marked(f.preview, mark)}</pre><details class="fold"><summary>⋯ ${esc(foldNote(f))}: show all ${esc(f.text.length.toLocaleString('en-US'))} characters</summary><pre>${marked(f.text, mark)}</pre></details>`
 }
 
 function admissionHtml(label: string, a: Admission): string {
@@ -58,14 +66,15 @@ export function contextHtml(ctx: RequestContext, part: 'request' | 'calls'): str
     for (const d of ctx.documents) {
       const injected = d.injection.length > 0 || d.attacks.length > 0
       const warn = [
-        ...(d.injection.length > 0 ? [`injection pattern: ${d.injection.join(', ')}`] : []),
+        ...(d.injection.length > 0 ? [`injection pattern: ${d.injection.join(', ')}${d.injected_at === null ? '' : ` at character ${d.injected_at.offset} (marked)`}`] : []),
         ...(d.attacks.length > 0 ? [`known attack: ${d.attacks.join(', ')}`] : []),
       ]
+      const mark = d.injected_at === null ? null : {from: d.injected_at.offset, to: d.injected_at.offset + d.injected_at.excerpt.length}
       out.push(
         `<div class="doc${injected ? ' injected' : ''}"><b>${esc(d.id)}</b> <span class="trust ${esc(d.trust)}">${esc(d.trust)}</span> ` +
           `<span class="meta2">${esc(d.source)}${d.tenant === null ? '' : ` · tenant ${esc(d.tenant)}`}${d.score === null ? '' : ` · score ${esc(d.score)}`} · ${admissionHtml('base', d.admission.base)} · ${admissionHtml('candidate', d.admission.cand)}</span>` +
           warn.map((w) => `<div class="warn">⚠ ${esc(w)}</div>`).join('') +
-          foldedHtml(d.content) +
+          foldedHtml(d.content, mark) +
           '</div>',
       )
     }

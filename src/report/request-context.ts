@@ -64,8 +64,10 @@ export type ContextDocument = {
   tenant: string | null
   score: number | null
   content: Folded
-  /** Built-in injection patterns the document's text matches: where injected text is. */
+  /** Built-in injection patterns the document's text matches. */
   injection: string[]
+  /** Where the earliest match starts in `content.text`, and the text from there (up to EXCERPT characters); null when none. */
+  injected_at: {offset: number; excerpt: string} | null
   /** Attacks the record is known to carry through this document (their ids). */
   attacks: string[]
   admission: {base: Admission; cand: Admission}
@@ -106,6 +108,16 @@ export type RequestContext = {
 
 let matcher: InjectionMatcher | null = null
 
+/** Characters of injected text quoted from where the earliest injection pattern matches. */
+export const EXCERPT = 80
+
+function injectedAt(m: InjectionMatcher, text: string): {offset: number; excerpt: string} | null {
+  const offset = m.locate(text, 'document')
+  if (offset < 0) return null
+  const line = text.slice(offset).split('\n')[0]!
+  return {offset, excerpt: line.slice(0, EXCERPT)}
+}
+
 function admissions(guardrails: GuardrailResult[] | undefined): {documents: Map<number, Admission>; memory: Map<number, Admission>} | null {
   if (guardrails === undefined) return null
   for (let i = guardrails.length - 1; i >= 0; i--) {
@@ -145,6 +157,7 @@ export function requestContext(record: RecordContext | null, sides: SideContexts
     score: d.score ?? null,
     content: fold(d.content),
     injection: m(d.content, 'document'),
+    injected_at: injectedAt(m, d.content),
     attacks: (record?.attacks ?? []).flatMap((a, i) => ('retrieved' in a.source && a.source.retrieved === d.id ? [a.id ?? `attack#${i}`] : [])),
     admission: {base: adm.base?.documents.get(index) ?? null, cand: adm.cand?.documents.get(index) ?? null},
   }))
@@ -203,6 +216,7 @@ export function contextTextLines(ctx: RequestContext, options: {full?: boolean} 
         ]
         const warn = [
           ...(d.injection.length > 0 ? [`injection pattern: ${d.injection.join(', ')}`] : []),
+          ...(d.injected_at === null ? [] : [`injected text at character ${d.injected_at.offset}: "${d.injected_at.excerpt}"`]),
           ...(d.attacks.length > 0 ? [`known attack: ${d.attacks.join(', ')}`] : []),
         ]
         return [`${d.id} (${d.source}) · ${flags.join(' · ')}`, ...warn.map((w) => `  ! ${w}`), ...body(d.content, '  ')]
