@@ -5,9 +5,12 @@ import type {CauseGroup} from '../src/diff/cause.js'
 import {baseSideOf} from '../src/diff/compare.js'
 import type {Classification, DiffClass, RequestDiff} from '../src/diff/types.js'
 import {causeLine, listLine, listSummaryLine} from '../src/report/diff-list.js'
+import {requestContext} from '../src/report/request-context.js'
 import {renderSideBySide} from '../src/report/side-by-side.js'
 import {listCauses, listRun, type ListedRequest, type ListTotals} from '../src/runs/diff-list.js'
 import {compareRequest} from '../src/runs/group.js'
+import {findRecordContexts, traceContext} from '../src/runs/request-record.js'
+import {runTrafficFile} from '../src/runs/traffic-join.js'
 import {UnderstudyError, UsageError} from '../src/errors.js'
 
 type DiffListResult = {
@@ -55,15 +58,20 @@ export default class Diff extends RunCommand {
     })(),
     cause: Flags.string({description: 'list only the requests of this cause id (or a prefix of at least 4 digits), as `--by cause` names them', exclusive: ['request', 'by']}),
     width: Flags.integer({description: 'width of the side-by-side view (default: terminal width or 120)', min: 40}),
+    full: Flags.boolean({description: 'with --request: unfold long messages, documents, tool arguments and results instead of showing their first lines and the folded size'}),
   }
 
   async run(): Promise<DiffListResult | DiffCausesResult | DiffRequestResult> {
     const {args, flags} = await this.parse(Diff)
     const {store, run} = this.openRun(flags.db, args.runId)
     if (flags.request !== undefined) {
-      const {diff, classification} = compareRequest(store, run, flags.request)
+      const {diff, classification, base, cand} = compareRequest(store, run, flags.request)
+      // The conversation, documents and memory come from the traffic file, when it is still there.
+      const file = runTrafficFile(run)
+      const record = file === null ? null : ((await findRecordContexts(file, [diff.request_id])).get(diff.request_id) ?? null)
+      const context = requestContext(record, {base: traceContext(base), cand: traceContext(cand)})
       const width = flags.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 120
-      this.write(renderSideBySide(diff, {width, color: this.colour(), classification}), {painted: true})
+      this.write(renderSideBySide(diff, {width, color: this.colour(), classification, context, full: flags.full}), {painted: true})
       return {run_id: run.id, request_id: flags.request, diff, classification}
     }
 

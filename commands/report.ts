@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {RunCommand, runIdArg} from '../src/cli/run-command.js'
 import {formatFromPath, REPORT_FORMATS, renderJsonReport, type ReportFormat} from '../src/report/formats.js'
+import {joinRegressionContext} from '../src/runs/request-record.js'
 import {runSummary} from '../src/runs/run-summary.js'
 import {scorecard, type Colour} from '../src/scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, loadThresholds} from '../src/scorecard/thresholds.js'
@@ -33,6 +34,9 @@ export default class Report extends RunCommand {
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : DEFAULT_THRESHOLDS
     const {store, run} = this.openRun(flags.db, args.runId)
     const {summary, golden} = await runSummary(store, run)
+    // Only the HTML report shows each regression's request in context (its traces read back whole,
+    // its record from the traffic file); the JSON and Markdown reports stay as they were.
+    if (format === 'html') await joinRegressionContext(store, summary)
     const card = scorecard(summary, thresholds, golden, rollbackFrequency(store.listBundleHistory()))
     // The Markdown and HTML renderers are loaded only when asked for: a JSON report needs neither.
     const text = format === 'json' ? renderJsonReport(summary, card) : (await import('../src/report/render.js')).renderReport(format, summary, card)

@@ -17,9 +17,15 @@ export type SbsModel = {
   answer: {changed: boolean; parts: AnswerPart[]; base: string; cand: string}
 }
 
+/**
+ * A value on one line, at most about `max` characters. A longer one is folded, never cut silently:
+ * it ends with how many characters are left out (the request context shows it whole).
+ */
 export function compactJson(value: unknown, max = 80): string {
   const s = value === undefined ? '∅' : JSON.stringify(value) ?? String(value)
-  return s.length > max ? s.slice(0, max - 1) + '…' : s
+  if (s.length <= max) return s
+  const keep = Math.max(1, max - 16)
+  return `${s.slice(0, keep)}… +${(s.length - keep).toLocaleString('en-US')} chars`
 }
 
 function callCell(c: CallView | null): string | null {
@@ -127,7 +133,15 @@ export function sideBySideModel(diff: RequestDiff, classification?: Classificati
   }
   sections.push({
     title: 'metrics',
-    rows: [metric('tokens', 'tokens'), metric('cost $', 'cost_usd', '', 6), metric('latency', 'latency_ms', ' ms'), metric('tool calls', 'tool_calls'), metric('steps', 'steps')],
+    // Recorded traffic logs no steps (the recorded side's are made up, one act/observe pair per
+    // call), so steps compare like with like only between two replays.
+    rows: [
+      metric('tokens', 'tokens'),
+      metric('cost $', 'cost_usd', '', 6),
+      metric('latency', 'latency_ms', ' ms'),
+      metric('tool calls', 'tool_calls'),
+      ...(diff.base_side === 'recorded' ? [] : [metric('steps', 'steps')]),
+    ],
   })
 
   const parts = diff.answer.changed ? (diff.answer.parts ?? answerWordDiff(diff.answer.base, diff.answer.cand)) : [{value: diff.answer.base, added: false, removed: false}]

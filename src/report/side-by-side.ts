@@ -1,6 +1,7 @@
 import type {Classification, RequestDiff} from '../diff/types.js'
 import {breakToWidth, displayWidth, fitWidth} from '../util/display-width.js'
 import {terminalText} from '../util/terminal-text.js'
+import {contextTextLines, type RequestContext} from './request-context.js'
 import {sideBySideModel, type CellMark, type SbsRow} from './sbs-model.js'
 
 /**
@@ -15,6 +16,22 @@ export type SideBySideOptions = {
   /** ANSI colour; only when asked (a TTY), never in pipes or files. */
   color?: boolean
   classification?: Classification
+  /** The request's context (conversation, documents, memory, full tool calls), shown around the diff. */
+  context?: RequestContext
+  /** Unfold every long text of the context instead of showing its first lines and the folded size. */
+  full?: boolean
+}
+
+/** Context sections shown after the answer rather than before the columns: the calls in full. */
+const AFTER = / tool calls in full$/
+
+/** A context line hard-wrapped at `width` (never cut): continuation lines keep the indent. */
+function wrapContext(line: string, width: number): string[] {
+  const text = clean(line).replace(/\t/g, ' ')
+  if (displayWidth(text) <= width) return [text]
+  const indent = /^ */.exec(text)![0].slice(0, Math.max(0, width - 10))
+  const pieces = breakToWidth(text.slice(indent.length), width - indent.length, width - indent.length)
+  return pieces.map((p) => indent + p)
 }
 
 const ESC = '\u001b['
@@ -102,6 +119,12 @@ export function renderSideBySide(diff: RequestDiff, options: SideBySideOptions =
     for (const r of cls.reasons) out.push(`  - [${r.class}] ${clean(r.message)}`)
     for (const r of cls.noise) out.push(paint(color, '2', `  ~ noise: ${clean(r.message)}`))
   }
+  const context = options.context ? contextTextLines(options.context, {full: options.full}) : []
+  const contextSection = (section: {title: string; lines: string[]}): void => {
+    out.push(rule(section.title))
+    for (const l of section.lines) out.push(...wrapContext(l, width))
+  }
+  for (const section of context) if (!AFTER.test(section.title)) contextSection(section)
   out.push(fit(`BASE (${diff.base_side})`, col) + ' │ ' + `CANDIDATE (${diff.cand_side})`)
 
   const row = (r: SbsRow): string => {
@@ -135,5 +158,6 @@ export function renderSideBySide(diff: RequestDiff, options: SideBySideOptions =
     const r = renderStyled(right[i] ?? [], col, color)
     out.push(`${l} ${paint(color, model.answer.changed ? '33' : '', g)} ${r}`.trimEnd())
   }
+  for (const section of context) if (AFTER.test(section.title)) contextSection(section)
   return out.join('\n') + '\n'
 }

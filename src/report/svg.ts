@@ -68,3 +68,43 @@ export function pairedBars(groups: PairGroup[], options: {width?: number; title:
     .join('')
   return `<svg role="img" aria-label="${esc(options.title)}" viewBox="0 0 ${width} ${height}" width="100%" class="chart">${legend}${rows}</svg>`
 }
+
+export type StackRow = {label: string; parts: {name: string; value: number; colour: string}[]; text?: string}
+
+/**
+ * One horizontal bar per row, split into its parts, each row scaled to its own total: the chart
+ * compares shares (how a tenant's requests split into classes), never totals across rows. A part
+ * keeps its name and count in a title, so hovering a segment says what it is.
+ */
+export function stackedBars(rows: StackRow[], options: {width?: number; title: string}): string {
+  const width = options.width ?? 520
+  const labelW = 150
+  const valueW = 70
+  const rowH = 26
+  const top = 4
+  const span = width - labelW - valueW
+  const height = top + rows.length * rowH + 4
+  const body = rows
+    .map((r, i) => {
+      const y = top + i * rowH
+      const total = r.parts.reduce((n, p) => n + p.value, 0)
+      let x = labelW
+      const segs = r.parts
+        .filter((p) => p.value > 0)
+        .map((p) => {
+          const w = total === 0 ? 0 : (p.value / total) * span
+          const seg = `<rect x="${x.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="18" fill="${esc(p.colour)}"><title>${esc(`${p.name}: ${p.value}`)}</title></rect>`
+          x += w
+          return seg
+        })
+        .join('')
+      return (
+        `<text x="${labelW - 10}" y="${y + 18}" text-anchor="end" class="lbl">${esc(r.label)}</text>` +
+        `<rect x="${labelW}" y="${y + 4}" width="${span}" height="18" class="track"/>` +
+        segs +
+        `<text x="${labelW + span + 8}" y="${y + 18}" class="val">${esc(r.text ?? String(total))}</text>`
+      )
+    })
+    .join('')
+  return `<svg role="img" aria-label="${esc(options.title)}" viewBox="0 0 ${width} ${height}" width="100%" class="chart">${body}</svg>`
+}

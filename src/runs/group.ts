@@ -43,7 +43,11 @@ export function requestGroup(store: Pick<TraceStore, 'iterateTraces'>, run: Pick
  * One request of a run (its first line with that id) diffed and classified against the run's
  * base side; an error when the run has no such request or it lacks a side to compare.
  */
-export function compareRequest(store: Pick<TraceStore, 'iterateTraces'>, run: RunInfo, requestId: string): {diff: RequestDiff; classification: Classification} {
+export function compareRequest(
+  store: Pick<TraceStore, 'iterateTraces'>,
+  run: RunInfo,
+  requestId: string,
+): {diff: RequestDiff; classification: Classification; base: RequestTrace; cand: RequestTrace} {
   const group = requestGroup(store, run, requestId)
   if (group === undefined) throw new UnderstudyError(`run ${run.id} has no request "${requestId}"`)
   const baseSide = baseSideOf(run)
@@ -52,5 +56,5 @@ export function compareRequest(store: Pick<TraceStore, 'iterateTraces'>, run: Ru
     const missing = compared.cand ? `${baseSide} (base)` : 'candidate'
     throw new UnderstudyError(`request "${requestId}" of run ${run.id} has no ${missing} trace, so there is nothing to compare`)
   }
-  return {diff: compared.diff, classification: compared.classification}
+  return {diff: compared.diff, classification: compared.classification, base: compared.base!, cand: compared.cand!}
 }

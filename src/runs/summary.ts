@@ -1,12 +1,13 @@
 import {letThrough as passed, type RequestTrace, type TraceSide, type TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
-import {CauseTally, causeKey, type CauseGroup, type CauseTallyState} from '../diff/cause.js'
+import {CauseTally, causeId, causeKey, signatureOfKey, type CauseGroup, type CauseTallyState} from '../diff/cause.js'
 import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
 import {CLASSES, emptyClassCounts, type CallRow, type Classification, type DiffClass, type RequestDiff} from '../diff/types.js'
 import {wroteThrough} from '../diff/fields.js'
 import {compareTraces} from './group.js'
 import {findRun} from './open.js'
+import type {RecordContext, SideContexts} from './request-record.js'
 
 /**
  * One pass over a run's traces, one request at a time, into the aggregates the reports and the
@@ -15,6 +16,8 @@ import {findRun} from './open.js'
 
 export const MAX_REGRESSION_DIFFS = 500
 const MAX_LISTED = 100
+/** Changed requests listed one by one (for the HTML report's search and filter); the rest are counted. */
+export const MAX_CHANGED_LISTED = 2000
 
 export type LatencyStats = {p50: number; p95: number; mean: number}
 
@@ -61,7 +64,23 @@ export type InjectionRequest = {request_id: string; line: number; base_disallowe
 
 export type IdempotencyViolation = {request_id: string; line: number; side: TraceSide; key: string; tool: string; count: number}
 
-export type RegressionEntry = {diff: RequestDiff; classification: Classification}
+export type RegressionEntry = {
+  diff: RequestDiff
+  classification: Classification
+  /**
+   * Each side's tool calls (with results) and every guardrail result, for the request context
+   * view: read back whole by joinRegressionContext (the summary's pass reads failed guardrails only).
+   */
+  traces?: SideContexts
+  /** The recorded request (redacted), joined from the traffic file; null when it was not there to read. */
+  record?: RecordContext | null
+}
+
+/** One request that is not `same`, as the report's request list shows it. */
+export type ChangedRequest = {request_id: string; line: number; tenant: string; class: Exclude<DiffClass, 'same'>; cause: string; reason: string}
+
+/** A tenant's compared requests, by class. */
+export type TenantRow = {tenant: string; requests: number; classes: Record<DiffClass, number>}
 
 /** A traffic line the run skipped (malformed, or a repeated request id), with the reason it was stored with. */
 export type SkippedLine = {request_id: string; line: number; reason: string}
@@ -96,6 +115,10 @@ export type RunSummary = {
    * MAX_LISTED groups, most harmful first, then largest; `omitted` counts the groups left out.
    */
   causes: {groups: CauseGroup[]; omitted: number}
+  /** Compared requests per tenant, most requests first (the first MAX_LISTED tenants; `omitted` counts the rest). */
+  tenants: {rows: TenantRow[]; omitted: number}
+  /** The first MAX_CHANGED_LISTED requests that are not `same`, in line order; `omitted` counts the rest. */
+  changed: {listed: ChangedRequest[]; omitted: number}
 }
 
 const NON_COST_BUDGETS = new Set(['max_steps', 'max_retries'])
@@ -393,6 +416,8 @@ export type SummaryPartial = {
   regressions: {count: number; ids: string[]; diffs: RegressionEntry[]}
   improvements: RunSummary['improvements']
   causes: CauseTallyState
+  tenants: TenantRow[]
+  changed: {listed: ChangedRequest[]; count: number}
 }
 
 const deltaKey = (d: Omit<PolicyDelta, 'count'>): string => [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
@@ -413,6 +438,10 @@ export class SummaryBuilder {
   private regressions = {count: 0, ids: [] as string[], diffs: [] as RegressionEntry[]}
   private improvements = {count: 0, ids: [] as string[]}
   private causes = new CauseTally()
+  private tenants = new Map<string, TenantRow>()
+  private changed = {listed: [] as ChangedRequest[], count: 0}
+  /** Cause ids by cause key: hashed once per distinct signature, not once per request. */
+  private causeIds = new Map<string, string>()
 
   constructor(
     private readonly run: RunInfo,
@@ -442,7 +471,17 @@ export class SummaryBuilder {
     if (!diff || !cls) return
     this.requests.compared++
     this.classes[cls.class]++
-    this.causes.add(causeKey(diff, cls), diff.request_id)
+    const key = causeKey(diff, cls)
+    this.causes.add(key, diff.request_id)
+    this.addTenant(diff.tenant, cls.class)
+    if (key !== null && cls.class !== 'same') {
+      this.changed.count++
+      if (this.changed.listed.length < MAX_CHANGED_LISTED) {
+        let cause = this.causeIds.get(key)
+        if (cause === undefined) this.causeIds.set(key, (cause = causeId(signatureOfKey(key))))
+        this.changed.listed.push({request_id: diff.request_id, line: diff.line, tenant: diff.tenant, class: cls.class, cause, reason: cls.reasons[0]?.message ?? ''})
+      }
+    }
     if (cls.noise.length > 0) this.noisy++
     if (!diff.status.changed) this.statusMatch++
     this.addToolChanges(cls)
@@ -463,6 +502,13 @@ export class SummaryBuilder {
       this.improvements.count++
       this.improvements.ids.push(diff.request_id)
     }
+  }
+
+  private addTenant(tenant: string, cls: DiffClass, n = 1): void {
+    let row = this.tenants.get(tenant)
+    if (row === undefined) this.tenants.set(tenant, (row = {tenant, requests: 0, classes: emptyClassCounts()}))
+    row.requests += n
+    row.classes[cls] += n
   }
 
   private addToolChanges(cls: Classification): void {
@@ -527,6 +573,8 @@ export class SummaryBuilder {
       regressions: this.regressions,
       improvements: this.improvements,
       causes: this.causes.state(),
+      tenants: [...this.tenants.values()],
+      changed: this.changed,
     }
   }
 
@@ -574,6 +622,9 @@ export class SummaryBuilder {
     this.improvements.count += p.improvements.count
     this.improvements.ids = this.improvements.ids.concat(p.improvements.ids)
     this.causes.absorb(p.causes)
+    for (const t of p.tenants) for (const c of CLASSES) if (t.classes[c] > 0) this.addTenant(t.tenant, c, t.classes[c])
+    this.changed.count += p.changed.count
+    for (const c of p.changed.listed) if (this.changed.listed.length < MAX_CHANGED_LISTED) this.changed.listed.push(c)
   }
 
   finish(): RunSummary {
@@ -624,11 +675,16 @@ export class SummaryBuilder {
       safety: this.safety,
       regressions: {
         ...this.regressions,
-        diffs: this.regressions.diffs.map((r) => ({diff: withAnswerParts(r.diff), classification: r.classification})),
+        diffs: this.regressions.diffs.map((r) => ({...r, diff: withAnswerParts(r.diff)})),
         diffs_omitted: this.regressions.count - this.regressions.diffs.length,
       },
       improvements: this.improvements,
       causes: {groups: causes.slice(0, MAX_LISTED), omitted: Math.max(0, causes.length - MAX_LISTED)},
+      tenants: {
+        rows: [...this.tenants.values()].sort((a, b) => b.requests - a.requests || a.tenant.localeCompare(b.tenant)).slice(0, MAX_LISTED),
+        omitted: Math.max(0, this.tenants.size - MAX_LISTED),
+      },
+      changed: {listed: this.changed.listed, omitted: this.changed.count - this.changed.listed.length},
     }
   }
 }

@@ -5,6 +5,7 @@ import {describe, expect, it} from 'vitest'
 import {classifyRequest} from '../../src/diff/classify.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import {renderReport} from '../../src/report/render.js'
+import {sideBySideModel} from '../../src/report/sbs-model.js'
 import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {summarizeRun} from '../../src/runs/summary.js'
 import {writeFileAtomic} from '../../src/util/atomic-write.js'
@@ -36,18 +37,50 @@ describe('HTML report', () => {
   const {summary, card} = hostileRun()
   const html = renderReport('html', summary, card)
 
-  it('is one self-contained document: no scripts, no URLs, no external resources', () => {
+  it('is one self-contained document: one inline script, no URLs, no external resources, links only within the page', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true)
     expect(html).not.toMatch(/https?:\/\//i)
-    expect(html).not.toMatch(/<script/i)
+    // exactly one script, inline (ours: search and filter), loading nothing
+    expect(html.match(/<script/gi)).toHaveLength(1)
+    expect(html).toContain('<script>(function(){')
     expect(html).not.toMatch(/<(link|iframe|object|embed)\b/i)
     // every tag in the file is ours (user text is escaped), and none loads anything
     const tags = html.match(/<[a-z][^>]*>/gi) ?? []
     expect(tags.length).toBeGreaterThan(100)
-    for (const tag of tags) expect(tag).not.toMatch(/\s(src|href|xlink:href|action|srcset)\s*=/i)
+    // (attribute values are escaped, so a quote ends them: what is left are the attribute names)
+    for (const tag of tags) expect(tag.replace(/"[^"]*"/g, '""')).not.toMatch(/\s(src|xlink:href|action|srcset|on[a-z]+)\s*=/i)
+    // a link only ever goes to an element of this page
+    const ids = new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]))
+    const hrefs = [...html.matchAll(/\shref="([^"]*)"/g)].map((m) => m[1]!)
+    expect(hrefs.length).toBeGreaterThan(5)
+    for (const href of hrefs) {
+      expect(href).toMatch(/^#/)
+      expect(ids.has(href.slice(1)), href).toBe(true)
+    }
     expect(html).not.toMatch(/url\(|@import/i)
     expect(html).toMatch(/<style>/)
     expect(html).toMatch(/<svg role="img"/)
+  })
+
+  // #20: recorded traffic logs no steps (its side counts an act/observe pair per call), so its steps
+  // are never set against a replay's (3.37 → 9.80 on the quick start); tool calls count alike.
+  it('compares steps per request only between two replays, and says so', () => {
+    expect(summary.base_side).toBe('recorded')
+    expect(html).not.toContain('steps / request')
+    expect(html).toContain('tool calls / request')
+    expect(html).toContain('Steps per request are not compared: recorded traffic logs no steps')
+    const d = summary.regressions.diffs[0]!
+    expect(sideBySideModel(d.diff, d.classification).sections.find((x) => x.title === 'metrics')!.rows.some((r) => r.left?.startsWith('steps'))).toBe(false)
+    const replay = {...d.diff, base_side: 'baseline' as const}
+    expect(sideBySideModel(replay, d.classification).sections.find((x) => x.title === 'metrics')!.rows.some((r) => r.left?.startsWith('steps'))).toBe(true)
+  })
+
+  it('opens on a verdict whose reasons link to the cause groups, and lists every changed request with its tenant', () => {
+    expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('<h2>Rollout scorecard'))
+    for (const g of summary.causes.groups.filter((x) => x.class === 'regression')) expect(html).toContain(`<a href="#cause-${g.cause}">`)
+    const rows = html.match(/<tr data-class="[a-z_]+" data-tenant="[^"]*" data-cause="[0-9a-f]+"/g) ?? []
+    expect(rows).toHaveLength(summary.requests.compared - summary.classes.same)
+    expect(html).toContain('aria-label="Requests by class, per tenant"')
   })
 
   it('escapes user text planted in answers, ids, tenants and arguments', () => {
