@@ -19,7 +19,7 @@ import {ShadowOptions} from '../store/run-config.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {digestTraffic, readTraffic} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {type AtomicChange, atomicChanges, type ChangeSet, hybridBundle} from './changes.js'
+import {type AtomicChange, atomicChanges, type ChangeSet, hybridBundle, modelVisible} from './changes.js'
 import {ddmin} from './ddmin.js'
 
 /**
@@ -86,7 +86,14 @@ export type BisectResult = {
   unattributed: Unattributed[]
   /** Subsets that made no valid bundle, with the loader's problems: tried, skipped, reported. */
   invalid: {changes: string[]; problems: string[]}[]
-  replays: {requests: number; hybrids: number; model_calls: ModelCallCount; wall_s: number}
+  /**
+   * `requests`: request replays run (each subset and request once); `model_calls`: the calls they
+   * made and those the store's cache answered; `naive_model_calls`: what replaying every tried
+   * subset's requests without the cache or the memo would have asked of the model.
+   */
+  replays: {requests: number; hybrids: number; model_calls: ModelCallCount; naive_model_calls: number; wall_s: number}
+  /** The run's requests that differ, and the model calls its candidate made for them: what one replay of them all costs. */
+  differing: Differing
 }
 
 const DEFAULT_SAMPLE = 8
@@ -107,14 +114,16 @@ export async function bisectRun(store: TraceDatabase, run: RunInfo, options: Bis
   if (set.changes.length === 0) throw new UnderstudyError(`run ${run.id}: the baseline and candidate bundles make the same requests and decisions (no change to bisect)`)
   step(`${set.changes.length} atomic changes: ${set.changes.map((c) => c.id).join(', ')}`)
 
-  const groups = runGroups(store, run, baseSide, options)
+  const {groups, differing} = runGroups(store, run, baseSide, options)
   const records = await trafficRecords(opts.traffic, run, new Set(groups.flatMap((g) => g.members.map((m) => m.line))))
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'understudy-bisect-'))
   const shared = replayShared(opts, store)
   const concurrency = options.concurrency ?? opts.concurrency
   const hybrids = new Map<string, Promise<Hybrid>>()
-  const replays = new Map<string, Promise<string | null>>()
+  const replays = new Map<string, Promise<Replayed>>()
+  /** Model calls every replay asked for, each tried subset and request counted each time it is tried: what a bisect without the cache and the memo would pay. */
+  let naive = 0
   const invalid: BisectResult['invalid'] = []
   let replayed = 0
   const order = new Map(set.changes.map((c, i) => [c.id, i]))
@@ -127,7 +136,7 @@ export async function bisectRun(store: TraceDatabase, run: RunInfo, options: Bis
     return h
   }
   /** The cause key of a request replayed with `ids` applied, compared with the run's base trace; memoised. */
-  const replay = (ids: readonly string[], m: Member, h: {deps: AgentDeps}): Promise<string | null> => {
+  const replay = (ids: readonly string[], m: Member, h: {deps: AgentDeps}): Promise<Replayed> => {
     const key = `${subsetKey(ids)}\u0000${m.line}`
     let r = replays.get(key)
     if (r === undefined) {
@@ -140,10 +149,21 @@ export async function bisectRun(store: TraceDatabase, run: RunInfo, options: Bis
   const reproduces = async (ids: readonly string[], g: Group, members: readonly Member[]): Promise<boolean[] | null> => {
     const h = await hybrid(ids)
     if (!('deps' in h)) return null
-    return mapPool(members, concurrency, async (m) => (await replay(ids, m, h)) === g.key)
+    return mapPool(members, concurrency, async (m) => {
+      const r = await replay(ids, m, h)
+      naive += r.calls
+      return r.key === g.key
+    })
   }
 
   const all = set.changes.map((c) => c.id)
+  // The first cut separates what the model sees from what it does not: each half then asks the
+  // model what the candidate or the baseline asked, until a decision differs, and those answers
+  // are in the cache from the run itself. Changes keep their order within each half.
+  const visible = new Set(all.filter((id) => modelVisible(set, id)))
+  const firstSplit = [all.filter((id) => visible.has(id)), all.filter((id) => !visible.has(id))]
+  // The parts ddmin cuts later are runs of this order, so a model-visible run stays together.
+  all.sort((a, b) => Number(visible.has(b)) - Number(visible.has(a)))
   const attributions = new Map<string, Attribution>()
   const unattributed: Unattributed[] = []
   const attribute = (ids: string[], g: Group, requests: number, verified: GroupAttribution['verified']): void => {
@@ -176,7 +196,7 @@ export async function bisectRun(store: TraceDatabase, run: RunInfo, options: Bis
         unattributed.push({...summary(g), why: 'present with no change applied: the baseline bundle itself gives it against the run\'s base side'})
         continue
       }
-      const minimal = await ddmin(all, test)
+      const minimal = await ddmin(all, test, firstSplit)
       // The verifying replay: the minimal set alone over every request of the group.
       const together = (await reproduces(minimal, g, g.members))!
       const reproduced = together.filter(Boolean).length
@@ -215,7 +235,8 @@ export async function bisectRun(store: TraceDatabase, run: RunInfo, options: Bis
     attributions: [...attributions.values()].sort((a, b) => b.requests - a.requests),
     unattributed,
     invalid,
-    replays: {requests: replayed, hybrids: hybrids.size, model_calls: {...shared.calls}, wall_s: (performance.now() - started) / 1000},
+    differing,
+    replays: {requests: replayed, hybrids: hybrids.size, model_calls: {...shared.calls}, naive_model_calls: naive, wall_s: (performance.now() - started) / 1000},
   }
 }
 
@@ -242,7 +263,8 @@ async function runBundles(run: RunInfo, opts: ShadowOptions, baselineDir: string
 }
 
 /** The run's cause groups with their requests and base traces, most harmful first, filtered as asked. */
-function runGroups(store: TraceDatabase, run: RunInfo, baseSide: TraceSide, options: BisectOptions): Group[] {
+function runGroups(store: TraceDatabase, run: RunInfo, baseSide: TraceSide, options: BisectOptions): {groups: Group[]; differing: Differing} {
+  const differing: Differing = {requests: 0, candidate_model_calls: 0}
   const tally = new CauseTally()
   const members = new Map<string, Member[]>()
   for (const group of groupByRequest(store.iterateTraces(run.id, {guardrails: 'failed'}))) {
@@ -251,6 +273,8 @@ function runGroups(store: TraceDatabase, run: RunInfo, baseSide: TraceSide, opti
     if (!r.classification || !r.diff || !r.base) continue
     const key = causeKey(r.diff, r.classification)
     if (key === null) continue
+    differing.requests++
+    differing.candidate_model_calls += r.cand?.model_calls ?? 0
     tally.add(key, r.request_id)
     let list = members.get(key)
     if (list === undefined) members.set(key, (list = []))
@@ -266,8 +290,11 @@ function runGroups(store: TraceDatabase, run: RunInfo, baseSide: TraceSide, opti
     out.push({key, cause: g.cause, class: g.class, description: describeSignature(g.signature), members: members.get(key)!})
   }
   if (options.cause !== undefined && out.length === 0) throw new UnderstudyError(`run ${run.id} has no cause group "${options.cause}" (understudy diff ${run.id} --by cause lists them)`)
-  return out
+  return {groups: out, differing}
 }
+
+/** The run's requests that differ from the base, and the model calls the run's candidate made for them. */
+type Differing = {requests: number; candidate_model_calls: number}
 
 /** The traffic records of the lines asked for; the file must be the one the run replayed. */
 async function trafficRecords(file: string, run: RunInfo, lines: ReadonlySet<number>): Promise<Map<number, TrafficRecord>> {
@@ -293,13 +320,16 @@ async function buildHybrid(set: ChangeSet, ids: readonly string[], dir: string, 
   return {deps: await sideRuntime(opts, v.bundle, 'candidate', 0, shared)}
 }
 
-async function replayOne(record: TrafficRecord, m: Member, deps: AgentDeps, shared: ReplayShared, baseSide: TraceSide): Promise<string | null> {
+/** A replayed request: its cause key against the run's base trace, and the model calls its trace made. */
+type Replayed = {key: string | null; calls: number}
+
+async function replayOne(record: TrafficRecord, m: Member, deps: AgentDeps, shared: ReplayShared, baseSide: TraceSide): Promise<Replayed> {
   const trace = await runRequest(record, m.line, deps)
   trace.golden = traceGolden(record, shared.redactor)
   // Compared as the run's diff compares: failing guardrail results only.
   trace.guardrails = trace.guardrails.filter((g) => !g.passed)
   const r = compareGroup({request_id: m.request_id, line: m.line, traces: [m.base, trace]}, baseSide, {answerParts: false})
-  return r.diff && r.classification ? causeKey(r.diff, r.classification) : null
+  return {key: r.diff && r.classification ? causeKey(r.diff, r.classification) : null, calls: trace.model_calls}
 }
 
 /** `fn` over `items`, at most `limit` at once; results in input order. */

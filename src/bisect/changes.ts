@@ -3,6 +3,7 @@ import {type BundleDiff, type Change, diffBundles} from '../bundle/diff.js'
 import {canonicalManifest} from '../bundle/hash.js'
 import type {Bundle, BundleManifest, PolicyRule, ToolContract} from '../bundle/schema.js'
 import type {TemplateSlot} from '../bundle/templates.js'
+import {toToolSpec} from '../tools/contract.js'
 import {canonicalJson} from '../util/canonical.js'
 
 /**
@@ -70,6 +71,21 @@ export function hybridBundle(set: ChangeSet, applied: Iterable<string>): {manife
   }
   const manifest = {...draft.manifest, prompts} as unknown as BundleManifest
   return {manifest, templates}
+}
+
+/**
+ * Whether a change alters what the model is asked before anything is decided: the prompts, the
+ * model and agent settings, the tools as offered (their specs), retrieval, memory, guardrails,
+ * flags. Policy rules, roles (RBAC, decided at call time), budgets, quotas and autonomy are not:
+ * with only those changed, the model is asked what the baseline asked until a decision differs.
+ */
+export function modelVisible(set: ChangeSet, id: string): boolean {
+  return modelSurface(hybridBundle(set, [id])) !== modelSurface(hybridBundle(set, []))
+}
+
+function modelSurface(h: {manifest: BundleManifest; templates: Record<string, string>}): string {
+  const {policies, policy_default, budgets, tenant_quotas, autonomy, name, version, description, tools, ...rest} = h.manifest
+  return canonicalJson({...rest, tools: tools.filter((t) => t.enabled).map(toToolSpec), templates: h.templates})
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,11 +10,15 @@
  */
 export type Outcome = boolean | null
 
-export async function ddmin<T>(all: readonly T[], test: (subset: readonly T[]) => Promise<Outcome>): Promise<T[]> {
+export async function ddmin<T>(all: readonly T[], test: (subset: readonly T[]) => Promise<Outcome>, firstSplit?: readonly T[][]): Promise<T[]> {
   let c = [...all]
   let n = 2
+  // The caller may say how to cut the whole set in two the first time (any two non-empty parts are
+  // a valid ddmin partition); afterwards parts are consecutive runs, as in the paper.
+  let first = firstSplit !== undefined && firstSplit.length === 2 && firstSplit.every((p) => p.length > 0) ? firstSplit.map((p) => [...p]) : null
   while (c.length >= 2) {
-    const parts = split(c, n)
+    const parts = first ?? split(c, n)
+    first = null
     let next: T[] | null = null
     for (const part of parts) {
       if ((await test(part)) === true) {

@@ -35,7 +35,8 @@ export function renderBisect(r: BisectResult): string {
   lines.push('')
   lines.push(
     `${r.replays.requests} request replays over ${r.replays.hybrids} hybrid bundles in ${r.replays.wall_s.toFixed(1)} s; ` +
-      `model calls ${m.made} made, ${m.avoided} avoided (answered from the store's model-call cache)`,
+      `model calls ${m.made} made, ${m.avoided} avoided (answered from the store's model-call cache); ` +
+      `${r.replays.naive_model_calls} without the cache and the memo of tried subsets`,
   )
   return lines.join('\n') + '\n'
 }

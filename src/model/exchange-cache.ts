@@ -50,6 +50,8 @@ export type CachingOptions = {
 
 /** `inner`, counting its calls, and answering a cacheable request it has answered before from the store. */
 export function cachingModel(inner: ModelClient, opts: CachingOptions): ModelClient {
+  // A model-free replay asks no model: nothing to count or cache, and the runtime needs its forRequest.
+  if (inner.forRequest !== undefined) return inner
   const {store, mode, redactor, counts} = opts
   const wrapped: ModelClient = {
     id: inner.id,
