@@ -329,7 +329,9 @@ async function replayOne(record: TrafficRecord, m: Member, deps: AgentDeps, shar
   // Compared as the run's diff compares: failing guardrail results only.
   trace.guardrails = trace.guardrails.filter((g) => !g.passed)
   const r = compareGroup({request_id: m.request_id, line: m.line, traces: [m.base, trace]}, baseSide, {answerParts: false})
-  return {key: r.diff && r.classification ? causeKey(r.diff, r.classification) : null, calls: trace.model_calls}
+  // A model-free replay's trace counts production's recorded turns, which no model is asked for.
+  const calls = deps.model.forRequest === undefined ? trace.model_calls : 0
+  return {key: r.diff && r.classification ? causeKey(r.diff, r.classification) : null, calls}
 }
 
 /** `fn` over `items`, at most `limit` at once; results in input order. */

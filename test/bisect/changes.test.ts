@@ -70,6 +70,20 @@ describe('atomic changes and hybrid bundles', () => {
     expect(p.bundle!.manifest.tools).toEqual(canonicalManifest(v1.manifest).tools)
   })
 
+  it('makes a subset that does not validate (a rule naming a tool another change adds) a loader problem, not a crash', async () => {
+    const v1 = await bundle('support-refunds', 'v1')
+    const m = structuredClone(v1.manifest)
+    const lookup = m.tools.find((t) => t.name === 'lookup_order')!
+    m.tools.push({...structuredClone(lookup), name: 'lookup_invoice'})
+    m.policies.push({...structuredClone(m.policies[0]!), id: 'invoices-readable', tools: ['lookup_invoice']})
+    const set = atomicChanges(v1, {...v1, manifest: m})
+    expect(set.changes.map((c) => c.id)).toEqual(['tool lookup_invoice', 'policy invoices-readable'])
+    const ruleOnly = await load(hybridBundle(set, ['policy invoices-readable']))
+    expect(ruleOnly.bundle).toBeNull()
+    expect(ruleOnly.problems.join('\n')).toContain('unknown tool "lookup_invoice"')
+    expect((await load(hybridBundle(set, ['tool lookup_invoice', 'policy invoices-readable']))).problems).toEqual([])
+  })
+
   it('splits a text into unchanged runs and hunks, a replaced line being one hunk', () => {
     const segs = promptHunks('a\nb\nc\nd\n', 'a\nB\nc\nd\ne\n')
     expect(segs).toEqual([{same: 'a\n'}, {old: 'b\n', new: 'B\n', line: 2}, {same: 'c\nd\n'}, {old: '', new: 'e\n', line: 5}])
