@@ -15,7 +15,7 @@ const LAYERS = [
   ['runs', '^src/runs/'],
   ['scoring', '^src/(scorecard|rollout)/'],
   ['rendering', '^src/(report|otel)/'],
-  ['workflows', '^src/(shadow|tui|incident|drill|cli|import|init)/'],
+  ['workflows', '^src/(shadow|tui|incident|drill|cli|import|init|bisect)/'],
 ]
 
 const layerRules = LAYERS.slice(0, -1).map(([name, from], i) => ({

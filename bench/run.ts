@@ -17,6 +17,7 @@ import {measureOverhead} from './overhead.js'
 import {benchPolicy} from './policy.js'
 import {measureImport} from './import.js'
 import {measureCauseGrouping} from './causes.js'
+import {measureBisect} from './bisect.js'
 import {measureRedactHostile} from './redact.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
@@ -210,6 +211,37 @@ export const FIGURES: FigureDef[] = [
       return {
         value: (100 * r.grouping_s) / r.compare_s,
         detail: `causeKey + tally over the ${k(r.requests)}-request run, in process: ${r.grouping_s.toFixed(2)} s for ${k(r.differing)} differing requests into ${r.groups} groups, against ${r.compare_s.toFixed(2)} s for the comparison on one thread`,
+      }
+    },
+  },
+  {
+    // A naive bisect replays every request that differs for every subset it tries, paying every
+    // model call; bisect replays a sample of one cause group per subset and reuses cached answers.
+    name: 'bisect_model_calls',
+    unit: '× fewer',
+    target: {op: '>=', value: 5},
+    measure: async ({ws, sc}) => {
+      const {result: r, naive_all} = await measureBisect(ws, sc)
+      const m = r.replays.model_calls
+      return {
+        value: naive_all / m.made,
+        detail:
+          `support-refunds v2 vs v1 over the Ollama-protocol sandbox, regression groups: ${m.made.toLocaleString('en-US')} model calls made, ${m.avoided.toLocaleString('en-US')} answered from the cache; ` +
+          `naive (${r.replays.hybrids - r.invalid.length} tried subsets × ${r.differing.requests} differing requests at the run's ${r.differing.candidate_model_calls.toLocaleString('en-US')} calls) ${naive_all.toLocaleString('en-US')}; ` +
+          `the same search without cache and memo ${r.replays.naive_model_calls.toLocaleString('en-US')} (${(r.replays.naive_model_calls / m.made).toFixed(1)}×)`,
+      }
+    },
+  },
+  {
+    name: 'bisect_wall',
+    unit: 's',
+    target: {op: '<', value: 60},
+    measure: async ({ws, sc}) => {
+      const {result: r, wall_s} = await measureBisect(ws, sc)
+      const groups = r.attributions.reduce((n, a) => n + a.groups.length, 0) + r.unattributed.length
+      return {
+        value: wall_s,
+        detail: `understudy bisect --class regression, whole process: ${groups} groups, ${r.changes.length} atomic changes, ${r.replays.hybrids} hybrid bundles, ${r.replays.requests} request replays`,
       }
     },
   },

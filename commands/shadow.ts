@@ -48,6 +48,11 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
       description:
         'stop (exit 1, the run failed) at the first traffic line that would be skipped, naming its file:line: field; without it every skipped line is listed on stderr and kept out of every figure',
     }),
+    'model-cache': Flags.string({
+      description:
+        'reuse stored answers to byte-identical model requests (Ollama): auto (requests at temperature 0, the default), always (sampling temperatures too), off',
+      options: ['auto', 'always', 'off'],
+    }),
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
@@ -106,6 +111,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             run_name: flags['run-name'],
             limit: flags.limit,
             strict: flags.strict,
+            model_cache: flags['model-cache'] as 'auto' | 'always' | 'off' | undefined,
             skill: flags.skill,
           })
           result = await startShadow(input, store, hooks)

@@ -50,6 +50,16 @@ export function isModelFree(spec: string | null): boolean {
   return p === 'recorded' || p === 'compromised'
 }
 
+/**
+ * Whether a call to the model that `spec` (else the bundle's model) names costs something: a model
+ * served by Ollama. The scripted model answers in microseconds from code that may change between
+ * runs, and a model-free replay asks nothing, so neither is worth caching.
+ */
+export function callsCost(spec: string | null, bundleModel: ModelConfig): boolean {
+  const provider = spec === null ? bundleModel.provider : parseModelSpec(spec).provider
+  return provider === 'ollama'
+}
+
 /** A cassette, recorded or replayed, needs the redactor: no cassette is written in the clear. */
 type CassetteChoice =
   | {recordCassette?: undefined; replayCassette?: undefined; redactor?: CassetteRedactor}

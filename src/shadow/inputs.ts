@@ -21,6 +21,7 @@ export type ShadowFlags = {
   run_name?: string
   limit?: number
   strict?: boolean
+  model_cache?: 'auto' | 'always' | 'off'
   /** Skill modules; replace the scenario's `skill`. */
   skill?: string[]
 }
@@ -59,6 +60,7 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     run_name: flags.run_name ?? scenario?.name,
     limit: flags.limit,
     strict: flags.strict,
+    model_cache: flags.model_cache,
     skills: flags.skill ?? (scenario?.skill ? [rel(scenario.skill)!] : undefined),
   }
 }

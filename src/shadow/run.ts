@@ -9,13 +9,14 @@ import {modelOnlyChanges} from '../bundle/model-only.js'
 import type {Bundle} from '../bundle/schema.js'
 import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
 import {traceGolden} from '../eval/golden.js'
-import {createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
+import {callsCost, createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
+import {cachingModel, emptyCallCount, type ExchangeStore, type ModelCallCount} from '../model/exchange-cache.js'
 import type {ModelClient} from '../model/types.js'
 import {runRequest, type AgentDeps, type ApprovalBook} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
 import {RateLimiter} from '../runtime/rate-limit.js'
 import {recordedTrace} from '../runtime/recorded.js'
-import {createRedactor, type Redactor} from '../runtime/redact.js'
+import {createRedactor, type Redactor, type RestoringRedactor} from '../runtime/redact.js'
 import type {ApprovalRecord, RequestTrace, TraceSide} from '../trace/schema.js'
 import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
@@ -58,6 +59,8 @@ export type ShadowResult = {
   notices: string[]
   /** The first MAX_SKIPPED_LISTED lines this process skipped (progress.skipped counts them all). */
   skipped_lines: SkippedLine[]
+  /** Model calls this process made, and those answered from the store's model-call cache instead. */
+  model_calls: ModelCallCount
 }
 
 const MAX_SKIPPED_LISTED = 1000
@@ -87,7 +90,7 @@ export type Inherit = {from: RunInfo; rerun: readonly string[]}
 /** Starts a new shadow run and replays the whole traffic file through it (or, with `inherit`, what it does not copy). */
 export async function startShadow(input: ShadowOptionsInput, store: TraceDatabase, hooks: ShadowHooks = {}, inherit?: Inherit): Promise<ShadowResult> {
   const opts = withAbsolutePaths(ShadowOptions.parse(input))
-  const setup = await prepare(opts)
+  const setup = await prepare(opts, store)
   if (inherit !== undefined) checkUnchanged(inherit.from, setup, opts, 'apply approvals to')
   const {run, writer} = store.createClaimedRun({
     name: opts.run_name,
@@ -159,7 +162,7 @@ export async function resumeShadow(runId: string, store: TraceDatabase, hooks: S
     const parsed = ShadowOptions.safeParse(claimed.config)
     if (!parsed.success) throw new UnderstudyError(`run ${claimed.id} was not started by \`understudy shadow\` (its config cannot be read back)`)
     opts = parsed.data
-    setup = await prepare(opts)
+    setup = await prepare(opts, store)
     checkUnchanged(claimed, setup, opts, 'resume')
     done = store.storedTraceKeys(claimed.id)
     store.reopenRun(claimed.id)
@@ -204,12 +207,14 @@ type Setup = {
   modelLabel: string
   sides: Side[]
   redactor: Redactor
+  /** Model calls made and answered from the cache, by every side (this process only). */
+  calls: ModelCallCount
   notices: string[]
   /** `--model compromised`: every tool name of the run's bundles, for checking attack goals; else null. */
   attackTools: ReadonlySet<string> | null
 }
 
-async function prepare(opts: ShadowOptions): Promise<Setup> {
+async function prepare(opts: ShadowOptions, store: TraceDatabase): Promise<Setup> {
   const trafficStat = await stat(opts.traffic).catch(() => null)
   if (trafficStat === null) throw new ValidationError([`${opts.traffic}: no such traffic file`])
   const notFile = notRegular(trafficStat)
@@ -217,10 +222,8 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
   const candidate = await loadBundle(opts.candidate)
   const baseline = opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
   const {sha256: trafficHash, lines: trafficRequests} = await digestTraffic(opts.traffic)
-  const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
-  const faults = opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed)
-  const tools = createMockTools(fixtures)
-  const redactor = createRedactor()
+  const shared = replayShared(opts, store)
+  const {redactor} = shared
 
   const sides: Side[] = []
   const labels: string[] = []
@@ -228,34 +231,9 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     if (!bundle) continue
     const repeats: AgentDeps[] = []
     for (let r = 0; r < opts.repeat; r++) {
-      const shifted = withSeed(bundle, bundle.manifest.model.seed + r)
-      const compiled = compileBundle(shifted)
-      const model: ModelClient = await createModel({
-        spec: opts.model,
-        bundleModel: shifted.manifest.model,
-        ollamaHost: opts.ollama_host ?? undefined,
-        recordCassette: cassettePath(opts.record_cassette, side),
-        replayCassette: cassettePath(opts.replay_cassette, side),
-        redactor,
-        skills: opts.skills,
-        tools: compiled.toolSpecs,
-      })
-      if (r === 0) labels.push(model.id)
-      repeats.push({
-        bundle: shifted,
-        compiled,
-        model,
-        tools,
-        approver: opts.approver,
-        // People decide the candidate's held calls (approvals list reads candidate traces only).
-        ...(side === 'candidate' && opts.approvals !== null ? {approvals: approvalBook(opts.approvals.decisions, redactor)} : {}),
-        faults,
-        redactor,
-        // Each side and repeat is its own world: one side's calls never use up another's rate limit.
-        limiter: new RateLimiter(),
-        side,
-        repeat: r,
-      })
+      const deps = await sideRuntime(opts, bundle, side, r, shared)
+      if (r === 0) labels.push(deps.model.id)
+      repeats.push(deps)
     }
     sides.push({side, repeats})
   }
@@ -267,8 +245,68 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     modelLabel: [...new Set(labels)].join(' / '),
     sides,
     redactor,
+    calls: shared.calls,
     notices: modelFreeNotices(opts, baseline, candidate),
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
+  }
+}
+
+/** What every side and repeat of a replay shares: the tool sandbox, the fault injector, the redactor, the model-call cache and its count. */
+export type ReplayShared = {
+  tools: ReturnType<typeof createMockTools>
+  faults: ReturnType<typeof createFaultInjector> | null
+  redactor: RestoringRedactor
+  cache: ExchangeStore | null
+  calls: ModelCallCount
+}
+
+export function replayShared(opts: ShadowOptions, cache: ExchangeStore | null): ReplayShared {
+  const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
+  return {
+    tools: createMockTools(fixtures),
+    faults: opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed),
+    redactor: createRedactor(),
+    cache,
+    calls: emptyCallCount(),
+  }
+}
+
+/**
+ * The runtime of one side and repeat of a run: `bundle` (its seed shifted by the repeat), compiled,
+ * with the model the run's options name. `understudy bisect` replays its hybrid bundles through
+ * this same function, so a bisect step asks the model exactly what the run would have.
+ */
+export async function sideRuntime(opts: ShadowOptions, bundle: Bundle, side: Exclude<TraceSide, 'recorded'>, repeat: number, shared: ReplayShared): Promise<AgentDeps> {
+  const shifted = withSeed(bundle, bundle.manifest.model.seed + repeat)
+  const compiled = compileBundle(shifted)
+  const {redactor} = shared
+  const model: ModelClient = await createModel({
+    spec: opts.model,
+    bundleModel: shifted.manifest.model,
+    ollamaHost: opts.ollama_host ?? undefined,
+    recordCassette: cassettePath(opts.record_cassette, side),
+    replayCassette: cassettePath(opts.replay_cassette, side),
+    redactor,
+    skills: opts.skills,
+    tools: compiled.toolSpecs,
+  })
+  // Only calls that cost something are cached. A recorded cassette must see every exchange, so a
+  // recording run asks the model every time.
+  const cached = shared.cache !== null && opts.record_cassette === null && opts.replay_cassette === null && callsCost(opts.model, shifted.manifest.model)
+  return {
+    bundle: shifted,
+    compiled,
+    model: cachingModel(model, {store: cached ? shared.cache : null, mode: opts.model_cache, redactor, counts: shared.calls}),
+    tools: shared.tools,
+    approver: opts.approver,
+    // People decide the candidate's held calls (approvals list reads candidate traces only).
+    ...(side === 'candidate' && opts.approvals !== null ? {approvals: approvalBook(opts.approvals.decisions, redactor)} : {}),
+    faults: shared.faults,
+    redactor,
+    // Each side and repeat is its own world: one side's calls never use up another's rate limit.
+    limiter: new RateLimiter(),
+    side,
+    repeat,
   }
 }
 
@@ -468,7 +506,7 @@ async function execute(
   if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, model_calls: {...setup.calls}}
 }
 
 /**

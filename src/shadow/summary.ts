@@ -2,6 +2,7 @@ import {listRun} from '../runs/diff-list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
+import type {ModelCallCount} from '../model/exchange-cache.js'
 import {progressFigures} from './progress.js'
 import {ShadowStopped, type ShadowResult, type SkippedLine} from './run.js'
 
@@ -26,6 +27,8 @@ export type ShadowSummary = {
   budget_hits: number
   /** Candidate vs baseline, per class (same, benign, behaviour_change, regression, improvement). */
   classes: Record<DiffClass, number>
+  /** Model calls this process made, and those the store's model-call cache answered instead (`--model-cache`). */
+  model_calls: ModelCallCount
   /** What the run could not measure, said before it started (model-free replay). */
   notices: string[]
   next: string[]
@@ -61,6 +64,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     tool_errors: result.progress.tool_errors,
     budget_hits: result.progress.budget_hits,
     classes,
+    model_calls: result.model_calls,
     notices: result.notices,
     next,
   }
@@ -104,6 +108,7 @@ export function renderShadowSummary(s: ShadowSummary): string {
     `  candidate policy denials ${s.policy_denials}, tool errors ${s.tool_errors}, budget hits ${s.budget_hits}, skipped lines ${s.skipped}` +
       (s.skipped > 0 ? ' (not replayed, so in no comparison or figure; each is on stderr)' : ''),
   )
+  lines.push(`  model calls ${s.model_calls.made} made, ${s.model_calls.avoided} avoided (answered from the store's model-call cache)`)
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
   lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
   lines.push(`  stored in ${s.db}`)

@@ -217,6 +217,10 @@ export interface TraceDatabase extends TraceStore {
   recordApprovals(runId: string, decisions: readonly NewApprovalDecision[]): void
   /** The decision in force on each decided call of the run (the latest one), by request id then seq. */
   listApprovals(runId: string): ApprovalDecision[]
+  /** The model-call cache (src/model/exchange-cache.ts): the stored answer to an exchange key. */
+  getExchange(key: string): string | undefined
+  /** Stores an answer (redacted JSON) under its exchange key; the first answer to a key is kept. */
+  putExchange(key: string, source: string, responseJson: string): void
   recordDrill(drill: NewDrillRecord): DrillRecord
   /** Newest first; at most `limit` when given. */
   listDrills(limit?: number): DrillRecord[]

@@ -1,4 +1,5 @@
 import {z} from 'zod'
+import {MODEL_CACHE_MODES} from '../model/exchange-cache.js'
 
 /**
  * Everything a shadow run is started with. Stored with the run (runs.config_json) so that
@@ -25,6 +26,12 @@ export const ShadowOptions = z.object({
   skills: z.array(z.string().min(1)).default([]),
   /** Stop after this many requests (for smoke runs); null = the whole file. */
   limit: z.number().int().positive().nullable().default(null),
+  /**
+   * The model-call cache (src/model/exchange-cache.ts): `auto` reuses stored answers to requests at
+   * temperature 0, `always` to every request, `off` to none. Only models whose calls cost something
+   * (Ollama) are cached; every model's calls are counted.
+   */
+  model_cache: z.enum(MODEL_CACHE_MODES).default('auto'),
   /** Stop the run (failed) at the first traffic line it would skip, instead of skipping it. */
   strict: z.boolean().default(false),
   /**

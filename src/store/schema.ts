@@ -11,12 +11,13 @@
  * current and read its traces back with empty lists (or fail on a missing column); a number no
  * earlier build wrote makes every one of them a clear refusal instead. Change the schema: bump the
  * number (the older stores are then refused the same way). v9 had no `approval_decisions` table and
- * no approval element in a tool call's tuple.
+ * no approval element in a tool call's tuple. v10 had no `model_exchanges` table (the model-call
+cache); it is refused like every older store, its runs replayed into a new store.
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 10
+export const SCHEMA_VERSION = 11
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -56,6 +57,13 @@ export const SCHEMA_VERSION = 10
  * its own. `pid_start` tells a reused pid from the writer (Linux: boot id and start tick; NULL
  * where the OS does not say). `heartbeat_at` is renewed while the run is written; a claim from
  * another host is judged by it alone, since its pid cannot be checked from here.
+ *
+ * `model_exchanges`: the model-call cache (src/model/exchange-cache.ts). `key` is the sha256 of the
+ * answering client's id and the cassette key of the request (model, messages, tools, format, think,
+ * options: src/model/cassette.ts), so a byte-identical request to the same model is answered from
+ * here instead of paying for the call again; `response_json` is the answer as the model gave it,
+ * redacted like every text of a trace (secrets the request holds are put back when it is served).
+ * The first answer to a key is kept.
  *
  * `bundles`: every bundle the store has seen, by content hash, with its templates (null when the
  * caller passed none) so that a rollback can write a remembered bundle back out in full.
@@ -142,6 +150,13 @@ CREATE TABLE run_writers (
   pid_start    TEXT,
   claimed_at   TEXT NOT NULL,
   heartbeat_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE model_exchanges (
+  key           TEXT PRIMARY KEY,
+  source        TEXT NOT NULL,
+  response_json TEXT NOT NULL,
+  created_at    TEXT NOT NULL
 ) STRICT;
 
 CREATE TABLE bundles (

@@ -20,6 +20,7 @@ import {ApprovalsRepo} from './approvals-repo.js'
 import {BundlesRepo} from './bundles-repo.js'
 import {openConnection, type OpenStoreOptions, type StoreConnection} from './database.js'
 import {DrillsRepo} from './drills-repo.js'
+import {ExchangesRepo} from './exchanges-repo.js'
 import {RolloutRepo} from './rollout-repo.js'
 import {RunsRepo} from './runs-repo.js'
 import {TracesRepo} from './traces-repo.js'
@@ -49,6 +50,7 @@ export class SqliteTraceStore implements TraceDatabase {
   readonly rollout: RolloutRepo
   readonly drills: DrillsRepo
   readonly approvals: ApprovalsRepo
+  readonly exchanges: ExchangesRepo
 
   constructor(private readonly conn: StoreConnection) {
     this.path = conn.path
@@ -58,6 +60,7 @@ export class SqliteTraceStore implements TraceDatabase {
     this.rollout = new RolloutRepo(conn)
     this.drills = new DrillsRepo(conn)
     this.approvals = new ApprovalsRepo(conn)
+    this.exchanges = new ExchangesRepo(conn)
   }
 
   close(): void {
@@ -145,6 +148,13 @@ export class SqliteTraceStore implements TraceDatabase {
   }
   listApprovals(runId: string): ApprovalDecision[] {
     return this.approvals.current(runId)
+  }
+
+  getExchange(key: string): string | undefined {
+    return this.exchanges.get(key)
+  }
+  putExchange(key: string, source: string, responseJson: string): void {
+    this.exchanges.put(key, source, responseJson)
   }
 
   recordDrill(drill: NewDrillRecord): DrillRecord {

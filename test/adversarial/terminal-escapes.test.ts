@@ -93,6 +93,8 @@ const COMMANDS: Row[] = [
   {name: 'runs show (no such run)', args: () => ['runs', 'show', `r${HOSTILE}`, '--db', db], shows: true},
   {name: 'diff', args: () => ['diff', runId, '--only', 'all', '--db', db], shows: true},
   {name: 'diff --request', args: () => ['diff', runId, '--request', requestId, '--db', db], shows: true},
+  // The hostile prompt line is the change bisect names (its label quotes the hunk).
+  {name: 'bisect', args: () => ['bisect', runId, '--db', db, '--baseline', path.join(repoRoot, 'test/fixtures/bundles/refunds-v2'), '--sample', '1'], shows: true},
   {name: 'report md', args: () => ['report', runId, '--db', db], shows: true, jsonShows: false},
   {name: 'report html', args: () => ['report', runId, '--format', 'html', '--db', db], shows: true, jsonShows: false},
   {name: 'scorecard', args: () => ['scorecard', runId, '--db', db], shows: false},
