@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {render} from 'ink'
 import React from 'react'
 import {RunCommand} from '../src/cli/run-command.js'
@@ -20,6 +20,10 @@ export default class Tui extends RunCommand {
     runId: Args.string({description: 'open this run (id or a unique prefix) instead of the runs list'}),
   }
 
+  static override flags = {
+    by: Flags.string({description: 'who approves or rejects held calls from the request view (default: the OS user)'}),
+  }
+
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Tui)
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -29,8 +33,10 @@ export default class Tui extends RunCommand {
     }
     const {store, run} = args.runId === undefined ? {store: this.openStore(flags.db, {readonly: true}), run: undefined} : this.openRun(flags.db, args.runId)
     const openReader = () => openExistingStore(flags.db, {readonly: true})
+    // Approval decisions are the TUI's only writes: a connection is opened for each and closed after it.
+    const openWriter = () => openExistingStore(flags.db, {readonly: false})
     await onAlternateScreen(async () => {
-      const app = render(React.createElement(TuiApp, {store, openReader, initialRun: run, colour: this.colour()}), {patchConsole: false})
+      const app = render(React.createElement(TuiApp, {store, openReader, openWriter, by: flags.by, initialRun: run, colour: this.colour()}), {patchConsole: false})
       await app.waitUntilExit()
     })
   }

@@ -159,23 +159,26 @@ describe('understudy TUI', () => {
     expect(f).toContain('req-improve')
     expect(f).not.toContain('req-regress')
 
-    await press(inst, '1', '/', ...'globex')
-    f = await frameWith(inst, '/globex')
-    expect(f).toContain('enter apply')
-    // Typing is not applying: all three are still listed.
-    expect(f).toContain('req-same')
-    await press(inst, ENTER)
-    f = await frameWith(inst, 'filter "globex" 1 shown')
+    // The list narrows as each key is typed (#20): "g" matches two (regression, globex), "gl" only globex.
+    await press(inst, '1', '/', 'g')
+    f = await frameWith(inst, '/g')
+    expect(f).toContain('enter keep')
+    expect(f).toContain('filter "g" 2 shown')
+    expect(f).not.toContain('req-same')
+    await press(inst, 'l')
+    f = await frameWith(inst, 'filter "gl" 1 shown')
     expect(f).toContain('req-improve')
     expect(f).not.toContain('req-regress')
+    await press(inst, ...'obex', ENTER)
+    f = await frameWith(inst, 'esc back')
+    expect(f).toContain('filter "globex" 1 shown')
     expect(f).not.toContain('req-same')
 
-    // A tool name matches too; esc in the prompt cancels the edit and keeps the filter.
+    // esc in the prompt clears the filter; a tool name matches too.
     await press(inst, '/', ESC)
-    f = await frameWith(inst, 'esc back')
-    expect(f).toContain('filter "globex"')
-    await press(inst, '/')
-    await press(inst, ...Array(6).fill('\u007f'), ...'issue_refund', ENTER)
+    f = await frameWhere(inst, (x) => x.includes('esc back') && !x.includes('filter "'))
+    expect(f).toContain('req-same')
+    await press(inst, '/', ...'issue_refund', ENTER)
     f = await frameWith(inst, 'filter "issue_refund" 1 shown')
     expect(f).toContain('req-regress')
     expect(f).not.toContain('req-improve')
