@@ -2,7 +2,7 @@ import path from 'node:path'
 import {Box, useApp, useStdout} from 'ink'
 import {ColourContext} from '../cli/colour-text.js'
 import type React from 'react'
-import {useCallback, useEffect, useMemo, useState} from 'react'
+import {useCallback, useEffect, useMemo, useRef, useState} from 'react'
 import {baseSideOf, compareGroup, type ComparedRequest} from '../diff/compare.js'
 import {CauseTally} from '../diff/cause.js'
 import {rollbackFrequency} from '../rollout/history.js'
@@ -127,16 +127,30 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
   const load = useRunLoad(run, openReader)
   const shown = useShownRequests(load, list)
 
-  /** The run's summary and scorecard (default thresholds): one pass over its traces, on a connection of its own. */
+  /**
+   * The run's summary and scorecard (default thresholds): one pass over its traces, on a connection
+   * of its own. The last one is kept, so `c` then `w` on one run read it once.
+   */
+  const lastSummary = useRef<{key: string; value: Promise<{summary: RunSummary; card: Scorecard}>} | null>(null)
   const summarise = useCallback(
-    async (r: RunInfo): Promise<{summary: RunSummary; card: Scorecard}> => {
-      const reader = openReader()
-      try {
-        const {summary, golden} = await runSummary(reader, r)
-        return {summary, card: scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))}
-      } finally {
-        reader.close()
-      }
+    (r: RunInfo): Promise<{summary: RunSummary; card: Scorecard}> => {
+      const key = VerdictCache.key(r)
+      if (lastSummary.current?.key === key) return lastSummary.current.value
+      const value = (async () => {
+        const reader = openReader()
+        try {
+          const {summary, golden} = await runSummary(reader, r)
+          return {summary, card: scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))}
+        } finally {
+          reader.close()
+        }
+      })()
+      lastSummary.current = {key, value}
+      // A failure is not kept: the next ask tries again.
+      value.catch(() => {
+        if (lastSummary.current?.value === value) lastSummary.current = null
+      })
+      return value
     },
     [openReader, store],
   )

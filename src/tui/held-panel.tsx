@@ -45,11 +45,13 @@ export function HeldPanel({rows, selected, runId, width}: {rows: readonly HeldRo
             <Cell width={2} color="cyan">{active ? '❯ ' : '  '}</Cell>
             <Cell width={width - 2}>
               <Text inverse={active}>{oneLine(r.ref)}</Text>
-              {` ${oneLine(r.tool)} ${oneLine(canonicalJson(r.args))}`}
-              <Text dimColor>{` · ${r.rule ? `rule ${oneLine(r.rule)} ` : ''}${oneLine(r.reason)} · `}</Text>
+              {` ${oneLine(r.tool)} `}
+              {/* The decision before the arguments: a long argument list is cut at the edge, the decision never. */}
               <Text bold color={r.decision === 'approved' ? 'green' : r.decision === 'rejected' ? 'red' : 'yellow'}>
                 {verdict}
               </Text>
+              <Text dimColor>{` · ${r.rule ? `rule ${oneLine(r.rule)} ` : ''}${oneLine(r.reason)} · `}</Text>
+              {oneLine(canonicalJson(r.args))}
             </Cell>
           </Box>
         )

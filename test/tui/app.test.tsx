@@ -8,36 +8,7 @@ import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
 import {baseTrace, decision, newRun, toolCall, trace} from '../factories/index.js'
-
-const ENTER = '\r'
-const ESC = '\u001B'
-const DOWN = '\u001B[B'
-
-// eslint-disable-next-line no-control-regex
-const strip = (s: string): string => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
-
-type Inst = ReturnType<typeof render>
-
-/** Waits (a few event-loop turns at most) for Ink to show a frame that passes `check`; returns the last frame either way. */
-async function frameWhere(inst: Inst, check: (frame: string) => boolean): Promise<string> {
-  for (let i = 0; i < 400; i++) {
-    const f = strip(inst.lastFrame() ?? '')
-    if (check(f)) return f
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  return strip(inst.lastFrame() ?? '')
-}
-
-const frameWith = (inst: Inst, text: string): Promise<string> => frameWhere(inst, (f) => f.includes(text))
-
-async function press(inst: Inst, ...keys: string[]): Promise<void> {
-  for (const k of keys) {
-    inst.stdin.write(k)
-    // A lone ESC is held for one turn in case an escape sequence follows.
-    await new Promise((r) => setImmediate(r))
-    await new Promise((r) => setImmediate(r))
-  }
-}
+import {DOWN, ENTER, ESC, frameWhere, frameWith, type Inst, press, strip} from './ink-frames.js'
 
 /** Three requests against the recorded side: a regression (new denial), an improvement, and one the same. */
 function demoTraces(): RequestTrace[] {
