@@ -30,11 +30,14 @@ export function HelpScreen({title, tables, width, height, onClose}: HelpScreenPr
   const [top, setTop] = useState(0)
   const latest = useRef({top, maxTop})
   latest.current = {top: latest.current.top, maxTop}
-  useOverlayKeys((input, key) => {
+  const release = useOverlayKeys((input, key) => {
     const v = latest.current
     if ((input === 'j' || key.downArrow) && v.top < v.maxTop) setTop(++v.top)
     else if ((input === 'k' || key.upArrow) && v.top > 0) setTop(--v.top)
-    else if (!(input === 'j' || input === 'k' || key.downArrow || key.upArrow)) onClose()
+    else if (!(input === 'j' || input === 'k' || key.downArrow || key.upArrow)) {
+      release()
+      onClose()
+    }
   })
   const keysW = Math.min(Math.floor(width / 3), 2 + Math.max(0, ...lines.filter((l) => !l.heading).map((l) => displayWidth(l.keys))))
   return (

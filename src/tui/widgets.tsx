@@ -49,17 +49,27 @@ export function useKeys(handler: KeyHandler): void {
   ref.current.screen = handler
 }
 
-/** An overlay's key handler: it takes every key from the screen beneath until the overlay unmounts. */
-export function useOverlayKeys(handler: KeyHandler): void {
+/**
+ * An overlay's key handler: it takes every key from the screen beneath until the overlay unmounts
+ * or calls the returned release, which it must do as it closes: keys typed before the unmount
+ * commits go to the screen beneath then, not to the closed overlay.
+ */
+export function useOverlayKeys(handler: KeyHandler): () => void {
   const ref = useContext(KeysContext)
   if (!ref) throw new Error('useOverlayKeys outside a KeyRouter')
-  ref.current.overlay = handler
+  const released = useRef(false)
+  if (!released.current) ref.current.overlay = handler
+  const release = (): void => {
+    released.current = true
+    ref.current.overlay = null
+  }
   useEffect(
     () => () => {
       ref.current.overlay = null
     },
     [ref],
   )
+  return release
 }
 
 /** The terminal's size, following resizes; `fixed` (tests) wins. */
