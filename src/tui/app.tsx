@@ -16,18 +16,18 @@ import {decideApprovals} from '../shadow/approvals.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
 import {writeFileAtomic} from '../util/atomic-write.js'
 import type {RunAction} from './app-keys.js'
-import {CAUSES_KEYS, CausesScreen, type CausesPosition} from './causes-screen.js'
+import {CausesScreen, type CausesPosition} from './causes-screen.js'
 import {osc52} from './clipboard.js'
 import {emptyCounts, type RequestEntry} from './entries.js'
 import {heldRows} from './held-panel.js'
 import {HelpScreen} from './help-screen.js'
-import type {KeyTable} from './key-table.js'
+import {TUI_KEY_TABLES} from './help-tables.js'
 import {loadEntries, type LoadState} from './loader.js'
-import {REASON_KEYS, REQUEST_KEYS, RequestScreen, type Decision} from './request-screen.js'
-import {FILTER_KEYS, initialListState, REQUESTS_KEYS, RequestsScreen, type ListState} from './requests-screen.js'
+import {RequestScreen, type Decision} from './request-screen.js'
+import {initialListState, RequestsScreen, type ListState} from './requests-screen.js'
 import {VerdictCache} from './run-verdicts.js'
-import {RUNS_KEYS, RunsScreen} from './runs-screen.js'
-import {SCORECARD_KEYS, ScorecardScreen, type ScorecardState} from './scorecard-screen.js'
+import {RunsScreen} from './runs-screen.js'
+import {ScorecardScreen, type ScorecardState} from './scorecard-screen.js'
 import {oneLine} from './text.js'
 import {useShownRequests} from './use-shown-requests.js'
 import {KeyRouter, Line, useTerminalSize, type Size} from './widgets.js'
@@ -68,15 +68,6 @@ type Screen =
 const blankLoad = (): LoadState => ({entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, causes: new CauseTally(), done: false, error: null})
 
 const TOP: CausesPosition = {cursor: 0, top: 0}
-
-/** Each screen's keys, for `?`: the same tables the screens dispatch with. */
-const HELP: Record<Screen['name'], {title: string; tables: {heading?: string; table: KeyTable}[]}> = {
-  runs: {title: 'runs', tables: [{table: RUNS_KEYS}]},
-  causes: {title: 'causes', tables: [{table: CAUSES_KEYS}]},
-  requests: {title: 'requests', tables: [{table: REQUESTS_KEYS}, {heading: 'while typing a / filter', table: FILTER_KEYS}]},
-  request: {title: 'one request', tables: [{table: REQUEST_KEYS}, {heading: 'while typing a reason for a decision', table: REASON_KEYS}]},
-  scorecard: {title: 'scorecard', tables: [{table: SCORECARD_KEYS}]},
-}
 
 /** Streams the comparison of `run` once per run, re-rendering as slices arrive. */
 function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']): LoadState {
@@ -346,7 +337,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
       />
     )
   }
-  const helpFor = HELP[screen.name]
+  const helpFor = TUI_KEY_TABLES.find((t) => t.screen === screen.name)!
   return (
     <ColourContext.Provider value={colour}>
       <KeyRouter onKey={() => setNotice((n) => (n?.tone === 'busy' ? n : null))}>
