@@ -1,7 +1,6 @@
 import {render} from 'ink-testing-library'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import {colourWanted} from '../../src/cli/colour.js'
-import type {RunInfo} from '../../src/store/api.js'
 import type {SqliteTraceStore} from '../../src/store/sqlite.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
@@ -18,7 +17,6 @@ vi.hoisted(() => {
 
 let file: string
 let store: SqliteTraceStore
-let run: RunInfo
 
 beforeAll(() => {
   let writer: SqliteTraceStore
@@ -40,7 +38,6 @@ beforeAll(() => {
   writer.finishRun(created.id, 'completed')
   writer.close()
   store = openStore(file, {readonly: true})
-  run = store.getRun(created.id)!
 })
 
 afterAll(() => {
