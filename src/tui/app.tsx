@@ -181,7 +181,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
       try {
         const done = decideApprovals(writer, run, {...(decision === 'approve' ? {approve: [ref]} : {reject: [ref]}), by, reason: reason ?? undefined})
         const d = done.decided[0]!
-        setNotice({text: `${d.decision} ${ref} (${d.tool}) by ${d.decided_by}; \`understudy approvals apply ${run.id}\` carries it out in a new run`, tone: 'ok'})
+        setNotice({text: `${d.decision} ${ref} (${d.tool}) by ${d.decided_by} · carry out: understudy approvals apply ${run.id}`, tone: 'ok'})
       } finally {
         writer.close()
       }
@@ -214,7 +214,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
         // The HTML renderer is loaded only when asked for, as `understudy report` does.
         const text = (await import('../report/render.js')).renderReport('html', summary, c)
         writeFileAtomic(file, text)
-        setNotice({text: `wrote the HTML report of run ${r.id} to ${file} (${Buffer.byteLength(text)} bytes)`, tone: 'ok'})
+        setNotice({text: `wrote ${file} (HTML report of run ${r.id}, ${Buffer.byteLength(text)} bytes)`, tone: 'ok'})
       } catch (e) {
         setNotice({text: `could not write the report: ${(e as Error).message}`, tone: 'error'})
       }

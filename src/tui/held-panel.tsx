@@ -57,7 +57,7 @@ export function HeldPanel({rows, selected, runId, width}: {rows: readonly HeldRo
         )
       })}
       <Line width={width} dim>
-        {decided > 0 ? `a approve · r reject · tab next call · \`understudy approvals apply ${runId}\` carries the decisions out in a new run` : 'a approve · r reject · tab next call'}
+        {`a approve · r reject · tab next call${decided > 0 ? ` · carry out: understudy approvals apply ${runId}` : ''}`}
       </Line>
     </Box>
   )

@@ -182,7 +182,7 @@ describe('TUI review keys on banking-assistant', () => {
 
     await press(inst, 'w')
     const report = path.join(dir, `understudy-report-${run.id}.html`)
-    f = await frameWith(inst, `wrote the HTML report of run ${run.id} to ${report}`)
+    f = await frameWith(inst, `wrote ${report} (HTML report of run ${run.id}`)
     expect(existsSync(report)).toBe(true)
     expect(readFileSync(report, 'utf8')).toMatch(/^<!doctype html>/i)
 
