@@ -72,7 +72,7 @@ function app(props: {initialRun?: RunInfo; copy?: (text: string) => void} = {}):
       reportDir={dir}
       copy={props.copy}
       initialRun={props.initialRun}
-      size={{columns: 120, rows: 30}}
+      size={{columns: 110, rows: 24}}
     />,
   )
 }
