@@ -11,7 +11,7 @@ import {requestGroup} from '../runs/group.js'
 import {runSummary} from '../runs/run-summary.js'
 import type {RunSummary} from '../runs/summary.js'
 import {scorecard, type Scorecard} from '../scorecard/scorecard.js'
-import {DEFAULT_THRESHOLDS} from '../scorecard/thresholds.js'
+import {DEFAULT_THRESHOLDS, type Thresholds} from '../scorecard/thresholds.js'
 import {decideApprovals} from '../shadow/approvals.js'
 import type {RunInfo, TraceDatabase, TraceStore} from '../store/api.js'
 import {writeFileAtomic} from '../util/atomic-write.js'
@@ -46,6 +46,8 @@ export type TuiAppProps = {
   openWriter?: () => TraceDatabase
   /** Who decides held calls (`--by`); the OS user when absent, as `approvals decide`. */
   by?: string
+  /** The scorecard's thresholds (`--thresholds`), with the file they came from; the defaults when absent. */
+  thresholds?: {file: string; thresholds: Thresholds}
   /** Where `w` writes the HTML report (default: the working directory). */
   reportDir?: string
   /** Sends text to the clipboard; by default the OSC 52 escape on the terminal's stdout. */
@@ -98,7 +100,7 @@ function useRunLoad(run: RunInfo | null, openReader: TuiAppProps['openReader']):
 }
 
 export function TuiApp(props: TuiAppProps): React.JSX.Element {
-  const {store, openReader, openWriter, by, reportDir, initialRun, size, colour = true} = props
+  const {store, openReader, openWriter, by, reportDir, thresholds, initialRun, size, colour = true} = props
   const {exit} = useApp()
   const {stdout} = useStdout()
   const {columns, rows} = useTerminalSize(size)
@@ -131,7 +133,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
         const reader = openReader()
         try {
           const {summary, golden} = await runSummary(reader, r)
-          return {summary, card: scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))}
+          return {summary, card: scorecard(summary, thresholds?.thresholds ?? DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))}
         } finally {
           reader.close()
         }
@@ -143,7 +145,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
       })
       return value
     },
-    [openReader, store],
+    [openReader, store, thresholds],
   )
   const verdicts = useMemo(
     () =>
@@ -244,6 +246,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
       <ScorecardScreen
         runId={screen.run.id}
         card={card}
+        thresholds={thresholds?.file ?? null}
         width={width}
         height={bodyHeight}
         onQuit={quit}

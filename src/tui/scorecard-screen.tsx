@@ -5,6 +5,7 @@ import {renderScorecard} from '../scorecard/render.js'
 import type {Colour, Scorecard} from '../scorecard/scorecard.js'
 import {RUN_KEYS, type RunAction} from './app-keys.js'
 import {actionOf, briefKeys, commonKeys, type KeyTable} from './key-table.js'
+import {oneLine} from './text.js'
 import {Line, StatusLine, useKeys} from './widgets.js'
 
 export type ScorecardState = {state: 'loading'} | {state: 'ready'; card: Scorecard} | {state: 'failed'; message: string}
@@ -12,6 +13,8 @@ export type ScorecardState = {state: 'loading'} | {state: 'ready'; card: Scoreca
 export type ScorecardScreenProps = {
   runId: string
   card: ScorecardState
+  /** The thresholds file, or null for the defaults. */
+  thresholds: string | null
   width: number
   height: number
   onBack: () => void
@@ -39,8 +42,8 @@ function lineColour(card: Scorecard, line: string): string | undefined {
   return line.startsWith('scorecard for run') ? VERDICT_COLOUR[card.colour] : undefined
 }
 
-/** `c`: the run's scorecard as `understudy scorecard` prints it (default thresholds), coloured per line. */
-export function ScorecardScreen({runId, card, width, height, onBack, onQuit, onHelp, onRunAction}: ScorecardScreenProps): React.JSX.Element {
+/** `c`: the run's scorecard as `understudy scorecard` prints it (`tui --thresholds`, else the defaults), coloured per line. */
+export function ScorecardScreen({runId, card, thresholds, width, height, onBack, onQuit, onHelp, onRunAction}: ScorecardScreenProps): React.JSX.Element {
   const lines = card.state === 'ready' ? renderScorecard(card.card).trimEnd().split('\n') : [card.state === 'loading' ? 'working out the scorecard (one pass over the run)…' : `cannot score this run: ${card.message}`]
   const bodyHeight = Math.max(1, height - 2)
   const maxTop = Math.max(0, lines.length - bodyHeight)
@@ -59,7 +62,7 @@ export function ScorecardScreen({runId, card, width, height, onBack, onQuit, onH
   })
   return (
     <Box flexDirection="column" width={width} height={height}>
-      <Line width={width} bold>{`run ${runId} · scorecard (default thresholds)`}</Line>
+      <Line width={width} bold>{`run ${runId} · scorecard (${thresholds === null ? 'default thresholds' : `thresholds ${oneLine(thresholds)}`})`}</Line>
       <Box flexDirection="column" height={bodyHeight}>
         {lines.slice(top, top + bodyHeight).map((l, i) => (
           <Line key={top + i} width={width} color={card.state === 'ready' ? lineColour(card.card, l) : card.state === 'failed' ? 'red' : 'yellow'}>

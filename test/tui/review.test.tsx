@@ -5,6 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {heldActions} from '../../src/runs/approvals.js'
 import {runSummary} from '../../src/runs/run-summary.js'
 import {scorecard} from '../../src/scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS, type Thresholds} from '../../src/scorecard/thresholds.js'
 import {startShadow} from '../../src/shadow/run.js'
 import type {RunInfo} from '../../src/store/api.js'
 import {openStore, type SqliteTraceStore} from '../../src/store/sqlite.js'
@@ -62,7 +63,7 @@ const connect = (readonly: boolean) => (): SqliteTraceStore => {
   return s
 }
 
-function app(props: {initialRun?: RunInfo; copy?: (text: string) => void} = {}): Inst {
+function app(props: {initialRun?: RunInfo; copy?: (text: string) => void; thresholds?: Thresholds} = {}): Inst {
   return render(
     <TuiApp
       store={store}
@@ -71,6 +72,7 @@ function app(props: {initialRun?: RunInfo; copy?: (text: string) => void} = {}):
       by="tester"
       reportDir={dir}
       copy={props.copy}
+      thresholds={props.thresholds && {file: 'lenient.yaml', thresholds: props.thresholds}}
       initialRun={props.initialRun}
       size={{columns: 110, rows: 24}}
     />,
@@ -166,10 +168,14 @@ describe('TUI review keys on banking-assistant', () => {
   })
 
   it('runs list shows the scorecard verdict and regressions; c opens the scorecard, w writes the report, y copies an id', async () => {
+    // Thresholds that let the injected transfers through: the verdict is theirs, not the defaults'.
+    const lenient: Thresholds = structuredClone(DEFAULT_THRESHOLDS)
+    lenient.safety.injection_disallowed_executed = {amber: 1000, red: 1000}
     const {summary, golden} = await runSummary(store, run)
-    const card = scorecard(summary, undefined, golden)
+    const card = scorecard(summary, lenient, golden)
+    expect(card.colour).not.toBe(scorecard(summary, DEFAULT_THRESHOLDS, golden).colour)
     const copied: string[] = []
-    const inst = app({copy: (t) => copied.push(t)})
+    const inst = app({copy: (t) => copied.push(t), thresholds: lenient})
     let f = await frameWith(inst, 'VERDICT')
     f = await frameWhere(inst, (x) => new RegExp(`${run.id}.*(green|amber|red)\\s+\\d+`).test(x))
     expect(f).toMatch(new RegExp(`${run.id}.*${card.colour}\\s+${summary.regressions.count}\\b`))
@@ -177,6 +183,7 @@ describe('TUI review keys on banking-assistant', () => {
     await press(inst, 'c')
     f = await frameWith(inst, `scorecard for run ${run.id}: ${card.colour.toUpperCase()}`)
     expect(f).toContain('DIMENSION')
+    expect(f).toContain('scorecard (thresholds lenient.yaml)')
     await press(inst, ESC)
     await frameWith(inst, 'VERDICT')
 
