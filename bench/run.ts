@@ -19,6 +19,7 @@ import {measureImport} from './import.js'
 import {measureCauseGrouping} from './causes.js'
 import {measureBisect} from './bisect.js'
 import {measureRedactHostile} from './redact.js'
+import {measureRunVerdicts} from './tui-verdicts.js'
 import {readThreads} from '../src/runs/map-run.js'
 import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from './shadow.js'
 import {measureArgValidation} from './arg-validate.js'
@@ -196,6 +197,19 @@ export const FIGURES: FigureDef[] = [
       const run = await ctx.mainRun()
       const r = await bestOf(CLI_ROUNDS, () => runCli(ctx.ws, ['report', run.run_id, '--format', 'json', '--db', run.db], {stdout: 'discard'}), 'understudy report')
       return {value: r.best.wall_s, detail: `understudy report --format json over the ${k(run.requests)}-request run, read on ${readThreads()} threads; best of ${r.times}; peak RSS ${mb(r.best.max_rss_kb)} MB`}
+    },
+  },
+  {
+    // The TUI runs list's verdict columns: one run's summary on the TUI's thread while keys wait (#20).
+    name: 'tui_run_verdict_cpu_ms',
+    unit: 'ms',
+    target: {op: '<', value: 250},
+    measure: async ({ws}) => {
+      const r = await measureRunVerdicts(ws.dir)
+      return {
+        value: r.cpu_ms_median,
+        detail: `${r.runs} runs of ${r.traces_per_run} traces: list drawn in ${r.list_ms.toFixed(0)} ms; verdict CPU per run median ${r.cpu_ms_median.toFixed(0)} ms, max ${r.cpu_ms_max.toFixed(0)} ms; one 24-row screen (9 runs) ${r.screen_s.toFixed(2)} s, all ${r.all_s.toFixed(2)} s, again from the cache ${r.cached_ms.toFixed(2)} ms`,
+      }
     },
   },
   {

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 import {UnderstudyError} from '../errors.js'
 import type {ApprovalDecision, RunInfo, TraceStore} from '../store/api.js'
+import type {RequestTrace} from '../trace/schema.js'
 
 /**
  * The calls a stored run held for approval, and the refs people decide them by. A held call is a
@@ -33,29 +34,39 @@ export function heldRef(requestId: string, seq: number): string {
 
 /** Every held call of `run`, in trace order, with the decision in force on each. */
 export function heldActions(store: Pick<TraceStore, 'iterateTraces'> & {listApprovals(runId: string): ApprovalDecision[]}, run: RunInfo): HeldAction[] {
-  const decided = new Map(store.listApprovals(run.id).map((d) => [heldRef(d.request_id, d.seq), d]))
+  const decided = decisionsByRef(store.listApprovals(run.id))
   const out: HeldAction[] = []
-  for (const t of store.iterateTraces(run.id, {side: 'candidate', repeat: 0, guardrails: 'failed'})) {
-    for (const c of t.tool_calls) {
-      if (c.outcome !== 'needs_approval' || c.attack !== undefined) continue
-      const held = t.policy_decisions.find((d) => d.tool_call_seq === c.seq && d.decision === 'require_approval')
-      const ref = heldRef(t.request_id, c.seq)
-      const d = decided.get(ref)
-      out.push({
-        ref,
-        request_id: t.request_id,
-        line: t.line,
-        tenant: t.tenant,
-        seq: c.seq,
-        tool: c.name,
-        args: c.args,
-        args_hash: c.args_hash,
-        rule: held?.rule ?? null,
-        reason: held?.reason ?? (c.error ?? ''),
-        decision: d?.decision ?? null,
-        decided_by: d?.by ?? null,
-      })
-    }
+  for (const t of store.iterateTraces(run.id, {side: 'candidate', repeat: 0, guardrails: 'failed'})) out.push(...heldInTrace(t, decided))
+  return out
+}
+
+/** The decision in force on each ref: the latest recorded. */
+export function decisionsByRef(decisions: readonly ApprovalDecision[]): Map<string, ApprovalDecision> {
+  return new Map(decisions.map((d) => [heldRef(d.request_id, d.seq), d]))
+}
+
+/** The held calls of one candidate trace (repeat 0), with the decision in force on each (`decided` by ref). */
+export function heldInTrace(t: RequestTrace, decided: ReadonlyMap<string, ApprovalDecision>): HeldAction[] {
+  const out: HeldAction[] = []
+  for (const c of t.tool_calls) {
+    if (c.outcome !== 'needs_approval' || c.attack !== undefined) continue
+    const held = t.policy_decisions.find((d) => d.tool_call_seq === c.seq && d.decision === 'require_approval')
+    const ref = heldRef(t.request_id, c.seq)
+    const d = decided.get(ref)
+    out.push({
+      ref,
+      request_id: t.request_id,
+      line: t.line,
+      tenant: t.tenant,
+      seq: c.seq,
+      tool: c.name,
+      args: c.args,
+      args_hash: c.args_hash,
+      rule: held?.rule ?? null,
+      reason: held?.reason ?? (c.error ?? ''),
+      decision: d?.decision ?? null,
+      decided_by: d?.by ?? null,
+    })
   }
   return out
 }

@@ -8,8 +8,10 @@ import type {TraceSide} from '../trace/schema.js'
 import {scrollTop} from './entries.js'
 import type {LoadState} from './loader.js'
 import {oneLine} from './text.js'
-import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys, type KeyHelp} from './widgets.js'
-import {type CursorStep, cursorStep} from './cursor-keys.js'
+import {Cell, CLASS_COLOUR, CLASS_LABEL, Line, StatusLine, useKeys} from './widgets.js'
+import {RUN_KEYS, type RunAction} from './app-keys.js'
+import {isListAction, LIST_KEYS, STEP} from './cursor-keys.js'
+import {actionOf, briefKeys, char, commonKeys, type KeyTable} from './key-table.js'
 
 /** Where the user is in the causes list; kept by the app so that it survives drilling down. */
 export type CausesPosition = {cursor: number; top: number}
@@ -26,14 +28,17 @@ export type CausesScreenProps = {
   onOpen: (cause: CauseGroup | null) => void
   onBack: () => void
   onQuit: () => void
+  onHelp: () => void
+  onRunAction: (a: RunAction) => void
 }
 
-const KEYS: KeyHelp = [
-  ['↑↓/jk', 'move'],
-  ['enter', 'requests'],
-  ['a', 'all requests'],
-  ['esc', 'back'],
-  ['q', 'quit'],
+export const CAUSES_KEYS: KeyTable = [
+  ...LIST_KEYS,
+  {action: 'open', keys: 'enter', help: 'the requests of the cause under the cursor', match: (_i, key) => key.return, brief: ['enter', 'requests']},
+  char('all', 'a', 'every request of the run', 'all requests'),
+  ...RUN_KEYS,
+  {action: 'back', keys: 'esc', help: 'back to the runs', match: (_i, key) => key.escape, brief: ['esc', 'back']},
+  ...commonKeys(),
 ]
 
 /** Title, info line, column header, status line. */
@@ -44,7 +49,7 @@ const CHROME = 4
  * first row is every request. Enter drills down to the requests of the row under the cursor.
  */
 export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
-  const {run, baseSide, load, position, setPosition, width, height, onOpen, onBack, onQuit} = props
+  const {run, baseSide, load, position, setPosition, width, height, onOpen, onBack, onQuit, onHelp, onRunAction} = props
   // Sorted again only after the load added requests (the tally keeps its last answer).
   const groups = load.causes.groupsSorted()
   const rows: (CauseGroup | null)[] = [null, ...groups]
@@ -56,24 +61,21 @@ export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
   // this mirror of the newest state, which it updates as it goes.
   const latest = useRef({rows, cursor, top, listHeight})
   latest.current = {rows, cursor, top, listHeight}
-  const move = (to: CursorStep): void => {
-    const v = latest.current
-    const c = Math.max(0, Math.min(v.rows.length - 1, to(v.cursor, v.listHeight, v.rows.length)))
-    const next = {cursor: c, top: scrollTop(c, v.top, v.listHeight, v.rows.length)}
-    Object.assign(latest.current, next)
-    setPosition(next)
-  }
-
   useKeys((input, key) => {
-    const step = cursorStep(input, key)
-    if (input === 'q') onQuit()
-    else if (key.escape) onBack()
-    else if (input === 'a') onOpen(null)
-    else if (step) move(step)
-    else if (key.return) {
-      const v = latest.current
-      if (v.cursor < v.rows.length) onOpen(v.rows[v.cursor] ?? null)
-    }
+    const a = actionOf(CAUSES_KEYS, input, key)
+    const v = latest.current
+    if (a === null) return
+    if (isListAction(a)) {
+      const c = Math.max(0, Math.min(v.rows.length - 1, STEP[a](v.cursor, v.listHeight, v.rows.length)))
+      const next = {cursor: c, top: scrollTop(c, v.top, v.listHeight, v.rows.length)}
+      Object.assign(latest.current, next)
+      setPosition(next)
+    } else if (a === 'quit') onQuit()
+    else if (a === 'help') onHelp()
+    else if (a === 'back') onBack()
+    else if (a === 'all') onOpen(null)
+    else if (a === 'scorecard' || a === 'report') onRunAction(a)
+    else if (a === 'open' && v.cursor < v.rows.length) onOpen(v.rows[v.cursor] ?? null)
   })
 
   const differing = groups.reduce((n, g) => n + g.requests, 0)
@@ -115,7 +117,7 @@ export function CausesScreen(props: CausesScreenProps): React.JSX.Element {
           )
         })}
       </Box>
-      <StatusLine width={width} keys={KEYS} right={`${cursor + 1}/${rows.length}`} />
+      <StatusLine width={width} keys={briefKeys(CAUSES_KEYS)} right={`${cursor + 1}/${rows.length}`} />
     </Box>
   )
 }

@@ -19,6 +19,11 @@ export type RequestEntry = {
   noiseCount: number
   /** The id of its cause (src/diff/cause.ts), null when it is the same or incomplete; set by the loader. */
   cause: string | null
+  /**
+   * The tool the request is grouped under: the first tool its cause names (set by the loader), else
+   * the first tool the candidate called, else ''.
+   */
+  tool: string
   /** Lower-cased id, tenant, tool names, reason codes and messages: what `/` searches. */
   haystack: string
 }
@@ -28,7 +33,8 @@ const KEPT_REASONS = 2
 export function toEntry(r: ComparedRequest): RequestEntry {
   const tenant = r.cand?.tenant ?? r.base?.tenant ?? ''
   const tools = new Set<string>()
-  for (const t of [r.base, r.cand]) for (const c of t?.tool_calls ?? []) tools.add(c.name)
+  for (const t of [r.cand, r.base]) for (const c of t?.tool_calls ?? []) tools.add(c.name)
+  const tool = tools.values().next().value ?? ''
   if (!r.classification) {
     const missing = r.cand ? 'no base trace' : 'no candidate trace'
     return {
@@ -40,6 +46,7 @@ export function toEntry(r: ComparedRequest): RequestEntry {
       reasonCount: 1,
       noiseCount: 0,
       cause: null,
+      tool,
       haystack: [r.request_id, tenant, ...tools, missing].join('\n').toLowerCase(),
     }
   }
@@ -53,6 +60,7 @@ export function toEntry(r: ComparedRequest): RequestEntry {
     reasonCount: reasons.length,
     noiseCount: noise.length,
     cause: null,
+    tool,
     haystack: [r.request_id, tenant, ...tools, ...[...reasons, ...noise].flatMap((x) => [x.code, x.message])].join('\n').toLowerCase(),
   }
 }

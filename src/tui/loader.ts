@@ -32,8 +32,8 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: TraceSide, options: LoadOptions): Promise<LoadState> {
   const state: LoadState = {entries: [], counts: emptyCounts(), widest: {id: 0, tenant: 0, line: 0}, causes: new CauseTally(), done: false, error: null}
-  // One id string per distinct cause, shared by its entries and hashed once.
-  const ids = new Map<string, string>()
+  // One id string per distinct cause (and the first tool it names), shared by its entries and worked out once.
+  const ids = new Map<string, {id: string; tool: string | undefined}>()
   const sliceMs = options.sliceMs ?? 30
   let it: Iterator<unknown> | undefined
   try {
@@ -55,9 +55,14 @@ export async function loadEntries(traces: Iterable<RequestTrace>, baseSide: Trac
         const entry = toEntry(r)
         const key = r.diff && r.classification ? causeKey(r.diff, r.classification) : null
         if (key !== null) {
-          let id = ids.get(key)
-          if (id === undefined) ids.set(key, (id = causeId(signatureOfKey(key))))
-          entry.cause = id
+          let cause = ids.get(key)
+          if (cause === undefined) {
+            const signature = signatureOfKey(key)
+            cause = {id: causeId(signature), tool: signature.facets.find((f) => f.tool !== undefined)?.tool}
+            ids.set(key, cause)
+          }
+          entry.cause = cause.id
+          if (cause.tool !== undefined) entry.tool = cause.tool
           state.causes.add(key, r.request_id)
         }
         state.entries.push(entry)

@@ -3,22 +3,31 @@ import {Text} from '../cli/colour-text.js'
 import type React from 'react'
 import {createContext, useContext, useEffect, useRef, useState} from 'react'
 import type {EntryClass} from './entries.js'
+import type {KeyHelp} from './key-table.js'
 import {oneLine} from './text.js'
 
 export type Size = {columns: number; rows: number}
 
 export type KeyHandler = (input: string, key: Key) => void
 
-const KeysContext = createContext<{current: KeyHandler | null} | null>(null)
+type KeySlots = {screen: KeyHandler | null; overlay: KeyHandler | null}
+
+const KeysContext = createContext<{current: KeySlots} | null>(null)
 
 /**
- * Routes keys to whichever screen rendered last. Ink subscribes a `useInput` handler in an effect,
- * after the render commits; a screen that has just been mounted would miss keys typed before
- * that. One handler subscribed for the app's lifetime, reading the screen's handler from a ref set
- * during render, misses none.
+ * Routes keys to whichever screen rendered last, or to an overlay (the help screen) while one is
+ * open. Ink subscribes a `useInput` handler in an effect, after the render commits; a screen that
+ * has just been mounted would miss keys typed before that. One handler subscribed for the app's
+ * lifetime, reading the screen's handler from a ref set during render, misses none.
+ * `onKey` sees every key first (the app clears its notice line with it).
  */
-export function KeyRouter({children}: {children: React.ReactNode}): React.JSX.Element {
-  const handler = useRef<KeyHandler | null>(null)
+export function KeyRouter({children, onKey}: {children: React.ReactNode; onKey?: () => void}): React.JSX.Element {
+  const slots = useRef<KeySlots>({screen: null, overlay: null})
+  const route: KeyHandler = (input, key) => {
+    onKey?.()
+    const s = slots.current
+    ;(s.overlay ?? s.screen)?.(input, key)
+  }
   useInput((input, key) => {
     // A burst of keys (typed fast, a held key, tmux send-keys, a paste) arrives as one string;
     // each screen handles keys one at a time.
@@ -26,18 +35,41 @@ export function KeyRouter({children}: {children: React.ReactNode}): React.JSX.El
     if (chars.length > 1 && !key.ctrl && !key.meta) {
       for (const c of chars) {
         const enter = c === '\r' || c === '\n'
-        handler.current?.(enter ? '' : c, {...key, return: enter, backspace: c === '\u007f' || c === '\b'})
+        route(enter ? '' : c, {...key, return: enter, backspace: c === '\u007f' || c === '\b'})
       }
-    } else handler.current?.(input, key)
+    } else route(input, key)
   })
-  return <KeysContext.Provider value={handler}>{children}</KeysContext.Provider>
+  return <KeysContext.Provider value={slots}>{children}</KeysContext.Provider>
 }
 
 /** This screen's key handler (inside a KeyRouter). */
 export function useKeys(handler: KeyHandler): void {
   const ref = useContext(KeysContext)
   if (!ref) throw new Error('useKeys outside a KeyRouter')
-  ref.current = handler
+  ref.current.screen = handler
+}
+
+/**
+ * An overlay's key handler: it takes every key from the screen beneath until the overlay unmounts
+ * or calls the returned release, which it must do as it closes: keys typed before the unmount
+ * commits go to the screen beneath then, not to the closed overlay.
+ */
+export function useOverlayKeys(handler: KeyHandler): () => void {
+  const ref = useContext(KeysContext)
+  if (!ref) throw new Error('useOverlayKeys outside a KeyRouter')
+  const released = useRef(false)
+  if (!released.current) ref.current.overlay = handler
+  const release = (): void => {
+    released.current = true
+    ref.current.overlay = null
+  }
+  useEffect(
+    () => () => {
+      ref.current.overlay = null
+    },
+    [ref],
+  )
+  return release
 }
 
 /** The terminal's size, following resizes; `fixed` (tests) wins. */
@@ -107,8 +139,6 @@ export function Line(props: Omit<CellProps, 'width'> & {width: number}): React.J
     </Box>
   )
 }
-
-export type KeyHelp = readonly (readonly [key: string, action: string])[]
 
 /** The key help at the bottom of every screen; `right` (a position, a count) is kept when there is room. */
 export function StatusLine({width, keys, right}: {width: number; keys: KeyHelp; right?: string}): React.JSX.Element {

@@ -8,36 +8,7 @@ import type {RunInfo, TraceDatabase} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {TuiApp} from '../../src/tui/app.js'
 import {baseTrace, decision, newRun, toolCall, trace} from '../factories/index.js'
-
-const ENTER = '\r'
-const ESC = '\u001B'
-const DOWN = '\u001B[B'
-
-// eslint-disable-next-line no-control-regex
-const strip = (s: string): string => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
-
-type Inst = ReturnType<typeof render>
-
-/** Waits (a few event-loop turns at most) for Ink to show a frame that passes `check`; returns the last frame either way. */
-async function frameWhere(inst: Inst, check: (frame: string) => boolean): Promise<string> {
-  for (let i = 0; i < 400; i++) {
-    const f = strip(inst.lastFrame() ?? '')
-    if (check(f)) return f
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  return strip(inst.lastFrame() ?? '')
-}
-
-const frameWith = (inst: Inst, text: string): Promise<string> => frameWhere(inst, (f) => f.includes(text))
-
-async function press(inst: Inst, ...keys: string[]): Promise<void> {
-  for (const k of keys) {
-    inst.stdin.write(k)
-    // A lone ESC is held for one turn in case an escape sequence follows.
-    await new Promise((r) => setImmediate(r))
-    await new Promise((r) => setImmediate(r))
-  }
-}
+import {DOWN, ENTER, ESC, frameWhere, frameWith, type Inst, press, strip} from './ink-frames.js'
 
 /** Three requests against the recorded side: a regression (new denial), an improvement, and one the same. */
 function demoTraces(): RequestTrace[] {
@@ -159,23 +130,26 @@ describe('understudy TUI', () => {
     expect(f).toContain('req-improve')
     expect(f).not.toContain('req-regress')
 
-    await press(inst, '1', '/', ...'globex')
-    f = await frameWith(inst, '/globex')
-    expect(f).toContain('enter apply')
-    // Typing is not applying: all three are still listed.
-    expect(f).toContain('req-same')
-    await press(inst, ENTER)
-    f = await frameWith(inst, 'filter "globex" 1 shown')
+    // The list narrows as each key is typed (#20): "g" matches two (regression, globex), "gl" only globex.
+    await press(inst, '1', '/', 'g')
+    f = await frameWith(inst, '/g')
+    expect(f).toContain('enter keep')
+    expect(f).toContain('filter "g" 2 shown')
+    expect(f).not.toContain('req-same')
+    await press(inst, 'l')
+    f = await frameWith(inst, 'filter "gl" 1 shown')
     expect(f).toContain('req-improve')
     expect(f).not.toContain('req-regress')
+    await press(inst, ...'obex', ENTER)
+    f = await frameWith(inst, 'esc back')
+    expect(f).toContain('filter "globex" 1 shown')
     expect(f).not.toContain('req-same')
 
-    // A tool name matches too; esc in the prompt cancels the edit and keeps the filter.
+    // esc in the prompt clears the filter; a tool name matches too.
     await press(inst, '/', ESC)
-    f = await frameWith(inst, 'esc back')
-    expect(f).toContain('filter "globex"')
-    await press(inst, '/')
-    await press(inst, ...Array(6).fill('\u007f'), ...'issue_refund', ENTER)
+    f = await frameWhere(inst, (x) => x.includes('esc back') && !x.includes('filter "'))
+    expect(f).toContain('req-same')
+    await press(inst, '/', ...'issue_refund', ENTER)
     f = await frameWith(inst, 'filter "issue_refund" 1 shown')
     expect(f).toContain('req-regress')
     expect(f).not.toContain('req-improve')

@@ -14,6 +14,7 @@ const entry = (over: Partial<RequestEntry>): RequestEntry => ({
   reasonCount: 0,
   noiseCount: 0,
   cause: null,
+  tool: '',
   haystack: 'r',
   ...over,
 })
