@@ -8,8 +8,10 @@ import {CauseTally} from '../diff/cause.js'
 import {rollbackFrequency} from '../rollout/history.js'
 import {decisionsByRef, heldInTrace} from '../runs/approvals.js'
 import {requestGroup} from '../runs/group.js'
+import {findRecordContexts, type RecordContext} from '../runs/request-record.js'
 import {runSummary} from '../runs/run-summary.js'
 import type {RunSummary} from '../runs/summary.js'
+import {runTrafficFile} from '../runs/traffic-join.js'
 import {scorecard, type Scorecard} from '../scorecard/scorecard.js'
 import {DEFAULT_THRESHOLDS, type Thresholds} from '../scorecard/thresholds.js'
 import {decideApprovals} from '../shadow/approvals.js'
@@ -164,6 +166,15 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
       throw new Error(`request ${entry.request_id} is no longer in run ${run.id}`)
     },
     [store, run],
+  )
+
+  const loadRecord = useCallback(
+    async (entry: RequestEntry): Promise<RecordContext | null> => {
+      const file = run ? runTrafficFile(run) : null
+      if (file === null) return null
+      return (await findRecordContexts(file, [entry.request_id])).get(entry.request_id) ?? null
+    },
+    [run],
   )
 
   const held = useCallback(
@@ -325,6 +336,7 @@ export function TuiApp(props: TuiAppProps): React.JSX.Element {
         key={`${entry.request_id}\u0000${entry.line}`}
         entry={entry}
         load={loadRequest}
+        loadRecord={loadRecord}
         held={held}
         decide={decide}
         runId={run.id}

@@ -1,9 +1,10 @@
 import {Box} from 'ink'
 import {Text} from '../cli/colour-text.js'
 import type React from 'react'
-import {useMemo, useRef, useState} from 'react'
+import {useEffect, useMemo, useRef, useState} from 'react'
 import type {ComparedRequest} from '../diff/compare.js'
 import type {CellMark} from '../report/sbs-model.js'
+import type {RecordContext} from '../runs/request-record.js'
 import {COPY_KEY, RUN_KEYS, type RunAction} from './app-keys.js'
 import type {RequestEntry} from './entries.js'
 import {HeldPanel, heldPanelHeight, type HeldRow} from './held-panel.js'
@@ -18,6 +19,11 @@ export type RequestScreenProps = {
   entry: RequestEntry
   /** Reads and compares this one request again, in full (answer word diff included). */
   load: (entry: RequestEntry) => ComparedRequest
+  /**
+   * The recorded request (conversation, documents, memory) from the run's traffic file, read in the
+   * background: the view shows the diff at once and the context when it arrives (null: not found).
+   */
+  loadRecord?: (entry: RequestEntry) => Promise<RecordContext | null>
   /** The calls of the request's candidate trace held for approval, with the decisions in force now. */
   held: (request: ComparedRequest) => HeldRow[]
   /** Records a person's decision on a held call (throws with the message to show when it cannot). */
@@ -79,7 +85,7 @@ type Loaded = {ok: true; request: ComparedRequest} | {ok: false; message: string
 type Prompt = {decision: Decision; ref: string; reason: string}
 
 export function RequestScreen(props: RequestScreenProps): React.JSX.Element {
-  const {entry, load, held, decide, runId, position, width, height, onBack, onQuit, onHelp, onStep, onRunAction, onCopy} = props
+  const {entry, load, loadRecord, held, decide, runId, position, width, height, onBack, onQuit, onHelp, onStep, onRunAction, onCopy} = props
   const loaded = useMemo((): Loaded => {
     try {
       return {ok: true, request: load(entry)}
@@ -96,9 +102,23 @@ export function RequestScreen(props: RequestScreenProps): React.JSX.Element {
   const [error, setError] = useState<string | null>(null)
   const col = Math.floor((width - 3) / 2)
   const rightW = width - 3 - col
+  const [record, setRecord] = useState<RecordContext | null>(null)
+  useEffect(() => {
+    setRecord(null)
+    if (!loadRecord) return
+    let live = true
+    // A traffic file that cannot be read leaves the view without context, never broken.
+    loadRecord(entry).then(
+      (r) => live && setRecord(r),
+      () => {},
+    )
+    return () => {
+      live = false
+    }
+  }, [entry, loadRecord])
   const lines = useMemo(
-    (): ViewLine[] => (loaded.ok ? requestLines(loaded.request, col) : [{kind: 'note', text: `cannot read this request: ${loaded.message}`, tone: 'regression'}]),
-    [loaded, col],
+    (): ViewLine[] => (loaded.ok ? requestLines(loaded.request, col, {record}) : [{kind: 'note', text: `cannot read this request: ${loaded.message}`, tone: 'regression'}]),
+    [loaded, col, record],
   )
   const panel = heldPanelHeight(heldRows.length)
   const bodyHeight = Math.max(1, height - CHROME - panel - (error ? 1 : 0))

@@ -109,6 +109,10 @@ describe('TUI review keys on banking-assistant', () => {
     await press(inst, ENTER)
     f = await frameWith(inst, `request ${byTenant[0]!.id} `)
     expect(f).toContain('1/60')
+    // The recorded request arrives after the diff (read from the run's traffic file in the background).
+    f = await frameWith(inst, '── conversation')
+    expect(f).toMatch(/user:/)
+    expect(f).not.toContain('traffic record not available')
     await press(inst, 'n', 'n')
     f = await frameWith(inst, `request ${byTenant[2]!.id} `)
     expect(f).toContain('3/60')
