@@ -137,11 +137,14 @@ export class ToolLoop {
   /**
    * A later user turn came in after the model's `answer`: calls from now on are made in it, the
    * policy sees both messages, and the user's words are trusted taint sources as the input's are.
+   * A policy refusal of an earlier turn was answered and the user went on, so it no longer makes
+   * the request `refused`; a call still held for approval, or a hand-off made, still decides it.
    */
   userTurn(answer: string, content: string): void {
     this.turn++
     this.messages = [...this.messages, {role: 'assistant', content: answer}, {role: 'user', content}]
     this.sources = null
+    this.policyDenied = false
   }
 
   /**
