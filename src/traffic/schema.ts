@@ -350,6 +350,12 @@ export const TrafficRecord = z
   })
 export type TrafficRecord = z.infer<typeof TrafficRecord>
 
+/** Every message of the request's conversation as recorded: the input, then each later turn's answer and user reply. */
+export function conversationOf(record: Pick<TrafficRecord, 'input' | 'turns'>): InputMessage[] {
+  if (record.turns === undefined) return record.input
+  return [...record.input, ...record.turns.flatMap((t): InputMessage[] => [{role: 'assistant', content: t.answer}, {role: 'user', content: t.content}])]
+}
+
 /** The user turn (0: the request's input, k: `turns[k - 1]`) in which recorded call `index` was made. */
 export function turnOfRecordedCall(turns: readonly UserTurn[] | undefined, index: number): number {
   let turn = 0
