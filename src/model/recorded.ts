@@ -98,6 +98,8 @@ class RecordedTrajectory implements TrajectoryModel {
     })
     this.queue = byTurn[0]!
     this.later = byTurn.slice(1)
+    // Multi-turn plan_first: every turn opens with its plan, an empty one included.
+    this.planDue = planFirst && record.turns !== undefined
     // Production's usage and model time, spread over the model calls it would take (each call, and
     // each turn's answer; plan_first: a plan and an answer a turn): totals match the recording.
     this.turnsLeft = planFirst ? 2 * (userTurns + 1) : proposed + userTurns + 1

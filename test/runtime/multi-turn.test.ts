@@ -138,6 +138,18 @@ describe('multi-turn requests: the runtime replays the user turns in one request
     })
   }
 
+  it('plan_first: a turn without calls gets an empty plan, and the next turn its own', async () => {
+    const record = trafficRecord(CONFIRMED, {turns: [{after_calls: 0, answer: 'Which room?', content: 'yes, the study'}]})
+    const t = await runRequest(record, 1, deps(createReplayModel('recorded'), PLAN_FIRST))
+    expect([t.status, turnsOf(t)]).toEqual(['completed', [['read_schedule', 'ok', 1], ['set_heating', 'ok', 1]]])
+    expect(t.steps.filter((s) => s.state === 'plan').map((s) => s.detail)).toEqual([
+      'plan of 0 call(s); budget 0 call(s)',
+      'model answered',
+      'plan of 2 call(s): read_schedule, set_heating; budget 2 call(s)',
+      'model answered',
+    ])
+  })
+
   it('a single-turn record is untouched: no `turns` key after parsing, no turn on any call', async () => {
     const {turns: _, expect: __, ...single} = CONFIRMED
     const parsed = trafficRecord(single)
