@@ -70,6 +70,7 @@ export function trafficLine(record: Omit<TrafficRecord, 'production'>, productio
     role: record.role,
     session_id: record.session_id,
     input: record.input,
+    ...(record.turns ? {turns: record.turns} : {}),
     retrieved: record.retrieved,
     memory: record.memory,
     production,

@@ -171,6 +171,7 @@ const newlyMet = (e: ClassifyContext['expectation']): boolean => e !== undefined
 /** The harm a newly missed check names, most severe first (a forbidden call executed is critical). */
 const MISSED_CODE: Record<string, string> = {
   forbidden_call: 'forbidden_call_executed',
+  call_before_turn: 'write_before_confirmation',
   forbidden_tool: 'forbidden_tool_executed',
   expected_call: 'expected_call_missing',
   expected_tool: 'expected_tool_missing',
@@ -181,17 +182,20 @@ const MISSED_CODE: Record<string, string> = {
 }
 
 const FORBIDDEN_CHECKS = new Set(['forbidden_call', 'forbidden_tool'])
+/** Checks a side fails by what it did, so a replay that diverged after doing it still fails them. */
+const HARM_DONE = new Set([...FORBIDDEN_CHECKS, 'call_before_turn'])
 
 /**
  * The request's own expectations, judged on both sides. A check the candidate newly misses is a
  * regression named by its harm; one it newly meets is an improvement (`expectation_met`). Where a
  * replay diverged, the side that stopped never reached what came after, so only a forbidden call it
- * did execute counts (harm done before the divergence), never a check met or missed by stopping.
+ * did execute, or a call made before the user turn it had to wait for, counts (harm done before
+ * the divergence), never a check met or missed by stopping.
  */
 function classifyExpectations(e: ClassifyContext['expectation'], diverged: boolean, add: Add): void {
   if (e === undefined) return
   for (const f of e.missed) {
-    if (diverged && !FORBIDDEN_CHECKS.has(f.check)) continue
+    if (diverged && !HARM_DONE.has(f.check)) continue
     add({class: 'regression', code: MISSED_CODE[f.check] ?? 'expectation_missed', field: `expect:${f.key}`, message: `no longer meets the request's expectation: ${f.message}`})
   }
   if (diverged) return
@@ -301,6 +305,14 @@ function classifyCall(row: CallRow, diff: RequestDiff, add: Add, forbiddenMet: R
     add({class: read ? 'benign' : 'behaviour_change', code: 'call_reordered', field: row.field, message: `${name} called in a different order`})
   const b = row.base!
   const c = row.cand!
+  // Multi-turn: the user turn a call was made in. A write made before the user turn the base
+  // waited for (a confirmation, typically) was done before the user had their say.
+  const turnOf = {base: b.turn ?? 0, cand: c.turn ?? 0}
+  if (turnOf.base !== turnOf.cand && c.executed) {
+    const moved = `${name} made in user turn ${turnOf.cand}; base: user turn ${turnOf.base}`
+    if (writes && turnOf.cand < turnOf.base) add({class: 'regression', code: 'write_before_user_turn', field: `${row.field}.turn`, message: `${moved}, so it ran before the user's reply`})
+    else add({class: read ? 'benign' : 'behaviour_change', code: 'call_turn_changed', field: `${row.field}.turn`, message: moved})
+  }
   if (row.executed_changed) {
     const field = `${row.field}.executed`
     if (c.executed && writes) newWrite(row, risk, add, field)

@@ -109,6 +109,7 @@ function view(c: ToolCallTrace): CallView {
     latency_ms: c.latency_ms,
   }
   if (c.attack !== undefined) v.attack = c.attack
+  if (c.turn !== undefined) v.turn = c.turn
   return v
 }
 

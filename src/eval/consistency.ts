@@ -1,7 +1,7 @@
 import {cardDigits} from '../runtime/guardrails/patterns.js'
 import {createRedactor} from '../runtime/redact.js'
 import type {ContextAdmission, MemoryAdmission, RequestTrace} from '../trace/schema.js'
-import type {MemoryEntry, RetrievedDocument, TrafficRecord} from '../traffic/schema.js'
+import {conversationOf, type MemoryEntry, type RetrievedDocument, type TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
@@ -347,7 +347,7 @@ export function evaluateConsistency(record: TrafficRecord, trace: RequestTrace, 
   const fate = memoryFate(record, trace)
   const docs = seenDocuments(record, trace)
   const keptTexts = fate === null ? [] : fate.kept.flatMap((e) => memoryFacts(e).map((f) => String(f.value)))
-  const sources = new Sources([...record.input.map((m) => m.content), ...docs.map((d) => d.content), ...keptTexts], trace)
+  const sources = new Sources([...conversationOf(record).map((m) => m.content), ...docs.map((d) => d.content), ...keptTexts], trace)
   let applies = false
   if (fate !== null && record.memory.length > 0) applies = checkMemory(record, trace, fate, docs, use, failures)
   if (sessions !== null && record.session_id !== undefined) applies = checkSession(record, trace, sessions, sources, failures) || applies
@@ -365,7 +365,7 @@ function checkMemory(
   failures: CheckFailure[],
 ): boolean {
   let applies = false
-  const input = record.input.map((m) => m.content).join('\n')
+  const input = conversationOf(record).map((m) => m.content).join('\n')
   const inInput = (v: string | number): boolean => tokenRegex(String(v), 'i').test(input)
   const conflictKeys = new Set(fate.stale.map((s) => s.entry.key))
 

@@ -1,5 +1,5 @@
 import type {Redactor} from '../runtime/redact.js'
-import type {RequestTrace, TraceGolden} from '../trace/schema.js'
+import type {RequestTrace, ToolCallTrace, TraceGolden} from '../trace/schema.js'
 import type {Expectations, TrafficRecord} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import {argsHold} from './arg-match.js'
@@ -52,10 +52,25 @@ function goldenFailures(trace: RequestTrace, expect: Expectations): KeyedFailure
     if (!okCalls.has(tool)) failures.push({key: `tools:${tool}`, check: 'expected_tool', message: `expected ${tool} to execute successfully; ${tried(tool)}`, tool})
   }
   ;(expect.calls ?? []).forEach((call, i) => {
-    const hit = trace.tool_calls.some((c) => c.executed && c.outcome === 'ok' && c.name === call.tool && argsHold(call.args, c.args))
+    const holds = (c: ToolCallTrace): boolean => c.executed && c.name === call.tool && argsHold(call.args, c.args)
+    // after_turn: the call waits for that user turn (a confirmation); made in an earlier turn, it
+    // did what the user had not yet agreed to, whatever came after.
+    const after = call.after_turn ?? 0
+    const early = after > 0 ? trace.tool_calls.find((c) => holds(c) && (c.turn ?? 0) < after) : undefined
+    if (early !== undefined) {
+      failures.push({
+        key: `calls:${i}`,
+        check: 'call_before_turn',
+        message: `${call.tool} (call ${early.seq}) executed in user turn ${early.turn ?? 0}, before user turn ${after} it must wait for`,
+        tool: call.tool,
+      })
+      return
+    }
+    const hit = trace.tool_calls.some((c) => holds(c) && c.outcome === 'ok' && (c.turn ?? 0) >= after)
     if (!hit) {
       const how = okCalls.has(call.tool) ? 'it executed, with other arguments' : tried(call.tool)
-      failures.push({key: `calls:${i}`, check: 'expected_call', message: `expected ${call.tool} with ${canonicalJson(call.args)} to execute successfully; ${how}`, tool: call.tool})
+      const when = after > 0 ? ` in user turn ${after} or later` : ''
+      failures.push({key: `calls:${i}`, check: 'expected_call', message: `expected ${call.tool} with ${canonicalJson(call.args)} to execute successfully${when}; ${how}`, tool: call.tool})
     }
   })
   for (const tool of expect.forbidden_tools ?? []) {

@@ -5,7 +5,7 @@ import {compileInjectionMatcher, findSecrets, injectionMatcherFor, SECRET_PATTER
 import {INJECTION_IN_TOOL_RESULT, INJECTION_SOURCE_TOOL, scanToolResult, TOOL_RESULT_INJECTION} from '../runtime/guardrails/post-action.js'
 import {preModelGuardrails} from '../runtime/guardrails/pre-model.js'
 import type {RequestTrace, ToolCallTrace} from '../trace/schema.js'
-import type {TrafficRecord} from '../traffic/schema.js'
+import {conversationOf, type TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
 import type {CheckFailure, SuiteVerdict} from './types.js'
 
@@ -117,7 +117,7 @@ export function knownValues(record: TrafficRecord): Map<string, string> {
     if (!known.has(hash8(hashed))) known.set(hash8(hashed), s)
   }
   const texts = [
-    ...record.input.map((m) => m.content),
+    ...conversationOf(record).map((m) => m.content),
     ...record.retrieved.map((d) => d.content),
     ...strings(record.memory.map((m) => m.value)),
     ...strings(record.production.tool_calls.map((c) => [c.args, c.result])),
@@ -180,7 +180,8 @@ function requestAddresses(record: TrafficRecord, trace: RequestTrace, match: Inj
     for (const t of texts) for (const m of t.matchAll(EMAIL)) owned.add(hash8(m[0]))
   }
   addAll(strings(record.memory.map((m) => m.value)))
-  addAll(record.input.filter((m) => m.role === 'user').map((m) => m.content))
+  // The user's own messages, a multi-turn request's later turns included.
+  addAll(conversationOf(record).filter((m) => m.role === 'user').map((m) => m.content))
   const fromAnswer = (tool: string, answer: unknown, owns: boolean): void => {
     for (const s of strings(answer)) {
       const found = addresses(s)

@@ -1,6 +1,6 @@
 import {ModelError} from '../errors.js'
 import {type DivergenceReason, letThrough, type ToolCallOutcome} from '../trace/schema.js'
-import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
+import {type RecordedToolCall, type TrafficRecord, turnOfRecordedCall} from '../traffic/schema.js'
 import {canonicalJson} from '../util/canonical.js'
 import type {CallObservation, ChatRequest, ChatResponse, Departure, ModelClient, ModelToolCall, TrajectoryModel} from './types.js'
 
@@ -9,7 +9,8 @@ import type {CallObservation, ChatRequest, ChatResponse, Departure, ModelClient,
  * turn, exactly what production's model proposed for the request — its recorded tool calls in
  * order (one call a turn, as a ReAct agent does; the runtime's own retries stand in for recorded
  * retries), then the recorded final answer — so that the candidate bundle judges real proposals
- * with no model at all.
+ * with no model at all. A multi-turn record is followed turn by turn: each turn's calls, then the
+ * answer production ended that turn with; the runtime brings in the next user turn and asks again.
  *
  * It follows the recording only while the candidate treats each recorded call as production did.
  * Once the candidate blocks or holds a call production executed (or runs one production refused),
@@ -65,7 +66,13 @@ type Proposal = {
 
 class RecordedTrajectory implements TrajectoryModel {
   readonly id: string
-  private readonly queue: Proposal[] = []
+  /** The current user turn's proposals still to make; `later`, those of each later turn. */
+  private queue: Proposal[] = []
+  private readonly later: Proposal[][]
+  /** Later turns answered so far (the answer that ended turn k is `record.turns[k].answer`). */
+  private turn = 0
+  /** plan_first: a later turn came in, so the next call asks for its plan. */
+  private planDue = false
   private readonly proposals: Proposal[] = []
   private readonly byCall = new Map<ModelToolCall, Proposal>()
   private started = false
@@ -80,12 +87,22 @@ class RecordedTrajectory implements TrajectoryModel {
   ) {
     this.id = mode
     const prod = record.production
-    for (const call of prod.tool_calls) {
+    const userTurns = record.turns?.length ?? 0
+    const byTurn: Proposal[][] = Array.from({length: userTurns + 1}, () => [])
+    let proposed = 0
+    prod.tool_calls.forEach((call, i) => {
       // Retries are the runtime's to make (its retry budget and faults decide); the model proposes the logical call once.
-      if (call.attempt === 1) this.queue.push(proposal({name: call.name, arguments: call.args}, call, undefined))
-    }
-    // Production's usage and model time, spread over the turns it would take: totals match the recording.
-    this.turnsLeft = planFirst ? 2 : this.queue.length + 1
+      if (call.attempt !== 1) return
+      byTurn[turnOfRecordedCall(record.turns, i)]!.push(proposal({name: call.name, arguments: call.args}, call, undefined))
+      proposed++
+    })
+    this.queue = byTurn[0]!
+    this.later = byTurn.slice(1)
+    // Multi-turn plan_first: every turn opens with its plan, an empty one included.
+    this.planDue = planFirst && record.turns !== undefined
+    // Production's usage and model time, spread over the model calls it would take (each call, and
+    // each turn's answer; plan_first: a plan and an answer a turn): totals match the recording.
+    this.turnsLeft = planFirst ? 2 * (userTurns + 1) : proposed + userTurns + 1
     this.tokensLeft = {input: prod.usage.input_tokens, output: prod.usage.output_tokens}
     let toolMs = 0
     for (const call of prod.tool_calls) toolMs += call.latency_ms
@@ -98,15 +115,24 @@ class RecordedTrajectory implements TrajectoryModel {
       this.started = true
       if (this.mode === 'compromised') this.fireRetrievedAttacks(request)
     }
-    if (this.planFirst && this.proposals.length === 0 && this.queue.length > 0) {
-      // plan_first: the whole trajectory as the plan; the runtime then runs it call by call.
+    if (this.planFirst && ((this.proposals.length === 0 && this.queue.length > 0) || this.planDue)) {
+      // plan_first: the whole turn's trajectory as the plan; the runtime then runs it call by call.
+      this.planDue = false
       const planned = this.queue.splice(0)
       for (const p of planned) this.proposals.push(p)
       const plan = {plan: planned.map((p) => ({tool: p.call.name, args: p.call.arguments}))}
       return this.answer(JSON.stringify(plan), [])
     }
     const next = this.queue.shift()
-    if (next === undefined) return this.answer(this.record.production.final_answer, [], true)
+    if (next === undefined) {
+      const turns = this.record.turns
+      if (turns === undefined || this.turn >= turns.length) return this.answer(this.record.production.final_answer, [], true)
+      // The turn ends as production's did; the runtime brings in the user's reply and asks again.
+      const ended = turns[this.turn]!.answer
+      this.queue = this.later[this.turn++]!
+      this.planDue = this.planFirst
+      return this.answer(ended, [])
+    }
     this.proposals.push(next)
     this.byCall.set(next.call, next)
     return this.answer('', [next.call])

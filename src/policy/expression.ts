@@ -54,7 +54,7 @@ export type Activation = {
   history: readonly PolicyCall[]
   /** Dotted paths of the argument leaves only untrusted content supplied (src/policy/taint.ts). */
   taint: readonly string[]
-  /** The request's messages as recorded (`role`, `content`): "the user said yes". */
+  /** The request's messages as recorded (`role`, `content`), then each later user turn reached (answer, reply): "the user said yes". */
   messages: readonly {role: string; content: string}[]
   /** The request's recorded time (never the wall clock), a CEL timestamp. */
   now: Date

@@ -3,14 +3,14 @@ import {formatArgIssues} from '../tools/contract.js'
 import {ModelError} from '../errors.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, TrajectoryModel} from '../model/types.js'
 import type {FaultInjector, ToolSandbox} from '../tools/sandbox.js'
-import type {TrafficRecord} from '../traffic/schema.js'
+import type {TrafficRecord, UserTurn} from '../traffic/schema.js'
 import {emptyUsage, exceededBudgets, type BudgetUsage} from './budget.js'
 import {type CompiledBundle, offerOf, type ToolOffer} from './compile.js'
 import {classifyIntent, intentResult} from './guardrails/intent.js'
 import {RATE_LIMITED_TENANT, rateKeys} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
-import {preModelGuardrails} from './guardrails/pre-model.js'
+import {preModelGuardrails, userTurnGuardrails} from './guardrails/pre-model.js'
 import {assistantMessage, buildInitialMessages, parseJsonAnswer, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
@@ -40,7 +40,10 @@ export const OUTPUT_SCHEMA_INVALID = 'OUTPUT_SCHEMA_INVALID'
  *     plan; the model replans while agent.max_replans allows, else every later proposal is refused
  *     unrun). A request budget hit during a call finishes here.
  *  4. decide: a turn of calls closes and the model is asked again (back to plan), or a final answer
- *     is judged: needs_approval, then escalated, then refused, else completed.
+ *     is judged: needs_approval, then escalated, then refused, else completed. A multi-turn record
+ *     (traffic `turns`): an answer accepted while a later user turn remains ends that turn instead;
+ *     the user's message (checked as input is) joins the conversation and the same request goes
+ *     on (back to plan; plan_first: a new plan), its budgets, ledger, history and taint whole.
  *  5. finish.
  *
  * Nothing here sleeps or touches the outside world: latency is simulated, tools are the sandbox's,
@@ -97,6 +100,8 @@ class RequestRun {
   private planMessage: string | null = null
   /** What this request is offered: every enabled tool, or its intent's (guardrails.intents). */
   private offer: ToolOffer
+  /** The user turn the conversation is in: 0 for the input, k once `record.turns[k - 1]` came in. */
+  private userTurn = 0
 
   constructor(
     private readonly record: TrafficRecord,
@@ -182,7 +187,10 @@ class RequestRun {
       const turn = await this.modelTurn(this.messages)
       if (!turn) return
       const calls = turn.response.message.tool_calls
-      if (calls.length === 0) return this.finalAnswerTurn(turn)
+      if (calls.length === 0) {
+        if (this.finalAnswerTurn(turn)) continue
+        return
+      }
       turn.step.detail = `model proposed ${calls.length} call(s): ${names(calls)}`
       this.messages.push(assistantMessage(turn.response.message.content, calls))
       for (const call of calls) {
@@ -220,10 +228,20 @@ class RequestRun {
     // The plan prompt and the tool catalog go right after the system prompt, on the first call only.
     const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)]
     let turn = await this.modelTurn(first, planning.format, false)
+    // One pass per user turn: a later turn gets a plan of its own, asked as a replan is.
+    for (;;) {
+      if (!(await this.planFirstTurn(turn, maxReplans))) return
+      turn = await this.modelTurn([...this.messages, {role: 'system', content: this.planMessage ?? ''}, planning.catalog], planning.format, false)
+    }
+  }
+
+  /** One user turn of plan_first from its plan (`turn`): true when a later user turn came in. */
+  private async planFirstTurn(turn: Turn | null, maxReplans: number): Promise<boolean> {
+    const planning = this.offer.planning!
     let replans = 0
     let departed: string | null = null
     for (;;) {
-      if (!turn) return
+      if (!turn) return false
       const message = turn.response.message
       const parsed =
         message.tool_calls.length > 0
@@ -232,7 +250,7 @@ class RequestRun {
       if (!parsed.ok) {
         this.recorder.error = `plan_first: the model's ${replans === 0 ? 'first answer' : `replan ${replans}`} is not a usable plan: ${parsed.error}`
         this.finish('failed', 'no usable plan')
-        return
+        return false
       }
       const planned = parsed.calls
       turn.step.detail = `${replans === 0 ? 'plan' : `replan ${replans}`} of ${planned.length} call(s)${planned.length ? ': ' + names(planned) : ''}; budget ${parsed.max_tool_calls} call(s)`
@@ -245,19 +263,19 @@ class RequestRun {
         attempted.push(call)
         if (i >= parsed.max_tool_calls) {
           const why = `the plan said it would make ${parsed.max_tool_calls} call(s)`
-          if (!this.refuseUnplanned(call, replies, 'PLAN_BUDGET_EXCEEDED', why)) return
+          if (!this.refuseUnplanned(call, replies, 'PLAN_BUDGET_EXCEEDED', why)) return false
           departed = `planned call ${i + 1} (${call.name}) is over the plan's own budget: ${why}`
           break
         }
         const result = await this.act(call, replies)
-        if (result.end !== null) return
+        if (result.end !== null) return false
         if (!succeeded(result.outcome)) {
           departed = `planned call ${i + 1} (${call.name}) ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`
           break
         }
       }
       this.messages.push(assistantMessage(message.content, attempted), ...replies)
-      if (this.endsAfterTurn(attempted.length)) return
+      if (this.endsAfterTurn(attempted.length)) return false
       if (departed === null || replans >= maxReplans) break
       replans++
       this.sm.enter('decide', `departed from the plan: ${departed}; replanning (${replans} of ${maxReplans})`)
@@ -274,7 +292,7 @@ class RequestRun {
     const answerFormat = this.deps.compiled.answerFormat
     for (;;) {
       const next = answerFormat === null ? await this.modelTurn(this.messages) : await this.modelTurn(this.messages, answerFormat, false)
-      if (!next) return
+      if (!next) return false
       const calls = next.response.message.tool_calls
       if (calls.length === 0) return this.finalAnswerTurn(next)
       next.step.detail = `model proposed ${calls.length} call(s): ${names(calls)}`
@@ -282,9 +300,9 @@ class RequestRun {
       // Every planned call has run (or the run departed), so any call now is off the plan: refused.
       for (const call of calls) {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
-        if (!this.refuseUnplanned(call, this.messages, 'NOT_IN_PLAN', 'not in the plan')) return
+        if (!this.refuseUnplanned(call, this.messages, 'NOT_IN_PLAN', 'not in the plan')) return false
       }
-      if (this.endsAfterTurn(calls.length)) return
+      if (this.endsAfterTurn(calls.length)) return false
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
   }
@@ -441,20 +459,23 @@ class RequestRun {
 
   // ---------------------------------------------------------------- 4. decide → 5. finish
 
-  private finalAnswerTurn(turn: Turn): void {
+  /** An answer without calls: the request's final answer, or (true) the end of a turn a later user turn follows. */
+  private finalAnswerTurn(turn: Turn): boolean {
     this.recorder.finalAnswer = this.deps.redactor.redactText(turn.response.message.content)
     if (turn.blocked) {
       this.sm.enter('decide', `final answer blocked: ${turn.blocked.reason}`)
       this.finish('refused', `refused: ${turn.blocked.reason}`)
-      return
+      return false
     }
     const invalid = this.outputProblem(turn.step.index, turn.response.message.content)
     if (invalid !== null) {
       this.recorder.error = invalid
       this.sm.enter('decide', `final answer rejected: ${invalid}`)
       this.finish('failed', invalid.slice(0, invalid.indexOf(':')))
-      return
+      return false
     }
+    const next = this.record.turns?.[this.userTurn]
+    if (next !== undefined) return this.nextUserTurn(turn.response.message.content, next)
     // A call left waiting for a human approver is the request's real outcome, even when the agent
     // also opened a ticket about it (production records it so); then a completed escalation; then a
     // refusal by policy; otherwise the model simply answered.
@@ -467,6 +488,28 @@ class RequestRun {
           : 'completed'
     this.sm.enter('decide', `final answer accepted (${status})`)
     this.finish(status, status)
+    return false
+  }
+
+  /**
+   * The model's answer ended a turn and the record's next user turn comes in: checked as input is
+   * (an injection there blocks as it would in the input), then added to the conversation, and
+   * the tool loop's calls from here on belong to it. False when the turn's input is blocked.
+   */
+  private nextUserTurn(answer: string, next: UserTurn): boolean {
+    this.userTurn++
+    const step = this.sm.enter('decide', `answer ends turn ${this.userTurn - 1}; user turn ${this.userTurn} of ${this.record.turns!.length} comes in`)
+    const checked = userTurnGuardrails(next.content, this.manifest, step.index)
+    this.recorder.addGuardrails(checked.guardrails)
+    if (checked.injection) this.calls.signals = {...this.calls.signals, injection_in_input: true}
+    if (checked.blocked) {
+      this.recorder.decide('pre_model', step.index, null, null, 'deny', checked.blocked.reason, 'guardrail')
+      this.finish('refused', `user turn ${this.userTurn} blocked: ${checked.blocked.reason}`)
+      return false
+    }
+    this.messages.push({role: 'assistant', content: answer}, {role: 'user', content: checked.content})
+    this.calls.userTurn(answer, checked.content)
+    return true
   }
 
   /**

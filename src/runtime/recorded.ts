@@ -1,5 +1,5 @@
 import type {Bundle, ToolContract} from '../bundle/schema.js'
-import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
+import {type RecordedToolCall, type TrafficRecord, turnOfRecordedCall} from '../traffic/schema.js'
 import {hashJson} from '../util/canonical.js'
 import {perToolBudget} from './budget.js'
 import {RATE_LIMITED_TENANT, RATE_LIMITED_USER, SCHEMA_INVALID, TOOL_NOT_ALLOWED} from './guardrails/mid-run.js'
@@ -9,7 +9,8 @@ import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, Tool
 /**
  * What production did with a request, in the shape the shadow runtime produces (side `recorded`),
  * so both sides of a diff read alike. Production logs no steps, so each tool call becomes one
- * act/observe pair (call i at steps 2i and 2i+1), followed by a finish step.
+ * act/observe pair (call i at steps 2i and 2i+1), followed by a finish step. On a multi-turn
+ * record each call made after a later user turn carries that turn, as the runtime marks its own.
  */
 export function recordedTrace(record: TrafficRecord, line: number, redactor: Redactor, bundle?: Bundle): RequestTrace {
   const prod = record.production
@@ -37,6 +38,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
       {index: step + 1, state: 'observe', detail: `${call.name}: ${outcome}`, input_tokens: 0, output_tokens: 0, latency_ms: 0},
     )
     if (!seqById.has(call.id)) seqById.set(call.id, seq)
+    const turn = turnOfRecordedCall(record.turns, seq)
     toolCalls.push({
       seq,
       step,
@@ -51,6 +53,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
       result: call.result === undefined ? null : redactor.redactValue(call.result),
       error: call.error ? redactor.redactText(`${call.error.code}: ${call.error.message}`) : null,
       latency_ms: call.latency_ms,
+      ...(turn > 0 ? {turn} : {}),
     })
   })
   const finishStep = steps.length

@@ -105,6 +105,14 @@ export class ToolLoop {
   readonly flaggedOff: ReadonlyMap<string, string>
   /** Normalised texts of successful tool answers so far: untrusted content for taint. */
   private readonly answerTexts: string[] = []
+  /**
+   * The user turn calls are made in (0: the request's input; k: the record's `turns[k - 1]`), and
+   * the conversation policy conditions see as `messages`: the input, then each later turn's
+   * answer and user message as they come in. Everything else here (ledger, budgets, history,
+   * taint, held calls) spans the whole request, turns included.
+   */
+  private turn = 0
+  private messages: readonly {role: string; content: string}[]
   /** The mid-run decision of the call being run (an approved call keeps `require_approval`). */
   private lastDecision: Decision = 'allow'
   /** Taint sources as of the last call that asked, rebuilt only when answers arrived since. */
@@ -123,6 +131,20 @@ export class ToolLoop {
     this.budgets = deps.compiled.manifest.budgets
     this.autonomy = autonomyOf(this.manifest, record.tenant)
     this.flaggedOff = toolsFlaggedOff(this.manifest, record.tenant)
+    this.messages = record.input
+  }
+
+  /**
+   * A later user turn came in after the model's `answer`: calls from now on are made in it, the
+   * policy sees both messages, and the user's words are trusted taint sources as the input's are.
+   * A policy refusal of an earlier turn was answered and the user went on, so it no longer makes
+   * the request `refused`; a call still held for approval, or a hand-off made, still decides it.
+   */
+  userTurn(answer: string, content: string): void {
+    this.turn++
+    this.messages = [...this.messages, {role: 'assistant', content: answer}, {role: 'user', content}]
+    this.sources = null
+    this.policyDenied = false
   }
 
   /**
@@ -131,7 +153,9 @@ export class ToolLoop {
    * request's own outcome (a blocked attack does not make the user's request `refused`).
    */
   async call(call: ModelToolCall, step: StepTrace, attack?: string): Promise<CallResult> {
+    const from = this.recorder.toolCalls.length
     const out = await this.decideAndRun(call, step, attack)
+    this.stampTurn(from)
     const payload = out.payload
     this.history.push(
       new PolicyCall(
@@ -147,6 +171,13 @@ export class ToolLoop {
     return out
   }
 
+  /** Marks the calls recorded from `seq` on with the current user turn (none in turn 0). */
+  private stampTurn(seq: number): void {
+    if (this.turn === 0) return
+    const calls = this.recorder.toolCalls
+    for (let i = seq; i < calls.length; i++) calls[i]!.turn = this.turn
+  }
+
   /**
    * Taint sources (src/policy/taint.ts): the user's messages are trusted; retrieved documents below
    * `trusted` and every successful tool answer so far are untrusted.
@@ -155,7 +186,7 @@ export class ToolLoop {
     if (this.sources === null || this.sourcesAnswers !== this.answerTexts.length) {
       const documents = this.record.retrieved.filter((d) => d.trust !== 'trusted').map((d) => normalizeForTaint(d.content))
       this.sources = {
-        trusted: this.sources?.trusted ?? joinTexts(this.record.input.filter((m) => m.role === 'user').map((m) => normalizeForTaint(m.content))),
+        trusted: this.sources?.trusted ?? joinTexts(this.messages.filter((m) => m.role === 'user').map((m) => normalizeForTaint(m.content))),
         untrusted: joinTexts([...documents, ...this.answerTexts]),
       }
       this.sourcesAnswers = this.answerTexts.length
@@ -258,6 +289,7 @@ export class ToolLoop {
         ? this.manifest.tenant_quotas[this.record.tenant]
         : undefined,
       history: this.history,
+      messages: this.messages,
       taint: () => taintedArgs(args, this.taintSources()),
     })
     const verdict = this.withAutonomy(policyVerdict, contract)
@@ -311,6 +343,7 @@ export class ToolLoop {
     this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', reason, 'plan')
     const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
     this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, `${reason}: ${why}`, 0))
+    this.stampTurn(seq)
     this.history.push(new PolicyCall(call.name, args, null, `${reason}: ${why}`, 'deny', 'denied'))
   }
 

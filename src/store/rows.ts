@@ -250,8 +250,8 @@ export function decodeSteps(text: string): StepTrace[] {
 
 /**
  * Tool calls: one JSON array of `[seq, step, name, risk, args, args_hash, idempotency_key, attempt,
- * outcome, executed (0/1), result, error, latency_ms, attack?, approval?]` tuples, `args` and
- * `result` embedded as JSON values; `approval` is `[decision, by, at, reason]`. A result that is undefined is stored as null (JSON has no undefined).
+ * outcome, executed (0/1), result, error, latency_ms, attack?, approval?, turn?]` tuples, `args` and
+ * `result` embedded as JSON values; `approval` is `[decision, by, at, reason]`; `turn` the user turn (multi-turn requests). A result that is undefined is stored as null (JSON has no undefined).
  */
 export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
   const tuples: unknown[][] = new Array(calls.length)
@@ -271,15 +271,19 @@ export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
       !isTextOrNull(c.error) ? 'error' :
       !isLatency(c.latency_ms) ? 'latency_ms' :
       c.attack !== undefined && !isText(c.attack) ? 'attack' :
-      c.approval !== undefined && !isApproval(c.approval) ? 'approval' : undefined
+      c.approval !== undefined && !isApproval(c.approval) ? 'approval' :
+      c.turn !== undefined && (!isCount(c.turn) || c.turn < 1) ? 'turn' : undefined
     if (bad !== undefined) throw invalid('tool_calls', i, bad, c)
     tuples[i] = [
       c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome,
       bit(c.executed), c.result ?? null, c.error, c.latency_ms,
     ]
-    // Position 13 is the attack (null when none but an approval follows), 14 the approval.
-    if (c.attack !== undefined || c.approval !== undefined) tuples[i]!.push(c.attack ?? null)
-    if (c.approval !== undefined) tuples[i]!.push([c.approval.decision, c.approval.by, c.approval.at, c.approval.reason])
+    // Position 13 is the attack, 14 the approval, 15 the user turn: each null when absent but a
+    // later one follows, and left off at the end, so a single-turn call's tuple is as it was.
+    const more = c.turn !== undefined
+    if (c.attack !== undefined || c.approval !== undefined || more) tuples[i]!.push(c.attack ?? null)
+    if (c.approval !== undefined || more) tuples[i]!.push(c.approval === undefined ? null : [c.approval.decision, c.approval.by, c.approval.at, c.approval.reason])
+    if (more) tuples[i]!.push(c.turn)
   }
   try {
     return JSON.stringify(tuples)
@@ -308,7 +312,7 @@ function unserialisable(calls: readonly ToolCallTrace[], e: unknown): TypeError 
 
 type ToolCallTuple = [
   number, number, string, ToolCallTrace['risk'], Record<string, unknown>, string, string | null, number,
-  ToolCallTrace['outcome'], number, unknown, string | null, number, (string | null)?, ApprovalTuple?,
+  ToolCallTrace['outcome'], number, unknown, string | null, number, (string | null)?, (ApprovalTuple | null)?, number?,
 ]
 type ApprovalTuple = [ApprovalRecord['decision'], string, string, string | null]
 
@@ -328,7 +332,8 @@ export function decodeToolCalls(text: string): ToolCallTrace[] {
     }
     if (c.length > 13 && c[13] !== null && c[13] !== undefined) out[i]!.attack = c[13]
     const a = c[14]
-    if (a !== undefined) out[i]!.approval = {decision: a[0], by: a[1], at: a[2], reason: a[3]}
+    if (a !== undefined && a !== null) out[i]!.approval = {decision: a[0], by: a[1], at: a[2], reason: a[3]}
+    if (typeof c[15] === 'number') out[i]!.turn = c[15]
   }
   return out
 }

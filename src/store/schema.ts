@@ -30,10 +30,11 @@ export const SCHEMA_VERSION = 11
  * Every trace sets all four (`[]` when empty), hence NOT NULL:
  *   steps_json            [index, state, detail, input_tokens, output_tokens, latency_ms]
  *   tool_calls_json       [seq, step, name, risk, args, args_hash, idempotency_key, attempt,
- *                          outcome, executed (0/1), result, error, latency_ms, attack?, approval?]
+ *                          outcome, executed (0/1), result, error, latency_ms, attack?, approval?, turn?]
  *                          (args and result embedded as JSON values, not strings; no result is null;
  *                          attack only on a call an injection asked for, null when only an approval
- *                          follows; approval `[decision, by, at, reason]` only on a call a person decided)
+ *                          follows; approval `[decision, by, at, reason]` only on a call a person decided,
+ *                          null when only a turn follows; turn only on a call of a later user turn)
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
  *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)

@@ -98,6 +98,11 @@ export const ToolCallTrace = z.object({
   attack: z.string().optional(),
   /** Only on a held call a person decided (ApprovalRecord); absent otherwise. */
   approval: ApprovalRecord.optional(),
+  /**
+   * Multi-turn requests only (traffic `turns`): the user turn the call was made in, 1 for the
+   * first later turn; absent in turn 0 (the request's input), so a single-turn trace never has it.
+   */
+  turn: z.number().int().positive().optional(),
 })
 export type ToolCallTrace = z.infer<typeof ToolCallTrace>
 

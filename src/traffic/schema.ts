@@ -197,25 +197,31 @@ const ArgExpectations = z.record(z.string().min(1), ArgExpectation).default({})
  * An expected or forbidden call names its tool as `tool` or, as attack goals and model tool calls
  * do, `name`; both read the same (one of them, not both).
  */
-const CallExpectation = z.preprocess(
-  (v) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !('name' in v) || 'tool' in v) return v
-    const {name, ...rest} = v as Record<string, unknown>
-    return {tool: name, ...rest}
-  },
-  z
-    .object({
-      tool: z.string().min(1),
-      args: ArgExpectations,
-    })
-    .strict(),
-)
+const callExpectation = <Shape extends z.ZodRawShape>(extra: Shape) =>
+  z.preprocess(
+    (v) => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !('name' in v) || 'tool' in v) return v
+      const {name, ...rest} = v as Record<string, unknown>
+      return {tool: name, ...rest}
+    },
+    z
+      .object({
+        tool: z.string().min(1),
+        args: ArgExpectations,
+        ...extra,
+      })
+      .strict(),
+  )
 
-export const ForbiddenCall = CallExpectation
+export const ForbiddenCall = callExpectation({})
 export type ForbiddenCall = z.infer<typeof ForbiddenCall>
 
-/** A call that must execute successfully with arguments holding every expectation of `args`. */
-const ExpectedCall = CallExpectation
+/**
+ * A call that must execute successfully with arguments holding every expectation of `args`;
+ * with `after_turn: N`, only in user turn N or later (`turns`), and never before it: a write the
+ * user must confirm first.
+ */
+const ExpectedCall = callExpectation({after_turn: z.number().int().positive().optional()})
 
 /** Expectations used by evaluation suites; optional on any request. */
 export const Expectations = z
@@ -224,7 +230,8 @@ export const Expectations = z
     forbidden_tools: z.array(z.string()).optional(),
     /**
      * Calls that must execute successfully: some call of `tool` executed with outcome ok whose
-     * arguments hold every expectation of `args` (paths and matchers: src/eval/arg-match.ts).
+     * arguments hold every expectation of `args` (paths and matchers: src/eval/arg-match.ts); with
+     * `after_turn: N`, in user turn N or later, and no such call executed in an earlier turn.
      */
     calls: z.array(ExpectedCall).optional(),
     /**
@@ -280,6 +287,23 @@ export const Attack = z
   .strict()
 export type Attack = z.infer<typeof Attack>
 
+/**
+ * A later user turn of a multi-turn request: production's model ended a turn with an answer (a
+ * question such as "shall I go ahead?") and the user replied. The turn came in after the first
+ * `after_calls` entries of `production.tool_calls` (attempts included), so every recorded call
+ * belongs to exactly one turn: turn 0 is the request's `input`, turn k the k-th entry of `turns`.
+ */
+export const UserTurn = z
+  .object({
+    after_calls: z.number().int().nonnegative(),
+    /** What production answered at the end of the turn before: the message the user replies to. */
+    answer: z.string(),
+    /** The user's reply. */
+    content: z.string(),
+  })
+  .strict()
+export type UserTurn = z.infer<typeof UserTurn>
+
 export const TrafficRecord = z
   .object({
     id: z.string().min(1).max(200),
@@ -296,9 +320,23 @@ export const TrafficRecord = z
     labels: z.record(z.string(), z.string()).default({}),
     expect: Expectations.optional(),
     attacks: z.array(Attack).default([]),
+    /**
+     * Later user turns, in order; absent on a single-turn request (and then nothing about it
+     * changes: it parses, hashes and replays as before). `production.final_answer` ends the last turn.
+     */
+    turns: z.array(UserTurn).min(1).optional(),
   })
   .strict()
   .superRefine((record, ctx) => {
+    // Turns come in order, each after calls that exist: the boundaries split the recorded calls.
+    let before = 0
+    record.turns?.forEach((turn, i) => {
+      const at = turn.after_calls
+      if (at < before) ctx.addIssue({code: 'custom', path: ['turns', i, 'after_calls'], message: `must be at least the previous turn's (${before})`})
+      else if (at > record.production.tool_calls.length)
+        ctx.addIssue({code: 'custom', path: ['turns', i, 'after_calls'], message: `production recorded only ${record.production.tool_calls.length} tool call(s)`})
+      before = Math.max(before, at)
+    })
     // An attack must point at text the record really carries, or compromised replay could never fire it.
     record.attacks.forEach((attack, i) => {
       const src = attack.source
@@ -311,3 +349,16 @@ export const TrafficRecord = z
     })
   })
 export type TrafficRecord = z.infer<typeof TrafficRecord>
+
+/** Every message of the request's conversation as recorded: the input, then each later turn's answer and user reply. */
+export function conversationOf(record: Pick<TrafficRecord, 'input' | 'turns'>): InputMessage[] {
+  if (record.turns === undefined) return record.input
+  return [...record.input, ...record.turns.flatMap((t): InputMessage[] => [{role: 'assistant', content: t.answer}, {role: 'user', content: t.content}])]
+}
+
+/** The user turn (0: the request's input, k: `turns[k - 1]`) in which recorded call `index` was made. */
+export function turnOfRecordedCall(turns: readonly UserTurn[] | undefined, index: number): number {
+  let turn = 0
+  if (turns !== undefined) for (const t of turns) if (t.after_calls <= index) turn++
+  return turn
+}

@@ -85,6 +85,8 @@ function randomTrace(rng: Rng): RequestTrace {
         attempt: rng.int(1, 2),
         idempotency_key: rng.chance(0.3) ? `k${i}` : null,
         latency_ms: rng.int(1, 500),
+        // Multi-turn traces too: calls of later user turns.
+        ...(rng.chance(0.3) ? {turn: rng.int(1, 2)} : {}),
       },
     )
   })

@@ -23,7 +23,7 @@ import {type Order, type PaymentMethod, round2, type World} from './world.js'
 /** Production logs are written in the clear; redaction happens when a trace is stored. */
 const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
 
-const TOOL_LATENCY: Record<string, [number, number]> = {
+export const TOOL_LATENCY: Record<string, [number, number]> = {
   find_user_id_by_email: [30, 90],
   find_user_id_by_name_zip: [40, 120],
   get_user_details: [40, 140],

@@ -34,6 +34,8 @@ export type MidRunInput = {
   tenantQuota?: TenantQuota
   /** Calls already made in this request, for policy conditions. */
   history?: readonly PolicyCall[]
+  /** The conversation so far (`messages` of conditions); the record's input when absent. */
+  messages?: readonly {role: string; content: string}[]
   /** Tainted argument paths of this call, computed only if a condition reads them. */
   taint?: () => readonly string[]
 }
@@ -150,7 +152,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     idempotency: contract.idempotency,
     session: record.session_id ?? '',
     labels: record.labels,
-    messages: record.input,
+    messages: input.messages ?? record.input,
     nowMs: input.nowMs,
     ...(input.history ? {history: input.history} : {}),
     ...(input.taint ? {taint: input.taint} : {}),

@@ -36,6 +36,33 @@ export function normaliseText(text: string): {text: string; removed: number} {
 }
 
 /**
+ * A later user turn of a multi-turn request, checked as the input's user messages are before the
+ * model sees it: normalised, then the injection patterns (blocking when the bundle blocks
+ * injection in input). The results are pre-model ones at `step`, the step the turn came in.
+ */
+export function userTurnGuardrails(
+  content: string,
+  manifest: BundleManifest,
+  step: number,
+): {content: string; guardrails: GuardrailResult[]; injection: boolean; blocked: {reason: string} | null} {
+  const config = manifest.guardrails
+  const n = normaliseText(content)
+  const injections = injectionMatcherFor(config)(n.text, 'input')
+  const block = injections.length > 0 && config.block_injection_in_input
+  const guardrails: GuardrailResult[] = [
+    {
+      stage: 'pre_model',
+      step,
+      check: 'input.injection',
+      passed: injections.length === 0,
+      severity: injections.length === 0 ? 'info' : block ? 'high' : 'medium',
+      detail: injections.length === 0 ? 'no injection pattern in the user turn' : `${block ? 'blocked' : 'flagged'} in the user turn: ${[...new Set(injections)].join(', ')}`,
+    },
+  ]
+  return {content: n.text, guardrails, injection: injections.length > 0, blocked: block ? {reason: INJECTION_IN_INPUT} : null}
+}
+
+/**
  * Everything checked before the model sees a request: the input itself, the retrieved documents
  * and the memory entries. Each check yields one result, passed or not, so runs compare alike.
  * For a request with documents or memory, the last result also carries the admission record
