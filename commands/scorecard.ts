@@ -8,7 +8,7 @@ import {rollbackFrequency} from '../src/rollout/history.js'
 
 export default class ScorecardCommand extends RunCommand {
   static override description =
-    'Rate a run green / amber / red on safety, reliability, cost and quality; with --gate, exit 1 when any dimension is red.'
+    'Rate a run green / amber / red on safety, reliability, cost and quality; with --gate, exit 3 when any dimension is red (1 is an error).'
 
   static override examples = [
     '<%= config.bin %> scorecard r20261125T1430',
@@ -19,7 +19,7 @@ export default class ScorecardCommand extends RunCommand {
   static override args = {runId: runIdArg}
 
   static override flags = {
-    gate: Flags.boolean({description: 'exit with status 1 when any dimension is red (for CI)', default: false}),
+    gate: Flags.boolean({description: 'exit with status 3 when any dimension is red (for CI; 1 means the command failed)', default: false}),
     thresholds: Flags.string({description: 'thresholds file (YAML or JSON) overriding any of the defaults'}),
   }
 

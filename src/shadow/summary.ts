@@ -1,5 +1,9 @@
-import {listRun} from '../runs/diff-list.js'
+import {runSummary} from '../runs/run-summary.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
+import {rollbackFrequency} from '../rollout/history.js'
+import {verdictOf, type Verdict} from '../scorecard/render.js'
+import {scorecard} from '../scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS, type Thresholds} from '../scorecard/thresholds.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
 import {progressFigures} from './progress.js'
@@ -29,13 +33,23 @@ export type ShadowSummary = {
   /** What the run could not measure, said before it started (model-free replay). */
   notices: string[]
   next: string[]
+  /** The scorecard's verdict on the run (null for an interrupted run, which is not judged until it is finished). */
+  verdict: Verdict | null
 }
 
-export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string): Promise<ShadowSummary> {
+/** What the verdict is judged against: the thresholds and the file they came from (null: the defaults). */
+export type VerdictOptions = {thresholds?: Thresholds; thresholdsFile?: string | null}
+
+export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string, options: VerdictOptions = {}): Promise<ShadowSummary> {
   const status: Record<string, Record<string, number>> = {}
   for (const c of store.traceCounts(result.run.id)) (status[c.side] ??= {})[c.status] = c.count
   const f = progressFigures(result.progress)
-  const {counts: classes} = await listRun(store, result.run, 'none', () => {})
+  // One pass gives both the classes and the scorecard the verdict is read from.
+  const {summary, golden} = await runSummary(store, result.run)
+  const classes = summary.classes
+  const verdict = result.interrupted
+    ? null
+    : verdictOf(scorecard(summary, options.thresholds ?? DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory())), options.thresholdsFile ?? null)
   const id = result.run.id
   const dbArg = dbArgument(db)
   const next = result.interrupted
@@ -63,6 +77,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     classes,
     notices: result.notices,
     next,
+    verdict,
   }
 }
 
@@ -109,5 +124,7 @@ export function renderShadowSummary(s: ShadowSummary): string {
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)
+  // The last line, where a reader (or `tail -1` in CI) looks first.
+  if (s.verdict !== null) lines.push(s.verdict.line)
   return lines.join('\n') + '\n'
 }
