@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {acceptedFlag, BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {resolveAccepted} from '../src/runs/accepted-file.js'
 import {EXIT, UnderstudyError} from '../src/errors.js'
 import {loadThresholds} from '../src/scorecard/thresholds.js'
 import {resolveShadowInput} from '../src/shadow/inputs.js'
@@ -52,6 +53,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     }),
     gate: Flags.boolean({description: 'exit with status 3 when the verdict has a red dimension (for CI; 1 means the run failed)', default: false}),
     thresholds: Flags.string({description: 'scorecard thresholds file (YAML or JSON) for the verdict, overriding the defaults'}),
+    accepted: acceptedFlag,
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
@@ -60,6 +62,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     const {args, flags} = await this.parse(Shadow)
     // Read before the run, so a bad thresholds file fails in a second, not after the replay.
     const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : undefined
+    const accepted = resolveAccepted(flags.accepted)
     const store = openStore(flags.db)
     // Closed on every path, a failed start included: in a long-lived host (a test worker, a library
     // caller) an error must not leave the store's file, WAL and shared memory open.
@@ -124,7 +127,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
         process.off('SIGTERM', onSignal)
       }
 
-      const summary = await shadowSummary(store, result, flags.db, {thresholds, thresholdsFile: flags.thresholds ?? null})
+      const summary = await shadowSummary(store, result, flags.db, {thresholds, thresholdsFile: flags.thresholds ?? null, accepted})
       this.write(renderShadowSummary(summary))
       if (result.interrupted) process.exitCode = EXIT.interrupted
       else if (summary.verdict !== null) this.gate(flags.gate, summary.verdict.gate)

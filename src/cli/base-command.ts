@@ -131,3 +131,12 @@ export const dbFlag = Flags.string({
   default: '.understudy/understudy.db',
   env: 'UNDERSTUDY_DB',
 })
+
+/**
+ * The accepted-differences file (src/diff/accepted.ts) of the commands that judge a run; without
+ * it, `understudy.accepted.yaml` in the working directory when there is one.
+ */
+export const acceptedFlag = Flags.string({
+  description: 'accepted-differences file (YAML): causes a reviewer accepted count as accepted, not as their class (default: ./understudy.accepted.yaml when present)',
+  env: 'UNDERSTUDY_ACCEPTED',
+})

@@ -1,3 +1,5 @@
+import {acceptedLines} from '../report/accepted.js'
+import type {AcceptedList} from '../runs/accepted-file.js'
 import {runSummary} from '../runs/run-summary.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import {rollbackFrequency} from '../rollout/history.js'
@@ -35,17 +37,20 @@ export type ShadowSummary = {
   next: string[]
   /** The scorecard's verdict on the run (null for an interrupted run, which is not judged until it is finished). */
   verdict: Verdict | null
+  /** The accepted-differences file the verdict honoured, its requests counted apart, and the lines saying so (stale entries included). */
+  accepted: {file: string; requests: number; lines: string[]} | null
 }
 
 /** What the verdict is judged against: the thresholds and the file they came from (null: the defaults). */
-export type VerdictOptions = {thresholds?: Thresholds; thresholdsFile?: string | null}
+export type VerdictOptions = {thresholds?: Thresholds; thresholdsFile?: string | null; accepted?: AcceptedList | null}
 
 export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string, options: VerdictOptions = {}): Promise<ShadowSummary> {
   const status: Record<string, Record<string, number>> = {}
   for (const c of store.traceCounts(result.run.id)) (status[c.side] ??= {})[c.status] = c.count
   const f = progressFigures(result.progress)
   // One pass gives both the classes and the scorecard the verdict is read from.
-  const {summary, golden} = await runSummary(store, result.run)
+  const accepted = options.accepted ?? null
+  const {summary, golden} = await runSummary(store, result.run, {accepted: accepted?.entries})
   const classes = summary.classes
   const verdict = result.interrupted
     ? null
@@ -78,6 +83,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     notices: result.notices,
     next,
     verdict,
+    accepted: accepted === null ? null : {file: accepted.file, requests: summary.requests.accepted, lines: acceptedLines(summary, accepted.file)},
   }
 }
 
@@ -120,7 +126,8 @@ export function renderShadowSummary(s: ShadowSummary): string {
       (s.skipped > 0 ? ' (not replayed, so in no comparison or figure; each is on stderr)' : ''),
   )
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
-  lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
+  lines.push(`  compared with ${s.run.baseline_ref}: ${compared}${s.accepted === null ? '' : `, accepted ${s.accepted.requests}`}`)
+  if (s.accepted !== null) for (const l of s.accepted.lines) lines.push(`  ${l}`)
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)
