@@ -5,6 +5,7 @@ import {describe, expect, it} from 'vitest'
 import type {AcceptedEntry} from '../../src/diff/accepted.js'
 import type {ValidationError} from '../../src/errors.js'
 import {renderJunit, xmlText} from '../../src/report/junit.js'
+import {renderMarkdown} from '../../src/report/markdown.js'
 import {renderSummary, SUMMARY_MAX_BYTES} from '../../src/report/summary.js'
 import {addAccepted, loadAccepted} from '../../src/runs/accepted-file.js'
 import {compareVerdicts, sameTraffic} from '../../src/runs/compare-runs.js'
@@ -34,6 +35,14 @@ describe('accepted differences', () => {
     expect(accepted.regressions.ids).not.toContain('r-inject-bad')
     expect(accepted.accepted.groups).toEqual([expect.objectContaining({cause: injectCause, class: 'regression', requests: 1, examples: ['r-inject-bad'], entry: entry(injectCause)})])
     expect(accepted.accepted.stale.map((e) => e.by)).toEqual(['bob'])
+  })
+
+  it('the Markdown report shows them with who, when and why, and the stale entries', () => {
+    const md = renderMarkdown(accepted, scorecard(accepted))
+    expect(md).toContain('## Accepted differences (1 requests)')
+    expect(md).toMatch(new RegExp(`\\| \`${injectCause}\` \\| regression \\| 1 \\| .* \\| alice \\| 2026-12-04 \\| intended \\|`))
+    expect(md).toMatch(/\*\*Stale:\*\* 1 accepted cause\(s\) no longer occur/)
+    expect(renderMarkdown(plain, scorecard(plain))).not.toContain('Accepted differences')
   })
 
   it('an accepted regression no longer fails the gate', () => {
