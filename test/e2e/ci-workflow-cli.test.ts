@@ -49,5 +49,13 @@ describe('CI workflow on banking-assistant', () => {
     expect(summary).toMatch(/^## .* Understudy: /)
     expect(summary).toContain('### Accepted differences')
     expect(Buffer.byteLength(summary)).toBeLessThan(60_000)
+
+    // Removing: refused without --yes where nothing can ask (exit 2, the run kept), done with it.
+    const refused = await cli('runs', 'rm', runId)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('add --yes')
+    const rm = JSON.parse((await cli('runs', 'rm', runId, '--yes', '--json')).stdout)
+    expect(rm.removed).toEqual([runId])
+    expect(rm.bytes_freed).toBeGreaterThan(0)
   })
 })
