@@ -2,6 +2,7 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
+import {renderShadowSummary} from '../../src/shadow/summary.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 
 /**
@@ -25,6 +26,8 @@ describe('CI workflow on banking-assistant', () => {
     expect(doc.verdict.line).toMatch(/^verdict: RED \(.*red.*\) under the default thresholds$/)
     expect(shadow.code).toBe(3)
     expect(shadow.stderr).toMatch(/^gate failed: /m)
+    // The text summary ends with the same line (the --json document is what it is rendered from).
+    expect(renderShadowSummary(doc).trimEnd().split('\n').at(-1)).toBe(doc.verdict.line)
     const runId: string = doc.run.id
     expect((await cli('shadow', '--scenario', path.join(dir, 'no-such-scenario'), '--gate')).code).toBe(1)
 
