@@ -1,6 +1,10 @@
 import {Flags} from '@oclif/core'
 import {LineBuffer} from '../src/cli/line-buffer.js'
+import {acceptedFlag} from '../src/cli/base-command.js'
 import {RunCommand, runIdArg} from '../src/cli/run-command.js'
+import {acceptedEntryFor, staleEntries, type AcceptedEntry} from '../src/diff/accepted.js'
+import {staleText} from '../src/report/accepted.js'
+import {resolveAccepted, type AcceptedList} from '../src/runs/accepted-file.js'
 import type {CauseGroup} from '../src/diff/cause.js'
 import {baseSideOf} from '../src/diff/compare.js'
 import type {Classification, DiffClass, RequestDiff} from '../src/diff/types.js'
@@ -22,10 +26,12 @@ type DiffListResult = {
   incomplete: number
   /** Traffic lines the run skipped, not compared. */
   skipped: number
+  /** Requests whose cause the accepted-differences file accepts: counted here, not in `counts`. */
+  accepted: number
   requests: ListedRequest[]
 }
 
-type DiffCausesResult = Omit<DiffListResult, 'requests'> & {by: 'cause'; causes: readonly CauseGroup[]}
+type DiffCausesResult = Omit<DiffListResult, 'requests'> & {by: 'cause'; causes: (CauseGroup & {accepted: AcceptedEntry | null})[]}
 
 type DiffRequestResult = {run_id: string; request_id: string; diff: RequestDiff; classification: Classification}
 
@@ -59,6 +65,7 @@ export default class Diff extends RunCommand {
     cause: Flags.string({description: 'list only the requests of this cause id (or a prefix of at least 4 digits), as `--by cause` names them', exclusive: ['request', 'by']}),
     width: Flags.integer({description: 'width of the side-by-side view (default: terminal width or 120)', min: 40}),
     full: Flags.boolean({description: 'with --request: unfold long messages, documents, tool arguments and results instead of showing their first lines and the folded size'}),
+    accepted: acceptedFlag,
   }
 
   async run(): Promise<DiffListResult | DiffCausesResult | DiffRequestResult> {
@@ -76,16 +83,21 @@ export default class Diff extends RunCommand {
     }
 
     const baseSide = baseSideOf(run)
+    const accepted = resolveAccepted(flags.accepted)
+    const entries = accepted?.entries ?? []
     if (flags.by === 'cause') {
-      const {totals, groups} = await listCauses(store, run, flags.only)
+      const {totals, groups} = await listCauses(store, run, flags.only, {accepted: entries})
       if (!this.jsonEnabled()) {
         const colour = this.colour()
-        if (groups.length > 0) this.write(groups.map((g) => causeLine(g, colour)).join('\n') + '\n', {painted: true})
+        if (groups.length > 0) this.write(groups.map((g) => causeLine(g, colour, acceptedEntryFor(g.cause, entries))).join('\n') + '\n', {painted: true})
       }
+      // Stale means no request of the run has the cause: only a listing of every change can tell.
+      if (flags.only !== 'regressions') this.staleNotes(accepted, groups, run.id)
       const listed = groups.reduce((n, g) => n + g.requests, 0)
       this.out(`${groups.length} cause${groups.length === 1 ? '' : 's'}; ${listSummaryLine(listed, totals, baseSide)}`)
       const {counts, incomplete, skipped} = totals
-      return {run_id: run.id, base_side: baseSide, only: flags.only, by: 'cause', counts, incomplete, skipped, causes: groups}
+      const causes = groups.map((g) => ({...g, accepted: acceptedEntryFor(g.cause, entries) ?? null}))
+      return {run_id: run.id, base_side: baseSide, only: flags.only, by: 'cause', counts, incomplete, skipped, accepted: totals.accepted, causes}
     }
 
     if (flags.cause !== undefined && !/^[0-9a-f]{4,}$/i.test(flags.cause))
@@ -109,7 +121,7 @@ export default class Diff extends RunCommand {
           if (json) requests.push(r)
           else listing.line(listLine(r, colour))
         },
-        flags.cause === undefined ? {} : {cause: flags.cause},
+        {...(flags.cause === undefined ? {} : {cause: flags.cause}), accepted: entries},
       )
     } finally {
       // What was listed before a failure is still shown.
@@ -119,6 +131,12 @@ export default class Diff extends RunCommand {
     if (flags.cause !== undefined && listed === 0)
       throw new UnderstudyError(`run ${run.id} has no request of cause ${flags.cause} among ${flags.only === 'regressions' ? 'its regressions' : flags.only === 'all' ? 'its requests' : 'its changes'}; \`understudy diff ${run.id} --by cause\` lists the causes`)
     this.out(listSummaryLine(listed, totals, baseSide))
-    return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, skipped: totals.skipped, requests}
+    return {run_id: run.id, base_side: baseSide, only: flags.only, counts: totals.counts, incomplete: totals.incomplete, skipped: totals.skipped, accepted: totals.accepted, requests}
+  }
+
+  /** Entries of the accepted-differences file whose cause no request of the run has: said on stderr. */
+  private staleNotes(accepted: AcceptedList | null, groups: readonly CauseGroup[], runId: string): void {
+    if (accepted === null) return
+    for (const e of staleEntries(accepted.entries, groups.map((g) => g.cause))) this.err(`understudy: note: ${accepted.file}: ${staleText(e, runId)}`)
   }
 }

@@ -14,7 +14,7 @@ type EvalOutput = EvalSummary & {
 
 export default class Eval extends RunCommand {
   static override description =
-    "Score a run's candidate against evaluation suites: golden (the traffic's expect blocks), security (injection, exfiltration, tool misuse), tool-failure (no double writes, no blind retries, uncertainty surfaced) and consistency (memory the task needs is used, dropped or outdated memory is not, identifiers do not drift across a session's turns). With --gate, exit 1 when a suite's pass rate is below --min-pass."
+    "Score a run's candidate against evaluation suites: golden (the traffic's expect blocks), security (injection, exfiltration, tool misuse), tool-failure (no double writes, no blind retries, uncertainty surfaced) and consistency (memory the task needs is used, dropped or outdated memory is not, identifiers do not drift across a session's turns). With --gate, exit 3 when a suite's pass rate is below --min-pass."
 
   static override examples = [
     '<%= config.bin %> eval r20261125T1430',
@@ -27,7 +27,7 @@ export default class Eval extends RunCommand {
 
   static override flags = {
     suite: Flags.string({description: 'which suite to run', options: [...SUITES, 'all'], default: 'all'}),
-    gate: Flags.boolean({description: 'exit with status 1 when any suite is below --min-pass (for CI)', default: false}),
+    gate: Flags.boolean({description: 'exit with status 3 when any suite is below --min-pass (for CI; 1 means the command failed)', default: false}),
     'min-pass': Flags.string({description: 'lowest passing rate per suite, 0..1', default: '0.95'}),
     traffic: Flags.string({description: "traffic file the run replayed, for every suite but golden (default: the run's own)"}),
     policy: Flags.string({description: "bundle whose RBAC and deny rules the security suite applies (default: the run's baseline, else its candidate)"}),

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
-import {BaseCommand, dbFlag} from '../src/cli/base-command.js'
-import {UnderstudyError} from '../src/errors.js'
+import {acceptedFlag, BaseCommand, dbFlag} from '../src/cli/base-command.js'
+import {resolveAccepted} from '../src/runs/accepted-file.js'
+import {EXIT, UnderstudyError} from '../src/errors.js'
+import {loadThresholds} from '../src/scorecard/thresholds.js'
 import {resolveShadowInput} from '../src/shadow/inputs.js'
 import {createReporter} from '../src/shadow/reporter.js'
 import {resumeShadow, type ShadowResult, type SkippedLine, skippedLineProblems, startShadow} from '../src/shadow/run.js'
@@ -21,6 +23,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --model ollama:llama3.1:8b --ollama-host http://127.0.0.1:11434',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --faults timeouts=0.05,rate_limit=0.02,partial_write=0.01',
     '<%= config.bin %> shadow --resume r20261125T143012-3fa9c1',
+    '<%= config.bin %> shadow --scenario scenarios/retail-orders --gate --thresholds rollout.yaml',
   ]
 
   static override args = {
@@ -53,12 +56,18 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
         'reuse stored answers to byte-identical model requests (Ollama): auto (requests at temperature 0, the default), always (sampling temperatures too), off',
       options: ['auto', 'always', 'off'],
     }),
+    gate: Flags.boolean({description: 'exit with status 3 when the verdict has a red dimension (for CI; 1 means the run failed)', default: false}),
+    thresholds: Flags.string({description: 'scorecard thresholds file (YAML or JSON) for the verdict, overriding the defaults'}),
+    accepted: acceptedFlag,
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
 
   async run(): Promise<ShadowSummary> {
     const {args, flags} = await this.parse(Shadow)
+    // Read before the run, so a bad thresholds file fails in a second, not after the replay.
+    const thresholds = flags.thresholds ? loadThresholds(flags.thresholds) : undefined
+    const accepted = resolveAccepted(flags.accepted)
     const store = openStore(flags.db)
     // Closed on every path, a failed start included: in a long-lived host (a test worker, a library
     // caller) an error must not leave the store's file, WAL and shared memory open.
@@ -69,7 +78,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
       let signals = 0
       const onSignal = (): void => {
         signals++
-        if (signals > 1) process.exit(130)
+        if (signals > 1) process.exit(EXIT.interrupted)
         reporter.stopping()
         controller.abort()
       }
@@ -124,9 +133,10 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
         process.off('SIGTERM', onSignal)
       }
 
-      const summary = await shadowSummary(store, result, flags.db)
+      const summary = await shadowSummary(store, result, flags.db, {thresholds, thresholdsFile: flags.thresholds ?? null, accepted})
       this.write(renderShadowSummary(summary))
-      if (result.interrupted) process.exitCode = 130
+      if (result.interrupted) process.exitCode = EXIT.interrupted
+      else if (summary.verdict !== null) this.gate(flags.gate, summary.verdict.gate)
       return summary
     } finally {
       store.close()

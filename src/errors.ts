@@ -1,4 +1,10 @@
 /**
+ * The exit statuses of every command (README "Exit codes"): CI tells "the candidate is bad"
+ * (GATE_FAILED) from "the job broke" (ERROR) and "the command line is wrong" (USAGE).
+ */
+export const EXIT = {ok: 0, error: 1, usage: 2, gateFailed: 3, interrupted: 130} as const
+
+/**
  * Errors that reach the user. Each carries the one-line, user-facing message (naming the file,
  * line and field where there is one) and the process exit code; commands print `message` as is.
  */
@@ -7,7 +13,7 @@ export class UnderstudyError extends Error {
   constructor(message: string, options: {exitCode?: number; cause?: unknown} = {}) {
     super(message, {cause: options.cause})
     this.name = new.target.name
-    this.exitCode = options.exitCode ?? 1
+    this.exitCode = options.exitCode ?? EXIT.error
   }
 }
 
@@ -27,7 +33,7 @@ export class ValidationError extends UnderstudyError {
  */
 export class UsageError extends UnderstudyError {
   constructor(message: string, options: {cause?: unknown} = {}) {
-    super(message, {exitCode: 2, cause: options.cause})
+    super(message, {exitCode: EXIT.usage, cause: options.cause})
   }
 }
 

@@ -1,5 +1,6 @@
 import {Command, Flags, type Interfaces, ux} from '@oclif/core'
-import {isUnderstudyError, UsageError, ValidationError} from '../errors.js'
+import {EXIT, isUnderstudyError, UsageError, ValidationError} from '../errors.js'
+import type {GateVerdict} from '../util/gate.js'
 import {terminalText} from '../util/terminal-text.js'
 import {colourWanted} from './colour.js'
 
@@ -35,6 +36,22 @@ export abstract class BaseCommand extends Command {
   /** Writes a line to stderr, even under --json (warnings, notes, gate failures); never coloured. */
   protected err(line: string): void {
     process.stderr.write(terminalText(line, {lineBreaks: true}) + '\n')
+  }
+
+  /**
+   * The end of a `--gate` command. With the gate on: a failed verdict's lines go to stderr and the
+   * exit status is EXIT.gateFailed (3, never 1, which is an error: CI must tell a bad candidate from
+   * a broken job), set rather than exit(), which would drop the --json document CI may want to
+   * keep; a passed one prints its line. With the gate off, nothing.
+   */
+  protected gate(enabled: boolean, verdict: GateVerdict): void {
+    if (!enabled) return
+    if (verdict.passed) {
+      this.out(verdict.passedLine)
+      return
+    }
+    for (const line of verdict.failures) this.err(line)
+    process.exitCode = EXIT.gateFailed
   }
 
   /** Whether to write ANSI colour to `stream` (stdout by default): see src/cli/colour.ts. */
@@ -113,4 +130,13 @@ export const dbFlag = Flags.string({
   description: 'SQLite trace store file',
   default: '.understudy/understudy.db',
   env: 'UNDERSTUDY_DB',
+})
+
+/**
+ * The accepted-differences file (src/diff/accepted.ts) of the commands that judge a run; without
+ * it, `understudy.accepted.yaml` in the working directory when there is one.
+ */
+export const acceptedFlag = Flags.string({
+  description: 'accepted-differences file (YAML): causes a reviewer accepted count as accepted, not as their class (default: ./understudy.accepted.yaml when present)',
+  env: 'UNDERSTUDY_ACCEPTED',
 })

@@ -1,7 +1,6 @@
 import {Args} from '@oclif/core'
 import {openExistingStore, openRun, type OpenRun} from '../runs/open.js'
 import type {TraceDatabase} from '../store/api.js'
-import type {GateVerdict} from '../util/gate.js'
 import {BaseCommand, dbFlag} from './base-command.js'
 
 /** The argument of a command that works on a run (`static args = {runId: runIdArg}`): a full run id or a unique prefix of one. */
@@ -11,7 +10,7 @@ export const runIdArg = Args.string({description: 'run id, or a unique prefix of
  * Every command that works on a stored run extends this. It gives the `--db` flag and the run-id
  * argument, opens the run the one way src/runs/open.ts does (so every command has the same "no
  * store" / "no run" / "ambiguous prefix" errors) and closes what it opened once the command ends,
- * whether it succeeded or failed; and the gate epilogue of `--gate` commands. The colour rule and
+ * whether it succeeded or failed. The gate epilogue of `--gate` commands is BaseCommand's. The colour rule and
  * terminal-safe output come from BaseCommand.
  */
 export abstract class RunCommand extends BaseCommand {
@@ -31,21 +30,6 @@ export abstract class RunCommand extends BaseCommand {
     const store = openExistingStore(db, opts)
     this.opened.push(store)
     return store
-  }
-
-  /**
-   * The end of a `--gate` command. With the gate on: a failed verdict's lines go to stderr and the
-   * exit status is 1, set rather than exit(), which would drop the --json document CI may want to
-   * keep; a passed one prints its line. With the gate off, nothing.
-   */
-  protected gate(enabled: boolean, verdict: GateVerdict): void {
-    if (!enabled) return
-    if (verdict.passed) {
-      this.out(verdict.passedLine)
-      return
-    }
-    for (const line of verdict.failures) this.err(line)
-    process.exitCode = 1
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {

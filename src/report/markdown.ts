@@ -30,7 +30,7 @@ function fence(body: string, lang = 'text'): string {
   return `${f}${lang}\n${body.endsWith('\n') ? body : body + '\n'}${f}`
 }
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   if (rows.length === 0) return '_None._'
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
 }
@@ -101,6 +101,7 @@ export function renderMarkdown(s: RunSummary, card: Scorecard): string {
     ),
   )
   if (s.causes.omitted > 0) out.push('', `…and ${s.causes.omitted} smaller groups.`)
+  out.push(...acceptedMarkdown(s))
   if (s.requests.skipped > 0) {
     out.push('', `## Skipped traffic lines (${s.requests.skipped})`, '')
     out.push('Not replayed, so kept out of every figure in this report.', '')
@@ -188,4 +189,23 @@ export function renderMarkdown(s: RunSummary, card: Scorecard): string {
     out.push(fence(renderSideBySide(e.diff, {width: 140, color: false, classification: e.classification})))
   }
   return out.join('\n') + '\n'
+}
+
+/** The accepted differences (src/diff/accepted.ts): each accepted cause with who, when and why, then the stale entries. Empty when none. */
+export function acceptedMarkdown(s: RunSummary): string[] {
+  const {groups, stale} = s.accepted
+  if (groups.length === 0 && stale.length === 0) return []
+  const out = ['', `## Accepted differences (${s.requests.accepted} requests)`, '']
+  out.push('A reviewer accepted these causes: their requests are counted here and in no class or figure above.', '')
+  out.push(
+    table(
+      ['Cause', 'Class', 'Requests', 'What changed', 'Accepted by', 'When', 'Why'],
+      groups.map((g) => [mdCode(g.cause), g.class, String(g.requests), mdText(describeSignature(g.signature)), mdText(g.entry.by), mdText(g.entry.at), mdText(g.entry.reason)]),
+    ),
+  )
+  if (stale.length > 0) {
+    out.push('', `**Stale:** ${stale.length} accepted cause(s) no longer occur in this run; remove them once reviewed.`, '')
+    out.push(table(['Cause', 'Accepted by', 'When', 'Why'], stale.map((e) => [mdCode(e.cause), mdText(e.by), mdText(e.at), mdText(e.reason)])))
+  }
+  return out
 }

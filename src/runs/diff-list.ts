@@ -1,3 +1,4 @@
+import {acceptedEntryFor, type AcceptedEntry} from '../diff/accepted.js'
 import {CauseTally, causeId, causeKey, type CauseGroup, type CauseTallyState, matchesCause, signatureOfKey} from '../diff/cause.js'
 import {baseSideOf, compareGroup} from '../diff/compare.js'
 import {CLASSES, emptyClassCounts, type DiffClass, type Reason} from '../diff/types.js'
@@ -14,7 +15,17 @@ import {taskRef, type GroupTask} from './task.js'
 /** Which requests to list: regressions, changes (anything not same), all, or none (counts only). */
 export type ListFilter = 'regressions' | 'changes' | 'all' | 'none'
 
-export type ListedRequest = {request_id: string; line: number; class: DiffClass; reasons: Reason[]; noise: Reason[]}
+export type ListedRequest = {
+  request_id: string
+  line: number
+  class: DiffClass
+  reasons: Reason[]
+  noise: Reason[]
+  /** Its cause id, for a listing that asked for causes (not `same`). */
+  cause?: string
+  /** Set when a reviewer accepted its cause (src/diff/accepted.ts): then it counts as accepted, not in `counts`. */
+  accepted?: AcceptedEntry
+}
 
 export type ListTotals = {
   counts: Record<DiffClass, number>
@@ -22,6 +33,8 @@ export type ListTotals = {
   incomplete: number
   /** Traffic lines the run skipped (malformed, or a repeated id): neither compared nor incomplete. */
   skipped: number
+  /** Requests whose cause a reviewer accepted: counted here, not in `counts`. */
+  accepted: number
   /** With `causes`: the requests the filter keeps, counted per cause. */
   causes?: CauseTallyState
 }
@@ -33,6 +46,10 @@ export type DiffListArgs = {
   causes?: boolean
   /** Hand on only the kept requests of this cause id (or id prefix): `diff --cause <id>`. */
   cause?: string
+  /** Accepted differences: their requests are counted apart and marked as accepted. */
+  accepted?: AcceptedEntry[]
+  /** Give each listed request its cause id (`report --format junit`). */
+  withCause?: boolean
 }
 
 function listed(cls: DiffClass, only: ListFilter): boolean {
@@ -43,7 +60,18 @@ function listed(cls: DiffClass, only: ListFilter): boolean {
 }
 
 export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListTotals> {
-  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0, accepted: 0}
+  const accepted = args.accepted ?? []
+  // Cause ids and accepting entries, once per distinct signature, not once per request.
+  const causeOf = new Map<string, {id: string; entry: AcceptedEntry | undefined}>()
+  const named = (key: string): {id: string; entry: AcceptedEntry | undefined} => {
+    let c = causeOf.get(key)
+    if (c === undefined) {
+      const id = causeId(signatureOfKey(key))
+      causeOf.set(key, (c = {id, entry: acceptedEntryFor(id, accepted)}))
+    }
+    return c
+  }
   const tally = args.causes ? new CauseTally() : null
   // Hashed once per distinct signature, not once per request.
   const wanted = new Map<string, boolean>()
@@ -65,14 +93,25 @@ export function diffListTask(args: DiffListArgs): GroupTask<ListedRequest, ListT
         return undefined
       }
       const c = r.classification
-      totals.counts[c.class]++
+      const key = accepted.length > 0 || args.withCause ? causeKey(r.diff!, c) : null
+      const cause = key === null ? undefined : named(key)
+      if (cause?.entry !== undefined) totals.accepted++
+      else totals.counts[c.class]++
       if (!listed(c.class, args.only)) return undefined
       if (tally !== null) {
-        tally.add(causeKey(r.diff!, c), r.request_id)
+        tally.add(key ?? causeKey(r.diff!, c), r.request_id)
         return undefined
       }
-      if (args.cause !== undefined && !ofCause(causeKey(r.diff!, c))) return undefined
-      return {request_id: r.request_id, line: r.line, class: c.class, reasons: c.reasons, noise: c.noise}
+      if (args.cause !== undefined && !ofCause(key ?? causeKey(r.diff!, c))) return undefined
+      return {
+        request_id: r.request_id,
+        line: r.line,
+        class: c.class,
+        reasons: c.reasons,
+        noise: c.noise,
+        ...(args.withCause && cause !== undefined && {cause: cause.id}),
+        ...(cause?.entry !== undefined && {accepted: cause.entry}),
+      }
     },
     finish: () => (tally === null ? totals : {...totals, causes: tally.state()}),
   }
@@ -87,16 +126,29 @@ export async function listRun(
   run: RunInfo,
   only: ListFilter,
   onListed: (r: ListedRequest) => void,
-  options: MapRunOptions & {cause?: string} = {},
+  options: MapRunOptions & {cause?: string; accepted?: readonly AcceptedEntry[]; withCause?: boolean} = {},
 ): Promise<ListTotals> {
-  const {cause, ...mapOptions} = options
-  const args: DiffListArgs = {baseSide: baseSideOf(run), only, ...(cause === undefined ? {} : {cause})}
+  const {cause, accepted, withCause, ...mapOptions} = options
+  const args: DiffListArgs = {
+    baseSide: baseSideOf(run),
+    only,
+    ...(cause === undefined ? {} : {cause}),
+    ...(accepted === undefined || accepted.length === 0 ? {} : {accepted: [...accepted]}),
+    ...(withCause ? {withCause} : {}),
+  }
   return sumParts(await mapRun(store, run.id, listTaskRef(args), onListed, mapOptions)).totals
 }
 
 /** The requests the filter keeps, grouped by cause (`diff --by cause`), with the counts over all requests. */
-export async function listCauses(store: TraceStore, run: RunInfo, only: ListFilter, options: MapRunOptions = {}): Promise<{totals: ListTotals; groups: readonly CauseGroup[]}> {
-  const parts = await mapRun(store, run.id, listTaskRef({baseSide: baseSideOf(run), only, causes: true}), () => {}, options)
+export async function listCauses(
+  store: TraceStore,
+  run: RunInfo,
+  only: ListFilter,
+  options: MapRunOptions & {accepted?: readonly AcceptedEntry[]} = {},
+): Promise<{totals: ListTotals; groups: readonly CauseGroup[]}> {
+  const {accepted, ...mapOptions} = options
+  const args: DiffListArgs = {baseSide: baseSideOf(run), only, causes: true, ...(accepted === undefined || accepted.length === 0 ? {} : {accepted: [...accepted]})}
+  const parts = await mapRun(store, run.id, listTaskRef(args), () => {}, mapOptions)
   const {totals, tally} = sumParts(parts)
   return {totals, groups: tally.groupsSorted()}
 }
@@ -105,13 +157,14 @@ export async function listCauses(store: TraceStore, run: RunInfo, only: ListFilt
 const listTaskRef = (args: DiffListArgs) => taskRef(import.meta.url, 'diffListTask', diffListTask, args, {guardrails: 'failed'})
 
 function sumParts(parts: ListTotals[]): {totals: ListTotals; tally: CauseTally} {
-  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0}
+  const totals: ListTotals = {counts: emptyClassCounts(), incomplete: 0, skipped: 0, accepted: 0}
   const tally = new CauseTally()
   // Parts come in line order, so the tally keeps the run's first examples.
   for (const p of parts) {
     for (const c of CLASSES) totals.counts[c] += p.counts[c]
     totals.incomplete += p.incomplete
     totals.skipped += p.skipped
+    totals.accepted += p.accepted
     if (p.causes) tally.absorb(p.causes)
   }
   return {totals, tally}

@@ -1,3 +1,4 @@
+import type {AcceptedEntry} from '../diff/accepted.js'
 import {baseSideOf} from '../diff/compare.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
 import {goldenRatesOf, type GoldenRates} from './golden-rates.js'
@@ -14,9 +15,14 @@ export type RunSummaryWithGolden = {summary: RunSummary; golden: GoldenRates}
  * store is most of the cost, so it is read once, split across threads for a large run
  * (src/runs/map-run.ts), each range's summary absorbed in line order.
  */
-export async function runSummary(store: TraceStore, run: RunInfo, options: MapRunOptions = {}): Promise<RunSummaryWithGolden> {
-  const builder = new SummaryBuilder(run, baseSideOf(run))
-  const parts = await mapRun(store, run.id, summaryTaskRef({run}), () => {}, options)
+export async function runSummary(
+  store: TraceStore,
+  run: RunInfo,
+  options: MapRunOptions & {accepted?: readonly AcceptedEntry[]} = {},
+): Promise<RunSummaryWithGolden> {
+  const {accepted = [], ...mapOptions} = options
+  const builder = new SummaryBuilder(run, baseSideOf(run), accepted)
+  const parts = await mapRun(store, run.id, summaryTaskRef(accepted.length === 0 ? {run} : {run, accepted: [...accepted]}), () => {}, mapOptions)
   // Ranges come back in line order, so absorbing them in turn is one pass over the run.
   for (const part of parts) builder.absorb(part.summary)
   const summary = builder.finish()

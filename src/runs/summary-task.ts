@@ -1,3 +1,4 @@
+import type {AcceptedEntry} from '../diff/accepted.js'
 import {baseSideOf, compareGroup} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
 import type {RunInfo, TraceFilter} from '../store/api.js'
@@ -7,6 +8,8 @@ import {taskRef, type GroupTask, type TaskRef} from './task.js'
 
 export type SummaryTaskArgs = {
   run: RunInfo
+  /** Accepted differences (src/diff/accepted.ts): their requests are counted apart. */
+  accepted?: AcceptedEntry[]
 }
 
 /** A range's run summary and golden tally. */
@@ -20,7 +23,7 @@ export type SummaryTaskTotal = {summary: SummaryPartial; golden: GoldenTally}
  */
 export function summaryTask(args: SummaryTaskArgs, range: TraceFilter = {}): GroupTask<never, SummaryTaskTotal> {
   const baseSide = baseSideOf(args.run)
-  const builder = new SummaryBuilder(args.run, baseSide)
+  const builder = new SummaryBuilder(args.run, baseSide, args.accepted)
   const golden = new GoldenRatesAccumulator(args.run)
   // The range that starts the run has its first regressions kept in full whatever the others
   // hold, so it makes their answers' word diffs itself, while the other ranges are still being
@@ -29,7 +32,8 @@ export function summaryTask(args: SummaryTaskArgs, range: TraceFilter = {}): Gro
   return {
     map(group) {
       // Answer word diffs are only worth computing for the regressions kept in full (see above).
-      builder.add(compareGroup(group, baseSide, {answerParts: false}))
+      // An accepted difference counts in no figure, its golden expectations included.
+      if (builder.add(compareGroup(group, baseSide, {answerParts: false}))) return undefined
       for (const trace of group.traces) golden.add(trace)
       return undefined
     },

@@ -1,5 +1,6 @@
 import {letThrough as passed, type RequestTrace, type TraceSide, type TraceStatus} from '../trace/schema.js'
 import type {RunInfo, TraceStore} from '../store/api.js'
+import {acceptedEntryFor, staleEntries, type AcceptedEntry} from '../diff/accepted.js'
 import {CauseTally, causeId, causeKey, signatureOfKey, type CauseGroup, type CauseTallyState} from '../diff/cause.js'
 import {baseSideOf, type ComparedRequest, type CompareOptions} from '../diff/compare.js'
 import {withAnswerParts} from '../diff/request-diff.js'
@@ -82,6 +83,9 @@ export type ChangedRequest = {request_id: string; line: number; tenant: string; 
 /** A tenant's compared requests, by class. */
 export type TenantRow = {tenant: string; requests: number; classes: Record<DiffClass, number>}
 
+/** A cause group a reviewer accepted (src/diff/accepted.ts), with the entry that accepted it. */
+export type AcceptedGroup = CauseGroup & {entry: AcceptedEntry}
+
 /** A traffic line the run skipped (malformed, or a repeated request id), with the reason it was stored with. */
 export type SkippedLine = {request_id: string; line: number; reason: string}
 
@@ -92,7 +96,7 @@ export type RunSummary = {
    * `skipped`: traffic lines the run could not replay. They count in `total` and nowhere else:
    * not as missing a side, not in either side's stats, classes, rates or any other figure.
    */
-  requests: {total: number; compared: number; missing_base: number; missing_cand: number; skipped: number}
+  requests: {total: number; compared: number; missing_base: number; missing_cand: number; skipped: number; accepted: number}
   /** The first skipped lines (of `requests.skipped`), in line order, each with its reason. */
   skipped_lines: SkippedLine[]
   classes: Record<DiffClass, number>
@@ -119,6 +123,12 @@ export type RunSummary = {
   tenants: {rows: TenantRow[]; omitted: number}
   /** The first MAX_CHANGED_LISTED requests that are not `same`, in line order; `omitted` counts the rest. */
   changed: {listed: ChangedRequest[]; omitted: number}
+  /**
+   * Requests whose cause a reviewer accepted: counted in `requests.total` and `requests.accepted`
+   * and nowhere else (no class, no side figure, no cause group), as skipped lines are; listed here by
+   * cause with the accepting entry. `stale`: entries whose cause no request of the run has.
+   */
+  accepted: {groups: AcceptedGroup[]; stale: AcceptedEntry[]}
 }
 
 const NON_COST_BUDGETS = new Set(['max_steps', 'max_retries'])
@@ -418,6 +428,7 @@ export type SummaryPartial = {
   causes: CauseTallyState
   tenants: TenantRow[]
   changed: {listed: ChangedRequest[]; count: number}
+  accepted: CauseTallyState
 }
 
 const deltaKey = (d: Omit<PolicyDelta, 'count'>): string => [d.stage, d.tool, d.from, d.from_reason, d.to, d.to_reason].join('\u0000')
@@ -426,7 +437,7 @@ export class SummaryBuilder {
   private readonly base = new SideAccumulator()
   private readonly cand = new SideAccumulator()
   private writes = emptyWriteLog()
-  private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0}
+  private requests = {total: 0, compared: 0, missing_base: 0, missing_cand: 0, skipped: 0, accepted: 0}
   private skipped: SkippedLine[] = []
   private classes = emptyClassCounts()
   private noisy = 0
@@ -442,20 +453,42 @@ export class SummaryBuilder {
   private changed = {listed: [] as ChangedRequest[], count: 0}
   /** Cause ids by cause key: hashed once per distinct signature, not once per request. */
   private causeIds = new Map<string, string>()
+  private acceptedTally = new CauseTally()
+  /** Per cause key met: whether an accepted entry names it (hashed once per distinct cause, not per request). */
+  private readonly acceptedKeys = new Map<string, boolean>()
 
   constructor(
     private readonly run: RunInfo,
     private readonly baseSide: TraceSide,
+    private readonly accepted: readonly AcceptedEntry[] = [],
   ) {}
 
-  add(r: ComparedRequest): void {
+  /** The request's cause key when a reviewer accepted that cause, else null. */
+  private acceptedKey(r: ComparedRequest): string | null {
+    if (this.accepted.length === 0 || !r.diff || !r.classification) return null
+    const key = causeKey(r.diff, r.classification)
+    if (key === null) return null
+    let yes = this.acceptedKeys.get(key)
+    if (yes === undefined) this.acceptedKeys.set(key, (yes = acceptedEntryFor(causeId(signatureOfKey(key)), this.accepted) !== undefined))
+    return yes ? key : null
+  }
+
+  /** Adds one request; true when its cause is accepted (so it is in no figure, golden rates included). */
+  add(r: ComparedRequest): boolean {
     this.requests.total++
     // A skipped line was never replayed: it is listed with its reason and kept out of every figure.
     const skipped = r.cand?.status === 'skipped' ? r.cand : r.base?.status === 'skipped' ? r.base : null
     if (skipped !== null) {
       this.requests.skipped++
       if (this.skipped.length < MAX_LISTED) this.skipped.push({request_id: r.request_id, line: r.line, reason: skipped.error ?? 'skipped'})
-      return
+      return false
+    }
+    // An accepted difference is counted and listed as such, and kept out of every other figure.
+    const accepted = this.acceptedKey(r)
+    if (accepted !== null) {
+      this.requests.accepted++
+      this.acceptedTally.add(accepted, r.request_id)
+      return true
     }
     const base = r.base ? this.base.add(r.base, this.writes) : 0
     const cand = r.cand ? this.cand.add(r.cand, this.writes) : 0
@@ -468,7 +501,7 @@ export class SummaryBuilder {
     if (!r.base) this.requests.missing_base++
     if (!r.cand) this.requests.missing_cand++
     const {diff, classification: cls} = r
-    if (!diff || !cls) return
+    if (!diff || !cls) return false
     this.requests.compared++
     this.classes[cls.class]++
     const key = causeKey(diff, cls)
@@ -502,6 +535,7 @@ export class SummaryBuilder {
       this.improvements.count++
       this.improvements.ids.push(diff.request_id)
     }
+    return false
   }
 
   private addTenant(tenant: string, cls: DiffClass, n = 1): void {
@@ -575,6 +609,7 @@ export class SummaryBuilder {
       causes: this.causes.state(),
       tenants: [...this.tenants.values()],
       changed: this.changed,
+      accepted: this.acceptedTally.state(),
     }
   }
 
@@ -625,6 +660,7 @@ export class SummaryBuilder {
     for (const t of p.tenants) for (const c of CLASSES) if (t.classes[c] > 0) this.addTenant(t.tenant, c, t.classes[c])
     this.changed.count += p.changed.count
     for (const c of p.changed.listed) if (this.changed.listed.length < MAX_CHANGED_LISTED) this.changed.listed.push(c)
+    this.acceptedTally.absorb(p.accepted)
   }
 
   finish(): RunSummary {
@@ -646,6 +682,7 @@ export class SummaryBuilder {
     const toolNames = new Set([...this.base.perTool.keys(), ...this.cand.perTool.keys()])
     const compared = this.requests.compared
     const causes = this.causes.groupsSorted()
+    const acceptedGroups = this.acceptedTally.groupsSorted().map((g) => ({...g, entry: acceptedEntryFor(g.cause, this.accepted)!}))
     return {
       run: this.run,
       base_side: this.baseSide,
@@ -685,14 +722,15 @@ export class SummaryBuilder {
         omitted: Math.max(0, this.tenants.size - MAX_LISTED),
       },
       changed: {listed: this.changed.listed, omitted: this.changed.count - this.changed.listed.length},
+      accepted: {groups: acceptedGroups, stale: staleEntries(this.accepted, acceptedGroups.map((g) => g.cause))},
     }
   }
 }
 
-export function summarizeRun(store: TraceStore, runId: string, options: CompareOptions = {}): RunSummary {
+export function summarizeRun(store: TraceStore, runId: string, options: CompareOptions & {accepted?: readonly AcceptedEntry[]} = {}): RunSummary {
   const run = findRun(store, runId)
   const baseSide = baseSideOf(run)
-  const builder = new SummaryBuilder(run, baseSide)
+  const builder = new SummaryBuilder(run, baseSide, options.accepted)
   // Answer word diffs are only worth computing for the regressions kept in full.
   for (const r of compareTraces(store.iterateTraces(run.id), baseSide, {...options, answerParts: false})) builder.add(r)
   return builder.finish()

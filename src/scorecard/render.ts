@@ -44,3 +44,19 @@ export function scorecardGate(card: Scorecard): GateVerdict {
   failures.push(`gate failed: ${card.red.join(', ')} red`)
   return {passed: card.red.length === 0, failures, passedLine: 'gate passed: no dimension is red'}
 }
+
+/** The verdict a run ends with, as data: the scorecard's colour and which dimensions are red and amber. */
+export type Verdict = {colour: Colour; red: string[]; amber: string[]; line: string; gate: GateVerdict}
+
+/**
+ * One line: the scorecard's overall colour and the dimensions behind it, e.g.
+ * `verdict: RED (safety, reliability red; cost amber) under the default thresholds`.
+ */
+export function verdictOf(card: Scorecard, thresholdsFrom: string | null = null): Verdict {
+  const red = card.dimensions.filter((d) => d.colour === 'red').map((d) => d.name)
+  const amber = card.dimensions.filter((d) => d.colour === 'amber').map((d) => d.name)
+  const parts = [red.length > 0 ? `${red.join(', ')} red` : '', amber.length > 0 ? `${amber.join(', ')} amber` : ''].filter((p) => p !== '')
+  const why = parts.length > 0 ? parts.join('; ') : 'every dimension green'
+  const under = thresholdsFrom === null ? 'the default thresholds' : `the thresholds of ${thresholdsFrom}`
+  return {colour: card.colour, red, amber, line: `verdict: ${card.colour.toUpperCase()} (${why}) under ${under}`, gate: scorecardGate(card)}
+}

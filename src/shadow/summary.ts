@@ -1,5 +1,11 @@
-import {listRun} from '../runs/diff-list.js'
+import {acceptedLines} from '../report/accepted.js'
+import type {AcceptedList} from '../runs/accepted-file.js'
+import {runSummary} from '../runs/run-summary.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
+import {rollbackFrequency} from '../rollout/history.js'
+import {verdictOf, type Verdict} from '../scorecard/render.js'
+import {scorecard} from '../scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS, type Thresholds} from '../scorecard/thresholds.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
 import type {ModelCallCount} from '../model/exchange-cache.js'
@@ -32,13 +38,26 @@ export type ShadowSummary = {
   /** What the run could not measure, said before it started (model-free replay). */
   notices: string[]
   next: string[]
+  /** The scorecard's verdict on the run (null for an interrupted run, which is not judged until it is finished). */
+  verdict: Verdict | null
+  /** The accepted-differences file the verdict honoured, its requests counted apart, and the lines saying so (stale entries included). */
+  accepted: {file: string; requests: number; lines: string[]} | null
 }
 
-export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string): Promise<ShadowSummary> {
+/** What the verdict is judged against: the thresholds and the file they came from (null: the defaults). */
+export type VerdictOptions = {thresholds?: Thresholds; thresholdsFile?: string | null; accepted?: AcceptedList | null}
+
+export async function shadowSummary(store: TraceDatabase, result: ShadowResult, db: string, options: VerdictOptions = {}): Promise<ShadowSummary> {
   const status: Record<string, Record<string, number>> = {}
   for (const c of store.traceCounts(result.run.id)) (status[c.side] ??= {})[c.status] = c.count
   const f = progressFigures(result.progress)
-  const {counts: classes} = await listRun(store, result.run, 'none', () => {})
+  // One pass gives both the classes and the scorecard the verdict is read from.
+  const accepted = options.accepted ?? null
+  const {summary, golden} = await runSummary(store, result.run, {accepted: accepted?.entries})
+  const classes = summary.classes
+  const verdict = result.interrupted
+    ? null
+    : verdictOf(scorecard(summary, options.thresholds ?? DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory())), options.thresholdsFile ?? null)
   const id = result.run.id
   const dbArg = dbArgument(db)
   const next = result.interrupted
@@ -67,6 +86,8 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     model_calls: result.model_calls,
     notices: result.notices,
     next,
+    verdict,
+    accepted: accepted === null ? null : {file: accepted.file, requests: summary.requests.accepted, lines: acceptedLines(summary, accepted.file)},
   }
 }
 
@@ -110,9 +131,12 @@ export function renderShadowSummary(s: ShadowSummary): string {
   )
   lines.push(`  model calls ${s.model_calls.made} made, ${s.model_calls.avoided} avoided (answered from the store's model-call cache)`)
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
-  lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
+  lines.push(`  compared with ${s.run.baseline_ref}: ${compared}${s.accepted === null ? '' : `, accepted ${s.accepted.requests}`}`)
+  if (s.accepted !== null) for (const l of s.accepted.lines) lines.push(`  ${l}`)
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)
+  // The last line, where a reader (or `tail -1` in CI) looks first.
+  if (s.verdict !== null) lines.push(s.verdict.line)
   return lines.join('\n') + '\n'
 }

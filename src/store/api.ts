@@ -166,6 +166,8 @@ export interface TraceDatabase extends TraceStore {
   listRuns(limit?: number): RunInfo[]
   /** By exact id (no prefix: this deletes). False when there was no such run. */
   deleteRun(id: string): boolean
+  /** Gives the pages of deleted runs back to the file system (VACUUM, then the WAL truncated). */
+  reclaimSpace(): void
   /**
    * Makes `writer` (by default this process, with a fresh token) the run's one writer, in an
    * IMMEDIATE transaction. Throws RunBusyError, changing nothing, while another live process holds

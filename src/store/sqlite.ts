@@ -88,6 +88,14 @@ export class SqliteTraceStore implements TraceDatabase {
   deleteRun(id: string): boolean {
     return this.runs.delete(id)
   }
+  reclaimSpace(): void {
+    // VACUUM rewrites the file without the free pages deletes left; in WAL mode it goes through the
+    // log, so the log is checkpointed and truncated after it, or the space would stay in -wal.
+    this.conn.guard(() => {
+      this.conn.db.exec('VACUUM')
+      this.conn.db.pragma('wal_checkpoint(TRUNCATE)')
+    })
+  }
   claimRun(runId: string, writer?: RunWriter): RunWriter {
     return this.runs.claim(runId, writer)
   }

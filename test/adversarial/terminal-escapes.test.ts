@@ -121,6 +121,13 @@ const COMMANDS: Row[] = [
   {name: 'incident to-test', args: () => ['incident', 'to-test', runId, '--request', requestId, '--out', fresh('golden.jsonl'), '--db', db], shows: true},
   {name: 'init', args: () => ['init', fresh(), '--from', 'openai', openAiLog], shows: true, jsonShows: false},
   {name: 'trace export', args: () => ['trace', 'export', runId, '--otlp', fresh('otlp.json'), '--db', db], shows: false},
+  {name: 'report junit', args: () => ['report', runId, '--format', 'junit', '--testcase', 'request', '--db', db], shows: true, jsonShows: false},
+  {name: 'report summary', args: () => ['report', runId, '--format', 'summary', '--full-report', `report${HOSTILE}.html`, '--db', db], shows: true, jsonShows: false},
+  {name: 'runs compare', args: () => ['runs', 'compare', runId, runId, '--db', db], shows: false},
+  // Nothing is removed: no such run, and a prune that keeps every run.
+  {name: 'runs rm (no such run)', args: () => ['runs', 'rm', `r${HOSTILE}`, '--yes', '--db', db], shows: true},
+  {name: 'runs prune', args: () => ['runs', 'prune', '--keep', '100', '--yes', '--db', db], shows: false},
+  {name: 'accept (no such cause)', args: () => ['accept', runId, '--cause', 'abcd0123', '--by', `who${HOSTILE}`, '--reason', HOSTILE, '--accepted', fresh('accepted.yaml'), '--db', db], shows: false},
 ]
 
 let made = 0

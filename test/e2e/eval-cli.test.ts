@@ -26,9 +26,9 @@ describe('understudy eval (e2e)', () => {
     expect(r.stdout + r.stderr).not.toContain(ATTACKER)
   })
 
-  it('--json returns the summary; --gate exits 1 only when a suite is below --min-pass', async () => {
+  it('--json returns the summary; --gate exits 3 (not 1, an error) only when a suite is below --min-pass', async () => {
     const r = await runCli(['eval', fx.runId, '--db', fx.db, '--json', '--gate'], {cwd: fx.dir})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(3)
     const out = JSON.parse(r.stdout)
     expect(out.results.golden).toMatchObject({applicable: 2, passed: 1, failed: 1, pass_rate: 0.5})
     expect(out.results.golden.failures[0]).toMatchObject({request_id: 'req-inj', line: 1})

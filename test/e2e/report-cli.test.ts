@@ -108,14 +108,18 @@ describe('understudy report', () => {
 })
 
 describe('understudy scorecard', () => {
-  it('prints the four dimensions; --gate exits 1 on red and says which', async () => {
+  it('prints the four dimensions; --gate exits 3 (a failed gate, not 1: an error) on red and says which', async () => {
     const plain = await cli('scorecard', runId, '--db', db)
     expect(plain.code).toBe(0)
     expect(plain.stdout).toMatch(/^safety\s+RED/m)
     const gated = await cli('scorecard', runId, '--db', db, '--gate')
-    expect(gated.code).toBe(1)
+    expect(gated.code).toBe(3)
     expect(gated.stderr).toMatch(/^gate: Safety is red: .*injection requests where a disallowed call executed is 1/m)
     expect(gated.stderr).toMatch(/gate failed: safety, reliability/)
+    // A broken job (no such run) is an error, 1: CI tells it from a bad candidate.
+    const broken = await cli('scorecard', 'no-such-run', '--db', db, '--gate')
+    expect(broken.code).toBe(1)
+    expect(broken.stderr).toContain('understudy: ')
   })
 
   it('--gate exits 0 when nothing is red', async () => {
@@ -124,9 +128,9 @@ describe('understudy scorecard', () => {
     expect(r.stdout).toContain('gate passed')
   })
 
-  it('--gate --json still prints the scorecard document and exits 1', async () => {
+  it('--gate --json still prints the scorecard document and exits 3', async () => {
     const r = await cli('scorecard', runId, '--db', db, '--gate', '--json')
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(3)
     const doc = JSON.parse(r.stdout)
     expect(doc.gate).toEqual({enabled: true, passed: false})
     expect(doc.red).toContain('safety')

@@ -28,14 +28,18 @@ import {repoRoot, runCli} from '../helpers/cli.js'
  * refusal rates to the scorecard: compared key by key with the report of the build before (124c8a8),
  * only those classifications, their counts and the two new metrics differ (recorded: 46 → 41
  * regressions, 0 → 5 improvements).
+ *
+ * #20 added the accepted differences (`summary.requests.accepted`, `summary.accepted`): with those two
+ * keys taken out, both reports hash to the values pinned before (885c96fa…, c72c745d…), at the same
+ * byte counts (+84 bytes each with them).
  */
 
 const scenario = path.join(repoRoot, 'scenarios', 'support-refunds')
 const LINES = 200
 
 const EXPECTED = {
-  recorded: {bytes: 633_538, sha256: '885c96fad3b54c4ee9c08d8d8cb57057093157733e1cd88b6897c120dc282b0d'},
-  baseline: {bytes: 788_960, sha256: 'c72c745d22c23c4ac8eb2d209387c67794984ae5cb38d3ee22093a89c3d57d09'},
+  recorded: {bytes: 633_622, sha256: '2d2aab089283a1524bd51bb9c64ce9b37e21b03efbf2696568def88a202a4157'},
+  baseline: {bytes: 789_044, sha256: '7e20bc718e2dcc9dd529fbdf3d8dde2139fd816fb9dad1a386147c77363de4a5'},
 }
 
 let dir: string

@@ -378,7 +378,7 @@ describe('consistency over a stored run', () => {
     expect(r.stdout).toMatch(/consistency\s+33\.3%\s+1\/3 passed\s+\[BELOW\]/)
     expect(r.stdout).toContain('req-s2 (line 4): session_drift: session sess-9: order_id was ORD-100070 in req-s1 (line 3), but issue_refund now uses ORD-100071')
     const json = await runCli(['eval', runId, '--db', db, '--suite', 'consistency', '--json', '--gate'], {cwd: dir})
-    expect(json.code).toBe(1)
+    expect(json.code).toBe(3)
     const out = JSON.parse(json.stdout)
     expect(out.suites).toEqual(['consistency'])
     expect(out.results.consistency).toMatchObject({applicable: 3, passed: 1, failed: 2})

@@ -487,7 +487,7 @@ describe('acceptance: replays through the CLI with --model recorded | compromise
     for (const r of records.filter((x) => x.attacks.length === 0)) expect(['same', 'benign'], r.id).toContain(doc.requests.find((x) => x.request_id === r.id)!.class)
     const card = JSON.parse((await runCli(['scorecard', run, '--db', db, '--json'])).stdout) as {red: string[]}
     expect(card.red).toContain('safety')
-    expect((await runCli(['scorecard', run, '--db', db, '--gate'])).code).toBe(1)
+    expect((await runCli(['scorecard', run, '--db', db, '--gate'])).code).toBe(3)
   })
 
   it('v1 --model compromised against the recording: every goal call is denied, none executes', async () => {
