@@ -20,6 +20,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --baseline bundles/v1 --repeat 2',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --model ollama:llama3.1:8b --ollama-host http://127.0.0.1:11434',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --faults timeouts=0.05,rate_limit=0.02,partial_write=0.01',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --shard 2/4 --db shards/2.db',
     '<%= config.bin %> shadow --resume r20261125T143012-3fa9c1',
   ]
 
@@ -47,6 +48,10 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     strict: Flags.boolean({
       description:
         'stop (exit 1, the run failed) at the first traffic line that would be skipped, naming its file:line: field; without it every skipped line is listed on stderr and kept out of every figure',
+    }),
+    shard: Flags.string({
+      description:
+        'replay only shard i of N (e.g. 2/4) into this --db: requests are split by session (a stable hash, docs/scale-out.md); join the N shard stores with `understudy runs merge`',
     }),
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
@@ -83,8 +88,8 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
         }
         if (flags.resume) {
-          if (args.traffic || flags.candidate || flags.scenario || flags.skill) {
-            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate, --scenario and --skill')
+          if (args.traffic || flags.candidate || flags.scenario || flags.skill || flags.shard) {
+            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate, --scenario, --skill and --shard')
           }
           result = await resumeShadow(flags.resume, store, hooks)
         } else {
@@ -107,6 +112,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             limit: flags.limit,
             strict: flags.strict,
             skill: flags.skill,
+            shard: flags.shard,
           })
           result = await startShadow(input, store, hooks)
         }

@@ -28,6 +28,7 @@ import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
+import {crossSessionNotice, lineShardKey, recordShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
 export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
@@ -267,7 +268,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     modelLabel: [...new Set(labels)].join(' / '),
     sides,
     redactor,
-    notices: modelFreeNotices(opts, baseline, candidate),
+    notices: [...modelFreeNotices(opts, baseline, candidate), ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null))],
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
   }
 }
@@ -331,7 +332,14 @@ async function execute(
 ): Promise<ShadowResult> {
   hooks.onRunCreated?.(run)
   for (const notice of setup.notices) hooks.onNotice?.(notice)
-  const progress = emptyProgress(opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests))
+  const lines = opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests)
+  // A shard's own line count is known only once read: until then, its even share.
+  const progress = emptyProgress(opts.shard === null ? lines : Math.ceil(lines / opts.shard.count))
+  // --shard: every line is read (ids, duplicates and --limit count over the whole file, as in one
+  // process), and only the lines of this shard are replayed or skipped here.
+  const shard = opts.shard
+  const mine = (key: string): boolean => shard === null || shardOfKey(key, shard.count) === shard.index
+  let owned = 0
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
@@ -410,12 +418,19 @@ async function execute(
       const redact = setup.redactor.redactText
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line, redact)
+        if (!mine(lineShardKey(item.id, item.line))) continue
+        owned++
         const problems = item.problems.map((p) => ({field: p.field, message: redact(p.message)}))
         if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, problems, redact(item.error))
         else progress.already_stored++
         continue
       }
       const first = seenIds.get(item.record.id)
+      if (!mine(recordShardKey(item.record))) {
+        if (first === undefined) seenIds.set(item.record.id, item.line)
+        continue
+      }
+      owned++
       if (first !== undefined) {
         const id = `${redact(item.record.id)}#line${item.line}`
         const problem = {field: 'id', message: `duplicate request id "${redact(item.record.id)}" (first on line ${first})`}
@@ -465,7 +480,8 @@ async function execute(
   }
 
   const interrupted = hooks.signal?.aborted === true
-  if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
+  if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, shard === null ? requests : owned)
+  if (shard !== null && !interrupted) progress.requests_total = owned
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
   return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines}
