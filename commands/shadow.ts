@@ -34,7 +34,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     baseline: Flags.string({description: '`recorded` (what production did, the default), a baseline bundle directory, or `scenario` (the --scenario baseline)'}),
     model: Flags.string({description: 'scripted | scripted:<name> | ollama:<name> (default: each bundle\'s own model)'}),
     skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); replaces the scenario\'s skill', multiple: true}),
-    'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)'}),
+    'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434); several, comma-separated (a,b,c): each model call goes to the least busy, a failing one is taken out and its calls retried on another'}),
     concurrency: Flags.integer({description: 'requests in flight at once', min: 1, max: 256}),
     repeat: Flags.integer({description: 'run each side N times; differences between repeats are noise, not regressions', min: 1, max: 10}),
     faults: Flags.string({description: 'seeded fault injection, e.g. timeouts=0.05,rate_limit=0.02,partial_write=0.01'}),

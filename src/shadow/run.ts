@@ -11,6 +11,7 @@ import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError
 import {traceGolden} from '../eval/golden.js'
 import {createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
 import type {ModelClient} from '../model/types.js'
+import {OllamaPool, parseOllamaHosts, type ServerCalls} from '../model/ollama-pool.js'
 import {runRequest, type AgentDeps, type ApprovalBook} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
 import {RateLimiter} from '../runtime/rate-limit.js'
@@ -59,6 +60,8 @@ export type ShadowResult = {
   notices: string[]
   /** The first MAX_SKIPPED_LISTED lines this process skipped (progress.skipped counts them all). */
   skipped_lines: SkippedLine[]
+  /** `--ollama-host a,b,c`: the model calls each server answered in this process; [] with one server. */
+  servers: ServerCalls[]
 }
 
 const MAX_SKIPPED_LISTED = 1000
@@ -208,6 +211,8 @@ type Setup = {
   notices: string[]
   /** `--model compromised`: every tool name of the run's bundles, for checking attack goals; else null. */
   attackTools: ReadonlySet<string> | null
+  /** The model servers of `--ollama-host a,b,c`, shared by every client of the run; null with one. */
+  pool: OllamaPool | null
 }
 
 async function prepare(opts: ShadowOptions): Promise<Setup> {
@@ -222,6 +227,8 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
   const faults = opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed)
   const tools = createMockTools(fixtures)
   const redactor = createRedactor()
+  const hosts = parseOllamaHosts(opts.ollama_host)
+  const pool = hosts === null ? null : new OllamaPool(hosts)
 
   const sides: Side[] = []
   const labels: string[] = []
@@ -235,6 +242,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
         spec: opts.model,
         bundleModel: shifted.manifest.model,
         ollamaHost: opts.ollama_host ?? undefined,
+        ...(pool === null ? {} : {ollamaPool: pool}),
         recordCassette: cassettePath(opts.record_cassette, side),
         replayCassette: cassettePath(opts.replay_cassette, side),
         redactor,
@@ -270,6 +278,7 @@ async function prepare(opts: ShadowOptions): Promise<Setup> {
     redactor,
     notices: [...modelFreeNotices(opts, baseline, candidate), ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null))],
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
+    pool,
   }
 }
 
@@ -484,7 +493,7 @@ async function execute(
   if (shard !== null && !interrupted) progress.requests_total = owned
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, servers: setup.pool?.stats() ?? []}
 }
 
 /**

@@ -2,6 +2,7 @@ import {listRun} from '../runs/diff-list.js'
 import {CLASSES, type DiffClass} from '../diff/types.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
+import {formatServerCalls, type ServerCalls} from '../model/ollama-pool.js'
 import {progressFigures} from './progress.js'
 import {ShadowStopped, type ShadowResult, type SkippedLine} from './run.js'
 
@@ -28,6 +29,8 @@ export type ShadowSummary = {
   classes: Record<DiffClass, number>
   /** What the run could not measure, said before it started (model-free replay). */
   notices: string[]
+  /** `--ollama-host a,b,c`: model calls per server in this process ([] with one server). */
+  servers: ServerCalls[]
   next: string[]
 }
 
@@ -62,6 +65,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     budget_hits: result.progress.budget_hits,
     classes,
     notices: result.notices,
+    servers: result.servers,
     next,
   }
 }
@@ -106,6 +110,7 @@ export function renderShadowSummary(s: ShadowSummary): string {
   )
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
   lines.push(`  compared with ${s.run.baseline_ref}: ${compared}`)
+  if (s.servers.length > 0) lines.push(`  model servers: ${formatServerCalls(s.servers)}`)
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)
