@@ -154,7 +154,9 @@ export function shardPlan(o: ShardPlanOptions): ShardPlan {
 /** The plan as one YAML stream: the commands as comments, then the two Jobs. */
 export function renderShardPlan(plan: ShardPlan): string {
   const head = ['# understudy shard plan: run with', ...plan.commands.map((c) => (c.startsWith('#') ? c : `#   ${c}`))].join('\n')
-  return `${head}\n---\n${YAML.stringify(plan.shards.toJSON())}---\n${YAML.stringify(plan.merge.toJSON())}`
+  // Scripts as literal blocks, lines never folded: what `kubectl get -o yaml` shows, and readable.
+  const yaml = (job: Job): string => YAML.stringify(job.toJSON(), {lineWidth: 0, blockQuote: 'literal'})
+  return `${head}\n---\n${yaml(plan.shards)}---\n${yaml(plan.merge)}`
 }
 
 /**
