@@ -29,7 +29,7 @@ import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
-import {crossSessionNotice, lineShardKey, recordShardKey, shardOfKey} from './shard.js'
+import {crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
 export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
@@ -349,6 +349,23 @@ async function execute(
   const shard = opts.shard
   const mine = (key: string): boolean => shard === null || shardOfKey(key, shard.count) === shard.index
   let owned = 0
+  /** The last line `keep` let through: a bad line yielded by the reader is this shard's when it is this one. */
+  let keptLine = 0
+  // Another shard's line costs only its JSON.parse: dropped before its schema check, its id still
+  // counted for duplicates and the line for --limit (the one past the limit is let through to stop the loop).
+  const keep =
+    shard === null
+      ? undefined
+      : (value: Record<string, unknown>, line: number): boolean => {
+          if ((opts.limit !== null && requests >= opts.limit) || mine(rawShardKey(value, line))) {
+            keptLine = line
+            return true
+          }
+          requests++
+          const id = rawRequestId(value)
+          if (id !== null && seenIds.get(id) === undefined) seenIds.set(id, line)
+          return false
+        }
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
@@ -417,7 +434,7 @@ async function execute(
   // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
   // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
-    for await (const item of readTraffic(opts.traffic)) {
+    for await (const item of readTraffic(opts.traffic, keep === undefined ? {} : {keep})) {
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++
@@ -427,7 +444,7 @@ async function execute(
       const redact = setup.redactor.redactText
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line, redact)
-        if (!mine(lineShardKey(item.id, item.line))) continue
+        if (item.line !== keptLine && !mine(lineShardKey(item.id, item.line))) continue
         owned++
         const problems = item.problems.map((p) => ({field: p.field, message: redact(p.message)}))
         if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, problems, redact(item.error))
@@ -435,10 +452,7 @@ async function execute(
         continue
       }
       const first = seenIds.get(item.record.id)
-      if (!mine(recordShardKey(item.record))) {
-        if (first === undefined) seenIds.set(item.record.id, item.line)
-        continue
-      }
+      // Every record yielded passed `keep`: it is this shard's.
       owned++
       if (first !== undefined) {
         const id = `${redact(item.record.id)}#line${item.line}`

@@ -74,3 +74,18 @@ export function crossSessionNotice(bundles: readonly (Bundle | null)[], shard: S
     'a limit a single process would reach may not be reached in a shard (the merged run can differ there)'
   )
 }
+
+/**
+ * The partition key of a line parsed as a JSON object, before its schema check: the same key
+ * recordShardKey gives once it is a record, so a shard can drop another shard's lines unchecked.
+ */
+export function rawShardKey(value: Record<string, unknown>, line: number): string {
+  if (typeof value.session_id === 'string') return value.session_id
+  return lineShardKey(rawRequestId(value), line)
+}
+
+/** The request id of a parsed line as the traffic reader reads it from a line that fails its checks. */
+export function rawRequestId(value: Record<string, unknown>): string | null {
+  const id = value.id
+  return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : null
+}
