@@ -256,8 +256,8 @@ export const FIGURES: FigureDef[] = [
     target: {op: '>=', value: 2.5},
     measure: async ({ws, sizes, sc}) => {
       // Delay-bound, not CPU-bound: a few hundred requests say it (fewer with --quick).
-      const traffic = ws.trafficFile(sizes.run >= 100_000 ? 240 : 60, 13).file
-      const r = await measureServerScaling(ws, sc, traffic, 3, 100)
+      const traffic = ws.trafficFile(sizes.run >= 100_000 ? 120 : 45, 13).file
+      const r = await measureServerScaling(ws, sc, traffic, 3, 300)
       return {
         value: r.per_s[2]! / r.per_s[0]!,
         detail: `${k(r.requests)} requests, --concurrency 8, servers answering one call at a time after ${r.delay_ms} ms: ${r.per_s.map((v, i) => `${i + 1} server${i === 0 ? '' : 's'} ${v.toFixed(1)} req/s`).join(', ')} (2 vs 1: ${(r.per_s[1]! / r.per_s[0]!).toFixed(2)}×); HTTP requests per server ${r.calls.map((c) => c.join('/')).join(', ')}`,
