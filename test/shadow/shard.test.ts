@@ -25,6 +25,7 @@ const SHARDS = 3
 
 let dir: string
 let traffic: string
+/** Each traffic line: the id its traces are stored under, and its partition key. */
 const lines: {id: string; session: string}[] = []
 const shardFiles: string[] = []
 
@@ -88,6 +89,16 @@ beforeAll(() => {
       lines.push({id: record.id, session: record.session_id})
       return JSON.stringify(record)
     })
+  // Lines a run skips, which a shard must skip exactly when one process would: a repeated id (in
+  // another session), a record that fails its checks (dropped unchecked by the other shards), and a
+  // line that is not JSON.
+  const first = JSON.parse(out[2]!) as {id: string}
+  out.push(JSON.stringify({...first, session_id: 'sess-9'}))
+  lines.push({id: `${first.id}#line${out.length}`, session: 'sess-9'})
+  out.push(JSON.stringify({id: 'broken-1', session_id: 'sess-2', tenant: 5}))
+  lines.push({id: 'broken-1', session: 'sess-2'})
+  out.push('not json')
+  lines.push({id: `line-${out.length}`, session: `line-${out.length}`})
   traffic = path.join(dir, 'traffic.jsonl')
   writeFileSync(traffic, out.join('\n') + '\n')
 })
@@ -138,6 +149,7 @@ describe('sharded replay merged into one run', () => {
     expect(b).toEqual(a)
     // The views have something in them to compare.
     expect(a[0]).toContain('"regression"')
+    expect((JSON.parse(a[0]!) as {totals: {skipped: number}}).totals.skipped).toBe(3)
 
     // Every way the shards are not one run is one error naming the store, and writes nothing.
     const before = readFileSync(into)
