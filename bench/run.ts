@@ -25,6 +25,7 @@ import {candidateModelCalls, shadowRun, startSandboxServer, type ShadowRun} from
 import {measureArgValidation} from './arg-validate.js'
 import {measurePromptSections} from './prompt-sections.js'
 import {benchStore} from './store.js'
+import {measureServerScaling, measureShards} from './scale-out.js'
 import {repoRoot, SCENARIO_MODEL, scenarioPaths, Workspace} from './workspace.js'
 
 type Sizes = {run: number; overhead: number; warmup: number; stream: number; ollama: number; ollamaRounds: number; store: number; argCalls: number; policy: number; importLoops: number}
@@ -287,6 +288,39 @@ export const FIGURES: FigureDef[] = [
         }
       } finally {
         await server.stop()
+      }
+    },
+  },
+  {
+    // `shadow --shard i/4` ×4 at once, then `runs merge`, against the one-process main run, same
+    // traffic (#21). Each shard reads and checks every line (only its own are replayed), so on one
+    // machine the shards can at best use the cores the single process leaves idle; the figure says
+    // what sharding costs where it cannot gain, the gain being more machines (docs/scale-out.md).
+    name: 'shard4_merge_vs_single',
+    unit: '×',
+    target: {op: '>=', value: 0.8},
+    measure: async (ctx) => {
+      const single = await ctx.mainRun()
+      const r = await measureShards(ctx.ws, ctx.sc, ctx.ws.trafficFile(ctx.sizes.run).file, single, 4)
+      return {
+        value: r.single_s / (r.shards_s + r.merge_s),
+        detail: `${k(r.requests)} requests: one process ${r.single_s.toFixed(1)} s; 4 shard processes at once ${r.shards_s.toFixed(1)} s (each ${r.shard_walls.map((w) => w.toFixed(1)).join(', ')} s) + runs merge ${r.merge_s.toFixed(1)} s (${k(r.merged_requests)} requests merged) on ${os.cpus().length} CPUs`,
+      }
+    },
+  },
+  {
+    // `--ollama-host a,b,c` over servers that answer one call at a time after a fixed delay (#21):
+    // 3 servers against 1, same traffic, same bench run. Linear would be 3.
+    name: 'ollama_3_servers_vs_1',
+    unit: '×',
+    target: {op: '>=', value: 2.5},
+    measure: async ({ws, sizes, sc}) => {
+      // Delay-bound, not CPU-bound: a few hundred requests say it (fewer with --quick).
+      const traffic = ws.trafficFile(sizes.run >= 100_000 ? 120 : 45, 13).file
+      const r = await measureServerScaling(ws, sc, traffic, 3, 300)
+      return {
+        value: r.per_s[2]! / r.per_s[0]!,
+        detail: `${k(r.requests)} requests, --concurrency 8, servers answering one call at a time after ${r.delay_ms} ms: ${r.per_s.map((v, i) => `${i + 1} server${i === 0 ? '' : 's'} ${v.toFixed(1)} req/s`).join(', ')} (2 vs 1: ${(r.per_s[1]! / r.per_s[0]!).toFixed(2)}×); HTTP requests per server ${r.calls.map((c) => c.join('/')).join(', ')}`,
       }
     },
   },

@@ -22,6 +22,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --baseline bundles/v1 --repeat 2',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --model ollama:llama3.1:8b --ollama-host http://127.0.0.1:11434',
     '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --faults timeouts=0.05,rate_limit=0.02,partial_write=0.01',
+    '<%= config.bin %> shadow traffic.jsonl --candidate bundles/v2 --shard 2/4 --db shards/2.db',
     '<%= config.bin %> shadow --resume r20261125T143012-3fa9c1',
     '<%= config.bin %> shadow --scenario scenarios/retail-orders --gate --thresholds rollout.yaml',
   ]
@@ -36,7 +37,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     baseline: Flags.string({description: '`recorded` (what production did, the default), a baseline bundle directory, or `scenario` (the --scenario baseline)'}),
     model: Flags.string({description: 'scripted | scripted:<name> | ollama:<name> (default: each bundle\'s own model)'}),
     skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); replaces the scenario\'s skill', multiple: true}),
-    'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434)'}),
+    'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434); several, comma-separated (a,b,c): each model call goes to the least busy, a failing one is taken out and its calls retried on another'}),
     concurrency: Flags.integer({description: 'requests in flight at once', min: 1, max: 256}),
     repeat: Flags.integer({description: 'run each side N times; differences between repeats are noise, not regressions', min: 1, max: 10}),
     faults: Flags.string({description: 'seeded fault injection, e.g. timeouts=0.05,rate_limit=0.02,partial_write=0.01'}),
@@ -59,6 +60,10 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     gate: Flags.boolean({description: 'exit with status 3 when the verdict has a red dimension (for CI; 1 means the run failed)', default: false}),
     thresholds: Flags.string({description: 'scorecard thresholds file (YAML or JSON) for the verdict, overriding the defaults'}),
     accepted: acceptedFlag,
+    shard: Flags.string({
+      description:
+        'replay only shard i of N (e.g. 2/4) into this --db: requests are split by session (a stable hash, docs/scale-out.md); join the N shard stores with `understudy runs merge`',
+    }),
     resume: Flags.string({description: 'finish an interrupted run (id or unique prefix); other inputs come from the run'}),
     db: dbFlag,
   }
@@ -97,8 +102,8 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
           onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
         }
         if (flags.resume) {
-          if (args.traffic || flags.candidate || flags.scenario || flags.skill) {
-            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate, --scenario and --skill')
+          if (args.traffic || flags.candidate || flags.scenario || flags.skill || flags.shard) {
+            throw new UnderstudyError('--resume continues a run with its own inputs; leave out the traffic file, --candidate, --scenario, --skill and --shard')
           }
           result = await resumeShadow(flags.resume, store, hooks)
         } else {
@@ -122,6 +127,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             strict: flags.strict,
             model_cache: flags['model-cache'] as 'auto' | 'always' | 'off' | undefined,
             skill: flags.skill,
+            shard: flags.shard,
           })
           result = await startShadow(input, store, hooks)
         }

@@ -3,6 +3,7 @@ import {ValidationError} from '../errors.js'
 import {capAnswers} from './answer-cap.js'
 import {recordingModel, replayingModel} from './cassette.js'
 import {createOllamaModel, preflightOllama, resolveOllamaHost} from './ollama.js'
+import type {OllamaPool} from './ollama-pool.js'
 import {createReplayModel} from './recorded.js'
 import {createScriptedModel} from './scripted.js'
 import {loadSkills} from './scripted/skill-modules.js'
@@ -70,6 +71,8 @@ export type CreateModelOptions = CassetteChoice & {
   spec: string | null
   bundleModel: ModelConfig
   ollamaHost?: string
+  /** Several servers (`--ollama-host a,b,c`), shared by every client of the run; replaces ollamaHost. */
+  ollamaPool?: OllamaPool
   /** Extra attempts after an Ollama 5xx (default 2). */
   ollamaRetries?: number
   /**
@@ -123,13 +126,17 @@ async function createInner(spec: ModelSpec, opts: CreateModelOptions): Promise<M
     return createScriptedModel({name: spec.name ?? opts.bundleModel.name, seed: opts.bundleModel.seed, skills: skills.length > 0 ? skills : undefined})
   }
   const name = spec.name ?? opts.bundleModel.name
-  const host = resolveOllamaHost(opts.ollamaHost)
   const {think, keep_alive: keepAlive} = opts.bundleModel
   // Tools unknown (undefined): assume the run offers some, as every bundle's agent loop does.
   const tools = opts.tools === undefined || opts.tools.length > 0
-  const listed = await preflightOllama(host, name, Math.min(opts.bundleModel.timeout_ms, 10_000), {tools, think, keepAlive})
+  const check = (on: string) => preflightOllama(on, name, Math.min(opts.bundleModel.timeout_ms, 10_000), {tools, think, keepAlive})
+  const pool = opts.ollamaPool
+  if (pool !== undefined) await pool.preflight(name, check)
+  const host = pool === undefined ? resolveOllamaHost(opts.ollamaHost) : pool.hosts[0]!
+  const listed = pool === undefined ? await check(host) : undefined
   return createOllamaModel({
     host,
+    pool,
     model: name,
     serverName: listed,
     timeoutMs: opts.bundleModel.timeout_ms,

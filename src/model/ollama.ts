@@ -36,6 +36,17 @@ export type OllamaModelOptions = {
   keepAlive?: string | number
   /** model.describe_constraints: write the argument constraints Ollama drops into the descriptions. */
   describeConstraints?: boolean
+  /**
+   * Several servers (src/model/ollama-pool.ts): each call runs on the server the pool picks, and
+   * a server failure is retried on another server instead of after a backoff on the same one.
+   */
+  pool?: HostRouter
+}
+
+/** Where a call goes when there are several servers: OllamaPool, structurally. */
+export type HostRouter = {
+  run<T>(call: (host: string) => Promise<T>, signal?: AbortSignal): Promise<T>
+  nameOn(host: string, model: string): string
 }
 
 export type OllamaThink = boolean | 'low' | 'medium' | 'high'
@@ -121,6 +132,17 @@ export function createOllamaModel(opts: OllamaModelOptions): ModelClient {
     id: `ollama:${opts.model}`,
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
       const t0 = performance.now()
+      const pool = opts.pool
+      if (pool !== undefined) {
+        const attempt = (on: string) =>
+          attemptChat(
+            {host: on, model: pool.nameOn(on, opts.model), timeoutMs: opts.timeoutMs, stream, maxBody, maxAnswerBytes: opts.maxAnswerBytes, think: opts.think, keepAlive: opts.keepAlive, describeConstraints: opts.describeConstraints},
+            request,
+            signal,
+          )
+        const answer = await pool.run(attempt, signal)
+        return {...answer, latency_ms: Math.round(performance.now() - t0)}
+      }
       for (let attempt = 0; ; attempt++) {
         try {
           const answer = await attemptChat(

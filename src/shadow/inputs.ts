@@ -2,6 +2,7 @@ import path from 'node:path'
 import {ValidationError} from '../errors.js'
 import {loadScenario} from '../scenario/load.js'
 import type {ShadowOptionsInput} from '../store/run-config.js'
+import {parseShard} from './shard.js'
 
 export type ShadowFlags = {
   traffic?: string
@@ -24,6 +25,8 @@ export type ShadowFlags = {
   model_cache?: 'auto' | 'always' | 'off'
   /** Skill modules; replace the scenario's `skill`. */
   skill?: string[]
+  /** `i/N`: replay shard i of N only. */
+  shard?: string
 }
 
 /**
@@ -62,5 +65,6 @@ export async function resolveShadowInput(flags: ShadowFlags): Promise<ShadowOpti
     strict: flags.strict,
     model_cache: flags.model_cache,
     skills: flags.skill ?? (scenario?.skill ? [rel(scenario.skill)!] : undefined),
+    shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
   }
 }

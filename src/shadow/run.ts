@@ -12,6 +12,7 @@ import {traceGolden} from '../eval/golden.js'
 import {callsCost, createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
 import {cachingModel, emptyCallCount, type ExchangeStore, type ModelCallCount} from '../model/exchange-cache.js'
 import type {ModelClient} from '../model/types.js'
+import {OllamaPool, parseOllamaHosts, type ServerCalls} from '../model/ollama-pool.js'
 import {runRequest, type AgentDeps, type ApprovalBook} from '../runtime/agent.js'
 import {compileBundle} from '../runtime/compile.js'
 import {RateLimiter} from '../runtime/rate-limit.js'
@@ -29,6 +30,7 @@ import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
+import {crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
 export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
@@ -61,6 +63,8 @@ export type ShadowResult = {
   skipped_lines: SkippedLine[]
   /** Model calls this process made, and those answered from the store's model-call cache instead. */
   model_calls: ModelCallCount
+  /** `--ollama-host a,b,c`: the model calls each server answered in this process; [] with one server. */
+  servers: ServerCalls[]
 }
 
 const MAX_SKIPPED_LISTED = 1000
@@ -212,6 +216,8 @@ type Setup = {
   notices: string[]
   /** `--model compromised`: every tool name of the run's bundles, for checking attack goals; else null. */
   attackTools: ReadonlySet<string> | null
+  /** The model servers of `--ollama-host a,b,c`, shared by every client of the run; null with one. */
+  pool: OllamaPool | null
 }
 
 async function prepare(opts: ShadowOptions, store: TraceDatabase): Promise<Setup> {
@@ -246,8 +252,9 @@ async function prepare(opts: ShadowOptions, store: TraceDatabase): Promise<Setup
     sides,
     redactor,
     calls: shared.calls,
-    notices: modelFreeNotices(opts, baseline, candidate),
+    notices: [...modelFreeNotices(opts, baseline, candidate), ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null))],
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
+    pool: shared.pool,
   }
 }
 
@@ -258,16 +265,20 @@ export type ReplayShared = {
   redactor: RestoringRedactor
   cache: ExchangeStore | null
   calls: ModelCallCount
+  /** The model servers of `--ollama-host a,b,c`, shared by every client of the run; null with one. */
+  pool: OllamaPool | null
 }
 
 export function replayShared(opts: ShadowOptions, cache: ExchangeStore | null): ReplayShared {
   const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
+  const hosts = parseOllamaHosts(opts.ollama_host)
   return {
     tools: createMockTools(fixtures),
     faults: opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed),
     redactor: createRedactor(),
     cache,
     calls: emptyCallCount(),
+    pool: hosts === null ? null : new OllamaPool(hosts),
   }
 }
 
@@ -284,6 +295,7 @@ export async function sideRuntime(opts: ShadowOptions, bundle: Bundle, side: Exc
     spec: opts.model,
     bundleModel: shifted.manifest.model,
     ollamaHost: opts.ollama_host ?? undefined,
+    ...(shared.pool === null ? {} : {ollamaPool: shared.pool}),
     recordCassette: cassettePath(opts.record_cassette, side),
     replayCassette: cassettePath(opts.replay_cassette, side),
     redactor,
@@ -369,7 +381,31 @@ async function execute(
 ): Promise<ShadowResult> {
   hooks.onRunCreated?.(run)
   for (const notice of setup.notices) hooks.onNotice?.(notice)
-  const progress = emptyProgress(opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests))
+  const lines = opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests)
+  // A shard's own line count is known only once read: until then, its even share.
+  const progress = emptyProgress(opts.shard === null ? lines : Math.ceil(lines / opts.shard.count))
+  // --shard: every line is read (ids, duplicates and --limit count over the whole file, as in one
+  // process), and only the lines of this shard are replayed or skipped here.
+  const shard = opts.shard
+  const mine = (key: string): boolean => shard === null || shardOfKey(key, shard.count) === shard.index
+  let owned = 0
+  /** The last line `keep` let through: a bad line yielded by the reader is this shard's when it is this one. */
+  let keptLine = 0
+  // Another shard's line costs only its JSON.parse: dropped before its schema check, its id still
+  // counted for duplicates and the line for --limit (the one past the limit is let through to stop the loop).
+  const keep =
+    shard === null
+      ? undefined
+      : (value: Record<string, unknown>, line: number): boolean => {
+          if ((opts.limit !== null && requests >= opts.limit) || mine(rawShardKey(value, line))) {
+            keptLine = line
+            return true
+          }
+          requests++
+          const id = rawRequestId(value)
+          if (id !== null && seenIds.get(id) === undefined) seenIds.set(id, line)
+          return false
+        }
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
@@ -438,7 +474,7 @@ async function execute(
   // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
   // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
-    for await (const item of readTraffic(opts.traffic)) {
+    for await (const item of readTraffic(opts.traffic, keep === undefined ? {} : {keep})) {
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++
@@ -448,12 +484,16 @@ async function execute(
       const redact = setup.redactor.redactText
       if (!item.ok) {
         const id = item.id === null ? `line-${item.line}` : uniqueId(seenIds, item.id, item.line, redact)
+        if (item.line !== keptLine && !mine(lineShardKey(item.id, item.line))) continue
+        owned++
         const problems = item.problems.map((p) => ({field: p.field, message: redact(p.message)}))
         if (!done.has(traceKey(id, 'candidate', 0))) skip(id, item.line, problems, redact(item.error))
         else progress.already_stored++
         continue
       }
       const first = seenIds.get(item.record.id)
+      // Every record yielded passed `keep`: it is this shard's.
+      owned++
       if (first !== undefined) {
         const id = `${redact(item.record.id)}#line${item.line}`
         const problem = {field: 'id', message: `duplicate request id "${redact(item.record.id)}" (first on line ${first})`}
@@ -503,10 +543,11 @@ async function execute(
   }
 
   const interrupted = hooks.signal?.aborted === true
-  if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, requests)
+  if (!interrupted && opts.limit === null) store.setRequestsTotal(run.id, shard === null ? requests : owned)
+  if (shard !== null && !interrupted) progress.requests_total = owned
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, model_calls: {...setup.calls}}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, model_calls: {...setup.calls}, servers: setup.pool?.stats() ?? []}
 }
 
 /**

@@ -9,6 +9,7 @@ import {DEFAULT_THRESHOLDS, type Thresholds} from '../scorecard/thresholds.js'
 import type {RunInfo, TraceDatabase} from '../store/api.js'
 import {UnderstudyError} from '../errors.js'
 import type {ModelCallCount} from '../model/exchange-cache.js'
+import {formatServerCalls, type ServerCalls} from '../model/ollama-pool.js'
 import {progressFigures} from './progress.js'
 import {ShadowStopped, type ShadowResult, type SkippedLine} from './run.js'
 
@@ -37,6 +38,8 @@ export type ShadowSummary = {
   model_calls: ModelCallCount
   /** What the run could not measure, said before it started (model-free replay). */
   notices: string[]
+  /** `--ollama-host a,b,c`: model calls per server in this process ([] with one server). */
+  servers: ServerCalls[]
   next: string[]
   /** The scorecard's verdict on the run (null for an interrupted run, which is not judged until it is finished). */
   verdict: Verdict | null
@@ -85,6 +88,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     classes,
     model_calls: result.model_calls,
     notices: result.notices,
+    servers: result.servers,
     next,
     verdict,
     accepted: accepted === null ? null : {file: accepted.file, requests: summary.requests.accepted, lines: acceptedLines(summary, accepted.file)},
@@ -133,6 +137,7 @@ export function renderShadowSummary(s: ShadowSummary): string {
   const compared = CLASSES.map((c) => `${c.replace('_', ' ')} ${s.classes[c]}`).join(', ')
   lines.push(`  compared with ${s.run.baseline_ref}: ${compared}${s.accepted === null ? '' : `, accepted ${s.accepted.requests}`}`)
   if (s.accepted !== null) for (const l of s.accepted.lines) lines.push(`  ${l}`)
+  if (s.servers.length > 0) lines.push(`  model servers: ${formatServerCalls(s.servers)}`)
   lines.push(`  stored in ${s.db}`)
   lines.push(s.interrupted ? 'resume with:' : 'next:')
   for (const n of s.next) lines.push(`  ${n}`)

@@ -35,6 +35,15 @@ export const ShadowOptions = z.object({
   /** Stop the run (failed) at the first traffic line it would skip, instead of skipping it. */
   strict: z.boolean().default(false),
   /**
+   * `--shard i/N`: this run replays only the traffic lines of shard `index` of `count`
+   * (src/shadow/shard.ts); `runs merge` joins the N shard runs into one. Null: the whole file.
+   */
+  shard: z
+    .object({index: z.number().int().min(1), count: z.number().int().min(1)})
+    .refine((s) => s.index <= s.count, {message: 'the shard index must not exceed the shard count'})
+    .nullable()
+    .default(null),
+  /**
    * `approvals apply`: the run whose held calls people decided, and their decisions (the ones in
    * force when the run started, kept here so that `--resume` applies exactly those). Null otherwise.
    */

@@ -34,6 +34,11 @@ export type ReadTrafficOptions = {
   signal?: AbortSignal
   /** 1-based; lines before it are counted but neither decoded nor yielded (resuming a run). */
   startLine?: number
+  /**
+   * Asked of each line that parses as a JSON object, before its schema check: false drops the
+   * line unchecked and unyielded (`shadow --shard`: another shard's line costs a JSON.parse only).
+   */
+  keep?: (value: Record<string, unknown>, line: number) => boolean
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -55,7 +60,7 @@ export async function* readTraffic(file: string, opts: ReadTrafficOptions = {}):
   }
   opts.signal?.throwIfAborted()
 
-  const parser = new LineParser(file, maxLineBytes)
+  const parser = new LineParser(file, maxLineBytes, opts.keep)
   const handle = await openForReading(file)
   const stream = handle.createReadStream({highWaterMark: CHUNK_BYTES})
   if (opts.signal) addAbortSignal(opts.signal, stream)
@@ -198,6 +203,7 @@ class LineParser {
   constructor(
     private readonly file: string,
     private readonly maxLineBytes: number,
+    private readonly keep?: ReadTrafficOptions['keep'],
   ) {}
 
   parse(line: number, raw: Buffer, bytes: number, hasNewline: boolean): TrafficLine | null {
@@ -247,6 +253,7 @@ class LineParser {
       return fail('json', `expected a JSON object (one request per line), got ${jsonKind(value)}`, null)
     }
 
+    if (this.keep !== undefined && !this.keep(value as Record<string, unknown>, line)) return null
     const parsed = TrafficRecord.safeParse(value)
     if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
     return failAll(describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))

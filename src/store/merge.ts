@@ -1,0 +1,115 @@
+import {existsSync, renameSync, rmSync} from 'node:fs'
+import path from 'node:path'
+import {StoreError} from '../errors.js'
+import {canonicalJson} from '../util/canonical.js'
+import {NewRun, type RunInfo} from './api.js'
+import {openConnection, type StoreConnection} from './database.js'
+import {decodeRun, RUN_SELECT, type RunRow} from './rows.js'
+import {newRunId} from './run-id.js'
+
+/** One run to copy: the store file (as the user named it, for messages) and the run's id in it. */
+export type MergeSource = {file: string; runId: string}
+
+/** The merged run's row: what a run is created with, and what it finished as. */
+export type MergedRun = NewRun & {started_at: string; finished_at: string | null; requests_total: number | null}
+
+/**
+ * Copies the traces of the `sources` runs, and the bundles `bundleHashes` names, into `target` as
+ * one new `completed` run. The checks that the sources belong together are the caller's
+ * (src/runs/merge.ts); this is only the copy, and it is all or nothing:
+ * - an existing target gets everything in one IMMEDIATE transaction, rolled back on any failure;
+ * - a new target is built in a temporary file beside it and renamed into place once closed, so a
+ *   failure (or a kill) leaves no target file at all.
+ * Rows are copied column for column (every stored column but the row id, the run id and generated
+ * ones, read from the schema itself), so the merged traces are byte-identical to the shards'.
+ */
+export function mergeRunsInto(target: string, sources: readonly MergeSource[], run: MergedRun, bundleHashes: readonly string[]): RunInfo {
+  const parsed = NewRun.safeParse(run)
+  if (!parsed.success) throw new StoreError(`${target}: cannot create the merged run: ${parsed.error.issues[0]?.message}`)
+  const existed = existsSync(target)
+  const file = existed ? target : path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}.merge-${process.pid}-${Date.now()}`)
+  let conn: StoreConnection | undefined
+  try {
+    conn = openConnection(file, {}, (c) => c)
+    const merged = copyAll(conn, target, sources, run, bundleHashes)
+    conn.close()
+    if (!existed) {
+      // Closing the last connection checkpoints the WAL into the file, so the file alone is the store.
+      renameSync(file, target)
+    }
+    return merged
+  } catch (e) {
+    conn?.close()
+    if (!existed) removeStore(file)
+    throw e
+  }
+}
+
+function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSource[], run: MergedRun, bundleHashes: readonly string[]): RunInfo {
+  const {db} = conn
+  const columns = copiedColumns(conn)
+  const list = columns.map((c) => `"${c}"`).join(', ')
+  const insertTrace = db.prepare(`INSERT INTO requests (run_id, ${list}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
+  const insertBundle = db.prepare(
+    'INSERT OR IGNORE INTO bundles (hash, ref, manifest_json, first_seen_at, templates_json) VALUES (?, ?, ?, ?, ?)',
+  )
+  const insertRun = db.prepare(
+    `INSERT INTO runs (id, name, status, started_at, finished_at, candidate_ref, candidate_hash, baseline_ref, baseline_hash,
+       traffic_file, traffic_hash, model, repeat, faults, seed, requests_total, config_json)
+     VALUES (?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const runExists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck()
+  const id = freshId((candidate) => runExists.get(candidate) !== undefined)
+
+  const tx = conn.immediate(() => {
+    insertRun.run(
+      id, run.name, run.started_at, run.finished_at, run.candidate_ref, run.candidate_hash, run.baseline_ref, run.baseline_hash,
+      run.traffic_file, run.traffic_hash, run.model, run.repeat, run.faults, run.seed, run.requests_total, canonicalJson(run.config),
+    )
+    const bundlesWanted = new Set(bundleHashes)
+    for (const source of sources) {
+      withSource(source, (src) => {
+        for (const hash of bundlesWanted) {
+          const b = src.prepare('SELECT hash, ref, manifest_json, first_seen_at, templates_json FROM bundles WHERE hash = ?').raw().get(hash) as unknown[] | undefined
+          if (b === undefined) continue
+          insertBundle.run(...b)
+          bundlesWanted.delete(hash)
+        }
+        const rows = src.prepare(`SELECT ${list} FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).raw().iterate(source.runId)
+        for (const row of rows) insertTrace.run(id, ...(row as unknown[]))
+      })
+    }
+  })
+  conn.guard(tx)
+  const row = db.prepare(`${RUN_SELECT} WHERE id = ?`).get(id) as RunRow | undefined
+  if (row === undefined) throw conn.noRun(`${id} in ${label}`)
+  return decodeRun(row)
+}
+
+/** Every column of `requests` a trace is made of: not the row id, not the run, not generated ones. */
+function copiedColumns(conn: StoreConnection): string[] {
+  const info = conn.db.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all('requests') as {name: string; hidden: number}[]
+  return info.filter((c) => c.hidden === 0 && c.name !== 'id' && c.name !== 'run_id').map((c) => c.name)
+}
+
+/** A source store opened read-only for the length of `fn`; its driver errors name its file. */
+function withSource(source: MergeSource, fn: (db: StoreConnection['db']) => void): void {
+  const conn = openConnection(source.file, {readonly: true}, (c) => c)
+  try {
+    conn.guard(() => fn(conn.db))
+  } finally {
+    conn.close()
+  }
+}
+
+function freshId(taken: (id: string) => boolean): string {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const id = newRunId()
+    if (!taken(id)) return id
+  }
+  throw new StoreError('cannot draw a run id that is not taken')
+}
+
+function removeStore(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) rmSync(f, {force: true})
+}

@@ -1,0 +1,189 @@
+import Database from 'better-sqlite3'
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {renderMarkdown} from '../../src/report/markdown.js'
+import {renderJsonReport} from '../../src/report/formats.js'
+import {listRun, type ListedRequest} from '../../src/runs/diff-list.js'
+import {mergeShards} from '../../src/runs/merge.js'
+import {runSummary} from '../../src/runs/run-summary.js'
+import {renderScorecard} from '../../src/scorecard/render.js'
+import {scorecard} from '../../src/scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
+import {rollbackFrequency} from '../../src/rollout/history.js'
+import {parseShard, recordShardKey, shardOfKey} from '../../src/shadow/shard.js'
+import {startShadow} from '../../src/shadow/run.js'
+import type {RunInfo} from '../../src/store/api.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {repoRoot} from '../helpers/cli.js'
+
+// A domain the sharding code has never seen: tau-bench's retail orders, with the recorded model.
+const scenario = path.join(repoRoot, 'scenarios', 'retail-orders')
+const SESSIONS = 7
+const SHARDS = 3
+
+let dir: string
+let traffic: string
+/** Each traffic line: the id its traces are stored under, and its partition key. */
+const lines: {id: string; session: string}[] = []
+const shardFiles: string[] = []
+
+/** A copy of a store with its run row edited by `sql`. */
+function editedCopy(file: string, name: string, sql: string): string {
+  const copy = path.join(dir, name)
+  copyFileSync(file, copy)
+  const db = new Database(copy)
+  db.exec(sql)
+  db.close()
+  return copy
+}
+
+/** Options every run of this file shares; only the shard differs. */
+const options = () => ({
+  traffic,
+  candidate: path.join(scenario, 'v2-repeatable-item-changes'),
+  baseline: path.join(scenario, 'v1'),
+  fixtures: path.join(scenario, 'fixtures.yaml'),
+  model: 'recorded',
+  run_name: 'retail-orders',
+})
+
+async function shadowInto(file: string, shard: {index: number; count: number} | null): Promise<RunInfo> {
+  const store = openStore(file)
+  try {
+    return (await startShadow({...options(), shard}, store)).run
+  } finally {
+    store.close()
+  }
+}
+
+/** What `diff --only all --json`, `report --format json|md` and `scorecard` show, run ids and timings aside. */
+async function views(file: string, run: RunInfo): Promise<string[]> {
+  const store = openStore(file, {readonly: true})
+  try {
+    const listed: ListedRequest[] = []
+    const totals = await listRun(store, run, 'all', (r) => listed.push(r))
+    const {summary, golden} = await runSummary(store, run)
+    const card = scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))
+    const strip = (text: string): string =>
+      text
+        .replaceAll(run.id, 'RUN')
+        .replace(/"(started_at|finished_at)": "[^"]*"/g, '"$1": "-"')
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
+    return [JSON.stringify({totals, listed}, null, 1), strip(renderJsonReport(summary, card)), strip(renderMarkdown(summary, card)), strip(renderScorecard(card))]
+  } finally {
+    store.close()
+  }
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-shard-'))
+  // The recorded sessions are one request each: regroup them into a few sessions of several requests.
+  const out = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      const record = JSON.parse(l) as {id: string; session_id?: string}
+      record.session_id = `sess-${i % SESSIONS}`
+      lines.push({id: record.id, session: record.session_id})
+      return JSON.stringify(record)
+    })
+  // Lines a run skips, which a shard must skip exactly when one process would: a repeated id (in
+  // another session), a record that fails its checks (dropped unchecked by the other shards), and a
+  // line that is not JSON.
+  const first = JSON.parse(out[2]!) as {id: string}
+  out.push(JSON.stringify({...first, session_id: 'sess-9'}))
+  lines.push({id: `${first.id}#line${out.length}`, session: 'sess-9'})
+  out.push(JSON.stringify({id: 'broken-1', session_id: 'sess-2', tenant: 5}))
+  lines.push({id: 'broken-1', session: 'sess-2'})
+  out.push('not json')
+  lines.push({id: `line-${out.length}`, session: `line-${out.length}`})
+  traffic = path.join(dir, 'traffic.jsonl')
+  writeFileSync(traffic, out.join('\n') + '\n')
+})
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+describe('--shard i/N', () => {
+  it('parses i/N and refuses anything else with one message', () => {
+    expect(parseShard('2/4')).toEqual({index: 2, count: 4})
+    expect(() => parseShard('0/4')).toThrow('--shard "0/4": the shard must be 1 to 4')
+    expect(() => parseShard('5/4')).toThrow('the shard must be 1 to 4')
+    expect(() => parseShard('2')).toThrow('expected i/N')
+  })
+
+  it('is a stable hash of the session (documented in docs/scale-out.md), else of the request id', () => {
+    // Pinned: a change of the hash would split a resumed or merged run differently.
+    // sha256('sess-0') starts 0e32adf0, ('sess-1') abe633f3, ('req-1') 9456bdfa.
+    expect([shardOfKey('sess-0', 4), shardOfKey('sess-1', 4), shardOfKey('req-1', 7)]).toEqual([1 + (0x0e32adf0 % 4), 1 + (0xabe633f3 % 4), 1 + (0x9456bdfa % 7)])
+    expect(recordShardKey({id: 'r1', session_id: 's1'})).toBe('s1')
+    expect(recordShardKey({id: 'r1'})).toBe('r1')
+  })
+})
+
+describe('sharded replay merged into one run', () => {
+  it('stores each session in one shard, and the merge reads as the single-process run', async () => {
+    const single = path.join(dir, 'single.db')
+    const singleRun = await shadowInto(single, null)
+    for (let i = 1; i <= SHARDS; i++) {
+      const file = path.join(dir, `shard-${i}.db`)
+      const run = await shadowInto(file, {index: i, count: SHARDS})
+      expect(run.config.shard).toEqual({index: i, count: SHARDS})
+      // Exactly the requests of the sessions that hash to this shard, every one of them.
+      const store = openStore(file, {readonly: true})
+      const stored = new Set([...store.iterateTraces(run.id, {side: 'candidate'})].map((t) => t.request_id))
+      store.close()
+      const expected = lines.filter((l) => shardOfKey(l.session, SHARDS) === i).map((l) => l.id)
+      expect([...stored].sort()).toEqual(expected.sort())
+      expect(run.requests_total).toBe(expected.length)
+      shardFiles.push(file)
+    }
+
+    const into = path.join(dir, 'merged.db')
+    const merged = mergeShards([...shardFiles].reverse(), into)
+    expect(merged.run.status).toBe('completed')
+    expect(merged.run.requests_total).toBe(lines.length)
+    expect(merged.run.config.shard).toBeNull()
+    expect(merged.shards.map((s) => s.shard)).toEqual(['1/3', '2/3', '3/3'])
+    const [a, b] = [await views(single, singleRun), await views(into, merged.run)]
+    expect(b).toEqual(a)
+    // The views have something in them to compare.
+    expect(a[0]).toContain('"regression"')
+    expect((JSON.parse(a[0]!) as {totals: {skipped: number}}).totals.skipped).toBe(3)
+
+    // Every way the shards are not one run is one error naming the store, and writes nothing.
+    const before = readFileSync(into)
+    expect(() => mergeShards(shardFiles.slice(0, 2), into)).toThrow(/shard 3\/3 missing \(given: .*shard-1\.db 1\/3, .*shard-2\.db 2\/3\)/)
+    expect(() => mergeShards([shardFiles[0]!, shardFiles[1]!, shardFiles[1]!, shardFiles[2]!], into)).toThrow(/shard-2\.db: shard 2\/3 again/)
+    expect(() => mergeShards([...shardFiles, single], into)).toThrow(/single\.db: holds no shard run/)
+    expect(() => mergeShards(shardFiles, shardFiles[0]!)).toThrow(/shard-1\.db: is both a shard and the --into store/)
+    const otherSeed = editedCopy(shardFiles[1]!, 'seed.db', `UPDATE runs SET seed = 9, config_json = json_set(config_json, '$.seed', 9)`)
+    expect(() => mergeShards([shardFiles[0]!, otherSeed, shardFiles[2]!], into)).toThrow(/seed\.db: shard 2\/3 \(run r\S+\) is not of the same run as .*shard-1\.db: seed differs \(9 here, 1 there\)/)
+    const otherOption = editedCopy(shardFiles[1]!, 'option.db', `UPDATE runs SET config_json = json_set(config_json, '$.approver', 'approve')`)
+    expect(() => mergeShards([shardFiles[0]!, otherOption, shardFiles[2]!], into)).toThrow(/option\.db: .* options differ: approver/)
+    const otherCount = editedCopy(shardFiles[1]!, 'count.db', `UPDATE runs SET config_json = json_set(config_json, '$.shard.count', 4)`)
+    expect(() => mergeShards([shardFiles[0]!, otherCount], into)).toThrow(/count\.db: shard 2\/4, but .*shard-1\.db is shard 1\/3: the shard counts differ/)
+    const unfinished = editedCopy(shardFiles[2]!, 'unfinished.db', `UPDATE runs SET status = 'interrupted'`)
+    expect(() => mergeShards([shardFiles[0]!, shardFiles[1]!, unfinished], into)).toThrow(/unfinished\.db: shard 3\/3 \(run \S+\) is interrupted, not completed; finish it with `understudy shadow --resume/)
+    expect(readFileSync(into).equals(before)).toBe(true)
+  })
+
+  it('is all or nothing: a merge that fails halfway leaves the target as it was, a new target absent', async () => {
+    const into = path.join(dir, 'target.db')
+    const target = openStore(into)
+    target.createRun({name: 'kept', candidate_ref: 'c', candidate_hash: 'h', baseline_ref: 'recorded', baseline_hash: null, traffic_file: 't', traffic_hash: 'x', model: 'm', repeat: 1, faults: null, seed: 1, config: {}})
+    target.close()
+    // A trigger makes the copy fail once part of it is written (a full disk would, the same way).
+    const raw = new Database(into)
+    raw.exec(`CREATE TRIGGER fail_late BEFORE INSERT ON requests WHEN NEW.line > 40 BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`)
+    raw.close()
+    expect(() => mergeShards(shardFiles, into)).toThrow(/simulated/)
+    const after = openStore(into, {readonly: true})
+    expect(after.listRuns().map((r) => r.name)).toEqual(['kept'])
+    after.close()
+
+    const fresh = path.join(dir, 'fresh', 'merged.db')
+    expect(() => mergeShards([shardFiles[0]!], fresh)).toThrow(/shards 2\/3, 3\/3 missing/)
+    expect(existsSync(fresh)).toBe(false)
+  })
+})
