@@ -127,6 +127,9 @@ const COMMANDS: Row[] = [
   // Nothing is removed: no such run, and a prune that keeps every run.
   {name: 'runs rm (no such run)', args: () => ['runs', 'rm', `r${HOSTILE}`, '--yes', '--db', db], shows: true},
   {name: 'runs prune', args: () => ['runs', 'prune', '--keep', '100', '--yes', '--db', db], shows: false},
+  {name: 'runs merge (no such shard)', args: () => ['runs', 'merge', fresh(`shard${HOSTILE}.db`), '--into', fresh('merged.db')], shows: true},
+  // The image name reaches the printed YAML only as a quoted YAML string (\e escapes), never raw.
+  {name: 'shard plan', args: () => ['shard', 'plan', traffic, '--candidate', bundle, '--shards', '2', '--image', `img${HOSTILE}`], shows: false},
   {name: 'accept (no such cause)', args: () => ['accept', runId, '--cause', 'abcd0123', '--by', `who${HOSTILE}`, '--reason', HOSTILE, '--accepted', fresh('accepted.yaml'), '--db', db], shows: false},
 ]
 
