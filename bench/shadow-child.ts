@@ -14,6 +14,8 @@ export type ShadowChildResult = {
   requests: number
   /** From the first traffic line read to the last trace committed. */
   replay_s: number
+  /** User + system CPU of the whole process (every thread) over the replay: from the run's creation to its end. */
+  replay_cpu_s: number
   /** The whole process: start-up, bundle loading, hashing the traffic file, replay. */
   wall_s: number
   max_rss_kb: number
@@ -24,11 +26,14 @@ const t0 = performance.now()
 const {db, ...input} = JSON.parse(process.argv[2] ?? '{}') as ShadowOptionsInput & {db: string}
 const store = openStore(db)
 try {
-  const r = await startShadow(input, store)
+  let cpu0: NodeJS.CpuUsage | undefined
+  const r = await startShadow(input, store, {onRunCreated: () => (cpu0 = process.cpuUsage())})
+  const cpu = process.cpuUsage(cpu0)
   const out: ShadowChildResult = {
     run_id: r.run.id,
     requests: r.progress.requests + r.progress.skipped,
     replay_s: (Date.now() - r.progress.started_at_ms) / 1000,
+    replay_cpu_s: (cpu.user + cpu.system) / 1e6,
     wall_s: (performance.now() - t0) / 1000,
     max_rss_kb: process.resourceUsage().maxRSS,
     status: r.progress.status,

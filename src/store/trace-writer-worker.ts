@@ -1,7 +1,8 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {StoreError} from '../errors.js'
-import type {RequestTrace} from '../trace/schema.js'
+import {unpackRows} from './row-pack.js'
 import {openStore} from './sqlite.js'
+import type {WriterMessage} from './trace-writer.js'
 
 /**
  * The worker behind openTraceWriter: its own connection to the store file, one transaction per
@@ -12,13 +13,13 @@ const port = parentPort!
 const store = openStore((workerData as {file: string}).file)
 let failed: {ok: false; message: string; store: boolean; sqliteCode: string | null} | null = null
 
-port.on('message', (m: {runId: string; traces: RequestTrace[]}) => {
+port.on('message', (m: WriterMessage) => {
   if (failed !== null) {
     port.postMessage(failed)
     return
   }
   try {
-    store.traces.write(m.runId, m.traces)
+    store.traces.writeRows(m.runId, 'packed' in m ? unpackRows(m.packed) : m.rows)
     port.postMessage({ok: true})
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.

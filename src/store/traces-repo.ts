@@ -16,12 +16,17 @@ export class TracesRepo {
   /** Filtered SELECTs by shape; several per shape because a statement being iterated is locked. */
   private readonly pools = new Map<string, Database.Statement[]>()
   private readonly writeTx: (runId: string, traces: readonly RequestTrace[]) => void
+  private readonly writeRowsTx: (runId: string, rows: readonly (readonly unknown[])[]) => void
 
   constructor(private readonly conn: StoreConnection) {
     this.stmt = prepare(conn)
     this.writeTx = conn.immediate((runId: string, traces: readonly RequestTrace[]) => {
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
-      for (const t of traces) this.insert(runId, t)
+      for (const t of traces) this.insert(runId, traceRow(conn.label, runId, t))
+    })
+    this.writeRowsTx = conn.immediate((runId: string, rows: readonly (readonly unknown[])[]) => {
+      if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
+      for (const row of rows) this.insert(runId, row)
     })
   }
 
@@ -31,17 +36,21 @@ export class TracesRepo {
     this.conn.guard(() => this.writeTx(runId, traces))
   }
 
-  private insert(runId: string, t: RequestTrace): void {
+  /** write(), for traces already encoded by traceRow (the trace writer's thread receives rows, not traces). */
+  writeRows(runId: string, rows: readonly (readonly unknown[])[]): void {
+    if (rows.length === 0) return
+    this.conn.guard(() => this.writeRowsTx(runId, rows))
+  }
+
+  private insert(runId: string, row: readonly unknown[]): void {
     try {
-      this.stmt.insert.run(requestParams(runId, t))
+      this.stmt.insert.run(row)
     } catch (e) {
-      const what = () =>
-        `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
       if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new StoreError(`${this.conn.label}: trace already stored: ${what()}`, {cause: e})
+        throw new StoreError(`${this.conn.label}: trace already stored: ${rowWhat(runId, row)}`, {cause: e})
       }
       if (isDriverError(e)) {
-        throw new StoreError(`${this.conn.label}: cannot store ${what()}: ${(e as Error).message}`, {cause: e})
+        throw new StoreError(`${this.conn.label}: cannot store ${rowWhat(runId, row)}: ${(e as Error).message}`, {cause: e})
       }
       throw e
     }
@@ -260,4 +269,25 @@ function prepare({db}: StoreConnection) {
        GROUP BY side, status ORDER BY side_rank, status`,
     ),
   }
+}
+
+/**
+ * A trace as its `requests` row (the parameters of the INSERT), encoded once. A trace the encoders
+ * refuse (a field of the wrong type) is a StoreError naming it, as an insert refused by SQLite is.
+ */
+export function traceRow(label: string, runId: string, t: RequestTrace): unknown[] {
+  try {
+    return requestParams(runId, t)
+  } catch (e) {
+    if (isDriverError(e)) {
+      const what = `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`
+      throw new StoreError(`${label}: cannot store ${what}: ${(e as Error).message}`, {cause: e})
+    }
+    throw e
+  }
+}
+
+/** The trace a row is of, for messages: its request id, line, side and repeat (REQUEST_INSERT_COLUMNS 1–4). */
+function rowWhat(runId: string, row: readonly unknown[]): string {
+  return `request ${JSON.stringify(row[1])} (line ${row[2]}, ${row[3]}, repeat ${row[4]}) of run ${runId}`
 }

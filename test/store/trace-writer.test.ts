@@ -59,6 +59,27 @@ describe.each([
     expect(store.countTraces(run.id)).toBe(10)
     store.close()
   })
+
+  it('refuses a trace the row encoders reject as a StoreError naming it, earlier batches kept', async () => {
+    const store = openStore(path.join(dir, 'c.db'))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    const bad = {...fullTrace('req-12', 12), steps: [{...fullTrace('req-12', 12).steps[0]!, latency_ms: -1}]}
+    let thrown: unknown = null
+    try {
+      writer.write(batch(1, 10))
+      writer.write([...batch(11, 1), bad])
+      writer.write(batch(13, 10))
+      await writer.drain()
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toMatchObject({name: 'StoreError'})
+    expect(String((thrown as Error).message)).toMatch(/cannot store request "req-12" \(line 12, candidate, repeat 0\) of run .*: steps\[0\]\.latency_ms: invalid value -1/)
+    await writer.close()
+    expect(store.countTraces(run.id)).toBe(10)
+    store.close()
+  })
 })
 
 describe('trace writer on an in-memory store', () => {
