@@ -19,9 +19,15 @@ describe('a mistyped command', () => {
         env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
       })
       let text = ''
+      let answered = false
+      // The child may have gone by the time the answer is written: EPIPE then is no failure of the test.
+      child.stdin.on('error', () => {})
       child.stdout.on('data', (d: Buffer) => {
         text += d.toString('utf8')
-        if (text.includes('Did you mean')) child.stdin.write('n\n')
+        if (!answered && text.includes('Did you mean')) {
+          answered = true
+          child.stdin.write('n\n')
+        }
       })
       child.on('error', reject)
       child.on('close', (code) => resolve({out: text, code}))

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
+import {afterAll, afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 import {ModelConfig} from '../../src/bundle/schema.js'
 import {ModelError, ValidationError} from '../../src/errors.js'
 import {recordingModel} from '../../src/model/cassette.js'
@@ -18,6 +18,12 @@ vi.mock('../../src/model/scripted.js', () => ({
     return {id: `scripted:${opts.name}`, chat: () => Promise.reject(new Error('not used'))}
   },
 }))
+
+// Test files share a worker's modules (vitest.config.ts): the next file must get the real scripted model.
+afterAll(() => {
+  vi.doUnmock('../../src/model/scripted.js')
+  vi.resetModules()
+})
 
 const fixed = (content: string): ModelClient => ({
   id: 'fake:fixed',

@@ -11,8 +11,10 @@ import {ENTER, ESC, frameWhere, frameWith, press} from './ink-frames.js'
 
 // Ink colours through chalk, which reads FORCE_COLOR once, when it is loaded: set before any import,
 // so that colour reaches the frames at all and the NO_COLOR check below has something to remove.
-vi.hoisted(() => {
+const forceColour = vi.hoisted(() => {
+  const before = process.env.FORCE_COLOR
   process.env.FORCE_COLOR = '3'
+  return before
 })
 
 let file: string
@@ -41,6 +43,10 @@ beforeAll(() => {
 })
 
 afterAll(() => {
+  // Test files share a worker's modules (vitest.config.ts): leave neither the variable nor a chalk that read it.
+  if (forceColour === undefined) delete process.env.FORCE_COLOR
+  else process.env.FORCE_COLOR = forceColour
+  vi.resetModules()
   store.close()
   removeTempDirs()
 })
