@@ -206,6 +206,27 @@ function causesSection(s: RunSummary, anchors: Anchors): string {
   return `<section id="causes"><h2>Causes (${num(groups.length + omitted)})</h2><div class="panel"><p>Requests whose differences have the same cause (tool, decision with rule and reason codes, guardrail, argument field, status) are one group; a group's count lists its requests below, and <code>understudy diff &lt;run&gt; --cause &lt;id&gt;</code> lists them all.</p><div class="scroll"><table>${head}<tbody>${rows.join('')}</tbody></table></div>${more}</div></section>`
 }
 
+/**
+ * The causes a reviewer accepted (the accepted-differences file): each with who, when and why, then the
+ * stale entries. Accepted requests are counted here and in no other figure, so they are shown, never hidden.
+ */
+function acceptedSection(s: RunSummary, anchors: Anchors): string {
+  const {groups, stale} = s.accepted
+  if (groups.length === 0 && stale.length === 0) return ''
+  const rows = groups.map(
+    (g) =>
+      `<tr id="accepted-${esc(g.cause)}"><td><code>${esc(g.cause)}</code></td><td><b style="color:${CLASS_COLOUR[g.class]}">${esc(g.class)}</b></td><td class="num">${num(g.requests)}</td>` +
+      `<td>${esc(describeSignature(g.signature))}</td><td>${g.examples.map((id) => requestRef(id, anchors)).join(' ')}</td><td>${esc(g.entry.by)}</td><td>${esc(g.entry.at)}</td><td>${esc(g.entry.reason)}</td></tr>`,
+  )
+  const table = rows.length === 0 ? '' : `<div class="scroll"><table><thead><tr><th>Cause</th><th>Class</th><th class="num">Requests</th><th>What changed</th><th>Examples</th><th>Accepted by</th><th>When</th><th>Why</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`
+  const staleRows = stale.map((e) => `<tr><td><code>${esc(e.cause)}</code></td><td>${esc(e.by)}</td><td>${esc(e.at)}</td><td>${esc(e.reason)}</td></tr>`)
+  const staleTable =
+    stale.length === 0
+      ? ''
+      : `<p><b>Stale:</b> ${num(stale.length)} accepted cause${stale.length === 1 ? '' : 's'} no longer occur${stale.length === 1 ? 's' : ''} in this run; remove ${stale.length === 1 ? 'it' : 'them'} once reviewed.</p><table><thead><tr><th>Cause</th><th>Accepted by</th><th>When</th><th>Why</th></tr></thead><tbody>${staleRows.join('')}</tbody></table>`
+  return `<section id="accepted"><h2>Accepted differences (${num(s.requests.accepted)} requests)</h2><div class="panel"><p>A reviewer accepted these causes: their requests are counted here and in no class or figure above.</p>${table}${staleTable}</div></section>`
+}
+
 /** What the candidate does differently without being better or worse: for a reviewer to accept or not. */
 function behaviourSection(s: RunSummary, anchors: Anchors): string {
   const groups = s.causes.groups.filter((g) => g.class === 'behaviour_change')
@@ -450,6 +471,7 @@ ${verdictSection(s, card)}
 ${scorecardSection(card)}
 <section><h2>Requests</h2><div class="cards">${cards}</div></section>
 ${causesSection(s, anchors)}
+${acceptedSection(s, anchors)}
 ${behaviourSection(s, anchors)}
 ${requestsSection(s, anchors)}
 ${tenantsSection(s)}

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import type {AcceptedEntry} from '../../src/diff/accepted.js'
 import type {ValidationError} from '../../src/errors.js'
+import {renderHtml} from '../../src/report/html.js'
 import {renderJunit, xmlText} from '../../src/report/junit.js'
 import {renderMarkdown} from '../../src/report/markdown.js'
 import {renderSummary, SUMMARY_MAX_BYTES} from '../../src/report/summary.js'
@@ -43,6 +44,14 @@ describe('accepted differences', () => {
     expect(md).toMatch(new RegExp(`\\| \`${injectCause}\` \\| regression \\| 1 \\| .* \\| alice \\| 2026-12-04 \\| intended \\|`))
     expect(md).toMatch(/\*\*Stale:\*\* 1 accepted cause\(s\) no longer occur/)
     expect(renderMarkdown(plain, scorecard(plain))).not.toContain('Accepted differences')
+  })
+
+  it('the HTML report shows them too, with who, when and why, and the stale entries', () => {
+    const html = renderHtml(accepted, scorecard(accepted))
+    expect(html).toContain('<h2>Accepted differences (1 requests)</h2>')
+    expect(html).toMatch(new RegExp(`<tr id="accepted-${injectCause}"><td><code>${injectCause}</code></td><td><b [^>]*>regression</b></td><td class="num">1</td>.*<td>alice</td><td>2026-12-04</td><td>intended</td></tr>`))
+    expect(html).toMatch(/<b>Stale:<\/b> 1 accepted cause no longer occurs in this run/)
+    expect(renderHtml(plain, scorecard(plain))).not.toContain('Accepted differences')
   })
 
   it('an accepted regression no longer fails the gate', () => {
