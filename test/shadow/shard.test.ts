@@ -121,6 +121,40 @@ describe('--shard i/N', () => {
   })
 })
 
+describe('the number of requests in flight', () => {
+  it('changes neither the stored traces, in the order every reader reads them, nor any figure of diff, report or scorecard', async () => {
+    const runs: {file: string; run: RunInfo}[] = []
+    for (const concurrency of [1, 8]) {
+      const file = path.join(dir, `concurrency-${concurrency}.db`)
+      const store = openStore(file)
+      try {
+        runs.push({file, run: (await startShadow({...options(), concurrency}, store)).run})
+      } finally {
+        store.close()
+      }
+    }
+    // Rows as every reader orders them (line, side, repeat: src/store/traces-repo.ts TRACE_ORDER); their
+    // physical order follows which request finished first, which no reader sees.
+    const stored = ({file, run}: {file: string; run: RunInfo}): unknown[] => {
+      const db = new Database(file, {readonly: true})
+      try {
+        return db
+          .prepare('SELECT request_id, line, side, repeat, status, final_answer, tool_calls_json, policy_decisions_json, guardrails_json, budget_hits FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat')
+          .all(run.id)
+      } finally {
+        db.close()
+      }
+    }
+    const [one, eight] = runs as [{file: string; run: RunInfo}, {file: string; run: RunInfo}]
+    // Both sides of each replayed line, one row for each of the three lines the run skips.
+    expect(stored(one).length).toBe(2 * (lines.length - 3) + 3)
+    expect(stored(eight)).toEqual(stored(one))
+    // The run's stored options name the concurrency it ran with; nothing else may differ.
+    const optionsAside = (v: string[]): string[] => v.map((t) => t.replace(/\\?"concurrency\\?": \d+/g, 'CONCURRENCY'))
+    expect(optionsAside(await views(eight.file, eight.run))).toEqual(optionsAside(await views(one.file, one.run)))
+  })
+})
+
 describe('sharded replay merged into one run', () => {
   it('stores each session in one shard, and the merge reads as the single-process run', async () => {
     const single = path.join(dir, 'single.db')
