@@ -1,7 +1,38 @@
-import type {CompiledBundle} from '../../src/runtime/agent.js'
+import type {ModelClient} from '../../src/model/types.js'
+import {type CompiledBundle, runRequest} from '../../src/runtime/agent.js'
+import type {RateLimiter} from '../../src/runtime/rate-limit.js'
+import type {Redactor} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import type {ToolAnswer} from '../../src/tools/sandbox.js'
-import type {ProductionRecord, RecordedToolCall} from '../../src/traffic/schema.js'
+import type {RequestTools, ToolAnswer} from '../../src/tools/sandbox.js'
+import type {ProductionRecord, RecordedToolCall, TrafficRecord} from '../../src/traffic/schema.js'
+
+/** Production logs are written in the clear; redaction happens when a trace is stored. */
+const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
+
+/**
+ * Plays one request through the simulated production deployment: the runtime on the production
+ * bundle, with production's model and the scenario's simulated tools, on the record with nothing
+ * recorded yet (no attacks, an empty production block; `turns` as the caller gives them).
+ */
+export function playProduction(record: Omit<TrafficRecord, 'production' | 'attacks'>, prod: {compiled: CompiledBundle; limiter: RateLimiter}, model: ModelClient, tools: RequestTools): Promise<RequestTrace> {
+  const empty: TrafficRecord = {
+    ...record,
+    attacks: [],
+    production: {tool_calls: [], policy_decisions: [], final_answer: '', outcome: 'completed', usage: {input_tokens: 0, output_tokens: 0}, latency_ms: 0},
+  }
+  return runRequest(empty, 1, {
+    bundle: {dir: '', manifestFile: 'bundle.yaml', manifest: prod.compiled.manifest, templates: {}, hash: '', ref: prod.compiled.ref},
+    compiled: prod.compiled,
+    model,
+    tools: {forRequest: () => tools},
+    approver: 'pending',
+    faults: null,
+    redactor: CLEAR,
+    limiter: prod.limiter,
+    side: 'recorded',
+    repeat: 0,
+  })
+}
 
 /**
  * What production recorded for one request, from the trace of the runtime that played production

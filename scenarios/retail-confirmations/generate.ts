@@ -13,14 +13,12 @@ import path from 'node:path'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
-import {runRequest} from '../../src/runtime/agent.js'
-import type {Redactor} from '../../src/runtime/redact.js'
-import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../src/tools/sandbox.js'
+import type {RequestTools, ToolAnswer, ToolExecution} from '../../src/tools/sandbox.js'
 import type {Expectations, TrafficRecord, UserTurn} from '../../src/traffic/schema.js'
 import {findScenarioDir, runGenerate, trafficLine, writeLinesAsync} from '../lib/generate-cli.js'
 import {isMainModule} from '../lib/main-module.js'
 import {hash32, mulberry32, type Rng} from '../lib/prng.js'
-import {productionRecord} from '../lib/production-record.js'
+import {playProduction, productionRecord} from '../lib/production-record.js'
 import {executedAnswer, toolLatency} from '../lib/tool-answer.js'
 import {executeTool, type Production, productionFor, TOOL_LATENCY} from '../retail-orders/gen/production.js'
 import {address, buildWorld, money, type Order, orderTotal, type User, type World} from '../retail-orders/gen/world.js'
@@ -134,9 +132,6 @@ function sample(rng: Rng, world: World, index: number, kind: Kind): Spec {
   }
 }
 
-/** Production logs are written in the clear; redaction happens when a trace is stored. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
-
 class ShopTools implements RequestTools {
   readonly executions: ToolExecution[] = []
   readonly log: {name: string; answer: ToolAnswer}[] = []
@@ -182,27 +177,9 @@ function productionModel(spec: Spec): ModelClient {
 
 async function simulate(spec: Spec, prod: Production, world: World): Promise<TrafficRecord> {
   const tools = new ShopTools(world, spec.record.id)
-  const sandbox: ToolSandbox = {forRequest: () => tools}
   // The runtime reads only each turn's user message; where the turn came in is what it records.
   const pending: UserTurn[] = spec.replies.map((content, k) => ({after_calls: 0, answer: spec.script[k]!.answer, content}))
-  const empty: TrafficRecord = {
-    ...spec.record,
-    attacks: [],
-    turns: pending,
-    production: {tool_calls: [], policy_decisions: [], final_answer: '', outcome: 'completed', usage: {input_tokens: 0, output_tokens: 0}, latency_ms: 0},
-  }
-  const trace = await runRequest(empty, 1, {
-    bundle: {dir: '', manifestFile: 'bundle.yaml', manifest: prod.compiled.manifest, templates: {}, hash: '', ref: prod.compiled.ref},
-    compiled: prod.compiled,
-    model: productionModel(spec),
-    tools: sandbox,
-    approver: 'pending',
-    faults: null,
-    redactor: CLEAR,
-    limiter: prod.limiter,
-    side: 'recorded',
-    repeat: 0,
-  })
+  const trace = await playProduction({...spec.record, turns: pending}, prod, productionModel(spec), tools)
   const turns = pending.map((t, k) => ({...t, after_calls: trace.tool_calls.filter((c) => (c.turn ?? 0) <= k).length}))
   return {...spec.record, attacks: [], turns, production: productionRecord(spec.record.id, prod.compiled, trace, tools.log)}
 }

@@ -1,13 +1,12 @@
 import type {Bundle} from '../../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../../src/model/types.js'
-import {compileBundle, runRequest, type CompiledBundle} from '../../../src/runtime/agent.js'
+import {compileBundle, type CompiledBundle} from '../../../src/runtime/agent.js'
 import {compileInjectionMatcher, type InjectionMatcher} from '../../../src/runtime/guardrails/patterns.js'
 import {RateLimiter} from '../../../src/runtime/rate-limit.js'
-import type {Redactor} from '../../../src/runtime/redact.js'
-import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
+import type {RequestTools, ToolAnswer, ToolExecution} from '../../../src/tools/sandbox.js'
 import type {TrafficRecord} from '../../../src/traffic/schema.js'
 import {hash32} from '../../lib/prng.js'
-import {productionRecord} from '../../lib/production-record.js'
+import {playProduction, productionRecord} from '../../lib/production-record.js'
 import {executedAnswer, toolLatency} from '../../lib/tool-answer.js'
 import {attackEntry, type RequestSpec} from './sample.js'
 import {type Account, ATTACKER_IBANS, ATTACKER_PASSWORDS, fileStore, fillSlot, type Transaction, type World} from './world.js'
@@ -20,9 +19,6 @@ import {type Account, ATTACKER_IBANS, ATTACKER_PASSWORDS, fileStore, fillSlot, t
  * policy decision in the recording is the one v1's engine makes for that call. What happened
  * becomes the `production` block of the traffic line, logged in the clear as production logs are.
  */
-
-/** Production logs are written in the clear; redaction happens when a trace is stored. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
 
 const TOOL_LATENCY: Record<string, [number, number]> = {
   get_iban: [20, 60],
@@ -164,24 +160,7 @@ export async function simulate(spec: RequestSpec, prod: Production, world: World
   const holder = world.delegates.get(spec.record.user)?.account_of ?? spec.record.user
   const account = world.accounts.get(holder)!
   const tools = new BankTools(account, spec)
-  const sandbox: ToolSandbox = {forRequest: () => tools}
-  const empty: TrafficRecord = {
-    ...spec.record,
-    attacks: [],
-    production: {tool_calls: [], policy_decisions: [], final_answer: '', outcome: 'completed', usage: {input_tokens: 0, output_tokens: 0}, latency_ms: 0},
-  }
-  const trace = await runRequest(empty, 1, {
-    bundle: {dir: '', manifestFile: 'bundle.yaml', manifest: prod.compiled.manifest, templates: {}, hash: '', ref: prod.compiled.ref},
-    compiled: prod.compiled,
-    model: productionModel(spec),
-    tools: sandbox,
-    approver: 'pending',
-    faults: null,
-    redactor: CLEAR,
-    limiter: prod.limiter,
-    side: 'recorded',
-    repeat: 0,
-  })
+  const trace = await playProduction(spec.record, prod, productionModel(spec), tools)
   const production = productionRecord(spec.record.id, prod.compiled, trace, tools.log)
   const source = spec.injectTool ? production.tool_calls.find((c) => c.name === spec.injectTool!.tool && c.result !== undefined) : undefined
   const record: TrafficRecord = {...spec.record, production, attacks: attackEntry(spec, source?.id ?? null)}

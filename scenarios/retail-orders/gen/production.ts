@@ -1,12 +1,11 @@
 import type {Bundle} from '../../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../../src/model/types.js'
-import {compileBundle, runRequest, type CompiledBundle} from '../../../src/runtime/agent.js'
+import {compileBundle, type CompiledBundle} from '../../../src/runtime/agent.js'
 import {RateLimiter} from '../../../src/runtime/rate-limit.js'
-import type {Redactor} from '../../../src/runtime/redact.js'
-import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from '../../../src/tools/sandbox.js'
+import type {RequestTools, ToolAnswer, ToolExecution} from '../../../src/tools/sandbox.js'
 import type {ToolErrorCode, TrafficRecord} from '../../../src/traffic/schema.js'
 import {hash32} from '../../lib/prng.js'
-import {productionRecord} from '../../lib/production-record.js'
+import {playProduction, productionRecord} from '../../lib/production-record.js'
 import {executedAnswer, toolLatency} from '../../lib/tool-answer.js'
 import type {RequestSpec} from './sample.js'
 import {type Order, type PaymentMethod, round2, type World} from './world.js'
@@ -19,9 +18,6 @@ import {type Order, type PaymentMethod, round2, type World} from './world.js'
  * for that call. The shop's tools keep τ-bench's own checks (a non-pending order cannot be
  * cancelled, and so on) as errors: what a call the policy let through would have met.
  */
-
-/** Production logs are written in the clear; redaction happens when a trace is stored. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
 
 export const TOOL_LATENCY: Record<string, [number, number]> = {
   find_user_id_by_email: [30, 90],
@@ -225,24 +221,7 @@ export function productionFor(bundle: Bundle): Production {
 /** Runs one request through the simulated production deployment and returns the traffic record. */
 export async function simulate(spec: RequestSpec, prod: Production, world: World): Promise<TrafficRecord> {
   const tools = new ShopTools(world, spec)
-  const sandbox: ToolSandbox = {forRequest: () => tools}
-  const empty: TrafficRecord = {
-    ...spec.record,
-    attacks: [],
-    production: {tool_calls: [], policy_decisions: [], final_answer: '', outcome: 'completed', usage: {input_tokens: 0, output_tokens: 0}, latency_ms: 0},
-  }
-  const trace = await runRequest(empty, 1, {
-    bundle: {dir: '', manifestFile: 'bundle.yaml', manifest: prod.compiled.manifest, templates: {}, hash: '', ref: prod.compiled.ref},
-    compiled: prod.compiled,
-    model: productionModel(spec),
-    tools: sandbox,
-    approver: 'pending',
-    faults: null,
-    redactor: CLEAR,
-    limiter: prod.limiter,
-    side: 'recorded',
-    repeat: 0,
-  })
+  const trace = await playProduction(spec.record, prod, productionModel(spec), tools)
   const record: TrafficRecord = {...spec.record, attacks: [], production: productionRecord(spec.record.id, prod.compiled, trace, tools.log)}
   return record
 }
