@@ -40,7 +40,11 @@ export function exportContext(run: RunInfo, joined: JoinedTrace, side: TraceSide
     startMs: record ? Date.parse(record.timestamp) : Date.parse(run.started_at),
   }
   if (record?.session_id !== undefined) ctx.sessionId = record.session_id
-  if (withInput && record) ctx.input = record.input.map((m) => ({role: m.role, content: redact(m.content)}))
+  if (withInput && record) {
+    ctx.input = record.input.map((m) => ({role: m.role, content: redact(m.content)}))
+    // A multi-turn record's later turns: the answer that ended each turn, then the user's reply.
+    for (const t of record.turns ?? []) ctx.input.push({role: 'assistant', content: redact(t.answer)}, {role: 'user', content: redact(t.content)})
+  }
   return ctx
 }
 

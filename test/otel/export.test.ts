@@ -4,8 +4,11 @@ import {describe, expect, it} from 'vitest'
 import {loadBundle} from '../../src/bundle/load.js'
 import {GEN_AI} from '../../src/otel/attributes.js'
 import {requestSpans, serializeOtlpJson, type ExportContext} from '../../src/otel/export.js'
+import {exportContext} from '../../src/otel/export-run.js'
+import type {RunInfo} from '../../src/store/api.js'
+import {TrafficRecord} from '../../src/traffic/schema.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {recordedSide, retriedRefundRecord, step, toolCall, trace} from '../factories/index.js'
+import {recordedSide, retriedRefundRecord, step, toolCall, trace, trafficRecordInput} from '../factories/index.js'
 import {repoRoot} from '../helpers/cli.js'
 
 type Attr = {key: string; value: Record<string, unknown>}
@@ -215,5 +218,24 @@ describe('admitted context on the root span (#18)', () => {
     // A request with nothing to admit still carries both, empty.
     const bare = spansOf(parse(serializeOtlpJson(requestSpans(candidate(), ctx()))))[0]!
     expect(attr(bare, 'understudy.context.admitted_document_ids')).toEqual({values: []})
+  })
+})
+
+describe('the exported input of a multi-turn request', () => {
+  it('lists each later turn after the first input: the answer that ended the turn, then the user reply (redacted)', () => {
+    // A domain this code has never seen: a greenhouse controller that asks before it opens the vents.
+    const record = TrafficRecord.parse(
+      trafficRecordInput({
+        input: [{role: 'user', content: 'It is too hot in bay 3.'}],
+        turns: [{after_calls: 0, answer: 'Shall I open the bay 3 vents to 40%?', content: 'Yes, and text me at mara@example.org when done.'}],
+      }),
+    )
+    const run = {id: 'r1', candidate_ref: 'greenhouse@2.0.0#0123456789ab', baseline_ref: 'recorded', model: 'scripted:greenhouse', started_at: '2026-12-04T00:00:00Z'} as RunInfo
+    const redactor = createRedactor()
+    const got = exportContext(run, {trace: trace(), record}, 'candidate', true, redactor.redactText).input
+    expect(got?.map((m) => m.role)).toEqual(['user', 'assistant', 'user'])
+    expect(got?.[1]?.content).toBe('Shall I open the bay 3 vents to 40%?')
+    expect(got?.[2]?.content).toMatch(/^Yes, and text me at \[REDACTED:email:[0-9a-f]+\] when done\.$/)
+    expect(exportContext(run, {trace: trace(), record}, 'candidate', false, redactor.redactText).input).toBeUndefined()
   })
 })
