@@ -2,6 +2,7 @@
  * Test data factories: small typed builders with valid defaults (each checked by the real zod
  * schema) and overrides, one file per kind. Import from here: `import {toolCall, trace} from '../factories/index.js'`.
  */
+export * from './agent-deps.js'
 export * from './decision.js'
 export * from './golden.js'
 export * from './manifest.js'

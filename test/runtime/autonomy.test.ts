@@ -4,12 +4,10 @@ import {BundleManifest} from '../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
 import {AUTONOMY_DRAFT, AUTONOMY_HIGH_RISK, AUTONOMY_READ_ONLY, autonomyGate, autonomyOf, FLAG_OFF} from '../../src/runtime/autonomy.js'
 import {validateBundle} from '../../src/bundle/validate.js'
-import {compileBundle, runRequest, type ApprovalBook} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
+import {runRequest, type ApprovalBook} from '../../src/runtime/agent.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
 import {parseFixtures} from '../../src/tools/fixtures.js'
-import {bundle as makeBundle, bundleDir, manifest as makeManifest, trafficRecord} from '../factories/index.js'
+import {agentDeps, bundle as makeBundle, bundleDir, manifest as makeManifest, trafficRecord} from '../factories/index.js'
 
 // A library-lending domain: one read, a low-risk write (renew a loan), a high-risk one (waive a fine).
 const ROLES = {'*': ['librarian']}
@@ -43,19 +41,7 @@ async function lend(autonomy: unknown, calls: ModelToolCall[], tenant = 'city', 
   const extra = {...(autonomy === undefined ? {} : {autonomy}), ...(flags === undefined ? {} : {flags})}
   const b = makeBundle({manifest: {name: 'lending', tools: TOOLS, budgets: {max_steps: 12, max_tool_calls: 20}, ...extra} as never})
   const model = stubborn(calls)
-  const trace = await runRequest(trafficRecord({tenant, role: 'librarian'}), 1, {
-    bundle: b,
-    compiled: compileBundle(b),
-    model,
-    tools: createMockTools(FIXTURES),
-    approver: 'pending',
-    ...(approvals === undefined ? {} : {approvals}),
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  })
+  const trace = await runRequest(trafficRecord({tenant, role: 'librarian'}), 1, agentDeps(b, model, {tools: createMockTools(FIXTURES), ...(approvals === undefined ? {} : {approvals})}))
   return {trace, model}
 }
 

@@ -4,12 +4,11 @@ import {crossCheck, manifestView} from '../../src/bundle/checks.js'
 import {loadBundle} from '../../src/bundle/load.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import type {ModelClient, ModelToolCall} from '../../src/model/types.js'
-import {compileBundle, runRequest, type Approver} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
+import {runRequest, type Approver} from '../../src/runtime/agent.js'
 import {createFaultInjector, parseFaults} from '../../src/tools/faults.js'
 import {parseFixtures} from '../../src/tools/fixtures.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
+import {agentDeps} from '../factories/index.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {readTraffic} from '../../src/traffic/reader.js'
 import {repoRoot} from '../helpers/cli.js'
@@ -59,18 +58,7 @@ async function run(approver: Approver) {
       }
     },
   }
-  const trace = await runRequest(await acmeAgentRequest(), 1, {
-    bundle,
-    compiled: compileBundle(bundle),
-    model: resending(),
-    tools,
-    approver,
-    faults: createFaultInjector(parseFaults('partial_write=1'), 1),
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  })
+  const trace = await runRequest(await acmeAgentRequest(), 1, agentDeps(bundle, resending(), {tools, approver, faults: createFaultInjector(parseFaults('partial_write=1'), 1)}))
   return {trace, executions}
 }
 

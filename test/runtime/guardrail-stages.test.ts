@@ -6,10 +6,8 @@ import {classifyIntent, compileIntents} from '../../src/runtime/guardrails/inten
 import {secretsInArgs} from '../../src/runtime/guardrails/secret-args.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
 import type {ModelClient} from '../../src/model/types.js'
-import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
-import {createMockTools} from '../../src/tools/mock-tools.js'
+import {runRequest} from '../../src/runtime/agent.js'
+import {agentDeps} from '../factories/index.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
 import {readTraffic} from '../../src/traffic/reader.js'
 import {repoRoot} from '../helpers/cli.js'
@@ -110,7 +108,7 @@ describe('pre-model intent classifier (guardrails.intents)', () => {
         return {message: {role: 'assistant', content: told ? 'Done.' : '', tool_calls: told ? [] : [{name: 'send_email', arguments: {to: 'x@evil.test', subject: 's', body: 'b'}}]}, input_tokens: 1, output_tokens: 1, latency_ms: 1, done_reason: 'stop'}
       },
     }
-    const deps: AgentDeps = {bundle: withIntents, compiled: compileBundle(withIntents), model: stubborn, tools: createMockTools(null), approver: 'pending', faults: null, redactor: createRedactor(), limiter: new RateLimiter(), side: 'candidate', repeat: 0}
+    const deps = agentDeps(withIntents, stubborn)
     const t = await runRequest(record, 1, deps)
     expect(t.tool_calls).toMatchObject([{name: 'send_email', outcome: 'denied', executed: false}])
     expect(t.policy_decisions.find((d) => d.tool === 'send_email')).toMatchObject({decision: 'deny', reason: 'TOOL_NOT_IN_INTENT', rule: 'intent'})
@@ -146,7 +144,7 @@ describe('post-model output schema (guardrails.output_schema)', () => {
       chat: async () => ({message: {role: 'assistant', content, tool_calls: []}, input_tokens: 1, output_tokens: 1, latency_ms: 1, done_reason: 'stop'}),
     })
     const run = (content: string) =>
-      runRequest(record, 1, {bundle: strict, compiled: compileBundle(strict), model: answering(content), tools: createMockTools(null), approver: 'pending', faults: null, redactor: createRedactor(), limiter: new RateLimiter(), side: 'candidate', repeat: 0})
+      runRequest(record, 1, agentDeps(strict, answering(content)))
     const ok = await run('```json\n{"answer": "Your order ORD-100001 has shipped.", "order_id": "ORD-100001"}\n```')
     expect(ok.status).toBe('completed')
     expect(ok.guardrails.find((g) => g.check === 'output.schema')).toMatchObject({passed: true})

@@ -2,13 +2,11 @@ import {describe, expect, it} from 'vitest'
 import {compareGroup} from '../../src/diff/compare.js'
 import {createReplayModel} from '../../src/model/recorded.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
-import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
+import {runRequest, type AgentDeps} from '../../src/runtime/agent.js'
 import {recordedTrace} from '../../src/runtime/recorded.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {createMockTools} from '../../src/tools/mock-tools.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
-import {bundle, type BundleOverrides, replayed, trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
+import {agentDeps, bundle, type BundleOverrides, replayed, trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
 
 // A domain no scenario has: a home-heating assistant that must hear "yes" before it changes the
 // thermostat. The user's reply is a later turn of the same request (traffic `turns`).
@@ -76,7 +74,7 @@ class Turns implements ModelClient {
 
 function deps(model: ModelClient, overrides: BundleOverrides = HEATING, side: AgentDeps['side'] = 'candidate'): AgentDeps {
   const b = bundle(overrides)
-  return {bundle: b, compiled: compileBundle(b), model, tools: createMockTools(null), approver: 'pending', faults: null, redactor: createRedactor(), limiter: new RateLimiter(), side, repeat: 0}
+  return agentDeps(b, model, {side})
 }
 
 const turnsOf = (t: RequestTrace) => t.tool_calls.map((c) => [c.name, c.outcome, c.turn ?? 0])

@@ -5,10 +5,7 @@ import {cassetteKey} from '../../src/model/cassette.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
 import {compileBundle, runRequest} from '../../src/runtime/agent.js'
 import {planFormat} from '../../src/runtime/messages.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
-import {createMockTools} from '../../src/tools/mock-tools.js'
-import {trafficRecord} from '../factories/index.js'
+import {agentDeps, trafficRecord} from '../factories/index.js'
 
 // guardrails.output_schema sent as Ollama's `format` on the final-answer calls only, on the shipped
 // retail-orders bundle (tau-bench retail): a call that offers tools is never constrained.
@@ -48,18 +45,7 @@ function capture(): ModelClient & {requests: ChatRequest[]} {
 
 async function run(b: Bundle, tenant = 'shop') {
   const model = capture()
-  const trace = await runRequest(trafficRecord({tenant, role: 'customer', input: [{role: 'user', content: 'Where is my order #W2378156?'}]}), 1, {
-    bundle: b,
-    compiled: compileBundle(b),
-    model,
-    tools: createMockTools(null),
-    approver: 'pending',
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  })
+  const trace = await runRequest(trafficRecord({tenant, role: 'customer', input: [{role: 'user', content: 'Where is my order #W2378156?'}]}), 1, agentDeps(b, model))
   return {trace, requests: model.requests, calls: model.requests.map((r) => ({tools: r.tools.length, format: r.format}))}
 }
 

@@ -1,11 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import type {ChatRequest, ChatResponse, ModelClient, ModelToolCall} from '../../src/model/types.js'
-import {compileBundle, runRequest, type AgentDeps} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
+import {runRequest, type AgentDeps} from '../../src/runtime/agent.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {bundle, trafficRecord} from '../factories/index.js'
+import {agentDeps, bundle, trafficRecord} from '../factories/index.js'
 
 // A lending library, a domain no scenario has: the runtime must hand the policy the calls already
 // made in the request (with their results) and the taint of each argument.
@@ -61,18 +59,7 @@ class Script implements ModelClient {
 
 async function decisions(record: TrafficRecord, calls: ModelToolCall[], approver: AgentDeps['approver'] = 'pending') {
   const inner = createMockTools(null)
-  const deps: AgentDeps = {
-    bundle: LIBRARY,
-    compiled: compileBundle(LIBRARY),
-    model: new Script(calls),
-    tools: {forRequest: (r) => inner.forRequest(r)},
-    approver,
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  }
+  const deps = agentDeps(LIBRARY, new Script(calls), {tools: {forRequest: (r) => inner.forRequest(r)}, approver})
   const trace = await runRequest(record, 1, deps)
   return trace.policy_decisions.filter((d) => d.stage === 'mid_run').map((d) => [d.tool, d.decision, d.reason])
 }

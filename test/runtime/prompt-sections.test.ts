@@ -7,11 +7,8 @@ import {templateSections, templateVariables, withoutSections} from '../../src/bu
 import {validateBundle} from '../../src/bundle/validate.js'
 import type {Bundle} from '../../src/bundle/schema.js'
 import type {ChatRequest, ChatResponse, ModelClient} from '../../src/model/types.js'
-import {compileBundle, runRequest} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
-import {createRedactor} from '../../src/runtime/redact.js'
-import {createMockTools} from '../../src/tools/mock-tools.js'
-import {trafficRecord} from '../factories/index.js'
+import {runRequest} from '../../src/runtime/agent.js'
+import {agentDeps, trafficRecord} from '../factories/index.js'
 import {removeTempDirs, tempDir} from '../factories/temp-dir.js'
 
 // Feature flags naming prompt sections, on the banking-assistant scenario (two banks as tenants).
@@ -53,18 +50,7 @@ async function load(dir: string): Promise<Bundle> {
 
 async function firstRequest(b: Bundle, tenant: string) {
   const model = capture()
-  const trace = await runRequest(trafficRecord({id: 'bank-x', tenant, user: `${tenant}-u1`, role: 'customer', input: [{role: 'user', content: 'What is my balance?'}]}), 1, {
-    bundle: b,
-    compiled: compileBundle(b),
-    model,
-    tools: createMockTools(null),
-    approver: 'pending',
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  })
+  const trace = await runRequest(trafficRecord({id: 'bank-x', tenant, user: `${tenant}-u1`, role: 'customer', input: [{role: 'user', content: 'What is my balance?'}]}), 1, agentDeps(b, model))
   return {request: model.requests[0]!, trace, bundle: b}
 }
 
