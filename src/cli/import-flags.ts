@@ -9,9 +9,13 @@ export const importMappingFlags = {
   'default-tenant': Flags.string({description: 'tenant of a request that has none'}),
   'default-role': Flags.string({description: 'role of a request that has none'}),
   'default-user': Flags.string({description: 'user of a request that has none'}),
+  turns: Flags.boolean({
+    description: 'openai/anthropic logs: one multi-turn request per conversation (its later user messages as turns), not one request per user message',
+    default: false,
+  }),
 }
 
-type MappingFlagValues = {[K in keyof typeof importMappingFlags]?: string | undefined}
+type MappingFlagValues = {[K in Exclude<keyof typeof importMappingFlags, 'turns'>]?: string | undefined} & {turns?: boolean}
 
 export function importMapping(flags: MappingFlagValues): ImportMapping {
   return {
@@ -21,5 +25,6 @@ export function importMapping(flags: MappingFlagValues): ImportMapping {
     ...(flags['default-tenant'] !== undefined ? {defaultTenant: flags['default-tenant']} : {}),
     ...(flags['default-role'] !== undefined ? {defaultRole: flags['default-role']} : {}),
     ...(flags['default-user'] !== undefined ? {defaultUser: flags['default-user']} : {}),
+    ...(flags.turns === true ? {turns: true} : {}),
   }
 }

@@ -1,4 +1,4 @@
-import {UnderstudyError, ValidationError} from '../errors.js'
+import {UnderstudyError, UsageError, ValidationError} from '../errors.js'
 import {importOtlpText} from '../otel/import.js'
 import {decodeOtlpProtobuf, looksLikeProtobuf} from '../otel/otlp-protobuf.js'
 import type {ImportedTraffic, ImportMapping, ToolDefinition} from '../traffic/imported.js'
@@ -12,6 +12,8 @@ import {importOpenAi} from './openai.js'
 /** The formats `traffic import --from` reads, each with its module here (OpenTelemetry's in src/otel/). */
 export const IMPORT_FORMATS = ['otel', 'openai', 'anthropic', 'langfuse', 'langsmith'] as const
 export type ImportFormat = (typeof IMPORT_FORMATS)[number]
+/** The formats whose files hold whole conversations, which `--turns` makes one multi-turn record each. */
+const TURN_FORMATS: readonly ImportFormat[] = ['openai', 'anthropic']
 
 const IMPORTERS: Record<ImportFormat, (text: string, file: string, mapping: ImportMapping) => ImportedTraffic> = {
   otel: (text, file, mapping) => {
@@ -37,8 +39,16 @@ export type ImportFileResult = {
   tools: ToolDefinition[]
 }
 
+/** `--turns` is for the formats that hold whole conversations: refused, before any file is read, for the others. */
+export function checkTurns(from: ImportFormat, mapping: ImportMapping): void {
+  if (mapping.turns === true && !TURN_FORMATS.includes(from)) {
+    throw new UsageError(`--turns applies to request logs (--from ${TURN_FORMATS.join(' | ')}), which repeat the whole conversation on each call; ${from} traces hold one invocation of the agent each`)
+  }
+}
+
 /** Pure: a file's text to records and tool definitions, with every unreadable unit located. */
 export function importTrafficText(from: ImportFormat, text: string, file: string, mapping: ImportMapping = {}): ImportedTraffic {
+  checkTurns(from, mapping)
   return IMPORTERS[from](text, file, mapping)
 }
 
@@ -80,6 +90,7 @@ export async function readForeignFile(from: ImportFormat, file: string): Promise
  * unit fails the import (a ValidationError listing them) before anything is written.
  */
 export async function importTrafficFile(opts: {from: ImportFormat; file: string; out: string; mapping?: ImportMapping; strict?: boolean}): Promise<ImportFileResult> {
+  checkTurns(opts.from, opts.mapping ?? {})
   const text = await readForeignFile(opts.from, opts.file)
   const result = importTrafficText(opts.from, text, opts.file, opts.mapping ?? {})
   if (opts.strict && result.errors.length > 0) {

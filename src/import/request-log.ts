@@ -1,5 +1,5 @@
 import {canonicalJson} from '../util/canonical.js'
-import {finishRecord, isoTime, isObject, num, resolveWho, str, type Ending, type ImportedTraffic, type ImportMapping, type TranscriptMessage, rebuildFromTranscript, SystemPromptTally, ToolCatalog} from '../traffic/imported.js'
+import {finishRecord, isoTime, isObject, num, resolveWho, str, type Ending, type ImportedTraffic, type ImportMapping, type TranscriptMessage, rebuildConversation, rebuildFromTranscript, SystemPromptTally, ToolCatalog} from '../traffic/imported.js'
 import {eachJsonValue, where} from './lines.js'
 
 /**
@@ -88,8 +88,9 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
 
   const records: ImportedTraffic['records'] = []
   const seen = new Set<string>()
-  for (const {last, steps, usage, latency, first} of groups.values()) {
-    const rebuilt = rebuildFromTranscript(last.reading.transcript, last.reading.ending)
+  const loops = mapping.turns === true ? conversations([...groups.values()]) : [...groups.values()]
+  for (const {last, steps, usage, latency, first} of loops) {
+    const rebuilt = (mapping.turns === true ? rebuildConversation : rebuildFromTranscript)(last.reading.transcript, last.reading.ending)
     if ('field' in rebuilt) {
       errors.push(`${last.loc}: request.${rebuilt.field}: ${rebuilt.message}`)
       continue
@@ -118,4 +119,37 @@ export function importRequestLog(text: string, file: string, mapping: ImportMapp
   }
   records.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
   return {records, tools: tools.list(), errors, units: read + unreadable.length, systemPrompts: systems.list()}
+}
+
+/**
+ * The loops of one conversation folded into one (`--turns`): each API call repeats the history, so
+ * a later user turn's loop has a transcript that starts with the whole transcript of the turn
+ * before. A loop whose transcript (system messages aside) is a prefix of a longer one's of the same
+ * user and session is folded into it: steps, usage and latency summed, the earliest start kept.
+ * Loops of different conversations that merely open alike stay apart (neither extends the other).
+ */
+function conversations(loops: Loop[]): Loop[] {
+  const messagesOf = (l: Loop): string[] => l.last.reading.transcript.filter((m) => m.role !== 'system').map((m) => canonicalJson(m))
+  const whoOf = (l: Loop): string => canonicalJson([l.last.who, l.last.session ?? null])
+  // Longest first, so each loop meets every loop that could contain it before itself (ties: file order).
+  const order = loops.map((l) => ({l, msgs: messagesOf(l), who: whoOf(l)})).sort((a, b) => b.msgs.length - a.msgs.length || a.l.last.order - b.l.last.order)
+  const kept: typeof order = []
+  const byWho = new Map<string, typeof order>()
+  for (const o of order) {
+    const mine = byWho.get(o.who) ?? byWho.set(o.who, []).get(o.who)!
+    const into = mine.find((k) => k.msgs.length > o.msgs.length && o.msgs.every((m, i) => k.msgs[i] === m))
+    if (into === undefined) {
+      const own = {...o, l: {...o.l, usage: {...o.l.usage}}}
+      kept.push(own)
+      mine.push(own)
+      continue
+    }
+    into.l.steps += o.l.steps
+    into.l.usage.input_tokens += o.l.usage.input_tokens
+    into.l.usage.output_tokens += o.l.usage.output_tokens
+    into.l.latency += o.l.latency
+    if (o.l.first < into.l.first) into.l.first = o.l.first
+  }
+  // In the order the conversations' last steps were met, as without --turns.
+  return kept.map((k) => k.l).sort((a, b) => a.last.order - b.last.order)
 }

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync} from '
 import path from 'node:path'
 import {validateBundle} from '../bundle/validate.js'
 import {UnderstudyError, ValidationError} from '../errors.js'
-import {type ImportFormat, importTrafficText, readForeignFile} from '../import/import-file.js'
+import {checkTurns, type ImportFormat, importTrafficText, readForeignFile} from '../import/import-file.js'
 import {loadScenario} from '../scenario/load.js'
 import type {ImportMapping} from '../traffic/imported.js'
 import {writeFileAtomic} from '../util/atomic-write.js'
@@ -45,6 +45,7 @@ const FILES = {
 export async function initScenario(opts: {dir: string; from: ImportFormat; file: string; mapping?: ImportMapping; strict?: boolean}): Promise<InitResult> {
   const out = path.resolve(opts.dir)
   refuseNonEmpty(opts.dir, out)
+  checkTurns(opts.from, opts.mapping ?? {})
 
   const text = await readForeignFile(opts.from, opts.file)
   const imported = importTrafficText(opts.from, text, opts.file, opts.mapping ?? {})

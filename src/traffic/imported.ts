@@ -1,5 +1,5 @@
 import {z} from 'zod'
-import {TrafficRecord, type InputMessage, type RecordedToolCall, type RequestOutcome, type RetrievedDocument, type ToolErrorCode, type Usage} from './schema.js'
+import {TrafficRecord, type InputMessage, type RecordedToolCall, type RequestOutcome, type RetrievedDocument, type ToolErrorCode, type Usage, type UserTurn} from './schema.js'
 
 /**
  * What every importer of foreign traffic (OpenTelemetry, OpenAI / Anthropic request logs, Langfuse,
@@ -32,6 +32,12 @@ export type ImportMapping = {
   defaultTenant?: string
   defaultUser?: string
   defaultRole?: string
+  /**
+   * Request logs only (`--turns`): one record per conversation, its later user messages as turns
+   * (rebuildConversation), instead of one record per user message with the earlier conversation as
+   * its input.
+   */
+  turns?: boolean
 }
 
 /** The result of one importer over one file. `errors` are `file:LINE: field: message` (or `file: trace <id>: …`). */
@@ -150,6 +156,8 @@ export type Ending = 'stop' | 'length' | 'refusal' | 'error' | 'unknown'
 
 export type Rebuilt = {
   input: InputMessage[]
+  /** Later user turns (`rebuildConversation` only); absent when the conversation had one. */
+  turns?: UserTurn[]
   toolCalls: RecordedToolCall[]
   finalAnswer: string
   outcome: RequestOutcome
@@ -171,24 +179,58 @@ export type Rebuilt = {
  * A call without any result is left out of `toolCalls`: nothing says it ran.
  */
 export function rebuildFromTranscript(messages: TranscriptMessage[], ending: Ending): Rebuilt | {field: string; message: string} {
+  return rebuild(messages, ending, 'last')
+}
+
+/**
+ * A whole conversation as one multi-turn request (`traffic import --turns`): the input is the
+ * conversation up to and including its FIRST user message; each later user message becomes a turn
+ * (`turns`), coming in after the tool calls made so far, in reply to the assistant's last text
+ * answer before it ('' when there was none). User messages with nothing of the assistant between
+ * them are one message, joined by a blank line. Calls, final answer and outcome as in
+ * rebuildFromTranscript, over the whole conversation. A conversation with one user message is
+ * rebuilt exactly as rebuildFromTranscript rebuilds it.
+ */
+export function rebuildConversation(messages: TranscriptMessage[], ending: Ending): Rebuilt | {field: string; message: string} {
+  return rebuild(messages, ending, 'first')
+}
+
+function rebuild(messages: TranscriptMessage[], ending: Ending, start: 'first' | 'last'): Rebuilt | {field: string; message: string} {
   let lastUser = -1
   messages.forEach((m, i) => {
     if (m.role === 'user') lastUser = i
   })
   if (lastUser < 0) return {field: 'messages', message: 'no user message to replay'}
+  const from = start === 'last' ? lastUser : messages.findIndex((m) => m.role === 'user')
   const input: InputMessage[] = []
-  for (const m of messages.slice(0, lastUser + 1)) {
+  for (const m of messages.slice(0, from + 1)) {
     if (m.role === 'user') input.push({role: 'user', content: m.text})
     else if (m.role === 'assistant' && m.text !== null && m.calls.length === 0) input.push({role: 'assistant', content: m.text})
   }
 
-  const tail = messages.slice(lastUser + 1)
+  const tail = messages.slice(from + 1)
   const results = new Map<string, {content: unknown; isError: boolean}>()
   for (const m of tail) if (m.role === 'tool') results.set(m.callId, {content: m.content, isError: m.isError})
   const toolCalls: RecordedToolCall[] = []
+  const turns: UserTurn[] = []
   let pending = 0
+  /** The assistant's last text answer since the last user message; null while it said nothing. */
+  let answer: string | null = null
+  /** Whether the assistant did anything (answered or called) since the last user message. */
+  let spoke = false
   for (const m of tail) {
+    if (m.role === 'user') {
+      const last = turns[turns.length - 1]
+      if (!spoke && last !== undefined) last.content = `${last.content}\n\n${m.text}`
+      else if (!spoke) input.push({role: 'user', content: m.text})
+      else turns.push({after_calls: toolCalls.length, answer: answer ?? '', content: m.text})
+      answer = null
+      spoke = false
+      continue
+    }
     if (m.role !== 'assistant') continue
+    spoke = true
+    if (m.text !== null && m.calls.length === 0) answer = m.text
     for (const c of m.calls) {
       const r = results.get(c.id)
       if (r === undefined) {
@@ -228,7 +270,7 @@ export function rebuildFromTranscript(messages: TranscriptMessage[], ending: End
     outcome = 'failed'
     why = pending > 0 ? 'unanswered_tool_call' : last.role === 'tool' ? 'tool_result_unread' : 'no_answer'
   }
-  return {input, toolCalls, finalAnswer, outcome, ending: why}
+  return {input, ...(turns.length > 0 ? {turns} : {}), toolCalls, finalAnswer, outcome, ending: why}
 }
 
 export type RecordParts = {
@@ -252,6 +294,7 @@ export function finishRecord(p: RecordParts): {ok: true; record: TrafficRecord} 
     ...p.who,
     ...(p.sessionId !== undefined ? {session_id: p.sessionId} : {}),
     input: p.rebuilt.input,
+    ...(p.rebuilt.turns !== undefined ? {turns: p.rebuilt.turns} : {}),
     retrieved: p.retrieved ?? [],
     memory: [],
     production: {
