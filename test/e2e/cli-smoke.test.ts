@@ -26,7 +26,7 @@ const cases: Case[] = [
   {name: 'version', args: ['--version'], code: 0, stdout: /^understudy\/0\.1\.0 /},
   {name: 'root help', args: ['--help'], code: 0, stdout: /TOPICS[\s\S]*bundle[\s\S]*COMMANDS[\s\S]*shadow/},
   {name: 'topic help', args: ['budget'], code: 0, stdout: /budget check/},
-  {name: 'unknown command (@oclif/plugin-not-found)', args: ['no-such-command'], code: 127, stderr: /no-such-command is not a understudy command/},
+  {name: 'unknown command (src/cli/not-found.ts)', args: ['no-such-command'], code: 127, stderr: /no-such-command is not a command/},
   {name: 'bundle: success', args: ['bundle', 'hash', fixtureBundle('refunds-v1')], code: 0, stdout: /^refunds@1\.0\.0#[0-9a-f]+\n$/},
   {name: 'bundle: exit code set by the command', args: ['bundle', 'diff', fixtureBundle('refunds-v1'), fixtureBundle('refunds-v2'), '--exit-code'], code: 1, stdout: /== policies ==/},
   {name: 'traffic: one-line error', args: ['traffic', 'validate', path.join(dir, 'missing.jsonl')], code: 1, stderr: /^understudy: .*missing\.jsonl/},

@@ -1,20 +1,28 @@
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import path from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
+import {removeTempDirs, tempDir} from '../factories/index.js'
 import {repoRoot, runCli} from '../helpers/cli.js'
 
 /**
- * The oclif plugins registered in package.json (`oclif.plugins`): "did you mean" for a mistyped
- * command (@oclif/plugin-not-found) and shell completion (@oclif/plugin-autocomplete).
+ * "Did you mean" for a mistyped command (our `command_not_found` hook, src/cli/not-found.ts) and
+ * shell completion (@oclif/plugin-autocomplete, registered in package.json `oclif.plugins`).
  */
 
+afterAll(removeTempDirs)
+
 describe('a mistyped command', () => {
-  // The suggestion is a question asked on a terminal only: a pseudo-terminal from util-linux's
-  // `script`, answered "n" so that nothing runs.
-  it.runIf(existsSync('/usr/bin/script'))('on a terminal: suggests the closest command', async () => {
-    const {out, code} = await new Promise<{out: string; code: number | null}>((resolve, reject) => {
-      const child = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${path.join(repoRoot, 'bin', 'run.js')} runs lst`, '/dev/null'], {
+  it('off a terminal (CI): one line naming the closest command, exit 127, nothing run', async () => {
+    const r = await runCli(['runs', 'lst', '--db', '/nonexistent/x.db'])
+    expect(r.code).toBe(127)
+    expect(r.stderr).toBe('understudy: runs lst is not a command; did you mean `understudy runs list`? (`understudy help runs` lists them)\n')
+  })
+
+  // On a terminal the person is asked whether to run it: a pseudo-terminal from util-linux's `script`.
+  const onTerminal = (args: string, answer: string) =>
+    new Promise<{out: string; code: number | null}>((resolve, reject) => {
+      const child = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${path.join(repoRoot, 'bin', 'run.js')} ${args}`, '/dev/null'], {
         cwd: repoRoot,
         env: {...process.env, NO_COLOR: '1', FORCE_COLOR: '0'},
       })
@@ -24,18 +32,26 @@ describe('a mistyped command', () => {
       child.stdin.on('error', () => {})
       child.stdout.on('data', (d: Buffer) => {
         text += d.toString('utf8')
-        if (!answered && text.includes('Did you mean')) {
+        if (!answered && text.includes('[y/N]')) {
           answered = true
-          child.stdin.write('n\n')
+          child.stdin.write(`${answer}\n`)
         }
       })
       child.on('error', reject)
-      child.on('close', (code) => resolve({out: text, code}))
+      child.on('close', (code) => resolve({out: text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, ''), code}))
     })
-    // Declined, nothing ran: the plugin's "not found" status.
+
+  it.runIf(existsSync('/usr/bin/script'))('on a terminal: asks, and "n" runs nothing', async () => {
+    const {out, code} = await onTerminal('runs lst', 'n')
     expect(code).toBe(127)
-    expect(out).toContain('runs lst is not a understudy command')
-    expect(out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')).toMatch(/Did you mean runs list\?/)
+    expect(out).toContain('did you mean `understudy runs list`?')
+    expect(out).toContain('Run understudy runs list? [y/N]')
+  })
+
+  it.runIf(existsSync('/usr/bin/script'))('on a terminal: "y" runs the command meant, with the flags typed', async () => {
+    const {out, code} = await onTerminal(`runs lst --db ${path.join(tempDir(), 'empty.db')}`, 'y')
+    expect(out).toContain('no runs')
+    expect(code).toBe(0)
   })
 })
 
