@@ -1,4 +1,4 @@
-import {admissionText, foldNote, type Admission, type ContextCall, type Folded, type RequestContext} from './request-context.js'
+import {admissionText, foldNote, messageLabel, type Admission, type ContextCall, type Folded, type RequestContext} from './request-context.js'
 import {esc} from './svg.js'
 
 /**
@@ -43,7 +43,7 @@ function admissionHtml(label: string, a: Admission): string {
 }
 
 function callHtml(c: ContextCall): string {
-  const head = `#${c.seq} step ${c.step} <b>${esc(c.name)}</b> → ${esc(c.outcome)}${c.executed ? '' : ' (not executed)'}${c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''}`
+  const head = `#${c.seq} step ${c.step}${c.turn === null ? '' : ` turn ${c.turn}`} <b>${esc(c.name)}</b> → ${esc(c.outcome)}${c.executed ? '' : ' (not executed)'}${c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''}`
   const error = c.error ? `<div class="warn">error: ${esc(c.error)}</div>` : ''
   const result = c.result === null ? '' : `<div class="meta2">result</div>${foldedHtml(c.result)}`
   return `<div class="call"><div>${head}</div>${error}<div class="meta2">arguments</div>${foldedHtml(c.args)}${result}</div>`
@@ -59,7 +59,7 @@ export function contextHtml(ctx: RequestContext, part: 'request' | 'calls'): str
   if (!ctx.recorded) out.push('<p class="empty">The traffic record was not available: conversation, documents and memory are not shown.</p>')
   if (ctx.conversation.length > 0) {
     out.push('<h4>Conversation</h4>')
-    for (const m of ctx.conversation) out.push(`<div class="msg ${esc(m.role)}"><b>${esc(m.role)}</b>${foldedHtml(m.content)}</div>`)
+    for (const m of ctx.conversation) out.push(`<div class="msg ${esc(m.role)}"><b>${esc(messageLabel(m))}</b>${foldedHtml(m.content)}</div>`)
   }
   if (ctx.documents.length > 0) {
     out.push('<h4>Retrieved documents</h4>')

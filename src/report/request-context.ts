@@ -86,6 +86,8 @@ export type ContextMemory = {
 export type ContextCall = {
   seq: number
   step: number
+  /** The user turn it ran in (a multi-turn request); null on a single-turn one. */
+  turn: number | null
   name: string
   outcome: string
   executed: boolean
@@ -95,10 +97,16 @@ export type ContextCall = {
   error: string | null
 }
 
+export type ContextMessage = {role: string; content: Folded; turn: number; after_calls: number | null}
+
 export type RequestContext = {
   /** False when the traffic record was not available: only the traces' part is shown. */
   recorded: boolean
-  conversation: {role: string; content: Folded}[]
+  /**
+   * The request's messages, then (a multi-turn request) each later turn's two: the answer that
+   * ended the turn before and the user's reply, with the turn number and the calls made before it.
+   */
+  conversation: ContextMessage[]
   documents: ContextDocument[]
   memory: ContextMemory[]
   /** Every guardrail finding (a check that did not pass), both sides, in stage order. */
@@ -135,6 +143,7 @@ function call(c: ToolCallTrace): ContextCall {
   return {
     seq: c.seq,
     step: c.step,
+    turn: c.turn ?? null,
     name: c.name,
     outcome: c.outcome,
     executed: c.executed,
@@ -175,7 +184,13 @@ export function requestContext(record: RecordContext | null, sides: SideContexts
     for (const g of sides[side]?.guardrails ?? []) if (!g.passed) findings.push({side, stage: g.stage, check: g.check, severity: g.severity, detail: g.detail})
   return {
     recorded: record !== null,
-    conversation: (record?.input ?? []).map((msg) => ({role: msg.role, content: fold(msg.content)})),
+    conversation: [
+      ...(record?.input ?? []).map((msg): ContextMessage => ({role: msg.role, content: fold(msg.content), turn: 0, after_calls: null})),
+      ...(record?.turns ?? []).flatMap((t, i): ContextMessage[] => [
+        {role: 'assistant', content: fold(t.answer), turn: i, after_calls: null},
+        {role: 'user', content: fold(t.content), turn: i + 1, after_calls: t.after_calls},
+      ]),
+    ],
     documents,
     memory,
     findings,
@@ -203,7 +218,7 @@ export function contextTextLines(ctx: RequestContext, options: {full?: boolean} 
   const sections: {title: string; lines: string[]}[] = []
   if (!ctx.recorded) sections.push({title: 'request', lines: ['traffic record not available: conversation, documents and memory not shown']})
   if (ctx.conversation.length > 0)
-    sections.push({title: 'conversation', lines: ctx.conversation.flatMap((msg) => [`${msg.role}:`, ...body(msg.content, '  ')])})
+    sections.push({title: 'conversation', lines: ctx.conversation.flatMap((msg) => [`${messageLabel(msg)}:`, ...body(msg.content, '  ')])})
   if (ctx.documents.length > 0)
     sections.push({
       title: 'retrieved documents',
@@ -241,7 +256,7 @@ export function contextTextLines(ctx: RequestContext, options: {full?: boolean} 
     sections.push({
       title: `${side === 'base' ? 'base' : 'candidate'} tool calls in full`,
       lines: calls.flatMap((c) => [
-        `#${c.seq} step ${c.step} ${c.name} → ${c.outcome}${c.executed ? '' : ' (not executed)'}${c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''}${c.error ? ` error: ${c.error}` : ''}`,
+        `#${c.seq} step ${c.step}${c.turn === null ? '' : ` turn ${c.turn}`} ${c.name} → ${c.outcome}${c.executed ? '' : ' (not executed)'}${c.attempt > 1 ? ` [attempt ${c.attempt}]` : ''}${c.error ? ` error: ${c.error}` : ''}`,
         '  args:',
         ...body(c.args, '    '),
         ...(c.result === null ? [] : ['  result:', ...body(c.result, '    ')]),
@@ -249,4 +264,10 @@ export function contextTextLines(ctx: RequestContext, options: {full?: boolean} 
     })
   }
   return sections
+}
+
+/** A message's role, and for a later user turn which turn it starts and after how many calls: `user (turn 1, after 2 calls)`. */
+export function messageLabel(m: ContextMessage): string {
+  if (m.after_calls === null) return m.role
+  return `${m.role} (turn ${m.turn}, after ${m.after_calls} call${m.after_calls === 1 ? '' : 's'})`
 }

@@ -15,7 +15,7 @@ import {runTrafficFile} from './traffic-join.js'
  * shows a secret in a user's message no more than it shows one in a tool argument.
  */
 
-export type RecordContext = Pick<TrafficRecord, 'input' | 'retrieved' | 'memory' | 'attacks'>
+export type RecordContext = Pick<TrafficRecord, 'input' | 'retrieved' | 'memory' | 'attacks' | 'turns'>
 
 export type TraceContext = Pick<RequestTrace, 'tool_calls' | 'guardrails'>
 
@@ -25,7 +25,7 @@ const redactor = createRedactor()
 
 /** The parts of a record the context view shows, through the trace redactor. */
 export function recordContext(record: TrafficRecord): RecordContext {
-  return redactor.redactValue({input: record.input, retrieved: record.retrieved, memory: record.memory, attacks: record.attacks}) as RecordContext
+  return redactor.redactValue({input: record.input, retrieved: record.retrieved, memory: record.memory, attacks: record.attacks, ...(record.turns === undefined ? {} : {turns: record.turns})}) as RecordContext
 }
 
 /** The parts of a trace the context view shows (the trace is already redacted). */

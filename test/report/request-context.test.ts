@@ -3,7 +3,7 @@ import {classifyRequest} from '../../src/diff/classify.js'
 import {compareGroup} from '../../src/diff/compare.js'
 import {diffRequest} from '../../src/diff/request-diff.js'
 import {contextHtml} from '../../src/report/context-html.js'
-import {fold, requestContext} from '../../src/report/request-context.js'
+import {contextTextLines, fold, requestContext} from '../../src/report/request-context.js'
 import {compactJson} from '../../src/report/sbs-model.js'
 import {renderSideBySide} from '../../src/report/side-by-side.js'
 import {recordContext, traceContext} from '../../src/runs/request-record.js'
@@ -102,6 +102,32 @@ describe('requestContext', () => {
     const result = ctx.calls.cand[0]!.result!
     expect(result.folded).toBe(true)
     expect(JSON.parse(result.text)).toEqual(longResult)
+  })
+
+  it('a multi-turn request: the later turns in the conversation, each call with the turn it ran in', () => {
+    // The grower is asked before a long watering and says yes; the valve opens in turn 1.
+    const multi = trafficRecord({
+      id: 'gh-8',
+      tenant: 'north-glass',
+      input: [{role: 'user', content: 'Water zone 3 for twenty minutes.'}],
+      production: {tool_calls: [{id: 'r', name: 'read_sensors', args: {zone: 3}, result: {moisture: 0.2}, latency_ms: 1, attempt: 1}, {id: 'o', name: 'open_valve', args: {zone: 3, minutes: 20}, result: {ok: true}, latency_ms: 1, attempt: 1}]},
+      turns: [{after_calls: 1, answer: 'Twenty minutes is above the manual’s 15. Go ahead anyway?', content: 'Yes, the soil is dry.'}],
+    })
+    const calls = [toolCall('read_sensors', {zone: 3}, {result: {moisture: 0.2}}), {...toolCall('open_valve', {zone: 3, minutes: 20}, {result: {ok: true}}), seq: 2, turn: 1}]
+    const m = requestContext(recordContext(multi), {base: null, cand: traceContext(trace({request_id: 'gh-8', tool_calls: calls}))})
+    expect(m.conversation.map((x) => [x.role, x.turn, x.after_calls, x.content.text])).toEqual([
+      ['user', 0, null, 'Water zone 3 for twenty minutes.'],
+      ['assistant', 0, null, 'Twenty minutes is above the manual’s 15. Go ahead anyway?'],
+      ['user', 1, 1, 'Yes, the soil is dry.'],
+    ])
+    expect(m.calls.cand.map((c) => [c.name, c.turn])).toEqual([['read_sensors', null], ['open_valve', 1]])
+    const text = contextTextLines(m).flatMap((sec) => sec.lines)
+    expect(text).toContain('user (turn 1, after 1 call):')
+    expect(text.some((l) => /^#\d+ step \d+ turn 1 open_valve → /.test(l))).toBe(true)
+    expect(contextHtml(m)).toContain('<b>user (turn 1, after 1 call)</b>')
+    // A single-turn request reads as before: no turn anywhere.
+    expect(ctx.conversation.every((x) => x.turn === 0 && x.after_calls === null)).toBe(true)
+    expect(contextTextLines(ctx).flatMap((sec) => sec.lines).some((l) => / turn \d/.test(l))).toBe(false)
   })
 
   it('without the traffic record, still shows each side from its traces', () => {
