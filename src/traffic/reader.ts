@@ -7,7 +7,8 @@ import {findJsonSyntaxError} from '../util/json-error.js'
 import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 import {NotRegularFileError, openRegular} from '../util/regular-file.js'
 import {parseTrafficJson} from './json.js'
-import {TrafficRecord} from './schema.js'
+import {safeParseTrafficRecord} from './parse-record.js'
+import type {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 
 /**
@@ -254,7 +255,7 @@ class LineParser {
     }
 
     if (this.keep !== undefined && !this.keep(value as Record<string, unknown>, line)) return null
-    const parsed = TrafficRecord.safeParse(value)
+    const parsed = safeParseTrafficRecord(value)
     if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
     return failAll(describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
   }
