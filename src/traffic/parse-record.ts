@@ -4,8 +4,9 @@ import {TrafficRecord} from './schema.js'
 /**
  * Records a process parses with the schema interpreted before it compiles the schema. Compiling
  * (20–80 ms, most of it warming zod's compiler) costs about what interpreting the first hundred
- * records does, cold; each record after that parses ~6x cheaper compiled. A short file (a test,
- * `traffic validate` on a handful of lines) never pays for the compiler.
+ * records does, cold; after that a record parses ~3x cheaper compiled (more in a replay, where the
+ * interpreter's code serves every schema). A short file (a test, `traffic validate` on a handful of
+ * lines) never pays for the compiler.
  */
 const COMPILE_AFTER = 100
 
