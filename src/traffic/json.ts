@@ -5,11 +5,35 @@
  * recognise. Every other value parses as JSON.parse parses it.
  */
 export function parseTrafficJson(text: string): unknown {
-  return LONG_DIGITS.test(text) ? JSON.parse(quoteUnsafeIntegers(text)) : JSON.parse(text)
+  return hasDigitRun(text, SAFE_DIGITS + 1) ? JSON.parse(quoteUnsafeIntegers(text)) : JSON.parse(text)
 }
 
-/** Sixteen digits is the shortest run that can exceed Number.MAX_SAFE_INTEGER (9007199254740991). */
-const LONG_DIGITS = /\d{16}/
+/** Every integer of at most this many digits is safe; sixteen can exceed Number.MAX_SAFE_INTEGER (9007199254740991). */
+const SAFE_DIGITS = 15
+
+/**
+ * Whether `text` holds `n` ASCII digits in a row (what `/\d{n}/` tests), looking at one character in
+ * `n`: any run of `n` digits covers exactly one index of each residue mod `n`, so probing every
+ * `n`-th index and measuring the run around a digit found is enough. After a shorter run the next
+ * probe is `n` past its end, which still lands in any later run (it starts two or more past the end).
+ */
+export function hasDigitRun(text: string, n: number): boolean {
+  const len = text.length
+  for (let i = n - 1; i < len; i += n) {
+    if (!isDigit(text.charCodeAt(i))) continue
+    let lo = i
+    let hi = i
+    while (lo > 0 && isDigit(text.charCodeAt(lo - 1))) lo--
+    while (hi + 1 < len && isDigit(text.charCodeAt(hi + 1))) hi++
+    if (hi - lo + 1 >= n) return true
+    i = hi
+  }
+  return false
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39
+}
 
 /**
  * `text` with each integer literal outside a string that is not a safe integer put in quotes.

@@ -7,7 +7,8 @@ import {findJsonSyntaxError} from '../util/json-error.js'
 import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 import {NotRegularFileError, openRegular} from '../util/regular-file.js'
 import {parseTrafficJson} from './json.js'
-import {TrafficRecord} from './schema.js'
+import {safeParseTrafficRecord} from './parse-record.js'
+import type {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 
 /**
@@ -213,23 +214,13 @@ class LineParser {
     if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1)
     if (isBlank(b)) return null
 
-    const failAll = (problems: TrafficProblem[], id: string | null): TrafficLine => ({
-      line,
-      ok: false,
-      error: summarizeProblems(this.file, line, problems),
-      problems,
-      id,
-      bytes,
-    })
-    const fail = (field: string, message: string, id: string | null): TrafficLine => failAll([{field, message}], id)
-
     let text: string
     try {
       text = this.decoder.decode(b)
     } catch {
       const bad = firstInvalidUtf8(b)
       const where = bad ? `at byte ${bad.offset} of the line: ${bad.reason}` : 'in the line'
-      return fail('encoding', `invalid UTF-8 ${where}`, peekId(b.subarray(0, bad?.offset ?? 0)))
+      return this.fail(line, bytes, [{field: 'encoding', message: `invalid UTF-8 ${where}`}], peekId(b.subarray(0, bad?.offset ?? 0)))
     }
 
     let value: unknown
@@ -241,27 +232,30 @@ class LineParser {
         ? `invalid JSON at column ${where.column}: ${where.message}`
         : `invalid JSON: ${oneLine((err as Error).message)}`
       const id = peekId(b.subarray(0, ID_PEEK_BYTES))
-      if (!hasNewline) return fail('json', `truncated last line (no newline at end of file): ${detail}`, id)
-      return fail('json', detail, id)
+      const message = hasNewline ? detail : `truncated last line (no newline at end of file): ${detail}`
+      return this.fail(line, bytes, [{field: 'json', message}], id)
     }
 
     // What comes after (schema, redaction, hashing) recurses: a line nested thousands deep would overflow the stack.
     const deepAt = jsonTooDeepAt(text)
-    if (deepAt >= 0) return fail('json', `at column ${deepAt + 1}: ${tooDeepMessage()}`, peekId(b.subarray(0, ID_PEEK_BYTES)))
+    if (deepAt >= 0) return this.fail(line, bytes, [{field: 'json', message: `at column ${deepAt + 1}: ${tooDeepMessage()}`}], peekId(b.subarray(0, ID_PEEK_BYTES)))
 
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return fail('json', `expected a JSON object (one request per line), got ${jsonKind(value)}`, null)
+      return this.fail(line, bytes, [{field: 'json', message: `expected a JSON object (one request per line), got ${jsonKind(value)}`}], null)
     }
 
     if (this.keep !== undefined && !this.keep(value as Record<string, unknown>, line)) return null
-    const parsed = TrafficRecord.safeParse(value)
+    const parsed = safeParseTrafficRecord(value)
     if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
-    return failAll(describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
+    return this.fail(line, bytes, describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
   }
 
   overLimit(line: number, head: Buffer, lineBytes: number, bytes: number): TrafficLine {
-    const problems = [{field: 'line', message: `line is ${lineBytes} bytes, over the ${formatBytes(this.maxLineBytes)} limit`}]
-    return {line, ok: false, error: summarizeProblems(this.file, line, problems), problems, id: peekId(head), bytes}
+    return this.fail(line, bytes, [{field: 'line', message: `line is ${lineBytes} bytes, over the ${formatBytes(this.maxLineBytes)} limit`}], peekId(head))
+  }
+
+  private fail(line: number, bytes: number, problems: TrafficProblem[], id: string | null): TrafficLine {
+    return {line, ok: false, error: summarizeProblems(this.file, line, problems), problems, id, bytes}
   }
 }
 

@@ -12,8 +12,9 @@ export const MAX_NESTING = 256
  * Linear, one pass; brackets inside strings do not count. Meant for text JSON.parse accepted.
  */
 export function jsonTooDeepAt(text: string, limit = MAX_NESTING): number {
-  // Cheap exit: fewer opening brackets than the limit cannot nest past it.
-  if (text.length <= limit) return -1
+  // Cheap exit: nesting past the limit takes more than `limit` opening brackets, so text with no
+  // more than that (counted with indexOf, strings included: an upper bound) cannot nest past it.
+  if (text.length <= limit || !moreThan(text, limit)) return -1
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {
@@ -27,6 +28,14 @@ export function jsonTooDeepAt(text: string, limit = MAX_NESTING): number {
     } else if (c === 0x5d || c === 0x7d) depth--
   }
   return -1
+}
+
+/** Whether `text` has more than `limit` `[` and `{` characters in all. */
+function moreThan(text: string, limit: number): boolean {
+  let n = 0
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > limit) return true
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > limit) return true
+  return false
 }
 
 /** `nested more than 256 levels deep`: the message for input past the limit. */

@@ -3,7 +3,7 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {TrafficCursor} from '../../src/runs/traffic-join.js'
 import {createRedactor} from '../../src/runtime/redact.js'
-import {parseTrafficJson} from '../../src/traffic/json.js'
+import {hasDigitRun, parseTrafficJson} from '../../src/traffic/json.js'
 import {readTraffic} from '../../src/traffic/reader.js'
 import {sha256} from '../../src/util/canonical.js'
 import {removeTempDirs, tempDir, trafficRecordInput} from '../factories/index.js'
@@ -28,6 +28,20 @@ describe('parseTrafficJson', () => {
   it('leaves digits inside strings and keys alone, escaped quotes included', () => {
     const text = `{"a\\"${CARD_19}": "x\\" ${CARD_19}", "b": [${CARD_19}]}`
     expect(parseTrafficJson(text)).toEqual({[`a"${CARD_19}`]: `x" ${CARD_19}`, b: [CARD_19]})
+  })
+
+  it('finds a run of digits exactly where /\\d{n}/ does, probing one character in n', () => {
+    let seed = 7
+    const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    for (let i = 0; i < 20000; i++) {
+      const n = 1 + Math.floor(next() * 20)
+      let s = ''
+      const len = Math.floor(next() * 3 * n)
+      for (let k = 0; k < len; k++) s += next() < 0.85 ? String(Math.floor(next() * 10)) : next() < 0.5 ? 'x' : '٣'
+      expect(hasDigitRun(s, n), `${n} ${s}`).toBe(new RegExp(`\\d{${n}}`).test(s))
+    }
+    expect(hasDigitRun('9'.repeat(16), 16)).toBe(true)
+    expect(hasDigitRun(`a${'9'.repeat(15)}b${'9'.repeat(15)}`, 16)).toBe(false)
   })
 
   it('still rejects malformed JSON', () => {
