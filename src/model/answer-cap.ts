@@ -1,4 +1,5 @@
 import {ModelError} from '../errors.js'
+import {toolCallsJson} from './tool-calls-json.js'
 import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
 
 /**
@@ -7,7 +8,7 @@ import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
  */
 export function answerBytes(response: ChatResponse): number {
   const calls = response.message.tool_calls
-  return Buffer.byteLength(response.message.content, 'utf8') + (calls.length === 0 ? 0 : Buffer.byteLength(JSON.stringify(calls), 'utf8'))
+  return Buffer.byteLength(response.message.content, 'utf8') + (calls.length === 0 ? 0 : Buffer.byteLength(toolCallsJson(calls), 'utf8'))
 }
 
 /**

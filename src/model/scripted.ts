@@ -1,6 +1,7 @@
 import {ModelError} from '../errors.js'
 import {genericRespond} from './scripted/generic.js'
 import {catalogOf} from './tool-catalog.js'
+import {toolCallsJson} from './tool-calls-json.js'
 import {type ScriptedSkill, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
@@ -44,7 +45,7 @@ function messageChars(messages: readonly ChatMessage[]): number {
   let n = 0
   for (const m of messages) {
     n += m.content.length
-    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) n += JSON.stringify(m.tool_calls).length
+    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) n += toolCallsJson(m.tool_calls).length
   }
   return n
 }
@@ -69,7 +70,7 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number, skill
     content = content.slice(0, limit * 4)
     doneReason = 'length'
   }
-  const outputChars = content.length + (toolCalls.length > 0 ? JSON.stringify(toolCalls).length : 0)
+  const outputChars = content.length + (toolCalls.length > 0 ? toolCallsJson(toolCalls).length : 0)
   const outputTokens = estimateTokens(outputChars)
   return {
     message: {role: 'assistant', content, tool_calls: toolCalls},
