@@ -11,7 +11,7 @@ import {RATE_LIMITED_TENANT, rateKeys} from './guardrails/mid-run.js'
 import {INJECTION_IN_TOOL_RESULT} from './guardrails/post-action.js'
 import {postModelGuardrails} from './guardrails/post-model.js'
 import {preModelGuardrails, userTurnGuardrails} from './guardrails/pre-model.js'
-import {assistantMessage, buildInitialMessages, parseJsonAnswer, parsePlan, renderTemplate, toolResultMessage, utcDate} from './messages.js'
+import {assistantMessage, buildInitialMessages, parseJsonAnswer, parsePlan, renderPrompt, toolResultMessage, utcDate} from './messages.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {Redactor} from './redact.js'
 import {AgentStateMachine} from './state-machine.js'
@@ -184,9 +184,9 @@ class RequestRun {
     }
     const prompts = c.promptsFor(this.record.tenant)
     if (prompts.off.length > 0) step.detail += `; prompt section(s) flagged off: ${prompts.off.join(', ')}`
-    const parts = {system: renderTemplate(prompts.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
+    const parts = {system: renderPrompt(prompts.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
-    if (prompts.plan !== null) this.planMessage = renderTemplate(prompts.plan, vars)
+    if (prompts.plan !== null) this.planMessage = renderPrompt(prompts.plan, vars)
     return true
   }
 

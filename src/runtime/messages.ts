@@ -42,6 +42,37 @@ export function renderTemplate(template: CompiledTemplate, vars: TemplateVars): 
   return out
 }
 
+const RENDERED_LIMIT = 4096
+const renderedByTemplate = new WeakMap<CompiledTemplate, Map<string, string>>()
+
+/**
+ * renderTemplate, remembered per template and variable values: a replay renders the same few
+ * prompts (one per tenant, user, role and day) thousands of times. Handing out the same string
+ * each time also saves what every reader of it would redo on a new copy of it: flattening the
+ * concatenation and hashing it (the scripted model keys its prompt directives by it). Bounded:
+ * cleared when full. The key is each value the template uses, prefixed with its length, so no
+ * two sets of values share a key whatever characters they hold.
+ */
+export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): string {
+  let byVars = renderedByTemplate.get(template)
+  if (byVars === undefined) {
+    byVars = new Map()
+    renderedByTemplate.set(template, byVars)
+  }
+  let key = ''
+  for (const slot of template.slots) {
+    const v = vars[slot]
+    key += v.length + ':' + v
+  }
+  let text = byVars.get(key)
+  if (text === undefined) {
+    if (byVars.size >= RENDERED_LIMIT) byVars.clear()
+    text = renderTemplate(template, vars)
+    byVars.set(key, text)
+  }
+  return text
+}
+
 /** The request's UTC calendar date, YYYY-MM-DD, from its recorded timestamp. */
 export function requestDate(timestamp: string): string {
   return utcDate(Date.parse(timestamp))
