@@ -58,7 +58,7 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number, skill
   // A call that offers no tools but carries the tool catalog (plan_first's planning call): the
   // model knows its tools from the catalog, as a real model would.
   const known = tools.length > 0 ? tools : (catalogOf(request.messages) ?? tools)
-  const asked: ChatRequest = known === tools ? request : {...request, tools: [...known]}
+  const asked: ChatRequest = known === tools ? request : Object.assign({}, request, {tools: [...known]})
   const skill = skillFor(skills, known)
   const answer = skill ? skill.respond(asked, {seed, temperature}) : genericRespond(asked, known)
   let content = answer.content

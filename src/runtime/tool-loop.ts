@@ -334,9 +334,10 @@ export class ToolLoop {
     if (this.autonomy === 'full' || (verdict.refusal !== null && verdict.refusal !== 'needs_approval')) return verdict
     const gate = autonomyGate(this.autonomy, contract?.risk)
     if (gate === null) return verdict
-    if (gate.effect === 'deny') return {...verdict, decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message}
+    // Object.assign, not `{...verdict, …}`: see RequestRun.retrieve (a spread followed by keys is slow on this V8).
+    if (gate.effect === 'deny') return Object.assign({}, verdict, {decision: 'deny', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'denied', message: gate.message} as const)
     if (verdict.refusal === 'needs_approval' && gate.effect === 'hold') return verdict
-    return {...verdict, decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message}
+    return Object.assign({}, verdict, {decision: 'require_approval', reason: gate.reason, rule: AUTONOMY_RULE, refusal: 'needs_approval', message: gate.message} as const)
   }
 
   /**

@@ -269,7 +269,7 @@ function refundFlow(s: State): Action {
     if (a) return a
   }
   const facts: AnswerFacts = {order: c.orderId, amount: formatMoney(amount), refund_ref: refundId ? ` (refund ${refundId})` : ''}
-  if (c.amount !== null && amount < c.amount) return final(s, 'refund_corrected', {...facts, claimed: formatMoney(c.amount)})
+  if (c.amount !== null && amount < c.amount) return final(s, 'refund_corrected', Object.assign({}, facts, {claimed: formatMoney(c.amount)}))
   return final(s, 'refund_done', facts)
 }
 
@@ -411,7 +411,7 @@ export function decide(conv: Conversation, d: Directives, tools: readonly ToolSp
   }
   if (conv.planRequest !== null) {
     // Asked again after a departure from the plan: plan what it would do next from what happened.
-    return s.done.length > 0 ? replanOf(decide({...conv, planRequest: null}, d, tools)) : {kind: 'plan', steps: plan(s)}
+    return s.done.length > 0 ? replanOf(decide(Object.assign({}, conv, {planRequest: null}), d, tools)) : {kind: 'plan', steps: plan(s)}
   }
 
   for (const ins of instructions) {
