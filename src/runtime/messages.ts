@@ -1,3 +1,4 @@
+import {jsonStable, rememberToolPayload} from '../model/tool-payloads.js'
 import type {ChatMessage, ModelToolCall} from '../model/types.js'
 import type {InputMessage, MemoryEntry, ToolErrorCode} from '../traffic/schema.js'
 
@@ -170,7 +171,14 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
   const body = payload.ok
     ? {ok: true, result: payload.result}
     : {ok: false, error: {code: payload.error.code, message: payload.error.message}}
-  return {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
+  const message: ChatMessage = {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
+  // The same payload as data, for a reader in this process (src/model/tool-payloads.ts): exactly
+  // what parsing the text gives, or nothing.
+  if (!payload.ok) {
+    const {code, message: text} = payload.error as {code: unknown; message: unknown}
+    if (typeof code === 'string' && typeof text === 'string') rememberToolPayload(message, {ok: false, result: null, error: {code, message: text}})
+  } else if (jsonStable(payload.result)) rememberToolPayload(message, {ok: true, result: payload.result ?? null, error: null})
+  return message
 }
 
 // ---------------------------------------------------------------- plans

@@ -1,4 +1,5 @@
 import {isToolCatalog} from '../tool-catalog.js'
+import {rememberedToolPayload} from '../tool-payloads.js'
 import type {ChatMessage} from '../types.js'
 
 /**
@@ -140,7 +141,7 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         break
       case 'tool': {
         const target = pending.find((e) => e.pending && e.name === msg.tool_name) ?? pending.find((e) => e.pending)
-        const parsed = parsedOnce(payloads, msg, parsePayload)
+        const parsed = rememberedToolPayload(msg) ?? parsedOnce(payloads, msg, parsePayload)
         if (target) {
           target.pending = false
           target.ok = parsed.ok
