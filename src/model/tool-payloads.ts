@@ -15,14 +15,27 @@ import type {ChatMessage} from './types.js'
  */
 export type ToolPayloadData = {ok: boolean; result: unknown; error: {code: string; message: string} | null}
 
-const payloads = new WeakMap<ChatMessage, ToolPayloadData>()
+/** The payload as the runtime wrote it (runtime/messages.ts ToolPayload). */
+type Written = {ok: true; result: unknown} | {ok: false; error: {code: unknown; message: unknown}}
 
-export function rememberToolPayload(message: ChatMessage, payload: ToolPayloadData): void {
-  payloads.set(message, payload)
+const written = new WeakMap<ChatMessage, Written>()
+
+export function rememberToolPayload(message: ChatMessage, payload: Written): void {
+  written.set(message, payload)
 }
 
+/**
+ * The payload of a tool message this process wrote, as parsing its text would give it; undefined
+ * when there is none, or when it is not plain JSON (then the text is what counts).
+ */
 export function rememberedToolPayload(message: ChatMessage): ToolPayloadData | undefined {
-  return payloads.get(message)
+  const p = written.get(message)
+  if (p === undefined) return undefined
+  if (!p.ok) {
+    const {code, message: text} = p.error
+    return typeof code === 'string' && typeof text === 'string' ? {ok: false, result: null, error: {code, message: text}} : undefined
+  }
+  return jsonStable(p.result) ? {ok: true, result: p.result ?? null, error: null} : undefined
 }
 
 /** Deeper than this is not walked: such a value is parsed from its text instead. */

@@ -1,4 +1,4 @@
-import {jsonStable, rememberToolPayload} from '../model/tool-payloads.js'
+import {rememberToolPayload} from '../model/tool-payloads.js'
 import type {ChatMessage, ModelToolCall} from '../model/types.js'
 import type {InputMessage, MemoryEntry, ToolErrorCode} from '../traffic/schema.js'
 
@@ -172,12 +172,10 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
     ? {ok: true, result: payload.result}
     : {ok: false, error: {code: payload.error.code, message: payload.error.message}}
   const message: ChatMessage = {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
-  // The same payload as data, for a reader in this process (src/model/tool-payloads.ts): exactly
-  // what parsing the text gives, or nothing.
-  if (!payload.ok) {
-    const {code, message: text} = payload.error as {code: unknown; message: unknown}
-    if (typeof code === 'string' && typeof text === 'string') rememberToolPayload(message, {ok: false, result: null, error: {code, message: text}})
-  } else if (jsonStable(payload.result)) rememberToolPayload(message, {ok: true, result: payload.result ?? null, error: null})
+  // The same payload as data, for a reader in this process (src/model/tool-payloads.ts), which
+  // checks it gives exactly what parsing the text would; left as is, so a run whose model never
+  // reads it (model-free replay, Ollama) pays one WeakMap entry.
+  rememberToolPayload(message, payload)
   return message
 }
 

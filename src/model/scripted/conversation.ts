@@ -141,7 +141,12 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         break
       case 'tool': {
         const target = pending.find((e) => e.pending && e.name === msg.tool_name) ?? pending.find((e) => e.pending)
-        const parsed = rememberedToolPayload(msg) ?? parsedOnce(payloads, msg, parsePayload)
+        let parsed = payloads.get(msg)
+        if (parsed === undefined) {
+          // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
+          parsed = rememberedToolPayload(msg) ?? parsePayload(msg.content)
+          payloads.set(msg, parsed)
+        }
         if (target) {
           target.pending = false
           target.ok = parsed.ok
