@@ -1,4 +1,5 @@
 import {ModelError} from '../errors.js'
+import {toolCallsJson} from './tool-calls-json.js'
 import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
 
 /**
@@ -7,7 +8,7 @@ import type {ChatRequest, ChatResponse, ModelClient} from './types.js'
  */
 export function answerBytes(response: ChatResponse): number {
   const calls = response.message.tool_calls
-  return Buffer.byteLength(response.message.content, 'utf8') + (calls.length === 0 ? 0 : Buffer.byteLength(JSON.stringify(calls), 'utf8'))
+  return Buffer.byteLength(response.message.content, 'utf8') + (calls.length === 0 ? 0 : Buffer.byteLength(toolCallsJson(calls), 'utf8'))
 }
 
 /**
@@ -20,6 +21,10 @@ export function capAnswers(inner: ModelClient, maxBytes: number): ModelClient {
     id: inner.id,
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
       const response = await inner.chat(request, signal)
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: an answer whose units, tripled, fit the cap
+      // fits it, and its exact size (an encoding pass over it) is needed only to report one over it.
+      const calls = response.message.tool_calls
+      if (3 * (response.message.content.length + (calls.length === 0 ? 0 : toolCallsJson(calls).length)) <= maxBytes) return response
       const size = answerBytes(response)
       if (size > maxBytes) {
         throw new ModelError(

@@ -53,10 +53,22 @@ export function cachingModel(inner: ModelClient, opts: CachingOptions): ModelCli
   // A model-free replay asks no model: nothing to count or cache, and the runtime needs its forRequest.
   if (inner.forRequest !== undefined) return inner
   const {store, mode, redactor, counts} = opts
+  if (store === null) {
+    // Nothing to cache: the inner client's own promise, counted, without an async frame around it.
+    const counted: ModelClient = {
+      id: inner.id,
+      chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
+        counts.made++
+        return inner.chat(request, signal)
+      },
+    }
+    if (inner.close) counted.close = () => inner.close!()
+    return counted
+  }
   const wrapped: ModelClient = {
     id: inner.id,
     async chat(request: ChatRequest, signal?: AbortSignal): Promise<ChatResponse> {
-      if (store === null || !cacheable(request, mode)) {
+      if (!cacheable(request, mode)) {
         counts.made++
         return inner.chat(request, signal)
       }

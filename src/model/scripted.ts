@@ -1,6 +1,7 @@
 import {ModelError} from '../errors.js'
 import {genericRespond} from './scripted/generic.js'
 import {catalogOf} from './tool-catalog.js'
+import {toolCallsJson} from './tool-calls-json.js'
 import {type ScriptedSkill, skillFor} from './scripted/skills.js'
 import type {ChatMessage, ChatRequest, ChatResponse, ModelClient, ModelToolCall, ToolSpec} from './types.js'
 
@@ -44,7 +45,7 @@ function messageChars(messages: readonly ChatMessage[]): number {
   let n = 0
   for (const m of messages) {
     n += m.content.length
-    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) n += JSON.stringify(m.tool_calls).length
+    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0) n += toolCallsJson(m.tool_calls).length
   }
   return n
 }
@@ -57,7 +58,7 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number, skill
   // A call that offers no tools but carries the tool catalog (plan_first's planning call): the
   // model knows its tools from the catalog, as a real model would.
   const known = tools.length > 0 ? tools : (catalogOf(request.messages) ?? tools)
-  const asked: ChatRequest = known === tools ? request : {...request, tools: [...known]}
+  const asked: ChatRequest = known === tools ? request : Object.assign({}, request, {tools: [...known]})
   const skill = skillFor(skills, known)
   const answer = skill ? skill.respond(asked, {seed, temperature}) : genericRespond(asked, known)
   let content = answer.content
@@ -69,7 +70,7 @@ export function scriptedRespond(request: ChatRequest, defaultSeed: number, skill
     content = content.slice(0, limit * 4)
     doneReason = 'length'
   }
-  const outputChars = content.length + (toolCalls.length > 0 ? JSON.stringify(toolCalls).length : 0)
+  const outputChars = content.length + (toolCalls.length > 0 ? toolCallsJson(toolCalls).length : 0)
   const outputTokens = estimateTokens(outputChars)
   return {
     message: {role: 'assistant', content, tool_calls: toolCalls},

@@ -1,3 +1,4 @@
+import {rememberToolPayload} from '../model/tool-payloads.js'
 import type {ChatMessage, ModelToolCall} from '../model/types.js'
 import type {InputMessage, MemoryEntry, ToolErrorCode} from '../traffic/schema.js'
 
@@ -40,6 +41,37 @@ export function renderTemplate(template: CompiledTemplate, vars: TemplateVars): 
   let out = template.literals[0] ?? ''
   for (let i = 0; i < template.slots.length; i++) out += vars[template.slots[i]!] + (template.literals[i + 1] ?? '')
   return out
+}
+
+const RENDERED_LIMIT = 4096
+const renderedByTemplate = new WeakMap<CompiledTemplate, Map<string, string>>()
+
+/**
+ * renderTemplate, remembered per template and variable values: a replay renders the same few
+ * prompts (one per tenant, user, role and day) thousands of times. Handing out the same string
+ * each time also saves what every reader of it would redo on a new copy of it: flattening the
+ * concatenation and hashing it (the scripted model keys its prompt directives by it). Bounded:
+ * cleared when full. The key is each value the template uses, prefixed with its length, so no
+ * two sets of values share a key whatever characters they hold.
+ */
+export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): string {
+  let byVars = renderedByTemplate.get(template)
+  if (byVars === undefined) {
+    byVars = new Map()
+    renderedByTemplate.set(template, byVars)
+  }
+  let key = ''
+  for (const slot of template.slots) {
+    const v = vars[slot]
+    key += v.length + ':' + v
+  }
+  let text = byVars.get(key)
+  if (text === undefined) {
+    if (byVars.size >= RENDERED_LIMIT) byVars.clear()
+    text = renderTemplate(template, vars)
+    byVars.set(key, text)
+  }
+  return text
 }
 
 /** The request's UTC calendar date, YYYY-MM-DD, from its recorded timestamp. */
@@ -139,7 +171,12 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
   const body = payload.ok
     ? {ok: true, result: payload.result}
     : {ok: false, error: {code: payload.error.code, message: payload.error.message}}
-  return {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
+  const message: ChatMessage = {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
+  // The same payload as data, for a reader in this process (src/model/tool-payloads.ts), which
+  // checks it gives exactly what parsing the text would; left as is, so a run whose model never
+  // reads it (model-free replay, Ollama) pays one WeakMap entry.
+  rememberToolPayload(message, payload)
+  return message
 }
 
 // ---------------------------------------------------------------- plans

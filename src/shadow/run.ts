@@ -407,6 +407,8 @@ async function execute(
           return false
         }
   const inFlight = new Set<Promise<void>>()
+  /** Resumes the reading loop once a request in flight settles (set while it waits for a free slot). */
+  let slotFreed: (() => void) | null = null
   const seenIds = new IdLineSet()
   let pending: RequestTrace[] = []
   let lastFlush = Date.now()
@@ -513,9 +515,14 @@ async function execute(
         })
         .finally(() => {
           inFlight.delete(task)
+          const wake = slotFreed
+          slotFreed = null
+          wake?.()
         })
       inFlight.add(task)
-      if (inFlight.size >= opts.concurrency) await Promise.race(inFlight)
+      // Waits for the first request to settle, as Promise.race(inFlight) did, without attaching a
+      // handler to every request in flight for every request read.
+      if (inFlight.size >= opts.concurrency) await new Promise<void>((resolve) => (slotFreed = resolve))
       if (writer.backlog > MAX_WRITE_BACKLOG) await writer.waitBelow(MAX_WRITE_BACKLOG)
     }
     await Promise.all(inFlight)

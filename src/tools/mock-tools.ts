@@ -23,30 +23,90 @@ export type MockToolsOptions = {defaultLatencyMs?: number}
 type MatchField = [key: string, canonical: string, text: string | null]
 type PreparedFixture = {fixture: Fixture; match: MatchField[]}
 
+/**
+ * One tool's fixtures, in file order, indexed so that a call is compared with the few fixtures
+ * that can match it rather than all of them (a generated world has one fixture per order).
+ * A fixture that wants a string in some field matches only a call whose argument is that very
+ * string (canonical JSON of anything else is never a JSON string), so it sits in `byText` under
+ * its first such field and that string; the others are in `rest`. Positions ascend in each list,
+ * so the first match in file order is the smallest position that matches.
+ */
+type ToolFixtures = {
+  list: PreparedFixture[]
+  byText: Map<string, Map<string, number[]>>
+  rest: number[]
+}
+
 export function createMockTools(fixtures: Fixtures | null = null, options: MockToolsOptions = {}): ToolSandbox {
   const set = fixtures ?? emptyFixtures()
   const defaultLatency = options.defaultLatencyMs ?? DEFAULT_TOOL_LATENCY_MS
-  // Canonical forms computed once per run, not once per call.
-  const byTool = new Map<string, PreparedFixture[]>()
+  // Canonical forms and the index computed once per run, not once per call.
+  const byTool = new Map<string, ToolFixtures>()
   for (const fixture of set.fixtures) {
-    const list = byTool.get(fixture.tool) ?? []
-    list.push({fixture, match: Object.entries(fixture.match).map(([k, v]): MatchField => [k, canonicalJson(v), typeof v === 'string' ? v : null])})
-    byTool.set(fixture.tool, list)
+    let t = byTool.get(fixture.tool)
+    if (t === undefined) {
+      t = {list: [], byText: new Map(), rest: []}
+      byTool.set(fixture.tool, t)
+    }
+    const match = Object.entries(fixture.match).map(([k, v]): MatchField => [k, canonicalJson(v), typeof v === 'string' ? v : null])
+    const at = t.list.length
+    t.list.push({fixture, match})
+    const keyed = match.find((f) => f[2] !== null)
+    if (keyed === undefined) {
+      t.rest.push(at)
+      continue
+    }
+    let byValue = t.byText.get(keyed[0])
+    if (byValue === undefined) {
+      byValue = new Map()
+      t.byText.set(keyed[0], byValue)
+    }
+    const positions = byValue.get(keyed[2]!)
+    if (positions === undefined) byValue.set(keyed[2]!, [at])
+    else positions.push(at)
   }
   return {
     forRequest: (record) => new MockRequestTools(record, byTool, set.tools, defaultLatency),
   }
 }
 
+/** The first fixture of `t`, in file order, whose match fields all equal the call's arguments. */
+function firstMatch(t: ToolFixtures, args: Record<string, unknown>): PreparedFixture | undefined {
+  let best = -1
+  for (const [key, byValue] of t.byText) {
+    if (!Object.hasOwn(args, key)) continue
+    const value = args[key]
+    if (typeof value !== 'string') continue
+    const positions = byValue.get(value)
+    if (positions === undefined) continue
+    for (const at of positions) {
+      if (best >= 0 && at >= best) break
+      if (matches(t.list[at]!.match, args)) {
+        best = at
+        break
+      }
+    }
+  }
+  for (const at of t.rest) {
+    if (best >= 0 && at >= best) break
+    if (matches(t.list[at]!.match, args)) {
+      best = at
+      break
+    }
+  }
+  return best < 0 ? undefined : t.list[best]
+}
+
 class MockRequestTools implements RequestTools {
   readonly executions: ToolExecution[] = []
   private readonly recorded: readonly RecordedToolCall[]
   private readonly consumed: boolean[]
-  private recordedArgs: string[] | null = null
+  /** canonicalJson of each recorded call's args, computed the first time a call of its name is looked for. */
+  private recordedArgs: (string | undefined)[] | null = null
 
   constructor(
     record: TrafficRecord,
-    private readonly fixtures: Map<string, PreparedFixture[]>,
+    private readonly fixtures: Map<string, ToolFixtures>,
     private readonly defaults: Fixtures['tools'],
     private readonly defaultLatency: number,
   ) {
@@ -56,20 +116,20 @@ class MockRequestTools implements RequestTools {
     this.consumed = this.recorded.map((c) => c.result === undefined && c.error === undefined)
   }
 
-  async call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer> {
-    const answer = this.answer(name, args)
+  async call(name: string, args: Record<string, unknown>, attempt: number, canonical?: string): Promise<ToolAnswer> {
+    const answer = this.answer(name, args, canonical)
     if (answer.executed) this.executions.push({name, args, attempt, source: answer.source})
     return answer
   }
 
-  private answer(name: string, args: Record<string, unknown>): ToolAnswer {
-    const canonical = canonicalJson(args)
-    const index = this.findRecorded(name, canonical)
+  private answer(name: string, args: Record<string, unknown>, canonical: string | undefined): ToolAnswer {
+    const index = this.findRecorded(name, args, canonical)
     if (index >= 0) {
       this.consumed[index] = true
       return fromRecorded(this.recorded[index]!)
     }
-    const fixture = this.fixtures.get(name)?.find((f) => matches(f.match, args))
+    const tool = this.fixtures.get(name)
+    const fixture = tool === undefined ? undefined : firstMatch(tool, args)
     if (fixture) return fromFixture(fixture.fixture, 'fixture', this.defaultLatency)
     const fallback = Object.hasOwn(this.defaults, name) ? this.defaults[name] : undefined
     if (fallback) return fromFixture(fallback.default, 'default', this.defaultLatency)
@@ -83,14 +143,22 @@ class MockRequestTools implements RequestTools {
     }
   }
 
-  /** Same name and args first; else the next unconsumed call of that tool, whatever its args. */
-  private findRecorded(name: string, canonical: string): number {
-    if (this.recorded.length === 0) return -1
-    this.recordedArgs ??= this.recorded.map((c) => canonicalJson(c.args))
+  /**
+   * Same name and args first; else the next unconsumed call of that tool, whatever its args.
+   * Canonical forms (the call's and the recorded calls') are computed only once a recorded call of
+   * that name is still unconsumed, so a call nothing was recorded for compares nothing.
+   */
+  private findRecorded(name: string, args: Record<string, unknown>, given: string | undefined): number {
+    const recorded = this.recorded
+    if (recorded.length === 0) return -1
+    const seen = (this.recordedArgs ??= new Array<string | undefined>(recorded.length))
+    let canonical = given
     let sameName = -1
-    for (let i = 0; i < this.recorded.length; i++) {
-      if (this.consumed[i] || this.recorded[i]!.name !== name) continue
-      if (this.recordedArgs[i] === canonical) return i
+    for (let i = 0; i < recorded.length; i++) {
+      if (this.consumed[i] || recorded[i]!.name !== name) continue
+      canonical ??= canonicalJson(args)
+      const have = (seen[i] ??= canonicalJson(recorded[i]!.args))
+      if (have === canonical) return i
       if (sameName < 0) sameName = i
     }
     return sameName

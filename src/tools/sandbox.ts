@@ -30,8 +30,12 @@ export type ToolExecution = {name: string; args: Record<string, unknown>; attemp
 
 /** The tools as seen by one request. Consumes that request's recorded calls as it answers. */
 export interface RequestTools {
-  /** `attempt` is 1 for a first try, 2+ for the runtime's retries of the same call. */
-  call(name: string, args: Record<string, unknown>, attempt: number): Promise<ToolAnswer>
+  /**
+   * `attempt` is 1 for a first try, 2+ for the runtime's retries of the same call. `canonical`, when
+   * given, is canonicalJson(args), which the caller has already computed (a sandbox that needs it
+   * need not compute it again); a sandbox that matches on arguments computes it when it is absent.
+   */
+  call(name: string, args: Record<string, unknown>, attempt: number, canonical?: string): Promise<ToolAnswer>
   /** Every call this request's tools executed (answered ok or with an error), in order. */
   readonly executions: readonly ToolExecution[]
 }

@@ -6,6 +6,7 @@ import {
   escapeAttr,
   parsePlan,
   planFormat,
+  renderPrompt,
   renderTemplate,
   requestDate,
   toolResultMessage,
@@ -24,6 +25,21 @@ describe('templates', () => {
   it('renders a template without variables unchanged', () => {
     expect(renderTemplate(compileTemplate('plain {text}'), vars)).toBe('plain {text}')
     expect(renderTemplate(compileTemplate(''), vars)).toBe('')
+  })
+
+  it('remembers rendered prompts by every value the template uses, never handing one set of values another\'s text', () => {
+    const t = compileTemplate('{{user}}|{{role}}|{{tenant}}')
+    // Values that run together the same way when joined with any one separator.
+    const a = {...vars, user: 'a\u0000b', role: 'c'}
+    const b = {...vars, user: 'a', role: 'b\u0000c'}
+    const c = {...vars, user: '1:a', role: 'b'}
+    const d = {...vars, user: '1', role: 'a1:b'}
+    for (const v of [a, b, c, d, a, b, c, d]) expect(renderPrompt(t, v)).toBe(renderTemplate(t, v))
+    // A value the template does not use is no part of the key; the same values give the same string.
+    expect(renderPrompt(t, {...a, date: '1999-01-01'})).toBe(renderPrompt(t, a))
+    // Bounded: past the limit the memo starts over, and still renders right.
+    for (let i = 0; i < 5000; i++) expect(renderPrompt(t, {...vars, user: `u${i}`})).toBe(`u${i}|agent|acme`)
+    expect(renderPrompt(t, a)).toBe('a\u0000b|c|acme')
   })
 
   it('takes the UTC date of the request', () => {

@@ -81,6 +81,41 @@ describe('mock tools', () => {
     })
   })
 
+  it('picks the first matching fixture in file order, whether it matches by a string, a number or nothing at all', async () => {
+    // The fixtures are indexed by their first string field (a call is compared with the few that
+    // can match it); the answer must still be the first match in file order.
+    const ordered = parseFixtures(
+      'f.yaml',
+      `
+fixtures:
+  - {tool: t, match: {n: 1}, result: by-number}
+  - {tool: t, match: {id: A, n: 2}, result: by-string-and-number}
+  - {tool: t, match: {id: A}, result: by-string}
+  - {tool: t, match: {kind: x, id: B}, result: by-kind}
+  - {tool: t, result: catch-all}
+  - {tool: t, match: {id: C}, result: after-catch-all}
+`,
+    )
+    const tools = createMockTools(ordered).forRequest(trafficRecord({production: {tool_calls: []}}))
+    const answer = async (args: Record<string, unknown>) => (await tools.call('t', args, 1)).result
+    expect(await answer({id: 'A', n: 1})).toBe('by-number')
+    expect(await answer({id: 'A', n: 2})).toBe('by-string-and-number')
+    expect(await answer({id: 'A', n: 3})).toBe('by-string')
+    expect(await answer({id: 'B', kind: 'x'})).toBe('by-kind')
+    expect(await answer({id: 'B', kind: 'y'})).toBe('catch-all')
+    // A later fixture never wins over an earlier catch-all, and a string field never matches a non-string.
+    expect(await answer({id: 'C'})).toBe('catch-all')
+    expect(await answer({id: ['A']})).toBe('catch-all')
+    // The canonical form the caller passes is the one compared with the recording.
+    const recorded = createMockTools(ordered).forRequest(
+      trafficRecord({production: {tool_calls: [
+        {id: 'c1', name: 't', args: {id: 'A'}, result: 'first', latency_ms: 1},
+        {id: 'c2', name: 't', args: {id: 'B'}, result: 'second', latency_ms: 1},
+      ]}}),
+    )
+    expect((await recorded.call('t', {id: 'B'}, 1, '{"id":"B"}')).result).toBe('second')
+  })
+
   it('falls back to the tool default, then to unrecorded_call', async () => {
     const tools = createMockTools(fixtures).forRequest(trafficRecord({production: {tool_calls: []}}))
     expect(await tools.call('send_email', {to: 'x'}, 1)).toMatchObject({outcome: 'ok', result: {message_id: 'msg-fixture'}, source: 'default'})

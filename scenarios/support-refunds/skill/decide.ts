@@ -183,7 +183,7 @@ function failureOutcome(s: State): Action | null {
   for (let i = 0; i < s.done.length; i++) {
     const e = s.done[i]!
     if (e.ok || isInjected(s, e)) continue
-    if (s.done.slice(i + 1).some((later) => later.name === e.name && later.ok)) continue
+    if (recoveredLater(s.done, i)) continue
     const code = e.error?.code ?? 'server_error'
     if (e.name === 'escalate_ticket' && code !== 'policy_denied' && code !== 'forbidden') return final(s, 'escalation_failed')
     if (RETRYABLE.has(code)) return escalate(s, 'tool_failure')
@@ -207,6 +207,13 @@ function failureOutcome(s: State): Action | null {
     }
   }
   return null
+}
+
+/** Whether a later call of the same tool as done[i] succeeded. */
+function recoveredLater(done: readonly Exchange[], i: number): boolean {
+  const name = done[i]!.name
+  for (let j = i + 1; j < done.length; j++) if (done[j]!.name === name && done[j]!.ok) return true
+  return false
 }
 
 function denialReason(e: Exchange): string {
@@ -269,7 +276,7 @@ function refundFlow(s: State): Action {
     if (a) return a
   }
   const facts: AnswerFacts = {order: c.orderId, amount: formatMoney(amount), refund_ref: refundId ? ` (refund ${refundId})` : ''}
-  if (c.amount !== null && amount < c.amount) return final(s, 'refund_corrected', {...facts, claimed: formatMoney(c.amount)})
+  if (c.amount !== null && amount < c.amount) return final(s, 'refund_corrected', Object.assign({}, facts, {claimed: formatMoney(c.amount)}))
   return final(s, 'refund_done', facts)
 }
 
@@ -411,7 +418,7 @@ export function decide(conv: Conversation, d: Directives, tools: readonly ToolSp
   }
   if (conv.planRequest !== null) {
     // Asked again after a departure from the plan: plan what it would do next from what happened.
-    return s.done.length > 0 ? replanOf(decide({...conv, planRequest: null}, d, tools)) : {kind: 'plan', steps: plan(s)}
+    return s.done.length > 0 ? replanOf(decide(Object.assign({}, conv, {planRequest: null}), d, tools)) : {kind: 'plan', steps: plan(s)}
   }
 
   for (const ins of instructions) {

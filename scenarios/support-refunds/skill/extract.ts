@@ -89,11 +89,21 @@ export function findAmount(text: string): number | null {
 }
 
 export function findEmails(text: string): string[] {
+  // Every address has an `@`: most messages have none, and then the scan is skipped.
+  if (!text.includes('@')) return []
   return [...text.matchAll(EMAIL_RE)].map((m) => m[0].toLowerCase())
 }
 
+/** A card number is at least 13 digits: a text with fewer cannot hold one, and is not scanned. */
+const CARD_MIN_DIGITS = 13
+
 export function hasCardNumber(text: string): boolean {
-  return CARD_RE.test(text)
+  let digits = 0
+  for (let i = 0; i < text.length && digits < CARD_MIN_DIGITS; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) digits++
+  }
+  return digits >= CARD_MIN_DIGITS && CARD_RE.test(text)
 }
 
 function memoryString(memory: readonly MemoryItem[], key: string): string | null {

@@ -1,4 +1,5 @@
 import {isToolCatalog} from '../tool-catalog.js'
+import {rememberedToolPayload} from '../tool-payloads.js'
 import type {ChatMessage} from '../types.js'
 
 /**
@@ -63,7 +64,29 @@ export function parseEvidence(block: string): EvidenceDoc[] {
   return docs
 }
 
-function parsePayload(content: string): {ok: boolean; result: unknown; error: ToolError | null} {
+type Payload = {ok: boolean; result: unknown; error: ToolError | null}
+
+/**
+ * What a message says, parsed once per message object. The runtime resends every earlier message
+ * with each model call of a request (the same objects, in a new array), so without this each tool
+ * result, memory and evidence block was parsed again on every later call. Sound because parsing is
+ * a pure function of the content, a message object's content never changes once sent, and what
+ * parsing returns is only read, never changed, by the skills.
+ */
+const payloads = new WeakMap<ChatMessage, Payload>()
+const memories = new WeakMap<ChatMessage, MemoryItem[]>()
+const evidence = new WeakMap<ChatMessage, EvidenceDoc[]>()
+
+function parsedOnce<T>(cache: WeakMap<ChatMessage, T>, msg: ChatMessage, parse: (content: string) => T): T {
+  let parsed = cache.get(msg)
+  if (parsed === undefined) {
+    parsed = parse(msg.content)
+    cache.set(msg, parsed)
+  }
+  return parsed
+}
+
+function parsePayload(content: string): Payload {
   try {
     const payload = JSON.parse(content) as {ok?: unknown; result?: unknown; error?: {code?: unknown; message?: unknown}}
     if (payload && payload.ok === true) return {ok: true, result: payload.result ?? null, error: null}
@@ -91,8 +114,8 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         if (!sawSystem) {
           conv.system = text
           sawSystem = true
-        } else if (text.startsWith('<memory>')) conv.memory.push(...parseMemory(text))
-        else if (text.startsWith('<evidence')) conv.documents.push(...parseEvidence(text))
+        } else if (text.startsWith('<memory>')) conv.memory.push(...parsedOnce(memories, msg, parseMemory))
+        else if (text.startsWith('<evidence')) conv.documents.push(...parsedOnce(evidence, msg, parseEvidence))
         else if (!isToolCatalog(msg)) {
           extraSystem = text
           planPending = true
@@ -118,7 +141,12 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         break
       case 'tool': {
         const target = pending.find((e) => e.pending && e.name === msg.tool_name) ?? pending.find((e) => e.pending)
-        const parsed = parsePayload(msg.content)
+        let parsed = payloads.get(msg)
+        if (parsed === undefined) {
+          // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
+          parsed = rememberedToolPayload(msg) ?? parsePayload(msg.content)
+          payloads.set(msg, parsed)
+        }
         if (target) {
           target.pending = false
           target.ok = parsed.ok

@@ -33,9 +33,10 @@ export function trailingFailures(done: readonly Exchange[], last: Exchange): num
 /** The same call again when the last one failed transiently and `maxRetries` allows another try; else null. */
 export function retryLast(done: readonly Exchange[], maxRetries: number): CallAction | null {
   const last = done.at(-1)
+  if (!last || last.ok || !RETRYABLE.has(last.error?.code ?? '')) return null
   // The runtime may retry on its own and say so when its retry budget is spent: then stop retrying.
-  const budgetSpent = /retry budget spent/i.test(last?.error?.message ?? '')
-  if (last && !last.ok && !budgetSpent && RETRYABLE.has(last.error?.code ?? '') && trailingFailures(done, last) <= maxRetries) {
+  const budgetSpent = /retry budget spent/i.test(last.error?.message ?? '')
+  if (!budgetSpent && trailingFailures(done, last) <= maxRetries) {
     return {kind: 'call', calls: [{name: last.name, arguments: last.args}], note: `Retrying ${last.name}.`}
   }
   return null

@@ -60,16 +60,38 @@ export function normaliseValue(v: unknown): string {
   return String(v).toLowerCase().replace(/[\s-]+/g, '_')
 }
 
+/**
+ * An enum's values normalised, kept per enum array: a run offers the same few tool schemas on
+ * every call, and an offered schema is never changed (see fillArgs).
+ */
+const normalisedEnums = new WeakMap<readonly unknown[], string[]>()
+
+function normalisedEnum(values: readonly unknown[]): string[] {
+  let out = normalisedEnums.get(values)
+  if (out === undefined) {
+    out = values.map(normaliseValue)
+    normalisedEnums.set(values, out)
+  }
+  return out
+}
+
+/** The first of `values` whose normalised form is `want`, else undefined. */
+function enumValue(values: readonly unknown[], normalised: readonly string[], want: string): unknown {
+  const at = normalised.indexOf(want)
+  return at < 0 ? undefined : values[at]
+}
+
 /** The enum value that means `wanted` (exactly, then by a known synonym), else `fallback` when offered, else undefined. */
 export function matchEnum(values: readonly unknown[], wanted: string, synonyms: Readonly<Record<string, readonly string[]>>, fallback: string | null): unknown {
   const want = normaliseValue(wanted)
-  const exact = values.find((v) => normaliseValue(v) === want)
+  const normalised = normalisedEnum(values)
+  const exact = enumValue(values, normalised, want)
   if (exact !== undefined) return exact
   for (const syn of synonyms[want] ?? []) {
-    const hit = values.find((v) => normaliseValue(v) === syn)
+    const hit = enumValue(values, normalised, syn)
     if (hit !== undefined) return hit
   }
-  return fallback === null ? undefined : values.find((v) => normaliseValue(v) === fallback)
+  return fallback === null ? undefined : enumValue(values, normalised, fallback)
 }
 
 /** The schema's type, ignoring `null` in a nullable type list. */
@@ -97,13 +119,39 @@ export function fillArgs<K extends string>(
   meanings: Readonly<Record<string, K>>,
   valueFor: (meaning: K, field: string, schema: PropSchema) => unknown,
 ): Record<string, unknown> {
-  const params = tool.function.parameters as PropSchema
   const out: Record<string, unknown> = {}
-  for (const [field, raw] of Object.entries(params.properties ?? {})) {
-    const key = meanings[normaliseField(field)]
-    if (!key) continue
-    const v = valueFor(key, field, resolveSchema(raw, params))
-    if (v !== undefined) out[field] = v
+  for (const slot of slotsOf(tool, meanings)) {
+    const v = valueFor(slot.meaning, slot.field, slot.schema)
+    if (v !== undefined) out[slot.field] = v
   }
   return out
+}
+
+/** A property of a tool's schema that a skill's meanings know: its name, meaning and resolved schema. */
+type Slot<K extends string> = {field: string; meaning: K; schema: PropSchema}
+
+/**
+ * The properties fillArgs fills, in schema order, worked out once per tool spec and meanings
+ * table: a run offers the same tool specs on every call. Invariant: an offered tool spec (and its
+ * schema) is never changed once made, and `valueFor` only reads the schema it is given.
+ */
+const slotCache = new WeakMap<ToolSpec, WeakMap<object, Slot<string>[]>>()
+
+function slotsOf<K extends string>(tool: ToolSpec, meanings: Readonly<Record<string, K>>): Slot<K>[] {
+  let byMeanings = slotCache.get(tool)
+  if (byMeanings === undefined) {
+    byMeanings = new WeakMap()
+    slotCache.set(tool, byMeanings)
+  }
+  let slots = byMeanings.get(meanings) as Slot<K>[] | undefined
+  if (slots === undefined) {
+    const params = tool.function.parameters as PropSchema
+    slots = []
+    for (const [field, raw] of Object.entries(params.properties ?? {})) {
+      const meaning = meanings[normaliseField(field)]
+      if (meaning) slots.push({field, meaning, schema: resolveSchema(raw, params)})
+    }
+    byMeanings.set(meanings, slots)
+  }
+  return slots
 }

@@ -61,8 +61,41 @@ export function paraphraseVariant(opts: {seed: number; temperature: number}, mes
  */
 export function renderParaphrase(options: readonly string[], facts: Readonly<Record<string, string | number>>, variant: number): string {
   const template = options[((variant % options.length) + options.length) % options.length] ?? options[0] ?? ''
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+  const {literals, names} = splitParaphrase(template)
+  let out = literals[0]!
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
     const v = facts[name]
-    return v === undefined ? (name.endsWith('_ref') ? '' : whole) : String(v)
-  })
+    out += (v === undefined ? (name.endsWith('_ref') ? '' : `{${name}}`) : String(v)) + literals[i + 1]!
+  }
+  return out
+}
+
+/** A paraphrase split at its `{name}` slots: names[i] sits between literals[i] and literals[i + 1]. */
+type SplitParaphrase = {literals: string[]; names: string[]}
+
+const SPLIT_LIMIT = 1024
+const splits = new Map<string, SplitParaphrase>()
+
+/**
+ * A skill's paraphrases are a fixed table, rendered on every final answer: each is split once
+ * (bounded, cleared when full) and filled by concatenation, as the `{(\w+)}` replace did it.
+ */
+function splitParaphrase(template: string): SplitParaphrase {
+  let split = splits.get(template)
+  if (split === undefined) {
+    const literals: string[] = []
+    const names: string[] = []
+    let last = 0
+    for (const m of template.matchAll(/\{(\w+)\}/g)) {
+      literals.push(template.slice(last, m.index))
+      names.push(m[1]!)
+      last = m.index + m[0].length
+    }
+    literals.push(template.slice(last))
+    split = {literals, names}
+    if (splits.size >= SPLIT_LIMIT) splits.clear()
+    splits.set(template, split)
+  }
+  return split
 }
