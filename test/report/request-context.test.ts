@@ -124,7 +124,8 @@ describe('requestContext', () => {
     const text = contextTextLines(m).flatMap((sec) => sec.lines)
     expect(text).toContain('user (turn 1, after 1 call):')
     expect(text.some((l) => /^#\d+ step \d+ turn 1 open_valve → /.test(l))).toBe(true)
-    expect(contextHtml(m)).toContain('<b>user (turn 1, after 1 call)</b>')
+    expect(contextHtml(m, 'request')).toContain('<b>user (turn 1, after 1 call)</b>')
+    expect(contextHtml(m, 'calls')).toMatch(/#\d+ step \d+ turn 1 <b>open_valve<\/b>/)
     // A single-turn request reads as before: no turn anywhere.
     expect(ctx.conversation.every((x) => x.turn === 0 && x.after_calls === null)).toBe(true)
     expect(contextTextLines(ctx).flatMap((sec) => sec.lines).some((l) => / turn \d/.test(l))).toBe(false)
