@@ -1,0 +1,104 @@
+/**
+ * A bounded memo of a pure function of one string. Guardrail and redaction scans see the same texts
+ * over and over (object keys, fixture results, constant details, system prompts, knowledge-base
+ * documents), and a Map lookup costs a fraction of one regex pass.
+ *
+ * Two generations: new entries go to the young map; when it is full (entries or characters) it
+ * becomes the old one and the previous old one is dropped; an old entry that is asked for again
+ * moves back to the young map. So texts that keep coming back survive every turnover, what is held
+ * is at most twice the bound however long the run, and nothing is ever looked up but by its whole
+ * text (same key ⇒ same value: the function is pure).
+ */
+export type TextMemo<V> = {
+  /** `compute(text)`, from the memo when it holds `text`. */
+  get(text: string, compute: (text: string) => V): V
+}
+
+/**
+ * Longest text held. V8 hashes a string of more characters than this by its length alone, so
+ * longer keys of one length would all share one hash bucket; such texts are computed every time.
+ */
+export const MEMO_MAX_TEXT = 16_383
+
+export function createTextMemo<V>(maxEntries = 8192, maxChars = 1 << 20): TextMemo<V> {
+  let young = new Map<string, V>()
+  let old = new Map<string, V>()
+  let chars = 0
+  const put = (text: string, value: V): void => {
+    if (young.size >= maxEntries || chars + text.length > maxChars) {
+      old = young
+      young = new Map()
+      chars = 0
+    }
+    young.set(text, value)
+    chars += text.length
+  }
+  return {
+    get(text, compute) {
+      if (text.length > MEMO_MAX_TEXT) return compute(text)
+      let value = young.get(text)
+      if (value !== undefined) return value
+      value = old.get(text)
+      if (value === undefined) value = compute(text)
+      put(text, value)
+      return value
+    },
+  }
+}
+
+type Part = string | number | boolean
+type Level = Map<Part, Level | string>
+
+/**
+ * One string object per distinct set of parts, for guardrail details made from a template: the
+ * same detail comes back as the same object, which the redactor's memo finds at once (a fresh
+ * template result is a rope V8 must flatten and hash before every lookup). `make` must be a pure
+ * function of the parts. Bounded: emptied when it holds `maxTexts`.
+ */
+export type DetailTexts = {
+  get<A extends Part>(make: (a: A) => string, a: A): string
+  get<A extends Part, B extends Part>(make: (a: A, b: B) => string, a: A, b: B): string
+  get<A extends Part, B extends Part, C extends Part>(make: (a: A, b: B, c: C) => string, a: A, b: B, c: C): string
+}
+
+export function createDetailTexts(maxTexts = 4096): DetailTexts {
+  // One tree per template (keyed by its function), then one level per part but the last.
+  let roots = new Map<Function, Level>()
+  let count = 0
+  const child = (level: Level, part: Part): Level => {
+    let next = level.get(part) as Level | undefined
+    if (next === undefined) {
+      next = new Map()
+      level.set(part, next)
+    }
+    return next
+  }
+  const get = (make: (a: Part, b?: Part, c?: Part) => string, a: Part, b?: Part, c?: Part): string => {
+    if (count >= maxTexts) {
+      roots = new Map()
+      count = 0
+    }
+    let level = roots.get(make)
+    if (level === undefined) {
+      level = new Map()
+      roots.set(make, level)
+    }
+    let last = a
+    if (b !== undefined) {
+      level = child(level, a)
+      last = b
+      if (c !== undefined) {
+        level = child(level, b)
+        last = c
+      }
+    }
+    let text = level.get(last) as string | undefined
+    if (text === undefined) {
+      text = make(a, b, c)
+      level.set(last, text)
+      count++
+    }
+    return text
+  }
+  return {get: get as DetailTexts['get']}
+}
