@@ -92,8 +92,13 @@ export function createRedactor(): RestoringRedactor {
     if (typeof value === 'number') return redactNumber(value)
     if (Array.isArray(value)) return value.map(redactDeep)
     if (value !== null && typeof value === 'object') {
+      // Object.keys: the order of Object.entries without an array per entry.
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) out[redactText(k)] = redactDeep(v)
+      const keys = Object.keys(value)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!
+        out[redactText(k)] = redactDeep((value as Record<string, unknown>)[k])
+      }
       return out
     }
     return value

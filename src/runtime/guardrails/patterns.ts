@@ -223,13 +223,21 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
     }
   }
   // Tool results, their keys and retrieved documents repeat across requests: each scope's verdict
-  // on a text is kept (frozen, since every caller of a text shares it). With the built-in patterns
-  // alone, a text none of them can match (mayHoldInjection: most keys, ids and codes) skips both.
+  // on a text is kept (frozen, since every caller of a text shares it). A text no built-in pattern
+  // can match (mayHoldInjection: most keys, ids and codes) is only asked the bundle's own patterns,
+  // which apply in either scope; their ids come last in pattern order either way.
   const scans = {input: scan('input'), document: scan('document')}
   const memos = {input: createTextMemo<readonly string[]>(), document: createTextMemo<readonly string[]>()}
-  const builtinOnly = extra.length === 0
+  const custom = patterns.slice(BUILTIN_INJECTION_PATTERNS.length)
+  const customScreen = buildScreen(custom, 'document')
+  const customOnly = (text: string): readonly string[] => {
+    if (custom.length === 0 || (customScreen !== null && !customScreen.test(text))) return NONE
+    const found: string[] = []
+    for (const p of custom) if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
+    return found.length === 0 ? NONE : Object.freeze(found)
+  }
   const match = (text: string, where: 'input' | 'document'): readonly string[] =>
-    builtinOnly && !mayHoldInjection(text) ? NONE : memos[where].get(text, scans[where])
+    mayHoldInjection(text) ? memos[where].get(text, scans[where]) : customOnly(text)
   const locate = (text: string, where: 'input' | 'document'): number => {
     let first = -1
     for (const p of patterns) {
