@@ -20,7 +20,7 @@ export type TextMemo<V> = {
  */
 export const MEMO_MAX_TEXT = 16_383
 
-export function createTextMemo<V>(maxEntries = 8192, maxChars = 1 << 20): TextMemo<V> {
+export function createTextMemo<V>(maxEntries = 4096, maxChars = 1 << 20): TextMemo<V> {
   let young = new Map<string, V>()
   let old = new Map<string, V>()
   let chars = 0
