@@ -9,7 +9,7 @@ import {
   mayHoldSecret,
   SECRET_SCREEN,
 } from '../../src/runtime/guardrails/patterns.js'
-import {createDetailTexts, createTextMemo, MEMO_MAX_TEXT} from '../../src/runtime/guardrails/text-memo.js'
+import {createTextMemo, MEMO_MAX_TEXT} from '../../src/runtime/guardrails/text-memo.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {repoRoot} from '../helpers/cli.js'
 
@@ -78,26 +78,6 @@ describe('createTextMemo', () => {
     memo.get(long, f)
     memo.get(long, f)
     expect(calls).toBe(6)
-  })
-})
-
-describe('createDetailTexts', () => {
-  const two = (a: string, b: number): string => `${a} within ${b}`
-  const other = (a: string, b: number): string => `${a} over ${b}`
-
-  it('gives the same string object for the same parts and template, another for any other', () => {
-    const texts = createDetailTexts(100)
-    const first = texts.get(two, 'tenant acme', 400)
-    expect(first).toBe('tenant acme within 400')
-    expect(texts.get(two, `tenant ${'acme'}`, 400)).toBe(first)
-    expect(texts.get(two, 'tenant acme', 401)).toBe('tenant acme within 401')
-    expect(texts.get(other, 'tenant acme', 400)).toBe('tenant acme over 400')
-    expect(texts.get((n: number) => `call ${n}`, 3)).toBe('call 3')
-  })
-
-  it('stays bounded and still answers right after it empties', () => {
-    const texts = createDetailTexts(10)
-    for (let i = 0; i < 100; i++) expect(texts.get(two, 'u', i)).toBe(`u within ${i}`)
   })
 })
 

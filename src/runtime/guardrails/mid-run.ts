@@ -8,7 +8,6 @@ import type {Decision, TrafficRecord} from '../../traffic/schema.js'
 import {budgetReason, canCallTool, type BudgetUsage} from '../budget.js'
 import type {RateLimiter} from '../rate-limit.js'
 import type {GuardrailResult, GuardrailSeverity} from '../../trace/schema.js'
-import {createDetailTexts} from './text-memo.js'
 
 type KeyFn = (activation: Activation) => string
 
@@ -68,16 +67,6 @@ export const rateKeys = {
   tokens: (tenant: string) => `quota:tokens:${tenant}`,
 }
 
-// Passing details, one string object each (see createDetailTexts); failures are rare and built fresh.
-const DETAILS = createDetailTexts()
-const isAllowed = (tool: string): string => `${tool} is allowed`
-const mayCall = (role: string, tool: string): string => `role ${role} may call ${tool}`
-const callOf = (n: number, max: number): string => `call ${n} of ${max}`
-const userWithin = (user: string, limit: number): string => `user ${user} within ${limit} per minute`
-const tenantWithin = (tenant: string, limit: number): string => `tenant ${tenant} within ${limit} per minute`
-const quotaWithin = (tenant: string, limit: number): string => `tenant ${tenant} (all tools) within ${limit} per minute`
-const policyDetail = (decision: string, reason: string, rule: string): string => `${decision}: ${reason} (rule ${rule})`
-
 const compiledTools = new WeakMap<BundleManifest, Map<string, CompiledTool>>()
 
 /** Every tool of a bundle with its argument validator, compiled once per manifest. */
@@ -128,7 +117,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     return refuse('unknown_tool', 'deny', TOOL_NOT_ALLOWED, 'allowlist', why)
   }
   const contract = tool.contract
-  result('tool.allowlist', true, 'info', DETAILS.get(isAllowed, call.name))
+  result('tool.allowlist', true, 'info', `${call.name} is allowed`)
 
   // 2. Arguments against the contract.
   const issues = tool.validate(call.arguments)
@@ -146,7 +135,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     result('tool.rbac', false, 'high', why)
     return refuse('denied', 'deny', rbac.reason, 'rbac', why)
   }
-  result('tool.rbac', true, 'info', DETAILS.get(mayCall, record.role, call.name))
+  result('tool.rbac', true, 'info', `role ${record.role} may call ${call.name}`)
 
   // What the policy (and any `per` key) sees; the activation for keys is built only when needed.
   const context: PolicyContext = {
@@ -179,31 +168,26 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     result('budget.tool_calls', false, 'medium', why)
     return {...refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why), ...(budgetKey !== undefined ? {budgetKey} : {})}
   }
-  result('budget.tool_calls', true, 'info', DETAILS.get(callOf, input.usage.tool_calls + 1, input.budgets.max_tool_calls))
+  result('budget.tool_calls', true, 'info', `call ${input.usage.tool_calls + 1} of ${input.budgets.max_tool_calls}`)
 
   // 5. Rate limits, over recorded time. Every window is checked before any is charged, and
   // charging waits for the policy: a call refused anyway must not use up anyone's quota.
-  const limits: {check: string; key: string; limit: number; reason: string; who: string; within: string}[] = []
+  const limits: {check: string; key: string; limit: number; reason: string; who: string}[] = []
   // `rate_limits.per` keeps each window per value of its key (per user and order, say).
   const rateKey = tool.rateKey ? keyOf(tool.rateKey) : null
   const keyed = (key: string) => (rateKey === null ? key : `${key}:per:${rateKey}`)
   const forKey = rateKey === null ? '' : ` for ${contract.rate_limits?.per} = ${rateKey === KEY_ERROR ? '(error)' : rateKey}`
   const perUser = contract.rate_limits?.per_user_per_minute
   if (perUser !== undefined) {
-    const who = `user ${record.user}${forKey}`
-    const within = rateKey === null ? DETAILS.get(userWithin, record.user, perUser) : `${who} within ${perUser} per minute`
-    limits.push({check: 'rate_limit.user', key: keyed(rateKeys.user(call.name, record.tenant, record.user)), limit: perUser, reason: RATE_LIMITED_USER, who, within})
+    limits.push({check: 'rate_limit.user', key: keyed(rateKeys.user(call.name, record.tenant, record.user)), limit: perUser, reason: RATE_LIMITED_USER, who: `user ${record.user}${forKey}`})
   }
   const perTenant = contract.rate_limits?.per_tenant_per_minute
   if (perTenant !== undefined) {
-    const who = `tenant ${record.tenant}${forKey}`
-    const within = rateKey === null ? DETAILS.get(tenantWithin, record.tenant, perTenant) : `${who} within ${perTenant} per minute`
-    limits.push({check: 'rate_limit.tenant', key: keyed(rateKeys.tenant(call.name, record.tenant)), limit: perTenant, reason: RATE_LIMITED_TENANT, who, within})
+    limits.push({check: 'rate_limit.tenant', key: keyed(rateKeys.tenant(call.name, record.tenant)), limit: perTenant, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant}${forKey}`})
   }
   const quota = input.tenantQuota?.max_tool_calls_per_minute
   if (quota !== undefined) {
-    const within = DETAILS.get(quotaWithin, record.tenant, quota)
-    limits.push({check: 'rate_limit.tenant_quota', key: rateKeys.quota(record.tenant), limit: quota, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant} (all tools)`, within})
+    limits.push({check: 'rate_limit.tenant_quota', key: rateKeys.quota(record.tenant), limit: quota, reason: RATE_LIMITED_TENANT, who: `tenant ${record.tenant} (all tools)`})
   }
   for (const l of limits) {
     if (!input.limiter.allows(l.key, l.limit, input.nowMs)) {
@@ -211,7 +195,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
       result(l.check, false, 'medium', why)
       return refuse('budget_exceeded', 'deny', l.reason, 'rate_limit', why)
     }
-    result(l.check, true, 'info', l.within)
+    result(l.check, true, 'info', `${l.who} within ${l.limit} per minute`)
   }
 
   // 6. Policy.
@@ -219,7 +203,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   const rule = verdict.rule
   // A condition that failed to evaluate is named in the detail, whichever rule won.
   const errors = verdict.errors ? `; condition error${verdict.errors.map((e) => ` in rule ${e.rule}: ${e.message}`).join(';')}` : ''
-  const detail = errors === '' ? DETAILS.get(policyDetail, verdict.decision, verdict.reason, rule ?? 'none') : `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})${errors}`
+  const detail = `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})${errors}`
   if (verdict.decision === 'deny') {
     result('policy', false, 'high', detail)
     return refuse('denied', 'deny', verdict.reason, rule, `policy denied ${call.name}: ${verdict.reason}`)

@@ -2,7 +2,6 @@ import type {RiskLevel} from '../../bundle/schema.js'
 import type {GuardrailResult, GuardrailSeverity, ToolCallOutcome} from '../../trace/schema.js'
 import type {InjectionMatcher} from './patterns.js'
 import {normaliseText} from './pre-model.js'
-import {createDetailTexts} from './text-memo.js'
 
 export type ActionRecord = {
   name: string
@@ -30,12 +29,6 @@ export const TOOL_RESULT_INJECTION = 'tool_result.injection'
 export const INJECTION_IN_TOOL_RESULT = 'injection_in_tool_result'
 /** Signal naming the first tool whose result carried injection. */
 export const INJECTION_SOURCE_TOOL = 'injection_source_tool'
-
-// Passing details, one string object each (see createDetailTexts).
-const DETAILS = createDetailTexts()
-const auditExecuted = (tool: string, risk: string, outcome: string): string => `${tool} (${risk}): ${outcome}, executed`
-const auditNotExecuted = (tool: string, risk: string, outcome: string): string => `${tool} (${risk}): ${outcome}, not executed`
-const verified = (tool: string, how: string): string => `${tool} ${how}`
 
 const PLAIN = /^[\t\n\x20-\x7e]*$/
 
@@ -117,7 +110,7 @@ export function postActionGuardrails(
     detail,
   })
   const guardrails = [
-    result('action.audit', true, 'info', DETAILS.get(call.executed ? auditExecuted : auditNotExecuted, call.name, call.risk, call.outcome)),
+    result('action.audit', true, 'info', `${call.name} (${call.risk}): ${call.outcome}, ${call.executed ? 'executed' : 'not executed'}`),
   ]
   const injection = ctx.match ? toolResultInjection(call.name, call.untrusted, ctx.match, ctx.step) : null
   if (injection) guardrails.push(injection)
@@ -137,7 +130,7 @@ export function postActionGuardrails(
     } else {
       const how =
         write && call.checks?.confirms_with_id !== false ? 'confirmed the write with an identifier' : isObjectOrArray(call.result) ? 'answered a well-formed result' : 'answered, as its contract allows'
-      verify = result('action.verify', true, 'info', DETAILS.get(verified, call.name, how))
+      verify = result('action.verify', true, 'info', `${call.name} ${how}`)
     }
   } else if (write) {
     // A write that timed out or errored may still have happened; only an identifier would tell.

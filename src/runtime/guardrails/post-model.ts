@@ -1,13 +1,9 @@
 import type {BundleManifest, GuardrailConfig} from '../../bundle/schema.js'
 import type {GuardrailResult} from '../../trace/schema.js'
 import {compileBundlePattern, findSecrets} from './patterns.js'
-import {createDetailTexts} from './text-memo.js'
 
 export const OUTPUT_LEAKS_SECRET = 'OUTPUT_LEAKS_SECRET'
 export const OUTPUT_FORBIDDEN = 'OUTPUT_FORBIDDEN'
-
-const DETAILS = createDetailTexts()
-const noneOf = (n: number): string => `none of ${n} forbidden pattern(s)`
 
 const forbiddenCache = new WeakMap<GuardrailConfig, RegExp[]>()
 function forbiddenFor(config: GuardrailConfig): RegExp[] {
@@ -42,7 +38,7 @@ export function postModelGuardrails(
   const forbidden =
     hits.length > 0
       ? result('output.forbidden', false, `answer matches forbidden pattern(s): ${hits.join(', ')}`)
-      : result('output.forbidden', true, patterns.length > 0 ? DETAILS.get(noneOf, patterns.length) : 'no forbidden patterns configured')
+      : result('output.forbidden', true, patterns.length > 0 ? `none of ${patterns.length} forbidden pattern(s)` : 'no forbidden patterns configured')
 
   const kinds = findSecrets(answer, {leaksOnly: true})
   const secrets =

@@ -3,7 +3,6 @@ import type {Signals} from '../../policy/engine.js'
 import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
 import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../../trace/schema.js'
 import {detectPii, injectionMatcherFor, type InjectionMatcher, type PiiKind} from './patterns.js'
-import {createDetailTexts} from './text-memo.js'
 
 /** A retrieved document that survived the checks, as the model will see it. */
 export type Evidence = {id: string; source: string; trust: TrustLevel; content: string; injection: boolean}
@@ -110,7 +109,7 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     })
     return {guardrails: results, signals, input, evidence: [], memory: [], blocked: {reason: INPUT_TOO_LONG}}
   }
-  result('input.size', true, 'info', DETAILS.get(sizeOf, chars, config.max_input_chars))
+  result('input.size', true, 'info', `${chars} of ${config.max_input_chars} characters`)
 
   // 3. Injection and PII in what the user wrote (system and assistant turns are not the user's).
   const match = injectionMatcherFor(config)
@@ -195,12 +194,12 @@ function checkRetrieved(
     signals.cross_tenant_document = true
     result('retrieval.tenant', false, 'high', `dropped ${documents(crossTenant.length)} of another tenant: ${list(crossTenant)}`)
   } else {
-    result('retrieval.tenant', true, 'info', DETAILS.get(allOfTenant, docs.length, record.tenant))
+    result('retrieval.tenant', true, 'info', `all ${documents(docs.length)} belong to tenant ${record.tenant}`)
   }
   if (lowTrust.length > 0) {
     result('retrieval.trust', false, 'low', `dropped ${documents(lowTrust.length)} below ${minTrust} trust: ${list(lowTrust)}`)
   } else {
-    result('retrieval.trust', true, 'info', DETAILS.get(noneBelow, minTrust))
+    result('retrieval.trust', true, 'info', `no document below ${minTrust} trust`)
   }
   if (injected.length > 0) {
     signals.injection_in_retrieved = true
@@ -273,16 +272,16 @@ function checkMemory(
 
   const n = all.length
   if (expired.length > 0) result('memory.ttl', false, 'low', `dropped ${entries(expired.length)} past TTL: ${list(expired)}`)
-  else result('memory.ttl', true, 'info', DETAILS.get(withinTtl, n))
+  else result('memory.ttl', true, 'info', `${entries(n)} within TTL`)
   if (noProvenance.length > 0) {
     result('memory.provenance', false, 'medium', `dropped ${entries(noProvenance.length)} without provenance: ${list(noProvenance)}`)
   } else {
-    result('memory.provenance', true, 'info', provenanceRequired ? DETAILS.get(withProvenance, n) : 'provenance not required')
+    result('memory.provenance', true, 'info', provenanceRequired ? `${entries(n)} with provenance` : 'provenance not required')
   }
   if (notOwner.length > 0) {
     result('memory.owner', false, 'high', `dropped ${entries(notOwner.length)} from an unlisted owner: ${list(notOwner)}`)
   } else {
-    result('memory.owner', true, 'info', owners.size > 0 ? DETAILS.get(fromAllowed, n) : 'no owner restriction')
+    result('memory.owner', true, 'info', owners.size > 0 ? `${entries(n)} from allowed owners` : 'no owner restriction')
   }
   if (otherTenant.length > 0) {
     signals.cross_tenant_memory = true
@@ -372,15 +371,6 @@ function effectiveTtl(
   if (contractTtl === undefined) return entry.ttl_seconds
   return Math.min(entry.ttl_seconds, contractTtl)
 }
-
-// Passing details, one string object each (see createDetailTexts).
-const DETAILS = createDetailTexts()
-const sizeOf = (chars: number, max: number): string => `${chars} of ${max} characters`
-const allOfTenant = (n: number, tenant: string): string => `all ${documents(n)} belong to tenant ${tenant}`
-const noneBelow = (trust: string): string => `no document below ${trust} trust`
-const withinTtl = (n: number): string => `${entries(n)} within TTL`
-const withProvenance = (n: number): string => `${entries(n)} with provenance`
-const fromAllowed = (n: number): string => `${entries(n)} from allowed owners`
 
 const documents = (n: number): string => `${n} document${n === 1 ? '' : 's'}`
 const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`
