@@ -165,7 +165,7 @@ export function requestContext(record: RecordContext | null, sides: SideContexts
     tenant: d.tenant ?? null,
     score: d.score ?? null,
     content: fold(d.content),
-    injection: m(d.content, 'document'),
+    injection: [...m(d.content, 'document')],
     injected_at: injectedAt(m, d.content),
     attacks: (record?.attacks ?? []).flatMap((a, i) => ('retrieved' in a.source && a.source.retrieved === d.id ? [a.id ?? `attack#${i}`] : [])),
     admission: {base: adm.base?.documents.get(index) ?? null, cand: adm.cand?.documents.get(index) ?? null},

@@ -1,5 +1,6 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {isCardNumberValue, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, type SecretPattern} from './guardrails/patterns.js'
+import {isCardNumberValue, mayHoldSecret, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, type SecretPattern} from './guardrails/patterns.js'
+import {createTextMemo} from './guardrails/text-memo.js'
 
 export type Redactor = {
   /** Values at the sensitive paths replaced whole; every other string, key and number as in redactValue. */
@@ -36,7 +37,6 @@ export function redactionMarker(kind: string, value: string): string {
 
 const MARKER = /\[REDACTED:[a-z_]+:[0-9a-f]{8}\]/g
 
-const CACHE_MAX_TEXT = 256
 const CACHE_MAX_ENTRIES = 4096
 
 type Compiled = SecretPattern & {own: RegExp}
@@ -44,21 +44,12 @@ type Compiled = SecretPattern & {own: RegExp}
 export function createRedactor(): RestoringRedactor {
   const patterns: Compiled[] = SECRET_PATTERNS.map((p) => ({...p, own: new RegExp(p.re.source, p.re.flags)}))
 
-  // Guardrail details, step details and tool results repeat across thousands of requests; the
-  // pattern pass is pure, so short texts are looked up first. Cleared when full, to stay bounded.
-  const cache = new Map<string, string>()
-
-  const redactText = (text: string): string => {
-    if (text.length < 4 || !SECRET_SCREEN.test(text)) return text
-    if (text.length > CACHE_MAX_TEXT) return redactPatterns(text)
-    let out = cache.get(text)
-    if (out === undefined) {
-      if (cache.size >= CACHE_MAX_ENTRIES) cache.clear()
-      out = redactPatterns(text)
-      cache.set(text, out)
-    }
-    return out
-  }
+  // Object keys, guardrail details, tool results and fixture answers repeat across thousands of
+  // requests, and most hold nothing to redact: the memo is asked first, before even the screen, and
+  // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
+  const memo = createTextMemo<string>()
+  const redactFresh = (text: string): string => (SECRET_SCREEN.test(text) ? redactPatterns(text) : text)
+  const redactText = (text: string): string => (text.length < 4 || !mayHoldSecret(text) ? text : memo.get(text, redactFresh))
 
   /**
    * Each pattern over the previous one's output, so a later pattern never sees a secret an earlier
@@ -101,8 +92,13 @@ export function createRedactor(): RestoringRedactor {
     if (typeof value === 'number') return redactNumber(value)
     if (Array.isArray(value)) return value.map(redactDeep)
     if (value !== null && typeof value === 'object') {
+      // Object.keys: the order of Object.entries without an array per entry.
       const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(value)) out[redactText(k)] = redactDeep(v)
+      const keys = Object.keys(value)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!
+        out[redactText(k)] = redactDeep((value as Record<string, unknown>)[k])
+      }
       return out
     }
     return value

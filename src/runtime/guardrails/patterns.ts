@@ -1,3 +1,5 @@
+import {createTextMemo} from './text-memo.js'
+
 /**
  * The text patterns every guardrail shares: prompt injection, PII and secrets. Each is compiled
  * once at module load; per-bundle extras are compiled once per bundle by the callers.
@@ -138,7 +140,7 @@ export const BUILTIN_INJECTION_PATTERNS: readonly InjectionPattern[] = [
  * Returns the ids of the patterns found in `text` (each once, in pattern order); empty when clean.
  * `locate` gives where the earliest in-scope match starts (-1 when none), for an excerpt.
  */
-export type InjectionMatcher = ((text: string, where: 'input' | 'document') => string[]) & {
+export type InjectionMatcher = ((text: string, where: 'input' | 'document') => readonly string[]) & {
   locate: (text: string, where: 'input' | 'document') => number
 }
 
@@ -176,6 +178,29 @@ export function escapeRegExp(text: string): string {
 type CompiledPattern = {id: string; re: RegExp; scope: PatternScope}
 
 /**
+ * Every built-in injection pattern needs a whitespace character to match, or one of `[` `<` `#`
+ * (markup and pseudo-tags), `:` or `,` (`DAN:`, `system:x`), or `j` (`jailbreak`); so does every
+ * pattern added to BUILTIN_INJECTION_PATTERNS, or this test must learn its new character
+ * (test/guardrails/patterns.test.ts runs the corpus through both). Non-ASCII counts as a hit.
+ */
+const INJECTION_TRIGGER = (() => {
+  const table = new Uint8Array(128)
+  for (const c of '\t\n\v\f\r [<#:,jJ') table[c.charCodeAt(0)] = 1
+  return table
+})()
+
+/** False only when no built-in injection pattern can match `text` (a plain scan, no regex). */
+export function mayHoldInjection(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 128 || INJECTION_TRIGGER[c] === 1) return true
+  }
+  return false
+}
+
+const NONE: readonly string[] = Object.freeze([])
+
+/**
  * Built-in patterns plus a bundle's `guardrails.injection_patterns` (ids `custom:<index>`).
  * A single combined case-insensitive regex screens each text first, so clean text (the common
  * case) costs one scan; only a hit pays for finding out which patterns matched.
@@ -185,17 +210,34 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
     ...BUILTIN_INJECTION_PATTERNS.map((p) => ({id: p.id, re: new RegExp(p.source, p.flags), scope: p.scope})),
     ...extra.map((p, i) => ({id: `custom:${i}`, re: compileBundlePattern(p), scope: 'any' as const})),
   ]
-  const screens = {input: buildScreen(patterns, 'input'), document: buildScreen(patterns, 'document')}
-  const match = (text: string, where: 'input' | 'document'): string[] => {
-    const screen = screens[where]
-    if (screen !== null && !screen.test(text)) return []
-    const found: string[] = []
-    for (const p of patterns) {
-      if (where === 'input' && p.scope === 'document') continue
-      if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
+  const scan = (where: 'input' | 'document'): ((text: string) => readonly string[]) => {
+    const screen = buildScreen(patterns, where)
+    return (text) => {
+      if (screen !== null && !screen.test(text)) return NONE
+      const found: string[] = []
+      for (const p of patterns) {
+        if (where === 'input' && p.scope === 'document') continue
+        if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
+      }
+      return found.length === 0 ? NONE : Object.freeze(found)
     }
-    return found
   }
+  // Tool results, their keys and retrieved documents repeat across requests: each scope's verdict
+  // on a text is kept (frozen, since every caller of a text shares it). A text no built-in pattern
+  // can match (mayHoldInjection: most keys, ids and codes) is only asked the bundle's own patterns,
+  // which apply in either scope; their ids come last in pattern order either way.
+  const scans = {input: scan('input'), document: scan('document')}
+  const memos = {input: createTextMemo<readonly string[]>(), document: createTextMemo<readonly string[]>()}
+  const custom = patterns.slice(BUILTIN_INJECTION_PATTERNS.length)
+  const customScreen = buildScreen(custom, 'document')
+  const customOnly = (text: string): readonly string[] => {
+    if (custom.length === 0 || (customScreen !== null && !customScreen.test(text))) return NONE
+    const found: string[] = []
+    for (const p of custom) if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
+    return found.length === 0 ? NONE : Object.freeze(found)
+  }
+  const match = (text: string, where: 'input' | 'document'): readonly string[] =>
+    mayHoldInjection(text) ? memos[where].get(text, scans[where]) : customOnly(text)
   const locate = (text: string, where: 'input' | 'document'): number => {
     let first = -1
     for (const p of patterns) {
@@ -493,21 +535,66 @@ export function scanSecrets(text: string, p: SecretPattern, re: RegExp, hit: (st
 export const SECRET_SCREEN =
   /@|\d{3}|\+\d|:\/\/|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
 
-/** The kinds of secret found in `text` (each once, pattern order); with `leaksOnly`, emails are ignored. */
-export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): string[] {
-  if (!SECRET_SCREEN.test(text)) return []
+/**
+ * For each ASCII code, whether SECRET_SCREEN could start to match on it: every alternative of the
+ * screen but the 40-character run holds one of these (any case): `@`, `+` (`+\d`), `:` (`://`),
+ * `k` (sk-, AKIA, key, token, PRIVATE KEY), `s` (ASIA, secret, passw), `g` (gh…_, github_pat_),
+ * `x` (xox…-), `j` (eyJ), `b` (bearer), `w` (pwd). Digits count apart (three in a row).
+ */
+const SCREEN_TRIGGER = (() => {
+  const table = new Uint8Array(128)
+  for (const c of '@+:kKsSgGxXjJbBwW') table[c.charCodeAt(0)] = 1
+  return table
+})()
+
+/**
+ * False only when SECRET_SCREEN cannot match `text`: a plain scan of a short text, far cheaper
+ * than the regex for the ids, keys and codes that make up most strings of a trace. A text of 40
+ * characters or more (the screen's base64 run), or with any non-ASCII character, counts as a hit.
+ */
+export function mayHoldSecret(text: string): boolean {
+  const n = text.length
+  if (n >= 40) return true
+  let digits = 0
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (++digits === 3) return true
+      continue
+    }
+    digits = 0
+    if (c >= 128 || SCREEN_TRIGGER[c] === 1) return true
+  }
+  return false
+}
+
+/**
+ * The kinds of secret found in `text` (each once, pattern order); with `leaksOnly`, emails are
+ * ignored. Frozen: final answers and argument values repeat, so the verdicts are memoised.
+ */
+export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): readonly string[] {
+  return options.leaksOnly ? leakMemo.get(text, findLeaks) : allMemo.get(text, findAll)
+}
+
+function scanKinds(text: string, leaksOnly: boolean): readonly string[] {
+  if (!SECRET_SCREEN.test(text)) return NONE
   const kinds: string[] = []
   for (const p of FIND_PATTERNS) {
-    if (options.leaksOnly && !p.leak) continue
+    if (leaksOnly && !p.leak) continue
     if (kinds.includes(p.kind)) continue
     scanSecrets(text, p, p.re, (_, secret) => {
-      if (options.leaksOnly && p.leakConfirm && !p.leakConfirm(secret)) return true
+      if (leaksOnly && p.leakConfirm && !p.leakConfirm(secret)) return true
       kinds.push(p.kind)
       return false
     })
   }
-  return kinds
+  return kinds.length === 0 ? NONE : Object.freeze(kinds)
 }
+
+const findLeaks = (text: string): readonly string[] => scanKinds(text, true)
+const findAll = (text: string): readonly string[] => scanKinds(text, false)
+const leakMemo = createTextMemo<readonly string[]>()
+const allMemo = createTextMemo<readonly string[]>()
 
 /** findSecrets' own copies: their lastIndex is state, never shared with another caller. */
 const FIND_PATTERNS: readonly SecretPattern[] = SECRET_PATTERNS.map((p) => ({...p, re: new RegExp(p.re.source, p.re.flags)}))

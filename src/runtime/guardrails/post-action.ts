@@ -66,10 +66,10 @@ export function scanToolResult(value: unknown, match: InjectionMatcher): ToolRes
     if (typeof v === 'string') check(v)
     else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push(v[i])
     else if (v !== null && typeof v === 'object') {
-      const entries = Object.entries(v)
-      for (let i = entries.length - 1; i >= 0; i--) {
-        stack.push(entries[i]![1])
-        stack.push(entries[i]![0])
+      const keys = Object.keys(v)
+      for (let i = keys.length - 1; i >= 0; i--) {
+        stack.push((v as Record<string, unknown>)[keys[i]!])
+        stack.push(keys[i])
       }
     }
   }
