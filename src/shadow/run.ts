@@ -408,7 +408,6 @@ async function execute(
         }
   const inFlight = new Set<Promise<void>>()
   const seenIds = new IdLineSet()
-  let pending: RequestTrace[] = []
   let lastFlush = Date.now()
   let failure: unknown = null
   let requests = 0
@@ -437,17 +436,15 @@ async function execute(
   }, HEARTBEAT_MS)
   heartbeat.unref()
   const flush = (): void => {
-    if (pending.length === 0) return
-    const batch = pending
-    pending = []
-    writer.write(batch)
+    if (writer.queued === 0) return
+    writer.flush()
     lastFlush = Date.now()
   }
   const collect = (traces: RequestTrace[]): void => {
-    // All sides of one request go into the same batch, so a kill never leaves a request half-stored.
-    for (const t of traces) pending.push(t)
     recordProgress(progress, traces)
-    if (pending.length >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
+    // All sides of one request go into the same batch, so a kill never leaves a request half-stored.
+    writer.add(traces)
+    if (writer.queued >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
     hooks.onProgress?.(progress)
   }
 
