@@ -25,7 +25,7 @@ import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {fullGc} from '../util/gc.js'
+import {boundHeapGrowth, fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
@@ -426,6 +426,7 @@ async function execute(
     }
   }
   const writer = openTraceWriter(store, run.id)
+  const restoreHeapGrowth = boundHeapGrowth()
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
     try {
@@ -526,6 +527,7 @@ async function execute(
     flushQuietly(flush)
   }
   await writer.close()
+  restoreHeapGrowth()
   clearInterval(heartbeat)
   for (const side of setup.sides) for (const deps of side.repeats) await closeQuietly(deps.model)
 

@@ -147,8 +147,12 @@ class WorkerTraceWriter implements TraceWriter {
     const packed = packRows(rows)
     if (packed === null) this.parts.push(rows)
     else {
-      this.parts.push(packed)
-      this.transfer.push(packed.buffer)
+      // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII
+      // text takes; the bytes are copied out so a batch in flight holds what it uses (the larger
+      // buffer is freed at the next scavenge and its memory reused by the next request's).
+      const buffer = packed.buffer.byteLength > packed.length ? packed.buffer.slice(0, packed.length) : packed.buffer
+      this.parts.push({buffer, length: packed.length})
+      this.transfer.push(buffer)
     }
     this.queuedTraces += traces.length
   }
