@@ -32,8 +32,13 @@ export function fullGc(): void {
  */
 const REPLAY_HEAP_GROWING_PERCENT = 50
 
-/** Bounds V8's old-generation growth (see above) until the returned function restores the default. */
+/**
+ * Bounds V8's old-generation growth (see above) until the returned function restores the default.
+ * The bound applies from the next major GC on, so one runs now: until the first, V8's initial
+ * limit lets the heap grow ~50 MB past what start-up left.
+ */
 export function boundHeapGrowth(): () => void {
   v8.setFlagsFromString(`--heap-growing-percent=${REPLAY_HEAP_GROWING_PERCENT}`)
+  fullGc()
   return () => v8.setFlagsFromString('--heap-growing-percent=0')
 }
