@@ -25,7 +25,7 @@ import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {fullGc} from '../util/gc.js'
+import {boundHeapGrowth, fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
@@ -409,8 +409,8 @@ async function execute(
   const inFlight = new Set<Promise<void>>()
   /** Resumes the reading loop once a request in flight settles (set while it waits for a free slot). */
   let slotFreed: (() => void) | null = null
-  const seenIds = new IdLineSet()
-  let pending: RequestTrace[] = []
+  // Sized for every line up front: growing doubles the table with both copies alive (+50% at its peak).
+  const seenIds = new IdLineSet(lines)
   let lastFlush = Date.now()
   let failure: unknown = null
   let requests = 0
@@ -429,6 +429,7 @@ async function execute(
     }
   }
   const writer = openTraceWriter(store, run.id)
+  const restoreHeapGrowth = boundHeapGrowth()
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
     try {
@@ -439,17 +440,15 @@ async function execute(
   }, HEARTBEAT_MS)
   heartbeat.unref()
   const flush = (): void => {
-    if (pending.length === 0) return
-    const batch = pending
-    pending = []
-    writer.write(batch)
+    if (writer.queued === 0) return
+    writer.flush()
     lastFlush = Date.now()
   }
   const collect = (traces: RequestTrace[]): void => {
-    // All sides of one request go into the same batch, so a kill never leaves a request half-stored.
-    for (const t of traces) pending.push(t)
     recordProgress(progress, traces)
-    if (pending.length >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
+    // All sides of one request go into the same batch, so a kill never leaves a request half-stored.
+    writer.add(traces)
+    if (writer.queued >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
     hooks.onProgress?.(progress)
   }
 
@@ -536,6 +535,7 @@ async function execute(
     flushQuietly(flush)
   }
   await writer.close()
+  restoreHeapGrowth()
   clearInterval(heartbeat)
   for (const side of setup.sides) for (const deps of side.repeats) await closeQuietly(deps.model)
 

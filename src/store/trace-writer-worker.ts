@@ -19,7 +19,9 @@ port.on('message', (m: WriterMessage) => {
     return
   }
   try {
-    store.traces.writeRows(m.runId, 'packed' in m ? unpackRows(m.packed) : m.rows)
+    const rows: unknown[][] = []
+    for (const part of m.parts) for (const row of Array.isArray(part) ? part : unpackRows(part)) rows.push(row)
+    store.traces.writeRows(m.runId, rows)
     port.postMessage({ok: true})
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.

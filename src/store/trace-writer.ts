@@ -17,7 +17,17 @@ import {traceRow} from './traces-repo.js'
  * at once, with the error the store would have given.
  */
 export interface TraceWriter {
-  /** Queues one batch. Throws the first error of an earlier batch, if any, so a failed store stops the run. */
+  /**
+   * Adds traces to the next batch, each encoded into its row now (see flush). Throws the first
+   * error of an earlier batch, or the encoders' error for a trace they refuse, which drops the
+   * batch so far: a batch is stored whole or not at all.
+   */
+  add(traces: RequestTrace[]): void
+  /** Traces added since the last flush. */
+  readonly queued: number
+  /** Hands the traces added so far over as one batch (one transaction); nothing when none was added. Throws as add does. */
+  flush(): void
+  /** add() then flush(): one batch. */
   write(traces: RequestTrace[]): void
   /** Batches handed over and not yet committed. */
   readonly backlog: number
@@ -41,20 +51,37 @@ export function openTraceWriter(store: TraceDatabase, runId: string): TraceWrite
 
 class SyncTraceWriter implements TraceWriter {
   readonly backlog = 0
+  private batch: RequestTrace[] = []
   constructor(
     private readonly store: TraceDatabase,
     private readonly runId: string,
   ) {}
+  get queued(): number {
+    return this.batch.length
+  }
+  add(traces: RequestTrace[]): void {
+    for (const t of traces) this.batch.push(t)
+  }
+  flush(): void {
+    if (this.batch.length === 0) return
+    const batch = this.batch
+    this.batch = []
+    this.store.writeTraces(this.runId, batch)
+  }
   write(traces: RequestTrace[]): void {
-    this.store.writeTraces(this.runId, traces)
+    this.add(traces)
+    this.flush()
   }
   async waitBelow(): Promise<void> {}
   async drain(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
-/** One batch for the worker: packed rows, or (a value packRows cannot carry) the rows themselves. */
-export type WriterMessage = {runId: string; packed: PackedRows} | {runId: string; rows: unknown[][]}
+/**
+ * One batch for the worker: per add() call, in order, its packed rows, or (a value packRows cannot
+ * carry) the rows themselves.
+ */
+export type WriterMessage = {runId: string; parts: (PackedRows | unknown[][])[]}
 
 type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null}
 
@@ -65,6 +92,10 @@ class WorkerTraceWriter implements TraceWriter {
   /** A waiter that is not `strict` waits for the batches out even after a failure (close). */
   private waiters: {max: number; strict: boolean; resolve: () => void; reject: (e: Error) => void}[] = []
   private closed = false
+  /** The next batch: what add() encoded since the last flush, and the buffers to transfer with it. */
+  private parts: (PackedRows | unknown[][])[] = []
+  private transfer: ArrayBuffer[] = []
+  private queuedTraces = 0
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
 
@@ -94,20 +125,53 @@ class WorkerTraceWriter implements TraceWriter {
     return this.outstanding
   }
 
-  write(traces: RequestTrace[]): void {
+  get queued(): number {
+    return this.queuedTraces
+  }
+
+  add(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
     let rows: unknown[][]
     try {
       rows = traces.map((t) => traceRow(this.file, this.runId, t))
     } catch (e) {
+      this.parts = []
+      this.transfer = []
+      this.queuedTraces = 0
       this.fail(e as Error)
       throw e
     }
+    // Packed now, not at the flush: until then the batch is off-heap bytes rather than objects that
+    // every scavenge copies and then promotes into the old generation (which grows RSS).
     const packed = packRows(rows)
+    if (packed === null) this.parts.push(rows)
+    else {
+      // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII
+      // text takes; the bytes are copied out so a batch in flight holds what it uses (the larger
+      // buffer is freed at the next scavenge and its memory reused by the next request's).
+      const buffer = packed.buffer.byteLength > packed.length ? packed.buffer.slice(0, packed.length) : packed.buffer
+      this.parts.push({buffer, length: packed.length})
+      this.transfer.push(buffer)
+    }
+    this.queuedTraces += traces.length
+  }
+
+  flush(): void {
+    if (this.failure) throw this.failure
+    if (this.queuedTraces === 0) return
+    const message: WriterMessage = {runId: this.runId, parts: this.parts}
+    const transfer = this.transfer
+    this.parts = []
+    this.transfer = []
+    this.queuedTraces = 0
     this.outstanding++
-    if (packed === null) this.worker.postMessage({runId: this.runId, rows} satisfies WriterMessage)
-    else this.worker.postMessage({runId: this.runId, packed} satisfies WriterMessage, [packed.buffer])
+    this.worker.postMessage(message, transfer)
+  }
+
+  write(traces: RequestTrace[]): void {
+    this.add(traces)
+    this.flush()
   }
 
   waitBelow(max: number): Promise<void> {

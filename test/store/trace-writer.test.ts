@@ -40,6 +40,45 @@ describe.each([
     store.close()
   })
 
+  it('add() queues traces for the next flush, which hands them over as one batch', async () => {
+    const store = openStore(path.join(dir, 'q.db'))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    writer.add(batch(1, 2))
+    writer.add([])
+    writer.add(batch(3, 1))
+    expect(writer.queued).toBe(3)
+    writer.flush()
+    expect(writer.queued).toBe(0)
+    writer.flush() // nothing queued: no batch
+    await writer.drain()
+    expect(store.countTraces(run.id)).toBe(3)
+    expect([...store.iterateTraces(run.id, {requestId: 'req-3'})][0]).toEqual(fullTrace('req-3', 3))
+    await writer.close()
+    store.close()
+  })
+
+  it('drops the traces added since the last flush when one of them is refused', async () => {
+    const store = openStore(path.join(dir, 'd.db'))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    const bad = {...fullTrace('req-3', 3), steps: [{...fullTrace('req-3', 3).steps[0]!, latency_ms: -1}]}
+    writer.write(batch(1, 1))
+    let thrown: unknown = null
+    try {
+      writer.add(batch(2, 1))
+      writer.add([bad])
+      writer.flush()
+      await writer.drain()
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toMatchObject({name: 'StoreError'})
+    await writer.close()
+    expect([...store.iterateTraces(run.id)].map((t) => t.request_id)).toEqual(['req-1'])
+    store.close()
+  })
+
   it('reports a failed batch as a StoreError naming the trace, keeps earlier batches and refuses later ones', async () => {
     const store = openStore(path.join(dir, 'b.db'))
     const run = store.createRun(newRun())

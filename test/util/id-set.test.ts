@@ -26,6 +26,18 @@ describe('IdLineSet', () => {
     expect(s.get('1-qer')).toBeUndefined()
   })
 
+  it('answers the same sized up front for all its ids as grown from the default', () => {
+    const sized = new IdLineSet(5000)
+    const grown = new IdLineSet()
+    for (let i = 1; i <= 5000; i++) {
+      const id = `req-${i % 4000}`
+      sized.set(id, i)
+      grown.set(id, i)
+    }
+    expect(sized.size).toBe(4000)
+    for (let i = 0; i < 4100; i++) expect(sized.get(`req-${i}`)).toBe(grown.get(`req-${i}`))
+  })
+
   it('refuses a line that is not a positive integer (0 marks an empty slot)', () => {
     expect(() => new IdLineSet().set('a', 0)).toThrow(RangeError)
   })
