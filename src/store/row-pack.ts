@@ -73,3 +73,201 @@ export function unpackRows(packed: PackedRows): unknown[][] {
   }
   return rows
 }
+
+/**
+ * Thrown (and caught by packTraces, rows.ts) when a value leaves the fast path's plain data: the
+ * batch is then encoded by the reference encoders (requestParams, packRows), which give the same
+ * bytes or the error a bad trace deserves.
+ */
+export class LeftFastPath extends Error {}
+
+const LEFT = new LeftFastPath('left the fast path')
+/** Nesting past this is not plain data for the fast path (a cycle, say): the reference path judges it. */
+const MAX_DEPTH = 64
+
+/**
+ * Rows written straight into the packed format, their JSON columns serialised from the trace
+ * objects with no intermediate tuples or strings (rows.ts, packTraces). Invariant: the bytes are
+ * those packRows would give the rows requestParams builds; whatever the writer cannot produce
+ * exactly (a string that needs escaping or is not ASCII is handed to JSON.stringify/UTF-8; a value
+ * that is not plain JSON data) throws LeftFastPath, never writes something else.
+ */
+export class PackWriter {
+  private buf: Buffer
+  private o = 0
+
+  constructor(bytes: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(64, bytes))
+  }
+
+  get offset(): number {
+    return this.o
+  }
+
+  /** Room for `n` more bytes: the buffer doubles (copying what is written) when it is short. */
+  private room(n: number): void {
+    if (this.o + n <= this.buf.length) return
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.o + n))
+    this.buf.copy(next, 0, 0, this.o)
+    this.buf = next
+  }
+
+  private u32At(at: number, n: number): void {
+    const b = this.buf
+    b[at] = n & 0xff
+    b[at + 1] = (n >>> 8) & 0xff
+    b[at + 2] = (n >>> 16) & 0xff
+    b[at + 3] = n >>> 24
+  }
+
+  /** A row count or a row's value count (a uint32). */
+  count(n: number): void {
+    this.room(4)
+    this.u32At(this.o, n)
+    this.o += 4
+  }
+
+  /** One value as packRows writes it; anything but null, a number or a string leaves the fast path. */
+  value(v: unknown): void {
+    if (typeof v === 'string') {
+      const at = this.beginText()
+      this.utf8(v)
+      this.endText(at)
+    } else if (typeof v === 'number') {
+      this.room(9)
+      this.buf[this.o] = NUMBER
+      this.buf.writeDoubleLE(v, this.o + 1)
+      this.o += 9
+    } else if (v === null) {
+      this.room(1)
+      this.buf[this.o++] = NULL
+    } else throw LEFT
+  }
+
+  /** Starts a string value whose text the caller writes next (its length is filled in by endText). */
+  beginText(): number {
+    this.room(5)
+    const at = this.o
+    this.buf[at] = STRING
+    this.o += 5
+    return at
+  }
+
+  endText(at: number): void {
+    this.u32At(at + 1, this.o - at - 5)
+  }
+
+  /** A string's UTF-8 bytes: ASCII copied here, anything else by Buffer#write (as packRows). */
+  utf8(s: string): void {
+    const n = s.length
+    this.room(n)
+    const b = this.buf
+    let o = this.o
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) {
+        this.room(3 * n)
+        this.o += this.buf.write(s, this.o)
+        return
+      }
+      b[o++] = c
+    }
+    this.o = o
+  }
+
+  /** Text known to be ASCII (punctuation, literals, numbers' digits). */
+  ascii(s: string): void {
+    const n = s.length
+    this.room(n)
+    const b = this.buf
+    let o = this.o
+    for (let i = 0; i < n; i++) b[o++] = s.charCodeAt(i)
+    this.o = o
+  }
+
+  /** One ASCII byte (a bracket, a comma, a digit). */
+  byte(c: number): void {
+    this.room(1)
+    this.buf[this.o++] = c
+  }
+
+  /** JSON.stringify(s): printable ASCII copied between quotes here, anything else through JSON.stringify. */
+  jsonString(s: string): void {
+    const n = s.length
+    this.room(n + 2)
+    const b = this.buf
+    let o = this.o
+    b[o++] = 0x22
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) {
+        this.utf8(JSON.stringify(s))
+        return
+      }
+      b[o++] = c
+    }
+    b[o++] = 0x22
+    this.o = o
+  }
+
+  /** JSON.stringify(n) for a finite number: a non-negative integer's digits here, any other through String(). */
+  jsonNumber(n: number): void {
+    if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) {
+      if (n < 10) return this.byte(0x30 + n)
+      const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : 10
+      if (digits === 10) return this.ascii(String(n))
+      this.room(digits)
+      let o = this.o + digits
+      this.o = o
+      while (n > 0) {
+        const q = (n / 10) | 0
+        this.buf[--o] = 0x30 + n - q * 10
+        n = q
+      }
+    } else if (Number.isFinite(n)) this.ascii(String(n))
+    else throw LEFT
+  }
+
+  /** JSON.stringify(v) for plain JSON data (records, arrays, strings, finite numbers, booleans, null); anything else leaves the fast path. */
+  json(v: unknown, depth = 0): void {
+    if (typeof v === 'string') return this.jsonString(v)
+    if (typeof v === 'number') return this.jsonNumber(v)
+    if (v === null) return this.ascii('null')
+    if (v === true) return this.ascii('true')
+    if (v === false) return this.ascii('false')
+    if (typeof v !== 'object' || depth > MAX_DEPTH || (v as {toJSON?: unknown}).toJSON !== undefined) throw LEFT
+    const proto = Object.getPrototypeOf(v) as unknown
+    if (proto === Array.prototype) {
+      const a = v as unknown[]
+      this.byte(0x5b)
+      for (let i = 0; i < a.length; i++) {
+        if (i > 0) this.byte(0x2c)
+        const e = a[i]
+        // A hole, undefined, a function: JSON writes null; the reference path does it.
+        if (e === undefined) throw LEFT
+        this.json(e, depth + 1)
+      }
+      this.byte(0x5d)
+      return
+    }
+    if (proto !== Object.prototype && proto !== null) throw LEFT
+    const r = v as Record<string, unknown>
+    this.byte(0x7b)
+    let first = true
+    for (const key of Object.keys(r)) {
+      const e = r[key]
+      // JSON leaves out a key whose value is undefined.
+      if (e === undefined) continue
+      if (!first) this.byte(0x2c)
+      first = false
+      this.jsonString(key)
+      this.byte(0x3a)
+      this.json(e, depth + 1)
+    }
+    this.byte(0x7d)
+  }
+
+  finish(): PackedRows {
+    return {buffer: this.buf.buffer as ArrayBuffer, length: this.o}
+  }
+}

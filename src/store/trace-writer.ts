@@ -5,6 +5,7 @@ import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
 import {packRows, type PackedRows} from './row-pack.js'
+import {packTraces} from './rows.js'
 import {traceRow} from './traces-repo.js'
 
 /**
@@ -67,6 +68,8 @@ class WorkerTraceWriter implements TraceWriter {
   private closed = false
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
+  /** The last batch's packed size: the next batch's buffer starts there, so it is rarely grown. */
+  private packedBytes = 1 << 16
 
   constructor(
     private readonly file: string,
@@ -97,6 +100,15 @@ class WorkerTraceWriter implements TraceWriter {
   write(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
+    // The fast path writes the rows' bytes straight from the traces; a batch it leaves (a trace
+    // the encoders refuse, a value of its own kind) takes the reference path, with its errors.
+    const fast = packTraces(this.runId, traces, this.packedBytes + (this.packedBytes >>> 3))
+    if (fast !== null) {
+      this.packedBytes = fast.length
+      this.outstanding++
+      this.worker.postMessage({runId: this.runId, packed: fast} satisfies WriterMessage, [fast.buffer])
+      return
+    }
     let rows: unknown[][]
     try {
       rows = traces.map((t) => traceRow(this.file, this.runId, t))
