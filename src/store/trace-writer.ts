@@ -68,8 +68,9 @@ class WorkerTraceWriter implements TraceWriter {
   private closed = false
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
-  /** The last batch's packed size: the next batch's buffer starts there, so it is rarely grown. */
-  private packedBytes = 1 << 16
+  /** Packed bytes per trace of the last batch: the next batch's buffer is sized by it (with a
+   * quarter to spare), as batches flushed on time vary in length, so it is rarely grown. */
+  private bytesPerTrace = 4096
 
   constructor(
     private readonly file: string,
@@ -102,9 +103,9 @@ class WorkerTraceWriter implements TraceWriter {
     if (traces.length === 0) return
     // The fast path writes the rows' bytes straight from the traces; a batch it leaves (a trace
     // the encoders refuse, a value of its own kind) takes the reference path, with its errors.
-    const fast = packTraces(this.runId, traces, this.packedBytes + (this.packedBytes >>> 3))
+    const fast = packTraces(this.runId, traces, Math.ceil(traces.length * this.bytesPerTrace * 1.25) + 1024)
     if (fast !== null) {
-      this.packedBytes = fast.length
+      this.bytesPerTrace = fast.length / traces.length
       this.outstanding++
       this.worker.postMessage({runId: this.runId, packed: fast} satisfies WriterMessage, [fast.buffer])
       return

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import {canonicalJson, hashJson, sha256} from '../../src/util/canonical.js'
+import {canonicalJson, hashCanonical, hashJson, sha256} from '../../src/util/canonical.js'
 
 describe('sha256', () => {
   it('gives the standard digest, as hex, for strings and buffers', () => {
@@ -21,5 +21,44 @@ describe('canonicalJson / hashJson', () => {
     expect(canonicalJson({b: 1, a: {d: [2, {z: 1, y: undefined}], c: null}})).toBe('{"a":{"c":null,"d":[2,{"z":1}]},"b":1}')
     expect(hashJson({a: 1, b: 2})).toBe(hashJson({b: 2, a: 1}))
     expect(hashJson({a: 1, b: 2})).not.toBe(hashJson({a: 1, b: 3}))
+  })
+})
+
+/** The definition canonicalJson keeps: JSON.stringify of a copy with every object's keys sorted. */
+function reference(value: unknown): string {
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted)
+    if (v === null || typeof v !== 'object') return v
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(v).sort()) {
+      const e = (v as Record<string, unknown>)[key]
+      if (e !== undefined) out[key] = sorted(e)
+    }
+    return out
+  }
+  return JSON.stringify(sorted(value))
+}
+
+describe('canonicalJson on values its direct writer leaves to the sorted copy', () => {
+  it('gives what JSON.stringify of the sorted copy gives, whatever the value', () => {
+    const proto = JSON.parse('{"__proto__": {"x": 1}, "b": 2}') as unknown
+    const sparse = [1, , 3]
+    const values: unknown[] = [
+      'ünï "q" \\ \u0000 \uD800', -0, 0.1 + 0.2, 1e21, Number.NaN, Number.POSITIVE_INFINITY, true, null, [],
+      {}, {b: 1, a: [{d: 1, c: [null, false]}], 'é': 'x', A: 'upper', '': 'empty', 'a b': 1},
+      {'10': 'ten', '9': 'nine', b: 1, a: 2, '1x': 'not an index'},
+      proto, sparse, [undefined, () => 1], {f: () => 1, s: Symbol('s'), u: undefined, n: 1},
+      {d: new Date(0), m: new Map([[1, 2]]), nested: {toJSON: () => 'own'}},
+      Object.assign(Object.create(null) as object, {z: 1, y: 2}),
+    ]
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value))
+  })
+})
+
+describe('hashCanonical', () => {
+  it('is sha256 of each text, past its bound too (a remembered digest is never another text\'s)', () => {
+    const texts = Array.from({length: 9000}, (_, i) => `{"order_id":"ORD-${i % 5000}"}`)
+    for (const text of texts) expect(hashCanonical(text)).toBe(sha256(text))
+    expect(hashCanonical('x'.repeat(5000))).toBe(sha256('x'.repeat(5000)))
   })
 })
