@@ -1,7 +1,7 @@
 import type {ToolContract} from '../bundle/schema.js'
 import {idempotencyKeyOf} from '../tools/ledger.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {hashCanonical} from '../util/canonical.js'
+import {sha256} from '../util/canonical.js'
 import type {Redactor} from './redact.js'
 import type {
   ApprovalRecord,
@@ -152,7 +152,7 @@ export function callBase(
     name,
     risk: contract?.risk ?? 'unknown',
     args: redactor.redactArgs(args, contract?.sensitive_fields ?? NO_PATHS),
-    args_hash: hashCanonical(canonical),
+    args_hash: sha256(canonical),
     idempotency_key: contract?.idempotency === 'required' ? idempotencyKeyOf(record.id, name, canonical) : null,
   }
   if (attack !== undefined) base.attack = attack

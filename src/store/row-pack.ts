@@ -74,14 +74,15 @@ export function unpackRows(packed: PackedRows): unknown[][] {
   return rows
 }
 
+class LeftFastPath extends Error {}
+
 /**
  * Thrown (and caught by packTraces, rows.ts) when a value leaves the fast path's plain data: the
  * batch is then encoded by the reference encoders (requestParams, packRows), which give the same
- * bytes or the error a bad trace deserves.
+ * bytes or the error a bad trace deserves. One instance: leaving costs no stack trace.
  */
-export class LeftFastPath extends Error {}
-
-const LEFT = new LeftFastPath('left the fast path')
+export const LEFT_FAST_PATH = new LeftFastPath('left the fast path')
+const LEFT = LEFT_FAST_PATH
 /** Nesting past this is not plain data for the fast path (a cycle, say): the reference path judges it. */
 const MAX_DEPTH = 64
 

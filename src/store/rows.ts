@@ -9,7 +9,7 @@ import type {
   TraceGolden,
 } from '../trace/schema.js'
 import type {RunInfo} from './api.js'
-import {LeftFastPath, type PackedRows, PackWriter} from './row-pack.js'
+import {LEFT_FAST_PATH as LEFT, type PackedRows, PackWriter} from './row-pack.js'
 
 /**
  * Mapping between `RequestTrace` objects and table rows. Column lists and (de)coders live side by
@@ -58,19 +58,21 @@ export function packTraces(runId: string, traces: readonly RequestTrace[], sizeH
     w.count(traces.length)
     for (const t of traces) packTrace(w, runId, t)
   } catch {
-    // LeftFastPath, or anything else (a getter that throws): the reference path reports it as it does.
+    // LEFT_FAST_PATH, or anything else (a getter that throws): the reference path reports it as it does.
     return null
   }
   return w.finish()
 }
 
-/** One trace as requestParams's row; every check comes before the row's first byte that depends on it. */
+/**
+ * One trace as requestParams's row. Each list element is checked as the encoders check it just
+ * before it is written: one that fails leaves the fast path, and the batch's bytes are dropped.
+ */
 function packTrace(w: PackWriter, runId: string, t: RequestTrace): void {
   const guardrails = t.guardrails
   const steps = t.steps
   const calls = t.tool_calls
   const decisions = t.policy_decisions
-  if (!validGuardrails(guardrails) || !validSteps(steps) || !validToolCalls(calls) || !validDecisions(decisions)) throw LEFT
   w.count(REQUEST_INSERT_COLUMNS.length)
   w.value(runId)
   w.value(t.request_id)
@@ -119,8 +121,6 @@ function packTrace(w: PackWriter, runId: string, t: RequestTrace): void {
     w.endText(at)
   }
 }
-
-const LEFT = new LeftFastPath('left the fast path')
 
 /**
  * Selected as `r.<col>` with the request's rowid first. Reading only the failing guardrail
@@ -260,18 +260,15 @@ function badGuardrail(g: GuardrailResult): string | undefined {
   )
 }
 
-function validGuardrails(guardrails: readonly GuardrailResult[]): boolean {
-  for (let i = 0; i < guardrails.length; i++) if (badGuardrail(guardrails[i]!) !== undefined) return false
-  return true
-}
-
-/** encodeGuardrails's `all` text (or, `failedOnly`, its `failed` text) for results that passed validGuardrails. */
+/** encodeGuardrails's `all` text (checking each result), or with `failedOnly` its `failed` text (results already checked). */
 function writeGuardrails(w: PackWriter, guardrails: readonly GuardrailResult[], failedOnly: boolean): void {
   w.byte(0x5b)
   let first = true
   for (let i = 0; i < guardrails.length; i++) {
     const g = guardrails[i]!
-    if (failedOnly && g.passed) continue
+    if (failedOnly) {
+      if (g.passed) continue
+    } else if (badGuardrail(g) !== undefined) throw LEFT
     if (!first) w.byte(0x2c)
     first = false
     w.byte(0x5b)
@@ -388,16 +385,12 @@ function badStep(s: StepTrace): string | undefined {
   )
 }
 
-function validSteps(steps: readonly StepTrace[]): boolean {
-  for (let i = 0; i < steps.length; i++) if (badStep(steps[i]!) !== undefined) return false
-  return true
-}
-
-/** encodeSteps's text for steps that passed validSteps. */
+/** encodeSteps's text. */
 function writeSteps(w: PackWriter, steps: readonly StepTrace[]): void {
   w.byte(0x5b)
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!
+    if (badStep(s) !== undefined) throw LEFT
     w.ascii(i === 0 ? '[' : ',[')
     w.jsonNumber(s.index)
     w.byte(0x2c)
@@ -479,18 +472,14 @@ function badToolCall(c: ToolCallTrace): string | undefined {
   )
 }
 
-function validToolCalls(calls: readonly ToolCallTrace[]): boolean {
-  for (let i = 0; i < calls.length; i++) if (badToolCall(calls[i]!) !== undefined) return false
-  return true
-}
-
 const textOrNull = (w: PackWriter, v: string | null): void => (v === null ? w.ascii('null') : w.jsonString(v))
 
-/** encodeToolCalls's text for calls that passed validToolCalls; args and results through the plain-data writer. */
+/** encodeToolCalls's text; args and results through the plain-data writer. */
 function writeToolCalls(w: PackWriter, calls: readonly ToolCallTrace[]): void {
   w.byte(0x5b)
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i]!
+    if (badToolCall(c) !== undefined) throw LEFT
     w.ascii(i === 0 ? '[' : ',[')
     w.jsonNumber(c.seq)
     w.byte(0x2c)
@@ -617,16 +606,12 @@ function badDecision(d: PolicyDecisionTrace): string | undefined {
   )
 }
 
-function validDecisions(decisions: readonly PolicyDecisionTrace[]): boolean {
-  for (let i = 0; i < decisions.length; i++) if (badDecision(decisions[i]!) !== undefined) return false
-  return true
-}
-
-/** encodePolicyDecisions's text for decisions that passed validDecisions. */
+/** encodePolicyDecisions's text. */
 function writeDecisions(w: PackWriter, decisions: readonly PolicyDecisionTrace[]): void {
   w.byte(0x5b)
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!
+    if (badDecision(d) !== undefined) throw LEFT
     w.ascii(i === 0 ? '[' : ',[')
     w.jsonNumber(d.seq)
     w.byte(0x2c)

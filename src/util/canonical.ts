@@ -136,25 +136,5 @@ export function sha256(text: string | Buffer): string {
 }
 
 export function hashJson(value: unknown): string {
-  return hashCanonical(canonicalJson(value))
+  return sha256(canonicalJson(value))
 }
-
-/**
- * sha256 of a canonical JSON text, remembered for the texts that repeat across requests (the same
- * tool arguments hashed request after request): a bounded map, emptied when full, so its memory
- * stays flat however many distinct texts a run hashes. Same digest as sha256(text).
- */
-export function hashCanonical(text: string): string {
-  if (text.length > MAX_MEMO_TEXT) return sha256(text)
-  let digest = digests.get(text)
-  if (digest === undefined) {
-    digest = sha256(text)
-    if (digests.size >= MAX_MEMO_ENTRIES) digests.clear()
-    digests.set(text, digest)
-  }
-  return digest
-}
-
-const digests = new Map<string, string>()
-const MAX_MEMO_ENTRIES = 4096
-const MAX_MEMO_TEXT = 1024
