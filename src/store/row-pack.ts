@@ -79,19 +79,23 @@ class LeftFastPath extends Error {}
 /**
  * Thrown (and caught by packTraces, rows.ts) when a value leaves the fast path's plain data: the
  * batch is then encoded by the reference encoders (requestParams, packRows), which give the same
- * bytes or the error a bad trace deserves. One instance: leaving costs no stack trace.
+ * bytes or the error a bad trace deserves. One instance, made once: leaving allocates nothing.
  */
 export const LEFT_FAST_PATH = new LeftFastPath('left the fast path')
 const LEFT = LEFT_FAST_PATH
-/** Nesting past this is not plain data for the fast path (a cycle, say): the reference path judges it. */
-const MAX_DEPTH = 64
+/**
+ * Strings longer than this go to the native encoders (JSON.stringify, Buffer#write) in one call
+ * each; shorter ones, most of a row's (stages, checks, names, details), are cheaper copied by a loop.
+ */
+const NATIVE_FROM = 48
 
 /**
  * Rows written straight into the packed format, their JSON columns serialised from the trace
- * objects with no intermediate tuples or strings (rows.ts, packTraces). Invariant: the bytes are
- * those packRows would give the rows requestParams builds; whatever the writer cannot produce
- * exactly (a string that needs escaping or is not ASCII is handed to JSON.stringify/UTF-8; a value
- * that is not plain JSON data) throws LeftFastPath, never writes something else.
+ * objects with no tuple arrays and no column strings (rows.ts, packTraces). Invariant: the bytes
+ * are those packRows would give the rows requestParams builds. A string that needs escaping or is
+ * not ASCII goes through JSON.stringify and UTF-8 as the reference's did; a value whose text would
+ * differ outside a tuple throws LEFT_FAST_PATH: the writer never writes anything but the
+ * reference's bytes.
  */
 export class PackWriter {
   private buf: Buffer
@@ -158,19 +162,16 @@ export class PackWriter {
     this.u32At(at + 1, this.o - at - 5)
   }
 
-  /** A string's UTF-8 bytes: ASCII copied here, anything else by Buffer#write (as packRows). */
+  /** A string's UTF-8 bytes: short ASCII copied here, anything else by Buffer#write (as packRows). */
   utf8(s: string): void {
     const n = s.length
+    if (n > NATIVE_FROM) return this.native(s)
     this.room(n)
     const b = this.buf
     let o = this.o
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i)
-      if (c > 0x7f) {
-        this.room(3 * n)
-        this.o += this.buf.write(s, this.o)
-        return
-      }
+      if (c > 0x7f) return this.native(s)
       b[o++] = c
     }
     this.o = o
@@ -192,19 +193,17 @@ export class PackWriter {
     this.buf[this.o++] = c
   }
 
-  /** JSON.stringify(s): printable ASCII copied between quotes here, anything else through JSON.stringify. */
+  /** JSON.stringify(s): short printable ASCII copied between quotes here, anything else through JSON.stringify. */
   jsonString(s: string): void {
     const n = s.length
+    if (n > NATIVE_FROM) return this.native(JSON.stringify(s))
     this.room(n + 2)
     const b = this.buf
     let o = this.o
     b[o++] = 0x22
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i)
-      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) {
-        this.utf8(JSON.stringify(s))
-        return
-      }
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return this.native(JSON.stringify(s))
       b[o++] = c
     }
     b[o++] = 0x22
@@ -229,43 +228,26 @@ export class PackWriter {
     else throw LEFT
   }
 
-  /** JSON.stringify(v) for plain JSON data (records, arrays, strings, finite numbers, booleans, null); anything else leaves the fast path. */
-  json(v: unknown, depth = 0): void {
+  /**
+   * JSON.stringify(v) as an element of a tuple: scalars written here, a record or array by
+   * JSON.stringify itself (native, and exact at any depth). Only its own toJSON would be called with
+   * another key at the top than inside a tuple, and undefined, a function or a symbol would be
+   * null there: those leave the fast path, as does whatever JSON.stringify throws on.
+   */
+  json(v: unknown): void {
     if (typeof v === 'string') return this.jsonString(v)
     if (typeof v === 'number') return this.jsonNumber(v)
     if (v === null) return this.ascii('null')
     if (v === true) return this.ascii('true')
     if (v === false) return this.ascii('false')
-    if (typeof v !== 'object' || depth > MAX_DEPTH || (v as {toJSON?: unknown}).toJSON !== undefined) throw LEFT
-    const proto = Object.getPrototypeOf(v) as unknown
-    if (proto === Array.prototype) {
-      const a = v as unknown[]
-      this.byte(0x5b)
-      for (let i = 0; i < a.length; i++) {
-        if (i > 0) this.byte(0x2c)
-        const e = a[i]
-        // A hole, undefined, a function: JSON writes null; the reference path does it.
-        if (e === undefined) throw LEFT
-        this.json(e, depth + 1)
-      }
-      this.byte(0x5d)
-      return
-    }
-    if (proto !== Object.prototype && proto !== null) throw LEFT
-    const r = v as Record<string, unknown>
-    this.byte(0x7b)
-    let first = true
-    for (const key of Object.keys(r)) {
-      const e = r[key]
-      // JSON leaves out a key whose value is undefined.
-      if (e === undefined) continue
-      if (!first) this.byte(0x2c)
-      first = false
-      this.jsonString(key)
-      this.byte(0x3a)
-      this.json(e, depth + 1)
-    }
-    this.byte(0x7d)
+    if (typeof v !== 'object' || typeof (v as {toJSON?: unknown}).toJSON === 'function') throw LEFT
+    this.native(JSON.stringify(v))
+  }
+
+  /** A string's UTF-8 bytes by Buffer#write: one native call, for text long enough to repay it. */
+  private native(s: string): void {
+    this.room(3 * s.length)
+    this.o += this.buf.write(s, this.o)
   }
 
   finish(): PackedRows {
