@@ -9,7 +9,6 @@ import type {
   TraceGolden,
 } from '../trace/schema.js'
 import type {RunInfo} from './api.js'
-import {LEFT_FAST_PATH as LEFT, type PackedRows, PackWriter} from './row-pack.js'
 
 /**
  * Mapping between `RequestTrace` objects and table rows. Column lists and (de)coders live side by
@@ -43,83 +42,6 @@ export function requestParams(runId: string, t: RequestTrace): unknown[] {
     guardrails.all, guardrails.failed, encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
     encodePolicyDecisions(t.policy_decisions), encodeGolden(t.golden), t.diverged === undefined ? null : json(t.diverged),
   ]
-}
-
-/**
- * A batch of traces as the packed rows of packRows(traces.map((t) => requestParams(runId, t))),
- * written straight from the trace objects: no tuples, no JSON strings, no second pass over the
- * rows. Null when some value is not what a valid trace of plain data holds (a field the encoders
- * would refuse, a value JSON.stringify writes its own way): the caller then takes the reference
- * path, which gives the same bytes or the error. Never throws.
- */
-export function packTraces(runId: string, traces: readonly RequestTrace[], sizeHint: number): PackedRows | null {
-  const w = new PackWriter(sizeHint)
-  try {
-    w.count(traces.length)
-    for (const t of traces) packTrace(w, runId, t)
-  } catch {
-    // LEFT_FAST_PATH, or anything else (a getter that throws): the reference path reports it as it does.
-    return null
-  }
-  return w.finish()
-}
-
-/**
- * One trace as requestParams's row. Each list element is checked as the encoders check it just
- * before it is written: one that fails leaves the fast path, and the batch's bytes are dropped.
- */
-function packTrace(w: PackWriter, runId: string, t: RequestTrace): void {
-  const guardrails = t.guardrails
-  const steps = t.steps
-  const calls = t.tool_calls
-  const decisions = t.policy_decisions
-  w.count(REQUEST_INSERT_COLUMNS.length)
-  w.value(runId)
-  w.value(t.request_id)
-  w.value(t.line)
-  w.value(t.side)
-  w.value(t.repeat)
-  w.value(t.tenant)
-  w.value(t.user)
-  w.value(t.role)
-  w.value(t.status)
-  w.value(t.final_answer)
-  w.value(t.input_tokens)
-  w.value(t.output_tokens)
-  w.value(t.model_calls)
-  w.value(t.cost_usd)
-  w.value(t.latency_ms)
-  let at = w.beginText()
-  w.json(t.budget_hits)
-  w.endText(at)
-  w.value(t.error)
-  at = w.beginText()
-  writeGuardrails(w, guardrails, false)
-  w.endText(at)
-  at = w.beginText()
-  writeGuardrails(w, guardrails, true)
-  w.endText(at)
-  at = w.beginText()
-  writeSteps(w, steps)
-  w.endText(at)
-  at = w.beginText()
-  writeToolCalls(w, calls)
-  w.endText(at)
-  at = w.beginText()
-  writeDecisions(w, decisions)
-  w.endText(at)
-  if (t.golden === undefined) w.value(null)
-  else {
-    at = w.beginText()
-    w.json(t.golden)
-    w.endText(at)
-  }
-  if (t.diverged === undefined) w.value(null)
-  else {
-    at = w.beginText()
-    w.json(t.diverged)
-    w.endText(at)
-  }
 }
 
 /**
@@ -238,7 +160,12 @@ export function encodeGuardrails(guardrails: readonly GuardrailResult[]): {all: 
   let failed: unknown[][] | null = null
   for (let i = 0; i < guardrails.length; i++) {
     const g = guardrails[i]!
-    const bad = badGuardrail(g)
+    const bad =
+      !isText(g?.stage) ? 'stage' :
+      !isCount(g.step) ? 'step' :
+      !isText(g.check) ? 'check' :
+      !isText(g.severity) ? 'severity' :
+      !isText(g.detail) ? 'detail' : undefined
     if (bad !== undefined) throw invalid('guardrails', i, bad, g)
     tuples[i] =
       g.context === undefined
@@ -247,76 +174,6 @@ export function encodeGuardrails(guardrails: readonly GuardrailResult[]): {all: 
     if (!g.passed) (failed ??= []).push(tuples[i]!)
   }
   return {all: JSON.stringify(tuples), failed: failed === null ? '[]' : JSON.stringify(failed)}
-}
-
-/** The field of a guardrail result a STRICT column would refuse, if any. */
-function badGuardrail(g: GuardrailResult): string | undefined {
-  return (
-    !isText(g?.stage) ? 'stage' :
-    !isCount(g.step) ? 'step' :
-    !isText(g.check) ? 'check' :
-    !isText(g.severity) ? 'severity' :
-    !isText(g.detail) ? 'detail' : undefined
-  )
-}
-
-/** encodeGuardrails's `all` text (checking each result), or with `failedOnly` its `failed` text (results already checked). */
-function writeGuardrails(w: PackWriter, guardrails: readonly GuardrailResult[], failedOnly: boolean): void {
-  w.byte(0x5b)
-  let first = true
-  for (let i = 0; i < guardrails.length; i++) {
-    const g = guardrails[i]!
-    if (failedOnly) {
-      if (g.passed) continue
-    } else if (badGuardrail(g) !== undefined) throw LEFT
-    if (!first) w.byte(0x2c)
-    first = false
-    w.byte(0x5b)
-    w.jsonString(g.stage)
-    w.byte(0x2c)
-    w.jsonNumber(g.step)
-    w.byte(0x2c)
-    w.jsonString(g.check)
-    w.ascii(g.passed ? ',1,' : ',0,')
-    w.jsonString(g.severity)
-    w.byte(0x2c)
-    w.jsonString(g.detail)
-    if (g.context !== undefined) {
-      w.byte(0x2c)
-      writeAdmission(w, g.context)
-    }
-    w.byte(0x5d)
-  }
-  w.byte(0x5d)
-}
-
-/** encodeAdmission's tuple as JSON; its fields are not validated, so each goes through the plain-data writer. */
-function writeAdmission(w: PackWriter, c: ContextAdmission): void {
-  w.ascii('[[')
-  for (let i = 0; i < c.documents.length; i++) {
-    const d = c.documents[i]!
-    w.ascii(i === 0 ? '[' : ',[')
-    w.json(d.index)
-    w.byte(0x2c)
-    w.json(d.id)
-    w.ascii(d.admitted ? ',1,' : ',0,')
-    w.json(d.dropped_by)
-    w.byte(0x5d)
-  }
-  w.ascii('],[')
-  for (let i = 0; i < c.memory.length; i++) {
-    const m = c.memory[i]!
-    w.ascii(i === 0 ? '[' : ',[')
-    w.json(m.index)
-    w.byte(0x2c)
-    w.json(m.key)
-    w.ascii(m.admitted ? ',1,' : ',0,')
-    w.json(m.dropped_by)
-    w.byte(0x2c)
-    w.json(m.superseded_by)
-    w.byte(0x5d)
-  }
-  w.ascii(']]')
 }
 
 type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string, AdmissionTuple?]
@@ -365,51 +222,19 @@ export function encodeSteps(steps: readonly StepTrace[]): string {
   const tuples: unknown[][] = new Array(steps.length)
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!
-    const bad = badStep(s)
+    const bad =
+      !isCount(s?.index) ? 'index' :
+      !isText(s.state) ? 'state' :
+      !isText(s.detail) ? 'detail' :
+      !isCount(s.input_tokens) ? 'input_tokens' :
+      !isCount(s.output_tokens) ? 'output_tokens' :
+      !isLatency(s.latency_ms) ? 'latency_ms' :
+      s.thinking !== undefined && !isText(s.thinking) ? 'thinking' : undefined
     if (bad !== undefined) throw invalid('steps', i, bad, s)
     tuples[i] = [s.index, s.state, s.detail, s.input_tokens, s.output_tokens, s.latency_ms]
     if (s.thinking !== undefined) tuples[i]!.push(s.thinking)
   }
   return JSON.stringify(tuples)
-}
-
-function badStep(s: StepTrace): string | undefined {
-  return (
-    !isCount(s?.index) ? 'index' :
-    !isText(s.state) ? 'state' :
-    !isText(s.detail) ? 'detail' :
-    !isCount(s.input_tokens) ? 'input_tokens' :
-    !isCount(s.output_tokens) ? 'output_tokens' :
-    !isLatency(s.latency_ms) ? 'latency_ms' :
-    s.thinking !== undefined && !isText(s.thinking) ? 'thinking' : undefined
-  )
-}
-
-/** encodeSteps's text. */
-function writeSteps(w: PackWriter, steps: readonly StepTrace[]): void {
-  w.byte(0x5b)
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i]!
-    if (badStep(s) !== undefined) throw LEFT
-    w.ascii(i === 0 ? '[' : ',[')
-    w.jsonNumber(s.index)
-    w.byte(0x2c)
-    w.jsonString(s.state)
-    w.byte(0x2c)
-    w.jsonString(s.detail)
-    w.byte(0x2c)
-    w.jsonNumber(s.input_tokens)
-    w.byte(0x2c)
-    w.jsonNumber(s.output_tokens)
-    w.byte(0x2c)
-    w.jsonNumber(s.latency_ms)
-    if (s.thinking !== undefined) {
-      w.byte(0x2c)
-      w.jsonString(s.thinking)
-    }
-    w.byte(0x5d)
-  }
-  w.byte(0x5d)
 }
 
 export function decodeSteps(text: string): StepTrace[] {
@@ -432,7 +257,22 @@ export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
   const tuples: unknown[][] = new Array(calls.length)
   for (let i = 0; i < calls.length; i++) {
     const c = calls[i]!
-    const bad = badToolCall(c)
+    const bad =
+      !isCount(c?.seq) ? 'seq' :
+      !isCount(c.step) ? 'step' :
+      !isText(c.name) ? 'name' :
+      !isText(c.risk) ? 'risk' :
+      !isArgs(c.args) ? 'args' :
+      !isText(c.args_hash) ? 'args_hash' :
+      !isTextOrNull(c.idempotency_key) ? 'idempotency_key' :
+      !Number.isInteger(c.attempt) || c.attempt < 1 ? 'attempt' :
+      !isText(c.outcome) ? 'outcome' :
+      typeof c.executed !== 'boolean' ? 'executed' :
+      !isTextOrNull(c.error) ? 'error' :
+      !isLatency(c.latency_ms) ? 'latency_ms' :
+      c.attack !== undefined && !isText(c.attack) ? 'attack' :
+      c.approval !== undefined && !isApproval(c.approval) ? 'approval' :
+      c.turn !== undefined && (!isCount(c.turn) || c.turn < 1) ? 'turn' : undefined
     if (bad !== undefined) throw invalid('tool_calls', i, bad, c)
     tuples[i] = [
       c.seq, c.step, c.name, c.risk, c.args, c.args_hash, c.idempotency_key, c.attempt, c.outcome,
@@ -450,89 +290,6 @@ export function encodeToolCalls(calls: readonly ToolCallTrace[]): string {
   } catch (e) {
     throw unserialisable(calls, e)
   }
-}
-
-function badToolCall(c: ToolCallTrace): string | undefined {
-  return (
-    !isCount(c?.seq) ? 'seq' :
-    !isCount(c.step) ? 'step' :
-    !isText(c.name) ? 'name' :
-    !isText(c.risk) ? 'risk' :
-    !isArgs(c.args) ? 'args' :
-    !isText(c.args_hash) ? 'args_hash' :
-    !isTextOrNull(c.idempotency_key) ? 'idempotency_key' :
-    !Number.isInteger(c.attempt) || c.attempt < 1 ? 'attempt' :
-    !isText(c.outcome) ? 'outcome' :
-    typeof c.executed !== 'boolean' ? 'executed' :
-    !isTextOrNull(c.error) ? 'error' :
-    !isLatency(c.latency_ms) ? 'latency_ms' :
-    c.attack !== undefined && !isText(c.attack) ? 'attack' :
-    c.approval !== undefined && !isApproval(c.approval) ? 'approval' :
-    c.turn !== undefined && (!isCount(c.turn) || c.turn < 1) ? 'turn' : undefined
-  )
-}
-
-const textOrNull = (w: PackWriter, v: string | null): void => (v === null ? w.ascii('null') : w.jsonString(v))
-
-/** encodeToolCalls's text; args and results through the plain-data writer. */
-function writeToolCalls(w: PackWriter, calls: readonly ToolCallTrace[]): void {
-  w.byte(0x5b)
-  for (let i = 0; i < calls.length; i++) {
-    const c = calls[i]!
-    if (badToolCall(c) !== undefined) throw LEFT
-    w.ascii(i === 0 ? '[' : ',[')
-    w.jsonNumber(c.seq)
-    w.byte(0x2c)
-    w.jsonNumber(c.step)
-    w.byte(0x2c)
-    w.jsonString(c.name)
-    w.byte(0x2c)
-    w.jsonString(c.risk)
-    w.byte(0x2c)
-    w.json(c.args)
-    w.byte(0x2c)
-    w.jsonString(c.args_hash)
-    w.byte(0x2c)
-    textOrNull(w, c.idempotency_key)
-    w.byte(0x2c)
-    w.jsonNumber(c.attempt)
-    w.byte(0x2c)
-    w.jsonString(c.outcome)
-    w.ascii(c.executed ? ',1,' : ',0,')
-    w.json(c.result ?? null)
-    w.byte(0x2c)
-    textOrNull(w, c.error)
-    w.byte(0x2c)
-    w.jsonNumber(c.latency_ms)
-    // As encodeToolCalls: attack, approval, turn, each null when absent but a later one follows.
-    const more = c.turn !== undefined
-    if (c.attack !== undefined || c.approval !== undefined || more) {
-      w.byte(0x2c)
-      textOrNull(w, c.attack ?? null)
-    }
-    if (c.approval !== undefined || more) {
-      w.byte(0x2c)
-      const a = c.approval
-      if (a === undefined) w.ascii('null')
-      else {
-        w.byte(0x5b)
-        w.jsonString(a.decision)
-        w.byte(0x2c)
-        w.jsonString(a.by)
-        w.byte(0x2c)
-        w.jsonString(a.at)
-        w.byte(0x2c)
-        textOrNull(w, a.reason)
-        w.byte(0x5d)
-      }
-    }
-    if (more) {
-      w.byte(0x2c)
-      w.jsonNumber(c.turn!)
-    }
-    w.byte(0x5d)
-  }
-  w.byte(0x5d)
 }
 
 /**
@@ -586,52 +343,19 @@ export function encodePolicyDecisions(decisions: readonly PolicyDecisionTrace[])
   const tuples: unknown[][] = new Array(decisions.length)
   for (let i = 0; i < decisions.length; i++) {
     const d = decisions[i]!
-    const bad = badDecision(d)
+    const bad =
+      !isCount(d?.seq) ? 'seq' :
+      !isCount(d.step) ? 'step' :
+      !isText(d.stage) ? 'stage' :
+      d.tool_call_seq !== null && !isCount(d.tool_call_seq) ? 'tool_call_seq' :
+      !isTextOrNull(d.tool) ? 'tool' :
+      !isText(d.decision) ? 'decision' :
+      !isText(d.reason) ? 'reason' :
+      !isTextOrNull(d.rule) ? 'rule' : undefined
     if (bad !== undefined) throw invalid('policy_decisions', i, bad, d)
     tuples[i] = [d.seq, d.step, d.stage, d.tool_call_seq, d.tool, d.decision, d.reason, d.rule]
   }
   return JSON.stringify(tuples)
-}
-
-function badDecision(d: PolicyDecisionTrace): string | undefined {
-  return (
-    !isCount(d?.seq) ? 'seq' :
-    !isCount(d.step) ? 'step' :
-    !isText(d.stage) ? 'stage' :
-    d.tool_call_seq !== null && !isCount(d.tool_call_seq) ? 'tool_call_seq' :
-    !isTextOrNull(d.tool) ? 'tool' :
-    !isText(d.decision) ? 'decision' :
-    !isText(d.reason) ? 'reason' :
-    !isTextOrNull(d.rule) ? 'rule' : undefined
-  )
-}
-
-/** encodePolicyDecisions's text. */
-function writeDecisions(w: PackWriter, decisions: readonly PolicyDecisionTrace[]): void {
-  w.byte(0x5b)
-  for (let i = 0; i < decisions.length; i++) {
-    const d = decisions[i]!
-    if (badDecision(d) !== undefined) throw LEFT
-    w.ascii(i === 0 ? '[' : ',[')
-    w.jsonNumber(d.seq)
-    w.byte(0x2c)
-    w.jsonNumber(d.step)
-    w.byte(0x2c)
-    w.jsonString(d.stage)
-    w.byte(0x2c)
-    if (d.tool_call_seq === null) w.ascii('null')
-    else w.jsonNumber(d.tool_call_seq)
-    w.byte(0x2c)
-    textOrNull(w, d.tool)
-    w.byte(0x2c)
-    w.jsonString(d.decision)
-    w.byte(0x2c)
-    w.jsonString(d.reason)
-    w.byte(0x2c)
-    textOrNull(w, d.rule)
-    w.byte(0x5d)
-  }
-  w.byte(0x5d)
 }
 
 type DecisionTuple = [

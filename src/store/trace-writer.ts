@@ -5,7 +5,6 @@ import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
 import {packRows, type PackedRows} from './row-pack.js'
-import {packTraces} from './rows.js'
 import {traceRow} from './traces-repo.js'
 
 /**
@@ -68,9 +67,6 @@ class WorkerTraceWriter implements TraceWriter {
   private closed = false
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
-  /** Packed bytes per trace of the last batch: the next batch's buffer is sized by it (with a
-   * quarter to spare), as batches flushed on time vary in length, so it is rarely grown. */
-  private bytesPerTrace = 4096
 
   constructor(
     private readonly file: string,
@@ -101,15 +97,6 @@ class WorkerTraceWriter implements TraceWriter {
   write(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
-    // The fast path writes the rows' bytes straight from the traces; a batch it leaves (a trace
-    // the encoders refuse, a value of its own kind) takes the reference path, with its errors.
-    const fast = packTraces(this.runId, traces, Math.ceil(traces.length * this.bytesPerTrace * 1.25) + 1024)
-    if (fast !== null) {
-      this.bytesPerTrace = fast.length / traces.length
-      this.outstanding++
-      this.worker.postMessage({runId: this.runId, packed: fast} satisfies WriterMessage, [fast.buffer])
-      return
-    }
     let rows: unknown[][]
     try {
       rows = traces.map((t) => traceRow(this.file, this.runId, t))
