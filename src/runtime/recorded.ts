@@ -39,7 +39,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
     )
     if (!seqById.has(call.id)) seqById.set(call.id, seq)
     const turn = turnOfRecordedCall(record.turns, seq)
-    toolCalls.push({
+    const trace: ToolCallTrace = {
       seq,
       step,
       name: call.name,
@@ -53,8 +53,10 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
       result: call.result === undefined ? null : redactor.redactValue(call.result),
       error: call.error ? redactor.redactText(`${call.error.code}: ${call.error.message}`) : null,
       latency_ms: call.latency_ms,
-      ...(turn > 0 ? {turn} : {}),
-    })
+    }
+    // Last, as the runtime's own calls carry it; a literal and one assignment, not a spread.
+    if (turn > 0) trace.turn = turn
+    toolCalls.push(trace)
   })
   const finishStep = steps.length
   steps.push({

@@ -5,7 +5,90 @@ import crypto, {createHash} from 'node:crypto'
  * Hashes over it are stable across key order and formatting, and change with any value.
  */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value))
+  return plainCanonical(value, 0) ?? JSON.stringify(sortKeys(value))
+}
+
+/** Nesting past this is not plain data for the fast path (a cycle): the reference path judges it. */
+const MAX_DEPTH = 64
+
+/**
+ * canonicalJson written out directly for plain data (records, arrays, strings, numbers, booleans,
+ * null): no sorted copy of every object and no second walk by JSON.stringify, and no sort when the
+ * keys already come sorted. Undefined (not written) for anything whose reference result follows
+ * other rules, so JSON.stringify(sortKeys(value)) decides it: a key that is an array index (an
+ * object orders those first), `__proto__` (the copy's assignment drops it), `toJSON`, a value
+ * undefined in an array, a function, a symbol, a BigInt, a Date or other class instance, a cycle.
+ */
+function plainCanonical(v: unknown, depth: number): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return quoted(v)
+    case 'number':
+      // As JSON.stringify: -0 as 0, NaN and the infinities as null.
+      return Number.isFinite(v) ? String(v) : 'null'
+    case 'boolean':
+      return v ? 'true' : 'false'
+    case 'object':
+      break
+    default:
+      return undefined
+  }
+  if (v === null) return 'null'
+  if (depth > MAX_DEPTH) return undefined
+  const proto = Object.getPrototypeOf(v) as unknown
+  if (proto === Array.prototype) {
+    const a = v as unknown[]
+    let out = '['
+    for (let i = 0; i < a.length; i++) {
+      const text = plainCanonical(a[i], depth + 1)
+      if (text === undefined) return undefined
+      out += i === 0 ? text : `,${text}`
+    }
+    return `${out}]`
+  }
+  if (proto !== Object.prototype && proto !== null) return undefined
+  const record = v as Record<string, unknown>
+  const keys = Object.keys(record)
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      keys.sort()
+      break
+    }
+  }
+  let out = '{'
+  for (const key of keys) {
+    const c = key.charCodeAt(0)
+    if ((c >= 0x30 && c <= 0x39) || key === '__proto__' || key === 'toJSON') return undefined
+    const e = record[key]
+    if (e === undefined) continue
+    const text = plainCanonical(e, depth + 1)
+    if (text === undefined) return undefined
+    out += `${out.length === 1 ? '' : ','}${quotedKey(key)}:${text}`
+  }
+  return `${out}}`
+}
+
+/** JSON.stringify(s): printable ASCII quoted here, anything else by JSON.stringify. */
+function quoted(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s)
+  }
+  return `"${s}"`
+}
+
+/** Keys repeat across every request (a tool's argument names): quoted once each, up to a bound. */
+const quotedKeys = new Map<string, string>()
+const MAX_QUOTED_KEYS = 4096
+
+function quotedKey(key: string): string {
+  let q = quotedKeys.get(key)
+  if (q === undefined) {
+    q = JSON.stringify(key)
+    if (quotedKeys.size >= MAX_QUOTED_KEYS) quotedKeys.clear()
+    quotedKeys.set(key, q)
+  }
+  return q
 }
 
 function sortKeys(value: unknown): unknown {

@@ -23,3 +23,37 @@ describe('canonicalJson / hashJson', () => {
     expect(hashJson({a: 1, b: 2})).not.toBe(hashJson({a: 1, b: 3}))
   })
 })
+
+/** The definition canonicalJson keeps: JSON.stringify of a copy with every object's keys sorted. */
+function reference(value: unknown): string {
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted)
+    if (v === null || typeof v !== 'object') return v
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(v).sort()) {
+      const e = (v as Record<string, unknown>)[key]
+      if (e !== undefined) out[key] = sorted(e)
+    }
+    return out
+  }
+  return JSON.stringify(sorted(value))
+}
+
+describe('canonicalJson on values its direct writer leaves to the sorted copy', () => {
+  it('gives what JSON.stringify of the sorted copy gives, whatever the value', () => {
+    const proto = JSON.parse('{"__proto__": {"x": 1}, "b": 2}') as unknown
+    // A hole, not an undefined element: the two differ for map, which the sorted copy uses.
+    const sparse: unknown[] = [1]
+    sparse[2] = 3
+    const values: unknown[] = [
+      'ünï "q" \\ \u0000 \uD800', -0, 0.1 + 0.2, 1e21, Number.NaN, Number.POSITIVE_INFINITY, true, null, [],
+      {}, {b: 1, a: [{d: 1, c: [null, false]}], 'é': 'x', A: 'upper', '': 'empty', 'a b': 1},
+      {'10': 'ten', '9': 'nine', b: 1, a: 2, '1x': 'not an index'},
+      proto, sparse, [undefined, () => 1], {f: () => 1, s: Symbol('s'), u: undefined, n: 1},
+      {d: new Date(0), m: new Map([[1, 2]]), nested: {toJSON: () => 'own'}},
+      Object.assign(Object.create(null) as object, {z: 1, y: 2}),
+    ]
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value))
+  })
+})
+
