@@ -382,7 +382,7 @@ export const FIGURES: FigureDef[] = [
   {
     name: 'stream_peak_rss',
     unit: 'MB',
-    target: {op: '<', value: 300},
+    target: {op: '<', value: 250},
     measure: async ({ws, sizes, sc}) => {
       const {file, bytes, generate_s} = ws.trafficFile(sizes.stream, 3)
       const db = ws.file('stream.db')

@@ -1,4 +1,5 @@
 import {rememberToolPayload} from '../model/tool-payloads.js'
+import {createTextMemo, type TextMemo} from '../util/text-memo.js'
 import type {ChatMessage, ModelToolCall} from '../model/types.js'
 import type {InputMessage, MemoryEntry, ToolErrorCode} from '../traffic/schema.js'
 
@@ -43,21 +44,20 @@ export function renderTemplate(template: CompiledTemplate, vars: TemplateVars): 
   return out
 }
 
-const RENDERED_LIMIT = 4096
-const renderedByTemplate = new WeakMap<CompiledTemplate, Map<string, string>>()
+const renderedByTemplate = new WeakMap<CompiledTemplate, TextMemo<string>>()
 
 /**
  * renderTemplate, remembered per template and variable values: a replay renders the same few
  * prompts (one per tenant, user, role and day) thousands of times. Handing out the same string
  * each time also saves what every reader of it would redo on a new copy of it: flattening the
- * concatenation and hashing it (the scripted model keys its prompt directives by it). Bounded:
- * cleared when full. The key is each value the template uses, prefixed with its length, so no
- * two sets of values share a key whatever characters they hold.
+ * concatenation and hashing it (the scripted model keys its prompt directives by it). Bounded (a
+ * TextMemo per template). The key is each value the template uses, prefixed with its length, so
+ * no two sets of values share a key whatever characters they hold.
  */
 export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): string {
   let byVars = renderedByTemplate.get(template)
   if (byVars === undefined) {
-    byVars = new Map()
+    byVars = createTextMemo()
     renderedByTemplate.set(template, byVars)
   }
   let key = ''
@@ -65,13 +65,7 @@ export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): st
     const v = vars[slot]
     key += v.length + ':' + v
   }
-  let text = byVars.get(key)
-  if (text === undefined) {
-    if (byVars.size >= RENDERED_LIMIT) byVars.clear()
-    text = renderTemplate(template, vars)
-    byVars.set(key, text)
-  }
-  return text
+  return byVars.get(key, () => renderTemplate(template, vars))
 }
 
 /** The request's UTC calendar date, YYYY-MM-DD, from its recorded timestamp. */

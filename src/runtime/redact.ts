@@ -1,6 +1,6 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
 import {isCardNumberValue, mayHoldSecret, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, type SecretPattern} from './guardrails/patterns.js'
-import {createTextMemo} from './guardrails/text-memo.js'
+import {createTextMemo} from '../util/text-memo.js'
 
 export type Redactor = {
   /** Values at the sensitive paths replaced whole; every other string, key and number as in redactValue. */

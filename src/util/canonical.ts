@@ -1,4 +1,5 @@
 import crypto, {createHash} from 'node:crypto'
+import {createTextMemo} from './text-memo.js'
 
 /**
  * Canonical JSON: object keys sorted at every depth, no whitespace, undefined dropped.
@@ -78,17 +79,11 @@ function quoted(s: string): string {
 }
 
 /** Keys repeat across every request (a tool's argument names): quoted once each, up to a bound. */
-const quotedKeys = new Map<string, string>()
-const MAX_QUOTED_KEYS = 4096
+const quotedKeys = createTextMemo<string>()
+const quoteKey = (key: string): string => JSON.stringify(key)
 
 function quotedKey(key: string): string {
-  let q = quotedKeys.get(key)
-  if (q === undefined) {
-    q = JSON.stringify(key)
-    if (quotedKeys.size >= MAX_QUOTED_KEYS) quotedKeys.clear()
-    quotedKeys.set(key, q)
-  }
-  return q
+  return quotedKeys.get(key, quoteKey)
 }
 
 function sortKeys(value: unknown): unknown {

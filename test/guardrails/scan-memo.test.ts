@@ -9,7 +9,7 @@ import {
   mayHoldSecret,
   SECRET_SCREEN,
 } from '../../src/runtime/guardrails/patterns.js'
-import {createTextMemo, MEMO_MAX_TEXT} from '../../src/runtime/guardrails/text-memo.js'
+import {createTextMemo, MEMO_MAX_TEXT} from '../../src/util/text-memo.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import {repoRoot} from '../helpers/cli.js'
 

@@ -1,4 +1,4 @@
-import {createTextMemo} from './text-memo.js'
+import {createTextMemo} from '../../util/text-memo.js'
 
 /**
  * The text patterns every guardrail shares: prompt injection, PII and secrets. Each is compiled
