@@ -113,10 +113,12 @@ describe('a named pipe where a file is expected fails at once, naming it', () =>
   ]
   it.each(cases)('%s', async (_name, make) => {
     const {args, file} = make()
-    const r = await runCliProcess(args, {timeoutMs: 15_000})
+    // A reader blocked on a FIFO with no writer waits forever: any bound catches it. This one leaves
+    // room for a CLI start-up on a heavily loaded machine (15 s was once not enough at load 12 on 2 cores).
+    const r = await runCliProcess(args, {timeoutMs: 25_000})
     expect(r.signal, `still waiting on the pipe: ${r.stderr}`).toBeNull()
     expectOneLine(r, file, NOT_REGULAR)
-  }, 30_000)
+  }, 45_000)
 })
 
 describe('hostile YAML and JSON fail in one line naming the file', () => {
