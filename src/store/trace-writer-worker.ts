@@ -30,3 +30,5 @@ port.on('message', (m: WriterMessage) => {
   }
 })
 port.on('close', () => store.close())
+// Modules loaded and the store open: from here a terminate() leaves no module read or file behind.
+port.postMessage({ready: true})

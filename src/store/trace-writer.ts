@@ -83,7 +83,7 @@ class SyncTraceWriter implements TraceWriter {
  */
 export type WriterMessage = {runId: string; parts: (PackedRows | unknown[][])[]}
 
-type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null}
+type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null} | {ready: true}
 
 class WorkerTraceWriter implements TraceWriter {
   private readonly worker: Worker
@@ -98,6 +98,9 @@ class WorkerTraceWriter implements TraceWriter {
   private queuedTraces = 0
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
+  /** Settles once the worker has loaded its modules and opened the store, or has stopped. */
+  private readonly started: Promise<void>
+  private markStarted: () => void = () => {}
 
   constructor(
     private readonly file: string,
@@ -105,17 +108,21 @@ class WorkerTraceWriter implements TraceWriter {
   ) {
     // A small young generation: the worker only holds one batch at a time, and every MB here is RSS.
     this.worker = new Worker(WORKER, {workerData: {file}, resourceLimits: {maxYoungGenerationSizeMb: 6}})
+    this.started = new Promise((resolve) => (this.markStarted = resolve))
     this.worker.on('message', (reply: Reply) => {
+      if ('ready' in reply) return this.markStarted()
       this.outstanding--
       if (!reply.ok) this.fail(reply.store ? new StoreError(reply.message, {sqliteCode: reply.sqliteCode}) : new UnderstudyError(reply.message))
       this.wake()
     })
     this.worker.on('error', (e) => {
       this.dead = true
+      this.markStarted()
       this.fail(e instanceof UnderstudyError ? e : new StoreError(`${file}: trace writer failed: ${e.message}`, {cause: e}))
     })
     this.worker.on('exit', (code) => {
       this.dead = true
+      this.markStarted()
       if (!this.closed) this.fail(new StoreError(`${file}: trace writer stopped unexpectedly (exit ${code})`))
       else this.wake()
     })
@@ -189,6 +196,9 @@ class WorkerTraceWriter implements TraceWriter {
     // committed: the worker is stopped only once it has answered every one.
     if (this.outstanding > 0 && !this.dead) await new Promise<void>((resolve, reject) => this.waiters.push({max: 0, strict: false, resolve, reject}))
     this.closed = true
+    // A run that ends before its first batch (a model server that answers garbage) would otherwise
+    // stop the worker while it still reads its modules, leaving those reads' files open a moment.
+    await this.started
     await this.worker.terminate()
   }
 

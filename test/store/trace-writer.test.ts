@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -117,6 +117,39 @@ describe.each([
     expect(String((thrown as Error).message)).toMatch(/cannot store request "req-12" \(line 12, candidate, repeat 0\) of run .*: steps\[0\]\.latency_ms: invalid value -1/)
     await writer.close()
     expect(store.countTraces(run.id)).toBe(10)
+    store.close()
+  })
+})
+
+describe('trace writer: worker thread closed before its first batch', () => {
+  const openFiles = (): Set<string> => {
+    const out = new Set<string>()
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`)
+        if (target.startsWith(repoRoot)) out.add(`${fd} ${target}`)
+      } catch {
+        // closed while listing
+      }
+    }
+    return out
+  }
+
+  // A run that fails at its first model call closes the writer at once; stopping the worker while
+  // it still read its modules left those files open in this process for good.
+  it.runIf(existsSync('/proc/self/fd'))('leaves no file of the worker open', async () => {
+    const store = openStore(path.join(dir, 'early.db'))
+    const run = store.createRun(newRun())
+    const before = openFiles()
+    // Closed at once and after up to 300 ms (a worker takes ~50 ms to start alone, several times
+    // that in a busy test process): some of these land while the worker reads its modules.
+    for (let ms = 0; ms <= 300; ms += 20) {
+      const writer = compiled.openTraceWriter(store, run.id)
+      await new Promise((r) => setTimeout(r, ms))
+      await writer.close()
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    expect([...openFiles()].filter((f) => !before.has(f))).toEqual([])
     store.close()
   })
 })
