@@ -197,7 +197,7 @@ class WorkerTraceWriter implements TraceWriter {
     if (this.outstanding > 0 && !this.dead) await new Promise<void>((resolve, reject) => this.waiters.push({max: 0, strict: false, resolve, reject}))
     this.closed = true
     // A run that ends before its first batch (a model server that answers garbage) would otherwise
-    // stop the worker while it still reads its modules, leaving those reads' files open a moment.
+    // stop the worker while it still reads its modules, and those reads' files stayed open for good.
     await this.started
     await this.worker.terminate()
   }

@@ -210,12 +210,14 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
     ...BUILTIN_INJECTION_PATTERNS.map((p) => ({id: p.id, re: new RegExp(p.source, p.flags), scope: p.scope})),
     ...extra.map((p, i) => ({id: `custom:${i}`, re: compileBundlePattern(p), scope: 'any' as const})),
   ]
-  const scan = (where: 'input' | 'document'): ((text: string) => readonly string[]) => {
-    const screen = buildScreen(patterns, where)
+  /** The ids of `list`'s patterns in scope that `text` matches, screened by one combined regex first. */
+  const scan = (list: CompiledPattern[], where: 'input' | 'document'): ((text: string) => readonly string[]) => {
+    if (list.length === 0) return () => NONE
+    const screen = buildScreen(list, where)
     return (text) => {
       if (screen !== null && !screen.test(text)) return NONE
       const found: string[] = []
-      for (const p of patterns) {
+      for (const p of list) {
         if (where === 'input' && p.scope === 'document') continue
         if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
       }
@@ -226,16 +228,10 @@ export function compileInjectionMatcher(extra: readonly string[] = []): Injectio
   // on a text is kept (frozen, since every caller of a text shares it). A text no built-in pattern
   // can match (mayHoldInjection: most keys, ids and codes) is only asked the bundle's own patterns,
   // which apply in either scope; their ids come last in pattern order either way.
-  const scans = {input: scan('input'), document: scan('document')}
+  const scans = {input: scan(patterns, 'input'), document: scan(patterns, 'document')}
   const memos = {input: createTextMemo<readonly string[]>(), document: createTextMemo<readonly string[]>()}
-  const custom = patterns.slice(BUILTIN_INJECTION_PATTERNS.length)
-  const customScreen = buildScreen(custom, 'document')
-  const customOnly = (text: string): readonly string[] => {
-    if (custom.length === 0 || (customScreen !== null && !customScreen.test(text))) return NONE
-    const found: string[] = []
-    for (const p of custom) if (!found.includes(p.id) && p.re.test(text)) found.push(p.id)
-    return found.length === 0 ? NONE : Object.freeze(found)
-  }
+  // The bundle's patterns are all of scope `any`: the document scope's scan is theirs in either scope.
+  const customOnly = scan(patterns.slice(BUILTIN_INJECTION_PATTERNS.length), 'document')
   const match = (text: string, where: 'input' | 'document'): readonly string[] =>
     mayHoldInjection(text) ? memos[where].get(text, scans[where]) : customOnly(text)
   const locate = (text: string, where: 'input' | 'document'): number => {
