@@ -1,6 +1,6 @@
-import {createInterface} from 'node:readline/promises'
 import type {Hook} from '@oclif/core'
 import {terminalText} from '../util/terminal-text.js'
+import {confirmed} from './confirm.js'
 
 /**
  * oclif's `command_not_found` hook: one line naming the closest command, on every output (CI logs
@@ -16,7 +16,7 @@ const hook: Hook.CommandNotFound = async function (opts) {
   const list = opts.config.findTopic(topic) ? `${bin} help ${topic}` : `${bin} help`
   const line = guess === null ? `${bin}: ${typed} is not a command (\`${list}\` lists them)` : `${bin}: ${typed} is not a command; did you mean \`${bin} ${spaced(guess)}\`? (\`${list}\` lists them)`
   process.stderr.write(`${terminalText(line)}\n`)
-  if (guess !== null && process.stdin.isTTY && process.stderr.isTTY && (await ask(`Run ${bin} ${spaced(guess)}`))) {
+  if (guess !== null && process.stdin.isTTY && process.stderr.isTTY && (await confirmed(`Run ${bin} ${spaced(guess)}`, false))) {
     // What followed the mistyped command words: the arguments and flags, kept for the command meant.
     const argv = opts.argv ?? []
     return opts.config.runCommand(guess, argv)
@@ -27,15 +27,6 @@ const hook: Hook.CommandNotFound = async function (opts) {
 export default hook
 
 const spaced = (id: string): string => id.replaceAll(':', ' ')
-
-async function ask(question: string): Promise<boolean> {
-  const rl = createInterface({input: process.stdin, output: process.stderr})
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${terminalText(question)}? [y/N] `)).trim())
-  } finally {
-    rl.close()
-  }
-}
 
 /**
  * The command id nearest to `id` by edit distance (topic separators included), or null when even
