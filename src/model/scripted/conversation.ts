@@ -141,12 +141,8 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
         break
       case 'tool': {
         const target = pending.find((e) => e.pending && e.name === msg.tool_name) ?? pending.find((e) => e.pending)
-        let parsed = payloads.get(msg)
-        if (parsed === undefined) {
-          // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
-          parsed = rememberedToolPayload(msg) ?? parsePayload(msg.content)
-          payloads.set(msg, parsed)
-        }
+        // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
+        const parsed = parsedOnce(payloads, msg, (content) => rememberedToolPayload(msg) ?? parsePayload(content))
         if (target) {
           target.pending = false
           target.ok = parsed.ok

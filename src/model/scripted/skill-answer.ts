@@ -1,6 +1,7 @@
 import type {ChatMessage, ModelToolCall, ToolSpec} from '../types.js'
 import type {CallAction} from './exchanges.js'
 import type {SkillAnswer} from './skills.js'
+import {createTextMemo} from '../../util/text-memo.js'
 
 /**
  * What every skill does around its own decisions: claiming a request by the tools it offers,
@@ -74,28 +75,25 @@ export function renderParaphrase(options: readonly string[], facts: Readonly<Rec
 /** A paraphrase split at its `{name}` slots: names[i] sits between literals[i] and literals[i + 1]. */
 type SplitParaphrase = {literals: string[]; names: string[]}
 
-const SPLIT_LIMIT = 1024
-const splits = new Map<string, SplitParaphrase>()
+const splits = createTextMemo<SplitParaphrase>(1024)
 
 /**
  * A skill's paraphrases are a fixed table, rendered on every final answer: each is split once
- * (bounded, cleared when full) and filled by concatenation, as the `{(\w+)}` replace did it.
+ * (bounded) and filled by concatenation, as the `{(\w+)}` replace did it.
  */
 function splitParaphrase(template: string): SplitParaphrase {
-  let split = splits.get(template)
-  if (split === undefined) {
-    const literals: string[] = []
-    const names: string[] = []
-    let last = 0
-    for (const m of template.matchAll(/\{(\w+)\}/g)) {
-      literals.push(template.slice(last, m.index))
-      names.push(m[1]!)
-      last = m.index + m[0].length
-    }
-    literals.push(template.slice(last))
-    split = {literals, names}
-    if (splits.size >= SPLIT_LIMIT) splits.clear()
-    splits.set(template, split)
+  return splits.get(template, split)
+}
+
+function split(template: string): SplitParaphrase {
+  const literals: string[] = []
+  const names: string[] = []
+  let last = 0
+  for (const m of template.matchAll(/\{(\w+)\}/g)) {
+    literals.push(template.slice(last, m.index))
+    names.push(m[1]!)
+    last = m.index + m[0].length
   }
-  return split
+  literals.push(template.slice(last))
+  return {literals, names}
 }
