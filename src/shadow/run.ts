@@ -1,24 +1,15 @@
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
-import {createFaultInjector, formatFaults, parseFaults} from '../tools/faults.js'
-import {emptyFixtures, loadFixtures} from '../tools/fixtures.js'
-import {createMockTools} from '../tools/mock-tools.js'
+import {formatFaults, parseFaults} from '../tools/faults.js'
 import {diffBundles} from '../bundle/diff.js'
 import {loadBundle} from '../bundle/load.js'
 import {modelOnlyChanges} from '../bundle/model-only.js'
 import type {Bundle} from '../bundle/schema.js'
 import {FileWriteError, ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
-import {traceGolden} from '../eval/golden.js'
-import {callsCost, createModel, GENERIC_SKILL, isModelFree} from '../model/factory.js'
-import {cachingModel, emptyCallCount, type ExchangeStore, type ModelCallCount} from '../model/exchange-cache.js'
-import type {ModelClient} from '../model/types.js'
-import {OllamaPool, parseOllamaHosts, type ServerCalls} from '../model/ollama-pool.js'
-import {runRequest, type AgentDeps, type ApprovalBook} from '../runtime/agent.js'
-import {compileBundle} from '../runtime/compile.js'
-import {RateLimiter} from '../runtime/rate-limit.js'
-import {recordedTrace} from '../runtime/recorded.js'
-import {createRedactor, type Redactor, type RestoringRedactor} from '../runtime/redact.js'
-import type {ApprovalRecord, RequestTrace, TraceSide} from '../trace/schema.js'
+import {GENERIC_SKILL, isModelFree} from '../model/factory.js'
+import type {ModelCallCount} from '../model/exchange-cache.js'
+import type {OllamaPool, ServerCalls} from '../model/ollama-pool.js'
+import type {RequestTrace} from '../trace/schema.js'
 import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
@@ -30,6 +21,7 @@ import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
+import {closeReplayer, openReplayer, replayRequest, type Replayer} from './replay.js'
 import {crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
@@ -77,12 +69,6 @@ const FLUSH_TRACES = 512
 const FLUSH_MS = 250
 /** Batches handed to the background writer and not yet committed before reading pauses (bounds memory). */
 const MAX_WRITE_BACKLOG = 2
-
-type Side = {
-  side: TraceSide
-  /** One runtime per repeat: the repeat index shifts the model seed, so non-determinism can show. */
-  repeats: AgentDeps[]
-}
 
 /**
  * A new run that starts from another run's traces (`approvals apply`): everything of run `from` is
@@ -202,20 +188,13 @@ function releaseQuietly(store: TraceDatabase, runId: string, writer: RunWriter):
   }
 }
 
-type Setup = {
-  candidate: Bundle
-  baseline: Bundle | null
+type Setup = Replayer & {
   trafficHash: string
   /** Requests in the traffic file (its non-blank lines). */
   trafficRequests: number
-  modelLabel: string
-  sides: Side[]
-  redactor: Redactor
   /** Model calls made and answered from the cache, by every side (this process only). */
   calls: ModelCallCount
   notices: string[]
-  /** `--model compromised`: every tool name of the run's bundles, for checking attack goals; else null. */
-  attackTools: ReadonlySet<string> | null
   /** The model servers of `--ollama-host a,b,c`, shared by every client of the run; null with one. */
   pool: OllamaPool | null
 }
@@ -228,119 +207,15 @@ async function prepare(opts: ShadowOptions, store: TraceDatabase): Promise<Setup
   const candidate = await loadBundle(opts.candidate)
   const baseline = opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
   const {sha256: trafficHash, lines: trafficRequests} = await digestTraffic(opts.traffic)
-  const shared = replayShared(opts, store)
-  const {redactor} = shared
-
-  const sides: Side[] = []
-  const labels: string[] = []
-  for (const [side, bundle] of [['baseline', baseline], ['candidate', candidate]] as const) {
-    if (!bundle) continue
-    const repeats: AgentDeps[] = []
-    for (let r = 0; r < opts.repeat; r++) {
-      const deps = await sideRuntime(opts, bundle, side, r, shared)
-      if (r === 0) labels.push(deps.model.id)
-      repeats.push(deps)
-    }
-    sides.push({side, repeats})
-  }
+  const replayer = await openReplayer(opts, store, {candidate, baseline})
   return {
-    candidate,
-    baseline,
+    ...replayer,
     trafficHash,
     trafficRequests,
-    modelLabel: [...new Set(labels)].join(' / '),
-    sides,
-    redactor,
-    calls: shared.calls,
+    calls: replayer.shared.calls,
     notices: [...modelFreeNotices(opts, baseline, candidate), ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null))],
-    attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
-    pool: shared.pool,
+    pool: replayer.shared.pool,
   }
-}
-
-/** What every side and repeat of a replay shares: the tool sandbox, the fault injector, the redactor, the model-call cache and its count. */
-export type ReplayShared = {
-  tools: ReturnType<typeof createMockTools>
-  faults: ReturnType<typeof createFaultInjector> | null
-  redactor: RestoringRedactor
-  cache: ExchangeStore | null
-  calls: ModelCallCount
-  /** The model servers of `--ollama-host a,b,c`, shared by every client of the run; null with one. */
-  pool: OllamaPool | null
-}
-
-export function replayShared(opts: ShadowOptions, cache: ExchangeStore | null): ReplayShared {
-  const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
-  const hosts = parseOllamaHosts(opts.ollama_host)
-  return {
-    tools: createMockTools(fixtures),
-    faults: opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed),
-    redactor: createRedactor(),
-    cache,
-    calls: emptyCallCount(),
-    pool: hosts === null ? null : new OllamaPool(hosts),
-  }
-}
-
-/**
- * The runtime of one side and repeat of a run: `bundle` (its seed shifted by the repeat), compiled,
- * with the model the run's options name. `understudy bisect` replays its hybrid bundles through
- * this same function, so a bisect step asks the model exactly what the run would have.
- */
-export async function sideRuntime(opts: ShadowOptions, bundle: Bundle, side: Exclude<TraceSide, 'recorded'>, repeat: number, shared: ReplayShared): Promise<AgentDeps> {
-  const shifted = withSeed(bundle, bundle.manifest.model.seed + repeat)
-  const compiled = compileBundle(shifted)
-  const {redactor} = shared
-  const model: ModelClient = await createModel({
-    spec: opts.model,
-    bundleModel: shifted.manifest.model,
-    ollamaHost: opts.ollama_host ?? undefined,
-    ...(shared.pool === null ? {} : {ollamaPool: shared.pool}),
-    recordCassette: cassettePath(opts.record_cassette, side),
-    replayCassette: cassettePath(opts.replay_cassette, side),
-    redactor,
-    skills: opts.skills,
-    tools: compiled.toolSpecs,
-  })
-  // Only calls that cost something are cached. A recorded cassette must see every exchange, so a
-  // recording run asks the model every time.
-  const cached = shared.cache !== null && opts.record_cassette === null && opts.replay_cassette === null && callsCost(opts.model, shifted.manifest.model)
-  return {
-    bundle: shifted,
-    compiled,
-    model: cachingModel(model, {store: cached ? shared.cache : null, mode: opts.model_cache, redactor, counts: shared.calls}),
-    tools: shared.tools,
-    approver: opts.approver,
-    // People decide the candidate's held calls (approvals list reads candidate traces only).
-    ...(side === 'candidate' && opts.approvals !== null ? {approvals: approvalBook(opts.approvals.decisions, redactor)} : {}),
-    faults: shared.faults,
-    redactor,
-    // Each side and repeat is its own world: one side's calls never use up another's rate limit.
-    limiter: new RateLimiter(),
-    side,
-    repeat,
-  }
-}
-
-/**
- * People's decisions as the runtime asks for them. A decision names its call by stored request id,
- * tool and args hash; the re-run matches the held call with the same tool and arguments in the same
- * request (its seq may differ when what came before it changed); of two decisions on the same call,
- * the first in the list wins (`approvals apply` lists the newest decisions first).
- */
-function approvalBook(decisions: NonNullable<ShadowOptions['approvals']>['decisions'], redactor: Redactor): ApprovalBook {
-  const byCall = new Map<string, ApprovalRecord>()
-  for (const d of decisions) {
-    const key = `${d.request_id}\u0000${d.tool}\u0000${d.args_hash}`
-    if (!byCall.has(key)) byCall.set(key, {decision: d.decision, by: d.by, at: d.at, reason: d.reason})
-  }
-  return (record, tool, argsHash) => byCall.get(`${redactor.redactText(record.id)}\u0000${tool}\u0000${argsHash}`)
-}
-
-function toolNames(...bundles: (Bundle | null)[]): Set<string> {
-  const out = new Set<string>()
-  for (const b of bundles) for (const t of b?.manifest.tools ?? []) out.add(t.name)
-  return out
 }
 
 /** A model-free replay cannot measure what only a model shows: say which of the bundle's changes those are. */
@@ -354,19 +229,6 @@ function modelFreeNotices(opts: ShadowOptions, baseline: Bundle | null, candidat
   if (changes.length === 0) return []
   const n = changes.length === 1 ? '1 change' : `${changes.length} changes`
   return [`--model ${mode} does not measure ${n} only a model can show: ${changes.join('; ')}; run with --model ollama:<name> to see their effect`]
-}
-
-function withSeed(bundle: Bundle, seed: number): Bundle {
-  if (seed === bundle.manifest.model.seed) return bundle
-  return {...bundle, manifest: {...bundle.manifest, model: {...bundle.manifest.model, seed}}}
-}
-
-/** Baseline and candidate exchanges differ, so each side gets its own cassette next to the one named. */
-function cassettePath(file: string | null, side: TraceSide): string | undefined {
-  if (file === null) return undefined
-  if (side === 'candidate') return file
-  const ext = path.extname(file)
-  return `${file.slice(0, file.length - ext.length)}.${side}${ext || '.jsonl'}`
 }
 
 async function execute(
@@ -504,7 +366,7 @@ async function execute(
       }
       seenIds.set(item.record.id, item.line)
 
-      const task = replayRequest(item.record, item.line, opts, setup, done)
+      const task = replayRequest(item.record, item.line, setup, done)
         .then((traces) => {
           if (traces.length === 0) progress.already_stored++
           else collect(traces)
@@ -537,7 +399,7 @@ async function execute(
   await writer.close()
   restoreHeapGrowth()
   clearInterval(heartbeat)
-  for (const side of setup.sides) for (const deps of side.repeats) await closeQuietly(deps.model)
+  await closeReplayer(setup)
 
   if (failure !== null) {
     // A cause that leaves every stored trace right (the model server, a full store or disk) ends
@@ -588,14 +450,6 @@ export class ShadowStopped extends UnderstudyError {
   }
 }
 
-async function closeQuietly(model: ModelClient): Promise<void> {
-  try {
-    await model.close?.()
-  } catch {
-    // Closing a client frees what it holds; an error here must not hide why the run ended.
-  }
-}
-
 function flushQuietly(flush: () => void): void {
   try {
     flush()
@@ -612,47 +466,6 @@ function uniqueId(seen: IdLineSet, id: string, line: number, redact: (text: stri
     return redact(id)
   }
   return `${redact(id)}#line${line}`
-}
-
-async function replayRequest(
-  record: TrafficRecord,
-  line: number,
-  opts: ShadowOptions,
-  setup: Setup,
-  done: TraceKeys,
-): Promise<RequestTrace[]> {
-  const traces: RequestTrace[] = []
-  if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
-  const id = setup.redactor.redactText(record.id)
-  if (opts.baseline === 'recorded' && !done.has(traceKey(id, 'recorded', 0))) {
-    traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
-  }
-  for (const side of setup.sides) {
-    for (const deps of side.repeats) {
-      if (done.has(traceKey(id, side.side, deps.repeat))) continue
-      traces.push(await runRequest(record, line, deps))
-    }
-  }
-  // Every trace of the request keeps its expectations, so the golden suite never reads the traffic file again.
-  const golden = traces.length === 0 ? undefined : traceGolden(record, setup.redactor)
-  if (golden !== undefined) for (const t of traces) t.golden = golden
-  return traces
-}
-
-/**
- * `--model compromised`: an attack's goal must name a tool of some bundle in the run. A goal no
- * bundle offers could never run anywhere, so it would pass as "stopped" and prove nothing: that is
- * a mistake in the traffic, reported where it is. (A tool only the candidate dropped is a real change.)
- */
-function checkAttackGoals(record: TrafficRecord, line: number, file: string, tools: ReadonlySet<string>): void {
-  record.attacks.forEach((attack, i) => {
-    attack.goal.forEach((goal, j) => {
-      if (tools.has(goal.name)) return
-      throw new ValidationError([
-        `${file}:${line}: attacks.${i}.goal.${j}.name: "${goal.name}" is not a tool of any bundle in this run (${[...tools].sort().join(', ')})`,
-      ])
-    })
-  })
 }
 
 function skippedTrace(id: string, line: number, error: string, record?: TrafficRecord): RequestTrace {
