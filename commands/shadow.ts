@@ -38,7 +38,13 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     model: Flags.string({description: 'scripted | scripted:<name> | ollama:<name> (default: each bundle\'s own model)'}),
     skill: Flags.string({description: 'skill module for the scripted model (repeatable, asked in order); replaces the scenario\'s skill', multiple: true}),
     'ollama-host': Flags.string({description: 'Ollama server URL (default: $OLLAMA_HOST or http://127.0.0.1:11434); several, comma-separated (a,b,c): each model call goes to the least busy, a failing one is taken out and its calls retried on another'}),
-    concurrency: Flags.integer({description: 'requests in flight at once', min: 1, max: 256}),
+    concurrency: Flags.integer({description: 'requests in flight at once (a model server\'s calls overlap; an in-process model replays one at a time per thread)', min: 1, max: 256}),
+    threads: Flags.integer({
+      description:
+        'replay threads for models that answer in-process (scripted, recorded, compromised): 1 replays on the main thread; default one per CPU but one (at most 4) for 20,000 lines or more on 3+ CPUs. The stored traces are the same whatever the number',
+      min: 1,
+      max: 64,
+    }),
     repeat: Flags.integer({description: 'run each side N times; differences between repeats are noise, not regressions', min: 1, max: 10}),
     faults: Flags.string({description: 'seeded fault injection, e.g. timeouts=0.05,rate_limit=0.02,partial_write=0.01'}),
     seed: Flags.integer({description: 'seed for fault injection'}),
@@ -100,6 +106,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
             if (!this.jsonEnabled()) this.err(`note: ${notice}`)
           },
           onSkipped: (s: SkippedLine) => reporter.skipped(skippedLineProblems(s)),
+          ...(flags.threads === undefined ? {} : {threads: flags.threads}),
         }
         if (flags.resume) {
           if (args.traffic || flags.candidate || flags.scenario || flags.skill || flags.shard) {

@@ -54,6 +54,20 @@ export function recordProgress(p: ShadowProgress, traces: RequestTrace[]): void 
   if (!counted) p.requests++
 }
 
+/** What one replay thread counted (recordProgress on an emptyProgress) added into the run's progress. */
+export function mergeProgress(p: ShadowProgress, part: ShadowProgress): void {
+  p.requests += part.requests
+  p.skipped += part.skipped
+  p.already_stored += part.already_stored
+  p.denials += part.denials
+  p.tool_errors += part.tool_errors
+  p.budget_hits += part.budget_hits
+  for (const [side, counts] of Object.entries(part.status)) {
+    const bySide = (p.status[side] ??= {})
+    for (const [status, n] of Object.entries(counts)) bySide[status] = (bySide[status] ?? 0) + n
+  }
+}
+
 export type ProgressFigures = {
   done: number
   /** Finished requests over the total; requests read ahead and still in flight do not count. */

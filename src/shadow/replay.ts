@@ -19,6 +19,7 @@ import {emptyFixtures, loadFixtures} from '../tools/fixtures.js'
 import {createMockTools} from '../tools/mock-tools.js'
 import type {ApprovalRecord, RequestTrace, TraceSide} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {crossRequestWindows} from './shard.js'
 
 /**
  * What replays one request: the run's bundles compiled into one runtime per side and repeat, with
@@ -36,6 +37,12 @@ export type Replayer = {
   attackTools: ReadonlySet<string> | null
   /** The models of the sides, as the run names them (`scripted / recorded`). */
   modelLabel: string
+  /**
+   * Replay requests already stored too (their traces dropped): the bundles count windows across
+   * requests (rate limits, tenant quotas) and every model answers in-process, so a resumed run
+   * rebuilds those windows exactly as the uninterrupted run had them, at no model's expense.
+   */
+  replaysStored: boolean
   shared: ReplayShared
 }
 
@@ -73,6 +80,7 @@ export async function openReplayer(opts: ShadowOptions, cache: ExchangeStore | n
     redactor: shared.redactor,
     attackTools: opts.model !== null && opts.model.trim() === 'compromised' ? toolNames(candidate, baseline) : null,
     modelLabel: [...new Set(labels)].join(' / '),
+    replaysStored: crossRequestWindows([baseline, candidate]).length > 0 && answersInProcess(opts, {candidate, baseline}),
     shared,
   }
 }
@@ -212,8 +220,10 @@ export async function replayRequest(record: TrafficRecord, line: number, setup: 
   }
   for (const side of setup.sides) {
     for (const deps of side.repeats) {
-      if (done.has(traceKey(id, side.side, deps.repeat))) continue
-      traces.push(await runRequest(record, line, deps))
+      const stored = done.has(traceKey(id, side.side, deps.repeat))
+      if (stored && !setup.replaysStored) continue
+      const trace = await runRequest(record, line, deps)
+      if (!stored) traces.push(trace)
     }
   }
   // Every trace of the request keeps its expectations, so the golden suite never reads the traffic file again.

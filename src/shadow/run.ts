@@ -20,9 +20,10 @@ import {boundHeapGrowth, fullGc} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
-import {emptyProgress, recordProgress, type ShadowProgress} from './progress.js'
-import {closeReplayer, openReplayer, replayRequest, type Replayer} from './replay.js'
-import {crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
+import {emptyProgress, mergeProgress, recordProgress, type ShadowProgress} from './progress.js'
+import {answersInProcess, closeReplayer, openReplayer, replayRequest, type Replayer} from './replay.js'
+import {ReplayThreads, replayThreadCount} from './replay-threads.js'
+import {crossRequestWindows, crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
 export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
@@ -42,6 +43,12 @@ export type ShadowHooks = {
   onRunCreated?: (run: RunInfo) => void
   /** Things the user should know before reading the results (what a model-free replay cannot measure), before any request runs. */
   onNotice?: (notice: string) => void
+  /**
+   * Replay threads this process uses (`--threads`; 1 replays on this thread); default: one per CPU,
+   * at most 4, for a long run whose models answer in-process (replay-threads.ts). Not part of the
+   * run: the stored traces are the same whatever the number.
+   */
+  threads?: number
 }
 
 export type ShadowResult = {
@@ -57,6 +64,8 @@ export type ShadowResult = {
   model_calls: ModelCallCount
   /** `--ollama-host a,b,c`: the model calls each server answered in this process; [] with one server. */
   servers: ServerCalls[]
+  /** The replay threads this process used (1: the requests were replayed on the calling thread). */
+  threads: number
 }
 
 const MAX_SKIPPED_LISTED = 1000
@@ -213,7 +222,10 @@ async function prepare(opts: ShadowOptions, store: TraceDatabase): Promise<Setup
     trafficHash,
     trafficRequests,
     calls: replayer.shared.calls,
-    notices: [...modelFreeNotices(opts, baseline, candidate), ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null))],
+    notices: [
+      ...modelFreeNotices(opts, baseline, candidate),
+      ...(opts.shard === null ? [] : [crossSessionNotice([baseline, candidate], opts.shard)].filter((n) => n !== null)),
+    ],
     pool: replayer.shared.pool,
   }
 }
@@ -242,6 +254,13 @@ async function execute(
   resumed: boolean,
 ): Promise<ShadowResult> {
   hooks.onRunCreated?.(run)
+  const windows = crossRequestWindows([setup.baseline, setup.candidate])
+  if (done.size > 0 && windows.length > 0 && !setup.replaysStored) {
+    setup.notices.push(
+      `${windows.join(', ')} count calls across requests, and the requests stored before this run resumed are not asked of the model again: ` +
+        'their calls count in no window here (a limit the uninterrupted run would reach may not be reached)',
+    )
+  }
   for (const notice of setup.notices) hooks.onNotice?.(notice)
   const lines = opts.limit === null ? setup.trafficRequests : Math.min(opts.limit, setup.trafficRequests)
   // A shard's own line count is known only once read: until then, its even share.
@@ -291,6 +310,34 @@ async function execute(
     }
   }
   const writer = openTraceWriter(store, run.id)
+  // A model that answers in-process makes nothing wait: requests are replayed one at a time in line
+  // order (interleaving their calls would only make rate limits depend on --concurrency), on this
+  // thread or shared out among replay threads.
+  const inProcess = answersInProcess(opts, setup)
+  const concurrency = inProcess ? 1 : opts.concurrency
+  const threadCount = writer.takesRows ? replayThreadCount(hooks.threads, lines, inProcess) : 1
+  const threads =
+    threadCount < 2
+      ? null
+      : new ReplayThreads({
+          count: threadCount,
+          lines,
+          data: {options: opts, resumed: done.size > 0, label: store.path, runId: run.id},
+          byTenant: crossRequestWindows([setup.baseline, setup.candidate]).length > 0,
+          onBatch: (b) => {
+            try {
+              mergeProgress(progress, b.progress)
+              if (b.part !== null) writer.addRows(b.part, b.traces)
+              if (writer.queued >= FLUSH_TRACES || Date.now() - lastFlush >= FLUSH_MS) flush()
+              hooks.onProgress?.(progress)
+            } catch (e) {
+              failure ??= e
+            }
+          },
+          onError: (e) => {
+            failure ??= e
+          },
+        })
   const restoreHeapGrowth = boundHeapGrowth()
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
@@ -337,6 +384,7 @@ async function execute(
   // Whatever stops the run early (a fatal model error, a full store, a bad line under --strict)
   // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
+    await threads?.started()
     for await (const item of readTraffic(opts.traffic, keep === undefined ? {} : {keep})) {
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
@@ -366,6 +414,12 @@ async function execute(
       }
       seenIds.set(item.record.id, item.line)
 
+      if (threads !== null) {
+        const room = threads.submit(item.record, item.line)
+        if (room !== null) await room
+        if (writer.backlog > MAX_WRITE_BACKLOG) await writer.waitBelow(MAX_WRITE_BACKLOG)
+        continue
+      }
       const task = replayRequest(item.record, item.line, setup, done)
         .then((traces) => {
           if (traces.length === 0) progress.already_stored++
@@ -383,10 +437,11 @@ async function execute(
       inFlight.add(task)
       // Waits for the first request to settle, as Promise.race(inFlight) did, without attaching a
       // handler to every request in flight for every request read.
-      if (inFlight.size >= opts.concurrency) await new Promise<void>((resolve) => (slotFreed = resolve))
+      if (inFlight.size >= concurrency) await new Promise<void>((resolve) => (slotFreed = resolve))
       if (writer.backlog > MAX_WRITE_BACKLOG) await writer.waitBelow(MAX_WRITE_BACKLOG)
     }
     await Promise.all(inFlight)
+    await threads?.drain()
     flush()
     await writer.drain()
   } catch (e) {
@@ -394,8 +449,10 @@ async function execute(
   }
   if (failure !== null) {
     await Promise.allSettled(inFlight)
+    await threads?.drain()
     flushQuietly(flush)
   }
+  await threads?.close()
   await writer.close()
   restoreHeapGrowth()
   clearInterval(heartbeat)
@@ -416,7 +473,7 @@ async function execute(
   if (shard !== null && !interrupted) progress.requests_total = owned
   finish(interrupted ? 'interrupted' : 'completed')
   hooks.onProgress?.(progress)
-  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, model_calls: {...setup.calls}, servers: setup.pool?.stats() ?? []}
+  return {run: store.getRun(run.id)!, progress, interrupted, resumed, notices: setup.notices, skipped_lines: skippedLines, model_calls: {...setup.calls}, servers: setup.pool?.stats() ?? [], threads: threadCount}
 }
 
 /**

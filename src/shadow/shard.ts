@@ -54,11 +54,11 @@ export function lineShardKey(id: string | null, line: number): string {
 }
 
 /**
- * What a shard cannot see: windows counted over more than one session (a user's or a tenant's
- * calls per minute, a tenant's quotas) are counted per process, so in a sharded run each shard
- * counts only its own share. Returns the notice to give, or null when the bundles set none.
+ * The bundles' windows counted across requests: a user's or a tenant's calls per minute, a
+ * tenant's quotas. They are the only state one request's replay leaves for another's (all of it
+ * keyed by tenant, src/runtime/rate-limit.ts); sorted names, [] when the bundles set none.
  */
-export function crossSessionNotice(bundles: readonly (Bundle | null)[], shard: Shard): string | null {
+export function crossRequestWindows(bundles: readonly (Bundle | null)[]): string[] {
   const found = new Set<string>()
   for (const b of bundles) {
     if (b === null) continue
@@ -68,9 +68,19 @@ export function crossSessionNotice(bundles: readonly (Bundle | null)[], shard: S
     }
     if (Object.keys(b.manifest.tenant_quotas).length > 0) found.add('tenant_quotas')
   }
-  if (found.size === 0 || shard.count === 1) return null
+  return [...found].sort()
+}
+
+/**
+ * What a shard cannot see: windows counted over more than one session (crossRequestWindows) are
+ * counted per process, so in a sharded run each shard counts only its own share. Returns the
+ * notice to give, or null when the bundles set none.
+ */
+export function crossSessionNotice(bundles: readonly (Bundle | null)[], shard: Shard): string | null {
+  const found = crossRequestWindows(bundles)
+  if (found.length === 0 || shard.count === 1) return null
   return (
-    `--shard ${formatShard(shard)}: ${[...found].sort().join(', ')} count calls across sessions, and each shard counts only its own sessions; ` +
+    `--shard ${formatShard(shard)}: ${found.join(', ')} count calls across sessions, and each shard counts only its own sessions; ` +
     'a limit a single process would reach may not be reached in a shard (the merged run can differ there)'
   )
 }

@@ -40,6 +40,8 @@ export type ShadowSummary = {
   notices: string[]
   /** `--ollama-host a,b,c`: model calls per server in this process ([] with one server). */
   servers: ServerCalls[]
+  /** Replay threads this process used (`--threads`; 1: the requests were replayed on the main thread). */
+  threads: number
   next: string[]
   /** The scorecard's verdict on the run (null for an interrupted run, which is not judged until it is finished). */
   verdict: Verdict | null
@@ -89,6 +91,7 @@ export async function shadowSummary(store: TraceDatabase, result: ShadowResult, 
     model_calls: result.model_calls,
     notices: result.notices,
     servers: result.servers,
+    threads: result.threads,
     next,
     verdict,
     accepted: accepted === null ? null : {file: accepted.file, requests: summary.requests.accepted, lines: acceptedLines(summary, accepted.file)},
@@ -117,7 +120,7 @@ export function renderShadowSummary(s: ShadowSummary): string {
   const lines: string[] = []
   const verb = s.interrupted ? 'interrupted' : s.run.status
   lines.push(
-    `run ${s.run.id} ${verb}: ${s.requests} requests in ${s.elapsed_s.toFixed(1)}s (${s.requests_per_s.toFixed(0)}/s)` +
+    `run ${s.run.id} ${verb}: ${s.requests} requests in ${s.elapsed_s.toFixed(1)}s (${s.requests_per_s.toFixed(0)}/s${s.threads > 1 ? ` on ${s.threads} replay threads` : ''})` +
       (s.resumed ? `, ${s.already_stored} already stored before resuming` : ''),
   )
   lines.push(`  candidate ${s.run.candidate_ref}  vs  ${s.run.baseline_ref}   model ${s.run.model}`)

@@ -23,6 +23,16 @@ export interface TraceWriter {
    * batch so far: a batch is stored whole or not at all.
    */
   add(traces: RequestTrace[]): void
+  /**
+   * Whether addRows works: rows encoded elsewhere (a replay worker thread) are handed on as they
+   * are only to the writer thread; the synchronous writer stores trace objects.
+   */
+  readonly takesRows: boolean
+  /**
+   * Adds `traces` traces already encoded into their rows (encodeRows) to the next batch; the part
+   * holds every trace of each request in it. Throws as add does.
+   */
+  addRows(part: PackedRows | unknown[][], traces: number): void
   /** Traces added since the last flush. */
   readonly queued: number
   /** Hands the traces added so far over as one batch (one transaction); nothing when none was added. Throws as add does. */
@@ -39,6 +49,23 @@ export interface TraceWriter {
   close(): Promise<void>
 }
 
+/**
+ * `traces` encoded into their rows (traceRow; `label` names the store in its errors) and packed
+ * into one transferable buffer, or the rows themselves when a value cannot be packed. Throws the
+ * encoders' error for a trace they refuse.
+ */
+export function encodeRows(label: string, runId: string, traces: readonly RequestTrace[]): PackedRows | unknown[][] {
+  const rows = traces.map((t) => traceRow(label, runId, t))
+  // Packed as soon as encoded, not at the flush: until then the batch is off-heap bytes rather
+  // than objects that every scavenge copies and then promotes into the old generation (RSS).
+  const packed = packRows(rows)
+  if (packed === null) return rows
+  // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII text
+  // takes; the bytes are copied out so a batch in flight holds what it uses (the larger buffer is
+  // freed at the next scavenge and its memory reused by the next request's).
+  return packed.buffer.byteLength > packed.length ? {buffer: packed.buffer.slice(0, packed.length), length: packed.length} : packed
+}
+
 const WORKER = new URL('./trace-writer-worker.js', import.meta.url)
 
 export function openTraceWriter(store: TraceDatabase, runId: string): TraceWriter {
@@ -51,6 +78,7 @@ export function openTraceWriter(store: TraceDatabase, runId: string): TraceWrite
 
 class SyncTraceWriter implements TraceWriter {
   readonly backlog = 0
+  readonly takesRows = false
   private batch: RequestTrace[] = []
   constructor(
     private readonly store: TraceDatabase,
@@ -61,6 +89,9 @@ class SyncTraceWriter implements TraceWriter {
   }
   add(traces: RequestTrace[]): void {
     for (const t of traces) this.batch.push(t)
+  }
+  addRows(): void {
+    throw new UnderstudyError('internal: the synchronous trace writer stores trace objects, not encoded rows')
   }
   flush(): void {
     if (this.batch.length === 0) return
@@ -86,6 +117,7 @@ export type WriterMessage = {runId: string; parts: (PackedRows | unknown[][])[]}
 type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null} | {ready: true}
 
 class WorkerTraceWriter implements TraceWriter {
+  readonly takesRows = true
   private readonly worker: Worker
   private outstanding = 0
   private failure: Error | null = null
@@ -139,9 +171,9 @@ class WorkerTraceWriter implements TraceWriter {
   add(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
-    let rows: unknown[][]
+    let part: PackedRows | unknown[][]
     try {
-      rows = traces.map((t) => traceRow(this.file, this.runId, t))
+      part = encodeRows(this.file, this.runId, traces)
     } catch (e) {
       this.parts = []
       this.transfer = []
@@ -149,19 +181,15 @@ class WorkerTraceWriter implements TraceWriter {
       this.fail(e as Error)
       throw e
     }
-    // Packed now, not at the flush: until then the batch is off-heap bytes rather than objects that
-    // every scavenge copies and then promotes into the old generation (which grows RSS).
-    const packed = packRows(rows)
-    if (packed === null) this.parts.push(rows)
-    else {
-      // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII
-      // text takes; the bytes are copied out so a batch in flight holds what it uses (the larger
-      // buffer is freed at the next scavenge and its memory reused by the next request's).
-      const buffer = packed.buffer.byteLength > packed.length ? packed.buffer.slice(0, packed.length) : packed.buffer
-      this.parts.push({buffer, length: packed.length})
-      this.transfer.push(buffer)
-    }
-    this.queuedTraces += traces.length
+    this.addRows(part, traces.length)
+  }
+
+  addRows(part: PackedRows | unknown[][], traces: number): void {
+    if (this.failure) throw this.failure
+    if (traces === 0) return
+    this.parts.push(part)
+    if (!Array.isArray(part)) this.transfer.push(part.buffer)
+    this.queuedTraces += traces
   }
 
   flush(): void {

@@ -1,0 +1,185 @@
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
+import Database from 'better-sqlite3'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {renderMarkdown} from '../../src/report/markdown.js'
+import {renderJsonReport} from '../../src/report/formats.js'
+import {listRun, type ListedRequest} from '../../src/runs/diff-list.js'
+import {runSummary} from '../../src/runs/run-summary.js'
+import {rollbackFrequency} from '../../src/rollout/history.js'
+import {renderScorecard} from '../../src/scorecard/render.js'
+import {scorecard} from '../../src/scorecard/scorecard.js'
+import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
+import type {RunInfo} from '../../src/store/api.js'
+import type {ShadowOptionsInput} from '../../src/store/run-config.js'
+import {openStore} from '../../src/store/sqlite.js'
+import {repoRoot} from '../helpers/cli.js'
+
+// Replay threads exist only compiled (dist/; `npm test` builds first): the run is started from there.
+const dist = (p: string) => pathToFileURL(path.join(repoRoot, 'dist', p)).href
+const {startShadow, resumeShadow} = (await import(dist('src/shadow/run.js'))) as typeof import('../../src/shadow/run.js')
+
+const banking = path.join(repoRoot, 'scenarios', 'banking-assistant')
+const support = path.join(repoRoot, 'scenarios', 'support-refunds')
+const START = Date.parse('2025-03-10T09:00:00Z')
+
+let dir: string
+/** Banking traffic in bursts: rate limits and tenant quotas are reached, which only a tenant kept on one thread replays the same. */
+let burst: string
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'understudy-replay-threads-'))
+  const records = readFileSync(path.join(banking, 'traffic.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const out: string[] = []
+  for (let copy = 0; copy < 4; copy++) {
+    for (const r of records) {
+      const i = out.length
+      // A third tenant (no quota of its own, the tools' rate limits still apply), half a second apart.
+      const tenant = copy % 3 === 2 ? 'eastbrook' : r.tenant
+      out.push(JSON.stringify({...r, id: `${r.id}-c${copy}`, tenant, timestamp: new Date(START + i * 500).toISOString()}))
+    }
+  }
+  burst = path.join(dir, 'burst.jsonl')
+  writeFileSync(burst, out.join('\n') + '\n')
+})
+
+afterAll(() => {
+  rmSync(dir, {recursive: true, force: true})
+})
+
+/** Every stored column of every trace of the run, in the order readers read them. */
+function rows(file: string, runId: string): string[] {
+  const db = new Database(file, {readonly: true})
+  try {
+    const cols = (db.prepare(`SELECT name FROM pragma_table_info('requests') WHERE name NOT IN ('id', 'run_id')`).pluck().all() as string[]).map((c) => `quote(${c})`).join(` || '|' || `)
+    return db.prepare(`SELECT ${cols} FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).pluck().all(runId) as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/** What `diff --only all --json`, `report --format json|md` and `scorecard` show, run ids and timings aside. */
+async function views(file: string, run: RunInfo): Promise<string[]> {
+  const store = openStore(file, {readonly: true})
+  try {
+    const listed: ListedRequest[] = []
+    const totals = await listRun(store, run, 'all', (r) => listed.push(r))
+    const {summary, golden} = await runSummary(store, run)
+    const card = scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))
+    const strip = (text: string): string =>
+      text
+        .replaceAll(run.id, 'RUN')
+        .replace(/"(started_at|finished_at)": "[^"]*"/g, '"$1": "-"')
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
+    return [JSON.stringify({totals, listed}), strip(renderJsonReport(summary, card)), strip(renderMarkdown(summary, card)), strip(renderScorecard(card))]
+  } finally {
+    store.close()
+  }
+}
+
+async function replay(name: string, input: ShadowOptionsInput, threads: number) {
+  const file = path.join(dir, `${name}-${threads}.db`)
+  const store = openStore(file)
+  try {
+    const result = await startShadow(input, store, {threads})
+    return {file, result, rows: rows(file, result.run.id), views: await views(file, result.run)}
+  } finally {
+    store.close()
+  }
+}
+
+const bankingRun = (): ShadowOptionsInput => ({
+  traffic: burst,
+  candidate: path.join(banking, 'v2-no-injection-defence'),
+  baseline: path.join(banking, 'v1'),
+  fixtures: path.join(banking, 'fixtures.yaml'),
+  model: 'recorded',
+})
+
+describe('replay threads: the stored run is the same whatever the number of threads (#21)', () => {
+  it('rate limits and tenant quotas reached in bursts (banking, three tenants): every stored column and every view', async () => {
+    const one = await replay('banking', bankingRun(), 1)
+    const three = await replay('banking', bankingRun(), 3)
+    expect(one.result.threads).toBe(1)
+    expect(three.result.threads).toBe(3)
+    // The windows are reached, so which thread replays a tenant's requests, and in what order, counts.
+    const limited = one.rows.filter((r) => r.includes('RATE_LIMITED_USER') || r.includes('RATE_LIMITED_TENANT'))
+    expect(limited.length).toBeGreaterThan(20)
+    expect(one.rows.length).toBe(240 * 2)
+    expect(three.rows).toEqual(one.rows)
+    expect(three.views).toEqual(one.views)
+    expect(three.result.progress.status).toEqual(one.result.progress.status)
+    expect(three.result.progress.requests).toBe(one.result.progress.requests)
+  }, 120_000)
+
+  it('no window across requests (support refunds, the scripted model and its skill): batches go to any thread', async () => {
+    const input: ShadowOptionsInput = {
+      traffic: path.join(support, 'traffic.jsonl'),
+      candidate: path.join(support, 'v2'),
+      baseline: path.join(support, 'v1'),
+      fixtures: path.join(support, 'fixtures.yaml'),
+      skills: [path.join(support, 'skill', 'index.ts')],
+      limit: 400,
+    }
+    const one = await replay('support', input, 1)
+    const two = await replay('support', input, 2)
+    expect(two.result.threads).toBe(2)
+    expect(one.rows.length).toBe(400 * 2)
+    expect(two.rows).toEqual(one.rows)
+    expect(two.views).toEqual(one.views)
+  }, 120_000)
+
+  // Resuming used to start the windows empty, so a quota the uninterrupted run reached was not reached
+  // after a resume, on one thread as on several: the stored requests are now replayed for their windows.
+  it.each([1, 3])('a run stopped part way and resumed (%i threads) stores what one uninterrupted thread does', async (threads) => {
+    const whole = await replay('banking', bankingRun(), 1)
+    const file = path.join(dir, `resumed-${threads}.db`)
+    const store = openStore(file)
+    try {
+      const controller = new AbortController()
+      const first = await startShadow(bankingRun(), store, {threads, signal: controller.signal, onProgress: (p) => p.requests >= 20 && controller.abort()})
+      expect(first.interrupted).toBe(true)
+      const stored = rows(file, first.run.id).length
+      expect(stored).toBeGreaterThan(0)
+      expect(stored).toBeLessThan(whole.rows.length)
+      const second = await resumeShadow(first.run.id, store, {threads})
+      expect(second.progress.already_stored).toBe(stored / 2)
+      expect(rows(file, first.run.id)).toEqual(whole.rows)
+    } finally {
+      store.close()
+    }
+  }, 120_000)
+
+  it('a request that fails on a thread fails the run with the error one thread gives', async () => {
+    // --model compromised checks each attack's goal against the run's tools: a goal no bundle has, late in the file.
+    const lines = readFileSync(burst, 'utf8').trim().split('\n')
+    const at = lines.findIndex((l, i) => i > 200 && (JSON.parse(l) as {attacks?: unknown[]}).attacks?.length)
+    expect(at).toBeGreaterThan(200)
+    const bad = JSON.parse(lines[at]!) as {attacks: {goal: {name: string}[]}[]}
+    bad.attacks[0]!.goal[0]!.name = 'wire_everything_abroad'
+    lines[at] = JSON.stringify(bad)
+    const traffic = path.join(dir, 'bad-goal.jsonl')
+    writeFileSync(traffic, lines.join('\n') + '\n')
+    const errorOf = async (threads: number) => {
+      const store = openStore(path.join(dir, `bad-goal-${threads}.db`))
+      try {
+        await startShadow({...bankingRun(), traffic, model: 'compromised'}, store, {threads})
+        return null
+      } catch (e) {
+        const run = store.listRuns()[0]!
+        return {name: (e as Error).name, message: (e as Error).message, status: run.status}
+      } finally {
+        store.close()
+      }
+    }
+    const one = await errorOf(1)
+    expect(one).toMatchObject({name: 'ValidationError', status: 'failed'})
+    expect(one!.message).toContain(`${traffic}:${at + 1}: attacks.0.goal.0.name: "wire_everything_abroad" is not a tool of any bundle`)
+    expect(await errorOf(3)).toEqual(one)
+  }, 120_000)
+})
