@@ -23,11 +23,11 @@ export type ShadowChildResult = {
 }
 
 const t0 = performance.now()
-const {db, ...input} = JSON.parse(process.argv[2] ?? '{}') as ShadowOptionsInput & {db: string}
+const {db, threads, ...input} = JSON.parse(process.argv[2] ?? '{}') as ShadowOptionsInput & {db: string; threads?: number}
 const store = openStore(db)
 try {
   let cpu0: NodeJS.CpuUsage | undefined
-  const r = await startShadow(input, store, {onRunCreated: () => (cpu0 = process.cpuUsage())})
+  const r = await startShadow(input, store, {onRunCreated: () => (cpu0 = process.cpuUsage()), ...(threads === undefined ? {} : {threads})})
   const cpu = process.cpuUsage(cpu0)
   const out: ShadowChildResult = {
     run_id: r.run.id,

@@ -15,7 +15,7 @@ const SHADOW_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sh
  * fixtures and the bundle's scripted model unless `extra` says otherwise, in a child process,
  * store on disk.
  */
-export function shadowRun(sc: Scenario, traffic: string, db: string, extra: Partial<ShadowOptionsInput> = {}): Promise<ShadowRun> {
+export function shadowRun(sc: Scenario, traffic: string, db: string, extra: Partial<ShadowOptionsInput> & {threads?: number} = {}): Promise<ShadowRun> {
   const input = {db, traffic, candidate: sc.candidate, fixtures: sc.fixtures, approver: 'pending', skills: [sc.skill], ...extra}
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SHADOW_CHILD, JSON.stringify(input)], {stdio: ['ignore', 'pipe', 'pipe']})
