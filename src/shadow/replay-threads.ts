@@ -204,9 +204,12 @@ export class ReplayThreads {
     return new Promise<void>((resolve) => (this.wake = resolve))
   }
 
-  /** Sends every partly filled batch, then resolves once every batch sent is answered. */
-  async drain(): Promise<void> {
-    for (const t of this.threads) if (t.open !== null) this.send(t)
+  /**
+   * Sends every partly filled batch (unless `sendOpen` is false: after a failure nothing more is
+   * started), then resolves once every batch sent is answered.
+   */
+  async drain(sendOpen = true): Promise<void> {
+    for (const t of this.threads) if (t.open !== null && sendOpen) this.send(t)
     while (this.threads.some((t) => t.outstanding > 0 && !t.exited)) await new Promise<void>((resolve) => (this.wake = resolve))
   }
 

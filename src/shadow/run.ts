@@ -449,7 +449,7 @@ async function execute(
   }
   if (failure !== null) {
     await Promise.allSettled(inFlight)
-    await threads?.drain()
+    await threads?.drain(false)
     flushQuietly(flush)
   }
   await threads?.close()
