@@ -67,7 +67,7 @@ type Proposal = {
 class RecordedTrajectory implements TrajectoryModel {
   readonly id: string
   /** The current user turn's proposals still to make; `later`, those of each later turn. */
-  private queue: Proposal[] = []
+  private queue: Proposal[]
   private readonly later: Proposal[][]
   /** Later turns answered so far (the answer that ended turn k is `record.turns[k].answer`). */
   private turn = 0
