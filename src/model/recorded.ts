@@ -67,7 +67,7 @@ type Proposal = {
 class RecordedTrajectory implements TrajectoryModel {
   readonly id: string
   /** The current user turn's proposals still to make; `later`, those of each later turn. */
-  private queue: Proposal[] = []
+  private queue: Proposal[]
   private readonly later: Proposal[][]
   /** Later turns answered so far (the answer that ended turn k is `record.turns[k].answer`). */
   private turn = 0
@@ -87,25 +87,34 @@ class RecordedTrajectory implements TrajectoryModel {
   ) {
     this.id = mode
     const prod = record.production
-    const userTurns = record.turns?.length ?? 0
-    const byTurn: Proposal[][] = Array.from({length: userTurns + 1}, () => [])
+    const calls = prod.tool_calls
+    const turns = record.turns
+    const userTurns = turns?.length ?? 0
+    // One pass over the recorded calls: the proposals of each user turn and the tools' own time.
+    const first: Proposal[] = []
+    const later: Proposal[][] = []
+    for (let k = 0; k < userTurns; k++) later.push([])
     let proposed = 0
-    prod.tool_calls.forEach((call, i) => {
+    let toolMs = 0
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!
+      toolMs += call.latency_ms
       // Retries are the runtime's to make (its retry budget and faults decide); the model proposes the logical call once.
-      if (call.attempt !== 1) return
-      byTurn[turnOfRecordedCall(record.turns, i)]!.push(proposal({name: call.name, arguments: call.args}, call, undefined))
+      if (call.attempt !== 1) continue
+      const p = proposal({name: call.name, arguments: call.args}, call, undefined)
+      const turn = turns === undefined ? 0 : turnOfRecordedCall(turns, i)
+      if (turn === 0) first.push(p)
+      else later[turn - 1]!.push(p)
       proposed++
-    })
-    this.queue = byTurn[0]!
-    this.later = byTurn.slice(1)
+    }
+    this.queue = first
+    this.later = later
     // Multi-turn plan_first: every turn opens with its plan, an empty one included.
-    this.planDue = planFirst && record.turns !== undefined
+    this.planDue = planFirst && turns !== undefined
     // Production's usage and model time, spread over the model calls it would take (each call, and
     // each turn's answer; plan_first: a plan and an answer a turn): totals match the recording.
     this.turnsLeft = planFirst ? 2 * (userTurns + 1) : proposed + userTurns + 1
     this.tokensLeft = {input: prod.usage.input_tokens, output: prod.usage.output_tokens}
-    let toolMs = 0
-    for (const call of prod.tool_calls) toolMs += call.latency_ms
     this.latencyLeft = Math.max(0, prod.latency_ms - toolMs)
   }
 

@@ -1,5 +1,5 @@
 import type {Bundle, ToolContract} from '../bundle/schema.js'
-import {type RecordedToolCall, type TrafficRecord, turnOfRecordedCall} from '../traffic/schema.js'
+import {type RecordedPolicyDecision, type RecordedToolCall, type TrafficRecord, turnOfRecordedCall} from '../traffic/schema.js'
 import {hashJson} from '../util/canonical.js'
 import {perToolBudget} from './budget.js'
 import {RATE_LIMITED_TENANT, RATE_LIMITED_USER, SCHEMA_INVALID, TOOL_NOT_ALLOWED} from './guardrails/mid-run.js'
@@ -15,36 +15,41 @@ import type {PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallOutcome, Tool
 export function recordedTrace(record: TrafficRecord, line: number, redactor: Redactor, bundle?: Bundle): RequestTrace {
   const prod = record.production
   const contracts = bundle ? contractsOf(bundle) : NO_CONTRACTS
+  const calls = prod.tool_calls
+  const decisionsIn = prod.policy_decisions
+  const turns = record.turns
 
-  // Production may log a decision for a call it never answered (denied, awaiting approval).
-  const midRun = new Map<string, {decision: string; reason: string}>()
-  for (const d of prod.policy_decisions) {
-    if (d.stage === 'mid_run' && d.tool_call_id !== undefined && d.decision !== 'allow') midRun.set(d.tool_call_id, d)
+  // Production may log a decision for a call it never answered (denied, awaiting approval). Most
+  // records have none: the map is made only for one that does.
+  let midRun: Map<string, RecordedPolicyDecision> | null = null
+  for (let i = 0; i < decisionsIn.length; i++) {
+    const d = decisionsIn[i]!
+    if (d.stage === 'mid_run' && d.tool_call_id !== undefined && d.decision !== 'allow') (midRun ??= new Map()).set(d.tool_call_id, d)
   }
   const budgetHits: string[] = []
 
   const steps: StepTrace[] = []
   const toolCalls: ToolCallTrace[] = []
-  const seqById = new Map<string, number>()
-  prod.tool_calls.forEach((call, seq) => {
+  for (let seq = 0; seq < calls.length; seq++) {
+    const call = calls[seq]!
     const contract = contracts.get(call.name)
-    const refusal = midRun.get(call.id)
+    const refusal = midRun === null ? undefined : midRun.get(call.id)
     const outcome = recordedOutcome(call, refusal)
-    const hit = outcome === 'budget_exceeded' ? recordedBudgetHit(call.name, refusal!.reason) : null
-    if (hit !== null && !budgetHits.includes(hit)) budgetHits.push(hit)
+    if (outcome === 'budget_exceeded') {
+      const hit = recordedBudgetHit(call.name, refusal!.reason)
+      if (hit !== null && !budgetHits.includes(hit)) budgetHits.push(hit)
+    }
     const step = steps.length
     steps.push(
       {index: step, state: 'act', detail: `${call.name} (attempt ${call.attempt})`, input_tokens: 0, output_tokens: 0, latency_ms: call.latency_ms},
       {index: step + 1, state: 'observe', detail: `${call.name}: ${outcome}`, input_tokens: 0, output_tokens: 0, latency_ms: 0},
     )
-    if (!seqById.has(call.id)) seqById.set(call.id, seq)
-    const turn = turnOfRecordedCall(record.turns, seq)
     const trace: ToolCallTrace = {
       seq,
       step,
       name: call.name,
       risk: contract?.risk ?? 'unknown',
-      args: redactor.redactArgs(call.args, contract?.sensitive_fields ?? []),
+      args: redactor.redactArgs(call.args, contract?.sensitive_fields ?? NO_PATHS),
       args_hash: hashJson(call.args),
       idempotency_key: call.idempotency_key ?? null,
       attempt: call.attempt,
@@ -55,9 +60,12 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
       latency_ms: call.latency_ms,
     }
     // Last, as the runtime's own calls carry it; a literal and one assignment, not a spread.
-    if (turn > 0) trace.turn = turn
+    if (turns !== undefined) {
+      const turn = turnOfRecordedCall(turns, seq)
+      if (turn > 0) trace.turn = turn
+    }
     toolCalls.push(trace)
-  })
+  }
   const finishStep = steps.length
   steps.push({
     index: finishStep,
@@ -68,22 +76,26 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
     latency_ms: 0,
   })
 
-  const decisions: PolicyDecisionTrace[] = prod.policy_decisions.map((d, seq) => {
-    const callSeq = d.tool_call_id !== undefined ? seqById.get(d.tool_call_id) : undefined
-    const call = callSeq !== undefined ? toolCalls[callSeq] : undefined
-    return {
+  const decisions: PolicyDecisionTrace[] = []
+  // A long record's calls get a map of id → first seq; a short one's are scanned (cheaper than the map).
+  const seqById = calls.length > SCAN_CALLS ? firstSeqById(calls) : null
+  for (let seq = 0; seq < decisionsIn.length; seq++) {
+    const d = decisionsIn[seq]!
+    const callSeq = d.tool_call_id === undefined ? -1 : seqById === null ? firstCallWithId(calls, d.tool_call_id) : (seqById.get(d.tool_call_id) ?? -1)
+    const call = callSeq >= 0 ? toolCalls[callSeq] : undefined
+    decisions.push({
       seq,
       // Before any call for pre_model; at the call it was about; at the end for the answer.
       step: call ? call.step : d.stage === 'pre_model' ? 0 : finishStep,
       stage: d.stage,
-      tool_call_seq: callSeq ?? null,
+      tool_call_seq: callSeq >= 0 ? callSeq : null,
       tool: d.tool ?? call?.name ?? null,
       decision: d.decision,
       reason: d.reason,
       // Production logs the reason, not the rule that gave it.
       rule: null,
-    }
-  })
+    })
+  }
 
   return {
     request_id: redactor.redactText(record.id),
@@ -111,6 +123,23 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
 }
 
 const NO_CONTRACTS: ReadonlyMap<string, ToolContract> = new Map()
+const NO_PATHS: string[] = []
+
+/** Up to this many recorded calls, a decision finds its call by a scan; past it, by a map (no quadratic time on a long record). */
+const SCAN_CALLS = 16
+
+/** The index of the first call with `id`, or -1. */
+function firstCallWithId(calls: readonly RecordedToolCall[], id: string): number {
+  for (let i = 0; i < calls.length; i++) if (calls[i]!.id === id) return i
+  return -1
+}
+
+/** Each call id's first index. */
+function firstSeqById(calls: readonly RecordedToolCall[]): Map<string, number> {
+  const seqById = new Map<string, number>()
+  for (let i = 0; i < calls.length; i++) if (!seqById.has(calls[i]!.id)) seqById.set(calls[i]!.id, i)
+  return seqById
+}
 const contractsByBundle = new WeakMap<Bundle, ReadonlyMap<string, ToolContract>>()
 
 /** Tool contracts by name, built once per bundle rather than once per recorded request. */
@@ -131,7 +160,7 @@ function contractsOf(bundle: Bundle): ReadonlyMap<string, ToolContract> {
  * budget or rate limit), not a policy denial, so a replay that refuses the call the same way
  * reads as the same.
  */
-function recordedOutcome(call: RecordedToolCall, refusal: {decision: string; reason: string} | undefined): ToolCallOutcome {
+function recordedOutcome(call: RecordedToolCall, refusal: RecordedPolicyDecision | undefined): ToolCallOutcome {
   if (call.error) {
     if (call.error.code === 'timeout') return 'timeout'
     if (call.error.code === 'rate_limited') return 'rate_limited'

@@ -145,6 +145,23 @@ describe('recordedTrace', () => {
     expect(t.budget_hits).toEqual(['tool:swap_items.max_calls_per_request'])
   })
 
+  it('places a decision at the first call with its id, on a short record (scanned) and a long one (mapped) alike', () => {
+    // Calls 0..n-1 with ids r0, r1, r1 (a retry), r3, …; decisions name r1, r3, a missing id, and the last call.
+    const at = (n: number) => {
+      const calls = Array.from({length: n}, (_, i) => ({id: `r${i === 2 ? 1 : i}`, name: 'lookup_order', args: {i}, result: {i}, latency_ms: 1, attempt: i === 2 ? 2 : 1}))
+      const decisions = [
+        {stage: 'mid_run' as const, tool_call_id: 'r1', decision: 'allow' as const, reason: 'OK'},
+        {stage: 'mid_run' as const, tool_call_id: 'r3', decision: 'allow' as const, reason: 'OK'},
+        {stage: 'mid_run' as const, tool_call_id: 'nope', decision: 'deny' as const, reason: 'NO'},
+        {stage: 'mid_run' as const, tool_call_id: `r${n - 1}`, decision: 'allow' as const, reason: 'OK'},
+      ]
+      const t = recordedTrace(trafficRecord({...record, production: {...record.production, tool_calls: calls, policy_decisions: decisions}}), 1, createRedactor(), bundle)
+      return t.policy_decisions.map((d) => [d.tool_call_seq, d.step])
+    }
+    expect(at(5)).toEqual([[1, 2], [3, 6], [null, 10], [4, 8]])
+    expect(at(40)).toEqual([[1, 2], [3, 6], [null, 80], [39, 78]])
+  })
+
   it('costs 0 when production did not log a cost', () => {
     const noCost = trafficRecord({...record, production: {...record.production, cost_usd: undefined}})
     expect(recordedTrace(noCost, 1, createRedactor()).cost_usd).toBe(0)
