@@ -11,7 +11,7 @@ describe('parseConversation, read incrementally across the model calls of a requ
     // A request on a domain the runtime knows nothing about: a greenhouse's irrigation agent.
     const messages: ChatMessage[] = [
       {role: 'system', content: 'You water plants.'},
-      memoryMessage([{key: 'zone', owner: 'grower-7', provenance: 'user', value: 'B3'}]),
+      memoryMessage([{key: 'zone', owner: 'grower-7', provenance: 'user', value: 'B3', written_at: '2026-01-01T00:00:00Z'}]),
       {role: 'user', content: 'Bed B3 looks dry, water it for 5 minutes.'},
     ]
     const seen: {conv: ReturnType<typeof parseConversation>; json: string}[] = []
@@ -55,5 +55,21 @@ describe('parseConversation, read incrementally across the model calls of a requ
     const other = parseConversation([system, {role: 'user', content: 'Cancel it.'}])
     expect(other.userTexts).toEqual(['Cancel it.'])
     expect(parseConversation([]).system).toBe('')
+  })
+
+  it('gives the same answers when many conversations are read in turn (more than it keeps state for)', () => {
+    const convs = Array.from({length: 20}, (_, i): ChatMessage[] => [
+      {role: 'system', content: 'You route parcels.'},
+      {role: 'user', content: `Where is parcel P-${i}?`},
+    ])
+    for (const m of convs) parseConversation(m.slice())
+    convs.forEach((m, i) => {
+      m.push(assistantMessage('', [{name: 'track', arguments: {parcel: `P-${i}`}}]), toolResultMessage('track', {ok: true, result: {hub: `H${i}`}}))
+    })
+    for (const m of [...convs].reverse()) {
+      const conv = parseConversation(m.slice())
+      expect(conv).toEqual(fresh(m))
+      expect(conv.exchanges).toHaveLength(1)
+    }
   })
 })

@@ -104,7 +104,7 @@ function parsePayload(content: string): Payload {
  * conversation so far and the parser's own state, so that the next model call of the same request
  * reads only the messages added since. The runtime sends each model call of a request the previous
  * call's messages plus the new turn (the same objects, in a new array), so every call used to
- * re-read the whole conversation. Keyed by the first message object (the request's system prompt:
+ * re-read the whole conversation. Found by the first message object (the request's system prompt:
  * one object per request); a call whose messages do not start with exactly the messages read last
  * time (plan_first drops its plan prompt after the first call) is read from the start again.
  */
@@ -118,7 +118,21 @@ type ParseState = {
   pendingFrom: number
 }
 
-const states = new WeakMap<ChatMessage, ParseState>()
+/**
+ * The states of the last few conversations read, in a small ring: the requests a replay has in
+ * flight at once. Not a WeakMap keyed by message: one entry per request in a WeakMap cost more in
+ * insertion and garbage collection (ephemerons) than re-reading the messages saved. A conversation
+ * pushed out of the ring is read from the start again on its next call, with the same result.
+ */
+const RING = 8
+const ring: (ParseState | undefined)[] = new Array(RING)
+let ringNext = 0
+
+/** The ring slot of the conversation that starts with `first`, or -1. */
+function slotOf(first: ChatMessage): number {
+  for (let i = 0; i < RING; i++) if (ring[i]?.read[0] === first) return i
+  return -1
+}
 
 function resumable(state: ParseState, messages: readonly ChatMessage[]): boolean {
   const read = state.read
@@ -134,8 +148,13 @@ function resumable(state: ParseState, messages: readonly ChatMessage[]): boolean
 export function parseConversation(messages: readonly ChatMessage[]): Conversation {
   if (messages.length === 0) return {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []}
   const first = messages[0]!
-  let state = states.get(first)
+  let slot = slotOf(first)
+  let state = slot < 0 ? undefined : ring[slot]
   if (state === undefined || !resumable(state, messages)) {
+    if (slot < 0) {
+      slot = ringNext
+      ringNext = (ringNext + 1) % RING
+    }
     state = {
       read: [],
       conv: {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []},
@@ -144,7 +163,7 @@ export function parseConversation(messages: readonly ChatMessage[]): Conversatio
       planPending: false,
       pendingFrom: 0,
     }
-    states.set(first, state)
+    ring[slot] = state
   }
   for (let i = state.read.length; i < messages.length; i++) {
     const msg = messages[i]!
