@@ -66,26 +66,6 @@ export function parseEvidence(block: string): EvidenceDoc[] {
 
 type Payload = {ok: boolean; result: unknown; error: ToolError | null}
 
-/**
- * What a message says, parsed once per message object. The runtime resends every earlier message
- * with each model call of a request (the same objects, in a new array), so without this each tool
- * result, memory and evidence block was parsed again on every later call. Sound because parsing is
- * a pure function of the content, a message object's content never changes once sent, and what
- * parsing returns is only read, never changed, by the skills.
- */
-const payloads = new WeakMap<ChatMessage, Payload>()
-const memories = new WeakMap<ChatMessage, MemoryItem[]>()
-const evidence = new WeakMap<ChatMessage, EvidenceDoc[]>()
-
-function parsedOnce<T>(cache: WeakMap<ChatMessage, T>, msg: ChatMessage, parse: (content: string) => T): T {
-  let parsed = cache.get(msg)
-  if (parsed === undefined) {
-    parsed = parse(msg.content)
-    cache.set(msg, parsed)
-  }
-  return parsed
-}
-
 function parsePayload(content: string): Payload {
   try {
     const payload = JSON.parse(content) as {ok?: unknown; result?: unknown; error?: {code?: unknown; message?: unknown}}
@@ -107,6 +87,8 @@ function parsePayload(content: string): Payload {
  * re-read the whole conversation. Found by the first message object (the request's system prompt:
  * one object per request); a call whose messages do not start with exactly the messages read last
  * time (plan_first drops its plan prompt after the first call) is read from the start again.
+ * So each memory, evidence and tool message is parsed once per request, with no per-message cache
+ * beside it (parsing is a pure function of the message; reading one again gives the same result).
  */
 type ParseState = {
   read: ChatMessage[]
@@ -120,11 +102,11 @@ type ParseState = {
 
 /**
  * The states of the last few conversations read, in a small ring: the requests a replay has in
- * flight at once. Not a WeakMap keyed by message: one entry per request in a WeakMap cost more in
+ * flight at once (its concurrency, 4 by default, per side). Not a WeakMap keyed by message: one entry per request in a WeakMap cost more in
  * insertion and garbage collection (ephemerons) than re-reading the messages saved. A conversation
  * pushed out of the ring is read from the start again on its next call, with the same result.
  */
-const RING = 8
+const RING = 32
 const ring: (ParseState | undefined)[] = new Array(RING)
 let ringNext = 0
 
@@ -191,8 +173,8 @@ function readMessage(state: ParseState, msg: ChatMessage): void {
       if (!state.sawSystem) {
         conv.system = text
         state.sawSystem = true
-      } else if (text.startsWith('<memory>')) conv.memory.push(...parsedOnce(memories, msg, parseMemory))
-      else if (text.startsWith('<evidence')) conv.documents.push(...parsedOnce(evidence, msg, parseEvidence))
+      } else if (text.startsWith('<memory>')) conv.memory.push(...parseMemory(text))
+      else if (text.startsWith('<evidence')) conv.documents.push(...parseEvidence(text))
       else if (!isToolCatalog(msg)) {
         // Whether the last extra system message came after every model turn: then it asks for a plan now.
         state.extraSystem = text
@@ -232,7 +214,7 @@ function readMessage(state: ParseState, msg: ChatMessage): void {
         }
       }
       // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
-      const parsed = parsedOnce(payloads, msg, (content) => rememberedToolPayload(msg) ?? parsePayload(content))
+      const parsed = rememberedToolPayload(msg) ?? parsePayload(msg.content)
       if (target >= 0) {
         const e = exchanges[target]!
         exchanges[target] = {name: e.name, args: e.args, ok: parsed.ok, pending: false, result: parsed.result, error: parsed.error}
