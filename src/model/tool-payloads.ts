@@ -18,10 +18,26 @@ export type ToolPayloadData = {ok: boolean; result: unknown; error: {code: strin
 /** The payload as the runtime wrote it (runtime/messages.ts ToolPayload). */
 type Written = {ok: true; result: unknown} | {ok: false; error: {code: unknown; message: unknown}}
 
-const written = new WeakMap<ChatMessage, Written>()
+/**
+ * The last RING tool messages written, found by identity: the model reads a tool message on the
+ * next call of its request, while a few requests are in flight. Not a WeakMap: an entry per tool
+ * message there cost insertion and GC work on every request, read or not (a model-free replay never
+ * reads them). A message pushed out is parsed from its text, with the same result.
+ */
+const RING = 64
+const messages: (ChatMessage | undefined)[] = new Array(RING)
+const payloads: (Written | undefined)[] = new Array(RING)
+let next = 0
 
 export function rememberToolPayload(message: ChatMessage, payload: Written): void {
-  written.set(message, payload)
+  messages[next] = message
+  payloads[next] = payload
+  next = (next + 1) % RING
+}
+
+function writtenFor(message: ChatMessage): Written | undefined {
+  for (let i = 0; i < RING; i++) if (messages[i] === message) return payloads[i]
+  return undefined
 }
 
 /**
@@ -29,7 +45,7 @@ export function rememberToolPayload(message: ChatMessage, payload: Written): voi
  * when there is none, or when it is not plain JSON (then the text is what counts).
  */
 export function rememberedToolPayload(message: ChatMessage): ToolPayloadData | undefined {
-  const p = written.get(message)
+  const p = writtenFor(message)
   if (p === undefined) return undefined
   if (!p.ok) {
     const {code, message: text} = p.error

@@ -168,7 +168,7 @@ export function toolResultMessage(toolName: string, payload: ToolPayload): ChatM
   const message: ChatMessage = {role: 'tool', tool_name: toolName, content: JSON.stringify(body)}
   // The same payload as data, for a reader in this process (src/model/tool-payloads.ts), which
   // checks it gives exactly what parsing the text would; left as is, so a run whose model never
-  // reads it (model-free replay, Ollama) pays one WeakMap entry.
+  // reads it (model-free replay, Ollama) pays two array stores.
   rememberToolPayload(message, payload)
   return message
 }

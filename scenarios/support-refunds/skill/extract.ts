@@ -165,15 +165,19 @@ function readTexts(userTexts: readonly string[]): TextFacts {
 function scanTexts(userTexts: readonly string[]): TextFacts {
   const latest = userTexts.at(-1) ?? ''
   const all = userTexts.join('\n')
+  // With one message `all` is `latest`: what the latest text did not give, the same text cannot.
+  const more = all !== latest
   let intent = detectIntent(latest)
-  if (intent === 'unknown' || intent === 'kb_question') {
+  if (more && (intent === 'unknown' || intent === 'kb_question')) {
     const earlier = detectIntent(all)
     if (earlier !== 'unknown' && earlier !== 'kb_question') intent = earlier
   }
+  const orderId = findOrderId(latest)
+  const amount = findAmount(latest)
   return {
     intent,
-    orderId: findOrderId(latest) ?? findOrderId(all),
-    amount: findAmount(latest) ?? findAmount(all),
+    orderId: orderId === null && more ? findOrderId(all) : orderId,
+    amount: amount === null && more ? findAmount(all) : amount,
     reason: detectReason(all),
     emails: findEmails(all),
     cardNumber: hasCardNumber(all),

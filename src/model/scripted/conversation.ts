@@ -66,26 +66,6 @@ export function parseEvidence(block: string): EvidenceDoc[] {
 
 type Payload = {ok: boolean; result: unknown; error: ToolError | null}
 
-/**
- * What a message says, parsed once per message object. The runtime resends every earlier message
- * with each model call of a request (the same objects, in a new array), so without this each tool
- * result, memory and evidence block was parsed again on every later call. Sound because parsing is
- * a pure function of the content, a message object's content never changes once sent, and what
- * parsing returns is only read, never changed, by the skills.
- */
-const payloads = new WeakMap<ChatMessage, Payload>()
-const memories = new WeakMap<ChatMessage, MemoryItem[]>()
-const evidence = new WeakMap<ChatMessage, EvidenceDoc[]>()
-
-function parsedOnce<T>(cache: WeakMap<ChatMessage, T>, msg: ChatMessage, parse: (content: string) => T): T {
-  let parsed = cache.get(msg)
-  if (parsed === undefined) {
-    parsed = parse(msg.content)
-    cache.set(msg, parsed)
-  }
-  return parsed
-}
-
 function parsePayload(content: string): Payload {
   try {
     const payload = JSON.parse(content) as {ok?: unknown; result?: unknown; error?: {code?: unknown; message?: unknown}}
@@ -99,62 +79,147 @@ function parsePayload(content: string): Payload {
   }
 }
 
+/**
+ * Where parsing a request's messages got to: the messages read (compared by identity), the
+ * conversation so far and the parser's own state, so that the next model call of the same request
+ * reads only the messages added since. The runtime sends each model call of a request the previous
+ * call's messages plus the new turn (the same objects, in a new array), so every call used to
+ * re-read the whole conversation. Found by the first message object (the request's system prompt:
+ * one object per request); a call whose messages do not start with exactly the messages read last
+ * time (plan_first drops its plan prompt after the first call) is read from the start again.
+ * So each memory, evidence and tool message is parsed once per request, with no per-message cache
+ * beside it (parsing is a pure function of the message; reading one again gives the same result).
+ */
+type ParseState = {
+  read: ChatMessage[]
+  conv: Conversation
+  extraSystem: string | null
+  sawSystem: boolean
+  planPending: boolean
+  /** The exchanges of the most recent assistant turn: conv.exchanges[pendingFrom..]. */
+  pendingFrom: number
+}
+
+/**
+ * The states of the last few conversations read, in a small ring: the requests a replay has in
+ * flight at once (its concurrency, 4 by default, per side). Not a WeakMap keyed by message: one entry per request in a WeakMap cost more in
+ * insertion and garbage collection (ephemerons) than re-reading the messages saved. A conversation
+ * pushed out of the ring is read from the start again on its next call, with the same result.
+ */
+const RING = 32
+const ring: (ParseState | undefined)[] = new Array(RING)
+let ringNext = 0
+
+/** The ring slot of the conversation that starts with `first`, or -1. */
+function slotOf(first: ChatMessage): number {
+  for (let i = 0; i < RING; i++) if (ring[i]?.read[0] === first) return i
+  return -1
+}
+
+function resumable(state: ParseState, messages: readonly ChatMessage[]): boolean {
+  const read = state.read
+  if (messages.length < read.length) return false
+  for (let i = 0; i < read.length; i++) if (messages[i] !== read[i]) return false
+  return true
+}
+
+/**
+ * The conversation of `messages`. What it returns is the caller's: later calls never change it
+ * (an exchange a tool message answers later is replaced in the parser's state, not edited).
+ */
 export function parseConversation(messages: readonly ChatMessage[]): Conversation {
-  const conv: Conversation = {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []}
-  let extraSystem: string | null = null
-  let sawSystem = false
-  // Whether the last extra system message came after every model turn: then it asks for a plan now.
-  let planPending = false
-  // Tool messages answer the most recent assistant tool_calls in order.
-  let pending: Exchange[] = []
-  for (const msg of messages) {
-    switch (msg.role) {
-      case 'system': {
-        const text = msg.content
-        if (!sawSystem) {
-          conv.system = text
-          sawSystem = true
-        } else if (text.startsWith('<memory>')) conv.memory.push(...parsedOnce(memories, msg, parseMemory))
-        else if (text.startsWith('<evidence')) conv.documents.push(...parsedOnce(evidence, msg, parseEvidence))
-        else if (!isToolCatalog(msg)) {
-          extraSystem = text
-          planPending = true
-        }
-        break
-      }
-      case 'user':
-        conv.userTexts.push(msg.content)
-        break
-      case 'assistant':
-        if (msg.tool_calls && msg.tool_calls.length > 0) {
-          planPending = false
-          pending = msg.tool_calls.map((tc) => ({
-            name: tc.name,
-            args: tc.arguments ?? {},
-            ok: false,
-            pending: true,
-            result: null,
-            error: null,
-          }))
-          conv.exchanges.push(...pending)
-        }
-        break
-      case 'tool': {
-        const target = pending.find((e) => e.pending && e.name === msg.tool_name) ?? pending.find((e) => e.pending)
-        // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
-        const parsed = parsedOnce(payloads, msg, (content) => rememberedToolPayload(msg) ?? parsePayload(content))
-        if (target) {
-          target.pending = false
-          target.ok = parsed.ok
-          target.result = parsed.result
-          target.error = parsed.error
-        }
-        break
-      }
+  if (messages.length === 0) return {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []}
+  const first = messages[0]!
+  let slot = slotOf(first)
+  let state = slot < 0 ? undefined : ring[slot]
+  if (state === undefined || !resumable(state, messages)) {
+    if (slot < 0) {
+      slot = ringNext
+      ringNext = (ringNext + 1) % RING
     }
+    state = {
+      read: [],
+      conv: {system: '', planRequest: null, memory: [], documents: [], userTexts: [], exchanges: []},
+      extraSystem: null,
+      sawSystem: false,
+      planPending: false,
+      pendingFrom: 0,
+    }
+    ring[slot] = state
   }
+  for (let i = state.read.length; i < messages.length; i++) {
+    const msg = messages[i]!
+    readMessage(state, msg)
+    state.read.push(msg)
+  }
+  const conv = state.conv
   // The plan template is sent on the first model call of a plan_first run, and last (after the
   // exchanges so far) when the runtime asks for a new plan.
-  if (planPending) conv.planRequest = extraSystem
-  return conv
+  return {
+    system: conv.system,
+    planRequest: state.planPending ? state.extraSystem : null,
+    memory: conv.memory.slice(),
+    documents: conv.documents.slice(),
+    userTexts: conv.userTexts.slice(),
+    exchanges: conv.exchanges.slice(),
+  }
+}
+
+function readMessage(state: ParseState, msg: ChatMessage): void {
+  const conv = state.conv
+  switch (msg.role) {
+    case 'system': {
+      const text = msg.content
+      if (!state.sawSystem) {
+        conv.system = text
+        state.sawSystem = true
+      } else if (text.startsWith('<memory>')) conv.memory.push(...parseMemory(text))
+      else if (text.startsWith('<evidence')) conv.documents.push(...parseEvidence(text))
+      else if (!isToolCatalog(msg)) {
+        // Whether the last extra system message came after every model turn: then it asks for a plan now.
+        state.extraSystem = text
+        state.planPending = true
+      }
+      break
+    }
+    case 'user':
+      conv.userTexts.push(msg.content)
+      break
+    case 'assistant':
+      if (msg.tool_calls && msg.tool_calls.length > 0) {
+        state.planPending = false
+        // Tool messages answer the most recent assistant tool_calls in order.
+        state.pendingFrom = conv.exchanges.length
+        for (const tc of msg.tool_calls) {
+          conv.exchanges.push({name: tc.name, args: tc.arguments ?? {}, ok: false, pending: true, result: null, error: null})
+        }
+      }
+      break
+    case 'tool': {
+      const exchanges = conv.exchanges
+      let target = -1
+      for (let i = state.pendingFrom; i < exchanges.length; i++) {
+        const e = exchanges[i]!
+        if (e.pending && e.name === msg.tool_name) {
+          target = i
+          break
+        }
+      }
+      if (target < 0) {
+        for (let i = state.pendingFrom; i < exchanges.length; i++) {
+          if (exchanges[i]!.pending) {
+            target = i
+            break
+          }
+        }
+      }
+      // What the runtime wrote, when it is exactly what parsing would give; else the text, parsed.
+      const parsed = rememberedToolPayload(msg) ?? parsePayload(msg.content)
+      if (target >= 0) {
+        const e = exchanges[target]!
+        exchanges[target] = {name: e.name, args: e.args, ok: parsed.ok, pending: false, result: parsed.result, error: parsed.error}
+      }
+      break
+    }
+  }
 }
