@@ -4,7 +4,7 @@ import {Worker} from 'node:worker_threads'
 import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
-import {packRows, type PackedRows} from './row-pack.js'
+import {type PackedRows, RowPacker} from './row-pack.js'
 import {traceRow} from './traces-repo.js'
 
 /**
@@ -95,6 +95,8 @@ class WorkerTraceWriter implements TraceWriter {
   /** The next batch: what add() encoded since the last flush, and the buffers to transfer with it. */
   private parts: (PackedRows | unknown[][])[] = []
   private transfer: ArrayBuffer[] = []
+  /** The batch's packed rows since the last part: one buffer, reused from batch to batch. */
+  private readonly packer = new RowPacker()
   private queuedTraces = 0
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
@@ -145,28 +147,33 @@ class WorkerTraceWriter implements TraceWriter {
     } catch (e) {
       this.parts = []
       this.transfer = []
+      this.packer.clear()
       this.queuedTraces = 0
       this.fail(e as Error)
       throw e
     }
     // Packed now, not at the flush: until then the batch is off-heap bytes rather than objects that
-    // every scavenge copies and then promotes into the old generation (which grows RSS).
-    const packed = packRows(rows)
-    if (packed === null) this.parts.push(rows)
-    else {
-      // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII
-      // text takes; the bytes are copied out so a batch in flight holds what it uses (the larger
-      // buffer is freed at the next scavenge and its memory reused by the next request's).
-      const buffer = packed.buffer.byteLength > packed.length ? packed.buffer.slice(0, packed.length) : packed.buffer
-      this.parts.push({buffer, length: packed.length})
-      this.transfer.push(buffer)
+    // every scavenge copies and then promotes into the old generation (which grows RSS). Rows the
+    // packer cannot carry go as they are, after the packed rows before them, so the order holds.
+    if (!this.packer.append(rows)) {
+      this.takePacked()
+      this.parts.push(rows)
     }
     this.queuedTraces += traces.length
+  }
+
+  /** The packed rows so far as the batch's next part, copied out to their exact size. */
+  private takePacked(): void {
+    const packed = this.packer.take()
+    if (packed === null) return
+    this.parts.push(packed)
+    this.transfer.push(packed.buffer)
   }
 
   flush(): void {
     if (this.failure) throw this.failure
     if (this.queuedTraces === 0) return
+    this.takePacked()
     const message: WriterMessage = {runId: this.runId, parts: this.parts}
     const transfer = this.transfer
     this.parts = []
