@@ -5,7 +5,7 @@ import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
 import {type PackedRows, RowPacker} from './row-pack.js'
-import {traceRow} from './traces-repo.js'
+import {traceRows} from './traces-repo.js'
 
 /**
  * Writes a run's trace batches, each in one transaction (all sides of a request stay together).
@@ -143,7 +143,7 @@ class WorkerTraceWriter implements TraceWriter {
     if (traces.length === 0) return
     let rows: unknown[][]
     try {
-      rows = traces.map((t) => traceRow(this.file, this.runId, t))
+      rows = traceRows(this.file, this.runId, traces)
     } catch (e) {
       this.parts = []
       this.transfer = []
