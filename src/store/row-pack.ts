@@ -157,22 +157,23 @@ function emptyBatch(): PackedRows {
 
 export function unpackRows(packed: PackedRows): unknown[][] {
   const buf = Buffer.from(packed.buffer, 0, packed.length) as Utf8Buffer
+  const view = new DataView(packed.buffer, 0, packed.length)
   let o = 0
-  const count = buf.readUInt32LE(o)
+  const count = view.getUint32(o, true)
   o += 4
   const rows: unknown[][] = new Array(count)
   for (let r = 0; r < count; r++) {
-    const n = buf.readUInt32LE(o)
+    const n = view.getUint32(o, true)
     o += 4
     const row: unknown[] = new Array(n)
     for (let i = 0; i < n; i++) {
       const tag = buf[o++]
       if (tag === STRING) {
-        const bytes = buf.readUInt32LE(o)
+        const bytes = view.getUint32(o, true)
         row[i] = utf8Slice(buf, o + 4, o + 4 + bytes)
         o += 4 + bytes
       } else if (tag === NUMBER) {
-        row[i] = buf.readDoubleLE(o)
+        row[i] = view.getFloat64(o, true)
         o += 8
       } else row[i] = null
     }
