@@ -272,10 +272,6 @@ function prepare({db}: StoreConnection) {
 }
 
 /**
- * A trace as its `requests` row (the parameters of the INSERT), encoded once. A trace the encoders
- * refuse (a field of the wrong type) is a StoreError naming it, as an insert refused by SQLite is.
- */
-/**
  * traceRow for each trace of a batch, in order. The traces of one request share one expectations
  * object (the replay gives every side the request's golden block): consecutive traces holding the
  * same object have it encoded once, which is the text each would get (nothing runs in between).
@@ -290,6 +286,11 @@ export function traceRows(label: string, runId: string, traces: readonly Request
   return rows
 }
 
+/**
+ * A trace as its `requests` row (the parameters of the INSERT), encoded once. A trace the encoders
+ * refuse (a field of the wrong type) is a StoreError naming it, as an insert refused by SQLite is.
+ * `goldenJson`, when given, is encodeGolden(t.golden) already computed (traceRows).
+ */
 export function traceRow(label: string, runId: string, t: RequestTrace, goldenJson?: string | null): unknown[] {
   try {
     return requestParams(runId, t, goldenJson)
