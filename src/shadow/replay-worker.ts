@@ -2,6 +2,7 @@ import {parentPort, workerData} from 'node:worker_threads'
 import type {TraceKeys} from '../store/api.js'
 import type {ShadowOptions} from '../store/run-config.js'
 import {openStore} from '../store/sqlite.js'
+import {RowPacker} from '../store/row-pack.js'
 import {encodeRows} from '../store/trace-writer.js'
 import type {RequestTrace} from '../trace/schema.js'
 import {fullGc} from '../util/gc.js'
@@ -27,6 +28,8 @@ let done: TraceKeys = new Set()
 let failed = false
 let replayed = 0
 let queue: Promise<void> = Promise.resolve()
+/** One packing buffer, reused from batch to batch (each batch is copied out at its size). */
+const packer = new RowPacker()
 
 const reply = (m: ReplayReply, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)
 
@@ -53,7 +56,7 @@ async function replay(batch: ReplayBatch): Promise<void> {
   let part = null
   if (traces.length > 0) {
     try {
-      part = encodeRows(data.label, data.runId, traces)
+      part = encodeRows(data.label, data.runId, traces, packer)
     } catch (e) {
       // The requests of a batch are stored together or not at all, as one writer batch would be.
       error ??= e

@@ -27,6 +27,8 @@ type Row = unknown[]
 // SQLite has no boolean: 0/1 integers, so the audit views show them as SQL would.
 const bit = (b: boolean): number => (b ? 1 : 0)
 const json = (v: unknown): string => JSON.stringify(v)
+// Most traces hit no budget: their list is the empty one, written without the serialiser.
+const list = (v: readonly unknown[]): string => (Array.isArray(v) && v.length === 0 ? '[]' : JSON.stringify(v))
 
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
@@ -34,13 +36,21 @@ export const REQUEST_INSERT_COLUMNS = [
   'guardrails_json', 'guardrail_failures_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
 ] as const
 
-export function requestParams(runId: string, t: RequestTrace): unknown[] {
+/** Where requestParams puts `golden_json`. */
+export const GOLDEN_PARAM = REQUEST_INSERT_COLUMNS.indexOf('golden_json')
+
+/**
+ * The trace's values for REQUEST_INSERT_COLUMNS. `goldenJson`, when given, is encodeGolden(t.golden)
+ * already computed (the traces of one request share their expectations: see traceRows).
+ */
+export function requestParams(runId: string, t: RequestTrace, goldenJson?: string | null): unknown[] {
   const guardrails = encodeGuardrails(t.guardrails)
   return [
     runId, t.request_id, t.line, t.side, t.repeat, t.tenant, t.user, t.role, t.status, t.final_answer,
-    t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, json(t.budget_hits), t.error,
+    t.input_tokens, t.output_tokens, t.model_calls, t.cost_usd, t.latency_ms, list(t.budget_hits), t.error,
     guardrails.all, guardrails.failed, encodeSteps(t.steps), encodeToolCalls(t.tool_calls),
-    encodePolicyDecisions(t.policy_decisions), encodeGolden(t.golden), t.diverged === undefined ? null : json(t.diverged),
+    encodePolicyDecisions(t.policy_decisions), goldenJson === undefined ? encodeGolden(t.golden) : goldenJson,
+    t.diverged === undefined ? null : json(t.diverged),
   ]
 }
 

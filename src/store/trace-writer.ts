@@ -4,8 +4,8 @@ import {Worker} from 'node:worker_threads'
 import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
 import type {TraceDatabase} from './api.js'
-import {packRows, type PackedRows} from './row-pack.js'
-import {traceRow} from './traces-repo.js'
+import {type PackedRows, RowPacker} from './row-pack.js'
+import {traceRows} from './traces-repo.js'
 
 /**
  * Writes a run's trace batches, each in one transaction (all sides of a request stay together).
@@ -50,20 +50,14 @@ export interface TraceWriter {
 }
 
 /**
- * `traces` encoded into their rows (traceRow; `label` names the store in its errors) and packed
- * into one transferable buffer, or the rows themselves when a value cannot be packed. Throws the
- * encoders' error for a trace they refuse.
+ * `traces` encoded into their rows (traceRows; `label` names the store in its errors) and packed
+ * by `packer` into one transferable buffer at its exact size, or the rows themselves when a value
+ * cannot be packed. Throws the encoders' error for a trace they refuse (the packer keeps nothing).
  */
-export function encodeRows(label: string, runId: string, traces: readonly RequestTrace[]): PackedRows | unknown[][] {
-  const rows = traces.map((t) => traceRow(label, runId, t))
-  // Packed as soon as encoded, not at the flush: until then the batch is off-heap bytes rather
-  // than objects that every scavenge copies and then promotes into the old generation (RSS).
-  const packed = packRows(rows)
-  if (packed === null) return rows
-  // packRows sizes its buffer for the worst case (3 bytes a UTF-16 unit), ~3 times what ASCII text
-  // takes; the bytes are copied out so a batch in flight holds what it uses (the larger buffer is
-  // freed at the next scavenge and its memory reused by the next request's).
-  return packed.buffer.byteLength > packed.length ? {buffer: packed.buffer.slice(0, packed.length), length: packed.length} : packed
+export function encodeRows(label: string, runId: string, traces: readonly RequestTrace[], packer: RowPacker): PackedRows | unknown[][] {
+  const rows = traceRows(label, runId, traces)
+  if (!packer.append(rows)) return rows
+  return packer.take()!
 }
 
 const WORKER = new URL('./trace-writer-worker.js', import.meta.url)
@@ -127,6 +121,8 @@ class WorkerTraceWriter implements TraceWriter {
   /** The next batch: what add() encoded since the last flush, and the buffers to transfer with it. */
   private parts: (PackedRows | unknown[][])[] = []
   private transfer: ArrayBuffer[] = []
+  /** The batch's packed rows since the last part: one buffer, reused from batch to batch. */
+  private readonly packer = new RowPacker()
   private queuedTraces = 0
   /** The worker has stopped: nothing outstanding will ever be answered. */
   private dead = false
@@ -171,30 +167,49 @@ class WorkerTraceWriter implements TraceWriter {
   add(traces: RequestTrace[]): void {
     if (this.failure) throw this.failure
     if (traces.length === 0) return
-    let part: PackedRows | unknown[][]
+    let rows: unknown[][]
     try {
-      part = encodeRows(this.file, this.runId, traces)
+      rows = traceRows(this.file, this.runId, traces)
     } catch (e) {
       this.parts = []
       this.transfer = []
+      this.packer.clear()
       this.queuedTraces = 0
       this.fail(e as Error)
       throw e
     }
-    this.addRows(part, traces.length)
+    // Packed now, not at the flush: until then the batch is off-heap bytes rather than objects that
+    // every scavenge copies and then promotes into the old generation (which grows RSS). Rows the
+    // packer cannot carry go as they are, after the packed rows before them, so the order holds.
+    if (!this.packer.append(rows)) {
+      this.takePacked()
+      this.parts.push(rows)
+    }
+    this.queuedTraces += traces.length
   }
 
   addRows(part: PackedRows | unknown[][], traces: number): void {
     if (this.failure) throw this.failure
     if (traces === 0) return
+    // After the rows packed here so far, so a batch keeps the order its parts were added in.
+    this.takePacked()
     this.parts.push(part)
     if (!Array.isArray(part)) this.transfer.push(part.buffer)
     this.queuedTraces += traces
   }
 
+  /** The packed rows so far as the batch's next part, copied out to their exact size. */
+  private takePacked(): void {
+    const packed = this.packer.take()
+    if (packed === null) return
+    this.parts.push(packed)
+    this.transfer.push(packed.buffer)
+  }
+
   flush(): void {
     if (this.failure) throw this.failure
     if (this.queuedTraces === 0) return
+    this.takePacked()
     const message: WriterMessage = {runId: this.runId, parts: this.parts}
     const transfer = this.transfer
     this.parts = []

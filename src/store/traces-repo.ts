@@ -5,7 +5,7 @@ import {HashedKeySet} from '../util/id-set.js'
 import {storedRequestId} from '../runtime/redact.js'
 import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
 import {isDriverError, type StoreConnection} from './database.js'
-import {decodeRequest, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
+import {decodeRequest, GOLDEN_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
 
 /** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
 export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
@@ -272,12 +272,28 @@ function prepare({db}: StoreConnection) {
 }
 
 /**
+ * traceRow for each trace of a batch, in order. The traces of one request share one expectations
+ * object (the replay gives every side the request's golden block): consecutive traces holding the
+ * same object have it encoded once, which is the text each would get (nothing runs in between).
+ */
+export function traceRows(label: string, runId: string, traces: readonly RequestTrace[]): unknown[][] {
+  const rows: unknown[][] = new Array(traces.length)
+  for (let i = 0; i < traces.length; i++) {
+    const golden = traces[i]?.golden
+    const shared = i > 0 && golden !== undefined && golden === traces[i - 1]?.golden
+    rows[i] = traceRow(label, runId, traces[i]!, shared ? (rows[i - 1]![GOLDEN_PARAM] as string | null) : undefined)
+  }
+  return rows
+}
+
+/**
  * A trace as its `requests` row (the parameters of the INSERT), encoded once. A trace the encoders
  * refuse (a field of the wrong type) is a StoreError naming it, as an insert refused by SQLite is.
+ * `goldenJson`, when given, is encodeGolden(t.golden) already computed (traceRows).
  */
-export function traceRow(label: string, runId: string, t: RequestTrace): unknown[] {
+export function traceRow(label: string, runId: string, t: RequestTrace, goldenJson?: string | null): unknown[] {
   try {
-    return requestParams(runId, t)
+    return requestParams(runId, t, goldenJson)
   } catch (e) {
     if (isDriverError(e)) {
       const what = `request ${JSON.stringify(t?.request_id)} (line ${t?.line}, ${t?.side}, repeat ${t?.repeat}) of run ${runId}`

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {packRows, unpackRows} from '../../src/store/row-pack.js'
+import {packRows, RowPacker, unpackRows} from '../../src/store/row-pack.js'
 import {requestParams} from '../../src/store/rows.js'
 import {fullTrace} from '../factories/index.js'
 
@@ -28,5 +28,37 @@ describe('row-pack (the trace writer hand-over)', () => {
     expect(packRows([['a', 1, undefined]])).toBeNull()
     expect(packRows([['a'], [true]])).toBeNull()
     expect(packRows([[1n]])).toBeNull()
+  })
+
+  it('packs request after request into one buffer: what take() hands over is what packRows gives for all of them', () => {
+    const packer = new RowPacker()
+    const row = requestParams('run-1', fullTrace('req-1', 1))
+    const requests = Array.from({length: 300}, (_, i) => [row.with(1, `req-${i}`), ['ascii', 'é', 'x'.repeat(24), `${'y'.repeat(23)}€`, i]])
+    for (const rows of requests) expect(packer.append(rows)).toBe(true)
+    expect(packer.rows).toBe(600)
+    const taken = packer.take()!
+    // Grown past its first 64 KB, and copied out to the bytes used.
+    expect(taken.length).toBeGreaterThan(1 << 16)
+    expect(taken.buffer.byteLength).toBe(taken.length)
+    const expected = packRows(requests.flat())!
+    expect(Buffer.from(taken.buffer).equals(Buffer.from(expected.buffer, 0, expected.length))).toBe(true)
+    expect(unpackRows(taken)).toEqual(requests.flat())
+    // Starts over; the bytes handed over are the batch's own, not the reused buffer.
+    expect(packer.rows).toBe(0)
+    expect(packer.take()).toBeNull()
+    packer.append([['next', 2]])
+    expect(unpackRows(packer.take()!)).toEqual([['next', 2]])
+    expect(unpackRows(taken)).toEqual(requests.flat())
+  })
+
+  it('appends nothing from rows holding a value it cannot carry, and clear() drops what was appended', () => {
+    const packer = new RowPacker()
+    packer.append([['a', 1]])
+    expect(packer.append([['b', 2], ['c', undefined]])).toBe(false)
+    expect(packer.rows).toBe(1)
+    expect(unpackRows(packer.take()!)).toEqual([['a', 1]])
+    packer.append([['d']])
+    packer.clear()
+    expect(packer.take()).toBeNull()
   })
 })

@@ -6,7 +6,9 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
 import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/trace/schema.js'
 import type {TraceDatabase, TraceFilter} from '../../src/store/api.js'
+import {GOLDEN_PARAM} from '../../src/store/rows.js'
 import {openStore} from '../../src/store/sqlite.js'
+import {traceRow, traceRows} from '../../src/store/traces-repo.js'
 import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
 import {inOrder, orderKeys} from './trace-order.js'
 import {awkwardCalls, awkwardDecisions} from './awkward.js'
@@ -241,6 +243,22 @@ describe('lists round-trip', () => {
     })
     expect(JSON.parse(raw("SELECT golden_json FROM requests WHERE request_id = 'a'"))).toStrictEqual(golden)
     expect(raw("SELECT golden_json FROM requests WHERE request_id = 'b'")).toBeNull()
+  })
+
+  it('encodes the expectations shared by consecutive traces once, each row as traceRow gives it alone', () => {
+    const g1: RequestTrace['golden'] = {expect: {tools: ['a']}, known_issue: false}
+    const g2: RequestTrace['golden'] = {expect: {tools: ['b']}, known_issue: true}
+    const traces = [
+      {...fullTrace('r1', 1), golden: g1},
+      {...fullTrace('r1', 1), side: 'candidate' as const, golden: g1},
+      {...fullTrace('r2', 2), golden: g2},
+      fullTrace('r3', 3),
+      {...fullTrace('r4', 4), golden: {...g1}},
+      {...fullTrace('r4', 4), side: 'candidate' as const, golden: g2},
+    ]
+    const rows = traceRows('x.db', 'run-1', traces)
+    expect(rows).toStrictEqual(traces.map((t) => traceRow('x.db', 'run-1', t)))
+    expect(rows.map((r) => r[GOLDEN_PARAM])).toStrictEqual([g1, g1, g2, undefined, g1, g2].map((g) => (g === undefined ? null : JSON.stringify(g))))
   })
 
   it('stores the failing guardrail results again, in order, in guardrail_failures_json ([] when every check passed)', () => {

@@ -2,6 +2,7 @@ import {existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
+import Database from 'better-sqlite3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {RequestTrace} from '../../src/trace/schema.js'
 import {openStore} from '../../src/store/sqlite.js'
@@ -56,6 +57,26 @@ describe.each([
     expect([...store.iterateTraces(run.id, {requestId: 'req-3'})][0]).toEqual(fullTrace('req-3', 3))
     await writer.close()
     store.close()
+  })
+
+  it('keeps the order of a row the packer cannot carry (sent as it is) among packed ones', async () => {
+    const file = path.join(dir, 'o.db')
+    const store = openStore(file)
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    writer.add(batch(1, 2))
+    // A BigInt is no value the packer carries; SQLite stores it as the number it is.
+    writer.add([{...fullTrace('req-3', 3), input_tokens: 7n as unknown as number}])
+    writer.add(batch(4, 2))
+    writer.flush()
+    await writer.drain()
+    await writer.close()
+    store.close()
+    const db = new Database(file, {readonly: true})
+    expect(db.prepare('SELECT line, input_tokens FROM requests ORDER BY id').raw().all()).toEqual(
+      [1, 2, 3, 4, 5].map((line) => [line, line === 3 ? 7 : fullTrace(`req-${line}`, line).input_tokens]),
+    )
+    db.close()
   })
 
   it('drops the traces added since the last flush when one of them is refused', async () => {
