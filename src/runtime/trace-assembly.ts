@@ -54,8 +54,21 @@ export class TraceRecorder {
 
   addGuardrails(results: GuardrailResult[]): void {
     const redactor = this.redactor
+    let stored: WeakMap<GuardrailResult, GuardrailResult> | undefined
     // A literal of the result's own field order, not a spread: same object, built far cheaper.
     for (const g of results) {
+      // A frozen result cannot change, so its stored form is made once per redactor and shared.
+      if (g.context === undefined && Object.isFrozen(g)) {
+        stored ??= storedResults(redactor)
+        let s = stored.get(g)
+        if (s === undefined) {
+          const detail = redactor.redactText(g.detail)
+          s = detail === g.detail ? g : Object.freeze({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
+          stored.set(g, s)
+        }
+        this.guardrails.push(s)
+        continue
+      }
       const detail = redactor.redactText(g.detail)
       if (g.context === undefined) {
         this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
@@ -118,6 +131,21 @@ export class TraceRecorder {
     if (this.diverged !== null) trace.diverged = {...this.diverged, tool: this.redactor.redactText(this.diverged.tool)}
     return trace
   }
+}
+
+/**
+ * Per redactor, each frozen guardrail result (guardrails/shared-results.ts) → what the trace stores
+ * for it: itself when its detail holds nothing to redact, else a frozen copy with the redacted one.
+ */
+const storedByRedactor = new WeakMap<Redactor, WeakMap<GuardrailResult, GuardrailResult>>()
+
+function storedResults(redactor: Redactor): WeakMap<GuardrailResult, GuardrailResult> {
+  let map = storedByRedactor.get(redactor)
+  if (map === undefined) {
+    map = new WeakMap()
+    storedByRedactor.set(redactor, map)
+  }
+  return map
 }
 
 /** What every attempt of one logical call shares in its ToolCallTrace. */
