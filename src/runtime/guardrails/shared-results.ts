@@ -18,10 +18,14 @@ type Level = Map<Part | void, Level | GuardrailResult>
  * them. `detail` must be a pure function of its arguments. Bounded: at `maxEntries` results held,
  * everything is dropped and built again as met.
  */
-// An unused value is `void`, so callers leave it out (and it keys its level as undefined).
+// An unused value is `void`, so callers leave it out. The levels are as many as `detail` declares
+// parameters (its `length`): each declared one must be a value it reads.
 export class SharedResults<A extends Part | void = void, B extends Part | void = void, C extends Part | void = void, D extends Part | void = void> {
-  private root: Level = new Map()
+  /** Per step: the result itself (no values) or the first level of values. */
+  private bySteps: (Level | GuardrailResult | undefined)[] = []
   private size = 0
+  /** How many of a, b, c, d the detail names: the levels below a step. */
+  private readonly arity: number
 
   constructor(
     private readonly stage: DecisionStage,
@@ -30,24 +34,18 @@ export class SharedResults<A extends Part | void = void, B extends Part | void =
     private readonly severity: GuardrailSeverity,
     private readonly detail: (a: A, b: B, c: C, d: D) => string,
     private readonly maxEntries = 4096,
-  ) {}
+  ) {
+    this.arity = detail.length
+  }
 
   /** The shared, frozen result for `step` and these values. */
   get(step: number, a: A, b: B, c: C, d: D): GuardrailResult {
-    let level = this.root
-    let next = level.get(step) as Level | undefined
-    if (next === undefined) return this.build(step, a, b, c, d)
-    level = next
-    next = level.get(a) as Level | undefined
-    if (next === undefined) return this.build(step, a, b, c, d)
-    level = next
-    next = level.get(b) as Level | undefined
-    if (next === undefined) return this.build(step, a, b, c, d)
-    level = next
-    next = level.get(c) as Level | undefined
-    if (next === undefined) return this.build(step, a, b, c, d)
-    const result = next.get(d) as GuardrailResult | undefined
-    return result === undefined ? this.build(step, a, b, c, d) : result
+    let node = step < MAX_STEP ? this.bySteps[step] : undefined
+    if (node !== undefined && this.arity > 0) node = (node as Level).get(a)
+    if (node !== undefined && this.arity > 1) node = (node as Level).get(b)
+    if (node !== undefined && this.arity > 2) node = (node as Level).get(c)
+    if (node !== undefined && this.arity > 3) node = (node as Level).get(d)
+    return node === undefined ? this.build(step, a, b, c, d) : (node as GuardrailResult)
   }
 
   private build(step: number, a: A, b: B, c: C, d: D): GuardrailResult {
@@ -59,24 +57,37 @@ export class SharedResults<A extends Part | void = void, B extends Part | void =
       severity: this.severity,
       detail: this.detail(a, b, c, d),
     })
+    if (step >= MAX_STEP) return result
     if (this.size >= this.maxEntries) {
-      this.root = new Map()
+      this.bySteps = []
       this.size = 0
     }
-    let level = this.root
-    for (const key of [step, a, b, c]) {
-      let next = level.get(key) as Level | undefined
+    this.size++
+    if (this.arity === 0) {
+      this.bySteps[step] = result
+      return result
+    }
+    let level = this.bySteps[step] as Level | undefined
+    if (level === undefined) {
+      level = new Map()
+      this.bySteps[step] = level
+    }
+    const keys = [a, b, c, d]
+    for (let i = 0; i < this.arity - 1; i++) {
+      let next = level.get(keys[i]) as Level | undefined
       if (next === undefined) {
         next = new Map()
-        level.set(key, next)
+        level.set(keys[i], next)
       }
       level = next
     }
-    level.set(d, result)
-    this.size++
+    level.set(keys[this.arity - 1], result)
     return result
   }
 }
+
+/** Steps from 0 to this are held; a later step's results are built each time (still frozen). */
+const MAX_STEP = 256
 
 /** A result that names no value: one frozen object per step. */
 export function sharedConstant(stage: DecisionStage, check: string, passed: boolean, severity: GuardrailSeverity, detail: string): SharedResults {
