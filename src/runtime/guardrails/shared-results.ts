@@ -4,7 +4,7 @@ import type {GuardrailResult, GuardrailSeverity} from '../../trace/schema.js'
 /** A value a detail interpolates; each is one level of the key. */
 type Part = string | number | boolean | null
 
-type Level = Map<Part | void, Level | GuardrailResult>
+type Level = Map<Part | undefined, Level | GuardrailResult>
 
 /**
  * The results of one guardrail outcome (stage, check, passed, severity) whose detail is a fixed
@@ -18,9 +18,9 @@ type Level = Map<Part | void, Level | GuardrailResult>
  * them. `detail` must be a pure function of its arguments. Bounded: at `maxEntries` results held,
  * everything is dropped and built again as met.
  */
-// An unused value is `void`, so callers leave it out. The levels are as many as `detail` declares
-// parameters (its `length`): each declared one must be a value it reads.
-export class SharedResults<A extends Part | void = void, B extends Part | void = void, C extends Part | void = void, D extends Part | void = void> {
+// `P`: the values `detail` takes (at most four), one level each; as many levels as it declares
+// parameters (its `length`), so each declared one must be a value it reads.
+export class SharedResults<P extends [] | [Part] | [Part, Part] | [Part, Part, Part] | [Part, Part, Part, Part] = []> {
   /** Per step: the result itself (no values) or the first level of values. */
   private bySteps: (Level | GuardrailResult | undefined)[] = []
   private size = 0
@@ -32,14 +32,16 @@ export class SharedResults<A extends Part | void = void, B extends Part | void =
     private readonly check: string,
     private readonly passed: boolean,
     private readonly severity: GuardrailSeverity,
-    private readonly detail: (a: A, b: B, c: C, d: D) => string,
+    private readonly detail: (...values: P) => string,
     private readonly maxEntries = 4096,
   ) {
     this.arity = detail.length
   }
 
   /** The shared, frozen result for `step` and these values. */
-  get(step: number, a: A, b: B, c: C, d: D): GuardrailResult {
+  get(step: number, ...values: P): GuardrailResult
+  // Fixed parameters, not a rest array: nothing allocated per call.
+  get(step: number, a?: Part, b?: Part, c?: Part, d?: Part): GuardrailResult {
     let node = step < MAX_STEP ? this.bySteps[step] : undefined
     if (node !== undefined && this.arity > 0) node = (node as Level).get(a)
     if (node !== undefined && this.arity > 1) node = (node as Level).get(b)
@@ -48,14 +50,14 @@ export class SharedResults<A extends Part | void = void, B extends Part | void =
     return node === undefined ? this.build(step, a, b, c, d) : (node as GuardrailResult)
   }
 
-  private build(step: number, a: A, b: B, c: C, d: D): GuardrailResult {
+  private build(step: number, a?: Part, b?: Part, c?: Part, d?: Part): GuardrailResult {
     const result: GuardrailResult = Object.freeze({
       stage: this.stage,
       step,
       check: this.check,
       passed: this.passed,
       severity: this.severity,
-      detail: this.detail(a, b, c, d),
+      detail: (this.detail as (a?: Part, b?: Part, c?: Part, d?: Part) => string)(a, b, c, d),
     })
     if (step >= MAX_STEP) return result
     if (this.size >= this.maxEntries) {
