@@ -2,6 +2,7 @@ import type {ToolContract} from '../bundle/schema.js'
 import {idempotencyKeyOf} from '../tools/ledger.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
+import {storedForm} from './guardrails/shared-results.js'
 import type {Redactor} from './redact.js'
 import type {
   ApprovalRecord,
@@ -54,19 +55,18 @@ export class TraceRecorder {
 
   addGuardrails(results: GuardrailResult[]): void {
     const redactor = this.redactor
-    let stored: WeakMap<GuardrailResult, GuardrailResult> | undefined
     // A literal of the result's own field order, not a spread: same object, built far cheaper.
     for (const g of results) {
-      // A frozen result cannot change, so its stored form is made once per redactor and shared.
-      if (g.context === undefined && Object.isFrozen(g)) {
-        stored ??= storedResults(redactor)
-        let s = stored.get(g)
-        if (s === undefined) {
+      // A shared result (frozen, it cannot change) is redacted once per redactor, not per request:
+      // stored as itself when its detail holds nothing to redact, else as one frozen copy.
+      const form = storedForm(g)
+      if (form !== undefined) {
+        if (form.redactor !== redactor) {
           const detail = redactor.redactText(g.detail)
-          s = detail === g.detail ? g : Object.freeze({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
-          stored.set(g, s)
+          form.stored = detail === g.detail ? g : Object.freeze({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
+          form.redactor = redactor
         }
-        this.guardrails.push(s)
+        this.guardrails.push(form.stored!)
         continue
       }
       const detail = redactor.redactText(g.detail)
@@ -131,21 +131,6 @@ export class TraceRecorder {
     if (this.diverged !== null) trace.diverged = {...this.diverged, tool: this.redactor.redactText(this.diverged.tool)}
     return trace
   }
-}
-
-/**
- * Per redactor, each frozen guardrail result (guardrails/shared-results.ts) → what the trace stores
- * for it: itself when its detail holds nothing to redact, else a frozen copy with the redacted one.
- */
-const storedByRedactor = new WeakMap<Redactor, WeakMap<GuardrailResult, GuardrailResult>>()
-
-function storedResults(redactor: Redactor): WeakMap<GuardrailResult, GuardrailResult> {
-  let map = storedByRedactor.get(redactor)
-  if (map === undefined) {
-    map = new WeakMap()
-    storedByRedactor.set(redactor, map)
-  }
-  return map
 }
 
 /** What every attempt of one logical call shares in its ToolCallTrace. */

@@ -97,6 +97,15 @@ describe('shared results in the trace and the row', () => {
     // The clean shared result is stored as itself; the redacted one as one copy both traces share.
     expect(traces[0]![1]).toBe(cache.get(2, 'bob', 60))
     expect(traces[1]![0]).toBe(traces[0]![0])
+    // A redactor that redacts otherwise (a test double) gets its own stored form, then the first again.
+    const upper = {redactArgs: (a: Record<string, unknown>) => a, redactValue: (v: unknown) => v, redactText: (t: string) => t.toUpperCase()}
+    for (const [r, want] of [[upper, detail.toUpperCase()], [redactor, expected]] as const) {
+      const rec = new TraceRecorder(r)
+      rec.addGuardrails([cache.get(2, secretUser, 60)])
+      expect(rec.guardrails[0]!.detail).toBe(want)
+    }
+    // The slot that holds the stored form is invisible to JSON and to key listings.
+    expect(Object.keys(cache.get(2, 'bob', 60))).toEqual(['stage', 'step', 'check', 'passed', 'severity', 'detail'])
 
     const failed: GuardrailResult = {...fresh(4, 'dan', 1), passed: false, severity: 'medium', detail: 'user dan is over 1 call(s) per minute of x'}
     const list = [...traces[0]!, failed, traces[0]![1]!]

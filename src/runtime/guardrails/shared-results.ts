@@ -51,14 +51,17 @@ export class SharedResults<P extends [] | [Part] | [Part, Part] | [Part, Part, P
   }
 
   private build(step: number, a?: Part, b?: Part, c?: Part, d?: Part): GuardrailResult {
-    const result: GuardrailResult = Object.freeze({
+    const result: GuardrailResult = {
       stage: this.stage,
       step,
       check: this.check,
       passed: this.passed,
       severity: this.severity,
       detail: (this.detail as (a?: Part, b?: Part, c?: Part, d?: Part) => string)(a, b, c, d),
-    })
+    }
+    // Not enumerable: invisible to JSON, Object.keys, spreads and equality.
+    Object.defineProperty(result, STORED, {value: {redactor: null, stored: null} satisfies StoredForm})
+    Object.freeze(result)
     if (step >= MAX_STEP) return result
     if (this.size >= this.maxEntries) {
       this.bySteps = []
@@ -86,6 +89,19 @@ export class SharedResults<P extends [] | [Part] | [Part, Part] | [Part, Part, P
     level.set(keys[this.arity - 1], result)
     return result
   }
+}
+
+/**
+ * What the trace stores for a shared result under the last redactor that stored it (see
+ * storedForm): kept on the result itself, so the recorder finds it without a lookup.
+ */
+export type StoredForm = {redactor: object | null; stored: GuardrailResult | null}
+
+const STORED = Symbol('stored form')
+
+/** The stored-form slot of a result from SharedResults; undefined for any other result. */
+export function storedForm(result: GuardrailResult): StoredForm | undefined {
+  return (result as {[STORED]?: StoredForm})[STORED]
 }
 
 /** Steps from 0 to this are held; a later step's results are built each time (still frozen). */
