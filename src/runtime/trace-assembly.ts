@@ -2,6 +2,7 @@ import type {ToolContract} from '../bundle/schema.js'
 import {idempotencyKeyOf} from '../tools/ledger.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {sha256} from '../util/canonical.js'
+import {storedForm} from './guardrails/shared-results.js'
 import type {Redactor} from './redact.js'
 import type {
   ApprovalRecord,
@@ -56,6 +57,18 @@ export class TraceRecorder {
     const redactor = this.redactor
     // A literal of the result's own field order, not a spread: same object, built far cheaper.
     for (const g of results) {
+      // A shared result (frozen, it cannot change) is redacted once per redactor, not per request:
+      // stored as itself when its detail holds nothing to redact, else as one frozen copy.
+      const form = storedForm(g)
+      if (form !== undefined) {
+        if (form.redactor !== redactor) {
+          const detail = redactor.redactText(g.detail)
+          form.stored = detail === g.detail ? g : Object.freeze({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})
+          form.redactor = redactor
+        }
+        this.guardrails.push(form.stored!)
+        continue
+      }
       const detail = redactor.redactText(g.detail)
       if (g.context === undefined) {
         this.guardrails.push({stage: g.stage, step: g.step, check: g.check, passed: g.passed, severity: g.severity, detail})

@@ -166,24 +166,45 @@ class ParsedTuples<T> {
  * the `guardrail_failures_json` column.
  */
 export function encodeGuardrails(guardrails: readonly GuardrailResult[]): {all: string; failed: string} {
-  const tuples: unknown[][] = new Array(guardrails.length)
-  let failed: unknown[][] | null = null
+  // JSON.stringify of the list of tuples, written one tuple's text at a time: the same characters.
+  let all = '['
+  let failed = ''
   for (let i = 0; i < guardrails.length; i++) {
     const g = guardrails[i]!
-    const bad =
-      !isText(g?.stage) ? 'stage' :
-      !isCount(g.step) ? 'step' :
-      !isText(g.check) ? 'check' :
-      !isText(g.severity) ? 'severity' :
-      !isText(g.detail) ? 'detail' : undefined
-    if (bad !== undefined) throw invalid('guardrails', i, bad, g)
-    tuples[i] =
-      g.context === undefined
-        ? [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
-        : [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail, encodeAdmission(g.context)]
-    if (!g.passed) (failed ??= []).push(tuples[i]!)
+    let text = tupleTexts.get(g)
+    if (text === undefined) {
+      text = encodeGuardrail(g, i)
+      // A frozen result without an admission record cannot change: its text is kept for the next row.
+      if (g.context === undefined && Object.isFrozen(g)) tupleTexts.set(g, text)
+    }
+    if (i > 0) all += ','
+    all += text
+    if (!g.passed) failed += failed === '' ? text : `,${text}`
   }
-  return {all: JSON.stringify(tuples), failed: failed === null ? '[]' : JSON.stringify(failed)}
+  return {all: `${all}]`, failed: `[${failed}]`}
+}
+
+/**
+ * Guardrail results repeat from row to row as the same frozen objects (the runtime shares a passing
+ * check's result between requests): each one's tuple text, by identity. Weak, so it holds nothing
+ * the runtime has let go.
+ */
+const tupleTexts = new WeakMap<GuardrailResult, string>()
+
+/** One result's tuple as JSON text; a field of the wrong type throws naming its index. */
+function encodeGuardrail(g: GuardrailResult, i: number): string {
+  const bad =
+    !isText(g?.stage) ? 'stage' :
+    !isCount(g.step) ? 'step' :
+    !isText(g.check) ? 'check' :
+    !isText(g.severity) ? 'severity' :
+    !isText(g.detail) ? 'detail' : undefined
+  if (bad !== undefined) throw invalid('guardrails', i, bad, g)
+  return JSON.stringify(
+    g.context === undefined
+      ? [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail]
+      : [g.stage, g.step, g.check, bit(g.passed), g.severity, g.detail, encodeAdmission(g.context)],
+  )
 }
 
 type GuardrailTuple = [GuardrailResult['stage'], number, string, number, GuardrailResult['severity'], string, AdmissionTuple?]

@@ -8,6 +8,7 @@ import type {Decision, TrafficRecord} from '../../traffic/schema.js'
 import {budgetReason, canCallTool, type BudgetUsage} from '../budget.js'
 import type {RateLimiter} from '../rate-limit.js'
 import type {GuardrailResult, GuardrailSeverity} from '../../trace/schema.js'
+import {sharedConstant, SharedResults} from './shared-results.js'
 
 type KeyFn = (activation: Activation) => string
 
@@ -67,6 +68,44 @@ export const rateKeys = {
   tokens: (tenant: string) => `quota:tokens:${tenant}`,
 }
 
+// What a passing check says, shared between requests (shared-results.ts): each detail below is the
+// one the check's own code would write.
+const PASS = {
+  allowlist: new SharedResults('mid_run', 'tool.allowlist', true, 'info', (tool: string) => `${tool} is allowed`),
+  schema: sharedConstant('mid_run', 'tool.schema', true, 'info', 'arguments match the contract'),
+  rbac: new SharedResults('mid_run', 'tool.rbac', true, 'info', (role: string, tool: string) => `role ${role} may call ${tool}`),
+  budget: new SharedResults('mid_run', 'budget.tool_calls', true, 'info', (call: number, max: number) => `call ${call} of ${max}`),
+  // `who` of the limits below, written out from its parts.
+  rateUser: new SharedResults(
+    'mid_run',
+    'rate_limit.user',
+    true,
+    'info',
+    (user: string, forKey: string, limit: number) => `user ${user}${forKey} within ${limit} per minute`,
+  ),
+  rateTenant: new SharedResults(
+    'mid_run',
+    'rate_limit.tenant',
+    true,
+    'info',
+    (tenant: string, forKey: string, limit: number) => `tenant ${tenant}${forKey} within ${limit} per minute`,
+  ),
+  rateQuota: new SharedResults(
+    'mid_run',
+    'rate_limit.tenant_quota',
+    true,
+    'info',
+    (tenant: string, limit: number) => `tenant ${tenant} (all tools) within ${limit} per minute`,
+  ),
+  policy: new SharedResults(
+    'mid_run',
+    'policy',
+    true,
+    'info',
+    (decision: string, reason: string, rule: string | null) => `${decision}: ${reason} (rule ${rule ?? 'none'})`,
+  ),
+}
+
 const compiledTools = new WeakMap<BundleManifest, Map<string, CompiledTool>>()
 
 /** Every tool of a bundle with its argument validator, compiled once per manifest. */
@@ -100,7 +139,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   const result = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string): void => {
     guardrails.push({stage: 'mid_run', step, check, passed, severity, detail})
   }
-  const refuse = (refusal: MidRunRefusal, decision: Decision, reason: string, rule: string | null, message: string) => ({
+  const refuse = (refusal: MidRunRefusal, decision: Decision, reason: string, rule: string | null, message: string): MidRunVerdict => ({
     guardrails,
     decision,
     reason,
@@ -117,7 +156,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     return refuse('unknown_tool', 'deny', TOOL_NOT_ALLOWED, 'allowlist', why)
   }
   const contract = tool.contract
-  result('tool.allowlist', true, 'info', `${call.name} is allowed`)
+  guardrails.push(PASS.allowlist.get(step, call.name))
 
   // 2. Arguments against the contract.
   const issues = tool.validate(call.arguments)
@@ -126,7 +165,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     result('tool.schema', false, 'medium', detail)
     return refuse('invalid_args', 'deny', SCHEMA_INVALID, 'schema', `invalid arguments for ${call.name}: ${detail}`)
   }
-  result('tool.schema', true, 'info', 'arguments match the contract')
+  guardrails.push(PASS.schema.get(step))
 
   // 3. Role-based access.
   const rbac = checkRbac(contract, record.tenant, record.role)
@@ -135,7 +174,7 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     result('tool.rbac', false, 'high', why)
     return refuse('denied', 'deny', rbac.reason, 'rbac', why)
   }
-  result('tool.rbac', true, 'info', `role ${record.role} may call ${call.name}`)
+  guardrails.push(PASS.rbac.get(step, record.role, call.name))
 
   // What the policy (and any `per` key) sees; the activation for keys is built only when needed.
   const context: PolicyContext = {
@@ -154,9 +193,10 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
     labels: record.labels,
     messages: input.messages ?? record.input,
     nowMs: input.nowMs,
-    ...(input.history ? {history: input.history} : {}),
-    ...(input.taint ? {taint: input.taint} : {}),
   }
+  // Added in place (same key order as spreads of them would give), not spread in.
+  if (input.history) context.history = input.history
+  if (input.taint) context.taint = input.taint
   let activation: Activation | null = null
   const keyOf = (fn: KeyFn): string => fn((activation ??= activationOf(context, true)))
 
@@ -166,9 +206,9 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   if (!budget.ok) {
     const why = `one more call of ${call.name} would exceed ${budget.budget}`
     result('budget.tool_calls', false, 'medium', why)
-    return {...refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why), ...(budgetKey !== undefined ? {budgetKey} : {})}
+    return withBudgetKey(refuse('budget_exceeded', 'deny', budgetReason(budget.budget), 'budget', why), budgetKey)
   }
-  result('budget.tool_calls', true, 'info', `call ${input.usage.tool_calls + 1} of ${input.budgets.max_tool_calls}`)
+  guardrails.push(PASS.budget.get(step, input.usage.tool_calls + 1, input.budgets.max_tool_calls))
 
   // 5. Rate limits, over recorded time. Every window is checked before any is charged, and
   // charging waits for the policy: a call refused anyway must not use up anyone's quota.
@@ -195,7 +235,13 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
       result(l.check, false, 'medium', why)
       return refuse('budget_exceeded', 'deny', l.reason, 'rate_limit', why)
     }
-    result(l.check, true, 'info', `${l.who} within ${l.limit} per minute`)
+    guardrails.push(
+      l.check === 'rate_limit.user'
+        ? PASS.rateUser.get(step, record.user, forKey, l.limit)
+        : l.check === 'rate_limit.tenant'
+          ? PASS.rateTenant.get(step, record.tenant, forKey, l.limit)
+          : PASS.rateQuota.get(step, record.tenant, l.limit),
+    )
   }
 
   // 6. Policy.
@@ -203,20 +249,24 @@ export function midRunGuardrails(input: MidRunInput): MidRunVerdict {
   const rule = verdict.rule
   // A condition that failed to evaluate is named in the detail, whichever rule won.
   const errors = verdict.errors ? `; condition error${verdict.errors.map((e) => ` in rule ${e.rule}: ${e.message}`).join(';')}` : ''
-  const detail = `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})${errors}`
+  const detail = (): string => `${verdict.decision}: ${verdict.reason} (rule ${rule ?? 'none'})${errors}`
   if (verdict.decision === 'deny') {
-    result('policy', false, 'high', detail)
+    result('policy', false, 'high', detail())
     return refuse('denied', 'deny', verdict.reason, rule, `policy denied ${call.name}: ${verdict.reason}`)
   }
   for (const l of limits) input.limiter.record(l.key, input.nowMs)
   if (verdict.decision === 'require_approval') {
-    result('policy', false, 'low', detail)
+    result('policy', false, 'low', detail())
     // An approved call runs, and is counted under its budget key like any other.
-    return {
-      ...refuse('needs_approval', 'require_approval', verdict.reason, rule, `${call.name} needs approval: ${verdict.reason}`),
-      ...(budgetKey !== undefined ? {budgetKey} : {}),
-    }
+    return withBudgetKey(refuse('needs_approval', 'require_approval', verdict.reason, rule, `${call.name} needs approval: ${verdict.reason}`), budgetKey)
   }
-  result('policy', true, 'info', detail)
-  return {guardrails, decision: 'allow', reason: verdict.reason, rule, refusal: null, message: '', ...(budgetKey !== undefined ? {budgetKey} : {})}
+  if (errors === '') guardrails.push(PASS.policy.get(step, verdict.decision, verdict.reason, rule))
+  else result('policy', true, 'info', detail())
+  return withBudgetKey({guardrails, decision: 'allow', reason: verdict.reason, rule, refusal: null, message: ''}, budgetKey)
+}
+
+/** `verdict` with its budget key when the tool has one: the key added in place, not by a spread copy. */
+function withBudgetKey(verdict: MidRunVerdict, budgetKey: string | undefined): MidRunVerdict {
+  if (budgetKey !== undefined) verdict.budgetKey = budgetKey
+  return verdict
 }

@@ -2,6 +2,7 @@ import type {RiskLevel} from '../../bundle/schema.js'
 import type {GuardrailResult, GuardrailSeverity, ToolCallOutcome} from '../../trace/schema.js'
 import type {InjectionMatcher} from './patterns.js'
 import {normaliseText} from './pre-model.js'
+import {SharedResults} from './shared-results.js'
 
 export type ActionRecord = {
   name: string
@@ -91,6 +92,17 @@ export function toolResultInjection(tool: string, untrusted: unknown, match: Inj
   }
 }
 
+// The audit line and a passing verify, shared between requests (shared-results.ts): each detail is
+// the one postActionGuardrails would write.
+const AUDIT = new SharedResults(
+  'post_action',
+  'action.audit',
+  true,
+  'info',
+  (name: string, risk: string, outcome: string, executed: boolean) => `${name} (${risk}): ${outcome}, ${executed ? 'executed' : 'not executed'}`,
+)
+const VERIFIED = new SharedResults('post_action', 'action.verify', true, 'info', (name: string, how: string) => `${name} ${how}`)
+
 /**
  * After a tool call: an audit line for every call, then (for executed calls) whether the result
  * proves what happened. A write must hand back an identifier, or nobody can later show that it
@@ -109,9 +121,7 @@ export function postActionGuardrails(
     severity,
     detail,
   })
-  const guardrails = [
-    result('action.audit', true, 'info', `${call.name} (${call.risk}): ${call.outcome}, ${call.executed ? 'executed' : 'not executed'}`),
-  ]
+  const guardrails = [AUDIT.get(ctx.step, call.name, call.risk, call.outcome, call.executed)]
   const injection = ctx.match ? toolResultInjection(call.name, call.untrusted, ctx.match, ctx.step) : null
   if (injection) guardrails.push(injection)
   const injected = injection !== null
@@ -130,7 +140,7 @@ export function postActionGuardrails(
     } else {
       const how =
         write && call.checks?.confirms_with_id !== false ? 'confirmed the write with an identifier' : isObjectOrArray(call.result) ? 'answered a well-formed result' : 'answered, as its contract allows'
-      verify = result('action.verify', true, 'info', `${call.name} ${how}`)
+      verify = VERIFIED.get(ctx.step, call.name, how)
     }
   } else if (write) {
     // A write that timed out or errored may still have happened; only an identifier would tell.

@@ -1,6 +1,7 @@
 import type {BundleManifest, GuardrailConfig} from '../../bundle/schema.js'
 import type {GuardrailResult} from '../../trace/schema.js'
 import {compileBundlePattern, findSecrets} from './patterns.js'
+import {sharedConstant, SharedResults} from './shared-results.js'
 
 export const OUTPUT_LEAKS_SECRET = 'OUTPUT_LEAKS_SECRET'
 export const OUTPUT_FORBIDDEN = 'OUTPUT_FORBIDDEN'
@@ -13,6 +14,13 @@ function forbiddenFor(config: GuardrailConfig): RegExp[] {
     forbiddenCache.set(config, list)
   }
   return list
+}
+
+// What a passing check says, shared between requests (shared-results.ts).
+const PASS = {
+  forbidden: new SharedResults('post_model', 'output.forbidden', true, 'info', (n: number) => `none of ${n} forbidden pattern(s)`),
+  noForbidden: sharedConstant('post_model', 'output.forbidden', true, 'info', 'no forbidden patterns configured'),
+  secrets: sharedConstant('post_model', 'output.secrets', true, 'info', 'no secret in answer'),
 }
 
 /**
@@ -38,13 +46,15 @@ export function postModelGuardrails(
   const forbidden =
     hits.length > 0
       ? result('output.forbidden', false, `answer matches forbidden pattern(s): ${hits.join(', ')}`)
-      : result('output.forbidden', true, patterns.length > 0 ? `none of ${patterns.length} forbidden pattern(s)` : 'no forbidden patterns configured')
+      : patterns.length > 0
+        ? PASS.forbidden.get(ctx.step, patterns.length)
+        : PASS.noForbidden.get(ctx.step)
 
   const kinds = findSecrets(answer, {leaksOnly: true})
   const secrets =
     kinds.length > 0
       ? result('output.secrets', false, `answer contains: ${kinds.join(', ')}`)
-      : result('output.secrets', true, 'no secret in answer')
+      : PASS.secrets.get(ctx.step)
 
   // A leaked secret is the graver finding, so it names the block when both apply.
   const blocked = kinds.length > 0 ? {reason: OUTPUT_LEAKS_SECRET} : hits.length > 0 ? {reason: OUTPUT_FORBIDDEN} : null

@@ -3,6 +3,31 @@ import type {Signals} from '../../policy/engine.js'
 import type {InputMessage, MemoryEntry, TrafficRecord, TrustLevel} from '../../traffic/schema.js'
 import type {ContextAdmission, DocumentAdmission, GuardrailResult, GuardrailSeverity, MemoryAdmission} from '../../trace/schema.js'
 import {detectPii, injectionMatcherFor, type InjectionMatcher, type PiiKind} from './patterns.js'
+import {sharedConstant, SharedResults} from './shared-results.js'
+
+// What a passing check says, shared between requests (shared-results.ts): each detail below is the
+// one the check's own code would write.
+const PASS = {
+  normalise: sharedConstant('pre_model', 'input.normalise', true, 'info', 'input already normalised'),
+  size: new SharedResults('pre_model', 'input.size', true, 'info', (chars: number, max: number) => `${chars} of ${max} characters`),
+  injection: sharedConstant('pre_model', 'input.injection', true, 'info', 'no injection pattern in input'),
+  turnInjection: sharedConstant('pre_model', 'input.injection', true, 'info', 'no injection pattern in the user turn'),
+  pii: sharedConstant('pre_model', 'input.pii', true, 'info', 'no personal data in input'),
+  tenant: new SharedResults('pre_model', 'retrieval.tenant', true, 'info', (n: number, tenant: string) => `all ${documents(n)} belong to tenant ${tenant}`),
+  trust: new SharedResults('pre_model', 'retrieval.trust', true, 'info', (minTrust: string) => `no document below ${minTrust} trust`),
+  retrievalInjection: sharedConstant('pre_model', 'retrieval.injection', true, 'info', 'no injection pattern in retrieved documents'),
+  ttl: new SharedResults('pre_model', 'memory.ttl', true, 'info', (n: number) => `${entries(n)} within TTL`),
+  provenance: new SharedResults('pre_model', 'memory.provenance', true, 'info', (n: number) => `${entries(n)} with provenance`),
+  provenanceNotRequired: sharedConstant('pre_model', 'memory.provenance', true, 'info', 'provenance not required'),
+  owner: new SharedResults('pre_model', 'memory.owner', true, 'info', (n: number) => `${entries(n)} from allowed owners`),
+  ownerUnrestricted: sharedConstant('pre_model', 'memory.owner', true, 'info', 'no owner restriction'),
+  memoryTenant: sharedConstant('pre_model', 'memory.tenant', true, 'info', 'no entry of another tenant'),
+  fieldOwner: sharedConstant('pre_model', 'memory.field_owner', true, 'info', 'every contracted field written by its owner'),
+  fieldOwnerNoContract: sharedConstant('pre_model', 'memory.field_owner', true, 'info', 'no field contract'),
+  schema: sharedConstant('pre_model', 'memory.schema', true, 'info', 'contracted fields have their declared types'),
+  schemaNoContract: sharedConstant('pre_model', 'memory.schema', true, 'info', 'no field contract'),
+  conflict: sharedConstant('pre_model', 'memory.conflict', true, 'info', 'no conflicting entries'),
+}
 
 /** A retrieved document that survived the checks, as the model will see it. */
 export type Evidence = {id: string; source: string; trust: TrustLevel; content: string; injection: boolean}
@@ -50,14 +75,16 @@ export function userTurnGuardrails(
   const injections = injectionMatcherFor(config)(n.text, 'input')
   const block = injections.length > 0 && config.block_injection_in_input
   const guardrails: GuardrailResult[] = [
-    {
-      stage: 'pre_model',
-      step,
-      check: 'input.injection',
-      passed: injections.length === 0,
-      severity: injections.length === 0 ? 'info' : block ? 'high' : 'medium',
-      detail: injections.length === 0 ? 'no injection pattern in the user turn' : `${block ? 'blocked' : 'flagged'} in the user turn: ${[...new Set(injections)].join(', ')}`,
-    },
+    injections.length === 0
+      ? PASS.turnInjection.get(step)
+      : {
+          stage: 'pre_model',
+          step,
+          check: 'input.injection',
+          passed: false,
+          severity: block ? 'high' : 'medium',
+          detail: `${block ? 'blocked' : 'flagged'} in the user turn: ${[...new Set(injections)].join(', ')}`,
+        },
   ]
   return {content: n.text, guardrails, injection: injections.length > 0, blocked: block ? {reason: INJECTION_IN_INPUT} : null}
 }
@@ -90,12 +117,8 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     removed += n.removed
     return {role: m.role, content: n.text}
   })
-  result(
-    'input.normalise',
-    true,
-    removed > 0 ? 'low' : 'info',
-    removed > 0 ? `removed ${removed} control or invisible character(s)` : 'input already normalised',
-  )
+  if (removed > 0) result('input.normalise', true, 'low', `removed ${removed} control or invisible character(s)`)
+  else results.push(PASS.normalise.get(0))
 
   // 2. Size, before any regex runs over an oversized input.
   const chars = input.reduce((n, m) => n + m.content.length, 0)
@@ -109,7 +132,7 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     })
     return {guardrails: results, signals, input, evidence: [], memory: [], blocked: {reason: INPUT_TOO_LONG}}
   }
-  result('input.size', true, 'info', `${chars} of ${config.max_input_chars} characters`)
+  results.push(PASS.size.get(0, chars, config.max_input_chars))
 
   // 3. Injection and PII in what the user wrote (system and assistant turns are not the user's).
   const match = injectionMatcherFor(config)
@@ -127,19 +150,19 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
     if (block) blocked = {reason: INJECTION_IN_INPUT}
     result('input.injection', false, block ? 'high' : 'medium', `${block ? 'blocked' : 'flagged'}: ${[...injections].join(', ')}`)
   } else {
-    result('input.injection', true, 'info', 'no injection pattern in input')
+    results.push(PASS.injection.get(0))
   }
   if (pii.size > 0) {
     signals.pii_in_input = true
     result('input.pii', false, 'low', `personal data in input: ${[...pii].join(', ')}`)
   } else {
-    result('input.pii', true, 'info', 'no personal data in input')
+    results.push(PASS.pii.get(0))
   }
 
   const documents: DocumentAdmission[] = []
   const admittedMemory: MemoryAdmission[] = []
-  const evidence = checkRetrieved(record, manifest, match, signals, result, documents)
-  const memory = checkMemory(record, manifest.memory, signals, result, admittedMemory)
+  const evidence = checkRetrieved(record, manifest, match, signals, result, results, documents)
+  const memory = checkMemory(record, manifest.memory, signals, result, results, admittedMemory)
   signals.evidence_count = evidence.length
   signals.memory_count = memory.length
   attachAdmission(results, {documents, memory: admittedMemory})
@@ -147,10 +170,14 @@ export function preModelGuardrails(record: TrafficRecord, manifest: BundleManife
   return {guardrails: results, signals, input, evidence, memory, blocked}
 }
 
-/** On the stage's last result; a request with neither documents nor memory has nothing to record. */
+/**
+ * On the stage's last result; a request with neither documents nor memory has nothing to record.
+ * That result is replaced by a copy with the record, never changed: it may be a shared one.
+ */
 function attachAdmission(results: GuardrailResult[], context: ContextAdmission): void {
   if (context.documents.length === 0 && context.memory.length === 0) return
-  results[results.length - 1]!.context = context
+  const last = results[results.length - 1]!
+  results[results.length - 1] = {stage: last.stage, step: last.step, check: last.check, passed: last.passed, severity: last.severity, detail: last.detail, context}
 }
 
 type Emit = (check: string, passed: boolean, severity: GuardrailSeverity, detail: string) => void
@@ -161,6 +188,7 @@ function checkRetrieved(
   match: InjectionMatcher,
   signals: Signals,
   result: Emit,
+  results: GuardrailResult[],
   admission: DocumentAdmission[],
 ): Evidence[] {
   const docs = record.retrieved
@@ -194,18 +222,18 @@ function checkRetrieved(
     signals.cross_tenant_document = true
     result('retrieval.tenant', false, 'high', `dropped ${documents(crossTenant.length)} of another tenant: ${list(crossTenant)}`)
   } else {
-    result('retrieval.tenant', true, 'info', `all ${documents(docs.length)} belong to tenant ${record.tenant}`)
+    results.push(PASS.tenant.get(0, docs.length, record.tenant))
   }
   if (lowTrust.length > 0) {
     result('retrieval.trust', false, 'low', `dropped ${documents(lowTrust.length)} below ${minTrust} trust: ${list(lowTrust)}`)
   } else {
-    result('retrieval.trust', true, 'info', `no document below ${minTrust} trust`)
+    results.push(PASS.trust.get(0, minTrust))
   }
   if (injected.length > 0) {
     signals.injection_in_retrieved = true
     result('retrieval.injection', false, 'medium', `injection pattern in ${documents(injected.length)}: ${list(injected)}`)
   } else {
-    result('retrieval.injection', true, 'info', 'no injection pattern in retrieved documents')
+    results.push(PASS.retrievalInjection.get(0))
   }
   return evidence
 }
@@ -215,6 +243,7 @@ function checkMemory(
   contract: MemoryContract | undefined,
   signals: Signals,
   result: Emit,
+  results: GuardrailResult[],
   admission: MemoryAdmission[],
 ): MemoryEntry[] {
   const all = record.memory
@@ -272,30 +301,30 @@ function checkMemory(
 
   const n = all.length
   if (expired.length > 0) result('memory.ttl', false, 'low', `dropped ${entries(expired.length)} past TTL: ${list(expired)}`)
-  else result('memory.ttl', true, 'info', `${entries(n)} within TTL`)
+  else results.push(PASS.ttl.get(0, n))
   if (noProvenance.length > 0) {
     result('memory.provenance', false, 'medium', `dropped ${entries(noProvenance.length)} without provenance: ${list(noProvenance)}`)
   } else {
-    result('memory.provenance', true, 'info', provenanceRequired ? `${entries(n)} with provenance` : 'provenance not required')
+    results.push(provenanceRequired ? PASS.provenance.get(0, n) : PASS.provenanceNotRequired.get(0))
   }
   if (notOwner.length > 0) {
     result('memory.owner', false, 'high', `dropped ${entries(notOwner.length)} from an unlisted owner: ${list(notOwner)}`)
   } else {
-    result('memory.owner', true, 'info', owners.size > 0 ? `${entries(n)} from allowed owners` : 'no owner restriction')
+    results.push(owners.size > 0 ? PASS.owner.get(0, n) : PASS.ownerUnrestricted.get(0))
   }
   if (otherTenant.length > 0) {
     signals.cross_tenant_memory = true
     result('memory.tenant', false, 'high', `dropped ${entries(otherTenant.length)} of another tenant: ${list(otherTenant)}`)
   } else {
-    result('memory.tenant', true, 'info', 'no entry of another tenant')
+    results.push(PASS.memoryTenant.get(0))
   }
   if (wrongFieldOwner.length > 0) {
     result('memory.field_owner', false, 'high', `rejected ${entries(wrongFieldOwner.length)} written by a service that does not own the field: ${list(wrongFieldOwner)}`)
   } else {
-    result('memory.field_owner', true, 'info', fields.size > 0 ? 'every contracted field written by its owner' : 'no field contract')
+    results.push(fields.size > 0 ? PASS.fieldOwner.get(0) : PASS.fieldOwnerNoContract.get(0))
   }
   if (wrongType.length > 0) result('memory.schema', false, 'medium', `dropped ${entries(wrongType.length)} of the wrong type: ${list(wrongType)}`)
-  else result('memory.schema', true, 'info', fields.size > 0 ? 'contracted fields have their declared types' : 'no field contract')
+  else results.push(fields.size > 0 ? PASS.schema.get(0) : PASS.schemaNoContract.get(0))
   if (conflicts.length > 0 || multiOwner.length > 0) {
     signals.memory_conflict = true
     const parts: string[] = []
@@ -303,7 +332,7 @@ function checkMemory(
     if (multiOwner.length > 0) parts.push(`written by more than one owner: ${list(multiOwner)}`)
     result('memory.conflict', false, 'medium', parts.join('; '))
   } else {
-    result('memory.conflict', true, 'info', 'no conflicting entries')
+    results.push(PASS.conflict.get(0))
   }
   return resolved
 }
