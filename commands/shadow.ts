@@ -41,7 +41,7 @@ Ctrl-C stops cleanly after the requests in flight; the run can then be finished 
     concurrency: Flags.integer({description: 'requests in flight at once (a model server\'s calls overlap; an in-process model replays one at a time per thread)', min: 1, max: 256}),
     threads: Flags.integer({
       description:
-        'replay threads for models that answer in-process (scripted, recorded, compromised): 1 replays on the main thread; default one per CPU but one (at most 4) for 20,000 lines or more on 3+ CPUs. The stored traces are the same whatever the number',
+        'replay threads for models that answer in-process (scripted, recorded, compromised): 1 replays on the main thread; default one per CPU but one (at most 4) for 20,000 lines or more on 4+ CPUs. The stored traces are the same whatever the number',
       min: 1,
       max: 64,
     }),

@@ -32,8 +32,8 @@ export type ReplayWorkerData = {
   runId: string
 }
 
-/** Consecutive requests for one thread. */
-export type ReplayBatch = {id: number; records: TrafficRecord[]; lines: number[]}
+/** Consecutive requests for one thread: each line's text as readTraffic read it good (recordOfCheckedText), and its number. */
+export type ReplayBatch = {id: number; texts: string[]; lines: number[]}
 
 /** An error as it crosses threads: its class, message and the fields the run reads. */
 export type SentError = {
@@ -69,12 +69,13 @@ export const MIN_THREADED_LINES = 20_000
 /** At most this many replay threads by default. */
 const MAX_AUTO_THREADS = 4
 /**
- * CPUs below which a run stays on one thread by default. The calling thread (reading, checking
- * and cloning each record) and the writer thread (SQLite) already keep ~1.5 CPUs busy beside one
- * replaying thread; on 2 CPUs replay threads add the cost of cloning every record and ~40 MB of
- * heap each for ≤ 10% (docs/performance.md).
+ * CPUs below which a run stays on one thread by default. Replay threads cost CPU of their own: each
+ * line is parsed again on its thread, each thread loads the modules and compiles the bundles, and
+ * the writer's SQLite work grew too; on 2 CPUs (`recorded_threads_vs_one`, docs/performance.md) the
+ * model-free replay on 2 threads took ~45% more CPU and ran at 0.8× one thread's rate. From 4 CPUs
+ * the writer thread, not the replay, bounds the rate by those figures.
  */
-const MIN_AUTO_CPUS = 3
+const MIN_AUTO_CPUS = 4
 
 const WORKER = new URL('./replay-worker.js', import.meta.url)
 
@@ -193,13 +194,13 @@ export class ReplayThreads {
    * Queues one request for a thread. Returns null when there is room for more, else a promise that
    * resolves once there is (or a thread failed).
    */
-  submit(record: TrafficRecord, line: number): Promise<void> | null {
+  submit(record: TrafficRecord, text: string, line: number): Promise<void> | null {
     const thread = this.threadFor(record)
     thread.assigned++
-    const batch = (thread.open ??= {id: this.nextId++, records: [], lines: []})
-    batch.records.push(record)
+    const batch = (thread.open ??= {id: this.nextId++, texts: [], lines: []})
+    batch.texts.push(text)
     batch.lines.push(line)
-    if (batch.records.length >= this.batchSize) this.send(thread)
+    if (batch.texts.length >= this.batchSize) this.send(thread)
     if (this.failed || this.hasRoom()) return null
     return new Promise<void>((resolve) => (this.wake = resolve))
   }

@@ -5,6 +5,7 @@ import {openStore} from '../store/sqlite.js'
 import {RowPacker} from '../store/row-pack.js'
 import {encodeRows} from '../store/trace-writer.js'
 import type {RequestTrace} from '../trace/schema.js'
+import {recordOfCheckedText} from '../traffic/reader.js'
 import {fullGc} from '../util/gc.js'
 import {emptyProgress, recordProgress} from './progress.js'
 import {openReplayer, replayRequest, type Replayer} from './replay.js'
@@ -38,10 +39,10 @@ async function replay(batch: ReplayBatch): Promise<void> {
   if (failed || replayer === null) return reply({kind: 'batch', id: batch.id, part: null, traces: 0, progress})
   const traces: RequestTrace[] = []
   let error: unknown = null
-  for (let i = 0; i < batch.records.length; i++) {
+  for (let i = 0; i < batch.texts.length; i++) {
     let got: RequestTrace[]
     try {
-      got = await replayRequest(batch.records[i]!, batch.lines[i]!, replayer, done)
+      got = await replayRequest(recordOfCheckedText(batch.texts[i]!), batch.lines[i]!, replayer, done)
     } catch (e) {
       error = e
       break

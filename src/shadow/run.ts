@@ -385,7 +385,7 @@ async function execute(
   // lands in `failure`; the run then ends below, on one path, with what was stored kept.
   try {
     await threads?.started()
-    for await (const item of readTraffic(opts.traffic, keep === undefined ? {} : {keep})) {
+    for await (const item of readTraffic(opts.traffic, {...(keep === undefined ? {} : {keep}), withText: threads !== null})) {
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++
@@ -415,7 +415,7 @@ async function execute(
       seenIds.set(item.record.id, item.line)
 
       if (threads !== null) {
-        const room = threads.submit(item.record, item.line)
+        const room = threads.submit(item.record, item.text!, item.line)
         if (room !== null) await room
         if (writer.backlog > MAX_WRITE_BACKLOG) await writer.waitBelow(MAX_WRITE_BACKLOG)
         continue

@@ -25,7 +25,7 @@ export type TrafficProblem = {field: string; message: string}
  * field of every other (see summarizeProblems), and, where it could still be read, the request id.
  */
 export type TrafficLine =
-  | {line: number; ok: true; record: TrafficRecord; bytes: number}
+  | {line: number; ok: true; record: TrafficRecord; bytes: number; text?: string}
   | {line: number; ok: false; error: string; problems: TrafficProblem[]; id: string | null; bytes: number}
 
 export type ReadTrafficOptions = {
@@ -40,6 +40,12 @@ export type ReadTrafficOptions = {
    * line unchecked and unyielded (`shadow --shard`: another shard's line costs a JSON.parse only).
    */
   keep?: (value: Record<string, unknown>, line: number) => boolean
+  /**
+   * A good line also carries its decoded `text`, which recordOfCheckedText turns back into the
+   * same record (a replay thread is handed the text: a string crosses threads as a copy of its
+   * characters, a record as a clone that costs more than parsing it again).
+   */
+  withText?: boolean
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -62,7 +68,7 @@ export async function* readTraffic(file: string, opts: ReadTrafficOptions = {}):
   }
   opts.signal?.throwIfAborted()
 
-  const parser = new LineParser(file, maxLineBytes, opts.keep)
+  const parser = new LineParser(file, maxLineBytes, opts.keep, opts.withText === true)
   const handle = await openForReading(file)
   const stream = handle.createReadStream({highWaterMark: CHUNK_BYTES})
   if (opts.signal) addAbortSignal(opts.signal, stream)
@@ -199,6 +205,16 @@ export async function digestTraffic(file: string): Promise<{sha256: string; line
   return {sha256: hash.digest('hex'), lines}
 }
 
+/**
+ * The record of a line's `text` that readTraffic yielded as good (withText): the same parse and the
+ * same schema, so the same record. Throws when the text is not such a line.
+ */
+export function recordOfCheckedText(text: string): TrafficRecord {
+  const parsed = safeParseTrafficRecord(parseTrafficJson(text))
+  if (!parsed.success) throw new UnderstudyError('internal: a traffic line read as good no longer parses as a record')
+  return parsed.data
+}
+
 /** Turns one complete line's bytes into a TrafficLine. Pure apart from the decoder it reuses. */
 class LineParser {
   private readonly decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
@@ -207,6 +223,7 @@ class LineParser {
     private readonly file: string,
     private readonly maxLineBytes: number,
     private readonly keep?: ReadTrafficOptions['keep'],
+    private readonly withText = false,
   ) {}
 
   parse(line: number, raw: Buffer, bytes: number, hasNewline: boolean): TrafficLine | null {
@@ -248,7 +265,7 @@ class LineParser {
 
     if (this.keep !== undefined && !this.keep(value as Record<string, unknown>, line)) return null
     const parsed = safeParseTrafficRecord(value)
-    if (parsed.success) return {line, ok: true, record: parsed.data, bytes}
+    if (parsed.success) return this.withText ? {line, ok: true, record: parsed.data, bytes, text} : {line, ok: true, record: parsed.data, bytes}
     return this.fail(line, bytes, describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
   }
 
