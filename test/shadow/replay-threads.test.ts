@@ -93,6 +93,10 @@ async function replay(name: string, input: ShadowOptionsInput, threads: number) 
   }
 }
 
+/** The banking bursts on one thread, replayed once for every test that compares with it. */
+let bankingOnce: ReturnType<typeof replay> | null = null
+const bankingOnOneThread = () => (bankingOnce ??= replay('banking', bankingRun(), 1))
+
 const bankingRun = (): ShadowOptionsInput => ({
   traffic: burst,
   candidate: path.join(banking, 'v2-no-injection-defence'),
@@ -103,7 +107,7 @@ const bankingRun = (): ShadowOptionsInput => ({
 
 describe('replay threads: the stored run is the same whatever the number of threads (#21)', () => {
   it('rate limits and tenant quotas reached in bursts (banking, three tenants): every stored column and every view', async () => {
-    const one = await replay('banking', bankingRun(), 1)
+    const one = await bankingOnOneThread()
     const three = await replay('banking', bankingRun(), 3)
     expect(one.result.threads).toBe(1)
     expect(three.result.threads).toBe(3)
@@ -136,8 +140,8 @@ describe('replay threads: the stored run is the same whatever the number of thre
 
   // Resuming used to start the windows empty, so a quota the uninterrupted run reached was not reached
   // after a resume, on one thread as on several: the stored requests are now replayed for their windows.
-  it.each([1, 3])('a run stopped part way and resumed (%i threads) stores what one uninterrupted thread does', async (threads) => {
-    const whole = await replay('banking', bankingRun(), 1)
+  it.each([1, 3])('a run stopped part way and resumed on %i thread(s) stores what one uninterrupted thread does', async (threads) => {
+    const whole = await bankingOnOneThread()
     const file = path.join(dir, `resumed-${threads}.db`)
     const store = openStore(file)
     try {
