@@ -4,18 +4,10 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {renderMarkdown} from '../../src/report/markdown.js'
-import {renderJsonReport} from '../../src/report/formats.js'
-import {listRun, type ListedRequest} from '../../src/runs/diff-list.js'
-import {runSummary} from '../../src/runs/run-summary.js'
-import {rollbackFrequency} from '../../src/rollout/history.js'
-import {renderScorecard} from '../../src/scorecard/render.js'
-import {scorecard} from '../../src/scorecard/scorecard.js'
-import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
-import type {RunInfo} from '../../src/store/api.js'
 import type {ShadowOptionsInput} from '../../src/store/run-config.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot} from '../helpers/cli.js'
+import {runViews} from '../helpers/run-views.js'
 
 // Replay threads exist only compiled (dist/; `npm test` builds first): the run is started from there.
 const dist = (p: string) => pathToFileURL(path.join(repoRoot, 'dist', p)).href
@@ -63,31 +55,12 @@ function rows(file: string, runId: string): string[] {
   }
 }
 
-/** What `diff --only all --json`, `report --format json|md` and `scorecard` show, run ids and timings aside. */
-async function views(file: string, run: RunInfo): Promise<string[]> {
-  const store = openStore(file, {readonly: true})
-  try {
-    const listed: ListedRequest[] = []
-    const totals = await listRun(store, run, 'all', (r) => listed.push(r))
-    const {summary, golden} = await runSummary(store, run)
-    const card = scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))
-    const strip = (text: string): string =>
-      text
-        .replaceAll(run.id, 'RUN')
-        .replace(/"(started_at|finished_at)": "[^"]*"/g, '"$1": "-"')
-        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
-    return [JSON.stringify({totals, listed}), strip(renderJsonReport(summary, card)), strip(renderMarkdown(summary, card)), strip(renderScorecard(card))]
-  } finally {
-    store.close()
-  }
-}
-
 async function replay(name: string, input: ShadowOptionsInput, threads: number) {
   const file = path.join(dir, `${name}-${threads}.db`)
   const store = openStore(file)
   try {
     const result = await startShadow(input, store, {threads})
-    return {file, result, rows: rows(file, result.run.id), views: await views(file, result.run)}
+    return {file, result, rows: rows(file, result.run.id), views: await runViews(file, result.run)}
   } finally {
     store.close()
   }

@@ -3,20 +3,13 @@ import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {renderMarkdown} from '../../src/report/markdown.js'
-import {renderJsonReport} from '../../src/report/formats.js'
-import {listRun, type ListedRequest} from '../../src/runs/diff-list.js'
 import {mergeShards} from '../../src/runs/merge.js'
-import {runSummary} from '../../src/runs/run-summary.js'
-import {renderScorecard} from '../../src/scorecard/render.js'
-import {scorecard} from '../../src/scorecard/scorecard.js'
-import {DEFAULT_THRESHOLDS} from '../../src/scorecard/thresholds.js'
-import {rollbackFrequency} from '../../src/rollout/history.js'
 import {parseShard, recordShardKey, shardOfKey} from '../../src/shadow/shard.js'
 import {startShadow} from '../../src/shadow/run.js'
 import type {RunInfo} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {repoRoot} from '../helpers/cli.js'
+import {runViews} from '../helpers/run-views.js'
 
 // A domain the sharding code has never seen: tau-bench's retail orders, with the recorded model.
 const scenario = path.join(repoRoot, 'scenarios', 'retail-orders')
@@ -53,25 +46,6 @@ async function shadowInto(file: string, shard: {index: number; count: number} | 
   const store = openStore(file)
   try {
     return (await startShadow({...options(), shard}, store)).run
-  } finally {
-    store.close()
-  }
-}
-
-/** What `diff --only all --json`, `report --format json|md` and `scorecard` show, run ids and timings aside. */
-async function views(file: string, run: RunInfo): Promise<string[]> {
-  const store = openStore(file, {readonly: true})
-  try {
-    const listed: ListedRequest[] = []
-    const totals = await listRun(store, run, 'all', (r) => listed.push(r))
-    const {summary, golden} = await runSummary(store, run)
-    const card = scorecard(summary, DEFAULT_THRESHOLDS, golden, rollbackFrequency(store.listBundleHistory()))
-    const strip = (text: string): string =>
-      text
-        .replaceAll(run.id, 'RUN')
-        .replace(/"(started_at|finished_at)": "[^"]*"/g, '"$1": "-"')
-        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
-    return [JSON.stringify({totals, listed}, null, 1), strip(renderJsonReport(summary, card)), strip(renderMarkdown(summary, card)), strip(renderScorecard(card))]
   } finally {
     store.close()
   }
@@ -151,7 +125,7 @@ describe('the number of requests in flight', () => {
     expect(stored(eight)).toEqual(stored(one))
     // The run's stored options name the concurrency it ran with; nothing else may differ.
     const optionsAside = (v: string[]): string[] => v.map((t) => t.replace(/\\?"concurrency\\?": \d+/g, 'CONCURRENCY'))
-    expect(optionsAside(await views(eight.file, eight.run))).toEqual(optionsAside(await views(one.file, one.run)))
+    expect(optionsAside(await runViews(eight.file, eight.run))).toEqual(optionsAside(await runViews(one.file, one.run)))
   })
 })
 
@@ -179,7 +153,7 @@ describe('sharded replay merged into one run', () => {
     expect(merged.run.requests_total).toBe(lines.length)
     expect(merged.run.config.shard).toBeNull()
     expect(merged.shards.map((s) => s.shard)).toEqual(['1/3', '2/3', '3/3'])
-    const [a, b] = [await views(single, singleRun), await views(into, merged.run)]
+    const [a, b] = [await runViews(single, singleRun), await runViews(into, merged.run)]
     expect(b).toEqual(a)
     // The views have something in them to compare.
     expect(a[0]).toContain('"regression"')
