@@ -1,8 +1,8 @@
 import {existsSync} from 'node:fs'
-import os from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {MessageChannel, receiveMessageOnPort, Worker, type MessagePort} from 'node:worker_threads'
 import {StoreError, UnderstudyError} from '../errors.js'
+import {usableCpus} from '../util/cpus.js'
 import type {TraceDatabase, TraceFilter, TraceStore} from '../store/api.js'
 import {groupByRequest} from './group.js'
 import type {GroupTask, TaskRef} from './task.js'
@@ -69,12 +69,12 @@ async function runHere<A, F, P>(store: TraceStore, runId: string, ref: TaskRef<A
   }
 }
 
-/** How many threads a large run is read on: `threads`, else UNDERSTUDY_READ_THREADS, else the CPUs available (at most 4). */
+/** How many threads a large run is read on: `threads`, else UNDERSTUDY_READ_THREADS, else the CPUs usable (util/cpus.ts; at most 4). */
 export function readThreads(options: MapRunOptions = {}): number {
   if (options.threads !== undefined) return options.threads
   const env = process.env.UNDERSTUDY_READ_THREADS
   if (env !== undefined && /^\d+$/.test(env)) return Number(env)
-  return Math.min(os.availableParallelism(), MAX_DEFAULT_THREADS)
+  return Math.min(usableCpus(), MAX_DEFAULT_THREADS)
 }
 
 function canSplit(store: TraceStore): store is TraceDatabase {

@@ -1,11 +1,11 @@
 import {existsSync} from 'node:fs'
-import {availableParallelism} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
 import type {PackedRows} from '../store/row-pack.js'
 import type {ShadowOptions} from '../store/run-config.js'
 import type {TrafficRecord} from '../traffic/schema.js'
+import {usableCpus} from '../util/cpus.js'
 import type {ShadowProgress} from './progress.js'
 
 /**
@@ -86,7 +86,7 @@ export function replayThreadsAvailable(): boolean {
 
 /**
  * How many replay threads a run uses: `requested` (`--threads`, 1 = replay on this thread), else
- * UNDERSTUDY_REPLAY_THREADS, else one per CPU but one (at most 4) for a run of at least
+ * UNDERSTUDY_REPLAY_THREADS, else one per usable CPU (util/cpus.ts) but one (at most 4) for a run of at least
  * MIN_THREADED_LINES lines on MIN_AUTO_CPUS or more. Only models that answer in this process share
  * out; a run waiting on a model server overlaps its calls instead (--concurrency).
  */
@@ -95,7 +95,7 @@ export function replayThreadCount(requested: number | undefined, lines: number, 
   if (requested !== undefined) return requested
   const env = Number(process.env.UNDERSTUDY_REPLAY_THREADS)
   if (Number.isInteger(env) && env >= 1) return env
-  const cpus = availableParallelism()
+  const cpus = usableCpus()
   if (lines < MIN_THREADED_LINES || cpus < MIN_AUTO_CPUS) return 1
   return Math.min(cpus - 1, MAX_AUTO_THREADS)
 }
