@@ -11,8 +11,7 @@ import {validateBundle} from '../../src/bundle/validate.js'
 import {evaluateGolden, traceGolden} from '../../src/eval/golden.js'
 import {scriptedRespond} from '../../src/model/scripted.js'
 import type {ChatRequest, ModelClient} from '../../src/model/types.js'
-import {compileBundle, runRequest} from '../../src/runtime/agent.js'
-import {RateLimiter} from '../../src/runtime/rate-limit.js'
+import {runRequest} from '../../src/runtime/agent.js'
 import {createRedactor} from '../../src/runtime/redact.js'
 import type {RequestTrace} from '../../src/trace/schema.js'
 import {loadScenario} from '../../src/scenario/load.js'
@@ -23,6 +22,7 @@ import {type TrafficRecord, TrafficRecord as TrafficRecordSchema} from '../../sr
 import {ATTACKER_ACCOUNTS, CATEGORIES} from '../../scenarios/enterprise-tickets/gen/sample.js'
 import {DEFAULT_COUNT, DEFAULT_SEED, parseFlags, renderFixtures, trafficLines, writeTraffic} from '../../scenarios/enterprise-tickets/generate.js'
 import {ticketsSkill} from '../../scenarios/enterprise-tickets/skill/index.js'
+import {agentDeps} from '../factories/agent-deps.js'
 import {repoRoot} from '../helpers/cli.js'
 import {classCounts, expectedAndActual} from './class-counts.js'
 
@@ -260,7 +260,6 @@ describe('enterprise-tickets shadow replays', () => {
 describe('tenant isolation', () => {
   /** Replays one line through v2 with a model that records every request it is sent. */
   async function replay(record: TrafficRecord): Promise<{trace: RequestTrace; seen: string}> {
-    const compiled = compileBundle(v2)
     const sent: ChatRequest[] = []
     const model: ModelClient = {
       id: 'scripted:capture',
@@ -269,18 +268,7 @@ describe('tenant isolation', () => {
         return scriptedRespond(request, 0, [ticketsSkill])
       },
     }
-    const trace = await runRequest(record, 1, {
-      bundle: v2,
-      compiled,
-      model,
-      tools: createMockTools(loadFixtures(fixturesFile)),
-      approver: 'pending',
-      faults: null,
-      redactor: createRedactor(),
-      limiter: new RateLimiter(),
-      side: 'candidate',
-      repeat: 0,
-    })
+    const trace = await runRequest(record, 1, agentDeps(v2, model, {tools: createMockTools(loadFixtures(fixturesFile))}))
     return {trace, seen: JSON.stringify(sent.map((r) => r.messages))}
   }
 

@@ -8,7 +8,7 @@ type Level = Map<Part | undefined, Level | GuardrailResult>
 
 /**
  * The results of one guardrail outcome (stage, check, passed, severity) whose detail is a fixed
- * template of a few values: a passing check says the same thing request after request (`lookup_order
+ * template of a few values: a passing check says the same thing request after request (`<tool>
  * is allowed`, `call 1 of 6`). Each distinct (step, values) gets one result, built once and frozen,
  * and every request that meets it shares that object, so neither its detail text nor its stored
  * form is built again: the trace recorder keeps one redacted copy per frozen result, the row encoder
