@@ -44,9 +44,10 @@ export type ShadowHooks = {
   /** Things the user should know before reading the results (what a model-free replay cannot measure), before any request runs. */
   onNotice?: (notice: string) => void
   /**
-   * Replay threads this process uses (`--threads`; 1 replays on this thread); default: one per CPU,
-   * at most 4, for a long run whose models answer in-process (replay-threads.ts). Not part of the
-   * run: the stored traces are the same whatever the number.
+   * Replay threads this process uses (`--threads`; 1 replays on this thread); default: one per
+   * usable CPU but one, at most 4, from 4 CPUs, for a long run whose models answer in-process
+   * (replay-threads.ts replayThreadCount). Not part of the run: the stored traces are the same
+   * whatever the number.
    */
   threads?: number
 }
@@ -323,7 +324,7 @@ async function execute(
           count: threadCount,
           lines,
           data: {options: opts, resumed: done.size > 0, label: store.path, runId: run.id},
-          byTenant: crossRequestWindows([setup.baseline, setup.candidate]).length > 0,
+          byTenant: windows.length > 0,
           onBatch: (b) => {
             try {
               mergeProgress(progress, b.progress)
