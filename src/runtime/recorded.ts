@@ -1,6 +1,6 @@
 import type {Bundle, ToolContract} from '../bundle/schema.js'
 import {type RecordedPolicyDecision, type RecordedToolCall, type TrafficRecord, turnOfRecordedCall} from '../traffic/schema.js'
-import {hashJson} from '../util/canonical.js'
+import {hashArgs} from '../util/canonical.js'
 import {perToolBudget} from './budget.js'
 import {RATE_LIMITED_TENANT, RATE_LIMITED_USER, SCHEMA_INVALID, TOOL_NOT_ALLOWED} from './guardrails/mid-run.js'
 import type {Redactor} from './redact.js'
@@ -50,7 +50,7 @@ export function recordedTrace(record: TrafficRecord, line: number, redactor: Red
       name: call.name,
       risk: contract?.risk ?? 'unknown',
       args: redactor.redactArgs(call.args, contract?.sensitive_fields ?? NO_PATHS),
-      args_hash: hashJson(call.args),
+      args_hash: hashArgs(call.args),
       idempotency_key: call.idempotency_key ?? null,
       attempt: call.attempt,
       outcome,

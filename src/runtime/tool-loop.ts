@@ -6,7 +6,7 @@ import {joinTexts, leafTexts, normalizeForTaint, type TaintSources, taintedArgs}
 import {callSignatureOf, isUnkeyedWrite, OutcomeLedger} from '../tools/ledger.js'
 import type {FaultInjector, RequestTools} from '../tools/sandbox.js'
 import type {Decision, TrafficRecord} from '../traffic/schema.js'
-import {canonicalJson} from '../util/canonical.js'
+import {canonicalArgs} from '../util/canonical.js'
 import {canCallTool, countKeyedCall, type BudgetUsage} from './budget.js'
 import type {CompiledBundle} from './compile.js'
 import {midRunGuardrails, type MidRunVerdict} from './guardrails/mid-run.js'
@@ -207,7 +207,7 @@ export class ToolLoop {
     const args = argsOf(call)
     const logical = this.proposals++
     const contract = this.deps.compiled.tools.get(name)?.contract
-    const canonical = canonicalJson(args)
+    const canonical = canonicalArgs(args)
     const base = callBase(this.record, this.deps.redactor, name, args, canonical, contract, step.index, attack)
     const firstSeq = this.recorder.toolCalls.length
     const unkeyedWrite = isUnkeyedWrite(contract)
@@ -350,7 +350,7 @@ export class ToolLoop {
     this.proposals++
     const seq = this.recorder.toolCalls.length
     this.recorder.decide('mid_run', step.index, seq, call.name, 'deny', reason, 'plan')
-    const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalJson(args), contract, step.index, attack)
+    const base = callBase(this.record, this.deps.redactor, call.name, args, canonicalArgs(args), contract, step.index, attack)
     this.recorder.pushCall(callTrace(base, seq, 1, 'denied', false, null, `${reason}: ${why}`, 0))
     this.stampTurn(seq)
     this.history.push(new PolicyCall(call.name, args, null, `${reason}: ${why}`, 'deny', 'denied'))

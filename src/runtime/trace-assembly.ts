@@ -1,7 +1,7 @@
 import type {ToolContract} from '../bundle/schema.js'
 import {idempotencyKeyOf} from '../tools/ledger.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {sha256} from '../util/canonical.js'
+import {hashArgs} from '../util/canonical.js'
 import {storedForm} from './guardrails/shared-results.js'
 import type {Redactor} from './redact.js'
 import type {
@@ -165,7 +165,7 @@ export function callBase(
     name,
     risk: contract?.risk ?? 'unknown',
     args: redactor.redactArgs(args, contract?.sensitive_fields ?? NO_PATHS),
-    args_hash: sha256(canonical),
+    args_hash: hashArgs(args),
     idempotency_key: contract?.idempotency === 'required' ? idempotencyKeyOf(record.id, name, canonical) : null,
   }
   if (attack !== undefined) base.attack = attack

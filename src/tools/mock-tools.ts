@@ -1,6 +1,6 @@
 import type {RecordedToolCall, TrafficRecord} from '../traffic/schema.js'
 import type {RequestTools, ToolAnswer, ToolExecution, ToolSandbox} from './sandbox.js'
-import {canonicalJson} from '../util/canonical.js'
+import {canonicalArgs, canonicalJson} from '../util/canonical.js'
 import type {Fixture, FixtureAnswer, Fixtures} from './fixtures.js'
 import {emptyFixtures} from './fixtures.js'
 
@@ -156,8 +156,8 @@ class MockRequestTools implements RequestTools {
     let sameName = -1
     for (let i = 0; i < recorded.length; i++) {
       if (this.consumed[i] || recorded[i]!.name !== name) continue
-      canonical ??= canonicalJson(args)
-      const have = (seen[i] ??= canonicalJson(recorded[i]!.args))
+      canonical ??= canonicalArgs(args)
+      const have = (seen[i] ??= canonicalArgs(recorded[i]!.args))
       if (have === canonical) return i
       if (sameName < 0) sameName = i
     }

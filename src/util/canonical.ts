@@ -133,3 +133,37 @@ export function sha256(text: string | Buffer): string {
 export function hashJson(value: unknown): string {
   return sha256(canonicalJson(value))
 }
+
+/**
+ * canonicalJson of a tool call's arguments, and their sha256, kept for the last ARGS_KEPT argument
+ * objects asked, by identity. One recorded call's arguments are canonicalised for the recorded
+ * trace, by the mock tools matching a call against it, and again as the model-free candidate's
+ * identical call (the recorded model proposes the record's own object), and hashed twice. Invariant:
+ * arguments are never changed after they are parsed (records, model proposals), so an object met
+ * again has the same canonical form; anything else is computed as canonicalJson does.
+ */
+export function canonicalArgs(value: unknown): string {
+  return keptArgs(value)?.text ?? canonicalJson(value)
+}
+
+/** sha256 of canonicalArgs(value), kept alike. */
+export function hashArgs(value: unknown): string {
+  const kept = keptArgs(value)
+  if (kept === undefined) return hashJson(value)
+  return (kept.hash ??= sha256(kept.text))
+}
+
+const ARGS_KEPT = 8
+const argsObjects: (object | undefined)[] = new Array(ARGS_KEPT)
+const argsForms: {text: string; hash?: string}[] = new Array(ARGS_KEPT)
+let argsNext = 0
+
+function keptArgs(value: unknown): {text: string; hash?: string} | undefined {
+  if (value === null || typeof value !== 'object') return undefined
+  for (let i = 0; i < ARGS_KEPT; i++) if (argsObjects[i] === value) return argsForms[i]
+  const form = {text: canonicalJson(value)}
+  argsObjects[argsNext] = value
+  argsForms[argsNext] = form
+  argsNext = (argsNext + 1) % ARGS_KEPT
+  return form
+}

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import {canonicalJson, hashJson, sha256} from '../../src/util/canonical.js'
+import {canonicalArgs, canonicalJson, hashArgs, hashJson, sha256} from '../../src/util/canonical.js'
 
 describe('sha256', () => {
   it('gives the standard digest, as hex, for strings and buffers', () => {
@@ -57,3 +57,28 @@ describe('canonicalJson on values its direct writer leaves to the sorted copy', 
   })
 })
 
+
+describe('canonicalArgs / hashArgs: a tool call\'s arguments, kept by identity for the last few objects (#21)', () => {
+  it('give canonicalJson and hashJson of the object asked, never another kept object\'s, past the bound', () => {
+    // Forty objects of distinct content asked in turn, each twice in a row and again after the others
+    // have pushed it out: every answer is its own object's.
+    const objects = Array.from({length: 40}, (_, i) => ({z: i, a: {n: `arg-${i}`}, m: [i, i + 1]}))
+    for (let round = 0; round < 3; round++) {
+      for (const o of objects) {
+        expect(canonicalArgs(o)).toBe(canonicalJson(o))
+        expect(hashArgs(o)).toBe(hashJson(o))
+        expect(canonicalArgs(o)).toBe(canonicalJson(o))
+      }
+    }
+    // Equal content in distinct objects: the same text, whichever is kept.
+    expect(canonicalArgs({b: 1, a: 2})).toBe('{"a":2,"b":1}')
+    expect(hashArgs({a: 2, b: 1})).toBe(sha256('{"a":2,"b":1}'))
+  })
+
+  it('take anything that is not an object as canonicalJson does', () => {
+    for (const v of [null, 'text', 42, true, [1, {b: 2, a: 1}]]) {
+      expect(canonicalArgs(v)).toBe(canonicalJson(v))
+      expect(hashArgs(v)).toBe(hashJson(v))
+    }
+  })
+})
