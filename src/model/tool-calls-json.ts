@@ -1,3 +1,4 @@
+import {IdentityRing} from '../util/identity-ring.js'
 import type {ModelToolCall} from './types.js'
 
 /**
@@ -8,21 +9,18 @@ import type {ModelToolCall} from './types.js'
  * has returned them, are never changed (the runtime copies arguments to redact them, never edits
  * them in place); a caller that builds an array must finish it before it is measured.
  *
- * Kept for the last RING arrays measured, found by identity: every use of a proposal's text falls
+ * Kept for the last 32 arrays measured, found by identity: every use of a proposal's text falls
  * within its own request, while a few requests are in flight. Not a WeakMap: an entry per proposal
  * there cost about as much (insertion, ephemeron work in GC) as the JSON.stringify it saved. An
  * array pushed out is stringified again, with the same text.
  */
-const RING = 32
-const arrays: (readonly ModelToolCall[] | undefined)[] = new Array(RING)
-const texts: string[] = new Array<string>(RING).fill('')
-let next = 0
+const texts = new IdentityRing<readonly ModelToolCall[], string>(32)
 
 export function toolCallsJson(calls: readonly ModelToolCall[]): string {
-  for (let i = 0; i < RING; i++) if (arrays[i] === calls) return texts[i]!
-  const text = JSON.stringify(calls)
-  arrays[next] = calls
-  texts[next] = text
-  next = (next + 1) % RING
+  let text = texts.get(calls)
+  if (text === undefined) {
+    text = JSON.stringify(calls)
+    texts.set(calls, text)
+  }
   return text
 }

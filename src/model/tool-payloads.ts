@@ -1,3 +1,4 @@
+import {IdentityRing} from '../util/identity-ring.js'
 import type {ChatMessage} from './types.js'
 
 /**
@@ -19,25 +20,15 @@ export type ToolPayloadData = {ok: boolean; result: unknown; error: {code: strin
 type Written = {ok: true; result: unknown} | {ok: false; error: {code: unknown; message: unknown}}
 
 /**
- * The last RING tool messages written, found by identity: the model reads a tool message on the
+ * The last 64 tool messages written, found by identity: the model reads a tool message on the
  * next call of its request, while a few requests are in flight. Not a WeakMap: an entry per tool
  * message there cost insertion and GC work on every request, read or not (a model-free replay never
  * reads them). A message pushed out is parsed from its text, with the same result.
  */
-const RING = 64
-const messages: (ChatMessage | undefined)[] = new Array(RING)
-const payloads: (Written | undefined)[] = new Array(RING)
-let next = 0
+const written = new IdentityRing<ChatMessage, Written>(64)
 
 export function rememberToolPayload(message: ChatMessage, payload: Written): void {
-  messages[next] = message
-  payloads[next] = payload
-  next = (next + 1) % RING
-}
-
-function writtenFor(message: ChatMessage): Written | undefined {
-  for (let i = 0; i < RING; i++) if (messages[i] === message) return payloads[i]
-  return undefined
+  written.set(message, payload)
 }
 
 /**
@@ -45,7 +36,7 @@ function writtenFor(message: ChatMessage): Written | undefined {
  * when there is none, or when it is not plain JSON (then the text is what counts).
  */
 export function rememberedToolPayload(message: ChatMessage): ToolPayloadData | undefined {
-  const p = writtenFor(message)
+  const p = written.get(message)
   if (p === undefined) return undefined
   if (!p.ok) {
     const {code, message: text} = p.error

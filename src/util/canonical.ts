@@ -1,4 +1,5 @@
 import crypto, {createHash} from 'node:crypto'
+import {IdentityRing} from './identity-ring.js'
 import {createTextMemo} from './text-memo.js'
 
 /**
@@ -153,17 +154,14 @@ export function hashArgs(value: unknown): string {
   return (kept.hash ??= sha256(kept.text))
 }
 
-const ARGS_KEPT = 8
-const argsObjects: (object | undefined)[] = new Array(ARGS_KEPT)
-const argsForms: {text: string; hash?: string}[] = new Array(ARGS_KEPT)
-let argsNext = 0
+const argsForms = new IdentityRing<object, {text: string; hash?: string}>(8)
 
 function keptArgs(value: unknown): {text: string; hash?: string} | undefined {
   if (value === null || typeof value !== 'object') return undefined
-  for (let i = 0; i < ARGS_KEPT; i++) if (argsObjects[i] === value) return argsForms[i]
-  const form = {text: canonicalJson(value)}
-  argsObjects[argsNext] = value
-  argsForms[argsNext] = form
-  argsNext = (argsNext + 1) % ARGS_KEPT
+  let form = argsForms.get(value)
+  if (form === undefined) {
+    form = {text: canonicalJson(value)}
+    argsForms.set(value, form)
+  }
   return form
 }
