@@ -1,5 +1,5 @@
 import {parentPort, workerData, type MessagePort} from 'node:worker_threads'
-import {StoreError, UnderstudyError} from '../errors.js'
+import {sendable, type SentError} from '../util/thread-error.js'
 import type {TraceFilter} from '../store/api.js'
 import {openStore} from '../store/sqlite.js'
 import {groupByRequest} from './group.js'
@@ -24,7 +24,7 @@ export type WorkerJob = {
 
 export type WorkerReply =
   | {kind: 'done'; partial: unknown}
-  | {kind: 'error'; type: 'store' | 'understudy' | 'internal'; message: string; exitCode: number; stack?: string}
+  | {kind: 'error'; error: SentError}
 
 const BATCH = 512
 
@@ -61,11 +61,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   // Our errors carry the user-facing line; anything else is a bug, passed on with its stack.
-  port.postMessage({
-    kind: 'error',
-    type: e instanceof StoreError ? 'store' : e instanceof UnderstudyError ? 'understudy' : 'internal',
-    message: e instanceof Error ? e.message : String(e),
-    exitCode: e instanceof UnderstudyError ? e.exitCode : 1,
-    stack: e instanceof Error ? e.stack : undefined,
-  } satisfies WorkerReply)
+  port.postMessage({kind: 'error', error: sendable(e)} satisfies WorkerReply)
 })

@@ -1,8 +1,9 @@
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {MessageChannel, receiveMessageOnPort, Worker, type MessagePort} from 'node:worker_threads'
-import {StoreError, UnderstudyError} from '../errors.js'
+import {UnderstudyError} from '../errors.js'
 import {usableCpus} from '../util/cpus.js'
+import {rebuilt} from '../util/thread-error.js'
 import type {TraceDatabase, TraceFilter, TraceStore} from '../store/api.js'
 import {groupByRequest} from './group.js'
 import type {GroupTask, TaskRef} from './task.js'
@@ -142,7 +143,7 @@ class RangeWorker<F> {
     this.worker = new Worker(WORKER, {workerData: job, transferList: [port2]})
     this.worker.on('message', (m: WorkerReply) => {
       if (m.kind === 'done') this.partial = {value: m.partial}
-      else if (m.kind === 'error') this.failure ??= replyError(m)
+      else if (m.kind === 'error') this.failure ??= rebuilt(m.error)
       this.notify()
     })
     this.worker.on('error', (e) => {
@@ -188,10 +189,3 @@ class RangeWorker<F> {
   }
 }
 
-function replyError(m: Extract<WorkerReply, {kind: 'error'}>): Error {
-  if (m.type === 'store') return new StoreError(m.message, {exitCode: m.exitCode})
-  if (m.type === 'understudy') return new UnderstudyError(m.message, {exitCode: m.exitCode})
-  const e = new Error(m.message)
-  if (m.stack !== undefined) e.stack = m.stack
-  return e
-}

@@ -1,11 +1,12 @@
 import {existsSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import {ModelError, StoreError, UnderstudyError, ValidationError} from '../errors.js'
+import {UnderstudyError} from '../errors.js'
 import type {PackedRows} from '../store/row-pack.js'
 import type {ShadowOptions} from '../store/run-config.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {usableCpus} from '../util/cpus.js'
+import {rebuilt, type SentError} from '../util/thread-error.js'
 import type {ShadowProgress} from './progress.js'
 
 /**
@@ -34,17 +35,6 @@ export type ReplayWorkerData = {
 
 /** Consecutive requests for one thread: each line's text as readTraffic read it good (recordOfCheckedText), and its number. */
 export type ReplayBatch = {id: number; texts: string[]; lines: number[]}
-
-/** An error as it crosses threads: its class, message and the fields the run reads. */
-export type SentError = {
-  name: string
-  message: string
-  exitCode?: number
-  problems?: string[]
-  code?: string
-  sqliteCode?: string | null
-  stack?: string
-}
 
 export type ReplayReply =
   | {kind: 'ready'; error?: SentError}
@@ -98,28 +88,6 @@ export function replayThreadCount(requested: number | undefined, lines: number, 
   const cpus = usableCpus()
   if (lines < MIN_THREADED_LINES || cpus < MIN_AUTO_CPUS) return 1
   return Math.min(cpus - 1, MAX_AUTO_THREADS)
-}
-
-export function sendable(e: unknown): SentError {
-  if (!(e instanceof Error)) return {name: 'Error', message: String(e)}
-  const out: SentError = {name: e.name, message: e.message, ...(e.stack === undefined ? {} : {stack: e.stack})}
-  if (e instanceof UnderstudyError) out.exitCode = e.exitCode
-  if (e instanceof ValidationError) out.problems = e.problems
-  if (e instanceof ModelError) out.code = e.code
-  if (e instanceof StoreError) out.sqliteCode = e.sqliteCode
-  return out
-}
-
-/** The error a thread sent, as the class it was thrown as where the run tells them apart. */
-export function rebuilt(e: SentError): Error {
-  let out: Error
-  if (e.name === 'ValidationError') out = new ValidationError(e.problems ?? [e.message], e.message)
-  else if (e.name === 'ModelError') out = new ModelError(e.code as ModelError['code'], e.message)
-  else if (e.name === 'StoreError') out = new StoreError(e.message, {sqliteCode: e.sqliteCode ?? null, ...(e.exitCode === undefined ? {} : {exitCode: e.exitCode})})
-  else if (e.exitCode !== undefined) out = new UnderstudyError(e.message, {exitCode: e.exitCode})
-  else out = new Error(e.message)
-  if (e.stack !== undefined) out.stack = e.stack
-  return out
 }
 
 export type ReplayedBatch = {part: PackedRows | unknown[][] | null; traces: number; progress: ShadowProgress}

@@ -9,7 +9,8 @@ import {recordOfCheckedText} from '../traffic/reader.js'
 import {fullGc} from '../util/gc.js'
 import {emptyProgress, recordProgress} from './progress.js'
 import {openReplayer, replayRequest, type Replayer} from './replay.js'
-import {sendable, type ReplayBatch, type ReplayReply, type ReplayWorkerData} from './replay-threads.js'
+import {sendable} from '../util/thread-error.js'
+import type {ReplayBatch, ReplayReply, ReplayWorkerData} from './replay-threads.js'
 
 /**
  * A replay thread (replay-threads.ts): builds the run's replayer from the run's options, exactly as

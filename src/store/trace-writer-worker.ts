@@ -1,5 +1,5 @@
 import {parentPort, workerData} from 'node:worker_threads'
-import {StoreError} from '../errors.js'
+import {sendable, type SentError} from '../util/thread-error.js'
 import {unpackRows} from './row-pack.js'
 import {openStore} from './sqlite.js'
 import type {WriterMessage} from './trace-writer.js'
@@ -11,7 +11,7 @@ import type {WriterMessage} from './trace-writer.js'
  */
 const port = parentPort!
 const store = openStore((workerData as {file: string}).file)
-let failed: {ok: false; message: string; store: boolean; sqliteCode: string | null} | null = null
+let failed: {ok: false; error: SentError} | null = null
 
 port.on('message', (m: WriterMessage) => {
   if (failed !== null) {
@@ -25,7 +25,7 @@ port.on('message', (m: WriterMessage) => {
     port.postMessage({ok: true})
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.
-    failed = {ok: false, message: e instanceof Error ? e.message : String(e), store: e instanceof StoreError, sqliteCode: e instanceof StoreError ? e.sqliteCode : null}
+    failed = {ok: false, error: sendable(e)}
     port.postMessage(failed)
   }
 })

@@ -3,6 +3,7 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import {StoreError, UnderstudyError} from '../errors.js'
 import type {RequestTrace} from '../trace/schema.js'
+import {rebuilt, type SentError} from '../util/thread-error.js'
 import type {TraceDatabase} from './api.js'
 import {type PackedRows, RowPacker} from './row-pack.js'
 import {traceRows} from './traces-repo.js'
@@ -62,6 +63,12 @@ export function encodeRows(label: string, runId: string, traces: readonly Reques
 
 const WORKER = new URL('./trace-writer-worker.js', import.meta.url)
 
+/** A failed batch's error as the run reads it: a StoreError (SQLite's code kept), anything else one line of ours. */
+function writerError(sent: SentError): Error {
+  const e = rebuilt(sent)
+  return e instanceof StoreError ? e : new UnderstudyError(e.message)
+}
+
 export function openTraceWriter(store: TraceDatabase, runId: string): TraceWriter {
   const file = store.path
   const workerFile = WORKER.protocol === 'file:' ? fileURLToPath(WORKER) : ''
@@ -108,7 +115,7 @@ class SyncTraceWriter implements TraceWriter {
  */
 export type WriterMessage = {runId: string; parts: (PackedRows | unknown[][])[]}
 
-type Reply = {ok: true} | {ok: false; message: string; store: boolean; sqliteCode: string | null} | {ready: true}
+type Reply = {ok: true} | {ok: false; error: SentError} | {ready: true}
 
 class WorkerTraceWriter implements TraceWriter {
   readonly takesRows = true
@@ -140,7 +147,7 @@ class WorkerTraceWriter implements TraceWriter {
     this.worker.on('message', (reply: Reply) => {
       if ('ready' in reply) return this.markStarted()
       this.outstanding--
-      if (!reply.ok) this.fail(reply.store ? new StoreError(reply.message, {sqliteCode: reply.sqliteCode}) : new UnderstudyError(reply.message))
+      if (!reply.ok) this.fail(writerError(reply.error))
       this.wake()
     })
     this.worker.on('error', (e) => {
