@@ -21,7 +21,8 @@ export type MergedRun = NewRun & {started_at: string; finished_at: string | null
  * - a new target is built in a temporary file beside it and renamed into place once closed, so a
  *   failure (or a kill) leaves no target file at all.
  * Rows are copied column for column (every stored column but the row id, the run id and generated
- * ones, read from the schema itself), so the merged traces are byte-identical to the shards'.
+ * ones, read from the schema itself), so the merged traces are byte-identical to the shards', with
+ * the guardrail lists they name.
  */
 export function mergeRunsInto(target: string, sources: readonly MergeSource[], run: MergedRun, bundleHashes: readonly string[]): RunInfo {
   const parsed = NewRun.safeParse(run)
@@ -58,6 +59,8 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
        traffic_file, traffic_hash, model, repeat, faults, seed, requests_total, config_json)
      VALUES (?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
+  // Lists are stored under a key of their content (src/store/schema.ts): the same in every store.
+  const insertList = db.prepare('INSERT OR IGNORE INTO guardrail_lists (key, json) VALUES (?, ?)')
   const runExists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck()
   const id = freshId((candidate) => runExists.get(candidate) !== undefined)
 
@@ -77,6 +80,11 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
         }
         const rows = src.prepare(`SELECT ${list} FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).raw().iterate(source.runId)
         for (const row of rows) insertTrace.run(id, ...(row as unknown[]))
+        const lists = src
+          .prepare('SELECT key, json FROM guardrail_lists WHERE key IN (SELECT guardrail_list FROM requests WHERE run_id = ?)')
+          .raw()
+          .iterate(source.runId)
+        for (const list of lists) insertList.run(...(list as unknown[]))
       })
     }
   })

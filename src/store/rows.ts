@@ -33,11 +33,17 @@ const list = (v: readonly unknown[]): string => (Array.isArray(v) && v.length ==
 export const REQUEST_INSERT_COLUMNS = [
   'run_id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'guardrail_failures_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
+  'guardrail_list', 'guardrail_failures_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
 ] as const
 
 /** Where requestParams puts `golden_json`. */
 export const GOLDEN_PARAM = REQUEST_INSERT_COLUMNS.indexOf('golden_json')
+
+/**
+ * Where requestParams puts the guardrail results: their JSON text, which the store replaces with the
+ * key of that list in `guardrail_lists` as it inserts the row (TracesRepo).
+ */
+export const GUARDRAILS_PARAM = REQUEST_INSERT_COLUMNS.indexOf('guardrail_list')
 
 /**
  * The trace's values for REQUEST_INSERT_COLUMNS. `goldenJson`, when given, is encodeGolden(t.golden)
@@ -54,19 +60,23 @@ export function requestParams(runId: string, t: RequestTrace, goldenJson?: strin
   ]
 }
 
+/** The whole list of a trace's guardrail results, from `guardrail_lists` by the row's key (requests aliased `r`). */
+const GUARDRAIL_LIST_SQL = '(SELECT g.json FROM guardrail_lists g WHERE g.key = r.guardrail_list)'
+
 /**
- * Selected as `r.<col>` with the request's rowid first. Reading only the failing guardrail
- * results, `guardrail_failures_json` takes the place of `guardrails_json` (see requestSelectColumns).
+ * What a read selects, in decodeRequest's order, from `requests` aliased `r`, the request's rowid
+ * first. Reading only the failing guardrail results, `r.guardrail_failures_json` takes the place of
+ * the whole list, and no list is looked up (see requestSelectColumns).
  */
-export const REQUEST_SELECT_COLUMNS = [
+const REQUEST_SELECT_COLUMNS = [
   'id', 'request_id', 'line', 'side', 'repeat', 'tenant', 'user', 'role', 'status', 'final_answer',
   'input_tokens', 'output_tokens', 'model_calls', 'cost_usd', 'latency_ms', 'budget_hits', 'error',
-  'guardrails_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
-] as const
+  GUARDRAIL_LIST_SQL, 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
+].map((c) => (c.startsWith('(') ? c : `r.${c}`))
 
 /** REQUEST_SELECT_COLUMNS, with the failing guardrail results only in place of them all when `guardrails` is 'failed'. */
 export function requestSelectColumns(guardrails: 'all' | 'failed' = 'all'): readonly string[] {
-  return guardrails === 'all' ? REQUEST_SELECT_COLUMNS : REQUEST_SELECT_COLUMNS.map((c) => (c === 'guardrails_json' ? 'guardrail_failures_json' : c))
+  return guardrails === 'all' ? REQUEST_SELECT_COLUMNS : REQUEST_SELECT_COLUMNS.map((c) => (c === GUARDRAIL_LIST_SQL ? 'r.guardrail_failures_json' : c))
 }
 
 /** A trace from its requests row, selected with requestSelectColumns (either way). */
@@ -211,6 +221,8 @@ type GuardrailTuple = [GuardrailResult['stage'], number, string, number, Guardra
 const parsedGuardrails = new ParsedTuples<GuardrailTuple>()
 
 export function decodeGuardrails(text: string): GuardrailResult[] {
+  // NULL: the key the row names has no list in `guardrail_lists` (a store edited outside understudy).
+  if (typeof text !== 'string') throw new TypeError('guardrail results: the list the row names is not in the store')
   const tuples = parsedGuardrails.parse(text)
   const out: GuardrailResult[] = new Array(tuples.length)
   for (let i = 0; i < tuples.length; i++) {

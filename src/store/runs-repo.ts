@@ -14,6 +14,7 @@ export class RunsRepo {
   private readonly claimTx: (runId: string, writer: RunWriter) => void
   private readonly releaseTx: (runId: string, token: string, status: FinalStatus | undefined) => boolean
   private readonly createClaimedTx: (run: NewRun, writer: RunWriter) => {run: RunInfo; writer: RunWriter}
+  private readonly deleteTx: (id: string) => boolean
 
   constructor(private readonly conn: StoreConnection) {
     this.stmt = prepare(conn)
@@ -33,6 +34,11 @@ export class RunsRepo {
       const created = this.create(run)
       this.claimTx(created.id, writer)
       return {run: created, writer}
+    })
+    this.deleteTx = conn.immediate((id: string) => {
+      if (this.stmt.delete.run(id).changes === 0) return false
+      this.stmt.deleteUnusedLists.run()
+      return true
     })
   }
 
@@ -104,9 +110,12 @@ export class RunsRepo {
     })
   }
 
-  /** By exact id; its traces and claim go with it (ON DELETE CASCADE). */
+  /**
+   * By exact id; its traces and claim go with it (ON DELETE CASCADE), and so do the guardrail lists
+   * no other trace names (a scan of `requests`, once per deletion).
+   */
   delete(id: string): boolean {
-    return this.conn.guard(() => this.stmt.delete.run(id).changes > 0)
+    return this.conn.guard(() => this.deleteTx(id))
   }
 
   claim(runId: string, writer: RunWriter = thisWriter()): RunWriter {
@@ -167,6 +176,7 @@ function prepare({db}: StoreConnection) {
     finish: db.prepare('UPDATE runs SET status = ?, finished_at = ? WHERE id = ?'),
     reopen: db.prepare(`UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?`),
     delete: db.prepare('DELETE FROM runs WHERE id = ?'),
+    deleteUnusedLists: db.prepare('DELETE FROM guardrail_lists WHERE key NOT IN (SELECT guardrail_list FROM requests)'),
     writerOf: db.prepare('SELECT token, pid, host, pid_start, claimed_at, heartbeat_at FROM run_writers WHERE run_id = ?'),
     claimWriter: db.prepare(
       `INSERT OR REPLACE INTO run_writers (run_id, token, pid, host, pid_start, claimed_at, heartbeat_at)

@@ -12,12 +12,14 @@
  * earlier build wrote makes every one of them a clear refusal instead. Change the schema: bump the
  * number (the older stores are then refused the same way). v9 had no `approval_decisions` table and
  * no approval element in a tool call's tuple. v10 had no `model_exchanges` table (the model-call
-cache); it is refused like every older store, its runs replayed into a new store.
+cache); it is refused like every older store, its runs replayed into a new store. v11 stored each
+trace's guardrail results in the row itself (`guardrails_json`), where v12 stores each distinct list
+once in `guardrail_lists` and the row names it (`guardrail_list`).
  *
  * Tables are STRICT so that a value of the wrong type (a fractional line number, a string token
  * count) is refused by SQLite rather than stored and silently read back as something else.
  */
-export const SCHEMA_VERSION = 11
+export const SCHEMA_VERSION = 12
 
 /**
  * `runs`: one row per shadow run; `config_json` holds every flag it was started with, so that
@@ -27,7 +29,7 @@ export const SCHEMA_VERSION = 11
  * tool calls, policy decisions and guardrail results are JSON arrays of positional tuples (the keys
  * are not repeated per element; src/store/rows.ts encodes and decodes them and makes the checks a
  * STRICT column would), so a trace is written in one statement step and read with one cursor step.
- * Every trace sets all four (`[]` when empty), hence NOT NULL:
+ * Every trace sets all four (`[]` when empty), hence NOT NULL (the guardrail results by reference, below):
  *   steps_json            [index, state, detail, input_tokens, output_tokens, latency_ms]
  *   tool_calls_json       [seq, step, name, risk, args, args_hash, idempotency_key, attempt,
  *                          outcome, executed (0/1), result, error, latency_ms, attack?, approval?, turn?]
@@ -36,13 +38,21 @@ export const SCHEMA_VERSION = 11
  *                          follows; approval `[decision, by, at, reason]` only on a call a person decided,
  *                          null when only a turn follows; turn only on a call of a later user turn)
  *   policy_decisions_json [seq, step, stage, tool_call_seq, tool, decision, reason, rule]
- *   guardrails_json       [stage, step, check, passed (0/1), severity, detail, context?]
+ *   guardrail_lists.json  [stage, step, check, passed (0/1), severity, detail, context?]
  *                          (context: the pre-model admission record, on one result at most)
- * `guardrail_failures_json` repeats the tuples of `guardrails_json` whose `passed` is 0, in their
+ * A trace's guardrail results are the list `guardrail_lists` holds under the key its
+ * `guardrail_list` names. A list is stored once per store, keyed by the sha256 of its JSON text (hex,
+ * the first 32 digits), so a key means the same list in every store and a merge or copy of rows
+ * needs no renumbering: most traces pass every check with the same details, and a 30k-request replay
+ * of the shipped scenario holds ~2,400 distinct lists among 30,000 candidate traces, each ~920 bytes
+ * (half a row's bytes when each row held its own copy). Invariant: every key a row names is in
+ * `guardrail_lists` (written in the same transaction as the row; TracesRepo); a list no row names
+ * any more (its runs deleted) is removed when runs are deleted. No foreign key: deleting a list
+ * would then scan `requests` for each one.
+ * `guardrail_failures_json` repeats the tuples of the trace's list whose `passed` is 0, in their
  * order (`[]` when every check passed): the diff, the run summary and the scorecard compare only
- * failures, and the passing results are most of a trace's bytes (~880 of ~1,800 for a candidate
- * trace of the shipped scenario), so those reads select this column instead (TraceFilter
- * `guardrails: 'failed'`). The audit view reads `guardrails_json`, which stays the whole list.
+ * failures, so those reads select this column instead of looking the list up (TraceFilter
+ * `guardrails: 'failed'`). The audit view reads the whole list.
  * `golden_json` is the request's golden expectations (RequestTrace.golden: `{expect, known_issue}`),
  * stored at replay on every trace of a request whose traffic record has an `expect` block and NULL
  * on the others: the golden suite, report, scorecard and rollout plan read them from here, never
@@ -131,7 +141,7 @@ CREATE TABLE requests (
   latency_ms            REAL NOT NULL CHECK (latency_ms >= 0),
   budget_hits           TEXT NOT NULL,
   error                 TEXT,
-  guardrails_json       TEXT NOT NULL,
+  guardrail_list        TEXT NOT NULL,
   guardrail_failures_json TEXT NOT NULL,
   steps_json            TEXT NOT NULL,
   tool_calls_json       TEXT NOT NULL,
@@ -142,6 +152,11 @@ CREATE TABLE requests (
 ) STRICT;
 
 CREATE INDEX requests_by_line ON requests (run_id, line, side_rank, repeat);
+
+CREATE TABLE guardrail_lists (
+  key  TEXT PRIMARY KEY,
+  json TEXT NOT NULL
+) STRICT;
 
 CREATE TABLE run_writers (
   run_id       TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
@@ -224,7 +239,7 @@ CREATE VIEW trace_guardrails AS
          json_extract(j.value, '$[3]') AS passed,
          json_extract(j.value, '$[4]') AS severity,
          json_extract(j.value, '$[5]') AS detail
-  FROM requests r, json_each(r.guardrails_json) j;
+  FROM requests r JOIN guardrail_lists g ON g.key = r.guardrail_list, json_each(g.json) j;
 
 CREATE VIEW trace_tool_calls AS
   SELECT r.id AS request_rowid,

@@ -1,11 +1,13 @@
+import {createHash} from 'node:crypto'
 import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
 import {HashedKeySet} from '../util/id-set.js'
+import {createTextMemo, type TextMemo} from '../util/text-memo.js'
 import {storedRequestId} from '../runtime/redact.js'
 import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api.js'
 import {isDriverError, type StoreConnection} from './database.js'
-import {decodeRequest, GOLDEN_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
+import {decodeRequest, GOLDEN_PARAM, GUARDRAILS_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
 
 /** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
 export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
@@ -16,7 +18,18 @@ export class TracesRepo {
   /** Filtered SELECTs by shape; several per shape because a statement being iterated is locked. */
   private readonly pools = new Map<string, Database.Statement[]>()
   private readonly writeTx: (runId: string, traces: readonly RequestTrace[]) => void
-  private readonly writeRowsTx: (runId: string, rows: readonly (readonly unknown[])[]) => void
+  private readonly writeRowsTx: (runId: string, rows: readonly unknown[][]) => void
+  /**
+   * Guardrail lists by JSON text → key, for the lists this connection has stored or found stored in
+   * a committed transaction: a text met again costs a Map lookup, not a hash and an INSERT. Dropped
+   * whenever a write fails, since the rolled-back transaction may have held the only copy of a list.
+   */
+  private listKeys: TextMemo<string> = createTextMemo<string>(4096, 8 << 20)
+  private readonly storeList = (json: string): string => {
+    const key = guardrailListKey(json)
+    this.stmt.insertList.run(key, json)
+    return key
+  }
 
   constructor(private readonly conn: StoreConnection) {
     this.stmt = prepare(conn)
@@ -24,7 +37,7 @@ export class TracesRepo {
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
       for (const t of traces) this.insert(runId, traceRow(conn.label, runId, t))
     })
-    this.writeRowsTx = conn.immediate((runId: string, rows: readonly (readonly unknown[])[]) => {
+    this.writeRowsTx = conn.immediate((runId: string, rows: readonly unknown[][]) => {
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
       for (const row of rows) this.insert(runId, row)
     })
@@ -33,17 +46,33 @@ export class TracesRepo {
   /** Stores a batch in one transaction; a trace already stored (same run, request, side, repeat) is an error. */
   write(runId: string, traces: readonly RequestTrace[]): void {
     if (traces.length === 0) return
-    this.conn.guard(() => this.writeTx(runId, traces))
+    this.guardWrite(() => this.writeTx(runId, traces))
   }
 
-  /** write(), for traces already encoded by traceRow (the trace writer's thread receives rows, not traces). */
-  writeRows(runId: string, rows: readonly (readonly unknown[])[]): void {
+  /**
+   * write(), for traces already encoded by traceRow (the trace writer's thread receives rows, not
+   * traces). The rows are the caller's to give: each one's guardrail text is replaced by its key.
+   */
+  writeRows(runId: string, rows: readonly unknown[][]): void {
     if (rows.length === 0) return
-    this.conn.guard(() => this.writeRowsTx(runId, rows))
+    this.guardWrite(() => this.writeRowsTx(runId, rows))
   }
 
-  private insert(runId: string, row: readonly unknown[]): void {
+  private guardWrite(write: () => void): void {
     try {
+      this.conn.guard(write)
+    } catch (e) {
+      this.listKeys = createTextMemo<string>(4096, 8 << 20)
+      throw e
+    }
+  }
+
+  /** Inserts a traceRow, its guardrail results stored once per store under their key (see the schema). */
+  private insert(runId: string, row: unknown[]): void {
+    try {
+      const json = row[GUARDRAILS_PARAM]
+      if (typeof json !== 'string') throw new TypeError('guardrails: not encoded')
+      row[GUARDRAILS_PARAM] = this.listKeys.get(json, this.storeList)
       this.stmt.insert.run(row)
     } catch (e) {
       if ((e as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -147,7 +176,7 @@ export class TracesRepo {
         const {key, where, params} = filterSql(filter)
         const guardrails = guardrailsView(filter.guardrails)
         const stmt = this.take(`req:${guardrails}${key}`, () =>
-          `SELECT ${requestSelectColumns(guardrails).map((c) => `r.${c}`).join(', ')} FROM requests r WHERE ${where} ${TRACE_ORDER}`,
+          `SELECT ${requestSelectColumns(guardrails).join(', ')} FROM requests r WHERE ${where} ${TRACE_ORDER}`,
         )
         return stmt.raw(true).iterate(runId, ...params) as IterableIterator<unknown[]>
       })
@@ -249,6 +278,7 @@ function lineBound(name: string, value: number): number {
 function prepare({db}: StoreConnection) {
   return {
     runExists: db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck(),
+    insertList: db.prepare('INSERT OR IGNORE INTO guardrail_lists (key, json) VALUES (?, ?)'),
     insert: db.prepare(
       `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
@@ -306,4 +336,12 @@ export function traceRow(label: string, runId: string, t: RequestTrace, goldenJs
 /** The trace a row is of, for messages: its request id, line, side and repeat (REQUEST_INSERT_COLUMNS 1–4). */
 function rowWhat(runId: string, row: readonly unknown[]): string {
   return `request ${JSON.stringify(row[1])} (line ${row[2]}, ${row[3]}, repeat ${row[4]}) of run ${runId}`
+}
+
+/**
+ * The key a guardrail list is stored under: the first 32 hex digits (128 bits) of the sha256 of its
+ * JSON text, so the same list has the same key in every store (see the schema).
+ */
+export function guardrailListKey(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 32)
 }

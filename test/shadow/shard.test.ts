@@ -113,7 +113,7 @@ describe('the number of requests in flight', () => {
       const db = new Database(file, {readonly: true})
       try {
         return db
-          .prepare('SELECT request_id, line, side, repeat, status, final_answer, tool_calls_json, policy_decisions_json, guardrails_json, budget_hits FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat')
+          .prepare('SELECT request_id, line, side, repeat, status, final_answer, tool_calls_json, policy_decisions_json, (SELECT json FROM guardrail_lists g WHERE g.key = guardrail_list) AS guardrails, budget_hits FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat')
           .all(run.id)
       } finally {
         db.close()
@@ -155,6 +155,19 @@ describe('sharded replay merged into one run', () => {
     expect(merged.shards.map((s) => s.shard)).toEqual(['1/3', '2/3', '3/3'])
     const [a, b] = [await runViews(single, singleRun), await runViews(into, merged.run)]
     expect(b).toEqual(a)
+    // Every trace whole, its guardrail results included (each list is stored once per store and
+    // copied with the rows that name it).
+    const traces = (file: string, run: RunInfo) => {
+      const store = openStore(file, {readonly: true})
+      try {
+        return [...store.iterateTraces(run.id)]
+      } finally {
+        store.close()
+      }
+    }
+    const whole = traces(single, singleRun)
+    expect(whole.some((t) => t.guardrails.length > 0)).toBe(true)
+    expect(traces(into, merged.run)).toStrictEqual(whole)
     // The views have something in them to compare.
     expect(a[0]).toContain('"regression"')
     expect((JSON.parse(a[0]!) as {totals: {skipped: number}}).totals.skipped).toBe(3)

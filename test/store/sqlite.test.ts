@@ -113,8 +113,20 @@ describe('runs', () => {
     const keep = store.createRun(newRun())
     const drop = store.createRun(newRun())
     store.writeTraces(keep.id, [fullTrace('a', 1)])
-    store.writeTraces(drop.id, [fullTrace('a', 1), fullTrace('b', 2)])
+    // A list only the dropped run names goes with it; the one both runs name stays.
+    const own = {...fullTrace('c', 3), guardrails: [{stage: 'pre_model', step: 0, check: 'input_size', passed: true, severity: 'info', detail: 'only here'}]} as RequestTrace
+    store.writeTraces(drop.id, [fullTrace('a', 1), fullTrace('b', 2), own])
+    const lists = () => {
+      const db = new Database(file, {readonly: true})
+      try {
+        return db.prepare('SELECT json_array_length(json) FROM guardrail_lists ORDER BY 1').pluck().all()
+      } finally {
+        db.close()
+      }
+    }
+    expect(lists()).toEqual([1, 6])
     expect(store.deleteRun(drop.id)).toBe(true)
+    expect(lists()).toEqual([6])
     expect(store.deleteRun(drop.id)).toBe(false)
     expect(store.getRun(drop.id)).toBeUndefined()
     store.close()
@@ -122,8 +134,8 @@ describe('runs', () => {
     const count = (t: string) => raw.prepare(`SELECT count(*) FROM ${t}`).pluck().get()
     // Only the kept run's single trace remains: the cascade ran.
     expect(count('requests')).toBe(1)
-    // Every list lives on the requests row, so the audit views list the kept trace's elements only.
-    expect(raw.prepare('SELECT json_array_length(guardrails_json) FROM requests').pluck().all()).toEqual([6])
+    // Every list lives on the requests row (guardrail results by key), so the audit views list the kept trace's elements only.
+    expect(raw.prepare('SELECT json_array_length(g.json) FROM requests r JOIN guardrail_lists g ON g.key = r.guardrail_list').pluck().all()).toEqual([6])
     expect(raw.prepare('SELECT json_array_length(steps_json) FROM requests').pluck().all()).toEqual([5])
     expect(raw.prepare('SELECT json_array_length(tool_calls_json) FROM requests').pluck().all()).toEqual([3])
     expect(raw.prepare('SELECT json_array_length(policy_decisions_json) FROM requests').pluck().all()).toEqual([3])
@@ -222,9 +234,17 @@ describe('traces', () => {
     // Nothing of the failed batches: only the kept trace's lists.
     const raw = new Database(file, {readonly: true})
     expect(raw.prepare('SELECT count(*) FROM trace_tool_calls').pluck().get()).toBe(3)
-    expect(raw.prepare('SELECT sum(json_array_length(guardrails_json)) FROM requests').pluck().get()).toBe(6)
+    expect(raw.prepare('SELECT sum(json_array_length(g.json)) FROM requests r JOIN guardrail_lists g ON g.key = r.guardrail_list').pluck().get()).toBe(6)
     raw.close()
     store = openStore(file)
+  })
+
+  it('stores a guardrail list again after the batch that first stored it was rolled back', () => {
+    const run = store.createRun(newRun())
+    const fresh = {...fullTrace('p', 1), guardrails: [{stage: 'pre_model', step: 0, check: 'input_size', passed: true, severity: 'info', detail: 'first met in a lost batch'}]} as RequestTrace
+    expect(() => store.writeTraces(run.id, [fresh, {...fullTrace('q', 2), line: 2.5}])).toThrow(StoreError)
+    store.writeTraces(run.id, [fresh])
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([fresh])
   })
 
   it('refuses traces for a run that does not exist', () => {

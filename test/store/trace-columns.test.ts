@@ -6,9 +6,9 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {StoreError} from '../../src/errors.js'
 import type {GuardrailResult, PolicyDecisionTrace, RequestTrace, StepTrace, ToolCallTrace} from '../../src/trace/schema.js'
 import type {TraceDatabase, TraceFilter} from '../../src/store/api.js'
-import {GOLDEN_PARAM} from '../../src/store/rows.js'
+import {encodeGuardrails, GOLDEN_PARAM} from '../../src/store/rows.js'
 import {openStore} from '../../src/store/sqlite.js'
-import {traceRow, traceRows} from '../../src/store/traces-repo.js'
+import {guardrailListKey, traceRow, traceRows} from '../../src/store/traces-repo.js'
 import {fullTrace, newRun, skippedTrace} from '../factories/index.js'
 import {inOrder, orderKeys} from './trace-order.js'
 import {awkwardCalls, awkwardDecisions} from './awkward.js'
@@ -40,6 +40,9 @@ function withRaw<T>(fn: (db: Database.Database) => T): T {
     db.close()
   }
 }
+
+/** A row's whole list of guardrail results, as SQL over `requests`. */
+const LIST = '(SELECT g.json FROM guardrail_lists g WHERE g.key = guardrail_list)'
 
 const raw = <T>(sql: string, ...params: unknown[]): T => withRaw((db) => db.prepare(sql).pluck().get(...params) as T)
 
@@ -177,7 +180,7 @@ describe('lists round-trip', () => {
     withRaw((db) => {
       const count = (sql: string) => db.prepare(sql).pluck().get()
       expect(count('SELECT count(*) FROM requests')).toBe(traces.length)
-      expect(count("SELECT count(*) FROM requests WHERE guardrails_json = '[]' AND steps_json = '[]' AND tool_calls_json = '[]' AND policy_decisions_json = '[]'")).toBe(1)
+      expect(count(`SELECT count(*) FROM requests WHERE ${LIST} = '[]' AND steps_json = '[]' AND tool_calls_json = '[]' AND policy_decisions_json = '[]'`)).toBe(1)
       const columns = (id: string) =>
         db.prepare('SELECT tool_calls_json, policy_decisions_json FROM requests WHERE request_id = ?').raw().get(id) as string[]
       expect(columns('e')).toEqual(['[]', '[]'])
@@ -222,7 +225,7 @@ describe('lists round-trip', () => {
       store.writeTraces(run.id, [bare])
       expect([...store.iterateTraces(run.id)]).toStrictEqual([bare])
     })
-    expect(raw('SELECT guardrails_json FROM requests')).toBe('[]')
+    expect(raw(`SELECT ${LIST} FROM requests`)).toBe('[]')
   })
 
   it('stores golden expectations as one JSON column, NULL without them, and reads them back only where set', () => {
@@ -265,11 +268,30 @@ describe('lists round-trip', () => {
     const traces = failingGuardrailTraces()
     withStore((store) => store.writeTraces(store.createRun(newRun()).id, traces))
     for (const t of traces) {
-      const all = JSON.parse(raw('SELECT guardrails_json FROM requests WHERE request_id = ?', t.request_id)) as unknown[][]
+      const all = JSON.parse(raw(`SELECT ${LIST} FROM requests WHERE request_id = ?`, t.request_id)) as unknown[][]
       const failed = raw<string>('SELECT guardrail_failures_json FROM requests WHERE request_id = ?', t.request_id)
       expect(JSON.parse(failed)).toStrictEqual(all.filter((g) => g[3] === 0))
       if (!t.guardrails.some((g) => !g.passed)) expect(failed).toBe('[]')
     }
+  })
+
+  it('stores each distinct guardrail list once per store, under the sha256 of its text, whatever run names it', () => {
+    const traces = failingGuardrailTraces()
+    const distinct = new Set(traces.map((t) => encodeGuardrails(t.guardrails).all))
+    expect(distinct.size).toBeGreaterThan(1)
+    expect(distinct.size).toBeLessThan(traces.length)
+    withStore((store) => {
+      store.writeTraces(store.createRun(newRun()).id, traces)
+      store.writeTraces(store.createRun(newRun()).id, traces)
+    })
+    withRaw((db) => {
+      const lists = db.prepare('SELECT key, json FROM guardrail_lists ORDER BY key').raw().all() as [string, string][]
+      expect(lists).toStrictEqual([...distinct].map((json) => [guardrailListKey(json), json]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)))
+      expect(guardrailListKey(lists[0]![1])).toMatch(/^[0-9a-f]{32}$/)
+      const named = db.prepare('SELECT request_id, guardrail_list FROM requests').raw().all() as [string, string][]
+      expect(named).toHaveLength(2 * traces.length)
+      for (const [id, key] of named) expect(key).toBe(guardrailListKey(encodeGuardrails(traces.find((t) => t.request_id === id)!.guardrails).all))
+    })
   })
 
   it("reads only the failing guardrail results with guardrails: 'failed', through every filter, the rest of each trace as stored", () => {
