@@ -58,6 +58,7 @@ describe('opening', () => {
     expect(names(file, 'view')).toEqual(['trace_guardrails', 'trace_policy_decisions', 'trace_steps', 'trace_tool_calls'])
     const db = new Database(file, {readonly: true})
     expect(db.pragma('user_version', {simple: true})).toBe(SCHEMA_VERSION)
+    expect(db.pragma('page_size', {simple: true})).toBe(16_384)
     db.close()
   })
 
@@ -77,6 +78,23 @@ describe('opening', () => {
     const db = new Database(file, {readonly: true})
     expect(db.pragma('user_version', {simple: true})).toBe(SCHEMA_VERSION)
     db.close()
+  })
+
+  it('keeps the page size of a store created with another one, and reads and writes it', () => {
+    const file = path.join(dir, 'small-pages.db')
+    const db = new Database(file)
+    db.pragma('page_size = 4096')
+    db.exec(SCHEMA_SQL)
+    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    db.close()
+    const store = openStore(file)
+    const run = store.createRun(newRun())
+    store.writeTraces(run.id, [fullTrace('a', 1)])
+    expect([...store.iterateTraces(run.id)]).toStrictEqual([fullTrace('a', 1)])
+    store.close()
+    const raw = new Database(file, {readonly: true})
+    expect(raw.pragma('page_size', {simple: true})).toBe(4096)
+    raw.close()
   })
 
   it('turns on WAL and foreign keys', () => {
