@@ -165,6 +165,21 @@ export const FIGURES: FigureDef[] = [
     },
   },
   {
+    // #21: what a replay leaves on disk per request (two traces: recorded and candidate), the
+    // model-free replay's store once closed. Guardrail lists are stored once per store (schema v12).
+    name: 'store_bytes_per_request',
+    unit: 'B',
+    target: {op: '<', value: 3_000},
+    measure: async (ctx) => {
+      const run = fastest(await ctx.recordedRuns())
+      const scripted = await ctx.mainRun()
+      return {
+        value: run.store_bytes / run.requests,
+        detail: `${k(run.requests)} requests with --model recorded: store ${mb(run.store_bytes / 1024)} MB; the scripted main run's ${mb(scripted.store_bytes / 1024)} MB (${Math.round(scripted.store_bytes / scripted.requests).toLocaleString('en-US')} B/request)`,
+      }
+    },
+  },
+  {
     // #21: the model-free replay on replay threads (`--threads`, one per CPU, at least 2) against
     // recorded_throughput's best one-thread replay of the same traffic, same bench run. On 2 CPUs
     // the main and writer threads already keep ~1.5 busy, so the gain is small there (the default

@@ -5,6 +5,7 @@
  *
  *   node dist/bench/shadow-child.js '{"db": "/tmp/x.db", "traffic": "…", "candidate": "…", …}'
  */
+import {existsSync, statSync} from 'node:fs'
 import {startShadow} from '../src/shadow/run.js'
 import type {ShadowOptionsInput} from '../src/store/run-config.js'
 import {openStore} from '../src/store/sqlite.js'
@@ -20,16 +21,19 @@ export type ShadowChildResult = {
   wall_s: number
   max_rss_kb: number
   status: Record<string, Record<string, number>>
+  /** The store file's size once closed (its WAL checkpointed into it), bytes. */
+  store_bytes: number
 }
 
 const t0 = performance.now()
 const {db, threads, ...input} = JSON.parse(process.argv[2] ?? '{}') as ShadowOptionsInput & {db: string; threads?: number}
 const store = openStore(db)
+let out: Omit<ShadowChildResult, 'store_bytes'>
 try {
   let cpu0: NodeJS.CpuUsage | undefined
   const r = await startShadow(input, store, {onRunCreated: () => (cpu0 = process.cpuUsage()), ...(threads === undefined ? {} : {threads})})
   const cpu = process.cpuUsage(cpu0)
-  const out: ShadowChildResult = {
+  out = {
     run_id: r.run.id,
     requests: r.progress.requests + r.progress.skipped,
     replay_s: (Date.now() - r.progress.started_at_ms) / 1000,
@@ -38,7 +42,8 @@ try {
     max_rss_kb: process.resourceUsage().maxRSS,
     status: r.progress.status,
   }
-  process.stdout.write(JSON.stringify(out) + '\n')
 } finally {
   store.close()
 }
+const size = (file: string): number => (existsSync(file) ? statSync(file).size : 0)
+process.stdout.write(JSON.stringify({...out, store_bytes: size(db) + size(`${db}-wal`)} satisfies ShadowChildResult) + '\n')
