@@ -9,6 +9,12 @@ import {traceKey, type TraceCount, type TraceFilter, type TraceKeys} from './api
 import {isDriverError, type StoreConnection} from './database.js'
 import {decodeRequest, GOLDEN_PARAM, GUARDRAILS_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
 
+/**
+ * Characters of guardrail-list text the writer's memo holds per generation (two generations: at most
+ * twice this, ~4 MB of one-byte text): about 2,000 lists of ~1 KB, most of a run's distinct ones.
+ */
+const LIST_MEMO_CHARS = 1 << 21
+
 /** The contract's trace order; `requests_by_line` (run_id, line, side_rank, repeat, rowid) serves it. */
 export const TRACE_ORDER = 'ORDER BY r.line, r.side_rank, r.repeat, r.id'
 
@@ -24,7 +30,7 @@ export class TracesRepo {
    * a committed transaction: a text met again costs a Map lookup, not a hash and an INSERT. Dropped
    * whenever a write fails, since the rolled-back transaction may have held the only copy of a list.
    */
-  private listKeys: TextMemo<string> = createTextMemo<string>(4096, 8 << 20)
+  private listKeys: TextMemo<string> = createTextMemo<string>(4096, LIST_MEMO_CHARS)
   private readonly storeList = (json: string): string => {
     const key = guardrailListKey(json)
     this.stmt.insertList.run(key, json)
@@ -62,7 +68,7 @@ export class TracesRepo {
     try {
       this.conn.guard(write)
     } catch (e) {
-      this.listKeys = createTextMemo<string>(4096, 8 << 20)
+      this.listKeys = createTextMemo<string>(4096, LIST_MEMO_CHARS)
       throw e
     }
   }
