@@ -97,6 +97,17 @@ describe('opening', () => {
     raw.close()
   })
 
+  it("sizes a connection's page cache when asked (the trace writer's), else keeps the driver's", () => {
+    const file = path.join(dir, 'cache.db')
+    const cacheOf = (store: ReturnType<typeof openStore>) => (store as unknown as {conn: {db: Database.Database}}).conn.db.pragma('cache_size', {simple: true})
+    const sized = openStore(file, {cacheKiB: 4096})
+    expect(cacheOf(sized)).toBe(-4096)
+    sized.close()
+    const plain = openStore(file)
+    expect(cacheOf(plain)).toBe(-16000)
+    plain.close()
+  })
+
   it('turns on WAL and foreign keys', () => {
     const file = path.join(dir, 'understudy.db')
     const store = openStore(file)
