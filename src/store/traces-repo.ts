@@ -1,7 +1,7 @@
-import {createHash} from 'node:crypto'
 import type Database from 'better-sqlite3'
 import {StoreError} from '../errors.js'
 import type {RequestTrace, TraceSide} from '../trace/schema.js'
+import {sha256} from '../util/canonical.js'
 import {HashedKeySet} from '../util/id-set.js'
 import {createTextMemo, type TextMemo} from '../util/text-memo.js'
 import {storedRequestId} from '../runtime/redact.js'
@@ -349,5 +349,5 @@ function rowWhat(runId: string, row: readonly unknown[]): string {
  * JSON text, so the same list has the same key in every store (see the schema).
  */
 export function guardrailListKey(json: string): string {
-  return createHash('sha256').update(json).digest('hex').slice(0, 32)
+  return sha256(json).slice(0, 32)
 }
