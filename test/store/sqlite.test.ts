@@ -270,6 +270,23 @@ describe('traces', () => {
     expect(seen).not.toContain('c')
   })
 
+  it('reports a trace whose guardrail list is missing from the store as one line naming it', () => {
+    const run = store.createRun(newRun())
+    const own = {...fullTrace('b', 2), guardrails: [{stage: 'pre_model', step: 0, check: 'input_size', passed: true, severity: 'info', detail: 'b only'}]} as RequestTrace
+    store.writeTraces(run.id, [fullTrace('a', 1), own])
+    store.close()
+    const raw = new Database(file)
+    // Damaged outside understudy: b's list deleted, a's (another list) kept.
+    expect(raw.prepare(`DELETE FROM guardrail_lists WHERE key = (SELECT guardrail_list FROM requests WHERE request_id = 'b')`).run().changes).toBe(1)
+    raw.close()
+    store = openStore(file, {readonly: true})
+    // Reads of the failing results only never look the list up.
+    expect([...store.iterateTraces(run.id, {guardrails: 'failed'})].map((t) => t.request_id)).toEqual(['a', 'b'])
+    expect(() => [...store.iterateTraces(run.id)]).toThrow(
+      new RegExp(`: stored trace of request "b" \\(line 2, candidate, repeat 0\\) of run ${run.id} cannot be read: guardrail results: the list the row names is not in the store$`),
+    )
+  })
+
   it('keeps each trace\'s lists its own across many traces, some without any', () => {
     const run = store.createRun(newRun())
     const traces: RequestTrace[] = []
