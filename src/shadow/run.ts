@@ -16,7 +16,7 @@ import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {boundHeapGrowth, fullGc} from '../util/gc.js'
+import {fullGc, tuneHeapForReplay} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
@@ -339,7 +339,7 @@ async function execute(
             failure ??= e
           },
         })
-  const restoreHeapGrowth = boundHeapGrowth()
+  const restoreHeap = tuneHeapForReplay()
   // Keeps the claim fresh for claimants on other hosts, which cannot see whether this pid lives.
   const heartbeat = setInterval(() => {
     try {
@@ -455,7 +455,7 @@ async function execute(
   }
   await threads?.close()
   await writer.close()
-  restoreHeapGrowth()
+  restoreHeap()
   clearInterval(heartbeat)
   await closeReplayer(setup)
 
