@@ -511,7 +511,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
  * `p.re` (its lastIndex is state). A candidate that is no secret is skipped whole.
  */
 export function scanSecrets(text: string, p: SecretPattern, re: RegExp, hit: (start: number, secret: string) => boolean): void {
-  if (p.hint && !p.hint.some((h) => text.includes(h))) return
+  if (p.hint !== undefined && !holdsAny(text, p.hint)) return
   re.lastIndex = 0
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const kept = p.keep ? m[1]!.length : 0
@@ -521,6 +521,12 @@ export function scanSecrets(text: string, p: SecretPattern, re: RegExp, hit: (st
     if (!hit(start, secret)) break
   }
   re.lastIndex = 0
+}
+
+/** Whether `text` contains one of `hints` (a loop, not `some`: no closure per pattern and text). */
+function holdsAny(text: string, hints: readonly string[]): boolean {
+  for (let i = 0; i < hints.length; i++) if (text.includes(hints[i]!)) return true
+  return false
 }
 
 /**
@@ -574,17 +580,27 @@ export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): 
 
 function scanKinds(text: string, leaksOnly: boolean): readonly string[] {
   if (!SECRET_SCREEN.test(text)) return NONE
-  const kinds: string[] = []
-  for (const p of FIND_PATTERNS) {
+  let kinds: string[] | null = null
+  for (let i = 0; i < FIND_PATTERNS.length; i++) {
+    const p = FIND_PATTERNS[i]!
     if (leaksOnly && !p.leak) continue
-    if (kinds.includes(p.kind)) continue
-    scanSecrets(text, p, p.re, (_, secret) => {
-      if (leaksOnly && p.leakConfirm && !p.leakConfirm(secret)) return true
-      kinds.push(p.kind)
-      return false
-    })
+    if (kinds !== null && kinds.includes(p.kind)) continue
+    kindScan.pattern = p
+    kindScan.leaksOnly = leaksOnly
+    kindScan.found = false
+    scanSecrets(text, p, p.re, onKind)
+    if (kindScan.found) (kinds ??= []).push(p.kind)
   }
-  return kinds.length === 0 ? NONE : Object.freeze(kinds)
+  return kinds === null ? NONE : Object.freeze(kinds)
+}
+
+/** scanKinds' state and callback, made once (a closure per pattern and text is garbage on every scan); never re-entered. */
+const kindScan = {pattern: null as SecretPattern | null, leaksOnly: false, found: false}
+const onKind = (_: number, secret: string): boolean => {
+  const p = kindScan.pattern!
+  if (kindScan.leaksOnly && p.leakConfirm && !p.leakConfirm(secret)) return true
+  kindScan.found = true
+  return false
 }
 
 const findLeaks = (text: string): readonly string[] => scanKinds(text, true)
