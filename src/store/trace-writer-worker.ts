@@ -1,6 +1,6 @@
 import {parentPort, workerData} from 'node:worker_threads'
 import {sendable, type SentError} from '../util/thread-error.js'
-import {unpackRows} from './row-pack.js'
+import {eachPackedRow, type PackedRows} from './row-pack.js'
 import {openStore} from './sqlite.js'
 import type {WriterMessage} from './trace-writer.js'
 
@@ -26,9 +26,7 @@ port.on('message', (m: WriterMessage) => {
     return
   }
   try {
-    const rows: unknown[][] = []
-    for (const part of m.parts) for (const row of Array.isArray(part) ? part : unpackRows(part)) rows.push(row)
-    store.traces.writeRows(m.runId, rows)
+    store.traces.writeRows(m.runId, batchRows(m.parts))
     port.postMessage({ok: true})
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.
@@ -37,5 +35,10 @@ port.on('message', (m: WriterMessage) => {
   }
 })
 port.on('close', () => store.close())
+
+/** A batch's rows in order, each packed one decoded as the insert before it is done (eachPackedRow). */
+function* batchRows(parts: readonly (PackedRows | unknown[][])[]): Generator<unknown[], void, undefined> {
+  for (const part of parts) yield* Array.isArray(part) ? part : eachPackedRow(part)
+}
 // Modules loaded and the store open: from here a terminate() leaves no module read or file behind.
 port.postMessage({ready: true})

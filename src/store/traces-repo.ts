@@ -24,7 +24,7 @@ export class TracesRepo {
   /** Filtered SELECTs by shape; several per shape because a statement being iterated is locked. */
   private readonly pools = new Map<string, Database.Statement[]>()
   private readonly writeTx: (runId: string, traces: readonly RequestTrace[]) => void
-  private readonly writeRowsTx: (runId: string, rows: readonly unknown[][]) => void
+  private readonly writeRowsTx: (runId: string, rows: Iterable<unknown[]>) => void
   /**
    * Guardrail lists by JSON text → key, for the lists this connection has stored or found stored in
    * a committed transaction: a text met again costs a Map lookup, not a hash and an INSERT. Dropped
@@ -43,7 +43,7 @@ export class TracesRepo {
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
       for (const t of traces) this.insert(runId, traceRow(conn.label, runId, t))
     })
-    this.writeRowsTx = conn.immediate((runId: string, rows: readonly unknown[][]) => {
+    this.writeRowsTx = conn.immediate((runId: string, rows: Iterable<unknown[]>) => {
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
       for (const row of rows) this.insert(runId, row)
     })
@@ -58,9 +58,10 @@ export class TracesRepo {
   /**
    * write(), for traces already encoded by traceRow (the trace writer's thread receives rows, not
    * traces). The rows are the caller's to give: each one's guardrail text is replaced by its key.
+   * An iterable is consumed inside the transaction, one row inserted before the next is asked for.
    */
-  writeRows(runId: string, rows: readonly unknown[][]): void {
-    if (rows.length === 0) return
+  writeRows(runId: string, rows: Iterable<unknown[]>): void {
+    if (Array.isArray(rows) && rows.length === 0) return
     this.guardWrite(() => this.writeRowsTx(runId, rows))
   }
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {packRows, RowPacker, unpackRows} from '../../src/store/row-pack.js'
+import {eachPackedRow, packRows, RowPacker, unpackRows} from '../../src/store/row-pack.js'
 import {requestParams} from '../../src/store/rows.js'
 import {fullTrace} from '../factories/index.js'
 
@@ -15,6 +15,16 @@ describe('row-pack (the trace writer hand-over)', () => {
     const back = unpackRows(packed)
     expect(back).toEqual(rows)
     expect(Object.is(back[0]![7], -0)).toBe(true)
+  })
+
+  it('decodes rows one at a time as they are asked for: a row is handed out before the next is read', () => {
+    const rows = [['a', 1], ['b', null], ['c', 'x'.repeat(5000)]]
+    const it = eachPackedRow(packRows(rows)!)
+    const first = it.next()
+    expect(first).toEqual({done: false, value: ['a', 1]})
+    // The consumer may change the row it holds (the store puts a list key in place of its text); the rest is untouched.
+    first.value!.push('changed')
+    expect([...it]).toEqual(rows.slice(1))
   })
 
   it('round-trips a real trace row, and hands a lone surrogate over as the UTF-8 SQLite would be given (U+FFFD)', () => {
