@@ -7,7 +7,7 @@ import type {RequestTools, ToolAnswer} from '../../src/tools/sandbox.js'
 import type {ProductionRecord, RecordedToolCall, TrafficRecord} from '../../src/traffic/schema.js'
 
 /** Production logs are written in the clear; redaction happens when a trace is stored. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
+const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactRequestText: (t) => t, redactValue: (v) => v}
 
 /**
  * Plays one request through the simulated production deployment: the runtime on the production

@@ -8,6 +8,12 @@ export type Redactor = {
   /** Secret/PII patterns anywhere in a string. */
   redactText(text: string): string
   /**
+   * redactText for a text seen on one request only (its id): the same result, kept for the calls
+   * on the same string that follow (until the next such text) instead of in the memo, where every
+   * id would push out a text that does come back.
+   */
+  redactRequestText(text: string): string
+  /**
    * Deep: every string and every object key through redactText, and a number that is a card
    * number (isCardNumberValue) replaced by its marker; other numbers, booleans and null are kept.
    */
@@ -49,7 +55,17 @@ export function createRedactor(): RestoringRedactor {
   // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
   const redactFresh = (text: string): string => (SECRET_SCREEN.test(text) ? redactPatterns(text) : text)
-  const redactText = (text: string): string => (text.length < 4 || !mayHoldSecret(text) ? text : memo.get(text, redactFresh))
+  let requestText = ''
+  let requestRedacted = ''
+  const redactText = (text: string): string =>
+    text.length < 4 || !mayHoldSecret(text) ? text : text === requestText ? requestRedacted : memo.get(text, redactFresh)
+  const redactRequestText = (text: string): string => {
+    if (text !== requestText) {
+      requestRedacted = text.length < 4 || !mayHoldSecret(text) ? text : redactFresh(text)
+      requestText = text
+    }
+    return requestRedacted
+  }
 
   /**
    * Each pattern over the previous one's output, so a later pattern never sees a secret an earlier
@@ -183,7 +199,7 @@ export function createRedactor(): RestoringRedactor {
     return put(value)
   }
 
-  return {redactArgs, redactText, redactValue, restoreFrom}
+  return {redactArgs, redactText, redactRequestText, redactValue, restoreFrom}
 }
 
 /** Sensitive paths as a trie; a node with `end` redacts the whole value found there. */

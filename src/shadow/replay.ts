@@ -214,7 +214,8 @@ export async function replayRequest(record: TrafficRecord, line: number, setup: 
   const opts = setup.opts
   const traces: RequestTrace[] = []
   if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
-  const id = setup.redactor.redactText(record.id)
+  // The request's id, redacted once here for every trace of it (recordedTrace, the runtime's traces).
+  const id = setup.redactor.redactRequestText(record.id)
   if (opts.baseline === 'recorded' && !done.has(traceKey(id, 'recorded', 0))) {
     traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
   }

@@ -27,7 +27,10 @@ port.on('message', (m: WriterMessage) => {
   }
   try {
     store.traces.writeRows(m.runId, batchRows(m.parts))
-    port.postMessage({ok: true})
+    // The buffers go back to be packed into again (the rows read from them are stored).
+    const spare: ArrayBuffer[] = []
+    for (const part of m.parts) if (!Array.isArray(part)) spare.push(part.buffer)
+    port.postMessage({ok: true, spare}, spare)
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.
     failed = {ok: false, error: sendable(e)}

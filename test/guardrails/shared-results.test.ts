@@ -98,7 +98,7 @@ describe('shared results in the trace and the row', () => {
     expect(traces[0]![1]).toBe(cache.get(2, 'bob', 60))
     expect(traces[1]![0]).toBe(traces[0]![0])
     // A redactor that redacts otherwise (a test double) gets its own stored form, then the first again.
-    const upper = {redactArgs: (a: Record<string, unknown>) => a, redactValue: (v: unknown) => v, redactText: (t: string) => t.toUpperCase()}
+    const upper = {redactArgs: (a: Record<string, unknown>) => a, redactValue: (v: unknown) => v, redactText: (t: string) => t.toUpperCase(), redactRequestText: (t: string) => t.toUpperCase()}
     for (const [r, want] of [[upper, detail.toUpperCase()], [redactor, expected]] as const) {
       const rec = new TraceRecorder(r)
       rec.addGuardrails([cache.get(2, secretUser, 60)])

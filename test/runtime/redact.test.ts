@@ -72,6 +72,22 @@ describe('redactText', () => {
   })
 })
 
+describe('redactRequestText', () => {
+  it('gives what redactText gives, for the same text asked again through either, and for the next one', () => {
+    const fresh = createRedactor()
+    const texts = ['req-000123', 'id-jo.doe@example.com', 'req-4111111111111111', 'ab', 'req-000124']
+    for (const text of texts) {
+      const want = r.redactText(text)
+      expect(fresh.redactRequestText(text)).toBe(want)
+      expect(fresh.redactText(text)).toBe(want)
+      expect(fresh.redactRequestText(text)).toBe(want)
+    }
+    // The text kept is only the last one: an earlier id reads the same through the memo's path.
+    expect(fresh.redactText(texts[1]!)).toBe(r.redactText(texts[1]!))
+    expect(fresh.redactText(texts[1]!)).not.toContain('jo.doe')
+  })
+})
+
 describe('redactArgs', () => {
   it('replaces values at sensitive paths, into nested objects and arrays', () => {
     const args = {

@@ -22,7 +22,7 @@ import {REPOS, type Repo, type Tenant} from './world.js'
  */
 
 /** Production logged arguments and answers in the clear; the trace store redacts on the way in. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
+const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactRequestText: (t) => t, redactValue: (v) => v}
 
 const TOOL_LATENCY: Record<string, [number, number]> = {
   search_code: [60, 240],

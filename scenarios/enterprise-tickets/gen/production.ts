@@ -32,7 +32,7 @@ export type RequestSpec = {
 }
 
 /** Production logs are written in the clear; redaction happens when a trace is stored. */
-const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactValue: (v) => v}
+const CLEAR: Redactor = {redactArgs: (a) => a, redactText: (t) => t, redactRequestText: (t) => t, redactValue: (v) => v}
 
 const TOOL_LATENCY: Record<string, [number, number]> = {
   get_ticket: [30, 120],

@@ -584,7 +584,7 @@ function scanKinds(text: string, leaksOnly: boolean): readonly string[] {
   for (let i = 0; i < FIND_PATTERNS.length; i++) {
     const p = FIND_PATTERNS[i]!
     if (leaksOnly && !p.leak) continue
-    if (kinds !== null && kinds.includes(p.kind)) continue
+    if (kinds?.includes(p.kind)) continue
     kindScan.pattern = p
     kindScan.leaksOnly = leaksOnly
     kindScan.found = false
