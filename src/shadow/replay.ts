@@ -216,12 +216,14 @@ export async function replayRequest(record: TrafficRecord, line: number, setup: 
   if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
   // The request's id, redacted once here for every trace of it (recordedTrace, the runtime's traces).
   const id = setup.redactor.redactRequestText(record.id)
-  if (opts.baseline === 'recorded' && !done.has(traceKey(id, 'recorded', 0))) {
+  // A fresh run has stored nothing yet: no key is built to look up in an empty set.
+  const resumed = done.size > 0
+  if (opts.baseline === 'recorded' && !(resumed && done.has(traceKey(id, 'recorded', 0)))) {
     traces.push(recordedTrace(record, line, setup.redactor, setup.candidate))
   }
   for (const side of setup.sides) {
     for (const deps of side.repeats) {
-      const stored = done.has(traceKey(id, side.side, deps.repeat))
+      const stored = resumed && done.has(traceKey(id, side.side, deps.repeat))
       if (stored && !setup.replaysStored) continue
       const trace = await runRequest(record, line, deps)
       if (!stored) traces.push(trace)
