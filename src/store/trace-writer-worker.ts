@@ -27,10 +27,7 @@ port.on('message', (m: WriterMessage) => {
   }
   try {
     store.traces.writeRows(m.runId, batchRows(m.parts))
-    // The buffers go back to be packed into again (the rows read from them are stored).
-    const spare: ArrayBuffer[] = []
-    for (const part of m.parts) if (!Array.isArray(part)) spare.push(part.buffer)
-    port.postMessage({ok: true, spare}, spare)
+    port.postMessage({ok: true})
   } catch (e) {
     // The SQLite code travels with the message: the run tells a full store (resumable) from others.
     failed = {ok: false, error: sendable(e)}

@@ -115,8 +115,7 @@ class SyncTraceWriter implements TraceWriter {
  */
 export type WriterMessage = {runId: string; parts: (PackedRows | unknown[][])[]}
 
-/** `spare`: the batch's packed buffers, free again, for the packer to go on in. */
-type Reply = {ok: true; spare?: ArrayBuffer[]} | {ok: false; error: SentError} | {ready: true}
+type Reply = {ok: true} | {ok: false; error: SentError} | {ready: true}
 
 class WorkerTraceWriter implements TraceWriter {
   readonly takesRows = true
@@ -149,7 +148,6 @@ class WorkerTraceWriter implements TraceWriter {
       if ('ready' in reply) return this.markStarted()
       this.outstanding--
       if (!reply.ok) this.fail(writerError(reply.error))
-      else if (reply.spare !== undefined) for (const b of reply.spare) this.packer.recycle(b)
       this.wake()
     })
     this.worker.on('error', (e) => {
@@ -207,7 +205,7 @@ class WorkerTraceWriter implements TraceWriter {
     this.queuedTraces += traces
   }
 
-  /** The packed rows so far as the batch's next part: the packer's buffer itself, which the worker gives back. */
+  /** The packed rows so far as the batch's next part: the packer's buffer itself (handOver), not a copy. */
   private takePacked(): void {
     const packed = this.packer.handOver()
     if (packed === null) return
