@@ -214,7 +214,8 @@ export async function replayRequest(record: TrafficRecord, line: number, setup: 
   const opts = setup.opts
   const traces: RequestTrace[] = []
   if (setup.attackTools !== null) checkAttackGoals(record, line, opts.traffic, setup.attackTools)
-  // The request's id, redacted once here for every trace of it (recordedTrace, the runtime's traces).
+  // The request's id, redacted once: recordedTrace and the runtime's traces redact the same string
+  // again and get this result back (redactRequestText keeps it), with no memo lookup or insert.
   const id = setup.redactor.redactRequestText(record.id)
   // A fresh run has stored nothing yet: no key is built to look up in an empty set.
   const resumed = done.size > 0
