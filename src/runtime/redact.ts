@@ -55,13 +55,14 @@ export function createRedactor(): RestoringRedactor {
   // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
   const redactFresh = (text: string): string => (SECRET_SCREEN.test(text) ? redactPatterns(text) : text)
+  /** Too short for any pattern, or the screen says it cannot hold a secret: nothing to redact. */
+  const clean = (text: string): boolean => text.length < 4 || !mayHoldSecret(text)
   let requestText = ''
   let requestRedacted = ''
-  const redactText = (text: string): string =>
-    text.length < 4 || !mayHoldSecret(text) ? text : text === requestText ? requestRedacted : memo.get(text, redactFresh)
+  const redactText = (text: string): string => (clean(text) ? text : text === requestText ? requestRedacted : memo.get(text, redactFresh))
   const redactRequestText = (text: string): string => {
     if (text !== requestText) {
-      requestRedacted = text.length < 4 || !mayHoldSecret(text) ? text : redactFresh(text)
+      requestRedacted = clean(text) ? text : redactFresh(text)
       requestText = text
     }
     return requestRedacted

@@ -6,6 +6,7 @@ import {NewRun, type RunInfo} from './api.js'
 import {openConnection, type StoreConnection} from './database.js'
 import {decodeRun, RUN_SELECT, type RunRow} from './rows.js'
 import {newRunId} from './run-id.js'
+import {INSERT_GUARDRAIL_LIST} from './traces-repo.js'
 
 /** One run to copy: the store file (as the user named it, for messages) and the run's id in it. */
 export type MergeSource = {file: string; runId: string}
@@ -60,7 +61,7 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
      VALUES (?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
   // Lists are stored under a key of their content (src/store/schema.ts): the same in every store.
-  const insertList = db.prepare('INSERT OR IGNORE INTO guardrail_lists (key, json) VALUES (?, ?)')
+  const insertList = db.prepare(INSERT_GUARDRAIL_LIST)
   const runExists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck()
   const id = freshId((candidate) => runExists.get(candidate) !== undefined)
 

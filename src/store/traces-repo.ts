@@ -285,7 +285,7 @@ function lineBound(name: string, value: number): number {
 function prepare({db}: StoreConnection) {
   return {
     runExists: db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck(),
-    insertList: db.prepare('INSERT OR IGNORE INTO guardrail_lists (key, json) VALUES (?, ?)'),
+    insertList: db.prepare(INSERT_GUARDRAIL_LIST),
     insert: db.prepare(
       `INSERT INTO requests (${REQUEST_INSERT_COLUMNS.join(', ')})
        VALUES (${REQUEST_INSERT_COLUMNS.map(() => '?').join(', ')})`,
@@ -344,6 +344,9 @@ export function traceRow(label: string, runId: string, t: RequestTrace, goldenJs
 function rowWhat(runId: string, row: readonly unknown[]): string {
   return `request ${JSON.stringify(row[1])} (line ${row[2]}, ${row[3]}, repeat ${row[4]}) of run ${runId}`
 }
+
+/** Stores a list under its key; a key already there holds the same list (keys are of content alone). */
+export const INSERT_GUARDRAIL_LIST = 'INSERT OR IGNORE INTO guardrail_lists (key, json) VALUES (?, ?)'
 
 /**
  * The key a guardrail list is stored under: the first 32 hex digits (128 bits) of the sha256 of its

@@ -552,7 +552,7 @@ export function mayHoldSecret(text: string): boolean {
   let digits = 0
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
-    if (c >= 48 && c <= 57) {
+    if (isAsciiDigit(c)) {
       if (++digits === 3) return true
       continue
     }
