@@ -1,5 +1,5 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {isCardNumberValue, mayHoldSecret, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, type SecretPattern} from './guardrails/patterns.js'
+import {isCardNumberValue, mayHoldSecret, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
 import {createTextMemo} from '../util/text-memo.js'
 
 export type Redactor = {
@@ -74,15 +74,21 @@ export function createRedactor(): RestoringRedactor {
    */
   const redactPatterns = (text: string, found?: Map<string, string | number>): string => {
     let out = text
+    // A marker put in place of a secret changes the text: its shape is found again after one.
+    let shape = textShape(out)
     for (let i = 0; i < patterns.length; i++) {
       const p = patterns[i]!
+      if (!shapeAllows(shape, p)) continue
       scan.text = out
       scan.pattern = p
       scan.found = found
       scan.next = ''
       scan.last = 0
       scanSecrets(out, p, p.own, onSecret)
-      if (scan.last > 0) out = scan.next + out.slice(scan.last)
+      if (scan.last > 0) {
+        out = scan.next + out.slice(scan.last)
+        shape = textShape(out)
+      }
     }
     // Nothing of this text is kept past the call.
     scan.text = scan.next = ''

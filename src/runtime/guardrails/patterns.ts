@@ -359,6 +359,9 @@ export function ibanValid(compact: string): boolean {
  * A token running on past that length (`(?![A-Za-z0-9_])`) is not one. Branches are keyed by the
  * country's first letter, then its second, so a candidate tries only its own country's shapes.
  */
+/** The shortest IBAN (every country's is at least this long, plain; grouped adds spaces). */
+const IBAN_MIN_LENGTH = Math.min(...Object.values(IBAN_LENGTHS))
+
 function ibanSource(): string {
   const byFirst = new Map<string, string[]>()
   for (const [country, length] of Object.entries(IBAN_LENGTHS)) {
@@ -411,6 +414,11 @@ export type SecretPattern = {
   confirm?: (secret: string) => boolean
   /** Text the regex cannot match without one of these in it (case as written): no scan without one. */
   hint?: readonly string[]
+  /**
+   * What the regex cannot match without (one of the SHAPE_* bits, which textShape reports for a
+   * text): the pattern is not run on a text whose shape lacks it.
+   */
+  needs?: number
   /** What the marker hashes, when forms of one value differ (a card with or without spaces). */
   canonical?: (secret: string) => string
   /** Extra test before calling it a leak in an answer; redaction does not apply it (over-redacting is cheap). */
@@ -423,6 +431,145 @@ const hasDigitOrSymbol = (s: string): boolean => /[^A-Za-z]/.test(s)
 
 /** The key of a `key: value` or `key=value` pair whose value is a credential. */
 const CREDENTIAL_KEY = '(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)'
+
+/**
+ * A text's shape: which of the conditions below its characters meet, found in one pass, so a
+ * pattern whose regex needs one the text lacks (SecretPattern.needs) is not run on it. Each bit is
+ * necessary for a match, never sufficient: dropping a pattern for a text that lacks its bit drops
+ * only scans that find nothing (test/runtime/secret-shape.test.ts holds every regex to it). Most
+ * texts that pass the screen (SECRET_SCREEN) do so for three digits in a row, which ids, amounts
+ * and dates have; these five patterns were most of the time a redaction pass took on such texts.
+ */
+/** 40 characters of the base64 alphabet in a row (an AWS secret is 40). */
+export const SHAPE_BASE64_RUN = 1
+/**
+ * A digit chain of 13: digits, consecutive or with one space or hyphen between two of them (every
+ * card form: run together, 4-4-4-1…, 4-6-4…).
+ */
+export const SHAPE_CARD_DIGITS = 2
+/** A digit chain (as for cards) of 9: an SSN's 3-2-4. */
+export const SHAPE_SSN_DIGITS = 4
+/**
+ * `+` then a digit 1–9 (an international number), or a phone chain of 10 (a North American one):
+ * digits with at most two characters between two of them, each a space (any the regex `\s` takes),
+ * `.`, `-`, `(` or `)`, as in `1 (202) 555-0143`.
+ */
+export const SHAPE_PHONE = 8
+/** Two capitals and two digits, starting a run of capitals, digits and spaces as long as the shortest IBAN. */
+export const SHAPE_IBAN = 16
+/** A phone chain (as above) of 10: every phone form detectPii takes. */
+export const SHAPE_PHONE_DIGITS = 32
+
+const BASE64_RUN = 40
+const CARD_DIGITS = 13
+const SSN_DIGITS = 9
+const PHONE_DIGITS = 10
+
+// Character classes for textShape, by code below 128 (above it only the regex's spaces count, as gaps).
+const C_DIGIT = 1
+const C_BASE64 = 2
+const C_GAP = 4
+const C_CHAIN_SEPARATOR = 8
+const C_CAPITAL = 16
+const C_PLUS = 32
+const CLASSES = (() => {
+  const t = new Uint8Array(128)
+  for (let c = 0x30; c <= 0x39; c++) t[c] = C_DIGIT | C_BASE64
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = C_BASE64 | C_CAPITAL
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = C_BASE64
+  t[0x2f] = C_BASE64
+  t[0x2b] = C_BASE64 | C_PLUS
+  for (const c of [0x2e, 0x28, 0x29, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]) t[c] = C_GAP
+  t[0x20] = C_GAP | C_CHAIN_SEPARATOR
+  t[0x2d] = C_GAP | C_CHAIN_SEPARATOR
+  return t
+})()
+
+const classOf = (c: number): number => (c < 128 ? CLASSES[c]! : isWideSpace(c) ? C_GAP : 0)
+
+/** The SHAPE_* bits `text` has: one pass, a table lookup a character. */
+export function textShape(text: string): number {
+  const n = text.length
+  let phoneChain = 0
+  let longestPhoneChain = 0
+  let gap = 0
+  let chain = 0
+  let longestChain = 0
+  let run = 0
+  let longestRun = 0
+  let plusDigit = false
+  let iban = false
+  for (let i = 0; i < n; i++) {
+    const k = classOf(text.charCodeAt(i))
+    if ((k & C_DIGIT) !== 0) {
+      gap = 0
+      if (++phoneChain > longestPhoneChain) longestPhoneChain = phoneChain
+      if (++chain > longestChain) longestChain = chain
+      if (++run > longestRun) longestRun = run
+      continue
+    }
+    if ((k & C_BASE64) !== 0) {
+      if (++run > longestRun) longestRun = run
+      chain = 0
+      phoneChain = 0
+      if ((k & C_CAPITAL) !== 0) {
+        if (!iban && ibanStartsAt(text, i)) iban = true
+      } else if ((k & C_PLUS) !== 0 && i + 1 < n) {
+        const d = text.charCodeAt(i + 1)
+        if (d >= 0x31 && d <= 0x39) plusDigit = true
+      }
+      continue
+    }
+    run = 0
+    // At most two gap characters between two digits keep a phone chain; one space or hyphen, a card's.
+    if ((k & C_GAP) === 0 || ++gap > 2) phoneChain = 0
+    if ((k & C_CHAIN_SEPARATOR) === 0 || chain === 0 || i + 1 >= n || !isAsciiDigit(text.charCodeAt(i + 1))) chain = 0
+  }
+  let shape = 0
+  if (longestRun >= BASE64_RUN) shape |= SHAPE_BASE64_RUN
+  if (longestChain >= CARD_DIGITS) shape |= SHAPE_CARD_DIGITS
+  if (longestChain >= SSN_DIGITS) shape |= SHAPE_SSN_DIGITS
+  if (longestPhoneChain >= PHONE_DIGITS) shape |= SHAPE_PHONE | SHAPE_PHONE_DIGITS
+  if (plusDigit) shape |= SHAPE_PHONE
+  if (iban) shape |= SHAPE_IBAN
+  return shape
+}
+
+/** Whether SecretPattern `p` may match a text of shape `shape`. */
+export function shapeAllows(shape: number, p: SecretPattern): boolean {
+  return p.needs === undefined || (shape & p.needs) !== 0
+}
+
+/** Whether an IBAN's first four characters ([A-Z]{2}\d{2}) start at `i`, followed by IBAN characters up to the shortest IBAN's length. */
+function ibanStartsAt(text: string, i: number): boolean {
+  if (i + IBAN_MIN_LENGTH > text.length) return false
+  if (!isCapital(text.charCodeAt(i + 1)) || !isAsciiDigit(text.charCodeAt(i + 2)) || !isAsciiDigit(text.charCodeAt(i + 3))) return false
+  for (let k = 4; k < IBAN_MIN_LENGTH; k++) {
+    const c = text.charCodeAt(i + k)
+    if (!(isCapital(c) || isAsciiDigit(c) || c === 0x20)) return false
+  }
+  return true
+}
+
+/** A character past ASCII that the regex `\s` matches. */
+function isWideSpace(c: number): boolean {
+  switch (c) {
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+    case 0xfeff:
+      return true
+  }
+  return c >= 0x2000 && c <= 0x200a
+}
+
+function isCapital(c: number): boolean {
+  return c >= 0x41 && c <= 0x5a
+}
 
 /** Ordered: multi-line and prefixed forms first, so later patterns never see half of a secret. */
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
@@ -461,6 +608,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {kind: 'jwt', hint: ['eyJ'], re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, leak: true},
   {
     kind: 'aws_secret',
+    needs: SHAPE_BASE64_RUN,
     // Exactly 40: a longer base64 run (a digest, a blob) is not one, nor is any part of it. The first
     // character comes before the lookbehind, so the scan skips to candidates.
     re: /[A-Za-z0-9/+](?<![A-Za-z0-9/+_-][A-Za-z0-9/+])[A-Za-z0-9/+]{39}(?![A-Za-z0-9/+=_-])/g,
@@ -475,15 +623,17 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   },
   {
     kind: 'iban',
+    needs: SHAPE_IBAN,
     // Plain or in groups of four, exactly its country's length, with valid mod-97 check digits.
     re: new RegExp(ibanSource(), 'g'),
     confirm: (s) => ibanValid(s.replace(/ /g, '')),
     canonical: (s) => s.replace(/ /g, ''),
     leak: true,
   },
-  {kind: 'ssn', hint: ['-'], re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
+  {kind: 'ssn', hint: ['-'], needs: SHAPE_SSN_DIGITS, re: /(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])/g, leak: true},
   {
     kind: 'card',
+    needs: SHAPE_CARD_DIGITS,
     // Run together, or in the groups cards are printed in (4-4-4-4 up to 19 digits, 4-6-5, 4-6-4),
     // one separator throughout: digits spaced out one by one are no card, and cost a Luhn check each.
     // The lookahead first lets the scan skip to digits instead of trying the lookbehind everywhere.
@@ -494,6 +644,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   },
   {
     kind: 'phone',
+    needs: SHAPE_PHONE,
     // International: `+`, a country code, then digits run together or in groups after separators,
     // one group may be in brackets (`+44 (0)20 …`); 8–15 digits in all (E.164). North American:
     // (202) 555-0143, 202-555-0143, 202.555.0143, an optional leading 1; the area code starts
@@ -633,10 +784,11 @@ export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): 
 function scanKinds(text: string, leaksOnly: boolean): readonly string[] {
   if (!SECRET_SCREEN.test(text)) return NONE
   let kinds: string[] | null = null
+  const shape = textShape(text)
   for (let i = 0; i < FIND_PATTERNS.length; i++) {
     const p = FIND_PATTERNS[i]!
     if (leaksOnly && !p.leak) continue
-    if (kinds?.includes(p.kind)) continue
+    if (kinds?.includes(p.kind) || !shapeAllows(shape, p)) continue
     kindScan.pattern = p
     kindScan.leaksOnly = leaksOnly
     kindScan.found = false
@@ -679,8 +831,9 @@ export const PII_PATTERNS: Readonly<Record<PiiKind, RegExp>> = {email: PII_EMAIL
 export function detectPii(text: string): PiiKind[] {
   const kinds: PiiKind[] = []
   if (text.includes('@') && PII_EMAIL.test(text)) kinds.push('email')
-  if (PII_PHONE.test(text)) kinds.push('phone')
-  if (/\d{4}/.test(text)) {
+  const shape = textShape(text)
+  if ((shape & SHAPE_PHONE_DIGITS) !== 0 && PII_PHONE.test(text)) kinds.push('phone')
+  if ((shape & SHAPE_CARD_DIGITS) !== 0 && /\d{4}/.test(text)) {
     for (const m of text.matchAll(PII_CARD)) {
       if (isCardNumber(m[0])) {
         kinds.push('card')
