@@ -53,7 +53,7 @@ function plainCanonical(v: unknown, depth: number): string | undefined {
   const keys = Object.keys(record)
   for (let i = 1; i < keys.length; i++) {
     if (keys[i - 1]! > keys[i]!) {
-      keys.sort()
+      sortKeysInPlace(keys, i)
       break
     }
   }
@@ -68,6 +68,30 @@ function plainCanonical(v: unknown, depth: number): string | undefined {
     out += `${out.length === 1 ? '' : ','}${quotedKey(key)}:${text}`
   }
   return `${out}}`
+}
+
+/** Keys past this many are sorted by Array.prototype.sort; fewer, by insertion in place. */
+const INSERTION_SORT_MAX = 16
+
+/**
+ * `keys.sort()` (UTF-16 code unit order, as `<` compares strings), given that `keys[0..from)` is
+ * already in order. A tool call's few argument names sort in place: the built-in sort copies the
+ * array into a work area first, ~600 bytes of garbage a request.
+ */
+function sortKeysInPlace(keys: string[], from: number): void {
+  if (keys.length > INSERTION_SORT_MAX) {
+    keys.sort()
+    return
+  }
+  for (let i = from; i < keys.length; i++) {
+    const key = keys[i]!
+    let j = i - 1
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!
+      j--
+    }
+    keys[j + 1] = key
+  }
 }
 
 /** JSON.stringify(s): printable ASCII quoted here, anything else by JSON.stringify. */

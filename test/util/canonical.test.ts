@@ -55,8 +55,26 @@ describe('canonicalJson on values its direct writer leaves to the sorted copy', 
     ]
     for (const value of values) expect(canonicalJson(value)).toBe(reference(value))
   })
-})
 
+  it('orders keys as the sorted copy does, whatever their number and first order', () => {
+    // 1 to 20 keys (the in-place insertion sort up to 16, the built-in one past it), shuffled, some
+    // sharing prefixes, in other cases, and past ASCII: code-unit order throughout.
+    const pool = ['a', 'b', 'aa', 'ab', 'A', 'B', 'Z', 'z', 'amount', 'amounts', 'order_id', 'orderId', 'é', 'e', 'ä', '_x', 'x_', 'k1', 'k10', 'k2', 'Ω', '𝒳', ' ']
+    let seed = 21
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    }
+    for (let round = 0; round < 2000; round++) {
+      const count = 1 + next(20)
+      const keys = [...pool].sort(() => next(3) - 1).slice(0, count)
+      while (keys.length > count) keys.pop()
+      const value: Record<string, unknown> = {}
+      for (const k of keys) value[k] = next(100)
+      expect(canonicalJson(value), JSON.stringify(keys)).toBe(reference(value))
+    }
+  })
+})
 
 describe('canonicalArgs / hashArgs: a tool call\'s arguments, kept by identity for the last few objects (#21)', () => {
   it('give canonicalJson and hashJson of the object asked, never another kept object\'s, past the bound', () => {
