@@ -51,8 +51,8 @@ const renderedByTemplate = new WeakMap<CompiledTemplate, TextMemo<string>>()
  * prompts (one per tenant, user, role and day) thousands of times. Handing out the same string
  * each time also saves what every reader of it would redo on a new copy of it: flattening the
  * concatenation and hashing it (the scripted model keys its prompt directives by it). Bounded (a
- * TextMemo per template). The key is each value the template uses, prefixed with its length, so
- * no two sets of values share a key whatever characters they hold.
+ * TextMemo per template). The key is each value the template uses, prefixed with its length (a long
+ * one: `#`, its number, `;`), so no two sets of values share a key whatever characters they hold.
  */
 export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): string {
   let byVars = renderedByTemplate.get(template)
@@ -63,9 +63,30 @@ export function renderPrompt(template: CompiledTemplate, vars: TemplateVars): st
   let key = ''
   for (const slot of template.slots) {
     const v = vars[slot]
-    key += v.length + ':' + v
+    key += v.length > LONG_VALUE ? '#' + longValueId(v) + ';' : v.length + ':' + v
   }
   return byVars.get(key, () => renderTemplate(template, vars))
+}
+
+/** Values longer than this (the tool list) stand in a key for a number of their own. */
+const LONG_VALUE = 64
+const longValueIds = new Map<string, number>()
+/** Never reused (the map is cleared, the count goes on): a key once made always means the same values. */
+let longValueCount = 0
+
+/**
+ * A number for a long value, the same each time it is asked: the bundle's tool list is one string
+ * rendered into every request's prompt, so its lookup hashes it once (V8 keeps a string's hash),
+ * where a key holding the text itself was a new string to build and hash every request.
+ */
+function longValueId(value: string): number {
+  let id = longValueIds.get(value)
+  if (id === undefined) {
+    if (longValueIds.size >= 1024) longValueIds.clear()
+    id = longValueCount++
+    longValueIds.set(value, id)
+  }
+  return id
 }
 
 /** The request's UTC calendar date, YYYY-MM-DD, from its recorded timestamp. */

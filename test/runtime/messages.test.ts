@@ -42,6 +42,23 @@ describe('templates', () => {
     expect(renderPrompt(t, a)).toBe('a\u0000b|c|acme')
   })
 
+  it('keys a long value (a tool list) by a number of its own, never mistaking one long value or key for another', () => {
+    const t = compileTemplate('{{tools}}|{{user}}')
+    const long = (i: number): string => `tool_${i}: ${'x'.repeat(80)}`
+    // A long value, and short values spelling what a number key looks like.
+    const cases = [
+      {...vars, tools: long(1), user: 'u'},
+      {...vars, tools: long(2), user: 'u'},
+      {...vars, tools: '#0;', user: 'u'},
+      {...vars, tools: '#1;1:u', user: ''},
+      {...vars, tools: long(1).slice(0), user: 'u'},
+    ]
+    for (const v of [...cases, ...cases]) expect(renderPrompt(t, v)).toBe(renderTemplate(t, v))
+    // Past the bound the numbers start over from where they were, so an old key still means its own values.
+    for (let i = 0; i < 3000; i++) expect(renderPrompt(t, {...vars, tools: long(i), user: 'v'})).toBe(`${long(i)}|v`)
+    for (const v of cases) expect(renderPrompt(t, v)).toBe(renderTemplate(t, v))
+  })
+
   it('takes the UTC date of the request', () => {
     expect(requestDate('2025-03-01T23:30:00-02:00')).toBe('2025-03-02')
   })
