@@ -66,6 +66,8 @@ type Proposal = {
 
 class RecordedTrajectory implements TrajectoryModel {
   readonly id: string
+  /** `compromised` looks in the messages for the documents an attack sits in; `recorded` reads nothing. */
+  readonly readsMessages: boolean
   /** The current user turn's proposals still to make; `later`, those of each later turn. */
   private queue: Proposal[]
   private readonly later: Proposal[][]
@@ -86,6 +88,7 @@ class RecordedTrajectory implements TrajectoryModel {
     private readonly planFirst: boolean,
   ) {
     this.id = mode
+    this.readsMessages = mode === 'compromised'
     const prod = record.production
     const calls = prod.tool_calls
     const turns = record.turns

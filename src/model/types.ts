@@ -82,6 +82,8 @@ export type CallObservation = {
 
 /** A model replaying one request's recorded trajectory. */
 export interface TrajectoryModel extends ModelClient {
+  /** Whether its answers depend on the messages it is sent; when not, the runtime sends (and builds) none. */
+  readonly readsMessages: boolean
   /** The attack (its id) whose goal a proposed call is, for a call an injection asked for. */
   attackOf(call: ModelToolCall): string | undefined
   /** Called after every proposed call: null while the recording still applies, else why it stopped applying. */

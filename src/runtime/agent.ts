@@ -96,6 +96,12 @@ class RequestRun {
   /** Model-free replay: the trajectory being replayed, told what became of each call. */
   private readonly trajectory: TrajectoryModel | null
   private messages: ChatMessage[] = []
+  /**
+   * Whether the model reads the conversation. One that does not (model-free `recorded` replay:
+   * production's proposals, whatever it is told) is sent none, and no prompt, message or tool
+   * result text is built for it; nothing else reads them.
+   */
+  private readonly converses: boolean
   /** plan_first: the rendered plan prompt, sent with the first model call only. */
   private planMessage: string | null = null
   /** What this request is offered: every enabled tool, or its intent's (guardrails.intents). */
@@ -123,6 +129,7 @@ class RequestRun {
     this.calls = new ToolLoop(record, deps, deps.tools.forRequest(record), this.recorder, this.usage, this.nowMs)
     this.trajectory = deps.model.forRequest?.(record, {planFirst: this.manifest.agent.mode === 'plan_first'}) ?? null
     this.model = this.trajectory ?? deps.model
+    this.converses = this.trajectory?.readsMessages ?? true
     const c = deps.compiled
     this.offer = this.withoutFlaggedOff({toolSpecs: c.toolSpecs, toolList: c.toolList, planning: c.planning})
   }
@@ -177,6 +184,9 @@ class RequestRun {
       return false
     }
     const c = this.deps.compiled
+    const prompts = c.promptsFor(this.record.tenant)
+    if (prompts.off.length > 0) step.detail += `; prompt section(s) flagged off: ${prompts.off.join(', ')}`
+    if (!this.converses) return true
     const vars = {
       tenant: this.record.tenant,
       user: this.record.user,
@@ -184,8 +194,6 @@ class RequestRun {
       date: utcDate(this.nowMs),
       tools: this.offer.toolList,
     }
-    const prompts = c.promptsFor(this.record.tenant)
-    if (prompts.off.length > 0) step.detail += `; prompt section(s) flagged off: ${prompts.off.join(', ')}`
     const parts = {system: renderPrompt(prompts.system, vars), plan: null, memory: pre.memory, evidence: pre.evidence, input: pre.input}
     this.messages = buildInitialMessages(parts)
     if (prompts.plan !== null) this.planMessage = renderPrompt(prompts.plan, vars)
@@ -204,7 +212,7 @@ class RequestRun {
         return
       }
       turn.step.detail = `model proposed ${calls.length} call(s): ${names(calls)}`
-      this.messages.push(assistantMessage(turn.response.message.content, calls))
+      if (this.converses) this.messages.push(assistantMessage(turn.response.message.content, calls))
       for (const call of calls) {
         const result = await this.act(call, this.messages)
         if (result.end !== null) return
@@ -238,12 +246,12 @@ class RequestRun {
     const planning = this.offer.planning!
     const maxReplans = this.manifest.agent.max_replans ?? 0
     // The plan prompt and the tool catalog go right after the system prompt, on the first call only.
-    const first = [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)]
+    const first = this.converses ? [this.messages[0]!, {role: 'system' as const, content: this.planMessage ?? ''}, planning.catalog, ...this.messages.slice(1)] : this.messages
     let turn = await this.modelTurn(first, planning.format, false)
     // One pass per user turn: a later turn gets a plan of its own, asked as a replan is.
     for (;;) {
       if (!(await this.planFirstTurn(turn, maxReplans))) return
-      turn = await this.modelTurn([...this.messages, {role: 'system', content: this.planMessage ?? ''}, planning.catalog], planning.format, false)
+      turn = await this.modelTurn(this.replanMessages(), planning.format, false)
     }
   }
 
@@ -286,13 +294,13 @@ class RequestRun {
           break
         }
       }
-      this.messages.push(assistantMessage(message.content, attempted), ...replies)
+      if (this.converses) this.messages.push(assistantMessage(message.content, attempted), ...replies)
       if (this.endsAfterTurn(attempted.length)) return false
       if (departed === null || replans >= maxReplans) break
       replans++
       this.sm.enter('decide', `departed from the plan: ${departed}; replanning (${replans} of ${maxReplans})`)
       // The replan request goes last, after what happened, on this call only.
-      turn = await this.modelTurn([...this.messages, {role: 'system', content: this.planMessage ?? ''}, planning.catalog], planning.format, false)
+      turn = await this.modelTurn(this.replanMessages(), planning.format, false)
     }
     this.sm.enter(
       'decide',
@@ -308,7 +316,7 @@ class RequestRun {
       const calls = next.response.message.tool_calls
       if (calls.length === 0) return this.finalAnswerTurn(next)
       next.step.detail = `model proposed ${calls.length} call(s): ${names(calls)}`
-      this.messages.push(assistantMessage(next.response.message.content, calls))
+      if (this.converses) this.messages.push(assistantMessage(next.response.message.content, calls))
       // Every planned call has run (or the run departed), so any call now is off the plan: refused.
       for (const call of calls) {
         departed ??= `the model proposed ${call.name}, which is not in the plan`
@@ -317,6 +325,12 @@ class RequestRun {
       if (this.endsAfterTurn(calls.length)) return false
       this.sm.enter('decide', `off the plan: ${departed}; asking the model for the answer`)
     }
+  }
+
+  /** plan_first: what a (re)planning call is sent, the plan prompt and the tool catalog last. */
+  private replanMessages(): ChatMessage[] {
+    if (!this.converses) return this.messages
+    return [...this.messages, {role: 'system', content: this.planMessage ?? ''}, this.offer.planning!.catalog]
   }
 
   // ---------------------------------------------------------------- 2. plan
@@ -432,7 +446,7 @@ class RequestRun {
     if (this.diverges(call, result.outcome, result.reason, step.index, seq)) return Object.assign({}, result, {end: 'diverged'})
     const told = result.payload.ok ? 'result' : `error ${result.payload.error.code}`
     this.sm.enter('observe', `${call.name}: ${told} returned to the model`)
-    replies.push(toolResultMessage(call.name, result.payload))
+    if (this.converses) replies.push(toolResultMessage(call.name, result.payload))
     return result
   }
 
@@ -462,7 +476,7 @@ class RequestRun {
     this.calls.refuseUnplanned(call, step, reason, why, this.trajectory?.attackOf(call))
     if (this.diverges(call, 'denied', reason, step.index, seq)) return false
     this.sm.enter('observe', `${call.name}: error policy_denied returned to the model`)
-    replies.push(toolResultMessage(call.name, {ok: false, error: {code: 'policy_denied', message: `${why}; no further tool calls will run, write the final answer`}}))
+    if (this.converses) replies.push(toolResultMessage(call.name, {ok: false, error: {code: 'policy_denied', message: `${why}; no further tool calls will run, write the final answer`}}))
     return true
   }
 
@@ -516,7 +530,7 @@ class RequestRun {
       this.finish('refused', `user turn ${this.userTurn} blocked: ${checked.blocked.reason}`)
       return false
     }
-    this.messages.push({role: 'assistant', content: answer}, {role: 'user', content: checked.content})
+    if (this.converses) this.messages.push({role: 'assistant', content: answer}, {role: 'user', content: checked.content})
     this.calls.userTurn(answer, checked.content)
     return true
   }
