@@ -1,5 +1,5 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {isCardNumberValue, mayHoldSecret, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
+import {isCardNumberValue, maySecretMatch, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
 import {createTextMemo} from '../util/text-memo.js'
 
 export type Redactor = {
@@ -55,8 +55,8 @@ export function createRedactor(): RestoringRedactor {
   // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
   const redactFresh = (text: string): string => (SECRET_SCREEN.test(text) ? redactPatterns(text) : text)
-  /** Too short for any pattern, or the screen says it cannot hold a secret: nothing to redact. */
-  const clean = (text: string): boolean => text.length < 4 || !mayHoldSecret(text)
+  /** Too short for any pattern, or no pattern can match it (maySecretMatch): nothing to redact. */
+  const clean = (text: string): boolean => text.length < 4 || !maySecretMatch(text)
   let requestText = ''
   let requestRedacted = ''
   const redactText = (text: string): string => (clean(text) ? text : text === requestText ? requestRedacted : memo.get(text, redactFresh))

@@ -698,20 +698,43 @@ export const SECRET_SCREEN =
  * holds the two equal on generated texts and on every string of the shipped traffic.
  */
 export function mayHoldSecret(text: string): boolean {
+  return screenScan(text) !== SCREEN_CLEAR
+}
+
+/**
+ * Whether a secret pattern may match `text`: mayHoldSecret, made exact for the short ASCII texts it
+ * takes for three digits in a row alone (ids, amounts, dates). Every pattern but the five shaped
+ * ones (SecretPattern.needs) needs one of the screen's words or characters, which such a text
+ * lacks, and a text shorter than 40 has no base64 run of 40; so the text's shape decides (textShape:
+ * a digit chain of a card, an SSN or a phone number, or an IBAN's start). Redaction and findSecrets
+ * ask this before their memo: `ORD-100021` or a timestamp is settled in a pass over its characters.
+ */
+export function maySecretMatch(text: string): boolean {
+  const screened = screenScan(text)
+  return screened === SCREEN_MATCH || (screened === SCREEN_DIGITS_ONLY && textShape(text) !== 0)
+}
+
+/** What screenScan finds: no match; a match for three digits in a row only; any other match (or a long or non-ASCII text). */
+const SCREEN_CLEAR = 0
+const SCREEN_DIGITS_ONLY = 1
+const SCREEN_MATCH = 2
+
+function screenScan(text: string): number {
   const n = text.length
-  if (n >= 40) return true
+  if (n >= 40) return SCREEN_MATCH
   let digits = 0
+  let digitRun = false
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i)
     if (isAsciiDigit(c)) {
-      if (++digits === 3) return true
+      if (++digits === 3) digitRun = true
       continue
     }
     digits = 0
-    if (c >= 128) return true
-    if (screenWordAt(text, i, c)) return true
+    if (c >= 128) return SCREEN_MATCH
+    if (screenWordAt(text, i, c)) return SCREEN_MATCH
   }
-  return false
+  return digitRun ? SCREEN_DIGITS_ONLY : SCREEN_CLEAR
 }
 
 /** Whether one of SECRET_SCREEN's alternatives other than digits and the base64 run starts at `i` (its code `c`). */
@@ -777,7 +800,7 @@ function isAsciiDigit(c: number): boolean {
  * ignored. Frozen: final answers and argument values repeat, so the verdicts are memoised.
  */
 export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): readonly string[] {
-  if (!mayHoldSecret(text)) return NONE
+  if (!maySecretMatch(text)) return NONE
   return options.leaksOnly ? leakMemo.get(text, findLeaks) : allMemo.get(text, findAll)
 }
 
