@@ -1,5 +1,5 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {isCardNumberValue, maySecretMatch, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
+import {isCardNumberValue, maySecretMatch, NO_SECRET, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, secretShape, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
 import {createTextMemo} from '../util/text-memo.js'
 
 export type Redactor = {
@@ -54,7 +54,10 @@ export function createRedactor(): RestoringRedactor {
   // requests, and most hold nothing to redact: the memo is asked first, before even the screen, and
   // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
-  const redactFresh = (text: string): string => (SECRET_SCREEN.test(text) ? redactPatterns(text) : text)
+  const redactFresh = (text: string): string => {
+    const shape = secretShape(text)
+    return shape === NO_SECRET ? text : redactPatterns(text, undefined, shape)
+  }
   /** Too short for any pattern, or no pattern can match it (maySecretMatch): nothing to redact. */
   const clean = (text: string): boolean => text.length < 4 || !maySecretMatch(text)
   let requestText = ''
@@ -70,12 +73,11 @@ export function createRedactor(): RestoringRedactor {
 
   /**
    * Each pattern over the previous one's output, so a later pattern never sees a secret an earlier
-   * one took. `found`, when given, collects marker → clear secret.
+   * one took. `found`, when given, collects marker → clear secret; `shape`, when given, is textShape(text).
    */
-  const redactPatterns = (text: string, found?: Map<string, string | number>): string => {
+  const redactPatterns = (text: string, found?: Map<string, string | number>, shape = textShape(text)): string => {
     let out = text
     // A marker put in place of a secret changes the text: its shape is found again after one.
-    let shape = textShape(out)
     for (let i = 0; i < patterns.length; i++) {
       const p = patterns[i]!
       if (!shapeAllows(shape, p)) continue

@@ -6,6 +6,8 @@ import {
   detectPii,
   mayHoldSecret,
   maySecretMatch,
+  NO_SECRET,
+  secretShape,
   PII_PATTERNS,
   SECRET_PATTERNS,
   SHAPE_BASE64_RUN,
@@ -143,6 +145,24 @@ describe('textShape (what a secret pattern needs before it is run)', () => {
     expect(refined).toBeGreaterThan(3000)
     for (const id of ['ORD-100021', 'TCK-48213', '2025-07-01T00:00:10Z', 'req-000001', 'amount 92.13']) expect(maySecretMatch(id), id).toBe(false)
     for (const hit of ['4111111111111', '078-05-1120', '202-555-0143', 'call +44', 'NO9386011117947', 'api_key=1']) expect(maySecretMatch(hit), hit).toBe(true)
+  })
+
+  it('secretShape: NO_SECRET only for a text no secret pattern matches, long ones included', () => {
+    const words = ['key', 'Token', 'sk-', 'AKIA', 'ghp_', 'xoxb-', 'eyJ', 'bearer', 'passw', 'pwd', '@', '://', '+4', ' order ', 'I have issued a refund of $92.13 for ']
+    const rng = mulberry32(12)
+    let settled = 0
+    for (let i = 0; i < 30_000; i++) {
+      let text = ''
+      const parts = rng.int(1, 10)
+      for (let p = 0; p < parts; p++) text += rng.int(0, 3) === 0 ? rng.pick(words) : rng.pick(PIECES)
+      if (secretShape(text) !== NO_SECRET) continue
+      settled++
+      const hit = SECRET_PATTERNS.find((p) => matches(p.re, text))
+      if (hit !== undefined) expect.fail(`${hit.kind} matches ${JSON.stringify(text)}`)
+    }
+    expect(settled).toBeGreaterThan(1500)
+    expect(secretShape('I have issued a refund of $92.13 for order ORD-100021 (refund RF-ECFA7CF75D). It usually appears within 5-10 business days.')).toBe(NO_SECRET)
+    expect(secretShape('the api key is in the vault; order ORD-100021')).not.toBe(NO_SECRET)
   })
 
   it('leaves out the patterns a text of ids, amounts and dates cannot hold', () => {

@@ -689,6 +689,25 @@ export const SECRET_SCREEN =
   /@|\d{3}|\+\d|:\/\/|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
 
 /**
+ * SECRET_SCREEN less its digit-run and base64-run alternatives: the words and characters at least
+ * one of which every secret pattern but the five shaped ones (SecretPattern.needs) needs.
+ */
+const SECRET_WORDS = /@|\+\d|:\/\/|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
+
+/** secretShape's answer for a text no secret pattern can match. */
+export const NO_SECRET = -1
+
+/**
+ * The shape (textShape) of a text some secret pattern may match, or NO_SECRET: a text with none of
+ * the screen's words and none of the five shapes. Where the screen takes a long text for its digits
+ * (an answer quoting an amount and an order id), this settles it without running the patterns.
+ */
+export function secretShape(text: string): number {
+  const shape = textShape(text)
+  return shape === 0 && !SECRET_WORDS.test(text) ? NO_SECRET : shape
+}
+
+/**
  * Whether SECRET_SCREEN matches `text`, for a text shorter than 40 characters (its base64 run
  * cannot fit) and of ASCII only; any other text counts as a match. A scan with a look at the few
  * characters after each letter that starts one of the screen's words, far cheaper than the regex
@@ -805,9 +824,9 @@ export function findSecrets(text: string, options: {leaksOnly?: boolean} = {}): 
 }
 
 function scanKinds(text: string, leaksOnly: boolean): readonly string[] {
-  if (!SECRET_SCREEN.test(text)) return NONE
+  const shape = secretShape(text)
+  if (shape === NO_SECRET) return NONE
   let kinds: string[] | null = null
-  const shape = textShape(text)
   for (let i = 0; i < FIND_PATTERNS.length; i++) {
     const p = FIND_PATTERNS[i]!
     if (leaksOnly && !p.leak) continue
