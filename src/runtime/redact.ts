@@ -133,18 +133,49 @@ export function createRedactor(): RestoringRedactor {
   const redactDeep = (value: unknown): unknown => {
     if (typeof value === 'string') return redactText(value)
     if (typeof value === 'number') return redactNumber(value)
-    if (Array.isArray(value)) return value.map(redactDeep)
-    if (value !== null && typeof value === 'object') {
-      // Object.keys: the order of Object.entries without an array per entry.
-      const out: Record<string, unknown> = {}
-      const keys = Object.keys(value)
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!
-        out[redactText(k)] = redactDeep((value as Record<string, unknown>)[k])
-      }
-      return out
-    }
+    if (Array.isArray(value)) return redactArray(value)
+    if (value !== null && typeof value === 'object') return redactRecord(value as Record<string, unknown>)
     return value
+  }
+
+  // A plain array or record that redaction leaves as it is is handed back itself, not copied: the
+  // arguments and results of most calls hold nothing to redact, and a copy of each was garbage. Like
+  // a copy, it is never changed afterwards (arguments and results are not mutated once parsed). At
+  // the first key or value that changes, the copy starts with the ones before it, then goes on as
+  // the copying pass always did (each value redacted once: a secret deep down costs no more). A
+  // record that is not plain (a Date from YAML, a class instance) is copied from the start, and a
+  // `__proto__` key starts the copy, so what a trace stores is the same as before.
+  const redactArray = (a: unknown[]): unknown[] => {
+    if (Object.getPrototypeOf(a) !== Array.prototype) return a.map(redactDeep)
+    let out: unknown[] | null = null
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i]
+      const r = redactDeep(v)
+      if (out === null) {
+        if (Object.is(r, v)) continue
+        out = a.slice(0, i)
+      }
+      out.push(r)
+    }
+    return out ?? a
+  }
+  const redactRecord = (o: Record<string, unknown>): Record<string, unknown> => {
+    // Object.keys: the order of Object.entries without an array per entry.
+    const keys = Object.keys(o)
+    let out: Record<string, unknown> | null = Object.getPrototypeOf(o) === Object.prototype ? null : {}
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
+      const v = o[k]
+      const rk = redactText(k)
+      const r = redactDeep(v)
+      if (out === null) {
+        if (rk === k && k !== '__proto__' && Object.is(r, v)) continue
+        out = {}
+        for (let j = 0; j < i; j++) out[keys[j]!] = o[keys[j]!]
+      }
+      out[rk] = r
+    }
+    return out ?? o
   }
 
   // The same result object is redacted more than once: a recorded call's result for the recorded
