@@ -9,7 +9,7 @@ import {parseFixtures} from '../../src/tools/fixtures.js'
 import {createMockTools} from '../../src/tools/mock-tools.js'
 import {RequestTrace} from '../../src/trace/schema.js'
 import type {TrafficRecord} from '../../src/traffic/schema.js'
-import {bundle as makeBundle, type BundleOverrides, type ManifestInput, trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
+import {agentDeps, bundle as makeBundle, type BundleOverrides, type ManifestInput, trafficRecord, type TrafficRecordOverrides} from '../factories/index.js'
 
 // A domain no code of src/ knows: a mailbox assistant that can move money.
 const ROLES = {'*': ['owner']}
@@ -215,19 +215,7 @@ function spyingReplay(readsMessages: boolean, sent: number[]): ModelClient {
 }
 
 async function replayWith(model: ModelClient, record: TrafficRecord, bundle: Bundle): Promise<RequestTrace> {
-  const deps: AgentDeps = {
-    bundle,
-    compiled: compileBundle(bundle),
-    model,
-    tools: createMockTools(parseFixtures('fixtures.yaml', FIXTURES)),
-    approver: 'pending',
-    faults: null,
-    redactor: createRedactor(),
-    limiter: new RateLimiter(),
-    side: 'candidate',
-    repeat: 0,
-  }
-  return runRequest(record, 3, deps)
+  return runRequest(record, 3, agentDeps(bundle, model, {tools: createMockTools(parseFixtures('fixtures.yaml', FIXTURES))}))
 }
 
 describe('--model compromised', () => {

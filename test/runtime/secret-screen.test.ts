@@ -1,8 +1,7 @@
-import {readdirSync, readFileSync} from 'node:fs'
-import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {mulberry32} from '../../scenarios/lib/prng.js'
 import {mayHoldSecret, SECRET_SCREEN} from '../../src/runtime/guardrails/patterns.js'
+import {shippedTrafficStrings} from '../factories/index.js'
 
 // Pieces of the screen's words, whole, cut short, in other cases, and what sits around them.
 const PIECES = [
@@ -12,19 +11,6 @@ const PIECES = [
   'toke', 'secret', 'SeCrEt', 'secre', 'passw', 'PASSW', 'pass', 'pwd', 'PWD', 'pw', 'private key', 'PRIVATE KEY', 'private  key',
   'private_key', 'status', 'order_id', 'ORD-', 'req-', 'x', 'a', 'e', 't', 'p', 'g', 'b', '[', '`', '{', '~', '\u0000',
 ]
-
-/** Every string (keys too) in a JSON value. */
-function strings(value: unknown, out: string[]): string[] {
-  if (typeof value === 'string') out.push(value)
-  else if (Array.isArray(value)) for (const v of value) strings(v, out)
-  else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      out.push(k)
-      strings(v, out)
-    }
-  }
-  return out
-}
 
 const isAscii = (s: string): boolean => [...s].every((ch) => ch.charCodeAt(0) < 128)
 
@@ -47,23 +33,11 @@ describe('mayHoldSecret (the short-text secret screen)', () => {
   })
 
   it('is SECRET_SCREEN.test on every short ASCII string of the shipped traffic, keys included', () => {
-    const root = path.resolve(__dirname, '../../scenarios')
     let checked = 0
-    for (const scenario of readdirSync(root)) {
-      let text: string
-      try {
-        text = readFileSync(path.join(root, scenario, 'traffic.jsonl'), 'utf8')
-      } catch {
-        continue
-      }
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue
-        for (const s of strings(JSON.parse(line), [])) {
-          if (s.length >= 40 || !isAscii(s)) continue
-          checked++
-          expect(mayHoldSecret(s), JSON.stringify(s)).toBe(SECRET_SCREEN.test(s))
-        }
-      }
+    for (const s of shippedTrafficStrings()) {
+      if (s.length >= 40 || !isAscii(s)) continue
+      checked++
+      expect(mayHoldSecret(s), JSON.stringify(s)).toBe(SECRET_SCREEN.test(s))
     }
     expect(checked).toBeGreaterThan(1000)
   })

@@ -1,5 +1,3 @@
-import {readdirSync, readFileSync} from 'node:fs'
-import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {mulberry32} from '../../scenarios/lib/prng.js'
 import {
@@ -20,6 +18,7 @@ import {
   textShape,
 } from '../../src/runtime/guardrails/patterns.js'
 import {createRedactor, redactionMarker} from '../../src/runtime/redact.js'
+import {shippedTrafficStrings} from '../factories/index.js'
 
 // Pieces of cards, phones, SSNs, IBANs and base64 runs, whole and cut, and what sits between them.
 const PIECES = [
@@ -52,32 +51,6 @@ function generated(seed: number, count: number): string[] {
   return texts
 }
 
-/** Every string (keys too) of every shipped traffic line. */
-function shippedStrings(): string[] {
-  const out: string[] = []
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') out.push(v)
-    else if (Array.isArray(v)) v.forEach(walk)
-    else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        out.push(k)
-        walk(x)
-      }
-    }
-  }
-  const root = path.resolve(__dirname, '../../scenarios')
-  for (const scenario of readdirSync(root)) {
-    let text: string
-    try {
-      text = readFileSync(path.join(root, scenario, 'traffic.jsonl'), 'utf8')
-    } catch {
-      continue
-    }
-    for (const line of text.split('\n')) if (line.trim() !== '') walk(JSON.parse(line))
-  }
-  return out
-}
-
 /** Whether `re` matches anywhere in `text` (a copy without `g`, made once per regex, so no lastIndex carries over). */
 const once = new Map<RegExp, RegExp>()
 const matches = (re: RegExp, text: string): boolean => {
@@ -87,7 +60,7 @@ const matches = (re: RegExp, text: string): boolean => {
 }
 
 describe('textShape (what a secret pattern needs before it is run)', () => {
-  const texts = [...generated(7, 40_000), ...shippedStrings()]
+  const texts = [...generated(7, 40_000), ...shippedTrafficStrings()]
 
   it('reports what every shaped pattern needs on every text the pattern matches', () => {
     const shaped = SECRET_PATTERNS.filter((p) => p.needs !== undefined)
