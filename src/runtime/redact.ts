@@ -51,8 +51,9 @@ export function createRedactor(): RestoringRedactor {
   const patterns: Compiled[] = SECRET_PATTERNS.map((p) => ({...p, own: new RegExp(p.re.source, p.re.flags)}))
 
   // Object keys, guardrail details, tool results and fixture answers repeat across thousands of
-  // requests, and most hold nothing to redact: the memo is asked first, before even the screen, and
-  // holds clean texts (as themselves) as well as redacted ones. The pass is pure, so a hit is exact.
+  // requests, and most hold nothing to redact. A text the character scan settles (clean) never
+  // reaches the memo; the memo holds the rest, clean texts (as themselves) as well as redacted ones,
+  // since settling a long one takes a pass over it. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
   const redactFresh = (text: string): string => {
     const shape = secretShape(text)
@@ -77,7 +78,6 @@ export function createRedactor(): RestoringRedactor {
    */
   const redactPatterns = (text: string, found?: Map<string, string | number>, shape = textShape(text)): string => {
     let out = text
-    // A marker put in place of a secret changes the text: its shape is found again after one.
     for (let i = 0; i < patterns.length; i++) {
       const p = patterns[i]!
       if (!shapeAllows(shape, p)) continue
@@ -89,6 +89,7 @@ export function createRedactor(): RestoringRedactor {
       scanSecrets(out, p, p.own, onSecret)
       if (scan.last > 0) {
         out = scan.next + out.slice(scan.last)
+        // A marker in place of a secret changes the text: its shape is found again.
         shape = textShape(out)
       }
     }
