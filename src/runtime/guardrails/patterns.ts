@@ -681,18 +681,17 @@ function holdsAny(text: string, hints: readonly string[]): boolean {
 }
 
 /**
+ * The words and characters at least one of which every secret pattern but the five shaped ones
+ * (SecretPattern.needs) needs: SECRET_SCREEN less its digit-run and base64-run alternatives.
+ */
+const SECRET_WORDS = /@|\+\d|:\/\/|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
+
+/**
  * Cheap screen before the pattern pass: text without any of these cannot hold a secret or PII,
  * and most tool results and answers have none of them. Every IBAN and every phone number of eight
  * digits or more has three digits in a row, or a `+`.
  */
-export const SECRET_SCREEN =
-  /@|\d{3}|\+\d|:\/\/|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
-
-/**
- * SECRET_SCREEN less its digit-run and base64-run alternatives: the words and characters at least
- * one of which every secret pattern but the five shaped ones (SecretPattern.needs) needs.
- */
-const SECRET_WORDS = /@|\+\d|:\/\/|sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|eyJ|bearer|key|token|secret|passw|pwd|PRIVATE KEY/i
+export const SECRET_SCREEN = new RegExp(String.raw`\d{3}|(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}|${SECRET_WORDS.source}`, 'i')
 
 /** secretShape's answer for a text no secret pattern can match. */
 export const NO_SECRET = -1
