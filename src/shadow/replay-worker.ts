@@ -6,7 +6,6 @@ import {RowPacker} from '../store/row-pack.js'
 import {encodeRows} from '../store/trace-writer.js'
 import type {RequestTrace} from '../trace/schema.js'
 import {recordOfCheckedText} from '../traffic/reader.js'
-import {fullGc} from '../util/gc.js'
 import {emptyProgress, recordProgress} from './progress.js'
 import {openReplayer, replayRequest, type Replayer} from './replay.js'
 import {sendable} from '../util/thread-error.js'
@@ -21,14 +20,11 @@ import type {ReplayBatch, ReplayReply, ReplayWorkerData} from './replay-threads.
  */
 const port = parentPort!
 const data = workerData as ReplayWorkerData
-/** Requests between full garbage collections, as the main thread's replay loop (util/gc.ts). */
-const GC_EVERY = 25_000
 
 let replayer: Replayer | null = null
 /** Traces stored before the run (re)started, read once the replayer is built: the run writes nothing before every thread is ready. */
 let done: TraceKeys = new Set()
 let failed = false
-let replayed = 0
 let queue: Promise<void> = Promise.resolve()
 /** One packing buffer, reused from batch to batch (each batch is copied out at its size). */
 const packer = new RowPacker()
@@ -53,7 +49,6 @@ async function replay(batch: ReplayBatch): Promise<void> {
       recordProgress(progress, got)
       for (const t of got) traces.push(t)
     }
-    if (++replayed % GC_EVERY === 0) fullGc()
   }
   let part = null
   if (traces.length > 0) {

@@ -16,7 +16,7 @@ import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
 import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
-import {fullGc, tuneHeapForReplay} from '../util/gc.js'
+import {tuneHeapForReplay} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
 import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
@@ -70,9 +70,6 @@ export type ShadowResult = {
 }
 
 const MAX_SKIPPED_LISTED = 1000
-
-/** Requests between full garbage collections (see util/gc.ts): keeps a long replay's RSS flat. */
-const GC_EVERY = 25_000
 
 /** Traces are written in batches: one SQLite transaction each, whichever bound is reached first. */
 const FLUSH_TRACES = 512
@@ -390,7 +387,6 @@ async function execute(
       if (hooks.signal?.aborted || failure !== null) break
       if (opts.limit !== null && requests >= opts.limit) break
       requests++
-      if (requests % GC_EVERY === 0) fullGc()
 
       // Ids and messages are stored as traces store any text of the request: redacted.
       const redact = setup.redactor.redactText
