@@ -100,9 +100,8 @@ export interface TraceStore {
 /** A set of trace keys (see traceKey); a Set<string> is one. */
 export type TraceKeys = {has(key: string): boolean; readonly size: number}
 
-export function traceKey(requestId: string, side: TraceSide, repeat: number): string {
-  return `${requestId}\u0000${side}\u0000${repeat}`
-}
+// traceKey lives in trace-key.ts: the trace writer's thread needs it, and this module loads zod.
+export {traceKey} from './trace-key.js'
 
 /**
  * A bundle the store has seen, for bundle history. `templates` (template path -> text) is null for
