@@ -13,7 +13,7 @@ let cached: (() => void) | null | undefined
  * deopt logged), so collecting every 25k requests cost a long replay up to a sixth of its CPU on
  * the compiler threads; the bounded growth below keeps RSS flat without it.
  */
-export function fullGc(): void {
+function fullGc(): void {
   if (cached === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc')
