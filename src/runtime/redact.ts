@@ -1,5 +1,5 @@
 import {canonicalJson, sha256} from '../util/canonical.js'
-import {isCardNumberValue, maySecretMatch, NO_SECRET, SECRET_PATTERNS, SECRET_SCREEN, scanSecrets, secretShape, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
+import {isCardNumberValue, maySecretMatch, NO_SECRET, SECRET_PATTERNS, scanSecrets, secretShape, shapeAllows, textShape, type SecretPattern} from './guardrails/patterns.js'
 import {createTextMemo} from '../util/text-memo.js'
 
 export type Redactor = {
@@ -55,9 +55,10 @@ export function createRedactor(): RestoringRedactor {
   // reaches the memo; the memo holds the rest, clean texts (as themselves) as well as redacted ones,
   // since settling a long one takes a pass over it. The pass is pure, so a hit is exact.
   const memo = createTextMemo<string>()
-  const redactFresh = (text: string): string => {
+  /** The patterns' pass over a text some pattern may match (secretShape); any other comes back as it is. */
+  const redactFresh = (text: string, found?: Map<string, string | number>): string => {
     const shape = secretShape(text)
-    return shape === NO_SECRET ? text : redactPatterns(text, undefined, shape)
+    return shape === NO_SECRET ? text : redactPatterns(text, found, shape)
   }
   /** Too short for any pattern, or no pattern can match it (maySecretMatch): nothing to redact. */
   const clean = (text: string): boolean => text.length < 4 || !maySecretMatch(text)
@@ -209,7 +210,7 @@ export function createRedactor(): RestoringRedactor {
     const known = new Map<string, string | number>()
     const collect = (v: unknown): void => {
       if (typeof v === 'string') {
-        if (v.length >= 4 && SECRET_SCREEN.test(v)) redactPatterns(v, known)
+        if (v.length >= 4) redactFresh(v, known)
       } else if (typeof v === 'number') {
         if (isCardNumberValue(v)) known.set(redactionMarker('card', String(v)), v)
       } else if (Array.isArray(v)) {

@@ -353,15 +353,15 @@ export function ibanValid(compact: string): boolean {
   return rest === 1
 }
 
+/** The shortest IBAN (every country's is at least this long, plain; grouped adds spaces). */
+const IBAN_MIN_LENGTH = Math.min(...Object.values(IBAN_LENGTHS))
+
 /**
  * IBANs of every registered country, each exactly its country's length: the characters after the
  * check digits run together, or in groups of four after single spaces (the last group shorter).
  * A token running on past that length (`(?![A-Za-z0-9_])`) is not one. Branches are keyed by the
  * country's first letter, then its second, so a candidate tries only its own country's shapes.
  */
-/** The shortest IBAN (every country's is at least this long, plain; grouped adds spaces). */
-const IBAN_MIN_LENGTH = Math.min(...Object.values(IBAN_LENGTHS))
-
 function ibanSource(): string {
   const byFirst = new Map<string, string[]>()
   for (const [country, length] of Object.entries(IBAN_LENGTHS)) {
@@ -432,14 +432,13 @@ const hasDigitOrSymbol = (s: string): boolean => /[^A-Za-z]/.test(s)
 /** The key of a `key: value` or `key=value` pair whose value is a credential. */
 const CREDENTIAL_KEY = '(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|secret|password|passwd|pwd|token)'
 
-/**
- * A text's shape: which of the conditions below its characters meet, found in one pass, so a
- * pattern whose regex needs one the text lacks (SecretPattern.needs) is not run on it. Each bit is
- * necessary for a match, never sufficient: dropping a pattern for a text that lacks its bit drops
- * only scans that find nothing (test/runtime/secret-shape.test.ts holds every regex to it). Most
- * texts that pass the screen (SECRET_SCREEN) do so for three digits in a row, which ids, amounts
- * and dates have; these five patterns were most of the time a redaction pass took on such texts.
- */
+// A text's shape: which of the conditions below its characters meet, found in one pass (textShape),
+// so a pattern whose regex needs one the text lacks (SecretPattern.needs) is not run on it. Each bit
+// is necessary for a match, never sufficient: dropping a pattern for a text that lacks its bit drops
+// only scans that find nothing (test/runtime/secret-shape.test.ts holds every regex to it). Most
+// texts that pass the screen (SECRET_SCREEN) do so for three digits in a row, which ids, amounts and
+// dates have; these five patterns were most of the time a redaction pass took on such texts.
+
 /** 40 characters of the base64 alphabet in a row (an AWS secret is 40). */
 export const SHAPE_BASE64_RUN = 1
 /**
