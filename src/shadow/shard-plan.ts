@@ -2,6 +2,9 @@ import {Job} from 'kubernetes-models/batch/v1'
 import type {IContainer} from 'kubernetes-models/v1/Container'
 import YAML from 'yaml'
 import {ValidationError} from '../errors.js'
+import {parseModelSpec} from '../model/factory.js'
+import {normalizeOllamaHost} from '../model/ollama.js'
+import {parseOllamaHosts} from '../model/ollama-pool.js'
 import {MAX_SHARDS} from './shard.js'
 
 /**
@@ -51,6 +54,50 @@ export const DATA_DIR = '/data'
 const LOCAL_DIR = '/scratch'
 const OLLAMA_PORT = 11434
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+/** RFC 1123 subdomain, as Kubernetes names most objects (a PersistentVolumeClaim): DNS labels joined by dots, at most 253 characters. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/**
+ * A container image reference, by the grammar of distribution/reference (reference.go, v0.5.0),
+ * which container runtimes parse `image:` with: `[domain/]path[:tag][@digest]`, the domain's
+ * components letters, digits and inner hyphens with an optional port (or a bracketed IPv6
+ * address), the path's components lower-case letters and digits joined by `.`, `_`, `__` or runs of
+ * `-`, the tag a word character then up to 127 of word characters, `.` and `-`, the digest an
+ * algorithm and at least 32 hex digits. The name (domain and path) is at most 255 characters.
+ * A reference Kubernetes accepts but no runtime can pull would fail every pod at its start.
+ */
+const IMAGE_DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
+const IMAGE_PATH_COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+const IMAGE_NAME = new RegExp(String.raw`^(?:${IMAGE_DOMAIN}/)?${IMAGE_PATH_COMPONENT}(?:/${IMAGE_PATH_COMPONENT})*$`)
+const IMAGE_TAG = /^\w[\w.-]{0,127}$/
+const IMAGE_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/
+const IMAGE_NAME_MAX = 255
+
+/** Why `ref` is not an image reference, or null when it is one. */
+export function imageReferenceProblem(ref: string): string | null {
+  // Longer than any valid reference can be (name, tag, a sha512 digest): not worth matching.
+  if (ref.length > 512) return 'longer than any image reference'
+  const at = ref.indexOf('@')
+  const digest = at === -1 ? null : ref.slice(at + 1)
+  const nameAndTag = at === -1 ? ref : ref.slice(0, at)
+  // The tag follows the last ':' after the last '/' (a ':' before it is the registry's port).
+  const colon = nameAndTag.lastIndexOf(':')
+  const tagged = colon > nameAndTag.lastIndexOf('/')
+  const name = tagged ? nameAndTag.slice(0, colon) : nameAndTag
+  const tag = tagged ? nameAndTag.slice(colon + 1) : null
+  if (name === '') return 'no image name'
+  if (name.length > IMAGE_NAME_MAX) return `the name is longer than ${IMAGE_NAME_MAX} characters`
+  if (!IMAGE_NAME.test(name)) return `"${name}" is not an image name (registry host, then lower-case path components such as library/ubuntu)`
+  if (tag !== null && !IMAGE_TAG.test(tag)) return `"${tag}" is not a tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')`
+  if (digest !== null && !IMAGE_DIGEST.test(digest)) return `"${digest}" is not a digest (algorithm:hex, e.g. sha256: and 64 hex digits)`
+  return null
+}
+
+/**
+ * An Ollama model name, as `ollama pull` takes it: `[host/][namespace/]model[:tag]`, each part
+ * letters, digits, '_', '.', '-' starting with a letter or digit (the host may carry a port).
+ */
+const OLLAMA_MODEL = /^(?:[A-Za-z0-9][A-Za-z0-9_.-]*(?::[0-9]+)?\/)?(?:[A-Za-z0-9][A-Za-z0-9_.-]*\/)?[A-Za-z0-9][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/
 
 export function shardPlan(o: ShardPlanOptions): ShardPlan {
   checkOptions(o)
@@ -184,6 +231,27 @@ function checkOptions(o: ShardPlanOptions): void {
   // `<name>-shards` is a Job name and a label value: a DNS label of at most 63 characters.
   if (!DNS_LABEL.test(o.name) || o.name.length > 63 - '-shards'.length) problems.push(`--name "${o.name}": lower-case letters, digits and '-', at most 56 characters, starting and ending with a letter or digit`)
   if (o.ollamaSidecar !== undefined && o.ollamaHost !== undefined) problems.push('--ollama-sidecar and --ollama-host: give one (each pod its own Ollama, or a shared model service)')
+  for (const [flag, ref] of [['--image', o.image], ...(o.ollamaSidecar === undefined ? [] : [['--ollama-image', o.ollamaImage]])] as const) {
+    const why = imageReferenceProblem(ref)
+    if (why !== null) problems.push(`${flag} "${ref}": not a container image reference: ${why}`)
+  }
+  // What the API server checks of these names, and kubernetes-models' schema does not.
+  if (o.namespace !== undefined && (!DNS_LABEL.test(o.namespace) || o.namespace.length > 63)) problems.push(`--namespace "${o.namespace}": lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit`)
+  if (!DNS_SUBDOMAIN.test(o.pvc) || o.pvc.length > 253) problems.push(`--pvc "${o.pvc}": a PersistentVolumeClaim name: lower-case letters, digits, '-' and '.', at most 253 characters, each dot-separated part starting and ending with a letter or digit`)
+  // What every pod's `understudy shadow` would refuse at its start, refused here once instead.
+  const flagChecks = [
+    () => o.model !== undefined && parseModelSpec(o.model),
+    () => o.ollamaHost !== undefined && (parseOllamaHosts(o.ollamaHost) ?? normalizeOllamaHost(o.ollamaHost, '--ollama-host')),
+  ]
+  for (const check of flagChecks) {
+    try {
+      check()
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e
+      problems.push(...e.problems)
+    }
+  }
+  if (o.ollamaSidecar !== undefined && (o.ollamaSidecar.length > 350 || !OLLAMA_MODEL.test(o.ollamaSidecar))) problems.push(`--ollama-sidecar "${o.ollamaSidecar}": not an Ollama model name ([host/][namespace/]model[:tag], e.g. llama3.1:8b)`)
   if (problems.length > 0) throw new ValidationError(problems)
 }
 

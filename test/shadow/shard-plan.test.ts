@@ -1,6 +1,7 @@
 import {Job} from 'kubernetes-models/batch/v1'
 import {describe, expect, it} from 'vitest'
 import YAML from 'yaml'
+import type {ValidationError} from '../../src/errors.js'
 import {renderShardPlan, shardPlan, shellQuote, type ShardPlanOptions} from '../../src/shadow/shard-plan.js'
 
 const base: ShardPlanOptions = {
@@ -56,6 +57,42 @@ describe('shard plan', () => {
     const job = shardPlan(base).shards.toJSON() as {spec: {completions: unknown}}
     job.spec.completions = 'four'
     expect(() => new Job(job as never).validate()).toThrow('completions must be integer')
+  })
+
+  it('refuses names the API server or the container runtime would refuse, naming the flag', () => {
+    const refused = (o: Partial<ShardPlanOptions>, flag: string): void => {
+      expect(() => shardPlan({...base, ...o}), flag).toThrow(flag)
+    }
+    refused({image: 'bad image!'}, '--image "bad image!": not a container image reference')
+    refused({image: 'Registry.example.com/Understudy:1'}, '"Registry.example.com/Understudy" is not an image name')
+    refused({image: 'understudy:1:2'}, '--image "understudy:1:2"')
+    refused({image: 'understudy:.hidden'}, '".hidden" is not a tag')
+    refused({image: 'understudy@sha256:abc'}, '"sha256:abc" is not a digest')
+    refused({image: ''}, '--image "": not a container image reference: no image name')
+    refused({image: `${'a'.repeat(256)}:1`}, 'longer than 255 characters')
+    refused({ollamaSidecar: 'llama3', ollamaImage: 'ollama/ollama:latest latest'}, '--ollama-image "ollama/ollama:latest latest"')
+    refused({namespace: 'Bad NS'}, '--namespace "Bad NS"')
+    refused({namespace: 'a'.repeat(64)}, '--namespace')
+    refused({pvc: 'Bad PVC!'}, '--pvc "Bad PVC!"')
+    refused({pvc: 'data..claim'}, '--pvc "data..claim"')
+    refused({ollamaSidecar: 'llama3; rm -rf /'}, '--ollama-sidecar "llama3; rm -rf /": not an Ollama model name')
+    refused({model: 'bogus'}, '--model: "bogus" is not a model spec')
+    refused({ollamaHost: 'ftp://models'}, '--ollama-host "ftp://models": only http:// and https://')
+    refused({ollamaHost: 'http://a:11434,,http://b:11434'}, 'an empty server in the list')
+    // Every problem at once, one line each.
+    const both = (() => {
+      try {
+        shardPlan({...base, image: 'a b', pvc: 'B'})
+      } catch (e) {
+        return e as ValidationError
+      }
+    })()
+    expect(both?.problems.map((p) => p.split(':')[0])).toEqual(['--image "a b"', '--pvc "B"'])
+    // What runtimes do pull: a registry with a port, an IPv6 registry, a digest, separators, a namespaced sidecar model.
+    for (const image of ['localhost:5000/team/understudy:v1.2-rc_3', '[fd00::1]:5000/understudy', `ghcr.io/acme/under__study@sha256:${'ab'.repeat(32)}`, 'understudy', 'a.b-c/d--e.f_g:latest']) {
+      expect(() => shardPlan({...base, image}), image).not.toThrow()
+    }
+    expect(() => shardPlan({...base, namespace: 'team-1', pvc: 'shared.data-1', ollamaSidecar: 'registry.ollama.ai:443/library/qwen3:8b-q4_K_M'})).not.toThrow()
   })
 
   it('quotes for the shell only what needs it', () => {
