@@ -45,6 +45,8 @@ export class TracesRepo {
       for (const t of traces) this.insert(runId, traceRow(conn.label, runId, t))
     })
     this.writeRowsTx = conn.immediate((runId: string, rows: Iterable<unknown[]>) => {
+      // Under the write lock, so no delete of the run can come between this and the inserts: the
+      // trace writer's connection relies on it in place of SQLite's foreign-key check per row.
       if (this.stmt.runExists.get(runId) === undefined) throw conn.noRun(runId)
       for (const row of rows) this.insert(runId, row)
     })

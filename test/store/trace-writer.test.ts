@@ -120,6 +120,37 @@ describe.each([
     store.close()
   })
 
+  // The writer's thread inserts without SQLite's per-row foreign-key check: what keeps a trace from
+  // outliving its run is the run's check in each batch's own transaction.
+  it('stores nothing for a run deleted between two batches, and leaves no trace without its run', async () => {
+    const file = path.join(dir, 'd.db')
+    const store = openStore(file)
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    writer.write(batch(1, 5))
+    await writer.drain()
+    const other = openStore(file)
+    expect(other.deleteRun(run.id)).toBe(true)
+    other.close()
+    let thrown: unknown = null
+    try {
+      writer.write(batch(6, 5))
+      await writer.drain()
+    } catch (e) {
+      thrown = e
+    }
+    expect(String((thrown as Error | null)?.message)).toContain(`no run ${run.id}`)
+    await writer.close()
+    store.close()
+    const raw = new Database(file, {readonly: true})
+    try {
+      expect(raw.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(0)
+      expect(raw.pragma('foreign_key_check')).toEqual([])
+    } finally {
+      raw.close()
+    }
+  })
+
   it('refuses a trace the row encoders reject as a StoreError naming it, earlier batches kept', async () => {
     const store = openStore(path.join(dir, 'c.db'))
     const run = store.createRun(newRun())
