@@ -71,7 +71,7 @@ port.on('message', (batch: ReplayBatch) => {
 })
 
 try {
-  replayer = await openReplayer(data.options as ShadowOptions, null)
+  replayer = await openReplayer(data.options as ShadowOptions, null, data.inputs)
   if (data.resumed) {
     const store = openStore(data.label)
     try {

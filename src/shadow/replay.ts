@@ -15,7 +15,7 @@ import {createRedactor, type Redactor, type RestoringRedactor} from '../runtime/
 import {traceKey, type TraceKeys} from '../store/api.js'
 import type {ShadowOptions} from '../store/run-config.js'
 import {createFaultInjector, parseFaults} from '../tools/faults.js'
-import {emptyFixtures, loadFixtures} from '../tools/fixtures.js'
+import {emptyFixtures, type Fixtures, loadFixtures} from '../tools/fixtures.js'
 import {createMockTools} from '../tools/mock-tools.js'
 import type {ApprovalRecord, RequestTrace, TraceSide} from '../trace/schema.js'
 import type {TrafficRecord} from '../traffic/schema.js'
@@ -52,14 +52,18 @@ export type Side = {
   repeats: AgentDeps[]
 }
 
+/** What a replayer is built from that was read from files: the bundles and the fixtures of its options. */
+export type ReplayInputs = {candidate: Bundle; baseline: Bundle | null; fixtures?: Fixtures}
+
 /**
- * The replayer of `opts` (paths absolute). `bundles`: the candidate and baseline already loaded
- * from those paths (else loaded here); `cache`: the store's model-call cache, or null for none.
+ * The replayer of `opts` (paths absolute). `inputs`: the candidate and baseline already loaded
+ * from those paths (else loaded here), and the fixtures (else read from opts.fixtures); `cache`:
+ * the store's model-call cache, or null for none.
  */
-export async function openReplayer(opts: ShadowOptions, cache: ExchangeStore | null, bundles?: {candidate: Bundle; baseline: Bundle | null}): Promise<Replayer> {
-  const candidate = bundles?.candidate ?? (await loadBundle(opts.candidate))
-  const baseline = bundles !== undefined ? bundles.baseline : opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
-  const shared = replayShared(opts, cache)
+export async function openReplayer(opts: ShadowOptions, cache: ExchangeStore | null, inputs?: ReplayInputs): Promise<Replayer> {
+  const candidate = inputs?.candidate ?? (await loadBundle(opts.candidate))
+  const baseline = inputs !== undefined ? inputs.baseline : opts.baseline === 'recorded' ? null : await loadBundle(opts.baseline)
+  const shared = replayShared(opts, cache, inputs?.fixtures)
   const sides: Side[] = []
   const labels: string[] = []
   for (const [side, bundle] of [['baseline', baseline], ['candidate', candidate]] as const) {
@@ -111,6 +115,8 @@ export function answersInProcess(opts: ShadowOptions, replayer: Pick<Replayer, '
 
 /** What every side and repeat of a replay shares: the tool sandbox, the fault injector, the redactor, the model-call cache and its count. */
 export type ReplayShared = {
+  /** The fixtures the tool sandbox answers from (read once from opts.fixtures; none when it is null). */
+  fixtures: Fixtures
   tools: ReturnType<typeof createMockTools>
   faults: ReturnType<typeof createFaultInjector> | null
   redactor: RestoringRedactor
@@ -120,10 +126,12 @@ export type ReplayShared = {
   pool: OllamaPool | null
 }
 
-export function replayShared(opts: ShadowOptions, cache: ExchangeStore | null): ReplayShared {
-  const fixtures = opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
+/** `fixtures`: opts.fixtures already read (a replay thread gets them from the thread that started it). */
+export function replayShared(opts: ShadowOptions, cache: ExchangeStore | null, fixtures?: Fixtures): ReplayShared {
+  fixtures ??= opts.fixtures === null ? emptyFixtures() : loadFixtures(opts.fixtures)
   const hosts = parseOllamaHosts(opts.ollama_host)
   return {
+    fixtures,
     tools: createMockTools(fixtures),
     faults: opts.faults === null ? null : createFaultInjector(parseFaults(opts.faults), opts.seed),
     redactor: createRedactor(),

@@ -320,7 +320,13 @@ async function execute(
       : new ReplayThreads({
           count: threadCount,
           lines,
-          data: {options: opts, resumed: done.size > 0, label: store.path, runId: run.id},
+          data: {
+            options: opts,
+            inputs: {candidate: setup.candidate, baseline: setup.baseline, fixtures: setup.shared.fixtures},
+            resumed: done.size > 0,
+            label: store.path,
+            runId: run.id,
+          },
           byTenant: windows.length > 0,
           onBatch: (b) => {
             try {

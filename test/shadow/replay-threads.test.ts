@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -127,6 +127,25 @@ describe('replay threads: the stored run is the same whatever the number of thre
       const second = await resumeShadow(first.run.id, store, {threads})
       expect(second.progress.already_stored).toBe(stored / 2)
       expect(rows(file, first.run.id)).toEqual(whole.rows)
+    } finally {
+      store.close()
+    }
+  }, 120_000)
+
+  // The files were read again on every thread: a bundle or fixtures file changed or removed once the
+  // run had started made a thread fail (or, worse, replay from other contents than the run's hash).
+  it('threads replay from the bundles and fixtures the run read, whatever becomes of the files', async () => {
+    const whole = await bankingOnOneThread()
+    const copy = path.join(dir, 'inputs')
+    cpSync(banking, copy, {recursive: true})
+    const input = {...bankingRun(), candidate: path.join(copy, 'v2-no-injection-defence'), baseline: path.join(copy, 'v1'), fixtures: path.join(copy, 'fixtures.yaml')}
+    const file = path.join(dir, 'inputs-gone.db')
+    const store = openStore(file)
+    try {
+      // Before the threads start: the run has read its inputs, and nothing may read them again.
+      const result = await startShadow(input, store, {threads: 2, onRunCreated: () => rmSync(copy, {recursive: true})})
+      expect(result.threads).toBe(2)
+      expect(rows(file, result.run.id)).toEqual(whole.rows)
     } finally {
       store.close()
     }
