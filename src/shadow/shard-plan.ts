@@ -74,7 +74,7 @@ const IMAGE_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a
 const IMAGE_NAME_MAX = 255
 
 /** Why `ref` is not an image reference, or null when it is one. */
-export function imageReferenceProblem(ref: string): string | null {
+function imageReferenceProblem(ref: string): string | null {
   // Longer than any valid reference can be (name, tag, a sha512 digest): not worth matching.
   if (ref.length > 512) return 'longer than any image reference'
   const at = ref.indexOf('@')
