@@ -1,5 +1,6 @@
 import {existsSync, renameSync, rmSync} from 'node:fs'
 import path from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {StoreError} from '../errors.js'
 import {canonicalJson} from '../util/canonical.js'
 import {NewRun, type RunInfo} from './api.js'
@@ -33,7 +34,7 @@ export function mergeRunsInto(target: string, sources: readonly MergeSource[], r
   let conn: StoreConnection | undefined
   try {
     conn = openConnection(file, {}, (c) => c)
-    const merged = copyAll(conn, target, sources, run, bundleHashes)
+    const merged = copyAll(conn, target, sources, run, bundleHashes, existed)
     conn.close()
     if (!existed) {
       // Closing the last connection checkpoints the WAL into the file, so the file alone is the store.
@@ -47,52 +48,119 @@ export function mergeRunsInto(target: string, sources: readonly MergeSource[], r
   }
 }
 
-function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSource[], run: MergedRun, bundleHashes: readonly string[]): RunInfo {
+function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSource[], run: MergedRun, bundleHashes: readonly string[], inPlace: boolean): RunInfo {
   const {db} = conn
   const columns = copiedColumns(conn)
   const list = columns.map((c) => `"${c}"`).join(', ')
-  const insertTrace = db.prepare(`INSERT INTO requests (run_id, ${list}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
-  const insertBundle = db.prepare(
-    'INSERT OR IGNORE INTO bundles (hash, ref, manifest_json, first_seen_at, templates_json) VALUES (?, ?, ?, ?, ?)',
-  )
   const insertRun = db.prepare(
     `INSERT INTO runs (id, name, status, started_at, finished_at, candidate_ref, candidate_hash, baseline_ref, baseline_hash,
        traffic_file, traffic_hash, model, repeat, faults, seed, requests_total, config_json)
      VALUES (?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-  // Lists are stored under a key of their content (src/store/schema.ts): the same in every store.
-  const insertList = db.prepare(INSERT_GUARDRAIL_LIST)
   const runExists = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck()
   const id = freshId((candidate) => runExists.get(candidate) !== undefined)
-
-  const tx = conn.immediate(() => {
+  const createRun = (): void => {
     insertRun.run(
       id, run.name, run.started_at, run.finished_at, run.candidate_ref, run.candidate_hash, run.baseline_ref, run.baseline_hash,
       run.traffic_file, run.traffic_hash, run.model, run.repeat, run.faults, run.seed, run.requests_total, canonicalJson(run.config),
     )
-    const bundlesWanted = new Set(bundleHashes)
+  }
+  const bundlesWanted = new Set(bundleHashes)
+  const copyRows = rowCopier(conn, id, columns, bundlesWanted)
+  if (inPlace) {
+    // An existing store gets the whole run in one transaction, and ATTACH cannot run inside one: the
+    // rows go through here, one by one.
+    conn.guard(
+      conn.immediate(() => {
+        createRun()
+        for (const source of sources) withSource(source, (src) => copyRows(src, source))
+      }),
+    )
+  } else {
+    // A new store is renamed into place only once whole, so each shard may be copied in a transaction
+    // of its own: inside SQLite (ATTACH, INSERT … SELECT), ~4x faster than through here.
+    conn.guard(conn.immediate(createRun))
     for (const source of sources) {
-      withSource(source, (src) => {
-        for (const hash of bundlesWanted) {
-          const b = src.prepare('SELECT hash, ref, manifest_json, first_seen_at, templates_json FROM bundles WHERE hash = ?').raw().get(hash) as unknown[] | undefined
-          if (b === undefined) continue
-          insertBundle.run(...b)
-          bundlesWanted.delete(hash)
-        }
-        const rows = src.prepare(`SELECT ${list} FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).raw().iterate(source.runId)
-        for (const row of rows) insertTrace.run(id, ...(row as unknown[]))
-        const lists = src
-          .prepare('SELECT key, json FROM guardrail_lists WHERE key IN (SELECT guardrail_list FROM requests WHERE run_id = ?)')
-          .raw()
-          .iterate(source.runId)
-        for (const list of lists) insertList.run(...(list as unknown[]))
-      })
+      if (!copyAttached(conn, label, source, id, list, bundlesWanted)) conn.guard(conn.immediate(() => withSource(source, (src) => copyRows(src, source))))
     }
-  })
-  conn.guard(tx)
+  }
   const row = db.prepare(`${RUN_SELECT} WHERE id = ?`).get(id) as RunRow | undefined
   if (row === undefined) throw conn.noRun(`${id} in ${label}`)
   return decodeRun(row)
+}
+
+const BUNDLE_COLUMNS = 'hash, ref, manifest_json, first_seen_at, templates_json'
+
+/** Copies one source run's traces, their guardrail lists and the bundles still wanted, row by row, into run `id`. */
+function rowCopier(conn: StoreConnection, id: string, columns: readonly string[], bundlesWanted: Set<string>): (src: StoreConnection['db'], source: MergeSource) => void {
+  const {db} = conn
+  const list = columns.map((c) => `"${c}"`).join(', ')
+  const insertTrace = db.prepare(`INSERT INTO requests (run_id, ${list}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
+  const insertBundle = db.prepare(`INSERT OR IGNORE INTO bundles (${BUNDLE_COLUMNS}) VALUES (?, ?, ?, ?, ?)`)
+  // Lists are stored under a key of their content (src/store/schema.ts): the same in every store.
+  const insertList = db.prepare(INSERT_GUARDRAIL_LIST)
+  return (src, source) => {
+    for (const hash of bundlesWanted) {
+      const b = src.prepare(`SELECT ${BUNDLE_COLUMNS} FROM bundles WHERE hash = ?`).raw().get(hash) as unknown[] | undefined
+      if (b === undefined) continue
+      insertBundle.run(...b)
+      bundlesWanted.delete(hash)
+    }
+    const rows = src.prepare(`SELECT ${list} FROM requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).raw().iterate(source.runId)
+    for (const row of rows) insertTrace.run(id, ...(row as unknown[]))
+    const lists = src
+      .prepare('SELECT key, json FROM guardrail_lists WHERE key IN (SELECT guardrail_list FROM requests WHERE run_id = ?)')
+      .raw()
+      .iterate(source.runId)
+    for (const l of lists) insertList.run(...(l as unknown[]))
+  }
+}
+
+/**
+ * What rowCopier copies, as three statements run by SQLite over the source attached read-only, in a
+ * transaction of its own. False, with nothing copied, when the source cannot be attached (a store in
+ * a directory this user cannot write to, whose `-shm` SQLite cannot create: openConnection opens
+ * such a store immutable, and the rows are copied through it instead).
+ */
+function copyAttached(conn: StoreConnection, label: string, source: MergeSource, id: string, list: string, bundlesWanted: Set<string>): boolean {
+  const {db} = conn
+  try {
+    db.prepare('ATTACH DATABASE ? AS shard').run(`${pathToFileURL(path.resolve(source.file)).href}?mode=ro`)
+    // The attach is lazy: reading the schema is what opens the file.
+    db.prepare('SELECT count(*) FROM shard.sqlite_master').pluck().get()
+  } catch {
+    detach(db)
+    return false
+  }
+  try {
+    conn.guard(
+      conn.immediate(() => {
+        for (const hash of [...bundlesWanted]) {
+          if (db.prepare('SELECT 1 FROM shard.bundles WHERE hash = ?').pluck().get(hash) === undefined) continue
+          db.prepare(`INSERT OR IGNORE INTO main.bundles (${BUNDLE_COLUMNS}) SELECT ${BUNDLE_COLUMNS} FROM shard.bundles WHERE hash = ?`).run(hash)
+          bundlesWanted.delete(hash)
+        }
+        db.prepare(`INSERT INTO main.requests (run_id, ${list}) SELECT ?, ${list} FROM shard.requests WHERE run_id = ? ORDER BY line, side_rank, repeat`).run(id, source.runId)
+        db.prepare('INSERT OR IGNORE INTO main.guardrail_lists (key, json) SELECT key, json FROM shard.guardrail_lists WHERE key IN (SELECT guardrail_list FROM shard.requests WHERE run_id = ?)').run(source.runId)
+      }),
+    )
+  } catch (e) {
+    // The target is still a temporary file: the message names the shard and the store asked for.
+    const message = String((e as Error)?.message ?? e)
+    const why = message.startsWith(`${conn.label}: `) ? message.slice(conn.label.length + 2) : message
+    throw new StoreError(`${source.file}: cannot merge run ${source.runId} into ${label}: ${why}`, {cause: e})
+  } finally {
+    detach(db)
+  }
+  return true
+}
+
+function detach(db: StoreConnection['db']): void {
+  try {
+    db.prepare('DETACH DATABASE shard').run()
+  } catch {
+    // Not attached (the attach failed before it took): nothing to undo.
+  }
 }
 
 /** Every column of `requests` a trace is made of: not the row id, not the run, not generated ones. */

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -206,5 +206,16 @@ describe('sharded replay merged into one run', () => {
     const fresh = path.join(dir, 'fresh', 'merged.db')
     expect(() => mergeShards([shardFiles[0]!], fresh)).toThrow(/shards 2\/3, 3\/3 missing/)
     expect(existsSync(fresh)).toBe(false)
+
+    // A new target is copied shard by shard (inside SQLite): a failure at the third shard, once two
+    // are in, leaves no target and no temporary file beside it.
+    const first = new Database(shardFiles[0]!, {readonly: true})
+    const taken = first.prepare(`SELECT request_id FROM requests WHERE side = 'candidate' LIMIT 1`).pluck().get() as string
+    first.close()
+    const clash = editedCopy(shardFiles[2]!, 'clash.db', `UPDATE requests SET request_id = '${taken}' WHERE id = (SELECT min(id) FROM requests WHERE side = 'candidate')`)
+    const late = path.join(dir, 'late', 'merged.db')
+    mkdirSync(path.dirname(late))
+    expect(() => mergeShards([shardFiles[0]!, shardFiles[1]!, clash], late)).toThrow(/clash\.db: cannot merge run r\S+ into .*late\/merged\.db: UNIQUE constraint failed/)
+    expect(readdirSync(path.dirname(late))).toEqual([])
   })
 })
