@@ -29,7 +29,7 @@ export type ReplayWorkerData = {
   options: ShadowOptions
   /**
    * The bundles and fixtures of `options` as this thread read them: a thread builds its replayer
-   * from these copies instead of reading and checking the files again (~0.2 s of each thread's
+   * from these copies instead of reading and checking the files again (part of each thread's
    * start, which the run waits for), and so from exactly what this thread read.
    */
   inputs: ReplayInputs

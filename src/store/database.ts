@@ -13,8 +13,8 @@ export type OpenStoreOptions = {
    * false: this connection does not enforce foreign keys (every other one does). Only for a
    * connection whose writes check their parent rows themselves inside the same IMMEDIATE
    * transaction, as the trace writer's thread does (TracesRepo checks the run once per batch,
-   * under the write lock no delete can pass): SQLite's check of each inserted trace row against
-   * `runs` was ~4 µs of CPU a request, an eighth of that thread's inserts.
+   * under the write lock no delete can pass), where SQLite's check of each inserted trace row
+   * against `runs` was a noticeable share of that thread's inserts (docs/performance.md).
    */
   foreignKeys?: false
 }

@@ -66,7 +66,7 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
     )
   }
   const bundlesWanted = new Set(bundleHashes)
-  const copyRows = rowCopier(conn, id, columns, bundlesWanted)
+  const copyRows = rowCopier(conn, id, list, columns.length, bundlesWanted)
   if (inPlace) {
     // An existing store gets the whole run in one transaction, and ATTACH cannot run inside one: the
     // rows go through here, one by one.
@@ -78,7 +78,7 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
     )
   } else {
     // A new store is renamed into place only once whole, so each shard may be copied in a transaction
-    // of its own: inside SQLite (ATTACH, INSERT … SELECT), ~4x faster than through here.
+    // of its own, inside SQLite (ATTACH, INSERT … SELECT) rather than row by row through here.
     conn.guard(conn.immediate(createRun))
     for (const source of sources) {
       if (!copyAttached(conn, label, source, id, list, bundlesWanted)) conn.guard(conn.immediate(() => withSource(source, (src) => copyRows(src, source))))
@@ -92,10 +92,9 @@ function copyAll(conn: StoreConnection, label: string, sources: readonly MergeSo
 const BUNDLE_COLUMNS = 'hash, ref, manifest_json, first_seen_at, templates_json'
 
 /** Copies one source run's traces, their guardrail lists and the bundles still wanted, row by row, into run `id`. */
-function rowCopier(conn: StoreConnection, id: string, columns: readonly string[], bundlesWanted: Set<string>): (src: StoreConnection['db'], source: MergeSource) => void {
+function rowCopier(conn: StoreConnection, id: string, list: string, width: number, bundlesWanted: Set<string>): (src: StoreConnection['db'], source: MergeSource) => void {
   const {db} = conn
-  const list = columns.map((c) => `"${c}"`).join(', ')
-  const insertTrace = db.prepare(`INSERT INTO requests (run_id, ${list}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
+  const insertTrace = db.prepare(`INSERT INTO requests (run_id, ${list}) VALUES (?${', ?'.repeat(width)})`)
   const insertBundle = db.prepare(`INSERT OR IGNORE INTO bundles (${BUNDLE_COLUMNS}) VALUES (?, ?, ?, ?, ?)`)
   // Lists are stored under a key of their content (src/store/schema.ts): the same in every store.
   const insertList = db.prepare(INSERT_GUARDRAIL_LIST)
