@@ -14,7 +14,7 @@ import {findRun} from '../runs/open.js'
 import {traceKey, type RunInfo, type RunStatus, type RunWriter, type TraceDatabase, type TraceKeys} from '../store/api.js'
 import {HEARTBEAT_MS} from '../store/run-writer.js'
 import {openTraceWriter} from '../store/trace-writer.js'
-import {digestTraffic, formatProblem, readTraffic, type TrafficProblem} from '../traffic/reader.js'
+import {digestTraffic, formatProblem, readTraffic, type LineKeys, type TrafficProblem} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 import {tuneHeapForReplay} from '../util/gc.js'
 import {IdLineSet} from '../util/id-set.js'
@@ -23,7 +23,7 @@ import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, mergeProgress, recordProgress, type ShadowProgress} from './progress.js'
 import {answersInProcess, closeReplayer, openReplayer, replayRequest, type Replayer} from './replay.js'
 import {ReplayThreads, replayThreadCount} from './replay-threads.js'
-import {crossRequestWindows, crossSessionNotice, lineShardKey, rawRequestId, rawShardKey, shardOfKey} from './shard.js'
+import {crossRequestWindows, crossSessionNotice, keysShardKey, lineShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
 export type SkippedLine = {file: string; line: number; request_id: string; problems: TrafficProblem[]}
@@ -270,19 +270,19 @@ async function execute(
   let owned = 0
   /** The last line `keep` let through: a bad line yielded by the reader is this shard's when it is this one. */
   let keptLine = 0
-  // Another shard's line costs only its JSON.parse: dropped before its schema check, its id still
-  // counted for duplicates and the line for --limit (the one past the limit is let through to stop the loop).
+  // Another shard's line is dropped before its schema check (before it is even parsed where the
+  // reader's scan can read its keys), its id still counted for duplicates and the line for --limit
+  // (the one past the limit is let through to stop the loop).
   const keep =
     shard === null
       ? undefined
-      : (value: Record<string, unknown>, line: number): boolean => {
-          if ((opts.limit !== null && requests >= opts.limit) || mine(rawShardKey(value, line))) {
+      : (keys: LineKeys, line: number): boolean => {
+          if ((opts.limit !== null && requests >= opts.limit) || mine(keysShardKey(keys, line))) {
             keptLine = line
             return true
           }
           requests++
-          const id = rawRequestId(value)
-          if (id !== null && seenIds.get(id) === undefined) seenIds.set(id, line)
+          if (keys.id !== null && seenIds.get(keys.id) === undefined) seenIds.set(keys.id, line)
           return false
         }
   const inFlight = new Set<Promise<void>>()

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {ValidationError} from '../errors.js'
 import type {Bundle} from '../bundle/schema.js'
+import type {LineKeys} from '../traffic/reader.js'
 import type {TrafficRecord} from '../traffic/schema.js'
 
 /**
@@ -86,16 +87,10 @@ export function crossSessionNotice(bundles: readonly (Bundle | null)[], shard: S
 }
 
 /**
- * The partition key of a line parsed as a JSON object, before its schema check: the same key
- * recordShardKey gives once it is a record, so a shard can drop another shard's lines unchecked.
+ * The partition key of a line that is a JSON object, from its top-level keys, before its schema
+ * check: the same key recordShardKey gives once it is a record, so a shard can drop another
+ * shard's lines unchecked.
  */
-export function rawShardKey(value: Record<string, unknown>, line: number): string {
-  if (typeof value.session_id === 'string') return value.session_id
-  return lineShardKey(rawRequestId(value), line)
-}
-
-/** The request id of a parsed line as the traffic reader reads it from a line that fails its checks. */
-export function rawRequestId(value: Record<string, unknown>): string | null {
-  const id = value.id
-  return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : null
+export function keysShardKey(keys: LineKeys, line: number): string {
+  return keys.session ?? lineShardKey(keys.id, line)
 }

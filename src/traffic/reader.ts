@@ -8,6 +8,7 @@ import {jsonTooDeepAt, tooDeepMessage} from '../util/nesting.js'
 import {NotRegularFileError, openRegular} from '../util/regular-file.js'
 import {parseTrafficJson} from './json.js'
 import {safeParseTrafficRecord} from './parse-record.js'
+import {type LineKeys, MAX_READABLE_ID, peekLineKeys} from './peek.js'
 import type {TrafficRecord} from './schema.js'
 import {firstInvalidUtf8} from './utf8.js'
 
@@ -17,6 +18,8 @@ import {firstInvalidUtf8} from './utf8.js'
  * name (`json`, `encoding`, `line`). Neither part contains a newline.
  */
 export type TrafficProblem = {field: string; message: string}
+
+export type {LineKeys} from './peek.js'
 
 /**
  * One non-blank line of a traffic file. `bytes` is the line's size on disk including its newline
@@ -36,10 +39,12 @@ export type ReadTrafficOptions = {
   /** 1-based; lines before it are counted but neither decoded nor yielded (resuming a run). */
   startLine?: number
   /**
-   * Asked of each line that parses as a JSON object, before its schema check: false drops the
-   * line unchecked and unyielded (`shadow --shard`: another shard's line costs a JSON.parse only).
+   * Asked of each line that is a JSON object, with its top-level `id` and `session_id`, before its
+   * schema check: false drops the line unchecked and unyielded (`shadow --shard`: another shard's
+   * line). Where peekLineKeys can read both off the bytes, it is asked before the line is even
+   * decoded or parsed, and a dropped line costs only that scan; otherwise after JSON.parse.
    */
-  keep?: (value: Record<string, unknown>, line: number) => boolean
+  keep?: (keys: LineKeys, line: number) => boolean
   /**
    * A good line also carries its decoded `text`, which recordOfCheckedText turns back into the
    * same record (a replay thread is handed the text: a string crosses threads as a copy of its
@@ -233,6 +238,17 @@ class LineParser {
     if (b.length > 0 && b[b.length - 1] === 0x0d) b = b.subarray(0, b.length - 1)
     if (isBlank(b)) return null
 
+    // A line the scan vouches for is a JSON object with exactly these keys: asking now or after
+    // JSON.parse gets the same answer, and now a dropped line is never decoded or parsed.
+    let kept = false
+    if (this.keep !== undefined) {
+      const keys = peekLineKeys(b)
+      if (keys !== null) {
+        if (!this.keep(keys, line)) return null
+        kept = true
+      }
+    }
+
     let text: string
     try {
       text = this.decoder.decode(b)
@@ -263,7 +279,7 @@ class LineParser {
       return this.fail(line, bytes, [{field: 'json', message: `expected a JSON object (one request per line), got ${jsonKind(value)}`}], null)
     }
 
-    if (this.keep !== undefined && !this.keep(value as Record<string, unknown>, line)) return null
+    if (this.keep !== undefined && !kept && !this.keep(lineKeys(value as Record<string, unknown>), line)) return null
     const parsed = safeParseTrafficRecord(value)
     if (parsed.success) return this.withText ? {line, ok: true, record: parsed.data, bytes, text} : {line, ok: true, record: parsed.data, bytes}
     return this.fail(line, bytes, describeIssues(parsed.error.issues), readableId((value as {id?: unknown}).id))
@@ -319,7 +335,12 @@ function isBlankByte(c: number): boolean {
 }
 
 function readableId(id: unknown): string | null {
-  return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : null
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_READABLE_ID ? id : null
+}
+
+/** What `keep` is told of a parsed object (what peekLineKeys reads off a line it vouches for). */
+export function lineKeys(value: Record<string, unknown>): LineKeys {
+  return {id: readableId(value.id), session: typeof value.session_id === 'string' ? value.session_id : null}
 }
 
 // Only an "id" that is the object's first key is certainly the request's (a later one may be nested).

@@ -8,6 +8,7 @@ import {parseShard, recordShardKey, shardOfKey} from '../../src/shadow/shard.js'
 import {startShadow} from '../../src/shadow/run.js'
 import type {RunInfo} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
+import {MAX_NESTING} from '../../src/util/nesting.js'
 import {repoRoot} from '../helpers/cli.js'
 import {runViews} from '../helpers/run-views.js'
 
@@ -54,7 +55,7 @@ async function shadowInto(file: string, shard: {index: number; count: number} | 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'understudy-shard-'))
   // The recorded sessions are one request each: regroup them into a few sessions of several requests.
-  const out = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8')
+  const out: (string | Buffer)[] = readFileSync(path.join(scenario, 'traffic.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l, i) => {
@@ -66,15 +67,41 @@ beforeAll(() => {
   // Lines a run skips, which a shard must skip exactly when one process would: a repeated id (in
   // another session), a record that fails its checks (dropped unchecked by the other shards), and a
   // line that is not JSON.
-  const first = JSON.parse(out[2]!) as {id: string}
+  const first = JSON.parse(out[2] as string) as {id: string}
   out.push(JSON.stringify({...first, session_id: 'sess-9'}))
   lines.push({id: `${first.id}#line${out.length}`, session: 'sess-9'})
   out.push(JSON.stringify({id: 'broken-1', session_id: 'sess-2', tenant: 5}))
   lines.push({id: 'broken-1', session: 'sess-2'})
   out.push('not json')
   lines.push({id: `line-${out.length}`, session: `line-${out.length}`})
+  // Lines whose bytes could be read as keyed by their session but which one process keys otherwise:
+  // each shard must drop or keep them as one process partitions them (the reader's scan of a line's
+  // keys must not decide them). Each session is one that hashes to another shard than the id.
+  const apart = (key: string): string => Array.from({length: 50}, (_, k) => `sess-x${k}`).find((s) => shardOfKey(s, SHARDS) !== shardOfKey(key, SHARDS))!
+  const plain = JSON.parse(out[3] as string) as Record<string, unknown>
+  delete plain.id
+  delete plain.session_id
+  const body = JSON.stringify(plain).slice(1, -1)
+  const bad = (id: string, tail: string | Buffer): Buffer => Buffer.concat([Buffer.from(`{"id":"${id}","session_id":"${apart(id)}","x":`), Buffer.from(tail), Buffer.from('}')])
+  // Not JSON after its keys (a number with a leading zero), bad UTF-8, nested past the limit: skipped, keyed by the id.
+  for (const [id, tail] of [
+    ['bad-json-1', '01'],
+    ['bad-utf8-1', Buffer.from([0x22, 0xff, 0x22])],
+    ['too-deep-1', `${'['.repeat(MAX_NESTING)}${']'.repeat(MAX_NESTING)}`],
+  ] as const) {
+    out.push(bad(id, tail))
+    lines.push({id, session: id})
+  }
+  // Records that replay: a second top-level id (JSON.parse keeps the last), a session key spelled with an escape.
+  const [first1, last1] = ['dup-key-a', 'dup-key-b']
+  expect(shardOfKey(first1, SHARDS)).not.toBe(shardOfKey(last1, SHARDS))
+  out.push(`{"id":"${first1}",${body},"id":"${last1}"}`)
+  lines.push({id: last1, session: last1})
+  const escaped = apart('esc-key-1')
+  out.push(`{"id":"esc-key-1",${body},"session\\u005fid":"${escaped}"}`)
+  lines.push({id: 'esc-key-1', session: escaped})
   traffic = path.join(dir, 'traffic.jsonl')
-  writeFileSync(traffic, out.join('\n') + '\n')
+  writeFileSync(traffic, Buffer.concat(out.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\n')]))))
 })
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
@@ -120,8 +147,8 @@ describe('the number of requests in flight', () => {
       }
     }
     const [one, eight] = runs as [{file: string; run: RunInfo}, {file: string; run: RunInfo}]
-    // Both sides of each replayed line, one row for each of the three lines the run skips.
-    expect(stored(one).length).toBe(2 * (lines.length - 3) + 3)
+    // Both sides of each replayed line, one row for each of the six lines the run skips.
+    expect(stored(one).length).toBe(2 * (lines.length - 6) + 6)
     expect(stored(eight)).toEqual(stored(one))
     // The run's stored options name the concurrency it ran with; nothing else may differ.
     const optionsAside = (v: string[]): string[] => v.map((t) => t.replace(/\\?"concurrency\\?": \d+/g, 'CONCURRENCY'))
@@ -170,7 +197,7 @@ describe('sharded replay merged into one run', () => {
     expect(traces(into, merged.run)).toStrictEqual(whole)
     // The views have something in them to compare.
     expect(a[0]).toContain('"regression"')
-    expect((JSON.parse(a[0]!) as {totals: {skipped: number}}).totals.skipped).toBe(3)
+    expect((JSON.parse(a[0]!) as {totals: {skipped: number}}).totals.skipped).toBe(6)
 
     // Every way the shards are not one run is one error naming the store, and writes nothing.
     const before = readFileSync(into)
