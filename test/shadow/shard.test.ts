@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3'
+import {createHash} from 'node:crypto'
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
@@ -117,6 +118,8 @@ describe('--shard i/N', () => {
     // Pinned: a change of the hash would split a resumed or merged run differently.
     // sha256('sess-0') starts 0e32adf0, ('sess-1') abe633f3, ('req-1') 9456bdfa.
     expect([shardOfKey('sess-0', 4), shardOfKey('sess-1', 4), shardOfKey('req-1', 7)]).toEqual([1 + (0x0e32adf0 % 4), 1 + (0xabe633f3 % 4), 1 + (0x9456bdfa % 7)])
+    // The key's UTF-8 bytes, whatever characters it holds.
+    for (const key of ['sess-é✓', 'セッション-7', '😀']) expect(shardOfKey(key, 5)).toBe(1 + (createHash('sha256').update(key, 'utf8').digest().readUInt32BE(0) % 5))
     expect(recordShardKey({id: 'r1', session_id: 's1'})).toBe('s1')
     expect(recordShardKey({id: 'r1'})).toBe('r1')
   })
