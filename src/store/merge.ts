@@ -35,9 +35,16 @@ export function mergeRunsInto(target: string, sources: readonly MergeSource[], r
   try {
     conn = openConnection(file, {}, (c) => c)
     // A new store is a temporary file until it is whole, so SQLite need not make each transaction
-    // durable on its way: one fsync of the finished file before the rename does (fsyncFile).
-    if (!existed) conn.db.pragma('synchronous = OFF')
+    // durable on its way: one fsync of the finished file before the rename does (fsyncFile). Nor does
+    // it need the WAL: rows written once, into the file, instead of into the WAL and again at each
+    // checkpoint; a transaction still rolls back (its journal is kept in memory). The store is
+    // published in WAL mode, as every store is.
+    if (!existed) {
+      conn.db.pragma('journal_mode = MEMORY')
+      conn.db.pragma('synchronous = OFF')
+    }
     const merged = copyAll(conn, target, sources, run, bundleHashes, existed)
+    if (!existed) conn.db.pragma('journal_mode = WAL')
     conn.close()
     if (!existed) {
       // Closing the last connection checkpoints the WAL into the file, so the file alone is the store.

@@ -183,6 +183,10 @@ describe('sharded replay merged into one run', () => {
     expect(merged.run.requests_total).toBe(lines.length)
     expect(merged.run.config.shard).toBeNull()
     expect(merged.shards.map((s) => s.shard)).toEqual(['1/3', '2/3', '3/3'])
+    // Built without a WAL, published with one, as every store is, and whole.
+    const raw = new Database(into, {readonly: true})
+    expect([raw.pragma('journal_mode', {simple: true}), raw.pragma('integrity_check', {simple: true})]).toEqual(['wal', 'ok'])
+    raw.close()
     const [a, b] = [await runViews(single, singleRun), await runViews(into, merged.run)]
     expect(b).toEqual(a)
     // Every trace whole, its guardrail results included (each list is stored once per store and
