@@ -6,7 +6,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {mergeShards} from '../../src/runs/merge.js'
 import {parseShard, recordShardKey, shardOfKey} from '../../src/shadow/shard.js'
-import {startShadow} from '../../src/shadow/run.js'
+import {resumeShadow, startShadow} from '../../src/shadow/run.js'
 import type {RunInfo} from '../../src/store/api.js'
 import {openStore} from '../../src/store/sqlite.js'
 import {MAX_NESTING} from '../../src/util/nesting.js'
@@ -221,6 +221,60 @@ describe('sharded replay merged into one run', () => {
     const unfinished = editedCopy(shardFiles[2]!, 'unfinished.db', `UPDATE runs SET status = 'interrupted'`)
     expect(() => mergeShards([shardFiles[0]!, shardFiles[1]!, unfinished], into)).toThrow(/unfinished\.db: shard 3\/3 \(run \S+\) is interrupted, not completed; finish it with `understudy shadow --resume/)
     expect(readFileSync(into).equals(before)).toBe(true)
+  })
+
+  it('resumes an interrupted shard, and counts --limit over the whole file, as one process does', async () => {
+    const runIn = (file: string): RunInfo => {
+      const store = openStore(file, {readonly: true})
+      try {
+        return store.listRuns()[0]!
+      } finally {
+        store.close()
+      }
+    }
+    const same = async (merged: {into: string; run: RunInfo}, single: string) => {
+      expect(await runViews(merged.into, merged.run)).toEqual(await runViews(single, runIn(single)))
+    }
+
+    // Shard 2 stopped after a few of its requests (a pod preempted), then resumed in its own store.
+    const file = path.join(dir, 'resumed-2.db')
+    const store = openStore(file)
+    const controller = new AbortController()
+    try {
+      const first = await startShadow({...options(), shard: {index: 2, count: SHARDS}}, store, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.requests >= 3) controller.abort()
+        },
+      })
+      expect(first.interrupted).toBe(true)
+      const second = await resumeShadow(first.run.id, store)
+      expect(second.progress.already_stored).toBeGreaterThanOrEqual(3)
+      expect(second.run.status).toBe('completed')
+    } finally {
+      store.close()
+    }
+    expect(shardFiles).toHaveLength(SHARDS)
+    const resumed = mergeShards([shardFiles[0]!, file, shardFiles[2]!], path.join(dir, 'merged-resumed.db'))
+    await same(resumed, path.join(dir, 'single.db'))
+
+    // --limit counts lines over the whole file in every shard: the shards of a limited run are
+    // the limited single-process run, cut before the skipped lines at the end and after them.
+    for (const limit of [20, lines.length - 2]) {
+      const single = path.join(dir, `single-limit-${limit}.db`)
+      const limited = {...options(), limit}
+      let store = openStore(single)
+      await startShadow({...limited, shard: null}, store).finally(() => store.close())
+      const files: string[] = []
+      for (let i = 1; i <= SHARDS; i++) {
+        files.push(path.join(dir, `limit-${limit}-${i}.db`))
+        store = openStore(files.at(-1)!)
+        await startShadow({...limited, shard: {index: i, count: SHARDS}}, store).finally(() => store.close())
+      }
+      const merged = mergeShards(files, path.join(dir, `merged-limit-${limit}.db`))
+      expect(merged.run.requests_done).toBe(runIn(single).requests_done)
+      await same(merged, single)
+    }
   })
 
   it('is all or nothing: a merge that fails halfway leaves the target as it was, a new target absent', async () => {
