@@ -102,7 +102,9 @@ beforeAll(() => {
   out.push(`{"id":"esc-key-1",${body},"session\\u005fid":"${escaped}"}`)
   lines.push({id: 'esc-key-1', session: escaped})
   traffic = path.join(dir, 'traffic.jsonl')
-  writeFileSync(traffic, Buffer.concat(out.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\n')]))))
+  // As a Windows tool may write it: a BOM, CRLF line ends, a blank last line (each shard reads them as one process does).
+  out.push('  ')
+  writeFileSync(traffic, Buffer.concat([Buffer.from('\uFEFF'), ...out.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\r\n')]))]))
 })
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
