@@ -22,7 +22,7 @@ import {notRegular} from '../util/regular-file.js'
 import {ShadowOptions, type ShadowOptionsInput} from '../store/run-config.js'
 import {emptyProgress, mergeProgress, recordProgress, type ShadowProgress} from './progress.js'
 import {answersInProcess, closeReplayer, openReplayer, replayRequest, type Replayer} from './replay.js'
-import {ReplayThreads, replayThreadCount} from './replay-threads.js'
+import {ReplayThreads, replayThreadCount, tenantSample} from './replay-threads.js'
 import {crossRequestWindows, crossSessionNotice, keysShardKey, lineShardKey, shardOfKey} from './shard.js'
 
 /** A traffic line the run skipped (malformed, or repeating an earlier request id), with every problem of it. */
@@ -328,6 +328,7 @@ async function execute(
             runId: run.id,
           },
           byTenant: windows.length > 0,
+          ...(windows.length > 0 ? {tenantShares: await tenantSample(opts.traffic)} : {}),
           onBatch: (b) => {
             try {
               mergeProgress(progress, b.progress)

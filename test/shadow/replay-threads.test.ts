@@ -179,3 +179,30 @@ describe('replay threads: the stored run is the same whatever the number of thre
     expect(await errorOf(3)).toEqual(one)
   }, 120_000)
 })
+
+describe('tenants spread over the threads by their share of a sample of the traffic', () => {
+  it('pins the heaviest first, each to the thread with the least weight so far, the same way every time', async () => {
+    const {pinTenants} = (await import(dist('src/shadow/replay-threads.js'))) as typeof import('../../src/shadow/replay-threads.js')
+    // Pinned as first met, these shares put two tenants (65%) on one of two threads.
+    expect([...pinTenants(new Map([['initech', 22], ['acme', 43], ['globex', 35]]), 2)]).toEqual([['acme', 0], ['globex', 1], ['initech', 1]])
+    expect([...pinTenants(new Map([['acme', 43], ['globex', 35], ['initech', 22]]), 3)]).toEqual([['acme', 0], ['globex', 1], ['initech', 2]])
+    // Equal weights: by name, each to the lowest of the least loaded threads.
+    expect([...pinTenants(new Map([['b', 5], ['c', 5], ['a', 5]]), 2)]).toEqual([['a', 0], ['b', 1], ['c', 0]])
+    expect(pinTenants(new Map(), 2).size).toBe(0)
+  })
+
+  it("counts the good records' tenants among the first lines", async () => {
+    const {tenantSample} = (await import(dist('src/shadow/replay-threads.js'))) as typeof import('../../src/shadow/replay-threads.js')
+    const head = readFileSync(burst, 'utf8').trim().split('\n').slice(0, 200)
+    const mixed = path.join(dir, 'sample.jsonl')
+    // A bad line counts as read and names no tenant.
+    writeFileSync(mixed, [head[0], 'not json', ...head.slice(1)].join('\n') + '\n')
+    const expected = new Map<string, number>()
+    for (const l of head.slice(0, 179)) {
+      const t = (JSON.parse(l) as {tenant: string}).tenant
+      expected.set(t, (expected.get(t) ?? 0) + 1)
+    }
+    expect(expected.size).toBe(3)
+    expect(await tenantSample(mixed, 180)).toEqual(expected)
+  })
+})
