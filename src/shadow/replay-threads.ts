@@ -122,18 +122,22 @@ type Thread = {worker: Worker; outstanding: number; open: ReplayBatch | null; as
 
 /** Lines tenantSample reads: ~15 ms, against the ≥ MIN_THREADED_LINES a threaded run replays. */
 export const TENANT_SAMPLE_LINES = 1024
+/** And bytes at most (lines of megabytes are read once more only up to this). */
+export const TENANT_SAMPLE_BYTES = 8 * 1024 * 1024
 
 /**
- * How many of the first `lines` good records of the traffic each tenant has: the weights pinTenants
- * spreads the tenants by (traffic ordered by tenant shows only the first; the others are pinned as
- * first met, which then spreads them well).
+ * How many of the first good records of the traffic (`lines` lines, or as many as fit in `bytes`)
+ * each tenant has: the weights pinTenants spreads the tenants by (traffic ordered by tenant shows
+ * only the first; the others are pinned as first met, which then spreads them well).
  */
-export async function tenantSample(traffic: string, lines = TENANT_SAMPLE_LINES): Promise<Map<string, number>> {
+export async function tenantSample(traffic: string, lines = TENANT_SAMPLE_LINES, bytes = TENANT_SAMPLE_BYTES): Promise<Map<string, number>> {
   const shares = new Map<string, number>()
   let read = 0
+  let size = 0
   for await (const item of readTraffic(traffic)) {
     if (item.ok) shares.set(item.record.tenant, (shares.get(item.record.tenant) ?? 0) + 1)
-    if (++read >= lines) break
+    size += item.bytes
+    if (++read >= lines || size >= bytes) break
   }
   return shares
 }

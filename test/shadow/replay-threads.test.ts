@@ -204,5 +204,8 @@ describe('tenants spread over the threads by their share of a sample of the traf
     }
     expect(expected.size).toBe(3)
     expect(await tenantSample(mixed, 180)).toEqual(expected)
+    // At most so many bytes: the line that reaches the bound is the last one read.
+    const two = Buffer.byteLength(`${head[0]}\nnot json\n`)
+    expect(await tenantSample(mixed, 180, two)).toEqual(new Map([[(JSON.parse(head[0]!) as {tenant: string}).tenant, 1]]))
   })
 })
