@@ -1,5 +1,5 @@
 /** One measured figure of `npm run bench` and how it is judged. */
-export type Target = {op: '>=' | '<'; value: number}
+export type Target = {op: '>=' | '<' | '<='; value: number}
 
 export type Figure = {
   name: string
@@ -11,13 +11,21 @@ export type Figure = {
 }
 
 export function passes(f: Figure): boolean {
-  return f.target.op === '>=' ? f.value >= f.target.value : f.value < f.target.value
+  switch (f.target.op) {
+    case '>=':
+      return f.value >= f.target.value
+    case '<=':
+      return f.value <= f.target.value
+    case '<':
+      return f.value < f.target.value
+  }
 }
 
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n)
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US')
   if (Math.abs(n) >= 10) return n.toFixed(1)
+  if (Math.abs(n) < 1) return n.toFixed(3)
   return n.toFixed(2)
 }
 
