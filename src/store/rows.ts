@@ -36,6 +36,41 @@ export const REQUEST_INSERT_COLUMNS = [
   'guardrail_list', 'guardrail_failures_json', 'steps_json', 'tool_calls_json', 'policy_decisions_json', 'golden_json', 'diverged_json',
 ] as const
 
+const SIDES: ReadonlySet<unknown> = new Set(['recorded', 'baseline', 'candidate'])
+// Positions of the columns the `requests` table CHECKs (src/store/schema.ts), in REQUEST_INSERT_COLUMNS.
+const at = (c: (typeof REQUEST_INSERT_COLUMNS)[number]): number => REQUEST_INSERT_COLUMNS.indexOf(c)
+const LINE = at('line')
+const SIDE = at('side')
+const REPEAT = at('repeat')
+const INPUT_TOKENS = at('input_tokens')
+const OUTPUT_TOKENS = at('output_tokens')
+const MODEL_CALLS = at('model_calls')
+const COST = at('cost_usd')
+const LATENCY = at('latency_ms')
+
+/**
+ * The column of a requestParams row that breaks one of the `requests` table's CHECK constraints
+ * (`line >= 1`, the side among the three, the counts and cost and latency `>= 0`), or undefined:
+ * for a connection on which SQLite evaluates none (OpenStoreOptions.checks). As the CHECKs judge a
+ * number or a BigInt: Infinity passes, NaN (bound as NULL) fails. Any other value fails here, stricter
+ * than SQLite only for a number written as text, which the encoders never give.
+ */
+export function badRequestParam(row: readonly unknown[]): string | undefined {
+  const atLeast = (i: number, min: number): boolean => {
+    const v = row[i]
+    return (typeof v === 'number' || typeof v === 'bigint') && v >= min
+  }
+  const bad = !atLeast(LINE, 1) ? LINE :
+    !SIDES.has(row[SIDE]) ? SIDE :
+    !atLeast(REPEAT, 0) ? REPEAT :
+    !atLeast(INPUT_TOKENS, 0) ? INPUT_TOKENS :
+    !atLeast(OUTPUT_TOKENS, 0) ? OUTPUT_TOKENS :
+    !atLeast(MODEL_CALLS, 0) ? MODEL_CALLS :
+    !atLeast(COST, 0) ? COST :
+    !atLeast(LATENCY, 0) ? LATENCY : -1
+  return bad < 0 ? undefined : `${REQUEST_INSERT_COLUMNS[bad]}: invalid value ${show(row[bad])}`
+}
+
 /** Where requestParams puts `golden_json`. */
 export const GOLDEN_PARAM = REQUEST_INSERT_COLUMNS.indexOf('golden_json')
 

@@ -8,7 +8,7 @@ import {storedRequestId} from '../runtime/redact.js'
 import type {TraceCount, TraceFilter, TraceKeys} from './api.js'
 import {traceKey} from './trace-key.js'
 import {isDriverError, type StoreConnection} from './database.js'
-import {decodeRequest, GOLDEN_PARAM, GUARDRAILS_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
+import {badRequestParam, decodeRequest, GOLDEN_PARAM, GUARDRAILS_PARAM, REQUEST_INSERT_COLUMNS, requestParams, requestSelectColumns} from './rows.js'
 
 /**
  * Characters of guardrail-list text the writer's memo holds per generation (two generations: at most
@@ -80,6 +80,10 @@ export class TracesRepo {
   /** Inserts a traceRow, its guardrail results stored once per store under their key (see the schema). */
   private insert(runId: string, row: unknown[]): void {
     try {
+      if (!this.conn.checks) {
+        const bad = badRequestParam(row)
+        if (bad !== undefined) throw new TypeError(bad)
+      }
       const json = row[GUARDRAILS_PARAM]
       if (typeof json !== 'string') throw new TypeError('guardrails: not encoded')
       row[GUARDRAILS_PARAM] = this.listKeys.get(json, this.storeList)

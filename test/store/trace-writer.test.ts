@@ -171,6 +171,32 @@ describe.each([
     expect(store.countTraces(run.id)).toBe(10)
     store.close()
   })
+
+  // The writer thread's connection has SQLite evaluate no CHECK (TracesRepo makes them): a trace
+  // breaking one is refused all the same, naming it and the column, its batch not stored.
+  it.each([
+    ['input_tokens', -1],
+    ['cost_usd', -0.5],
+    ['line', 0],
+  ] as const)('refuses a trace whose %s breaks the table CHECK (%s), earlier batches kept', async (field, value) => {
+    const store = openStore(path.join(dir, `check-${field}.db`))
+    const run = store.createRun(newRun())
+    const writer = openTraceWriter(store, run.id)
+    const bad = {...fullTrace('req-12', 12), [field]: value}
+    let thrown: unknown = null
+    try {
+      writer.write(batch(1, 10))
+      writer.write([...batch(11, 1), bad])
+      await writer.drain()
+    } catch (e) {
+      thrown = e
+    }
+    expect(thrown).toMatchObject({name: 'StoreError'})
+    expect(String((thrown as Error).message)).toMatch(new RegExp(`cannot store request "req-12" \\(line ${value === 0 ? 0 : 12}, candidate, repeat 0\\) of run .*${field}`))
+    await writer.close()
+    expect(store.countTraces(run.id)).toBe(10)
+    store.close()
+  })
 })
 
 describe('trace writer: worker thread closed before its first batch', () => {
