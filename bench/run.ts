@@ -207,7 +207,7 @@ export const FIGURES: FigureDef[] = [
   {
     // #21: the model-free replay on replay threads (`--threads`, one per CPU, at least 2) against
     // recorded_throughput's best one-thread replay of the same traffic, same bench run, each the best
-    // of as many replays (the best of two against one replay read ~5% low). On 2 CPUs the main and
+    // of as many replays (one replay against the best of two is biased low). On 2 CPUs the main and
     // writer threads already keep ~1.5 busy, so the gain is small there (the default stays one
     // thread below 4 CPUs); the figure says whether sharing out costs more than it gives.
     name: 'recorded_threads_vs_one',

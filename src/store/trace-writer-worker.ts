@@ -21,8 +21,8 @@ const WRITER_CACHE_KIB = 4096
 // The connection and the traces table's code only: the other repositories (and zod, which their
 // schemas load) would add ~0.1 s of module loading to every run's start for nothing. No foreign-key
 // check per row: writeRows checks the run exists in each batch's own IMMEDIATE transaction. No CHECK
-// evaluated per row: the rows come from requestParams, which makes those checks (and, for rows
-// packed elsewhere, the thread that encoded them did).
+// evaluated by SQLite per row: TracesRepo makes the requests table's checks in JavaScript on this
+// connection (rows.ts badRequestParam), cheaper than SQLite's evaluation of them.
 const store = openConnection(
   (workerData as {file: string}).file,
   {cacheKiB: WRITER_CACHE_KIB, foreignKeys: false, checks: false},
